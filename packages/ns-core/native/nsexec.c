@@ -1,0 +1,860 @@
+/*
+ * nsexec.c - the exec stage: the only native code in nstools.
+ *
+ * Node is multithreaded, so no JavaScript may run between clone() and execve(): the kernel
+ * refuses user namespaces to threaded callers and a forked V8 crashes. This library, loaded
+ * by koffi, clone()s a child with CLONE_VM (no page-table copy, so the cost does not grow with
+ * the Node heap) onto a private stack. The child runs a list of small operations decoded from
+ * a plan that TypeScript built, and execs. All policy (what to mount, which ids to map, in
+ * which order) lives in TypeScript; this file only knows how to perform each operation.
+ *
+ * Because the child shares Node's memory and thread-local storage, it must not call into
+ * libc: a libc wrapper would write errno into the TLS of Node's main thread, and malloc or
+ * stdio would take locks Node's threads may hold. It uses the raw syscall() below, its own
+ * stack, and memory the parent prepared. See src/exec/protocol.ts for the wire format.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nsexec.h"
+#include "protocol.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+#define STACK_SIZE (128 * 1024)
+#define GUARD_SIZE 4096
+
+/* ---- raw syscalls: return -errno, never touch libc's errno ---- */
+
+static long raw6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	long ret;
+#if defined(__x86_64__)
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+	__asm__ volatile("svc 0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
+	ret = x0;
+#else
+#error "nsexec: raw syscalls are implemented for x86_64 and aarch64"
+#endif
+	return ret;
+}
+
+#define RAW0(nr) raw6((nr), 0, 0, 0, 0, 0, 0)
+#define RAW1(nr, a) raw6((nr), (long)(a), 0, 0, 0, 0, 0)
+#define RAW2(nr, a, b) raw6((nr), (long)(a), (long)(b), 0, 0, 0, 0)
+#define RAW3(nr, a, b, c) raw6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define RAW4(nr, a, b, c, d) raw6((nr), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define RAW5(nr, a, b, c, d, e) raw6((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+
+/* The kernel's struct sigaction for rt_sigaction(2), which differs from libc's. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+/* ---- decoded plan, laid out by the parent in the mapping it hands the child ---- */
+
+struct op {
+	uint32_t code;
+	uint32_t nstr;
+	uint64_t arg[4];
+	char **str; /* nstr entries; EXEC gets NULL-terminated paths, argv and envp arrays */
+};
+
+struct ctx {
+	uint64_t clone_flags;
+	uint32_t fd_floor;
+	uint32_t nops;
+	struct op *ops;
+	int status_fd; /* write end, CLOEXEC: EOF at the parent means exec succeeded */
+	int go_fd;     /* read end: the parent's go byte after a READY record */
+	int fd_slot[NSX_MAX_FD_SLOTS];
+	uint64_t soft_ok; /* SETNS slots that succeeded in a soft pass */
+	char *stack2_top; /* for FORK's grandchild */
+	char *region;
+	size_t region_size;
+};
+
+static size_t cstrlen(const char *s)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		long r = RAW3(SYS_write, fd, p, len);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return (int)r;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static void send_record(struct ctx *c, int32_t type, int32_t op, int32_t err, int32_t sys, int32_t value)
+{
+	int32_t rec[5] = { type, op, err, sys, value };
+	if (c->status_fd >= 0)
+		write_all(c->status_fd, rec, sizeof(rec));
+}
+
+static __attribute__((noreturn)) void die(struct ctx *c, uint32_t opi, long err, int sys)
+{
+	send_record(c, NSX_REC_ERROR, (int32_t)opi, (int32_t)-err, sys, 0);
+	for (;;)
+		RAW1(SYS_exit_group, NSX_CHILD_FAILURE_EXIT);
+}
+
+/* An empty string in the plan stands for a NULL pointer (mount's source, fstype, data). */
+static const char *or_null(const char *s)
+{
+	return s[0] ? s : NULL;
+}
+
+static void reset_signals(void)
+{
+	struct kernel_sigaction dfl = { 0 };
+	uint64_t none = 0;
+	int sig;
+
+	dfl.handler = SIG_DFL;
+	/* Node's handlers live in memory this child shares: none of them may ever run here. */
+	for (sig = 1; sig < 65; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		RAW4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+	}
+	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+}
+
+static void noop_handler(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * stay_behind() - FORK's parent half: forward signals, reap, and exit like the grandchild.
+ * An init (PID 1) gets signals from outside only for those it has a handler for, so each
+ * forwarded signal gets a no-op handler; they stay blocked and are taken by sigtimedwait.
+ */
+static __attribute__((noreturn)) void stay_behind(struct ctx *c, long child, int init, uint64_t forward)
+{
+	struct kernel_sigaction act = { 0 };
+	uint64_t all = ~0ULL;
+	int status = 0, sig;
+
+	(void)c;
+	act.handler = noop_handler;
+	for (sig = 1; sig < 65; sig++) {
+		if (!(forward & (1ULL << (sig - 1))) || sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD)
+			continue;
+		RAW4(SYS_rt_sigaction, sig, &act, NULL, 8);
+	}
+	for (;;) {
+		int got_main = 0;
+		for (;;) {
+			int st = 0;
+			long pid = RAW4(SYS_wait4, -1, &st, WNOHANG | __WALL, NULL);
+			if (pid <= 0)
+				break;
+			if (pid == child) {
+				status = st;
+				got_main = 1;
+			}
+			if (!init && got_main)
+				break;
+		}
+		if (got_main)
+			break;
+		siginfo_t info;
+		long s = RAW4(SYS_rt_sigtimedwait, &all, &info, NULL, 8);
+		if (s > 0 && s != SIGCHLD && (forward & (1ULL << (s - 1))))
+			RAW2(SYS_kill, child, s);
+	}
+	if (WIFEXITED(status))
+		for (;;)
+			RAW1(SYS_exit_group, WEXITSTATUS(status));
+	sig = WTERMSIG(status);
+	/* Die of the same signal so our parent sees it; PID 1 cannot, and exits 128+N. */
+	if (RAW0(SYS_getpid) != 1) {
+		struct kernel_sigaction dfl = { 0 };
+		uint64_t mask = ~(1ULL << (sig - 1));
+		dfl.handler = SIG_DFL;
+		RAW4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+		RAW2(SYS_kill, RAW0(SYS_getpid), sig);
+		RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
+	}
+	for (;;)
+		RAW1(SYS_exit_group, 128 + sig);
+}
+
+static int run_ops(void *arg);
+
+struct resume {
+	struct ctx *c;
+	uint32_t next;
+};
+
+static int grandchild_main(void *arg)
+{
+	struct resume *r = arg;
+	uint64_t none = 0;
+	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+	return run_ops(r);
+}
+
+/* FORK: the grandchild continues with the ops after this one, on the second stack. */
+static __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t opi, const struct op *o)
+{
+	uint64_t all = ~0ULL;
+	long child;
+	/* The resume record sits at the top of the grandchild's own stack: per spawn, never shared. */
+	struct resume *rp = (struct resume *)(c->stack2_top - 64);
+
+	rp->c = c;
+	rp->next = opi + 1;
+	/* Block everything before the grandchild exists so no SIGCHLD or forwarded signal is lost. */
+	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
+	child = clone(grandchild_main, c->stack2_top - 128, SIGCHLD | CLONE_VM, rp);
+	if (child < 0)
+		die(c, opi, -EAGAIN, NSX_SYS_CLONE);
+	send_record(c, NSX_REC_PID, (int32_t)opi, 0, 0, (int32_t)child);
+	/* Only the grandchild may hold the status pipe now: its exec is what the parent awaits. */
+	RAW1(SYS_close, c->status_fd);
+	RAW1(SYS_close, c->go_fd);
+	c->status_fd = -1;
+	stay_behind(c, child, o->arg[0] == 1, o->arg[1]);
+}
+
+static long do_setns(struct ctx *c, const struct op *o)
+{
+	uint64_t slot = o->arg[3] & 63;
+	long r;
+
+	if (o->arg[2] == 2 && (c->soft_ok & (1ULL << slot)))
+		return 0;
+	r = RAW2(SYS_setns, o->arg[0], o->arg[1]);
+	if (o->arg[2] == 1) {
+		if (r == 0)
+			c->soft_ok |= 1ULL << slot;
+		return 0;
+	}
+	return r;
+}
+
+static long do_write_file(const struct op *o)
+{
+	long fd = RAW4(SYS_openat, AT_FDCWD, o->str[0], O_WRONLY | O_CLOEXEC | O_NOCTTY, 0);
+	long r;
+	if (fd < 0)
+		return fd;
+	/* /proc/PID/{uid_map,setgroups,timens_offsets} take exactly one write(2). */
+	r = RAW3(SYS_write, fd, o->str[1], cstrlen(o->str[1]));
+	RAW1(SYS_close, fd);
+	return r < 0 ? r : 0;
+}
+
+static long do_capset(uint64_t eff, uint64_t perm, uint64_t inh)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	data[0].effective = (uint32_t)eff;
+	data[1].effective = (uint32_t)(eff >> 32);
+	data[0].permitted = (uint32_t)perm;
+	data[1].permitted = (uint32_t)(perm >> 32);
+	data[0].inheritable = (uint32_t)inh;
+	data[1].inheritable = (uint32_t)(inh >> 32);
+	return RAW2(SYS_capset, &hdr, data);
+}
+
+/* --keep-caps: ambient caps must also be permitted and inheritable (capabilities(7)). */
+static long do_ambient_all(int *sys)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	uint64_t perm, eff;
+	long r;
+	int cap;
+
+	*sys = NSX_SYS_CAPGET;
+	r = RAW2(SYS_capget, &hdr, data);
+	if (r < 0)
+		return r;
+	perm = data[0].permitted | ((uint64_t)data[1].permitted << 32);
+	eff = data[0].effective | ((uint64_t)data[1].effective << 32);
+	*sys = NSX_SYS_CAPSET;
+	r = do_capset(eff, perm, perm);
+	if (r < 0)
+		return r;
+	*sys = NSX_SYS_PRCTL;
+	for (cap = 0; cap < 64; cap++) {
+		if (!(perm & (1ULL << cap)))
+			continue;
+		r = RAW5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+		if (r < 0 && r != -EINVAL) /* EINVAL: a cap this kernel does not know */
+			return r;
+	}
+	return 0;
+}
+
+static long do_bounding_keep(uint64_t keep)
+{
+	int cap;
+	for (cap = 0; cap < 64; cap++) {
+		long r;
+		if (keep & (1ULL << cap))
+			continue;
+		r = RAW5(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0);
+		if (r == -EINVAL)
+			break; /* past the last capability the kernel knows */
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static long do_exec(const struct op *o)
+{
+	char *const *paths = o->str;
+	char *const *argv = paths + o->arg[0] + 1;
+	char *const *envp = argv + o->arg[1] + 1;
+	long err = -ENOENT;
+	int seen_eacces = 0;
+	uint64_t i;
+
+	/* execvpe(3)'s rules: keep looking past ENOENT/ENOTDIR/EACCES, report EACCES if seen. */
+	for (i = 0; i < o->arg[0]; i++) {
+		err = RAW3(SYS_execve, paths[i], argv, envp);
+		if (err == -EACCES)
+			seen_eacces = 1;
+		else if (err != -ENOENT && err != -ENOTDIR && err != -ENAMETOOLONG)
+			return err;
+	}
+	return seen_eacces ? -EACCES : err;
+}
+
+static long do_mount_fd(const struct op *o)
+{
+	char path[32] = "/proc/self/fd/";
+	char digits[12];
+	int n = 0, len = 14;
+	uint64_t fd = o->arg[0];
+	do {
+		digits[n++] = (char)('0' + fd % 10);
+		fd /= 10;
+	} while (fd && n < 11);
+	while (n > 0)
+		path[len++] = digits[--n];
+	path[len] = 0;
+	return RAW5(SYS_mount, path, o->str[0], NULL, MS_BIND | (long)o->arg[1], NULL);
+}
+
+static int run_ops(void *arg)
+{
+	struct resume *r = arg;
+	struct ctx *c = r->c;
+	uint32_t i;
+
+	for (i = r->next; i < c->nops; i++) {
+		const struct op *o = &c->ops[i];
+		long rc = 0;
+		int sys = NSX_SYS_NONE;
+		char go;
+
+		switch (o->code) {
+		case NSX_OP_SETNS:
+			sys = NSX_SYS_SETNS;
+			rc = do_setns(c, o);
+			break;
+		case NSX_OP_UNSHARE:
+			sys = NSX_SYS_UNSHARE;
+			rc = RAW1(SYS_unshare, o->arg[0]);
+			break;
+		case NSX_OP_SYNC:
+			send_record(c, NSX_REC_READY, (int32_t)i, 0, 0, 0);
+			sys = NSX_SYS_READ;
+			do
+				rc = RAW3(SYS_read, c->go_fd, &go, 1);
+			while (rc == -EINTR);
+			if (rc == 0) /* the parent gave up on us: leave quietly */
+				for (;;)
+					RAW1(SYS_exit_group, NSX_CHILD_FAILURE_EXIT);
+			if (rc > 0)
+				rc = 0;
+			break;
+		case NSX_OP_FD_STASH:
+			sys = NSX_SYS_DUP;
+			rc = RAW3(SYS_fcntl, o->arg[0], F_DUPFD_CLOEXEC, c->fd_floor);
+			if (rc >= 0) {
+				c->fd_slot[o->arg[1]] = (int)rc;
+				rc = 0;
+			}
+			break;
+		case NSX_OP_FD_PLACE:
+			sys = NSX_SYS_DUP2;
+			rc = RAW3(SYS_dup3, c->fd_slot[o->arg[0]], o->arg[1], 0);
+			if (rc >= 0)
+				rc = 0;
+			break;
+		case NSX_OP_CLOEXEC_FROM:
+			sys = NSX_SYS_CLOSE_RANGE;
+			rc = RAW3(SYS_close_range, o->arg[0], ~0U, CLOSE_RANGE_CLOEXEC);
+			break;
+		case NSX_OP_MOUNT:
+			sys = NSX_SYS_MOUNT;
+			rc = RAW5(SYS_mount, or_null(o->str[0]), o->str[1], or_null(o->str[2]), o->arg[0],
+				  or_null(o->str[3]));
+			break;
+		case NSX_OP_UMOUNT:
+			sys = NSX_SYS_UMOUNT2;
+			rc = RAW2(SYS_umount2, o->str[0], o->arg[0]);
+			break;
+		case NSX_OP_MKDIR:
+			sys = NSX_SYS_MKDIR;
+			rc = RAW3(SYS_mkdirat, AT_FDCWD, o->str[0], o->arg[0]);
+			if (rc == -EEXIST && o->arg[1] == 1)
+				rc = 0;
+			break;
+		case NSX_OP_MKFILE:
+			sys = NSX_SYS_OPEN;
+			rc = RAW4(SYS_openat, AT_FDCWD, o->str[0], O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, o->arg[0]);
+			if (rc >= 0) {
+				RAW1(SYS_close, rc);
+				rc = 0;
+			}
+			break;
+		case NSX_OP_SYMLINK:
+			sys = NSX_SYS_SYMLINK;
+			rc = RAW3(SYS_symlinkat, o->str[0], AT_FDCWD, o->str[1]);
+			break;
+		case NSX_OP_PIVOT_ROOT:
+			/* pivot_root(".", ".") stacks the old root under the new one, then we detach it:
+			 * no directory for the old root is needed and nothing of the host stays reachable. */
+			sys = NSX_SYS_CHDIR;
+			rc = RAW1(SYS_chdir, o->str[0]);
+			if (rc == 0) {
+				sys = NSX_SYS_PIVOT_ROOT;
+				rc = RAW2(SYS_pivot_root, ".", ".");
+			}
+			if (rc == 0) {
+				sys = NSX_SYS_UMOUNT2;
+				rc = RAW2(SYS_umount2, ".", MNT_DETACH);
+			}
+			if (rc == 0) {
+				sys = NSX_SYS_CHDIR;
+				rc = RAW1(SYS_chdir, "/");
+			}
+			break;
+		case NSX_OP_CHROOT:
+			sys = NSX_SYS_CHROOT;
+			rc = RAW1(SYS_chroot, o->str[0]);
+			break;
+		case NSX_OP_CHDIR:
+			sys = NSX_SYS_CHDIR;
+			rc = RAW1(SYS_chdir, o->str[0]);
+			break;
+		case NSX_OP_FCHDIR:
+			sys = NSX_SYS_FCHDIR;
+			rc = RAW1(SYS_fchdir, o->arg[0]);
+			break;
+		case NSX_OP_SETHOSTNAME:
+			sys = NSX_SYS_SETHOSTNAME;
+			rc = RAW2(SYS_sethostname, o->str[0], cstrlen(o->str[0]));
+			break;
+		case NSX_OP_SETDOMAINNAME:
+			sys = NSX_SYS_SETDOMAINNAME;
+			rc = RAW2(SYS_setdomainname, o->str[0], cstrlen(o->str[0]));
+			break;
+		case NSX_OP_WRITE_FILE:
+			sys = NSX_SYS_WRITE;
+			rc = do_write_file(o);
+			break;
+		case NSX_OP_SETGROUPS:
+			sys = NSX_SYS_SETGROUPS;
+			rc = RAW2(SYS_setgroups, o->arg[0], o->str[0]);
+			break;
+		case NSX_OP_SETGID:
+			sys = NSX_SYS_SETRESGID;
+			rc = RAW3(SYS_setresgid, o->arg[0], o->arg[0], o->arg[0]);
+			break;
+		case NSX_OP_SETUID:
+			sys = NSX_SYS_SETRESUID;
+			rc = RAW3(SYS_setresuid, o->arg[0], o->arg[0], o->arg[0]);
+			break;
+		case NSX_OP_PRCTL:
+			sys = NSX_SYS_PRCTL;
+			rc = RAW5(SYS_prctl, o->arg[0], o->arg[1], o->arg[2], o->arg[3], 0);
+			if (rc > 0)
+				rc = 0;
+			break;
+		case NSX_OP_CAPSET:
+			sys = NSX_SYS_CAPSET;
+			rc = do_capset(o->arg[0], o->arg[1], o->arg[2]);
+			break;
+		case NSX_OP_AMBIENT_ALL:
+			rc = do_ambient_all(&sys);
+			break;
+		case NSX_OP_BOUNDING_KEEP:
+			sys = NSX_SYS_PRCTL;
+			rc = do_bounding_keep(o->arg[0]);
+			break;
+		case NSX_OP_FORK:
+			do_fork(c, i, o);
+		case NSX_OP_SETSID:
+			sys = NSX_SYS_SETSID;
+			rc = RAW0(SYS_setsid);
+			if (rc > 0)
+				rc = 0;
+			break;
+		case NSX_OP_EXEC:
+			sys = NSX_SYS_EXECVE;
+			rc = do_exec(o);
+			break;
+		case NSX_OP_MOUNT_FD:
+			sys = NSX_SYS_MOUNT;
+			rc = do_mount_fd(o);
+			break;
+		default:
+			rc = -EINVAL;
+			break;
+		}
+		if (rc < 0)
+			die(c, i, rc, sys);
+	}
+	for (;;)
+		RAW1(SYS_exit_group, 0);
+	return 0;
+}
+
+static int child_main(void *arg)
+{
+	struct resume *r = arg;
+	struct ctx *c = r->c;
+	long fd;
+
+	reset_signals();
+	/* Keep the status and go pipes clear of every fd the plan will dup2 into place. */
+	fd = RAW3(SYS_fcntl, c->status_fd, F_DUPFD_CLOEXEC, c->fd_floor);
+	if (fd < 0)
+		die(c, 0, fd, NSX_SYS_DUP);
+	c->status_fd = (int)fd;
+	fd = RAW3(SYS_fcntl, c->go_fd, F_DUPFD_CLOEXEC, c->fd_floor);
+	if (fd < 0)
+		die(c, 0, fd, NSX_SYS_DUP);
+	c->go_fd = (int)fd;
+	return run_ops(r);
+}
+
+/* ---- parent side: runs on Node's main thread, libc allowed ---- */
+
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32);
+}
+
+int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t *bad_offset)
+{
+	size_t off = 0, strings = 0;
+	uint32_t i, nops;
+
+	memset(out, 0, sizeof(*out));
+	*bad_offset = 0;
+	if (len > NSX_MAX_PLAN_BYTES)
+		return NSX_DECODE_TOO_LARGE;
+	if (len < 24)
+		return NSX_DECODE_SHORT;
+	if (rd32(plan) != NSX_MAGIC)
+		return NSX_DECODE_MAGIC;
+	if (rd32(plan + 4) != NSX_VERSION)
+		return NSX_DECODE_VERSION;
+	out->clone_flags = rd64(plan + 8);
+	out->fd_floor = rd32(plan + 16);
+	nops = rd32(plan + 20);
+	if (nops > NSX_MAX_OPS || out->fd_floor < 3 || out->fd_floor > 65536) {
+		*bad_offset = 16;
+		return NSX_DECODE_TOO_MANY_OPS;
+	}
+	off = 24;
+	for (i = 0; i < nops; i++) {
+		uint32_t code, nstr, s;
+		size_t op_off = off;
+		int arity;
+		if (len - off < 40) {
+			*bad_offset = off;
+			return NSX_DECODE_SHORT;
+		}
+		code = rd32(plan + off);
+		nstr = rd32(plan + off + 4);
+		if (code > NSX_OP_MAX || nsx_op_strings[code] == -2) {
+			*bad_offset = off;
+			return NSX_DECODE_BAD_OPCODE;
+		}
+		arity = nsx_op_strings[code];
+		if ((arity >= 0 && nstr != (uint32_t)arity) || nstr > NSX_MAX_STRINGS - strings) {
+			*bad_offset = off;
+			return NSX_DECODE_STRING_COUNT;
+		}
+		if (code == NSX_OP_EXEC) {
+			uint64_t np = rd64(plan + off + 8), na = rd64(plan + off + 16), ne = rd64(plan + off + 24);
+			if (np > nstr || na > nstr || ne > nstr || np + na + ne != nstr) {
+				*bad_offset = off;
+				return NSX_DECODE_STRING_COUNT;
+			}
+			if (na == 0 || np == 0) {
+				*bad_offset = off;
+				return NSX_DECODE_NO_ARGV;
+			}
+			out->exec_ptrs += 3;
+		}
+		if ((code == NSX_OP_FD_STASH && rd64(plan + off + 16) >= NSX_MAX_FD_SLOTS) ||
+		    (code == NSX_OP_FD_PLACE && rd64(plan + off + 8) >= NSX_MAX_FD_SLOTS)) {
+			*bad_offset = off;
+			return NSX_DECODE_FD_SLOT;
+		}
+		off += 40;
+		for (s = 0; s < nstr; s++) {
+			uint32_t slen;
+			size_t padded;
+			if (len - off < 4) {
+				*bad_offset = off;
+				return NSX_DECODE_SHORT;
+			}
+			slen = rd32(plan + off);
+			off += 4;
+			padded = ((size_t)slen + 3) & ~(size_t)3;
+			if (slen == 0 || padded > len - off) {
+				*bad_offset = off - 4;
+				return NSX_DECODE_STRING_LENGTH;
+			}
+			/* The NUL is required, and none may come earlier: a path cut short is a different path.
+			 * SETGROUPS carries binary gids and is exempt from the interior rule. */
+			if (plan[off + slen - 1] != 0 ||
+			    (code != NSX_OP_SETGROUPS && memchr(plan + off, 0, slen - 1) != NULL)) {
+				*bad_offset = off;
+				return NSX_DECODE_STRING_NUL;
+			}
+			if (code == NSX_OP_SETGROUPS && (uint64_t)(slen - 1) != rd64(plan + op_off + 8) * 4) {
+				*bad_offset = off;
+				return NSX_DECODE_STRING_LENGTH;
+			}
+			off += padded;
+		}
+		strings += nstr;
+	}
+	if (off != len) {
+		*bad_offset = off;
+		return NSX_DECODE_TRAILING_BYTES;
+	}
+	out->nops = nops;
+	out->nstrings = strings;
+	return NSX_DECODE_OK;
+}
+
+/* Lays out ops and string pointers in mem (sized by nsx_layout_size), pointing into plan. */
+static struct op *materialize(uint8_t *plan, const struct nsx_decoded *d, uint8_t *mem)
+{
+	struct op *ops = (struct op *)mem;
+	char **ptrs = (char **)(mem + sizeof(struct op) * d->nops);
+	size_t off = 24;
+	uint32_t i, s;
+
+	for (i = 0; i < d->nops; i++) {
+		struct op *o = &ops[i];
+		o->code = rd32(plan + off);
+		o->nstr = rd32(plan + off + 4);
+		o->arg[0] = rd64(plan + off + 8);
+		o->arg[1] = rd64(plan + off + 16);
+		o->arg[2] = rd64(plan + off + 24);
+		o->arg[3] = rd64(plan + off + 32);
+		o->str = ptrs;
+		off += 40;
+		for (s = 0; s < o->nstr; s++) {
+			uint32_t slen = rd32(plan + off);
+			off += 4;
+			if (o->code == NSX_OP_EXEC && (s == o->arg[0] || s == o->arg[0] + o->arg[1]))
+				*ptrs++ = NULL; /* terminate paths, then argv */
+			*ptrs++ = (char *)(plan + off);
+			off += ((size_t)slen + 3) & ~(size_t)3;
+		}
+		if (o->code == NSX_OP_EXEC)
+			*ptrs++ = NULL; /* terminate envp */
+	}
+	return ops;
+}
+
+struct region {
+	struct region *next;
+	int pid;
+	void *base;
+	size_t size;
+};
+static struct region *regions;
+
+int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
+{
+	struct nsx_decoded d;
+	size_t bad, opbytes, size;
+	uint8_t *base, *cursor;
+	struct ctx *c;
+	struct resume *r;
+	struct region *reg;
+	int status[2], go[2], pidfd = -1, err;
+	long pid;
+	sigset_t all, old;
+
+	out[0] = out[1] = out[2] = out[3] = out[4] = out[5] = -1;
+	err = nsx_decode(plan, len, &d, &bad);
+	if (err != NSX_DECODE_OK) {
+		out[4] = err;
+		out[5] = (int32_t)bad;
+		return -EINVAL;
+	}
+	opbytes = sizeof(struct op) * d.nops + sizeof(char *) * (d.nstrings + d.exec_ptrs);
+	size = GUARD_SIZE + STACK_SIZE + GUARD_SIZE + STACK_SIZE + sizeof(struct ctx) + sizeof(*r) + opbytes + len + 64;
+	size = (size + 4095) & ~(size_t)4095;
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	/* Guard pages below each stack: an overflow faults instead of scribbling on Node. */
+	mprotect(base, GUARD_SIZE, PROT_NONE);
+	mprotect(base + GUARD_SIZE + STACK_SIZE, GUARD_SIZE, PROT_NONE);
+	cursor = base + 2 * (GUARD_SIZE + STACK_SIZE);
+	c = (struct ctx *)cursor;
+	cursor += sizeof(*c);
+	r = (struct resume *)cursor;
+	cursor += sizeof(*r);
+	cursor = (uint8_t *)(((uintptr_t)cursor + 15) & ~(uintptr_t)15);
+	memcpy(cursor + opbytes, plan, len);
+	c->ops = materialize(cursor + opbytes, &d, cursor);
+	c->nops = d.nops;
+	c->clone_flags = d.clone_flags;
+	c->fd_floor = d.fd_floor;
+	c->region = (char *)base;
+	c->region_size = size;
+	c->stack2_top = (char *)base + 2 * (GUARD_SIZE + STACK_SIZE);
+	r->c = c;
+	r->next = 0;
+
+	if (pipe2(status, O_CLOEXEC) < 0) {
+		err = -errno;
+		munmap(base, size);
+		return err;
+	}
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		err = -errno;
+		close(status[0]);
+		close(status[1]);
+		munmap(base, size);
+		return err;
+	}
+	c->status_fd = status[1];
+	c->go_fd = go[0];
+
+	/* Signals stay blocked across clone(): the child must reset every handler before one may run. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(child_main, base + GUARD_SIZE + STACK_SIZE - 64,
+		    (int)(CLONE_VM | CLONE_PIDFD | SIGCHLD | (d.clone_flags & ~0xffULL)), r, &pidfd);
+	err = pid < 0 ? -errno : 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(status[1]);
+	close(go[0]);
+	if (pid < 0) {
+		close(status[0]);
+		close(go[1]);
+		munmap(base, size);
+		return err;
+	}
+	reg = calloc(1, sizeof(*reg));
+	if (reg) {
+		reg->pid = (int)pid;
+		reg->base = base;
+		reg->size = size;
+		reg->next = regions;
+		regions = reg;
+	}
+	out[0] = (int32_t)pid;
+	out[1] = pidfd;
+	out[2] = status[0];
+	out[3] = go[1];
+	return 0;
+}
+
+int nsx_release(int32_t pid)
+{
+	struct region **pp;
+	for (pp = &regions; *pp; pp = &(*pp)->next) {
+		struct region *reg = *pp;
+		if (reg->pid == pid) {
+			*pp = reg->next;
+			munmap(reg->base, reg->size);
+			free(reg);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int nsx_live_regions(void)
+{
+	int n = 0;
+	struct region *reg;
+	for (reg = regions; reg; reg = reg->next)
+		n++;
+	return n;
+}

@@ -1,0 +1,33 @@
+/* nsexec.h - the exec stage's entry points, called by ns-core through koffi. */
+#ifndef NSX_NSEXEC_H
+#define NSX_NSEXEC_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct nsx_decoded {
+	uint64_t clone_flags;
+	uint32_t fd_floor;
+	uint32_t nops;
+	size_t nstrings;
+	size_t exec_ptrs;
+};
+
+/**
+ * nsx_decode() - validate a plan without running it.
+ * Return: NSX_DECODE_OK, or the nsx_decode_error naming what is wrong at *bad_offset.
+ */
+int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t *bad_offset);
+
+/**
+ * nsx_spawn() - clone a child that runs @plan and execs.
+ * @out: [pid, pidfd, status read fd, go write fd, decode error, bad offset]
+ * Return: 0, or -errno (-EINVAL with out[4] set when the plan does not decode).
+ */
+int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out);
+
+/** nsx_release() - free the child's stacks once it has exec'd or exited. */
+int nsx_release(int32_t pid);
+
+/** nsx_live_regions() - spawns whose memory is not yet released (for leak tests). */
+int nsx_live_regions(void);
+#endif

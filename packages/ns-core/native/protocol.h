@@ -1,0 +1,136 @@
+/* Generated from src/exec/protocol.ts by scripts/gen-protocol-header.js. Do not edit. */
+#ifndef NSX_PROTOCOL_H
+#define NSX_PROTOCOL_H
+
+#define NSX_MAGIC 0x3158534eu
+#define NSX_VERSION 1u
+#define NSX_MAX_OPS 4096u
+#define NSX_MAX_STRINGS 65536u
+#define NSX_MAX_PLAN_BYTES 4194304u
+#define NSX_MAX_FD_SLOTS 64u
+#define NSX_RECORD_BYTES 20u
+#define NSX_CHILD_FAILURE_EXIT 125
+
+enum nsx_op {
+	NSX_OP_SETNS = 1,
+	NSX_OP_UNSHARE = 2,
+	NSX_OP_SYNC = 3,
+	NSX_OP_FD_STASH = 4,
+	NSX_OP_FD_PLACE = 5,
+	NSX_OP_CLOEXEC_FROM = 6,
+	NSX_OP_MOUNT = 7,
+	NSX_OP_UMOUNT = 8,
+	NSX_OP_MKDIR = 9,
+	NSX_OP_MKFILE = 10,
+	NSX_OP_SYMLINK = 11,
+	NSX_OP_PIVOT_ROOT = 12,
+	NSX_OP_CHROOT = 13,
+	NSX_OP_CHDIR = 14,
+	NSX_OP_FCHDIR = 15,
+	NSX_OP_SETHOSTNAME = 16,
+	NSX_OP_SETDOMAINNAME = 17,
+	NSX_OP_WRITE_FILE = 18,
+	NSX_OP_SETGROUPS = 19,
+	NSX_OP_SETGID = 20,
+	NSX_OP_SETUID = 21,
+	NSX_OP_PRCTL = 22,
+	NSX_OP_CAPSET = 23,
+	NSX_OP_AMBIENT_ALL = 24,
+	NSX_OP_BOUNDING_KEEP = 25,
+	NSX_OP_FORK = 26,
+	NSX_OP_SETSID = 27,
+	NSX_OP_EXEC = 28,
+	NSX_OP_MOUNT_FD = 29,
+};
+
+/* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
+#define NSX_OP_MAX 29
+static const int nsx_op_strings[NSX_OP_MAX + 1] = {
+	[0] = -2,
+	[1] = 0,
+	[2] = 0,
+	[3] = 0,
+	[4] = 0,
+	[5] = 0,
+	[6] = 0,
+	[7] = 4,
+	[8] = 1,
+	[9] = 1,
+	[10] = 1,
+	[11] = 2,
+	[12] = 1,
+	[13] = 1,
+	[14] = 1,
+	[15] = 0,
+	[16] = 1,
+	[17] = 1,
+	[18] = 2,
+	[19] = 1,
+	[20] = 0,
+	[21] = 0,
+	[22] = 0,
+	[23] = 0,
+	[24] = 0,
+	[25] = 0,
+	[26] = 0,
+	[27] = 0,
+	[28] = -1,
+	[29] = 1,
+};
+
+enum nsx_record {
+	NSX_REC_READY = 1,
+	NSX_REC_ERROR = 2,
+	NSX_REC_PID = 3,
+};
+
+enum nsx_syscall {
+	NSX_SYS_NONE = 0,
+	NSX_SYS_SETNS = 1,
+	NSX_SYS_UNSHARE = 2,
+	NSX_SYS_READ = 3,
+	NSX_SYS_WRITE = 4,
+	NSX_SYS_DUP = 5,
+	NSX_SYS_DUP2 = 6,
+	NSX_SYS_CLOSE_RANGE = 7,
+	NSX_SYS_MOUNT = 8,
+	NSX_SYS_UMOUNT2 = 9,
+	NSX_SYS_MKDIR = 10,
+	NSX_SYS_OPEN = 11,
+	NSX_SYS_SYMLINK = 12,
+	NSX_SYS_CHDIR = 13,
+	NSX_SYS_PIVOT_ROOT = 14,
+	NSX_SYS_CHROOT = 15,
+	NSX_SYS_FCHDIR = 16,
+	NSX_SYS_SETHOSTNAME = 17,
+	NSX_SYS_SETDOMAINNAME = 18,
+	NSX_SYS_SETGROUPS = 19,
+	NSX_SYS_SETRESGID = 20,
+	NSX_SYS_SETRESUID = 21,
+	NSX_SYS_PRCTL = 22,
+	NSX_SYS_CAPGET = 23,
+	NSX_SYS_CAPSET = 24,
+	NSX_SYS_CLONE = 25,
+	NSX_SYS_SETSID = 26,
+	NSX_SYS_EXECVE = 27,
+	NSX_SYS_RT_SIGACTION = 28,
+	NSX_SYS_RT_SIGPROCMASK = 29,
+};
+
+enum nsx_decode_error {
+	NSX_DECODE_OK = 0,
+	NSX_DECODE_SHORT = 1,
+	NSX_DECODE_MAGIC = 2,
+	NSX_DECODE_VERSION = 3,
+	NSX_DECODE_TOO_MANY_OPS = 4,
+	NSX_DECODE_BAD_OPCODE = 5,
+	NSX_DECODE_STRING_COUNT = 6,
+	NSX_DECODE_STRING_LENGTH = 7,
+	NSX_DECODE_STRING_NUL = 8,
+	NSX_DECODE_TRAILING_BYTES = 9,
+	NSX_DECODE_NO_ARGV = 10,
+	NSX_DECODE_TOO_LARGE = 11,
+	NSX_DECODE_FD_SLOT = 12,
+};
+
+#endif

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Compiles the exec stage (native/nsexec.c) into build/libnsexec.so with the system C compiler.
+// Runs as ns-core's `install` script, so `npm ci` builds it; NSX_SANITIZE=1 builds with ASan/UBSan.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const cc = process.env.CC || 'cc';
+const out = path.join(root, 'build', process.env.NSX_SANITIZE ? 'libnsexec-asan.so' : 'libnsexec.so');
+fs.mkdirSync(path.dirname(out), { recursive: true });
+
+const flags = [
+  '-std=gnu11', '-O2', '-g', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared',
+  // Every symbol resolved at load: the child must never enter the lazy-binding resolver.
+  '-Wl,-z,now', '-Wl,-z,relro', '-fvisibility=default',
+];
+if (process.env.NSX_SANITIZE) flags.push('-fsanitize=address,undefined', '-fno-omit-frame-pointer');
+const args = [...flags, '-o', out, path.join(root, 'native/nsexec.c')];
+const r = spawnSync(cc, args, { stdio: 'inherit' });
+if (r.error && r.error.code === 'ENOENT') {
+  console.error(`ns-core: no C compiler found ("${cc}"). The exec stage is built from source: ` +
+    'install one (Debian: apt-get install gcc) or set CC, then run npm ci again.');
+  process.exit(1);
+}
+if (r.status !== 0) {
+  console.error(`ns-core: compiling the exec stage failed: ${cc} ${args.join(' ')}`);
+  process.exit(r.status || 1);
+}

@@ -1,0 +1,111 @@
+import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
+import { kindsToString, type NamespaceKind } from './kinds';
+
+const errnoByName: Record<string, number> = constants.errno as Record<string, number>;
+let systemErrors: Map<number, [string, string]> | undefined;
+
+/** 'EPERM' for 1; 'E<n>' for numbers libuv does not know. */
+export function errnoName(errno: number): string {
+  systemErrors ??= getSystemErrorMap();
+  return systemErrors.get(-Math.abs(errno))?.[0] ?? `E${Math.abs(errno)}`;
+}
+
+export function errnoMessage(errno: number): string {
+  systemErrors ??= getSystemErrorMap();
+  return systemErrors.get(-Math.abs(errno))?.[1] ?? `errno ${Math.abs(errno)}`;
+}
+
+export function errnoNumber(name: string): number {
+  const n = errnoByName[name];
+  if (n === undefined) throw new TypeError(`unknown errno name ${name}`);
+  return n;
+}
+
+export interface NsErrorInit {
+  /** Errno number (positive), or 0 for errors that did not come from the kernel. */
+  errno: number;
+  /** Errno name such as 'EPERM'; derived from errno when omitted. */
+  code?: string;
+  syscall?: string;
+  path?: string;
+  dest?: string;
+  namespaces?: readonly NamespaceKind[];
+  /** Which step of a plan failed ('--mount-proc', 'uid_map', 'exec'). */
+  step?: string;
+  /** Overrides the generated message. */
+  message?: string;
+  hint?: string;
+}
+
+/**
+ * Every failure nstools reports. Shaped like Node's SystemError so callers branch on `code`
+ * ('EPERM', 'ENOENT', or 'EUSAGE' for invalid input), never on message text.
+ */
+export class NsError extends Error {
+  readonly code: string;
+  /** Negative, as in Node's SystemError. */
+  readonly errno: number;
+  readonly syscall?: string;
+  readonly path?: string;
+  readonly dest?: string;
+  readonly namespaces?: readonly NamespaceKind[];
+  readonly step?: string;
+  readonly hint?: string;
+
+  constructor(init: NsErrorInit) {
+    const code = init.code ?? (init.errno ? errnoName(init.errno) : 'EUNKNOWN');
+    const hint = init.hint ?? hintFor(code, init.syscall, init.namespaces);
+    super(init.message ?? formatMessage(code, init));
+    this.name = 'NsError';
+    this.code = code;
+    this.errno = -Math.abs(init.errno);
+    if (init.syscall !== undefined) this.syscall = init.syscall;
+    if (init.path !== undefined) this.path = init.path;
+    if (init.dest !== undefined) this.dest = init.dest;
+    if (init.namespaces !== undefined) this.namespaces = init.namespaces;
+    if (init.step !== undefined) this.step = init.step;
+    if (hint !== undefined) this.hint = hint;
+  }
+}
+
+/** Invalid input found before anything was created; CLIs map it to exit status 1. */
+export function usageError(message: string): NsError {
+  return new NsError({ errno: 0, code: 'EUSAGE', message });
+}
+
+function formatMessage(code: string, init: NsErrorInit): string {
+  const parts: string[] = [];
+  if (init.step) parts.push(`${init.step}:`);
+  let what = init.syscall ?? 'operation';
+  if (init.namespaces?.length) what += `(${kindsToString(init.namespaces)})`;
+  if (init.path !== undefined) what += ` ${init.path}`;
+  if (init.dest !== undefined) what += ` -> ${init.dest}`;
+  parts.push(`${what} failed:`);
+  parts.push(init.errno ? `${code} (${errnoMessage(init.errno)})` : code);
+  return parts.join(' ');
+}
+
+/** Known pitfalls, keyed by code and syscall, so users learn the fix rather than the errno. */
+function hintFor(code: string, syscall?: string, kinds?: readonly NamespaceKind[]): string | undefined {
+  const user = kinds?.includes('user');
+  if (code === 'ENOSPC' && (syscall === 'clone' || syscall === 'unshare')) {
+    return 'namespace limit reached: see /proc/sys/user/max_*_namespaces (or the nesting depth of 32)';
+  }
+  if (code === 'EPERM' && (syscall === 'clone' || syscall === 'unshare') && user) {
+    return 'unprivileged user namespaces may be disabled: check kernel.unprivileged_userns_clone and user.max_user_namespaces';
+  }
+  if (code === 'EPERM' && (syscall === 'clone' || syscall === 'unshare' || syscall === 'setns')) {
+    return 'creating or joining these namespaces needs CAP_SYS_ADMIN: run as root or add a user namespace (--user/--map-root-user)';
+  }
+  if (code === 'EPERM' && syscall === 'mount') {
+    return 'mounting needs CAP_SYS_ADMIN in the mount namespace\'s owner; proc/sysfs also need a matching new pid/net namespace when unprivileged';
+  }
+  if (code === 'EINVAL' && syscall === 'setns' && user) {
+    return 'a multithreaded process cannot join a user namespace; nstools does it in the exec stage';
+  }
+  if (code === 'EPERM' && (syscall === 'write' ) ) {
+    return 'writing uid_map/gid_map unprivileged allows one line mapping your own id, after setgroups is denied';
+  }
+  return undefined;
+}

@@ -1,0 +1,205 @@
+/**
+ * From what a caller asks for (namespaces to create or join, setup steps contributed by the
+ * per-kind packages, stdio, environment) to the ordered ops the exec stage runs. Pure: no fd
+ * is opened and no syscall made here, so plans are tested without privileges.
+ */
+import { constants } from 'node:os';
+import { usageError } from '../errors';
+import { kindInfo, kindsToString, KIND_NAMES, type NamespaceKind } from '../kinds';
+import type { Namespace } from '../namespace';
+import type { ChildOp, ExecPlan } from './ops';
+
+/**
+ * When a step's in-child ops run, in this order. Kernel rules decide it: propagation before
+ * any mount (or mounts leak to the host), mounts before the root changes, fork after the
+ * filesystem is ready but before ids drop, ids last but for no_new_privs and the final chdir.
+ */
+export const PHASES = ['namespaces', 'propagation', 'mounts', 'root', 'after-root', 'fork', 'identity', 'final'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export type PhasedOp = ChildOp & { readonly phase: Phase };
+
+/** What the parent may do while the child waits between "namespaces made" and "go". */
+export interface ParentContext {
+  /** Pid of the child (in the caller's pid namespace). */
+  readonly pid: number;
+  readonly pidfd: number;
+}
+
+export type ParentAction =
+  /** Write /proc/PID/<file> (uid_map, gid_map, setgroups, timens_offsets) in one write. */
+  | { readonly action: 'write-proc'; readonly file: string; readonly data: string; readonly step?: string }
+  /** Run a helper; the string '{pid}' in argv is replaced. Only newuidmap/newgidmap use this. */
+  | { readonly action: 'run'; readonly argv: readonly string[]; readonly step?: string }
+  /** Anything else (move a link into the child's netns, join a cgroup). */
+  | { readonly action: 'call'; readonly step: string; readonly run: (ctx: ParentContext) => void | Promise<void> };
+
+/**
+ * One package's contribution to a spawn: data describing namespaces and ops, plus optional
+ * parent-side actions and cleanup. ns-user's `user({ mapRoot: true })` returns one of these.
+ */
+export interface Step {
+  readonly name: string;
+  /** New namespaces this step needs. */
+  readonly create?: readonly NamespaceKind[];
+  /** New namespaces made by unshare() in the child (the child itself stays outside pid/time ones). */
+  readonly unshareInChild?: readonly NamespaceKind[];
+  readonly child?: readonly PhasedOp[];
+  readonly parent?: readonly ParentAction[];
+  /** Runs after the child exited or the spawn failed, to remove what the step made outside. */
+  readonly cleanup?: (ctx: ParentContext | undefined) => void | Promise<void>;
+}
+
+/** An existing namespace to join: a handle, or a pidfd with the kinds to take from it. */
+export type JoinTarget = Namespace | { readonly pidfd: number; readonly kinds: readonly NamespaceKind[] };
+
+export type StdioSpec = 'inherit' | 'ignore' | 'pipe' | number;
+
+export interface SpawnOptions {
+  /** New namespaces, in addition to those the steps ask for. */
+  readonly create?: readonly NamespaceKind[];
+  readonly join?: readonly JoinTarget[];
+  readonly steps?: readonly Step[];
+  /** Environment: an object like process.env or 'K=V' strings. Default process.env. */
+  readonly env?: NodeJS.ProcessEnv | readonly string[];
+  /** Working directory in the child, applied last (inside any new root). */
+  readonly cwd?: string;
+  readonly stdio?: StdioSpec | readonly [StdioSpec, StdioSpec, StdioSpec];
+  /** Extra fds for the child: child fd number -> caller's fd. */
+  readonly fds?: Readonly<Record<number, number>>;
+  /** Signal the child (or the program, past a fork) gets if the calling thread dies. */
+  readonly killWithParent?: NodeJS.Signals | false;
+  /** argv[0] as the program sees it, if different from the file run. */
+  readonly argv0?: string;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const PR_SET_PDEATHSIG = 1;
+
+export function envToList(env: NodeJS.ProcessEnv | readonly string[]): string[] {
+  if (Array.isArray(env)) return [...(env as readonly string[])];
+  return Object.entries(env as NodeJS.ProcessEnv)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+}
+
+/** Candidate files for argv[0], searched like execvp(3) but inside the child's final view. */
+export function programCandidates(file: string, env: readonly string[]): string[] {
+  if (file.includes('/')) return [file];
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  return pathVar.split(':').map((dir) => `${dir || '.'}/${file}`);
+}
+
+/**
+ * Kernel rule for joining: a user namespace first when it grants the rights to join the
+ * others, last when entering it drops rights we still need. nsenter(1) settles this by
+ * trying everything softly, then retrying what failed; so do we, in the child.
+ */
+export function joinOps(join: readonly JoinTarget[]): ChildOp[] {
+  const handles = join.filter((j): j is Namespace => !('pidfd' in j));
+  const pidfds = join.filter((j): j is { pidfd: number; kinds: readonly NamespaceKind[] } => 'pidfd' in j);
+  const ops: ChildOp[] = [];
+  // setns(pidfd, flags) switches every kind at once and atomically (setns(2), Linux 5.8).
+  for (const p of pidfds) ops.push({ op: 'setns', fd: p.pidfd, kinds: p.kinds, step: `join ${kindsToString(p.kinds)}` });
+  const ordered = [...handles].sort((a, b) => KIND_NAMES.indexOf(a.kind) - KIND_NAMES.indexOf(b.kind));
+  if (ordered.length === 1 || !ordered.some((h) => h.kind === 'user')) {
+    for (const h of ordered) ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], step: `join ${h.kind}` });
+    return ops;
+  }
+  ordered.forEach((h, slot) => ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], mode: 'soft', slot, step: `join ${h.kind}` }));
+  ordered.forEach((h, slot) => ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], mode: 'retry', slot, step: `join ${h.kind}` }));
+  return ops;
+}
+
+export interface CompiledSpawn {
+  readonly plan: ExecPlan;
+  /** Parent actions to run at the single sync point (empty: the plan has no SYNC). */
+  readonly parentActions: readonly ParentAction[];
+  readonly created: readonly NamespaceKind[];
+  readonly unsharedInChild: readonly NamespaceKind[];
+  readonly hasSync: boolean;
+}
+
+/**
+ * Validates and orders everything into an ExecPlan. `fdMap` (child fd -> caller fd) comes from
+ * the caller's stdio resolution.
+ * @throws NsError EUSAGE for conflicting or invalid requests.
+ */
+export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): CompiledSpawn {
+  if (argv.length === 0 || argv[0] === '') throw usageError('no program given');
+  const steps = options.steps ?? [];
+  const created = new Set<NamespaceKind>(options.create ?? []);
+  const unshared = new Set<NamespaceKind>();
+  for (const s of steps) {
+    for (const k of s.create ?? []) created.add(k);
+    for (const k of s.unshareInChild ?? []) unshared.add(k);
+  }
+  // Kinds clone() cannot make are unshared in the child instead (time: see kinds.ts).
+  for (const k of [...created]) {
+    if (kindInfo(k).createdBy === 'unshare') {
+      created.delete(k);
+      unshared.add(k);
+    }
+  }
+  for (const k of unshared) created.delete(k);
+  const joined = new Set<NamespaceKind>();
+  for (const j of options.join ?? []) {
+    for (const k of 'pidfd' in j ? j.kinds : [j.kind]) {
+      if (created.has(k) || unshared.has(k)) throw usageError(`cannot both create and join a ${k} namespace`);
+      joined.add(k);
+    }
+  }
+
+  const ops: ChildOp[] = [];
+  if (options.killWithParent) {
+    const sig = constants.signals[options.killWithParent];
+    if (!sig) throw usageError(`unknown signal ${options.killWithParent}`);
+    ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [sig], step: 'kill with parent' });
+  }
+  // Only the fds the caller maps reach the program; dup2 through stashed copies so that
+  // overlapping maps (1->2, 2->1) cannot clobber each other.
+  ops.push({ op: 'cloexec-from', fd: 3, step: 'close fds' });
+  let slot = 0;
+  const placements: ChildOp[] = [];
+  for (const [target, source] of [...fdMap].sort((a, b) => a[0] - b[0])) {
+    if (!Number.isInteger(target) || target < 0 || target > 65000) throw usageError(`invalid child fd ${target}`);
+    ops.push({ op: 'fd-stash', fd: source, slot, step: `fd ${target}` });
+    placements.push({ op: 'fd-place', slot, target, step: `fd ${target}` });
+    slot++;
+  }
+  ops.push(...placements);
+  ops.push(...joinOps(options.join ?? []));
+  if (unshared.size) ops.push({ op: 'unshare', kinds: [...unshared], step: `unshare ${kindsToString(unshared)}` });
+
+  const parentActions = steps.flatMap((s) => s.parent ?? []);
+  const hasSync = parentActions.length > 0 || created.size > 0 || unshared.size > 0 || joined.size > 0;
+  if (hasSync) ops.push({ op: 'sync', step: 'wait for parent' });
+
+  const phased = steps.flatMap((s) => s.child ?? []);
+  for (const phase of PHASES) {
+    for (const op of phased) if (op.phase === phase) ops.push(stripPhase(op));
+    if (phase === 'fork' && options.killWithParent && phased.some((o) => o.op === 'fork')) {
+      // PDEATHSIG is per process: the program past a fork needs its own.
+      ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [constants.signals[options.killWithParent]], step: 'kill with parent' });
+    }
+  }
+  if (options.cwd !== undefined) ops.push({ op: 'chdir', path: options.cwd, step: 'working directory' });
+
+  const env = envToList(options.env ?? process.env);
+  const progArgv = options.argv0 !== undefined ? [options.argv0, ...argv.slice(1)] : [...argv];
+  ops.push({ op: 'exec', paths: programCandidates(argv[0]!, env), argv: progArgv, env, step: 'exec' });
+
+  const fdFloor = Math.max(2, ...fdMap.keys()) + 1;
+  return {
+    plan: { cloneKinds: KIND_NAMES.filter((k) => created.has(k)), fdFloor, ops },
+    parentActions,
+    created: KIND_NAMES.filter((k) => created.has(k)),
+    unsharedInChild: KIND_NAMES.filter((k) => unshared.has(k)),
+    hasSync,
+  };
+}
+
+function stripPhase(op: PhasedOp): ChildOp {
+  const { phase: _phase, ...rest } = op;
+  return rest as ChildOp;
+}

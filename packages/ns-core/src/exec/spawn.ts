@@ -1,0 +1,374 @@
+/**
+ * spawn(): start a program in new and/or existing namespaces through the exec stage.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { NsError, errnoName } from '../errors';
+import type { NamespaceKind } from '../kinds';
+import { namespaceIds } from '../namespace';
+import { closeFd, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
+import { execStage } from './native';
+import { encodePlan, opPath, type ChildOp } from './ops';
+import { compileSpawn, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec } from './plan';
+import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES, SYSCALLS } from './protocol';
+
+export interface ExitStatus {
+  /** Exit code, or null if killed by a signal. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A process started by spawn(), held by pidfd so a recycled pid is never signalled. */
+export class NsChild {
+  readonly pid: number;
+  readonly pidfd: number;
+  /** Ids (nsfs inodes) of the child's namespaces once it was released, for-children where relevant. */
+  namespaces: Partial<Record<NamespaceKind, number>> = {};
+  /** Pid of the program when a fork step put it one level down (as the init sees it). */
+  innerPid: number | undefined;
+  stdin: Writable | null = null;
+  stdout: Readable | null = null;
+  stderr: Readable | null = null;
+  /** Resolves when the child (the init, if there is one) has exited and been reaped. */
+  readonly exited: Promise<ExitStatus>;
+  #resolveExit!: (s: ExitStatus) => void;
+  #status: ExitStatus | undefined;
+  #settled = false;
+  #released = false;
+  #cleanups: (() => void | Promise<void>)[] = [];
+
+  constructor(pid: number, pidfd: number) {
+    this.pid = pid;
+    this.pidfd = pidfd;
+    this.exited = new Promise((resolve) => { this.#resolveExit = resolve; });
+  }
+
+  get exitStatus(): ExitStatus | undefined {
+    return this.#status;
+  }
+
+  /** Sends a signal through the pidfd; false if the child has already exited. */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.#status) return false;
+    const n = typeof signal === 'number' ? signal : constants.signals[signal];
+    if (n === undefined) throw new NsError({ errno: 22, code: 'EINVAL', message: `unknown signal ${String(signal)}` });
+    return pidfdSendSignal(this.pidfd, n);
+  }
+
+  /** Lets Node exit while this child still runs. */
+  unref(): void {
+    reaper.unref(this);
+  }
+
+  /** @internal the status pipe reached EOF or an error: the exec stage is done with its memory. */
+  _settle(): void {
+    this.#settled = true;
+    this.#maybeRelease();
+  }
+
+  /** @internal */
+  get _settled(): boolean {
+    return this.#settled;
+  }
+
+  /** @internal */
+  _onCleanup(fn: () => void | Promise<void>): void {
+    this.#cleanups.push(fn);
+  }
+
+  /** @internal reaped by the reaper. */
+  async _exit(status: ExitStatus): Promise<void> {
+    this.#status = status;
+    this.#maybeRelease();
+    closeFd(this.pidfd);
+    let cleanupError: unknown;
+    for (const fn of this.#cleanups.splice(0)) {
+      try {
+        await fn();
+      } catch (e) {
+        cleanupError ??= e;
+      }
+    }
+    if (cleanupError) process.emitWarning(`nstools: cleanup after pid ${this.pid} failed: ${String(cleanupError)}`);
+    this.#resolveExit(status);
+  }
+
+  #maybeRelease(): void {
+    // The stacks are free once the child has exited and nothing still runs on them (EOF).
+    if (!this.#released && this.#settled && this.#status) {
+      execStage().release(this.pid);
+      this.#released = true;
+    }
+  }
+}
+
+/** Reaps our children by pidfd on SIGCHLD, never touching other code's children. */
+class Reaper {
+  #live = new Set<NsChild>();
+  #unrefd = new Set<NsChild>();
+  #timer: NodeJS.Timeout | undefined;
+  #listening = false;
+  readonly #onSigchld = () => this.poll();
+
+  add(child: NsChild): void {
+    if (!this.#listening) {
+      process.on('SIGCHLD', this.#onSigchld);
+      this.#listening = true;
+    }
+    this.#live.add(child);
+    this.#updateTimer();
+  }
+
+  unref(child: NsChild): void {
+    this.#unrefd.add(child);
+    this.#updateTimer();
+  }
+
+  poll(): void {
+    for (const child of [...this.#live]) {
+      if (!child._settled) continue; // status first: namespace ids are read before reaping
+      let result: WaitResult | null;
+      try {
+        result = waitPidfd(child.pidfd, WEXITED | WNOHANG);
+      } catch (e) {
+        if ((e as NsError).code !== 'ECHILD') throw e;
+        result = { pid: child.pid, code: null, signal: null }; // reaped by someone else's wait(-1)
+      }
+      if (!result) continue;
+      this.#live.delete(child);
+      this.#unrefd.delete(child);
+      void child._exit({ code: result.code, signal: result.signal });
+    }
+    this.#updateTimer();
+  }
+
+  #updateTimer(): void {
+    const needed = [...this.#live].some((c) => !this.#unrefd.has(c));
+    if (needed && !this.#timer) {
+      // Keeps Node alive while a child runs (signal listeners do not), and polls as a safety net.
+      this.#timer = setInterval(() => this.poll(), 1000);
+    } else if (!needed && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#live.size === 0 && this.#listening) {
+      process.off('SIGCHLD', this.#onSigchld);
+      this.#listening = false;
+    }
+  }
+
+  get liveCount(): number {
+    return this.#live.size;
+  }
+}
+
+const reaper = new Reaper();
+
+/** Children started by spawn() and not yet reaped (for leak tests). */
+export function liveChildren(): number {
+  return reaper.liveCount;
+}
+
+interface ResolvedStdio {
+  fdMap: Map<number, number>;
+  /** Caller-side ends to attach as streams: [child fd, our fd, direction]. */
+  pipes: [number, number, 'write' | 'read'][];
+  /** Fds to close once the child holds its copies. */
+  closeAfter: number[];
+}
+
+function resolveStdio(options: SpawnOptions): ResolvedStdio {
+  const spec = options.stdio ?? 'inherit';
+  const specs: readonly StdioSpec[] = typeof spec === 'string' || typeof spec === 'number' ? [spec, spec, spec] : spec;
+  const out: ResolvedStdio = { fdMap: new Map(), pipes: [], closeAfter: [] };
+  try {
+    specs.forEach((s, childFd) => {
+      if (s === 'inherit') out.fdMap.set(childFd, childFd);
+      else if (typeof s === 'number') out.fdMap.set(childFd, s);
+      else if (s === 'ignore') {
+        const fd = openSync('/dev/null', childFd === 0 ? 'r' : 'w');
+        out.closeAfter.push(fd);
+        out.fdMap.set(childFd, fd);
+      } else {
+        const [r, w] = pipe();
+        const [childEnd, ourEnd] = childFd === 0 ? [r, w] : [w, r];
+        out.closeAfter.push(childEnd);
+        out.pipes.push([childFd, ourEnd, childFd === 0 ? 'write' : 'read']);
+        out.fdMap.set(childFd, childEnd);
+      }
+    });
+  } catch (e) {
+    for (const fd of out.closeAfter) closeSync(fd);
+    for (const [, fd] of out.pipes) closeSync(fd);
+    throw e;
+  }
+  for (const [target, source] of Object.entries(options.fds ?? {})) out.fdMap.set(Number(target), source);
+  return out;
+}
+
+/** Turns an ERROR record into the error users see, naming the step, syscall and path. */
+function childError(ops: readonly ChildOp[], opIndex: number, errno: number, syscallId: number): NsError {
+  const op = ops[opIndex];
+  const syscall = SYSCALLS[syscallId] ?? `syscall ${syscallId}`;
+  const path = op ? opPath(op) : undefined;
+  const namespaces = op && (op.op === 'setns' || op.op === 'unshare') ? op.kinds : undefined;
+  return new NsError({
+    errno, syscall,
+    ...(op?.step ? { step: op.step } : {}),
+    ...(path !== undefined ? { path } : {}),
+    ...(op?.op === 'mount' && op.source ? { path: op.source, dest: op.target } : {}),
+    ...(namespaces ? { namespaces } : {}),
+  });
+}
+
+async function runParentAction(action: ParentAction, ctx: ParentContext): Promise<void> {
+  try {
+    if (action.action === 'write-proc') {
+      // One write(2): the kernel rejects a uid_map written in pieces.
+      writeFileSync(`/proc/${ctx.pid}/${action.file}`, action.data);
+    } else if (action.action === 'run') {
+      const argv = action.argv.map((a) => a.replaceAll('{pid}', String(ctx.pid)));
+      execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    } else {
+      await action.run(ctx);
+    }
+  } catch (e) {
+    if (e instanceof NsError) throw e;
+    const err = e as NodeJS.ErrnoException & { stderr?: Buffer; status?: number };
+    const step = action.step ?? (action.action === 'write-proc' ? action.file : action.action);
+    if (action.action === 'run') {
+      const msg = err.stderr?.toString().trim() || err.message;
+      throw new NsError({ errno: Math.abs(err.errno ?? 0) || 0, code: err.code ?? 'EHELPER', step, syscall: 'exec',
+                          path: action.argv[0]!, message: `${step}: ${action.argv[0]} failed: ${msg}` });
+    }
+    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', step, syscall: err.syscall ?? 'write',
+                        path: action.action === 'write-proc' ? `/proc/${ctx.pid}/${action.file}` : action.step });
+  }
+}
+
+/**
+ * Starts argv[0] in the namespaces the options and steps describe. Resolves once the program
+ * has been exec'd (the status pipe reached EOF); rejects with an NsError naming the step,
+ * syscall, errno and path if anything before exec failed, having killed and reaped the child
+ * and run every step's cleanup.
+ */
+export async function spawn(argv: readonly string[], options: SpawnOptions = {}): Promise<NsChild> {
+  const stdio = resolveStdio(options);
+  let compiled: CompiledSpawn;
+  let plan: Buffer;
+  try {
+    compiled = compileSpawn(argv, options, stdio.fdMap);
+    plan = encodePlan(compiled.plan);
+  } catch (e) {
+    for (const fd of stdio.closeAfter) closeSync(fd);
+    for (const [, fd] of stdio.pipes) closeSync(fd);
+    throw e;
+  }
+  const out = new Int32Array(6);
+  const rc = execStage().spawn(plan, plan.length, out);
+  for (const fd of stdio.closeAfter) closeSync(fd);
+  if (rc < 0) {
+    for (const [, fd] of stdio.pipes) closeSync(fd);
+    await runCleanups(options, undefined);
+    if (out[4]! > 0) {
+      throw new NsError({ errno: 22, code: 'EPLAN', message: `exec stage rejected the plan: ${DECODE_ERRORS[out[4]!]} at byte ${out[5]}` });
+    }
+    throw new NsError({ errno: -rc, syscall: 'clone', namespaces: compiled.created, step: 'clone' });
+  }
+  const [pid, pidfd, statusFd, goFd] = [out[0]!, out[1]!, out[2]!, out[3]!];
+  const child = new NsChild(pid, pidfd);
+  for (const s of options.steps ?? []) {
+    if (s.cleanup) child._onCleanup(() => s.cleanup!({ pid, pidfd }));
+  }
+  reaper.add(child);
+  for (const [childFd, fd, dir] of stdio.pipes) {
+    const sock = new Socket({ fd, readable: dir === 'read', writable: dir === 'write' });
+    if (childFd === 0) child.stdin = sock;
+    else if (childFd === 1) child.stdout = sock;
+    else child.stderr = sock;
+  }
+
+  let failure: NsError | undefined;
+  try {
+    await readStatus(statusFd, async (type, opIndex, errno, sys, value) => {
+      if (type === RECORD.READY) {
+        child.namespaces = namespaceIds(pid, true);
+        const ctx = { pid, pidfd };
+        for (const action of compiled.parentActions) await runParentAction(action, ctx);
+        writeSync(goFd, Buffer.from([1]));
+      } else if (type === RECORD.ERROR) {
+        failure = childError(compiled.plan.ops, opIndex, errno, sys);
+      } else if (type === RECORD.PID) {
+        child.innerPid = value;
+      }
+    });
+  } catch (e) {
+    failure = e instanceof NsError ? e : new NsError({ errno: 5, code: 'EIO', message: String(e) });
+    child.kill('SIGKILL');
+  } finally {
+    closeSync(goFd);
+    child._settle();
+    reaper.poll();
+  }
+  if (failure) {
+    await child.exited;
+    child.stdin?.destroy();
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    throw failure;
+  }
+  if (!compiled.hasSync) child.namespaces = namespaceIds(pid, true);
+  return child;
+}
+
+async function runCleanups(options: SpawnOptions, ctx: ParentContext | undefined): Promise<void> {
+  for (const s of options.steps ?? []) {
+    if (s.cleanup) await s.cleanup(ctx);
+  }
+}
+
+type RecordHandler = (type: number, opIndex: number, errno: number, sys: number, value: number) => Promise<void>;
+
+/** Reads status records until EOF, handling each in order (READY awaits the parent actions). */
+function readStatus(fd: number, onRecord: RecordHandler): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = new Socket({ fd, readable: true, writable: false });
+    let pending = Buffer.alloc(0);
+    let chain = Promise.resolve();
+    let failed = false;
+    sock.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= RECORD_BYTES) {
+        const rec = pending.subarray(0, RECORD_BYTES);
+        pending = pending.subarray(RECORD_BYTES);
+        const fields = [0, 4, 8, 12, 16].map((o) => rec.readInt32LE(o)) as [number, number, number, number, number];
+        chain = chain.then(() => (failed ? undefined : onRecord(...fields))).catch((e) => {
+          failed = true;
+          sock.destroy();
+          reject(e);
+        });
+      }
+    });
+    sock.on('end', () => {
+      chain.then(() => {
+        sock.destroy();
+        if (!failed) resolve();
+      }, () => undefined);
+    });
+    sock.on('error', (e) => {
+      failed = true;
+      reject(e);
+    });
+  });
+}
+
+/** Exit status for a CLI, util-linux style: the code, or 128+N for a signal. */
+export function exitCodeOf(status: ExitStatus): number {
+  if (status.code !== null) return status.code;
+  return 128 + (status.signal ? constants.signals[status.signal] ?? 0 : 0);
+}
+
+export { CHILD_FAILURE_EXIT, errnoName };

@@ -1,0 +1,75 @@
+import { constants } from 'node:os';
+import { libc, sysError } from './native';
+
+const pidfd_open_ = libc.func('int pidfd_open(int pid, unsigned int flags)');
+const pidfd_send_signal_ = libc.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)');
+const waitid_ = libc.func('int waitid(int idtype, unsigned int id, void *infop, int options)');
+const prctl_ = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
+const close_ = libc.func('int close(int fd)');
+const pipe2_ = libc.func('int pipe2(_Out_ int *fds, int flags)');
+
+const P_PIDFD = 3;
+export const WEXITED = 4;
+export const WNOHANG = 1;
+export const WNOWAIT = 0x01000000;
+const CLD_EXITED = 1;
+export const O_CLOEXEC = 0o2000000;
+
+export function pidfdOpen(pid: number): number {
+  const fd = pidfd_open_(pid, 0);
+  if (fd < 0) throw sysError('pidfd_open', { path: `pid ${pid}` });
+  return fd;
+}
+
+/** Returns false when the process has already exited (ESRCH), throws on anything else. */
+export function pidfdSendSignal(pidfd: number, signal: number): boolean {
+  if (pidfd_send_signal_(pidfd, signal, null, 0) < 0) {
+    const err = sysError('pidfd_send_signal');
+    if (err.code === 'ESRCH') return false;
+    throw err;
+  }
+  return true;
+}
+
+export interface WaitResult {
+  pid: number;
+  /** Exit status, or null when killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const signalNames = new Map<number, NodeJS.Signals>(
+  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+
+export function signalName(n: number): NodeJS.Signals | null {
+  return signalNames.get(n) ?? null;
+}
+
+/** waitid(P_PIDFD): null when options has WNOHANG and the child is still running. */
+export function waitPidfd(pidfd: number, options: number): WaitResult | null {
+  const info = Buffer.alloc(128);
+  if (waitid_(P_PIDFD, pidfd, info, options) < 0) throw sysError('waitid');
+  const pid = info.readInt32LE(16);
+  if (pid === 0) return null;
+  const code = info.readInt32LE(8);
+  const status = info.readInt32LE(24);
+  if (code === CLD_EXITED) return { pid, code: status, signal: null };
+  return { pid, code: null, signal: signalName(status) ?? (`SIG${status}` as NodeJS.Signals) };
+}
+
+export function prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
+  const r = prctl_(option, a2, a3, a4, a5);
+  if (r < 0) throw sysError('prctl');
+  return r;
+}
+
+export function closeFd(fd: number): void {
+  close_(fd);
+}
+
+/** pipe2(O_CLOEXEC): [read end, write end]. */
+export function pipe(): [number, number] {
+  const fds = [0, 0];
+  if (pipe2_(fds, O_CLOEXEC) < 0) throw sysError('pipe2');
+  return [fds[0]!, fds[1]!];
+}
