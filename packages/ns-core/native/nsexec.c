@@ -192,6 +192,8 @@ static __attribute__((noreturn)) void stay_behind(struct ctx *c, long child, int
 	int status = 0, sig;
 
 	(void)c;
+	/* It shares Node's memory, so ps would call it "node": name it for what it is. */
+	RAW2(SYS_prctl, PR_SET_NAME, init ? "ns-init" : "ns-relay");
 	act.handler = noop_handler;
 	for (sig = 1; sig < 65; sig++) {
 		if (!(forward & (1ULL << (sig - 1))) || sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD)
@@ -267,10 +269,10 @@ static __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t opi, const
 	if (child < 0)
 		die(c, opi, -EAGAIN, NSX_SYS_CLONE);
 	send_record(c, NSX_REC_PID, (int32_t)opi, 0, 0, (int32_t)child);
-	/* Only the grandchild may hold the status pipe now: its exec is what the parent awaits. */
-	RAW1(SYS_close, c->status_fd);
-	RAW1(SYS_close, c->go_fd);
+	/* This half never execs, so close-on-exec never closes its copy of Node's fds: drop them
+	 * all. Only the grandchild may hold the status pipe now; its exec is what the parent awaits. */
 	c->status_fd = -1;
+	RAW3(SYS_close_range, 0, ~0U, 0);
 	stay_behind(c, child, o->arg[0] == 1, o->arg[1]);
 }
 
@@ -581,14 +583,17 @@ static int child_main(void *arg)
 	long fd;
 
 	reset_signals();
-	/* Keep the status and go pipes clear of every fd the plan will dup2 into place. */
+	/* Keep the status and go pipes clear of every fd the plan will dup2 into place, and
+	 * drop the originals: a FORK's stay-behind half must hold no copy, or EOF never comes. */
 	fd = RAW3(SYS_fcntl, c->status_fd, F_DUPFD_CLOEXEC, c->fd_floor);
 	if (fd < 0)
 		die(c, 0, fd, NSX_SYS_DUP);
+	RAW1(SYS_close, c->status_fd);
 	c->status_fd = (int)fd;
 	fd = RAW3(SYS_fcntl, c->go_fd, F_DUPFD_CLOEXEC, c->fd_floor);
 	if (fd < 0)
 		die(c, 0, fd, NSX_SYS_DUP);
+	RAW1(SYS_close, c->go_fd);
 	c->go_fd = (int)fd;
 	return run_ops(r);
 }

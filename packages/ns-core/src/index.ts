@@ -19,3 +19,7 @@ export { encodePlan, type ChildOp, type ExecPlan } from './exec/ops';
 export { CHILD_FAILURE_EXIT } from './exec/protocol';
 export { listNamespaces, type NamespaceEntry, type ListOptions } from './ls';
 export * as sys from './sys';
+export {
+  EXIT, exitCodeForError, formatError, failAndExit, defaultProgram, runToCompletion, exitLike,
+  yargsBase, programArgs, type RunOptions,
+} from './cli-support';

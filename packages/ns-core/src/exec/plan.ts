@@ -10,11 +10,14 @@ import type { Namespace } from '../namespace';
 import type { ChildOp, ExecPlan } from './ops';
 
 /**
- * When a step's in-child ops run, in this order. Kernel rules decide it: propagation before
- * any mount (or mounts leak to the host), mounts before the root changes, fork after the
- * filesystem is ready but before ids drop, ids last but for no_new_privs and the final chdir.
+ * When a step's in-child ops run, in this order. Kernel rules decide it: 'pre-namespaces'
+ * runs before any namespace is joined or unshared (--owner's setuid, so the new user
+ * namespace belongs to that user); 'namespaces' right after them (time offsets must be
+ * written before anything runs in the namespace); propagation before any mount (or mounts
+ * leak to the host); mounts before the root changes; fork after the filesystem is ready but
+ * before ids drop; ids last but for no_new_privs and the final chdir.
  */
-export const PHASES = ['namespaces', 'propagation', 'mounts', 'root', 'after-root', 'fork', 'identity', 'final'] as const;
+export const PHASES = ['pre-namespaces', 'namespaces', 'propagation', 'mounts', 'root', 'after-root', 'fork', 'identity', 'final'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type PhasedOp = ChildOp & { readonly phase: Phase };
@@ -46,6 +49,14 @@ export interface Step {
   readonly unshareInChild?: readonly NamespaceKind[];
   readonly child?: readonly PhasedOp[];
   readonly parent?: readonly ParentAction[];
+  /**
+   * Create every new namespace by unshare() inside the child rather than by clone(), as
+   * util-linux does: needed when 'pre-namespaces' ops must run first (--owner), or when the
+   * child itself must stay outside new pid/time namespaces (unshare without --fork).
+   */
+  readonly createInChild?: boolean;
+  /** Signal for the program if the launcher dies (PR_SET_PDEATHSIG, --kill-child). */
+  readonly killWithParent?: NodeJS.Signals;
   /** Runs after the child exited or the spawn failed, to remove what the step made outside. */
   readonly cleanup?: (ctx: ParentContext | undefined) => void | Promise<void>;
 }
@@ -141,6 +152,10 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
       unshared.add(k);
     }
   }
+  if (steps.some((s) => s.createInChild)) {
+    for (const k of created) unshared.add(k);
+    created.clear();
+  }
   for (const k of unshared) created.delete(k);
   const joined = new Set<NamespaceKind>();
   for (const j of options.join ?? []) {
@@ -151,11 +166,10 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
   }
 
   const ops: ChildOp[] = [];
-  if (options.killWithParent) {
-    const sig = constants.signals[options.killWithParent];
-    if (!sig) throw usageError(`unknown signal ${options.killWithParent}`);
-    ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [sig], step: 'kill with parent' });
-  }
+  const killWithParent = options.killWithParent || steps.find((s) => s.killWithParent)?.killWithParent;
+  const deathSignal = killWithParent ? constants.signals[killWithParent] : undefined;
+  if (killWithParent && !deathSignal) throw usageError(`unknown signal ${killWithParent}`);
+  if (deathSignal) ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [deathSignal], step: 'kill with parent' });
   // Only the fds the caller maps reach the program; dup2 through stashed copies so that
   // overlapping maps (1->2, 2->1) cannot clobber each other.
   ops.push({ op: 'cloexec-from', fd: 3, step: 'close fds' });
@@ -168,6 +182,8 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
     slot++;
   }
   ops.push(...placements);
+  const phased = steps.flatMap((s) => s.child ?? []);
+  for (const op of phased) if (op.phase === 'pre-namespaces') ops.push(stripPhase(op));
   ops.push(...joinOps(options.join ?? []));
   if (unshared.size) ops.push({ op: 'unshare', kinds: [...unshared], step: `unshare ${kindsToString(unshared)}` });
 
@@ -175,12 +191,12 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
   const hasSync = parentActions.length > 0 || created.size > 0 || unshared.size > 0 || joined.size > 0;
   if (hasSync) ops.push({ op: 'sync', step: 'wait for parent' });
 
-  const phased = steps.flatMap((s) => s.child ?? []);
   for (const phase of PHASES) {
+    if (phase === 'pre-namespaces') continue;
     for (const op of phased) if (op.phase === phase) ops.push(stripPhase(op));
-    if (phase === 'fork' && options.killWithParent && phased.some((o) => o.op === 'fork')) {
+    if (phase === 'fork' && deathSignal && phased.some((o) => o.op === 'fork')) {
       // PDEATHSIG is per process: the program past a fork needs its own.
-      ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [constants.signals[options.killWithParent]], step: 'kill with parent' });
+      ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [deathSignal], step: 'kill with parent' });
     }
   }
   if (options.cwd !== undefined) ops.push({ op: 'chdir', path: options.cwd, step: 'working directory' });

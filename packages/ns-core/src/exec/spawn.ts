@@ -2,7 +2,7 @@
  * spawn(): start a program in new and/or existing namespaces through the exec stage.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -27,8 +27,10 @@ export class NsChild {
   readonly pidfd: number;
   /** Ids (nsfs inodes) of the child's namespaces once it was released, for-children where relevant. */
   namespaces: Partial<Record<NamespaceKind, number>> = {};
-  /** Pid of the program when a fork step put it one level down (as the init sees it). */
+  /** When a fork step put the program one level down: its pid as the forking process sees it. */
   innerPid: number | undefined;
+  /** ...and its pid in the caller's pid namespace. */
+  programPid: number | undefined;
   stdin: Writable | null = null;
   stdout: Readable | null = null;
   stderr: Readable | null = null;
@@ -303,6 +305,7 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
         failure = childError(compiled.plan.ops, opIndex, errno, sys);
       } else if (type === RECORD.PID) {
         child.innerPid = value;
+        child.programPid = firstChildOf(pid);
       }
     });
   } catch (e) {
@@ -322,6 +325,16 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   }
   if (!compiled.hasSync) child.namespaces = namespaceIds(pid, true);
   return child;
+}
+
+/** A process's first child, from /proc (the pid in our namespace, whatever namespace it is in). */
+function firstChildOf(pid: number): number | undefined {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function runCleanups(options: SpawnOptions, ctx: ParentContext | undefined): Promise<void> {

@@ -1,0 +1,2 @@
+/** ns-cgroup: Cgroup namespaces and cgroup v2/v1 limits. */
+export {};

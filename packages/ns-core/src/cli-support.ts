@@ -1,0 +1,133 @@
+/**
+ * What every nstools CLI shares: util-linux exit codes, one-line error messages, running a
+ * program to completion with signals passed on, and re-raising the program's fatal signal.
+ * Libraries never print or exit; only these helpers, called from cli.ts files, do.
+ */
+import { constants } from 'node:os';
+import { NsError } from './errors';
+import { spawn, exitCodeOf, type ExitStatus, type NsChild } from './exec/spawn';
+import type { SpawnOptions } from './exec/plan';
+
+/** util-linux's exit codes: 1 for usage and setup errors, 126/127 when exec fails. */
+export const EXIT = { FAILURE: 1, CANNOT_EXECUTE: 126, NOT_FOUND: 127 } as const;
+
+/** Exit status a CLI uses for an error. */
+export function exitCodeForError(err: unknown): number {
+  if (err instanceof NsError && err.syscall === 'execve') {
+    return err.code === 'ENOENT' ? EXIT.NOT_FOUND : EXIT.CANNOT_EXECUTE;
+  }
+  return EXIT.FAILURE;
+}
+
+/** "ns-unshare: mount /proc failed: EPERM (...)" plus a hint line; no stack trace. */
+export function formatError(prog: string, err: unknown): string {
+  if (err instanceof NsError) {
+    if (err.syscall === 'execve') {
+      // util-linux words it as "failed to execute sh: No such file or directory".
+      return `${prog}: failed to execute ${err.path ?? 'program'}: ${err.message.replace(/^.*failed: /, '')}`;
+    }
+    return `${prog}: ${err.message}${err.hint && err.code !== 'EUSAGE' ? `\n${prog}: hint: ${err.hint}` : ''}`;
+  }
+  if (err instanceof Error) return `${prog}: ${err.message}`;
+  return `${prog}: ${String(err)}`;
+}
+
+/** Prints the error and exits with the matching status. */
+export function failAndExit(prog: string, err: unknown): never {
+  process.stderr.write(`${formatError(prog, err)}\n`);
+  process.exit(exitCodeForError(err));
+}
+
+/** The program to run when none is given: $SHELL, else /bin/sh (as unshare(1) does). */
+export function defaultProgram(args: readonly string[]): string[] {
+  if (args.length) return [...args];
+  return [process.env['SHELL'] || '/bin/sh'];
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
+export interface RunOptions {
+  /**
+   * 'forward': pass the launcher's signals to the program, as if the program had replaced it
+   * (util-linux without --fork execs in place). 'ignore': SIGINT/SIGTERM do not stop the launcher
+   * (unshare --fork since 2.36); the terminal delivers them to the program's process group anyway.
+   */
+  readonly signals?: 'forward' | 'ignore';
+  /** Called once the program runs (for --info-fd, status fds). */
+  readonly onStart?: (child: NsChild) => void;
+  readonly onExit?: (child: NsChild, status: ExitStatus) => void;
+}
+
+/** Spawns, waits, and resolves with the status the CLI should end with. */
+export async function runToCompletion(argv: readonly string[], options: SpawnOptions, run: RunOptions = {}): Promise<ExitStatus> {
+  const mode = run.signals ?? 'forward';
+  let child: NsChild | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const sig of FORWARDED) {
+    if (mode === 'ignore' && sig !== 'SIGINT' && sig !== 'SIGTERM') continue;
+    const h = () => {
+      if (mode === 'ignore') return;
+      if (child) child.kill(sig);
+      else pending.push(sig);
+    };
+    handlers.set(sig, h);
+    process.on(sig, h);
+  }
+  try {
+    child = await spawn(argv, options);
+    for (const sig of pending) child.kill(sig);
+    run.onStart?.(child);
+    const status = await child.exited;
+    run.onExit?.(child, status);
+    return status;
+  } finally {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  }
+}
+
+/** Ends the launcher the way the program ended: same code, or die of the same signal. */
+export function exitLike(status: ExitStatus): never {
+  if (status.signal) {
+    const sig = status.signal;
+    process.removeAllListeners(sig);
+    // Node cannot die of these while it handles them itself; fall back to 128+N.
+    if (sig !== 'SIGSEGV' && sig !== 'SIGBUS' && sig !== 'SIGFPE' && sig !== 'SIGILL' && sig !== 'SIGPIPE') {
+      try {
+        process.kill(process.pid, sig);
+      } catch {
+        // fall through to the numeric status
+      }
+      // A stopped/ignored signal: give it a moment to be delivered.
+    }
+    process.exit(128 + (constants.signals[sig] ?? 0));
+  }
+  process.exit(exitCodeOf(status));
+}
+
+/** Shared yargs settings: util-linux-like parsing that stops at the program's name. */
+export function yargsBase(prog: string, argv: readonly string[]) {
+  // Loaded here, not at the top, so library users never pay for yargs.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const yargs = require('yargs/yargs') as typeof import('yargs/yargs');
+  return yargs([...argv])
+    .scriptName(prog)
+    .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'camel-case-expansion': true,
+                           'strip-dashed': true, 'short-option-groups': true, 'unknown-options-as-args': false })
+    .strict()
+    .help('help').alias('help', 'h')
+    .version('version', 'display version', `${prog} from nstools ${VERSION}`).alias('version', 'V')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) failAndExit(prog, err);
+      process.stderr.write(`${prog}: ${msg}\nTry '${prog} --help' for more information.\n`);
+      process.exit(EXIT.FAILURE);
+    });
+}
+
+/** Positional program args from a halt-at-non-option parse ('--' included). */
+export function programArgs(parsed: { _: (string | number)[]; '--'?: (string | number)[] }): string[] {
+  return [...parsed._, ...(parsed['--'] ?? [])].map(String);
+}
+
+export const VERSION = '0.1.0';

@@ -1,0 +1,2 @@
+/** ns-ipc: IPC namespaces: System V objects and POSIX message queues. */
+export {};

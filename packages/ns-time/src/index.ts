@@ -1,0 +1,2 @@
+/** ns-time: Time namespaces: monotonic and boottime offsets. */
+export {};

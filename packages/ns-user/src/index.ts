@@ -1,0 +1,2 @@
+/** ns-user: User namespaces: uid/gid maps, /etc/subuid, newuidmap, setgroups and capabilities. */
+export {};
