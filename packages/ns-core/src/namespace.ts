@@ -56,7 +56,6 @@ export class Namespace {
     try {
       return Namespace.fromFd(fd, expected);
     } catch (e) {
-      closeSync(fd);
       if (e instanceof NsError && e.syscall === 'ioctl(NS_GET_NSTYPE)') {
         throw new NsError({ errno: 22, syscall: 'open', path, message: `${path} is not a namespace file` });
       }
@@ -64,16 +63,23 @@ export class Namespace {
     }
   }
 
-  /** Takes ownership of fd; the kind comes from the kernel (NS_GET_NSTYPE) and is checked. */
+  /**
+   * Takes ownership of fd (closed if this throws); the kind comes from the kernel
+   * (NS_GET_NSTYPE), not from a file name, and is checked against `expected`.
+   */
   static fromFd(fd: number, expected?: NamespaceKind): Namespace {
-    const kind = kindFromCloneFlag(nsGetType(fd));
-    if (!kind) throw new NsError({ errno: 22, syscall: 'ioctl(NS_GET_NSTYPE)', message: `fd ${fd} is not a namespace` });
-    if (expected && kind !== expected) {
+    try {
+      const kind = kindFromCloneFlag(nsGetType(fd));
+      if (!kind) throw new NsError({ errno: 22, syscall: 'ioctl(NS_GET_NSTYPE)', message: `fd ${fd} is not a namespace` });
+      if (expected && kind !== expected) {
+        throw new NsError({ errno: 22, syscall: 'open', namespaces: [expected],
+                            message: `expected a ${expected} namespace, got ${kind}` });
+      }
+      return new Namespace(fd, kind);
+    } catch (e) {
       closeSync(fd);
-      throw new NsError({ errno: 22, syscall: 'open', namespaces: [expected],
-                          message: `expected a ${expected} namespace, got ${kind}` });
+      throw e;
     }
-    return new Namespace(fd, kind);
   }
 
   /** The user namespace that owns this one. */

@@ -1,0 +1,75 @@
+import { expect } from 'chai';
+import { compileSpawn, encodePlan, joinOps, programCandidates, type Step } from '../src/index';
+import { PROTOCOL_MAGIC } from '../src/exec/protocol';
+import type { Namespace } from '../src/namespace';
+
+const fakeNs = (kind: Namespace['kind'], fd: number) => ({ kind, fd, id: fd, dev: 0 }) as unknown as Namespace;
+
+describe('plans (no privileges)', () => {
+  it('puts clone-able kinds in clone flags and time into an in-child unshare', () => {
+    const c = compileSpawn(['true'], { create: ['user', 'mnt', 'pid', 'time'] }, new Map());
+    expect(c.plan.cloneKinds).to.deep.equal(['user', 'mnt', 'pid']);
+    expect(c.unsharedInChild).to.deep.equal(['time']);
+    const ops = c.plan.ops.map((o) => o.op);
+    expect(ops.indexOf('unshare')).to.be.lessThan(ops.indexOf('sync'));
+    expect(ops.at(-1)).to.equal('exec');
+  });
+
+  it('orders step ops by phase whatever the step order', () => {
+    const late: Step = { name: 'late', child: [{ op: 'setuid', uid: 1000, phase: 'identity' }] };
+    const early: Step = { name: 'early', create: ['mnt'], child: [
+      { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
+      { op: 'pivot-root', newRoot: '/r', phase: 'root' },
+      { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', phase: 'mounts' },
+    ] };
+    const owner: Step = { name: 'owner', createInChild: true, child: [{ op: 'setgid', gid: 5, phase: 'pre-namespaces' }] };
+    const ops = compileSpawn(['true'], { steps: [late, early, owner] }, new Map()).plan.ops.map((o) => o.op);
+    expect(ops.filter((o) => !o.startsWith('fd-') && o !== 'cloexec-from'))
+      .to.deep.equal(['setgid', 'unshare', 'sync', 'mount', 'mount', 'pivot-root', 'setuid', 'exec']);
+  });
+
+  it('createInChild moves every new namespace into the in-child unshare', () => {
+    const c = compileSpawn(['true'], { create: ['user', 'net'], steps: [{ name: 'o', createInChild: true }] }, new Map());
+    expect(c.plan.cloneKinds).to.deep.equal([]);
+    expect(c.unsharedInChild).to.deep.equal(['user', 'net']);
+  });
+
+  it('refuses to create and join the same kind', () => {
+    expect(() => compileSpawn(['true'], { create: ['net'], join: [fakeNs('net', 9)] }, new Map()))
+      .to.throw(/cannot both create and join a net namespace/).with.property('code', 'EUSAGE');
+  });
+
+  it('joins user first softly, then retries hard, like nsenter', () => {
+    const ops = joinOps([fakeNs('net', 10), fakeNs('user', 11), fakeNs('mnt', 12)]);
+    expect(ops.map((o) => o.op === 'setns' && `${o.kinds[0]}:${o.mode ?? 'hard'}`)).to.deep.equal([
+      'user:soft', 'mnt:soft', 'net:soft', 'user:retry', 'mnt:retry', 'net:retry']);
+    const single = joinOps([fakeNs('net', 10), fakeNs('uts', 11)]);
+    expect(single.every((o) => o.op === 'setns' && o.mode === undefined)).to.equal(true);
+  });
+
+  it('stashes fds before placing them so overlapping maps cannot clobber each other', () => {
+    const ops = compileSpawn(['true'], {}, new Map([[1, 2], [2, 1]])).plan.ops;
+    const kinds = ops.map((o) => o.op);
+    expect(kinds.lastIndexOf('fd-stash')).to.be.lessThan(kinds.indexOf('fd-place'));
+    expect(compileSpawn(['true'], {}, new Map([[9, 1]])).plan.fdFloor).to.equal(10);
+  });
+
+  it('searches PATH like execvp, inside the child', () => {
+    expect(programCandidates('ls', ['PATH=/a::/b'])).to.deep.equal(['/a/ls', './ls', '/b/ls']);
+    expect(programCandidates('./x', [])).to.deep.equal(['./x']);
+    expect(programCandidates('sh', [])[0]).to.equal('/usr/local/sbin/sh');
+  });
+
+  it('rejects an empty argv and strings with NUL bytes', () => {
+    expect(() => compileSpawn([], {}, new Map())).to.throw(/no program given/);
+    const c = compileSpawn(['a\0b'], {}, new Map());
+    expect(() => encodePlan(c.plan)).to.throw(/NUL byte/);
+  });
+
+  it('encodes the header the C decoder expects', () => {
+    const buf = encodePlan(compileSpawn(['true'], { create: ['uts'] }, new Map()).plan);
+    expect(buf.readUInt32LE(0)).to.equal(PROTOCOL_MAGIC);
+    expect(buf.readBigUInt64LE(8)).to.equal(0x04000000n);
+    expect(buf.length % 4).to.equal(0);
+  });
+});

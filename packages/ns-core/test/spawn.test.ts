@@ -1,0 +1,290 @@
+import { expect } from 'chai';
+import { spawnSync, spawn as nodeSpawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  KIND_NAMES, Namespace, NsError, liveChildren, spawn, sys, type NamespaceKind, type NsChild, type Step,
+} from '../src/index';
+import { execStage } from '../src/exec/native';
+import { childrenOf, mounts, nsInode, openFds } from './helpers';
+
+/** A single-id user namespace map, written by the parent: enough for ns-core's own tests. */
+function mapSelf(uid = process.getuid!(), gid = process.getgid!()): Step {
+  return {
+    name: 'test-map', create: ['user'],
+    parent: [
+      { action: 'write-proc', file: 'uid_map', data: `0 ${uid} 1\n` },
+      { action: 'write-proc', file: 'setgroups', data: 'deny' },
+      { action: 'write-proc', file: 'gid_map', data: `0 ${gid} 1\n` },
+    ],
+  };
+}
+
+async function collect(child: NsChild): Promise<{ out: string; code: number | null; signal: string | null }> {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  const status = await child.exited;
+  await new Promise((r) => setImmediate(r));
+  return { out, ...status };
+}
+
+/** Waits up to 2 s for a process to disappear from /proc. */
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 200; i++) {
+    if (!existsSync(`/proc/${pid}`)) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+const procName = (k: NamespaceKind) => (k === 'pid' ? 'pid_for_children' : k === 'time' ? 'time_for_children' : k);
+
+describe('spawn', () => {
+  describe('new namespaces, checked from outside', () => {
+    const host = Object.fromEntries(KIND_NAMES.map((k) => [k, nsInode('self', k)]));
+
+    for (const kind of KIND_NAMES) {
+      it(`creates exactly a new ${kind} namespace`, async () => {
+        const child = await spawn(['sleep', '10'], { create: [kind] });
+        try {
+          for (const k of KIND_NAMES) {
+            const inode = nsInode(child.pid, procName(k));
+            if (k === kind) expect(inode, k).not.to.equal(host[k]);
+            else expect(inode, k).to.equal(host[k]);
+          }
+          expect(child.namespaces[kind]).to.equal(nsInode(child.pid, procName(kind)));
+        } finally {
+          child.kill('SIGKILL');
+          await child.exited;
+        }
+      });
+    }
+
+    it('creates all eight together, and a program inside sees pid 1 and its own /proc', async () => {
+      const steps: Step[] = [mapSelf(), { name: 'proc', child: [
+        { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
+        { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: ['NOSUID', 'NODEV', 'NOEXEC'], phase: 'mounts', step: '--mount-proc' },
+      ] }];
+      const child = await spawn(['sh', '-c', 'echo $$; ls /proc | grep -c "^[0-9]"; id -u'],
+        { create: [...KIND_NAMES], steps, stdio: ['ignore', 'pipe', 'inherit'] });
+      // Ids were captured while the child waited at the sync point, before it could exit.
+      const outside = KIND_NAMES.filter((k) => child.namespaces[k] === host[k]);
+      const r = await collect(child);
+      expect(outside).to.deep.equal([]);
+      const [pid, nprocs, uid] = r.out.trim().split('\n');
+      expect(pid).to.equal('1');
+      expect(Number(nprocs)).to.be.within(1, 3);
+      expect(uid).to.equal('0');
+    });
+
+    it('writes time offsets before exec: /proc/uptime inside is shifted', async () => {
+      const child = await spawn(['cat', '/proc/uptime'], {
+        create: ['time'], stdio: ['ignore', 'pipe', 'inherit'],
+        steps: [{ name: 'offsets', child: [{ op: 'write-file', path: '/proc/self/timens_offsets', data: 'boottime 86400 0', phase: 'namespaces' }] }],
+      });
+      const r = await collect(child);
+      const inside = Number(r.out.split(' ')[0]);
+      const outside = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+      expect(inside - outside).to.be.within(86390, 86410);
+    });
+
+    it('works rootless: an unprivileged uid gets a user namespace with itself as root', () => {
+      const script = `
+        const { spawn } = require(${JSON.stringify(join(__dirname, '../src/index.js'))});
+        (async () => {
+          const c = await spawn(['sh', '-c', 'id -u; cat /proc/self/uid_map'], { create: ['user', 'mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup'], stdio: 'inherit',
+            steps: [{ name: 'map', parent: [
+              { action: 'write-proc', file: 'uid_map', data: '0 ' + process.getuid() + ' 1' },
+              { action: 'write-proc', file: 'setgroups', data: 'deny' },
+              { action: 'write-proc', file: 'gid_map', data: '0 ' + process.getgid() + ' 1' }] }] });
+          const s = await c.exited; process.exit(s.code);
+        })().catch((e) => { console.error(e.code, e.message); process.exit(9); });`;
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+      expect(r.stderr).to.equal('');
+      expect(r.stdout.split('\n')[0]).to.equal('0');
+      expect(r.stdout).to.match(/^\s*0\s+65534\s+1\s*$/m);
+      expect(r.status).to.equal(0);
+    });
+  });
+
+  describe('joining a running target', () => {
+    let target: ReturnType<typeof nodeSpawn>;
+    before(async () => {
+      target = nodeSpawn('unshare', ['--uts', '--ipc', '--net', '--mount', '--fork', 'sh', '-c', 'hostname target-box; exec sleep 60']);
+      // unshare --fork: its child is the sleeper; wait until it has renamed the host.
+      for (let i = 0; i < 100; i++) {
+        const kids = readFileSync(`/proc/${target.pid}/task/${target.pid}/children`, 'utf8').trim();
+        if (kids && readFileSync(`/proc/${kids}/comm`, 'utf8').trim() === 'sleep') break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    });
+    after(() => {
+      target.kill('SIGKILL');
+    });
+    const targetPid = () => Number(readFileSync(`/proc/${target.pid}/task/${target.pid}/children`, 'utf8').trim());
+
+    it('by namespace handles', async () => {
+      const pid = targetPid();
+      const handles = (['uts', 'net', 'ipc', 'mnt'] as const).map((k) => Namespace.ofPid(pid, k));
+      try {
+        const child = await spawn(['hostname'], { join: handles, stdio: ['ignore', 'pipe', 'inherit'] });
+        for (const k of ['uts', 'net', 'ipc', 'mnt'] as const) expect(child.namespaces[k]).to.equal(nsInode(pid, k));
+        expect((await collect(child)).out.trim()).to.equal('target-box');
+      } finally {
+        for (const h of handles) h.close();
+      }
+    });
+
+    it('by pidfd, all kinds at once', async () => {
+      const pid = targetPid();
+      const pidfd = sys.pidfdOpen(pid);
+      try {
+        const child = await spawn(['hostname'], { join: [{ pidfd, kinds: ['uts', 'net', 'ipc', 'mnt'] }], stdio: ['ignore', 'pipe', 'inherit'] });
+        expect((await collect(child)).out.trim()).to.equal('target-box');
+      } finally {
+        sys.closeFd(pidfd);
+      }
+    });
+
+    it('joins a pid namespace: the program, one fork down, is inside it', async () => {
+      const holder = await spawn(['sleep', '10'], { create: ['pid'] });
+      const pidns = Namespace.ofPid(holder.pid, 'pid');
+      try {
+        const child = await spawn(['sh', '-c', 'echo $$'], { join: [pidns], stdio: ['ignore', 'pipe', 'inherit'],
+          steps: [{ name: 'fork', child: [{ op: 'fork', init: false, forward: ['SIGTERM'], phase: 'fork' }] }] });
+        const r = await collect(child);
+        expect(r.out.trim()).to.equal('2'); // the holder is 1
+        expect(r.code).to.equal(0);
+      } finally {
+        pidns.close();
+        holder.kill('SIGKILL');
+        await holder.exited;
+      }
+    });
+  });
+
+  describe('failures come back as NsError', () => {
+    it('exec ENOENT names the program and the exec step', async () => {
+      try {
+        await spawn(['/no/such/program'], { create: ['uts'] });
+        expect.fail('spawn should have failed');
+      } catch (e) {
+        const err = e as NsError;
+        expect(err).to.be.instanceOf(NsError);
+        expect(err).to.include({ code: 'ENOENT', syscall: 'execve', step: 'exec', path: '/no/such/program' });
+      }
+    });
+
+    it('exec EACCES for a file that is not executable', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'nsx-'));
+      writeFileSync(join(dir, 'script'), '#!/bin/sh\n', { mode: 0o644 });
+      try {
+        await spawn([join(dir, 'script')]);
+        expect.fail('spawn should have failed');
+      } catch (e) {
+        expect(e).to.include({ code: 'EACCES', syscall: 'execve' });
+      } finally {
+        rmSync(dir, { recursive: true });
+      }
+    });
+
+    it('a mount failure in the child names the step, syscall and paths', async () => {
+      try {
+        await spawn(['true'], { create: ['mnt'], steps: [{ name: 'bind', child: [
+          { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
+          { op: 'mount', source: '/no/such/source', target: '/mnt', flags: ['BIND'], phase: 'mounts', step: '--bind' },
+        ] }] });
+        expect.fail('spawn should have failed');
+      } catch (e) {
+        expect(e).to.include({ code: 'ENOENT', syscall: 'mount', step: '--bind', path: '/no/such/source', dest: '/mnt' });
+        expect((e as Error).message).to.equal('--bind: mount /no/such/source -> /mnt failed: ENOENT (no such file or directory)');
+      }
+    });
+
+    it('a failing parent action kills the child and runs cleanups', async () => {
+      let cleaned = 0;
+      try {
+        await spawn(['sleep', '10'], { create: ['net'], steps: [{ name: 'bad', parent: [
+          { action: 'call', step: 'configure', run: () => { throw new NsError({ errno: 1, syscall: 'sendmsg', step: 'configure' }); } }],
+        cleanup: () => { cleaned++; } }] });
+        expect.fail('spawn should have failed');
+      } catch (e) {
+        expect(e).to.include({ code: 'EPERM', step: 'configure' });
+      }
+      expect(cleaned).to.equal(1);
+      expect(childrenOf().filter((c) => c.state === 'Z')).to.deep.equal([]);
+    });
+  });
+
+  describe('process handling', () => {
+    it('passes exit codes and signals through', async () => {
+      expect(await (await spawn(['sh', '-c', 'exit 42'])).exited).to.deep.equal({ code: 42, signal: null });
+      const c = await spawn(['sleep', '10'], { create: ['pid'] });
+      c.kill('SIGKILL');
+      expect(await c.exited).to.deep.equal({ code: null, signal: 'SIGKILL' });
+      expect(c.kill('SIGTERM')).to.equal(false);
+    });
+
+    it('an init reaps orphans and forwards signals, exiting 128+N as PID 1', async () => {
+      const c = await spawn(['sh', '-c', 'for i in 1 2 3 4 5; do (sleep 0.05 &) ; done; trap "exit 3" TERM; sleep 10 & wait'],
+        { create: ['pid'], steps: [{ name: 'init', child: [{ op: 'fork', init: true, forward: ['SIGTERM'], phase: 'fork' }] }] });
+      await new Promise((r) => setTimeout(r, 300));
+      const zombies = childrenOf(c.pid).filter((p) => p.state === 'Z');
+      expect(zombies).to.deep.equal([]);
+      c.kill('SIGTERM');
+      expect(await c.exited).to.deep.equal({ code: 3, signal: null });
+    });
+
+    it('kills the program when the launcher dies (PR_SET_PDEATHSIG past the fork)', async () => {
+      const script = `
+        const { spawn } = require(${JSON.stringify(join(__dirname, '../src/index.js'))});
+        spawn(['sleep', '30'], { create: ['pid'], killWithParent: 'SIGKILL',
+          steps: [{ name: 'f', child: [{ op: 'fork', init: false, forward: [], phase: 'fork' }] }] })
+          .then((c) => { console.log(c.programPid); });`;
+      const launcher = nodeSpawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const programPid = await new Promise<number>((r) => launcher.stdout!.once('data', (d: Buffer) => r(Number(d.toString()))));
+      expect(readFileSync(`/proc/${programPid}/comm`, 'utf8').trim()).to.equal('sleep');
+      launcher.kill('SIGKILL');
+      await new Promise((r) => launcher.once('exit', r));
+      expect(await gone(programPid)).to.equal(true);
+    });
+
+    it('gives the program exactly the fds it was given', async () => {
+      const c = await spawn(['sh', '-c', 'ls /proc/self/fd | sort -n | tr "\\n" " "'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      // 0-2, plus the fd ls uses to read the directory.
+      expect((await collect(c)).out.trim()).to.equal('0 1 2 3');
+    });
+  });
+
+  it('2000 spawns, some failing on purpose, leave no fd, zombie, mount or stack behind', async function () {
+    this.timeout(120000);
+    const fdsBefore = openFds().sort();
+    const mountsBefore = mounts();
+    let failures = 0;
+    for (let i = 0; i < 2000; i++) {
+      try {
+        if (i % 10 === 3) {
+          await spawn(['/no/such/program'], { create: ['uts'] });
+        } else if (i % 10 === 7) {
+          await spawn(['true'], { create: ['mnt'], steps: [{ name: 'bad', child: [
+            { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
+            { op: 'mount', source: 'proc', target: '/no/such/dir', fstype: 'proc', phase: 'mounts' }] }] });
+        } else {
+          const c = await spawn(['true'], i % 2 ? { create: ['mnt', 'pid', 'uts', 'ipc'], stdio: 'ignore' } : { steps: [mapSelf()] });
+          await c.exited;
+        }
+      } catch (e) {
+        expect(e).to.be.instanceOf(NsError);
+        failures++;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(failures).to.equal(400);
+    expect(liveChildren()).to.equal(0);
+    expect(execStage().liveRegions()).to.equal(0);
+    expect(childrenOf()).to.deep.equal([]);
+    expect(mounts()).to.deep.equal(mountsBefore);
+    expect(openFds().sort()).to.deep.equal(fdsBefore);
+  });
+});
