@@ -26,11 +26,14 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "nsexec.h"
+
+extern char **environ;
 #include "protocol.h"
 
 #ifndef CLONE_PIDFD
@@ -112,6 +115,8 @@ struct ctx {
 	int fd_slot[NSX_MAX_FD_SLOTS];
 	uint64_t soft_ok; /* SETNS slots that succeeded in a soft pass */
 	char *stack2_top; /* for FORK's grandchild */
+	char **inherited_env; /* copy of the caller's environ, for EXEC with a3=1 */
+	uint64_t ns_ids[NSX_MAX_NS_IDS]; /* written by REPORT_NS, read by nsx_ns_ids() */
 	char *region;
 	size_t region_size;
 };
@@ -363,11 +368,11 @@ static long do_bounding_keep(uint64_t keep)
 	return 0;
 }
 
-static long do_exec(const struct op *o)
+static long do_exec(const struct ctx *c, const struct op *o)
 {
 	char *const *paths = o->str;
 	char *const *argv = paths + o->arg[0] + 1;
-	char *const *envp = argv + o->arg[1] + 1;
+	char *const *envp = o->arg[3] == 1 ? c->inherited_env : argv + o->arg[1] + 1;
 	long err = -ENOENT;
 	int seen_eacces = 0;
 	uint64_t i;
@@ -381,6 +386,16 @@ static long do_exec(const struct op *o)
 			return err;
 	}
 	return seen_eacces ? -EACCES : err;
+}
+
+static void do_report_ns(struct ctx *c, const struct op *o)
+{
+	uint32_t i;
+	for (i = 0; i < o->nstr; i++) {
+		struct stat st;
+		long r = RAW4(SYS_newfstatat, AT_FDCWD, o->str[i], &st, 0);
+		c->ns_ids[i] = r == 0 ? (uint64_t)st.st_ino : 0;
+	}
 }
 
 static long do_mount_fd(const struct op *o)
@@ -558,7 +573,10 @@ static int run_ops(void *arg)
 			break;
 		case NSX_OP_EXEC:
 			sys = NSX_SYS_EXECVE;
-			rc = do_exec(o);
+			rc = do_exec(c, o);
+			break;
+		case NSX_OP_REPORT_NS:
+			do_report_ns(c, o);
 			break;
 		case NSX_OP_MOUNT_FD:
 			sys = NSX_SYS_MOUNT;
@@ -664,7 +682,17 @@ int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t 
 				*bad_offset = off;
 				return NSX_DECODE_NO_ARGV;
 			}
+			if (rd64(plan + off + 32) == 1 && ne != 0) {
+				*bad_offset = off;
+				return NSX_DECODE_STRING_COUNT;
+			}
+			if (rd64(plan + off + 32) == 1)
+				out->inherit_env = 1;
 			out->exec_ptrs += 3;
+		}
+		if (code == NSX_OP_REPORT_NS && nstr > NSX_MAX_NS_IDS) {
+			*bad_offset = off;
+			return NSX_DECODE_TOO_MANY_IDS;
 		}
 		if ((code == NSX_OP_FD_STASH && rd64(plan + off + 16) >= NSX_MAX_FD_SLOTS) ||
 		    (code == NSX_OP_FD_PLACE && rd64(plan + off + 8) >= NSX_MAX_FD_SLOTS)) {
@@ -747,6 +775,7 @@ struct region {
 	int pid;
 	void *base;
 	size_t size;
+	struct ctx *ctx;
 };
 static struct region *regions;
 
@@ -758,6 +787,7 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 	struct ctx *c;
 	struct resume *r;
 	struct region *reg;
+	size_t envc = 0, envbytes = 0;
 	int status[2], go[2], pidfd = -1, err;
 	long pid;
 	sigset_t all, old;
@@ -770,7 +800,15 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 		return -EINVAL;
 	}
 	opbytes = sizeof(struct op) * d.nops + sizeof(char *) * (d.nstrings + d.exec_ptrs);
-	size = GUARD_SIZE + STACK_SIZE + GUARD_SIZE + STACK_SIZE + sizeof(struct ctx) + sizeof(*r) + opbytes + len + 64;
+	/* The environment is copied now, on this thread: the child must not read environ later,
+	 * when Node may be changing it (process.env writes call setenv). */
+	if (d.inherit_env) {
+		for (envc = 0; environ[envc]; envc++)
+			envbytes += strlen(environ[envc]) + 1;
+		envbytes += sizeof(char *) * (envc + 1);
+	}
+	size = GUARD_SIZE + STACK_SIZE + GUARD_SIZE + STACK_SIZE + sizeof(struct ctx) + sizeof(*r) + opbytes + len +
+	       envbytes + 64;
 	size = (size + 4095) & ~(size_t)4095;
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED)
@@ -786,6 +824,19 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 	cursor = (uint8_t *)(((uintptr_t)cursor + 15) & ~(uintptr_t)15);
 	memcpy(cursor + opbytes, plan, len);
 	c->ops = materialize(cursor + opbytes, &d, cursor);
+	if (d.inherit_env) {
+		char **envp = (char **)(((uintptr_t)(cursor + opbytes + len) + 15) & ~(uintptr_t)15);
+		char *strings = (char *)(envp + envc + 1);
+		size_t i;
+		for (i = 0; i < envc; i++) {
+			size_t n = strlen(environ[i]) + 1;
+			memcpy(strings, environ[i], n);
+			envp[i] = strings;
+			strings += n;
+		}
+		envp[envc] = NULL;
+		c->inherited_env = envp;
+	}
 	c->nops = d.nops;
 	c->clone_flags = d.clone_flags;
 	c->fd_floor = d.fd_floor;
@@ -830,6 +881,7 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 		reg->pid = (int)pid;
 		reg->base = base;
 		reg->size = size;
+		reg->ctx = c;
 		reg->next = regions;
 		regions = reg;
 	}
@@ -849,6 +901,18 @@ int nsx_release(int32_t pid)
 			*pp = reg->next;
 			munmap(reg->base, reg->size);
 			free(reg);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int nsx_ns_ids(int32_t pid, uint64_t *out, uint32_t n)
+{
+	struct region *reg;
+	for (reg = regions; reg; reg = reg->next) {
+		if (reg->pid == pid) {
+			memcpy(out, reg->ctx->ns_ids, sizeof(uint64_t) * (n < NSX_MAX_NS_IDS ? n : NSX_MAX_NS_IDS));
 			return 0;
 		}
 	}

@@ -8,6 +8,7 @@
 #define NSX_MAX_STRINGS 65536u
 #define NSX_MAX_PLAN_BYTES 4194304u
 #define NSX_MAX_FD_SLOTS 64u
+#define NSX_MAX_NS_IDS 16u
 #define NSX_RECORD_BYTES 20u
 #define NSX_CHILD_FAILURE_EXIT 125
 
@@ -41,10 +42,11 @@ enum nsx_op {
 	NSX_OP_SETSID = 27,
 	NSX_OP_EXEC = 28,
 	NSX_OP_MOUNT_FD = 29,
+	NSX_OP_REPORT_NS = 30,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 29
+#define NSX_OP_MAX 30
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -76,6 +78,7 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[27] = 0,
 	[28] = -1,
 	[29] = 1,
+	[30] = -1,
 };
 
 enum nsx_record {
@@ -131,6 +134,7 @@ enum nsx_decode_error {
 	NSX_DECODE_NO_ARGV = 10,
 	NSX_DECODE_TOO_LARGE = 11,
 	NSX_DECODE_FD_SLOT = 12,
+	NSX_DECODE_TOO_MANY_IDS = 13,
 };
 
 #endif

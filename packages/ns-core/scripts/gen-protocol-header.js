@@ -24,6 +24,7 @@ const lines = [
   `#define NSX_MAX_STRINGS ${p.MAX_STRINGS}u`,
   `#define NSX_MAX_PLAN_BYTES ${p.MAX_PLAN_BYTES}u`,
   `#define NSX_MAX_FD_SLOTS ${p.MAX_FD_SLOTS}u`,
+  `#define NSX_MAX_NS_IDS ${p.MAX_NS_IDS}u`,
   `#define NSX_RECORD_BYTES ${p.RECORD_BYTES}u`,
   `#define NSX_CHILD_FAILURE_EXIT ${p.CHILD_FAILURE_EXIT}`,
   '',

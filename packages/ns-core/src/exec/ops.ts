@@ -38,7 +38,9 @@ export type ChildOp = Label & (
   | { op: 'bounding-keep'; keep: bigint }
   | { op: 'fork'; init: boolean; forward: readonly NodeJS.Signals[] }
   | { op: 'setsid' }
-  | { op: 'exec'; paths: readonly string[]; argv: readonly string[]; env: readonly string[] }
+  /** env 'inherit': the caller's environment as it is at clone time, copied by the exec stage. */
+  | { op: 'exec'; paths: readonly string[]; argv: readonly string[]; env: readonly string[] | 'inherit' }
+  | { op: 'report-ns'; paths: readonly string[] }
   | { op: 'mount-fd'; fd: number; target: string; flags?: readonly MountFlag[] | number }
 );
 
@@ -59,7 +61,7 @@ const opName: Record<ChildOpName, OpName> = {
   'sethostname': 'SETHOSTNAME', 'setdomainname': 'SETDOMAINNAME', 'write-file': 'WRITE_FILE',
   'setgroups': 'SETGROUPS', 'setgid': 'SETGID', 'setuid': 'SETUID', 'prctl': 'PRCTL', 'capset': 'CAPSET',
   'ambient-all': 'AMBIENT_ALL', 'bounding-keep': 'BOUNDING_KEEP', 'fork': 'FORK', 'setsid': 'SETSID',
-  'exec': 'EXEC', 'mount-fd': 'MOUNT_FD',
+  'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS',
 };
 
 /** The path an op acts on, for error messages. */
@@ -124,9 +126,12 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'capset': return { args: [op.effective, op.permitted, op.inheritable], strings: [] };
     case 'bounding-keep': return { args: [op.keep], strings: [] };
     case 'fork': return { args: [op.init ? 1n : 0n, signalMask(op.forward)], strings: [] };
-    case 'exec':
-      return { args: [n(op.paths.length), n(op.argv.length), n(op.env.length)],
-               strings: [...op.paths, ...op.argv, ...op.env] };
+    case 'exec': {
+      const env = op.env === 'inherit' ? [] : op.env;
+      return { args: [n(op.paths.length), n(op.argv.length), n(env.length), op.env === 'inherit' ? 1n : 0n],
+               strings: [...op.paths, ...op.argv, ...env] };
+    }
+    case 'report-ns': return { args: [], strings: [...op.paths] };
     case 'mount-fd': return { args: [n(op.fd), BigInt(mountFlags(op.flags ?? 0))], strings: [op.target] };
   }
 }

@@ -5,7 +5,7 @@
  */
 import { constants } from 'node:os';
 import { usageError } from '../errors';
-import { kindInfo, kindsToString, KIND_NAMES, type NamespaceKind } from '../kinds';
+import { kindInfo, kindsToString, KIND_NAMES, nsProcPath, type NamespaceKind } from '../kinds';
 import type { Namespace } from '../namespace';
 import type { ChildOp, ExecPlan } from './ops';
 
@@ -84,6 +84,9 @@ export interface SpawnOptions {
   readonly argv0?: string;
 }
 
+/** What REPORT_NS stats, in KIND_NAMES order: the for-children entries where a kind has one. */
+export const REPORTED_NS_PATHS: readonly string[] = KIND_NAMES.map((k) => nsProcPath('self', k, true));
+
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PR_SET_PDEATHSIG = 1;
 
@@ -95,9 +98,9 @@ export function envToList(env: NodeJS.ProcessEnv | readonly string[]): string[] 
 }
 
 /** Candidate files for argv[0], searched like execvp(3) but inside the child's final view. */
-export function programCandidates(file: string, env: readonly string[]): string[] {
+export function programCandidates(file: string, env: readonly string[] | 'inherit'): string[] {
   if (file.includes('/')) return [file];
-  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const pathVar = (env === 'inherit' ? process.env['PATH'] : env.find((e) => e.startsWith('PATH='))?.slice(5)) ?? DEFAULT_PATH;
   return pathVar.split(':').map((dir) => `${dir || '.'}/${file}`);
 }
 
@@ -187,8 +190,9 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
   ops.push(...joinOps(options.join ?? []));
   if (unshared.size) ops.push({ op: 'unshare', kinds: [...unshared], step: `unshare ${kindsToString(unshared)}` });
 
+  // A round trip to the parent only when it has work to do while the child waits.
   const parentActions = steps.flatMap((s) => s.parent ?? []);
-  const hasSync = parentActions.length > 0 || created.size > 0 || unshared.size > 0 || joined.size > 0;
+  const hasSync = parentActions.length > 0;
   if (hasSync) ops.push({ op: 'sync', step: 'wait for parent' });
 
   for (const phase of PHASES) {
@@ -201,7 +205,9 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
   }
   if (options.cwd !== undefined) ops.push({ op: 'chdir', path: options.cwd, step: 'working directory' });
 
-  const env = envToList(options.env ?? process.env);
+  // The program's namespace ids, taken by the child just before exec (see REPORT_NS).
+  ops.push({ op: 'report-ns', paths: REPORTED_NS_PATHS, step: 'report namespaces' });
+  const env = options.env === undefined ? 'inherit' : envToList(options.env);
   const progArgv = options.argv0 !== undefined ? [options.argv0, ...argv.slice(1)] : [...argv];
   ops.push({ op: 'exec', paths: programCandidates(argv[0]!, env), argv: progArgv, env, step: 'exec' });
 

@@ -83,11 +83,22 @@ export const OPS = {
   FORK: { code: 26, strings: 0 },
   /** setsid(). */
   SETSID: { code: 27, strings: 0 },
-  /** execve each candidate path in turn (a0 paths, a1 argv, a2 envp strings), like execvpe. */
+  /**
+   * execve each candidate path in turn (a0 paths, a1 argv, a2 envp strings), like execvpe.
+   * a3=1: no envp strings; use the copy of the caller's environ taken at clone time.
+   */
   EXEC: { code: 28, strings: -1 },
   /** Bind-mount fd a0 (opened by the parent, e.g. O_PATH) onto s0, via /proc/self/fd. */
   MOUNT_FD: { code: 29, strings: 1 },
+  /**
+   * stat() each string (a /proc/self/ns path) and keep the inode numbers where the parent can
+   * read them (nsx_ns_ids) after exec: namespace ids without a round trip. 0 for a missing one.
+   */
+  REPORT_NS: { code: 30, strings: -1 },
 } as const;
+
+/** Most paths a REPORT_NS op may stat. */
+export const MAX_NS_IDS = 16;
 
 export type OpName = keyof typeof OPS;
 
@@ -112,7 +123,7 @@ export type SyscallName = (typeof SYSCALLS)[number];
 /** Errors nsx_spawn() returns for a plan it refuses before cloning. */
 export const DECODE_ERRORS = [
   'ok', 'short', 'magic', 'version', 'too_many_ops', 'bad_opcode', 'string_count',
-  'string_length', 'string_nul', 'trailing_bytes', 'no_argv', 'too_large', 'fd_slot',
+  'string_length', 'string_nul', 'trailing_bytes', 'no_argv', 'too_large', 'fd_slot', 'too_many_ids',
 ] as const;
 
 /** Exit status of a child that reported an ERROR record before exec. */

@@ -7,8 +7,7 @@ import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NsError, errnoName } from '../errors';
-import type { NamespaceKind } from '../kinds';
-import { namespaceIds } from '../namespace';
+import { KIND_NAMES, type NamespaceKind } from '../kinds';
 import { closeFd, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
 import { execStage } from './native';
 import { encodePlan, opPath, type ChildOp } from './ops';
@@ -297,7 +296,6 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   try {
     await readStatus(statusFd, async (type, opIndex, errno, sys, value) => {
       if (type === RECORD.READY) {
-        child.namespaces = namespaceIds(pid, true);
         const ctx = { pid, pidfd };
         for (const action of compiled.parentActions) await runParentAction(action, ctx);
         writeSync(goFd, Buffer.from([1]));
@@ -313,6 +311,7 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     child.kill('SIGKILL');
   } finally {
     closeSync(goFd);
+    if (!failure) child.namespaces = reportedNamespaces(pid);
     child._settle();
     reaper.poll();
   }
@@ -323,8 +322,18 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     child.stderr?.destroy();
     throw failure;
   }
-  if (!compiled.hasSync) child.namespaces = namespaceIds(pid, true);
   return child;
+}
+
+/** The ids REPORT_NS recorded in the exec stage's memory just before exec. */
+function reportedNamespaces(pid: number): Partial<Record<NamespaceKind, number>> {
+  const ids = new BigUint64Array(KIND_NAMES.length);
+  const out: Partial<Record<NamespaceKind, number>> = {};
+  if (execStage().nsIds(pid, ids, ids.length) < 0) return out;
+  KIND_NAMES.forEach((k, i) => {
+    if (ids[i]) out[k] = Number(ids[i]);
+  });
+  return out;
 }
 
 /** A process's first child, from /proc (the pid in our namespace, whatever namespace it is in). */

@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+// npm run bench: nstools against its peers, measured in one run, interleaved, as paired ratios.
+// Writes bench/results.json and the table in bench/README.md. Installs nothing: a missing peer
+// is skipped with a line saying so (bench/README.md lists the Debian packages).
+'use strict';
+const { spawnSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { median, Server, Command, interleave, pairedRatio } = require('./lib');
+
+const root = path.join(__dirname, '..');
+const build = path.join(__dirname, 'build');
+const bin = (name) => path.join(root, 'node_modules/.bin', name);
+const quick = process.argv.includes('--quick');
+const ROUNDS = { spawn: quick ? 60 : 400, cli: quick ? 8 : 40, net: quick ? 8 : 40, container: quick ? 8 : 40 };
+
+const results = { date: new Date().toISOString(), host: { kernel: os.release(), node: process.version, cpus: os.cpus().length }, ratios: {}, medians_ms: {}, skipped: [] };
+const rows = [];
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+function skip(key, why) {
+  results.skipped.push({ key, why });
+  console.log(`skip ${key}: ${why}`);
+}
+
+function record(key, ratio, target, detail) {
+  results.ratios[key] = Number(ratio.toFixed(3));
+  const ok = ratio <= target;
+  rows.push({ key, ratio, target, ok, detail });
+  console.log(`${key.padEnd(26)} ${ratio.toFixed(3).padStart(7)}  target <= ${target}  ${ok ? 'met' : 'OVER TARGET'}  (${detail})`);
+}
+
+function compileC(name) {
+  fs.mkdirSync(build, { recursive: true });
+  const out = path.join(build, name);
+  const r = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, path.join(__dirname, `${name}.c`)], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`bench: compiling ${name}.c failed`);
+  return out;
+}
+
+const fmt = (ms) => `${ms.toFixed(2)} ms`;
+
+async function spawnSection() {
+  const worker = path.join(__dirname, 'worker.js');
+  const contenders = [
+    new Server('lib spawn', [process.execPath, worker, 'lib-spawn']),
+    new Server('lib spawn, 1 GB heap', [process.execPath, '--max-old-space-size=4096', worker, 'lib-spawn', '1024']),
+    new Server('spawnSync unshare', [process.execPath, worker, 'unshare-sync']),
+    new Server('child_process.spawn /bin/true', [process.execPath, worker, 'node-true']),
+    new Server('C floor', [compileC('cfloor')]),
+  ];
+  try {
+    const [lib, big, unshare, nodeTrue, cfloor] = await interleave(contenders, ROUNDS.spawn, 20);
+    Object.assign(results.medians_ms, {
+      spawn_lib: median(lib), spawn_lib_heap_1g: median(big), spawn_unshare: median(unshare),
+      spawn_node_true: median(nodeTrue), spawn_c_floor: median(cfloor),
+    });
+    record('spawn_vs_unshare', pairedRatio(lib, unshare), 0.35, `${fmt(median(lib))} vs ${fmt(median(unshare))}`);
+    record('spawn_vs_c_floor', pairedRatio(lib, cfloor), 1.25, `${fmt(median(lib))} vs ${fmt(median(cfloor))}`);
+    record('spawn_heap_1g_vs_small', pairedRatio(big, lib), 1.3, `${fmt(median(big))} vs ${fmt(median(lib))}`);
+    console.log(`  (child_process.spawn('/bin/true'), no namespaces: ${fmt(median(nodeTrue))})`);
+  } finally {
+    for (const c of contenders) c.close();
+  }
+}
+
+async function cliSection() {
+  const node = new Command('node -e 0', [process.execPath, '-e', '0']);
+  if (!fs.existsSync(bin('ns-unshare')) || !fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/unshare.js'))) {
+    skip('cli_vs_node', 'ns-unshare is not built');
+  } else {
+    const unshare = new Command('ns-unshare', [bin('ns-unshare'), '-Urmuipf', '--mount-proc', 'true']);
+    const [a, b] = await interleave([unshare, node], ROUNDS.cli, 3);
+    results.medians_ms.cli_ns_unshare = median(a);
+    results.medians_ms.node_e_0 = median(b);
+    record('cli_vs_node', pairedRatio(a, b), 1.25, `${fmt(median(a))} vs ${fmt(median(b))}`);
+  }
+  if (!fs.existsSync(bin('ns-enter')) || !fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/enter.js'))) {
+    skip('enter_vs_node', 'ns-enter is not built');
+    return;
+  }
+  const target = spawn('unshare', ['-Urmuinpf', '--mount-proc', 'sleep', '600'], { stdio: 'ignore' });
+  try {
+    let pid;
+    for (let i = 0; i < 200 && !pid; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      pid = fs.readFileSync(`/proc/${target.pid}/task/${target.pid}/children`, 'utf8').trim().split(' ')[0];
+    }
+    const enter = new Command('ns-enter', [bin('ns-enter'), '-t', pid, '-a', 'true']);
+    const [a, b] = await interleave([enter, node], ROUNDS.cli, 3);
+    results.medians_ms.cli_ns_enter = median(a);
+    record('enter_vs_node', pairedRatio(a, b), 1.25, `${fmt(median(a))} vs ${fmt(median(b))}`);
+  } finally {
+    target.kill('SIGKILL');
+  }
+}
+
+async function netSection() {
+  const benchModule = path.join(__dirname, 'veth.js');
+  if (!have('ip')) return skip('veth_vs_iproute2', 'iproute2 (ip) is not installed');
+  if (!fs.existsSync(benchModule)) return skip('veth_vs_iproute2', 'bench/veth.js is missing');
+  const worker = path.join(__dirname, 'worker.js');
+  const lib = new Server('ns-net veth', [process.execPath, worker, `${benchModule}:libVeth`]);
+  const ip = new Server('ip veth script', [process.execPath, worker, `${benchModule}:ipVeth`]);
+  try {
+    const [a, b] = await interleave([lib, ip], ROUNDS.net, 3);
+    results.medians_ms.veth_lib = median(a);
+    results.medians_ms.veth_iproute2 = median(b);
+    record('veth_vs_iproute2', pairedRatio(a, b), 0.3, `${fmt(median(a))} vs ${fmt(median(b))}`);
+  } finally {
+    lib.close();
+    ip.close();
+  }
+}
+
+function busyboxRootfs() {
+  const dir = path.join(build, 'rootfs');
+  if (fs.existsSync(path.join(dir, 'bin/busybox'))) return dir;
+  fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'root']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
+  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
+  for (const applet of ['sh', 'true', 'ls', 'cat', 'echo', 'id', 'ps', 'hostname']) fs.symlinkSync('busybox', path.join(dir, 'bin', applet));
+  return dir;
+}
+
+async function containerSection() {
+  if (!fs.existsSync('/bin/busybox')) return skip('container_vs_crun', 'busybox-static is not installed');
+  if (!have('crun')) return skip('container_vs_crun', 'crun is not installed');
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/run.js'))) return skip('container_vs_crun', 'ns-run is not built');
+  const rootfs = busyboxRootfs();
+  const bundle = path.join(build, 'bundle');
+  fs.rmSync(bundle, { recursive: true, force: true });
+  fs.mkdirSync(bundle, { recursive: true });
+  spawnSync('crun', ['spec', '--rootless'], { cwd: bundle });
+  const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+  spec.root = { path: rootfs, readonly: true };
+  spec.process.args = ['/bin/true'];
+  spec.process.terminal = false;
+  spec.linux.namespaces = spec.linux.namespaces.filter((n) => n.type !== 'network').concat([{ type: 'network' }]);
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+  let n = 0;
+  const crun = { name: 'crun run', once() {
+    return new Command('crun', ['crun', '--cgroup-manager=disabled', 'run', '--bundle', bundle, `nstools-bench-${process.pid}-${n++}`]).once();
+  }, close() {} };
+  const nsRun = new Command('ns-run', [bin('ns-run'), '--rootfs', rootfs, '--network', 'none', '--', '/bin/true']);
+  const contenders = [nsRun, crun];
+  if (have('bwrap')) {
+    contenders.push(new Command('bwrap', ['bwrap', '--unshare-all', '--ro-bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true']));
+  } else skip('container_bwrap', 'bubblewrap is not installed');
+  const samples = await interleave(contenders, ROUNDS.container, 3);
+  results.medians_ms.container_ns_run = median(samples[0]);
+  results.medians_ms.container_crun = median(samples[1]);
+  record('container_vs_crun', pairedRatio(samples[0], samples[1]), 1.0, `${fmt(median(samples[0]))} vs ${fmt(median(samples[1]))}`);
+  if (samples[2]) {
+    results.medians_ms.container_bwrap = median(samples[2]);
+    results.ratios.container_vs_bwrap = Number(pairedRatio(samples[0], samples[2]).toFixed(3));
+    console.log(`  (bwrap --unshare-all: ${fmt(median(samples[2]))}; ns-run/bwrap ${results.ratios.container_vs_bwrap})`);
+  }
+}
+
+function rssSection() {
+  const peak = compileC('peakrss');
+  const measure = (argv) => {
+    const r = spawnSync(peak, argv, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    const m = /peakrss-kib (\d+)/.exec(r.stderr);
+    if (r.status !== 0 || !m) throw new Error(`peak RSS of ${argv.join(' ')}: ${r.stderr}`);
+    return Number(m[1]) / 1024;
+  };
+  const worst = [];
+  if (fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/unshare.js'))) {
+    const mib = median([1, 2, 3].map(() => measure([bin('ns-unshare'), '-Urmuipf', '--mount-proc', 'true'])));
+    results.medians_ms.rss_ns_unshare_mib = mib;
+    worst.push(['ns-unshare', mib]);
+  } else skip('cli_peak_rss_mib (ns-unshare)', 'ns-unshare is not built');
+  if (fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/run.js')) && fs.existsSync('/bin/busybox')) {
+    const mib = median([1, 2, 3].map(() => measure([bin('ns-run'), '--rootfs', busyboxRootfs(), '--network', 'none', '--', '/bin/true'])));
+    results.medians_ms.rss_ns_run_mib = mib;
+    worst.push(['ns-run', mib]);
+  } else skip('cli_peak_rss_mib (ns-run)', 'ns-run is not built');
+  if (worst.length) {
+    const [name, mib] = worst.sort((a, b) => b[1] - a[1])[0];
+    results.ratios.cli_peak_rss_mib = Number(mib.toFixed(1));
+    rows.push({ key: 'cli_peak_rss_mib', ratio: mib, target: 60, ok: mib <= 60, detail: `largest: ${name}` });
+    console.log(`cli_peak_rss_mib           ${mib.toFixed(1).padStart(7)}  target <= 60  ${mib <= 60 ? 'met' : 'OVER TARGET'}  (largest: ${name})`);
+  }
+}
+
+function writeOutputs() {
+  fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const table = [
+    '| key | value | target | status | detail |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| \`${r.key}\` | ${r.ratio.toFixed(3)} | <= ${r.target} | ${r.ok ? 'met' : '**over target**'} | ${r.detail} |`),
+    ...results.skipped.map((s) => `| \`${s.key}\` | - | - | skipped | ${s.why} |`),
+  ].join('\n');
+  const readme = path.join(__dirname, 'README.md');
+  const text = fs.readFileSync(readme, 'utf8');
+  const begin = '<!-- results:begin -->';
+  const end = '<!-- results:end -->';
+  const stamp = `Last run: ${results.date}, kernel ${results.host.kernel}, Node ${results.host.node}, ${results.host.cpus} CPUs${quick ? ' (--quick)' : ''}.`;
+  if (text.includes(begin)) {
+    fs.writeFileSync(readme, text.replace(new RegExp(`${begin}[\\s\\S]*${end}`), `${begin}\n${stamp}\n\n${table}\n${end}`));
+  }
+}
+
+(async () => {
+  const started = Date.now();
+  await spawnSection();
+  await cliSection();
+  await netSection();
+  await containerSection();
+  rssSection();
+  writeOutputs();
+  const over = rows.filter((r) => !r.ok).map((r) => r.key);
+  console.log(`\nwrote bench/results.json in ${((Date.now() - started) / 1000).toFixed(0)} s; ${over.length ? `over target: ${over.join(', ')}` : 'every target met'}`);
+})().catch((e) => {
+  console.error(`bench: ${e.stack || e}`);
+  process.exit(1);
+});
