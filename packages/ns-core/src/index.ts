@@ -23,3 +23,4 @@ export {
   EXIT, exitCodeForError, formatError, failAndExit, defaultProgram, runToCompletion, exitLike,
   yargsBase, programArgs, type RunOptions,
 } from './cli-support';
+export { normalizeGetopt, type GetoptSpec } from './getopt';
