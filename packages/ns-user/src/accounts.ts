@@ -1,0 +1,128 @@
+/**
+ * Users, groups and subordinate ids from the files in /etc. Node has no getpwnam(3), so we
+ * read the files that back it on a plain system; names served only by NSS modules (LDAP,
+ * systemd-homed) are not seen, and a numeric id works for those.
+ */
+import { readFileSync } from 'node:fs';
+import { NsError, usageError } from 'ns-core';
+import type { IdKind } from './maps';
+
+export const PASSWD_FILE = '/etc/passwd';
+export const GROUP_FILE = '/etc/group';
+export const SUBUID_FILE = '/etc/subuid';
+export const SUBGID_FILE = '/etc/subgid';
+
+export interface Account {
+  readonly name: string;
+  readonly id: number;
+}
+
+export type ReadText = (path: string) => string;
+
+/** readFileSync as an NsError naming the path. */
+export function readTextFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path });
+  }
+}
+
+/** name:x:id:... lines of /etc/passwd or /etc/group; lines without a numeric id are not accounts. */
+export function parseAccounts(text: string): Account[] {
+  const out: Account[] = [];
+  for (const line of text.split('\n')) {
+    const [name, , id] = line.split(':');
+    if (name && id !== undefined && /^\d+$/.test(id)) out.push({ name, id: Number(id) });
+  }
+  return out;
+}
+
+/**
+ * A uid or gid given as a number or a name, as util-linux's --map-user/--map-group take it.
+ * @throws NsError EUSAGE naming the option when the name is unknown.
+ */
+export function resolveId(kind: IdKind, value: string | number, option: string, read: ReadText = readTextFile): number {
+  const text = String(value);
+  if (/^\d+$/.test(text)) {
+    const id = Number(text);
+    if (id > 0xfffffffe) throw usageError(`${option}: '${text}' is not a valid ${kind}`);
+    return id;
+  }
+  const file = kind === 'uid' ? PASSWD_FILE : GROUP_FILE;
+  const found = parseAccounts(read(file)).find((a) => a.name === text);
+  if (!found) throw usageError(`${option}: unknown ${kind === 'uid' ? 'user' : 'group'} '${text}' (not in ${file})`);
+  return found.id;
+}
+
+/** The name of a uid in /etc/passwd, if it has one. */
+export function userName(uid: number, read: ReadText = readTextFile): string | undefined {
+  return parseAccounts(read(PASSWD_FILE)).find((a) => a.id === uid)?.name;
+}
+
+/** One `owner:start:count` line of /etc/subuid or /etc/subgid (subuid(5)). */
+export interface SubordinateRange {
+  readonly owner: string;
+  readonly start: number;
+  readonly count: number;
+  /** 1-based line number, for messages. */
+  readonly line: number;
+}
+
+export interface SubordinateFileProblem {
+  readonly line: number;
+  readonly text: string;
+  readonly reason: string;
+}
+
+export interface SubordinateFile {
+  readonly ranges: SubordinateRange[];
+  /** Lines that are not `owner:start:count`; the caller decides whether they matter. */
+  readonly problems: SubordinateFileProblem[];
+}
+
+/** Parses /etc/subuid-style text without throwing: malformed lines are returned as problems. */
+export function parseSubordinateIds(text: string): SubordinateFile {
+  const ranges: SubordinateRange[] = [];
+  const problems: SubordinateFileProblem[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const fields = line.split(':');
+    const [owner, start, count] = fields;
+    let reason: string | undefined;
+    if (fields.length !== 3) reason = `expected owner:start:count, found ${fields.length} field(s)`;
+    else if (!owner) reason = 'empty owner';
+    else if (!/^\d+$/.test(start!) || !/^\d+$/.test(count!)) reason = 'start and count must be numbers';
+    else if (Number(count) === 0 || Number(start) + Number(count) - 1 > 0xfffffffe) reason = 'range is empty or past the highest id';
+    if (reason) problems.push({ line: i + 1, text: raw, reason });
+    else ranges.push({ owner: owner!, start: Number(start), count: Number(count), line: i + 1 });
+  });
+  return { ranges, problems };
+}
+
+/**
+ * The subordinate id blocks a user has in /etc/subuid-style text, matched by name or by
+ * numeric uid as newuidmap(1) matches them, in file order.
+ * @throws NsError EINVAL naming file and line when a malformed line may belong to the user
+ * (its owner field is the user, or cannot be read), so a typo never silently maps nothing.
+ */
+export function subordinateIdsOf(text: string, user: { uid: number; name?: string | undefined }, file: string): SubordinateRange[] {
+  const parsed = parseSubordinateIds(text);
+  const mine = (owner: string) => owner === user.name || (/^\d+$/.test(owner) && Number(owner) === user.uid);
+  const bad = parsed.problems.find((p) => {
+    const owner = p.text.trim().split(':')[0] ?? '';
+    return owner === '' || mine(owner);
+  });
+  if (bad) {
+    throw new NsError({ errno: 22, code: 'EINVAL', path: file,
+                        message: `${file}:${bad.line}: ${bad.reason}: '${bad.text.trim()}'` });
+  }
+  return parsed.ranges.filter((r) => mine(r.owner));
+}
+
+/** The blocks /etc/subuid (kind 'uid') or /etc/subgid gives a user; see subordinateIdsOf. */
+export function readSubordinateIds(kind: IdKind, user: { uid: number; name?: string | undefined }, file = kind === 'uid' ? SUBUID_FILE : SUBGID_FILE): SubordinateRange[] {
+  return subordinateIdsOf(readTextFile(file), user, file);
+}
