@@ -270,7 +270,9 @@ static __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t opi, const
 	rp->next = opi + 1;
 	/* Block everything before the grandchild exists so no SIGCHLD or forwarded signal is lost. */
 	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
-	child = clone(grandchild_main, c->stack2_top - 128, SIGCHLD | CLONE_VM, rp);
+	/* a2=1: a private copy of the memory instead of sharing it. setns() into a time namespace
+	 * refuses any task whose mm another task shares (timens_install: EUSERS). */
+	child = clone(grandchild_main, c->stack2_top - 128, SIGCHLD | (o->arg[2] == 1 ? 0 : CLONE_VM), rp);
 	if (child < 0)
 		die(c, opi, -EAGAIN, NSX_SYS_CLONE);
 	send_record(c, NSX_REC_PID, (int32_t)opi, 0, 0, (int32_t)child);

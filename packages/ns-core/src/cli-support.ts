@@ -105,15 +105,19 @@ export function exitLike(status: ExitStatus): never {
   process.exit(exitCodeOf(status));
 }
 
-/** Shared yargs settings: util-linux-like parsing that stops at the program's name. */
-export function yargsBase(prog: string, argv: readonly string[]) {
+/**
+ * Shared yargs settings: util-linux-like parsing that stops at the program's name.
+ * `booleanNegation: false` for tools with real --no-X options (nsenter --no-fork).
+ */
+export function yargsBase(prog: string, argv: readonly string[], settings: { booleanNegation?: boolean } = {}) {
   // Loaded here, not at the top, so library users never pay for yargs.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const yargs = require('yargs/yargs') as typeof import('yargs/yargs');
   return yargs([...argv])
     .scriptName(prog)
     .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'camel-case-expansion': true,
-                           'strip-dashed': true, 'short-option-groups': true, 'unknown-options-as-args': false })
+                           'strip-dashed': true, 'short-option-groups': true, 'unknown-options-as-args': false,
+                           'boolean-negation': settings.booleanNegation ?? true })
     .strict()
     .help('help').alias('help', 'h')
     .version('version', 'display version', `${prog} from nstools ${VERSION}`).alias('version', 'V')

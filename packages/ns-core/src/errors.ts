@@ -5,15 +5,29 @@ import { kindsToString, type NamespaceKind } from './kinds';
 const errnoByName: Record<string, number> = constants.errno as Record<string, number>;
 let systemErrors: Map<number, [string, string]> | undefined;
 
-/** 'EPERM' for 1; 'E<n>' for numbers libuv does not know. */
+let namesByNumber: Map<number, string> | undefined;
+
+/** Linux errnos that neither libuv nor Node name, which namespace and mount calls can return. */
+const LINUX_ONLY: Record<number, [string, string]> = {
+  15: ['ENOTBLK', 'block device required'], 66: ['EREMOTE', 'object is remote'],
+  77: ['EBADFD', 'file descriptor in bad state'], 86: ['ESTRPIPE', 'streams pipe error'],
+  87: ['EUSERS', 'too many users'], 109: ['ETOOMANYREFS', 'too many references'],
+  117: ['EUCLEAN', 'structure needs cleaning'], 123: ['ENOMEDIUM', 'no medium found'],
+  124: ['EMEDIUMTYPE', 'wrong medium type'], 126: ['ENOKEY', 'required key not available'],
+};
+
+/** 'EPERM' for 1; libuv's names first, then Node's errno constants (EUSERS...), else 'E<n>'. */
 export function errnoName(errno: number): string {
   systemErrors ??= getSystemErrorMap();
-  return systemErrors.get(-Math.abs(errno))?.[0] ?? `E${Math.abs(errno)}`;
+  const known = systemErrors.get(-Math.abs(errno))?.[0];
+  if (known) return known;
+  namesByNumber ??= new Map(Object.entries(errnoByName).map(([name, n]) => [n, name]));
+  return namesByNumber.get(Math.abs(errno)) ?? LINUX_ONLY[Math.abs(errno)]?.[0] ?? `E${Math.abs(errno)}`;
 }
 
 export function errnoMessage(errno: number): string {
   systemErrors ??= getSystemErrorMap();
-  return systemErrors.get(-Math.abs(errno))?.[1] ?? `errno ${Math.abs(errno)}`;
+  return systemErrors.get(-Math.abs(errno))?.[1] ?? LINUX_ONLY[Math.abs(errno)]?.[1] ?? `errno ${Math.abs(errno)}`;
 }
 
 export function errnoNumber(name: string): number {

@@ -11,7 +11,7 @@ export { Namespace, namespaceIds, openNamespaces, supportedKinds } from './names
 export { runInside } from './inside';
 export { spawn, NsChild, liveChildren, exitCodeOf, type ExitStatus } from './exec/spawn';
 export {
-  compileSpawn, envToList, programCandidates, joinOps, PHASES,
+  compileSpawn, envToList, programCandidates, joinOps, PHASES, RELAYED_SIGNALS,
   type Phase, type PhasedOp, type Step, type ParentAction, type ParentContext, type JoinTarget,
   type SpawnOptions, type StdioSpec, type CompiledSpawn,
 } from './exec/plan';

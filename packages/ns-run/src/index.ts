@@ -1,2 +1,5 @@
-/** ns-run: ns-unshare and ns-enter (util-linux drop-ins) and the ns-run container runner. */
-export {};
+/**
+ * ns-run: util-linux drop-ins (ns-unshare, ns-enter) and a small container runner, composed
+ * from the per-kind packages.
+ */
+export { openTargets, planEnter, type EnterOptions, type OpenedTargets } from './enter';

@@ -113,17 +113,34 @@ export function joinOps(join: readonly JoinTarget[]): ChildOp[] {
   const handles = join.filter((j): j is Namespace => !('pidfd' in j));
   const pidfds = join.filter((j): j is { pidfd: number; kinds: readonly NamespaceKind[] } => 'pidfd' in j);
   const ops: ChildOp[] = [];
+  const late: ChildOp[] = [];
   // setns(pidfd, flags) switches every kind at once and atomically (setns(2), Linux 5.8).
-  for (const p of pidfds) ops.push({ op: 'setns', fd: p.pidfd, kinds: p.kinds, step: `join ${kindsToString(p.kinds)}` });
-  const ordered = [...handles].sort((a, b) => KIND_NAMES.indexOf(a.kind) - KIND_NAMES.indexOf(b.kind));
-  if (ordered.length === 1 || !ordered.some((h) => h.kind === 'user')) {
-    for (const h of ordered) ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], step: `join ${h.kind}` });
-    return ops;
+  for (const p of pidfds) {
+    const now = p.kinds.filter((k) => k !== 'time');
+    if (now.length) ops.push({ op: 'setns', fd: p.pidfd, kinds: now, step: `join ${kindsToString(now)}` });
+    if (now.length !== p.kinds.length) late.push({ op: 'setns', fd: p.pidfd, kinds: ['time'], step: 'join time' });
   }
-  ordered.forEach((h, slot) => ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], mode: 'soft', slot, step: `join ${h.kind}` }));
-  ordered.forEach((h, slot) => ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], mode: 'retry', slot, step: `join ${h.kind}` }));
+  const ordered = [...handles].sort((a, b) => KIND_NAMES.indexOf(a.kind) - KIND_NAMES.indexOf(b.kind));
+  for (const h of ordered.filter((h) => h.kind === 'time')) late.push({ op: 'setns', fd: h.fd, kinds: ['time'], step: 'join time' });
+  const early = ordered.filter((h) => h.kind !== 'time');
+  if (early.length === 1 || !early.some((h) => h.kind === 'user')) {
+    for (const h of early) ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], step: `join ${h.kind}` });
+  } else {
+    early.forEach((h, slot) => ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], mode: 'soft', slot, step: `join ${h.kind}` }));
+    early.forEach((h, slot) => ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], mode: 'retry', slot, step: `join ${h.kind}` }));
+  }
+  if (late.length) {
+    // timens_install refuses a task that shares its memory (EUSERS), as the stage's child
+    // shares Node's: a copy-on-write grandchild joins the time namespace (after user, whose
+    // capabilities it needs) and goes on; the child stays behind and relays.
+    ops.push({ op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, step: 'join time' }, ...late);
+  }
   return ops;
 }
+
+/** What a stay-behind relay passes on: everything a terminal or supervisor sends. */
+export const RELAYED_SIGNALS: readonly NodeJS.Signals[] =
+  ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGTSTP', 'SIGALRM'];
 
 export interface CompiledSpawn {
   readonly plan: ExecPlan;
@@ -195,9 +212,15 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
   const hasSync = parentActions.length > 0;
   if (hasSync) ops.push({ op: 'sync', step: 'wait for parent' });
 
+  // A time join already left the program one fork down, inside every joined namespace: a
+  // relay fork asked for by a step (to enter a pid namespace) would only add a level.
+  const forkedByJoin = ops.some((o) => o.op === 'fork');
   for (const phase of PHASES) {
     if (phase === 'pre-namespaces') continue;
-    for (const op of phased) if (op.phase === phase) ops.push(stripPhase(op));
+    for (const op of phased) {
+      if (op.phase !== phase || (forkedByJoin && op.op === 'fork' && !op.init)) continue;
+      ops.push(stripPhase(op));
+    }
     if (phase === 'fork' && deathSignal && phased.some((o) => o.op === 'fork')) {
       // PDEATHSIG is per process: the program past a fork needs its own.
       ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [deathSignal], step: 'kill with parent' });

@@ -36,3 +36,10 @@ export function nsGetOwnerUid(fd: number): number {
   if (r < 0) throw sysError('ioctl(NS_GET_OWNER_UID)');
   return out.readUInt32LE(0);
 }
+
+/** An ioctl that answers with a new fd (SIOCGSKNS: a socket's network namespace). */
+export function ioctlFd(fd: number, request: number, what: string): number {
+  const r = ioctl_(fd, request);
+  if (r < 0) throw sysError('ioctl', { path: what });
+  return r;
+}

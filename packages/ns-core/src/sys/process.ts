@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import { libc, sysError } from './native';
 
 const pidfd_open_ = libc.func('int pidfd_open(int pid, unsigned int flags)');
+const pidfd_getfd_ = libc.func('int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)');
 const pidfd_send_signal_ = libc.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)');
 const waitid_ = libc.func('int waitid(int idtype, unsigned int id, void *infop, int options)');
 const prctl_ = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
@@ -18,6 +19,13 @@ export const O_CLOEXEC = 0o2000000;
 export function pidfdOpen(pid: number): number {
   const fd = pidfd_open_(pid, 0);
   if (fd < 0) throw sysError('pidfd_open', { path: `pid ${pid}` });
+  return fd;
+}
+
+/** A duplicate of another process's fd (needs PTRACE_MODE_ATTACH_REALCREDS over it). */
+export function pidfdGetfd(pidfd: number, targetFd: number): number {
+  const fd = pidfd_getfd_(pidfd, targetFd, 0);
+  if (fd < 0) throw sysError('pidfd_getfd', { path: `fd ${targetFd}` });
   return fd;
 }
 

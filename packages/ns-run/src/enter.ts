@@ -1,0 +1,226 @@
+/**
+ * nsenter(1) as a library: run a program inside the namespaces of a running process or of
+ * namespace files. Every kernel object is resolved to an fd first (a pidfd for the target,
+ * so a recycled pid is never entered; O_PATH fds for its root and cwd), then the exec stage
+ * joins them between clone and exec.
+ */
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  KIND_NAMES, Namespace, NsError, sys, usageError, type JoinTarget, type NamespaceKind, type PhasedOp,
+  type RunOptions, type SpawnOptions, type Step,
+} from 'ns-core';
+
+export interface EnterOptions {
+  /** -t: the target process; with `targetInode`, only if its pidfd still has that inode. */
+  readonly target?: number;
+  readonly targetInode?: number;
+  /** Kinds to enter: true = the target's, a string = a namespace file (or /proc/PID/ns path). */
+  readonly namespaces?: Partial<Record<NamespaceKind, true | string>>;
+  /** -a: every namespace of the target (its user namespace only if it differs from ours). */
+  readonly all?: boolean;
+  /** --user-parent: the parent of the user namespace owning the selected namespaces. */
+  readonly userParent?: boolean;
+  /** -N: the network namespace of the socket the target holds at this fd. */
+  readonly netSocket?: number;
+  readonly setuid?: number | 'follow';
+  readonly setgid?: number | 'follow';
+  readonly preserveCredentials?: boolean;
+  readonly keepCaps?: boolean;
+  /** -r: chroot to the target's root (true) or to this directory. */
+  readonly root?: true | string;
+  /** -w: working directory: the target's (true) or this one, opened before entering. */
+  readonly wd?: true | string;
+  /** -W: working directory resolved inside, after entering and chroot. */
+  readonly wdns?: string;
+  /** -e: the target's environment. */
+  readonly env?: boolean;
+  /** -F: never fork, even into a pid namespace (only the program's children will be in it). */
+  readonly noFork?: boolean;
+  /** -c: join the target's cgroup (v2). */
+  readonly joinCgroup?: boolean;
+}
+
+/** The fds a plan refers to; close once the program runs (or the spawn failed). */
+export interface OpenedTargets {
+  readonly join: JoinTarget[];
+  readonly entered: NamespaceKind[];
+  readonly fds: number[];
+  readonly handles: Namespace[];
+  rootFd?: number;
+  wdFd?: number;
+  env?: string[];
+  cgroupProcs?: string;
+  targetUid?: number;
+  targetGid?: number;
+  close(): void;
+}
+
+const O_PATH_DIR = sys.O_PATH | sys.O_DIRECTORY;
+const SIOCGSKNS = 0x894c;
+
+function targetIds(pid: number): { uid: number; gid: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)![1]);
+  return { uid: field('Uid'), gid: field('Gid') };
+}
+
+/** The v2 cgroup.procs file of the target's cgroup, found through our mountinfo. */
+function cgroupProcsOf(pid: number): string {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  if (!line) throw new NsError({ errno: 95, syscall: 'open', path: `/proc/${pid}/cgroup`, message: '--join-cgroup: the target is in no cgroup v2 hierarchy' });
+  const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => {
+    const sep = f.indexOf('-');
+    return sep > 0 && f[sep + 1] === 'cgroup2';
+  });
+  if (!mount) throw new NsError({ errno: 95, syscall: 'open', message: '--join-cgroup: no cgroup2 filesystem is mounted' });
+  return `${mount[4]}${line.slice(3)}/cgroup.procs`;
+}
+
+/**
+ * Opens everything the options refer to, in nsenter's order (target fds before any switch).
+ * @throws NsError ESRCH for a missing target, ENOENT for a missing file, EUSAGE for bad input.
+ */
+export function openTargets(options: EnterOptions): OpenedTargets {
+  const opened: OpenedTargets = {
+    join: [], entered: [], fds: [], handles: [],
+    close() {
+      for (const h of this.handles) h.close();
+      for (const fd of this.fds) sys.closeFd(fd);
+      this.handles.length = 0;
+      this.fds.length = 0;
+    },
+  };
+  try {
+    const wanted = new Map<NamespaceKind, true | string>();
+    for (const [k, v] of Object.entries(options.namespaces ?? {}) as [NamespaceKind, true | string][]) wanted.set(k, v);
+    const needsTarget = [...wanted.values()].some((v) => v === true) || options.all || options.root === true ||
+      options.wd === true || options.env || options.joinCgroup || options.netSocket !== undefined ||
+      options.setuid === 'follow' || options.setgid === 'follow';
+    let pidfd = -1;
+    const target = options.target;
+    if (needsTarget) {
+      if (target === undefined) {
+        const kind = [...wanted].find(([, v]) => v === true)?.[0];
+        throw usageError(kind ? `neither filename nor target pid supplied for ns/${kind}` : 'no target PID specified (--target)');
+      }
+      pidfd = sys.pidfdOpen(target);
+      opened.fds.push(pidfd);
+      if (options.targetInode !== undefined && statSync(`/proc/self/fd/${pidfd}`).ino !== options.targetInode) {
+        throw new NsError({ errno: 3, code: 'ESRCH', syscall: 'pidfd_open', path: `pid ${target}`,
+                            message: `pid ${target} is no longer the process with inode ${options.targetInode}` });
+      }
+    }
+    if (options.all && target !== undefined) {
+      for (const k of KIND_NAMES) {
+        if (wanted.has(k)) continue;
+        try {
+          statSync(`/proc/${target}/ns/${k}`);
+        } catch {
+          continue; // util-linux 2.38: a kind the kernel lacks is skipped
+        }
+        wanted.set(k, true);
+      }
+    }
+    // Entering our own user namespace again is refused (EINVAL) and would give nothing.
+    if (wanted.get('user') === true && target !== undefined && options.all) {
+      const same = Namespace.ofPid(target, 'user').use((t) => Namespace.ofPid('self', 'user').use((s) => s.equals(t)));
+      if (same) wanted.delete('user');
+    }
+    if (options.netSocket !== undefined && target !== undefined) {
+      const sock = sys.pidfdGetfd(pidfd, options.netSocket);
+      opened.fds.push(sock);
+      opened.handles.push(Namespace.fromFd(sys.ioctlFd(sock, SIOCGSKNS, '-N/--net-socket'), 'net'));
+      opened.entered.push('net');
+      wanted.delete('net');
+    }
+    const fromTarget: NamespaceKind[] = [];
+    for (const [k, v] of wanted) {
+      if (v === true) fromTarget.push(k);
+      else opened.handles.push(Namespace.open(v, k));
+      opened.entered.push(k);
+    }
+    if (options.userParent) {
+      // The parent of the user namespace that owns what we enter (NS_GET_USERNS, NS_GET_PARENT).
+      const owned = opened.handles[0] ?? (fromTarget.find((k) => k !== 'user') !== undefined
+        ? Namespace.ofPid(target!, fromTarget.find((k) => k !== 'user')!) : undefined);
+      if (!owned) throw usageError('--user-parent needs a namespace to enter');
+      const parent = owned.owner().use((u) => u.parent());
+      if (!opened.handles.includes(owned)) owned.close();
+      const i = fromTarget.indexOf('user');
+      if (i >= 0) fromTarget.splice(i, 1);
+      opened.handles.push(parent);
+      if (!opened.entered.includes('user')) opened.entered.push('user');
+    }
+    // setns(pidfd, flags) switches all of the target's namespaces at once (Linux 5.8), which also
+    // enters nested user namespaces such as bubblewrap's, where /proc/PID/ns files may not open.
+    if (fromTarget.length) opened.join.push({ pidfd, kinds: KIND_NAMES.filter((k) => fromTarget.includes(k)) });
+    opened.join.push(...opened.handles);
+
+    if (options.root !== undefined) {
+      opened.rootFd = sys.openRaw(options.root === true ? `/proc/${target}/root` : options.root, O_PATH_DIR);
+      opened.fds.push(opened.rootFd);
+    }
+    if (options.wd !== undefined) {
+      opened.wdFd = sys.openRaw(options.wd === true ? `/proc/${target}/cwd` : options.wd, O_PATH_DIR);
+      opened.fds.push(opened.wdFd);
+    }
+    if (options.env && target !== undefined) {
+      opened.env = readFileSync(`/proc/${target}/environ`, 'utf8').split('\0').filter(Boolean);
+    }
+    if (options.joinCgroup && target !== undefined) opened.cgroupProcs = cgroupProcsOf(target);
+    if (target !== undefined && (options.setuid === 'follow' || options.setgid === 'follow')) {
+      const ids = targetIds(target);
+      opened.targetUid = ids.uid;
+      opened.targetGid = ids.gid;
+    }
+    return opened;
+  } catch (e) {
+    opened.close();
+    if (e instanceof NsError && e.syscall === 'pidfd_open' && e.code === 'ESRCH' && !e.message.includes('inode')) {
+      throw new NsError({ errno: 3, syscall: 'pidfd_open', path: `pid ${options.target}`,
+                          message: `cannot open pid ${options.target}: no such process` });
+    }
+    throw e;
+  }
+}
+
+/** Steps for what was opened: root, working directory, fork, ids, caps, cgroup. */
+export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn: SpawnOptions; run: RunOptions } {
+  const child: PhasedOp[] = [];
+  if (opened.rootFd !== undefined) {
+    child.push({ op: 'fchdir', fd: opened.rootFd, phase: 'root', step: '--root' });
+    child.push({ op: 'chroot', path: '.', phase: 'root', step: '--root' });
+  }
+  if (opened.wdFd !== undefined) child.push({ op: 'fchdir', fd: opened.wdFd, phase: 'after-root', step: '--wd' });
+  else if (options.wdns !== undefined) child.push({ op: 'chdir', path: options.wdns, phase: 'after-root', step: '--wdns' });
+  else if (opened.rootFd !== undefined) child.push({ op: 'chdir', path: '/', phase: 'after-root', step: '--root' });
+  // Joining a pid namespace only changes where children go: fork so the program is inside.
+  if (opened.entered.includes('pid') && !options.noFork) {
+    child.push({ op: 'fork', init: false, forward: RELAYED_SIGNALS, phase: 'fork', step: 'fork into pid namespace' });
+  }
+  const uid = options.setuid === 'follow' ? opened.targetUid : options.setuid;
+  const gid = options.setgid === 'follow' ? opened.targetGid : options.setgid;
+  const enteringUser = opened.entered.includes('user');
+  // With --user, nsenter always sets ids (0 unless given), dropping supplementary groups.
+  if ((enteringUser && !options.preserveCredentials) || uid !== undefined || gid !== undefined) {
+    const g = gid ?? (enteringUser && !options.preserveCredentials ? 0 : undefined);
+    const u = uid ?? (enteringUser && !options.preserveCredentials ? 0 : undefined);
+    if (g !== undefined) {
+      child.push({ op: 'setgroups', gids: [], phase: 'identity', step: '--setgid' });
+      child.push({ op: 'setgid', gid: g, phase: 'identity', step: '--setgid' });
+    }
+    if (u !== undefined) child.push({ op: 'setuid', uid: u, phase: 'identity', step: '--setuid' });
+  }
+  if (options.keepCaps) child.push({ op: 'ambient-all', phase: 'identity', step: '--keep-caps' });
+  const steps: Step[] = [{ name: 'ns-enter', child,
+    ...(opened.cgroupProcs ? { parent: [{ action: 'call' as const, step: '--join-cgroup', run: ({ pid }: { pid: number }) => {
+      writeFileSync(opened.cgroupProcs!, String(pid));
+    } }] } : {}) }];
+  return {
+    spawn: { join: opened.join, steps, ...(opened.env ? { env: opened.env } : {}) },
+    // nsenter execs in place (or forks and relays): signals sent to us are for the program.
+    run: { signals: 'forward' },
+  };
+}
+
+const RELAYED_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGTSTP'];
