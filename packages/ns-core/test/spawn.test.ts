@@ -78,6 +78,19 @@ describe('spawn', () => {
       expect(uid).to.equal('0');
     });
 
+    it('waits for exec without blocking the event loop when asked (waitForExec: async)', async () => {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      try {
+        const child = await spawn(['true'], { create: ['mnt'], waitForExec: 'async', steps: [{ name: 'slow', parent: [
+          { action: 'call', step: 'wait', run: () => new Promise((r) => setTimeout(r, 30)) }] }] });
+        expect(await child.exited).to.deep.equal({ code: 0, signal: null });
+        expect(ticks).to.be.greaterThan(5);
+      } finally {
+        clearInterval(timer);
+      }
+    });
+
     it('writes time offsets before exec: /proc/uptime inside is shifted', async () => {
       const child = await spawn(['cat', '/proc/uptime'], {
         create: ['time'], stdio: ['ignore', 'pipe', 'inherit'],

@@ -82,6 +82,12 @@ export interface SpawnOptions {
   readonly killWithParent?: NodeJS.Signals | false;
   /** argv[0] as the program sees it, if different from the file run. */
   readonly argv0?: string;
+  /**
+   * How to wait for the child to exec: 'blocking' (default) reads the status pipe on this
+   * thread, as libuv's own uv_spawn does, which is fastest; 'async' never blocks the event
+   * loop, for plans whose steps may take long (network filesystems, FUSE served by this process).
+   */
+  readonly waitForExec?: 'blocking' | 'async';
 }
 
 /** What REPORT_NS stats, in KIND_NAMES order: the for-children entries where a kind has one. */

@@ -2,7 +2,7 @@
  * spawn(): start a program in new and/or existing namespaces through the exec stage.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -293,8 +293,9 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   }
 
   let failure: NsError | undefined;
+  const read = options.waitForExec === 'async' ? readStatus : readStatusBlocking;
   try {
-    await readStatus(statusFd, async (type, opIndex, errno, sys, value) => {
+    await read(statusFd, async (type, opIndex, errno, sys, value) => {
       if (type === RECORD.READY) {
         const ctx = { pid, pidfd };
         for (const action of compiled.parentActions) await runParentAction(action, ctx);
@@ -349,6 +350,32 @@ function firstChildOf(pid: number): number | undefined {
 async function runCleanups(options: SpawnOptions, ctx: ParentContext | undefined): Promise<void> {
   for (const s of options.steps ?? []) {
     if (s.cleanup) await s.cleanup(ctx);
+  }
+}
+
+/** Reads status records on this thread until EOF; parent actions may still be async. */
+async function readStatusBlocking(fd: number, onRecord: RecordHandler): Promise<void> {
+  const buf = Buffer.alloc(RECORD_BYTES * 8);
+  let pending = Buffer.alloc(0);
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EINTR' || (e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        throw e;
+      }
+      if (n === 0) return;
+      pending = pending.length ? Buffer.concat([pending, buf.subarray(0, n)]) : Buffer.from(buf.subarray(0, n));
+      while (pending.length >= RECORD_BYTES) {
+        const rec = pending.subarray(0, RECORD_BYTES);
+        pending = pending.subarray(RECORD_BYTES);
+        await onRecord(rec.readInt32LE(0), rec.readInt32LE(4), rec.readInt32LE(8), rec.readInt32LE(12), rec.readInt32LE(16));
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 
