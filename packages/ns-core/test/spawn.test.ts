@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync, spawn as nodeSpawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -79,15 +79,22 @@ describe('spawn', () => {
     });
 
     it('waits for exec without blocking the event loop when asked (waitForExec: async)', async () => {
-      let ticks = 0;
-      const timer = setInterval(() => ticks++, 1);
+      // The child blocks before exec opening a FIFO for writing; only a timer of ours opening
+      // it for reading lets it go on, which a blocked event loop could never run.
+      const dir = mkdtempSync(join(tmpdir(), 'nsx-'));
+      const fifo = join(dir, 'fifo');
+      expect(spawnSync('mkfifo', [fifo]).status).to.equal(0);
+      let reader = -1;
+      const timer = setTimeout(() => { reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); }, 20);
       try {
-        const child = await spawn(['true'], { create: ['mnt'], waitForExec: 'async', steps: [{ name: 'slow', parent: [
-          { action: 'call', step: 'wait', run: () => new Promise((r) => setTimeout(r, 30)) }] }] });
+        const child = await spawn(['true'], { waitForExec: 'async', steps: [{ name: 'slow', child: [
+          { op: 'mkfile', path: fifo, phase: 'final' }] }] });
+        expect(reader).to.be.greaterThan(-1);
         expect(await child.exited).to.deep.equal({ code: 0, signal: null });
-        expect(ticks).to.be.greaterThan(5);
       } finally {
-        clearInterval(timer);
+        clearTimeout(timer);
+        if (reader >= 0) closeSync(reader);
+        rmSync(dir, { recursive: true });
       }
     });
 
