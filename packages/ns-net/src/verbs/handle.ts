@@ -1,0 +1,100 @@
+/**
+ * RtnlHandle: the verbs bound to one network namespace through one netlink socket.
+ */
+import { Namespace, sys } from 'ns-core';
+import type { Cidr } from '../codec';
+import { NetlinkSocket, type NetlinkSocketOptions } from '../transport';
+import { addrAdd, addrDel, addrList, type Address, type AddrOptions } from './addr';
+import {
+  linkAdd, linkByIndex, linkByName, linkDel, linkList, linkSetDown, linkSetMaster, linkSetMtu, linkSetName,
+  linkSetNsFd, linkSetNsPid, linkSetUp, loopbackUp, type Link, type LinkRef, type LinkSpec,
+} from './link';
+import { nsidOf } from './nsid';
+import { routeAdd, routeDel, routeList, routeReplace, type Route, type RouteSpec } from './route';
+
+/**
+ * A handle on one network namespace's rtnetlink. Created in a namespace it keeps acting there
+ * from wherever it is used; close it when done (it also keeps that namespace alive).
+ */
+export class RtnlHandle {
+  readonly socket: NetlinkSocket;
+
+  private constructor(socket: NetlinkSocket) {
+    this.socket = socket;
+  }
+
+  /**
+   * A handle on the network namespace behind a Namespace handle or an fd (of /proc/PID/ns/net
+   * or a /run/netns file). The fd is not taken over: close it yourself.
+   */
+  static at(netns: Namespace | number, options?: NetlinkSocketOptions): RtnlHandle {
+    if (netns instanceof Namespace) return new RtnlHandle(NetlinkSocket.open(netns, options));
+    return Namespace.fromFd(sys.dupCloexec(netns), 'net').use((ns) => new RtnlHandle(NetlinkSocket.open(ns, options)));
+  }
+
+  /** A handle on the caller's network namespace. */
+  static current(options?: NetlinkSocketOptions): RtnlHandle {
+    return new RtnlHandle(NetlinkSocket.open(undefined, options));
+  }
+
+  /** Runs fn with this handle and closes it afterwards. */
+  use<T>(fn: (h: this) => T): T {
+    try {
+      return fn(this);
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  /** Equivalent to: `ip link show` */
+  linkList(): Link[] { return linkList(this.socket); }
+  /** Equivalent to: `ip link show dev $name` */
+  linkByName(name: string): Link { return linkByName(this.socket, name); }
+  /** The link with this ifindex. */
+  linkByIndex(index: number): Link { return linkByIndex(this.socket, index); }
+  /** Equivalent to: `ip link add $name type $kind ...` (see veth(), bridge(), dummy()) */
+  linkAdd(spec: LinkSpec): void { linkAdd(this.socket, spec); }
+  /** Equivalent to: `ip link del $link` */
+  linkDel(link: LinkRef): void { linkDel(this.socket, link); }
+  /** Equivalent to: `ip link set $link up` */
+  linkSetUp(link: LinkRef): void { linkSetUp(this.socket, link); }
+  /** Equivalent to: `ip link set $link down` */
+  linkSetDown(link: LinkRef): void { linkSetDown(this.socket, link); }
+  /** Equivalent to: `ip link set $link mtu $mtu` */
+  linkSetMtu(link: LinkRef, mtu: number): void { linkSetMtu(this.socket, link, mtu); }
+  /** Equivalent to: `ip link set $link name $name` */
+  linkSetName(link: LinkRef, name: string): void { linkSetName(this.socket, link, name); }
+  /** Equivalent to: `ip link set $link netns $fd` */
+  linkSetNsFd(link: LinkRef, netnsFd: number): void { linkSetNsFd(this.socket, link, netnsFd); }
+  /** Equivalent to: `ip link set $link netns $pid` */
+  linkSetNsPid(link: LinkRef, pid: number): void { linkSetNsPid(this.socket, link, pid); }
+  /** Equivalent to: `ip link set $link master $master` (null: `nomaster`) */
+  linkSetMaster(link: LinkRef, master: LinkRef | null): void { linkSetMaster(this.socket, link, master); }
+  /** Equivalent to: `ip link set lo up` */
+  loopbackUp(): void { loopbackUp(this.socket); }
+
+  /** Equivalent to: `ip addr show [dev $link]` */
+  addrList(filter?: { link?: number; family?: number }): Address[] { return addrList(this.socket, filter); }
+  /** Equivalent to: `ip addr add $cidr dev $link` */
+  addrAdd(link: LinkRef, cidr: Cidr | string, options?: AddrOptions): void { addrAdd(this.socket, link, cidr, options); }
+  /** Equivalent to: `ip addr del $cidr dev $link` */
+  addrDel(link: LinkRef, cidr: Cidr | string): void { addrDel(this.socket, link, cidr); }
+
+  /** Equivalent to: `ip route show` (IPv4, table main, unless filtered otherwise) */
+  routeList(filter?: { family?: number; table?: number }): Route[] { return routeList(this.socket, filter); }
+  /** Equivalent to: `ip route add $dst [via $gw] [dev $link]` */
+  routeAdd(spec: RouteSpec): void { routeAdd(this.socket, spec); }
+  /** Equivalent to: `ip route replace $dst [via $gw] [dev $link]` */
+  routeReplace(spec: RouteSpec): void { routeReplace(this.socket, spec); }
+  /** Equivalent to: `ip route del $dst [via $gw] [dev $link]` */
+  routeDel(spec: RouteSpec): void { routeDel(this.socket, spec); }
+
+  /** This namespace's id for another network namespace (the "(id: N)" of `ip netns list`). */
+  nsidOf(netns: Namespace | number): number | undefined {
+    return nsidOf(this.socket, typeof netns === 'number' ? netns : netns.fd);
+  }
+}
