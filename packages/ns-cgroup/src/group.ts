@@ -1,0 +1,236 @@
+/**
+ * A cgroup that may span hierarchies: the v2 one when mounted, plus the v1 hierarchies of
+ * the controllers it is limited by. It remembers which directories it created, so removing
+ * it takes away exactly those and never a cgroup someone else made.
+ */
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NsError, usageError } from 'ns-core';
+import { cgroupIn, detectCgroupLayout, directoryOf, readProcessCgroups, type CgroupHierarchy, type CgroupLayout } from './layout';
+import { planLimitWrites, type ParsedLimits } from './limits';
+
+/** One hierarchy's part of a group. */
+export interface GroupDirectory {
+  readonly hierarchy: CgroupHierarchy;
+  /** The group's own directory. */
+  readonly dir: string;
+  /** Directories from just below the existing base down to `dir`, top first. */
+  readonly levels: readonly string[];
+}
+
+export interface OpenGroupOptions {
+  /** v1 controllers whose hierarchies the group must be in (beside v2, always used when mounted). */
+  readonly controllers?: readonly string[];
+  readonly layout?: CgroupLayout;
+}
+
+/** Checks a group path: components separated by '/', none empty, '.' or '..'. */
+export function validateGroupPath(path: string, option = '--cgroup-path'): string[] {
+  const parts = path.replace(/^\/+/, '').replace(/\/+$/, '').split('/');
+  if (parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\0') || p.includes('\n'))) {
+    throw usageError(`${option}: '${path}' is not a cgroup path (names separated by '/', without '.' or '..')`);
+  }
+  return parts;
+}
+
+function fsError(step: string, syscall: string, path: string, e: unknown): NsError {
+  if (e instanceof NsError) return e;
+  const err = e as NodeJS.ErrnoException;
+  return new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', step, syscall, path });
+}
+
+/** The hierarchies a group lives in: v2 if mounted, and each v1 one holding a wanted controller. */
+export function hierarchiesFor(layout: CgroupLayout, controllers: readonly string[]): CgroupHierarchy[] {
+  const out: CgroupHierarchy[] = layout.v2 ? [layout.v2] : [];
+  for (const c of controllers) {
+    if (layout.v2?.controllers.includes(c)) continue;
+    const h = layout.v1.find((v) => v.controllers.includes(c));
+    if (h && !out.includes(h)) out.push(h);
+  }
+  // With neither v2 nor a limit, membership is all there is to ask for: every v1 controller
+  // hierarchy (named ones such as name=systemd belong to their manager).
+  if (out.length === 0) out.push(...layout.v1.filter((h) => h.controllers.some((c) => !c.startsWith('name='))));
+  return out;
+}
+
+export class CgroupGroup {
+  /** The path as asked: relative ones are under the caller's own cgroup in each hierarchy. */
+  readonly path: string;
+  readonly directories: readonly GroupDirectory[];
+  /** The machine's layout when the group was opened: which hierarchy holds each controller. */
+  readonly layout: CgroupLayout;
+  #created: string[];
+
+  private constructor(path: string, layout: CgroupLayout, directories: GroupDirectory[], created: string[]) {
+    this.path = path;
+    this.layout = layout;
+    this.directories = directories;
+    this.#created = created;
+  }
+
+  /**
+   * Opens the group, creating what is missing (parents too). If creating fails half-way,
+   * what was created is removed before the error is thrown.
+   */
+  static open(path: string, options: OpenGroupOptions = {}): CgroupGroup {
+    const parts = validateGroupPath(path);
+    const layout = options.layout ?? detectCgroupLayout();
+    const own = readProcessCgroups('self');
+    const created: string[] = [];
+    const directories: GroupDirectory[] = [];
+    try {
+      for (const h of hierarchiesFor(layout, options.controllers ?? [])) {
+        const base = path.startsWith('/') ? h.root : cgroupIn(own, h);
+        if (base === undefined) {
+          throw new NsError({ errno: 2, code: 'ENOENT', path: h.mountPoint,
+                              message: `--cgroup-path: this process has no cgroup in the hierarchy at ${h.mountPoint}` });
+        }
+        const levels = parts.map((_, i) => directoryOf(h, `${base.replace(/\/+$/, '')}/${parts.slice(0, i + 1).join('/')}`));
+        for (const dir of levels) {
+          if (existsSync(dir)) continue;
+          try {
+            mkdirSync(dir);
+          } catch (e) {
+            throw fsError('--cgroup-path', 'mkdir', dir, e);
+          }
+          created.push(dir);
+        }
+        directories.push({ hierarchy: h, dir: levels.at(-1)!, levels });
+      }
+    } catch (e) {
+      removeDirectories(created);
+      throw e;
+    }
+    return new CgroupGroup(path, layout, directories, created);
+  }
+
+  /** Directories this group made, which remove() takes away (deepest first). */
+  get created(): readonly string[] {
+    return this.#created;
+  }
+
+  dirIn(h: CgroupHierarchy): string {
+    const d = this.directories.find((x) => x.hierarchy === h);
+    if (!d) throw new NsError({ errno: 2, code: 'ENOENT', message: `group ${this.path} is not in the hierarchy at ${h.mountPoint}` });
+    return d.dir;
+  }
+
+  /**
+   * Writes the limits. On v2 a controller's files exist in a group only when its parent
+   * enables the controller for children (cgroup.subtree_control, cgroups(7)): we enable it
+   * in parents we created, and require it of an existing parent rather than change a cgroup
+   * that is not ours (which the "no internal processes" rule would often refuse anyway).
+   */
+  setLimits(limits: ParsedLimits): void {
+    for (const w of planLimitWrites(limits, this.layout)) {
+      const d = this.directories.find((x) => x.hierarchy === w.hierarchy);
+      if (!d) throw new NsError({ errno: 2, code: 'ENOENT', step: w.option, message: `${w.option}: group ${this.path} is not in the ${w.controller} hierarchy` });
+      if (w.hierarchy.version === 2) this.#enableForChildren(d, w.controller, w.option);
+      const file = `${d.dir}/${w.file}`;
+      try {
+        writeFileSync(file, w.value);
+      } catch (e) {
+        throw fsError(w.option, 'write', file, e);
+      }
+    }
+  }
+
+  #enableForChildren(d: GroupDirectory, controller: string, option: string): void {
+    const parents = [d.levels[0]!.replace(/\/[^/]+$/, ''), ...d.levels.slice(0, -1)];
+    for (const parent of parents) {
+      const control = `${parent}/cgroup.subtree_control`;
+      const enabled = readFileSync(control, 'utf8').trim().split(/\s+/);
+      if (enabled.includes(controller)) continue;
+      if (!this.#created.includes(parent)) {
+        throw new NsError({ errno: 16, code: 'EBUSY', step: option, path: control,
+                            message: `${option}: ${controller} is not enabled for children of ${parent} (cgroup.subtree_control); enable it there or use a cgroup delegated to you` });
+      }
+      try {
+        writeFileSync(control, `+${controller}`);
+      } catch (e) {
+        throw fsError(option, 'write', control, e);
+      }
+    }
+  }
+
+  /** Moves a process (all its threads) into the group in every hierarchy it spans. */
+  addProcess(pid: number): void {
+    for (const d of this.directories) {
+      const file = `${d.dir}/cgroup.procs`;
+      try {
+        writeFileSync(file, String(pid));
+      } catch (e) {
+        throw fsError('--cgroup-path', 'write', file, e);
+      }
+    }
+  }
+
+  /** Pids in the group, in any of its hierarchies. */
+  processes(): number[] {
+    const pids = new Set<number>();
+    for (const d of this.directories) {
+      for (const line of readFileSync(`${d.dir}/cgroup.procs`, 'utf8').split('\n')) if (line) pids.add(Number(line));
+    }
+    return [...pids].sort((a, b) => a - b);
+  }
+
+  /** SIGKILLs everything in the group: cgroup.kill on v2 (Linux 5.14), else each pid in turn. */
+  kill(): void {
+    const v2 = this.directories.find((d) => d.hierarchy.version === 2 && existsSync(`${d.dir}/cgroup.kill`));
+    if (v2) writeFileSync(`${v2.dir}/cgroup.kill`, '1');
+    for (const pid of this.processes()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch (e) {
+        // It exited between listing and killing: that is what we wanted.
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+      }
+    }
+  }
+
+  /**
+   * Removes the directories this group created (a joined, existing cgroup stays). A cgroup
+   * can be removed only once no process is in it: with killLeftovers, processes the program
+   * left behind are killed first, and we wait (bounded) for the kernel to let them go.
+   */
+  async remove(options: { killLeftovers?: boolean } = {}): Promise<void> {
+    if (this.#created.length === 0) return;
+    for (let attempt = 0; this.processes().length > 0; attempt++) {
+      if (!options.killLeftovers) {
+        throw new NsError({ errno: 16, code: 'EBUSY', path: this.directories[0]!.dir,
+                            message: `cgroup ${this.path} still has processes ${this.processes().join(' ')}` });
+      }
+      if (attempt >= 200) throw new NsError({ errno: 16, code: 'EBUSY', message: `processes in cgroup ${this.path} did not exit after SIGKILL` });
+      this.kill();
+      await sleep(10);
+    }
+    // A killed process may hold its cgroup a moment after it left cgroup.procs (it is still
+    // exiting): EBUSY then, so try again briefly.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        removeDirectories(this.#created);
+        return;
+      } catch (e) {
+        if ((e as NsError).code !== 'EBUSY' || attempt >= 200) throw e;
+        await sleep(10);
+      }
+    }
+  }
+}
+
+/**
+ * rmdir deepest first (a cgroup dir holds only kernel files, so rmdir is all it takes),
+ * taking each removed one off `dirs` (in creation order): after a failure, which throws,
+ * `dirs` holds exactly what is left for a retry.
+ */
+function removeDirectories(dirs: string[]): void {
+  while (dirs.length) {
+    const dir = dirs.at(-1)!;
+    try {
+      rmdirSync(dir);
+    } catch (e) {
+      throw fsError('cgroup cleanup', 'rmdir', dir, e);
+    }
+    dirs.pop();
+  }
+}
