@@ -2,8 +2,8 @@
  * uid/gid maps: parsing what users type, validating against the kernel's rules before any
  * syscall, punching a single-id mapping into ranges, and reading /proc/PID/{uid,gid}_map.
  */
-import { readFileSync } from 'node:fs';
 import { NsError, usageError } from 'ns-core';
+import { readTextFile } from './accounts';
 
 export type IdKind = 'uid' | 'gid';
 
@@ -150,12 +150,5 @@ export function parseIdMap(text: string): IdRange[] {
  * the user namespace has no map yet; the initial namespace shows `0 0 4294967295`.
  */
 export function readIdMap(pid: number | 'self', kind: IdKind): IdRange[] {
-  const path = `/proc/${pid}/${kind}_map`;
-  try {
-    return parseIdMap(readFileSync(path, 'utf8'));
-  } catch (e) {
-    if (e instanceof NsError) throw e;
-    const err = e as NodeJS.ErrnoException;
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path });
-  }
+  return parseIdMap(readTextFile(`/proc/${pid}/${kind}_map`));
 }
