@@ -65,14 +65,36 @@ function identityOps(plan: UserPlan): PhasedOp[] {
   return ops;
 }
 
+/**
+ * Kernel rule (user_namespaces(7)): a process in a new user namespace may write a one-line map
+ * of its own euid into it, and of its own egid once setgroups is denied. That is how util-linux
+ * writes -r/-c maps; doing it in the child spares a round trip to the parent. Anything else
+ * (ranges, helpers, --owner, whose ids change first) is written by the parent.
+ */
+export function childCanWriteMaps(plan: UserPlan): boolean {
+  if (plan.owner) return false;
+  const single = (m: IdMapPlan | undefined) => !m || (m.singleOnly && m.writer === 'direct' && m.ranges.length === 1 && m.ranges[0]!.count === 1);
+  return single(plan.uidMap) && single(plan.gidMap) && (!plan.gidMap || plan.setgroups === 'deny');
+}
+
+/** The same writes as mapWritingActions, done by the child in its own /proc/self. */
+function childMapOps(plan: UserPlan): PhasedOp[] {
+  const ops: PhasedOp[] = [];
+  if (plan.setgroups) ops.push({ op: 'write-file', path: '/proc/self/setgroups', data: plan.setgroups, phase: 'namespaces', step: '--setgroups' });
+  if (plan.uidMap) ops.push({ op: 'write-file', path: '/proc/self/uid_map', data: formatIdMap(plan.uidMap.ranges), phase: 'namespaces', step: plan.uidMap.option });
+  if (plan.gidMap) ops.push({ op: 'write-file', path: '/proc/self/gid_map', data: formatIdMap(plan.gidMap.ranges), phase: 'namespaces', step: plan.gidMap.option });
+  return ops;
+}
+
 /** The setup step for a planned user namespace. */
 export function userStep(plan: UserPlan): Step {
+  const byChild = childCanWriteMaps(plan);
   return {
     name: 'ns-user',
     create: ['user'],
     ...(plan.owner ? { createInChild: true } : {}),
-    child: [...(plan.owner ? ownerOps(plan.owner) : []), ...identityOps(plan)],
-    parent: mapWritingActions(plan),
+    child: [...(plan.owner ? ownerOps(plan.owner) : []), ...(byChild ? childMapOps(plan) : []), ...identityOps(plan)],
+    parent: byChild ? [] : mapWritingActions(plan),
   };
 }
 

@@ -110,14 +110,23 @@ describe('ns-user', () => {
   });
 
   describe('plans (no privileges)', () => {
-    it('-r unprivileged: setgroups deny, then one-line maps written directly', () => {
+    it('-r unprivileged: setgroups deny, then one-line maps, written by the child itself', () => {
       const step = user({ mapRoot: true }, context());
       expect(step.create).to.deep.equal(['user']);
-      expect(step.parent).to.deep.equal([
-        { action: 'write-proc', file: 'setgroups', data: 'deny', step: '--setgroups' },
-        { action: 'write-proc', file: 'uid_map', data: '0 1000 1\n', step: '--map-root-user' },
-        { action: 'write-proc', file: 'gid_map', data: '0 1000 1\n', step: '--map-root-user' },
+      expect(step.parent).to.deep.equal([]);
+      expect(step.child).to.deep.equal([
+        { op: 'write-file', path: '/proc/self/setgroups', data: 'deny', phase: 'namespaces', step: '--setgroups' },
+        { op: 'write-file', path: '/proc/self/uid_map', data: '0 1000 1\n', phase: 'namespaces', step: '--map-root-user' },
+        { op: 'write-file', path: '/proc/self/gid_map', data: '0 1000 1\n', phase: 'namespaces', step: '--map-root-user' },
       ]);
+    });
+
+    it('the parent writes one-line maps when the child may not (--owner, setgroups allow)', () => {
+      const owned = user({ mapRoot: true, owner: '1000:1000' }, context({ euid: 0, egid: 0, privileged: true }));
+      expect(owned.parent!.map((a) => a.action === 'write-proc' && a.file)).to.deep.equal(['uid_map', 'gid_map']);
+      expect(owned.child!.some((o) => o.op === 'write-file')).to.equal(false);
+      const allow = user({ mapUser: 0 }, context({ euid: 0, egid: 0, privileged: true }));
+      expect(allow.child!.some((o) => o.op === 'write-file')).to.equal(true);
     });
 
     it('ranges go through newuidmap/newgidmap unprivileged, and are written directly as root', () => {
@@ -139,7 +148,7 @@ describe('ns-user', () => {
 
     it('names what is wrong: unknown user, missing subuid line, unmapped outer ids, --owner without root', () => {
       expect(() => user({ mapUser: 'mallory' }, context())).to.throw("--map-user: unknown user 'mallory' (not in /etc/passwd)");
-      expect(user({ mapGroup: 'staff' }, context()).parent!.at(-1)).to.deep.include({ data: '50 1000 1\n' });
+      expect(user({ mapGroup: 'staff' }, context()).child!.at(-1)).to.deep.include({ data: '50 1000 1\n' });
       expect(() => user({ mapAuto: true }, context({ euid: 7 }))).to.throw("--map-users: 'auto': no line for user 7 (uid 7) in /etc/subuid");
       expect(() => user({ mapGroups: ['subids'] }, context({ euid: 1000 }, { ...FILES, '/etc/subgid': 'alice:1\n' })))
         .to.throw("--map-groups: 'subids': /etc/subgid:1: expected owner:start:count, found 2 field(s): 'alice:1'");
