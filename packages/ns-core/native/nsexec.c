@@ -116,7 +116,6 @@ struct ctx {
 	uint64_t soft_ok; /* SETNS slots that succeeded in a soft pass */
 	char *stack2_top; /* for FORK's grandchild */
 	char **inherited_env; /* copy of the caller's environ, for EXEC with a3=1 */
-	uint64_t ns_ids[NSX_MAX_NS_IDS]; /* written by REPORT_NS, read by nsx_ns_ids() */
 	char *region;
 	size_t region_size;
 };
@@ -390,13 +389,14 @@ static long do_exec(const struct ctx *c, const struct op *o)
 	return seen_eacces ? -EACCES : err;
 }
 
-static void do_report_ns(struct ctx *c, const struct op *o)
+/* nsfs inode numbers are 32-bit (proc_alloc_inum), so each fits a record's value field. */
+static void do_report_ns(struct ctx *c, uint32_t opi, const struct op *o)
 {
 	uint32_t i;
 	for (i = 0; i < o->nstr; i++) {
 		struct stat st;
 		long r = RAW4(SYS_newfstatat, AT_FDCWD, o->str[i], &st, 0);
-		c->ns_ids[i] = r == 0 ? (uint64_t)st.st_ino : 0;
+		send_record(c, NSX_REC_NS_ID, (int32_t)opi, (int32_t)i, 0, r == 0 ? (int32_t)(uint32_t)st.st_ino : 0);
 	}
 }
 
@@ -578,7 +578,7 @@ static int run_ops(void *arg)
 			rc = do_exec(c, o);
 			break;
 		case NSX_OP_REPORT_NS:
-			do_report_ns(c, o);
+			do_report_ns(c, i, o);
 			break;
 		case NSX_OP_MOUNT_FD:
 			sys = NSX_SYS_MOUNT;
@@ -777,7 +777,6 @@ struct region {
 	int pid;
 	void *base;
 	size_t size;
-	struct ctx *ctx;
 };
 static struct region *regions;
 
@@ -883,7 +882,6 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 		reg->pid = (int)pid;
 		reg->base = base;
 		reg->size = size;
-		reg->ctx = c;
 		reg->next = regions;
 		regions = reg;
 	}
@@ -903,18 +901,6 @@ int nsx_release(int32_t pid)
 			*pp = reg->next;
 			munmap(reg->base, reg->size);
 			free(reg);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-int nsx_ns_ids(int32_t pid, uint64_t *out, uint32_t n)
-{
-	struct region *reg;
-	for (reg = regions; reg; reg = reg->next) {
-		if (reg->pid == pid) {
-			memcpy(out, reg->ctx->ns_ids, sizeof(uint64_t) * (n < NSX_MAX_NS_IDS ? n : NSX_MAX_NS_IDS));
 			return 0;
 		}
 	}

@@ -29,9 +29,6 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out);
 /** nsx_release() - free the child's stacks once it has exec'd or exited. */
 int nsx_release(int32_t pid);
 
-/** nsx_ns_ids() - inode numbers a REPORT_NS op recorded, in its path order. */
-int nsx_ns_ids(int32_t pid, uint64_t *out, uint32_t n);
-
 /** nsx_live_regions() - spawns whose memory is not yet released (for leak tests). */
 int nsx_live_regions(void);
 #endif

@@ -85,6 +85,7 @@ enum nsx_record {
 	NSX_REC_READY = 1,
 	NSX_REC_ERROR = 2,
 	NSX_REC_PID = 3,
+	NSX_REC_NS_ID = 4,
 };
 
 enum nsx_syscall {

@@ -29,7 +29,7 @@ describe('plans (no privileges)', () => {
     const owner: Step = { name: 'owner', createInChild: true, child: [{ op: 'setgid', gid: 5, phase: 'pre-namespaces' }] };
     const ops = compileSpawn(['true'], { steps: [late, early, owner] }, new Map()).plan.ops.map((o) => o.op);
     expect(ops.filter((o) => !o.startsWith('fd-') && o !== 'cloexec-from'))
-      .to.deep.equal(['setgid', 'unshare', 'mount', 'mount', 'pivot-root', 'setuid', 'report-ns', 'exec']);
+      .to.deep.equal(['setgid', 'unshare', 'report-ns', 'mount', 'mount', 'pivot-root', 'setuid', 'exec']);
   });
 
   it('createInChild moves every new namespace into the in-child unshare', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync, spawn as nodeSpawn } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -94,6 +94,21 @@ describe('spawn', () => {
       } finally {
         clearTimeout(timer);
         if (reader >= 0) closeSync(reader);
+        rmSync(dir, { recursive: true });
+      }
+    });
+
+    it('reports namespace ids even when the new root has no /proc', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'nsx-root-'));
+      copyFileSync('/bin/busybox', join(dir, 'busybox'));
+      chmodSync(join(dir, 'busybox'), 0o755);
+      try {
+        const child = await spawn(['/busybox', 'true'], { create: ['mnt', 'uts'], steps: [{ name: 'root', child: [
+          { op: 'chroot', path: dir, phase: 'root' }, { op: 'chdir', path: '/', phase: 'after-root' }] }] });
+        expect(await child.exited).to.deep.equal({ code: 0, signal: null });
+        expect(child.namespaces.uts).to.be.a('number').and.not.equal(host['uts']);
+        expect(child.namespaces.net).to.equal(host['net']);
+      } finally {
         rmSync(dir, { recursive: true });
       }
     });

@@ -10,7 +10,6 @@ interface ExecStage {
   spawn(plan: Buffer, len: number, out: Int32Array): number;
   release(pid: number): number;
   liveRegions(): number;
-  nsIds(pid: number, out: BigUint64Array, n: number): number;
   decode(plan: Buffer, len: number, out: Buffer, badOffset: Buffer): number;
 }
 
@@ -30,7 +29,6 @@ export function execStage(): ExecStage {
     spawn: lib.func('int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)'),
     release: lib.func('int nsx_release(int32_t pid)'),
     liveRegions: lib.func('int nsx_live_regions(void)'),
-    nsIds: lib.func('int nsx_ns_ids(int32_t pid, uint64_t *out, uint32_t n)'),
     decode: lib.func('int nsx_decode(const uint8_t *plan, size_t len, void *out, void *bad)'),
   } as unknown as ExecStage;
   return stage;

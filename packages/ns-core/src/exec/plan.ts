@@ -57,8 +57,11 @@ export interface Step {
   readonly createInChild?: boolean;
   /** Signal for the program if the launcher dies (PR_SET_PDEATHSIG, --kill-child). */
   readonly killWithParent?: NodeJS.Signals;
-  /** Runs after the child exited or the spawn failed, to remove what the step made outside. */
-  readonly cleanup?: (ctx: ParentContext | undefined) => void | Promise<void>;
+  /**
+   * Runs after the child exited, or after the spawn failed (`execed` false: the program never
+   * ran), to remove what the step made outside.
+   */
+  readonly cleanup?: (ctx: ParentContext | undefined, outcome: { readonly execed: boolean }) => void | Promise<void>;
 }
 
 /** An existing namespace to join: a handle, or a pidfd with the kinds to take from it. */
@@ -218,6 +221,9 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
   const hasSync = parentActions.length > 0;
   if (hasSync) ops.push({ op: 'sync', step: 'wait for parent' });
 
+  // The namespaces are final once joins, unshares and the 'namespaces' phase are done: report
+  // their ids now, while /proc is still the caller's (a pivot_root may hide it later).
+  const reportAfter = 'namespaces';
   // A time join already left the program one fork down, inside every joined namespace: a
   // relay fork asked for by a step (to enter a pid namespace) would only add a level.
   const forkedByJoin = ops.some((o) => o.op === 'fork');
@@ -227,6 +233,7 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
       if (op.phase !== phase || (forkedByJoin && op.op === 'fork' && !op.init)) continue;
       ops.push(stripPhase(op));
     }
+    if (phase === reportAfter) ops.push({ op: 'report-ns', paths: REPORTED_NS_PATHS, step: 'report namespaces' });
     if (phase === 'fork' && deathSignal && phased.some((o) => o.op === 'fork')) {
       // PDEATHSIG is per process: the program past a fork needs its own.
       ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [deathSignal], step: 'kill with parent' });
@@ -234,8 +241,6 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
   }
   if (options.cwd !== undefined) ops.push({ op: 'chdir', path: options.cwd, step: 'working directory' });
 
-  // The program's namespace ids, taken by the child just before exec (see REPORT_NS).
-  ops.push({ op: 'report-ns', paths: REPORTED_NS_PATHS, step: 'report namespaces' });
   const env = options.env === undefined ? 'inherit' : envToList(options.env);
   const progArgv = options.argv0 !== undefined ? [options.argv0, ...argv.slice(1)] : [...argv];
   ops.push({ op: 'exec', paths: programCandidates(argv[0]!, env), argv: progArgv, env, step: 'exec' });

@@ -93,8 +93,8 @@ export const OPS = {
   /** Bind-mount fd a0 (opened by the parent, e.g. O_PATH) onto s0, via /proc/self/fd. */
   MOUNT_FD: { code: 29, strings: 1 },
   /**
-   * stat() each string (a /proc/self/ns path) and keep the inode numbers where the parent can
-   * read them (nsx_ns_ids) after exec: namespace ids without a round trip. 0 for a missing one.
+   * stat() each string (a /proc/self/ns path) and send each inode number in an NS_ID record
+   * (errno field: the string's index): namespace ids without a round trip. 0 for a missing one.
    */
   REPORT_NS: { code: 30, strings: -1 },
 } as const;
@@ -109,6 +109,7 @@ export const RECORD = {
   READY: 1,
   ERROR: 2,
   PID: 3,
+  NS_ID: 4,
 } as const;
 /** type, op index, errno, syscall id, value: five little-endian i32. */
 export const RECORD_BYTES = 20;

@@ -26,6 +26,8 @@ export class NsChild {
   readonly pidfd: number;
   /** Ids (nsfs inodes) of the child's namespaces once it was released, for-children where relevant. */
   namespaces: Partial<Record<NamespaceKind, number>> = {};
+  /** The program was exec'd (false while starting, and for good if the spawn failed). */
+  execed = false;
   /** When a fork step put the program one level down: its pid as the forking process sees it. */
   innerPid: number | undefined;
   /** ...and its pid in the caller's pid namespace. */
@@ -282,7 +284,7 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   const [pid, pidfd, statusFd, goFd] = [out[0]!, out[1]!, out[2]!, out[3]!];
   const child = new NsChild(pid, pidfd);
   for (const s of options.steps ?? []) {
-    if (s.cleanup) child._onCleanup(() => s.cleanup!({ pid, pidfd }));
+    if (s.cleanup) child._onCleanup(() => s.cleanup!({ pid, pidfd }, { execed: child.execed }));
   }
   reaper.add(child);
   for (const [childFd, fd, dir] of stdio.pipes) {
@@ -302,6 +304,9 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
         writeSync(goFd, Buffer.from([1]));
       } else if (type === RECORD.ERROR) {
         failure = childError(compiled.plan.ops, opIndex, errno, sys);
+      } else if (type === RECORD.NS_ID) {
+        const kind = KIND_NAMES[errno];
+        if (kind && value) child.namespaces[kind] = value >>> 0;
       } else if (type === RECORD.PID) {
         child.innerPid = value;
         child.programPid = firstChildOf(pid);
@@ -312,10 +317,10 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     child.kill('SIGKILL');
   } finally {
     closeSync(goFd);
-    if (!failure) child.namespaces = reportedNamespaces(pid);
     child._settle();
     reaper.poll();
   }
+  if (!failure) child.execed = true;
   if (failure) {
     await child.exited;
     child.stdin?.destroy();
@@ -324,17 +329,6 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     throw failure;
   }
   return child;
-}
-
-/** The ids REPORT_NS recorded in the exec stage's memory just before exec. */
-function reportedNamespaces(pid: number): Partial<Record<NamespaceKind, number>> {
-  const ids = new BigUint64Array(KIND_NAMES.length);
-  const out: Partial<Record<NamespaceKind, number>> = {};
-  if (execStage().nsIds(pid, ids, ids.length) < 0) return out;
-  KIND_NAMES.forEach((k, i) => {
-    if (ids[i]) out[k] = Number(ids[i]);
-  });
-  return out;
 }
 
 /** A process's first child, from /proc (the pid in our namespace, whatever namespace it is in). */
@@ -349,7 +343,7 @@ function firstChildOf(pid: number): number | undefined {
 
 async function runCleanups(options: SpawnOptions, ctx: ParentContext | undefined): Promise<void> {
   for (const s of options.steps ?? []) {
-    if (s.cleanup) await s.cleanup(ctx);
+    if (s.cleanup) await s.cleanup(ctx, { execed: false });
   }
 }
 
