@@ -51,7 +51,7 @@ export class RtnlHandle {
   }
 
   /** Equivalent to: `ip link show` */
-  linkList(): Link[] { return linkList(this.socket); }
+  linkList(filter?: { family?: number }): Link[] { return linkList(this.socket, filter); }
   /** Equivalent to: `ip link show dev $name` */
   linkByName(name: string): Link { return linkByName(this.socket, name); }
   /** The link with this ifindex. */

@@ -115,9 +115,12 @@ function selecting(ref: LinkRef, attrs: LinkAttr[] = [], flags = 0, change = 0):
   return link(0, [{ kind: 'ifname', value: ref }, ...attrs], flags, change);
 }
 
-/** Equivalent to: `ip link show` */
-export function linkList(nl: NetlinkSocket): Link[] {
-  return nl.dump({ type: RTM.GETLINK, flags: 0, kind: 'link', body: link(0, [{ kind: 'extMask', value: RTEXT_FILTER.SKIP_STATS }]) }, 'ip link show')
+/** Equivalent to: `ip link show` (with a family, what that family's handler reports) */
+export function linkList(nl: NetlinkSocket, filter: { family?: number } = {}): Link[] {
+  const family = filter.family ?? AF.UNSPEC;
+  // Per-family handlers (IPv6's) refuse attributes in the request under strict checking.
+  const body = { ...link(0, family === AF.UNSPEC ? [{ kind: 'extMask', value: RTEXT_FILTER.SKIP_STATS }] : []), family };
+  return nl.dump({ type: RTM.GETLINK, flags: 0, kind: 'link', body }, 'ip link show')
     .flatMap((m) => (m.kind === 'link' ? [toLink(m.body)] : []));
 }
 
