@@ -73,7 +73,7 @@ describe('ns-mount plan (no privileges)', () => {
         { op: 'symlink', target: '../x', dest: '/m/a/l' },
         { op: 'tmpfs', dest: '/m/t', size: 4096, perms: 0o1777 },
       ] }).filter((o) => o.op !== 'mount' || o.target !== '/').map((o) => ({ ...o, step: undefined }));
-      const fs = ops.slice(ops.findIndex((o) => o.op === 'mkdir'), ops.findIndex((o) => o.op === 'report-ns'));
+      const fs = ops.slice(ops.findIndex((o) => o.op === 'mkdir'), ops.findIndex((o) => o.op === 'exec'));
       expect(fs).to.deep.equal([
         { op: 'mkdir', path: '/m', mode: 0o755, existOk: true, step: undefined },
         { op: 'mkdir', path: '/m/a', mode: 0o755, existOk: true, step: undefined },
@@ -104,7 +104,7 @@ describe('ns-mount plan (no privileges)', () => {
     it('--root chroots after any pivot and starts in /, --wd and --mount-proc come after', () => {
       const ops = planOf({ root: '/srv/r', wd: '/work', mountProc: true });
       const tail = ops.slice(ops.findIndex((o) => o.op === 'chroot')).map((o) => o.op);
-      expect(tail).to.deep.equal(['chroot', 'chdir', 'mount', 'report-ns', 'exec']);
+      expect(tail).to.deep.equal(['chroot', 'chdir', 'mount', 'exec']);
       expect(planOf({ root: '/srv/r' }).find((o) => o.op === 'chdir')).to.include({ path: '/' });
     });
 
