@@ -8,8 +8,13 @@
 export interface GetoptSpec {
   /** Short letters -> long names, for every option. */
   readonly short: Readonly<Record<string, string>>;
-  /** Long names whose argument is optional. */
+  /** Long names whose argument is optional (`--net[=FILE]`). */
   readonly optional: ReadonlySet<string>;
+  /**
+   * Short letters whose argument is optional too (nsenter's `-nFILE`, so `-mu` is -m with "u").
+   * Other letters of optional-argument options are plain flags, as unshare's `-m` is.
+   */
+  readonly shortOptional?: ReadonlySet<string>;
   /** Long names that require an argument. */
   readonly required: ReadonlySet<string>;
 }
@@ -46,8 +51,12 @@ export function normalizeGetopt(argv: readonly string[], spec: GetoptSpec): stri
         }
         const rest = word.slice(j + 1);
         if (spec.optional.has(long)) {
-          out.push(`--${long}=${rest}`);
-          break;
+          if (spec.shortOptional?.has(letter)) {
+            out.push(`--${long}=${rest}`);
+            break;
+          }
+          out.push(`--${long}=`);
+          continue;
         }
         if (spec.required.has(long)) {
           if (rest) out.push(`--${long}=${rest}`);

@@ -4,8 +4,11 @@ import { normalizeGetopt } from '../src/index';
 const spec = {
   short: { n: 'net', m: 'mount', t: 'target', f: 'fork', U: 'user' },
   optional: new Set(['net', 'mount', 'kill-child']),
+  shortOptional: new Set(['n', 'm']),
   required: new Set(['target', 'propagation']),
 };
+// unshare(1): the same long options, but its short letters never take an argument.
+const unshareSpec = { ...spec, shortOptional: new Set<string>() };
 
 describe('normalizeGetopt', () => {
   it('attaches optional arguments only with = or inside a short cluster', () => {
@@ -13,6 +16,11 @@ describe('normalizeGetopt', () => {
     expect(normalizeGetopt(['--net=/run/x', 'true'], spec)).to.deep.equal(['--net=/run/x', '--', 'true']);
     expect(normalizeGetopt(['-mu', 'sh'], spec)).to.deep.equal(['--mount=u', '--', 'sh']);
     expect(normalizeGetopt(['-n', '-m', 'sh'], spec)).to.deep.equal(['--net=', '--mount=', '--', 'sh']);
+  });
+
+  it('keeps short letters plain flags where the tool says so (unshare -Urmn)', () => {
+    expect(normalizeGetopt(['-Umnf', 'sh'], unshareSpec)).to.deep.equal(['--user', '--mount=', '--net=', '--fork', '--', 'sh']);
+    expect(normalizeGetopt(['-mU', 'sh'], spec)).to.deep.equal(['--mount=U', '--', 'sh']);
   });
 
   it('takes required arguments from the cluster or the next word', () => {

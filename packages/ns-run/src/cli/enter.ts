@@ -16,6 +16,8 @@ export const ENTER_GETOPT: GetoptSpec = {
     e: 'env', c: 'join-cgroup', F: 'no-fork', Z: 'follow-context', h: 'help', V: 'version',
   },
   optional: new Set(['root', 'wd', ...NAMESPACE_KINDS.map((k) => k.cli.long)]),
+  // nsenter's short letters take optional arguments too: -n/proc/1/ns/net, and -mu is -m with "u".
+  shortOptional: new Set(['r', 'w', ...NAMESPACE_KINDS.map((k) => k.cli.short)]),
   required: new Set(['target', 'net-socket', 'setuid', 'setgid', 'wdns', 'info-fd', 'json-status-fd']),
 };
 
