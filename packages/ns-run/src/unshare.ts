@@ -6,12 +6,9 @@
 import {
   KIND_NAMES, NsError, usageError, type NamespaceKind, type RunOptions, type SpawnOptions, type Step,
 } from 'ns-core';
-import { user, type UserOptions } from 'ns-user';
-import { uts } from 'ns-uts';
-import { pid } from 'ns-pid';
-import { mountNs, persistNamespace, type Propagation } from 'ns-mount';
-import { time } from 'ns-time';
-import { net } from 'ns-net';
+import type { UserOptions } from 'ns-user';
+import type { Propagation } from 'ns-mount';
+import { pkg } from './kinds-lazy';
 
 export interface UnshareOptions extends UserOptions {
   /** New namespaces; a string also persists it on that file (`--net=FILE`). */
@@ -110,7 +107,7 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
   const steps: Step[] = [];
   if (requested.has('user')) {
     // -S/-G belong to the user step when there is one (ids are mapped there).
-    steps.push(user({ ...userOpts,
+    steps.push(pkg.user.user({ ...userOpts,
       ...(options.setuid !== undefined ? { setuid: options.setuid } : {}),
       ...(options.setgid !== undefined ? { setgid: options.setgid } : {}) }));
   } else if (options.setuid !== undefined || options.setgid !== undefined || options.keepCaps) {
@@ -118,7 +115,7 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
   }
   if (requested.has('mnt')) {
     const procDir = options.mountProc === true ? '/proc' : options.mountProc;
-    steps.push(mountNs({
+    steps.push(pkg.mount.mountNs({
       propagation: options.propagation ?? 'private',
       // --mount-binfmt without a directory also mounts /proc, as util-linux 2.41 does.
       ...(procDir !== undefined ? { mountProc: procDir } : binfmt === true ? { mountProc: '/proc' } : {}),
@@ -130,19 +127,19 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
     steps.push(chrootStep(options.root, options.wd));
   }
   if (requested.has('pid')) {
-    const step = pid(options.killChild ? { killChild: options.killChild } : {});
+    const step = pkg.pid.pid(options.killChild ? { killChild: options.killChild } : {});
     // Without --fork, unshare(CLONE_NEWPID) only moves the children (pid_namespaces(7)): the
     // program stays where it was and its first child is PID 1 of the new namespace.
     steps.push(fork ? step : { ...step, create: (step.create ?? []).filter((k) => k !== 'pid'), unshareInChild: ['pid'] });
   } else if (options.killChild) {
     steps.push({ name: '--kill-child', killWithParent: options.killChild });
   }
-  if (requested.has('uts')) steps.push(uts(options.hostname !== undefined ? { hostname: options.hostname } : {}));
+  if (requested.has('uts')) steps.push(pkg.uts.uts(options.hostname !== undefined ? { hostname: options.hostname } : {}));
   if (requested.has('time')) {
-    steps.push(time({ ...(options.monotonic !== undefined ? { monotonic: options.monotonic } : {}),
+    steps.push(pkg.time.time({ ...(options.monotonic !== undefined ? { monotonic: options.monotonic } : {}),
                       ...(options.boottime !== undefined ? { boottime: options.boottime } : {}) }));
   }
-  if (requested.has('net')) steps.push(net({ loopback: Boolean(options.loopback) }));
+  if (requested.has('net')) steps.push(pkg.net.net({ loopback: Boolean(options.loopback) }));
   for (const k of ['ipc', 'cgroup'] as const) if (requested.has(k)) steps.push({ name: `ns-${k}`, create: [k] });
 
   const persist = [...requested].filter(([, v]) => typeof v === 'string' && v !== '').map(([k, v]) => [k, v as string] as const);
@@ -152,7 +149,7 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
   }
   if (persist.length) {
     steps.push({ name: 'persist', parent: [{ action: 'call', step: 'persist namespaces', run: ({ pid: child }) => {
-      for (const [kind, file] of persist) persistNamespace(child, kind, file);
+      for (const [kind, file] of persist) pkg.mount.persistNamespace(child, kind, file);
     } }] });
   }
   const env = filteredEnv(options);
