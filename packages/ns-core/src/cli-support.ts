@@ -51,8 +51,10 @@ export interface RunOptions {
    * 'forward': pass the launcher's signals to the program, as if the program had replaced it
    * (util-linux without --fork execs in place). 'ignore': SIGINT/SIGTERM do not stop the launcher
    * (unshare --fork since 2.36); the terminal delivers them to the program's process group anyway.
+   * A list: forward exactly those (unshare --forward-signals: SIGINT and SIGTERM); any other
+   * signal keeps its default action on the launcher.
    */
-  readonly signals?: 'forward' | 'ignore';
+  readonly signals?: 'forward' | 'ignore' | readonly NodeJS.Signals[];
   /** Called once the program runs (for --info-fd, status fds). */
   readonly onStart?: (child: NsChild) => void;
   readonly onExit?: (child: NsChild, status: ExitStatus) => void;
@@ -60,12 +62,12 @@ export interface RunOptions {
 
 /** Spawns, waits, and resolves with the status the CLI should end with. */
 export async function runToCompletion(argv: readonly string[], options: SpawnOptions, run: RunOptions = {}): Promise<ExitStatus> {
-  const mode = run.signals ?? 'forward';
+  const mode: RunOptions['signals'] = run.signals ?? 'forward';
   let child: NsChild | undefined;
   const pending: NodeJS.Signals[] = [];
   const handlers = new Map<NodeJS.Signals, () => void>();
-  for (const sig of FORWARDED) {
-    if (mode === 'ignore' && sig !== 'SIGINT' && sig !== 'SIGTERM') continue;
+  const handled = Array.isArray(mode) ? mode : mode === 'ignore' ? ['SIGINT', 'SIGTERM'] : FORWARDED;
+  for (const sig of handled) {
     const h = () => {
       if (mode === 'ignore') return;
       if (child) child.kill(sig);

@@ -160,7 +160,7 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
     spawn: { steps, ...(env ? { env } : {}), ...cwd },
     // With --fork, util-linux's parent ignores SIGINT/SIGTERM (2.36+) unless --forward-signals;
     // without it the program replaced unshare, so signals sent to us are meant for it.
-    run: { signals: !fork || options.forwardSignals ? 'forward' : 'ignore' },
+    run: { signals: !fork ? 'forward' : options.forwardSignals ? ['SIGINT', 'SIGTERM'] : 'ignore' },
     persist,
     kinds: KIND_NAMES.filter((k) => requested.has(k)),
   };
