@@ -29,7 +29,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(killChild !== undefined ? { killChild: parseSignal('--kill-child', killChild || 'SIGKILL') } : {}),
     });
     const status = await runToCompletion(defaultProgram(programArgs(parsed)), { steps: [step] },
-      { signals: parsed.forwardSignals ? 'forward' : 'ignore' });
+      { signals: parsed.forwardSignals ? ['SIGINT', 'SIGTERM'] : 'ignore' });
     exitLike(status);
   } catch (e) {
     failAndExit('ns-pid', e);
