@@ -1,2 +1,18 @@
-/** ns-net: Network namespaces: rtnetlink in TypeScript, veth networking and ip netns parity. */
-export {};
+/**
+ * ns-net: network namespaces. rtnetlink spoken directly (codec, transport, verbs named like
+ * `ip`), a spawn step giving a program its own namespace with `lo` up and a veth link, and
+ * named namespaces shared with `ip netns`.
+ */
+export { net, type NetOptions, type VethOptions } from './step';
+export {
+  RtnlHandle, veth, bridge, dummy, validateIfname,
+  type Address, type AddrOptions, type Link, type LinkRef, type LinkSpec, type Route, type RouteSpec, type VethPeer,
+} from './verbs';
+export { NetlinkSocket, type NetlinkSocketOptions } from './transport';
+export {
+  netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsOpen, netnsPath, netnsPids,
+  validateNetnsName, NETNS_RUN_DIR, NETNS_ETC_DIR, type NamedNetns,
+} from './netns';
+export { addrJson, linkJson, routeJson, type AddrInfoJson, type LinkJson, type RouteJson } from './show';
+export { parseCidr, type Cidr } from './codec';
+export * as codec from './codec';
