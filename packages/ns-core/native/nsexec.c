@@ -112,6 +112,11 @@ struct ctx {
 	struct op *ops;
 	int status_fd; /* write end, CLOEXEC: EOF at the parent means exec succeeded */
 	int go_fd;     /* read end: the parent's go byte after a READY record */
+	/* The parent's ends, which clone() copied into the child's fd table: closed first thing,
+	 * or the child's own copy of the go pipe's write end would keep it from ever seeing EOF
+	 * when the parent dies while the child waits at SYNC (pipe(7): EOF needs every writer gone). */
+	int parent_status_fd;
+	int parent_go_fd;
 	int fd_slot[NSX_MAX_FD_SLOTS];
 	uint64_t soft_ok; /* SETNS slots that succeeded in a soft pass */
 	char *stack2_top; /* for FORK's grandchild */
@@ -603,6 +608,8 @@ static int child_main(void *arg)
 	long fd;
 
 	reset_signals();
+	RAW1(SYS_close, c->parent_go_fd);
+	RAW1(SYS_close, c->parent_status_fd);
 	/* Keep the status and go pipes clear of every fd the plan will dup2 into place, and
 	 * drop the originals: a FORK's stay-behind half must hold no copy, or EOF never comes. */
 	fd = RAW3(SYS_fcntl, c->status_fd, F_DUPFD_CLOEXEC, c->fd_floor);
@@ -861,6 +868,8 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 	}
 	c->status_fd = status[1];
 	c->go_fd = go[0];
+	c->parent_status_fd = status[0];
+	c->parent_go_fd = go[1];
 
 	/* Signals stay blocked across clone(): the child must reset every handler before one may run. */
 	sigfillset(&all);
