@@ -253,6 +253,15 @@ describe('ns-net CLI', () => {
       }
       ok('netns', 'delete', name);
     });
+
+    it('a stale name (a file with no namespace on it) is listed without an id and can be deleted', () => {
+      const stale = netnsName('z');
+      ok('netns', 'add', netnsName('y')); // makes sure /run/netns exists
+      writeFileSync(`${RUN_DIR}/${stale}`, '');
+      expect(ok('netns', 'list').split('\n')).to.include(stale);
+      ok('netns', 'delete', stale);
+      expect(existsSync(`${RUN_DIR}/${stale}`)).to.equal(false);
+    });
   });
 
   describe('link, addr, route: the same as ip -j on the same namespace', () => {
