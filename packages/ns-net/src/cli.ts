@@ -13,8 +13,8 @@ import { net, type VethOptions } from './step';
 import {
   netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsOpen, netnsPids,
 } from './netns';
-import { addrInfoText, addrJson, linkJson, linkText, routeJson, routeText, type LinkJson } from './show';
-import { RtnlHandle, type Link } from './verbs';
+import { ipShow, type ShowObject } from './show';
+import { RtnlHandle } from './verbs';
 
 const PROG = 'ns-net';
 const SHOW_OBJECTS = new Map([['link', 'link'], ['addr', 'addr'], ['address', 'addr'], ['a', 'addr'], ['route', 'route'], ['r', 'route']]);
@@ -169,53 +169,5 @@ function showCommand(object: string, argv: readonly string[]): void {
   if (parsed['4'] && parsed['6']) throw usageError(`${object}: -4 and -6 exclude each other`);
   const family = parsed['4'] ? AF.INET : parsed['6'] ? AF.INET6 : undefined;
   const rtnl = parsed.netns !== undefined ? netnsOpen(parsed.netns).use((ns) => RtnlHandle.at(ns)) : RtnlHandle.current();
-  const text = rtnl.use((h) => render(h, object, { dev, family, json: parsed.json ?? false }));
-  process.stdout.write(text);
-}
-
-function render(h: RtnlHandle, object: string, o: { dev: string | undefined; family: number | undefined; json: boolean }): string {
-  const links = h.linkList();
-  const byIndex = new Map(links.map((l) => [l.index, l]));
-  const selected = o.dev === undefined ? links : [h.linkByName(o.dev)];
-  if (object === 'link') {
-    const list = selected.map((l) => linkJson(l, byIndex));
-    if (o.json) return `${JSON.stringify(list)}\n`;
-    const names = peerNames(h, list);
-    return list.map((l) => linkText(l, names)).join('');
-  }
-  if (object === 'addr') return renderAddrs(h, selected, byIndex, o);
-  const routes = h.routeList({ family: o.family ?? AF.INET })
-    .filter((r) => o.dev === undefined || r.oif === selected[0]!.index);
-  // Filtered by device, ip does not repeat the device on every line.
-  const list = routes.map((r) => routeJson(r, byIndex, { dev: o.dev === undefined }));
-  return o.json ? `${JSON.stringify(list)}\n` : list.map(routeText).join('');
-}
-
-function renderAddrs(h: RtnlHandle, selected: Link[], byIndex: Map<number, Link>, o: { dev: string | undefined; family: number | undefined; json: boolean }): string {
-  const addrs = h.addrList(o.family !== undefined ? { family: o.family } : {});
-  let shown = selected;
-  if (o.family === AF.INET6 && o.dev === undefined) {
-    // `ip -6 addr` lists links with family AF_INET6, which the kernel answers from IPv6's own
-    // table (no qdisc or group): ask the same to print the same. (With dev, ip asks for that
-    // one link in full.)
-    const v6 = new Map(h.linkList({ family: AF.INET6 }).map((l) => [l.index, l]));
-    shown = selected.flatMap((l) => v6.get(l.index) ?? []);
-  }
-  let list = addrJson(shown, addrs, byIndex);
-  if (o.family !== undefined) {
-    // ip -4/-6 addr leaves out links without an address of that family, and their link layer.
-    list = list.filter((l) => l.addr_info.length > 0)
-      .map(({ link_type: _t, address: _a, broadcast: _b, link_netnsid: _n, ...rest }) => rest as (typeof list)[number]);
-  }
-  if (o.json) return `${JSON.stringify(list)}\n`;
-  const names = peerNames(h, list);
-  return list.map((l) => linkText(l, names) + l.addr_info.map(addrInfoText).join('')).join('');
-}
-
-/** Names of the namespaces links point into (nsid -> /run/netns name), looked up only if needed. */
-function peerNames(h: RtnlHandle, links: readonly LinkJson[]): Map<number, string> {
-  const names = new Map<number, string>();
-  if (!links.some((l) => l['link_netnsid'] !== undefined)) return names;
-  for (const n of netnsList(h)) if (n.id !== undefined && !names.has(n.id)) names.set(n.id, n.name);
-  return names;
+  process.stdout.write(rtnl.use((h) => ipShow(h, object as ShowObject, { dev, family, json: parsed.json ?? false })));
 }

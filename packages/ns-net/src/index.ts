@@ -13,6 +13,6 @@ export {
   netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsOpen, netnsPath, netnsPids,
   validateNetnsName, NETNS_RUN_DIR, NETNS_ETC_DIR, type NamedNetns,
 } from './netns';
-export { addrJson, linkJson, routeJson, type AddrInfoJson, type LinkJson, type RouteJson } from './show';
+export { addrJson, ipShow, linkJson, routeJson, type AddrInfoJson, type LinkJson, type RouteJson, type ShowObject, type ShowOptions } from './show';
 export { parseCidr, type Cidr } from './codec';
 export * as codec from './codec';

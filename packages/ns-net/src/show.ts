@@ -4,7 +4,8 @@
  * numbers are iproute2's defaults (/etc/iproute2/rt_*, ll_types.c), not read from /etc.
  */
 import { AF, IFA_F, IFF, OPERSTATES, RTN, RTPROT, RT_SCOPE, RT_TABLE, attrValue } from './codec';
-import type { Address, Link, Route } from './verbs';
+import type { Address, Link, Route, RtnlHandle } from './verbs';
+import { netnsList } from './netns';
 
 export type LinkJson = Record<string, unknown> & { ifindex: number; ifname: string };
 export type AddrInfoJson = Record<string, unknown> & { family: string };
@@ -189,4 +190,63 @@ export function routeText(j: RouteJson): string {
   for (const f of j['flags'] as string[]) line += `${f} `;
   if (j['pref'] !== undefined) line += `pref ${String(j['pref'])}`;
   return `${line}\n`;
+}
+
+export type ShowObject = 'link' | 'addr' | 'route';
+
+export interface ShowOptions {
+  /** Only this link (`dev NAME`); for routes, those through it. */
+  readonly dev?: string | undefined;
+  /** AF.INET or AF.INET6 (`-4`/`-6`); routes default to IPv4, as `ip route` does. */
+  readonly family?: number | undefined;
+  /** `ip -j` output instead of text. */
+  readonly json?: boolean;
+}
+
+/** Equivalent to: `ip [-4|-6] [-j] link|addr|route show [dev NAME]` in the handle's namespace. */
+export function ipShow(h: RtnlHandle, object: ShowObject, o: ShowOptions = {}): string {
+  const links = h.linkList();
+  const byIndex = new Map(links.map((l) => [l.index, l]));
+  const selected = o.dev === undefined ? links : [h.linkByName(o.dev)];
+  if (object === 'link') {
+    const list = selected.map((l) => linkJson(l, byIndex));
+    if (o.json) return `${JSON.stringify(list)}\n`;
+    const names = peerNames(h, list);
+    return list.map((l) => linkText(l, names)).join('');
+  }
+  if (object === 'addr') return showAddrs(h, selected, byIndex, o);
+  const routes = h.routeList({ family: o.family ?? AF.INET })
+    .filter((r) => o.dev === undefined || r.oif === selected[0]!.index);
+  // Filtered by device, ip does not repeat the device on every line.
+  const list = routes.map((r) => routeJson(r, byIndex, { dev: o.dev === undefined }));
+  return o.json ? `${JSON.stringify(list)}\n` : list.map(routeText).join('');
+}
+
+function showAddrs(h: RtnlHandle, selected: Link[], byIndex: Map<number, Link>, o: ShowOptions): string {
+  const addrs = h.addrList(o.family !== undefined ? { family: o.family } : {});
+  let shown = selected;
+  if (o.family === AF.INET6 && o.dev === undefined) {
+    // `ip -6 addr` lists links with family AF_INET6, which the kernel answers from IPv6's own
+    // table (no qdisc or group): ask the same to print the same. (With dev, ip asks for that
+    // one link in full.)
+    const v6 = new Map(h.linkList({ family: AF.INET6 }).map((l) => [l.index, l]));
+    shown = selected.flatMap((l) => v6.get(l.index) ?? []);
+  }
+  let list = addrJson(shown, addrs, byIndex);
+  if (o.family !== undefined) {
+    // ip -4/-6 addr leaves out links without an address of that family, and their link layer.
+    list = list.filter((l) => l.addr_info.length > 0)
+      .map(({ link_type: _t, address: _a, broadcast: _b, link_netnsid: _n, ...rest }) => rest as (typeof list)[number]);
+  }
+  if (o.json) return `${JSON.stringify(list)}\n`;
+  const names = peerNames(h, list);
+  return list.map((l) => linkText(l, names) + l.addr_info.map(addrInfoText).join('')).join('');
+}
+
+/** Names of the namespaces links point into (nsid -> /run/netns name), looked up only if needed. */
+function peerNames(h: RtnlHandle, links: readonly LinkJson[]): Map<number, string> {
+  const names = new Map<number, string>();
+  if (!links.some((l) => l['link_netnsid'] !== undefined)) return names;
+  for (const n of netnsList(h)) if (n.id !== undefined && !names.has(n.id)) names.set(n.id, n.name);
+  return names;
 }
