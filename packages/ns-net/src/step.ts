@@ -68,7 +68,10 @@ export function net(options: NetOptions = {}): Step {
   /** Host ends made for each child, so cleanup removes exactly what this step created. */
   const created = new Map<number, HostEnd>();
   const setup = ({ pid }: ParentContext): void => {
-    Namespace.ofPid(pid, 'net').use((childNs) => RtnlHandle.at(childNs).use((inside) => {
+    const first = plan.loopback ? 'loopback' : '--veth';
+    // The child waits at the sync point, so its pid cannot be reused; it can still be killed.
+    const childNs = inStep(first, () => Namespace.ofPid(pid, 'net'));
+    childNs.use(() => inStep(first, () => RtnlHandle.at(childNs)).use((inside) => {
       if (plan.loopback) inStep('loopback', () => inside.loopbackUp());
       const v = plan.veth;
       if (!v) return;
@@ -83,7 +86,8 @@ export function net(options: NetOptions = {}): Step {
         inStep('--peer-address', () => inside.addrAdd(v.nsIf, v.peer, { noDad: true }));
         inStep('--veth', () => host.linkSetUp(v.hostIf));
         inStep('--veth', () => inside.linkSetUp(v.nsIf));
-        // After both ends are up: the kernel accepts a gateway only on a reachable (on-link) prefix.
+        // Only now: the kernel refuses a gateway whose route goes through a link that is down
+        // ("Nexthop has invalid gateway").
         if (v.gateway) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway: v.host.address }));
       });
     }));

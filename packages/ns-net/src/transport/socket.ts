@@ -58,6 +58,7 @@ export class NetlinkSocket {
   #fd: number;
   #seq: number;
   #buf = Buffer.alloc(32 * 1024);
+  readonly #peek = Buffer.alloc(16);
 
   private constructor(fd: number, portId: number, timeoutMs: number) {
     this.#fd = fd;
@@ -182,7 +183,7 @@ export class NetlinkSocket {
   #receive(seq: number, requestType: number, what: string): NlMessage[] {
     for (;;) {
       // MSG_PEEK|MSG_TRUNC returns the datagram's full size, so the real read never truncates.
-      const size = this.#recv(Buffer.alloc(16), sys.socket.MSG_PEEK | sys.socket.MSG_TRUNC, requestType, what);
+      const size = this.#recv(this.#peek, sys.socket.MSG_PEEK | sys.socket.MSG_TRUNC, requestType, what);
       if (size > this.#buf.length) this.#buf = Buffer.alloc(size);
       const n = this.#recv(this.#buf, 0, requestType, what);
       const mine: NlMessage[] = [];
