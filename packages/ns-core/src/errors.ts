@@ -60,12 +60,13 @@ export class NsError extends Error {
   readonly code: string;
   /** Negative, as in Node's SystemError. */
   readonly errno: number;
-  readonly syscall?: string;
-  readonly path?: string;
-  readonly dest?: string;
-  readonly namespaces?: readonly NamespaceKind[];
-  readonly step?: string;
-  readonly hint?: string;
+  // `declare`: only the fields that apply exist on an instance, so logs show no `path: undefined`.
+  declare readonly syscall?: string;
+  declare readonly path?: string;
+  declare readonly dest?: string;
+  declare readonly namespaces?: readonly NamespaceKind[];
+  declare readonly step?: string;
+  declare readonly hint?: string;
 
   constructor(init: NsErrorInit) {
     const code = init.code ?? (init.errno ? errnoName(init.errno) : 'EUNKNOWN');
@@ -74,12 +75,13 @@ export class NsError extends Error {
     this.name = 'NsError';
     this.code = code;
     this.errno = -Math.abs(init.errno);
-    if (init.syscall !== undefined) this.syscall = init.syscall;
-    if (init.path !== undefined) this.path = init.path;
-    if (init.dest !== undefined) this.dest = init.dest;
-    if (init.namespaces !== undefined) this.namespaces = init.namespaces;
-    if (init.step !== undefined) this.step = init.step;
-    if (hint !== undefined) this.hint = hint;
+    const self = this as { -readonly [K in keyof NsError]: NsError[K] };
+    if (init.syscall !== undefined) self.syscall = init.syscall;
+    if (init.path !== undefined) self.path = init.path;
+    if (init.dest !== undefined) self.dest = init.dest;
+    if (init.namespaces !== undefined) self.namespaces = init.namespaces;
+    if (init.step !== undefined) self.step = init.step;
+    if (hint !== undefined) self.hint = hint;
   }
 }
 

@@ -8,7 +8,7 @@ export {
 } from './kinds';
 export { NsError, usageError, errnoName, errnoMessage, errnoNumber, type NsErrorInit } from './errors';
 export { Namespace, namespaceIds, openNamespaces, supportedKinds } from './namespace';
-export { runInside } from './inside';
+export { runInside, runInNew, type InProcessKind } from './inside';
 export { spawn, NsChild, liveChildren, exitCodeOf, type ExitStatus } from './exec/spawn';
 export {
   compileSpawn, envToList, programCandidates, joinOps, PHASES, RELAYED_SIGNALS,

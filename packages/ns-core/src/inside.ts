@@ -88,3 +88,26 @@ function restore(saved: Namespace[], entered: Namespace[], rootFd: number, cwdFd
     if (cwdFd >= 0) closeSync(cwdFd);
   }
 }
+
+/** Kinds a multithreaded process may unshare on its main thread and switch back from. */
+export type InProcessKind = 'net' | 'uts' | 'ipc' | 'cgroup';
+
+/**
+ * Runs fn with the calling thread in new namespaces of the given kinds, then restores the
+ * caller's. Whatever fn leaves holding them (a bind mount of /proc/thread-self/ns/net, an
+ * open socket) keeps them alive: `ip netns add` without a helper process.
+ */
+export function runInNew<T>(kinds: readonly InProcessKind[], fn: () => T): T {
+  const saved = kinds.map((k) => Namespace.ofPid('self', k));
+  try {
+    unshare(kinds);
+  } catch (e) {
+    for (const s of saved) s.close();
+    throw e;
+  }
+  try {
+    return fn();
+  } finally {
+    restore(saved, saved, -1, -1);
+  }
+}
