@@ -321,6 +321,8 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     reaper.poll();
   }
   if (!failure) child.execed = true;
+  // The children file is a snapshot (proc(5)); by EOF the program has exec'd and is certainly listed.
+  if (!failure && child.innerPid !== undefined && child.programPid === undefined) child.programPid = firstChildOf(pid);
   if (failure) {
     await child.exited;
     child.stdin?.destroy();
