@@ -281,8 +281,8 @@ static __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t opi, const
 		die(c, opi, -EAGAIN, NSX_SYS_CLONE);
 	send_record(c, NSX_REC_PID, (int32_t)opi, 0, 0, (int32_t)child);
 	/* This half never execs, so close-on-exec never closes its copy of Node's fds: drop them
-	 * all. Only the grandchild may hold the status pipe now; its exec is what the parent awaits. */
-	c->status_fd = -1;
+	 * all. Only the grandchild may hold the status pipe now; its exec is what the parent awaits.
+	 * The ctx is shared with the grandchild (CLONE_VM) and still used by it: leave it alone. */
 	RAW3(SYS_close_range, 0, ~0U, 0);
 	stay_behind(c, child, o->arg[0] == 1, o->arg[1]);
 }

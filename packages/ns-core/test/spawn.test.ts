@@ -224,6 +224,19 @@ describe('spawn', () => {
       }
     });
 
+    it('a failure after a fork is reported by the program half, for init and relay alike', async () => {
+      for (const init of [true, false]) {
+        for (let i = 0; i < 20; i++) {
+          try {
+            await spawn(['/no/such/program'], { create: ['pid'], steps: [{ name: 'f', child: [{ op: 'fork', init, forward: ['SIGTERM'], phase: 'fork' }] }] });
+            expect.fail(`spawn should have failed (init: ${init}, try ${i})`);
+          } catch (e) {
+            expect(e).to.include({ code: 'ENOENT', syscall: 'execve', step: 'exec' });
+          }
+        }
+      }
+    });
+
     it('a mount failure in the child names the step, syscall and paths', async () => {
       try {
         await spawn(['true'], { create: ['mnt'], steps: [{ name: 'bind', child: [
