@@ -332,7 +332,12 @@ describe('spawn', () => {
     expect(liveChildren()).to.equal(0);
     expect(execStage().liveRegions()).to.equal(0);
     expect(childrenOf()).to.deep.equal([]);
-    expect(mounts()).to.deep.equal(mountsBefore);
-    expect(openFds().sort()).to.deep.equal(fdsBefore);
+    // Differences, not whole tables, so a failure names the mount or fd that appeared.
+    const now = mounts();
+    expect(now.filter((m) => !mountsBefore.includes(m)), 'mounts added').to.deep.equal([]);
+    expect(mountsBefore.filter((m) => !now.includes(m)), 'mounts removed').to.deep.equal([]);
+    const fds = openFds();
+    expect(fds.filter((f) => !fdsBefore.includes(f)), 'fds opened').to.deep.equal([]);
+    expect(fdsBefore.filter((f) => !fds.includes(f)), 'fds closed').to.deep.equal([]);
   });
 });
