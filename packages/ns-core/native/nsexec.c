@@ -394,15 +394,26 @@ static long do_exec(const struct ctx *c, const struct op *o)
 	return seen_eacces ? -EACCES : err;
 }
 
-/* nsfs inode numbers are 32-bit (proc_alloc_inum), so each fits a record's value field. */
+/*
+ * nsfs inode numbers are 32-bit (proc_alloc_inum), so each fits a record's value field. All
+ * records go in one write (under PIPE_BUF, so atomic): one write per record woke the parent,
+ * blocked reading the pipe, once per namespace (~200 us per spawn, measured).
+ */
 static void do_report_ns(struct ctx *c, uint32_t opi, const struct op *o)
 {
+	int32_t recs[NSX_MAX_NS_IDS][5];
 	uint32_t i;
 	for (i = 0; i < o->nstr; i++) {
 		struct stat st;
 		long r = RAW4(SYS_newfstatat, AT_FDCWD, o->str[i], &st, 0);
-		send_record(c, NSX_REC_NS_ID, (int32_t)opi, (int32_t)i, 0, r == 0 ? (int32_t)(uint32_t)st.st_ino : 0);
+		recs[i][0] = NSX_REC_NS_ID;
+		recs[i][1] = (int32_t)opi;
+		recs[i][2] = (int32_t)i;
+		recs[i][3] = 0;
+		recs[i][4] = r == 0 ? (int32_t)(uint32_t)st.st_ino : 0;
 	}
+	if (c->status_fd >= 0 && i > 0)
+		write_all(c->status_fd, recs, sizeof(recs[0]) * i);
 }
 
 static long do_mount_fd(const struct op *o)
