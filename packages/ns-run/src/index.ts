@@ -4,3 +4,4 @@
  */
 export { planUnshare, filteredEnv, type UnshareOptions, type UnsharePlan } from './unshare';
 export { openTargets, planEnter, type EnterOptions, type OpenedTargets } from './enter';
+export * from './run';

@@ -1,0 +1,338 @@
+/**
+ * The container runner: a program in new user, mount, pid, network, uts, ipc and cgroup
+ * namespaces, under an init as PID 1, with its own root filesystem, ids, limits and
+ * privileges, composed from the per-kind packages. Rootless when the caller is not root.
+ *
+ * Life of a container: plan (pure but for reading the rootfs and /etc) -> state file claimed
+ * (the name) -> janitor told what will exist -> subnet leased -> ports listened on -> spawn
+ * (every namespace and mount made by the exec stage, maps/veth/cgroup by the parent while the
+ * child waits) -> state recorded -> program runs -> everything removed when it exits.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import {
+  Namespace, NsError, spawn, usageError, type ExitStatus, type NamespaceKind, type NsChild, type SpawnOptions, type Step,
+} from 'ns-core';
+import { type CgroupLimits } from 'ns-cgroup';
+import { ipc } from 'ns-ipc';
+import { net } from 'ns-net';
+import { pid } from 'ns-pid';
+import { processContext, type UserContext } from 'ns-user';
+import { uts } from 'ns-uts';
+import { keptCapabilities } from './runner/caps';
+import { containerCgroup } from './runner/cgroup';
+import { planIdentity, securityStep, type Accounts, type Identity } from './runner/identity';
+import { resolveInRoot } from './runner/inroot';
+import { Janitor } from './runner/janitor';
+import {
+  leaseSubnet, netnsDialer, parsePublish, parseSubnet, PortProxy, releaseSubnet, vethDialer, CONTAINER_INTERFACE,
+  type NetworkMode, type PublishSpec, type Subnet,
+} from './runner/network';
+import { assembleFilesystem, type FilesystemSpec, type Volume } from './runner/rootfs';
+import { processRef, StateStore, validateName, STATE_VERSION, type ContainerState } from './runner/state';
+
+export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, keptCapabilities, namesOf as capabilityNames } from './runner/caps';
+export { DEFAULT_USERNS_RANGE, planIdentity, resolveUser, type Identity, type MapMode } from './runner/identity';
+export { resolveInRoot, type InRootPath } from './runner/inroot';
+export { DEFAULT_SUBNET_POOL, parsePublish, parseSubnet, subnetAt, type NetworkMode, type PublishSpec, type Subnet } from './runner/network';
+export { assembleFilesystem, STAGING_CANDIDATES, type FilesystemSpec, type Volume } from './runner/rootfs';
+export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef } from './runner/state';
+export { listContainers, planExec, signalContainer, stopContainer, type ContainerInfo, type ExecOptions, type ExecPlan } from './runner/lifecycle';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Run when no program is given: the shell every image has (the host's $SHELL may not exist inside). */
+export const DEFAULT_PROGRAM = ['/bin/sh'];
+
+export interface ContainerOptions {
+  /** Unique among this user's running containers; default 'nsr-' and 8 hex digits. */
+  readonly name?: string;
+  /** Root filesystem directory (pivot_root); default: the host's / read-only (see rootfs.ts). */
+  readonly rootfs?: string;
+  readonly readOnly?: boolean;
+  /** -v SRC:DEST[:ro|rw], or objects. */
+  readonly volumes?: readonly (string | Volume)[];
+  /** --tmpfs DEST: an empty writable directory. */
+  readonly tmpfs?: readonly string[];
+  /** -w: working directory inside (default /). */
+  readonly workdir?: string;
+  /** -e KEY=VALUE, or KEY to pass on the caller's value. */
+  readonly env?: readonly string[];
+  /** --env-file: KEY=VALUE lines ('#' comments), applied before `env`. */
+  readonly envFiles?: readonly string[];
+  /** -u UID[:GID] or NAME[:GROUP] inside (default 0:0). */
+  readonly user?: string;
+  /** Default: the name. */
+  readonly hostname?: string;
+  /** As root: INNER:OUTER:COUNT mapped for uids and gids (default DEFAULT_USERNS_RANGE). */
+  readonly usernsRange?: string;
+  /** Default 'veth' as root, 'none' otherwise (a veth needs privilege over the host's network). */
+  readonly network?: NetworkMode;
+  /** The veth's /30 (default: a free one of DEFAULT_SUBNET_POOL). */
+  readonly subnet?: string;
+  /** -p [HOST_IP:]HOST_PORT:CONTAINER_PORT. */
+  readonly publish?: readonly string[];
+  readonly memory?: number | string;
+  readonly pidsLimit?: number | string;
+  readonly cpus?: number | string;
+  readonly capAdd?: readonly string[];
+  readonly capDrop?: readonly string[];
+  /** Where state files go (default defaultStateRoot()). */
+  readonly stateDir?: string;
+  readonly stdio?: SpawnOptions['stdio'];
+  /** The caller's environment, for `-e KEY` (default process.env). */
+  readonly callerEnv?: NodeJS.ProcessEnv;
+}
+
+/** Everything decided before anything is created. */
+export interface ContainerPlan {
+  readonly name: string;
+  readonly hostname: string;
+  readonly argv: readonly string[];
+  readonly rootfs?: string;
+  readonly identity: Identity;
+  readonly env: readonly string[];
+  readonly workdir: string;
+  readonly network: NetworkMode;
+  readonly subnet?: number;
+  readonly publish: readonly PublishSpec[];
+  readonly limits: CgroupLimits;
+  readonly capabilities: bigint;
+  readonly filesystem: FilesystemSpec;
+  readonly kinds: readonly NamespaceKind[];
+}
+
+function parseVolume(spec: string | Volume): Volume {
+  if (typeof spec !== 'string') return spec;
+  const parts = spec.split(':');
+  const mode = parts.length === 3 ? parts[2] : undefined;
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1] || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+    throw usageError(`--volume: '${spec}' is not SRC:DEST[:ro|rw]`);
+  }
+  return { source: posix.resolve(parts[0]), dest: parts[1], readOnly: mode === 'ro' };
+}
+
+/** --env-file lines as Docker reads them: KEY=VALUE, KEY alone (the caller's value), '#' comments. */
+export function parseEnvFile(text: string, file: string): string[] {
+  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')).map((l) => {
+    const key = l.split('=')[0]!.trim();
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw usageError(`--env-file: ${file}: '${l}' is not KEY=VALUE`);
+    return l.includes('=') ? `${key}=${l.slice(l.indexOf('=') + 1)}` : key;
+  });
+}
+
+/** Resolves `KEY` entries against the caller's environment (dropped if unset, as Docker does). */
+function envEntries(entries: readonly string[], callerEnv: NodeJS.ProcessEnv, option: string): string[] {
+  return entries.flatMap((e) => {
+    const key = e.includes('=') ? e.slice(0, e.indexOf('=')) : e;
+    if (!/^[^=\0]+$/.test(key)) throw usageError(`${option}: '${e}' is not KEY=VALUE`);
+    if (e.includes('=')) return [e];
+    const value = callerEnv[key];
+    return value === undefined ? [] : [`${key}=${value}`];
+  });
+}
+
+/** Later entries win, in place of earlier ones with the same key. */
+function mergeEnv(...lists: (readonly string[])[]): string[] {
+  const byKey = new Map<string, string>();
+  for (const e of lists.flat()) byKey.set(e.slice(0, e.indexOf('=')), e);
+  return [...byKey.values()];
+}
+
+function readText(path: string, option: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path, step: option });
+  }
+}
+
+/** The container's /etc/passwd and /etc/group, read inside its root without leaving it. */
+function containerAccounts(rootfs: string | undefined): Accounts {
+  const read = (file: string) => {
+    const root = rootfs ?? '/';
+    const r = resolveInRoot(root, file, '--user');
+    if (r.kind !== 'file') return '';
+    return readText(posix.join(root, r.inside), '--user');
+  };
+  return { passwd: read('/etc/passwd'), group: read('/etc/group') };
+}
+
+/**
+ * Validates the options and decides everything that does not create anything.
+ * @throws NsError EUSAGE for bad or conflicting options.
+ */
+export function planContainer(argv: readonly string[], options: ContainerOptions = {}, ctx: UserContext = processContext()): ContainerPlan {
+  const name = validateName(options.name ?? `nsr-${randomBytes(4).toString('hex')}`);
+  const hostname = options.hostname ?? name;
+  const network = options.network ?? (ctx.privileged ? 'veth' : 'none');
+  if (!['none', 'host', 'veth'].includes(network)) throw usageError(`--network: '${network}' is not none, host or veth`);
+  if (network === 'veth' && !ctx.privileged) {
+    throw usageError('--network veth: a veth to the host needs root (CAP_NET_ADMIN over the host\'s network); use none or host');
+  }
+  if (options.subnet !== undefined && network !== 'veth') throw usageError('--subnet: only with --network veth');
+  const publish = (options.publish ?? []).map(parsePublish);
+  if (publish.length && network === 'host') throw usageError('--publish: with --network host the container\'s ports are the host\'s already');
+  if (publish.length && network === 'none' && !ctx.privileged) {
+    throw usageError('--publish: with --network none the proxy must enter the container\'s network namespace, which needs root');
+  }
+  const identity = planIdentity({ ...(options.usernsRange !== undefined ? { usernsRange: options.usernsRange } : {}),
+                                  ...(options.user !== undefined ? { user: options.user } : {}) },
+                                containerAccounts(options.rootfs), ctx);
+  const callerEnv = options.callerEnv ?? process.env;
+  const fromFiles = (options.envFiles ?? []).flatMap((f) => envEntries(parseEnvFile(readText(f, '--env-file'), f), callerEnv, '--env-file'));
+  const workdir = options.workdir ?? '/';
+  if (!workdir.startsWith('/')) throw usageError(`--workdir: '${workdir}' must be absolute`);
+  const filesystem: FilesystemSpec = {
+    ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
+    ...(options.readOnly ? { readOnly: true } : {}),
+    volumes: (options.volumes ?? []).map(parseVolume),
+    tmpfs: options.tmpfs ?? [],
+    ownNetwork: network !== 'host',
+    home: identity.home,
+    uid: identity.uid,
+    gid: identity.gid,
+    // A root runner's container root is another host user, who must be able to reach sources.
+    ...(identity.mode === 'range' ? { hostRoot: { uids: identity.uidMap[0]!, gids: identity.gidMap[0]! } } : {}),
+  };
+  const limits: CgroupLimits = {
+    ...(options.memory !== undefined ? { memory: options.memory } : {}),
+    ...(options.pidsLimit !== undefined ? { pidsMax: options.pidsLimit } : {}),
+    ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
+  };
+  const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
+  return {
+    name, hostname, argv: argv.length ? [...argv] : DEFAULT_PROGRAM, identity, workdir, network, publish, limits, filesystem, kinds,
+    ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
+    ...(options.subnet !== undefined ? { subnet: parseSubnet(options.subnet) } : {}),
+    capabilities: keptCapabilities(options.capAdd, options.capDrop),
+    // The base environment is settled once the home is known (runContainer).
+    env: mergeEnv(fromFiles, envEntries(options.env ?? [], callerEnv, '--env')),
+  };
+}
+
+/** A running container. */
+export interface Container {
+  readonly name: string;
+  readonly child: NsChild;
+  /** Host pids of the init (PID 1 inside) and of the program (PID 2). */
+  readonly pid: number;
+  readonly programPid: number | undefined;
+  readonly subnet?: Subnet;
+  readonly ports: readonly PublishSpec[];
+  readonly stateFile: string;
+  /** Resolves once the program has exited and everything the container had is removed. */
+  readonly exited: Promise<ExitStatus>;
+  kill(signal?: NodeJS.Signals): boolean;
+}
+
+/** The environment the program starts with: a clean one, as a container runtime gives. */
+function baseEnv(plan: ContainerPlan, home: string, callerEnv: NodeJS.ProcessEnv): string[] {
+  return [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${plan.hostname}`, `HOME=${home}`,
+          ...(callerEnv['TERM'] ? [`TERM=${callerEnv['TERM']}`] : []), 'container=ns-run'];
+}
+
+function cgroupNeeded(limits: CgroupLimits): boolean {
+  return Object.keys(limits).length > 0;
+}
+
+/**
+ * Starts the program in a new container; resolves once it runs.
+ * @throws NsError EUSAGE for bad options; EEXIST for a taken name; any setup failure, after
+ *   removing everything made so far.
+ */
+export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
+  const plan = planContainer(argv, options);
+  const store = new StateStore(options.stateDir).prepare();
+  const undo: (() => void | Promise<void>)[] = [];
+  const janitor = Janitor.start();
+  undo.push(() => janitor.done());
+  const stateFile = store.fileOf(plan.name);
+  try {
+    janitor.track({ type: 'file', path: stateFile });
+    const initial: ContainerState = {
+      version: STATE_VERSION, name: plan.name, created: new Date().toISOString(), status: 'creating',
+      runner: processRef(process.pid), argv: plan.argv, rootfs: plan.rootfs ?? null, network: plan.network, ports: plan.publish,
+      namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
+      setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16),
+    };
+    store.claim(initial);
+    undo.unshift(() => store.remove(plan.name));
+
+    let subnet: (Subnet & { lease: string }) | undefined;
+    if (plan.network === 'veth') {
+      subnet = leaseSubnet(store.subnetsDir, plan.subnet, (file) => janitor.track({ type: 'file', path: file }));
+      const lease = subnet.lease;
+      undo.unshift(() => releaseSubnet(lease));
+      janitor.track({ type: 'link', name: subnet.hostInterface });
+    }
+    const proxy = await PortProxy.listen(plan.publish);
+    undo.unshift(() => proxy.close());
+
+    const fs = assembleFilesystem(plan.filesystem);
+    const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.env);
+    let cgroup: ReturnType<typeof containerCgroup> | undefined;
+    if (cgroupNeeded(plan.limits)) {
+      cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, (dirs) => janitor.track({ type: 'cgroup', dirs }));
+    }
+    const steps: Step[] = [
+      plan.identity.userStep,
+      securityStep(plan.identity, plan.capabilities),
+      ...fs.steps,
+      pid({ init: true }),
+      uts({ hostname: plan.hostname }),
+      ipc(),
+      ...(plan.network === 'host' ? [] : [net({ loopback: true, ...(subnet ? { veth: {
+        hostIf: subnet.hostInterface, nsIf: CONTAINER_INTERFACE, address: `${subnet.host}/30`, peerAddress: `${subnet.peer}/30`, gateway: true,
+      } } : {}) })]),
+      cgroup ? cgroup.step : { name: 'ns-run cgroup', create: ['cgroup'] },
+    ];
+    const child = await spawn(plan.argv, {
+      steps, env, cwd: plan.workdir, killWithParent: 'SIGKILL', ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+    });
+
+    let netns: Namespace | undefined;
+    if (plan.publish.length) {
+      if (subnet) proxy.dialer(vethDialer(subnet.peer));
+      else {
+        netns = Namespace.ofPid(child.pid, 'net');
+        proxy.dialer(netnsDialer(netns));
+      }
+    }
+    const running: ContainerState = {
+      ...initial, status: 'running', init: processRef(child.pid),
+      ...(child.programPid !== undefined ? { program: processRef(child.programPid) } : {}),
+      ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
+      cgroups: cgroup?.directories() ?? [], env,
+    };
+    store.update(running);
+
+    const exited = child.exited.then(async (status) => {
+      netns?.close();
+      await runAll(undo);
+      return status;
+    });
+    return {
+      name: plan.name, child, pid: child.pid, programPid: child.programPid, ports: plan.publish, stateFile, exited,
+      ...(subnet ? { subnet } : {}),
+      kill: (signal = 'SIGTERM') => child.kill(signal),
+    };
+  } catch (e) {
+    await runAll(undo);
+    throw e;
+  }
+}
+
+/** Runs every undo action, even after one fails, then reports the first failure. */
+async function runAll(actions: (() => void | Promise<void>)[]): Promise<void> {
+  let first: unknown;
+  for (const action of actions.splice(0)) {
+    try {
+      await action();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first) throw first;
+}

@@ -1,0 +1,221 @@
+/**
+ * Who the program is: the user namespace's maps (a range of ids as root, the caller's
+ * /etc/subuid block through newuidmap, or just the caller's own id), the ids inside, and the
+ * privileges it keeps (capabilities, no_new_privs).
+ */
+import { constants } from 'node:os';
+import { usageError, type PhasedOp, type Step } from 'ns-core';
+import {
+  parseMapRange, processContext, subordinateIdsOf, user, userName, SUBGID_FILE, SUBUID_FILE,
+  type IdRange, type UserContext,
+} from 'ns-user';
+import { namesOf } from './caps';
+
+/**
+ * What root maps by default: 65536 ids (a full 16-bit id space, so images with ids up to
+ * 65535 work) starting at host id 100000, the first block useradd(8) would hand out in
+ * /etc/subuid. Container root is host uid 100000. Choose another block with --userns-range
+ * if that one is given to a user on your machine.
+ */
+export const DEFAULT_USERNS_RANGE = '0:100000:65536';
+
+/** prctl(2) options the security step uses. */
+const PR_SET_DUMPABLE = 4;
+const PR_SET_NO_NEW_PRIVS = 38;
+const PR_SET_PDEATHSIG = 1;
+
+export interface Account {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+}
+
+/** passwd(5) lines: name:password:uid:gid:gecos:home:shell. Malformed lines are skipped. */
+export function parsePasswd(text: string): Account[] {
+  return text.split('\n').flatMap((line) => {
+    const f = line.split(':');
+    if (f.length < 7 || !/^\d+$/.test(f[2]!) || !/^\d+$/.test(f[3]!)) return [];
+    return [{ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! }];
+  });
+}
+
+/** group(5) lines: name:password:gid:members. */
+export function parseGroup(text: string): { name: string; gid: number }[] {
+  return text.split('\n').flatMap((line) => {
+    const f = line.split(':');
+    if (f.length < 3 || !/^\d+$/.test(f[2]!)) return [];
+    return [{ name: f[0]!, gid: Number(f[2]) }];
+  });
+}
+
+export type MapMode = 'range' | 'subids' | 'single';
+
+export interface Identity {
+  /** ns-user's step: the namespace and its maps. */
+  readonly userStep: Step;
+  readonly mode: MapMode;
+  readonly uidMap: readonly IdRange[];
+  readonly gidMap: readonly IdRange[];
+  /** setgroups(2) stays usable inside (not with a single-id map: user_namespaces(7)). */
+  readonly setgroupsAllowed: boolean;
+  /** The program's ids inside. */
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+}
+
+export interface IdentityOptions {
+  /** INNER:OUTER:COUNT for uids and gids alike (root only). */
+  readonly usernsRange?: string;
+  /** -u: UID[:GID] or NAME[:GROUP] inside. */
+  readonly user?: string;
+}
+
+/** The container's own account files, for -u names and homes. */
+export interface Accounts {
+  readonly passwd: string;
+  readonly group: string;
+}
+
+function inside(ranges: readonly IdRange[], id: number): boolean {
+  return ranges.some((r) => id >= r.inner && id < r.inner + r.count);
+}
+
+/**
+ * Plans the user namespace. As root: `usernsRange` (default DEFAULT_USERNS_RANGE), written
+ * directly. As anyone else: the first /etc/subuid and /etc/subgid blocks, written by the setuid
+ * helpers, with the caller's own id as root and the block as ids 1..N (podman's layout); or,
+ * without such blocks or helpers, only the caller's id as root (setgroups denied).
+ * @throws NsError EUSAGE for a bad range, an unknown -u name, or ids the map does not cover.
+ */
+export function planIdentity(options: IdentityOptions, accounts: Accounts, ctx: UserContext = processContext()): Identity {
+  let mode: MapMode;
+  let uidMap: IdRange[];
+  let gidMap: IdRange[];
+  let step: Step;
+  if (ctx.privileged) {
+    const range = parseMapRange(options.usernsRange ?? DEFAULT_USERNS_RANGE, '--userns-range');
+    mode = 'range';
+    uidMap = [range];
+    gidMap = [range];
+    step = user({ mapUsers: [range], mapGroups: [range] }, ctx);
+  } else {
+    if (options.usernsRange !== undefined) {
+      throw usageError(`--userns-range: only root may choose the range (yours comes from ${SUBUID_FILE})`);
+    }
+    const blocks = subordinateBlocks(ctx);
+    if (blocks) {
+      mode = 'subids';
+      uidMap = [{ inner: 0, outer: ctx.euid, count: 1 }, { inner: 1, outer: blocks.uid.start, count: blocks.uid.count }];
+      gidMap = [{ inner: 0, outer: ctx.egid, count: 1 }, { inner: 1, outer: blocks.gid.start, count: blocks.gid.count }];
+      step = user({ mapUser: 0, mapGroup: 0,
+                    mapUsers: [{ inner: 1, outer: blocks.uid.start, count: blocks.uid.count }],
+                    mapGroups: [{ inner: 1, outer: blocks.gid.start, count: blocks.gid.count }] }, ctx);
+    } else {
+      mode = 'single';
+      uidMap = [{ inner: 0, outer: ctx.euid, count: 1 }];
+      gidMap = [{ inner: 0, outer: ctx.egid, count: 1 }];
+      step = user({ mapRoot: true }, ctx);
+    }
+  }
+  const ids = resolveUser(options.user, accounts);
+  if (!inside(uidMap, ids.uid) || !inside(gidMap, ids.gid)) {
+    const why = mode === 'single' ? `only id 0 is mapped (no ${SUBUID_FILE}/${SUBGID_FILE} block or newuidmap for uid ${ctx.euid})`
+      : `the map covers ids ${uidMap.map((r) => `${r.inner}-${r.inner + r.count - 1}`).join(', ')}`;
+    throw usageError(`--user: ${options.user}: ${why}`);
+  }
+  return { userStep: step, mode, uidMap, gidMap, setgroupsAllowed: mode !== 'single', ...ids };
+}
+
+/** The caller's first subordinate blocks, if both files give one and both helpers exist. */
+function subordinateBlocks(ctx: UserContext): { uid: { start: number; count: number }; gid: { start: number; count: number } } | undefined {
+  if (!ctx.findProgram('newuidmap') || !ctx.findProgram('newgidmap')) return undefined;
+  const name = userName(ctx.euid, ctx.readFile);
+  const first = (file: string) => {
+    let text: string;
+    try {
+      text = ctx.readFile(file);
+    } catch (e) {
+      // No such file: nobody has subordinate ids here.
+      if ((e as { code?: string }).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return subordinateIdsOf(text, { uid: ctx.euid, name }, file)[0];
+  };
+  const uid = first(SUBUID_FILE);
+  const gid = first(SUBGID_FILE);
+  return uid && gid ? { uid, gid } : undefined;
+}
+
+/** -u as Docker reads it: names from the container's passwd/group; GID defaults to the user's. */
+export function resolveUser(spec: string | undefined, accounts: Accounts): { uid: number; gid: number; home: string } {
+  const passwd = parsePasswd(accounts.passwd);
+  if (spec === undefined || spec === '') return { uid: 0, gid: 0, home: passwd.find((a) => a.uid === 0)?.home || '/root' };
+  const [u, g, extra] = spec.split(':');
+  if (extra !== undefined || u === '' || g === '') throw usageError(`--user: '${spec}' is not UID[:GID] or NAME[:GROUP]`);
+  const account = /^\d+$/.test(u!) ? passwd.find((a) => a.uid === Number(u)) : passwd.find((a) => a.name === u);
+  if (!/^\d+$/.test(u!) && !account) throw usageError(`--user: unknown user '${u}' (not in the container's /etc/passwd)`);
+  const uid = /^\d+$/.test(u!) ? Number(u) : account!.uid;
+  let gid = account?.gid ?? 0;
+  if (g !== undefined) {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const group = parseGroup(accounts.group).find((x) => x.name === g);
+      if (!group) throw usageError(`--user: unknown group '${g}' (not in the container's /etc/group)`);
+      gid = group.gid;
+    }
+  }
+  if (uid > 0xfffffffe || gid > 0xfffffffe) throw usageError(`--user: '${spec}' is out of range`);
+  return { uid, gid, home: account?.home || (uid === 0 ? '/root' : '/') };
+}
+
+/**
+ * The privileges the program keeps, applied last: the bounding set first (dropping needs
+ * CAP_SETPCAP, which setuid to a non-root id would take away), then groups, gid and uid, then
+ * the effective/permitted sets (empty for a non-root id: capabilities(7) clears them on the
+ * switch anyway) and no_new_privs, so that no setuid binary or file capability inside can
+ * give any of them back.
+ *
+ * PR_SET_DUMPABLE 0 comes first, once the parent is done with the child: the stage's child
+ * shares the runner's memory and stays behind as the container's PID 1 (the init), so a
+ * program inside that may ptrace its PID 1 (same uid, or CAP_SYS_PTRACE in the container's
+ * user namespace) could read and write the runner's memory. A non-dumpable mm can only be
+ * ptraced with CAP_SYS_PTRACE in the initial user namespace (ptrace(2), "ptrace access mode").
+ */
+export function securityStep(identity: Pick<Identity, 'uid' | 'gid' | 'setgroupsAllowed'>, keep: bigint): Step {
+  const kept = identity.uid === 0 ? keep : 0n;
+  const child: PhasedOp[] = [
+    { op: 'prctl', option: PR_SET_DUMPABLE, args: [0], phase: 'namespaces', step: 'protect the runner' },
+    ...becomeRootInside(identity.setgroupsAllowed),
+    { op: 'bounding-keep', keep: kept, phase: 'identity', step: 'capabilities' },
+    ...(identity.setgroupsAllowed ? [{ op: 'setgroups' as const, gids: [], phase: 'identity' as const, step: '--user' }] : []),
+    { op: 'setgid', gid: identity.gid, phase: 'identity', step: '--user' },
+    { op: 'setuid', uid: identity.uid, phase: 'identity', step: '--user' },
+    { op: 'capset', effective: kept, permitted: kept, inheritable: 0n, phase: 'final', step: 'capabilities' },
+    { op: 'prctl', option: PR_SET_NO_NEW_PRIVS, args: [1], phase: 'final', step: 'no_new_privs' },
+  ];
+  return { name: 'ns-run security', child };
+}
+
+/**
+ * Right after the maps exist, the child becomes root of its namespace: a filesystem mounted
+ * inside (the new tmpfs root, /tmp, /run) refuses to create files for an fsuid it cannot map
+ * (EOVERFLOW), and the host's root, which a privileged runner's child still is, is not mapped
+ * in a range map. Capabilities stay (the old uid was not the namespace's root, so nothing is
+ * dropped: capabilities(7)). A change of euid clears PR_SET_PDEATHSIG (prctl(2)), so it is set
+ * again, or the container would outlive a runner killed from now on.
+ */
+function becomeRootInside(setgroupsAllowed: boolean): PhasedOp[] {
+  return [
+    ...(setgroupsAllowed ? [{ op: 'setgroups' as const, gids: [], phase: 'namespaces' as const, step: 'root inside' }] : []),
+    { op: 'setgid', gid: 0, phase: 'namespaces', step: 'root inside' },
+    { op: 'setuid', uid: 0, phase: 'namespaces', step: 'root inside' },
+    { op: 'prctl', option: PR_SET_PDEATHSIG, args: [constants.signals.SIGKILL], phase: 'namespaces', step: 'kill with parent' },
+  ];
+}
+
+/** For messages and `ps`: 'CHOWN,KILL,...'. */
+export function describeCapabilities(mask: bigint): string {
+  return namesOf(mask).join(',') || 'none';
+}

@@ -1,0 +1,329 @@
+/**
+ * The container's filesystem, as exec-stage ops. Two constructions:
+ *
+ * - `--rootfs DIR`: ns-mount binds DIR on itself and pivot_root()s into it; /proc, /dev,
+ *   /sys and the volumes are mounted on destinations resolved inside DIR first (inroot.ts).
+ * - the embedded default (no rootfs): a fresh tmpfs, mounted in the child's private mount
+ *   namespace over a staging directory, becomes the new root. Each entry of the host's / is
+ *   bound into it read-only (symlinks such as /bin -> usr/bin are recreated), except /proc,
+ *   /sys, /dev, /tmp, /run and the home directory, which are fresh mounts. Every directory the
+ *   exec stage creates is on that tmpfs, so nothing is ever created on the host, and the tmpfs
+ *   root itself is made read-only once the program's view is complete.
+ *
+ * Bind sources are paths, resolved here in the runner's mount table, which the child's starts
+ * as a copy of (mount_namespaces(7)). The exec stage cannot bind from an fd the runner opened:
+ * that fd's mount belongs to the runner's namespace, and mount(2) refuses to bind across
+ * namespaces (EINVAL). So the staging directory is chosen where it hides no source.
+ */
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { posix } from 'node:path';
+import { NsError, sys, usageError, type ChildOp, type PhasedOp, type Step } from 'ns-core';
+import { compileFsOps, locate, mountNs, perMountFlags, readOnlyRemounts, type FsOp, type PathLocation } from 'ns-mount';
+import { resolveInRoot } from './inroot';
+import type { IdRange } from 'ns-user';
+
+const { MS } = sys;
+
+/** A bind of a host path into the container. */
+export interface Volume {
+  readonly source: string;
+  readonly dest: string;
+  readonly readOnly?: boolean;
+}
+
+export interface FilesystemSpec {
+  /** The root filesystem; undefined for the embedded default (the host's / read-only). */
+  readonly rootfs?: string;
+  /** Remount the rootfs read-only (the embedded default always is). */
+  readonly readOnly?: boolean;
+  readonly volumes?: readonly Volume[];
+  /** Extra tmpfs mounts (--tmpfs DEST). */
+  readonly tmpfs?: readonly string[];
+  /** A new sysfs needs a network namespace of its own; with the host's, /sys is bound read-only. */
+  readonly ownNetwork: boolean;
+  /** The program's home, made a private writable tmpfs in the embedded default. */
+  readonly home: string;
+  /** Owner of the fresh tmpfs mounts, as ids inside. */
+  readonly uid: number;
+  readonly gid: number;
+  /**
+   * Host ids the container's root has when they are not the caller's (a root runner's range
+   * map): the exec stage looks bind sources up as that user, so each must be reachable by it.
+   */
+  readonly hostRoot?: { readonly uids: IdRange; readonly gids: IdRange };
+}
+
+export interface Filesystem {
+  readonly steps: Step[];
+  /** The home the program gets ('/' when no writable home could be made, as Docker does). */
+  readonly home: string;
+}
+
+/**
+ * Where the embedded default may assemble its root before pivot_root, in order of preference:
+ * a tmpfs is mounted over it in the child's private mount namespace only, so it must be a
+ * directory whose host contents no bind needs (none of the host entries bound into the root).
+ */
+export const STAGING_CANDIDATES = ['/tmp', '/run', '/dev/shm'] as const;
+/** Host entries that are always fresh mounts in the embedded default. */
+const FRESH_TOP = ['proc', 'sys', 'dev', 'tmp', 'run'] as const;
+const TMPFS_FLAGS = MS.NOSUID | MS.NODEV;
+
+interface Emitter {
+  readonly ops: PhasedOp[];
+  readonly spec: FilesystemSpec;
+}
+
+/** Every op here belongs to the 'mounts' phase: before pivot_root, after the namespaces exist. */
+function emit(e: Emitter, step: string, op: ChildOp): void {
+  e.ops.push({ ...op, phase: 'mounts', step });
+}
+
+/** Where a mount goes: `inside` the container, under `base` before pivot_root. */
+interface Placement {
+  readonly base: string;
+  readonly inside: string;
+  /** Components of `inside` that exist already; the exec stage creates the rest. */
+  readonly existingDepth: number;
+  readonly kind?: 'dir' | 'file' | 'other';
+}
+
+const targetOf = (p: Placement) => posix.join(p.base, p.inside);
+
+/** mkdir (or, for the last component of a file bind, mkfile) of what does not exist yet. */
+function create(e: Emitter, step: string, p: Placement, lastIsFile = false): void {
+  const parts = p.inside.split('/').filter(Boolean);
+  for (let i = p.existingDepth; i < parts.length; i++) {
+    const path = posix.join(p.base, ...parts.slice(0, i + 1));
+    if (lastIsFile && i === parts.length - 1) emit(e, step, { op: 'mkfile', path, mode: 0o444 });
+    else emit(e, step, { op: 'mkdir', path, mode: 0o755, existOk: true });
+  }
+}
+
+function tmpfsData(mode: number, uid: number, gid: number): string {
+  return `mode=0${mode.toString(8)},uid=${uid},gid=${gid}`;
+}
+
+/** A fresh tmpfs owned by the program's ids inside (interpreted in the new user namespace). */
+function tmpfs(e: Emitter, step: string, p: Placement, mode: number, spec: FilesystemSpec): void {
+  create(e, step, p);
+  emit(e, step, { op: 'mount', source: 'tmpfs', target: targetOf(p), fstype: 'tmpfs', flags: TMPFS_FLAGS, data: tmpfsData(mode, spec.uid, spec.gid) });
+}
+
+/** A bind source as the child will find it. */
+interface Source {
+  readonly path: string;
+  readonly location: PathLocation;
+  readonly isDir: boolean;
+}
+
+function inRange(id: number, r: IdRange): boolean {
+  return id >= r.outer && id < r.outer + r.count;
+}
+
+/**
+ * Resolves a bind source on the host (its symlinks are the caller's to choose), and checks the
+ * container's root can walk to it: the exec stage binds as that user, and a host-owned
+ * directory it may not search fails the lookup (EACCES) with no capability to help
+ * (capabilities(7): CAP_DAC_* apply only to files whose owner is mapped).
+ */
+function resolveSource(e: Emitter, step: string, path: string): Source {
+  let location: PathLocation;
+  try {
+    location = locate(path);
+  } catch (err) {
+    const n = err as NsError;
+    throw new NsError({ errno: Math.abs(n.errno ?? 0), code: n.code, syscall: 'open', path, step });
+  }
+  const host = e.spec.hostRoot;
+  if (host) {
+    for (let dir = posix.dirname(location.resolved); ; dir = posix.dirname(dir)) {
+      const st = lstatSync(dir);
+      const mapped = inRange(st.uid, host.uids) && inRange(st.gid, host.gids);
+      if (!mapped && (st.mode & 0o001) === 0) {
+        throw new NsError({ errno: 13, code: 'EACCES', syscall: 'stat', path, step,
+          message: `${step}: ${path}: the container's root (host uid ${host.uids.outer}) may not search ${dir} ` +
+                   `(mode 0${(st.mode & 0o777).toString(8)}), and ns-run binds as that user; choose a source it can reach` });
+      }
+      if (dir === '/') break;
+    }
+  }
+  return { path, location, isDir: lstatSync(location.resolved).isDirectory() };
+}
+
+/**
+ * Binds a source on target, recursively, then remounts it and everything it carries
+ * read-only if asked: a bind starts with its source's flags and a remount sets exactly the
+ * flags given (mount(2)), so each keeps its nosuid/nodev/noexec.
+ */
+function bind(e: Emitter, step: string, source: Source, target: string, readOnly: boolean): void {
+  emit(e, step, { op: 'mount', source: source.location.resolved, target, flags: MS.BIND | MS.REC });
+  if (readOnly) {
+    for (const r of readOnlyRemounts(source.location, target, source.isDir)) emit(e, step, { op: 'mount', target: r.target, flags: r.flags });
+  }
+}
+
+/** Checks a container path given on the command line. */
+function checkInside(option: string, dest: string): string {
+  if (!dest.startsWith('/')) throw usageError(`${option}: '${dest}' must be an absolute path inside the container`);
+  const normal = posix.normalize(dest).replace(/\/+$/, '') || '/';
+  if (normal === '/') throw usageError(`${option}: cannot mount over the container's /`);
+  return normal;
+}
+
+function refuseSystemDirs(option: string, dest: string, inside: string): void {
+  for (const reserved of ['/proc', '/sys']) {
+    if (under(inside, reserved)) throw usageError(`${option}: ${dest} leads into ${reserved}, which ns-run mounts itself`);
+  }
+}
+
+/** The steps for a container's filesystem. */
+export function assembleFilesystem(spec: FilesystemSpec): Filesystem {
+  const e: Emitter = { ops: [], spec };
+  return spec.rootfs === undefined ? embeddedDefault(spec, e) : ownRootfs(spec.rootfs, spec, e);
+}
+
+function under(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/** The first candidate that exists as a directory and hides none of the sources. */
+function stagingDir(sources: readonly string[]): string {
+  for (const dir of STAGING_CANDIDATES) {
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch (err) {
+      // Not on this machine: try the next.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    if (st.isDirectory() && !sources.some((s) => under(s, dir) || under(dir, s))) return dir;
+  }
+  throw usageError(`--volume: every place to stage the root in (${STAGING_CANDIDATES.join(', ')}) holds a volume source; bind from elsewhere`);
+}
+
+function normalHome(home: string): string {
+  if (!home.startsWith('/')) throw usageError(`home directory '${home}' must be absolute`);
+  return posix.normalize(home).replace(/\/+$/, '') || '/';
+}
+
+function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
+  const home = normalHome(spec.home);
+  const freshTop = FRESH_TOP.map((n) => `/${n}`);
+  const inFresh = (fresh: readonly string[]) => (p: string) => fresh.some((f) => under(p, f));
+  // A home at the top level becomes a fresh tmpfs in the new root; a deeper one is covered by
+  // a tmpfs only where it exists on the host (we cannot create in the read-only host tree).
+  let writableHome: string | undefined;
+  if (home !== '/') {
+    const placed = resolveInRoot('/', home, 'home', inFresh(freshTop));
+    if (placed.inside.split('/').length === 2 || inFresh(freshTop)(placed.inside) || placed.kind === 'dir') writableHome = placed.inside;
+  }
+  const skipped = writableHome && writableHome.split('/').length === 2 ? [...freshTop, writableHome] : freshTop;
+  const fresh = writableHome ? [...freshTop, writableHome] : freshTop;
+
+  const entries = readdirSync('/', { withFileTypes: true }).filter((d) => !skipped.includes(`/${d.name}`));
+  // Sockets, fifos and devices at / are not part of a filesystem view; they are left out.
+  const bound = entries.filter((d) => d.isDirectory() || d.isFile()).map((d) => resolveSource(e, 'rootfs', `/${d.name}`));
+  const volumes = (spec.volumes ?? []).map((v) => ({ ...v, src: resolveSource(e, '--volume', v.source) }));
+  const system = ['/dev', ...(spec.ownNetwork ? [] : ['/sys'])];
+  const base = stagingDir([...bound, ...volumes.map((v) => v.src)].map((s) => s.location.resolved).concat(system));
+  const at = (inside: string, existingDepth = 0): Placement => ({ base, inside, existingDepth });
+
+  emit(e, 'rootfs', { op: 'mount', source: 'tmpfs', target: base, fstype: 'tmpfs', flags: TMPFS_FLAGS, data: tmpfsData(0o755, spec.uid, spec.gid) });
+  for (const entry of entries) {
+    if (entry.isSymbolicLink()) emit(e, 'rootfs', { op: 'symlink', target: readlinkSync(`/${entry.name}`), path: posix.join(base, entry.name) });
+  }
+  for (const source of bound) {
+    create(e, 'rootfs', at(source.path), !source.isDir);
+    bind(e, 'rootfs', source, posix.join(base, source.path), true);
+  }
+  tmpfs(e, 'rootfs', at('/tmp'), 0o1777, spec);
+  tmpfs(e, 'rootfs', at('/run'), 0o755, spec);
+  e.ops.push(...compileFsOps(systemMounts(spec.ownNetwork), base));
+  if (!spec.ownNetwork) bindSys(e, at('/sys'));
+  if (writableHome) {
+    const depth = writableHome.split('/').length - 1;
+    tmpfs(e, 'home', at(writableHome, inFresh(freshTop)(writableHome) ? 1 : depth === 1 ? 0 : depth), 0o700, spec);
+  }
+
+  const place = (option: string, dest: string): Placement => {
+    const r = resolveInRoot('/', dest, option, inFresh(fresh));
+    refuseSystemDirs(option, dest, r.inside);
+    const freshRoot = fresh.find((f) => under(r.inside, f));
+    // Below a fresh mount only what earlier ops made exists: create the whole path.
+    if (freshRoot !== undefined) return at(r.inside, freshRoot.split('/').length - 1);
+    if (r.kind !== undefined) return { ...at(r.inside, r.existingDepth), kind: r.kind };
+    // A new top-level directory goes on the tmpfs root; deeper, the parent is the host's.
+    if (r.existingDepth === 0) return at(r.inside);
+    throw usageError(`${option}: ${dest} does not exist, and ${posix.dirname(r.inside)} is part of the host's read-only tree ` +
+                     '(choose an existing path, a new top-level directory, or one under /tmp or /run)');
+  };
+  placeMounts(spec, e, place, volumes);
+  e.ops.push({ op: 'pivot-root', newRoot: base, phase: 'root', step: 'rootfs' });
+  // The tmpfs root is complete: make it read-only too, like the host tree bound into it.
+  e.ops.push({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | TMPFS_FLAGS, phase: 'after-root', step: 'rootfs' });
+  return { steps: [mountNs({ propagation: 'private' }), { name: 'ns-run filesystem', child: e.ops }], home: writableHome ?? '/' };
+}
+
+function ownRootfs(rootfs: string, spec: FilesystemSpec, e: Emitter): Filesystem {
+  const root = resolveSource(e, '--rootfs', rootfs);
+  if (!root.isDir) throw new NsError({ errno: 20, syscall: 'stat', path: rootfs, step: '--rootfs' });
+  const dir = root.location.resolved;
+  const place = (option: string, dest: string): Placement => {
+    const r = resolveInRoot(dir, dest, option);
+    refuseSystemDirs(option, dest, r.inside);
+    return { base: dir, inside: r.inside, existingDepth: r.existingDepth, ...(r.kind ? { kind: r.kind } : {}) };
+  };
+  // The system mounts' destinations are resolved inside the root like any other.
+  const systemOps = systemMounts(spec.ownNetwork).map((op) => ({ ...op, dest: resolveInRoot(dir, op.dest, 'rootfs').inside }));
+  const mount = mountNs({ propagation: 'private', rootfs: dir, ops: systemOps });
+  if (!spec.ownNetwork) bindSys(e, place('rootfs', '/sys'));
+  if (spec.readOnly) {
+    // podman's --read-only-tmpfs: a read-only root still has writable scratch space.
+    for (const [scratch, mode] of [['/tmp', 0o1777], ['/run', 0o755]] as const) {
+      const p = place('--read-only', scratch);
+      if (p.kind === 'dir') tmpfs(e, '--read-only', p, mode, spec);
+    }
+  }
+  placeMounts(spec, e, place, (spec.volumes ?? []).map((v) => ({ ...v, src: resolveSource(e, '--volume', v.source) })));
+  if (spec.readOnly) {
+    e.ops.push({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | perMountFlags(root.location.mount),
+                 phase: 'after-root', step: '--read-only' });
+  }
+  return { steps: [mount, { name: 'ns-run filesystem', child: e.ops }], home: normalHome(spec.home) };
+}
+
+/** /proc, a minimal /dev, and (with a network namespace of its own) a read-only sysfs. */
+function systemMounts(ownNetwork: boolean): FsOp[] {
+  return [{ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev' }, ...(ownNetwork ? [{ op: 'sysfs' as const, dest: '/sys' }] : [])];
+}
+
+/**
+ * With the host's network namespace a new sysfs cannot be mounted without privilege over it
+ * (sysfs belongs to the network namespace that mounts it): bind the host's read-only instead.
+ */
+function bindSys(e: Emitter, p: Placement): void {
+  create(e, 'sysfs', p);
+  bind(e, 'sysfs', resolveSource(e, 'sysfs', '/sys'), targetOf(p), true);
+}
+
+/** --tmpfs and -v mounts, in that order, on destinations the construction placed. */
+function placeMounts(spec: FilesystemSpec, e: Emitter, place: (option: string, dest: string) => Placement,
+                     volumes: readonly (Volume & { src: Source })[]): void {
+  for (const dest of spec.tmpfs ?? []) {
+    const p = place('--tmpfs', checkInside('--tmpfs', dest));
+    if (p.kind !== undefined && p.kind !== 'dir') throw usageError(`--tmpfs: ${dest} is not a directory inside the container`);
+    tmpfs(e, '--tmpfs', p, 0o1777, spec);
+  }
+  for (const v of volumes) {
+    const dest = checkInside('--volume', v.dest);
+    const p = place('--volume', dest);
+    if (p.kind !== undefined && (p.kind === 'dir') !== v.src.isDir) {
+      throw usageError(`--volume: cannot bind ${v.src.isDir ? 'directory' : 'file'} ${v.source} on ${dest}, ` +
+                       `which is ${p.kind === 'dir' ? 'a directory' : 'not a directory'} inside the container`);
+    }
+    create(e, '--volume', p, !v.src.isDir);
+    bind(e, '--volume', v.src, targetOf(p), v.readOnly ?? false);
+  }
+}
