@@ -46,12 +46,22 @@ extern char **environ;
 #define SYS_close_range 436
 #endif
 
+/*
+ * Marks code that runs in the clone()d child. Sanitizer runtimes cannot work there: the child
+ * shares Node's memory and thread-local storage but runs on its own stack, so ASan takes it for
+ * a bogus stack ("ignoring requested __asan_handle_no_return"), and a report or warning from the
+ * child takes runtime locks that a child about to exec or exit never releases: Node then
+ * deadlocks in its next malloc (seen with the spawn tests). NSX_SANITIZE builds therefore
+ * instrument the parent side only (decoding, layout, region bookkeeping).
+ */
+#define NSX_CHILD __attribute__((no_sanitize("address", "undefined")))
+
 #define STACK_SIZE (128 * 1024)
 #define GUARD_SIZE 4096
 
 /* ---- raw syscalls: return -errno, never touch libc's errno ---- */
 
-static long raw6(long nr, long a, long b, long c, long d, long e, long f)
+static NSX_CHILD long raw6(long nr, long a, long b, long c, long d, long e, long f)
 {
 	long ret;
 #if defined(__x86_64__)
@@ -125,7 +135,7 @@ struct ctx {
 	size_t region_size;
 };
 
-static size_t cstrlen(const char *s)
+static NSX_CHILD size_t cstrlen(const char *s)
 {
 	size_t n = 0;
 	while (s[n])
@@ -133,7 +143,7 @@ static size_t cstrlen(const char *s)
 	return n;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+static NSX_CHILD int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -148,14 +158,14 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static void send_record(struct ctx *c, int32_t type, int32_t op, int32_t err, int32_t sys, int32_t value)
+static NSX_CHILD void send_record(struct ctx *c, int32_t type, int32_t op, int32_t err, int32_t sys, int32_t value)
 {
 	int32_t rec[5] = { type, op, err, sys, value };
 	if (c->status_fd >= 0)
 		write_all(c->status_fd, rec, sizeof(rec));
 }
 
-static __attribute__((noreturn)) void die(struct ctx *c, uint32_t opi, long err, int sys)
+static NSX_CHILD __attribute__((noreturn)) void die(struct ctx *c, uint32_t opi, long err, int sys)
 {
 	send_record(c, NSX_REC_ERROR, (int32_t)opi, (int32_t)-err, sys, 0);
 	for (;;)
@@ -163,12 +173,12 @@ static __attribute__((noreturn)) void die(struct ctx *c, uint32_t opi, long err,
 }
 
 /* An empty string in the plan stands for a NULL pointer (mount's source, fstype, data). */
-static const char *or_null(const char *s)
+static NSX_CHILD const char *or_null(const char *s)
 {
 	return s[0] ? s : NULL;
 }
 
-static void reset_signals(void)
+static NSX_CHILD void reset_signals(void)
 {
 	struct kernel_sigaction dfl = { 0 };
 	uint64_t none = 0;
@@ -184,7 +194,7 @@ static void reset_signals(void)
 	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
 }
 
-static void noop_handler(int sig)
+static NSX_CHILD void noop_handler(int sig)
 {
 	(void)sig;
 }
@@ -194,7 +204,7 @@ static void noop_handler(int sig)
  * An init (PID 1) gets signals from outside only for those it has a handler for, so each
  * forwarded signal gets a no-op handler; they stay blocked and are taken by sigtimedwait.
  */
-static __attribute__((noreturn)) void stay_behind(struct ctx *c, long child, int init, uint64_t forward)
+static NSX_CHILD __attribute__((noreturn)) void stay_behind(struct ctx *c, long child, int init, uint64_t forward)
 {
 	struct kernel_sigaction act = { 0 };
 	uint64_t all = ~0ULL;
@@ -247,14 +257,14 @@ static __attribute__((noreturn)) void stay_behind(struct ctx *c, long child, int
 		RAW1(SYS_exit_group, 128 + sig);
 }
 
-static int run_ops(void *arg);
+static NSX_CHILD int run_ops(void *arg);
 
 struct resume {
 	struct ctx *c;
 	uint32_t next;
 };
 
-static int grandchild_main(void *arg)
+static NSX_CHILD int grandchild_main(void *arg)
 {
 	struct resume *r = arg;
 	uint64_t none = 0;
@@ -263,7 +273,7 @@ static int grandchild_main(void *arg)
 }
 
 /* FORK: the grandchild continues with the ops after this one, on the second stack. */
-static __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t opi, const struct op *o)
+static NSX_CHILD __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t opi, const struct op *o)
 {
 	uint64_t all = ~0ULL;
 	long child;
@@ -287,7 +297,7 @@ static __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t opi, const
 	stay_behind(c, child, o->arg[0] == 1, o->arg[1]);
 }
 
-static long do_setns(struct ctx *c, const struct op *o)
+static NSX_CHILD long do_setns(struct ctx *c, const struct op *o)
 {
 	uint64_t slot = o->arg[3] & 63;
 	long r;
@@ -303,7 +313,7 @@ static long do_setns(struct ctx *c, const struct op *o)
 	return r;
 }
 
-static long do_write_file(const struct op *o)
+static NSX_CHILD long do_write_file(const struct op *o)
 {
 	long fd = RAW4(SYS_openat, AT_FDCWD, o->str[0], O_WRONLY | O_CLOEXEC | O_NOCTTY, 0);
 	long r;
@@ -315,7 +325,7 @@ static long do_write_file(const struct op *o)
 	return r < 0 ? r : 0;
 }
 
-static long do_capset(uint64_t eff, uint64_t perm, uint64_t inh)
+static NSX_CHILD long do_capset(uint64_t eff, uint64_t perm, uint64_t inh)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
@@ -329,7 +339,7 @@ static long do_capset(uint64_t eff, uint64_t perm, uint64_t inh)
 }
 
 /* --keep-caps: ambient caps must also be permitted and inheritable (capabilities(7)). */
-static long do_ambient_all(int *sys)
+static NSX_CHILD long do_ambient_all(int *sys)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
@@ -358,7 +368,7 @@ static long do_ambient_all(int *sys)
 	return 0;
 }
 
-static long do_bounding_keep(uint64_t keep)
+static NSX_CHILD long do_bounding_keep(uint64_t keep)
 {
 	int cap;
 	for (cap = 0; cap < 64; cap++) {
@@ -374,7 +384,7 @@ static long do_bounding_keep(uint64_t keep)
 	return 0;
 }
 
-static long do_exec(const struct ctx *c, const struct op *o)
+static NSX_CHILD long do_exec(const struct ctx *c, const struct op *o)
 {
 	char *const *paths = o->str;
 	char *const *argv = paths + o->arg[0] + 1;
@@ -399,7 +409,7 @@ static long do_exec(const struct ctx *c, const struct op *o)
  * records go in one write (under PIPE_BUF, so atomic): one write per record woke the parent,
  * blocked reading the pipe, once per namespace (~200 us per spawn, measured).
  */
-static void do_report_ns(struct ctx *c, uint32_t opi, const struct op *o)
+static NSX_CHILD void do_report_ns(struct ctx *c, uint32_t opi, const struct op *o)
 {
 	int32_t recs[NSX_MAX_NS_IDS][5];
 	uint32_t i;
@@ -416,7 +426,7 @@ static void do_report_ns(struct ctx *c, uint32_t opi, const struct op *o)
 		write_all(c->status_fd, recs, sizeof(recs[0]) * i);
 }
 
-static long do_mount_fd(const struct op *o)
+static NSX_CHILD long do_mount_fd(const struct op *o)
 {
 	char path[32] = "/proc/self/fd/";
 	char digits[12];
@@ -432,7 +442,7 @@ static long do_mount_fd(const struct op *o)
 	return RAW5(SYS_mount, path, o->str[0], NULL, MS_BIND | (long)o->arg[1], NULL);
 }
 
-static int run_ops(void *arg)
+static NSX_CHILD int run_ops(void *arg)
 {
 	struct resume *r = arg;
 	struct ctx *c = r->c;
@@ -612,7 +622,7 @@ static int run_ops(void *arg)
 	return 0;
 }
 
-static int child_main(void *arg)
+static NSX_CHILD int child_main(void *arg)
 {
 	struct resume *r = arg;
 	struct ctx *c = r->c;
