@@ -9,7 +9,8 @@ import { DECODE_ERRORS } from '../src/exec/protocol';
 const root = join(__dirname, '../..');
 
 function decode(plan: Buffer): { error: string; badOffset: number } {
-  const out = Buffer.alloc(32);
+  // struct nsx_decoded (nsexec.h) is 40 bytes on 64-bit targets; nsx_decode zeroes all of it.
+  const out = Buffer.alloc(64);
   const bad = Buffer.alloc(8);
   const rc = execStage().decode(plan, plan.length, out, bad);
   return { error: DECODE_ERRORS[rc] ?? `code ${rc}`, badOffset: Number(bad.readBigUInt64LE(0)) };
