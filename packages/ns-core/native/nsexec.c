@@ -794,6 +794,10 @@ static struct op *materialize(uint8_t *plan, const struct nsx_decoded *d, uint8_
 			*ptrs++ = (char *)(plan + off);
 			off += ((size_t)slen + 3) & ~(size_t)3;
 		}
+		/* With no environment strings the loop never reached argv's end: terminate it here,
+		 * so that exec's three NULLs always fill the three slots nsx_decode reserved. */
+		if (o->code == NSX_OP_EXEC && o->arg[2] == 0)
+			*ptrs++ = NULL;
 		if (o->code == NSX_OP_EXEC)
 			*ptrs++ = NULL; /* terminate envp */
 	}
