@@ -36,6 +36,9 @@
 extern char **environ;
 #include "protocol.h"
 
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -55,6 +58,15 @@ extern char **environ;
  * instrument the parent side only (decoding, layout, region bookkeeping).
  */
 #define NSX_CHILD __attribute__((no_sanitize("address", "undefined")))
+
+/* The only clone/unshare/setns flags a plan may carry: namespace kinds. Anything else
+ * (CLONE_VFORK, CLONE_SETTLS, CLONE_CHILD_CLEARTID...) would change how clone() treats Node's
+ * memory. Time is unshared in the child, never passed to clone (its bit is in the signal byte). */
+#define NSX_CLONE_NS_FLAGS (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | \
+			    CLONE_NEWPID | CLONE_NEWNET)
+#define NSX_ALL_NS_FLAGS (NSX_CLONE_NS_FLAGS | CLONE_NEWTIME)
+/* setgroups(2) takes at most NGROUPS_MAX gids (include/uapi/linux/limits.h). */
+#define NSX_MAX_GROUPS 65536
 
 #define STACK_SIZE (128 * 1024)
 #define GUARD_SIZE 4096
@@ -682,6 +694,10 @@ int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t 
 		*bad_offset = 16;
 		return NSX_DECODE_TOO_MANY_OPS;
 	}
+	if (out->clone_flags & ~(uint64_t)NSX_CLONE_NS_FLAGS) {
+		*bad_offset = 8;
+		return NSX_DECODE_NS_FLAGS;
+	}
 	off = 24;
 	for (i = 0; i < nops; i++) {
 		uint32_t code, nstr, s;
@@ -723,6 +739,18 @@ int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t 
 		if (code == NSX_OP_REPORT_NS && nstr > NSX_MAX_NS_IDS) {
 			*bad_offset = off;
 			return NSX_DECODE_TOO_MANY_IDS;
+		}
+		if ((code == NSX_OP_SETNS && (rd64(plan + off + 16) & ~(uint64_t)NSX_ALL_NS_FLAGS)) ||
+		    (code == NSX_OP_UNSHARE && (rd64(plan + off + 8) & ~(uint64_t)NSX_ALL_NS_FLAGS))) {
+			*bad_offset = off;
+			return NSX_DECODE_NS_FLAGS;
+		}
+		/* setns modes are 0..2 with a slot bit 0..63 (do_setns); the setgroups count is
+		 * bounded before its data length is compared with count * 4, which cannot wrap then. */
+		if ((code == NSX_OP_SETNS && (rd64(plan + off + 24) > 2 || rd64(plan + off + 32) >= 64)) ||
+		    (code == NSX_OP_SETGROUPS && rd64(plan + off + 8) > NSX_MAX_GROUPS)) {
+			*bad_offset = off;
+			return NSX_DECODE_BAD_ARGUMENT;
 		}
 		if ((code == NSX_OP_FD_STASH && rd64(plan + off + 16) >= NSX_MAX_FD_SLOTS) ||
 		    (code == NSX_OP_FD_PLACE && rd64(plan + off + 8) >= NSX_MAX_FD_SLOTS)) {

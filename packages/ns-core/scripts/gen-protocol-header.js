@@ -53,6 +53,7 @@ const lines = [
   'enum nsx_decode_error {',
   ...p.DECODE_ERRORS.map((name, i) => `\tNSX_DECODE_${name.toUpperCase()} = ${i},`),
   '};',
+  `#define NSX_DECODE_ERROR_COUNT ${p.DECODE_ERRORS.length}`,
   '',
   '#endif',
   '',

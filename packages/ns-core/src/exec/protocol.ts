@@ -127,6 +127,10 @@ export type SyscallName = (typeof SYSCALLS)[number];
 export const DECODE_ERRORS = [
   'ok', 'short', 'magic', 'version', 'too_many_ops', 'bad_opcode', 'string_count',
   'string_length', 'string_nul', 'trailing_bytes', 'no_argv', 'too_large', 'fd_slot', 'too_many_ids',
+  // clone flags, setns or unshare flags that are not namespace kinds (CLONE_VFORK, CLONE_SETTLS...)
+  'ns_flags',
+  // an argument out of its range: setns mode or slot, setgroups count over NGROUPS_MAX
+  'bad_argument',
 ] as const;
 
 /** Exit status of a child that reported an ERROR record before exec. */
