@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Builds the libFuzzer harness for the exec stage's decoder (native/fuzz_decode.c) into
+// build/fuzz_decode with clang, if any source is newer than the binary. Used by the decoder
+// fuzz test (npm test) and by the repository's `npm run fuzz`. Debian: apt-get install clang
+// libclang-rt-14-dev (the libFuzzer and sanitizer runtimes).
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const out = path.join(root, 'build', 'fuzz_decode');
+const sources = ['native/fuzz_decode.c', 'native/nsexec.c', 'native/nsexec.h', 'native/protocol.h'].map((f) => path.join(root, f));
+
+function stale() {
+  if (!fs.existsSync(out)) return true;
+  const built = fs.statSync(out).mtimeMs;
+  return sources.some((s) => fs.statSync(s).mtimeMs > built);
+}
+
+/** Returns the harness path, building it first when needed; throws with the compiler's output on failure. */
+function buildFuzzer() {
+  if (!stale()) return out;
+  const cc = process.env.FUZZ_CC || 'clang';
+  // Written beside the target and renamed into place: a concurrent test run never sees half a file.
+  const tmp = `${out}.${process.pid}.tmp`;
+  const args = ['-g', '-O1', '-Wall', '-Wextra', '-Werror', '-fsanitize=fuzzer,address,undefined',
+    '-fno-sanitize-recover=undefined', '-o', tmp, path.join(root, 'native/fuzz_decode.c')];
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const r = spawnSync(cc, args, { encoding: 'utf8' });
+  if (r.error && r.error.code === 'ENOENT') {
+    throw new Error(`no "${cc}" to build the decoder fuzzer: apt-get install clang libclang-rt-14-dev (or set FUZZ_CC)`);
+  }
+  if (r.status !== 0) {
+    fs.rmSync(tmp, { force: true });
+    throw new Error(`building the decoder fuzzer failed: ${cc} ${args.join(' ')}\n${r.stderr}`);
+  }
+  fs.renameSync(tmp, out);
+  return out;
+}
+
+module.exports = { buildFuzzer, fuzzerPath: out };
+if (require.main === module) {
+  try {
+    console.log(buildFuzzer());
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Seed plans for the decoder fuzzer: what the TypeScript encoder really writes, so mutations
+ * start from well-formed plans and reach deep into the decoder. Every ChildOp kind appears at
+ * least once, with every exec environment form (inherited, a list, none), joins by handle and
+ * by pidfd (soft/retry setns, the time-join fork), fd maps, and the largest REPORT_NS.
+ * Used by decode-fuzz.test.ts (npm test) and scripts/fuzz.js (npm run fuzz).
+ */
+import { compileSpawn, encodePlan, type ChildOp, type SpawnOptions, type Step } from '../src/index';
+import type { Namespace } from '../src/namespace';
+
+const fakeNs = (kind: Namespace['kind'], fd: number) => ({ kind, fd, id: fd, dev: 0 }) as unknown as Namespace;
+const stdio = new Map([[0, 0], [1, 1], [2, 2]]);
+
+/** One op of each kind, in phases where spawn would put them. */
+const everyOp: Step = {
+  name: 'every-op',
+  child: [
+    { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
+    { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: ['NOSUID', 'NODEV'], data: 'hidepid=2', phase: 'mounts' },
+    { op: 'umount', target: '/mnt', flags: 2, phase: 'mounts' },
+    { op: 'mkdir', path: '/tmp/d', mode: 0o700, existOk: true, phase: 'mounts' },
+    { op: 'mkfile', path: '/tmp/f', phase: 'mounts' },
+    { op: 'symlink', target: '/proc/self/fd', path: '/dev/fd', phase: 'mounts' },
+    { op: 'mount-fd', fd: 9, target: '/mnt', flags: ['REC'], phase: 'mounts' },
+    { op: 'pivot-root', newRoot: '/newroot', phase: 'root' },
+    { op: 'chroot', path: '.', phase: 'root' },
+    { op: 'fchdir', fd: 7, phase: 'after-root' },
+    { op: 'chdir', path: '/', phase: 'after-root' },
+    { op: 'sethostname', name: 'box', phase: 'namespaces' },
+    { op: 'setdomainname', name: 'example.org', phase: 'namespaces' },
+    { op: 'write-file', path: '/proc/self/timens_offsets', data: 'monotonic 10 0', phase: 'namespaces' },
+    { op: 'fork', init: true, forward: ['SIGTERM', 'SIGINT'], phase: 'fork' },
+    { op: 'setsid', phase: 'fork' },
+    { op: 'setgroups', gids: [0, 10, 65534], phase: 'identity' },
+    { op: 'setgid', gid: 1000, phase: 'identity' },
+    { op: 'setuid', uid: 1000, phase: 'identity' },
+    { op: 'capset', effective: 1n << 21n, permitted: 1n << 21n, inheritable: 0n, phase: 'identity' },
+    { op: 'ambient-all', phase: 'identity' },
+    { op: 'bounding-keep', keep: (1n << 21n) | (1n << 40n), phase: 'identity' },
+    { op: 'prctl', option: 38, args: [1], phase: 'final' },
+  ],
+};
+
+const options: [readonly string[], SpawnOptions][] = [
+  [['true'], {}],
+  [['true'], { env: [] }],
+  [['/bin/sh', '-c', 'echo "$X"'], { env: ['X=1', 'PATH=/bin'], cwd: '/tmp', argv0: 'sh' }],
+  [['ls', '-l'], { create: ['user', 'mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup', 'time'], steps: [everyOp], killWithParent: 'SIGKILL' }],
+  [['id'], { steps: [{ name: 'map', create: ['user'], parent: [{ action: 'write-proc', file: 'uid_map', data: '0 0 1' }] }] }],
+  [['hostname'], { join: [fakeNs('user', 5), fakeNs('uts', 6), fakeNs('net', 8), fakeNs('time', 9)] }],
+  [['hostname'], { join: [{ pidfd: 11, kinds: ['mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup', 'time'] }] }],
+  [['owner'], { steps: [{ name: 'owner', create: ['user', 'mnt'], createInChild: true, child: [
+    { op: 'setgid', gid: 1000, phase: 'pre-namespaces' }, { op: 'setuid', uid: 1000, phase: 'pre-namespaces' }] }] }],
+];
+
+/** Plans as the encoder writes them; `extra` adds raw op lists (for ops compileSpawn never emits alone). */
+export function seedPlans(): Buffer[] {
+  const plans = options.map(([argv, o]) => encodePlan(compileSpawn(argv, o, stdio).plan));
+  const raw: ChildOp[][] = [
+    [{ op: 'fd-stash', fd: 4, slot: 63 }, { op: 'fd-place', slot: 63, target: 100 }, { op: 'cloexec-from', fd: 101 }],
+    [{ op: 'unshare', kinds: ['time', 'cgroup'] }, { op: 'sync' }, { op: 'report-ns', paths: Array.from({ length: 16 }, (_, i) => `/proc/self/ns/${i}`) }],
+    [{ op: 'exec', paths: ['/a', '/b'], argv: ['a'], env: 'inherit' }],
+  ];
+  for (const ops of raw) plans.push(encodePlan({ cloneKinds: [], fdFloor: 200, ops }));
+  return plans;
+}
