@@ -4,7 +4,7 @@
  * Libraries never print or exit; only these helpers, called from cli.ts files, do.
  */
 import { constants } from 'node:os';
-import { NsError } from './errors';
+import { NsError, usageError } from './errors';
 import { spawn, exitCodeOf, type ExitStatus, type NsChild } from './exec/spawn';
 import type { SpawnOptions } from './exec/plan';
 
@@ -115,12 +115,20 @@ export function yargsBase(prog: string, argv: readonly string[], settings: { boo
   // Loaded here, not at the top, so library users never pay for yargs.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const yargs = require('yargs/yargs') as typeof import('yargs/yargs');
-  return yargs([...argv])
+  const words = [...argv];
+  const instance = yargs(words);
+  return instance
     .scriptName(prog)
+    // No dot notation: getopt has none, and yargs would turn `-T../x` or `--tree.a=1` into objects.
     .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'camel-case-expansion': true,
                            'strip-dashed': true, 'short-option-groups': true, 'unknown-options-as-args': false,
-                           'boolean-negation': settings.booleanNegation ?? true })
+                           'dot-notation': false, 'boolean-negation': settings.booleanNegation ?? true })
     .strict()
+    .check((parsed) => {
+      // getOptions() is yargs API its typings leave out: the options as declared, read at parse time.
+      checkGetoptForms(words, parsed, (instance as unknown as { getOptions(): GetoptOptions }).getOptions());
+      return true;
+    })
     .help('help').alias('help', 'h')
     .version('version', 'display version', `${prog} from nstools ${VERSION}`).alias('version', 'V')
     .wrap(Math.min(100, process.stdout.columns || 100))
@@ -129,6 +137,38 @@ export function yargsBase(prog: string, argv: readonly string[], settings: { boo
       process.stderr.write(`${prog}: ${msg}\nTry '${prog} --help' for more information.\n`);
       process.exit(EXIT.FAILURE);
     });
+}
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * What getopt_long(3) refuses and yargs would quietly take: an argument to a flag
+ * (`--keep-caps=1` reads as false in yargs, so the flag was silently off), and `--no-X` for an
+ * option with a value (yargs' boolean negation gives the option the value false).
+ * @throws NsError EUSAGE naming the option as typed.
+ */
+interface GetoptOptions {
+  boolean: string[];
+  string: string[];
+  number: string[];
+}
+
+function checkGetoptForms(words: readonly string[], parsed: Record<string, unknown>, options: GetoptOptions): void {
+  const flags = new Set(options.boolean);
+  const valued = [...options.string, ...options.number];
+  for (const key of valued) {
+    const value = parsed[key];
+    if (typeof value === 'boolean' || (Array.isArray(value) && value.some((v) => typeof v === 'boolean'))) {
+      throw usageError(`unrecognized option '--no-${key}'`);
+    }
+  }
+  // Our words end where the program's begin (yargs put those under '--').
+  const program = (parsed['--'] as unknown[] | undefined)?.length ?? 0;
+  for (const word of words.slice(0, words.length - program)) {
+    if (word === '--') break;
+    const m = /^--([^=]+)=/.exec(word);
+    if (m && flags.has(kebab(m[1]!))) throw usageError(`option '--${m[1]}' doesn't allow an argument`);
+  }
 }
 
 /** Positional program args from a halt-at-non-option parse ('--' included). */
