@@ -51,6 +51,11 @@ function treeOrder(entries: NamespaceEntry[], rel: 'owner' | 'parent'): { e: Nam
   return out;
 }
 
+/** A repeated option: the last one wins, as lsns(8)'s getopt loop reads -o, -p and -T. */
+function last<T>(value: T | T[] | undefined): T | undefined {
+  return Array.isArray(value) ? value.at(-1) : value;
+}
+
 export function main(argv: readonly string[]): void {
   const parsed = yargsBase('ns-ls', argv)
     .usage('Usage:\n ns-ls [options] [<namespace>]\n\nList system namespaces.')
@@ -65,6 +70,9 @@ export function main(argv: readonly string[]): void {
     .option('type', { alias: 't', type: 'string', array: true, describe: `namespace type (${KIND_NAMES.join(', ')})` })
     .option('tree', { alias: 'T', type: 'string', describe: 'use tree format (parent, owner, or process)' })
     .parseSync();
+  const task = last(parsed.task as number | number[] | undefined);
+  const output = last(parsed.output as string | string[] | undefined);
+  const tree = last(parsed.tree as string | string[] | undefined);
 
   const types: NamespaceKind[] = [];
   for (const t of parsed.type ?? []) {
@@ -72,18 +80,18 @@ export function main(argv: readonly string[]): void {
     if (!k) failAndExit('ns-ls', usageError(`unknown namespace type: ${t}`));
     types.push(k);
   }
-  if (parsed.task !== undefined && (!Number.isInteger(parsed.task) || parsed.task <= 0)) {
-    failAndExit('ns-ls', usageError(`invalid PID argument: '${parsed.task}'`));
+  if (task !== undefined && (!Number.isInteger(task) || task <= 0)) {
+    failAndExit('ns-ls', usageError(`invalid PID argument: '${task}'`));
   }
   let columns: Column[] = [...DEFAULT_COLUMNS];
   if (parsed.outputAll) columns = [...ALL_COLUMNS];
-  if (parsed.output) {
-    const extend = parsed.output.startsWith('+');
-    const names = parsed.output.replace(/^\+/, '').split(',').map((c) => c.trim().toUpperCase());
+  if (output) {
+    const extend = output.startsWith('+');
+    const names = output.replace(/^\+/, '').split(',').map((c) => c.trim().toUpperCase());
     for (const n of names) if (!(ALL_COLUMNS as readonly string[]).includes(n)) failAndExit('ns-ls', usageError(`unknown column: ${n}`));
     columns = extend ? [...columns, ...(names as Column[])] : (names as Column[]);
   }
-  const rel = parsed.tree === undefined ? undefined : parsed.tree === '' ? 'owner' : parsed.tree;
+  const rel = tree === undefined ? undefined : tree === '' ? 'owner' : tree;
   if (rel !== undefined && rel !== 'owner' && rel !== 'parent' && rel !== 'process') {
     failAndExit('ns-ls', usageError(`unsupported relationship: ${rel}`));
   }
@@ -91,7 +99,7 @@ export function main(argv: readonly string[]): void {
   try {
     entries = listNamespaces({
       ...(types.length ? { types } : {}),
-      ...(parsed.task !== undefined ? { pid: parsed.task } : {}),
+      ...(task !== undefined ? { pid: task } : {}),
       relations: rel !== undefined || columns.includes('PNS') || columns.includes('ONS'),
     });
   } catch (e) {
