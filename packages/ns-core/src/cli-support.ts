@@ -157,7 +157,8 @@ function checkGetoptForms(words: readonly string[], parsed: Record<string, unkno
   const flags = new Set(options.boolean);
   const valued = [...options.string, ...options.number];
   for (const key of valued) {
-    const value = parsed[key];
+    // 'strip-dashed' leaves only the camelCase key of a dashed option.
+    const value = parsed[key] ?? parsed[key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
     if (typeof value === 'boolean' || (Array.isArray(value) && value.some((v) => typeof v === 'boolean'))) {
       throw usageError(`unrecognized option '--no-${key}'`);
     }
