@@ -90,7 +90,14 @@ function signalMask(signals: readonly NodeJS.Signals[]): bigint {
 }
 
 function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[] } {
-  const n = (v: number | undefined) => BigInt(v ?? 0);
+  // Plans come from JavaScript callers too: a NaN, fraction or negative number would otherwise
+  // leak a RangeError, or wrap (setuid(-1) is the kernel's "leave unchanged").
+  const n = (v: number | undefined) => {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
+      throw usageError(`${op.step ?? op.op}: ${String(v)} is not a whole number of at least 0`);
+    }
+    return BigInt(v ?? 0);
+  };
   switch (op.op) {
     case 'setns': {
       const mode = op.mode === 'soft' ? 1n : op.mode === 'retry' ? 2n : 0n;
@@ -154,6 +161,9 @@ export function encodePlan(plan: ExecPlan): Buffer {
     for (let i = 0; i < 4; i++) head.writeBigUInt64LE(BigInt.asUintN(64, args[i] ?? 0n), 8 + i * 8);
     chunks.push(head);
     for (const s of strings) {
+      if (typeof s !== 'string' && !Buffer.isBuffer(s)) {
+        throw usageError(`${op.step ?? op.op}: expected text, got ${Array.isArray(s) ? 'a list' : typeof s}: ${JSON.stringify(s)}`);
+      }
       const bytes = typeof s === 'string' ? Buffer.from(s) : s;
       if (typeof s === 'string' && bytes.includes(0)) {
         throw usageError(`${op.step ?? op.op}: string contains a NUL byte: ${JSON.stringify(s)}`);
