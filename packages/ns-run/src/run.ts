@@ -9,28 +9,29 @@
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
-  Namespace, NsError, spawn, usageError, type ExitStatus, type NamespaceKind, type NsChild, type SpawnOptions, type Step,
+  Namespace, NsError, spawn, sys, usageError, type ExitStatus, type NamespaceKind, type NsChild, type PhasedOp, type SpawnOptions, type Step,
 } from 'ns-core';
-import { type CgroupLimits } from 'ns-cgroup';
+import { parseLimits, type CgroupLimits } from 'ns-cgroup';
 import { ipc } from 'ns-ipc';
 import { net } from 'ns-net';
 import { pid } from 'ns-pid';
 import { processContext, type UserContext } from 'ns-user';
 import { uts } from 'ns-uts';
 import { keptCapabilities } from './runner/caps';
-import { containerCgroup } from './runner/cgroup';
+import { containerCgroup, type ContainerCgroup } from './runner/cgroup';
 import { planIdentity, securityStep, type Accounts, type Identity } from './runner/identity';
 import { resolveInRoot } from './runner/inroot';
+import { forwardInside, loopbackUpInside } from './runner/inside';
 import { Janitor } from './runner/janitor';
 import {
   leaseSubnet, netnsDialer, parsePublish, parseSubnet, PortProxy, releaseSubnet, vethDialer, CONTAINER_INTERFACE,
   type NetworkMode, type PublishSpec, type Subnet,
 } from './runner/network';
 import { assembleFilesystem, type FilesystemSpec, type Volume } from './runner/rootfs';
-import { processRef, StateStore, validateName, STATE_VERSION, type ContainerState } from './runner/state';
+import { processRef, StateStore, validateName, STATE_VERSION, type ContainerState, type ProcessRef } from './runner/state';
 
 export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, keptCapabilities, namesOf as capabilityNames } from './runner/caps';
 export { DEFAULT_USERNS_RANGE, planIdentity, resolveUser, type Identity, type MapMode } from './runner/identity';
@@ -174,9 +175,6 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   if (options.subnet !== undefined && network !== 'veth') throw usageError('--subnet: only with --network veth');
   const publish = (options.publish ?? []).map(parsePublish);
   if (publish.length && network === 'host') throw usageError('--publish: with --network host the container\'s ports are the host\'s already');
-  if (publish.length && network === 'none' && !ctx.privileged) {
-    throw usageError('--publish: with --network none the proxy must enter the container\'s network namespace, which needs root');
-  }
   const identity = planIdentity({ ...(options.usernsRange !== undefined ? { usernsRange: options.usernsRange } : {}),
                                   ...(options.user !== undefined ? { user: options.user } : {}) },
                                 containerAccounts(options.rootfs), ctx);
@@ -201,6 +199,7 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     ...(options.pidsLimit !== undefined ? { pidsMax: options.pidsLimit } : {}),
     ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
   };
+  parseLimits(limits); // refuses bad values now, before anything exists
   const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
   return {
     name, hostname, argv: argv.length ? [...argv] : DEFAULT_PROGRAM, identity, workdir, network, publish, limits, filesystem, kinds,
@@ -244,11 +243,13 @@ function cgroupNeeded(limits: CgroupLimits): boolean {
  */
 export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
   const plan = planContainer(argv, options);
+  const rootless = plan.identity.mode !== 'range';
   const store = new StateStore(options.stateDir).prepare();
   const undo: (() => void | Promise<void>)[] = [];
   const janitor = Janitor.start();
   undo.push(() => janitor.done());
   const stateFile = store.fileOf(plan.name);
+  let child: NsChild | undefined;
   try {
     janitor.track({ type: 'file', path: stateFile });
     const initial: ContainerState = {
@@ -272,54 +273,126 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
 
     const fs = assembleFilesystem(plan.filesystem);
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.env);
-    let cgroup: ReturnType<typeof containerCgroup> | undefined;
+    let cgroup: ContainerCgroup | undefined;
     if (cgroupNeeded(plan.limits)) {
-      cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, (dirs) => janitor.track({ type: 'cgroup', dirs }));
+      const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
+      cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
+      janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
-    const steps: Step[] = [
-      plan.identity.userStep,
-      securityStep(plan.identity, plan.capabilities),
-      ...fs.steps,
-      pid({ init: true }),
-      uts({ hostname: plan.hostname }),
-      ipc(),
-      ...(plan.network === 'host' ? [] : [net({ loopback: true, ...(subnet ? { veth: {
-        hostIf: subnet.hostInterface, nsIf: CONTAINER_INTERFACE, address: `${subnet.host}/30`, peerAddress: `${subnet.peer}/30`, gateway: true,
-      } } : {}) })]),
-      cgroup ? cgroup.step : { name: 'ns-run cgroup', create: ['cgroup'] },
-    ];
-    const child = await spawn(plan.argv, {
+    const steps = containerSteps(plan, fs.steps, subnet, cgroup);
+    child = await spawn(plan.argv, {
       steps, env, cwd: plan.workdir, killWithParent: 'SIGKILL', ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
     });
 
+    // Everything up to the state update is synchronous: the reaper cannot run in between, so
+    // the init's pidfd stays valid if it is not reaped yet (a program that ended at once may
+    // have taken its init with it).
     let netns: Namespace | undefined;
-    if (plan.publish.length) {
-      if (subnet) proxy.dialer(vethDialer(subnet.peer));
-      else {
+    const gone = child.exitStatus !== undefined;
+    const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
+    if (!gone) {
+      if (plan.publish.length && subnet) proxy.dialer(vethDialer(subnet.peer));
+      else if (plan.publish.length && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
+      store.update({
+        ...initial, status: 'running', init: { pid: child.pid, inode: fstatSync(child.pidfd).ino },
+        ...(program ? { program } : {}),
+        ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
+        cgroups: cgroup?.payload ?? [], env,
+      });
     }
-    const running: ContainerState = {
-      ...initial, status: 'running', init: processRef(child.pid),
-      ...(child.programPid !== undefined ? { program: processRef(child.programPid) } : {}),
-      ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
-      cgroups: cgroup?.directories() ?? [], env,
-    };
-    store.update(running);
+    if (plan.publish.length && rootless && program) {
+      // Through the program's pidfd: the init is not dumpable (securityStep), and joining a
+      // process's namespaces by pidfd takes ptrace access to it.
+      const programFd = sys.pidfdOpen(program.pid);
+      let forwarder: NsChild;
+      try {
+        forwarder = await forwardInside(programFd, proxy.listeners());
+      } finally {
+        sys.closeFd(programFd);
+      }
+      undo.unshift(async () => {
+        forwarder.kill('SIGKILL');
+        await forwarder.exited;
+      });
+      // The forwarder accepts on its copies now; ours would only compete with it.
+      await proxy.close();
+    }
 
-    const exited = child.exited.then(async (status) => {
+    const started = child;
+    const exited = started.exited.then(async (status) => {
       netns?.close();
       await runAll(undo);
       return status;
     });
     return {
-      name: plan.name, child, pid: child.pid, programPid: child.programPid, ports: plan.publish, stateFile, exited,
+      name: plan.name, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
       ...(subnet ? { subnet } : {}),
-      kill: (signal = 'SIGTERM') => child.kill(signal),
+      kill: (signal = 'SIGTERM') => started.kill(signal),
     };
   } catch (e) {
+    if (child) {
+      // Set up, but something after the spawn failed: the container must not outlive the run.
+      child.kill('SIGKILL');
+      await child.exited;
+    }
     await runAll(undo);
+    throw e;
+  }
+}
+
+/**
+ * The steps of a container, in the order their ops must run within each phase: the user
+ * namespace and its maps first (everything else is owned by it), then identity and
+ * privileges, the filesystem, the init, and the other kinds. Pure: plans are tested with it.
+ */
+export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[], subnet?: Subnet, cgroup?: ContainerCgroup): Step[] {
+  return [
+    plan.identity.userStep,
+    securityStep(plan.identity, plan.capabilities),
+    ...filesystem,
+    initStep(cgroup?.programOps ?? []),
+    uts({ hostname: plan.hostname }),
+    ipc(),
+    ...(plan.network === 'host' ? [] : networkSteps(subnet, plan.identity.mode !== 'range')),
+    cgroup ? cgroup.step : { name: 'ns-run cgroup', create: ['cgroup'] },
+  ];
+}
+
+/**
+ * PID 1 of the container: ns-pid's init, which reaps orphans, passes signals on and exits like
+ * the program. It forks before the filesystem is built (the mount namespace is shared, so
+ * the program's mounts and pivot_root are the init's too), so that the program can first
+ * move itself into its cgroup through the host's /sys/fs/cgroup (see cgroup.ts).
+ */
+function initStep(programOps: readonly PhasedOp[]): Step {
+  const init = pid({ init: true });
+  return { ...init, child: [...(init.child ?? []).map((op) => ({ ...op, phase: 'propagation' as const })), ...programOps] };
+}
+
+/**
+ * A network namespace with `lo` up, and the veth if there is one. ns-net brings `lo` up from
+ * the runner by entering the namespace, which a rootless runner may not (setns needs
+ * CAP_SYS_ADMIN in its own user namespace too): then a helper inside does it (inside.ts).
+ */
+function networkSteps(subnet: Subnet | undefined, rootless: boolean): Step[] {
+  if (rootless) {
+    return [net({ loopback: false }), { name: 'loopback', parent: [{ action: 'call', step: 'loopback', run: ({ pidfd }) => loopbackUpInside(pidfd) }] }];
+  }
+  return [net({ loopback: true, ...(subnet ? { veth: {
+    hostIf: subnet.hostInterface, nsIf: CONTAINER_INTERFACE, address: `${subnet.host}/30`, peerAddress: `${subnet.peer}/30`, gateway: true,
+  } } : {}) })];
+}
+
+/** A ref to a process that may already have exited (undefined then). */
+function liveRef(pid: number): ProcessRef | undefined {
+  try {
+    return processRef(pid);
+  } catch (e) {
+    // The program ended between its exec and now: there is nothing left to enter.
+    if ((e as NsError).code === 'ESRCH') return undefined;
     throw e;
   }
 }

@@ -9,6 +9,7 @@
  *
  * A subcommand is recognised only as the first word: `ns-run -- ps` runs ps in a container.
  */
+import { constants } from 'node:os';
 import {
   exitLike, failAndExit, normalizeGetopt, programArgs, runToCompletion, usageError, yargsBase, type GetoptSpec,
 } from 'ns-core';
@@ -117,7 +118,10 @@ async function run(argv: readonly string[]): Promise<void> {
     reporters.onStart?.(container.child);
     const status = await container.exited;
     reporters.onExit?.(container.child, status);
-    exitLike(status);
+    // The init exits 128+N when the program dies of signal N; the init itself dies of a signal
+    // only when killed from outside (SIGKILL), which is the container's status, not ours to
+    // re-raise (a shell would print "Killed" about the runner): end with 128+N, as Docker does.
+    exitLike(status.signal ? { code: 128 + (constants.signals[status.signal] ?? 0), signal: null } : status);
   } catch (e) {
     failAndExit(PROG, e);
   }

@@ -1,55 +1,94 @@
 /**
- * The container's cgroup: ns-cgroup's group, made while the child waits, with the limits
- * written and the child moved in before it unshares its cgroup namespace (so the container
- * sees its group as '/', cgroup_namespaces(7)). Unlike ns-cgroup's cgroup() step, the runner
- * needs the group's directories: the janitor must know them before they exist, and `exec`
- * joins them later.
+ * The container's cgroups, built from ns-cgroup's CgroupGroup as a small delegated subtree
+ * (in every hierarchy a limit needs, and v2 when mounted):
+ *
+ *   <runner's cgroup>/ns-run-NAME-PID/          no processes; its cgroup.procs is the container root's
+ *   <runner's cgroup>/ns-run-NAME-PID/init      the init (PID 1), under no limit
+ *   <runner's cgroup>/ns-run-NAME-PID/payload   the limits; the program and all it starts
+ *
+ * Why the init stays out of the limits: it is the exec stage's child and shares the runner's
+ * memory, so the OOM killer would rate it by the runner's size, pick it, and kill every
+ * process sharing that memory (oom_kill_process), the runner included. So the parent puts the
+ * init in `init`, and the program, right after the fork, moves itself into `payload` (writing
+ * 0 to cgroup.procs moves the writer: cgroups(7)) and only then unshares its cgroup namespace,
+ * whose root is where it is at that moment (cgroup_namespaces(7)). cgroup v2 lets a process
+ * move another only with write access to the common ancestor's cgroup.procs, hence that file
+ * (and payload's) belong to the container's root. Relative to the runner's own cgroup, the
+ * container stays within every limit the runner is under.
  */
-import { NsError, type Step } from 'ns-core';
+import { chownSync } from 'node:fs';
+import { NsError, type PhasedOp, type Step } from 'ns-core';
 import {
   CgroupGroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, parseLimits, planLimitWrites, readProcessCgroups,
   type CgroupLimits,
 } from 'ns-cgroup';
 
 export interface ContainerCgroup {
+  /** The parent's part (made while the child waits) and the init's cgroup. */
   readonly step: Step;
-  /** The group's directories once made (one per hierarchy). */
-  readonly directories: () => readonly string[];
+  /** Ops for the program's process, right after the fork: join `payload`, then a cgroup namespace. */
+  readonly programOps: readonly PhasedOp[];
+  /** The payload directories (one per hierarchy), where `exec` puts new processes. */
+  readonly payload: readonly string[];
+  /** Every directory made, deepest last, for the janitor. */
+  readonly all: readonly string[];
+}
+
+function hint(e: unknown, option: string): never {
+  const err = e as NsError;
+  if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') {
+    throw new NsError({ errno: Math.abs(err.errno), code: err.code, ...(err.path ? { path: err.path } : {}), step: option,
+                        message: `${option}: ${err.message}`,
+                        hint: 'cgroup limits need a cgroup you may write: run as root, or in a cgroup v2 subtree delegated to you' });
+  }
+  throw e;
 }
 
 /**
- * A group `path` (one component, relative to the runner's own cgroup in each hierarchy, so
- * the container stays within every limit the runner is under) with the limits. `announce`
- * gets the directories before any is created.
+ * Plans the subtree `name` with the limits; `containerRoot` owns the files the program writes
+ * (its host uid and gid), undefined when that is the caller anyway.
  * @throws NsError EUSAGE for bad limits, before anything exists.
  */
-export function containerCgroup(path: string, limits: CgroupLimits, announce: (dirs: readonly string[]) => void): ContainerCgroup {
+export function containerCgroup(name: string, limits: CgroupLimits, containerRoot: { uid: number; gid: number } | undefined): ContainerCgroup {
   const parsed = parseLimits(limits);
-  let group: CgroupGroup | undefined;
+  const layout = detectCgroupLayout();
+  const controllers = planLimitWrites(parsed, layout).map((w) => w.controller);
+  const own = readProcessCgroups('self');
+  const tops = hierarchiesFor(layout, controllers).map((h) => {
+    const base = cgroupIn(own, h);
+    if (base === undefined) throw new NsError({ errno: 2, code: 'ENOENT', path: h.mountPoint, message: `cgroup: the runner has no cgroup in ${h.mountPoint}` });
+    return directoryOf(h, `${base.replace(/\/+$/, '')}/${name}`);
+  });
+  const payload = tops.map((t) => `${t}/payload`);
+  const made: CgroupGroup[] = [];
   const step: Step = {
     name: 'ns-run cgroup',
-    child: [{ op: 'unshare', kinds: ['cgroup'], phase: 'namespaces', step: 'cgroup namespace' }],
     parent: [{
       action: 'call', step: 'cgroup',
       run: ({ pid }) => {
-        const layout = detectCgroupLayout();
-        const controllers = planLimitWrites(parsed, layout).map((w) => w.controller);
-        const own = readProcessCgroups('self');
-        announce(hierarchiesFor(layout, controllers).map((h) => {
-          const base = cgroupIn(own, h);
-          if (base === undefined) throw new NsError({ errno: 2, code: 'ENOENT', path: h.mountPoint, message: `cgroup: the runner has no cgroup in ${h.mountPoint}` });
-          return directoryOf(h, `${base.replace(/\/+$/, '')}/${path}`);
-        }));
-        group = CgroupGroup.open(path, { layout, controllers });
-        group.setLimits(parsed);
-        group.addProcess(pid);
+        try {
+          const work = CgroupGroup.open(`${name}/payload`, { layout, controllers });
+          made.push(work);
+          work.setLimits(parsed);
+          const init = CgroupGroup.open(`${name}/init`, { layout, controllers });
+          made.unshift(init);
+          if (containerRoot) {
+            for (const dir of [...tops, ...payload]) chownSync(`${dir}/cgroup.procs`, containerRoot.uid, containerRoot.gid);
+          }
+          init.addProcess(pid);
+        } catch (e) {
+          hint(e, limits.memory !== undefined ? '--memory' : limits.pidsMax !== undefined ? '--pids-limit' : '--cpus');
+        }
       },
     }],
     cleanup: async () => {
-      const made = group;
-      group = undefined;
-      await made?.remove({ killLeftovers: true });
+      // init first, then payload, whose removal takes the subtree's top with it.
+      for (const group of made.splice(0)) await group.remove({ killLeftovers: true });
     },
   };
-  return { step, directories: () => group?.directories.map((d) => d.dir) ?? [] };
+  const programOps: PhasedOp[] = [
+    ...payload.map((dir) => ({ op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'propagation' as const, step: 'cgroup' })),
+    { op: 'unshare', kinds: ['cgroup'], phase: 'propagation', step: 'cgroup namespace' },
+  ];
+  return { step, programOps, payload, all: [...tops, ...payload, ...tops.map((t) => `${t}/init`)] };
 }

@@ -59,8 +59,11 @@ export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
   const store = new StateStore(options.stateDir);
   const state = running(store, name);
   const ids = options.user !== undefined ? resolveUser(options.user, { passwd: '', group: '' }) : { uid: state.uid, gid: state.gid };
+  // The program's namespaces are the init's; its pidfd is the one we may use: the init is not
+  // dumpable (securityStep), and joining by pidfd takes ptrace access to the target.
+  const target = state.program && isAlive(state.program) ? state.program : state.init;
   const enter = {
-    target: state.init.pid, targetInode: state.init.inode, preserveCredentials: true,
+    target: target.pid, targetInode: target.inode, preserveCredentials: true,
     namespaces: Object.fromEntries(state.namespaces.map((k) => [k, true as const])),
     wdns: options.workdir ?? state.workdir,
   };

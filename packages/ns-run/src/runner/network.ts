@@ -160,6 +160,7 @@ export function netnsDialer(netns: Namespace): Dialer {
 /** TCP listeners on the host that splice each connection to the container. */
 export class PortProxy {
   readonly #servers: Server[];
+  readonly #ports: number[] = [];
   readonly #sockets = new Set<Socket>();
   #dial: Dialer | undefined;
 
@@ -175,7 +176,10 @@ export class PortProxy {
   static async listen(specs: readonly PublishSpec[]): Promise<PortProxy> {
     const proxy = new PortProxy([]);
     try {
-      for (const spec of specs) proxy.#servers.push(await proxy.#listenOne(spec));
+      for (const spec of specs) {
+        proxy.#servers.push(await proxy.#listenOne(spec));
+        proxy.#ports.push(spec.containerPort);
+      }
     } catch (e) {
       await proxy.close();
       throw e;
@@ -195,6 +199,19 @@ export class PortProxy {
 
   dialer(dial: Dialer): void {
     this.#dial = dial;
+  }
+
+  /**
+   * The listening sockets' fds with their container ports, for a forwarder inside the
+   * container (see inside.ts) to accept on; close() afterwards leaves the forwarder's copies.
+   */
+  listeners(): { fd: number; containerPort: number }[] {
+    return this.#servers.map((server, i) => {
+      // Node keeps a listening server's fd on its handle; it has no public accessor.
+      const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (fd === undefined || fd < 0) throw new NsError({ errno: 9, code: 'EBADF', message: '--publish: no fd for a listening socket' });
+      return { fd, containerPort: this.#ports[i]! };
+    });
   }
 
   #splice(client: Socket, containerPort: number): void {

@@ -1,0 +1,85 @@
+/**
+ * A helper process of ours inside the container's user and network namespaces, for what a
+ * rootless runner cannot do from where it is: setns(2) into a network namespace needs
+ * CAP_SYS_ADMIN in the caller's own user namespace too (netns_install), which an ordinary
+ * user's runner lacks, while a process that joins the container's user namespace first (its
+ * owner may) has every capability there. The exec stage joins both through the container
+ * init's pidfd and keeps those capabilities across exec as ambient ones; then this module
+ * runs under Node:
+ *
+ *   node inside.js lo                      bring `lo` up, exit
+ *   node inside.js forward PORT...         fds 3, 4, ... are host listening sockets; splice
+ *                                          each connection to 127.0.0.1:PORT in here
+ *
+ * It never enters the container's mount or pid namespace: it runs our code from the host's
+ * filesystem, and no process inside can see it.
+ */
+import { createConnection, createServer, type Socket } from 'node:net';
+import { spawn, type NsChild } from 'ns-core';
+import { RtnlHandle } from 'ns-net';
+
+/** Joins the container's user and network namespaces and keeps the capabilities it has there. */
+async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}): Promise<NsChild> {
+  return spawn([process.execPath, __filename, ...args], {
+    join: [{ pidfd, kinds: ['user', 'net'] }],
+    steps: [{ name: 'inside helper', child: [{ op: 'ambient-all', phase: 'identity', step: 'inside helper' }] }],
+    stdio: ['ignore', 'ignore', 'pipe'], fds, killWithParent: 'SIGKILL',
+  });
+}
+
+async function stderrOf(child: NsChild): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of child.stderr!) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
+}
+
+/**
+ * `lo` up in the container's network namespace, from inside it.
+ * @throws Error with the helper's message if it failed.
+ */
+export async function loopbackUpInside(pidfd: number): Promise<void> {
+  const child = await spawnInside(pidfd, ['lo']);
+  const [message, status] = await Promise.all([stderrOf(child), child.exited]);
+  if (status.code !== 0) throw new Error(`loopback: bringing lo up inside failed: ${message || `status ${status.code ?? status.signal}`}`);
+}
+
+/** Forwards each listening socket (its fd) to a port on the container's loopback. */
+export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[]): Promise<NsChild> {
+  const fds = Object.fromEntries(listeners.map((l, i) => [3 + i, l.fd]));
+  const child = await spawnInside(pidfd, ['forward', ...listeners.map((l) => String(l.containerPort))], fds);
+  child.stderr!.resume();
+  return child;
+}
+
+function splice(client: Socket, port: number): void {
+  const upstream = createConnection({ port, host: '127.0.0.1', allowHalfOpen: true });
+  // An error on either side ends both; a FIN is passed on (half-close) by pipe().
+  client.on('error', () => upstream.destroy());
+  upstream.on('error', () => client.destroy());
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
+function main(args: readonly string[]): void {
+  const [mode, ...rest] = args;
+  if (mode === 'lo') {
+    RtnlHandle.current().use((rtnl) => rtnl.loopbackUp());
+    return;
+  }
+  if (mode === 'forward') {
+    rest.forEach((port, i) => {
+      createServer({ allowHalfOpen: true }, (client) => splice(client, Number(port))).listen({ fd: 3 + i });
+    });
+    return;
+  }
+  throw new Error(`inside helper: unknown mode '${mode}'`);
+}
+
+if (require.main === module) {
+  try {
+    main(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * What the ns-run tests share: a busybox root filesystem, running the CLI (as root, as
+ * nobody, inside a throwaway network namespace), and snapshots of what a container may leave
+ * on the host (mounts, links, cgroups, state files).
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const CLI = join(__dirname, '../../bin/ns-run.js');
+export const NOBODY = 65534;
+/** The rootless cases run as nobody, as CI has no other ordinary user. */
+export const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
+
+const APPLETS = ['sh', 'ls', 'cat', 'echo', 'id', 'ps', 'hostname', 'true', 'false', 'sleep', 'touch', 'mkdir', 'nc', 'ip',
+  'readlink', 'grep', 'head', 'tail', 'awk', 'seq', 'wc', 'env', 'pwd', 'stat', 'kill', 'mount', 'cut', 'tr', 'dd'];
+
+/**
+ * A root filesystem from Debian's busybox-static: /bin/busybox, its applets as symlinks, the
+ * usual mount points and account files. World-readable, so nobody can use it too.
+ */
+export function busyboxRootfs(): string {
+  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: apt-get install -y busybox-static');
+  const dir = mkdtempSync(`/tmp/ns-run-test-${process.pid}-`);
+  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc', 'run', 'root', 'data', 'mnt']) mkdirSync(join(dir, d));
+  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+  chmodSync(join(dir, 'bin/busybox'), 0o755);
+  for (const a of APPLETS) symlinkSync('busybox', join(dir, 'bin', a));
+  writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n');
+  writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nuser:x:1000:\n');
+  chmodSync(dir, 0o755);
+  chmodSync(join(dir, 'tmp'), 0o1777);
+  return dir;
+}
+
+export function removeTree(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A network namespace of the test's own, held by a sleeping process (unshare(1) as an
+ * oracle-side tool), with lo up: runners started in it put their veth host ends and
+ * published ports here, never in the machine's namespace.
+ */
+export class Netns {
+  readonly holder: ChildProcess;
+
+  constructor() {
+    this.holder = spawn('unshare', ['--net', 'sh', '-c', 'ip link set lo up && exec sleep 600'], { stdio: 'ignore' });
+  }
+
+  get pid(): number {
+    return this.holder.pid!;
+  }
+
+  /** Waits until lo is up in it. */
+  async ready(): Promise<this> {
+    await until('the test netns', () => spawnSync('nsenter', ['-t', String(this.pid), '-n', 'ip', '-br', 'link', 'show', 'lo'], { encoding: 'utf8' }).stdout.includes('UP'));
+    return this;
+  }
+
+  /** argv run inside. */
+  wrap(argv: readonly string[]): string[] {
+    return ['nsenter', '-t', String(this.pid), '-n', ...argv];
+  }
+
+  links(): string[] {
+    return execFileSync('nsenter', ['-t', String(this.pid), '-n', 'ip', '-br', 'link'], { encoding: 'utf8' })
+      .split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]!).sort();
+  }
+
+  close(): void {
+    this.holder.kill('SIGKILL');
+  }
+}
+
+export interface CliOptions {
+  /** Run as nobody (setpriv). */
+  readonly rootless?: boolean;
+  /** Run in this network namespace. */
+  readonly netns?: Netns;
+  readonly input?: string;
+}
+
+function wrap(args: readonly string[], options: CliOptions): string[] {
+  const argv = [...(options.rootless ? AS_NOBODY : []), process.execPath, CLI, ...args];
+  return options.netns ? options.netns.wrap(argv) : argv;
+}
+
+/** Runs ns-run to completion. */
+export function cli(args: readonly string[], options: CliOptions = {}): SpawnSyncReturns<string> {
+  const argv = wrap(args, options);
+  return spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input: options.input ?? '', cwd: '/', timeout: 30_000 });
+}
+
+/** Runs a command (a client, a server) in the test's network namespace. */
+export function inNetns(netns: Netns, argv: readonly string[], input = ''): SpawnSyncReturns<string> {
+  const full = netns.wrap(argv);
+  return spawnSync(full[0]!, full.slice(1), { encoding: 'utf8', input, timeout: 30_000 });
+}
+
+export interface Started {
+  readonly proc: ChildProcess;
+  stdout: string;
+  stderr: string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts ns-run (or, with raw, any argv) in the background; stdin stays open until the test ends it. */
+export function start(args: readonly string[], options: CliOptions & { raw?: boolean } = {}): Started {
+  const argv = options.raw ? (options.netns ? options.netns.wrap(args) : [...args]) : wrap(args, options);
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd: '/' });
+  const started: Started = {
+    proc, stdout: '', stderr: '',
+    exit: new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal }))),
+  };
+  proc.stdout!.on('data', (d: Buffer) => { started.stdout += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { started.stderr += d.toString(); });
+  return started;
+}
+
+/** Polls until cond() holds; fails with `what` after `ms`. */
+export async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** State directory of a user, as ns-run chooses it (no XDG_RUNTIME_DIR in these tests). */
+export function stateDir(rootless: boolean): string {
+  return rootless ? `/tmp/nstools-${NOBODY}` : '/run/nstools';
+}
+
+export interface ContainerStateJson {
+  name: string;
+  status: string;
+  init?: { pid: number };
+  program?: { pid: number };
+  address?: string;
+  hostAddress?: string;
+  hostInterface?: string;
+  cgroups: string[];
+}
+
+export function readState(name: string, rootless = false): ContainerStateJson | undefined {
+  const file = join(stateDir(rootless), 'containers', `${name}.json`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as ContainerStateJson;
+  } catch {
+    return undefined; // not there (yet, or any more), or being replaced: the caller polls
+  }
+}
+
+/** Waits until the named container runs; its state. */
+export async function running(name: string, rootless = false): Promise<ContainerStateJson> {
+  let state: ContainerStateJson | undefined;
+  await until(`container ${name} to run`, () => (state = readState(name, rootless))?.status === 'running');
+  return state!;
+}
+
+/** A name unique to this test process. */
+export function uniqueName(tag: string): string {
+  return `t${process.pid}-${tag}`;
+}
+
+/** What a container could leave behind on the host, as seen from outside. */
+export interface Snapshot {
+  readonly mounts: string[];
+  readonly cgroups: string[];
+  readonly stateFiles: string[];
+  readonly links: string[];
+}
+
+function cgroupDirs(tag: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return; // a cgroup removed while we walk
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const path = join(dir, e.name);
+      if (e.name.includes(tag)) out.push(path);
+      if (depth < 6) walk(path, depth + 1);
+    }
+  };
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const type = f[f.indexOf('-') + 1];
+    if (type === 'cgroup' || type === 'cgroup2') walk(f[4]!, 0);
+  }
+  return out.sort();
+}
+
+function files(dir: string): string[] {
+  try {
+    return readdirSync(dir).map((f) => join(dir, f)).sort();
+  } catch {
+    return []; // no state directory yet
+  }
+}
+
+/**
+ * Mounts at or below `paths` (where a leaked container mount would show: its rootfs, the
+ * staging directories) and every proc/sysfs/devpts/tmpfs mount made by a user namespace of
+ * ours (uid= of a mapped id in its options); cgroups named with `tag`; this user's state and
+ * lease files; links of `netns` (if given).
+ */
+export function snapshot(tag: string, paths: readonly string[], rootless = false, netns?: Netns): Snapshot {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')).filter((f) => {
+    const point = f[4]!;
+    return paths.some((p) => point === p || point.startsWith(`${p}/`)) || f.some((x) => /uid=(100000|65534)\b/.test(x));
+  }).map((f) => `${f[4]} ${f[f.indexOf('-') + 1]}`).sort();
+  const dir = stateDir(rootless);
+  return { mounts, cgroups: cgroupDirs(tag), stateFiles: [...files(join(dir, 'containers')), ...files(join(dir, 'subnets'))],
+           links: netns ? netns.links() : [] };
+}
+
+export function uidMapOf(pid: number): string {
+  return readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/).join(' ');
+}
+
+export function statusField(pid: number, field: string): string {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+  if (!line) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return line.slice(field.length + 1).trim();
+}
+
+/** Whether a process still runs (a zombie does not). */
+export function alive(pid: number): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false; // reaped
+    throw e;
+  }
+}
