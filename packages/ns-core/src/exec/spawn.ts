@@ -262,16 +262,20 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   const stdio = resolveStdio(options);
   let compiled: CompiledSpawn;
   let plan: Buffer;
+  let stage: ReturnType<typeof execStage>;
   try {
+    // Loaded here, inside the try: a missing exec stage must not leak the stdio pipes.
+    stage = execStage();
     compiled = compileSpawn(argv, options, stdio.fdMap);
     plan = encodePlan(compiled.plan);
   } catch (e) {
     for (const fd of stdio.closeAfter) closeSync(fd);
     for (const [, fd] of stdio.pipes) closeSync(fd);
+    await runCleanups(options, undefined);
     throw e;
   }
   const out = new Int32Array(6);
-  const rc = execStage().spawn(plan, plan.length, out);
+  const rc = stage.spawn(plan, plan.length, out);
   for (const fd of stdio.closeAfter) closeSync(fd);
   if (rc < 0) {
     for (const [, fd] of stdio.pipes) closeSync(fd);
