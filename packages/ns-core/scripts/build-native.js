@@ -8,8 +8,13 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const cc = process.env.CC || 'cc';
-const out = path.join(root, 'build', process.env.NSX_SANITIZE ? 'libnsexec-asan.so' : 'libnsexec.so');
+const out = process.env.NSX_OUT || path.join(root, 'build', process.env.NSX_SANITIZE ? 'libnsexec-asan.so' : 'libnsexec.so');
+// NSX_SOURCE: a patched copy (the sanitizer tests build one with a bug put in on purpose).
+const source = process.env.NSX_SOURCE || path.join(root, 'native/nsexec.c');
 fs.mkdirSync(path.dirname(out), { recursive: true });
+// Compiled beside the target and renamed into place: a process loading the library while
+// another rebuilds it (parallel test runs) never maps half a file.
+const tmp = `${out}.${process.pid}.tmp`;
 
 const flags = [
   '-std=gnu11', '-O2', '-g', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared',
@@ -17,7 +22,7 @@ const flags = [
   '-Wl,-z,now', '-Wl,-z,relro', '-fvisibility=default',
 ];
 if (process.env.NSX_SANITIZE) flags.push('-fsanitize=address,undefined', '-fno-omit-frame-pointer');
-const args = [...flags, '-o', out, path.join(root, 'native/nsexec.c')];
+const args = [...flags, '-I', path.join(root, 'native'), '-o', tmp, source];
 const r = spawnSync(cc, args, { stdio: 'inherit' });
 if (r.error && r.error.code === 'ENOENT') {
   console.error(`ns-core: no C compiler found ("${cc}"). The exec stage is built from source: ` +
@@ -25,6 +30,8 @@ if (r.error && r.error.code === 'ENOENT') {
   process.exit(1);
 }
 if (r.status !== 0) {
+  fs.rmSync(tmp, { force: true });
   console.error(`ns-core: compiling the exec stage failed: ${cc} ${args.join(' ')}`);
   process.exit(r.status || 1);
 }
+fs.renameSync(tmp, out);
