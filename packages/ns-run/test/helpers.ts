@@ -215,7 +215,7 @@ function files(dir: string): string[] {
 export function snapshot(tag: string, paths: readonly string[], rootless = false, netns?: Netns): Snapshot {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')).filter((f) => {
     const point = f[4]!;
-    return paths.some((p) => point === p || point.startsWith(`${p}/`)) || f.some((x) => /uid=(100000|65534)\b/.test(x));
+    return paths.some((p) => point === p || point.startsWith(`${p}/`)) || f.some((x) => /uid=(1000000000|65534)\b/.test(x));
   }).map((f) => `${f[4]} ${f[f.indexOf('-') + 1]}`).sort();
   const dir = stateDir(rootless);
   return { mounts, cgroups: cgroupDirs(tag), stateFiles: [...files(join(dir, 'containers')), ...files(join(dir, 'subnets'))],
@@ -239,5 +239,38 @@ export function alive(pid: number): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false; // reaped
     throw e;
+  }
+}
+
+/**
+ * A throwaway ordinary user that useradd(8) gives /etc/subuid and /etc/subgid blocks, for
+ * the newuidmap path; userdel takes the user and its blocks away again.
+ */
+export class SubidUser {
+  readonly name = `nsr${process.pid}`;
+  readonly uid: number;
+  readonly gid: number;
+  readonly subuid: number;
+
+  constructor() {
+    execFileSync('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', this.name]);
+    this.uid = Number(execFileSync('id', ['-u', this.name], { encoding: 'utf8' }).trim());
+    this.gid = Number(execFileSync('id', ['-g', this.name], { encoding: 'utf8' }).trim());
+    const line = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${this.name}:`));
+    if (!line) {
+      this.remove();
+      throw new Error(`useradd gave ${this.name} no /etc/subuid block`);
+    }
+    this.subuid = Number(line.split(':')[1]);
+  }
+
+  /** setpriv(1) prefix to run as the user. */
+  get as(): string[] {
+    return ['setpriv', `--reuid=${this.uid}`, `--regid=${this.gid}`, '--clear-groups'];
+  }
+
+  remove(): void {
+    execFileSync('userdel', [this.name]);
+    rmSync(`/tmp/nstools-${this.uid}`, { recursive: true, force: true });
   }
 }

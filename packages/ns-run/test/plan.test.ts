@@ -35,14 +35,17 @@ const OWN_MAPS = { '/proc/self/uid_map': '0 0 4294967295\n', '/proc/self/gid_map
 
 describe('plan (no privileges)', () => {
   describe('identity', () => {
-    it('maps a range as root, 0:100000:65536 unless told otherwise, written by the parent', () => {
+    it('maps a range as root, 0:1000000000:65536 unless told otherwise, written by the parent', () => {
       const id = planIdentity({}, ACCOUNTS, context(0, OWN_MAPS));
       expect(id.mode).to.equal('range');
-      expect(id.uidMap).to.deep.equal([{ inner: 0, outer: 100000, count: 65536, option: '--userns-range', text: '0:100000:65536' }]);
-      expect(id.userStep.parent).to.deep.include({ action: 'write-proc', file: 'uid_map', data: '0 100000 65536\n', step: '--map-users' });
+      expect(id.uidMap).to.deep.equal([{ inner: 0, outer: 1000000000, count: 65536, option: '--userns-range', text: '0:1000000000:65536' }]);
+      expect(id.userStep.parent).to.deep.include({ action: 'write-proc', file: 'uid_map', data: '0 1000000000 65536\n', step: '--map-users' });
       expect(id.setgroupsAllowed).to.equal(true);
       const custom = planIdentity({ usernsRange: '0:200000:1000' }, ACCOUNTS, context(0, OWN_MAPS));
       expect(custom.gidMap[0]).to.include({ inner: 0, outer: 200000, count: 1000 });
+      const withBlocks = context(0, { ...OWN_MAPS, '/etc/subuid': 'root:200500:10\n', '/etc/subgid': 'alice:200900:100\n' });
+      expect(caught(() => planIdentity({ usernsRange: '0:200000:1000' }, ACCOUNTS, withBlocks)).message)
+        .to.equal('--userns-range: 0:200000:1000 overlaps the ids /etc/subgid gives alice (200900-200999); choose another range');
     });
 
     it('uses the caller\'s /etc/subuid block through newuidmap, with the caller as root', () => {
@@ -190,10 +193,10 @@ describe('plan (no privileges)', () => {
       const dir = mkdtempSync(`/tmp/ns-run-test-${process.pid}-private-`);
       try {
         mkdirSync(join(dir, 'inner'));
-        const hostRoot = { uids: { inner: 0, outer: 100000, count: 65536 }, gids: { inner: 0, outer: 100000, count: 65536 } };
+        const hostRoot = { uids: { inner: 0, outer: 1000000000, count: 65536 }, gids: { inner: 0, outer: 1000000000, count: 65536 } };
         const e = caught(() => opsOf({ volumes: [{ source: join(dir, 'inner'), dest: '/x' }], hostRoot }));
         expect(e.code).to.equal('EACCES');
-        expect(e.message).to.include(`host uid 100000) may not search ${dir} (mode 0700)`);
+        expect(e.message).to.include(`host uid 1000000000) may not search ${dir} (mode 0700)`);
         chmodSync(dir, 0o711);
         // (Its source is under /tmp, so the root is staged in /run.)
         expect(opsOf({ volumes: [{ source: join(dir, 'inner'), dest: '/x' }], hostRoot })).to.deep.include(

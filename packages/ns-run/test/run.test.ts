@@ -4,12 +4,12 @@
  * container's processes, the host's mount table, links, cgroups and state files.
  */
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   alive, busyboxRootfs, cli, inNetns, Netns, NOBODY, readState, removeTree, running, snapshot, start, stateDir, statusField,
-  uidMapOf, uniqueName, until, type Snapshot,
+  uidMapOf, uniqueName, until, CLI, SubidUser, type Snapshot,
 } from './helpers';
 
 /** Docker's default capability set (CHOWN ... SETFCAP), as /proc/PID/status prints it. */
@@ -93,8 +93,8 @@ describe('ns-run as root', () => {
         const state = await running(name);
         await until('the program to print', () => c.stdout.split('\n').length >= 3);
         expect(c.stdout.split('\n').slice(0, 2)).to.deep.equal(['0', `cat: can't open '${marker}': No such file or directory`]);
-        expect(statusField(state.program!.pid, 'Uid').split(/\s+/)).to.deep.equal(['100000', '100000', '100000', '100000']);
-        expect(uidMapOf(state.program!.pid)).to.equal('0 100000 65536');
+        expect(statusField(state.program!.pid, 'Uid').split(/\s+/)).to.deep.equal(['1000000000', '1000000000', '1000000000', '1000000000']);
+        expect(uidMapOf(state.program!.pid)).to.equal('0 1000000000 65536');
         expect(readFileSync(`/proc/${state.program!.pid}/setgroups`, 'utf8').trim()).to.equal('allow');
       } finally {
         c.proc.stdin!.end();
@@ -204,10 +204,23 @@ describe('ns-run as root', () => {
       expect(inside.split('\n')).to.deep.equal([
         readlinkSync(`/proc/${program}/ns/pid`), readlinkSync(`/proc/${program}/ns/mnt`), readlinkSync(`/proc/${program}/ns/net`),
         '3', '0', `CapEff:\t${DEFAULT_CAPS}`, 'NoNewPrivs:\t1', '4:memory:/', '']);
+      expect(ok(cli(['exec', '-u', 'user', '-w', '/tmp', '-e', 'X=1', name, 'sh', '-c', 'id -u; pwd; echo $X $HOSTNAME']))).to.equal(`1000\n/tmp\n1 ${name}\n`);
+      const file = join('/run/nstools/containers', `${name}.json`);
+      expect(statSync(file).mode & 0o777).to.equal(0o600);
+      expect(statSync('/run/nstools/containers').mode & 0o777).to.equal(0o700);
       ok(cli(['stop', '-t', '5', name]));
       expect((await c.exit).code).to.equal(128 + 15);
       expect(readState(name)).to.equal(undefined);
       expect(cli(['exec', name, 'true']).stderr).to.match(/no such container/);
+    });
+
+    it('passes the signals it gets on to the program', async () => {
+      const name = uniqueName('term');
+      const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done']);
+      await running(name);
+      await until('the trap to be set', () => c.stdout.includes('ready'));
+      c.proc.kill('SIGTERM');
+      expect((await c.exit).code).to.equal(42);
     });
 
     it('kills a container with a signal', async () => {
@@ -289,6 +302,22 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
       c.proc.stdin!.end();
     }
     expect((await c.exit).code).to.equal(0);
+  });
+
+  it('maps the user\'s /etc/subuid block through newuidmap when there is one', () => {
+    const user = new SubidUser();
+    try {
+      const run = (args: string[]) => spawnSync(user.as[0]!, [...user.as.slice(1), process.execPath, CLI, ...args], { encoding: 'utf8', cwd: '/' });
+      const r = run(['--rootfs', rootfs, '--', 'sh', '-c', 'id -u; cat /proc/self/uid_map /proc/self/setgroups; grep "^Uid" /proc/self/status']);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '))).to.deep.equal([
+        '0', `0 ${user.uid} 1`, `1 ${user.subuid} 65536`, 'allow', 'Uid: 0 0 0 0', '']);
+      const other = run(['--rootfs', rootfs, '-u', 'user', '--', 'sh', '-c', 'id -u; id -g']);
+      expect(other.stdout).to.equal('1000\n1000\n');
+    } finally {
+      user.remove();
+    }
+    expect(readFileSync('/etc/subuid', 'utf8')).to.not.include(`nsr${process.pid}:`);
   });
 
   it('forwards a published port from inside the container\'s namespaces', async () => {

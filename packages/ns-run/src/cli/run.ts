@@ -113,6 +113,9 @@ async function run(argv: readonly string[]): Promise<void> {
       last(parsed.jsonStatusFd) !== undefined ? parseFd('--json-status-fd', last(parsed.jsonStatusFd)!) : undefined);
     const program = programArgs(parsed);
     const container = await runContainer(program.length ? program : DEFAULT_PROGRAM, options);
+    // The container's init shares our memory, argv area included: what its /proc/1/cmdline
+    // (and `ps` inside) shows is our title. Name the container rather than our paths.
+    process.title = `ns-run ${container.name}`;
     deliver = (sig) => container.kill(sig);
     for (const sig of pending.splice(0)) deliver(sig);
     reporters.onStart?.(container.child);

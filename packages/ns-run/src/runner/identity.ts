@@ -6,18 +6,19 @@
 import { constants } from 'node:os';
 import { usageError, type PhasedOp, type Step } from 'ns-core';
 import {
-  parseMapRange, processContext, subordinateIdsOf, user, userName, SUBGID_FILE, SUBUID_FILE,
+  parseMapRange, parseSubordinateIds, processContext, subordinateIdsOf, user, userName, SUBGID_FILE, SUBUID_FILE,
   type IdRange, type UserContext,
 } from 'ns-user';
 import { namesOf } from './caps';
 
 /**
  * What root maps by default: 65536 ids (a full 16-bit id space, so images with ids up to
- * 65535 work) starting at host id 100000, the first block useradd(8) would hand out in
- * /etc/subuid. Container root is host uid 100000. Choose another block with --userns-range
- * if that one is given to a user on your machine.
+ * 65535 work) starting at host id 1000000000, above the blocks useradd(8) hands out for
+ * /etc/subuid (SUB_UID_MAX 600100000 in Debian's login.defs) and below 2^31, which some
+ * tools mishandle. Container root is host uid 1000000000. A range that overlaps another
+ * user's /etc/subuid block is refused: that user's containers would share ids with ours.
  */
-export const DEFAULT_USERNS_RANGE = '0:100000:65536';
+export const DEFAULT_USERNS_RANGE = '0:1000000000:65536';
 
 /** prctl(2) options the security step uses. */
 const PR_SET_DUMPABLE = 4;
@@ -96,6 +97,7 @@ export function planIdentity(options: IdentityOptions, accounts: Accounts, ctx: 
   let step: Step;
   if (ctx.privileged) {
     const range = parseMapRange(options.usernsRange ?? DEFAULT_USERNS_RANGE, '--userns-range');
+    refuseOthersBlocks(range, ctx);
     mode = 'range';
     uidMap = [range];
     gidMap = [range];
@@ -126,6 +128,26 @@ export function planIdentity(options: IdentityOptions, accounts: Accounts, ctx: 
     throw usageError(`--user: ${options.user}: ${why}`);
   }
   return { userStep: step, mode, uidMap, gidMap, setgroupsAllowed: mode !== 'single', ...ids };
+}
+
+/** A range overlapping a block /etc/subuid or /etc/subgid gives another user (root's own are fine). */
+function refuseOthersBlocks(range: IdRange & { text?: string }, ctx: UserContext): void {
+  for (const file of [SUBUID_FILE, SUBGID_FILE]) {
+    let text: string;
+    try {
+      text = ctx.readFile(file);
+    } catch (e) {
+      // No such file: no blocks were handed out.
+      if ((e as { code?: string }).code === 'ENOENT') continue;
+      throw e;
+    }
+    const other = parseSubordinateIds(text).ranges.find((b) => b.owner !== 'root' && b.owner !== '0' &&
+      b.start < range.outer + range.count && range.outer < b.start + b.count);
+    if (other) {
+      throw usageError(`--userns-range: ${range.inner}:${range.outer}:${range.count} overlaps the ids ${file} gives ${other.owner} ` +
+                       `(${other.start}-${other.start + other.count - 1}); choose another range`);
+    }
+  }
 }
 
 /** The caller's first subordinate blocks, if both files give one and both helpers exist. */

@@ -3,12 +3,13 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from '../enter';
 import { resolveUser, securityStep } from './identity';
+import { resolveInRoot } from './inroot';
 import { isAlive, StateStore, type ContainerState } from './state';
 
 export interface ContainerInfo extends ContainerState {
@@ -58,10 +59,10 @@ export interface ExecPlan {
 export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
   const store = new StateStore(options.stateDir);
   const state = running(store, name);
-  const ids = options.user !== undefined ? resolveUser(options.user, { passwd: '', group: '' }) : { uid: state.uid, gid: state.gid };
   // The program's namespaces are the init's; its pidfd is the one we may use: the init is not
   // dumpable (securityStep), and joining by pidfd takes ptrace access to the target.
   const target = state.program && isAlive(state.program) ? state.program : state.init;
+  const ids = options.user !== undefined ? resolveUser(options.user, containerAccounts(target.pid)) : { uid: state.uid, gid: state.gid };
   const enter = {
     target: target.pid, targetInode: target.inode, preserveCredentials: true,
     namespaces: Object.fromEntries(state.namespaces.map((k) => [k, true as const])),
@@ -88,6 +89,20 @@ export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
     opened.close();
     throw e;
   }
+}
+
+/**
+ * The container's account files, through its process's root (proc(5): /proc/PID/root), and
+ * resolved inside it: an absolute symlink there must not lead to our own files.
+ */
+function containerAccounts(pid: number): { passwd: string; group: string } {
+  const root = `/proc/${pid}/root`;
+  const read = (file: string) => {
+    const r = resolveInRoot(root, file, '--user');
+    // An image without the file: only numeric ids can be used, as resolveUser then says.
+    return r.kind === 'file' ? readFileSync(`${root}${r.inside}`, 'utf8') : '';
+  };
+  return { passwd: read('/etc/passwd'), group: read('/etc/group') };
 }
 
 /** Sends a signal to the container's init, which passes it on to the program (SIGKILL ends them all). */
