@@ -244,12 +244,17 @@ function cgroupNeeded(limits: CgroupLimits): boolean {
 export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
   const plan = planContainer(argv, options);
   const rootless = plan.identity.mode !== 'range';
+  if (rootless && liveContainers > 0) {
+    throw new NsError({ errno: 16, code: 'EBUSY', message: 'a rootless runner runs one container at a time: the running one\'s init shares ' +
+      'this process\'s memory, which stays undumpable while it lives, and the next container\'s setup needs to reach its own child through it' });
+  }
   const store = new StateStore(options.stateDir).prepare();
   const undo: (() => void | Promise<void>)[] = [];
-  const janitor = Janitor.start();
+  const janitor = await Janitor.start();
   undo.push(() => janitor.done());
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
+  let counted = false;
   try {
     janitor.track({ type: 'file', path: stateFile });
     const initial: ContainerState = {
@@ -280,6 +285,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
     const steps = containerSteps(plan, fs.steps, subnet, cgroup);
+    // From the child's first op on, it shares our memory (and makes it undumpable).
+    if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
+    counted = true;
     child = await spawn(plan.argv, {
       steps, env, cwd: plan.workdir, killWithParent: 'SIGKILL', ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
     });
@@ -324,6 +332,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const started = child;
     const exited = started.exited.then(async (status) => {
       netns?.close();
+      containerGone();
       await runAll(undo);
       return status;
     });
@@ -338,6 +347,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       child.kill('SIGKILL');
       await child.exited;
     }
+    if (counted) containerGone();
     await runAll(undo);
     throw e;
   }
@@ -384,6 +394,22 @@ function networkSteps(subnet: Subnet | undefined, rootless: boolean): Step[] {
   return [net({ loopback: true, ...(subnet ? { veth: {
     hostIf: subnet.hostInterface, nsIf: CONTAINER_INTERFACE, address: `${subnet.host}/30`, peerAddress: `${subnet.peer}/30`, gateway: true,
   } } : {}) })];
+}
+
+/** Containers started by this process whose init still lives. */
+let liveContainers = 0;
+/** Whether this process was dumpable before its first container (PR_GET_DUMPABLE). */
+let dumpableBefore = 1;
+const PR_GET_DUMPABLE = 3;
+const PR_SET_DUMPABLE = 4;
+
+/**
+ * Once no init shares our memory any more, this process may be dumpable again, as it was:
+ * core dumps, ptrace by its user, and (for a rootless runner) reaching the next container's
+ * child, which shares the same memory, through its pidfd.
+ */
+function containerGone(): void {
+  if (--liveContainers === 0) sys.prctl(PR_SET_DUMPABLE, dumpableBefore);
 }
 
 /** A ref to a process that may already have exited (undefined then). */
