@@ -247,8 +247,11 @@ async function runParentAction(action: ParentAction, ctx: ParentContext): Promis
       throw new NsError({ errno: Math.abs(err.errno ?? 0) || 0, code: err.code ?? 'EHELPER', step, syscall: 'exec',
                           path: action.argv[0]!, message: `${step}: ${action.argv[0]} failed: ${msg}` });
     }
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', step, syscall: err.syscall ?? 'write',
-                        path: action.action === 'write-proc' ? `/proc/${ctx.pid}/${action.file}` : action.step });
+    // A call action's own Error (no errno) carries the only diagnosis there is: keep its text.
+    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', step,
+                        syscall: err.syscall ?? (action.action === 'write-proc' ? 'write' : action.action),
+                        path: action.action === 'write-proc' ? `/proc/${ctx.pid}/${action.file}` : action.step,
+                        ...(err.code === undefined ? { message: `${step}: ${err.message}` } : {}) });
   }
 }
 
@@ -317,7 +320,9 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
       }
     });
   } catch (e) {
-    failure = e instanceof NsError ? e : new NsError({ errno: 5, code: 'EIO', message: String(e) });
+    // EPIPE on the go byte: the child died while it waited. Keep the errno the write got.
+    const err = e as NodeJS.ErrnoException;
+    failure = e instanceof NsError ? e : new NsError({ errno: Math.abs(err.errno ?? 5), code: err.code ?? 'EIO', message: String(e) });
     child.kill('SIGKILL');
   } finally {
     closeSync(goFd);
