@@ -10,18 +10,11 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, unl
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Namespace, NsError, spawn, sys, type SpawnOptions, type Step } from '../src/index';
-import { hostSnapshot, leaksSince, settledLeaks } from './host-snapshot';
+import { cgroup2Root, hostSnapshot, leaksSince, settledLeaks } from './host-snapshot';
 
 /** On everything these tests create, so leaksSince can tell it from other suites' objects. */
 const TAG = `nsxf${process.pid}`;
 const CORE = JSON.stringify(join(__dirname, '../src/index.js'));
-
-function cgroup2Root(): string {
-  const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
-    .find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
-  if (!line) throw new Error('no cgroup2 hierarchy mounted');
-  return line[4]!;
-}
 
 /**
  * Host objects a parent action makes while the child waits, as ns-net and ns-cgroup steps do:
@@ -209,7 +202,8 @@ describe('faults injected into spawn leave nothing behind', () => {
     await expectFailure(['true'], { create: ['uts'], steps: [{ name: 'kill', parent: [{ action: 'call', step: 'kill', run: ({ pid, pidfd }) => {
       sys.pidfdSendSignal(pidfd, 9);
       // The go byte must find the pipe closed: wait for the child to be gone.
-      while (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z') execFileSync('true');
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      while (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z') Atomics.wait(pause, 0, 0, 1);
     } }] }] }, { code: 'EPIPE' });
   });
 

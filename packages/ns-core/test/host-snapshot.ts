@@ -70,6 +70,13 @@ function mountinfoFields(text: string): string[][] {
   return text.trim().split('\n').map((l) => l.split(' '));
 }
 
+/** Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1). */
+export function cgroup2Root(): string {
+  const line = mountinfoFields(readFileSync('/proc/self/mountinfo', 'utf8')).find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
+  if (!line) throw new Error('no cgroup2 hierarchy mounted');
+  return line[4]!;
+}
+
 export function hostSnapshot(tag?: string): HostSnapshot {
   const hostMounts = mountinfoFields(readFileSync('/proc/1/mountinfo', 'utf8')).map((f) => {
     const sep = f.indexOf('-');
