@@ -1,0 +1,52 @@
+/**
+ * Why single-id maps deny setgroups (user_namespaces(7), since Linux 3.19): a group can take
+ * rights away ("negative" group permissions, mode 0604), and a user who could call
+ * setgroups(2) in a namespace of their own would drop that group and get the rights back.
+ * These tests set up exactly that file and check ns-user -r keeps it closed.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runAs } from './helpers';
+
+const NOBODY = 65534;
+/** A group only our test user is in: the file's group, which takes the read right away. */
+const DENIED_GROUP = 40_000 + (process.pid % 20_000);
+const bin = join(__dirname, '../../bin/ns-user.js');
+
+describe('ns-user: setgroups denied in single-id maps keeps negative group permissions', () => {
+  let dir: string;
+  let secret: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'nsx-setgroups-'));
+    chmodSync(dir, 0o755);
+    secret = join(dir, 'secret');
+    writeFileSync(secret, 'others may read this, the group may not\n');
+    chownSync(secret, 0, DENIED_GROUP);
+    chmodSync(secret, 0o604);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs argv as uid/gid 65534 with DENIED_GROUP as its one supplementary group. */
+  const asMember = (argv: readonly string[]) => spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`,
+    `--groups=${DENIED_GROUP}`, ...argv], { encoding: 'utf8', cwd: '/' });
+
+  it('control: a member of the group cannot read the file, anyone else can', () => {
+    expect(runAs(NOBODY, NOBODY, ['cat', secret]).status).to.equal(0);
+    const member = asMember(['cat', secret]);
+    expect(member.status).to.equal(1);
+    expect(member.stderr).to.contain('Permission denied');
+  });
+
+  it('inside ns-user -r: setgroups is denied, so the group cannot be dropped and the file stays closed', () => {
+    const inside = `cat /proc/self/setgroups; cat ${secret} 2>/dev/null && echo READ; setpriv --clear-groups cat ${secret} 2>&1 || echo SETGROUPS-REFUSED`;
+    const r = asMember([process.execPath, bin, '-r', '--', 'sh', '-c', inside]);
+    expect(r.stderr).to.equal('');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).to.equal('deny');
+    expect(lines).not.to.include('READ');
+    expect(lines.at(-1)).to.equal('SETGROUPS-REFUSED');
+  });
+});
