@@ -24,14 +24,14 @@ import { keptCapabilities } from './runner/caps';
 import { containerCgroup, type ContainerCgroup } from './runner/cgroup';
 import { planIdentity, securityStep, type Accounts, type Identity } from './runner/identity';
 import { resolveInRoot } from './runner/inroot';
-import { forwardInside, loopbackUpInside } from './runner/inside';
+import { forwardInside, loopbackUpInside, stopForwarder } from './runner/inside';
 import { Janitor } from './runner/janitor';
 import {
   leaseSubnet, netnsDialer, parsePublish, parseSubnet, PortProxy, releaseSubnet, vethDialer, CONTAINER_INTERFACE,
   type NetworkMode, type PublishSpec, type Subnet,
 } from './runner/network';
 import { assembleFilesystem, type FilesystemSpec, type Volume } from './runner/rootfs';
-import { processRef, StateStore, validateName, STATE_VERSION, type ContainerState, type ProcessRef } from './runner/state';
+import { isAlive, processRef, StateStore, validateName, STATE_VERSION, type ContainerState, type ProcessRef } from './runner/state';
 
 export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, keptCapabilities, namesOf as capabilityNames } from './runner/caps';
 export { DEFAULT_USERNS_RANGE, planIdentity, resolveUser, type Identity, type MapMode } from './runner/identity';
@@ -256,14 +256,15 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   let child: NsChild | undefined;
   let counted = false;
   try {
-    janitor.track({ type: 'file', path: stateFile });
     const initial: ContainerState = {
       version: STATE_VERSION, name: plan.name, created: new Date().toISOString(), status: 'creating',
       runner: processRef(process.pid), argv: plan.argv, rootfs: plan.rootfs ?? null, network: plan.network, ports: plan.publish,
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16),
     };
-    store.claim(initial);
+    claimName(store, initial);
+    // Told only once the file is ours: a janitor told earlier could remove another's.
+    janitor.track({ type: 'file', path: stateFile });
     undo.unshift(() => store.remove(plan.name));
 
     let subnet: (Subnet & { lease: string }) | undefined;
@@ -274,7 +275,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'link', name: subnet.hostInterface });
     }
     const proxy = await PortProxy.listen(plan.publish);
-    undo.unshift(() => proxy.close());
+    undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
 
     const fs = assembleFilesystem(plan.filesystem);
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.env);
@@ -321,10 +322,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       } finally {
         sys.closeFd(programFd);
       }
-      undo.unshift(async () => {
-        forwarder.kill('SIGKILL');
-        await forwarder.exited;
-      });
+      undo.unshift(() => stopForwarder(forwarder));
       // The forwarder accepts on its copies now; ours would only compete with it.
       await proxy.close();
     }
@@ -395,6 +393,25 @@ function networkSteps(subnet: Subnet | undefined, rootless: boolean): Step[] {
     hostIf: subnet.hostInterface, nsIf: CONTAINER_INTERFACE, address: `${subnet.host}/30`, peerAddress: `${subnet.peer}/30`, gateway: true,
   } } : {}) })];
 }
+
+/**
+ * Claims the container's name. A file left by a runner that no longer lives (its janitor could
+ * not finish) does not hold the name: it is removed and the claim made again.
+ */
+function claimName(store: StateStore, state: ContainerState): void {
+  try {
+    store.claim(state);
+  } catch (e) {
+    if ((e as NsError).code !== 'EEXIST') throw e;
+    const old = store.read(state.name);
+    if (isAlive(old.runner)) throw e;
+    store.remove(state.name);
+    store.claim(state);
+  }
+}
+
+/** How long connections through published ports may finish after the container ended. */
+const PROXY_DRAIN_MS = 2000;
 
 /** Containers started by this process whose init still lives. */
 let liveContainers = 0;

@@ -5,7 +5,9 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import { join } from 'node:path';
+import { Namespace, runInside, sys } from 'ns-core';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const CLI = join(__dirname, '../../bin/ns-run.js');
@@ -13,7 +15,7 @@ export const NOBODY = 65534;
 /** The rootless cases run as nobody, as CI has no other ordinary user. */
 export const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 
-const APPLETS = ['sh', 'ls', 'cat', 'echo', 'id', 'ps', 'hostname', 'true', 'false', 'sleep', 'touch', 'mkdir', 'nc', 'ip',
+const APPLETS = ['wget', 'sh', 'ls', 'cat', 'echo', 'id', 'ps', 'hostname', 'true', 'false', 'sleep', 'touch', 'mkdir', 'nc', 'ip',
   'readlink', 'grep', 'head', 'tail', 'awk', 'seq', 'wc', 'env', 'pwd', 'stat', 'kill', 'mount', 'cut', 'tr', 'dd'];
 
 /**
@@ -65,6 +67,23 @@ export class Netns {
     return ['nsenter', '-t', String(this.pid), '-n', ...argv];
   }
 
+  /**
+   * Connects to 127.0.0.1:port in here and resolves with all it is sent ('' if refused). The
+   * socket is made during a brief stay in the namespace (ns-core's runInside) and keeps it.
+   */
+  fetch(port: number): Promise<string> {
+    const fd = Namespace.ofPid(this.pid, 'net').use((ns) => runInside([ns], () => sys.socket.socket(2, 1, 0)));
+    return new Promise((resolve) => {
+      let data = '';
+      // manualStart: reading before the connect is made could end the socket (see netnsDialer).
+      const sock = new Socket({ fd, readable: true, writable: true, manualStart: true } as SocketConstructorOpts);
+      sock.on('data', (d: Buffer) => { data += d.toString(); });
+      sock.on('error', () => resolve(data)); // refused or reset: what came, if anything
+      sock.on('close', () => resolve(data));
+      sock.connect(port, '127.0.0.1');
+    });
+  }
+
   links(): string[] {
     return execFileSync('nsenter', ['-t', String(this.pid), '-n', 'ip', '-br', 'link'], { encoding: 'utf8' })
       .split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]!).sort();
@@ -94,12 +113,6 @@ export function cli(args: readonly string[], options: CliOptions = {}): SpawnSyn
   return spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input: options.input ?? '', cwd: '/', timeout: 30_000 });
 }
 
-/** Runs a command (a client, a server) in the test's network namespace. */
-export function inNetns(netns: Netns, argv: readonly string[], input = ''): SpawnSyncReturns<string> {
-  const full = netns.wrap(argv);
-  return spawnSync(full[0]!, full.slice(1), { encoding: 'utf8', input, timeout: 30_000 });
-}
-
 export interface Started {
   readonly proc: ChildProcess;
   stdout: string;
@@ -121,9 +134,9 @@ export function start(args: readonly string[], options: CliOptions & { raw?: boo
 }
 
 /** Polls until cond() holds; fails with `what` after `ms`. */
-export async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
@@ -258,7 +271,7 @@ export class SubidUser {
     this.gid = Number(execFileSync('id', ['-g', this.name], { encoding: 'utf8' }).trim());
     const line = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${this.name}:`));
     if (!line) {
-      this.remove();
+      execFileSync('userdel', [this.name]);
       throw new Error(`useradd gave ${this.name} no /etc/subuid block`);
     }
     this.subuid = Number(line.split(':')[1]);
@@ -269,7 +282,9 @@ export class SubidUser {
     return ['setpriv', `--reuid=${this.uid}`, `--regid=${this.gid}`, '--clear-groups'];
   }
 
-  remove(): void {
+  /** userdel refuses a user with processes: the runners' janitors may still be exiting. */
+  async remove(): Promise<void> {
+    await until(`${this.name}'s processes to end`, () => spawnSync('pgrep', ['-u', String(this.uid)]).status === 1);
     execFileSync('userdel', [this.name]);
     rmSync(`/tmp/nstools-${this.uid}`, { recursive: true, force: true });
   }

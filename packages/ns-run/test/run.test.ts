@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  alive, busyboxRootfs, cli, inNetns, Netns, NOBODY, readState, removeTree, running, snapshot, start, stateDir, statusField,
+  alive, busyboxRootfs, cli, Netns, NOBODY, readState, removeTree, running, snapshot, start, stateDir, statusField,
   uidMapOf, uniqueName, until, CLI, SubidUser, type Snapshot,
 } from './helpers';
 
@@ -66,6 +66,11 @@ describe('ns-run as root', () => {
       expect(out.split('\n')).to.deep.equal(['host-etc', `ls: cannot access '${hostDir}': No such file or directory`, 'usr-ro', 'writable /root', '1', '']);
       expect(existsSync('/tmp/x')).to.equal(false);
       expect(snapshot('never', paths).mounts).to.deep.equal(before.mounts);
+    });
+
+    it('shares the host\'s network with --network host, /sys then bound read-only', () => {
+      const out = ok(cli(['--network', 'host', '--', 'sh', '-c', 'readlink /proc/self/ns/net; grep " /sys " /proc/self/mounts | cut -d" " -f3,4']));
+      expect(out).to.equal(`${readlinkSync('/proc/self/ns/net')}\nsysfs ro,nosuid,nodev,noexec,relatime\n`);
     });
 
     it('passes the exit status through, and 128+N for a signal', () => {
@@ -152,14 +157,14 @@ describe('ns-run as root', () => {
 
   describe('networking (in a network namespace of the test\'s)', () => {
     it('links the container to the host over a veth with a default route', async () => {
-      const server = start(['busybox', 'nc', '-l', '-p', '9000', '-e', 'echo', 'from-host'], { raw: true, netns });
+      const server = start(['busybox', 'httpd', '-f', '-p', '9000', '-h', hostDir], { raw: true, netns });
       try {
         const out = ok(cli(['--rootfs', rootfs, '--', 'sh', '-c',
           'gw=$(ip route | awk "/default/{print \\$3}"); ip -o -4 addr show eth0 | awk "{print \\$4}"; ' +
-          'for i in 1 2 3 4 5 6 7 8 9 10; do nc $gw 9000 && break; sleep 0.2; done'], { netns }));
+          'for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://$gw:9000/marker && break; sleep 0.2; done'], { netns }));
         const [cidr, reply] = out.trim().split('\n');
         expect(cidr).to.match(/^10\.231\.\d+\.\d+\/30$/);
-        expect(reply).to.equal('from-host');
+        expect(reply).to.equal('host secret');
       } finally {
         server.proc.kill('SIGKILL');
       }
@@ -168,9 +173,9 @@ describe('ns-run as root', () => {
     for (const network of ['veth', 'none']) {
       it(`forwards a published port to the container (--network ${network})`, async () => {
         const port = 20000 + (process.pid % 20000);
-        const c = start(['--rootfs', rootfs, '--network', network, '-p', `${port}:8080`, '--', 'sh', '-c', 'nc -l -p 8080 -e echo hello'], { netns });
+        const c = start(['--rootfs', rootfs, '--network', network, '-p', `${port}:8080`, '--', 'nc', '-l', '-p', '8080', '-e', 'echo', 'hello'], { netns });
         let reply = '';
-        await until('the published port to answer', () => (reply = inNetns(netns, ['busybox', 'nc', '127.0.0.1', String(port)]).stdout) !== '');
+        await until('the published port to answer', async () => (reply = await netns.fetch(port)) !== '');
         expect(reply).to.equal('hello\n');
         expect((await c.exit).code).to.equal(0);
       });
@@ -216,6 +221,20 @@ describe('ns-run as root', () => {
       expect((await c.exit).code).to.equal(128 + 15);
       expect(readState(name)).to.equal(undefined);
       expect(cli(['exec', name, 'true']).stderr).to.match(/no such container/);
+    });
+
+    it('takes over a name whose runner is gone, and refuses one in use', async () => {
+      const name = uniqueName('stale');
+      const file = join('/run/nstools/containers', `${name}.json`);
+      writeFileSync(file, JSON.stringify({ name, status: 'running', created: '', runner: { pid: 1, inode: 0 }, init: { pid: 1, inode: 0 } }), { mode: 0o600 });
+      expect(ok(cli(['--name', name, '--rootfs', rootfs, '--network', 'none', 'hostname']))).to.equal(`${name}\n`);
+      expect(existsSync(file)).to.equal(false);
+      const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sleep', '60']);
+      await running(name);
+      const second = cli(['--name', name, '--rootfs', rootfs, '--network', 'none', 'true']);
+      expect([second.status, second.stderr]).to.deep.equal([1, `ns-run: a container named '${name}' already exists\n`]);
+      ok(cli(['kill', name]));
+      await c.exit;
     });
 
     it('passes the signals it gets on to the program', async () => {
@@ -308,7 +327,7 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
     expect((await c.exit).code).to.equal(0);
   });
 
-  it('maps the user\'s /etc/subuid block through newuidmap when there is one', () => {
+  it('maps the user\'s /etc/subuid block through newuidmap when there is one', async () => {
     const user = new SubidUser();
     try {
       const run = (args: string[]) => spawnSync(user.as[0]!, [...user.as.slice(1), process.execPath, CLI, ...args], { encoding: 'utf8', cwd: '/' });
@@ -319,18 +338,23 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
       const other = run(['--rootfs', rootfs, '-u', 'user', '--', 'sh', '-c', 'id -u; id -g']);
       expect(other.stdout).to.equal('1000\n1000\n');
     } finally {
-      user.remove();
+      await user.remove();
     }
     expect(readFileSync('/etc/subuid', 'utf8')).to.not.include(`nsr${process.pid}:`);
   });
 
   it('forwards a published port from inside the container\'s namespaces', async () => {
     const port = 21000 + (process.pid % 20000);
-    const c = start(['--rootfs', rootfs, '-p', `${port}:8080`, '--', 'sh', '-c', 'nc -l -p 8080 -e echo hello'], { ...asNobody, netns });
+    const c = start(['--rootfs', rootfs, '-p', `${port}:8080`, '--', 'nc', '-l', '-p', '8080', '-e', 'echo', 'hello'], { ...asNobody, netns });
     let reply = '';
-    await until('the published port to answer', () => (reply = inNetns(netns, ['busybox', 'nc', '127.0.0.1', String(port)]).stdout) !== '');
+    await until('the published port to answer', async () => (reply = await netns.fetch(port)) !== '');
     expect(reply).to.equal('hello\n');
     expect((await c.exit).code).to.equal(0);
+  });
+
+  it('shares the host\'s network too', () => {
+    const out = ok(cli(['--network', 'host', '--rootfs', rootfs, '--', 'readlink', '/proc/self/ns/net'], asNobody));
+    expect(out).to.equal(`${readlinkSync('/proc/self/ns/net')}\n`);
   });
 
   it('refuses what needs privilege, before anything exists', () => {

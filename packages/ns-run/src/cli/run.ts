@@ -49,9 +49,9 @@ const FROM_TERMINAL: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
 async function run(argv: readonly string[]): Promise<void> {
   const parsed = yargsBase(PROG, normalizeGetopt(argv, RUN_GETOPT))
     .usage(`Usage:\n ${PROG} [options] [--] [<program> [<argument>...]]\n ${PROG} ps|exec|stop|kill ...\n\n`
-      + 'Run a program in a container: new user, mount, pid, network, uts, ipc and cgroup namespaces, an init as\n'
-      + 'PID 1, its own /proc, a minimal /dev, a read-only /sys, lo up. Without --rootfs the root is the host\'s /\n'
-      + 'read-only with a private /tmp, /run and home. Rootless when run by an ordinary user.')
+      + 'Run a program in a container: new user, mount, pid, network, uts, ipc and cgroup namespaces, an init '
+      + 'as PID 1, its own /proc, a minimal /dev, a read-only /sys, lo up. Without --rootfs the root is the '
+      + 'host\'s / read-only with a private /tmp, /run and home. Rootless when run by an ordinary user.')
     .option('name', { type: 'string', describe: 'name of the container (default nsr-<random>)' })
     .option('rootfs', { type: 'string', describe: 'root filesystem directory (default: the host\'s / read-only)' })
     .option('read-only', { type: 'boolean', describe: 'mount the rootfs read-only (with a private /tmp and /run)' })

@@ -9,7 +9,6 @@ import {
   parseMapRange, parseSubordinateIds, processContext, subordinateIdsOf, user, userName, SUBGID_FILE, SUBUID_FILE,
   type IdRange, type UserContext,
 } from 'ns-user';
-import { namesOf } from './caps';
 
 /**
  * What root maps by default: 65536 ids (a full 16-bit id space, so images with ids up to
@@ -235,9 +234,4 @@ function becomeRootInside(setgroupsAllowed: boolean): PhasedOp[] {
     { op: 'setuid', uid: 0, phase: 'namespaces', step: 'root inside' },
     { op: 'prctl', option: PR_SET_PDEATHSIG, args: [constants.signals.SIGKILL], phase: 'namespaces', step: 'kill with parent' },
   ];
-}
-
-/** For messages and `ps`: 'CHOWN,KILL,...'. */
-export function describeCapabilities(mask: bigint): string {
-  return namesOf(mask).join(',') || 'none';
 }

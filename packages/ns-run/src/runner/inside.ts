@@ -14,7 +14,7 @@
  * It never enters the container's mount or pid namespace: it runs our code from the host's
  * filesystem, and no process inside can see it.
  */
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { spawn, type NsChild } from 'ns-core';
 import { RtnlHandle } from 'ns-net';
 
@@ -43,6 +43,17 @@ export async function loopbackUpInside(pidfd: number): Promise<void> {
   if (status.code !== 0) throw new Error(`loopback: bringing lo up inside failed: ${message || `status ${status.code ?? status.signal}`}`);
 }
 
+/**
+ * Stops a forwarder: SIGTERM lets it finish open connections (up to DRAIN_MS); SIGKILL after
+ * that if it still runs.
+ */
+export async function stopForwarder(child: NsChild): Promise<void> {
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), DRAIN_MS + 1000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
 /** Forwards each listening socket (its fd) to a port on the container's loopback. */
 export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[]): Promise<NsChild> {
   const fds = Object.fromEntries(listeners.map((l, i) => [3 + i, l.fd]));
@@ -51,14 +62,35 @@ export async function forwardInside(pidfd: number, listeners: readonly { fd: num
   return child;
 }
 
+const open = new Set<Socket>();
+
 function splice(client: Socket, port: number): void {
   const upstream = createConnection({ port, host: '127.0.0.1', allowHalfOpen: true });
+  for (const s of [client, upstream]) {
+    open.add(s);
+    s.on('close', () => open.delete(s));
+  }
   // An error on either side ends both; a FIN is passed on (half-close) by pipe().
   client.on('error', () => upstream.destroy());
   upstream.on('error', () => client.destroy());
   client.pipe(upstream);
   upstream.pipe(client);
 }
+
+/**
+ * SIGTERM (the container has ended): stop accepting, let open connections finish what the
+ * container sent before it ended, for up to DRAIN_MS, then exit.
+ */
+function drainOnTerm(servers: Server[]): void {
+  process.once('SIGTERM', () => {
+    for (const s of servers) s.close();
+    const deadline = Date.now() + DRAIN_MS;
+    const check = () => (open.size === 0 || Date.now() > deadline ? process.exit(0) : setTimeout(check, 5));
+    check();
+  });
+}
+
+export const DRAIN_MS = 2000;
 
 function main(args: readonly string[]): void {
   const [mode, ...rest] = args;
@@ -67,9 +99,7 @@ function main(args: readonly string[]): void {
     return;
   }
   if (mode === 'forward') {
-    rest.forEach((port, i) => {
-      createServer({ allowHalfOpen: true }, (client) => splice(client, Number(port))).listen({ fd: 3 + i });
-    });
+    drainOnTerm(rest.map((port, i) => createServer({ allowHalfOpen: true }, (client) => splice(client, Number(port))).listen({ fd: 3 + i })));
     return;
   }
   throw new Error(`inside helper: unknown mode '${mode}'`);

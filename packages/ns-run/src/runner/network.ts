@@ -7,7 +7,7 @@
  * which keeps that namespace for life (socket(7) sockets belong to the netns they were made in).
  */
 import { closeSync, openSync } from 'node:fs';
-import { createServer, Socket, type Server } from 'node:net';
+import { createServer, Socket, type Server, type SocketConstructorOpts } from 'node:net';
 import { posix } from 'node:path';
 import { NsError, runInside, sys, usageError, type Namespace } from 'ns-core';
 import { parseCidr, RtnlHandle } from 'ns-net';
@@ -72,16 +72,16 @@ function subnetsInUse(): Set<number> {
 /**
  * Leases a /30 by creating its file in `dir` with O_EXCL: the requested one, or the first
  * free one of the pool, starting at a point derived from our pid so concurrent runners rarely
- * try the same one first. The caller removes the file when the container is gone.
+ * try the same one first. The caller removes the file when the container is gone; `onLeased`
+ * hears of it as soon as it is created.
  * @throws NsError EADDRINUSE when the requested /30 or the whole pool is taken.
  */
-export function leaseSubnet(dir: string, requested?: number, beforeCreate: (file: string) => void = () => undefined): Subnet & { lease: string } {
+export function leaseSubnet(dir: string, requested?: number, onLeased: (file: string) => void = () => undefined): Subnet & { lease: string } {
   const inUse = subnetsInUse();
   const tryLease = (network: number): (Subnet & { lease: string }) | undefined => {
     if (inUse.has(network)) return undefined;
     const subnet = subnetAt(network);
     const lease = posix.join(dir, subnet.network);
-    beforeCreate(lease);
     try {
       closeSync(openSync(lease, 'wx', 0o600));
     } catch (e) {
@@ -89,6 +89,8 @@ export function leaseSubnet(dir: string, requested?: number, beforeCreate: (file
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
       throw e;
     }
+    // Only now is the file ours to remove (told any earlier, a janitor could take another's).
+    onLeased(lease);
     return { ...subnet, lease };
   };
   if (requested !== undefined) {
@@ -153,7 +155,11 @@ export function vethDialer(address: string): Dialer {
 export function netnsDialer(netns: Namespace): Dialer {
   return (containerPort) => {
     const fd = runInside([netns], () => sys.socket.socket(AF_INET, SOCK_STREAM, 0));
-    return new Socket({ fd, readable: true, writable: true, allowHalfOpen: true }).connect(containerPort, '127.0.0.1');
+    // manualStart: a Socket made from an fd starts reading at once, and on a socket that is not
+    // connected yet that read can end it (EOF, ENOTCONN) while the connect still goes through,
+    // losing what the container sends. Reading then starts when the connection is made.
+    return new Socket({ fd, readable: true, writable: true, allowHalfOpen: true, manualStart: true } as SocketConstructorOpts)
+      .connect(containerPort, '127.0.0.1');
   };
 }
 
@@ -242,10 +248,16 @@ export class PortProxy {
     peer.pipe(client);
   }
 
-  /** Stops listening and cuts every open connection. */
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  /**
+   * Stops listening, lets open connections finish for up to `drainMs` (what a container sent
+   * just before it ended is still on its way to the client), then cuts what is left.
+   */
+  async close(drainMs = 0): Promise<void> {
+    const closed = Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.#servers.length = 0;
+    const deadline = Date.now() + drainMs;
+    while (this.#sockets.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const s of this.#sockets) s.destroy();
+    await closed;
   }
 }

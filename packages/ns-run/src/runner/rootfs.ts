@@ -156,10 +156,10 @@ function resolveSource(e: Emitter, step: string, path: string): Source {
  * read-only if asked: a bind starts with its source's flags and a remount sets exactly the
  * flags given (mount(2)), so each keeps its nosuid/nodev/noexec.
  */
-function bind(e: Emitter, step: string, source: Source, target: string, readOnly: boolean): void {
+function bind(e: Emitter, step: string, source: Source, target: string, readOnly: boolean, extraFlags = 0): void {
   emit(e, step, { op: 'mount', source: source.location.resolved, target, flags: MS.BIND | MS.REC });
   if (readOnly) {
-    for (const r of readOnlyRemounts(source.location, target, source.isDir)) emit(e, step, { op: 'mount', target: r.target, flags: r.flags });
+    for (const r of readOnlyRemounts(source.location, target, source.isDir)) emit(e, step, { op: 'mount', target: r.target, flags: r.flags | extraFlags });
   }
 }
 
@@ -278,7 +278,10 @@ function ownRootfs(rootfs: string, spec: FilesystemSpec, e: Emitter): Filesystem
   // The system mounts' destinations are resolved inside the root like any other.
   const systemOps = systemMounts(spec.ownNetwork).map((op) => ({ ...op, dest: resolveInRoot(dir, op.dest, 'rootfs').inside }));
   const mount = mountNs({ propagation: 'private', rootfs: dir, ops: systemOps });
-  if (!spec.ownNetwork) bindSys(e, place('rootfs', '/sys'));
+  if (!spec.ownNetwork) {
+    const sysfs = resolveInRoot(dir, '/sys', 'rootfs');
+    bindSys(e, { base: dir, inside: sysfs.inside, existingDepth: sysfs.existingDepth });
+  }
   if (spec.readOnly) {
     // podman's --read-only-tmpfs: a read-only root still has writable scratch space.
     for (const [scratch, mode] of [['/tmp', 0o1777], ['/run', 0o755]] as const) {
@@ -305,7 +308,8 @@ function systemMounts(ownNetwork: boolean): FsOp[] {
  */
 function bindSys(e: Emitter, p: Placement): void {
   create(e, 'sysfs', p);
-  bind(e, 'sysfs', resolveSource(e, 'sysfs', '/sys'), targetOf(p), true);
+  // As a sysfs of its own would be mounted (and as Docker does): no setuid, devices or programs.
+  bind(e, 'sysfs', resolveSource(e, 'sysfs', '/sys'), targetOf(p), true, MS.NOSUID | MS.NODEV | MS.NOEXEC);
 }
 
 /** --tmpfs and -v mounts, in that order, on destinations the construction placed. */
