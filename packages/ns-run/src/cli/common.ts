@@ -1,7 +1,12 @@
 /** Parsing and reporting shared by ns-unshare, ns-enter and ns-run. */
 import { closeSync, fstatSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { usageError, type NsChild, type RunOptions } from 'ns-core';
+import {
+  EXIT, formatError, normalizeGetopt, usageError, type GetoptSpec, type NsChild, type RunOptions, type yargsBase,
+} from 'ns-core';
+
+/** yargs option declarations (typed through ns-core, which owns the yargs dependency). */
+export type OptionTable = Parameters<ReturnType<typeof yargsBase>['options']>[0];
 
 /** util-linux signame_to_signum: case-insensitive, optional SIG prefix. */
 export function parseSignalName(value: string): NodeJS.Signals {
@@ -61,4 +66,64 @@ export function statusReporters(infoFd?: number, statusFd?: number): Pick<RunOpt
       writeSync(statusFd, `${JSON.stringify({ 'exit-code': code })}\n`);
     },
   };
+}
+
+/**
+ * getopt_long(3) rules that normalizeGetopt leaves to us: a long option may be abbreviated to
+ * any unambiguous prefix (`--map-root` is --map-root-user, and scripts do use such forms), and
+ * a required argument that is missing is an error rather than an empty value. Then
+ * normalizeGetopt rewrites the words for yargs.
+ * @param longNames every long option the tool has, flags included.
+ * @throws NsError EUSAGE with getopt's wording.
+ */
+export function parseGetopt(argv: readonly string[], spec: GetoptSpec, longNames: readonly string[]): string[] {
+  const words = [...argv];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === '--' || !word.startsWith('-') || word === '-') break; // the program starts here
+    if (word.startsWith('--')) {
+      const eq = word.indexOf('=');
+      const typed = eq < 0 ? word.slice(2) : word.slice(2, eq);
+      const name = resolveLongName(typed, longNames);
+      words[i] = `--${name}${eq < 0 ? '' : word.slice(eq)}`;
+      if (spec.required.has(name) && eq < 0) {
+        if (i + 1 >= words.length) throw usageError(`option '--${name}' requires an argument`);
+        i++; // its argument, whatever it looks like
+      }
+      continue;
+    }
+    for (let j = 1; j < word.length; j++) {
+      const long = spec.short[word[j]!];
+      if (!long) break; // yargs reports the unknown letter
+      if (spec.optional.has(long) && spec.shortOptional?.has(word[j]!)) break; // the rest is its argument
+      if (spec.required.has(long)) {
+        if (j + 1 < word.length) break; // attached: -S0
+        if (i + 1 >= words.length) throw usageError(`option requires an argument -- '${word[j]}'`);
+        i++;
+        break;
+      }
+    }
+  }
+  return normalizeGetopt(words, spec);
+}
+
+/** parseGetopt, or util-linux's two-line usage error ("Try '... --help'") and exit 1. */
+export function parseGetoptOrExit(prog: string, argv: readonly string[], spec: GetoptSpec, longNames: readonly string[]): string[] {
+  try {
+    return parseGetopt(argv, spec, longNames);
+  } catch (e) {
+    process.stderr.write(`${formatError(prog, e)}\nTry '${prog} --help' for more information.\n`);
+    process.exit(EXIT.FAILURE);
+  }
+}
+
+/** An exact long name, or the one long name `typed` is a prefix of (getopt_long's abbreviations). */
+function resolveLongName(typed: string, longNames: readonly string[]): string {
+  if (longNames.includes(typed) || typed === '') return typed;
+  const matches = longNames.filter((n) => n.startsWith(typed));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    throw usageError(`option '--${typed}' is ambiguous; possibilities: ${matches.map((m) => `'--${m}'`).join(' ')}`);
+  }
+  return typed; // unknown: yargs names it
 }

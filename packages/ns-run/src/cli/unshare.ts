@@ -1,10 +1,12 @@
 /** ns-unshare: a drop-in for util-linux unshare(1). Thin: parsing here, meaning in ../unshare. */
 import {
-  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, normalizeGetopt, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { planUnshare, type UnshareOptions } from '../unshare';
-import { parseSignalName, parseOffset, parseIdOrName, statusReporters, parseFd } from './common';
+import {
+  parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, statusReporters, type OptionTable,
+} from './common';
 
 const PROG = 'ns-unshare';
 
@@ -20,94 +22,104 @@ export const UNSHARE_GETOPT: GetoptSpec = {
     'map-users', 'map-groups', 'owner', 'monotonic', 'boottime', 'whitelist-env', 'hostname', 'info-fd', 'json-status-fd']),
 };
 
+/** Every option but the namespace kinds, in util-linux's --help order; the one list help and parsing use. */
+const OPTIONS: OptionTable = {
+  'fork': { type: 'boolean', describe: '-f: fork before launching <program>' },
+  'map-user': { type: 'string', describe: '=<uid>|<name>: map current user to uid (implies --user)' },
+  'map-group': { type: 'string', describe: '=<gid>|<name>: map current group to gid (implies --user)' },
+  'map-root-user': { type: 'boolean', describe: '-r: map current user to root (implies --user)' },
+  'map-current-user': { type: 'boolean', describe: '-c: map current user to itself (implies --user)' },
+  'map-auto': { type: 'boolean', describe: 'map users and groups automatically (implies --user)' },
+  'map-users': { type: 'string', array: true, describe: '=<inner>:<outer>:<count>|auto|subids|all: map a range of uids (implies --user)' },
+  'map-groups': { type: 'string', array: true, describe: '=<inner>:<outer>:<count>|auto|subids|all: map a range of gids (implies --user)' },
+  'map-subids': { type: 'boolean', describe: 'map your subordinate ids to themselves (implies --user)' },
+  'owner': { type: 'string', describe: '=<uid>:<gid>: create the user namespace owned by this user (implies --user)' },
+  'kill-child': { type: 'string', describe: '[=<signame>]: when dying, kill the forked child (implies --fork); default SIGKILL' },
+  'forward-signals': { type: 'boolean', describe: 'forward SIGINT and SIGTERM to the child (implies --fork)' },
+  'mount-proc': { type: 'string', describe: '[=<dir>]: mount proc filesystem first (implies --mount)' },
+  'mount-binfmt': { type: 'string', describe: '[=<dir>]: mount binfmt_misc filesystem (implies --user and --mount)' },
+  'load-interp': { type: 'string', array: true, describe: '-l <string>: load a binfmt_misc interpreter (implies --mount-binfmt)' },
+  'propagation': { type: 'string', describe: 'slave|shared|private|unchanged: modify mount propagation in mount namespace' },
+  'setgroups': { type: 'string', describe: 'allow|deny: control the setgroups syscall in user namespaces' },
+  'keep-caps': { type: 'boolean', describe: 'retain capabilities granted in user namespaces' },
+  'root': { type: 'string', describe: '-R <dir>: run the command with root directory set to <dir>' },
+  'wd': { type: 'string', describe: '-w <dir>: change working directory to <dir>' },
+  'setuid': { type: 'string', describe: '-S <uid>: set uid in entered namespace' },
+  'setgid': { type: 'string', describe: '-G <gid>: set gid in entered namespace' },
+  'monotonic': { type: 'string', describe: '<offset>: set clock monotonic offset (seconds) in time namespaces' },
+  'boottime': { type: 'string', describe: '<offset>: set clock boottime offset (seconds) in time namespaces' },
+  'clear-env': { type: 'boolean', describe: 'clear the environment' },
+  'whitelist-env': { type: 'string', describe: '<list>: clear the environment except the listed variables (comma list)' },
+  'hostname': { type: 'string', describe: '<name>: set the hostname (implies --uts); nstools extension' },
+  'loopback': { type: 'boolean', describe: "bring 'lo' up (implies --net); nstools extension" },
+  'info-fd': { type: 'string', describe: '<fd>: write child pid and namespace ids as JSON to <fd> (as bwrap)' },
+  'json-status-fd': { type: 'string', describe: '<fd>: write JSON lines about the child (start, exit) to <fd> (as bwrap)' },
+};
+
+const LONG_NAMES = [...NAMESPACE_KINDS.map((k) => k.cli.long), ...Object.keys(OPTIONS), 'help', 'version'];
+
 export async function main(argv: readonly string[]): Promise<void> {
-  let y = yargsBase(PROG, normalizeGetopt(argv, UNSHARE_GETOPT))
+  let y = yargsBase(PROG, parseGetoptOrExit(PROG, argv, UNSHARE_GETOPT, LONG_NAMES))
     .usage(`Usage:\n ${PROG} [options] [<program> [<argument>...]]\n\nRun a program with some namespaces unshared from the parent.`);
   for (const k of NAMESPACE_KINDS) {
-    y = y.option(k.cli.long, { type: 'string', describe: `-${k.cli.short}: unshare ${k.kind} namespace [=<file> persists it]` });
+    y = y.option(k.cli.long, { type: 'string', describe: `-${k.cli.short}[=<file>]: unshare ${k.kind} namespace; a file persists it` });
   }
-  const parsed = y
-    .option('fork', { type: 'boolean', describe: '-f: fork before launching <program>' })
-    .option('kill-child', { type: 'string', describe: "when dying, kill the forked child (implies --fork); default SIGKILL" })
-    .option('forward-signals', { type: 'boolean', describe: 'forward SIGINT and SIGTERM to the child (implies --fork)' })
-    .option('mount-proc', { type: 'string', describe: 'mount proc filesystem first (implies --mount) [=<dir>]' })
-    .option('mount-binfmt', { type: 'string', describe: 'mount binfmt filesystem (implies --user and --mount) [=<dir>]' })
-    .option('load-interp', { type: 'string', array: true, describe: '-l: load a binfmt_misc interpreter (implies --mount-binfmt)' })
-    .option('map-root-user', { type: 'boolean', describe: '-r: map current user to root (implies --user)' })
-    .option('map-current-user', { type: 'boolean', describe: '-c: map current user to itself (implies --user)' })
-    .option('map-user', { type: 'string', describe: 'map current user to uid (implies --user)' })
-    .option('map-group', { type: 'string', describe: 'map current group to gid (implies --user)' })
-    .option('map-users', { type: 'string', array: true, describe: 'map inner:outer:count uids, or auto/subids/all (implies --user)' })
-    .option('map-groups', { type: 'string', array: true, describe: 'map inner:outer:count gids, or auto/subids/all (implies --user)' })
-    .option('map-auto', { type: 'boolean', describe: 'map users and groups automatically (implies --user)' })
-    .option('map-subids', { type: 'boolean', describe: 'map your subordinate ids identically (implies --user)' })
-    .option('owner', { type: 'string', describe: 'create the user namespace as uid:gid (implies --user)' })
-    .option('propagation', { type: 'string', describe: 'modify mount propagation: slave|shared|private|unchanged' })
-    .option('setgroups', { type: 'string', describe: 'control the setgroups syscall: allow|deny' })
-    .option('keep-caps', { type: 'boolean', describe: 'retain capabilities granted in user namespaces' })
-    .option('root', { type: 'string', describe: '-R: run the command with root directory set to <dir>' })
-    .option('wd', { type: 'string', describe: '-w: change working directory to <dir>' })
-    .option('setuid', { type: 'string', describe: '-S: set uid in entered namespace' })
-    .option('setgid', { type: 'string', describe: '-G: set gid in entered namespace' })
-    .option('monotonic', { type: 'string', describe: 'set clock monotonic offset (seconds) in time namespaces' })
-    .option('boottime', { type: 'string', describe: 'set clock boottime offset (seconds) in time namespaces' })
-    .option('clear-env', { type: 'boolean', describe: 'clear the environment' })
-    .option('whitelist-env', { type: 'string', describe: 'clear the environment except the listed variables (comma list)' })
-    .option('hostname', { type: 'string', describe: 'set the hostname (implies --uts); nstools extension' })
-    .option('loopback', { type: 'boolean', describe: "bring 'lo' up (implies --net); nstools extension" })
-    .option('info-fd', { type: 'string', describe: 'write child pid and namespace ids as JSON to <fd>' })
-    .option('json-status-fd', { type: 'string', describe: 'write JSON lines about the child (start, exit) to <fd>' })
-    .parseSync();
+  const parsed = y.options(OPTIONS).parseSync() as ReturnType<typeof y.parseSync> & Record<string, string | string[] | boolean | undefined>;
+  // 'strip-dashed' keeps only the camelCase key of a dashed option.
+  const get = (name: string) => parsed[name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+  const str = (name: string) => get(name) as string | undefined;
+  const list = (name: string) => (get(name) as (string | number)[] | undefined)?.map(String);
 
-  let options: UnshareOptions;
   try {
     const namespaces: Partial<Record<NamespaceKind, true | string>> = {};
     for (const k of NAMESPACE_KINDS) {
-      const v = (parsed as Record<string, unknown>)[k.cli.long];
+      const v = str(k.cli.long);
       if (v !== undefined) namespaces[k.kind] = v === '' ? true : String(v);
     }
-    const prop = parsed.propagation;
+    const prop = str('propagation');
     if (prop !== undefined && !['slave', 'shared', 'private', 'unchanged'].includes(prop)) {
       throw usageError(`unsupported propagation mode: ${prop}`);
     }
-    if (parsed.setgroups !== undefined && parsed.setgroups !== 'allow' && parsed.setgroups !== 'deny') {
-      throw usageError(`unsupported --setgroups argument '${parsed.setgroups}'`);
+    const setgroups = str('setgroups');
+    if (setgroups !== undefined && setgroups !== 'allow' && setgroups !== 'deny') {
+      throw usageError(`unsupported --setgroups argument '${setgroups}'`);
     }
-    options = {
+    const killChild = str('kill-child');
+    const options: UnshareOptions = {
       namespaces,
-      ...(parsed.fork ? { fork: true } : {}),
-      ...(parsed.killChild !== undefined ? { killChild: parsed.killChild === '' ? 'SIGKILL' : parseSignalName(parsed.killChild) } : {}),
-      ...(parsed.forwardSignals ? { forwardSignals: true } : {}),
-      ...(parsed.mountProc !== undefined ? { mountProc: parsed.mountProc === '' ? true : parsed.mountProc } : {}),
-      ...(parsed.mountBinfmt !== undefined ? { mountBinfmt: parsed.mountBinfmt === '' ? true : parsed.mountBinfmt } : {}),
-      ...(parsed.loadInterp ? { loadInterp: parsed.loadInterp.map(String) } : {}),
-      ...(parsed.mapRootUser ? { mapRoot: true } : {}),
-      ...(parsed.mapCurrentUser ? { mapCurrent: true } : {}),
-      ...(parsed.mapUser !== undefined ? { mapUser: parseIdOrName(parsed.mapUser) } : {}),
-      ...(parsed.mapGroup !== undefined ? { mapGroup: parseIdOrName(parsed.mapGroup) } : {}),
-      ...(parsed.mapUsers ? { mapUsers: parsed.mapUsers.map(String) } : {}),
-      ...(parsed.mapGroups ? { mapGroups: parsed.mapGroups.map(String) } : {}),
-      ...(parsed.mapAuto ? { mapAuto: true } : {}),
-      ...(parsed.mapSubids ? { mapSubids: true } : {}),
-      ...(parsed.owner !== undefined ? { owner: parsed.owner } : {}),
+      ...(get('fork') ? { fork: true } : {}),
+      ...(killChild !== undefined ? { killChild: killChild === '' ? 'SIGKILL' : parseSignalName(killChild) } : {}),
+      ...(get('forward-signals') ? { forwardSignals: true } : {}),
+      ...(str('mount-proc') !== undefined ? { mountProc: str('mount-proc') || true } : {}),
+      ...(str('mount-binfmt') !== undefined ? { mountBinfmt: str('mount-binfmt') || true } : {}),
+      ...(list('load-interp') ? { loadInterp: list('load-interp')! } : {}),
+      ...(get('map-root-user') ? { mapRoot: true } : {}),
+      ...(get('map-current-user') ? { mapCurrent: true } : {}),
+      ...(str('map-user') !== undefined ? { mapUser: parseIdOrName(str('map-user')!) } : {}),
+      ...(str('map-group') !== undefined ? { mapGroup: parseIdOrName(str('map-group')!) } : {}),
+      ...(list('map-users') ? { mapUsers: list('map-users')! } : {}),
+      ...(list('map-groups') ? { mapGroups: list('map-groups')! } : {}),
+      ...(get('map-auto') ? { mapAuto: true } : {}),
+      ...(get('map-subids') ? { mapSubids: true } : {}),
+      ...(str('owner') !== undefined ? { owner: str('owner')! } : {}),
       ...(prop !== undefined ? { propagation: prop as 'slave' | 'shared' | 'private' | 'unchanged' } : {}),
-      ...(parsed.setgroups !== undefined ? { setgroups: parsed.setgroups as 'allow' | 'deny' } : {}),
-      ...(parsed.keepCaps ? { keepCaps: true } : {}),
-      ...(parsed.root !== undefined ? { root: parsed.root } : {}),
-      ...(parsed.wd !== undefined ? { wd: parsed.wd } : {}),
-      ...(parsed.setuid !== undefined ? { setuid: parseIdOrName(parsed.setuid) } : {}),
-      ...(parsed.setgid !== undefined ? { setgid: parseIdOrName(parsed.setgid) } : {}),
-      ...(parsed.monotonic !== undefined ? { monotonic: parseOffset('--monotonic', parsed.monotonic) } : {}),
-      ...(parsed.boottime !== undefined ? { boottime: parseOffset('--boottime', parsed.boottime) } : {}),
-      ...(parsed.clearEnv ? { clearEnv: true } : {}),
-      ...(parsed.whitelistEnv !== undefined ? { whitelistEnv: parsed.whitelistEnv.split(',').filter(Boolean) } : {}),
-      ...(parsed.hostname !== undefined ? { hostname: parsed.hostname } : {}),
-      ...(parsed.loopback ? { loopback: true } : {}),
+      ...(setgroups !== undefined ? { setgroups } : {}),
+      ...(get('keep-caps') ? { keepCaps: true } : {}),
+      ...(str('root') !== undefined ? { root: str('root')! } : {}),
+      ...(str('wd') !== undefined ? { wd: str('wd')! } : {}),
+      ...(str('setuid') !== undefined ? { setuid: parseIdOrName(str('setuid')!) } : {}),
+      ...(str('setgid') !== undefined ? { setgid: parseIdOrName(str('setgid')!) } : {}),
+      ...(str('monotonic') !== undefined ? { monotonic: parseOffset('--monotonic', str('monotonic')!) } : {}),
+      ...(str('boottime') !== undefined ? { boottime: parseOffset('--boottime', str('boottime')!) } : {}),
+      ...(get('clear-env') ? { clearEnv: true } : {}),
+      ...(str('whitelist-env') !== undefined ? { whitelistEnv: str('whitelist-env')!.split(',').filter(Boolean) } : {}),
+      ...(str('hostname') !== undefined ? { hostname: str('hostname')! } : {}),
+      ...(get('loopback') ? { loopback: true } : {}),
     };
     const plan = planUnshare(options);
     const reporters = statusReporters(
-      parsed.infoFd !== undefined ? parseFd('--info-fd', parsed.infoFd) : undefined,
-      parsed.jsonStatusFd !== undefined ? parseFd('--json-status-fd', parsed.jsonStatusFd) : undefined);
+      str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined,
+      str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined);
     const argvProgram = defaultProgram(programArgs(parsed));
     exitLike(await runToCompletion(argvProgram, plan.spawn, { ...plan.run, ...reporters }));
   } catch (e) {
