@@ -47,6 +47,8 @@ export interface UnsharePlan {
   /** Namespaces to bind onto files while the child waits: [kind, file]. */
   readonly persist: readonly (readonly [NamespaceKind, string])[];
   readonly kinds: readonly NamespaceKind[];
+  /** The program is a child the launcher waits for (--fork, or implied by --kill-child/--forward-signals). */
+  readonly forks: boolean;
 }
 
 const BINFMT_DEFAULT = '/proc/sys/fs/binfmt_misc';
@@ -163,6 +165,7 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
     run: { signals: !fork ? 'forward' : options.forwardSignals ? ['SIGINT', 'SIGTERM'] : 'ignore' },
     persist,
     kinds: KIND_NAMES.filter((k) => requested.has(k)),
+    forks: fork,
   };
 }
 

@@ -1,8 +1,8 @@
-/** Parsing and reporting shared by ns-unshare, ns-enter and ns-run. */
+/** Parsing, signals and reporting shared by ns-unshare, ns-enter and ns-run. */
 import { closeSync, fstatSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
-  EXIT, formatError, normalizeGetopt, usageError, type GetoptSpec, type NsChild, type RunOptions, type yargsBase,
+  EXIT, exitLike, formatError, normalizeGetopt, usageError, type ExitStatus, type GetoptSpec, type NsChild, type RunOptions, type yargsBase,
 } from 'ns-core';
 
 /** yargs option declarations (typed through ns-core, which owns the yargs dependency). */
@@ -126,4 +126,82 @@ function resolveLongName(typed: string, longNames: readonly string[]): string {
     throw usageError(`option '--${typed}' is ambiguous; possibilities: ${matches.map((m) => `'--${m}'`).join(' ')}`);
   }
   return typed; // unknown: yargs names it
+}
+
+/**
+ * How the launcher treats signals sent to its own pid, so that it acts as util-linux's
+ * process would:
+ * - 'program': util-linux execs the program in place of itself (unshare without --fork,
+ *   nsenter without a fork), so every signal sent to the launcher is the program's.
+ * - 'fork': unshare --fork; SIGINT and SIGTERM are blocked (2.36+), others act by default.
+ * - 'fork-forward': unshare --fork --forward-signals (2.42): SIGINT/SIGTERM are passed on.
+ * - 'fork-default': nsenter's forking parent handles nothing: every signal acts by default.
+ */
+export type SignalPolicy = 'program' | 'fork' | 'fork-forward' | 'fork-default';
+
+/**
+ * Everything a process sent a signal by kill(1) would act on, except what cannot be caught
+ * (SIGKILL, SIGSTOP), what the launcher needs itself (SIGCHLD), the synchronous faults
+ * (SIGSEGV, SIGBUS, SIGFPE, SIGILL: Node must not survive its own), and job control stops,
+ * which the terminal sends to the whole process group anyway.
+ */
+const PROGRAM_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM', 'SIGPIPE',
+  'SIGVTALRM', 'SIGPROF', 'SIGXCPU', 'SIGXFSZ', 'SIGURG', 'SIGIO', 'SIGPWR',
+];
+
+/**
+ * Signals whose disposition Node changes from the default at start-up: SIGUSR1 starts the
+ * inspector (a debugger listening on 127.0.0.1:9229), SIGPIPE and SIGXFSZ are ignored.
+ * util-linux's waiting parent dies of them; so must we, or a signal opens a debugger in a
+ * root-owned launcher.
+ */
+const NODE_DISPOSITIONS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGPIPE', 'SIGXFSZ'];
+
+/**
+ * Restores the default action of `sig` and sends it to ourselves. libuv puts SIG_DFL back
+ * when the last listener of a signal goes (uv__signal_unregister_handler), which is the only
+ * way to undo Node's own dispositions without native code.
+ */
+function dieOf(sig: NodeJS.Signals): void {
+  const noop = () => undefined;
+  process.on(sig, noop);
+  process.removeAllListeners(sig);
+  process.kill(process.pid, sig);
+}
+
+/**
+ * Installs the policy's own handlers now (before the spawn, so nothing is missed) and returns
+ * the runToCompletion `signals` option that completes it; call dispose() once the program ended.
+ */
+export function launcherSignals(policy: SignalPolicy): { signals: NonNullable<RunOptions['signals']>; dispose: () => void } {
+  if (policy === 'program') return { signals: PROGRAM_SIGNALS, dispose: () => undefined };
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const sig of NODE_DISPOSITIONS) {
+    const h = () => dieOf(sig);
+    handlers.set(sig, h);
+    process.on(sig, h);
+  }
+  // An empty list: runToCompletion handles nothing, so every other signal acts by default.
+  const signals: NonNullable<RunOptions['signals']> = policy === 'fork' ? 'ignore' : policy === 'fork-forward' ? ['SIGINT', 'SIGTERM'] : [];
+  return {
+    signals,
+    dispose: () => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+    },
+  };
+}
+
+/** Signals ns-core's exitLike turns into 128+N because Node keeps them from killing it. */
+const NOT_RERAISED_BY_CORE: readonly NodeJS.Signals[] = ['SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGPIPE', 'SIGXFSZ'];
+
+/**
+ * Ends the launcher the way the program ended, for every signal: a shell or supervisor sees
+ * the same wait status (and core-dump message) as with util-linux's exec'd program. Node can
+ * die of the synchronous fault signals when they come from kill(2), and of SIGPIPE/SIGXFSZ once
+ * their default action is back; ns-core's exitLike handles the rest.
+ */
+export function endLike(status: ExitStatus): never {
+  if (status.signal && NOT_RERAISED_BY_CORE.includes(status.signal)) dieOf(status.signal);
+  exitLike(status);
 }

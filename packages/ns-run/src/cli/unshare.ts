@@ -1,11 +1,11 @@
 /** ns-unshare: a drop-in for util-linux unshare(1). Thin: parsing here, meaning in ../unshare. */
 import {
-  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { planUnshare, type UnshareOptions } from '../unshare';
 import {
-  parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, statusReporters, type OptionTable,
+  endLike, launcherSignals, parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, statusReporters, type OptionTable,
 } from './common';
 
 const PROG = 'ns-unshare';
@@ -70,6 +70,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const str = (name: string) => get(name) as string | undefined;
   const list = (name: string) => (get(name) as (string | number)[] | undefined)?.map(String);
 
+  let signals: ReturnType<typeof launcherSignals> | undefined;
   try {
     const namespaces: Partial<Record<NamespaceKind, true | string>> = {};
     for (const k of NAMESPACE_KINDS) {
@@ -121,8 +122,15 @@ export async function main(argv: readonly string[]): Promise<void> {
       str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined,
       str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined);
     const argvProgram = defaultProgram(programArgs(parsed));
-    exitLike(await runToCompletion(argvProgram, plan.spawn, { ...plan.run, ...reporters }));
+    signals = launcherSignals(!plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork');
+    const status = await runToCompletion(argvProgram, plan.spawn, {
+      signals: signals.signals,
+      ...reporters,
+    });
+    signals.dispose();
+    endLike(status);
   } catch (e) {
+    signals?.dispose();
     failAndExit(PROG, e);
   }
 }
