@@ -7,7 +7,7 @@ import {
   KIND_NAMES, NsError, usageError, type NamespaceKind, type RunOptions, type SpawnOptions, type Step,
 } from 'ns-core';
 import type { UserOptions } from 'ns-user';
-import type { Propagation } from 'ns-mount';
+import type { PersistStep, Propagation } from 'ns-mount';
 import { pkg } from './kinds-lazy';
 
 export interface UnshareOptions extends UserOptions {
@@ -46,6 +46,11 @@ export interface UnsharePlan {
   readonly run: RunOptions;
   /** Namespaces to bind onto files while the child waits: [kind, file]. */
   readonly persist: readonly (readonly [NamespaceKind, string])[];
+  /**
+   * The step that binds them. Call its commit() as soon as the program runs (runToCompletion's
+   * onStart); if the spawn fails before, the bindings are released and the files it made removed.
+   */
+  readonly persistStep?: PersistStep;
   readonly kinds: readonly NamespaceKind[];
   /** The program is a child the launcher waits for (--fork, or implied by --kill-child/--forward-signals). */
   readonly forks: boolean;
@@ -149,11 +154,10 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
     // pid_for_children exists only once a process is in the namespace: util-linux requires --fork.
     throw usageError('persisting a pid namespace (--pid=FILE) requires --fork');
   }
-  if (persist.length) {
-    steps.push({ name: 'persist', parent: [{ action: 'call', step: 'persist namespaces', run: ({ pid: child }) => {
-      for (const [kind, file] of persist) pkg.mount.persistNamespace(child, kind, file);
-    } }] });
-  }
+  // A failure after some files were bound (a later file refused, exec failing) must leave no
+  // namespace bound behind: ns-mount's persist step releases them unless committed.
+  const persistStep = persist.length ? pkg.mount.persist(persist.map(([kind, file]) => ({ kind, file }))) : undefined;
+  if (persistStep) steps.push(persistStep);
   const env = filteredEnv(options);
   // With a mount namespace or --root the working directory is set by those steps (after the root
   // changes); otherwise it is a plain chdir before exec.
@@ -164,6 +168,7 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
     // without it the program replaced unshare, so signals sent to us are meant for it.
     run: { signals: !fork ? 'forward' : options.forwardSignals ? ['SIGINT', 'SIGTERM'] : 'ignore' },
     persist,
+    ...(persistStep ? { persistStep } : {}),
     kinds: KIND_NAMES.filter((k) => requested.has(k)),
     forks: fork,
   };

@@ -126,6 +126,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     const status = await runToCompletion(argvProgram, plan.spawn, {
       signals: signals.signals,
       ...reporters,
+      onStart: (child) => {
+        plan.persistStep?.commit(); // the program runs: the bindings stay
+        reporters.onStart?.(child);
+      },
     });
     signals.dispose();
     endLike(status);
