@@ -158,12 +158,14 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
   // namespace bound behind: ns-mount's persist step releases them unless committed.
   const persistStep = persist.length ? pkg.mount.persist(persist.map(([kind, file]) => ({ kind, file }))) : undefined;
   if (persistStep) steps.push(persistStep);
+  if (options.wd !== undefined && !requested.has('mnt') && options.root === undefined) {
+    // util-linux changes directory before it drops ids, so `-S 65534 -w /root` works: the chdir
+    // goes before the identity phase, not last as a spawn cwd would.
+    steps.push({ name: '--wd', child: [{ op: 'chdir', path: options.wd, phase: 'after-root', step: '--wd' }] });
+  }
   const env = filteredEnv(options);
-  // With a mount namespace or --root the working directory is set by those steps (after the root
-  // changes); otherwise it is a plain chdir before exec.
-  const cwd = options.wd !== undefined && !requested.has('mnt') && options.root === undefined ? { cwd: options.wd } : {};
   return {
-    spawn: { steps, ...(env ? { env } : {}), ...cwd },
+    spawn: { steps, ...(env ? { env } : {}) },
     // With --fork, util-linux's parent ignores SIGINT/SIGTERM (2.36+) unless --forward-signals;
     // without it the program replaced unshare, so signals sent to us are meant for it.
     run: { signals: !fork ? 'forward' : options.forwardSignals ? ['SIGINT', 'SIGTERM'] : 'ignore' },
