@@ -199,8 +199,10 @@ function binfmtStep(dir: string, interpreters: readonly string[]): Step {
 function identityOnly(options: UnshareOptions): Step {
   const num = (v: number | string | undefined, option: string) => {
     if (v === undefined) return undefined;
-    const n = typeof v === 'number' ? v : Number(v);
-    if (!Number.isInteger(n) || n < 0) throw usageError(`${option}: invalid id '${v}'`);
+    // Digits only, as util-linux's strtoul_or_err: Number('') would quietly be uid 0.
+    if (typeof v === 'string' && !/^\d+$/.test(v)) throw usageError(`${option}: invalid id '${v}'`);
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0 || n > 0xfffffffe) throw usageError(`${option}: invalid id '${v}'`);
     return n;
   };
   const gid = num(options.setgid, '--setgid');
