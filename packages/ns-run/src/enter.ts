@@ -64,6 +64,12 @@ function targetIds(pid: number): { uid: number; gid: number } {
   return { uid: field('Uid'), gid: field('Gid') };
 }
 
+/** CAP_SETGID (capabilities(7) bit 6) in our effective set: whether setgroups(2) works here. */
+function canSetgroupsHere(): boolean {
+  const eff = /^CapEff:\s+([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return eff !== undefined && (BigInt(`0x${eff}`) & (1n << 6n)) !== 0n;
+}
+
 /** The v2 cgroup.procs file of the target's cgroup, found through our mountinfo. */
 function cgroupProcsOf(pid: number): string {
   const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
@@ -206,7 +212,12 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
     const g = gid ?? (enteringUser && !options.preserveCredentials ? 0 : undefined);
     const u = uid ?? (enteringUser && !options.preserveCredentials ? 0 : undefined);
     if (g !== undefined) {
-      child.push({ op: 'setgroups', gids: [], phase: 'identity', step: '--setgid' });
+      // nsenter drops the supplementary groups before entering a user namespace and again
+      // after, and fails only if both fail: inside, setgroups(2) is refused once "deny" was
+      // written (user_namespaces(7)), outside an unprivileged caller may not. We drop them
+      // where we can: here if we hold CAP_SETGID, else inside.
+      const before = enteringUser && canSetgroupsHere();
+      child.push({ op: 'setgroups', gids: [], phase: before ? 'pre-namespaces' : 'identity', step: '--setgid' });
       child.push({ op: 'setgid', gid: g, phase: 'identity', step: '--setgid' });
     }
     if (u !== undefined) child.push({ op: 'setuid', uid: u, phase: 'identity', step: '--setuid' });
