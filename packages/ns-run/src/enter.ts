@@ -157,6 +157,7 @@ export function openTargets(options: EnterOptions): OpenedTargets {
       opened.handles.push(parent);
       if (!opened.entered.includes('user')) opened.entered.push('user');
     }
+    skipOwnTimeNamespace(target, fromTarget, opened);
     // setns(pidfd, flags) switches all of the target's namespaces at once (Linux 5.8), which also
     // enters nested user namespaces such as bubblewrap's, where /proc/PID/ns files may not open.
     if (fromTarget.length) opened.join.push({ pidfd, kinds: KIND_NAMES.filter((k) => fromTarget.includes(k)) });
@@ -232,6 +233,34 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
     // nsenter execs in place (or forks and relays): signals sent to us are for the program.
     run: { signals: 'forward' },
   };
+}
+
+/**
+ * Joining the time namespace we are already in changes nothing, but the exec stage joins time
+ * last, after the user namespace, where we may no longer hold CAP_SYS_ADMIN over the initial
+ * time namespace (setns(2) EPERM): `-a` on a target in a new user namespace would fail. nsenter
+ * joins time in its first pass, before user, so it succeeds. Leave it out when it is ours.
+ */
+function skipOwnTimeNamespace(target: number | undefined, fromTarget: NamespaceKind[], opened: OpenedTargets): void {
+  const own = statSync('/proc/self/ns/time');
+  const same = (path: string) => {
+    const st = statSync(path);
+    return st.ino === own.ino && st.dev === own.dev;
+  };
+  const i = fromTarget.indexOf('time');
+  if (i >= 0 && target !== undefined && sameIfReadable(() => same(`/proc/${target}/ns/time`))) fromTarget.splice(i, 1);
+  const h = opened.handles.findIndex((n) => n.kind === 'time' && sameIfReadable(() => same(`/proc/self/fd/${n.fd}`)));
+  if (h >= 0) opened.handles.splice(h, 1)[0]!.close();
+}
+
+/** A namespace we may not stat (EACCES: ptrace rules of proc(5)) is not known to be ours. */
+function sameIfReadable(check: () => boolean): boolean {
+  try {
+    return check();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EACCES') return false;
+    throw e;
+  }
 }
 
 const RELAYED_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGTSTP'];
