@@ -48,6 +48,8 @@ export interface OpenedTargets {
   readonly handles: Namespace[];
   rootFd?: number;
   wdFd?: number;
+  /** Our own working directory, for --root without --wd/--wdns and without a mount namespace. */
+  cwdFd?: number;
   env?: string[];
   cgroupProcs?: string;
   targetUid?: number;
@@ -170,6 +172,11 @@ export function openTargets(options: EnterOptions): OpenedTargets {
     if (options.wd !== undefined) {
       opened.wdFd = sys.openRaw(options.wd === true ? `/proc/${target}/cwd` : options.wd, O_PATH_DIR);
       opened.fds.push(opened.wdFd);
+    } else if (options.root !== undefined && options.wdns === undefined && !opened.entered.includes('mnt')) {
+      // nsenter keeps the working directory it has after entering (it opens "." before the
+      // chroot and returns there): without a mount namespace that is still ours.
+      opened.cwdFd = sys.openRaw('.', O_PATH_DIR);
+      opened.fds.push(opened.cwdFd);
     }
     if (options.env && target !== undefined) {
       opened.env = readFileSync(`/proc/${target}/environ`, 'utf8').split('\0').filter(Boolean);
@@ -200,6 +207,8 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
   }
   if (opened.wdFd !== undefined) child.push({ op: 'fchdir', fd: opened.wdFd, phase: 'after-root', step: '--wd' });
   else if (options.wdns !== undefined) child.push({ op: 'chdir', path: options.wdns, phase: 'after-root', step: '--wdns' });
+  else if (opened.cwdFd !== undefined) child.push({ op: 'fchdir', fd: opened.cwdFd, phase: 'after-root', step: '--root' });
+  // Entering a mount namespace left us at its root, where nsenter returns after the chroot.
   else if (opened.rootFd !== undefined) child.push({ op: 'chdir', path: '/', phase: 'after-root', step: '--root' });
   // Joining a pid namespace only changes where children go: fork so the program is inside.
   if (opened.entered.includes('pid') && !options.noFork) {
