@@ -60,10 +60,13 @@ export interface OpenedTargets {
 const O_PATH_DIR = sys.O_PATH | sys.O_DIRECTORY;
 const SIOCGSKNS = 0x894c;
 
+/**
+ * -S/-G follow: the owner of /proc/PID, as nsenter stats it: the target's effective ids, as
+ * seen from our user namespace (proc(5)).
+ */
 function targetIds(pid: number): { uid: number; gid: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)![1]);
-  return { uid: field('Uid'), gid: field('Gid') };
+  const st = statSync(`/proc/${pid}`);
+  return { uid: st.uid, gid: st.gid };
 }
 
 /** CAP_SETGID (capabilities(7) bit 6) in our effective set: whether setgroups(2) works here. */
