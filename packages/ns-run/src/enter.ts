@@ -235,7 +235,8 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
     }
     if (u !== undefined) child.push({ op: 'setuid', uid: u, phase: 'identity', step: '--setuid' });
   }
-  if (options.keepCaps) child.push({ op: 'ambient-all', phase: 'identity', step: '--keep-caps' });
+  // nsenter raises ambient capabilities only with --user: they are the ones the namespace gave.
+  if (options.keepCaps && enteringUser) child.push({ op: 'ambient-all', phase: 'identity', step: '--keep-caps' });
   const steps: Step[] = [{ name: 'ns-enter', child,
     ...(opened.cgroupProcs ? { parent: [{ action: 'call' as const, step: '--join-cgroup', run: ({ pid }: { pid: number }) => {
       writeFileSync(opened.cgroupProcs!, String(pid));
