@@ -1,10 +1,10 @@
 /** ns-enter: a drop-in for util-linux nsenter(1). Thin: parsing here, meaning in ../enter. */
 import {
-  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, normalizeGetopt, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { openTargets, planEnter, type EnterOptions } from '../enter';
-import { parseFd, statusReporters } from './common';
+import { parseFd, parseGetoptOrExit, statusReporters, type OptionTable } from './common';
 
 const PROG = 'ns-enter';
 
@@ -21,6 +21,29 @@ export const ENTER_GETOPT: GetoptSpec = {
   required: new Set(['target', 'net-socket', 'setuid', 'setgid', 'wdns', 'info-fd', 'json-status-fd']),
 };
 
+/** Every option but the namespace kinds, in util-linux's --help order; the one list help and parsing use. */
+const OPTIONS: OptionTable = {
+  'all': { type: 'boolean', describe: '-a: enter all namespaces' },
+  'target': { type: 'string', describe: '-t <pid>[:<inode>]: target process to get namespaces from' },
+  'net-socket': { type: 'string', describe: "-N <fd>: enter socket's network namespace (use with --target)" },
+  'user-parent': { type: 'boolean', describe: 'enter parent user namespace' },
+  'setuid': { type: 'string', describe: '-S <uid>|follow: set uid in entered namespace' },
+  'setgid': { type: 'string', describe: '-G <gid>|follow: set gid in entered namespace' },
+  'preserve-credentials': { type: 'boolean', describe: 'do not touch uids or gids' },
+  'keep-caps': { type: 'boolean', describe: 'retain capabilities granted in user namespaces' },
+  'root': { type: 'string', describe: '-r[=<dir>]: set the root directory' },
+  'wd': { type: 'string', describe: '-w[=<dir>]: set the working directory' },
+  'wdns': { type: 'string', describe: '-W <dir>: set the working directory in namespace' },
+  'env': { type: 'boolean', describe: '-e: inherit environment variables from target process' },
+  'no-fork': { type: 'boolean', describe: "-F: do not fork before exec'ing <program>" },
+  'join-cgroup': { type: 'boolean', describe: '-c: join the cgroup of the target process' },
+  'follow-context': { type: 'boolean', describe: '-Z: set SELinux context according to --target PID' },
+  'info-fd': { type: 'string', describe: '<fd>: write child pid and namespace ids as JSON to <fd> (as bwrap)' },
+  'json-status-fd': { type: 'string', describe: '<fd>: write JSON lines about the child (start, exit) to <fd> (as bwrap)' },
+};
+
+const LONG_NAMES = [...NAMESPACE_KINDS.map((k) => k.cli.long), ...Object.keys(OPTIONS), 'help', 'version'];
+
 function parseUidArg(option: string, value: string): number | 'follow' {
   if (value === 'follow') return 'follow';
   if (!/^\d+$/.test(value)) throw usageError(`failed to parse ${option === '--setuid' ? 'uid' : 'gid'}: '${value}'`);
@@ -28,70 +51,58 @@ function parseUidArg(option: string, value: string): number | 'follow' {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  let y = yargsBase(PROG, normalizeGetopt(argv, ENTER_GETOPT), { booleanNegation: false })
+  let y = yargsBase(PROG, parseGetoptOrExit(PROG, argv, ENTER_GETOPT, LONG_NAMES), { booleanNegation: false })
     .usage(`Usage:\n ${PROG} [options] [<program> [<argument>...]]\n\nRun a program with namespaces of other processes.`);
   for (const k of NAMESPACE_KINDS) {
-    y = y.option(k.cli.long, { type: 'string', describe: `-${k.cli.short}: enter ${k.kind} namespace [=<file>]` });
+    y = y.option(k.cli.long, { type: 'string', describe: `-${k.cli.short}[=<file>]: enter ${k.kind} namespace` });
   }
-  const parsed = y
-    .option('all', { type: 'boolean', describe: '-a: enter all namespaces' })
-    .option('target', { type: 'string', describe: '-t: target process to get namespaces from (PID or PID:inode)' })
-    .option('net-socket', { type: 'string', describe: "-N: enter socket's network namespace (use with --target)" })
-    .option('user-parent', { type: 'boolean', describe: 'enter parent user namespace' })
-    .option('setuid', { type: 'string', describe: '-S: set uid in entered namespace (or follow)' })
-    .option('setgid', { type: 'string', describe: '-G: set gid in entered namespace (or follow)' })
-    .option('preserve-credentials', { type: 'boolean', describe: 'do not touch uids or gids' })
-    .option('keep-caps', { type: 'boolean', describe: 'retain capabilities granted in user namespaces' })
-    .option('root', { type: 'string', describe: '-r: set the root directory [=<dir>]' })
-    .option('wd', { type: 'string', describe: '-w: set the working directory [=<dir>]' })
-    .option('wdns', { type: 'string', describe: '-W: set the working directory in namespace' })
-    .option('env', { type: 'boolean', describe: '-e: inherit environment variables from target process' })
-    .option('no-fork', { type: 'boolean', describe: '-F: do not fork before exec\'ing <program>' })
-    .option('join-cgroup', { type: 'boolean', describe: "-c: join the cgroup of the target process" })
-    .option('follow-context', { type: 'boolean', describe: '-Z: set SELinux context according to --target PID' })
-    .option('info-fd', { type: 'string', describe: 'write child pid and namespace ids as JSON to <fd>' })
-    .option('json-status-fd', { type: 'string', describe: 'write JSON lines about the child (start, exit) to <fd>' })
-    .parseSync();
+  const parsed = y.options(OPTIONS).parseSync() as ReturnType<typeof y.parseSync> & Record<string, string | boolean | undefined>;
+  // 'strip-dashed' keeps only the camelCase key of a dashed option.
+  const get = (name: string) => parsed[name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+  const str = (name: string) => get(name) as string | undefined;
 
   let opened: ReturnType<typeof openTargets> | undefined;
   try {
-    if (parsed.followContext) throw usageError('SELinux is not supported by this build (--follow-context)');
-    if (parsed.wd !== undefined && parsed.wdns !== undefined) throw usageError('--wd and --wdns are mutually exclusive');
+    if (get('follow-context')) throw usageError('SELinux is not supported by this build (--follow-context)');
+    if (str('wd') !== undefined && str('wdns') !== undefined) throw usageError('--wd and --wdns are mutually exclusive');
     const namespaces: Partial<Record<NamespaceKind, true | string>> = {};
     for (const k of NAMESPACE_KINDS) {
-      const v = (parsed as Record<string, unknown>)[k.cli.long];
+      const v = str(k.cli.long);
       if (v !== undefined) namespaces[k.kind] = v === '' ? true : String(v);
     }
     let target: number | undefined;
     let targetInode: number | undefined;
-    if (parsed.target !== undefined) {
-      const m = /^(\d+)(?::(\d+))?$/.exec(parsed.target);
-      if (!m || Number(m[1]) <= 0) throw usageError(`failed to parse pid: '${parsed.target}'`);
+    const targetArg = str('target');
+    if (targetArg !== undefined) {
+      const m = /^(\d+)(?::(\d+))?$/.exec(targetArg);
+      if (!m || Number(m[1]) <= 0) throw usageError(`failed to parse pid: '${targetArg}'`);
       target = Number(m[1]);
       if (m[2] !== undefined) targetInode = Number(m[2]);
     }
+    const root = str('root');
+    const wd = str('wd');
     const options: EnterOptions = {
       namespaces,
       ...(target !== undefined ? { target } : {}),
       ...(targetInode !== undefined ? { targetInode } : {}),
-      ...(parsed.all ? { all: true } : {}),
-      ...(parsed.netSocket !== undefined ? { netSocket: parseFdNumber(parsed.netSocket) } : {}),
-      ...(parsed.userParent ? { userParent: true } : {}),
-      ...(parsed.setuid !== undefined ? { setuid: parseUidArg('--setuid', parsed.setuid) } : {}),
-      ...(parsed.setgid !== undefined ? { setgid: parseUidArg('--setgid', parsed.setgid) } : {}),
-      ...(parsed.preserveCredentials ? { preserveCredentials: true } : {}),
-      ...(parsed.keepCaps ? { keepCaps: true } : {}),
-      ...(parsed.root !== undefined ? { root: parsed.root === '' ? true : parsed.root } : {}),
-      ...(parsed.wd !== undefined ? { wd: parsed.wd === '' ? true : parsed.wd } : {}),
-      ...(parsed.wdns !== undefined ? { wdns: parsed.wdns } : {}),
-      ...(parsed.env ? { env: true } : {}),
-      ...(parsed.noFork ? { noFork: true } : {}),
-      ...(parsed.joinCgroup ? { joinCgroup: true } : {}),
+      ...(get('all') ? { all: true } : {}),
+      ...(str('net-socket') !== undefined ? { netSocket: parseFdNumber(str('net-socket')!) } : {}),
+      ...(get('user-parent') ? { userParent: true } : {}),
+      ...(str('setuid') !== undefined ? { setuid: parseUidArg('--setuid', str('setuid')!) } : {}),
+      ...(str('setgid') !== undefined ? { setgid: parseUidArg('--setgid', str('setgid')!) } : {}),
+      ...(get('preserve-credentials') ? { preserveCredentials: true } : {}),
+      ...(get('keep-caps') ? { keepCaps: true } : {}),
+      ...(root !== undefined ? { root: root === '' ? true : root } : {}),
+      ...(wd !== undefined ? { wd: wd === '' ? true : wd } : {}),
+      ...(str('wdns') !== undefined ? { wdns: str('wdns')! } : {}),
+      ...(get('env') ? { env: true } : {}),
+      ...(get('no-fork') ? { noFork: true } : {}),
+      ...(get('join-cgroup') ? { joinCgroup: true } : {}),
     };
     if (options.netSocket !== undefined && target === undefined) throw usageError('--net-socket requires --target');
     const reporters = statusReporters(
-      parsed.infoFd !== undefined ? parseFd('--info-fd', parsed.infoFd) : undefined,
-      parsed.jsonStatusFd !== undefined ? parseFd('--json-status-fd', parsed.jsonStatusFd) : undefined);
+      str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined,
+      str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined);
     opened = openTargets(options);
     const plan = planEnter(options, opened);
     const held = opened;
