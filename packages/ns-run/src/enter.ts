@@ -202,7 +202,7 @@ export function openTargets(options: EnterOptions): OpenedTargets {
 }
 
 /** Steps for what was opened: root, working directory, fork, ids, caps, cgroup. */
-export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn: SpawnOptions; run: RunOptions } {
+export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn: SpawnOptions; run: RunOptions; forks: boolean } {
   const child: PhasedOp[] = [];
   if (opened.rootFd !== undefined) {
     child.push({ op: 'fchdir', fd: opened.rootFd, phase: 'root', step: '--root' });
@@ -214,7 +214,8 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
   // Entering a mount namespace left us at its root, where nsenter returns after the chroot.
   else if (opened.rootFd !== undefined) child.push({ op: 'chdir', path: '/', phase: 'after-root', step: '--root' });
   // Joining a pid namespace only changes where children go: fork so the program is inside.
-  if (opened.entered.includes('pid') && !options.noFork) {
+  const forks = opened.entered.includes('pid') && !options.noFork;
+  if (forks) {
     child.push({ op: 'fork', init: false, forward: RELAYED_SIGNALS, phase: 'fork', step: 'fork into pid namespace' });
   }
   const uid = options.setuid === 'follow' ? opened.targetUid : options.setuid;
@@ -243,8 +244,10 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
     } }] } : {}) }];
   return {
     spawn: { join: opened.join, steps, ...(opened.env ? { env: opened.env } : {}) },
-    // nsenter execs in place (or forks and relays): signals sent to us are for the program.
-    run: { signals: 'forward' },
+    // nsenter execs in place: signals sent to us are for the program. Its forking parent
+    // (-p) handles none: they act on it by default, as on ours (see `forks`).
+    run: { signals: forks ? [] : 'forward' },
+    forks,
   };
 }
 

@@ -1,10 +1,10 @@
 /** ns-enter: a drop-in for util-linux nsenter(1). Thin: parsing here, meaning in ../enter. */
 import {
-  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { openTargets, planEnter, type EnterOptions } from '../enter';
-import { parseFd, parseGetoptOrExit, statusReporters, type OptionTable } from './common';
+import { endLike, launcherSignals, parseFd, parseGetoptOrExit, statusReporters, type OptionTable } from './common';
 
 const PROG = 'ns-enter';
 
@@ -62,6 +62,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const str = (name: string) => get(name) as string | undefined;
 
   let opened: ReturnType<typeof openTargets> | undefined;
+  let signals: ReturnType<typeof launcherSignals> | undefined;
   try {
     if (get('follow-context')) throw usageError('SELinux is not supported by this build (--follow-context)');
     if (str('wd') !== undefined && str('wdns') !== undefined) throw usageError('--wd and --wdns are mutually exclusive');
@@ -106,14 +107,19 @@ export async function main(argv: readonly string[]): Promise<void> {
     opened = openTargets(options);
     const plan = planEnter(options, opened);
     const held = opened;
-    exitLike(await runToCompletion(defaultProgram(programArgs(parsed)), plan.spawn, {
-      ...plan.run, ...reporters,
+    signals = launcherSignals(plan.forks ? 'fork-default' : 'program');
+    const status = await runToCompletion(defaultProgram(programArgs(parsed)), plan.spawn, {
+      ...reporters,
+      signals: signals.signals,
       onStart: (child) => {
         held.close(); // the child holds its namespaces now; a long-running program keeps no fds of ours
         reporters.onStart?.(child);
       },
-    }));
+    });
+    signals.dispose();
+    endLike(status);
   } catch (e) {
+    signals?.dispose();
     opened?.close();
     failAndExit(PROG, e);
   }
