@@ -240,7 +240,7 @@ describe('faults injected into spawn leave nothing behind', () => {
         { name: 'mounts', child: [{ op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
           { op: 'mount', source: 'tmpfs', target: ${JSON.stringify(dir)}, fstype: 'tmpfs', phase: 'mounts' }] },
         { name: 'map', parent: [{ action: 'write-proc', file: 'uid_map', data: '0 0 1' },
-          { action: 'call', step: 'hang', run: ({ pid }) => { console.log(pid); return new Promise(() => {}); } }] }] });`);
+          { action: 'call', step: 'hang', run: ({ pid }) => { console.log(String(pid)); return new Promise(() => {}); } }] }] });`);
     const proc = nodeSpawn(process.execPath, [launcher], { stdio: ['ignore', 'pipe', 'ignore'] });
     const childPid = await new Promise<number>((resolve) => proc.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString()))));
     // The child is parked in read() on the go pipe, in all its new namespaces.

@@ -64,7 +64,7 @@ describe('security defaults', () => {
     async function orphanAfterLauncherDies(spawnOptions: string): Promise<number> {
       const script = `
         const { spawn } = require(${CORE});
-        spawn(['sleep', '30'], ${spawnOptions}).then((c) => console.log(c.programPid ?? c.pid));`;
+        spawn(['sleep', '30'], ${spawnOptions}).then((c) => console.log(String(c.programPid ?? c.pid)));`;
       const launcher = nodeSpawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
       const pid = await new Promise<number>((r) => launcher.stdout!.once('data', (d: Buffer) => r(Number(d.toString()))));
       expect(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()).to.equal('sleep');

@@ -289,7 +289,7 @@ describe('spawn', () => {
         const { spawn } = require(${JSON.stringify(join(__dirname, '../src/index.js'))});
         spawn(['sleep', '30'], { create: ['pid'], killWithParent: 'SIGKILL',
           steps: [{ name: 'f', child: [{ op: 'fork', init: false, forward: [], phase: 'fork' }] }] })
-          .then((c) => { console.log(c.programPid); });`;
+          .then((c) => { console.log(String(c.programPid)); });`;
       const launcher = nodeSpawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
       const programPid = await new Promise<number>((r) => launcher.stdout!.once('data', (d: Buffer) => r(Number(d.toString()))));
       expect(readFileSync(`/proc/${programPid}/comm`, 'utf8').trim()).to.equal('sleep');

@@ -81,7 +81,7 @@ describe('ns-net CLI', () => {
       const hostIf = uniqueName('s');
       const s = uniqueSubnet();
       const server = `const s = require('net').createServer((c) => c.on('data', (d) => { c.end('inside got ' + d); s.close(); }));
-        s.listen(0, '${s.peer}', () => console.log(s.address().port));`;
+        s.listen(0, '${s.peer}', () => console.log(String(s.address().port)));`;
       const proc = spawnProcess(process.execPath, [CLI, '--veth', `${hostIf}:eth0`, '--address', `${s.host}/30`, '--peer-address', `${s.peer}/30`,
         '--', process.execPath, '-e', server], { stdio: ['ignore', 'pipe', 'inherit'] });
       try {
