@@ -117,7 +117,9 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
     steps.push(pkg.user.user({ ...userOpts,
       ...(options.setuid !== undefined ? { setuid: options.setuid } : {}),
       ...(options.setgid !== undefined ? { setgid: options.setgid } : {}) }));
-  } else if (options.setuid !== undefined || options.setgid !== undefined || options.keepCaps) {
+  } else if (options.setuid !== undefined || options.setgid !== undefined) {
+    // --keep-caps acts only with --user (unshare.c: keepcaps && CLONE_NEWUSER): the capabilities
+    // it keeps are the ones a new user namespace grants; root's own never become ambient.
     steps.push(identityOnly(options));
   }
   if (requested.has('mnt')) {
@@ -195,7 +197,7 @@ function binfmtStep(dir: string, interpreters: readonly string[]): Step {
   ] };
 }
 
-/** -S/-G/--keep-caps without a new user namespace (root dropping ids, as unshare -S does). */
+/** -S/-G without a new user namespace (root dropping ids, as unshare -S does). */
 function identityOnly(options: UnshareOptions): Step {
   const num = (v: number | string | undefined, option: string) => {
     if (v === undefined) return undefined;
@@ -213,7 +215,6 @@ function identityOnly(options: UnshareOptions): Step {
       ...(gid !== undefined ? [{ op: 'setgroups' as const, gids: [], phase: 'identity' as const, step: '--setgid' },
                                { op: 'setgid' as const, gid, phase: 'identity' as const, step: '--setgid' }] : []),
       ...(uid !== undefined ? [{ op: 'setuid' as const, uid, phase: 'identity' as const, step: '--setuid' }] : []),
-      ...(options.keepCaps ? [{ op: 'ambient-all' as const, phase: 'identity' as const, step: '--keep-caps' }] : []),
     ],
   };
 }
