@@ -112,7 +112,12 @@ describe('listNamespaces / ns-ls', () => {
     const child = await spawn(['sleep', '10'], { create: ['uts', 'net'] });
     try {
       const ours = listNamespaces({ pid: child.pid }).map((e) => `${e.ns} ${e.type} ${e.pid}`).sort();
-      const lsns = JSON.parse(spawnSync('lsns', ['-J', '-p', String(child.pid), '-o', 'NS,TYPE,PID'], { encoding: 'utf8' }).stdout);
+      // lsns exits 1, silently, when a process vanishes while it reads /proc (other suites on
+      // this machine start and end processes all the time): ask again.
+      const runLsns = () => spawnSync('lsns', ['-J', '-p', String(child.pid), '-o', 'NS,TYPE,PID'], { encoding: 'utf8' });
+      let r = runLsns();
+      for (let attempt = 0; attempt < 20 && r.status !== 0; attempt++) r = runLsns();
+      const lsns = JSON.parse(r.stdout);
       const theirs = lsns.namespaces.map((e: { ns: number; type: string; pid: number }) => `${e.ns} ${e.type} ${e.pid}`).sort();
       expect(ours).to.deep.equal(theirs);
       const cli = spawnSync(process.execPath, [require.resolve('../../bin/ns-ls.js'), '-p', String(child.pid), '-t', 'net', '-n', '-o', 'NS,TYPE,PID'], { encoding: 'utf8' });
