@@ -59,7 +59,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   const parsed = y.options(OPTIONS).parseSync() as ReturnType<typeof y.parseSync> & Record<string, string | boolean | undefined>;
   // 'strip-dashed' keeps only the camelCase key of a dashed option.
   const get = (name: string) => parsed[name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
-  const str = (name: string) => get(name) as string | undefined;
+  // getopt_long lets a repeated option override the earlier one; yargs collects them instead.
+  const str = (name: string) => {
+    const v = get(name) as string | string[] | undefined;
+    return Array.isArray(v) ? v[v.length - 1] : v;
+  };
 
   let opened: ReturnType<typeof openTargets> | undefined;
   let signals: ReturnType<typeof launcherSignals> | undefined;

@@ -49,7 +49,7 @@ const OPTIONS: OptionTable = {
   'monotonic': { type: 'string', describe: '<offset>: set clock monotonic offset (seconds) in time namespaces' },
   'boottime': { type: 'string', describe: '<offset>: set clock boottime offset (seconds) in time namespaces' },
   'clear-env': { type: 'boolean', describe: 'clear the environment' },
-  'whitelist-env': { type: 'string', describe: '<list>: clear the environment except the listed variables (comma list)' },
+  'whitelist-env': { type: 'string', array: true, describe: '<list>: clear the environment except the listed variables (comma list; repeatable)' },
   'hostname': { type: 'string', describe: '<name>: set the hostname (implies --uts); nstools extension' },
   'loopback': { type: 'boolean', describe: "bring 'lo' up (implies --net); nstools extension" },
   'info-fd': { type: 'string', describe: '<fd>: write child pid and namespace ids as JSON to <fd> (as bwrap)' },
@@ -67,7 +67,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   const parsed = y.options(OPTIONS).parseSync() as ReturnType<typeof y.parseSync> & Record<string, string | string[] | boolean | undefined>;
   // 'strip-dashed' keeps only the camelCase key of a dashed option.
   const get = (name: string) => parsed[name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
-  const str = (name: string) => get(name) as string | undefined;
+  // getopt_long lets a repeated option override the earlier one; yargs collects them instead.
+  const str = (name: string) => {
+    const v = get(name) as string | string[] | undefined;
+    return Array.isArray(v) ? v[v.length - 1] : v;
+  };
   const list = (name: string) => (get(name) as (string | number)[] | undefined)?.map(String);
 
   let signals: ReturnType<typeof launcherSignals> | undefined;
@@ -113,7 +117,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(str('monotonic') !== undefined ? { monotonic: parseOffset('--monotonic', str('monotonic')!) } : {}),
       ...(str('boottime') !== undefined ? { boottime: parseOffset('--boottime', str('boottime')!) } : {}),
       ...(get('clear-env') ? { clearEnv: true } : {}),
-      ...(str('whitelist-env') !== undefined ? { whitelistEnv: str('whitelist-env')!.split(',').filter(Boolean) } : {}),
+      ...(list('whitelist-env') ? { whitelistEnv: list('whitelist-env')!.flatMap((l) => l.split(',')).filter(Boolean) } : {}),
       ...(str('hostname') !== undefined ? { hostname: str('hostname')! } : {}),
       ...(get('loopback') ? { loopback: true } : {}),
     };
