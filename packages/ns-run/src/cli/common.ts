@@ -70,41 +70,54 @@ export function statusReporters(infoFd?: number, statusFd?: number): Pick<RunOpt
 
 /**
  * getopt_long(3) rules that normalizeGetopt leaves to us: a long option may be abbreviated to
- * any unambiguous prefix (`--map-root` is --map-root-user, and scripts do use such forms), and
- * a required argument that is missing is an error rather than an empty value. Then
- * normalizeGetopt rewrites the words for yargs.
+ * any unambiguous prefix (`--map-root` is --map-root-user, and scripts do use such forms); a
+ * required argument that is missing is an error rather than an empty value; and a required
+ * argument is taken whatever it looks like (`-t -5`, `--wd -dir`), so it is attached with '='
+ * before yargs, which would read a separate "-5" as an option. Then normalizeGetopt rewrites
+ * the words for yargs.
  * @param longNames every long option the tool has, flags included.
  * @throws NsError EUSAGE with getopt's wording.
  */
 export function parseGetopt(argv: readonly string[], spec: GetoptSpec, longNames: readonly string[]): string[] {
-  const words = [...argv];
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i]!;
+  const out: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const word = argv[i]!;
     if (word === '--' || !word.startsWith('-') || word === '-') break; // the program starts here
     if (word.startsWith('--')) {
       const eq = word.indexOf('=');
       const typed = eq < 0 ? word.slice(2) : word.slice(2, eq);
       const name = resolveLongName(typed, longNames);
-      words[i] = `--${name}${eq < 0 ? '' : word.slice(eq)}`;
       if (spec.required.has(name) && eq < 0) {
-        if (i + 1 >= words.length) throw usageError(`option '--${name}' requires an argument`);
-        i++; // its argument, whatever it looks like
+        if (i + 1 >= argv.length) throw usageError(`option '--${name}' requires an argument`);
+        out.push(`--${name}=${argv[++i]}`);
+      } else {
+        out.push(`--${name}${eq < 0 ? '' : word.slice(eq)}`);
       }
       continue;
     }
+    let cluster = '-';
     for (let j = 1; j < word.length; j++) {
-      const long = spec.short[word[j]!];
-      if (!long) break; // yargs reports the unknown letter
-      if (spec.optional.has(long) && spec.shortOptional?.has(word[j]!)) break; // the rest is its argument
-      if (spec.required.has(long)) {
-        if (j + 1 < word.length) break; // attached: -S0
-        if (i + 1 >= words.length) throw usageError(`option requires an argument -- '${word[j]}'`);
-        i++;
+      const letter = word[j]!;
+      const long = spec.short[letter];
+      if (long && spec.required.has(long)) {
+        const attached = word.slice(j + 1);
+        if (!attached && i + 1 >= argv.length) throw usageError(`option requires an argument -- '${letter}'`);
+        if (cluster !== '-') out.push(cluster);
+        cluster = '';
+        out.push(`--${long}=${attached || argv[++i]}`);
+        break;
+      }
+      cluster += letter;
+      // An unknown letter is left for yargs to name; an optional argument takes the rest.
+      if (!long || (spec.optional.has(long) && spec.shortOptional?.has(letter))) {
+        cluster += word.slice(j + 1);
         break;
       }
     }
+    if (cluster && cluster !== '-') out.push(cluster);
   }
-  return normalizeGetopt(words, spec);
+  return normalizeGetopt([...out, ...argv.slice(i)], spec);
 }
 
 /** parseGetopt, or util-linux's two-line usage error ("Try '... --help'") and exit 1. */
