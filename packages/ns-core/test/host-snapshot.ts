@@ -10,9 +10,14 @@
  * program's command line) with the tag, and so any of it left behind carries the tag. Our own
  * children and fds are compared in full.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn as nodeSpawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+
+// The first child_process.spawn() mixing 'ignore' and 'pipe' stdio makes libuv open /dev/null
+// in this process and keep it for good. Done here, at load, it is in every snapshot rather than
+// appearing as a "leak" in the test that happens to spawn that way first.
+nodeSpawn('true', { stdio: ['ignore', 'pipe', 'ignore'] }).stdout!.resume();
 
 export interface HostSnapshot {
   /** "mount-point fstype source" for each mount of pid 1's mount namespace. */
