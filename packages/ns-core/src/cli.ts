@@ -1,4 +1,5 @@
 /** ns-ls: list namespaces like lsns(8). */
+import { existsSync } from 'node:fs';
 import { failAndExit, yargsBase } from './cli-support';
 import { usageError } from './errors';
 import { KIND_NAMES, parseKind, type NamespaceKind } from './kinds';
@@ -62,15 +63,16 @@ export function main(argv: readonly string[]): void {
     .option('json', { alias: 'J', type: 'boolean', describe: 'use JSON output format' })
     .option('list', { alias: 'l', type: 'boolean', describe: 'use list format output' })
     .option('noheadings', { alias: 'n', type: 'boolean', describe: "don't print headings" })
-    .option('output', { alias: 'o', type: 'string', describe: 'define which output columns to use' })
+    .option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'define which output columns to use' })
     .option('output-all', { type: 'boolean', describe: 'output all columns' })
-    .option('task', { alias: 'p', type: 'number', describe: 'print process namespaces' })
+    // A string, not a number: yargs would turn 'abc' into NaN and the message could not show it.
+    .option('task', { alias: 'p', type: 'string', requiresArg: true, describe: 'print process namespaces' })
     .option('raw', { alias: 'r', type: 'boolean', describe: 'use the raw output format' })
     .option('notruncate', { alias: 'u', type: 'boolean', describe: "don't truncate text in columns" })
-    .option('type', { alias: 't', type: 'string', array: true, describe: `namespace type (${KIND_NAMES.join(', ')})` })
+    .option('type', { alias: 't', type: 'string', array: true, requiresArg: true, describe: `namespace type (${KIND_NAMES.join(', ')})` })
     .option('tree', { alias: 'T', type: 'string', describe: 'use tree format (parent, owner, or process)' })
     .parseSync();
-  const task = last(parsed.task as number | number[] | undefined);
+  const taskArg = last(parsed.task as string | string[] | undefined);
   const output = last(parsed.output as string | string[] | undefined);
   const tree = last(parsed.tree as string | string[] | undefined);
 
@@ -80,8 +82,12 @@ export function main(argv: readonly string[]): void {
     if (!k) failAndExit('ns-ls', usageError(`unknown namespace type: ${t}`));
     types.push(k);
   }
-  if (task !== undefined && (!Number.isInteger(task) || task <= 0)) {
-    failAndExit('ns-ls', usageError(`invalid PID argument: '${task}'`));
+  if (taskArg !== undefined && (!/^\d+$/.test(taskArg) || Number(taskArg) <= 0)) {
+    failAndExit('ns-ls', usageError(`invalid PID argument: '${taskArg}'`));
+  }
+  const task = taskArg === undefined ? undefined : Number(taskArg);
+  if (task !== undefined && !existsSync(`/proc/${task}`)) {
+    failAndExit('ns-ls', usageError(`--task: no process ${task}`));
   }
   let columns: Column[] = [...DEFAULT_COLUMNS];
   if (parsed.outputAll) columns = [...ALL_COLUMNS];
