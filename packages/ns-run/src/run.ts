@@ -377,7 +377,14 @@ export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[],
  */
 function initStep(programOps: readonly PhasedOp[]): Step {
   const init = pid({ init: true });
-  return { ...init, child: [...(init.child ?? []).map((op) => ({ ...op, phase: 'propagation' as const })), ...programOps] };
+  return { ...init, child: [
+    // A session of its own, without a controlling terminal, as `docker run -i` gives: job
+    // control on our terminal cannot work from another pid namespace (tcsetpgrp names process
+    // groups by pid: ESRCH), and the terminal's signals reach the runner alone, which passes
+    // them on through the init, once.
+    { op: 'setsid', phase: 'propagation', step: 'session' },
+    ...(init.child ?? []).map((op) => ({ ...op, phase: 'propagation' as const })), ...programOps,
+  ] };
 }
 
 /**

@@ -239,11 +239,19 @@ describe('ns-run as root', () => {
 
     it('passes the signals it gets on to the program', async () => {
       const name = uniqueName('term');
-      const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done']);
+      const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c',
+        'trap "exit 42" TERM; trap "exit 43" INT; cut -d" " -f6 /proc/self/stat; echo ready; while :; do sleep 0.1; done']);
       await running(name);
-      await until('the trap to be set', () => c.stdout.includes('ready'));
-      c.proc.kill('SIGTERM');
-      expect((await c.exit).code).to.equal(42);
+      await until('the traps to be set', () => c.stdout.includes('ready'));
+      // The container is a session of its own (led by its init), so a terminal's keys reach
+      // only the runner, which passes them on once.
+      expect(c.stdout).to.equal('1\nready\n');
+      c.proc.kill('SIGINT');
+      expect((await c.exit).code).to.equal(43);
+      const d = start(['--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done']);
+      await until('the trap to be set', () => d.stdout.includes('ready'));
+      d.proc.kill('SIGTERM');
+      expect((await d.exit).code).to.equal(42);
     });
 
     it('kills a container with a signal', async () => {

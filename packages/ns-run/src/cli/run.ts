@@ -38,13 +38,11 @@ function last(value: unknown): string | undefined {
   return Array.isArray(value) ? (value.at(-1) as string | undefined) : (value as string | undefined);
 }
 
-/** Signals the runner passes to the container's init, which passes them to the program. */
-const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 /**
- * On a terminal these come from its keys and reach the whole foreground process group, the
- * container's processes included: passing them on as well would deliver them twice.
+ * Signals the runner passes to the container's init, which passes them to the program. The
+ * container is a session of its own, so a terminal's keys (SIGINT, SIGQUIT) reach only us.
  */
-const FROM_TERMINAL: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
+const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 async function run(argv: readonly string[]): Promise<void> {
   const parsed = yargsBase(PROG, normalizeGetopt(argv, RUN_GETOPT))
@@ -77,10 +75,8 @@ async function run(argv: readonly string[]): Promise<void> {
 
   const pending: NodeJS.Signals[] = [];
   let deliver: ((sig: NodeJS.Signals) => void) | undefined;
-  const fromTerminal = process.stdin.isTTY === true;
   for (const sig of FORWARDED) {
     process.on(sig, () => {
-      if (fromTerminal && FROM_TERMINAL.includes(sig)) return;
       if (deliver) deliver(sig);
       else pending.push(sig);
     });
