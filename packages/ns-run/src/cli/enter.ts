@@ -1,4 +1,5 @@
 /** ns-enter: a drop-in for util-linux nsenter(1). Thin: parsing here, meaning in ../enter. */
+import { existsSync } from 'node:fs';
 import {
   NAMESPACE_KINDS, defaultProgram, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
@@ -68,7 +69,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   let opened: ReturnType<typeof openTargets> | undefined;
   let signals: ReturnType<typeof launcherSignals> | undefined;
   try {
-    if (get('follow-context')) throw usageError('SELinux is not supported by this build (--follow-context)');
+    // nsenter does nothing for -Z unless SELinux is enabled (is_selinux_enabled(): selinuxfs is
+    // mounted); then it would set the exec context, which this build cannot.
+    if (get('follow-context') && existsSync('/sys/fs/selinux/enforce')) {
+      throw usageError('--follow-context: SELinux is enabled, and this build cannot set the exec context');
+    }
     if (str('wd') !== undefined && str('wdns') !== undefined) throw usageError('--wd and --wdns are mutually exclusive');
     const namespaces: Partial<Record<NamespaceKind, true | string>> = {};
     for (const k of NAMESPACE_KINDS) {
