@@ -59,6 +59,11 @@ export class Namespace {
       if (e instanceof NsError && e.syscall === 'ioctl(NS_GET_NSTYPE)') {
         throw new NsError({ errno: 22, syscall: 'open', path, message: `${path} is not a namespace file` });
       }
+      // The kind mismatch from fromFd knows no path: name the file the user gave.
+      if (e instanceof NsError && e.syscall === 'open' && e.path === undefined) {
+        throw new NsError({ errno: 22, syscall: 'open', path, ...(e.namespaces ? { namespaces: e.namespaces } : {}),
+                            message: `${path}: ${e.message}` });
+      }
       throw e;
     }
   }
