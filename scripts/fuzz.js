@@ -44,14 +44,17 @@ const r = spawnSync(fuzzer, [`-runs=${runs}`, `-seed=${seed}`, '-print_final_sta
   `-artifact_prefix=${path.join(core, 'build')}/`, corpus], { stdio: ['ignore', 'inherit', 'inherit'] });
 if (r.status !== 0) fail(`the decoder fuzzer failed (exit ${r.status ?? r.signal}); reproduce with FUZZ_SEED=${seed}`);
 
-if (cliVectors > 0) {
-  const { runCliFuzz, CLI_UNDER_TEST } = require(path.join(core, 'dist', 'test', 'cli-harness.js'));
-  let failed = false;
-  for (const cli of CLI_UNDER_TEST) {
-    const summary = runCliFuzz(cli, { vectors: cliVectors, seed, timeoutMs: 600_000 });
-    console.log(`fuzz: ${cli.prog}: ${JSON.stringify(summary.outcomes)}${summary.failures.length ? ` FAILURES ${JSON.stringify(summary.failures.slice(0, 5))}` : ''}`);
-    failed ||= summary.failures.length > 0;
+(async () => {
+  if (cliVectors > 0) {
+    const { runCliFuzz, CLI_UNDER_TEST } = require(path.join(core, 'dist', 'test', 'cli-harness.js'));
+    let failed = false;
+    for (const cli of CLI_UNDER_TEST) {
+      const summary = await runCliFuzz(cli, { vectors: cliVectors, seed, timeoutMs: 3_600_000 });
+      console.log(`fuzz: ${cli.prog}: ${cliVectors.toLocaleString('en')} vectors ${JSON.stringify(summary.outcomes)}`);
+      for (const f of summary.failures) console.log(`fuzz:   ${JSON.stringify(f.argv)}: ${f.problem} ${f.stderr.split('\n')[0]}`);
+      failed ||= summary.failures.length > 0;
+    }
+    if (failed) fail(`a CLI parser failed; reproduce with FUZZ_SEED=${seed}`);
   }
-  if (failed) fail(`a CLI parser failed; reproduce with FUZZ_SEED=${seed}`);
-}
-console.log('fuzz: no crash');
+  console.log('fuzz: no crash');
+})();
