@@ -250,7 +250,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   }
   const store = new StateStore(options.stateDir).prepare();
   const undo: (() => void | Promise<void>)[] = [];
-  const janitor = await Janitor.start();
+  const janitor = Janitor.start();
   undo.push(() => janitor.done());
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
@@ -331,6 +331,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const exited = started.exited.then(async (status) => {
       netns?.close();
       containerGone();
+      // Reported here rather than awaited at start, where the janitor's exec (~10 ms of Node
+      // start-up) would delay every container: it only matters if we die before this point.
+      undo.push(() => janitor.started);
       await runAll(undo);
       return status;
     });

@@ -226,9 +226,13 @@ function files(dir: string): string[] {
  * lease files; links of `netns` (if given).
  */
 export function snapshot(tag: string, paths: readonly string[], rootless = false, netns?: Netns): Snapshot {
+  // Other tests on this machine mount their own scratch directories under /tmp: only what
+  // could be ours counts (a staging tmpfs is exactly at its directory).
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')).filter((f) => {
     const point = f[4]!;
-    return paths.some((p) => point === p || point.startsWith(`${p}/`)) || f.some((x) => /uid=(1000000000|65534)\b/.test(x));
+    const superOptions = f[f.indexOf('-') + 3] ?? '';
+    return paths.some((p) => point === p || (p.split('/').length > 2 && point.startsWith(`${p}/`))) ||
+      /(^|,)uid=(1000000000|65534)(,|$)/.test(superOptions);
   }).map((f) => `${f[4]} ${f[f.indexOf('-') + 1]}`).sort();
   const dir = stateDir(rootless);
   return { mounts, cgroups: cgroupDirs(tag), stateFiles: [...files(join(dir, 'containers')), ...files(join(dir, 'subnets'))],

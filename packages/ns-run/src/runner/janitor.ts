@@ -7,48 +7,55 @@
  * it, over a pipe; if the pipe reaches EOF without "done", the runner died half-way, and the
  * janitor removes them. A runner that ends normally cleans up itself and says "done".
  *
- * Run as `node janitor.js` with the pipe as stdin; started detached (its own session), so
- * signals meant for the runner's terminal do not reach it.
+ * This is the runner's end; the process runs janitor-main.js with the pipe as its stdin, in a
+ * session of its own, so signals meant for the runner's terminal do not reach it.
  */
-import { closeSync, existsSync, readFileSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { NsError, spawn, sys } from 'ns-core';
-import { RtnlHandle } from 'ns-net';
-import { removeFile } from './state';
+import { closeSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn, sys } from 'ns-core';
+import type { JanitorItem } from './janitor-main';
 
-export type JanitorItem =
-  | { readonly type: 'file'; readonly path: string }
-  | { readonly type: 'cgroup'; readonly dirs: readonly string[] }
-  | { readonly type: 'link'; readonly name: string };
+export type { JanitorItem } from './janitor-main';
+
+/** The janitor's program: a separate module that loads nothing heavy until it has work. */
+const JANITOR_MAIN = join(__dirname, 'janitor-main.js');
 
 /** The runner's end. */
 export class Janitor {
   #fd: number;
+  /** Settles once the janitor runs (exec'd); rejects if it could not be started. */
+  readonly started: Promise<void>;
 
-  private constructor(fd: number) {
+  private constructor(fd: number, started: Promise<void>) {
     this.#fd = fd;
+    this.started = started;
   }
 
   /**
    * Starts the janitor process; it waits until we say done or die. Through ns-core's spawn,
    * whose clone does not copy our page tables (child_process forks, ~10 ms for a Node heap),
-   * in a session of its own, in /, holding nothing of ours but the pipe.
+   * in a session of its own, in /, holding nothing of ours but the pipe. The process exists
+   * once this returns (clone is synchronous); its exec is awaited through `started`, so the
+   * ~10 ms Node takes to exec overlaps the container's setup. What we write before it runs
+   * waits in the pipe.
    */
-  static async start(): Promise<Janitor> {
+  static start(): Janitor {
     const [readEnd, writeEnd] = sys.pipe();
+    let started: Promise<void>;
     try {
-      const child = await spawn([process.execPath, __filename], {
-        stdio: [readEnd, 'ignore', 'ignore'], cwd: '/',
+      started = spawn([process.execPath, JANITOR_MAIN], {
+        stdio: [readEnd, 'ignore', 'ignore'], cwd: '/', waitForExec: 'async',
         steps: [{ name: 'janitor', child: [{ op: 'setsid', phase: 'final', step: 'janitor' }] }],
-      });
-      child.unref();
+      }).then((child) => child.unref());
     } catch (e) {
       sys.closeFd(writeEnd);
       throw e;
     } finally {
       sys.closeFd(readEnd);
     }
-    return new Janitor(writeEnd);
+    // Awaited by the runner before the container counts as started; until then a failure is held.
+    started.catch(() => undefined);
+    return new Janitor(writeEnd, started);
   }
 
   /** Records something to remove should we die; written before it is created. */
@@ -64,84 +71,4 @@ export class Janitor {
     closeSync(this.#fd);
     this.#fd = -1;
   }
-}
-
-/**
- * Kills what is left in the cgroups and removes them, deepest first. A process the kernel is
- * still tearing down may hold its cgroup a moment after it left cgroup.procs (EBUSY), so
- * removal is retried for a while.
- */
-export async function removeCgroupDirs(dirs: readonly string[]): Promise<void> {
-  const present = dirs.filter((d) => existsSync(d));
-  for (let attempt = 0; attempt < 500; attempt++) {
-    const pids = present.flatMap((d) => readProcs(d));
-    if (pids.length === 0) break;
-    for (const d of present) if (existsSync(`${d}/cgroup.kill`)) writeFileSync(`${d}/cgroup.kill`, '1');
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch (e) {
-        // Exited between listing and killing: that is what we wanted.
-        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-      }
-    }
-    await sleep(10);
-  }
-  for (const dir of [...present].sort((a, b) => b.length - a.length)) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(dir);
-        break;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        if (code !== 'EBUSY' || attempt >= 500) throw e;
-        await sleep(10);
-      }
-    }
-  }
-}
-
-function readProcs(dir: string): number[] {
-  try {
-    return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch (e) {
-    // Removed already.
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-}
-
-/** Deletes a host veth end if it is still there (its namespace's teardown usually took it). */
-export function removeLink(name: string): void {
-  RtnlHandle.current().use((rtnl) => {
-    try {
-      rtnl.linkDel(name);
-    } catch (e) {
-      // Already gone with the container's network namespace.
-      if ((e as NsError).code === 'ENODEV') return;
-      throw e;
-    }
-  });
-}
-
-async function cleanUp(items: readonly JanitorItem[]): Promise<void> {
-  // Processes first (their cgroups can only go once they are gone), files last, so that a
-  // state file never outlives what it describes.
-  for (const item of items) if (item.type === 'cgroup') await removeCgroupDirs(item.dirs);
-  for (const item of items) if (item.type === 'link') removeLink(item.name);
-  for (const item of items) if (item.type === 'file') removeFile(item.path);
-}
-
-async function main(): Promise<void> {
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(sig, () => undefined);
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter(Boolean);
-  if (lines.includes('done')) return;
-  await cleanUp(lines.map((l) => JSON.parse(l) as JanitorItem));
-}
-
-if (require.main === module) {
-  main().catch(() => process.exit(1));
 }
