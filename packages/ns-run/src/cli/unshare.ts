@@ -59,7 +59,8 @@ const OPTIONS: OptionTable = {
 const LONG_NAMES = [...NAMESPACE_KINDS.map((k) => k.cli.long), ...Object.keys(OPTIONS), 'help', 'version'];
 
 export async function main(argv: readonly string[]): Promise<void> {
-  let y = yargsBase(PROG, parseGetoptOrExit(PROG, argv, UNSHARE_GETOPT, LONG_NAMES))
+  // No --no-<flag>: getopt_long has none, and yargs would quietly turn --no-fork into fork=false.
+  let y = yargsBase(PROG, parseGetoptOrExit(PROG, argv, UNSHARE_GETOPT, LONG_NAMES), { booleanNegation: false })
     .usage(`Usage:\n ${PROG} [options] [<program> [<argument>...]]\n\nRun a program with some namespaces unshared from the parent.`);
   for (const k of NAMESPACE_KINDS) {
     y = y.option(k.cli.long, { type: 'string', describe: `-${k.cli.short}[=<file>]: unshare ${k.kind} namespace; a file persists it` });
