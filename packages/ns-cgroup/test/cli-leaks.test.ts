@@ -38,10 +38,11 @@ describe('ns-cgroup: nothing left behind', () => {
     const ends: string[] = [];
     for (let i = 0; i < runs.length; i += 4) {
       ends.push(...await Promise.all(runs.slice(i, i + 4).map(({ signal, when }, j) => new Promise<string>((resolve) => {
-        // The tag is in the group's name and is the shell's $0: a leftover of either shows.
+        // The tag is in the group's name and is the shell's $0 (the shell stays, as sleep is not its
+        // last command): a leftover of either shows.
         const name = `${TAG}-${i + j}`;
         const proc = nodeSpawn(process.execPath, [bin, '--cgroup-path', name, '--pids-max', '20', '--memory', '64M',
-          '--', 'sh', '-c', 'sleep 0.3', name], { stdio: 'ignore' });
+          '--', 'sh', '-c', 'sleep 0.3; exit 0', name], { stdio: 'ignore' });
         let ended = false;
         proc.once('exit', (code, sig) => {
           ended = true;

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { spawn as nodeSpawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NsError, spawn, sys, type NsChild, type Step } from '../src/index';
@@ -145,7 +145,7 @@ describe('races', () => {
       const core = require(${CORE});
       const fs = require('fs');
       const group = ${JSON.stringify(group)} + '-' + process.argv[2];
-      core.runToCompletion(['sh', '-c', 'sleep 0.2', ${JSON.stringify(TAG)}], { create: ['mnt', 'uts'], steps: [{ name: 'cgroup',
+      core.runToCompletion(['sh', '-c', 'sleep 0.2; exit 0', ${JSON.stringify(TAG)}], { create: ['mnt', 'uts'], steps: [{ name: 'cgroup',
         parent: [{ action: 'call', step: 'cgroup', run: async ({ pid }) => {
           fs.mkdirSync(group);
           fs.writeFileSync(group + '/cgroup.procs', String(pid));
@@ -164,17 +164,29 @@ describe('races', () => {
         } }] })
         .then(core.exitLike, (e) => core.failAndExit('launcher', e));`);
     const snapshot = hostSnapshot(TAG);
-    const runs: { signal: NodeJS.Signals; delayMs: number }[] = [];
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) for (let delayMs = 0; delayMs <= 350; delayMs += 50) runs.push({ signal, delayMs });
+    // Moments: fixed delays from the start, plus two found by watching: as soon as the group
+    // exists (the child waits at the sync point), and once the program runs.
+    type When = number | 'group made' | 'program running';
+    const runs: { signal: NodeJS.Signals; when: When }[] = [];
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      for (const when of [0, 50, 100, 150, 200, 300, 'group made', 'program running'] as const) runs.push({ signal, when });
+    }
     const ends: string[] = [];
     for (let i = 0; i < runs.length; i += 4) {
-      ends.push(...await Promise.all(runs.slice(i, i + 4).map(({ signal, delayMs }, j) => new Promise<string>((resolve) => {
+      ends.push(...await Promise.all(runs.slice(i, i + 4).map(({ signal, when }, j) => new Promise<string>((resolve) => {
         const proc = nodeSpawn(process.execPath, [launcher, String(i + j)], { stdio: 'ignore' });
-        const timer = setTimeout(() => proc.kill(signal), delayMs);
+        let ended = false;
         proc.once('exit', (code, sig) => {
-          clearTimeout(timer);
-          resolve(`${signal}@${delayMs}ms: ${sig ?? code}`);
+          ended = true;
+          resolve(`${signal}@${when}: ${sig ?? code}`);
         });
+        const reached = () => (when === 'group made' ? existsSync(`${group}-${i + j}`)
+          : hostSnapshot(TAG).tagged.some((p) => p.includes('sleep 0.2')));
+        void (async () => {
+          if (typeof when === 'number') await new Promise((r) => setTimeout(r, when));
+          else while (!ended && !reached()) await new Promise((r) => setTimeout(r, 2));
+          if (!ended) proc.kill(signal);
+        })();
       }))));
     }
     // Each launcher ended by the signal (forwarded to the program, or before it ran) or, if the
