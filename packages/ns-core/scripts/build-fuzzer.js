@@ -10,7 +10,8 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const out = path.join(root, 'build', 'fuzz_decode');
-const sources = ['native/fuzz_decode.c', 'native/nsexec.c', 'native/nsexec.h', 'native/protocol.h'].map((f) => path.join(root, f));
+// Every C source and header: the harness includes nsexec.c, which includes the rest.
+const sources = fs.readdirSync(path.join(root, 'native')).filter((f) => /\.[ch]$/.test(f)).map((f) => path.join(root, 'native', f));
 
 function stale() {
   if (!fs.existsSync(out)) return true;

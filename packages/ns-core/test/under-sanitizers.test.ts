@@ -14,13 +14,13 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn as nodeSpawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = join(__dirname, '../..');
 const build = join(root, 'build');
-const sources = ['native/nsexec.c', 'native/nsexec.h', 'native/protocol.h'].map((f) => join(root, f));
+const sources = readdirSync(join(root, 'native')).filter((f) => /\.[ch]$/.test(f) && !f.startsWith('fuzz')).map((f) => join(root, 'native', f));
 
 interface Run {
   status: number | null;
