@@ -71,52 +71,8 @@ extern char **environ;
 #define STACK_SIZE (128 * 1024)
 #define GUARD_SIZE 4096
 
-/* ---- raw syscalls: return -errno, never touch libc's errno ---- */
+#include "raw.h"
 
-static NSX_CHILD long raw6(long nr, long a, long b, long c, long d, long e, long f)
-{
-	long ret;
-#if defined(__x86_64__)
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	register long r9 __asm__("r9") = f;
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-#elif defined(__aarch64__)
-	register long x8 __asm__("x8") = nr;
-	register long x0 __asm__("x0") = a;
-	register long x1 __asm__("x1") = b;
-	register long x2 __asm__("x2") = c;
-	register long x3 __asm__("x3") = d;
-	register long x4 __asm__("x4") = e;
-	register long x5 __asm__("x5") = f;
-	__asm__ volatile("svc 0"
-			 : "+r"(x0)
-			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
-			 : "memory");
-	ret = x0;
-#else
-#error "nsexec: raw syscalls are implemented for x86_64 and aarch64"
-#endif
-	return ret;
-}
-
-#define RAW0(nr) raw6((nr), 0, 0, 0, 0, 0, 0)
-#define RAW1(nr, a) raw6((nr), (long)(a), 0, 0, 0, 0, 0)
-#define RAW2(nr, a, b) raw6((nr), (long)(a), (long)(b), 0, 0, 0, 0)
-#define RAW3(nr, a, b, c) raw6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define RAW4(nr, a, b, c, d) raw6((nr), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define RAW5(nr, a, b, c, d, e) raw6((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
-
-/* The kernel's struct sigaction for rt_sigaction(2), which differs from libc's. */
-struct kernel_sigaction {
-	void (*handler)(int);
-	unsigned long flags;
-	void (*restorer)(void);
-	uint64_t mask;
-};
 
 /* ---- decoded plan, laid out by the parent in the mapping it hands the child ---- */
 
@@ -206,69 +162,6 @@ static NSX_CHILD void reset_signals(void)
 	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
 }
 
-static NSX_CHILD void noop_handler(int sig)
-{
-	(void)sig;
-}
-
-/*
- * stay_behind() - FORK's parent half: forward signals, reap, and exit like the grandchild.
- * An init (PID 1) gets signals from outside only for those it has a handler for, so each
- * forwarded signal gets a no-op handler; they stay blocked and are taken by sigtimedwait.
- */
-static NSX_CHILD __attribute__((noreturn)) void stay_behind(struct ctx *c, long child, int init, uint64_t forward)
-{
-	struct kernel_sigaction act = { 0 };
-	uint64_t all = ~0ULL;
-	int status = 0, sig;
-
-	(void)c;
-	/* It shares Node's memory, so ps would call it "node": name it for what it is. */
-	RAW2(SYS_prctl, PR_SET_NAME, init ? "ns-init" : "ns-relay");
-	act.handler = noop_handler;
-	for (sig = 1; sig < 65; sig++) {
-		if (!(forward & (1ULL << (sig - 1))) || sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD)
-			continue;
-		RAW4(SYS_rt_sigaction, sig, &act, NULL, 8);
-	}
-	for (;;) {
-		int got_main = 0;
-		for (;;) {
-			int st = 0;
-			long pid = RAW4(SYS_wait4, -1, &st, WNOHANG | __WALL, NULL);
-			if (pid <= 0)
-				break;
-			if (pid == child) {
-				status = st;
-				got_main = 1;
-			}
-			if (!init && got_main)
-				break;
-		}
-		if (got_main)
-			break;
-		siginfo_t info;
-		long s = RAW4(SYS_rt_sigtimedwait, &all, &info, NULL, 8);
-		if (s > 0 && s != SIGCHLD && (forward & (1ULL << (s - 1))))
-			RAW2(SYS_kill, child, s);
-	}
-	if (WIFEXITED(status))
-		for (;;)
-			RAW1(SYS_exit_group, WEXITSTATUS(status));
-	sig = WTERMSIG(status);
-	/* Die of the same signal so our parent sees it; PID 1 cannot, and exits 128+N. */
-	if (RAW0(SYS_getpid) != 1) {
-		struct kernel_sigaction dfl = { 0 };
-		uint64_t mask = ~(1ULL << (sig - 1));
-		dfl.handler = SIG_DFL;
-		RAW4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
-		RAW2(SYS_kill, RAW0(SYS_getpid), sig);
-		RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
-	}
-	for (;;)
-		RAW1(SYS_exit_group, 128 + sig);
-}
-
 static NSX_CHILD int run_ops(void *arg);
 
 struct resume {
@@ -282,6 +175,42 @@ static NSX_CHILD int grandchild_main(void *arg)
 	uint64_t none = 0;
 	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
 	return run_ops(r);
+}
+
+static NSX_CHILD char *format_u64(char *end, uint64_t v)
+{
+	*--end = 0;
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+/*
+ * become_init() - FORK's staying half replaces itself with nsx-init (init.c).
+ * Staying as it is, it would share Node's memory for the program's whole life, and the program
+ * could read and write it through /proc/1/mem. execveat() of the binary the parent opened
+ * (a3, an fd, since a pivot_root may have hidden its path) gives it a memory of its own; the
+ * blocked signal mask and any pending SIGCHLD survive the exec (execve(2)), so nothing is lost.
+ * Close-on-exec drops Node's fds, the status pipe among them: only the grandchild holds it now.
+ */
+static NSX_CHILD __attribute__((noreturn)) void become_init(struct ctx *c, uint32_t opi, const struct op *o, long child)
+{
+	char pid_buf[24], mask_buf[24];
+	char *argv[5];
+	char *envp[1] = { NULL };
+	long r;
+
+	argv[0] = o->arg[0] == 1 ? "ns-init" : "ns-relay";
+	argv[1] = o->arg[0] == 1 ? "init" : "relay";
+	argv[2] = format_u64(pid_buf + sizeof(pid_buf), (uint64_t)child);
+	argv[3] = format_u64(mask_buf + sizeof(mask_buf), o->arg[1]);
+	argv[4] = NULL;
+	r = raw6(SYS_execveat, (long)o->arg[3], (long)"", (long)argv, (long)envp, AT_EMPTY_PATH, 0);
+	/* Fail closed: a program with no init to reap and relay for it must not run. */
+	RAW2(SYS_kill, child, SIGKILL);
+	die(c, opi, r, NSX_SYS_EXECVE);
 }
 
 /* FORK: the grandchild continues with the ops after this one, on the second stack. */
@@ -302,11 +231,7 @@ static NSX_CHILD __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t 
 	if (child < 0)
 		die(c, opi, -EAGAIN, NSX_SYS_CLONE);
 	send_record(c, NSX_REC_PID, (int32_t)opi, 0, 0, (int32_t)child);
-	/* This half never execs, so close-on-exec never closes its copy of Node's fds: drop them
-	 * all. Only the grandchild may hold the status pipe now; its exec is what the parent awaits.
-	 * The ctx is shared with the grandchild (CLONE_VM) and still used by it: leave it alone. */
-	RAW3(SYS_close_range, 0, ~0U, 0);
-	stay_behind(c, child, o->arg[0] == 1, o->arg[1]);
+	become_init(c, opi, o, child);
 }
 
 static NSX_CHILD long do_setns(struct ctx *c, const struct op *o)

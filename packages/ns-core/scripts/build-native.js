@@ -35,3 +35,20 @@ if (r.status !== 0) {
   process.exit(r.status || 1);
 }
 fs.renameSync(tmp, out);
+
+// nsx-init (native/init.c): what a FORK op leaves behind, exec'd by fd into the container.
+// Freestanding and static: it must run in any root filesystem, with no libc to load.
+if (!process.env.NSX_SOURCE) {
+  const initOut = path.join(path.dirname(out), 'nsx-init');
+  const initTmp = `${initOut}.${process.pid}.tmp`;
+  const initArgs = ['-std=gnu11', '-O2', '-g', '-Wall', '-Wextra', '-Werror', '-static', '-nostdlib', '-no-pie',
+    '-ffreestanding', '-fno-stack-protector', '-fno-asynchronous-unwind-tables', '-I', path.join(root, 'native'),
+    '-o', initTmp, path.join(root, 'native/init.c')];
+  const ri = spawnSync(cc, initArgs, { stdio: 'inherit' });
+  if (ri.status !== 0) {
+    fs.rmSync(initTmp, { force: true });
+    console.error(`ns-core: compiling nsx-init failed: ${cc} ${initArgs.join(' ')}`);
+    process.exit(ri.status || 1);
+  }
+  fs.renameSync(initTmp, initOut);
+}

@@ -284,6 +284,22 @@ describe('spawn', () => {
       expect(await c.exited).to.deep.equal({ code: 3, signal: null });
     });
 
+    it("the init a fork leaves behind has its own memory: the program cannot reach the launcher's", async () => {
+      // Sharing Node's memory, it exposed the launcher through /proc/1/mem (found by the runner work).
+      for (const init of [true, false]) {
+        const child = await spawn(['sh', '-c', 'cat /proc/1/maps; echo; cat /proc/1/cmdline'], {
+          create: ['pid', 'mnt'], stdio: ['ignore', 'pipe', 'inherit'], steps: [{ name: 'init', child: [
+            { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
+            { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', phase: 'mounts' },
+            { op: 'fork', init, forward: ['SIGTERM'], phase: 'fork' }] }] });
+        const r = await collect(child);
+        expect(r.code).to.equal(0);
+        expect(r.out).to.match(/nsx-init/);
+        expect(r.out).not.to.match(/libnsexec|\/node\b|libc\.so/);
+        expect(r.out.trim().split('\n').length).to.be.lessThan(12);
+      }
+    });
+
     it('kills the program when the launcher dies (PR_SET_PDEATHSIG past the fork)', async () => {
       const script = `
         const { spawn } = require(${JSON.stringify(join(__dirname, '../src/index.js'))});

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NsError } from '../errors';
 import { koffi } from '../sys/native';
+import { openRaw, O_PATH } from '../sys/fs';
 
 /** Where `npm ci` (ns-core's install script) puts the compiled exec stage. */
 export const EXEC_STAGE_PATH = process.env['NSX_EXEC_STAGE'] ?? join(__dirname, '../../../build/libnsexec.so');
@@ -13,7 +14,23 @@ interface ExecStage {
   decode(plan: Buffer, len: number, out: Buffer, badOffset: Buffer): number;
 }
 
+/** nsx-init, built beside the library: what a fork op's staying half becomes. */
+export const INIT_PATH = process.env['NSX_INIT'] ?? join(dirname(EXEC_STAGE_PATH), 'nsx-init');
+
 let stage: ExecStage | undefined;
+
+/**
+ * A new O_PATH fd of nsx-init: a plan's pivot_root may hide the path before the fork op runs,
+ * but an fd stays valid for execveat(). The child gets its own copy at clone(), so the caller
+ * closes this one as soon as the stage has cloned.
+ */
+export function openInitBinary(): number {
+  if (!existsSync(INIT_PATH)) {
+    throw new NsError({ errno: 0, code: 'ENOEXECSTAGE', path: INIT_PATH, message: `nsx-init is not built (${INIT_PATH} is missing)`,
+                        hint: 'run `npm ci` (or `npm run install -w ns-core`) with a C compiler installed' });
+  }
+  return openRaw(INIT_PATH, O_PATH);
+}
 
 export function execStage(): ExecStage {
   if (stage) return stage;

@@ -36,7 +36,8 @@ export type ChildOp = Label & (
   | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint }
   | { op: 'ambient-all' }
   | { op: 'bounding-keep'; keep: bigint }
-  | { op: 'fork'; init: boolean; forward: readonly NodeJS.Signals[]; privateMemory?: boolean }
+  /** initFd: the O_PATH fd of nsx-init the staying half execs into; spawn() fills it in. */
+  | { op: 'fork'; init: boolean; forward: readonly NodeJS.Signals[]; privateMemory?: boolean; initFd?: number }
   | { op: 'setsid' }
   /** env 'inherit': the caller's environment as it is at clone time, copied by the exec stage. */
   | { op: 'exec'; paths: readonly string[]; argv: readonly string[]; env: readonly string[] | 'inherit' }
@@ -132,7 +133,11 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'prctl': return { args: [n(op.option), ...(op.args ?? []).map((a) => n(a))], strings: [] };
     case 'capset': return { args: [op.effective, op.permitted, op.inheritable], strings: [] };
     case 'bounding-keep': return { args: [op.keep], strings: [] };
-    case 'fork': return { args: [op.init ? 1n : 0n, signalMask(op.forward), op.privateMemory ? 1n : 0n], strings: [] };
+    case 'fork':
+      // Without an fd (a plan encoded outside spawn()), -1: the stage's execveat fails with EBADF
+      // and the spawn fails closed, killing the program rather than leaving it without an init.
+      return { args: [op.init ? 1n : 0n, signalMask(op.forward), op.privateMemory ? 1n : 0n,
+                      op.initFd === undefined ? -1n : n(op.initFd)], strings: [] };
     case 'exec': {
       const env = op.env === 'inherit' ? [] : op.env;
       return { args: [n(op.paths.length), n(op.argv.length), n(env.length), op.env === 'inherit' ? 1n : 0n],

@@ -79,8 +79,9 @@ export const OPS = {
    * Clone a grandchild that runs the remaining ops; this process stays behind, forwards the
    * signals in mask a1 (bit n-1 for signal n) and exits as the grandchild did. a0=1: init mode
    * (reap every child, as PID 1 must). a2=1: the grandchild gets a copy-on-write copy of the
-   * memory rather than sharing it (needed to join a time namespace). Reports the grandchild's
-   * pid in a PID record.
+   * memory rather than sharing it (needed to join a time namespace). a3: an fd of nsx-init,
+   * which the staying half execs into so that it never shares Node's memory with the program.
+   * Reports the grandchild's pid in a PID record.
    */
   FORK: { code: 26, strings: 0 },
   /** setsid(). */

@@ -9,8 +9,8 @@ import type { Readable, Writable } from 'node:stream';
 import { NsError, errnoName } from '../errors';
 import { KIND_NAMES, type NamespaceKind } from '../kinds';
 import { closeFd, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
-import { execStage } from './native';
-import { encodePlan, opPath, type ChildOp } from './ops';
+import { execStage, openInitBinary } from './native';
+import { encodePlan, opPath, type ChildOp, type ExecPlan } from './ops';
 import { compileSpawn, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec } from './plan';
 import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES, SYSCALLS } from './protocol';
 
@@ -212,6 +212,12 @@ function resolveStdio(options: SpawnOptions): ResolvedStdio {
   return out;
 }
 
+/** Fork ops get an fd of nsx-init, a runtime resource the pure compiler does not know. */
+function withInitFd(plan: ExecPlan, initFd: number | undefined): ExecPlan {
+  if (initFd === undefined) return plan;
+  return { ...plan, ops: plan.ops.map((o) => (o.op === 'fork' ? { ...o, initFd } : o)) };
+}
+
 /** Turns an ERROR record into the error users see, naming the step, syscall and path. */
 function childError(ops: readonly ChildOp[], opIndex: number, errno: number, syscallId: number): NsError {
   const op = ops[opIndex];
@@ -266,12 +272,15 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   let compiled: CompiledSpawn;
   let plan: Buffer;
   let stage: ReturnType<typeof execStage>;
+  let initFd: number | undefined;
   try {
     // Loaded here, inside the try: a missing exec stage must not leak the stdio pipes.
     stage = execStage();
     compiled = compileSpawn(argv, options, stdio.fdMap);
-    plan = encodePlan(compiled.plan);
+    if (compiled.plan.ops.some((o) => o.op === 'fork')) initFd = openInitBinary();
+    plan = encodePlan(withInitFd(compiled.plan, initFd));
   } catch (e) {
+    if (initFd !== undefined) closeSync(initFd);
     for (const fd of stdio.closeAfter) closeSync(fd);
     for (const [, fd] of stdio.pipes) closeSync(fd);
     await runCleanups(options, undefined);
@@ -280,6 +289,7 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   const out = new Int32Array(6);
   const rc = stage.spawn(plan, plan.length, out);
   for (const fd of stdio.closeAfter) closeSync(fd);
+  if (initFd !== undefined) closeSync(initFd); // the child has its own copy since clone()
   if (rc < 0) {
     for (const [, fd] of stdio.pipes) closeSync(fd);
     await runCleanups(options, undefined);
