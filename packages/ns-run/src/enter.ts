@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import {
-  KIND_NAMES, Namespace, NsError, sys, usageError, type JoinTarget, type NamespaceKind, type PhasedOp,
+  KIND_NAMES, Namespace, NsError, nsProcPath, sys, usageError, type JoinTarget, type NamespaceKind, type PhasedOp,
   type RunOptions, type SpawnOptions, type Step,
 } from 'ns-core';
 
@@ -54,6 +54,8 @@ export interface OpenedTargets {
   cgroupProcs?: string;
   targetUid?: number;
   targetGid?: number;
+  /** Ids of the namespaces the program will be in (those it enters, and ours for the rest). */
+  ids: Partial<Record<NamespaceKind, number>>;
   close(): void;
 }
 
@@ -93,7 +95,7 @@ function cgroupProcsOf(pid: number): string {
  */
 export function openTargets(options: EnterOptions): OpenedTargets {
   const opened: OpenedTargets = {
-    join: [], entered: [], fds: [], handles: [],
+    join: [], entered: [], fds: [], handles: [], ids: {},
     close() {
       for (const h of this.handles) h.close();
       for (const fd of this.fds) sys.closeFd(fd);
@@ -167,6 +169,7 @@ export function openTargets(options: EnterOptions): OpenedTargets {
     // enters nested user namespaces such as bubblewrap's, where /proc/PID/ns files may not open.
     if (fromTarget.length) opened.join.push({ pidfd, kinds: KIND_NAMES.filter((k) => fromTarget.includes(k)) });
     opened.join.push(...opened.handles);
+    opened.ids = programNamespaceIds(target, fromTarget, opened.handles);
 
     if (options.root !== undefined) {
       opened.rootFd = sys.openRaw(options.root === true ? `/proc/${target}/root` : options.root, O_PATH_DIR);
@@ -249,6 +252,28 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
     run: { signals: forks ? [] : 'forward' },
     forks,
   };
+}
+
+/**
+ * What the program's namespaces will be, known before it starts: the exec stage reports ids
+ * by stat'ing /proc/self/ns once the namespaces are joined, which fails after joining a mount
+ * namespace whose /proc belongs to a pid namespace the child is not in (yet).
+ */
+function programNamespaceIds(target: number | undefined, fromTarget: readonly NamespaceKind[],
+                             handles: readonly Namespace[]): Partial<Record<NamespaceKind, number>> {
+  const ids: Partial<Record<NamespaceKind, number>> = {};
+  for (const kind of KIND_NAMES) {
+    const handle = handles.find((h) => h.kind === kind);
+    // For pid and time, ours: the ones our children (the program) get.
+    const path = fromTarget.includes(kind) ? nsProcPath(target!, kind) : nsProcPath('self', kind, true);
+    try {
+      ids[kind] = handle ? handle.id : statSync(path).ino;
+    } catch (e) {
+      // A target's /proc/PID/ns may be closed to us (ptrace rules, proc(5)): no id to give.
+      if ((e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
+    }
+  }
+  return ids;
 }
 
 /**

@@ -2,7 +2,8 @@
 import { closeSync, fstatSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
-  EXIT, exitLike, formatError, normalizeGetopt, usageError, type ExitStatus, type GetoptSpec, type NsChild, type RunOptions, type yargsBase,
+  EXIT, exitLike, formatError, normalizeGetopt, usageError, type ExitStatus, type GetoptSpec, type NamespaceKind, type NsChild,
+  type RunOptions, type yargsBase,
 } from 'ns-core';
 
 /** yargs option declarations (typed through ns-core, which owns the yargs dependency). */
@@ -39,21 +40,23 @@ export function parseFd(option: string, value: string): number {
   return fd;
 }
 
-function childInfo(child: NsChild): Record<string, number> {
+function childInfo(child: NsChild, known: Partial<Record<NamespaceKind, number>>): Record<string, number> {
   const info: Record<string, number> = { 'child-pid': child.programPid ?? child.pid };
-  for (const [kind, id] of Object.entries(child.namespaces)) info[`${kind}-namespace`] = id;
+  for (const [kind, id] of Object.entries({ ...known, ...child.namespaces })) info[`${kind}-namespace`] = id;
   return info;
 }
 
 /**
  * bubblewrap's machine interfaces: --info-fd gets one JSON object once the program runs (then
  * is closed); --json-status-fd gets that object as a line, then {"exit-code": N} at the end.
+ * `known`: ids the caller knows already, for kinds the child could not report.
  */
-export function statusReporters(infoFd?: number, statusFd?: number): Pick<RunOptions, 'onStart' | 'onExit'> {
+export function statusReporters(infoFd?: number, statusFd?: number,
+                                known: Partial<Record<NamespaceKind, number>> = {}): Pick<RunOptions, 'onStart' | 'onExit'> {
   if (infoFd === undefined && statusFd === undefined) return {};
   return {
     onStart: (child) => {
-      const info = childInfo(child);
+      const info = childInfo(child, known);
       if (infoFd !== undefined) {
         writeSync(infoFd, `${JSON.stringify(info, null, 2)}\n`);
         closeSync(infoFd);

@@ -110,10 +110,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(get('join-cgroup') ? { joinCgroup: true } : {}),
     };
     if (options.netSocket !== undefined && target === undefined) throw usageError('--net-socket requires --target');
-    const reporters = statusReporters(
-      str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined,
-      str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined);
+    const infoFd = str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined;
+    const statusFd = str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined;
     opened = openTargets(options);
+    const reporters = statusReporters(infoFd, statusFd, opened.ids);
     const plan = planEnter(options, opened);
     const held = opened;
     signals = launcherSignals(plan.forks ? 'fork-default' : 'program');
