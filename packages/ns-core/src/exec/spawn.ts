@@ -10,6 +10,7 @@ import { NsError, errnoName } from '../errors';
 import { KIND_NAMES, type NamespaceKind } from '../kinds';
 import { closeFd, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
 import { execStage, openInitBinary } from './native';
+import { memorySharedBegins, memorySharedEnds } from './shared-memory';
 import { encodePlan, opPath, type ChildOp, type ExecPlan } from './ops';
 import { compileSpawn, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec } from './plan';
 import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES, SYSCALLS } from './protocol';
@@ -287,10 +288,12 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     throw e;
   }
   const out = new Int32Array(6);
+  memorySharedBegins();
   const rc = stage.spawn(plan, plan.length, out);
   for (const fd of stdio.closeAfter) closeSync(fd);
   if (initFd !== undefined) closeSync(initFd); // the child has its own copy since clone()
   if (rc < 0) {
+    memorySharedEnds();
     for (const [, fd] of stdio.pipes) closeSync(fd);
     await runCleanups(options, undefined);
     if (out[4]! > 0) {
@@ -339,11 +342,14 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     child._settle();
     reaper.poll();
   }
+  // EOF: the program, and a fork's staying half (nsx-init), have exec'd; none shares our memory.
+  if (!failure) memorySharedEnds();
   if (!failure) child.execed = true;
   // The children file is a snapshot (proc(5)); by EOF the program has exec'd and is certainly listed.
   if (!failure && child.innerPid !== undefined && child.programPid === undefined) child.programPid = firstChildOf(pid);
   if (failure) {
     await child.exited;
+    memorySharedEnds();
     child.stdin?.destroy();
     child.stdout?.destroy();
     child.stderr?.destroy();
