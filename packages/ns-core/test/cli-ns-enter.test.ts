@@ -38,7 +38,7 @@ describeBadInput(cli, [
   { why: 'unknown option', argv: ['--frobnicate', 'true'], mentions: ['frobnicate'] },
   // The kernel refuses this one when the program is being started: a real launch.
   { why: 'target that exited while being entered (a zombie: pidfd opens, setns finds no namespaces)',
-    argv: () => ['-t', String(zombie), '-u', 'true'], mentions: ['ESRCH'], launch: true },
+    argv: () => ['-t', String(zombie), '-u', 'true'], mentions: [() => String(zombie)], launch: true },
 ], {
   async before() {
     target = await spawn(['sleep', '100'], { create: ['uts', 'net'] });

@@ -1,16 +1,18 @@
 /**
  * Security defaults of the exec stage, each with a control showing the test can tell: no fd of
- * Node's reaches the program (cloexec-from), and a program started with killWithParent does
- * not outlive its launcher (PR_SET_PDEATHSIG).
+ * Node's reaches the program (cloexec-from); a child that changes its ids in Node's memory
+ * leaves Node dumpable after it execs, and unreachable by ptrace while it shares that memory;
+ * a program started with killWithParent does not outlive its launcher (PR_SET_PDEATHSIG).
  */
 import { expect } from 'chai';
-import { spawn as nodeSpawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn, type SpawnOptions } from '../src/index';
+import { spawn, sys, type SpawnOptions } from '../src/index';
 import { libc } from '../src/sys/native';
 
 const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)');
+const { prctl } = sys;
 const F_SETFD = 2;
 const CORE = JSON.stringify(join(__dirname, '../src/index.js'));
 
@@ -19,10 +21,22 @@ function fdsOf(pid: number): number[] {
   return readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
 }
 
+/**
+ * The fds `sleep` holds once it sleeps. At start-up it may open a locale file for a moment, so
+ * the list is read until two readings agree while it is asleep; a leaked fd never goes away.
+ */
 async function fdsOfProgram(options: SpawnOptions): Promise<number[]> {
   const child = await spawn(['sleep', '10'], options);
   try {
-    return fdsOf(child.pid);
+    let last: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const asleep = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]![0] === 'S';
+      const now = fdsOf(child.pid);
+      if (asleep && now.join() === last.join()) return now;
+      last = now;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return last;
   } finally {
     child.kill('SIGKILL');
     await child.exited;
@@ -56,6 +70,50 @@ describe('security defaults', () => {
 
     it('and an fd passed on purpose arrives only at the number asked for', async () => {
       expect(await fdsOfProgram({ stdio: 'ignore', fds: { 7: inheritable } })).to.deep.equal([0, 1, 2, 7]);
+    });
+  });
+
+  describe('a child that changes its ids while it shares Node\'s memory', () => {
+    const PR_GET_DUMPABLE = 3;
+    const asNobody = (argv: readonly string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv], { encoding: 'utf8' });
+    const dropToNobody = (phase: 'identity' | 'pre-namespaces') => [
+      { op: 'setgid' as const, gid: 65534, phase }, { op: 'setuid' as const, uid: 65534, phase }];
+
+    it('leaves the launcher dumpable once it has exec\'d (its /proc files stay its own)', async () => {
+      expect(prctl(PR_GET_DUMPABLE)).to.equal(1);
+      const child = await spawn(['true'], { steps: [{ name: 'drop', child: dropToNobody('identity') }] });
+      await child.exited;
+      expect(prctl(PR_GET_DUMPABLE)).to.equal(1);
+    });
+
+    it('control: another process of uid 65534 may read that user\'s processes\' memory maps', async () => {
+      const sleeper = nodeSpawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sleep', '10'], { stdio: 'ignore' });
+      try {
+        await new Promise((r) => setTimeout(r, 50));
+        const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+        expect(asNobody(['cat', `/proc/${pid}/environ`]).status).to.equal(0);
+      } finally {
+        sleeper.kill('SIGKILL');
+      }
+    });
+
+    it('a relay left running as uid 65534 keeps Node\'s memory out of that user\'s reach', async () => {
+      // The stay-behind half of a fork outlives the exec: it is uid 65534, and it must not be a
+      // way into Node's memory (either it has a memory of its own, or the kernel's
+      // non-dumpable mark keeps uid 65534 from reading it).
+      const child = await spawn(['sleep', '10'], { steps: [{ name: 'relay as nobody', child: [
+        ...dropToNobody('pre-namespaces'), { op: 'fork', init: false, forward: ['SIGTERM'], phase: 'fork' }] }] });
+      try {
+        expect(readFileSync(`/proc/${child.pid}/status`, 'utf8')).to.match(/^Uid:\s+65534\b/m);
+        const node = realpathSync(process.execPath);
+        const r = asNobody(['cat', `/proc/${child.pid}/maps`]);
+        if (r.status === 0) expect(r.stdout, 'the relay\'s memory is Node\'s').not.to.contain(node);
+        else expect(r.stderr).to.contain('Permission denied');
+      } finally {
+        child.kill('SIGKILL');
+        await child.exited;
+      }
+      expect(prctl(PR_GET_DUMPABLE), 'once nothing shares Node\'s memory').to.equal(1);
     });
   });
 

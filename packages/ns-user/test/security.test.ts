@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runAs } from './helpers';
+import { ThrowawayUser } from './helpers';
 
 const NOBODY = 65534;
 /** A group only our test user is in: the file's group, which takes the read right away. */
@@ -34,7 +34,7 @@ describe('ns-user: setgroups denied in single-id maps keeps negative group permi
     `--groups=${DENIED_GROUP}`, ...argv], { encoding: 'utf8', cwd: '/' });
 
   it('control: a member of the group cannot read the file, anyone else can', () => {
-    expect(runAs(NOBODY, NOBODY, ['cat', secret]).status).to.equal(0);
+    expect(spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'cat', secret]).status).to.equal(0);
     const member = asMember(['cat', secret]);
     expect(member.status).to.equal(1);
     expect(member.stderr).to.contain('Permission denied');
@@ -48,5 +48,33 @@ describe('ns-user: setgroups denied in single-id maps keeps negative group permi
     expect(lines[0]).to.equal('deny');
     expect(lines).not.to.include('READ');
     expect(lines.at(-1)).to.equal('SETGROUPS-REFUSED');
+  });
+});
+
+describe('ns-user: a child that changed its ids does not spoil the next spawn of the same launcher', () => {
+  let tmpUser: ThrowawayUser;
+  before(() => {
+    tmpUser = new ThrowawayUser('dmp');
+  });
+  after(() => {
+    expect(tmpUser.remove(), '/etc/subuid and /etc/subgid restored').to.deep.equal([]);
+  });
+
+  it('ranges through newuidmap and -S 1, then -r with maps written directly, from one unprivileged process', () => {
+    // The first child changes its ids while it shares the launcher's memory, which the kernel
+    // then marks non-dumpable: unless put back, the second child's /proc files are root's and
+    // the launcher may not write its setgroups and maps (EACCES).
+    const script = `
+      const { spawn } = require(${JSON.stringify(require.resolve('ns-core'))});
+      const { user } = require(${JSON.stringify(join(__dirname, '../src/index.js'))});
+      (async () => {
+        for (const options of [{ mapUsers: ['auto'], mapGroups: ['auto'], setuid: 1, setgid: 1 }, { mapRoot: true }]) {
+          const child = await spawn(['true'], { steps: [user(options)] });
+          console.log(JSON.stringify(await child.exited));
+        }
+      })().catch((e) => { console.log(e.code + ': ' + e.message); process.exit(1); });`;
+    const r = tmpUser.run([process.execPath, '-e', script]);
+    expect(r.stderr).to.equal('');
+    expect(r.stdout.trim().split('\n')).to.deep.equal(Array(2).fill(JSON.stringify({ code: 0, signal: null })));
   });
 });
