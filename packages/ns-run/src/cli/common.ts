@@ -221,3 +221,4 @@ export function endLike(status: ExitStatus): never {
   if (status.signal && NOT_RERAISED_BY_CORE.includes(status.signal)) dieOf(status.signal);
   exitLike(status);
 }
+

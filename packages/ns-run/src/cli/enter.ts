@@ -1,4 +1,6 @@
 /** ns-enter: a drop-in for util-linux nsenter(1). Thin: parsing here, meaning in ../enter. */
+// First: it records the fds we were started with before other modules open fds of their own.
+import { inheritedFds } from './inherited-fds';
 import { existsSync } from 'node:fs';
 import {
   NAMESPACE_KINDS, defaultProgram, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
@@ -112,12 +114,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (options.netSocket !== undefined && target === undefined) throw usageError('--net-socket requires --target');
     const infoFd = str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined;
     const statusFd = str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined;
+    const fds = inheritedFds([infoFd, statusFd]);
     opened = openTargets(options);
     const reporters = statusReporters(infoFd, statusFd, opened.ids);
     const plan = planEnter(options, opened);
     const held = opened;
     signals = launcherSignals(plan.forks ? 'fork-default' : 'program');
-    const status = await runToCompletion(defaultProgram(programArgs(parsed)), plan.spawn, {
+    const status = await runToCompletion(defaultProgram(programArgs(parsed)), { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
       ...reporters,
       signals: signals.signals,
       onStart: (child) => {

@@ -1,4 +1,6 @@
 /** ns-unshare: a drop-in for util-linux unshare(1). Thin: parsing here, meaning in ../unshare. */
+// First: it records the fds we were started with before other modules open fds of their own.
+import { inheritedFds } from './inherited-fds';
 import {
   NAMESPACE_KINDS, defaultProgram, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
@@ -122,13 +124,14 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(str('hostname') !== undefined ? { hostname: str('hostname')! } : {}),
       ...(get('loopback') ? { loopback: true } : {}),
     };
+    const infoFd = str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined;
+    const statusFd = str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined;
+    const fds = inheritedFds([infoFd, statusFd]);
     const plan = planUnshare(options);
-    const reporters = statusReporters(
-      str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined,
-      str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined);
+    const reporters = statusReporters(infoFd, statusFd);
     const argvProgram = defaultProgram(programArgs(parsed));
     signals = launcherSignals(!plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork');
-    const status = await runToCompletion(argvProgram, plan.spawn, {
+    const status = await runToCompletion(argvProgram, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
       signals: signals.signals,
       ...reporters,
       onStart: (child) => {
