@@ -236,6 +236,7 @@ describe('faults injected into spawn leave nothing behind', () => {
 
   fault('the launcher is SIGKILLed while the child waits at the sync point', async () => {
     const launcher = writeLauncher(dir, 'killed', `
+      core.sys.prctl(1, 9); // PR_SET_PDEATHSIG: should this test die before it kills us, go too
       core.spawn(['true'], { create: ['user', 'mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup'], steps: [
         { name: 'mounts', child: [{ op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
           { op: 'mount', source: 'tmpfs', target: ${JSON.stringify(dir)}, fstype: 'tmpfs', phase: 'mounts' }] },
