@@ -16,9 +16,4 @@ harness.describeBadInput(cli, [
   { why: 'negated option that takes a value', argv: ['--no-hostname', 'true'], mentions: ["'--no-hostname'"] },
 ]);
 
-harness.describeFuzz(cli, { knownBugs: [{
-  // Reported to the lead: ns-uts passes a repeated --hostname/--domainname (a yargs array) on to
-  // validateName, which fails with a TypeError instead of taking the last, as unshare(1) does.
-  reported: 'ns-uts: repeated --hostname or --domainname',
-  matches: (o) => o.stderr.includes('Received an instance of Array'),
-}] });
+harness.describeFuzz(cli);

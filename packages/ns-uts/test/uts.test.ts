@@ -57,6 +57,12 @@ describe('ns-uts', () => {
       expect(unknown.stderr).to.match(/Unknown argument/);
     });
 
+    it('a repeated --hostname takes the last, as util-linux options do', () => {
+      const r = spawnSync(process.execPath, [CLI, '--hostname', 'first', '--hostname', 'second', '--', 'hostname'], { encoding: 'utf8' });
+      expect(r.stderr).to.equal('');
+      expect(r.stdout.trim()).to.equal('second');
+    });
+
     it('passes the exit status through and reports a missing program as 127', () => {
       expect(spawnSync(process.execPath, [CLI, 'sh', '-c', 'exit 7']).status).to.equal(7);
       const missing = spawnSync(process.execPath, [CLI, '/no/such/program'], { encoding: 'utf8' });
