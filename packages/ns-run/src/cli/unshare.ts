@@ -62,7 +62,8 @@ const LONG_NAMES = [...NAMESPACE_KINDS.map((k) => k.cli.long), ...Object.keys(OP
 
 export async function main(argv: readonly string[]): Promise<void> {
   // No --no-<flag>: getopt_long has none, and yargs would quietly turn --no-fork into fork=false.
-  let y = yargsBase(PROG, parseGetoptOrExit(PROG, argv, UNSHARE_GETOPT, LONG_NAMES), { booleanNegation: false })
+  const words = parseGetoptOrExit(PROG, argv, UNSHARE_GETOPT, LONG_NAMES);
+  let y = yargsBase(PROG, words, { booleanNegation: false })
     .usage(`Usage:\n ${PROG} [options] [<program> [<argument>...]]\n\nRun a program with some namespaces unshared from the parent.`);
   for (const k of NAMESPACE_KINDS) {
     y = y.option(k.cli.long, { type: 'string', describe: `-${k.cli.short}[=<file>]: unshare ${k.kind} namespace; a file persists it` });
@@ -101,10 +102,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(str('mount-proc') !== undefined ? { mountProc: str('mount-proc') || true } : {}),
       ...(str('mount-binfmt') !== undefined ? { mountBinfmt: str('mount-binfmt') || true } : {}),
       ...(list('load-interp') ? { loadInterp: list('load-interp')! } : {}),
-      ...(get('map-root-user') ? { mapRoot: true } : {}),
-      ...(get('map-current-user') ? { mapCurrent: true } : {}),
-      ...(str('map-user') !== undefined ? { mapUser: parseIdOrName(str('map-user')!) } : {}),
-      ...(str('map-group') !== undefined ? { mapGroup: parseIdOrName(str('map-group')!) } : {}),
+      ...singleIdMaps(words),
       ...(list('map-users') ? { mapUsers: list('map-users')! } : {}),
       ...(list('map-groups') ? { mapGroups: list('map-groups')! } : {}),
       ...(get('map-auto') ? { mapAuto: true } : {}),
@@ -145,4 +143,28 @@ export async function main(argv: readonly string[]): Promise<void> {
     signals?.dispose();
     failAndExit(PROG, e);
   }
+}
+
+/**
+ * -r, -c, --map-user and --map-group each set the inner uid and/or gid, and unshare.c keeps
+ * whichever came last for each (`--map-user=5 -r` maps root, `-r --map-user=5` maps uid 5 and
+ * gid 0). yargs loses the order, so it is read from the normalized words.
+ */
+function singleIdMaps(words: readonly string[]): Pick<UnshareOptions, 'mapRoot' | 'mapCurrent' | 'mapUser' | 'mapGroup'> {
+  let uid: 'root' | 'current' | string | undefined;
+  let gid: 'root' | 'current' | string | undefined;
+  for (const word of words) {
+    if (word === '--') break;
+    if (word === '--map-root-user') uid = gid = 'root';
+    else if (word === '--map-current-user') uid = gid = 'current';
+    else if (word.startsWith('--map-user=')) uid = word.slice('--map-user='.length);
+    else if (word.startsWith('--map-group=')) gid = word.slice('--map-group='.length);
+  }
+  if (uid === 'root' && gid === 'root') return { mapRoot: true };
+  if (uid === 'current' && gid === 'current') return { mapCurrent: true };
+  const id = (v: string, own: number) => (v === 'root' ? 0 : v === 'current' ? own : parseIdOrName(v));
+  return {
+    ...(uid !== undefined ? { mapUser: id(uid, process.geteuid!()) } : {}),
+    ...(gid !== undefined ? { mapGroup: id(gid, process.getegid!()) } : {}),
+  };
 }
