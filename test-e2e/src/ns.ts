@@ -1,0 +1,113 @@
+/** Namespaces seen from outside: /proc/PID/ns links, and which of them differ from ours. */
+import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
+
+/** Every entry of /proc/PID/ns, the for-children ones included, in a fixed order. */
+export const NS_ENTRIES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'time_for_children', 'user', 'uts'] as const;
+export type NsEntry = (typeof NS_ENTRIES)[number];
+
+/**
+ * A program that prints its own namespace links as "name link" lines. `exec` keeps it one
+ * process, so /proc/self is the program. pid_for_children cannot be read before the first
+ * process enters the namespace (`unshare -p` without --fork): find prints an empty link then,
+ * and exits 1.
+ */
+export const NS_PROBE: readonly string[] = ['sh', '-c', 'exec find /proc/self/ns -mindepth 1 -printf "%f %l\\n" 2>/dev/null'];
+
+/** The status NS_PROBE exits with, given what it printed. */
+export function nsProbeStatus(links: NsLinks): number {
+  return links.pid_for_children === '' ? 1 : 0;
+}
+
+export type NsLinks = Record<NsEntry, string>;
+
+export function parseNsProbe(stdout: string): NsLinks {
+  const links = new Map(stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
+  if (!NS_ENTRIES.every((e) => links.has(e))) throw new Error(`namespace probe printed ${JSON.stringify(stdout)}`);
+  return Object.fromEntries(NS_ENTRIES.map((e) => [e, links.get(e)!])) as NsLinks;
+}
+
+export function nsLinks(pid: number | 'self'): NsLinks {
+  return Object.fromEntries(NS_ENTRIES.map((e) => [e, readlinkSync(`/proc/${pid}/ns/${e}`)])) as NsLinks;
+}
+
+/** The entries whose namespace differs between two processes, sorted. */
+export function differing(a: NsLinks, b: NsLinks): NsEntry[] {
+  return NS_ENTRIES.filter((e) => a[e] !== b[e]);
+}
+
+/** The inode number in a link such as "net:[4026531833]". */
+export function inodeOf(link: string): number {
+  const m = /:\[(\d+)\]$/.exec(link);
+  if (!m) throw new Error(`not a namespace link: ${link}`);
+  return Number(m[1]);
+}
+
+/** Direct children of a process (its main thread's, which is where both launchers fork from). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** All descendants of a process, depth first. */
+export function descendantsOf(pid: number): number[] {
+  return childrenOf(pid).flatMap((c) => [c, ...descendantsOf(c)]);
+}
+
+/** Processes whose command line contains `marker` (a unique string tests put in argv). */
+export function processesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) found.push(Number(entry));
+    } catch {
+      // gone between readdir and open: not running, which is what callers ask about
+    }
+  }
+  return found;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    // A zombie is dead for our purposes: it runs nothing and holds no namespace.
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Polls `check` until it returns a value (not undefined), or fails after `what` took too long. */
+export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 10000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** nsfs bind mounts in our mount namespace at or below a directory: what persistence leaves. */
+export function nsfsMountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '))
+    .filter((f) => f[f.indexOf('-') + 1] === 'nsfs' && (f[4] === dir || f[4]!.startsWith(`${dir}/`)))
+    .map((f) => f[4]!);
+}
+
+/** The mountinfo line of a mount point, split at spaces. */
+export function mountinfoOf(path: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] | undefined {
+  return mountinfo.split('\n').filter(Boolean).map((l) => l.split(' ')).reverse().find((f) => f[4] === path);
+}
+
+/** Optional fields of a mountinfo line (propagation: shared:N, master:N, ...) with peer numbers hidden. */
+export function propagationOf(fields: readonly string[]): string[] {
+  return fields.slice(6, fields.indexOf('-')).map((f) => f.replace(/:\d+$/, ''));
+}
