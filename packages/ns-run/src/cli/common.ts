@@ -2,7 +2,7 @@
 import { closeSync, fstatSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
-  EXIT, exitLike, formatError, normalizeGetopt, usageError, type ExitStatus, type GetoptSpec, type NamespaceKind, type NsChild,
+  EXIT, NsError, exitCodeForError, exitLike, failAndExit, formatError, normalizeGetopt, usageError, type ExitStatus, type GetoptSpec, type NamespaceKind, type NsChild,
   type RunOptions, type yargsBase,
 } from 'ns-core';
 
@@ -222,3 +222,16 @@ export function endLike(status: ExitStatus): never {
   exitLike(status);
 }
 
+
+/**
+ * failAndExit, on one line as util-linux reports errors: a hint (ns-core's advice for common
+ * pitfalls) is kept, in parentheses after the message, rather than on a line of its own that
+ * scripts reading the first line of stderr would miss.
+ */
+export function fail(prog: string, err: unknown): never {
+  if (err instanceof NsError && err.hint && err.code !== 'EUSAGE' && err.syscall !== 'execve') {
+    process.stderr.write(`${prog}: ${err.message} (hint: ${err.hint})\n`);
+    process.exit(exitCodeForError(err));
+  }
+  failAndExit(prog, err);
+}

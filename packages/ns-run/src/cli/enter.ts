@@ -3,11 +3,11 @@
 import { inheritedFds } from './inherited-fds';
 import { existsSync } from 'node:fs';
 import {
-  NAMESPACE_KINDS, defaultProgram, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { openTargets, planEnter, type EnterOptions } from '../enter';
-import { endLike, launcherSignals, parseFd, parseGetoptOrExit, statusReporters, type OptionTable } from './common';
+import { endLike, fail, launcherSignals, parseFd, parseGetoptOrExit, statusReporters, type OptionTable } from './common';
 
 const PROG = 'ns-enter';
 
@@ -133,7 +133,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch (e) {
     signals?.dispose();
     opened?.close();
-    failAndExit(PROG, e);
+    fail(PROG, e);
   }
 }
 

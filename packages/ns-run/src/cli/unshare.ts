@@ -2,12 +2,12 @@
 // First: it records the fds we were started with before other modules open fds of their own.
 import { inheritedFds } from './inherited-fds';
 import {
-  NAMESPACE_KINDS, defaultProgram, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { planUnshare, type UnshareOptions } from '../unshare';
 import {
-  endLike, launcherSignals, parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, statusReporters, type OptionTable,
+  endLike, fail, launcherSignals, parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, statusReporters, type OptionTable,
 } from './common';
 
 const PROG = 'ns-unshare';
@@ -141,7 +141,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     endLike(status);
   } catch (e) {
     signals?.dispose();
-    failAndExit(PROG, e);
+    fail(PROG, e);
   }
 }
 
