@@ -85,17 +85,14 @@ export async function inParallel<T>(tasks: readonly (() => Promise<T>)[], limit 
 
 /**
  * An error as util-linux reports it: nothing on stdout, exactly one line on stderr starting
- * with the program's name and naming `subject` (an option, a path, a pid). Our tools may add
- * one "hint:" line after it (DESIGN.md: errors carry hints for common pitfalls).
+ * with the program's name and naming `subject` (an option, a path, a pid).
  */
 export function expectOneLineError(r: Ran, prog: string, subject?: string | RegExp): void {
   const lines = r.stderr.split('\n').filter((l) => l !== '');
-  const main = lines.filter((l) => !l.startsWith(`${prog}: hint: `));
-  expect(main, `stderr of ${prog}: ${JSON.stringify(r.stderr)}`).to.have.lengthOf(1);
-  expect(lines.length - main.length, `hint lines of ${prog}`).to.be.at.most(1);
-  expect(main[0]).to.match(new RegExp(`^${prog}: \\S`));
-  if (typeof subject === 'string') expect(main[0]).to.include(subject);
-  else if (subject) expect(main[0]).to.match(subject);
+  expect(lines, `stderr of ${prog}: ${JSON.stringify(r.stderr)}`).to.have.lengthOf(1);
+  expect(lines[0]).to.match(new RegExp(`^${prog}: \\S`));
+  if (typeof subject === 'string') expect(lines[0]).to.include(subject);
+  else if (subject) expect(lines[0]).to.match(subject);
 }
 
 /** A usage error: exit 1, a message, and util-linux's "Try '... --help'" line allowed after it. */

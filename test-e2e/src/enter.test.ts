@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { Namespace, sys } from 'ns-core';
 import { bin, bothAsync, expectOneLineError, inParallel, runAsync, type Ran } from './cli';
 import { NOBODY, Target, asUser } from './fixtures';
-import { NS_ENTRIES, NS_PROBE, differing, nsLinks, parseNsProbe, type NsEntry, type NsLinks } from './ns';
+import { NS_ENTRIES, NS_PROBE, STATE_PROBE, differing, nsLinks, parseNsProbe, type NsEntry, type NsLinks } from './ns';
 
 type TargetName = 'user' | 'root' | 'plain' | 'ids' | 'ours' | 'bwrap';
 
@@ -163,6 +163,15 @@ describe('nsenter vs ns-enter: entering a running target', () => {
     const kinds = (out: string) => out.replace(/:\[\d+\]/g, '');
     expect(kinds(ours.stdout)).to.equal(kinds(theirs.stdout));
   });
+
+  for (const args of [['-n', '-u'], ['-a']]) {
+    it(`${args.join(' ')}: the program inherits what nsenter's does (environment, signals, limits, process group)`, async () => {
+      const { theirs, ours } = await bothAsync('nsenter', ['-t', String(targets.get('root')!.pid), ...args, 'sh', '-c', STATE_PROBE]);
+      expect(theirs).to.deep.include({ status: 0, stderr: '' });
+      expect(theirs.stdout).to.match(/SigIgn:\s+0+\n/);
+      expect(ours).to.deep.equal(theirs);
+    });
+  }
 
   describe('as an unprivileged user, into a namespace that user made', () => {
     const rows: { args: string[]; ok: boolean; shows?: RegExp }[] = [

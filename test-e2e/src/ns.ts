@@ -13,6 +13,13 @@ export type NsEntry = (typeof NS_ENTRIES)[number];
  */
 export const NS_PROBE: readonly string[] = ['sh', '-c', 'exec find /proc/self/ns -mindepth 1 -printf "%f %l\\n" 2>/dev/null'];
 
+/**
+ * A script printing what a program inherits besides namespaces: environment, limits, umask,
+ * blocked and ignored signals, no_new_privs, seccomp, process group and session. Node ignores
+ * SIGPIPE and blocks signals in its threads; none of that may reach the program.
+ */
+export const STATE_PROBE = 'env | grep -v "^_=" | sort; ulimit -a; umask; grep -E "^(SigBlk|SigIgn|NoNewPrivs|Seccomp)" /proc/self/status; ps -o pgid=,sid= -p $$';
+
 /** The status NS_PROBE exits with, given what it printed. */
 export function nsProbeStatus(links: NsLinks): number {
   return links.pid_for_children === '' ? 1 : 0;

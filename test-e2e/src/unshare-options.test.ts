@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { expect } from 'chai';
 import { bothAsync, bin, inParallel, runAsync, type Ran } from './cli';
 import { Scratch } from './fixtures';
+import { STATE_PROBE } from './ns';
 
 interface Row {
   readonly name: string;
@@ -63,6 +64,9 @@ function rows(scratch: Scratch, shared: string): Row[] {
       name: '-r -G 0', args: ['-r', '-G', '0'], theirs: ['-r'], probe: 'id -u; id -g', mustShow: /^0\n0$/,
       why: 'util-linux calls setgroups(0) after setgroups was denied and fails with EPERM; the intent (-G: this gid) needs no list to drop',
     },
+    // ---- what the program inherits: environment, signal dispositions, limits, process group
+    { name: 'process state (-U)', args: ['-U'], probe: STATE_PROBE, mustShow: /SigIgn:\s+0+\n/ },
+    { name: 'process state (-f)', args: ['-f'], probe: STATE_PROBE, mustShow: /SigBlk:\s+0+\n/ },
     // ---- root, working directory
     { name: '-R / -w /etc', args: ['-R', '/', '-w', '/etc'], probe: 'pwd', mustShow: /^\/etc$/ },
     { name: '--root=/ --wd=/etc', args: ['--root=/', '--wd=/etc'], probe: 'pwd', mustShow: /^\/etc$/ },
