@@ -222,7 +222,6 @@ export function endLike(status: ExitStatus): never {
   exitLike(status);
 }
 
-
 /**
  * failAndExit, on one line as util-linux reports errors: a hint (ns-core's advice for common
  * pitfalls) is kept, in parentheses after the message, rather than on a line of its own that
