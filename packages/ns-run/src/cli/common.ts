@@ -1,5 +1,5 @@
 /** Parsing, signals and reporting shared by ns-unshare, ns-enter and ns-run. */
-import { closeSync, fstatSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
   EXIT, NsError, exitCodeForError, exitLike, failAndExit, formatError, normalizeGetopt, usageError, type ExitStatus, type GetoptSpec, type NamespaceKind, type NsChild,
@@ -187,21 +187,55 @@ function dieOf(sig: NodeJS.Signals): void {
 }
 
 /**
- * Installs the policy's own handlers now (before the spawn, so nothing is missed) and returns
- * the runToCompletion `signals` option that completes it; call dispose() once the program ended.
+ * Signals a terminal sends to its whole foreground process group (termios(3): ^C, ^\\, and a
+ * resize). The program shares our process group, so when we are in the foreground it got them
+ * from the terminal already: passing them on would deliver a ^C twice (a REPL would act on
+ * both). util-linux's program, having replaced unshare, gets it once.
  */
-export function launcherSignals(policy: SignalPolicy): { signals: NonNullable<RunOptions['signals']>; dispose: () => void } {
-  if (policy === 'program') return { signals: PROGRAM_SIGNALS, dispose: () => undefined };
+const TERMINAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
+
+/** Whether our process group is the foreground one of our controlling terminal (proc(5): tty_nr, tpgid). */
+function inTerminalForeground(): boolean {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const [, , pgrp, , ttyNr, tpgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  return ttyNr !== 0 && tpgid === pgrp;
+}
+
+export interface LauncherSignals {
+  /** runToCompletion's `signals` option, completing the policy. */
+  readonly signals: NonNullable<RunOptions['signals']>;
+  /** Call from onStart: the running child, for the signals handled here. */
+  attach(child: NsChild): void;
+  /** Call once the program ended. */
+  dispose(): void;
+}
+
+/** Installs the policy's own handlers now (before the spawn, so nothing is missed). */
+export function launcherSignals(policy: SignalPolicy): LauncherSignals {
   const handlers = new Map<NodeJS.Signals, () => void>();
-  for (const sig of NODE_DISPOSITIONS) {
-    const h = () => dieOf(sig);
-    handlers.set(sig, h);
-    process.on(sig, h);
+  let child: NsChild | undefined;
+  const pending: NodeJS.Signals[] = [];
+  if (policy === 'program') {
+    for (const sig of TERMINAL_SIGNALS) {
+      handlers.set(sig, () => {
+        if (inTerminalForeground()) return; // the terminal told the program itself
+        if (child) child.kill(sig);
+        else pending.push(sig);
+      });
+    }
+  } else {
+    for (const sig of NODE_DISPOSITIONS) handlers.set(sig, () => dieOf(sig));
   }
+  for (const [sig, h] of handlers) process.on(sig, h);
   // An empty list: runToCompletion handles nothing, so every other signal acts by default.
-  const signals: NonNullable<RunOptions['signals']> = policy === 'fork' ? 'ignore' : policy === 'fork-forward' ? ['SIGINT', 'SIGTERM'] : [];
+  const signals: NonNullable<RunOptions['signals']> = policy === 'program' ? PROGRAM_SIGNALS.filter((s) => !TERMINAL_SIGNALS.includes(s))
+    : policy === 'fork' ? 'ignore' : policy === 'fork-forward' ? ['SIGINT', 'SIGTERM'] : [];
   return {
     signals,
+    attach: (c) => {
+      child = c;
+      for (const sig of pending.splice(0)) c.kill(sig);
+    },
     dispose: () => {
       for (const [sig, h] of handlers) process.off(sig, h);
     },

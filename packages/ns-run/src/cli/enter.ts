@@ -119,16 +119,18 @@ export async function main(argv: readonly string[]): Promise<void> {
     const reporters = statusReporters(infoFd, statusFd, opened.ids);
     const plan = planEnter(options, opened);
     const held = opened;
-    signals = launcherSignals(plan.forks ? 'fork-default' : 'program');
+    const policy = launcherSignals(plan.forks ? 'fork-default' : 'program');
+    signals = policy;
     const status = await runToCompletion(defaultProgram(programArgs(parsed)), { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
       ...reporters,
-      signals: signals.signals,
+      signals: policy.signals,
       onStart: (child) => {
         held.close(); // the child holds its namespaces now; a long-running program keeps no fds of ours
+        policy.attach(child);
         reporters.onStart?.(child);
       },
     });
-    signals.dispose();
+    policy.dispose();
     endLike(status);
   } catch (e) {
     signals?.dispose();

@@ -128,16 +128,18 @@ export async function main(argv: readonly string[]): Promise<void> {
     const plan = planUnshare(options);
     const reporters = statusReporters(infoFd, statusFd);
     const argvProgram = defaultProgram(programArgs(parsed));
-    signals = launcherSignals(!plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork');
+    const policy = launcherSignals(!plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork');
+    signals = policy;
     const status = await runToCompletion(argvProgram, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
-      signals: signals.signals,
+      signals: policy.signals,
       ...reporters,
       onStart: (child) => {
         plan.persistStep?.commit(); // the program runs: the bindings stay
+        policy.attach(child);
         reporters.onStart?.(child);
       },
     });
-    signals.dispose();
+    policy.dispose();
     endLike(status);
   } catch (e) {
     signals?.dispose();
