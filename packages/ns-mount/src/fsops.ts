@@ -118,7 +118,7 @@ export function compileFsOps(ops: readonly FsOp[], rootfs?: string): PhasedOp[] 
       }
       case 'proc':
         mountDir(step, target);
-        emit(step, { op: 'mount', target, fstype: 'proc', flags: PROC_FLAGS });
+        emit(step, { op: 'mount', source: 'proc', target, fstype: 'proc', flags: PROC_FLAGS });
         mountedFlags.set(target, PROC_FLAGS);
         break;
       case 'sysfs':

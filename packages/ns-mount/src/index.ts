@@ -96,7 +96,8 @@ export function mountNs(options: MountNsOptions = {}): Step {
       // propagate onto the host's /proc through a shared peer group.
       child.push({ op: 'mount', target: dir, flags: sys.MS.REC | sys.MS.PRIVATE, phase: 'after-root', step: '--mount-proc' });
     }
-    child.push({ op: 'mount', target: dir, fstype: 'proc', flags: sys.MS.NOSUID | sys.MS.NODEV | sys.MS.NOEXEC,
+    // Source "proc", as util-linux and bubblewrap mount it (mountinfo shows it).
+    child.push({ op: 'mount', source: 'proc', target: dir, fstype: 'proc', flags: sys.MS.NOSUID | sys.MS.NODEV | sys.MS.NOEXEC,
                  phase: 'after-root', step: '--mount-proc' });
   }
   return { name: 'ns-mount', create: ['mnt'], child };

@@ -118,20 +118,26 @@ export function programCandidates(file: string, env: readonly string[] | 'inheri
  * others, last when entering it drops rights we still need. nsenter(1) settles this by
  * trying everything softly, then retrying what failed; so do we, in the child.
  */
-export function joinOps(join: readonly JoinTarget[]): ChildOp[] {
+export function joinOps(join: readonly JoinTarget[], programStaysOutsidePid = false): ChildOp[] {
   const handles = join.filter((j): j is Namespace => !('pidfd' in j));
   const pidfds = join.filter((j): j is { pidfd: number; kinds: readonly NamespaceKind[] } => 'pidfd' in j);
   const ops: ChildOp[] = [];
   const late: ChildOp[] = [];
   // setns(pidfd, flags) switches every kind at once and atomically (setns(2), Linux 5.8).
+  const joinsTime = join.some((j) => ('pidfd' in j ? j.kinds.includes('time') : j.kind === 'time'));
+  // The fork a time join needs would put the program inside a joined pid namespace; when it must
+  // stay outside (nsenter -F), the pid join waits until after that fork, so only children enter.
+  const deferPid = joinsTime && programStaysOutsidePid;
   for (const p of pidfds) {
-    const now = p.kinds.filter((k) => k !== 'time');
+    const now = p.kinds.filter((k) => k !== 'time' && !(deferPid && k === 'pid'));
     if (now.length) ops.push({ op: 'setns', fd: p.pidfd, kinds: now, step: `join ${kindsToString(now)}` });
-    if (now.length !== p.kinds.length) late.push({ op: 'setns', fd: p.pidfd, kinds: ['time'], step: 'join time' });
+    const after = p.kinds.filter((k) => k === 'time' || (deferPid && k === 'pid'));
+    if (after.length) late.push({ op: 'setns', fd: p.pidfd, kinds: after, step: `join ${kindsToString(after)}` });
   }
   const ordered = [...handles].sort((a, b) => KIND_NAMES.indexOf(a.kind) - KIND_NAMES.indexOf(b.kind));
-  for (const h of ordered.filter((h) => h.kind === 'time')) late.push({ op: 'setns', fd: h.fd, kinds: ['time'], step: 'join time' });
-  const early = ordered.filter((h) => h.kind !== 'time');
+  const isLate = (h: Namespace) => h.kind === 'time' || (deferPid && h.kind === 'pid');
+  for (const h of ordered.filter(isLate)) late.push({ op: 'setns', fd: h.fd, kinds: [h.kind], step: `join ${h.kind}` });
+  const early = ordered.filter((h) => !isLate(h));
   if (early.length === 1 || !early.some((h) => h.kind === 'user')) {
     for (const h of early) ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], step: `join ${h.kind}` });
   } else {
@@ -147,9 +153,13 @@ export function joinOps(join: readonly JoinTarget[]): ChildOp[] {
   return ops;
 }
 
-/** What a stay-behind relay passes on: everything a terminal or supervisor sends. */
-export const RELAYED_SIGNALS: readonly NodeJS.Signals[] =
-  ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGTSTP', 'SIGALRM'];
+/**
+ * What a stay-behind relay passes on: every signal it can catch, since the tools it stands in
+ * for (nsenter, unshare without --fork) exec in place and the program gets whatever is sent.
+ * SIGCHLD is the relay's own; SIGKILL and SIGSTOP cannot be caught.
+ */
+export const RELAYED_SIGNALS: readonly NodeJS.Signals[] = (Object.keys(constants.signals) as NodeJS.Signals[])
+  .filter((s) => !['SIGKILL', 'SIGSTOP', 'SIGCHLD'].includes(s) && constants.signals[s] < 32);
 
 export interface CompiledSpawn {
   readonly plan: ExecPlan;
@@ -213,7 +223,8 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
   ops.push(...placements);
   const phased = steps.flatMap((s) => s.child ?? []);
   for (const op of phased) if (op.phase === 'pre-namespaces') ops.push(stripPhase(op));
-  ops.push(...joinOps(options.join ?? []));
+  // A step that wants the program inside a joined pid namespace asks for a relay fork.
+  ops.push(...joinOps(options.join ?? [], !phased.some((o) => o.op === 'fork' && !o.init)));
   if (unshared.size) ops.push({ op: 'unshare', kinds: [...unshared], step: `unshare ${kindsToString(unshared)}` });
 
   // A round trip to the parent only when it has work to do while the child waits.
