@@ -540,6 +540,16 @@ static NSX_CHILD int run_ops(void *arg)
 			sys = NSX_SYS_EXECVE;
 			rc = do_exec(c, o);
 			break;
+		case NSX_OP_IGNORE_SIGNALS: {
+			struct kernel_sigaction ign = { 0 };
+			int sig;
+			ign.handler = SIG_IGN;
+			sys = NSX_SYS_RT_SIGACTION;
+			for (sig = 1; sig < 65 && rc == 0; sig++)
+				if ((o->arg[0] & (1ULL << (sig - 1))) && sig != SIGKILL && sig != SIGSTOP)
+					rc = RAW4(SYS_rt_sigaction, sig, &ign, NULL, 8);
+			break;
+		}
 		case NSX_OP_REPORT_NS:
 			do_report_ns(c, i, o);
 			break;

@@ -43,10 +43,11 @@ enum nsx_op {
 	NSX_OP_EXEC = 28,
 	NSX_OP_MOUNT_FD = 29,
 	NSX_OP_REPORT_NS = 30,
+	NSX_OP_IGNORE_SIGNALS = 31,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 30
+#define NSX_OP_MAX 31
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -79,6 +80,7 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[28] = -1,
 	[29] = 1,
 	[30] = -1,
+	[31] = 0,
 };
 
 enum nsx_record {

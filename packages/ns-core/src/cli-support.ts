@@ -178,3 +178,20 @@ export function programArgs(parsed: { _: (string | number)[]; '--'?: (string | n
 }
 
 export const VERSION = '0.1.0';
+
+/**
+ * Signals the launcher's caller had ignored (nohup, `trap '' INT`). Node resets them to the
+ * default at start-up, before any JavaScript runs, so the bin shim reads SigIgn from
+ * /proc/self/status first and passes it in NSTOOLS_SIGIGN; util-linux's program keeps them
+ * across exec, and so should ours. The variable is removed so the program's environment is
+ * the caller's.
+ */
+export function inheritedIgnoredSignals(env: NodeJS.ProcessEnv = process.env): NodeJS.Signals[] {
+  const hex = env['NSTOOLS_SIGIGN'];
+  delete env['NSTOOLS_SIGIGN'];
+  if (!hex || !/^[0-9a-fA-F]{1,16}$/.test(hex)) return [];
+  const mask = BigInt(`0x${hex}`);
+  return (Object.entries(constants.signals) as [NodeJS.Signals, number][])
+    .filter(([name, n]) => n < 65 && name !== 'SIGKILL' && name !== 'SIGSTOP' && ((mask >> BigInt(n - 1)) & 1n) === 1n)
+    .map(([name]) => name);
+}

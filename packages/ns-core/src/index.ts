@@ -21,6 +21,6 @@ export { listNamespaces, type NamespaceEntry, type ListOptions } from './ls';
 export * as sys from './sys';
 export {
   EXIT, exitCodeForError, formatError, failAndExit, defaultProgram, runToCompletion, exitLike,
-  yargsBase, programArgs, type RunOptions,
+  yargsBase, programArgs, inheritedIgnoredSignals, type RunOptions,
 } from './cli-support';
 export { normalizeGetopt, type GetoptSpec } from './getopt';

@@ -42,6 +42,7 @@ export type ChildOp = Label & (
   /** env 'inherit': the caller's environment as it is at clone time, copied by the exec stage. */
   | { op: 'exec'; paths: readonly string[]; argv: readonly string[]; env: readonly string[] | 'inherit' }
   | { op: 'report-ns'; paths: readonly string[] }
+  | { op: 'ignore-signals'; signals: readonly NodeJS.Signals[] }
   | { op: 'mount-fd'; fd: number; target: string; flags?: readonly MountFlag[] | number }
 );
 
@@ -62,7 +63,7 @@ const opName: Record<ChildOpName, OpName> = {
   'sethostname': 'SETHOSTNAME', 'setdomainname': 'SETDOMAINNAME', 'write-file': 'WRITE_FILE',
   'setgroups': 'SETGROUPS', 'setgid': 'SETGID', 'setuid': 'SETUID', 'prctl': 'PRCTL', 'capset': 'CAPSET',
   'ambient-all': 'AMBIENT_ALL', 'bounding-keep': 'BOUNDING_KEEP', 'fork': 'FORK', 'setsid': 'SETSID',
-  'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS',
+  'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS', 'ignore-signals': 'IGNORE_SIGNALS',
 };
 
 /** The path an op acts on, for error messages. */
@@ -144,6 +145,7 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
                strings: [...op.paths, ...op.argv, ...env] };
     }
     case 'report-ns': return { args: [], strings: [...op.paths] };
+    case 'ignore-signals': return { args: [signalMask(op.signals)], strings: [] };
     case 'mount-fd': return { args: [n(op.fd), BigInt(mountFlags(op.flags ?? 0))], strings: [op.target] };
   }
 }

@@ -91,6 +91,8 @@ export interface SpawnOptions {
    * loop, for plans whose steps may take long (network filesystems, FUSE served by this process).
    */
   readonly waitForExec?: 'blocking' | 'async';
+  /** Signals the program starts with ignored, as the launcher's caller had them (nohup). */
+  readonly ignoreSignals?: readonly NodeJS.Signals[];
 }
 
 /** What REPORT_NS stats, in KIND_NAMES order: the for-children entries where a kind has one. */
@@ -209,6 +211,7 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
   const deathSignal = killWithParent ? constants.signals[killWithParent] : undefined;
   if (killWithParent && !deathSignal) throw usageError(`unknown signal ${killWithParent}`);
   if (deathSignal) ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [deathSignal], step: 'kill with parent' });
+  if (options.ignoreSignals?.length) ops.push({ op: 'ignore-signals', signals: options.ignoreSignals, step: 'ignored signals' });
   // Only the fds the caller maps reach the program; dup2 through stashed copies so that
   // overlapping maps (1->2, 2->1) cannot clobber each other.
   ops.push({ op: 'cloexec-from', fd: 3, step: 'close fds' });

@@ -98,6 +98,11 @@ export const OPS = {
    * (errno field: the string's index): namespace ids without a round trip. 0 for a missing one.
    */
   REPORT_NS: { code: 30, strings: -1 },
+  /**
+   * Ignore (SIG_IGN) the signals in mask a0 (bit n-1 for signal n): what the launcher's own
+   * caller ignored (nohup), which execve(2) would have passed on had the launcher exec'd in place.
+   */
+  IGNORE_SIGNALS: { code: 31, strings: 0 },
 } as const;
 
 /** Most paths a REPORT_NS op may stat. */

@@ -3,7 +3,7 @@
 import { inheritedFds } from './inherited-fds';
 import { existsSync } from 'node:fs';
 import {
-  NAMESPACE_KINDS, defaultProgram, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { openTargets, planEnter, type EnterOptions } from '../enter';
@@ -54,6 +54,8 @@ function parseUidArg(option: string, value: string): number | 'follow' {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // Read before anything else: it also removes NSTOOLS_SIGIGN from the program's environment.
+  const ignoreSignals = inheritedIgnoredSignals();
   let y = yargsBase(PROG, parseGetoptOrExit(PROG, argv, ENTER_GETOPT, LONG_NAMES), { booleanNegation: false })
     .usage(`Usage:\n ${PROG} [options] [<program> [<argument>...]]\n\nRun a program with namespaces of other processes.`);
   for (const k of NAMESPACE_KINDS) {
@@ -121,7 +123,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const held = opened;
     const policy = launcherSignals(plan.forks ? 'fork-default' : 'program');
     signals = policy;
-    const status = await runToCompletion(defaultProgram(programArgs(parsed)), { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
+    const status = await runToCompletion(defaultProgram(programArgs(parsed)), { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds }, ignoreSignals }, {
       ...reporters,
       signals: policy.signals,
       onStart: (child) => {

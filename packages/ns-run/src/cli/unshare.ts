@@ -2,7 +2,7 @@
 // First: it records the fds we were started with before other modules open fds of their own.
 import { inheritedFds } from './inherited-fds';
 import {
-  NAMESPACE_KINDS, defaultProgram, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { planUnshare, type UnshareOptions } from '../unshare';
@@ -61,6 +61,8 @@ const OPTIONS: OptionTable = {
 const LONG_NAMES = [...NAMESPACE_KINDS.map((k) => k.cli.long), ...Object.keys(OPTIONS), 'help', 'version'];
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // Read before anything else: it also removes NSTOOLS_SIGIGN from the program's environment.
+  const ignoreSignals = inheritedIgnoredSignals();
   // No --no-<flag>: getopt_long has none, and yargs would quietly turn --no-fork into fork=false.
   const words = parseGetoptOrExit(PROG, argv, UNSHARE_GETOPT, LONG_NAMES);
   let y = yargsBase(PROG, words, { booleanNegation: false })
@@ -130,7 +132,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const argvProgram = defaultProgram(programArgs(parsed));
     const policy = launcherSignals(!plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork');
     signals = policy;
-    const status = await runToCompletion(argvProgram, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
+    const status = await runToCompletion(argvProgram, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds }, ignoreSignals }, {
       signals: policy.signals,
       ...reporters,
       onStart: (child) => {
