@@ -210,11 +210,18 @@ export interface LauncherSignals {
   dispose(): void;
 }
 
-/** Installs the policy's own handlers now (before the spawn, so nothing is missed). */
-export function launcherSignals(policy: SignalPolicy): LauncherSignals {
+/**
+ * Installs the policy's own handlers now (before the spawn, so nothing is missed). `ignored`:
+ * the signals our caller ignored (nohup's SIGHUP), which Node reset to their defaults; a
+ * waiting util-linux parent still ignores them, so must we.
+ */
+export function launcherSignals(policy: SignalPolicy, ignored: readonly NodeJS.Signals[] = []): LauncherSignals {
   const handlers = new Map<NodeJS.Signals, () => void>();
   let child: NsChild | undefined;
   const pending: NodeJS.Signals[] = [];
+  if (policy !== 'program') {
+    for (const sig of ignored) if (sig !== 'SIGCHLD') handlers.set(sig, () => undefined);
+  }
   if (policy === 'program') {
     for (const sig of TERMINAL_SIGNALS) {
       handlers.set(sig, () => {
@@ -224,7 +231,7 @@ export function launcherSignals(policy: SignalPolicy): LauncherSignals {
       });
     }
   } else {
-    for (const sig of NODE_DISPOSITIONS) handlers.set(sig, () => dieOf(sig));
+    for (const sig of NODE_DISPOSITIONS) if (!ignored.includes(sig)) handlers.set(sig, () => dieOf(sig));
   }
   for (const [sig, h] of handlers) process.on(sig, h);
   // An empty list: runToCompletion handles nothing, so every other signal acts by default.

@@ -121,7 +121,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const reporters = statusReporters(infoFd, statusFd, opened.ids);
     const plan = planEnter(options, opened);
     const held = opened;
-    const policy = launcherSignals(plan.forks ? 'fork-default' : 'program');
+    const policy = launcherSignals(plan.forks ? 'fork-default' : 'program', ignoreSignals);
     signals = policy;
     const status = await runToCompletion(defaultProgram(programArgs(parsed)), { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds }, ignoreSignals }, {
       ...reporters,

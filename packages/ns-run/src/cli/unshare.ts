@@ -130,7 +130,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const plan = planUnshare(options);
     const reporters = statusReporters(infoFd, statusFd);
     const argvProgram = defaultProgram(programArgs(parsed));
-    const policy = launcherSignals(!plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork');
+    const policy = launcherSignals(!plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork', ignoreSignals);
     signals = policy;
     const status = await runToCompletion(argvProgram, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds }, ignoreSignals }, {
       signals: policy.signals,
