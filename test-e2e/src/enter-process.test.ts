@@ -51,5 +51,17 @@ describe('nsenter vs ns-enter: the launcher as a process', () => {
     ];
     signalTable(ROWS, (row) => ({ theirs: ['nsenter', '-t', String(target.pid), ...row.args], ours: [bin('ns-enter'), '-t', String(target.pid), ...row.args] }),
                 ['nsenter', 'ns-enter']);
+
+    describe('under nohup (SIGHUP ignored by the caller)', () => {
+      // The program cannot trap what it started ignoring (POSIX): the test ends it with SIGTERM.
+      const rows: (SignalRow & { args: string[] })[] = [
+        { name: '-p: SIGHUP leaves launcher and program running', args: ['-p'], signal: 'SIGHUP', traps: ['SIGHUP', 'SIGTERM'],
+          then: 'SIGTERM', expected: passedOn('SIGTERM') },
+        { name: '-u: SIGHUP does not reach the program', args: ['-u'], signal: 'SIGHUP', traps: ['SIGHUP', 'SIGTERM'],
+          then: 'SIGTERM', expected: passedOn('SIGTERM') },
+      ];
+      signalTable(rows, (row) => ({ theirs: ['nohup', 'nsenter', '-t', String(target.pid), ...row.args],
+                                    ours: ['nohup', bin('ns-enter'), '-t', String(target.pid), ...row.args] }), ['nsenter', 'ns-enter']);
+    });
   });
 });

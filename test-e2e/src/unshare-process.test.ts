@@ -103,6 +103,19 @@ describe('unshare vs ns-unshare: signals sent to the launcher', () => {
   signalTable(ROWS, (row) => ({ theirs: ['unshare', ...(row.theirs ?? row.args)], ours: [bin('ns-unshare'), ...row.args] }),
               ['unshare', 'ns-unshare']);
 
+  describe('under nohup (SIGHUP ignored by the caller)', () => {
+    // A shell started with a signal ignored cannot trap it (POSIX): the program stays quiet,
+    // and the test ends it with SIGTERM, which it traps.
+    const rows: Row[] = [
+      { name: '--fork: SIGHUP leaves launcher and program running', args: ['-f'], signal: 'SIGHUP', traps: ['SIGHUP', 'SIGTERM'],
+        then: 'SIGTERM', expected: passedOn('SIGTERM') },
+      { name: 'no --fork: SIGHUP does not reach the program', args: ['-U'], signal: 'SIGHUP', traps: ['SIGHUP', 'SIGTERM'],
+        then: 'SIGTERM', expected: passedOn('SIGTERM') },
+    ];
+    signalTable(rows, (row) => ({ theirs: ['nohup', 'unshare', ...row.args], ours: ['nohup', bin('ns-unshare'), ...row.args] }),
+                ['unshare', 'ns-unshare']);
+  });
+
   // Known limitation, reported: Node resets every signal disposition at start-up (PlatformInit),
   // so what the launcher inherited as ignored (nohup's SIGHUP, `trap '' INT`, SIGINT/SIGQUIT of
   // a background job in a script) is lost before any of our code runs, and the program gets the
