@@ -317,7 +317,15 @@ async function waitForSocketFd(pid: number): Promise<number> {
   const { readdirSync, readlinkSync } = await import('node:fs');
   for (let i = 0; i < 200; i++) {
     // Above 2: the stdio Node's spawn gave it are socketpairs of ours, made in our namespace.
-    const fd = readdirSync(`/proc/${pid}/fd`).map(Number).find((n) => n > 2 && readlinkSync(`/proc/${pid}/fd/${n}`).startsWith('socket:'));
+    // An fd listed may be closed before we read its link (the target is still starting up).
+    const link = (n: number) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${n}`);
+      } catch {
+        return '';
+      }
+    };
+    const fd = readdirSync(`/proc/${pid}/fd`).map(Number).find((n) => n > 2 && link(n).startsWith('socket:'));
     if (fd !== undefined) return fd;
     await new Promise((r) => setTimeout(r, 20));
   }
