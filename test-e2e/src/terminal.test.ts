@@ -13,7 +13,7 @@ import { Target } from './fixtures';
  * Reports each SIGINT with a line; after the first it listens a little longer (a second ^C
  * delivered through the launcher would arrive within milliseconds), then exits.
  */
-const PROGRAM = 'trap \'echo INT; n=10\' INT; echo ready; n=1000; while [ $n -gt 0 ]; do read -t 0.05 x; n=$((n-1)); done; echo end';
+const PROGRAM = 'trap \'echo INT; n=10\' INT; echo ready; n=100; while [ $n -gt 0 ]; do read -t 0.05 x; n=$((n-1)); done; echo end';
 
 /** Runs argv on a pseudo-terminal, types ^C after "ready", returns what the terminal showed. */
 function onTerminal(argv: readonly string[]): Promise<string> {
