@@ -219,7 +219,10 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
   // Joining a pid namespace only changes where children go: fork so the program is inside.
   const forks = opened.entered.includes('pid') && !options.noFork;
   if (forks) {
-    child.push({ op: 'fork', init: false, forward: RELAYED_SIGNALS, phase: 'fork', step: 'fork into pid namespace' });
+    // nsenter's waiting parent passes no signal on (continue_as_child): what a terminal sends
+    // reaches the program directly, in the same process group, and a relay passing it on too
+    // would deliver a ^C twice. The launcher's own policy is 'fork-default' to match.
+    child.push({ op: 'fork', init: false, forward: [], phase: 'fork', step: 'fork into pid namespace' });
   }
   const uid = options.setuid === 'follow' ? opened.targetUid : options.setuid;
   const gid = options.setgid === 'follow' ? opened.targetGid : options.setgid;
@@ -304,4 +307,3 @@ function sameIfReadable(check: () => boolean): boolean {
   }
 }
 
-const RELAYED_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGTSTP'];
