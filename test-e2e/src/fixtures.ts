@@ -71,6 +71,8 @@ export class Target {
   stdout = '';
   stderr = '';
   exited!: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once the launcher exited and its stdout and stderr reached EOF (all output read). */
+  closed!: Promise<void>;
 
   private constructor(launcher: ChildProcess) {
     this.launcher = launcher;
@@ -86,6 +88,7 @@ export class Target {
     launcher.stdout!.setEncoding('utf8').on('data', (d: string) => { t.stdout += d; });
     launcher.stderr!.setEncoding('utf8').on('data', (d: string) => { t.stderr += d; });
     t.exited = new Promise((resolve) => launcher.on('exit', (code, signal) => resolve({ code, signal })));
+    t.closed = new Promise((resolve) => launcher.on('close', () => resolve()));
     await new Promise<void>((resolve, reject) => {
       launcher.on('error', reject);
       void t.exited.then(({ code, signal }) => reject(new Error(`${argv.join(' ')} exited (${code ?? signal}) before it was ready: ${t.stdout} ${t.stderr}`)));
@@ -124,6 +127,8 @@ export class Target {
     await this.exited;
     clearTimeout(timer);
     await waitFor(`pid ${this.pid} to go`, () => (isAlive(this.pid) ? undefined : true));
+    // The last output may come after 'exit'; a descendant still holding the pipes is not waited for.
+    await Promise.race([this.closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   }
 }
 

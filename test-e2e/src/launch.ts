@@ -48,6 +48,7 @@ export async function signalLauncher(launcher: readonly string[], signal: NodeJS
   const orphaned = isAlive(program);
   if (orphaned) process.kill(program, 'SIGKILL');
   await waitFor(`program ${program} to end`, () => (isAlive(program) ? undefined : true));
+  await t.closed; // 'exit' can come before the last of the output
   // Known difference, reported to ns-core: PR_SET_PDEATHSIG fires when the parent *thread*
   // exits (prctl(2)), and a dying multithreaded launcher may hand the child from thread to
   // thread, so --kill-child's signal can arrive more than once. What is compared is which
