@@ -99,7 +99,9 @@ static __attribute__((noreturn)) void serve(long child, int init, uint64_t forwa
 			break;
 		siginfo_t info;
 		long s = RAW4(SYS_rt_sigtimedwait, &all, &info, NULL, 8);
-		if (s > 0 && s != SIGCHLD && (forward & (1ULL << (s - 1))))
+		/* A signal the kernel generated (^C at a terminal: SI_KERNEL) went to the whole
+		 * foreground process group, the program included; passing it on would deliver it twice. */
+		if (s > 0 && s != SIGCHLD && info.si_code != SI_KERNEL && (forward & (1ULL << (s - 1))))
 			RAW2(SYS_kill, child, s);
 	}
 	if (WIFEXITED(status))
