@@ -134,7 +134,13 @@ describe('security defaults', () => {
     /** True once the process is gone; the kernel signals it as the launcher exits, so it goes at once. */
     async function gone(pid: number, waitMs = 3000): Promise<boolean> {
       for (let i = 0; i < waitMs / 10; i++) {
-        if (!existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] === 'Z') return true;
+        let state: string | undefined;
+        try {
+          state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+        } catch {
+          return true; // reaped between two looks: gone
+        }
+        if (state === 'Z') return true;
         await new Promise((r) => setTimeout(r, 10));
       }
       return false;
