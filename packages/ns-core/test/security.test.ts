@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, sys, type SpawnOptions } from '../src/index';
 import { libc } from '../src/sys/native';
