@@ -19,14 +19,15 @@ export function exitCodeForError(err: unknown): number {
   return EXIT.FAILURE;
 }
 
-/** "ns-unshare: mount /proc failed: EPERM (...)" plus a hint line; no stack trace. */
+/** "ns-unshare: mount /proc failed: EPERM (...) (hint: ...)", one line; no stack trace. */
 export function formatError(prog: string, err: unknown): string {
   if (err instanceof NsError) {
     if (err.syscall === 'execve') {
       // util-linux words it as "failed to execute sh: No such file or directory".
       return `${prog}: failed to execute ${err.path ?? 'program'}: ${err.message.replace(/^.*failed: /, '')}`;
     }
-    return `${prog}: ${err.message}${err.hint && err.code !== 'EUSAGE' ? `\n${prog}: hint: ${err.hint}` : ''}`;
+    // One line, as util-linux reports errors: scripts reading the first line of stderr keep the hint.
+    return `${prog}: ${err.message}${err.hint && err.code !== 'EUSAGE' ? ` (hint: ${err.hint})` : ''}`;
   }
   if (err instanceof Error) return `${prog}: ${err.message}`;
   return `${prog}: ${String(err)}`;
@@ -88,19 +89,23 @@ export async function runToCompletion(argv: readonly string[], options: SpawnOpt
   }
 }
 
-/** Ends the launcher the way the program ended: same code, or die of the same signal. */
+/**
+ * Ends the launcher the way the program ended: the same code, or death by the same signal, so a
+ * shell or supervisor sees the wait status (and core-dump message) util-linux's exec'd program
+ * would give. A listener added and removed hands a signal Node manages (or ignores, as SIGPIPE)
+ * back to its default action; kill(2) of a fault signal kills Node like any other.
+ */
 export function exitLike(status: ExitStatus): never {
   if (status.signal) {
     const sig = status.signal;
-    process.removeAllListeners(sig);
-    // Node cannot die of these while it handles them itself; fall back to 128+N.
-    if (sig !== 'SIGSEGV' && sig !== 'SIGBUS' && sig !== 'SIGFPE' && sig !== 'SIGILL' && sig !== 'SIGPIPE') {
-      try {
-        process.kill(process.pid, sig);
-      } catch {
-        // fall through to the numeric status
-      }
-      // A stopped/ignored signal: give it a moment to be delivered.
+    if (sig !== 'SIGKILL' && sig !== 'SIGSTOP') {
+      process.on(sig, () => undefined); // SIGKILL/SIGSTOP take no listener and need no restoring
+      process.removeAllListeners(sig);
+    }
+    try {
+      process.kill(process.pid, sig);
+    } catch {
+      // a signal this platform lacks: the numeric status below
     }
     process.exit(128 + (constants.signals[sig] ?? 0));
   }

@@ -2,7 +2,7 @@
 import { closeSync, fstatSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
-  EXIT, NsError, exitCodeForError, exitLike, failAndExit, formatError, normalizeGetopt, usageError, type ExitStatus, type GetoptSpec, type NamespaceKind, type NsChild,
+  EXIT, formatError, normalizeGetopt, usageError, type GetoptSpec, type NamespaceKind, type NsChild,
   type RunOptions, type yargsBase,
 } from 'ns-core';
 
@@ -249,29 +249,3 @@ export function launcherSignals(policy: SignalPolicy, ignored: readonly NodeJS.S
   };
 }
 
-/** Signals ns-core's exitLike turns into 128+N because Node keeps them from killing it. */
-const NOT_RERAISED_BY_CORE: readonly NodeJS.Signals[] = ['SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGPIPE', 'SIGXFSZ'];
-
-/**
- * Ends the launcher the way the program ended, for every signal: a shell or supervisor sees
- * the same wait status (and core-dump message) as with util-linux's exec'd program. Node can
- * die of the synchronous fault signals when they come from kill(2), and of SIGPIPE/SIGXFSZ once
- * their default action is back; ns-core's exitLike handles the rest.
- */
-export function endLike(status: ExitStatus): never {
-  if (status.signal && NOT_RERAISED_BY_CORE.includes(status.signal)) dieOf(status.signal);
-  exitLike(status);
-}
-
-/**
- * failAndExit, on one line as util-linux reports errors: a hint (ns-core's advice for common
- * pitfalls) is kept, in parentheses after the message, rather than on a line of its own that
- * scripts reading the first line of stderr would miss.
- */
-export function fail(prog: string, err: unknown): never {
-  if (err instanceof NsError && err.hint && err.code !== 'EUSAGE' && err.syscall !== 'execve') {
-    process.stderr.write(`${prog}: ${err.message} (hint: ${err.hint})\n`);
-    process.exit(exitCodeForError(err));
-  }
-  failAndExit(prog, err);
-}

@@ -3,11 +3,11 @@
 import { inheritedFds } from './inherited-fds';
 import { existsSync } from 'node:fs';
 import {
-  NAMESPACE_KINDS, defaultProgram, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { openTargets, planEnter, type EnterOptions } from '../enter';
-import { endLike, fail, launcherSignals, parseFd, parseGetoptOrExit, statusReporters, type OptionTable } from './common';
+import { launcherSignals, parseFd, parseGetoptOrExit, statusReporters, type OptionTable } from './common';
 
 const PROG = 'ns-enter';
 
@@ -133,11 +133,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
     });
     policy.dispose();
-    endLike(status);
+    exitLike(status);
   } catch (e) {
     signals?.dispose();
     opened?.close();
-    fail(PROG, e);
+    failAndExit(PROG, e);
   }
 }
 

@@ -2,12 +2,12 @@
 // First: it records the fds we were started with before other modules open fds of their own.
 import { inheritedFds } from './inherited-fds';
 import {
-  NAMESPACE_KINDS, defaultProgram, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { planUnshare, type UnshareOptions } from '../unshare';
 import {
-  endLike, fail, launcherSignals, parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, statusReporters, type OptionTable,
+  launcherSignals, parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, statusReporters, type OptionTable,
 } from './common';
 
 const PROG = 'ns-unshare';
@@ -142,10 +142,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
     });
     policy.dispose();
-    endLike(status);
+    exitLike(status);
   } catch (e) {
     signals?.dispose();
-    fail(PROG, e);
+    failAndExit(PROG, e);
   }
 }
 
