@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { kindsToString, type NamespaceKind } from './kinds';
@@ -68,10 +69,45 @@ export class NsError extends Error {
   declare readonly step?: string;
   declare readonly hint?: string;
 
+  /**
+   * The one conversion of a thrown value into an NsError. An NsError comes back as it is (with
+   * `context.step` added if it named none); a Node SystemError or ErrnoException keeps its errno,
+   * code and syscall, and takes `path` from `context` when the exception names none (Node's own
+   * path is the one it was called with, which is what users typed); anything else is EUNKNOWN
+   * with its own text, so no diagnosis is lost.
+   */
+  static from(err: unknown, context: { step?: string; path?: string; syscall?: string; dest?: string } = {}): NsError {
+    if (err instanceof NsError) return context.step !== undefined && err.step === undefined ? err.withStep(context.step) : err;
+    const e = err as NodeJS.ErrnoException | undefined;
+    const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : 0;
+    const code = typeof e?.code === 'string' ? e.code : errno ? errnoName(errno) : 'EUNKNOWN';
+    const syscall = context.syscall ?? (typeof e?.syscall === 'string' ? e.syscall : undefined);
+    const path = e?.path !== undefined ? String(e.path) : context.path;
+    return new NsError({
+      errno, code,
+      ...(syscall !== undefined ? { syscall } : {}),
+      ...(path !== undefined ? { path } : {}),
+      ...(context.dest !== undefined ? { dest: context.dest } : {}),
+      ...(context.step !== undefined ? { step: context.step } : {}),
+      // Without an errno there is no syscall failure to describe: keep the error's own words.
+      ...(!errno ? { message: `${context.step ? `${context.step}: ` : ''}${err instanceof Error ? err.message : String(err)}` } : {}),
+    });
+  }
+
+  /** The same error, naming the step (option, phase) that needed what failed. */
+  withStep(step: string): NsError {
+    const custom = this.message !== formatMessage(this.code, this.#init);
+    return new NsError({ ...this.#init, step, ...(custom ? { message: `${step}: ${this.message}` } : {}) });
+  }
+
+  readonly #init: NsErrorInit;
+
   constructor(init: NsErrorInit) {
     const code = init.code ?? (init.errno ? errnoName(init.errno) : 'EUNKNOWN');
-    const hint = init.hint ?? hintFor(code, init.syscall, init.namespaces);
+    const hint = init.hint ?? hintFor(code, init.syscall, init.path, init.namespaces);
     super(init.message ?? formatMessage(code, init));
+    this.#init = { ...init, code, ...(hint !== undefined ? { hint } : {}) };
+    delete (this.#init as { message?: string }).message;
     this.name = 'NsError';
     this.code = code;
     this.errno = -Math.abs(init.errno);
@@ -82,6 +118,18 @@ export class NsError extends Error {
     if (init.namespaces !== undefined) self.namespaces = init.namespaces;
     if (init.step !== undefined) self.step = init.step;
     if (hint !== undefined) self.hint = hint;
+  }
+}
+
+/**
+ * A text file's contents, or an NsError naming the path (and the step that wanted it): the one
+ * way nstools reads /etc, /proc and the caller's files.
+ */
+export function readText(path: string, step?: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw NsError.from(e, { syscall: 'open', path, ...(step !== undefined ? { step } : {}) });
   }
 }
 
@@ -102,9 +150,13 @@ function formatMessage(code: string, init: NsErrorInit): string {
   return parts.join(' ');
 }
 
-/** Known pitfalls, keyed by code and syscall, so users learn the fix rather than the errno. */
-function hintFor(code: string, syscall?: string, kinds?: readonly NamespaceKind[]): string | undefined {
+/**
+ * Known pitfalls, keyed by code, syscall and path, so users learn the fix rather than the errno.
+ * Exported for the exec stage's plan encoder, which precomputes the hints C prints.
+ */
+export function hintFor(code: string, syscall?: string, path?: string, kinds?: readonly NamespaceKind[]): string | undefined {
   const user = kinds?.includes('user');
+  const root = process.geteuid?.() === 0;
   if (code === 'ENOSPC' && (syscall === 'clone' || syscall === 'unshare')) {
     return 'namespace limit reached: see /proc/sys/user/max_*_namespaces (or the nesting depth of 32)';
   }
@@ -112,7 +164,10 @@ function hintFor(code: string, syscall?: string, kinds?: readonly NamespaceKind[
     return 'unprivileged user namespaces may be disabled: check kernel.unprivileged_userns_clone and user.max_user_namespaces';
   }
   if (code === 'EPERM' && (syscall === 'clone' || syscall === 'unshare' || syscall === 'setns')) {
-    return 'creating or joining these namespaces needs CAP_SYS_ADMIN: run as root or add a user namespace (--user/--map-root-user)';
+    // Root already has CAP_SYS_ADMIN: an EPERM then comes from the namespace's owner (setns(2)).
+    return root
+      ? 'the namespace belongs to a user namespace this process has no CAP_SYS_ADMIN in: enter that user namespace too (--user)'
+      : 'creating or joining these namespaces needs CAP_SYS_ADMIN: run as root or add a user namespace (--user/--map-root-user)';
   }
   if (code === 'EPERM' && syscall === 'mount') {
     return 'mounting needs CAP_SYS_ADMIN in the mount namespace\'s owner; proc/sysfs also need a matching new pid/net namespace when unprivileged';
@@ -120,7 +175,8 @@ function hintFor(code: string, syscall?: string, kinds?: readonly NamespaceKind[
   if (code === 'EINVAL' && syscall === 'setns' && user) {
     return 'a multithreaded process cannot join a user namespace; nstools does it in the exec stage';
   }
-  if (code === 'EPERM' && (syscall === 'write' ) ) {
+  // user_namespaces(7): without CAP_SETUID in the parent namespace, one line mapping your own id.
+  if (code === 'EPERM' && syscall === 'write' && path !== undefined && /(^|\/)(uid_map|gid_map)$/.test(path)) {
     return 'writing uid_map/gid_map unprivileged allows one line mapping your own id, after setgroups is denied';
   }
   return undefined;

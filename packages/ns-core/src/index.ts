@@ -6,9 +6,12 @@ export {
   NAMESPACE_KINDS, KIND_NAMES, type NamespaceKind, type NamespaceKindInfo,
   isNamespaceKind, kindInfo, kindFromCloneFlag, parseKind, cloneFlagsOf, kindsOfFlags, kindsToString, nsProcPath,
 } from './kinds';
-export { NsError, usageError, errnoName, errnoMessage, errnoNumber, type NsErrorInit } from './errors';
+export { NsError, usageError, readText, errnoName, errnoMessage, errnoNumber, type NsErrorInit } from './errors';
+export { decodeBytes, encodeText, fsPath, hasEscapedBytes } from './bytes';
+export { parsePasswd, parseGroup, PASSWD_FILE, GROUP_FILE, type PasswdEntry, type GroupEntry } from './accounts';
 export { Namespace, namespaceIds, openNamespaces, supportedKinds } from './namespace';
 export { runInside, runInNew, type InProcessKind } from './inside';
+export { openTargets, planEnter, type EnterOptions, type OpenedTargets } from './enter';
 export { spawn, NsChild, liveChildren, exitCodeOf, type ExitStatus } from './exec/spawn';
 export {
   compileSpawn, envToList, programCandidates, joinOps, PHASES, RELAYED_SIGNALS,
@@ -19,8 +22,3 @@ export { encodePlan, type ChildOp, type ExecPlan } from './exec/ops';
 export { CHILD_FAILURE_EXIT } from './exec/protocol';
 export { listNamespaces, type NamespaceEntry, type ListOptions } from './ls';
 export * as sys from './sys';
-export {
-  EXIT, exitCodeForError, formatError, failAndExit, defaultProgram, runToCompletion, exitLike,
-  yargsBase, programArgs, inheritedIgnoredSignals, type RunOptions,
-} from './cli-support';
-export { normalizeGetopt, type GetoptSpec } from './getopt';

@@ -2,6 +2,7 @@
  * In-child operations: the vocabulary setup steps use to tell the exec stage what to do
  * between clone() and execve(). Plain data, so plans serialise, print and compare in tests.
  */
+import { encodeText } from '../bytes';
 import { usageError } from '../errors';
 import { cloneFlagsOf, type NamespaceKind } from '../kinds';
 import { mountFlags, type MountFlag } from '../sys/mount';
@@ -171,7 +172,7 @@ export function encodePlan(plan: ExecPlan): Buffer {
       if (typeof s !== 'string' && !Buffer.isBuffer(s)) {
         throw usageError(`${op.step ?? op.op}: expected text, got ${Array.isArray(s) ? 'a list' : typeof s}: ${JSON.stringify(s)}`);
       }
-      const bytes = typeof s === 'string' ? Buffer.from(s) : s;
+      const bytes = typeof s === 'string' ? encodeText(s) : s;
       if (typeof s === 'string' && bytes.includes(0)) {
         throw usageError(`${op.step ?? op.op}: string contains a NUL byte: ${JSON.stringify(s)}`);
       }

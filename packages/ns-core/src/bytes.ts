@@ -1,0 +1,126 @@
+/**
+ * Arguments, environment entries and paths are bytes to the kernel, not text: `ls $'\xff'`
+ * names a file whose name is not UTF-8. Node decodes argv and environ as UTF-8 and turns every
+ * invalid byte into U+FFFD, so a program's arguments or a path would change on the way through.
+ * nstools keeps such words as strings that map back to the same bytes: valid UTF-8 decodes as
+ * usual, and each byte that is not part of valid UTF-8 becomes a lone surrogate U+DC80+byte
+ * (the "surrogateescape" of PEP 383). A lone surrogate never comes from decoding valid UTF-8,
+ * so the mapping is exact both ways; ordinary text is unchanged.
+ */
+import { readFileSync } from 'node:fs';
+
+const ESCAPE_BASE = 0xdc00;
+const fatal = new TextDecoder('utf-8', { fatal: true });
+
+/** Length of the valid UTF-8 sequence starting at i (RFC 3629: no overlongs or surrogates), or 0. */
+function sequenceLength(b: Uint8Array, i: number): number {
+  const c = b[i]!;
+  if (c < 0x80) return 1;
+  const cont = (k: number) => i + k < b.length && (b[i + k]! & 0xc0) === 0x80;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2)) return 0;
+    const c1 = b[i + 1]!;
+    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f)) return 0;
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    const c1 = b[i + 1]!;
+    if ((c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+/** Bytes as a string that encodeText() turns back into the same bytes. */
+export function decodeBytes(bytes: Uint8Array): string {
+  try {
+    return fatal.decode(bytes);
+  } catch {
+    // Not valid UTF-8: decode sequence by sequence, escaping the bytes that fit none.
+  }
+  let out = '';
+  for (let i = 0; i < bytes.length;) {
+    const n = sequenceLength(bytes, i);
+    if (n === 0) {
+      out += String.fromCharCode(ESCAPE_BASE + bytes[i]!);
+      i++;
+    } else {
+      out += Buffer.from(bytes.subarray(i, i + n)).toString('utf8');
+      i += n;
+    }
+  }
+  return out;
+}
+
+/** Whether a string holds escaped bytes (lone surrogates U+DC80..U+DCFF). */
+export function hasEscapedBytes(text: string): boolean {
+  return /(?<![\ud800-\udbff])[\udc80-\udcff]/.test(text);
+}
+
+/** The bytes a string stands for: UTF-8, with escaped bytes restored. */
+export function encodeText(text: string): Buffer {
+  if (!hasEscapedBytes(text)) return Buffer.from(text, 'utf8');
+  const parts: Buffer[] = [];
+  let run = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const high = i > 0 && text.charCodeAt(i - 1) >= 0xd800 && text.charCodeAt(i - 1) <= 0xdbff;
+    if (c >= 0xdc80 && c <= 0xdcff && !high) {
+      if (run) parts.push(Buffer.from(run, 'utf8'));
+      run = '';
+      parts.push(Buffer.from([c - ESCAPE_BASE]));
+    } else {
+      run += text[i];
+    }
+  }
+  if (run) parts.push(Buffer.from(run, 'utf8'));
+  return Buffer.concat(parts);
+}
+
+/** A path for node:fs: the string itself, or its bytes when it holds escaped ones. */
+export function fsPath(path: string): string | Buffer {
+  return hasEscapedBytes(path) ? encodeText(path) : path;
+}
+
+/** NUL-separated bytes (cmdline, environ) as words. */
+function splitNul(data: Buffer): string[] {
+  const words: string[] = [];
+  let start = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === 0) {
+      words.push(decodeBytes(data.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  if (start < data.length) words.push(decodeBytes(data.subarray(start)));
+  return words;
+}
+
+/**
+ * The script's arguments as the kernel passed them (/proc/self/cmdline), where process.argv
+ * has already lost any byte that is not UTF-8. Node's own words come first there; the script's
+ * are the last process.argv.length - 2, whatever options Node was started with.
+ */
+export function scriptArguments(): string[] {
+  const count = Math.max(0, process.argv.length - 2);
+  let words: string[];
+  try {
+    words = splitNul(readFileSync('/proc/self/cmdline'));
+  } catch {
+    return process.argv.slice(2); // no /proc: the best Node has
+  }
+  // A process that rewrote its argv area (process.title) no longer matches: trust Node then.
+  if (words.length < count + 1) return process.argv.slice(2);
+  return words.slice(words.length - count);
+}
+
+/** The environment as the kernel passed it, as 'K=V' words (bytes kept). */
+export function environBytes(): string[] {
+  try {
+    return splitNul(readFileSync('/proc/self/environ'));
+  } catch {
+    return Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  }
+}
