@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { bothAsync, expectOneLineError, expectUsageError, inParallel, type Ran, type Tool, type Wrap } from './cli';
 import { NOBODY, Target, asUser } from './fixtures';
-import { processesWith } from './ns';
+import { processesWith } from 'ns-test-kit';
 
 const MARK = `nse2e-mark-${process.pid}`;
 

@@ -4,10 +4,13 @@
  * what it did.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { bin, OUR_NAME } from './cli';
-import { childrenOf, isAlive, nsfsMountsUnder, sleepMs, waitFor } from './ns';
+import { childrenOf, isAlive, waitFor } from 'ns-test-kit';
+import { nsfsMountsUnder } from './ns';
+
+export { asUser, NOBODY, ThrowawayUser } from 'ns-test-kit';
 
 function must(argv: readonly string[]): void {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
@@ -131,74 +134,3 @@ export class Target {
     await Promise.race([this.closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   }
 }
-
-function retryLocked(argv: string[]): void {
-  // useradd/userdel fail while another process holds /etc/passwd's lock: wait and retry.
-  for (let attempt = 0; ; attempt++) {
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-    if (r.status === 0) return;
-    if (attempt >= 50) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
-    sleepMs(100);
-  }
-}
-
-/**
- * A system user made for one test run, with one block in /etc/subuid and /etc/subgid (the
- * approach of packages/ns-user/test/helpers.ts). remove() deletes the user and exactly the
- * lines we added, leaving the files byte for byte as found.
- */
-export class ThrowawayUser {
-  readonly name: string;
-  readonly uid: number;
-  readonly gid: number;
-  readonly subStart: number;
-  readonly subCount = 65536;
-  readonly #saved: Map<string, string>;
-  readonly #lines = new Map<string, string>();
-
-  constructor(tag: string) {
-    this.name = `nse2e${tag}${process.pid}`.slice(0, 31);
-    this.#saved = new Map(['/etc/subuid', '/etc/subgid'].map((f) => [f, readFileSync(f, 'utf8')]));
-    retryLocked(['useradd', '--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', this.name]);
-    this.uid = Number(spawnSync('id', ['-u', this.name], { encoding: 'utf8' }).stdout.trim());
-    this.gid = Number(spawnSync('id', ['-g', this.name], { encoding: 'utf8' }).stdout.trim());
-    // Far above what useradd hands out, and different from ns-user's tests' blocks (1e9 + ...).
-    this.subStart = 2_000_000_000 + (process.pid % 2_000) * this.subCount;
-    for (const file of this.#saved.keys()) {
-      const current = readFileSync(file, 'utf8');
-      const added = `${current === '' || current.endsWith('\n') ? '' : '\n'}${this.name}:${this.subStart}:${this.subCount}\n`;
-      writeFileSync(file, current + added);
-      this.#lines.set(file, added);
-    }
-  }
-
-  /** argv as this user: real and effective ids changed, no supplementary groups (setpriv(1)). */
-  argv(argv: readonly string[]): string[] {
-    return asUser(this.uid, this.gid, argv);
-  }
-
-  /**
-   * Removes the user and exactly our lines; returns the files that still name the user. (Other
-   * test runs on this machine may add and remove their own lines meanwhile: ours is what we
-   * answer for.)
-   */
-  remove(): string[] {
-    retryLocked(['userdel', this.name]);
-    const left: string[] = [];
-    for (const file of this.#saved.keys()) {
-      const line = this.#lines.get(file)!;
-      const current = readFileSync(file, 'utf8');
-      const at = current.lastIndexOf(line);
-      if (at >= 0) writeFileSync(file, current.slice(0, at) + current.slice(at + line.length));
-      if (readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${this.name}:`))) left.push(file);
-    }
-    return left;
-  }
-}
-
-export function asUser(uid: number, gid: number, argv: readonly string[]): string[] {
-  return ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', ...argv];
-}
-
-/** nobody, as the issue's rootless recipe runs the tools. */
-export const NOBODY = 65534;

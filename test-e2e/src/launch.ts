@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { OUR_NAME, bothAsync, inParallel, type Ran, type Tool } from './cli';
 import { Target } from './fixtures';
-import { isAlive, waitFor } from './ns';
+import { isAlive, waitFor } from 'ns-test-kit';
 
 /** A program that reports each trapped signal it gets with a line, and then exits 5. */
 function trapping(signals: readonly NodeJS.Signals[]): string[] {

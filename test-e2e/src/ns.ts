@@ -1,5 +1,5 @@
 /** Namespaces seen from outside: /proc/PID/ns links, and which of them differ from ours. */
-import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /** Every entry of /proc/PID/ns, the for-children ones included, in a fixed order. */
 export const NS_ENTRIES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'time_for_children', 'user', 'uts'] as const;
@@ -47,59 +47,6 @@ export function inodeOf(link: string): number {
   const m = /:\[(\d+)\]$/.exec(link);
   if (!m) throw new Error(`not a namespace link: ${link}`);
   return Number(m[1]);
-}
-
-/** Direct children of a process (its main thread's, which is where both launchers fork from). */
-export function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-}
-
-/** All descendants of a process, depth first. */
-export function descendantsOf(pid: number): number[] {
-  return childrenOf(pid).flatMap((c) => [c, ...descendantsOf(c)]);
-}
-
-/** Processes whose command line contains `marker` (a unique string tests put in argv). */
-export function processesWith(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) found.push(Number(entry));
-    } catch {
-      // gone between readdir and open: not running, which is what callers ask about
-    }
-  }
-  return found;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    // A zombie is dead for our purposes: it runs nothing and holds no namespace.
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-export function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Polls `check` until it returns a value (not undefined), or fails after `what` took too long. */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 10000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** nsfs bind mounts in our mount namespace at or below a directory: what persistence leaves. */

@@ -113,8 +113,8 @@ describe('unshare vs ns-unshare: id maps, as unprivileged users', () => {
     }));
   });
 
-  after(() => {
-    const changed = user?.remove();
+  after(async () => {
+    const changed = await user?.remove();
     expect(changed, 'files still naming the throwaway user').to.deep.equal([]);
   });
 

@@ -1,15 +1,12 @@
 /**
  * ns-cgroup creates host state (cgroup directories) before the program runs: whether it fails
  * half-way or is interrupted by SIGINT/SIGTERM at any moment, none may be left behind. Checked
- * with ns-core's host snapshots (every cgroup directory of every hierarchy, tagged processes).
+ * with the test kit's host snapshots (every cgroup directory of every hierarchy, tagged processes).
  */
 import { expect } from 'chai';
 import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-
-// ns-core's snapshot helpers, loaded from its build: a referenced project's test files cannot be imported.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const snapshots = require(join(dirname(require.resolve('ns-core/package.json')), 'dist/test/host-snapshot.js')) as typeof import('../../ns-core/test/host-snapshot');
+import { join } from 'node:path';
+import * as snapshots from 'ns-test-kit';
 
 const TAG = `nsxc${process.pid}`;
 const bin = join(__dirname, '../../bin/ns-cgroup.js');

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { spawn, type NsChild } from '../src/index';
-import { cliUnderTest, describeBadInput, describeFuzz } from './cli-harness';
+import { cliUnderTest, describeBadInput, describeFuzz } from 'ns-test-kit';
 
 const cli = cliUnderTest('ns-enter');
 

@@ -1,5 +1,5 @@
 /** ns-ls against bad input, and its parser against 10,000 random argument vectors. */
-import { cliUnderTest, describeBadInput, describeFuzz } from './cli-harness';
+import { cliUnderTest, describeBadInput, describeFuzz } from 'ns-test-kit';
 
 const cli = cliUnderTest('ns-ls');
 
@@ -12,7 +12,8 @@ describeBadInput(cli, [
   { why: 'missing argument to -p', argv: ['-p'], mentions: ['p'] },
   { why: 'missing argument to --output', argv: ['--output'], mentions: ['output'] },
   { why: 'unknown column', argv: ['-o', 'NS,BOGUS'], mentions: ['BOGUS'] },
-  { why: 'unknown tree relationship', argv: ['--tree', 'sideways'], mentions: ['sideways'] },
+  { why: 'unknown tree relationship', argv: ['--tree=sideways'], mentions: ['sideways'] },
+  { why: 'namespace that is not a number', argv: ['--tree', 'sideways'], mentions: ["'sideways'"] },
   { why: 'unknown option', argv: ['--frobnicate'], mentions: ['frobnicate'] },
   { why: 'argument to a flag', argv: ['--json=yes'], mentions: ["'--json'"] },
   { why: 'negated option that takes a value', argv: ['--no-output'], mentions: ["'--no-output'"] },

@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, unl
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Namespace, NsError, spawn, sys, type SpawnOptions, type Step } from '../src/index';
-import { cgroup2Root, hostSnapshot, leaksSince, settledLeaks } from './host-snapshot';
+import { cgroup2Root, hostSnapshot, leaksSince, settledLeaks } from 'ns-test-kit';
 
 /** On everything these tests create, so leaksSince can tell it from other suites' objects. */
 const TAG = `nsxf${process.pid}`;

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Namespace, NsError, listNamespaces, namespaceIds, runInside, spawn, supportedKinds, sys, KIND_NAMES } from '../src/index';
-import { nsInode } from './helpers';
+import { nsInode } from 'ns-test-kit';
 
 describe('namespace handles', () => {
   it('open by pid and kind, with the id and kind the kernel reports', () => {

@@ -8,11 +8,12 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NsError, spawn, sys, type NsChild, type Step } from '../src/index';
-import { cgroup2Root, hostSnapshot, leaksSince, settledLeaks } from './host-snapshot';
-import { nsInode } from './helpers';
+import { cgroup2Root, hostSnapshot, leaksSince, settledLeaks } from 'ns-test-kit';
+import { nsInode } from 'ns-test-kit';
 
 const TAG = `nsxr${process.pid}`;
 const CORE = JSON.stringify(join(__dirname, '../src/index.js'));
+const CORE_CLI = JSON.stringify(join(__dirname, '../src/cli-kit/index.js'));
 
 const hostname = (name: string): Step => ({ name: 'uts', create: ['uts'], child: [{ op: 'sethostname', name, phase: 'namespaces' }] });
 
@@ -137,15 +138,15 @@ describe('races', () => {
 
   it('SIGINT or SIGTERM to a launcher at any moment leaves nothing behind', async function () {
     this.timeout(60_000);
-    // A launcher as the CLIs are: runToCompletion (signals forwarded to the program once it runs,
-    // held until then), a step whose parent action makes a cgroup and whose cleanup removes it.
+    // A launcher as the CLIs are: launch() (signals forwarded to the program once it runs, held
+    // until then), a step whose parent action makes a cgroup and whose cleanup removes it.
     const group = join(cgroup2Root(), `${TAG}-sig`);
     const launcher = join(dir, 'launcher.js');
     writeFileSync(launcher, `
-      const core = require(${CORE});
+      const cli = require(${CORE_CLI});
       const fs = require('fs');
       const group = ${JSON.stringify(group)} + '-' + process.argv[2];
-      core.runToCompletion(['sh', '-c', 'sleep 0.2; exit 0', ${JSON.stringify(TAG)}], { create: ['mnt', 'uts'], steps: [{ name: 'cgroup',
+      cli.launch(['sh', '-c', 'sleep 0.2; exit 0', ${JSON.stringify(TAG)}], { create: ['mnt', 'uts'], steps: [{ name: 'cgroup',
         parent: [{ action: 'call', step: 'cgroup', run: async ({ pid }) => {
           fs.mkdirSync(group);
           fs.writeFileSync(group + '/cgroup.procs', String(pid));
@@ -161,8 +162,8 @@ describe('races', () => {
               await new Promise((r) => setTimeout(r, 10));
             }
           }
-        } }] })
-        .then(core.exitLike, (e) => core.failAndExit('launcher', e));`);
+        } }] }, { signals: 'program' })
+        .catch((e) => cli.failAndExit('launcher', e));`);
     const snapshot = hostSnapshot(TAG);
     // Moments: fixed delays from the start, plus two found by watching: as soon as the group
     // exists (the child waits at the sync point), and once the program runs.

@@ -10,6 +10,7 @@ import { closeSync, openSync, readdirSync, readFileSync, realpathSync } from 'no
 import { join } from 'node:path';
 import { spawn, sys, type SpawnOptions } from '../src/index';
 import { libc } from '../src/sys/native';
+import { gone } from 'ns-test-kit';
 
 const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)');
 const { prctl } = sys;
@@ -131,20 +132,6 @@ describe('security defaults', () => {
       return pid;
     }
 
-    /** True once the process is gone; the kernel signals it as the launcher exits, so it goes at once. */
-    async function gone(pid: number, waitMs = 3000): Promise<boolean> {
-      for (let i = 0; i < waitMs / 10; i++) {
-        let state: string | undefined;
-        try {
-          state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
-        } catch {
-          return true; // reaped between two looks: gone
-        }
-        if (state === 'Z') return true;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      return false;
-    }
 
     it('control: without it, the program outlives a SIGKILLed launcher', async () => {
       const pid = await orphanAfterLauncherDies("{ create: ['uts'] }");

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { spawnSync, spawn as nodeSpawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   KIND_NAMES, Namespace, NsError, liveChildren, spawn, sys, type NamespaceKind, type NsChild, type Step,
 } from '../src/index';
 import { execStage } from '../src/exec/native';
-import { childrenOf, mounts, nsInode, openFds } from './helpers';
+import { childrenOf, gone, mountPoints as mounts, nsInode, openFds, stateOf } from 'ns-test-kit';
 
 /** A single-id user namespace map, written by the parent: enough for ns-core's own tests. */
 function mapSelf(uid = process.getuid!(), gid = process.getgid!()): Step {
@@ -27,15 +27,6 @@ async function collect(child: NsChild): Promise<{ out: string; code: number | nu
   const status = await child.exited;
   await new Promise((r) => setImmediate(r));
   return { out, ...status };
-}
-
-/** Waits up to 2 s for a process to disappear from /proc. */
-async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 200; i++) {
-    if (!existsSync(`/proc/${pid}`)) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return false;
 }
 
 const procName = (k: NamespaceKind) => (k === 'pid' ? 'pid_for_children' : k === 'time' ? 'time_for_children' : k);
@@ -261,7 +252,7 @@ describe('spawn', () => {
         expect(e).to.include({ code: 'EPERM', step: 'configure' });
       }
       expect(cleaned).to.equal(1);
-      expect(childrenOf().filter((c) => c.state === 'Z')).to.deep.equal([]);
+      expect(childrenOf().filter((c) => stateOf(c) === 'Z')).to.deep.equal([]);
     });
   });
 
@@ -278,7 +269,7 @@ describe('spawn', () => {
       const c = await spawn(['sh', '-c', 'for i in 1 2 3 4 5; do (sleep 0.05 &) ; done; trap "exit 3" TERM; sleep 10 & wait'],
         { create: ['pid'], steps: [{ name: 'init', child: [{ op: 'fork', init: true, forward: ['SIGTERM'], phase: 'fork' }] }] });
       await new Promise((r) => setTimeout(r, 300));
-      const zombies = childrenOf(c.pid).filter((p) => p.state === 'Z');
+      const zombies = childrenOf(c.pid).filter((p) => stateOf(p) === 'Z');
       expect(zombies).to.deep.equal([]);
       c.kill('SIGTERM');
       expect(await c.exited).to.deep.equal({ code: 3, signal: null });

@@ -1,6 +1,6 @@
 /** Shared by the ns-mount tests: scratch directories, host mounts and running the CLI. */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readMountinfo, type MountEntry } from '../src/index';
@@ -26,22 +26,4 @@ export function removeScratch(dir: string): void {
 
 export function cli(args: readonly string[]): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-}
-
-/** Commands the busybox rootfs offers, as symlinks to the one static binary. */
-const BUSYBOX_APPLETS = ['sh', 'ls', 'cat', 'echo', 'test', 'readlink', 'awk', 'pwd', 'stat', 'mkdir', 'touch'];
-
-/**
- * A minimal root filesystem: bin/busybox plus symlinks. Needs Debian's busybox-static (a
- * static binary works without any library in the new root); .ci/run installs it.
- */
-export function busyboxRootfs(dir: string): string {
-  if (!existsSync('/bin/busybox')) {
-    throw new Error('/bin/busybox is missing: apt-get install -y busybox-static');
-  }
-  mkdirSync(join(dir, 'bin'), { recursive: true });
-  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
-  chmodSync(join(dir, 'bin/busybox'), 0o755);
-  for (const applet of BUSYBOX_APPLETS) symlinkSync('busybox', join(dir, 'bin', applet));
-  return dir;
 }

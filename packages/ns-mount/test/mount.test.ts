@@ -3,8 +3,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, type NsError } from 'ns-core';
-import { mountNs, parseMountinfo, PROPAGATIONS } from '../src/index';
-import { busyboxRootfs, cli, CLI, hostMountsUnder, removeScratch, scratch } from './helpers';
+import { mount, parseMountinfo, PROPAGATIONS } from '../src/index';
+import { busyboxRootfs } from 'ns-test-kit';
+import { cli, CLI, hostMountsUnder, removeScratch, scratch } from './helpers';
 
 /** The optional fields of the mountinfo line for `/`, e.g. "shared:1" or "master:7". */
 /** A shell word that sh -c passes through unchanged. */
@@ -68,7 +69,7 @@ describe('ns-mount against the kernel', function () {
   });
 
   it('--rootfs pivots into a busybox tree: the host\'s files are out of reach', () => {
-    const root = busyboxRootfs(join(dir, 'root'));
+    const root = busyboxRootfs({ dir: join(dir, 'root'), bare: true });
     const marker = join(dir, 'host-marker');
     writeFileSync(marker, 'host');
     const script = `ls /; cd /..; pwd; test -e ${marker} && echo REACHED; test -e /bin/busybox && echo own-busybox`;
@@ -82,7 +83,7 @@ describe('ns-mount against the kernel', function () {
   });
 
   it('--rootfs with bubblewrap steps: everything mounted inside the new root, nothing of the host\'s table', () => {
-    const root = busyboxRootfs(join(dir, 'root'));
+    const root = busyboxRootfs({ dir: join(dir, 'root'), bare: true });
     const src = join(dir, 'src');
     mkdirSync(src);
     writeFileSync(join(src, 'data'), 'from host');
@@ -183,7 +184,7 @@ describe('ns-mount against the kernel', function () {
   });
 
   it('--root and --wd behave as unshare --root/--wd', () => {
-    const root = busyboxRootfs(join(dir, 'root'));
+    const root = busyboxRootfs({ dir: join(dir, 'root'), bare: true });
     mkdirSync(join(root, 'work'));
     for (const args of [['--root', root], ['--root', root, '--wd', '/work']]) {
       const ours = cli([...args, '--', '/bin/sh', '-c', 'pwd; ls /']);
@@ -197,7 +198,7 @@ describe('ns-mount against the kernel', function () {
     const file = join(dir, 'plain-file');
     writeFileSync(file, '');
     // ENOTDIR at run time, in the child: the destination's parent is a regular file.
-    const cases: [Parameters<typeof mountNs>[0], Partial<NsError>][] = [
+    const cases: [Parameters<typeof mount>[0], Partial<NsError>][] = [
       [{ ops: [{ op: 'tmpfs', dest: join(dir, 't') }, { op: 'tmpfs', dest: `${file}/t` }] },
        { code: 'ENOTDIR', step: '--tmpfs', path: `${file}/t`, syscall: 'mkdir' }],
       [{ ops: [{ op: 'bind', source: dir, dest: join(dir, 'b') }, { op: 'remount-ro', dest: join(dir, 'not-a-mount') }] },
@@ -205,7 +206,7 @@ describe('ns-mount against the kernel', function () {
     ];
     for (const [options, expected] of cases) {
       try {
-        await spawn(['true'], { steps: [mountNs(options)] });
+        await spawn(['true'], { steps: [mount(options)] });
         expect.fail('expected the spawn to fail');
       } catch (e) {
         expect(e).to.deep.include(expected);
@@ -213,7 +214,7 @@ describe('ns-mount against the kernel', function () {
     }
     // EPERM: sysfs belongs to the network namespace's owner, which an unmapped user namespace is not.
     try {
-      await spawn(['true'], { create: ['user'], steps: [mountNs({ ops: [{ op: 'sysfs', dest: dir }] })] });
+      await spawn(['true'], { create: ['user'], steps: [mount({ ops: [{ op: 'sysfs', dest: dir }] })] });
       expect.fail('expected the spawn to fail');
     } catch (e) {
       expect(e).to.deep.include({ code: 'EPERM', step: '--sysfs', path: dir, syscall: 'mount' });

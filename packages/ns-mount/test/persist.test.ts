@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Namespace, spawn, type NsChild, type NsError } from 'ns-core';
-import { mountNs, parseMountinfo, persist, persistedNamespaces, persistNamespace, releaseNamespace } from '../src/index';
+import { mount, parseMountinfo, persist, persistedNamespaces, persistNamespace, releaseNamespace } from '../src/index';
 import { cli, hostMountsUnder, removeScratch, scratch } from './helpers';
 
 /** Runs readlink /proc/self/ns/KIND in the namespaces given, through ns-core's join. */
@@ -151,7 +151,7 @@ describe('ns-mount persistence', () => {
     writeFileSync(plain, '');
     const step = persist([{ kind: 'net', file }]);
     try {
-      await spawn(['true'], { create: ['net'], steps: [step, mountNs({ ops: [{ op: 'tmpfs', dest: `${plain}/x` }] })] });
+      await spawn(['true'], { create: ['net'], steps: [step, mount({ ops: [{ op: 'tmpfs', dest: `${plain}/x` }] })] });
       expect.fail('expected the spawn to fail');
     } catch (e) {
       expect(e).to.include({ code: 'ENOTDIR', step: '--tmpfs' });

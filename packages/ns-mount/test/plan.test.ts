@@ -2,14 +2,15 @@ import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileSpawn, sys, type ChildOp, type NsError } from 'ns-core';
-import { splitFsOptions } from '../src/cli';
-import { mountNs, parseMountinfo, perMountFlags, propagationName, type MountNsOptions } from '../src/index';
+import { getopt } from 'ns-core/cli';
+import { fsOps, MOUNT_COMMAND } from '../src/cli';
+import { mount, parseMountinfo, perMountFlags, propagationName, type MountOptions } from '../src/index';
 import { removeScratch, scratch } from './helpers';
 
 const { MS } = sys;
 
-function planOf(options: MountNsOptions): ChildOp[] {
-  return [...compileSpawn(['true'], { steps: [mountNs(options)] }, new Map()).plan.ops];
+function planOf(options: MountOptions): ChildOp[] {
+  return [...compileSpawn(['true'], { steps: [mount(options)] }, new Map()).plan.ops];
 }
 
 function errorOf(fn: () => unknown): NsError {
@@ -56,7 +57,7 @@ describe('ns-mount plan (no privileges)', () => {
     });
   });
 
-  describe('mountNs', () => {
+  describe('mount', () => {
     it('sets private propagation recursively on / by default, before anything is mounted', () => {
       const ops = planOf({ ops: [{ op: 'tmpfs', dest: '/mnt/t' }] });
       const mounts = ops.filter((o) => o.op === 'mount');
@@ -64,7 +65,7 @@ describe('ns-mount plan (no privileges)', () => {
       expect(planOf({ propagation: 'slave' }).find((o) => o.op === 'mount')).to.include({ flags: MS.REC | MS.SLAVE });
       expect(planOf({ propagation: 'shared' }).find((o) => o.op === 'mount')).to.include({ flags: MS.REC | MS.SHARED });
       expect(planOf({ propagation: 'unchanged' }).filter((o) => o.op === 'mount')).to.deep.equal([]);
-      expect(() => mountNs({ propagation: 'bogus' as 'private' })).to.throw("--propagation: unsupported propagation mode 'bogus'");
+      expect(() => mount({ propagation: 'bogus' as 'private' })).to.throw("--propagation: unsupported propagation mode 'bogus'");
     });
 
     it('runs filesystem ops in the order given, creating missing parents as bwrap does', () => {
@@ -98,7 +99,7 @@ describe('ns-mount plan (no privileges)', () => {
         `pivot-root ${dir}`,
       ]);
       expect(ops[from]).to.include({ source: dir, flags: MS.BIND | MS.REC, step: '--rootfs' });
-      expect(() => mountNs({ rootfs: dir, propagation: 'shared' })).to.throw(/--rootfs: pivot_root needs a non-shared root/);
+      expect(() => mount({ rootfs: dir, propagation: 'shared' })).to.throw(/--rootfs: pivot_root needs a non-shared root/);
     });
 
     it('--root chroots after any pivot and starts in /, --wd and --mount-proc come after', () => {
@@ -117,42 +118,45 @@ describe('ns-mount plan (no privileges)', () => {
     });
 
     it('names the step and path of a source that does not exist, before anything runs', () => {
-      const err = errorOf(() => mountNs({ ops: [{ op: 'bind', source: '/no/such/src', dest: '/x' }] }));
+      const err = errorOf(() => mount({ ops: [{ op: 'bind', source: '/no/such/src', dest: '/x' }] }));
       expect(err).to.include({ code: 'ENOENT', step: '--bind', path: '/no/such/src' });
-      expect(errorOf(() => mountNs({ rootfs: '/no/such/root' }))).to.include({ code: 'ENOENT', step: '--rootfs', path: '/no/such/root' });
-      expect(errorOf(() => mountNs({ ops: [{ op: 'overlay', lower: [join(dir, 'file')], upper: dir, work: dir, dest: '/o' }] })))
+      expect(errorOf(() => mount({ rootfs: '/no/such/root' }))).to.include({ code: 'ENOENT', step: '--rootfs', path: '/no/such/root' });
+      expect(errorOf(() => mount({ ops: [{ op: 'overlay', lower: [join(dir, 'file')], upper: dir, work: dir, dest: '/o' }] })))
         .to.include({ code: 'ENOTDIR', step: '--overlay', path: join(dir, 'file') });
-      expect(errorOf(() => mountNs({ ops: [{ op: 'tmpfs', dest: 'rel' }] })).message)
+      expect(errorOf(() => mount({ ops: [{ op: 'tmpfs', dest: 'rel' }] })).message)
         .to.equal("--tmpfs: destination 'rel' must be an absolute path");
-      expect(errorOf(() => mountNs({ ops: [{ op: 'overlay', lower: ['/a,b'], upper: dir, work: dir, dest: '/o' }] })).code)
+      expect(errorOf(() => mount({ ops: [{ op: 'overlay', lower: ['/a,b'], upper: dir, work: dir, dest: '/o' }] })).code)
         .to.equal('EUSAGE');
     });
   });
 
   describe('command line', () => {
     it('keeps the bwrap-style options in order and leaves the rest to yargs', () => {
-      const { ops, rest } = splitFsOptions([
+      const args = getopt([
         '--propagation', 'slave', '--bind', '/a', '/b', '--perms', '0700', '--size', '100', '--tmpfs', '/t',
         '--mount-proc', '--overlay', '/l1:/l2', '/u', '/w', '/o', '--dir', '/d', 'sh', '--bind', 'x', 'y',
-      ]);
+      ], MOUNT_COMMAND);
+      const ops = fsOps(args);
       expect(ops).to.deep.equal([
         { op: 'bind', source: '/a', dest: '/b' },
         { op: 'tmpfs', dest: '/t', size: 100, perms: 0o700 },
         { op: 'overlay', lower: ['/l1', '/l2'], upper: '/u', work: '/w', dest: '/o' },
         { op: 'dir', dest: '/d' },
       ]);
-      expect(rest).to.deep.equal(['--propagation', 'slave', '--mount-proc', 'sh', '--bind', 'x', 'y']);
+      expect(args.last('propagation')).to.equal('slave');
+      expect(args.last('mount-proc')).to.equal('');
+      expect(args.operands).to.deep.equal(['sh', '--bind', 'x', 'y']);
     });
 
     it('refuses modifiers that nothing uses, missing arguments and bad values', () => {
-      const usage = (argv: string[]) => errorOf(() => splitFsOptions(argv)).message;
+      const usage = (argv: string[]) => errorOf(() => fsOps(getopt(argv, MOUNT_COMMAND))).message;
       expect(usage(['--size', '10', '--dir', '/d'])).to.equal('--size must be followed by --tmpfs');
       expect(usage(['--perms', '0700', '--bind', '/a', '/b'])).to.equal('--perms must be followed by --tmpfs or --dir');
       expect(usage(['--perms', '0700'])).to.equal('--perms must be followed by --tmpfs or --dir');
-      expect(usage(['--bind', '/a'])).to.equal('--bind: needs SRC DEST');
+      expect(usage(['--bind', '/a'])).to.equal("option '--bind' requires 2 arguments (src dest)");
       expect(usage(['--size', 'lots', '--tmpfs', '/t'])).to.equal("--size: invalid size 'lots' (a positive number of bytes)");
       expect(usage(['--perms', '0800', '--tmpfs', '/t'])).to.equal("--perms: invalid mode '0800' (octal, at most 07777)");
-      expect(usage(['--tmpfs=/t'])).to.equal("--tmpfs: give DEST as separate words, not after '='");
+      expect(usage(['--tmpfs=/t'])).to.equal("option '--tmpfs' doesn't allow an argument");
     });
   });
 });

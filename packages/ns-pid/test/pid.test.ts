@@ -1,38 +1,14 @@
 import { expect } from 'chai';
 import { spawn as spawnProcess, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileSpawn, Namespace, spawn, type NsChild, type NsError } from 'ns-core';
+import { descendantsOf as descendants, waitFor } from 'ns-test-kit';
 import { INIT_FORWARDED_SIGNALS, nsPids, parseSignal, pid, pidNamespaceChain, pidNamespaceTree, type PidNamespaceNode } from '../src/index';
 
 const CLI = join(__dirname, '../../bin/ns-pid.js');
 const PR_SET_PDEATHSIG = 1;
 
-/** Polls until check() is truthy; fails naming what it waited for. Not a timing assertion. */
-async function waitFor<T>(what: string, check: () => T | undefined | false, ms = 10000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function childrenOf(p: number): number[] {
-  try {
-    return readdirSync(`/proc/${p}/task`).flatMap((t) =>
-      readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-  } catch {
-    return []; // exited meanwhile
-  }
-}
-
-function descendants(p: number): number[] {
-  const out: number[] = [];
-  for (const c of childrenOf(p)) out.push(c, ...descendants(c));
-  return out;
-}
 
 function comm(p: number): string | undefined {
   try {
@@ -100,8 +76,9 @@ describe('ns-pid', () => {
       expect(plan.cloneKinds).to.deep.equal(['mnt', 'pid']);
       const mounts = plan.ops.filter((o) => o.op === 'mount');
       expect(mounts).to.deep.equal([
-        { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], step: '--mount-proc' },
-        { op: 'mount', source: 'proc', target: '/mnt/p', fstype: 'proc', flags: ['NOSUID', 'NODEV', 'NOEXEC'], step: '--mount-proc' },
+        // ns-mount's --mount-proc: MS_REC|MS_PRIVATE, then MS_NOSUID|MS_NODEV|MS_NOEXEC.
+        { op: 'mount', target: '/', flags: 0x4000 | 0x40000, step: '--mount-proc' },
+        { op: 'mount', source: 'proc', target: '/mnt/p', fstype: 'proc', flags: 2 | 4 | 8, step: '--mount-proc' },
       ]);
       expect(opsOf(pid({ mountProc: true })).ops.find((o) => o.op === 'mount' && o.fstype === 'proc'))
         .to.include({ target: '/proc' });

@@ -4,41 +4,17 @@
  * on the host (mounts, links, cgroups, state files).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { join } from 'node:path';
 import { Namespace, runInside, sys } from 'ns-core';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { NOBODY, waitFor as until } from 'ns-test-kit';
+
+export { busyboxRootfs, isAlive as alive, NOBODY, removeTree, ThrowawayUser, waitFor as until } from 'ns-test-kit';
 
 export const CLI = join(__dirname, '../../bin/ns-run.js');
-export const NOBODY = 65534;
 /** The rootless cases run as nobody, as CI has no other ordinary user. */
 export const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
-
-const APPLETS = ['wget', 'sh', 'ls', 'cat', 'echo', 'id', 'ps', 'hostname', 'true', 'false', 'sleep', 'touch', 'mkdir', 'nc', 'ip',
-  'readlink', 'grep', 'head', 'tail', 'awk', 'seq', 'wc', 'env', 'pwd', 'stat', 'kill', 'mount', 'cut', 'tr', 'dd'];
-
-/**
- * A root filesystem from Debian's busybox-static: /bin/busybox, its applets as symlinks, the
- * usual mount points and account files. World-readable, so nobody can use it too.
- */
-export function busyboxRootfs(): string {
-  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: apt-get install -y busybox-static');
-  const dir = mkdtempSync(`/tmp/ns-run-test-${process.pid}-`);
-  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc', 'run', 'root', 'data', 'mnt']) mkdirSync(join(dir, d));
-  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
-  chmodSync(join(dir, 'bin/busybox'), 0o755);
-  for (const a of APPLETS) symlinkSync('busybox', join(dir, 'bin', a));
-  writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n');
-  writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nuser:x:1000:\n');
-  chmodSync(dir, 0o755);
-  chmodSync(join(dir, 'tmp'), 0o1777);
-  return dir;
-}
-
-export function removeTree(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
 
 /**
  * A network namespace of the test's own, held by a sleeping process (unshare(1) as an
@@ -131,15 +107,6 @@ export function start(args: readonly string[], options: CliOptions & { raw?: boo
   proc.stdout!.on('data', (d: Buffer) => { started.stdout += d.toString(); });
   proc.stderr!.on('data', (d: Buffer) => { started.stderr += d.toString(); });
   return started;
-}
-
-/** Polls until cond() holds; fails with `what` after `ms`. */
-export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** State directory of a user, as ns-run chooses it (no XDG_RUNTIME_DIR in these tests). */
@@ -247,49 +214,4 @@ export function statusField(pid: number, field: string): string {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
   if (!line) throw new Error(`no ${field} in /proc/${pid}/status`);
   return line.slice(field.length + 1).trim();
-}
-
-/** Whether a process still runs (a zombie does not). */
-export function alive(pid: number): boolean {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false; // reaped
-    throw e;
-  }
-}
-
-/**
- * A throwaway ordinary user that useradd(8) gives /etc/subuid and /etc/subgid blocks, for
- * the newuidmap path; userdel takes the user and its blocks away again.
- */
-export class SubidUser {
-  readonly name = `nsr${process.pid}`;
-  readonly uid: number;
-  readonly gid: number;
-  readonly subuid: number;
-
-  constructor() {
-    execFileSync('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', this.name]);
-    this.uid = Number(execFileSync('id', ['-u', this.name], { encoding: 'utf8' }).trim());
-    this.gid = Number(execFileSync('id', ['-g', this.name], { encoding: 'utf8' }).trim());
-    const line = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${this.name}:`));
-    if (!line) {
-      execFileSync('userdel', [this.name]);
-      throw new Error(`useradd gave ${this.name} no /etc/subuid block`);
-    }
-    this.subuid = Number(line.split(':')[1]);
-  }
-
-  /** setpriv(1) prefix to run as the user. */
-  get as(): string[] {
-    return ['setpriv', `--reuid=${this.uid}`, `--regid=${this.gid}`, '--clear-groups'];
-  }
-
-  /** userdel refuses a user with processes: the runners' janitors may still be exiting. */
-  async remove(): Promise<void> {
-    await until(`${this.name}'s processes to end`, () => spawnSync('pgrep', ['-u', String(this.uid)]).status === 1);
-    execFileSync('userdel', [this.name]);
-    rmSync(`/tmp/nstools-${this.uid}`, { recursive: true, force: true });
-  }
 }

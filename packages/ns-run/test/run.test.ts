@@ -4,12 +4,12 @@
  * container's processes, the host's mount table, links, cgroups and state files.
  */
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   alive, busyboxRootfs, cli, Netns, NOBODY, readState, removeTree, running, snapshot, start, stateDir, statusField,
-  uidMapOf, uniqueName, until, CLI, SubidUser, type Snapshot,
+  uidMapOf, uniqueName, until, CLI, ThrowawayUser, type Snapshot,
 } from './helpers';
 
 /** Docker's default capability set (CHOWN ... SETFCAP), as /proc/PID/status prints it. */
@@ -58,13 +58,15 @@ describe('ns-run as root', () => {
     });
 
     it('shows the host tree read-only, with a private /tmp, /run and a writable home; nothing reaches the host', () => {
+      // A name no other suite on this machine uses, so the check outside means only this container.
+      const scratchName = `/tmp/ns-run-private-${process.pid}`;
       const paths = ['/tmp', '/run', '/dev/shm'];
       const before = snapshot('never', paths);
       const out = ok(cli(['--network', 'none', '--', 'sh', '-c',
         `cat /etc/hostname >/dev/null && echo host-etc; ls ${hostDir} 2>&1 | head -1; touch /usr/x 2>/dev/null || echo usr-ro; ` +
-        'touch /tmp/x /run/x "$HOME/x" && echo writable "$HOME"; grep " / " /proc/self/mounts | grep -c "ro,"']));
+        `touch ${scratchName} /run/x "$HOME/x" && echo writable "$HOME"; grep " / " /proc/self/mounts | grep -c "ro,"`]));
       expect(out.split('\n')).to.deep.equal(['host-etc', `ls: cannot access '${hostDir}': No such file or directory`, 'usr-ro', 'writable /root', '1', '']);
-      expect(existsSync('/tmp/x')).to.equal(false);
+      expect(existsSync(scratchName)).to.equal(false);
       expect(snapshot('never', paths).mounts).to.deep.equal(before.mounts);
     });
 
@@ -232,7 +234,7 @@ describe('ns-run as root', () => {
       const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sleep', '60']);
       await running(name);
       const second = cli(['--name', name, '--rootfs', rootfs, '--network', 'none', 'true']);
-      expect([second.status, second.stderr]).to.deep.equal([1, `ns-run: a container named '${name}' already exists\n`]);
+      expect([second.status, second.stderr]).to.deep.equal([125, `ns-run: a container named '${name}' already exists\n`]);
       ok(cli(['kill', name]));
       await c.exit;
     });
@@ -336,19 +338,19 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
   });
 
   it('maps the user\'s /etc/subuid block through newuidmap when there is one', async () => {
-    const user = new SubidUser();
+    const user = new ThrowawayUser('run');
     try {
-      const run = (args: string[]) => spawnSync(user.as[0]!, [...user.as.slice(1), process.execPath, CLI, ...args], { encoding: 'utf8', cwd: '/' });
+      const run = (args: string[]) => user.run([process.execPath, CLI, ...args]);
       const r = run(['--rootfs', rootfs, '--', 'sh', '-c', 'id -u; cat /proc/self/uid_map /proc/self/setgroups; grep "^Uid" /proc/self/status']);
       expect(r.status, r.stderr).to.equal(0);
       expect(r.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '))).to.deep.equal([
-        '0', `0 ${user.uid} 1`, `1 ${user.subuid} 65536`, 'allow', 'Uid: 0 0 0 0', '']);
+        '0', `0 ${user.uid} 1`, `1 ${user.subStart} 65536`, 'allow', 'Uid: 0 0 0 0', '']);
       const other = run(['--rootfs', rootfs, '-u', 'user', '--', 'sh', '-c', 'id -u; id -g']);
       expect(other.stdout).to.equal('1000\n1000\n');
     } finally {
-      await user.remove();
+      expect(await user.remove()).to.deep.equal([]);
+      rmSync(`/tmp/nstools-${user.uid}`, { recursive: true, force: true });
     }
-    expect(readFileSync('/etc/subuid', 'utf8')).to.not.include(`nsr${process.pid}:`);
   });
 
   it('forwards a published port from inside the container\'s namespaces', async () => {
@@ -368,10 +370,10 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
   it('refuses what needs privilege, before anything exists', () => {
     const before = snapshot('never', [rootfs], true);
     const veth = cli(['--network', 'veth', 'true'], asNobody);
-    expect(veth.status).to.equal(1);
+    expect(veth.status).to.equal(125);
     expect(veth.stderr).to.match(/^ns-run: --network veth: a veth to the host needs root/);
     const memory = cli(['--memory', '32M', 'true'], asNobody);
-    expect(memory.status).to.equal(1);
+    expect(memory.status).to.equal(125);
     expect(memory.stderr).to.match(/^ns-run: --memory: .*EACCES/);
     expect(snapshot('never', [rootfs], true)).to.deep.equal(before);
   });

@@ -116,7 +116,7 @@ describe('ns-time', () => {
       }
       const unknown = cli(['--realtime', '5', 'true']);
       expect(unknown.status).to.equal(1);
-      expect(unknown.stderr).to.match(/Unknown argument/);
+      expect(unknown.stderr).to.match(/^ns-time: unrecognized option '--realtime'\n/);
       expect(cli(['sh', '-c', 'exit 3']).status).to.equal(3);
     });
 

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ThrowawayUser } from './helpers';
+import { ThrowawayUser } from 'ns-test-kit';
 
 const NOBODY = 65534;
 /** A group only our test user is in: the file's group, which takes the read right away. */
@@ -56,9 +56,9 @@ describe('ns-user: a child that changed its ids does not spoil the next spawn of
   before(() => {
     tmpUser = new ThrowawayUser('dmp');
   });
-  after(() => {
+  after(async () => {
     // Other suites may add and remove their own lines meanwhile: check only that ours are gone.
-    tmpUser.remove();
+    await tmpUser.remove();
     for (const file of ['/etc/subuid', '/etc/subgid']) expect(readFileSync(file, 'utf8'), file).not.to.contain(`${tmpUser.name}:`);
   });
 

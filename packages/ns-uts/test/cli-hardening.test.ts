@@ -1,9 +1,5 @@
-/** ns-uts against bad input, and its parser against 10,000 random argument vectors (ns-core's CLI harness). */
-import { dirname, join } from 'node:path';
-
-// ns-core's harness, loaded from its build: a referenced project's test files cannot be imported.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const harness = require(join(dirname(require.resolve('ns-core/package.json')), 'dist/test/cli-harness.js')) as typeof import('../../ns-core/test/cli-harness');
+/** ns-uts against bad input, and its parser against 10,000 random argument vectors (the test kit's CLI harness). */
+import * as harness from 'ns-test-kit';
 const cli = harness.cliUnderTest('ns-uts');
 
 harness.describeBadInput(cli, [

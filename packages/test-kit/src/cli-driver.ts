@@ -4,10 +4,10 @@
  * `node cli-driver.js` with a JSON DriverRequest on stdin; writes a DriverReport to stdout.
  *
  * Why in-process: 10,000 launches of a CLI cost ~150 ms each; calling `main` costs ~0.5 ms.
- * How, without touching the CLIs: they reach ns-core through `require('ns-core')`, whose
+ * How, without touching the CLIs: they reach ns-core through `require('ns-core/cli')`, whose
  * exports are getters reading the modules' own export objects at call time. So replacing
- * `runToCompletion` on dist/src/cli-support.js (and `listNamespaces` on dist/src/ls.js for
- * ns-ls) intercepts every CLI at the point where it would start work. The stub compiles the
+ * `launch` on dist/src/cli-kit/launch.js (and `listNamespaces` on dist/src/ls.js for ns-ls)
+ * intercepts every CLI at the point where it would start work. The stub compiles the
  * spawn options exactly as spawn() would (compileSpawn, encodePlan, then the C decoder), so a
  * vector only counts as "reached spawn" if its plan is one the exec stage accepts, and then
  * stops the CLI by throwing. process.exit throws too (the first code is kept, as a real exit
@@ -16,8 +16,8 @@
  * behaviour would show.
  */
 import { readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import type { NamespaceEntry } from '../src/ls';
+import { dirname, join } from 'node:path';
+import type { NamespaceEntry, SpawnOptions } from 'ns-core';
 
 export type OutcomeKind = 'help' | 'rejected' | 'spawn' | 'work' | 'failure';
 
@@ -38,6 +38,8 @@ export interface DriverRequest {
   readonly prog: string;
   readonly cases?: readonly (readonly string[])[];
   readonly fuzz?: { readonly vectors: number; readonly seed: number };
+  /** The exit status of a refused command line (util-linux 1, ns-run 125). */
+  readonly usageExit?: number;
   /** Per-vector limit: a main() that has not settled by then hangs. */
   readonly vectorTimeoutMs?: number;
 }
@@ -97,17 +99,18 @@ interface Capture {
 
 async function main(): Promise<void> {
   const request = JSON.parse(readFileSync(0, 'utf8')) as DriverRequest;
-  const src = join(__dirname, '../src');
+  // ns-core's own modules, by path: the driver patches their export objects (see above).
+  const src = join(dirname(require.resolve('ns-core/package.json')), 'dist/src');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const cliSupport = require(join(src, 'cli-support.js')) as Record<string, unknown>;
+  const launchModule = require(join(src, 'cli-kit/launch.js')) as Record<string, unknown>;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ls = require(join(src, 'ls.js')) as { listNamespaces: (o: unknown) => NamespaceEntry[] };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const core = require(join(src, 'index.js')) as typeof import('../src/index');
+  const core = require(join(src, 'index.js')) as typeof import('ns-core');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { execStage } = require(join(src, 'exec/native.js')) as typeof import('../src/exec/native');
+  const { execStage } = require(join(src, 'exec/native.js')) as { execStage(): { decode(plan: Buffer, len: number, out: Buffer, bad: Buffer): number } };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { DECODE_ERRORS } = require(join(src, 'exec/protocol.js')) as typeof import('../src/exec/protocol');
+  const { DECODE_ERRORS } = require(join(src, 'exec/protocol.js')) as { DECODE_ERRORS: readonly string[] };
 
   const realExit = process.exit.bind(process);
   const realStdoutWrite = process.stdout.write.bind(process.stdout);
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (e) => { cap.stray ??= e; });
   process.on('uncaughtException', (e) => { cap.stray ??= e; });
 
-  cliSupport['runToCompletion'] = async (argv: readonly string[], options: import('../src/index').SpawnOptions) => {
+  launchModule['launch'] = async (argv: readonly string[], options: SpawnOptions) => {
     const fdMap = new Map<number, number>([[0, 0], [1, 1], [2, 2]]);
     for (const [child, ours] of Object.entries(options.fds ?? {})) fdMap.set(Number(child), ours);
     // Usage errors found here are real ones the CLI would print: let them through.
@@ -170,7 +173,7 @@ async function main(): Promise<void> {
     }
     if (cap.reached) return { ...base, kind: request.prog === 'ns-ls' ? 'work' : 'spawn' };
     if (cap.exit === 0) return STACK_LINE.test(cap.stderr) ? fail('stack trace printed') : { ...base, kind: 'help' };
-    if (cap.exit === 1) {
+    if (cap.exit === (request.usageExit ?? 1)) {
       const problem = rejectionProblem(request.prog, cap.stderr, argv);
       return problem ? fail(problem) : { ...base, kind: 'rejected' };
     }

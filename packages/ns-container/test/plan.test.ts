@@ -8,7 +8,7 @@ import {
   assembleFilesystem, capabilityNames, containerSteps, keptCapabilities, parseEnvFile, parsePublish, parseSubnet, planContainer, planIdentity,
   resolveInRoot, subnetAt, DEFAULT_CAPABILITIES, STAGING_CANDIDATES,
 } from '../src/index';
-import { busyboxRootfs, removeTree } from './helpers';
+import { busyboxRootfs, removeTree } from 'ns-test-kit';
 
 function caught(fn: () => unknown): NsError {
   try {
@@ -39,7 +39,7 @@ describe('plan (no privileges)', () => {
       const id = planIdentity({}, ACCOUNTS, context(0, OWN_MAPS));
       expect(id.mode).to.equal('range');
       expect(id.uidMap).to.deep.equal([{ inner: 0, outer: 1000000000, count: 65536, option: '--userns-range', text: '0:1000000000:65536' }]);
-      expect(id.userStep.parent).to.deep.include({ action: 'write-proc', file: 'uid_map', data: '0 1000000000 65536\n', step: '--map-users' });
+      expect(id.userStep.parent).to.deep.include({ action: 'write-proc', file: 'uid_map', data: '0 1000000000 65536\n', step: '--userns-range' });
       expect(id.setgroupsAllowed).to.equal(true);
       const custom = planIdentity({ usernsRange: '0:200000:1000' }, ACCOUNTS, context(0, OWN_MAPS));
       expect(custom.gidMap[0]).to.include({ inner: 0, outer: 200000, count: 1000 });
@@ -53,8 +53,8 @@ describe('plan (no privileges)', () => {
       const id = planIdentity({}, ACCOUNTS, ctx);
       expect(id.mode).to.equal('subids');
       expect(id.uidMap).to.deep.equal([{ inner: 0, outer: 1000, count: 1 }, { inner: 1, outer: 300000, count: 65536 }]);
-      expect(id.userStep.parent).to.deep.include({ action: 'run', argv: ['newuidmap', '{pid}', '0', '1000', '1', '1', '300000', '65536'], step: '--map-users' });
-      expect(id.userStep.parent).to.deep.include({ action: 'run', argv: ['newgidmap', '{pid}', '0', '1000', '1', '1', '400000', '65536'], step: '--map-groups' });
+      expect(id.userStep.parent).to.deep.include({ action: 'run', argv: ['newuidmap', '{pid}', '0', '1000', '1', '1', '300000', '65536'], step: 'user namespace (/etc/subuid)' });
+      expect(id.userStep.parent).to.deep.include({ action: 'run', argv: ['newgidmap', '{pid}', '0', '1000', '1', '1', '400000', '65536'], step: 'user namespace (/etc/subgid)' });
     });
 
     it('falls back to the single-id map (setgroups denied) without a block or without the helpers', () => {

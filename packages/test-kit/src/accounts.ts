@@ -1,24 +1,20 @@
-/** Running CLIs as another uid, and a throwaway user with /etc/subuid blocks, for rootless tests. */
+/** Running as another user, and throwaway users with /etc/subuid blocks, for rootless tests. */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { processesOf, sleepMs, waitFor } from './processes';
 
-export function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** nobody, as the rootless recipe (`setpriv --reuid=65534`) runs the tools. */
+export const NOBODY = 65534;
+
+/** argv as another user: real and effective ids changed, no supplementary groups (setpriv(1)). */
+export function asUser(uid: number, gid: number, argv: readonly string[]): string[] {
+  return ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', ...argv];
 }
 
-/** Runs argv with real and effective ids changed and no supplementary groups (setpriv(1)). */
+/** Runs argv as another user, synchronously, from / (a directory every user may enter). */
 export function runAs(uid: number, gid: number, argv: readonly string[]): SpawnSyncReturns<string> {
-  return spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', ...argv], { encoding: 'utf8', cwd: '/' });
-}
-
-/** Direct children of this process's main thread (spawn() and spawnSync() both fork from it). */
-export function childPids(): number[] {
-  return readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
-}
-
-/** Processes owned by a uid, from /proc status files. */
-export function processesOf(uid: number): number[] {
-  return spawnSync('pgrep', ['-u', String(uid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+  const [cmd, ...rest] = asUser(uid, gid, argv);
+  return spawnSync(cmd!, rest, { encoding: 'utf8', cwd: '/' });
 }
 
 function retryLocked(argv: string[]): void {
@@ -31,9 +27,14 @@ function retryLocked(argv: string[]): void {
   }
 }
 
+/** Where each suite's subordinate blocks start, so concurrent suites never share ids. */
+let blockBase = 1_000_000_000;
+
 /**
  * A system user made for one test run, with one block in /etc/subuid and /etc/subgid. remove()
- * deletes the user and exactly the lines we added, leaving the files byte-for-byte as found.
+ * deletes the user and exactly the lines we added, leaving the files byte for byte as found
+ * (other suites on this machine may add and remove their own lines meanwhile: ours is what
+ * we answer for).
  */
 export class ThrowawayUser {
   readonly name: string;
@@ -42,7 +43,7 @@ export class ThrowawayUser {
   readonly subStart: number;
   readonly subCount = 65536;
   readonly #saved: Map<string, string>;
-  readonly #lines: Map<string, string>;
+  readonly #lines = new Map<string, string>();
 
   constructor(tag: string) {
     this.name = `ns${tag}${process.pid}`.slice(0, 31);
@@ -50,9 +51,9 @@ export class ThrowawayUser {
     retryLocked(['useradd', '--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', this.name]);
     this.uid = Number(spawnSync('id', ['-u', this.name], { encoding: 'utf8' }).stdout.trim());
     this.gid = Number(spawnSync('id', ['-g', this.name], { encoding: 'utf8' }).stdout.trim());
-    // A block high above anything useradd hands out, different for every test process.
-    this.subStart = 1_000_000_000 + (process.pid % 10_000) * this.subCount;
-    this.#lines = new Map();
+    // Far above what useradd hands out, and different for every test process and user.
+    this.subStart = blockBase + (process.pid % 10_000) * this.subCount * 4;
+    blockBase += this.subCount;
     for (const file of this.#saved.keys()) {
       const current = readFileSync(file, 'utf8');
       const added = `${current === '' || current.endsWith('\n') ? '' : '\n'}${this.name}:${this.subStart}:${this.subCount}\n`;
@@ -61,21 +62,29 @@ export class ThrowawayUser {
     }
   }
 
+  argv(argv: readonly string[]): string[] {
+    return asUser(this.uid, this.gid, argv);
+  }
+
   run(argv: readonly string[]): SpawnSyncReturns<string> {
     return runAs(this.uid, this.gid, argv);
   }
 
-  /** Removes the user and our lines; returns the files that differ from what we found. */
-  remove(): string[] {
+  /**
+   * Removes the user (once its processes are gone: userdel refuses otherwise) and our lines;
+   * returns the files that still name the user.
+   */
+  async remove(): Promise<string[]> {
+    await waitFor(`${this.name}'s processes to end`, () => processesOf(this.uid).length === 0).catch(() => undefined);
     retryLocked(['userdel', this.name]);
-    const changed: string[] = [];
-    for (const [file, original] of this.#saved) {
+    const left: string[] = [];
+    for (const file of this.#saved.keys()) {
       const line = this.#lines.get(file)!;
       const current = readFileSync(file, 'utf8');
       const at = current.lastIndexOf(line);
       if (at >= 0) writeFileSync(file, current.slice(0, at) + current.slice(at + line.length));
-      if (readFileSync(file, 'utf8') !== original) changed.push(file);
+      if (readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${this.name}:`))) left.push(file);
     }
-    return changed;
+    return left;
   }
 }

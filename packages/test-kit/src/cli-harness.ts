@@ -2,18 +2,13 @@
  * Bad-input tables and parser fuzzing for every nstools CLI, shared by the packages' tests.
  * Vectors run through cli-driver.ts (in-process `main`, no program run); a few are also
  * launched as real processes to show the driver reports what a user would see.
- *
- * Other packages load this file at run time from ns-core's build (they cannot import a
- * referenced project's test files), e.g.:
- *   const harness = require(join(dirname(require.resolve('ns-core/package.json')), 'dist/test/cli-harness.js'))
- *     as typeof import('../../ns-core/test/cli-harness');
  */
 import { expect } from 'chai';
 import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { spawn, type PhasedOp } from '../src/index';
+import { spawn, type PhasedOp } from 'ns-core';
 import { rejectionProblem, type DriverReport, type DriverRequest, type FuzzSummary, type Outcome, type OutcomeKind } from './cli-driver';
 
 export type { Outcome, FuzzSummary };

@@ -1,0 +1,122 @@
+/** Probes of processes from outside, through /proc, and polling that names what it waits for. */
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+export function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Polls until `check` gives a value (anything but undefined or false), or fails naming `what`.
+ * A wait with a generous limit, not a timing assertion.
+ */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Direct children of a process, from every thread (spawn() and child_process fork from the main one). */
+export function childrenOf(pid: number = process.pid): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        return []; // the thread ended meanwhile
+      }
+    });
+  } catch {
+    return []; // the process exited meanwhile
+  }
+}
+
+/** All descendants of a process, depth first. */
+export function descendantsOf(pid: number): number[] {
+  return childrenOf(pid).flatMap((c) => [c, ...descendantsOf(c)]);
+}
+
+/** A process's state letter (R, S, Z...), or undefined once it is reaped. */
+export function stateOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and not a zombie: it runs something and holds its namespaces. */
+export function isAlive(pid: number): boolean {
+  const state = stateOf(pid);
+  return state !== undefined && state !== 'Z';
+}
+
+/** True once a process is gone (reaped, or a zombie nobody runs in), within `ms`. */
+export async function gone(pid: number, ms = 3000): Promise<boolean> {
+  try {
+    await waitFor(`pid ${pid} to end`, () => !isAlive(pid), ms);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes whose command line contains `marker` (a unique word tests put in argv). */
+export function processesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) found.push(Number(entry));
+    } catch {
+      // gone between readdir and open
+    }
+  }
+  return found;
+}
+
+/** Processes owned by a uid. */
+export function processesOf(uid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const line = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      if (line && Number(line[1]) === uid) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** The inode of a namespace link (/proc/PID/ns/NAME): its id. */
+export function nsInode(pid: number | 'self', name: string): number {
+  const link = readlinkSync(`/proc/${pid}/ns/${name}`);
+  return Number(/\[(\d+)\]/.exec(link)![1]);
+}
+
+/** Our open fds as "fd->target". */
+export function openFds(): string[] {
+  return readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return `${fd}->${readlinkSync(`/proc/self/fd/${fd}`)}`;
+    } catch {
+      return `${fd}->?`; // the fd readdir itself used, closed by now
+    }
+  });
+}
+
+/** Whether a path exists (for polls). */
+export function exists(path: string): boolean {
+  return existsSync(path);
+}
+
+/** Mount points of the caller's mount namespace, in mountinfo order. */
+export function mountPoints(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ')[4]!);
+}
