@@ -1,6 +1,6 @@
 /** ns-ls: list namespaces like lsns(8). */
 import { existsSync } from 'node:fs';
-import { failAndExit, yargsBase } from './cli-support';
+import { runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type ParsedArgs } from './cli-kit';
 import { usageError } from './errors';
 import { KIND_NAMES, parseKind, type NamespaceKind } from './kinds';
 import { listNamespaces, type NamespaceEntry } from './ls';
@@ -52,69 +52,75 @@ function treeOrder(entries: NamespaceEntry[], rel: 'owner' | 'parent'): { e: Nam
   return out;
 }
 
-/** A repeated option: the last one wins, as lsns(8)'s getopt loop reads -o, -p and -T. */
-function last<T>(value: T | T[] | undefined): T | undefined {
-  return Array.isArray(value) ? value.at(-1) : value;
+/** lsns(8)'s options ("Jlp:o:nruhVt:T::W"): GNU permutation, so operands and options mix. */
+export const LS_COMMAND: CommandSpec = {
+  prog: 'ns-ls',
+  usage: ['[options] [<namespace>]'],
+  summary: 'List system namespaces.',
+  stopAtOperand: false,
+  seeAlso: ['lsns(8)', 'ns-unshare(1)', 'ns-enter(1)'],
+  footer: 'For more details see ns-ls(1).',
+  options: [
+    { long: 'json', short: 'J', help: 'use JSON output format' },
+    { long: 'list', short: 'l', help: 'use list format output' },
+    { long: 'noheadings', short: 'n', help: "don't print headings" },
+    { long: 'output', short: 'o', arg: 'required', metavar: '<list>', help: 'define which output columns to use' },
+    { long: 'output-all', help: 'output all columns' },
+    { long: 'task', short: 'p', arg: 'required', metavar: '<pid>', help: 'print process namespaces', complete: 'pid' },
+    { long: 'raw', short: 'r', help: 'use the raw output format' },
+    { long: 'notruncate', short: 'u', help: "don't truncate text in columns" },
+    { long: 'type', short: 't', arg: 'required', metavar: '<name>', help: `namespace type (${KIND_NAMES.join(', ')})`, complete: [...KIND_NAMES] },
+    { long: 'tree', short: 'T', arg: 'optional', metavar: '<rel>', help: 'use tree format (parent, owner, or process)', complete: ['parent', 'owner', 'process'] },
+    ...STANDARD_OPTIONS,
+  ],
+};
+
+export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
+  return runCli(LS_COMMAND, argv, list);
 }
 
-export function main(argv: readonly string[]): void {
-  const parsed = yargsBase('ns-ls', argv)
-    .usage('Usage:\n ns-ls [options] [<namespace>]\n\nList system namespaces.')
-    .option('json', { alias: 'J', type: 'boolean', describe: 'use JSON output format' })
-    .option('list', { alias: 'l', type: 'boolean', describe: 'use list format output' })
-    .option('noheadings', { alias: 'n', type: 'boolean', describe: "don't print headings" })
-    .option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'define which output columns to use' })
-    .option('output-all', { type: 'boolean', describe: 'output all columns' })
-    // A string, not a number: yargs would turn 'abc' into NaN and the message could not show it.
-    .option('task', { alias: 'p', type: 'string', requiresArg: true, describe: 'print process namespaces' })
-    .option('raw', { alias: 'r', type: 'boolean', describe: 'use the raw output format' })
-    .option('notruncate', { alias: 'u', type: 'boolean', describe: "don't truncate text in columns" })
-    .option('type', { alias: 't', type: 'string', array: true, requiresArg: true, describe: `namespace type (${KIND_NAMES.join(', ')})` })
-    .option('tree', { alias: 'T', type: 'string', describe: 'use tree format (parent, owner, or process)' })
-    .parseSync();
-  const taskArg = last(parsed.task as string | string[] | undefined);
-  const output = last(parsed.output as string | string[] | undefined);
-  const tree = last(parsed.tree as string | string[] | undefined);
+function list(args: ParsedArgs): void {
+  const taskArg = args.last('task');
+  const output = args.last('output');
+  const tree = args.last('tree');
 
+  const [namespace, extra] = args.operands;
+  if (namespace !== undefined && !/^\d+$/.test(namespace)) throw usageError(`invalid namespace argument: '${namespace}'`);
+  if (extra !== undefined) throw usageError(`unexpected argument: '${extra}'`);
   const types: NamespaceKind[] = [];
-  for (const t of parsed.type ?? []) {
-    const k = parseKind(String(t));
-    if (!k) failAndExit('ns-ls', usageError(`unknown namespace type: ${t}`));
+  for (const t of args.all('type')) {
+    const k = parseKind(t);
+    if (!k) throw usageError(`unknown namespace type: ${t}`);
     types.push(k);
   }
   if (taskArg !== undefined && (!/^\d+$/.test(taskArg) || Number(taskArg) <= 0)) {
-    failAndExit('ns-ls', usageError(`invalid PID argument: '${taskArg}'`));
+    throw usageError(`invalid PID argument: '${taskArg}'`);
   }
   const task = taskArg === undefined ? undefined : Number(taskArg);
   if (task !== undefined && !existsSync(`/proc/${task}`)) {
-    failAndExit('ns-ls', usageError(`--task: no process ${task}`));
+    throw usageError(`--task: no process ${task}`);
   }
   let columns: Column[] = [...DEFAULT_COLUMNS];
-  if (parsed.outputAll) columns = [...ALL_COLUMNS];
+  if (args.has('output-all')) columns = [...ALL_COLUMNS];
   if (output) {
     const extend = output.startsWith('+');
     const names = output.replace(/^\+/, '').split(',').map((c) => c.trim().toUpperCase());
-    for (const n of names) if (!(ALL_COLUMNS as readonly string[]).includes(n)) failAndExit('ns-ls', usageError(`unknown column: ${n}`));
+    for (const n of names) if (!(ALL_COLUMNS as readonly string[]).includes(n)) throw usageError(`unknown column: ${n}`);
     columns = extend ? [...columns, ...(names as Column[])] : (names as Column[]);
   }
   const rel = tree === undefined ? undefined : tree === '' ? 'owner' : tree;
   if (rel !== undefined && rel !== 'owner' && rel !== 'parent' && rel !== 'process') {
-    failAndExit('ns-ls', usageError(`unsupported relationship: ${rel}`));
+    throw usageError(`unknown tree type: ${rel}`);
   }
-  let entries: NamespaceEntry[];
-  try {
-    entries = listNamespaces({
-      ...(types.length ? { types } : {}),
-      ...(task !== undefined ? { pid: task } : {}),
-      relations: rel !== undefined || columns.includes('PNS') || columns.includes('ONS'),
-    });
-  } catch (e) {
-    failAndExit('ns-ls', e);
-  }
-  const wantedId = parsed._[0] !== undefined ? Number(parsed._[0]) : undefined;
+  let entries = listNamespaces({
+    ...(types.length ? { types } : {}),
+    ...(task !== undefined ? { pid: task } : {}),
+    relations: rel !== undefined || columns.includes('PNS') || columns.includes('ONS'),
+  });
+  const wantedId = namespace !== undefined ? Number(namespace) : undefined;
   if (wantedId !== undefined) entries = entries.filter((e) => e.ns === wantedId);
 
-  if (parsed.json) {
+  if (args.has('json')) {
     const rows = entries.map((e) => Object.fromEntries(columns.map((c) => [c.toLowerCase(), cell(e, c)])));
     process.stdout.write(`${JSON.stringify({ namespaces: rows }, null, 3)}\n`);
     return;
@@ -124,17 +130,17 @@ export function main(argv: readonly string[]): void {
     const v = cell(e, c);
     return (i === 0 ? prefix : '') + (v === null ? '' : String(v));
   }));
-  if (parsed.raw) {
-    if (!parsed.noheadings) process.stdout.write(`${columns.join(' ')}\n`);
+  if (args.has('raw')) {
+    if (!args.has('noheadings')) process.stdout.write(`${columns.join(' ')}\n`);
     for (const row of table) process.stdout.write(`${row.join(' ')}\n`);
     return;
   }
-  const widths = columns.map((c, i) => Math.max(parsed.noheadings ? 0 : c.length, ...table.map((r) => r[i]!.length)));
+  const widths = columns.map((c, i) => Math.max(args.has('noheadings') ? 0 : c.length, ...table.map((r) => r[i]!.length)));
   const line = (row: string[]) => row.map((v, i) => {
     if (i === row.length - 1) return v;
     return RIGHT.has(columns[i]!) && !(i === 0 && rel) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!);
   }).join(' ');
-  const lines = parsed.noheadings ? [] : [line([...columns])];
+  const lines = args.has('noheadings') ? [] : [line([...columns])];
   for (const row of table) lines.push(line(row));
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -3,38 +3,47 @@
  * --propagation/--mount-proc/--root/--wd, bubblewrap's ordered filesystem steps, --rootfs
  * (pivot_root) and --persist KIND=FILE.
  */
+import { parseKind, usageError, type Step } from 'ns-core';
 import {
-  defaultProgram, exitLike, failAndExit, normalizeGetopt, parseKind, programArgs, runToCompletion, usageError, yargsBase,
-  type Step,
-} from 'ns-core';
-import { mountNs, parsePropagation, persist, type FsOp, type PersistRequest } from './index';
+  launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec, type ParsedArgs,
+} from 'ns-core/cli';
+import { mount, parsePropagation, persist, type FsOp, type PersistRequest } from './index';
 
-/** getopt_long rules for the util-linux-style options (the bwrap-style ones are split off first). */
-const GETOPT = {
-  short: {},
-  optional: new Set(['mount-proc']),
-  required: new Set(['propagation', 'rootfs', 'root', 'wd', 'persist']),
-};
-
-/**
- * bubblewrap's filesystem options: each takes this many separate words, and all of them run
- * in command-line order, which yargs does not keep across different options.
- */
-const FS_OPTIONS: Readonly<Record<string, { args: readonly string[]; describe: string }>> = {
-  'bind': { args: ['SRC', 'DEST'], describe: 'bind-mount SRC (and what is mounted below it) on DEST' },
-  'ro-bind': { args: ['SRC', 'DEST'], describe: 'like --bind, read-only throughout' },
-  'tmpfs': { args: ['DEST'], describe: 'mount a new tmpfs on DEST' },
-  'size': { args: ['BYTES'], describe: 'size limit of the next --tmpfs' },
-  'perms': { args: ['MODE'], describe: 'octal mode of the next --tmpfs or --dir' },
-  'proc': { args: ['DEST'], describe: 'mount a new proc on DEST' },
-  'sysfs': { args: ['DEST'], describe: 'mount a read-only sysfs on DEST' },
-  'dev': { args: ['DEST'], describe: 'mount a minimal /dev on DEST (null, zero, full, random, urandom, tty, pts, shm)' },
-  'dir': { args: ['DEST'], describe: 'create directory DEST' },
-  'symlink': { args: ['TARGET', 'DEST'], describe: 'create symlink DEST pointing to TARGET' },
-  'overlay': { args: ['LOWER[:LOWER...]', 'UPPER', 'WORK', 'DEST'], describe: 'mount an overlayfs on DEST' },
-  'remount-ro': { args: ['DEST'], describe: 'remount what is mounted on DEST read-only' },
-};
+/** bubblewrap's filesystem options: separate words each (never `=value`), run in command-line order. */
+const FS_OPTIONS: readonly OptionSpec[] = [
+  { long: 'bind', words: ['src', 'dest'], help: 'bind-mount <src> (and what is mounted below it) on <dest>' },
+  { long: 'ro-bind', words: ['src', 'dest'], help: 'like --bind, read-only throughout' },
+  { long: 'tmpfs', words: ['dest'], help: 'mount a new tmpfs on <dest>' },
+  { long: 'size', words: ['bytes'], help: 'size limit of the next --tmpfs' },
+  { long: 'perms', words: ['mode'], help: 'octal mode of the next --tmpfs or --dir' },
+  { long: 'proc', words: ['dest'], help: 'mount a new proc on <dest>' },
+  { long: 'sysfs', words: ['dest'], help: 'mount a read-only sysfs on <dest>' },
+  { long: 'dev', words: ['dest'], help: 'mount a minimal /dev on <dest> (null, zero, full, random, urandom, tty, pts, shm)' },
+  { long: 'dir', words: ['dest'], help: 'create directory <dest>' },
+  { long: 'symlink', words: ['target', 'dest'], help: 'create symlink <dest> pointing to <target>' },
+  { long: 'overlay', words: ['lower[:lower...]', 'upper', 'work', 'dest'], help: 'mount an overlayfs on <dest>' },
+  { long: 'remount-ro', words: ['dest'], help: 'remount what is mounted on <dest> read-only' },
+].map((o) => ({ ...o, group: 'Filesystem steps' }));
 const MODIFIERS = new Set(['size', 'perms']);
+
+export const MOUNT_COMMAND: CommandSpec = {
+  prog: 'ns-mount',
+  usage: ['[options] [--] [<program> [<argument>...]]'],
+  summary: 'Run a program in a new mount namespace. Filesystem options run in the order given;\n'
+    + 'with --rootfs their DEST is inside the new root.',
+  seeAlso: ['mount_namespaces(7)', 'bwrap(1)', 'ns-unshare(1)'],
+  options: [
+    { long: 'propagation', arg: 'required', metavar: 'private|slave|shared|unchanged', help: 'propagation of / inside (default private)',
+      complete: ['private', 'slave', 'shared', 'unchanged'] },
+    { long: 'mount-proc', arg: 'optional', metavar: '<dir>', help: 'mount a new proc at <dir> (default /proc)', complete: 'dir' },
+    { long: 'rootfs', arg: 'required', metavar: '<dir>', help: 'pivot_root into <dir>: nothing of the host tree stays reachable', complete: 'dir' },
+    { long: 'root', arg: 'required', metavar: '<dir>', help: 'chroot into <dir>', complete: 'dir' },
+    { long: 'wd', arg: 'required', metavar: '<dir>', help: 'working directory <dir>', complete: 'dir' },
+    { long: 'persist', arg: 'required', metavar: '<kind>=<file>', help: 'bind the namespace of <kind> onto <file> (repeatable)' },
+    ...FS_OPTIONS,
+    ...STANDARD_OPTIONS,
+  ],
+};
 
 function parseSize(value: string): number {
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
@@ -48,35 +57,21 @@ function parsePerms(value: string): number {
 }
 
 /**
- * Takes the bwrap-style options out of argv (up to the program), in order, and returns the
- * rest for yargs. As bwrap: --size and --perms modify the very next option, which must be one
- * that uses them.
+ * The filesystem steps, in command-line order. As bwrap: --size and --perms modify the very
+ * next option, which must be one that uses them.
  */
-export function splitFsOptions(argv: readonly string[]): { ops: FsOp[]; rest: string[] } {
+export function fsOps(args: ParsedArgs): FsOp[] {
   const ops: FsOp[] = [];
-  const rest: string[] = [];
   let size: number | undefined;
   let perms: number | undefined;
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const word = argv[i]!;
-    if (word === '--' || !word.startsWith('-') || word === '-') break;
-    const name = word.startsWith('--') ? word.slice(2).split('=')[0]! : '';
-    const spec = FS_OPTIONS[name];
+  for (const e of args.events) {
+    const name = e.spec.long;
+    if (!e.words) continue;
     if (!MODIFIERS.has(name)) {
       if (size !== undefined && name !== 'tmpfs') throw usageError('--size must be followed by --tmpfs');
       if (perms !== undefined && name !== 'tmpfs' && name !== 'dir') throw usageError('--perms must be followed by --tmpfs or --dir');
     }
-    if (!spec) {
-      rest.push(word);
-      if (GETOPT.required.has(name) && !word.includes('=') && i + 1 < argv.length) rest.push(argv[++i]!);
-      continue;
-    }
-    if (word.includes('=')) throw usageError(`--${name}: give ${spec.args.join(' ')} as separate words, not after '='`);
-    const args = argv.slice(i + 1, i + 1 + spec.args.length);
-    if (args.length < spec.args.length) throw usageError(`--${name}: needs ${spec.args.join(' ')}`);
-    i += spec.args.length;
-    const [a, b, c, d] = args as [string, string, string, string];
+    const [a, b, c, d] = e.words as [string, string, string, string];
     switch (name) {
       case 'size': size = parseSize(a); break;
       case 'perms': perms = parsePerms(a); break;
@@ -97,7 +92,7 @@ export function splitFsOptions(argv: readonly string[]): { ops: FsOp[]; rest: st
   }
   if (size !== undefined) throw usageError('--size must be followed by --tmpfs');
   if (perms !== undefined) throw usageError('--perms must be followed by --tmpfs or --dir');
-  return { ops, rest: [...rest, ...argv.slice(i)] };
+  return ops;
 }
 
 function parsePersist(value: string): PersistRequest {
@@ -107,50 +102,26 @@ function parsePersist(value: string): PersistRequest {
   return { kind, file: value.slice(eq + 1) };
 }
 
-function lastOf(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[value.length - 1] : value;
-}
-
-export async function main(argv: readonly string[]): Promise<void> {
-  let split: ReturnType<typeof splitFsOptions>;
-  try {
-    split = splitFsOptions(argv);
-  } catch (e) {
-    failAndExit('ns-mount', e);
-  }
-  let cli = yargsBase('ns-mount', normalizeGetopt(split.rest, GETOPT))
-    .usage('Usage:\n ns-mount [options] [--] [<program> [<argument>...]]\n\n'
-      + 'Run a program in a new mount namespace. Filesystem options run in the order given;\n'
-      + 'with --rootfs their DEST is inside the new root.')
-    .option('propagation', { type: 'string', describe: 'private|slave|shared|unchanged: propagation of / inside (default private)' })
-    .option('mount-proc', { type: 'string', describe: 'mount a new proc at DIR (default /proc); give DIR as --mount-proc=DIR' })
-    .option('rootfs', { type: 'string', describe: 'pivot_root into DIR: nothing of the host tree stays reachable' })
-    .option('root', { type: 'string', describe: 'chroot into DIR' })
-    .option('wd', { type: 'string', describe: 'working directory DIR' })
-    .option('persist', { type: 'string', array: true, describe: 'KIND=FILE: bind the namespace of KIND onto FILE' });
-  for (const [name, spec] of Object.entries(FS_OPTIONS)) {
-    cli = cli.option(name, { type: 'string', group: 'Filesystem steps:', describe: `${spec.args.join(' ')}: ${spec.describe}` });
-  }
-  const parsed = cli.parseSync();
-  try {
-    const propagation = lastOf(parsed.propagation);
-    const mountProc = lastOf(parsed.mountProc);
-    const rootfs = lastOf(parsed.rootfs);
-    const root = lastOf(parsed.root);
-    const wd = lastOf(parsed.wd);
-    const steps: Step[] = [mountNs({
-      ops: split.ops,
+export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
+  return runCli(MOUNT_COMMAND, argv, async (args) => {
+    const value = (name: string) => args.last(name);
+    const propagation = value('propagation');
+    const mountProc = value('mount-proc');
+    const rootfs = value('rootfs');
+    const root = value('root');
+    const wd = value('wd');
+    const steps: Step[] = [mount({
+      ops: fsOps(args),
       ...(propagation !== undefined ? { propagation: parsePropagation(propagation) } : {}),
-      // A bare --mount-proc arrives as '' and means /proc.
+      // A bare --mount-proc means /proc.
       ...(mountProc !== undefined ? { mountProc: mountProc || true } : {}),
       ...(rootfs !== undefined ? { rootfs } : {}),
       ...(root !== undefined ? { root } : {}),
       ...(wd !== undefined ? { wd } : {}),
     })];
-    const persisting = parsed.persist?.length ? persist(parsed.persist.map(String).map(parsePersist)) : undefined;
+    const persisting = args.has('persist') ? persist(args.all('persist').map(parsePersist)) : undefined;
     if (persisting) steps.push(persisting);
-    exitLike(await runToCompletion(defaultProgram(programArgs(parsed)), { steps }, { onStart: () => persisting?.commit() }));
-  } catch (e) {
-    failAndExit('ns-mount', e);
-  }
+    await launch(args.operands, { steps },
+                 { signals: 'program', onStart: () => persisting?.commit() });
+  });
 }

@@ -33,7 +33,7 @@ export function parsePropagation(value: string): Propagation {
   return value as Propagation;
 }
 
-export interface MountNsOptions {
+export interface MountOptions {
   /** Default 'private', as util-linux since 2.27: nothing mounted inside reaches the host. */
   readonly propagation?: Propagation;
   /** Mount a new proc at this directory (`true`: /proc), after any root change, as unshare --mount-proc. */
@@ -61,7 +61,7 @@ function existingDir(step: string, path: string): string {
  * @throws NsError EUSAGE for invalid options; ENOENT/ENOTDIR naming the step and path for a
  *   source or root that does not exist.
  */
-export function mountNs(options: MountNsOptions = {}): Step {
+export function mount(options: MountOptions = {}): Step {
   const propagation = parsePropagation(options.propagation ?? 'private');
   const rootfs = options.rootfs !== undefined ? existingDir('--rootfs', options.rootfs) : undefined;
   if (rootfs !== undefined && propagation === 'shared') {

@@ -5,9 +5,10 @@
  *
  * A program named like a command (netns, link, addr, route) runs after `--`.
  */
+import { usageError } from 'ns-core';
 import {
-  defaultProgram, exitLike, failAndExit, programArgs, runToCompletion, usageError, yargsBase,
-} from 'ns-core';
+  failAndExit, getopt, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec,
+} from 'ns-core/cli';
 import { AF } from './codec';
 import { net, type VethOptions } from './step';
 import {
@@ -19,7 +20,7 @@ import { RtnlHandle } from './verbs';
 const PROG = 'ns-net';
 const SHOW_OBJECTS = new Map([['link', 'link'], ['addr', 'addr'], ['address', 'addr'], ['a', 'addr'], ['route', 'route'], ['r', 'route']]);
 
-export async function main(argv: readonly string[]): Promise<void> {
+export async function main(argv: readonly string[] = scriptArguments()): Promise<void> {
   try {
     const { global, rest } = leadingShowOptions(argv);
     const command = rest[0];
@@ -57,27 +58,35 @@ export function vethOptions(o: { veth?: string; address?: string; peerAddress?: 
   return { hostIf, nsIf, address: o.address, peerAddress: o.peerAddress, gateway: o.gateway ?? false };
 }
 
-async function runCommand(argv: readonly string[]): Promise<void> {
-  const parsed = yargsBase(PROG, argv)
-    .usage([
-      'Usage:',
-      ` ${PROG} [options] [--] [<program> [<argument>...]]`,
-      ` ${PROG} netns add|attach|list|delete|exec|identify|pids ...`,
-      ` ${PROG} [-n NAME] [-j] link|addr|route [show]`,
-      '',
-      'Run a program in a new network namespace with lo up; with --veth, linked to this one.',
-      `A program named netns, link, addr or route runs after '--'.`,
-    ].join('\n'))
-    .option('loopback', { type: 'boolean', default: true, describe: 'bring lo up inside (--no-loopback leaves it down)' })
-    .option('veth', { type: 'string', requiresArg: true, describe: 'HOST_IF:NS_IF: a veth pair, HOST_IF here and NS_IF inside' })
-    .option('address', { type: 'string', requiresArg: true, describe: 'CIDR of the host end (HOST_IF), e.g. 10.200.0.1/30' })
-    .option('peer-address', { type: 'string', requiresArg: true, describe: 'CIDR of the namespace end (NS_IF), e.g. 10.200.0.2/30' })
-    .option('gateway', { type: 'boolean', describe: 'default route inside through the host end (its --address)' })
-    .example(`${PROG} --veth h0:eth0 --address 10.200.0.1/30 --peer-address 10.200.0.2/30 --gateway -- ping -c1 10.200.0.1`, '')
-    .parseSync();
-  const veth = vethOptions(parsed);
-  const step = net({ loopback: parsed.loopback, ...(veth ? { veth } : {}) });
-  exitLike(await runToCompletion(defaultProgram(programArgs(parsed)), { steps: [step] }));
+/** The run form: a program in a new network namespace, optionally linked to this one by a veth. */
+export const NET_COMMAND: CommandSpec = {
+  prog: PROG,
+  usage: ['[options] [--] [<program> [<argument>...]]', 'netns add|attach|list|delete|exec|identify|pids ...', '[-n NAME] [-j] link|addr|route [show]'],
+  summary: "Run a program in a new network namespace with lo up; with --veth, linked to this one.\nA program named netns, link, addr or route runs after '--'.",
+  seeAlso: ['ip(8)', 'ip-netns(8)', 'network_namespaces(7)'],
+  options: [
+    { long: 'no-loopback', help: 'leave lo down inside' },
+    { long: 'loopback', help: 'bring lo up inside (the default)', hidden: true },
+    { long: 'veth', arg: 'required', metavar: '<host_if>:<ns_if>', help: 'a veth pair, <host_if> here and <ns_if> inside' },
+    { long: 'address', arg: 'required', metavar: '<cidr>', help: 'CIDR of the host end, e.g. 10.200.0.1/30' },
+    { long: 'peer-address', arg: 'required', metavar: '<cidr>', help: 'CIDR of the namespace end, e.g. 10.200.0.2/30' },
+    { long: 'gateway', help: 'default route inside through the host end (its --address)' },
+    ...STANDARD_OPTIONS,
+  ],
+};
+
+function runCommand(argv: readonly string[]): Promise<void> {
+  return runCli(NET_COMMAND, argv, async (args) => {
+    const value = (name: string) => args.last(name);
+    const veth = vethOptions({
+      ...(value('veth') !== undefined ? { veth: value('veth')! } : {}),
+      ...(value('address') !== undefined ? { address: value('address')! } : {}),
+      ...(value('peer-address') !== undefined ? { peerAddress: value('peer-address')! } : {}),
+      gateway: args.has('gateway'),
+    });
+    const step = net({ loopback: !args.has('no-loopback'), ...(veth ? { veth } : {}) });
+    await launch(args.operands, { steps: [step] }, { signals: 'program' });
+  });
 }
 
 const NETNS_USAGE = [
@@ -94,8 +103,8 @@ const NETNS_USAGE = [
 ].join('\n');
 
 /** Positional words of a subcommand, exactly `min`..`max` of them. */
-function words(sub: string, args: (string | number)[], min: number, max: number, names: string): string[] {
-  const out = args.map(String);
+function words(sub: string, args: readonly string[], min: number, max: number, names: string): string[] {
+  const out = [...args];
   if (out.length < min) throw usageError(`netns ${sub}: missing ${names}`);
   if (out.length > max) throw usageError(`netns ${sub}: unexpected '${out[max]}'`);
   return out;
@@ -105,16 +114,20 @@ async function netnsCommand(argv: readonly string[]): Promise<void> {
   // Like `ip netns`: no command (only options) lists.
   const listing = argv[0] === undefined || argv[0].startsWith('-');
   const sub = listing ? 'list' : argv[0]!;
-  const parsed = yargsBase(`${PROG} netns`, listing ? argv : argv.slice(1)).usage(NETNS_USAGE)
-    .option('json', { alias: 'j', type: 'boolean', describe: 'list: print JSON like ip -j netns list' })
-    .parseSync();
-  const args = programArgs(parsed);
+  const rest = listing ? argv : argv.slice(1);
+  if (rest[0] === '--help' || rest[0] === '-h') {
+    process.stdout.write(`${NETNS_USAGE}\n`);
+    return;
+  }
+  // exec passes the program's words on untouched; the other commands take -j/--json.
+  const parsed = getopt(rest, { stopAtOperand: sub === 'exec', options: [{ long: 'json', short: 'j', help: '' }] });
+  const args = [...parsed.operands];
   const out = (lines: string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''));
   switch (sub) {
     case 'list': case 'show': case 'ls': {
       words(sub, args, 0, 0, '');
       const list = netnsList();
-      if (parsed.json) process.stdout.write(`${JSON.stringify(list)}\n`);
+      if (parsed.has('json')) process.stdout.write(`${JSON.stringify(list)}\n`);
       else out(list.map((n) => (n.id === undefined ? n.name : `${n.name} (id: ${n.id})`)));
       return;
     }
@@ -133,15 +146,16 @@ async function netnsCommand(argv: readonly string[]): Promise<void> {
     }
     case 'pids': out(netnsPids(words(sub, args, 1, 1, 'NAME')[0]!).map(String)); return;
     case 'exec': {
-      const [name, ...program] = args.map(String);
+      const [name, ...program] = args;
       if (name === undefined) throw usageError('netns exec: missing NAME');
       if (program.length === 0) throw usageError('netns exec: missing the program to run');
       const { join, step } = netnsExec(name);
       try {
-        exitLike(await runToCompletion(program, { join: [join], steps: [step] }, { onStart: () => join.close() }));
+        await launch(program, { join: [join], steps: [step] }, { signals: 'program', onStart: () => join.close() });
       } finally {
         join.close();
       }
+      return;
     }
     default:
       throw usageError(`netns: unknown command '${sub}' (list, add, attach, delete, exec, identify, pids)`);
@@ -149,25 +163,20 @@ async function netnsCommand(argv: readonly string[]): Promise<void> {
 }
 
 function showCommand(object: string, argv: readonly string[]): void {
-  const parsed = yargsBase(`${PROG} ${object}`, argv)
-    // Options may follow the words here (`link show dev lo --json`): no program to stop at.
-    .parserConfiguration({ 'halt-at-non-option': false, 'populate--': true, 'camel-case-expansion': true, 'strip-dashed': true,
-                           'short-option-groups': true, 'unknown-options-as-args': false })
-    .strict(false).strictOptions()
-    .usage(`Usage:\n ${PROG} ${object} [show] [dev NAME] [options]\n\nWhat 'ip ${object} show' prints, read over rtnetlink.`)
-    .option('json', { alias: 'j', type: 'boolean', describe: 'JSON with ip -j\'s field names' })
-    .option('netns', { alias: 'n', type: 'string', requiresArg: true, describe: 'act in the named network namespace (/run/netns/NAME)' })
-    .option('4', { type: 'boolean', describe: 'IPv4 only' })
-    .option('6', { type: 'boolean', describe: 'IPv6 only' })
-    .parseSync();
-  const args = programArgs(parsed);
+  // Options may follow the words here (`link show dev lo --json`): no program to stop at.
+  const parsed = getopt(argv, { stopAtOperand: false, options: [
+    { long: 'json', short: 'j', help: '' }, { long: 'netns', short: 'n', arg: 'required', help: '' },
+    { long: '4', short: '4', help: '' }, { long: '6', short: '6', help: '' },
+  ] });
+  const netns = parsed.last('netns');
+  const args = [...parsed.operands];
   if (args[0] === 'show' || args[0] === 'list' || args[0] === 'ls') args.shift();
   let dev: string | undefined;
   if (args[0] === 'dev') args.shift();
   if (args.length) dev = args.shift();
   if (args.length) throw usageError(`${object}: unexpected '${args[0]}'`);
-  if (parsed['4'] && parsed['6']) throw usageError(`${object}: -4 and -6 exclude each other`);
-  const family = parsed['4'] ? AF.INET : parsed['6'] ? AF.INET6 : undefined;
-  const rtnl = parsed.netns !== undefined ? netnsOpen(parsed.netns).use((ns) => RtnlHandle.at(ns)) : RtnlHandle.current();
-  process.stdout.write(rtnl.use((h) => ipShow(h, object as ShowObject, { dev, family, json: parsed.json ?? false })));
+  if (parsed.has('4') && parsed.has('6')) throw usageError(`${object}: -4 and -6 exclude each other`);
+  const family = parsed.has('4') ? AF.INET : parsed.has('6') ? AF.INET6 : undefined;
+  const rtnl = netns !== undefined ? netnsOpen(netns).use((ns) => RtnlHandle.at(ns)) : RtnlHandle.current();
+  process.stdout.write(rtnl.use((h) => ipShow(h, object as ShowObject, { dev, family, json: parsed.has('json') })));
 }

@@ -1,67 +1,57 @@
 /** ns-user [-r|-c] [--map-user ID] [--map-users RANGE]... [--setgroups allow|deny] [--] [program [args...]] */
-import { defaultProgram, exitLike, failAndExit, normalizeGetopt, programArgs, runToCompletion, usageError, yargsBase } from 'ns-core';
+import { usageError } from 'ns-core';
+import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { user } from './index';
 import type { UserOptions } from './plan';
 
-/** getopt_long rules, as unshare(1) parses these options. */
-const GETOPT = {
-  short: { r: 'map-root-user', c: 'map-current-user', S: 'setuid', G: 'setgid' },
-  optional: new Set<string>(),
-  required: new Set(['map-user', 'map-group', 'map-users', 'map-groups', 'setgroups', 'owner', 'setuid', 'setgid']),
+/** The user-namespace options of unshare(1), with the same names, letters and argument rules. */
+export const USER_COMMAND: CommandSpec = {
+  prog: 'ns-user',
+  usage: ['[options] [--] [<program> [<argument>...]]'],
+  summary: 'Run a program in a new user namespace.',
+  seeAlso: ['user_namespaces(7)', 'newuidmap(1)', 'subuid(5)', 'ns-unshare(1)'],
+  options: [
+    { long: 'map-root-user', short: 'r', help: 'map your euid/egid to root inside' },
+    { long: 'map-current-user', short: 'c', help: 'map your euid/egid to the same ids inside' },
+    { long: 'map-user', arg: 'required', metavar: '=<uid>|<name>', help: 'map your euid to this uid or user name', complete: 'user' },
+    { long: 'map-group', arg: 'required', metavar: '=<gid>|<name>', help: 'map your egid to this gid or group name', complete: 'group' },
+    { long: 'map-users', arg: 'required', metavar: '=<inner>:<outer>:<count>', help: 'map uids: inner:outer:count, or auto | subids | all (repeatable)' },
+    { long: 'map-groups', arg: 'required', metavar: '=<inner>:<outer>:<count>', help: 'map gids: inner:outer:count, or auto | subids | all (repeatable)' },
+    { long: 'map-auto', help: 'map your first /etc/subuid and /etc/subgid blocks from 0' },
+    { long: 'map-subids', help: 'map your first /etc/subuid and /etc/subgid blocks to themselves' },
+    { long: 'setgroups', arg: 'required', metavar: 'allow|deny', help: 'allow | deny setgroups(2) inside', complete: ['allow', 'deny'] },
+    { long: 'keep-caps', help: 'keep capabilities across exec (ambient set)' },
+    { long: 'owner', arg: 'required', metavar: '=<uid>:<gid>', help: 'UID:GID that owns the namespace (as root)' },
+    { long: 'setuid', short: 'S', arg: 'required', metavar: '<uid>', help: 'set uid inside before exec', complete: 'user' },
+    { long: 'setgid', short: 'G', arg: 'required', metavar: '<gid>', help: 'set gid inside before exec', complete: 'group' },
+    ...STANDARD_OPTIONS,
+  ],
 };
-
-/** A repeated single-value option: the last one wins, as with getopt in util-linux. */
-function last(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.at(-1) : value;
-}
-
-function all(value: string | string[] | undefined): string[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value];
-}
 
 function setgroupsValue(value: string | undefined): 'allow' | 'deny' | undefined {
   if (value === undefined || value === 'allow' || value === 'deny') return value;
   throw usageError(`--setgroups: '${value}' is not allow or deny`);
 }
 
-export async function main(argv: readonly string[]): Promise<void> {
-  const parsed = yargsBase('ns-user', normalizeGetopt(argv, GETOPT))
-    .usage('Usage:\n ns-user [options] [--] [<program> [<argument>...]]\n\nRun a program in a new user namespace.')
-    .option('map-root-user', { alias: 'r', type: 'boolean', describe: 'map your euid/egid to root inside' })
-    .option('map-current-user', { alias: 'c', type: 'boolean', describe: 'map your euid/egid to the same ids inside' })
-    .option('map-user', { type: 'string', requiresArg: true, describe: 'map your euid to this uid or user name' })
-    .option('map-group', { type: 'string', requiresArg: true, describe: 'map your egid to this gid or group name' })
-    .option('map-users', { type: 'string', requiresArg: true,
-                           describe: 'map uids: inner:outer:count, or auto | subids | all (repeatable)' })
-    .option('map-groups', { type: 'string', requiresArg: true,
-                            describe: 'map gids: inner:outer:count, or auto | subids | all (repeatable)' })
-    .option('map-auto', { type: 'boolean', describe: 'map your first /etc/subuid and /etc/subgid blocks from 0' })
-    .option('map-subids', { type: 'boolean', describe: 'map your first /etc/subuid and /etc/subgid blocks to themselves' })
-    .option('setgroups', { type: 'string', requiresArg: true, describe: 'allow | deny setgroups(2) inside' })
-    .option('keep-caps', { type: 'boolean', describe: 'keep capabilities across exec (ambient set)' })
-    .option('owner', { type: 'string', requiresArg: true, describe: 'UID:GID that owns the namespace (as root)' })
-    .option('setuid', { alias: 'S', type: 'string', requiresArg: true, describe: 'set uid inside before exec' })
-    .option('setgid', { alias: 'G', type: 'string', requiresArg: true, describe: 'set gid inside before exec' })
-    .parseSync();
-  try {
-    const str = (key: string) => last(parsed[key] as string | string[] | undefined);
+export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
+  return runCli(USER_COMMAND, argv, async (args) => {
+    const value = (name: string) => args.last(name);
+    const setgroups = setgroupsValue(value('setgroups'));
     const options: UserOptions = {
-      mapRoot: parsed.mapRootUser === true,
-      mapCurrent: parsed.mapCurrentUser === true,
-      mapUsers: all(parsed.mapUsers as string | string[] | undefined),
-      mapGroups: all(parsed.mapGroups as string | string[] | undefined),
-      mapAuto: parsed.mapAuto === true,
-      mapSubids: parsed.mapSubids === true,
-      keepCaps: parsed.keepCaps === true,
-      ...(str('mapUser') !== undefined ? { mapUser: str('mapUser')! } : {}),
-      ...(str('mapGroup') !== undefined ? { mapGroup: str('mapGroup')! } : {}),
-      ...(str('setgroups') !== undefined ? { setgroups: setgroupsValue(str('setgroups'))! } : {}),
-      ...(str('owner') !== undefined ? { owner: str('owner')! } : {}),
-      ...(str('setuid') !== undefined ? { setuid: str('setuid')! } : {}),
-      ...(str('setgid') !== undefined ? { setgid: str('setgid')! } : {}),
+      mapRoot: args.has('map-root-user'),
+      mapCurrent: args.has('map-current-user'),
+      mapUsers: args.all('map-users'),
+      mapGroups: args.all('map-groups'),
+      mapAuto: args.has('map-auto'),
+      mapSubids: args.has('map-subids'),
+      keepCaps: args.has('keep-caps'),
+      ...(value('map-user') !== undefined ? { mapUser: value('map-user')! } : {}),
+      ...(value('map-group') !== undefined ? { mapGroup: value('map-group')! } : {}),
+      ...(setgroups !== undefined ? { setgroups } : {}),
+      ...(value('owner') !== undefined ? { owner: value('owner')! } : {}),
+      ...(value('setuid') !== undefined ? { setuid: value('setuid')! } : {}),
+      ...(value('setgid') !== undefined ? { setgid: value('setgid')! } : {}),
     };
-    exitLike(await runToCompletion(defaultProgram(programArgs(parsed)), { steps: [user(options)] }));
-  } catch (e) {
-    failAndExit('ns-user', e);
-  }
+    await launch(args.operands, { steps: [user(options)] }, { signals: 'program' });
+  });
 }

@@ -1,25 +1,24 @@
 /** ns-uts [--hostname NAME] [--domainname NAME] [--] [program [args...]] */
-import { defaultProgram, exitLike, failAndExit, programArgs, runToCompletion, yargsBase } from 'ns-core';
+import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { uts } from './index';
 
-/** A repeated option: the last one counts, as with getopt_long in util-linux. */
-function last(value: string | readonly string[]): string {
-  return Array.isArray(value) ? String(value.at(-1)) : String(value);
-}
+export const UTS_COMMAND: CommandSpec = {
+  prog: 'ns-uts',
+  usage: ['[options] [--] [<program> [<argument>...]]'],
+  summary: 'Run a program in a new UTS namespace.',
+  seeAlso: ['uts_namespaces(7)', 'ns-unshare(1)'],
+  options: [
+    { long: 'hostname', arg: 'required', metavar: '<name>', help: 'set the hostname inside' },
+    { long: 'domainname', arg: 'required', metavar: '<name>', help: 'set the NIS domain name inside' },
+    ...STANDARD_OPTIONS,
+  ],
+};
 
-export async function main(argv: readonly string[]): Promise<void> {
-  const parsed = yargsBase('ns-uts', argv)
-    .usage('Usage:\n ns-uts [options] [--] [<program> [<argument>...]]\n\nRun a program in a new UTS namespace.')
-    .option('hostname', { type: 'string', requiresArg: true, describe: 'set the hostname inside' })
-    .option('domainname', { type: 'string', requiresArg: true, describe: 'set the NIS domain name inside' })
-    .parseSync();
-  try {
-    const step = uts({
-      ...(parsed.hostname !== undefined ? { hostname: last(parsed.hostname) } : {}),
-      ...(parsed.domainname !== undefined ? { domainname: last(parsed.domainname) } : {}),
-    });
-    exitLike(await runToCompletion(defaultProgram(programArgs(parsed)), { steps: [step] }));
-  } catch (e) {
-    failAndExit('ns-uts', e);
-  }
+export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
+  return runCli(UTS_COMMAND, argv, async (args) => {
+    const hostname = args.last('hostname');
+    const domainname = args.last('domainname');
+    const step = uts({ ...(hostname !== undefined ? { hostname } : {}), ...(domainname !== undefined ? { domainname } : {}) });
+    await launch(args.operands, { steps: [step] }, { signals: 'program' });
+  });
 }

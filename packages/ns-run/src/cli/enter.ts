@@ -1,51 +1,60 @@
-/** ns-enter: a drop-in for util-linux nsenter(1). Thin: parsing here, meaning in ../enter. */
+/** ns-enter: a drop-in for util-linux nsenter(1). Thin: its option table here, meaning in ../enter. */
 // First: it records the fds we were started with before other modules open fds of their own.
 import { inheritedFds } from './inherited-fds';
 import { existsSync } from 'node:fs';
+import { NAMESPACE_KINDS, openTargets, planEnter, usageError, type EnterOptions, type NamespaceKind } from 'ns-core';
 import {
-  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
-  type GetoptSpec, type NamespaceKind,
-} from 'ns-core';
-import { openTargets, planEnter, type EnterOptions } from '../enter';
-import { launcherSignals, parseFd, parseGetoptOrExit, statusReporters, type OptionTable } from './common';
+  inheritedIgnoredSignals, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec,
+  type ParsedArgs,
+} from 'ns-core/cli';
+import { parseFd, statusReporters } from './common';
 
-const PROG = 'ns-enter';
-
-/** getopt rules of nsenter.c ("+ahVt:m::u::i::n::N:p::C::U::T::S:G:r::w::W::ecFZ"). */
-export const ENTER_GETOPT: GetoptSpec = {
-  short: {
-    ...Object.fromEntries(NAMESPACE_KINDS.map((k) => [k.cli.short, k.cli.long])),
-    a: 'all', t: 'target', N: 'net-socket', S: 'setuid', G: 'setgid', r: 'root', w: 'wd', W: 'wdns',
-    e: 'env', c: 'join-cgroup', F: 'no-fork', Z: 'follow-context', h: 'help', V: 'version',
-  },
-  optional: new Set(['root', 'wd', ...NAMESPACE_KINDS.map((k) => k.cli.long)]),
-  // nsenter's short letters take optional arguments too: -n/proc/1/ns/net, and -mu is -m with "u".
-  shortOptional: new Set(['r', 'w', ...NAMESPACE_KINDS.map((k) => k.cli.short)]),
-  required: new Set(['target', 'net-socket', 'setuid', 'setgid', 'wdns', 'info-fd', 'json-status-fd']),
+/**
+ * nsenter.c's options ("+ahVt:m::u::i::n::N:p::C::U::T::S:G:r::w::W::ecFZ"): unlike unshare's,
+ * its namespace letters take the rest of the cluster as a file (`-mu` is -m with "u").
+ */
+export const ENTER_COMMAND: CommandSpec = {
+  prog: 'ns-enter',
+  usage: ['[options] [<program> [<argument>...]]'],
+  summary: 'Run a program with namespaces of other processes.',
+  stopAtOperand: true,
+  seeAlso: ['nsenter(1)', 'ns-unshare(1)', 'setns(2)'],
+  footer: 'For more details see ns-enter(1).',
+  description: [
+    'ns-enter is a drop-in replacement for util-linux nsenter(1): the same options, exit statuses and observable behaviour, plus bubblewrap\'s --info-fd and --json-status-fd. Targets are held by pidfd, so a recycled pid is never entered.',
+    'Without a program, $SHELL (or /bin/sh) runs as a login shell.',
+  ],
+  options: [
+    { long: 'all', short: 'a', help: 'enter all namespaces' },
+    { long: 'target', short: 't', arg: 'required', metavar: '<pid>[:<inode>]', help: 'target process to get namespaces from', complete: 'pid' },
+    ...NAMESPACE_KINDS.map((k): OptionSpec => ({
+      long: k.cli.long, short: k.cli.short, arg: 'optional', metavar: '<file>', complete: 'file',
+      help: `enter ${k.kind === 'mnt' ? 'mount' : k.kind === 'uts' ? 'UTS' : k.kind === 'ipc' ? 'System V IPC' : k.kind === 'net' ? 'network' : k.kind} namespace`,
+    })),
+    { long: 'net-socket', short: 'N', arg: 'required', metavar: '<fd>', help: "enter socket's network namespace (use with --target)" },
+    { long: 'user-parent', help: 'enter parent user namespace' },
+    { long: 'setuid', short: 'S', arg: 'required', metavar: '<uid>|follow', help: 'set uid in entered namespace' },
+    { long: 'setgid', short: 'G', arg: 'required', metavar: '<gid>|follow', help: 'set gid in entered namespace' },
+    { long: 'preserve-credentials', help: 'do not touch uids or gids' },
+    { long: 'keep-caps', help: 'retain capabilities granted in user namespaces' },
+    { long: 'root', short: 'r', arg: 'optional', metavar: '<dir>', help: 'set the root directory', complete: 'dir' },
+    { long: 'wd', short: 'w', arg: 'optional', metavar: '<dir>', help: 'set the working directory', complete: 'dir' },
+    { long: 'wdns', short: 'W', arg: 'required', metavar: '<dir>', help: 'set the working directory in namespace', complete: 'dir' },
+    { long: 'env', short: 'e', help: 'inherit environment variables from target process' },
+    { long: 'no-fork', short: 'F', help: "do not fork before exec'ing <program>" },
+    { long: 'join-cgroup', short: 'c', help: 'join the cgroup of the target process' },
+    { long: 'follow-context', short: 'Z', help: 'set SELinux context according to --target PID' },
+    { long: 'info-fd', arg: 'required', metavar: '<fd>', help: 'write child pid and namespace ids as JSON to <fd> (as bwrap)', group: 'Beyond util-linux' },
+    { long: 'json-status-fd', arg: 'required', metavar: '<fd>', help: 'write JSON lines about the child (start, exit) to <fd>\n(as bwrap)', group: 'Beyond util-linux' },
+    ...STANDARD_OPTIONS,
+  ],
 };
 
-/** Every option but the namespace kinds, in util-linux's --help order; the one list help and parsing use. */
-const OPTIONS: OptionTable = {
-  'all': { type: 'boolean', describe: '-a: enter all namespaces' },
-  'target': { type: 'string', describe: '-t <pid>[:<inode>]: target process to get namespaces from' },
-  'net-socket': { type: 'string', describe: "-N <fd>: enter socket's network namespace (use with --target)" },
-  'user-parent': { type: 'boolean', describe: 'enter parent user namespace' },
-  'setuid': { type: 'string', describe: '-S <uid>|follow: set uid in entered namespace' },
-  'setgid': { type: 'string', describe: '-G <gid>|follow: set gid in entered namespace' },
-  'preserve-credentials': { type: 'boolean', describe: 'do not touch uids or gids' },
-  'keep-caps': { type: 'boolean', describe: 'retain capabilities granted in user namespaces' },
-  'root': { type: 'string', describe: '-r[=<dir>]: set the root directory' },
-  'wd': { type: 'string', describe: '-w[=<dir>]: set the working directory' },
-  'wdns': { type: 'string', describe: '-W <dir>: set the working directory in namespace' },
-  'env': { type: 'boolean', describe: '-e: inherit environment variables from target process' },
-  'no-fork': { type: 'boolean', describe: "-F: do not fork before exec'ing <program>" },
-  'join-cgroup': { type: 'boolean', describe: '-c: join the cgroup of the target process' },
-  'follow-context': { type: 'boolean', describe: '-Z: set SELinux context according to --target PID' },
-  'info-fd': { type: 'string', describe: '<fd>: write child pid and namespace ids as JSON to <fd> (as bwrap)' },
-  'json-status-fd': { type: 'string', describe: '<fd>: write JSON lines about the child (start, exit) to <fd> (as bwrap)' },
-};
-
-const LONG_NAMES = [...NAMESPACE_KINDS.map((k) => k.cli.long), ...Object.keys(OPTIONS), 'help', 'version'];
+export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
+  // Read before anything else: it also removes NSTOOLS_SIGIGN from the program's environment.
+  const ignoreSignals = inheritedIgnoredSignals();
+  return runCli(ENTER_COMMAND, argv, (args) => run(args, ignoreSignals));
+}
 
 function parseUidArg(option: string, value: string): number | 'follow' {
   if (value === 'follow') return 'follow';
@@ -53,95 +62,79 @@ function parseUidArg(option: string, value: string): number | 'follow' {
   return Number(value);
 }
 
-export async function main(argv: readonly string[]): Promise<void> {
-  // Read before anything else: it also removes NSTOOLS_SIGIGN from the program's environment.
-  const ignoreSignals = inheritedIgnoredSignals();
-  let y = yargsBase(PROG, parseGetoptOrExit(PROG, argv, ENTER_GETOPT, LONG_NAMES), { booleanNegation: false })
-    .usage(`Usage:\n ${PROG} [options] [<program> [<argument>...]]\n\nRun a program with namespaces of other processes.`);
-  for (const k of NAMESPACE_KINDS) {
-    y = y.option(k.cli.long, { type: 'string', describe: `-${k.cli.short}[=<file>]: enter ${k.kind} namespace` });
-  }
-  const parsed = y.options(OPTIONS).parseSync() as ReturnType<typeof y.parseSync> & Record<string, string | boolean | undefined>;
-  // 'strip-dashed' keeps only the camelCase key of a dashed option.
-  const get = (name: string) => parsed[name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
-  // getopt_long lets a repeated option override the earlier one; yargs collects them instead.
-  const str = (name: string) => {
-    const v = get(name) as string | string[] | undefined;
-    return Array.isArray(v) ? v[v.length - 1] : v;
-  };
-
-  let opened: ReturnType<typeof openTargets> | undefined;
-  let signals: ReturnType<typeof launcherSignals> | undefined;
-  try {
-    // nsenter does nothing for -Z unless SELinux is enabled (is_selinux_enabled(): selinuxfs is
-    // mounted); then it would set the exec context, which this build cannot.
-    if (get('follow-context') && existsSync('/sys/fs/selinux/enforce')) {
-      throw usageError('--follow-context: SELinux is enabled, and this build cannot set the exec context');
-    }
-    if (str('wd') !== undefined && str('wdns') !== undefined) throw usageError('--wd and --wdns are mutually exclusive');
-    const namespaces: Partial<Record<NamespaceKind, true | string>> = {};
-    for (const k of NAMESPACE_KINDS) {
-      const v = str(k.cli.long);
-      if (v !== undefined) namespaces[k.kind] = v === '' ? true : String(v);
-    }
-    let target: number | undefined;
-    let targetInode: number | undefined;
-    const targetArg = str('target');
-    if (targetArg !== undefined) {
-      const m = /^(\d+)(?::(\d+))?$/.exec(targetArg);
-      if (!m || Number(m[1]) <= 0) throw usageError(`failed to parse pid: '${targetArg}'`);
-      target = Number(m[1]);
-      if (m[2] !== undefined) targetInode = Number(m[2]);
-    }
-    const root = str('root');
-    const wd = str('wd');
-    const options: EnterOptions = {
-      namespaces,
-      ...(target !== undefined ? { target } : {}),
-      ...(targetInode !== undefined ? { targetInode } : {}),
-      ...(get('all') ? { all: true } : {}),
-      ...(str('net-socket') !== undefined ? { netSocket: parseFdNumber(str('net-socket')!) } : {}),
-      ...(get('user-parent') ? { userParent: true } : {}),
-      ...(str('setuid') !== undefined ? { setuid: parseUidArg('--setuid', str('setuid')!) } : {}),
-      ...(str('setgid') !== undefined ? { setgid: parseUidArg('--setgid', str('setgid')!) } : {}),
-      ...(get('preserve-credentials') ? { preserveCredentials: true } : {}),
-      ...(get('keep-caps') ? { keepCaps: true } : {}),
-      ...(root !== undefined ? { root: root === '' ? true : root } : {}),
-      ...(wd !== undefined ? { wd: wd === '' ? true : wd } : {}),
-      ...(str('wdns') !== undefined ? { wdns: str('wdns')! } : {}),
-      ...(get('env') ? { env: true } : {}),
-      ...(get('no-fork') ? { noFork: true } : {}),
-      ...(get('join-cgroup') ? { joinCgroup: true } : {}),
-    };
-    if (options.netSocket !== undefined && target === undefined) throw usageError('--net-socket requires --target');
-    const infoFd = str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined;
-    const statusFd = str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined;
-    const fds = inheritedFds([infoFd, statusFd]);
-    opened = openTargets(options);
-    const reporters = statusReporters(infoFd, statusFd, opened.ids);
-    const plan = planEnter(options, opened);
-    const held = opened;
-    const policy = launcherSignals(plan.forks ? 'fork-default' : 'program', ignoreSignals);
-    signals = policy;
-    const status = await runToCompletion(defaultProgram(programArgs(parsed)), { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds }, ignoreSignals }, {
-      ...reporters,
-      signals: policy.signals,
-      onStart: (child) => {
-        held.close(); // the child holds its namespaces now; a long-running program keeps no fds of ours
-        policy.attach(child);
-        reporters.onStart?.(child);
-      },
-    });
-    policy.dispose();
-    exitLike(status);
-  } catch (e) {
-    signals?.dispose();
-    opened?.close();
-    failAndExit(PROG, e);
-  }
-}
-
 function parseFdNumber(value: string): number {
   if (!/^\d+$/.test(value)) throw usageError(`failed to parse file descriptor: '${value}'`);
   return Number(value);
+}
+
+/** What the command line means, as the library's options. */
+export function enterOptions(args: ParsedArgs): EnterOptions {
+  // nsenter does nothing for -Z unless SELinux is enabled (is_selinux_enabled(): selinuxfs is
+  // mounted); then it would set the exec context, which this build cannot.
+  if (args.has('follow-context') && existsSync('/sys/fs/selinux/enforce')) {
+    throw usageError('--follow-context: SELinux is enabled, and this build cannot set the exec context');
+  }
+  if (args.last('wd') !== undefined && args.last('wdns') !== undefined) throw usageError('--wd and --wdns are mutually exclusive');
+  const namespaces: Partial<Record<NamespaceKind, true | string>> = {};
+  for (const k of NAMESPACE_KINDS) {
+    const v = args.last(k.cli.long);
+    if (v !== undefined) namespaces[k.kind] = v === '' ? true : v;
+  }
+  let target: number | undefined;
+  let targetInode: number | undefined;
+  const targetArg = args.last('target');
+  if (targetArg !== undefined) {
+    const m = /^(\d+)(?::(\d+))?$/.exec(targetArg);
+    if (!m || Number(m[1]) <= 0) throw usageError(`failed to parse pid: '${targetArg}'`);
+    target = Number(m[1]);
+    if (m[2] !== undefined) targetInode = Number(m[2]);
+  }
+  const root = args.last('root');
+  const wd = args.last('wd');
+  const value = (name: string) => args.last(name);
+  const options: EnterOptions = {
+    namespaces,
+    ...(target !== undefined ? { target } : {}),
+    ...(targetInode !== undefined ? { targetInode } : {}),
+    ...(args.has('all') ? { all: true } : {}),
+    ...(value('net-socket') !== undefined ? { netSocket: parseFdNumber(value('net-socket')!) } : {}),
+    ...(args.has('user-parent') ? { userParent: true } : {}),
+    ...(value('setuid') !== undefined ? { setuid: parseUidArg('--setuid', value('setuid')!) } : {}),
+    ...(value('setgid') !== undefined ? { setgid: parseUidArg('--setgid', value('setgid')!) } : {}),
+    ...(args.has('preserve-credentials') ? { preserveCredentials: true } : {}),
+    ...(args.has('keep-caps') ? { keepCaps: true } : {}),
+    ...(root !== undefined ? { root: root === '' ? true : root } : {}),
+    ...(wd !== undefined ? { wd: wd === '' ? true : wd } : {}),
+    ...(value('wdns') !== undefined ? { wdns: value('wdns')! } : {}),
+    ...(args.has('env') ? { env: true } : {}),
+    ...(args.has('no-fork') ? { noFork: true } : {}),
+    ...(args.has('join-cgroup') ? { joinCgroup: true } : {}),
+  };
+  if (options.netSocket !== undefined && target === undefined) throw usageError('--net-socket requires --target');
+  return options;
+}
+
+async function run(args: ParsedArgs, ignoreSignals: NodeJS.Signals[]): Promise<void> {
+  const options = enterOptions(args);
+  const infoFd = args.last('info-fd') !== undefined ? parseFd('--info-fd', args.last('info-fd')!) : undefined;
+  const statusFd = args.last('json-status-fd') !== undefined ? parseFd('--json-status-fd', args.last('json-status-fd')!) : undefined;
+  const fds = inheritedFds([infoFd, statusFd]);
+  const opened = openTargets(options);
+  try {
+    const reporters = statusReporters(infoFd, statusFd, opened.ids);
+    const plan = planEnter(options, opened);
+    await launch(args.operands, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
+      // nsenter execs in place: signals sent to us are for the program. Its forking parent
+      // (-p) handles none: they act on it by default.
+      signals: plan.forks ? 'fork-default' : 'program',
+      ignoreSignals,
+      ...reporters,
+      onStart: (child) => {
+        opened.close(); // the child holds its namespaces now; a long-running program keeps no fds of ours
+        reporters.onStart?.(child);
+      },
+    });
+  } finally {
+    opened.close();
+  }
 }

@@ -10,69 +10,117 @@
  * A subcommand is recognised only as the first word: `ns-run -- ps` runs ps in a container.
  */
 import { constants } from 'node:os';
+import { usageError } from 'ns-core';
 import {
-  exitLike, failAndExit, normalizeGetopt, programArgs, runToCompletion, usageError, yargsBase, type GetoptSpec,
-} from 'ns-core';
+  DOCKER_EXITS, exitLike, launch, runCommands, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type ParsedArgs,
+} from 'ns-core/cli';
+import { parseSignal } from 'ns-pid';
 import {
   DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, DEFAULT_USERNS_RANGE, listContainers, planExec, runContainer, signalContainer, stopContainer,
   StateStore, type ContainerOptions, type NetworkMode,
-} from '../run';
-import { parseFd, parseSignalName, statusReporters } from './common';
+} from 'ns-container';
+import { parseFd, statusReporters } from './common';
 
 const PROG = 'ns-run';
 
-const RUN_GETOPT: GetoptSpec = {
-  short: { v: 'volume', w: 'workdir', e: 'env', u: 'user', p: 'publish', m: 'memory', h: 'help', V: 'version' },
-  optional: new Set(),
-  required: new Set(['name', 'rootfs', 'volume', 'tmpfs', 'workdir', 'env', 'env-file', 'user', 'hostname', 'userns-range',
-    'network', 'subnet', 'publish', 'memory', 'pids-limit', 'cpus', 'cap-add', 'cap-drop', 'info-fd', 'json-status-fd']),
+const RUN_COMMAND: CommandSpec = {
+  prog: `${PROG} run`,
+  usage: ['[options] [--] [<program> [<argument>...]]'],
+  summary: 'Run a program in a container: new user, mount, pid, network, uts, ipc and cgroup namespaces, an init\n'
+    + 'as PID 1, its own /proc, a minimal /dev, a read-only /sys, lo up. Without --rootfs the root is the\n'
+    + 'host\'s / read-only with a private /tmp, /run and home. Rootless when run by an ordinary user.',
+  options: [
+    { long: 'name', arg: 'required', metavar: '<name>', help: 'name of the container (default nsr-<random>)' },
+    { long: 'rootfs', arg: 'required', metavar: '<dir>', help: 'root filesystem directory (default: the host\'s / read-only)', complete: 'dir' },
+    { long: 'read-only', help: 'mount the rootfs read-only (with a private /tmp and /run)' },
+    { long: 'volume', short: 'v', arg: 'required', metavar: '<src>:<dest>[:ro|rw]', help: 'bind a host path (repeatable)' },
+    { long: 'tmpfs', arg: 'required', metavar: '<dest>', help: 'an empty writable directory at <dest> (repeatable)' },
+    { long: 'workdir', short: 'w', arg: 'required', metavar: '<dir>', help: 'working directory inside (default /)' },
+    { long: 'env', short: 'e', arg: 'required', metavar: '<key>=<value>', help: 'set a variable, or <key> to pass your value (repeatable)' },
+    { long: 'env-file', arg: 'required', metavar: '<file>', help: 'KEY=VALUE lines to add to the environment (repeatable)', complete: 'file' },
+    { long: 'user', short: 'u', arg: 'required', metavar: '<uid>[:<gid>]', help: 'UID[:GID] or NAME[:GROUP] inside (default 0:0)' },
+    { long: 'hostname', arg: 'required', metavar: '<name>', help: 'hostname inside (default: the name)' },
+    { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: `as root: ids mapped (default ${DEFAULT_USERNS_RANGE})` },
+    { long: 'network', arg: 'required', metavar: 'none|host|veth', help: 'none (lo only), host, or veth (default veth as root, else none)',
+      complete: ['none', 'host', 'veth'] },
+    { long: 'subnet', arg: 'required', metavar: '<cidr>', help: `the veth's /30 (default: a free one of ${DEFAULT_SUBNET_POOL})` },
+    { long: 'publish', short: 'p', arg: 'required', metavar: '[<ip>:]<host_port>:<container_port>', help: 'forward TCP (repeatable)' },
+    { long: 'memory', short: 'm', arg: 'required', metavar: '<bytes>', help: 'memory limit (bytes, or K/M/G suffix)' },
+    { long: 'pids-limit', arg: 'required', metavar: '<n>', help: 'most processes and threads' },
+    { long: 'cpus', arg: 'required', metavar: '<cpus>', help: 'CPU bandwidth in CPUs (e.g. 0.5)' },
+    { long: 'cap-add', arg: 'required', metavar: '<cap>', help: 'keep a capability beyond the default set (or ALL; repeatable)' },
+    { long: 'cap-drop', arg: 'required', metavar: '<cap>', help: 'drop a capability of the default set (or ALL; repeatable)' },
+    { long: 'info-fd', arg: 'required', metavar: '<fd>', help: 'write the init\'s pid and namespace ids as JSON to <fd>' },
+    { long: 'json-status-fd', arg: 'required', metavar: '<fd>', help: 'write JSON lines about the container (start, exit) to <fd>' },
+    ...STANDARD_OPTIONS,
+  ],
 };
 
-/** Repeatable options: yargs gives one value as a string, several as an array. */
-function list(value: unknown): string[] {
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
-}
+const PS_COMMAND: CommandSpec = {
+  prog: `${PROG} ps`, usage: ['[--json]'], summary: 'List your running containers.',
+  options: [{ long: 'json', help: 'one JSON array of the containers\' state' }, ...STANDARD_OPTIONS],
+};
 
-function last(value: unknown): string | undefined {
-  return Array.isArray(value) ? (value.at(-1) as string | undefined) : (value as string | undefined);
-}
+const EXEC_COMMAND: CommandSpec = {
+  prog: `${PROG} exec`, usage: ['[options] <name> [<program> [<argument>...]]'],
+  summary: 'Run a program in every namespace and cgroup of a running container, with its identity and privileges.',
+  options: [
+    { long: 'env', short: 'e', arg: 'required', metavar: '<key>=<value>', help: 'on top of the container\'s environment (repeatable)' },
+    { long: 'workdir', short: 'w', arg: 'required', metavar: '<dir>', help: 'working directory inside' },
+    { long: 'user', short: 'u', arg: 'required', metavar: '<uid>[:<gid>]', help: 'UID[:GID] inside (default: the container\'s)' },
+    ...STANDARD_OPTIONS,
+  ],
+};
 
-/**
- * Signals the runner passes to the container's init, which passes them to the program. The
- * container is a session of its own, so a terminal's keys (SIGINT, SIGQUIT) reach only us.
- */
-const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+const STOP_COMMAND: CommandSpec = {
+  prog: `${PROG} stop`, usage: ['[-t <seconds>] <name>...'], summary: 'SIGTERM to each container, SIGKILL after <seconds> (default 10).',
+  stopAtOperand: false,
+  options: [{ long: 'time', short: 't', arg: 'required', metavar: '<seconds>', help: 'seconds to wait before SIGKILL' }, ...STANDARD_OPTIONS],
+};
 
-async function run(argv: readonly string[]): Promise<void> {
-  const parsed = yargsBase(PROG, normalizeGetopt(argv, RUN_GETOPT))
-    .usage(`Usage:\n ${PROG} [options] [--] [<program> [<argument>...]]\n ${PROG} ps|exec|stop|kill ...\n\n`
-      + 'Run a program in a container: new user, mount, pid, network, uts, ipc and cgroup namespaces, an init '
-      + 'as PID 1, its own /proc, a minimal /dev, a read-only /sys, lo up. Without --rootfs the root is the '
-      + 'host\'s / read-only with a private /tmp, /run and home. Rootless when run by an ordinary user.')
-    .option('name', { type: 'string', describe: 'name of the container (default nsr-<random>)' })
-    .option('rootfs', { type: 'string', describe: 'root filesystem directory (default: the host\'s / read-only)' })
-    .option('read-only', { type: 'boolean', describe: 'mount the rootfs read-only (with a private /tmp and /run)' })
-    .option('volume', { type: 'string', describe: '-v SRC:DEST[:ro|rw]: bind a host path (repeatable)' })
-    .option('tmpfs', { type: 'string', describe: 'an empty writable directory at DEST (repeatable)' })
-    .option('workdir', { type: 'string', describe: '-w: working directory inside (default /)' })
-    .option('env', { type: 'string', describe: '-e KEY=VALUE, or KEY to pass your value (repeatable)' })
-    .option('env-file', { type: 'string', describe: 'KEY=VALUE lines to add to the environment (repeatable)' })
-    .option('user', { type: 'string', describe: '-u UID[:GID] or NAME[:GROUP] inside (default 0:0)' })
-    .option('hostname', { type: 'string', describe: 'hostname inside (default: the name)' })
-    .option('userns-range', { type: 'string', describe: `as root: INNER:OUTER:COUNT ids mapped (default ${DEFAULT_USERNS_RANGE})` })
-    .option('network', { type: 'string', describe: 'none (lo only), host, or veth (default veth as root, else none)' })
-    .option('subnet', { type: 'string', describe: `the veth's /30 (default: a free one of ${DEFAULT_SUBNET_POOL})` })
-    .option('publish', { type: 'string', describe: '-p [HOST_IP:]HOST_PORT:CONTAINER_PORT: forward TCP (repeatable)' })
-    .option('memory', { type: 'string', describe: '-m: memory limit (bytes, or K/M/G suffix)' })
-    .option('pids-limit', { type: 'string', describe: 'most processes and threads' })
-    .option('cpus', { type: 'string', describe: 'CPU bandwidth in CPUs (e.g. 0.5)' })
-    .option('cap-add', { type: 'string', describe: 'keep a capability beyond the default set (or ALL; repeatable)' })
-    .option('cap-drop', { type: 'string', describe: 'drop a capability of the default set (or ALL; repeatable)' })
-    .option('info-fd', { type: 'string', describe: 'write the init\'s pid and namespace ids as JSON to <fd>' })
-    .option('json-status-fd', { type: 'string', describe: 'write JSON lines about the container (start, exit) to <fd>' })
-    .parseSync();
+const KILL_COMMAND: CommandSpec = {
+  prog: `${PROG} kill`, usage: ['[-s <signal>] <name>...'],
+  summary: 'Send a signal (default SIGKILL) to each container\'s init, which passes it on.',
+  stopAtOperand: false,
+  options: [{ long: 'signal', short: 's', arg: 'required', metavar: '<signal>', help: 'signal name', complete: 'signal' }, ...STANDARD_OPTIONS],
+};
 
+export const RUNNER_COMMAND: CommandSpec = {
+  prog: PROG,
+  usage: ['[options] [--] [<program> [<argument>...]]', '<command> [options] ...'],
+  summary: 'A small docker run: a program in a container of its own. Without a command, `run` is meant.',
+  seeAlso: ['ns-unshare(1)', 'docker-run(1)'],
+  options: RUN_COMMAND.options,
+  commands: [RUN_COMMAND, PS_COMMAND, EXEC_COMMAND, STOP_COMMAND, KILL_COMMAND],
+};
+
+async function run(args: ParsedArgs): Promise<void> {
+  const value = (name: string) => args.last(name);
+  const network = value('network');
+  const options: ContainerOptions = {
+    ...(value('name') !== undefined ? { name: value('name')! } : {}),
+    ...(value('rootfs') !== undefined ? { rootfs: value('rootfs')! } : {}),
+    ...(args.has('read-only') ? { readOnly: true } : {}),
+    volumes: args.all('volume'),
+    tmpfs: args.all('tmpfs'),
+    ...(value('workdir') !== undefined ? { workdir: value('workdir')! } : {}),
+    env: args.all('env'),
+    envFiles: args.all('env-file'),
+    ...(value('user') !== undefined ? { user: value('user')! } : {}),
+    ...(value('hostname') !== undefined ? { hostname: value('hostname')! } : {}),
+    ...(value('userns-range') !== undefined ? { usernsRange: value('userns-range')! } : {}),
+    ...(network !== undefined ? { network: network as NetworkMode } : {}),
+    ...(value('subnet') !== undefined ? { subnet: value('subnet')! } : {}),
+    publish: args.all('publish'),
+    ...(value('memory') !== undefined ? { memory: value('memory')! } : {}),
+    ...(value('pids-limit') !== undefined ? { pidsLimit: value('pids-limit')! } : {}),
+    ...(value('cpus') !== undefined ? { cpus: value('cpus')! } : {}),
+    capAdd: args.all('cap-add'),
+    capDrop: args.all('cap-drop'),
+  };
+  const reporters = statusReporters(
+    value('info-fd') !== undefined ? parseFd('--info-fd', value('info-fd')!) : undefined,
+    value('json-status-fd') !== undefined ? parseFd('--json-status-fd', value('json-status-fd')!) : undefined);
   const pending: NodeJS.Signals[] = [];
   let deliver: ((sig: NodeJS.Signals) => void) | undefined;
   for (const sig of FORWARDED) {
@@ -81,50 +129,26 @@ async function run(argv: readonly string[]): Promise<void> {
       else pending.push(sig);
     });
   }
-  try {
-    const network = last(parsed.network);
-    const options: ContainerOptions = {
-      ...(last(parsed.name) !== undefined ? { name: last(parsed.name)! } : {}),
-      ...(last(parsed.rootfs) !== undefined ? { rootfs: last(parsed.rootfs)! } : {}),
-      ...(parsed.readOnly ? { readOnly: true } : {}),
-      volumes: list(parsed.volume),
-      tmpfs: list(parsed.tmpfs),
-      ...(last(parsed.workdir) !== undefined ? { workdir: last(parsed.workdir)! } : {}),
-      env: list(parsed.env),
-      envFiles: list(parsed.envFile),
-      ...(last(parsed.user) !== undefined ? { user: last(parsed.user)! } : {}),
-      ...(last(parsed.hostname) !== undefined ? { hostname: last(parsed.hostname)! } : {}),
-      ...(last(parsed.usernsRange) !== undefined ? { usernsRange: last(parsed.usernsRange)! } : {}),
-      ...(network !== undefined ? { network: network as NetworkMode } : {}),
-      ...(last(parsed.subnet) !== undefined ? { subnet: last(parsed.subnet)! } : {}),
-      publish: list(parsed.publish),
-      ...(last(parsed.memory) !== undefined ? { memory: last(parsed.memory)! } : {}),
-      ...(last(parsed.pidsLimit) !== undefined ? { pidsLimit: last(parsed.pidsLimit)! } : {}),
-      ...(last(parsed.cpus) !== undefined ? { cpus: last(parsed.cpus)! } : {}),
-      capAdd: list(parsed.capAdd),
-      capDrop: list(parsed.capDrop),
-    };
-    const reporters = statusReporters(
-      last(parsed.infoFd) !== undefined ? parseFd('--info-fd', last(parsed.infoFd)!) : undefined,
-      last(parsed.jsonStatusFd) !== undefined ? parseFd('--json-status-fd', last(parsed.jsonStatusFd)!) : undefined);
-    const program = programArgs(parsed);
-    const container = await runContainer(program.length ? program : DEFAULT_PROGRAM, options);
-    // The container's init shares our memory, argv area included: what its /proc/1/cmdline
-    // (and `ps` inside) shows is our title. Name the container rather than our paths.
-    process.title = `ns-run ${container.name}`;
-    deliver = (sig) => container.kill(sig);
-    for (const sig of pending.splice(0)) deliver(sig);
-    reporters.onStart?.(container.child);
-    const status = await container.exited;
-    reporters.onExit?.(container.child, status);
-    // The init exits 128+N when the program dies of signal N; the init itself dies of a signal
-    // only when killed from outside (SIGKILL), which is the container's status, not ours to
-    // re-raise (a shell would print "Killed" about the runner): end with 128+N, as Docker does.
-    exitLike(status.signal ? { code: 128 + (constants.signals[status.signal] ?? 0), signal: null } : status);
-  } catch (e) {
-    failAndExit(PROG, e);
-  }
+  const container = await runContainer(args.operands.length ? args.operands : DEFAULT_PROGRAM, options);
+  // The container's init shares our memory, argv area included: what its /proc/1/cmdline
+  // (and `ps` inside) shows is our title. Name the container rather than our paths.
+  process.title = `ns-run ${container.name}`;
+  deliver = (sig) => container.kill(sig);
+  for (const sig of pending.splice(0)) deliver(sig);
+  reporters.onStart?.(container.child);
+  const status = await container.exited;
+  reporters.onExit?.(container.child, status);
+  // The init exits 128+N when the program dies of signal N; the init itself dies of a signal
+  // only when killed from outside (SIGKILL), which is the container's status, not ours to
+  // re-raise (a shell would print "Killed" about the runner): end with 128+N, as Docker does.
+  exitLike(status.signal ? { code: 128 + (constants.signals[status.signal] ?? 0), signal: null } : status);
 }
+
+/**
+ * Signals the runner passes to the container's init, which passes them to the program. The
+ * container is a session of its own, so a terminal's keys (SIGINT, SIGQUIT) reach only us.
+ */
+const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 function formatUptime(seconds: number): string {
   if (seconds < 120) return `${seconds}s`;
@@ -132,15 +156,11 @@ function formatUptime(seconds: number): string {
   return `${Math.floor(seconds / 3600)}h`;
 }
 
-function ps(argv: readonly string[]): void {
-  const parsed = yargsBase(`${PROG} ps`, argv)
-    .usage(`Usage:\n ${PROG} ps [--json]\n\nList your running containers.`)
-    .option('json', { type: 'boolean', describe: 'one JSON array of the containers\' state' })
-    .parseSync();
-  try {
-    if (programArgs(parsed).length) throw usageError(`ps: unexpected argument '${programArgs(parsed)[0]}'`);
+function ps(args: ParsedArgs): void {
+  {
+    if (args.operands.length) throw usageError(`ps: unexpected argument '${args.operands[0]}'`);
     const containers = listContainers(new StateStore());
-    if (parsed.json) {
+    if (args.has('json')) {
       process.stdout.write(`${JSON.stringify(containers, null, 2)}\n`);
       return;
     }
@@ -151,81 +171,38 @@ function ps(argv: readonly string[]): void {
     ])];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) process.stdout.write(`${r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`);
-  } catch (e) {
-    failAndExit(PROG, e);
   }
 }
 
-const EXEC_GETOPT: GetoptSpec = {
-  short: { e: 'env', w: 'workdir', u: 'user', h: 'help' }, optional: new Set(), required: new Set(['env', 'workdir', 'user']),
-};
-
-async function exec(argv: readonly string[]): Promise<void> {
-  const parsed = yargsBase(`${PROG} exec`, normalizeGetopt(argv, EXEC_GETOPT))
-    .usage(`Usage:\n ${PROG} exec [options] <name> [<program> [<argument>...]]\n\n`
-      + 'Run a program in every namespace and cgroup of a running container, with its identity and privileges.')
-    .option('env', { type: 'string', describe: '-e KEY=VALUE on top of the container\'s environment (repeatable)' })
-    .option('workdir', { type: 'string', describe: '-w: working directory inside' })
-    .option('user', { type: 'string', describe: '-u UID[:GID] inside (default: the container\'s)' })
-    .parseSync();
-  let plan: ReturnType<typeof planExec> | undefined;
+async function exec(args: ParsedArgs): Promise<void> {
+  const [name, ...program] = args.operands;
+  if (!name) throw usageError('exec: which container? (ns-run exec NAME [program...])');
+  const workdir = args.last('workdir');
+  const user = args.last('user');
+  const plan = planExec(name, { env: args.all('env'), ...(workdir !== undefined ? { workdir } : {}), ...(user !== undefined ? { user } : {}) });
+  const held = plan.opened;
   try {
-    const [name, ...program] = programArgs(parsed);
-    if (!name) throw usageError('exec: which container? (ns-run exec NAME [program...])');
-    plan = planExec(name, {
-      env: list(parsed.env),
-      ...(last(parsed.workdir) !== undefined ? { workdir: last(parsed.workdir)! } : {}),
-      ...(last(parsed.user) !== undefined ? { user: last(parsed.user)! } : {}),
-    });
-    const held = plan.opened;
-    exitLike(await runToCompletion(program.length ? program : DEFAULT_PROGRAM, plan.spawn, {
-      signals: 'forward', onStart: () => held.close(),
-    }));
-  } catch (e) {
-    plan?.opened.close();
-    failAndExit(PROG, e);
+    await launch(program.length ? program : DEFAULT_PROGRAM, plan.spawn, { signals: 'program', onStart: () => held.close() });
+  } finally {
+    held.close();
   }
 }
 
-async function stop(argv: readonly string[]): Promise<void> {
-  const parsed = yargsBase(`${PROG} stop`, normalizeGetopt(argv, { short: { t: 'time', h: 'help' }, optional: new Set(), required: new Set(['time']) }))
-    .usage(`Usage:\n ${PROG} stop [-t SECONDS] <name>...\n\nSIGTERM to each container, SIGKILL after SECONDS (default 10).`)
-    .option('time', { type: 'string', describe: '-t: seconds to wait before SIGKILL' })
-    .parseSync();
-  try {
-    const names = programArgs(parsed);
-    if (!names.length) throw usageError('stop: which container?');
-    const time = last(parsed.time) ?? '10';
-    if (!/^\d+(\.\d+)?$/.test(time)) throw usageError(`--time: '${time}' is not a number of seconds`);
-    await Promise.all(names.map((n) => stopContainer(n, { timeoutMs: Number(time) * 1000 })));
-  } catch (e) {
-    failAndExit(PROG, e);
-  }
+async function stop(args: ParsedArgs): Promise<void> {
+  const names = args.operands;
+  if (!names.length) throw usageError('stop: which container?');
+  const time = args.last('time') ?? '10';
+  if (!/^\d+(\.\d+)?$/.test(time)) throw usageError(`--time: '${time}' is not a number of seconds`);
+  await Promise.all(names.map((n) => stopContainer(n, { timeoutMs: Number(time) * 1000 })));
 }
 
-function kill(argv: readonly string[]): void {
-  const parsed = yargsBase(`${PROG} kill`, normalizeGetopt(argv, { short: { s: 'signal', h: 'help' }, optional: new Set(), required: new Set(['signal']) }))
-    .usage(`Usage:\n ${PROG} kill [-s SIGNAL] <name>...\n\nSend a signal (default SIGKILL) to each container's init, which passes it on.`)
-    .option('signal', { type: 'string', describe: '-s: signal name' })
-    .parseSync();
-  try {
-    const names = programArgs(parsed);
-    if (!names.length) throw usageError('kill: which container?');
-    const signal = parseSignalName(last(parsed.signal) ?? 'SIGKILL');
-    for (const n of names) signalContainer(n, signal);
-  } catch (e) {
-    failAndExit(PROG, e);
-  }
+function kill(args: ParsedArgs): void {
+  const names = args.operands;
+  if (!names.length) throw usageError('kill: which container?');
+  const signal = parseSignal('--signal', args.last('signal') ?? 'SIGKILL');
+  for (const n of names) signalContainer(n, signal);
 }
 
-export async function main(argv: readonly string[]): Promise<void> {
-  const [first, ...rest] = argv;
-  switch (first) {
-    case 'run': return run(rest);
-    case 'ps': return ps(rest);
-    case 'exec': return exec(rest);
-    case 'stop': return stop(rest);
-    case 'kill': return kill(rest);
-    default: return run(argv);
-  }
+export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
+  return runCommands(RUNNER_COMMAND, argv, { run, ps, exec, stop, kill }, { exits: DOCKER_EXITS, fallback: 'run' });
 }

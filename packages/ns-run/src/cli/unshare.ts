@@ -1,168 +1,167 @@
-/** ns-unshare: a drop-in for util-linux unshare(1). Thin: parsing here, meaning in ../unshare. */
+/** ns-unshare: a drop-in for util-linux unshare(1). Thin: its option table here, meaning in ../unshare. */
 // First: it records the fds we were started with before other modules open fds of their own.
 import { inheritedFds } from './inherited-fds';
+import { NAMESPACE_KINDS, usageError, type NamespaceKind } from 'ns-core';
 import {
-  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
-  type GetoptSpec, type NamespaceKind,
-} from 'ns-core';
+  inheritedIgnoredSignals, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec,
+  type ParsedArgs,
+} from 'ns-core/cli';
+import { parseSignal } from 'ns-pid';
 import { planUnshare, type UnshareOptions } from '../unshare';
-import {
-  launcherSignals, parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, statusReporters, type OptionTable,
-} from './common';
+import { parseFd, parseIdOrName, statusReporters } from './common';
 
-const PROG = 'ns-unshare';
-
-/** getopt rules of unshare.c: short namespace letters take no argument; long ones an optional file. */
-export const UNSHARE_GETOPT: GetoptSpec = {
-  short: {
-    ...Object.fromEntries(NAMESPACE_KINDS.map((k) => [k.cli.short, k.cli.long])),
-    f: 'fork', r: 'map-root-user', c: 'map-current-user', R: 'root', w: 'wd', S: 'setuid', G: 'setgid',
-    l: 'load-interp', h: 'help', V: 'version',
+/**
+ * unshare.c's options, in its --help order. Short namespace letters take no argument while the
+ * long forms take an optional file (getopt string "+fhVmuinpCTUrR:w:S:G:c:l:"); util-linux's
+ * order of -r, -c, --map-user and --map-group is kept by the parser's event list.
+ */
+export const UNSHARE_COMMAND: CommandSpec = {
+  prog: 'ns-unshare',
+  usage: ['[options] [<program> [<argument>...]]'],
+  summary: 'Run a program with some namespaces unshared from the parent.',
+  stopAtOperand: true,
+  seeAlso: ['unshare(1)', 'ns-enter(1)', 'namespaces(7)'],
+  footer: 'For more details see ns-unshare(1).',
+  description: [
+    'ns-unshare is a drop-in replacement for util-linux unshare(1): the same options, exit statuses and observable behaviour, plus bubblewrap\'s --info-fd and --json-status-fd, --hostname and --loopback.',
+    'Without a program, $SHELL (or /bin/sh) runs as a login shell.',
+  ],
+  manSections: {
+    'exit status': ['The program\'s own status; 1 if ns-unshare failed before the program ran; 126 if the program could not be executed, 127 if it was not found. A program killed by a signal makes ns-unshare die of the same signal.'],
   },
-  optional: new Set(['kill-child', 'mount-proc', 'mount-binfmt', ...NAMESPACE_KINDS.map((k) => k.cli.long)]),
-  required: new Set(['root', 'wd', 'setuid', 'setgid', 'load-interp', 'propagation', 'setgroups', 'map-user', 'map-group',
-    'map-users', 'map-groups', 'owner', 'monotonic', 'boottime', 'whitelist-env', 'hostname', 'info-fd', 'json-status-fd']),
+  options: [
+    ...NAMESPACE_KINDS.map((k): OptionSpec => ({
+      long: k.cli.long, short: k.cli.short, arg: 'optional', shortArg: 'none', metavar: '<file>', complete: 'file', group: 'Namespaces (a <file> persists one)',
+      help: `unshare ${k.kind === 'mnt' ? 'mounts' : k.kind === 'uts' ? 'UTS' : k.kind === 'ipc' ? 'System V IPC' : k.kind === 'net' ? 'network' : k.kind} namespace`,
+    })),
+    { long: 'fork', short: 'f', help: 'fork before launching <program>', group: 'Processes' },
+    { long: 'map-user', arg: 'required', metavar: '=<uid>|<name>', help: 'map current user to uid (implies --user)', group: 'User namespace', complete: 'user' },
+    { long: 'map-group', arg: 'required', metavar: '=<gid>|<name>', help: 'map current group to gid (implies --user)', group: 'User namespace', complete: 'group' },
+    { long: 'map-root-user', short: 'r', help: 'map current user to root (implies --user)', group: 'User namespace' },
+    { long: 'map-current-user', short: 'c', help: 'map current user to itself (implies --user)', group: 'User namespace' },
+    { long: 'map-auto', help: 'map users and groups automatically (implies --user)', group: 'User namespace' },
+    { long: 'map-users', arg: 'required', metavar: '=<inneruid>:<outeruid>:<count>', group: 'User namespace',
+      help: 'map count users from outeruid to inneruid (implies --user);\nalso auto, subids or all' },
+    { long: 'map-groups', arg: 'required', metavar: '=<innergid>:<outergid>:<count>', group: 'User namespace',
+      help: 'map count groups from outergid to innergid (implies --user);\nalso auto, subids or all' },
+    { long: 'map-subids', help: 'map your subordinate ids to themselves (implies --user)', group: 'User namespace' },
+    { long: 'owner', arg: 'required', metavar: '=<uid>:<gid>', help: 'create the user namespace owned by this user (implies --user)', group: 'User namespace' },
+    { long: 'kill-child', arg: 'optional', metavar: '<signame>', help: 'when dying, kill the forked child (implies --fork)\n  defaults to SIGKILL', group: 'Processes', complete: 'signal' },
+    { long: 'forward-signals', help: 'forward SIGINT and SIGTERM to the child (implies --fork)', group: 'Processes' },
+    { long: 'mount-proc', arg: 'optional', metavar: '<dir>', help: 'mount proc filesystem first (implies --mount)', group: 'Mounts', complete: 'dir' },
+    { long: 'mount-binfmt', arg: 'optional', metavar: '<dir>', help: 'mount binfmt_misc filesystem (implies --user and --mount)', group: 'Mounts', complete: 'dir' },
+    { long: 'load-interp', short: 'l', arg: 'required', metavar: '<string>', help: 'load a binfmt_misc interpreter (implies --mount-binfmt)', group: 'Mounts' },
+    { long: 'propagation', arg: 'required', metavar: 'slave|shared|private|unchanged', help: 'modify mount propagation in mount namespace', group: 'Mounts',
+      complete: ['slave', 'shared', 'private', 'unchanged'] },
+    { long: 'setgroups', arg: 'required', metavar: 'allow|deny', help: 'control the setgroups syscall in user namespaces', group: 'User namespace', complete: ['allow', 'deny'] },
+    { long: 'keep-caps', help: 'retain capabilities granted in user namespaces', group: 'User namespace' },
+    { long: 'root', short: 'R', arg: 'required', metavar: '=<dir>', help: 'run the command with root directory set to <dir>', group: 'Mounts', complete: 'dir' },
+    { long: 'wd', short: 'w', arg: 'required', metavar: '=<dir>', help: 'change working directory to <dir>', group: 'Mounts', complete: 'dir' },
+    { long: 'setuid', short: 'S', arg: 'required', metavar: '<uid>', help: 'set uid in entered namespace', group: 'User namespace', complete: 'user' },
+    { long: 'setgid', short: 'G', arg: 'required', metavar: '<gid>', help: 'set gid in entered namespace', group: 'User namespace', complete: 'group' },
+    { long: 'monotonic', arg: 'required', metavar: '<offset>', help: 'set clock monotonic offset (seconds) in time namespaces', group: 'Time and environment' },
+    { long: 'boottime', arg: 'required', metavar: '<offset>', help: 'set clock boottime offset (seconds) in time namespaces', group: 'Time and environment' },
+    { long: 'clear-env', help: 'clear the environment', group: 'Time and environment' },
+    { long: 'whitelist-env', arg: 'required', metavar: '<list>', help: 'clear the environment except the listed variables\n(comma separated; repeatable)', group: 'Time and environment' },
+    { long: 'hostname', arg: 'required', metavar: '<name>', help: 'set the hostname (implies --uts); nstools extension', group: 'Beyond util-linux' },
+    { long: 'loopback', help: "bring 'lo' up (implies --net); nstools extension", group: 'Beyond util-linux' },
+    { long: 'info-fd', arg: 'required', metavar: '<fd>', help: 'write child pid and namespace ids as JSON to <fd> (as bwrap)', group: 'Beyond util-linux' },
+    { long: 'json-status-fd', arg: 'required', metavar: '<fd>', help: 'write JSON lines about the child (start, exit) to <fd>\n(as bwrap)', group: 'Beyond util-linux' },
+    ...STANDARD_OPTIONS,
+  ],
 };
 
-/** Every option but the namespace kinds, in util-linux's --help order; the one list help and parsing use. */
-const OPTIONS: OptionTable = {
-  'fork': { type: 'boolean', describe: '-f: fork before launching <program>' },
-  'map-user': { type: 'string', describe: '=<uid>|<name>: map current user to uid (implies --user)' },
-  'map-group': { type: 'string', describe: '=<gid>|<name>: map current group to gid (implies --user)' },
-  'map-root-user': { type: 'boolean', describe: '-r: map current user to root (implies --user)' },
-  'map-current-user': { type: 'boolean', describe: '-c: map current user to itself (implies --user)' },
-  'map-auto': { type: 'boolean', describe: 'map users and groups automatically (implies --user)' },
-  'map-users': { type: 'string', array: true, describe: '=<inner>:<outer>:<count>|auto|subids|all: map a range of uids (implies --user)' },
-  'map-groups': { type: 'string', array: true, describe: '=<inner>:<outer>:<count>|auto|subids|all: map a range of gids (implies --user)' },
-  'map-subids': { type: 'boolean', describe: 'map your subordinate ids to themselves (implies --user)' },
-  'owner': { type: 'string', describe: '=<uid>:<gid>: create the user namespace owned by this user (implies --user)' },
-  'kill-child': { type: 'string', describe: '[=<signame>]: when dying, kill the forked child (implies --fork); default SIGKILL' },
-  'forward-signals': { type: 'boolean', describe: 'forward SIGINT and SIGTERM to the child (implies --fork)' },
-  'mount-proc': { type: 'string', describe: '[=<dir>]: mount proc filesystem first (implies --mount)' },
-  'mount-binfmt': { type: 'string', describe: '[=<dir>]: mount binfmt_misc filesystem (implies --user and --mount)' },
-  'load-interp': { type: 'string', array: true, describe: '-l <string>: load a binfmt_misc interpreter (implies --mount-binfmt)' },
-  'propagation': { type: 'string', describe: 'slave|shared|private|unchanged: modify mount propagation in mount namespace' },
-  'setgroups': { type: 'string', describe: 'allow|deny: control the setgroups syscall in user namespaces' },
-  'keep-caps': { type: 'boolean', describe: 'retain capabilities granted in user namespaces' },
-  'root': { type: 'string', describe: '-R <dir>: run the command with root directory set to <dir>' },
-  'wd': { type: 'string', describe: '-w <dir>: change working directory to <dir>' },
-  'setuid': { type: 'string', describe: '-S <uid>: set uid in entered namespace' },
-  'setgid': { type: 'string', describe: '-G <gid>: set gid in entered namespace' },
-  'monotonic': { type: 'string', describe: '<offset>: set clock monotonic offset (seconds) in time namespaces' },
-  'boottime': { type: 'string', describe: '<offset>: set clock boottime offset (seconds) in time namespaces' },
-  'clear-env': { type: 'boolean', describe: 'clear the environment' },
-  'whitelist-env': { type: 'string', array: true, describe: '<list>: clear the environment except the listed variables (comma list; repeatable)' },
-  'hostname': { type: 'string', describe: '<name>: set the hostname (implies --uts); nstools extension' },
-  'loopback': { type: 'boolean', describe: "bring 'lo' up (implies --net); nstools extension" },
-  'info-fd': { type: 'string', describe: '<fd>: write child pid and namespace ids as JSON to <fd> (as bwrap)' },
-  'json-status-fd': { type: 'string', describe: '<fd>: write JSON lines about the child (start, exit) to <fd> (as bwrap)' },
-};
-
-const LONG_NAMES = [...NAMESPACE_KINDS.map((k) => k.cli.long), ...Object.keys(OPTIONS), 'help', 'version'];
-
-export async function main(argv: readonly string[]): Promise<void> {
+export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
   // Read before anything else: it also removes NSTOOLS_SIGIGN from the program's environment.
   const ignoreSignals = inheritedIgnoredSignals();
-  // No --no-<flag>: getopt_long has none, and yargs would quietly turn --no-fork into fork=false.
-  const words = parseGetoptOrExit(PROG, argv, UNSHARE_GETOPT, LONG_NAMES);
-  let y = yargsBase(PROG, words, { booleanNegation: false })
-    .usage(`Usage:\n ${PROG} [options] [<program> [<argument>...]]\n\nRun a program with some namespaces unshared from the parent.`);
-  for (const k of NAMESPACE_KINDS) {
-    y = y.option(k.cli.long, { type: 'string', describe: `-${k.cli.short}[=<file>]: unshare ${k.kind} namespace; a file persists it` });
-  }
-  const parsed = y.options(OPTIONS).parseSync() as ReturnType<typeof y.parseSync> & Record<string, string | string[] | boolean | undefined>;
-  // 'strip-dashed' keeps only the camelCase key of a dashed option.
-  const get = (name: string) => parsed[name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
-  // getopt_long lets a repeated option override the earlier one; yargs collects them instead.
-  const str = (name: string) => {
-    const v = get(name) as string | string[] | undefined;
-    return Array.isArray(v) ? v[v.length - 1] : v;
-  };
-  const list = (name: string) => (get(name) as (string | number)[] | undefined)?.map(String);
+  return runCli(UNSHARE_COMMAND, argv, (args) => run(args, ignoreSignals));
+}
 
-  let signals: ReturnType<typeof launcherSignals> | undefined;
-  try {
-    const namespaces: Partial<Record<NamespaceKind, true | string>> = {};
-    for (const k of NAMESPACE_KINDS) {
-      const v = str(k.cli.long);
-      if (v !== undefined) namespaces[k.kind] = v === '' ? true : String(v);
-    }
-    const prop = str('propagation');
-    if (prop !== undefined && !['slave', 'shared', 'private', 'unchanged'].includes(prop)) {
-      throw usageError(`unsupported propagation mode: ${prop}`);
-    }
-    const setgroups = str('setgroups');
-    if (setgroups !== undefined && setgroups !== 'allow' && setgroups !== 'deny') {
-      throw usageError(`unsupported --setgroups argument '${setgroups}'`);
-    }
-    const killChild = str('kill-child');
-    const options: UnshareOptions = {
-      namespaces,
-      ...(get('fork') ? { fork: true } : {}),
-      ...(killChild !== undefined ? { killChild: killChild === '' ? 'SIGKILL' : parseSignalName(killChild) } : {}),
-      ...(get('forward-signals') ? { forwardSignals: true } : {}),
-      ...(str('mount-proc') !== undefined ? { mountProc: str('mount-proc') || true } : {}),
-      ...(str('mount-binfmt') !== undefined ? { mountBinfmt: str('mount-binfmt') || true } : {}),
-      ...(list('load-interp') ? { loadInterp: list('load-interp')! } : {}),
-      ...singleIdMaps(words),
-      ...(list('map-users') ? { mapUsers: list('map-users')! } : {}),
-      ...(list('map-groups') ? { mapGroups: list('map-groups')! } : {}),
-      ...(get('map-auto') ? { mapAuto: true } : {}),
-      ...(get('map-subids') ? { mapSubids: true } : {}),
-      ...(str('owner') !== undefined ? { owner: str('owner')! } : {}),
-      ...(prop !== undefined ? { propagation: prop as 'slave' | 'shared' | 'private' | 'unchanged' } : {}),
-      ...(setgroups !== undefined ? { setgroups } : {}),
-      ...(get('keep-caps') ? { keepCaps: true } : {}),
-      ...(str('root') !== undefined ? { root: str('root')! } : {}),
-      ...(str('wd') !== undefined ? { wd: str('wd')! } : {}),
-      ...(str('setuid') !== undefined ? { setuid: parseIdOrName(str('setuid')!) } : {}),
-      ...(str('setgid') !== undefined ? { setgid: parseIdOrName(str('setgid')!) } : {}),
-      ...(str('monotonic') !== undefined ? { monotonic: parseOffset('--monotonic', str('monotonic')!) } : {}),
-      ...(str('boottime') !== undefined ? { boottime: parseOffset('--boottime', str('boottime')!) } : {}),
-      ...(get('clear-env') ? { clearEnv: true } : {}),
-      ...(list('whitelist-env') ? { whitelistEnv: list('whitelist-env')!.flatMap((l) => l.split(',')).filter(Boolean) } : {}),
-      ...(str('hostname') !== undefined ? { hostname: str('hostname')! } : {}),
-      ...(get('loopback') ? { loopback: true } : {}),
-    };
-    const infoFd = str('info-fd') !== undefined ? parseFd('--info-fd', str('info-fd')!) : undefined;
-    const statusFd = str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined;
-    const fds = inheritedFds([infoFd, statusFd]);
-    const plan = planUnshare(options);
-    const reporters = statusReporters(infoFd, statusFd);
-    const argvProgram = defaultProgram(programArgs(parsed));
-    const policy = launcherSignals(!plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork', ignoreSignals);
-    signals = policy;
-    const status = await runToCompletion(argvProgram, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds }, ignoreSignals }, {
-      signals: policy.signals,
-      ...reporters,
-      onStart: (child) => {
-        plan.persistStep?.commit(); // the program runs: the bindings stay
-        policy.attach(child);
-        reporters.onStart?.(child);
-      },
-    });
-    policy.dispose();
-    exitLike(status);
-  } catch (e) {
-    signals?.dispose();
-    failAndExit(PROG, e);
+/** What the command line means, as the library's options. Pure but for the current ids. */
+export function unshareOptions(args: ParsedArgs): UnshareOptions {
+  const namespaces: Partial<Record<NamespaceKind, true | string>> = {};
+  for (const k of NAMESPACE_KINDS) {
+    const v = args.last(k.cli.long);
+    if (v !== undefined) namespaces[k.kind] = v === '' ? true : v;
   }
+  const prop = args.last('propagation');
+  if (prop !== undefined && !['slave', 'shared', 'private', 'unchanged'].includes(prop)) {
+    throw usageError(`unsupported propagation mode: ${prop}`);
+  }
+  const setgroups = args.last('setgroups');
+  if (setgroups !== undefined && setgroups !== 'allow' && setgroups !== 'deny') {
+    throw usageError(`unsupported --setgroups argument '${setgroups}'`);
+  }
+  const killChild = args.last('kill-child');
+  const optional = (name: string) => {
+    const v = args.last(name);
+    return v === undefined ? undefined : v || true;
+  };
+  const value = (name: string) => args.last(name);
+  const list = (name: string) => (args.has(name) ? args.all(name) : undefined);
+  const mountProc = optional('mount-proc');
+  const mountBinfmt = optional('mount-binfmt');
+  return {
+    namespaces,
+    ...(args.has('fork') ? { fork: true } : {}),
+    ...(killChild !== undefined ? { killChild: killChild === '' ? 'SIGKILL' : parseSignal('--kill-child', killChild) } : {}),
+    ...(args.has('forward-signals') ? { forwardSignals: true } : {}),
+    ...(mountProc !== undefined ? { mountProc } : {}),
+    ...(mountBinfmt !== undefined ? { mountBinfmt } : {}),
+    ...(list('load-interp') ? { loadInterp: list('load-interp')! } : {}),
+    ...singleIdMaps(args),
+    ...(list('map-users') ? { mapUsers: list('map-users')! } : {}),
+    ...(list('map-groups') ? { mapGroups: list('map-groups')! } : {}),
+    ...(args.has('map-auto') ? { mapAuto: true } : {}),
+    ...(args.has('map-subids') ? { mapSubids: true } : {}),
+    ...(value('owner') !== undefined ? { owner: value('owner')! } : {}),
+    ...(prop !== undefined ? { propagation: prop as UnshareOptions['propagation'] & string } : {}),
+    ...(setgroups !== undefined ? { setgroups } : {}),
+    ...(args.has('keep-caps') ? { keepCaps: true } : {}),
+    ...(value('root') !== undefined ? { root: value('root')! } : {}),
+    ...(value('wd') !== undefined ? { wd: value('wd')! } : {}),
+    ...(value('setuid') !== undefined ? { setuid: parseIdOrName(value('setuid')!) } : {}),
+    ...(value('setgid') !== undefined ? { setgid: parseIdOrName(value('setgid')!) } : {}),
+    ...(value('monotonic') !== undefined ? { monotonic: value('monotonic')! } : {}),
+    ...(value('boottime') !== undefined ? { boottime: value('boottime')! } : {}),
+    ...(args.has('clear-env') ? { clearEnv: true } : {}),
+    ...(list('whitelist-env') ? { whitelistEnv: list('whitelist-env')!.flatMap((l) => l.split(',')).filter(Boolean) } : {}),
+    ...(value('hostname') !== undefined ? { hostname: value('hostname')! } : {}),
+    ...(args.has('loopback') ? { loopback: true } : {}),
+  };
+}
+
+async function run(args: ParsedArgs, ignoreSignals: NodeJS.Signals[]): Promise<void> {
+  const options = unshareOptions(args);
+  const infoFd = args.last('info-fd') !== undefined ? parseFd('--info-fd', args.last('info-fd')!) : undefined;
+  const statusFd = args.last('json-status-fd') !== undefined ? parseFd('--json-status-fd', args.last('json-status-fd')!) : undefined;
+  const fds = inheritedFds([infoFd, statusFd]);
+  const plan = planUnshare(options);
+  const reporters = statusReporters(infoFd, statusFd);
+  await launch(args.operands, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
+    signals: !plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork',
+    ignoreSignals,
+    ...reporters,
+    onStart: (child) => {
+      plan.persistStep?.commit(); // the program runs: the bindings stay
+      reporters.onStart?.(child);
+    },
+  });
 }
 
 /**
  * -r, -c, --map-user and --map-group each set the inner uid and/or gid, and unshare.c keeps
  * whichever came last for each (`--map-user=5 -r` maps root, `-r --map-user=5` maps uid 5 and
- * gid 0). yargs loses the order, so it is read from the normalized words.
+ * gid 0): read in command-line order from the parser's events.
  */
-function singleIdMaps(words: readonly string[]): Pick<UnshareOptions, 'mapRoot' | 'mapCurrent' | 'mapUser' | 'mapGroup'> {
+function singleIdMaps(args: ParsedArgs): Pick<UnshareOptions, 'mapRoot' | 'mapCurrent' | 'mapUser' | 'mapGroup'> {
   let uid: 'root' | 'current' | string | undefined;
   let gid: 'root' | 'current' | string | undefined;
-  for (const word of words) {
-    if (word === '--') break;
-    if (word === '--map-root-user') uid = gid = 'root';
-    else if (word === '--map-current-user') uid = gid = 'current';
-    else if (word.startsWith('--map-user=')) uid = word.slice('--map-user='.length);
-    else if (word.startsWith('--map-group=')) gid = word.slice('--map-group='.length);
+  for (const e of args.events) {
+    if (e.spec.long === 'map-root-user') uid = gid = 'root';
+    else if (e.spec.long === 'map-current-user') uid = gid = 'current';
+    else if (e.spec.long === 'map-user') uid = e.value!;
+    else if (e.spec.long === 'map-group') gid = e.value!;
   }
   if (uid === 'root' && gid === 'root') return { mapRoot: true };
   if (uid === 'current' && gid === 'current') return { mapCurrent: true };
