@@ -34,9 +34,7 @@ export function validateGroupPath(path: string, option = '--cgroup-path'): strin
 }
 
 function fsError(step: string, syscall: string, path: string, e: unknown): NsError {
-  if (e instanceof NsError) return e;
-  const err = e as NodeJS.ErrnoException;
-  return new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', step, syscall, path });
+  return NsError.from(e, { step, syscall, path });
 }
 
 /** The hierarchies a group lives in: v2 if mounted, and each v1 one holding a wanted controller. */

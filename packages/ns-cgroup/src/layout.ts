@@ -4,8 +4,7 @@
  * Machines differ: pure v2, hybrid (v1 controllers plus a controller-less v2 mount, as
  * systemd's "hybrid" mode), or v1 only. Parsing is pure; reading is separate.
  */
-import { readFileSync } from 'node:fs';
-import { NsError } from 'ns-core';
+import { NsError, readText } from 'ns-core';
 
 export interface CgroupHierarchy {
   readonly version: 1 | 2;
@@ -78,14 +77,7 @@ export function parseProcCgroup(text: string): ProcessCgroup[] {
   });
 }
 
-function readOrThrow(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path });
-  }
-}
+const readOrThrow = (path: string): string => readText(path);
 
 /** The cgroups of a process, as /proc/PID/cgroup lists them (paths relative to the reader's cgroup namespace). */
 export function readProcessCgroups(pid: number | 'self'): ProcessCgroup[] {

@@ -79,7 +79,7 @@ function restore(saved: Namespace[], entered: Namespace[], rootFd: number, cwdFd
       fchdirRaw(cwdFd);
     }
   } catch (e) {
-    const err = e as NsError;
+    const err = NsError.from(e);
     throw new NsError({ errno: Math.abs(err.errno), syscall: err.syscall ?? 'setns',
                         message: `could not restore the caller's namespaces: ${err.message}` });
   } finally {

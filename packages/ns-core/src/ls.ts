@@ -3,6 +3,7 @@
  * with the number of processes in it and the lowest pid.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { parsePasswd, PASSWD_FILE } from './accounts';
 import { NAMESPACE_KINDS, nsProcPath, type NamespaceKind } from './kinds';
 import { Namespace } from './namespace';
 
@@ -36,10 +37,8 @@ export function userName(uid: number): string {
   if (!passwd) {
     passwd = new Map();
     try {
-      for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-        const f = line.split(':');
-        if (f.length > 2 && !passwd.has(Number(f[2]))) passwd.set(Number(f[2]), f[0]!);
-      }
+      // The first line for a uid names it, as getpwuid(3) finds it.
+      for (const e of parsePasswd(readFileSync(PASSWD_FILE, 'utf8')).reverse()) passwd.set(e.uid, e.name);
     } catch {
       // No /etc/passwd (a minimal rootfs): numeric names below.
     }

@@ -9,9 +9,9 @@ function openOrThrow(path: string, kind?: NamespaceKind): number {
   try {
     return openSync(path, O_RDONLY_CLOEXEC);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path,
-                        ...(kind ? { namespaces: [kind] } : {}) });
+    const err = NsError.from(e, { syscall: 'open', path });
+    // Which kind was wanted, for the message and hints (the open itself knows no kind).
+    throw kind ? new NsError({ errno: Math.abs(err.errno), code: err.code, syscall: 'open', path, namespaces: [kind] }) : err;
   }
 }
 

@@ -3,7 +3,7 @@
  * propagation peer groups that decide where a mount made in one namespace also appears.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
-import { NsError, sys } from 'ns-core';
+import { NsError, readText, sys } from 'ns-core';
 
 /** Propagation of one mount, from mountinfo's optional fields (mount_namespaces(7)). */
 export interface MountPropagation {
@@ -94,13 +94,7 @@ export function parseMountinfo(text: string): MountEntry[] {
  */
 export function readMountinfo(pid: number | 'self' = 'self'): MountEntry[] {
   const path = pid === 'self' ? '/proc/thread-self/mountinfo' : `/proc/${pid}/mountinfo`;
-  try {
-    return parseMountinfo(readFileSync(path, 'utf8'));
-  } catch (e) {
-    if (e instanceof NsError) throw e;
-    const err = e as NodeJS.ErrnoException;
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path });
-  }
+  return parseMountinfo(readText(path));
 }
 
 export function propagationName(p: MountPropagation): PropagationName {

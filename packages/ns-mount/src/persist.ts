@@ -6,7 +6,7 @@
 import { closeSync, existsSync, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, nsProcPath, parseKind, sys, type NamespaceKind, type Step } from 'ns-core';
-import { fsError, inStep } from './errors';
+import { inStep } from './errors';
 import { locate, readMountinfo } from './mountinfo';
 
 export interface PersistedNamespace {
@@ -64,7 +64,7 @@ export function persistNamespace(pid: number, kind: NamespaceKind, file: string)
       // 'wx': O_EXCL, so a file someone else makes meanwhile is never taken over.
       closeSync(openSync(file, 'wx', 0o444));
     } catch (e) {
-      throw fsError(e, { step, path: file, syscall: 'open' });
+      throw NsError.from(e, { step, path: file, syscall: 'open' });
     }
     created = true;
   }
@@ -72,7 +72,7 @@ export function persistNamespace(pid: number, kind: NamespaceKind, file: string)
     sys.mount(source, file, null, ['BIND']);
   } catch (e) {
     if (created) unlinkSync(file);
-    const err = e as NsError;
+    const err = NsError.from(e);
     throw new NsError({ errno: Math.abs(err.errno), code: err.code, syscall: 'mount', path: source, dest: file, step });
   }
   if (created) createdFiles.add(posix.resolve(file));

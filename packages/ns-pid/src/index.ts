@@ -3,9 +3,10 @@
  * init that is), optionally with its own /proc; plus readers for a process's pid in every
  * nested namespace and for the tree of pid namespaces.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { constants } from 'node:os';
-import { Namespace, NsError, usageError, type PhasedOp, type Step } from 'ns-core';
+import { Namespace, NsError, readText, usageError, type PhasedOp, type Step } from 'ns-core';
+import { mount } from 'ns-mount';
 
 /**
  * What the `--init` process passes on to the program: the job-control and termination signals
@@ -18,7 +19,7 @@ export interface PidOptions {
   /**
    * Mount a new proc filesystem for the namespace at this directory (`true`: /proc), inside a
    * new mount namespace whose mounts are made private first, as unshare --mount-proc does.
-   * When you also use ns-mount's `mountNs` step, give `mountProc` to that step instead, so its
+   * When you also use ns-mount's `mount` step, give `mountProc` to that step instead, so its
    * propagation choice is the only one made.
    */
   readonly mountProc?: boolean | string;
@@ -31,9 +32,6 @@ export interface PidOptions {
   /** Signal the program gets when the launcher dies (unshare --kill-child). */
   readonly killChild?: NodeJS.Signals;
 }
-
-/** Flags util-linux unshare(1) mounts the new proc with. */
-const PROC_FLAGS = ['NOSUID', 'NODEV', 'NOEXEC'] as const;
 
 /**
  * Parses a signal name as util-linux does (signame_to_signum): case-insensitive, with or
@@ -55,13 +53,10 @@ export function pid(options: PidOptions = {}): Step {
   let procDir: string | undefined;
   if (options.mountProc !== undefined && options.mountProc !== false) {
     procDir = options.mountProc === true ? '/proc' : options.mountProc;
-    if (procDir === '') throw usageError('--mount-proc: directory must not be empty');
-    // Private first, or the new proc would also appear on the host's /proc through a shared
-    // peer group (mount_namespaces(7)); util-linux does the same by default.
-    child.push({ op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation', step: '--mount-proc' });
-    // After any root change, as unshare mounts it after --root: DIR is a path in the final view.
-    child.push({ op: 'mount', source: 'proc', target: procDir, fstype: 'proc', flags: [...PROC_FLAGS],
-                 phase: 'after-root', step: '--mount-proc' });
+    // ns-mount's --mount-proc, with / private first, as unshare --mount-proc does by default: or
+    // the new proc would also appear on the host's /proc through a shared peer group.
+    // Each op is ours to name: the user asked for --mount-proc, not for a propagation.
+    child.push(...(mount({ propagation: 'private', mountProc: procDir }).child ?? []).map((op) => ({ ...op, step: '--mount-proc' })));
   }
   if (options.init) {
     child.push({ op: 'fork', init: true, forward: INIT_FORWARDED_SIGNALS, phase: 'fork', step: '--init' });
@@ -84,13 +79,7 @@ export function pid(options: PidOptions = {}): Step {
  */
 export function nsPids(processId: number | 'self'): number[] {
   const path = `/proc/${processId}/status`;
-  let status: string;
-  try {
-    status = readFileSync(path, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path });
-  }
+  const status = readText(path);
   const line = status.split('\n').find((l) => l.startsWith('NSpid:'));
   // NSpid exists since Linux 4.1; without it the only pid we know is the one /proc uses.
   if (!line) return [processId === 'self' ? process.pid : processId];

@@ -4,7 +4,7 @@
  * util-linux options means, and in which mode.
  */
 import {
-  KIND_NAMES, NsError, usageError, type NamespaceKind, type RunOptions, type SpawnOptions, type Step,
+  KIND_NAMES, NsError, usageError, type NamespaceKind, type SpawnOptions, type Step,
 } from 'ns-core';
 import type { UserOptions } from 'ns-user';
 import type { PersistStep, Propagation } from 'ns-mount';
@@ -27,8 +27,9 @@ export interface UnshareOptions extends UserOptions {
   readonly root?: string;
   /** -w: working directory. */
   readonly wd?: string;
-  readonly monotonic?: number;
-  readonly boottime?: number;
+  /** Seconds, as ns-time parses them (negative and to the nanosecond: '-86400', '1.5'). */
+  readonly monotonic?: number | string;
+  readonly boottime?: number | string;
   /** --kill-child[=SIG] (implies fork). */
   readonly killChild?: NodeJS.Signals;
   /** --forward-signals (implies fork). */
@@ -43,7 +44,6 @@ export interface UnshareOptions extends UserOptions {
 
 export interface UnsharePlan {
   readonly spawn: SpawnOptions;
-  readonly run: RunOptions;
   /** Namespaces to bind onto files while the child waits: [kind, file]. */
   readonly persist: readonly (readonly [NamespaceKind, string])[];
   /**
@@ -124,7 +124,7 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
   }
   if (requested.has('mnt')) {
     const procDir = options.mountProc === true ? '/proc' : options.mountProc;
-    steps.push(pkg.mount.mountNs({
+    steps.push(pkg.mount.mount({
       propagation: options.propagation ?? 'private',
       // --mount-binfmt without a directory also mounts /proc, as util-linux 2.41 does.
       ...(procDir !== undefined ? { mountProc: procDir } : binfmt === true ? { mountProc: '/proc' } : {}),
@@ -168,9 +168,6 @@ export function planUnshare(options: UnshareOptions): UnsharePlan {
   const env = filteredEnv(options);
   return {
     spawn: { steps, ...(env ? { env } : {}) },
-    // With --fork, util-linux's parent ignores SIGINT/SIGTERM (2.36+) unless --forward-signals;
-    // without it the program replaced unshare, so signals sent to us are meant for it.
-    run: { signals: !fork ? 'forward' : options.forwardSignals ? ['SIGINT', 'SIGTERM'] : 'ignore' },
     persist,
     ...(persistStep ? { persistStep } : {}),
     kinds: KIND_NAMES.filter((k) => requested.has(k)),

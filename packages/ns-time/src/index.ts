@@ -2,8 +2,7 @@
  * ns-time: a new time namespace whose CLOCK_MONOTONIC and CLOCK_BOOTTIME are shifted by fixed
  * offsets (time_namespaces(7)), written before the program starts.
  */
-import { readFileSync } from 'node:fs';
-import { NsError, usageError, type PhasedOp, type Step } from 'ns-core';
+import { NsError, readText, usageError, type PhasedOp, type Step } from 'ns-core';
 
 /** The clocks a time namespace can shift, with their clockid_t (linux/time.h). */
 export const CLOCKS = { monotonic: 1, boottime: 7 } as const;
@@ -91,13 +90,7 @@ export function explainOffsetError(err: unknown, options: TimeOptions): unknown 
 /** The offsets of the time namespace a process's children get (its own, once it has exec'd). */
 export function readTimeOffsets(pid: number | 'self'): Record<ClockName, ClockOffset> {
   const path = `/proc/${pid}/timens_offsets`;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path });
-  }
+  const text = readText(path);
   const out: Partial<Record<ClockName, ClockOffset>> = {};
   for (const line of text.split('\n')) {
     const [name, seconds, nanoseconds] = line.trim().split(/\s+/);

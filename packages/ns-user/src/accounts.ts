@@ -1,43 +1,17 @@
 /**
- * Users, groups and subordinate ids from the files in /etc. Node has no getpwnam(3), so we
- * read the files that back it on a plain system; names served only by NSS modules (LDAP,
- * systemd-homed) are not seen, and a numeric id works for those.
+ * Ids named by users (numbers or account names, resolved with ns-core's passwd/group reader)
+ * and subordinate id blocks from /etc/subuid and /etc/subgid (subuid(5)).
  */
-import { readFileSync } from 'node:fs';
-import { NsError, usageError } from 'ns-core';
+import { GROUP_FILE, NsError, parseGroup, parsePasswd, PASSWD_FILE, readText, usageError } from 'ns-core';
 import type { IdKind } from './maps';
 
-export const PASSWD_FILE = '/etc/passwd';
-export const GROUP_FILE = '/etc/group';
 export const SUBUID_FILE = '/etc/subuid';
 export const SUBGID_FILE = '/etc/subgid';
 
-export interface Account {
-  readonly name: string;
-  readonly id: number;
-}
-
 export type ReadText = (path: string) => string;
 
-/** readFileSync as an NsError naming the path. */
-export function readTextFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path });
-  }
-}
-
-/** name:x:id:... lines of /etc/passwd or /etc/group; lines without a numeric id are not accounts. */
-export function parseAccounts(text: string): Account[] {
-  const out: Account[] = [];
-  for (const line of text.split('\n')) {
-    const [name, , id] = line.split(':');
-    if (name && id !== undefined && /^\d+$/.test(id)) out.push({ name, id: Number(id) });
-  }
-  return out;
-}
+/** A file's text as an NsError naming the path when it cannot be read. */
+export const readTextFile: ReadText = (path) => readText(path);
 
 /**
  * A uid or gid given as a number or a name, as util-linux's --map-user/--map-group take it.
@@ -51,14 +25,14 @@ export function resolveId(kind: IdKind, value: string | number, option: string, 
     return id;
   }
   const file = kind === 'uid' ? PASSWD_FILE : GROUP_FILE;
-  const found = parseAccounts(read(file)).find((a) => a.name === text);
-  if (!found) throw usageError(`${option}: unknown ${kind === 'uid' ? 'user' : 'group'} '${text}' (not in ${file})`);
-  return found.id;
+  const id = kind === 'uid' ? parsePasswd(read(file)).find((a) => a.name === text)?.uid : parseGroup(read(file)).find((g) => g.name === text)?.gid;
+  if (id === undefined) throw usageError(`${option}: unknown ${kind === 'uid' ? 'user' : 'group'} '${text}' (not in ${file})`);
+  return id;
 }
 
 /** The name of a uid in /etc/passwd, if it has one. */
 export function userName(uid: number, read: ReadText = readTextFile): string | undefined {
-  return parseAccounts(read(PASSWD_FILE)).find((a) => a.id === uid)?.name;
+  return parsePasswd(read(PASSWD_FILE)).find((a) => a.uid === uid)?.name;
 }
 
 /** One `owner:start:count` line of /etc/subuid or /etc/subgid (subuid(5)). */

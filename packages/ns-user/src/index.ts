@@ -12,12 +12,12 @@ export {
   MAX_ID, MAX_MAP_LINES, type IdKind, type IdRange, type SourcedRange,
 } from './maps';
 export {
-  readSubordinateIds, subordinateIdsOf, parseSubordinateIds, parseAccounts, resolveId, userName,
+  readSubordinateIds, subordinateIdsOf, parseSubordinateIds, resolveId, userName,
   SUBUID_FILE, SUBGID_FILE, type SubordinateRange, type SubordinateFile, type SubordinateFileProblem,
 } from './accounts';
 export {
-  planUserNamespace, processContext, setgroupsPolicy, singleGidMapNeedsSetgroupsDeny,
-  type UserOptions, type UserContext, type UserPlan, type IdMapPlan, type RangeSpec, type MapWriter,
+  planUserNamespace, processContext, setgroupsPolicy, singleGidMapNeedsSetgroupsDeny, labelOf,
+  type LabelledOption, type UserOptions, type UserContext, type UserPlan, type IdMapPlan, type RangeSpec, type MapWriter,
 } from './plan';
 
 function mapAction(kind: 'uid' | 'gid', map: IdMapPlan): ParentAction {
@@ -31,7 +31,7 @@ function mapAction(kind: 'uid' | 'gid', map: IdMapPlan): ParentAction {
  */
 export function mapWritingActions(plan: UserPlan): ParentAction[] {
   const actions: ParentAction[] = [];
-  if (plan.setgroups) actions.push({ action: 'write-proc', file: 'setgroups', data: plan.setgroups, step: '--setgroups' });
+  if (plan.setgroups) actions.push({ action: 'write-proc', file: 'setgroups', data: plan.setgroups, step: plan.labels.setgroups });
   if (plan.uidMap) actions.push(mapAction('uid', plan.uidMap));
   if (plan.gidMap) actions.push(mapAction('gid', plan.gidMap));
   return actions;
@@ -42,11 +42,11 @@ export function mapWritingActions(plan: UserPlan): ParentAction[] {
  * other one made with it, by unshare in the child) belongs to that user. Groups first: after
  * setuid we could no longer change them.
  */
-function ownerOps(owner: { uid: number; gid: number }): PhasedOp[] {
+function ownerOps(owner: { uid: number; gid: number }, step: string): PhasedOp[] {
   return [
-    { op: 'setgroups', gids: [], phase: 'pre-namespaces', step: '--owner' },
-    { op: 'setgid', gid: owner.gid, phase: 'pre-namespaces', step: '--owner' },
-    { op: 'setuid', uid: owner.uid, phase: 'pre-namespaces', step: '--owner' },
+    { op: 'setgroups', gids: [], phase: 'pre-namespaces', step },
+    { op: 'setgid', gid: owner.gid, phase: 'pre-namespaces', step },
+    { op: 'setuid', uid: owner.uid, phase: 'pre-namespaces', step },
   ];
 }
 
@@ -56,12 +56,12 @@ function identityOps(plan: UserPlan): PhasedOp[] {
   if (plan.setgid !== undefined) {
     // With setgroups denied the kernel refuses setgroups(2) outright (EPERM), and there is no
     // list to drop: the outer groups stay, unmapped. util-linux fails here; we skip the call.
-    if (plan.setgroups !== 'deny') ops.push({ op: 'setgroups', gids: [], phase: 'identity', step: '--setgid' });
-    ops.push({ op: 'setgid', gid: plan.setgid, phase: 'identity', step: '--setgid' });
+    if (plan.setgroups !== 'deny') ops.push({ op: 'setgroups', gids: [], phase: 'identity', step: plan.labels.setgid });
+    ops.push({ op: 'setgid', gid: plan.setgid, phase: 'identity', step: plan.labels.setgid });
   }
-  if (plan.setuid !== undefined) ops.push({ op: 'setuid', uid: plan.setuid, phase: 'identity', step: '--setuid' });
+  if (plan.setuid !== undefined) ops.push({ op: 'setuid', uid: plan.setuid, phase: 'identity', step: plan.labels.setuid });
   // Ambient capabilities survive execve(2) for a non-setuid program (capabilities(7)).
-  if (plan.keepCaps) ops.push({ op: 'ambient-all', phase: 'identity', step: '--keep-caps' });
+  if (plan.keepCaps) ops.push({ op: 'ambient-all', phase: 'identity', step: plan.labels.keepCaps });
   return ops;
 }
 
@@ -80,7 +80,7 @@ export function childCanWriteMaps(plan: UserPlan): boolean {
 /** The same writes as mapWritingActions, done by the child in its own /proc/self. */
 function childMapOps(plan: UserPlan): PhasedOp[] {
   const ops: PhasedOp[] = [];
-  if (plan.setgroups) ops.push({ op: 'write-file', path: '/proc/self/setgroups', data: plan.setgroups, phase: 'namespaces', step: '--setgroups' });
+  if (plan.setgroups) ops.push({ op: 'write-file', path: '/proc/self/setgroups', data: plan.setgroups, phase: 'namespaces', step: plan.labels.setgroups });
   if (plan.uidMap) ops.push({ op: 'write-file', path: '/proc/self/uid_map', data: formatIdMap(plan.uidMap.ranges), phase: 'namespaces', step: plan.uidMap.option });
   if (plan.gidMap) ops.push({ op: 'write-file', path: '/proc/self/gid_map', data: formatIdMap(plan.gidMap.ranges), phase: 'namespaces', step: plan.gidMap.option });
   return ops;
@@ -93,7 +93,7 @@ export function userStep(plan: UserPlan): Step {
     name: 'ns-user',
     create: ['user'],
     ...(plan.owner ? { createInChild: true } : {}),
-    child: [...(plan.owner ? ownerOps(plan.owner) : []), ...(byChild ? childMapOps(plan) : []), ...identityOps(plan)],
+    child: [...(plan.owner ? ownerOps(plan.owner, plan.labels.owner) : []), ...(byChild ? childMapOps(plan) : []), ...identityOps(plan)],
     parent: byChild ? [] : mapWritingActions(plan),
   };
 }

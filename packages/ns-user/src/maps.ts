@@ -2,8 +2,7 @@
  * uid/gid maps: parsing what users type, validating against the kernel's rules before any
  * syscall, punching a single-id mapping into ranges, and reading /proc/PID/{uid,gid}_map.
  */
-import { NsError, usageError } from 'ns-core';
-import { readTextFile } from './accounts';
+import { NsError, readText, usageError } from 'ns-core';
 
 export type IdKind = 'uid' | 'gid';
 
@@ -150,5 +149,5 @@ export function parseIdMap(text: string): IdRange[] {
  * the user namespace has no map yet; the initial namespace shows `0 0 4294967295`.
  */
 export function readIdMap(pid: number | 'self', kind: IdKind): IdRange[] {
-  return parseIdMap(readTextFile(`/proc/${pid}/${kind}_map`));
+  return parseIdMap(readText(`/proc/${pid}/${kind}_map`));
 }

@@ -40,6 +40,25 @@ export interface UserOptions {
   readonly setuid?: number | string;
   /** -G: setgroups([]) and setgid inside before exec. */
   readonly setgid?: number | string;
+  /**
+   * How the caller's users name each option, for messages and error steps: unshare's flag
+   * names by default; the container runner says `--userns-range` where unshare says `--map-users`.
+   */
+  readonly labels?: Partial<Readonly<Record<LabelledOption, string>>>;
+}
+
+/** Options whose name appears in messages. */
+export type LabelledOption = 'mapRoot' | 'mapCurrent' | 'mapUser' | 'mapGroup' | 'mapUsers' | 'mapGroups' | 'setgroups' | 'owner' | 'setuid' | 'setgid';
+
+/** util-linux unshare(1)'s names, which ns-user's CLI shares. */
+const UTIL_LINUX_LABELS: Readonly<Record<LabelledOption, string>> = {
+  mapRoot: '--map-root-user', mapCurrent: '--map-current-user', mapUser: '--map-user', mapGroup: '--map-group',
+  mapUsers: '--map-users', mapGroups: '--map-groups', setgroups: '--setgroups', owner: '--owner', setuid: '--setuid', setgid: '--setgid',
+};
+
+/** The label the caller uses for an option. */
+export function labelOf(options: Pick<UserOptions, 'labels'>, option: LabelledOption): string {
+  return options.labels?.[option] ?? UTIL_LINUX_LABELS[option];
 }
 
 /** Who is asking, and where ids come from: the real process and /etc by default. */
@@ -94,6 +113,8 @@ export interface UserPlan {
   readonly setuid?: number;
   readonly setgid?: number;
   readonly keepCaps: boolean;
+  /** The caller's names for the options, for the steps' error labels. */
+  readonly labels: Readonly<Record<LabelledOption | 'keepCaps', string>>;
 }
 
 function parseIdValue(value: number | string, option: string): number {
@@ -102,13 +123,13 @@ function parseIdValue(value: number | string, option: string): number {
   return Number(text);
 }
 
-function parseOwner(value: NonNullable<UserOptions['owner']>): { uid: number; gid: number } {
+function parseOwner(value: NonNullable<UserOptions['owner']>, label: string): { uid: number; gid: number } {
   if (typeof value !== 'string') {
-    return { uid: parseIdValue(value.uid, '--owner'), gid: parseIdValue(value.gid, '--owner') };
+    return { uid: parseIdValue(value.uid, label), gid: parseIdValue(value.gid, label) };
   }
   const m = /^(\d+):(\d+)$/.exec(value);
-  if (!m) throw usageError(`--owner: '${value}' is not UID:GID`);
-  return { uid: parseIdValue(m[1]!, '--owner'), gid: parseIdValue(m[2]!, '--owner') };
+  if (!m) throw usageError(`${label}: '${value}' is not UID:GID`);
+  return { uid: parseIdValue(m[1]!, label), gid: parseIdValue(m[2]!, label) };
 }
 
 /** The first block /etc/subuid (or subgid) gives the caller, as util-linux's `auto` and `subids` use. */
@@ -120,9 +141,7 @@ function firstSubordinateBlock(kind: IdKind, ctx: UserContext, option: string, k
     name = userName(ctx.euid, ctx.readFile);
     blocks = subordinateIdsOf(ctx.readFile(file), { uid: ctx.euid, name }, file);
   } catch (e) {
-    const err = e as NsError;
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EINVAL', ...(err.path ? { path: err.path } : {}),
-                        message: `${option}: '${keyword}': ${err.message}` });
+    throw NsError.from(e).withStep(`${option}: '${keyword}'`);
   }
   if (!blocks[0]) throw usageError(`${option}: '${keyword}': no line for user ${name ?? ctx.euid} (uid ${ctx.euid}) in ${file}`);
   return blocks[0];
@@ -185,10 +204,11 @@ export function singleGidMapNeedsSetgroupsDeny(gidMap: IdMapPlan | undefined, ow
 }
 
 /** The setgroups policy to write, or undefined to leave the kernel's default ("allow"). */
-export function setgroupsPolicy(asked: 'allow' | 'deny' | undefined, gidMap: IdMapPlan | undefined, owner: boolean): 'allow' | 'deny' | undefined {
+export function setgroupsPolicy(asked: 'allow' | 'deny' | undefined, gidMap: IdMapPlan | undefined, owner: boolean,
+                                label = UTIL_LINUX_LABELS.setgroups): 'allow' | 'deny' | undefined {
   if (!singleGidMapNeedsSetgroupsDeny(gidMap, owner)) return asked;
   if (asked === 'allow') {
-    throw usageError(`--setgroups: 'allow' cannot be combined with ${gidMap!.option}: a single group mapping needs setgroups denied`);
+    throw usageError(`${label}: 'allow' cannot be combined with ${gidMap!.option}: a single group mapping needs setgroups denied`);
   }
   return 'deny';
 }
@@ -221,8 +241,9 @@ function planMap(kind: IdKind, single: number | undefined, singleOption: string,
  * @throws NsError EUSAGE for bad syntax, overlaps, unknown names, conflicting options.
  */
 export function planUserNamespace(options: UserOptions, ctx: UserContext = processContext()): UserPlan {
+  const label = (option: LabelledOption) => labelOf(options, option);
   if (options.mapRoot && options.mapCurrent) {
-    throw usageError('--map-root-user: cannot be combined with --map-current-user');
+    throw usageError(`${label('mapRoot')}: cannot be combined with ${label('mapCurrent')}`);
   }
   const uidSpecs: RangeSpec[] = [...(options.mapUsers ?? [])];
   const gidSpecs: RangeSpec[] = [...(options.mapGroups ?? [])];
@@ -230,30 +251,31 @@ export function planUserNamespace(options: UserOptions, ctx: UserContext = proce
   if (options.mapSubids) { uidSpecs.push('subids'); gidSpecs.push('subids'); }
 
   const defaultInner = (own: number) => (options.mapRoot ? 0 : options.mapCurrent ? own : undefined);
-  const singleUid = options.mapUser !== undefined ? resolveId('uid', options.mapUser, '--map-user', ctx.readFile) : defaultInner(ctx.euid);
-  const singleGid = options.mapGroup !== undefined ? resolveId('gid', options.mapGroup, '--map-group', ctx.readFile) : defaultInner(ctx.egid);
-  const uidSingleOption = options.mapUser !== undefined ? '--map-user' : options.mapRoot ? '--map-root-user' : '--map-current-user';
-  const gidSingleOption = options.mapGroup !== undefined ? '--map-group' : options.mapRoot ? '--map-root-user' : '--map-current-user';
+  const singleUid = options.mapUser !== undefined ? resolveId('uid', options.mapUser, label('mapUser'), ctx.readFile) : defaultInner(ctx.euid);
+  const singleGid = options.mapGroup !== undefined ? resolveId('gid', options.mapGroup, label('mapGroup'), ctx.readFile) : defaultInner(ctx.egid);
+  const uidSingleOption = label(options.mapUser !== undefined ? 'mapUser' : options.mapRoot ? 'mapRoot' : 'mapCurrent');
+  const gidSingleOption = label(options.mapGroup !== undefined ? 'mapGroup' : options.mapRoot ? 'mapRoot' : 'mapCurrent');
 
-  const owner = options.owner !== undefined ? parseOwner(options.owner) : undefined;
-  if (owner && !ctx.privileged) throw usageError(`--owner: creating a namespace for another user needs root (euid is ${ctx.euid})`);
+  const owner = options.owner !== undefined ? parseOwner(options.owner, label('owner')) : undefined;
+  if (owner && !ctx.privileged) throw usageError(`${label('owner')}: creating a namespace for another user needs root (euid is ${ctx.euid})`);
 
-  const uidMap = planMap('uid', singleUid, uidSingleOption, uidSpecs, '--map-users', ctx.euid, ctx, owner !== undefined);
-  const gidMap = planMap('gid', singleGid, gidSingleOption, gidSpecs, '--map-groups', ctx.egid, ctx, owner !== undefined);
+  const uidMap = planMap('uid', singleUid, uidSingleOption, uidSpecs, label('mapUsers'), ctx.euid, ctx, owner !== undefined);
+  const gidMap = planMap('gid', singleGid, gidSingleOption, gidSpecs, label('mapGroups'), ctx.egid, ctx, owner !== undefined);
   for (const [m, helper] of [[uidMap, 'newuidmap'], [gidMap, 'newgidmap']] as const) {
     if (m?.writer === 'helper' && !ctx.findProgram(helper)) {
       throw new NsError({ errno: 2, code: 'ENOENT', path: helper,
                           message: `${m.option}: ${helper} not found in PATH (it comes with the uidmap package)` });
     }
   }
-  const setgroups = setgroupsPolicy(options.setgroups, gidMap, owner !== undefined);
+  const setgroups = setgroupsPolicy(options.setgroups, gidMap, owner !== undefined, label('setgroups'));
   return {
     ...(uidMap ? { uidMap } : {}),
     ...(gidMap ? { gidMap } : {}),
     ...(setgroups ? { setgroups } : {}),
     ...(owner ? { owner } : {}),
-    ...(options.setuid !== undefined ? { setuid: parseIdValue(options.setuid, '--setuid') } : {}),
-    ...(options.setgid !== undefined ? { setgid: parseIdValue(options.setgid, '--setgid') } : {}),
+    ...(options.setuid !== undefined ? { setuid: parseIdValue(options.setuid, label('setuid')) } : {}),
+    ...(options.setgid !== undefined ? { setgid: parseIdValue(options.setgid, label('setgid')) } : {}),
     keepCaps: options.keepCaps ?? false,
+    labels: { ...UTIL_LINUX_LABELS, keepCaps: '--keep-caps', ...options.labels },
   };
 }

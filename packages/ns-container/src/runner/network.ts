@@ -196,9 +196,7 @@ export class PortProxy {
   #listenOne(spec: PublishSpec): Promise<Server> {
     const server = createServer({ allowHalfOpen: true }, (client) => this.#splice(client, spec.containerPort));
     return new Promise((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => reject(new NsError({
-        errno: Math.abs(e.errno ?? 0), code: e.code ?? 'EUNKNOWN', syscall: 'listen', step: '--publish',
-        path: `${spec.hostAddress}:${spec.hostPort}` })));
+      server.once('error', (e) => reject(NsError.from(e, { syscall: 'listen', step: '--publish', path: `${spec.hostAddress}:${spec.hostPort}` })));
       server.listen({ port: spec.hostPort, host: spec.hostAddress, exclusive: true }, () => resolve(server));
     });
   }

@@ -9,10 +9,10 @@
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
 import { randomBytes } from 'node:crypto';
-import { fstatSync, readFileSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
-  Namespace, NsError, spawn, sys, usageError, type ExitStatus, type NamespaceKind, type NsChild, type PhasedOp, type SpawnOptions, type Step,
+  Namespace, NsError, readText, spawn, sys, usageError, type ExitStatus, type NamespaceKind, type NsChild, type PhasedOp, type SpawnOptions, type Step,
 } from 'ns-core';
 import { parseLimits, type CgroupLimits } from 'ns-cgroup';
 import { ipc } from 'ns-ipc';
@@ -138,15 +138,6 @@ function mergeEnv(...lists: (readonly string[])[]): string[] {
   const byKey = new Map<string, string>();
   for (const e of lists.flat()) byKey.set(e.slice(0, e.indexOf('=')), e);
   return [...byKey.values()];
-}
-
-function readText(path: string, option: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path, step: option });
-  }
 }
 
 /** The container's /etc/passwd and /etc/group, read inside its root without leaving it. */

@@ -58,8 +58,7 @@ export function resolveInRoot(root: string, path: string, option: string, stopAt
       const code = (e as NodeJS.ErrnoException).code;
       // Not there: the rest is created by the exec stage, exactly as spelled.
       if (code === 'ENOENT') return literal(resolved.length, candidate, pending, option, path);
-      throw new NsError({ errno: Math.abs((e as NodeJS.ErrnoException).errno ?? 0), code: code ?? 'EUNKNOWN',
-                          syscall: 'lstat', path: posix.join(root, ...candidate), step: option });
+      throw NsError.from(e, { syscall: 'lstat', path: posix.join(root, ...candidate), step: option });
     }
     if (st.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) {

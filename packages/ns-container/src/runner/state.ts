@@ -65,8 +65,7 @@ export function validateName(name: string): string {
 }
 
 function fsError(e: unknown, syscall: string, path: string): NsError {
-  const err = e as NodeJS.ErrnoException;
-  return new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall, path });
+  return NsError.from(e, { syscall, path });
 }
 
 /** The directory for this user's state, by convention; not created. */

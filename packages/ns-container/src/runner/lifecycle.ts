@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, sys, type SpawnOptions, type Step } from 'ns-core';
-import { openTargets, planEnter, type OpenedTargets } from '../enter';
+import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
 import { resolveUser, securityStep } from './identity';
 import { resolveInRoot } from './inroot';
 import { isAlive, StateStore, type ContainerState } from './state';

@@ -18,7 +18,7 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, sys, usageError, type ChildOp, type PhasedOp, type Step } from 'ns-core';
-import { compileFsOps, locate, mountNs, perMountFlags, readOnlyRemounts, type FsOp, type PathLocation } from 'ns-mount';
+import { compileFsOps, locate, mount, perMountFlags, readOnlyRemounts, type FsOp, type PathLocation } from 'ns-mount';
 import { resolveInRoot } from './inroot';
 import type { IdRange } from 'ns-user';
 
@@ -132,8 +132,7 @@ function resolveSource(e: Emitter, step: string, path: string): Source {
   try {
     location = locate(path);
   } catch (err) {
-    const n = err as NsError;
-    throw new NsError({ errno: Math.abs(n.errno ?? 0), code: n.code, syscall: 'open', path, step });
+    throw NsError.from(err, { syscall: 'open', path, step });
   }
   const host = e.spec.hostRoot;
   if (host) {
@@ -263,7 +262,7 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
   e.ops.push({ op: 'pivot-root', newRoot: base, phase: 'root', step: 'rootfs' });
   // The tmpfs root is complete: make it read-only too, like the host tree bound into it.
   e.ops.push({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | TMPFS_FLAGS, phase: 'after-root', step: 'rootfs' });
-  return { steps: [mountNs({ propagation: 'private' }), { name: 'ns-run filesystem', child: e.ops }], home: writableHome ?? '/' };
+  return { steps: [mount({ propagation: 'private' }), { name: 'ns-run filesystem', child: e.ops }], home: writableHome ?? '/' };
 }
 
 function ownRootfs(rootfs: string, spec: FilesystemSpec, e: Emitter): Filesystem {
@@ -277,7 +276,7 @@ function ownRootfs(rootfs: string, spec: FilesystemSpec, e: Emitter): Filesystem
   };
   // The system mounts' destinations are resolved inside the root like any other.
   const systemOps = systemMounts(spec.ownNetwork).map((op) => ({ ...op, dest: resolveInRoot(dir, op.dest, 'rootfs').inside }));
-  const mount = mountNs({ propagation: 'private', rootfs: dir, ops: systemOps });
+  const mountStep = mount({ propagation: 'private', rootfs: dir, ops: systemOps });
   if (!spec.ownNetwork) {
     const sysfs = resolveInRoot(dir, '/sys', 'rootfs');
     bindSys(e, { base: dir, inside: sysfs.inside, existingDepth: sysfs.existingDepth });
@@ -294,7 +293,7 @@ function ownRootfs(rootfs: string, spec: FilesystemSpec, e: Emitter): Filesystem
     e.ops.push({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | perMountFlags(root.location.mount),
                  phase: 'after-root', step: '--read-only' });
   }
-  return { steps: [mount, { name: 'ns-run filesystem', child: e.ops }], home: normalHome(spec.home) };
+  return { steps: [mountStep, { name: 'ns-run filesystem', child: e.ops }], home: normalHome(spec.home) };
 }
 
 /** /proc, a minimal /dev, and (with a network namespace of its own) a read-only sysfs. */

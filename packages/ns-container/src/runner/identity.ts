@@ -4,7 +4,7 @@
  * privileges it keeps (capabilities, no_new_privs).
  */
 import { constants } from 'node:os';
-import { usageError, type PhasedOp, type Step } from 'ns-core';
+import { parseGroup, parsePasswd, usageError, type PhasedOp, type Step } from 'ns-core';
 import {
   parseMapRange, parseSubordinateIds, processContext, subordinateIdsOf, user, userName, SUBGID_FILE, SUBUID_FILE,
   type IdRange, type UserContext,
@@ -23,31 +23,6 @@ export const DEFAULT_USERNS_RANGE = '0:1000000000:65536';
 const PR_SET_DUMPABLE = 4;
 const PR_SET_NO_NEW_PRIVS = 38;
 const PR_SET_PDEATHSIG = 1;
-
-export interface Account {
-  readonly name: string;
-  readonly uid: number;
-  readonly gid: number;
-  readonly home: string;
-}
-
-/** passwd(5) lines: name:password:uid:gid:gecos:home:shell. Malformed lines are skipped. */
-export function parsePasswd(text: string): Account[] {
-  return text.split('\n').flatMap((line) => {
-    const f = line.split(':');
-    if (f.length < 7 || !/^\d+$/.test(f[2]!) || !/^\d+$/.test(f[3]!)) return [];
-    return [{ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! }];
-  });
-}
-
-/** group(5) lines: name:password:gid:members. */
-export function parseGroup(text: string): { name: string; gid: number }[] {
-  return text.split('\n').flatMap((line) => {
-    const f = line.split(':');
-    if (f.length < 3 || !/^\d+$/.test(f[2]!)) return [];
-    return [{ name: f[0]!, gid: Number(f[2]) }];
-  });
-}
 
 export type MapMode = 'range' | 'subids' | 'single';
 
@@ -100,7 +75,7 @@ export function planIdentity(options: IdentityOptions, accounts: Accounts, ctx: 
     mode = 'range';
     uidMap = [range];
     gidMap = [range];
-    step = user({ mapUsers: [range], mapGroups: [range] }, ctx);
+    step = user({ mapUsers: [range], mapGroups: [range], labels: { mapUsers: '--userns-range', mapGroups: '--userns-range' } }, ctx);
   } else {
     if (options.usernsRange !== undefined) {
       throw usageError(`--userns-range: only root may choose the range (yours comes from ${SUBUID_FILE})`);
@@ -111,13 +86,15 @@ export function planIdentity(options: IdentityOptions, accounts: Accounts, ctx: 
       uidMap = [{ inner: 0, outer: ctx.euid, count: 1 }, { inner: 1, outer: blocks.uid.start, count: blocks.uid.count }];
       gidMap = [{ inner: 0, outer: ctx.egid, count: 1 }, { inner: 1, outer: blocks.gid.start, count: blocks.gid.count }];
       step = user({ mapUser: 0, mapGroup: 0,
+                    labels: { mapUser: 'user namespace', mapGroup: 'user namespace', mapUsers: `user namespace (${SUBUID_FILE})`,
+                              mapGroups: `user namespace (${SUBGID_FILE})` },
                     mapUsers: [{ inner: 1, outer: blocks.uid.start, count: blocks.uid.count }],
                     mapGroups: [{ inner: 1, outer: blocks.gid.start, count: blocks.gid.count }] }, ctx);
     } else {
       mode = 'single';
       uidMap = [{ inner: 0, outer: ctx.euid, count: 1 }];
       gidMap = [{ inner: 0, outer: ctx.egid, count: 1 }];
-      step = user({ mapRoot: true }, ctx);
+      step = user({ mapRoot: true, labels: { mapRoot: 'user namespace' } }, ctx);
     }
   }
   const ids = resolveUser(options.user, accounts);

@@ -5,10 +5,11 @@
  * joins them between clone and exec.
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import {
-  KIND_NAMES, Namespace, NsError, nsProcPath, sys, usageError, type JoinTarget, type NamespaceKind, type PhasedOp,
-  type RunOptions, type SpawnOptions, type Step,
-} from 'ns-core';
+import { NsError, usageError } from './errors';
+import type { JoinTarget, PhasedOp, SpawnOptions, Step } from './exec/plan';
+import { KIND_NAMES, nsProcPath, type NamespaceKind } from './kinds';
+import { Namespace } from './namespace';
+import * as sys from './sys';
 
 export interface EnterOptions {
   /** -t: the target process; with `targetInode`, only if its pidfd still has that inode. */
@@ -205,7 +206,7 @@ export function openTargets(options: EnterOptions): OpenedTargets {
 }
 
 /** Steps for what was opened: root, working directory, fork, ids, caps, cgroup. */
-export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn: SpawnOptions; run: RunOptions; forks: boolean } {
+export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn: SpawnOptions; forks: boolean } {
   const child: PhasedOp[] = [];
   if (opened.rootFd !== undefined) {
     child.push({ op: 'fchdir', fd: opened.rootFd, phase: 'root', step: '--root' });
@@ -250,9 +251,6 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
     } }] } : {}) }];
   return {
     spawn: { join: opened.join, steps, ...(opened.env ? { env: opened.env } : {}) },
-    // nsenter execs in place: signals sent to us are for the program. Its forking parent
-    // (-p) handles none: they act on it by default, as on ours (see `forks`).
-    run: { signals: forks ? [] : 'forward' },
     forks,
   };
 }

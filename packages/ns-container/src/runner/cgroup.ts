@@ -35,7 +35,7 @@ export interface ContainerCgroup {
 }
 
 function hint(e: unknown, option: string): never {
-  const err = e as NsError;
+  const err = NsError.from(e);
   if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') {
     throw new NsError({ errno: Math.abs(err.errno), code: err.code, ...(err.path ? { path: err.path } : {}), step: option,
                         message: `${option}: ${err.message}`,

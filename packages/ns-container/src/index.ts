@@ -1,0 +1,6 @@
+/**
+ * ns-container: the container logic the `ns-run` runner and the `ns-run-oci` runtime share:
+ * root filesystems, identity and user namespace ranges, networks, limits, lifecycle and state.
+ * Composed from the per-kind packages; the CLIs are thin tables over it.
+ */
+export * from './container';
