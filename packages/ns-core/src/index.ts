@@ -8,6 +8,7 @@ export {
 } from './kinds';
 export { NsError, usageError, readText, errnoName, errnoMessage, errnoNumber, type NsErrorInit } from './errors';
 export { decodeBytes, encodeText, fsPath, hasEscapedBytes } from './bytes';
+export { parseDecimal } from './numbers';
 export { parsePasswd, parseGroup, PASSWD_FILE, GROUP_FILE, type PasswdEntry, type GroupEntry } from './accounts';
 export { Namespace, namespaceIds, openNamespaces, supportedKinds } from './namespace';
 export { runInside, runInNew, type InProcessKind } from './inside';

@@ -4,7 +4,7 @@
  * util-linux options means, and in which mode.
  */
 import {
-  KIND_NAMES, NsError, usageError, type NamespaceKind, type SpawnOptions, type Step,
+  KIND_NAMES, NsError, parseDecimal, usageError, type NamespaceKind, type SpawnOptions, type Step,
 } from 'ns-core';
 import type { UserOptions } from 'ns-user';
 import type { PersistStep, Propagation } from 'ns-mount';
@@ -198,10 +198,9 @@ function binfmtStep(dir: string, interpreters: readonly string[]): Step {
 function identityOnly(options: UnshareOptions): Step {
   const num = (v: number | string | undefined, option: string) => {
     if (v === undefined) return undefined;
-    // Digits only, as util-linux's strtoul_or_err: Number('') would quietly be uid 0.
-    if (typeof v === 'string' && !/^\d+$/.test(v)) throw usageError(`${option}: invalid id '${v}'`);
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 0 || n > 0xfffffffe) throw usageError(`${option}: invalid id '${v}'`);
+    // As util-linux's strtoul_or_err: Number('') would quietly be uid 0.
+    const n = typeof v === 'number' ? v : parseDecimal(v, 0xfffffffe);
+    if (n === undefined || !Number.isSafeInteger(n) || n < 0 || n > 0xfffffffe) throw usageError(`${option}: invalid id '${v}'`);
     return n;
   };
   const gid = num(options.setgid, '--setgid');

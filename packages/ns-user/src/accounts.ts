@@ -2,7 +2,7 @@
  * Ids named by users (numbers or account names, resolved with ns-core's passwd/group reader)
  * and subordinate id blocks from /etc/subuid and /etc/subgid (subuid(5)).
  */
-import { GROUP_FILE, NsError, parseGroup, parsePasswd, PASSWD_FILE, readText, usageError } from 'ns-core';
+import { GROUP_FILE, NsError, parseDecimal, parseGroup, parsePasswd, PASSWD_FILE, readText, usageError } from 'ns-core';
 import type { IdKind } from './maps';
 
 export const SUBUID_FILE = '/etc/subuid';
@@ -19,10 +19,10 @@ export const readTextFile: ReadText = (path) => readText(path);
  */
 export function resolveId(kind: IdKind, value: string | number, option: string, read: ReadText = readTextFile): number {
   const text = String(value);
-  if (/^\d+$/.test(text)) {
-    const id = Number(text);
-    if (id > 0xfffffffe) throw usageError(`${option}: '${text}' is not a valid ${kind}`);
-    return id;
+  const number = parseDecimal(text);
+  if (number !== undefined) {
+    if (number > 0xfffffffe) throw usageError(`${option}: '${text}' is not a valid ${kind}`);
+    return number;
   }
   const file = kind === 'uid' ? PASSWD_FILE : GROUP_FILE;
   const id = kind === 'uid' ? parsePasswd(read(file)).find((a) => a.name === text)?.uid : parseGroup(read(file)).find((g) => g.name === text)?.gid;

@@ -6,7 +6,7 @@
  */
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { delimiter } from 'node:path';
-import { NsError, usageError } from 'ns-core';
+import { NsError, parseDecimal, usageError } from 'ns-core';
 import { readTextFile, resolveId, subordinateIdsOf, SUBGID_FILE, SUBUID_FILE, userName, type SubordinateRange } from './accounts';
 import { formatIdMap, MAX_ID, MAX_MAP_BYTES, parseIdMap, parseMapRange, validateIdMap, withSingleMapping,
          type IdKind, type IdRange, type SourcedRange } from './maps';
@@ -119,8 +119,9 @@ export interface UserPlan {
 
 function parseIdValue(value: number | string, option: string): number {
   const text = String(value);
-  if (!/^\d+$/.test(text) || Number(text) > MAX_ID) throw usageError(`${option}: '${text}' is not a valid id`);
-  return Number(text);
+  const id = parseDecimal(text, MAX_ID);
+  if (id === undefined) throw usageError(`${option}: '${text}' is not a valid id`);
+  return id;
 }
 
 function parseOwner(value: NonNullable<UserOptions['owner']>, label: string): { uid: number; gid: number } {

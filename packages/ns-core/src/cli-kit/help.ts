@@ -157,9 +157,13 @@ export function renderBashCompletion(cmd: CommandSpec): string {
     const names = cmd.commands.map((c) => c.prog.slice(cmd.prog.length + 1));
     lines.push(
       '  local sub=${COMP_WORDS[1]}',
-      `  if [[ $COMP_CWORD -eq 1 ]]; then COMPREPLY=($(compgen -W ${JSON.stringify(names.join(' '))} -- "$cur")); return; fi`,
+      `  if [[ $COMP_CWORD -eq 1 && "$cur" != -* ]]; then COMPREPLY=($(compgen -W ${JSON.stringify(names.join(' '))} -- "$cur")); return; fi`,
       '  case "$sub" in',
       ...cmd.commands.map((c) => [`    ${c.prog.slice(cmd.prog.length + 1)})`, body(c, '      '), '      ;;'].join('\n')),
+      // No command word: the options of the command the tool runs by default.
+      '    -*)',
+      body(cmd, '      '),
+      '      ;;',
       '  esac',
       '  COMPREPLY=($(compgen -f -- "$cur"))',
     );

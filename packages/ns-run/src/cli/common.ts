@@ -1,17 +1,17 @@
 /** Values and reporting shared by ns-unshare, ns-enter and ns-run. */
 import { closeSync, fstatSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { usageError, type NamespaceKind, type NsChild } from 'ns-core';
+import { parseDecimal, usageError, type NamespaceKind, type NsChild } from 'ns-core';
 import type { LaunchOptions } from 'ns-core/cli';
 
 /** A number stays a number; a name is resolved later by the library against /etc. */
 export function parseIdOrName(value: string): number | string {
-  return /^\d+$/.test(value) ? Number(value) : value;
+  return parseDecimal(value) ?? value;
 }
 
 export function parseFd(option: string, value: string): number {
-  const fd = Number(value);
-  if (!/^\d+$/.test(value) || fd > 1 << 20) throw usageError(`${option}: invalid file descriptor '${value}'`);
+  const fd = parseDecimal(value, 1 << 20);
+  if (fd === undefined) throw usageError(`${option}: invalid file descriptor '${value}'`);
   try {
     fstatSync(fd);
   } catch {

@@ -2,7 +2,7 @@
 // First: it records the fds we were started with before other modules open fds of their own.
 import { inheritedFds } from './inherited-fds';
 import { existsSync } from 'node:fs';
-import { NAMESPACE_KINDS, openTargets, planEnter, usageError, type EnterOptions, type NamespaceKind } from 'ns-core';
+import { NAMESPACE_KINDS, openTargets, parseDecimal, planEnter, usageError, type EnterOptions, type NamespaceKind } from 'ns-core';
 import {
   inheritedIgnoredSignals, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec,
   type ParsedArgs,
@@ -58,13 +58,15 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
 
 function parseUidArg(option: string, value: string): number | 'follow' {
   if (value === 'follow') return 'follow';
-  if (!/^\d+$/.test(value)) throw usageError(`failed to parse ${option === '--setuid' ? 'uid' : 'gid'}: '${value}'`);
-  return Number(value);
+  const id = parseDecimal(value, 0xffffffff);
+  if (id === undefined) throw usageError(`failed to parse ${option === '--setuid' ? 'uid' : 'gid'}: '${value}'`);
+  return id;
 }
 
 function parseFdNumber(value: string): number {
-  if (!/^\d+$/.test(value)) throw usageError(`failed to parse file descriptor: '${value}'`);
-  return Number(value);
+  const fd = parseDecimal(value, 0x7fffffff);
+  if (fd === undefined) throw usageError(`failed to parse file descriptor: '${value}'`);
+  return fd;
 }
 
 /** What the command line means, as the library's options. */
@@ -84,10 +86,15 @@ export function enterOptions(args: ParsedArgs): EnterOptions {
   let targetInode: number | undefined;
   const targetArg = args.last('target');
   if (targetArg !== undefined) {
-    const m = /^(\d+)(?::(\d+))?$/.exec(targetArg);
-    if (!m || Number(m[1]) <= 0) throw usageError(`failed to parse pid: '${targetArg}'`);
-    target = Number(m[1]);
-    if (m[2] !== undefined) targetInode = Number(m[2]);
+    // PID[:INODE] (util-linux 2.40), each as strtoul reads it.
+    const [pidText, inodeText, extra] = targetArg.split(':');
+    const pid = parseDecimal(pidText!, 0x7fffffff);
+    const inode = inodeText === undefined ? undefined : parseDecimal(inodeText);
+    if (pid === undefined || pid <= 0 || extra !== undefined || (inodeText !== undefined && inode === undefined)) {
+      throw usageError(`failed to parse pid: '${targetArg}'`);
+    }
+    target = pid;
+    if (inode !== undefined) targetInode = inode;
   }
   const root = args.last('root');
   const wd = args.last('wd');
