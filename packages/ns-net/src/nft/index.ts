@@ -2,3 +2,6 @@
 export * from './objects';
 export * from './verbs';
 export { NftHandle } from './handle';
+export * from './rule';
+export * from './engine';
+export * from './forwarding';

@@ -197,7 +197,8 @@ function expressionAt(bytes: Buffer, start: number, end: number, offset: number)
   return 'expressions';
 }
 
-function dumpRequest(msg: number, family: number, attrs: NftRequest['body']['attrs'] = []) {
+/** The GET request of a dump (the transport adds NLM_F_REQUEST | NLM_F_DUMP and seq). */
+export function nftDumpRequest(msg: number, family: number, attrs: NftRequest['body']['attrs'] = []) {
   const body = encodeNftMessage({ msg, flags: 0, kind: kindOfGet(msg), body: { family, version: NFNETLINK_V0, resId: 0, attrs } } as NftRequest, 0)
     .subarray(NLMSG_HDRLEN);
   return { type: nftType(msg), flags: 0, kind: 'other' as const, body };
@@ -217,13 +218,13 @@ function decoded(messages: readonly NlMessage[]) {
 
 /** Equivalent to: `nft list tables [family]` */
 export function nftTableList(nl: NetlinkSocket, family?: NftFamily): NftTable[] {
-  const msgs = nl.dump(dumpRequest(NFT_MSG.GETTABLE, family ? familyNumber(family) : NFPROTO.UNSPEC), `nft list tables${family ? ` ${family}` : ''}`, { syscall: 'NFT_MSG_GETTABLE' });
+  const msgs = nl.dump(nftDumpRequest(NFT_MSG.GETTABLE, family ? familyNumber(family) : NFPROTO.UNSPEC), `nft list tables${family ? ` ${family}` : ''}`, { syscall: 'NFT_MSG_GETTABLE' });
   return decoded(msgs).flatMap((b) => (b.kind === 'table' ? [toTable(b.body)] : []));
 }
 
 /** Equivalent to: `nft list chains [family]`, narrowed to one table if given. */
 export function nftChainList(nl: NetlinkSocket, filter: { family?: NftFamily; table?: string } = {}): NftChain[] {
-  const msgs = nl.dump(dumpRequest(NFT_MSG.GETCHAIN, filter.family ? familyNumber(filter.family) : NFPROTO.UNSPEC), 'nft list chains', { syscall: 'NFT_MSG_GETCHAIN' });
+  const msgs = nl.dump(nftDumpRequest(NFT_MSG.GETCHAIN, filter.family ? familyNumber(filter.family) : NFPROTO.UNSPEC), 'nft list chains', { syscall: 'NFT_MSG_GETCHAIN' });
   return decoded(msgs).flatMap((b) => (b.kind === 'chain' ? [toChain(b.body)] : []))
     .filter((c) => filter.table === undefined || c.table === filter.table);
 }
@@ -238,7 +239,7 @@ export function nftRuleList(nl: NetlinkSocket, filter: { family?: NftFamily; tab
   if (filter.table !== undefined) (attrs as { kind: string; value: string }[]).push({ kind: 'table', value: filter.table });
   if (filter.chain !== undefined) (attrs as { kind: string; value: string }[]).push({ kind: 'chain', value: filter.chain });
   const what = `nft list ${filter.chain !== undefined ? `chain ${filter.family ?? ''} ${filter.table} ${filter.chain}` : filter.table !== undefined ? `table ${filter.family ?? ''} ${filter.table}` : 'ruleset'}`;
-  const msgs = nl.dump(dumpRequest(NFT_MSG.GETRULE, filter.family ? familyNumber(filter.family) : NFPROTO.UNSPEC, attrs), what, { syscall: 'NFT_MSG_GETRULE' });
+  const msgs = nl.dump(nftDumpRequest(NFT_MSG.GETRULE, filter.family ? familyNumber(filter.family) : NFPROTO.UNSPEC, attrs), what, { syscall: 'NFT_MSG_GETRULE' });
   return decoded(msgs).flatMap((b) => (b.kind === 'rule' ? [toRule(b.body)] : []))
     .filter((r) => (filter.table === undefined || r.table === filter.table) && (filter.chain === undefined || r.chain === filter.chain));
 }

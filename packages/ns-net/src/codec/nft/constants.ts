@@ -93,7 +93,7 @@ export const NFTA_COUNTER = { BYTES: 1, PACKETS: 2, PAD: 3 } as const;
 
 export const NFTA_CT = { DREG: 1, KEY: 2, DIRECTION: 3, SREG: 4 } as const;
 /** enum nft_ct_keys, the first ones, by nft(8)'s names. */
-export const NFT_CT_KEYS = ['state', 'direction', 'status', 'mark', 'secmark', 'expiration', 'helper', 'l3protocol', 'saddr', 'daddr', 'protocol', 'proto-src', 'proto-dst'] as const;
+export const NFT_CT_KEYS = ['state', 'direction', 'status', 'mark', 'secmark', 'expiration', 'helper', 'l3protocol', 'src', 'dst', 'protocol', 'proto-src', 'proto-dst'] as const;
 /** linux/netfilter/nf_conntrack_common.h: NF_CT_STATE_BIT(IP_CT_*) and the two special bits. */
 export const CT_STATE = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 } as const;
 /** linux/netfilter/nf_conntrack_common.h: enum ip_conntrack_status bits `ct status` names. */

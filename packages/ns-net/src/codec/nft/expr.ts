@@ -46,7 +46,8 @@ export type NftExpr =
     readonly addrMin?: number; readonly addrMax?: number; readonly protoMin?: number; readonly protoMax?: number; readonly flags?: number;
   }
   | { readonly type: 'masq'; readonly flags?: number; readonly protoMin?: number; readonly protoMax?: number }
-  | { readonly type: 'counter'; readonly bytes: number; readonly packets: number }
+  /** nft adds a counter with no attributes (zero); the kernel dumps what it counted. */
+  | { readonly type: 'counter'; readonly bytes?: number; readonly packets?: number }
   | { readonly type: 'ct'; readonly key: NftCtKey | number; readonly dreg: number; readonly direction?: number }
   | { readonly type: 'fib'; readonly flags: number; readonly result: NftFibResult | number; readonly dreg: number }
   | { readonly type: 'other'; readonly name: string; readonly data: Buffer };
@@ -144,7 +145,7 @@ const FIELDS: Record<Exclude<NftExprType, 'other'>, readonly Field[]> = {
 const REQUIRED: Record<Exclude<NftExprType, 'other'>, readonly string[]> = {
   meta: ['key', 'dreg'], cmp: ['sreg', 'op', 'data'], payload: ['dreg', 'base', 'offset', 'len'],
   bitwise: ['sreg', 'dreg', 'len', 'mask', 'xor'], immediate: ['dreg', 'data'], nat: ['nat', 'family'],
-  masq: [], counter: ['bytes', 'packets'], ct: ['key', 'dreg'], fib: ['flags', 'result', 'dreg'],
+  masq: [], counter: [], ct: ['key', 'dreg'], fib: ['flags', 'result', 'dreg'],
 };
 
 const ELEM_ATTRS = new NftAttrTable('NFTA_EXPR', NFTA_EXPR, {
