@@ -397,6 +397,8 @@ export function formatOp(op: NftOp): string {
     }
     case 'delete rule':
       return `delete rule ${op.rule.family} ${op.rule.table} ${op.rule.chain} handle ${op.rule.handle}`;
+    case 'request':
+      throw usageError(`${op.what}: a raw request has no nft text`);
   }
 }
 

@@ -28,7 +28,9 @@ export type NftOp =
    * `echo` asks the kernel to send the new rule back, which is how its handle is learnt.
    */
   | { readonly op: 'add rule'; readonly rule: NftRuleSpec; readonly insert?: boolean; readonly position?: number; readonly echo?: boolean }
-  | { readonly op: 'delete rule'; readonly rule: NftRuleRef };
+  | { readonly op: 'delete rule'; readonly rule: NftRuleRef }
+  /** Any nf_tables message the ops above do not cover (sets, objects...), described by `what`. */
+  | { readonly op: 'request'; readonly request: NftRequest; readonly what: string };
 
 export interface NftOpResult {
   /** The handle the kernel gave a rule added with `echo`. */
@@ -63,6 +65,8 @@ export function describeOp(op: NftOp): string {
       return `${op.insert ? 'insert rule' : 'add rule'} ${op.rule.family} ${op.rule.table} ${op.rule.chain}`;
     case 'delete rule':
       return `delete rule ${op.rule.family} ${op.rule.table} ${op.rule.chain} handle ${op.rule.handle}`;
+    case 'request':
+      return op.what;
   }
 }
 
@@ -83,6 +87,8 @@ export function opRequest(op: NftOp): NftRequest {
     }
     case 'delete rule':
       return { msg: NFT_MSG.DELRULE, flags: 0, kind: 'rule', body: ruleBody(op.rule) };
+    case 'request':
+      return op.request;
   }
 }
 
@@ -169,8 +175,10 @@ export function attributeAt(bytes: Buffer, offset: number, request: NftRequest):
     if (offset >= off && offset < off + len) {
       const name = table.nameOf(type);
       if (offset === off && (type & 0x8000) === 0) {
+        // A name (NUL-terminated, printable) is worth showing: it is usually what was wrong.
         const payload = bytes.subarray(off + 4, off + len);
-        const text = payload.length > 1 && payload.indexOf(0) === payload.length - 1 ? ` "${payload.toString('utf8', 0, payload.length - 1)}"` : '';
+        const str = payload.toString('latin1', 0, payload.length - 1);
+        const text = payload.length > 1 && payload[payload.length - 1] === 0 && /^[\x20-\x7e]+$/.test(str) ? ` "${str}"` : '';
         return `${name}${text}`;
       }
       if (request.kind === 'rule' && (type & 0x3fff) === 4) return `${name}: ${expressionAt(bytes, off + 4, off + len, offset)}`;

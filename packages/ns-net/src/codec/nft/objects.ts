@@ -2,6 +2,7 @@
  * Bodies of nf_tables messages: struct nfgenmsg {u8 nfgen_family; u8 version; __be16 res_id}
  * then the attributes of a table, chain, rule or generation (linux/netfilter/nf_tables.h).
  */
+import { usageError } from 'ns-core';
 import { align4, bytes, protocolError, string, type AttrOf, type AttrSpec, type AttrTable, type ValueCodec } from '../attr';
 import { NFTA_CHAIN, NFTA_GEN, NFTA_HOOK, NFTA_RULE, NFTA_TABLE, NFTNL_UDATA_RULE, NFNL_BATCH } from './constants';
 import { exprList } from './expr';
@@ -103,13 +104,18 @@ export type BatchAttr = AttrOf<typeof BATCH_SPEC>;
 export const BATCH_ATTRS = new NftAttrTable('NFNL_BATCH', NFNL_BATCH, BATCH_SPEC);
 export const batchBody = nfgenBody(BATCH_ATTRS);
 
+/** nft's limit on a comment (NFTNL_UDATA_COMMENT_MAXLEN, its NUL included). */
+export const RULE_COMMENT_MAX = 128;
+
 /**
  * A rule's comment as libnftnl stores it in NFTA_RULE_USERDATA: TLVs of {u8 type, u8 len,
- * value}, the comment being type NFTNL_UDATA_RULE_COMMENT with its NUL (so at most 254 bytes).
+ * value}, the comment being type NFTNL_UDATA_RULE_COMMENT with its NUL.
  */
 export function encodeRuleComment(comment: string): Buffer {
   const text = Buffer.from(`${comment}\0`);
-  if (text.length > 255) throw protocolError(`a rule comment has at most 254 bytes, got ${text.length - 1}`);
+  if (text.length > RULE_COMMENT_MAX || text.indexOf(0) < text.length - 1) {
+    throw usageError(`a rule comment has at most ${RULE_COMMENT_MAX - 1} bytes and no NUL, got ${text.length - 1}`);
+  }
   return Buffer.concat([Buffer.from([NFTNL_UDATA_RULE.COMMENT, text.length]), text]);
 }
 
