@@ -66,7 +66,7 @@ export async function stop(child: ChildProcess | undefined): Promise<void> {
  * From inside t's namespace: connect to host:port and return what the server said, or
  * `error: CODE` if the connection failed or gave no answer within timeoutMs.
  */
-export function connectFrom(t: Throwaway, host: string, port: number, timeoutMs = 1500): string {
+export function connectFrom(t: Throwaway, host: string, port: number, timeoutMs = 2500): string {
   const script = `const c = require('net').connect({ host: ${JSON.stringify(host)}, port: ${port} });
 let out = '';
 const timer = setTimeout(() => { console.log('error: ETIMEDOUT'); process.exit(0); }, ${timeoutMs});
