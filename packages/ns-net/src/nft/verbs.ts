@@ -6,7 +6,7 @@ import { NsError, errnoMessage, errnoName, sys } from 'ns-core';
 import {
   NFPROTO, NFNETLINK_V0, NFT_MSG, NLM_F, NLMSG_HDRLEN, NFGENMSG_LEN, RULE_ATTRS, CHAIN_ATTRS, TABLE_ATTRS,
   align4, attrValue, decodeNftBody, encodeBatch, encodeNftMessage, nftType, nftTypeName,
-  type ExtackAttr, type NftRequest, type NlMessage,
+  type ExtackAttr, type NftRequest, type NlMessage, type RuleAttr,
 } from '../codec';
 import { kernelError, type NetlinkSocket } from '../transport';
 import {
@@ -50,8 +50,9 @@ const ERESTART = 85;
 /** asm-generic/socket.h: buffer sizes beyond net.core.[rw]mem_max, for CAP_NET_ADMIN. */
 const SO_SNDBUFFORCE = 32;
 const SO_RCVBUFFORCE = 33;
-/** Room the kernel may take per echoed object: nf_tables allocates NLMSG_GOODSIZE skbs for them. */
+/** Receive-buffer room per echoed rule: nf_tables allocates an NLMSG_GOODSIZE skb for each. */
 const ECHO_ROOM = 8192;
+/** net.core.[rw]mem_default as shipped (the socket's buffers unless raised). */
 const DEFAULT_BUFFER = 212992;
 
 /** `add rule inet nstools forward` for messages. */
@@ -104,15 +105,14 @@ export function opRequest(op: NftOp): NftRequest {
 export function nftBatch(nl: NetlinkSocket, ops: readonly NftOp[], options: NftBatchOptions = {}): NftOpResult[] {
   if (!ops.length) return [];
   const requests = ops.map(opRequest).map((r, i) => (i === ops.length - 1 ? { ...r, flags: r.flags | NLM_F.ACK } : r));
-  let sent: Buffer = Buffer.alloc(0);
   const count = requests.length + 2;
   let first = 0;
   const echoes = ops.filter((o) => o.op === 'add rule' && o.echo).length;
-  ensureBuffers(nl, requests, echoes);
   const replies = nl.transact(count, (seq) => {
     first = seq;
-    sent = encodeBatch(requests, seq, options.genid !== undefined ? { genid: options.genid } : {});
-    return sent;
+    const batch = encodeBatch(requests, seq, options.genid !== undefined ? { genid: options.genid } : {});
+    ensureBuffers(nl, batch.length, echoes);
+    return batch;
   }, describeOp(ops[0]!), 'NFNL_MSG_BATCH_BEGIN', (m) => m.kind === 'error' && (m.seq === first || ((m.seq - first) >>> 0) === requests.length));
 
   const results: NftOpResult[] = ops.map(() => ({}));
@@ -131,11 +131,12 @@ export function nftBatch(nl: NetlinkSocket, ops: readonly NftOp[], options: NftB
 }
 
 /**
- * netlink_sendmsg() refuses a datagram above the send buffer (EMSGSIZE), and echoes beyond
- * the receive buffer are dropped (ENOBUFS): size both for this batch, as nft does.
+ * netlink_sendmsg() refuses a datagram larger than the send buffer less 32 bytes (EMSGSIZE),
+ * and answers beyond the receive buffer are dropped (ENOBUFS): each echoed rule takes a
+ * NLMSG_GOODSIZE skb. Both are sized for the batch at hand, as nft does (SO_*BUFFORCE needs
+ * CAP_NET_ADMIN, which any change to nf_tables needs anyway).
  */
-function ensureBuffers(nl: NetlinkSocket, requests: readonly NftRequest[], echoes: number): void {
-  const size = requests.reduce((n, r) => n + encodeNftMessage(r, 0).length, 64);
+function ensureBuffers(nl: NetlinkSocket, size: number, echoes: number): void {
   if (size + 1024 > DEFAULT_BUFFER) sys.socket.setsockopt(nl.fd, sys.socket.SOL_SOCKET, SO_SNDBUFFORCE, 2 * size + 1024);
   if (echoes * ECHO_ROOM > DEFAULT_BUFFER / 2) sys.socket.setsockopt(nl.fd, sys.socket.SOL_SOCKET, SO_RCVBUFFORCE, echoes * ECHO_ROOM * 2);
 }
@@ -243,9 +244,9 @@ export function nftChainList(nl: NetlinkSocket, filter: { family?: NftFamily; ta
  */
 export function nftRuleList(nl: NetlinkSocket, filter: { family?: NftFamily; table?: string; chain?: string } = {}): NftRule[] {
   if (filter.chain !== undefined && filter.table === undefined) throw new NsError({ errno: 0, code: 'EUSAGE', message: 'nftRuleList: a chain needs its table' });
-  const attrs: NftRequest['body']['attrs'] = [];
-  if (filter.table !== undefined) (attrs as { kind: string; value: string }[]).push({ kind: 'table', value: filter.table });
-  if (filter.chain !== undefined) (attrs as { kind: string; value: string }[]).push({ kind: 'chain', value: filter.chain });
+  const attrs: RuleAttr[] = [];
+  if (filter.table !== undefined) attrs.push({ kind: 'table', value: filter.table });
+  if (filter.chain !== undefined) attrs.push({ kind: 'chain', value: filter.chain });
   const what = `nft list ${filter.chain !== undefined ? `chain ${filter.family ?? ''} ${filter.table} ${filter.chain}` : filter.table !== undefined ? `table ${filter.family ?? ''} ${filter.table}` : 'ruleset'}`;
   const msgs = nl.dump(nftDumpRequest(NFT_MSG.GETRULE, filter.family ? familyNumber(filter.family) : NFPROTO.UNSPEC, attrs), what, { syscall: 'NFT_MSG_GETRULE' });
   return decoded(msgs).flatMap((b) => (b.kind === 'rule' ? [toRule(b.body)] : []))

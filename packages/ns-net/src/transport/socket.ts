@@ -1,5 +1,7 @@
 /**
- * A NETLINK_ROUTE socket bound to one network namespace, speaking request/ACK and dumps.
+ * A netlink socket bound to one network namespace, speaking request/ACK and dumps:
+ * NETLINK_ROUTE by default, NETLINK_NETFILTER for nf_tables (whose batches go through
+ * transact()).
  *
  *   caller                         kernel (the socket's netns)
  *     | -- request, seq N, NLM_F_ACK ---->|
