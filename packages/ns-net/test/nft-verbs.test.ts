@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Namespace, sys } from 'ns-core';
 import { NETLINK_NETFILTER, NFPROTO, NFTA_META, NFTA_TABLE, NFT_MSG, encodeAttr, type NftRequest } from '../src/codec';
 import { NftHandle, compileRule, formatRule, type NftOp, type NftRuleSpec, type Rule } from '../src/nft';
@@ -152,6 +153,17 @@ describe('nft verbs against the kernel (checked with nft)', () => {
     expect(toBase.message).to.match(/\(at NFTA_RULE_EXPRESSIONS: expression 1 \(immediate\)\)$/);
     expect(caught(() => t.nft.nftTableAdd({ family: 'inet', name: 'x'.repeat(256) })).code).to.equal('EUSAGE');
     expect(caught(() => t.nft.nftRuleAdd({ ...spec('c', MASQ), comment: 'x'.repeat(128) })).message).to.match(/at most 127 bytes/);
+  });
+
+  it('without CAP_NET_ADMIN (uid 65534): EPERM for the batch, with a hint, and nothing changes', () => {
+    const script = `const { NftHandle } = require(${JSON.stringify(join(__dirname, '../src/nft'))});
+      const h = NftHandle.current();
+      try { h.nftTableAdd({ family: 'inet', name: 'x' }); } catch (e) { console.log(JSON.stringify({ code: e.code, syscall: e.syscall, message: e.message, hint: e.hint })); }`;
+    const out = execFileSync('nsenter', ['-t', String(t.child.pid), '-n', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+    const err = JSON.parse(out) as { code: string; syscall: string; message: string; hint: string };
+    expect(err).to.include({ code: 'EPERM', syscall: 'NFNL_MSG_BATCH_BEGIN', message: 'nft add table inet x failed: EPERM (operation not permitted)' });
+    expect(err.hint).to.match(/CAP_NET_ADMIN/);
+    expect(t.nftCli('list', 'ruleset')).to.equal('');
   });
 
   it('a batch planned from an old generation is refused whole (ERESTART), and applies on a fresh one', () => {

@@ -145,9 +145,12 @@ function batchError(errno: number, ops: readonly NftOp[], extack: readonly Extac
   const msg = extack.find((a) => a.kind === 'msg')?.value;
   const code = errno === ERESTART ? 'ERESTART' : errnoName(errno);
   const why = errno === ERESTART ? 'the ruleset changed since its generation was read' : errnoMessage(errno);
+  const what = ops.length === 1 ? describeOp(ops[0]!) : `batch of ${ops.length} (${describeOp(ops[0]!)}, ...)`;
   return new NsError({
     errno, code, syscall: 'NFNL_MSG_BATCH_BEGIN',
-    message: `nft batch of ${ops.length} (${describeOp(ops[0]!)}...) failed: ${code} (${why})${msg ? `: ${msg}` : ''}`,
+    message: `nft ${what} failed: ${code} (${why})${msg ? `: ${msg}` : ''}`,
+    // nfnetlink_rcv() asks for CAP_NET_ADMIN over the socket's network namespace.
+    ...(code === 'EPERM' ? { hint: 'changing nf_tables needs CAP_NET_ADMIN in the user namespace that owns the network namespace' } : {}),
   });
 }
 
