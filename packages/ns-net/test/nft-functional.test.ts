@@ -13,11 +13,11 @@ import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { IFF } from '../src/codec';
 import {
-  NftEngine, forwardingEnable, networkRules, publishRules, publishSysctls, sysctlApply, sysctlRead, sysctlRestore,
-  type PublishSpec,
+  NftEngine, forwardingEnable, networkRules, publishRules, publishSysctls, sysctlApply, sysctlPath, sysctlRead, sysctlRestore,
+  sysctlWrite, type PublishSpec,
 } from '../src/nft';
 import { veth } from '../src/verbs';
-import { throwaway, type Throwaway } from './helpers';
+import { caught, throwaway, type Throwaway } from './helpers';
 import { connectFrom, nftThrowaway, peerEchoServer, stop, type NftThrowaway } from './nft-helpers';
 
 const PORT = 8000;
@@ -80,6 +80,11 @@ describe('nft engine: traffic between network namespaces', function () {
     expect(forwardingEnable({ ipv6: true, netns: host.ns }).map((c) => c.changed)).to.deep.equal([false, false]);
     sysctlRestore(changes, host.ns);
     expect([sysctlRead('net.ipv4.ip_forward', host.ns), sysctlRead('net.ipv6.conf.all.forwarding', host.ns)]).to.deep.equal(['0', '0']);
+    // Per-interface keys, the sysctl(8) way for names with dots; bad keys say what was wrong.
+    expect(sysctlPath('net.ipv4.conf.eth0/100.route_localnet')).to.equal('/proc/sys/net/ipv4/conf/eth0.100/route_localnet');
+    expect(sysctlRead('net.ipv4.conf.hc0.forwarding', host.ns)).to.equal('0');
+    expect(caught(() => sysctlRead('net.ipv4.conf.nosuchif.forwarding', host.ns))).to.include({ code: 'ENOENT', path: '/proc/sys/net/ipv4/conf/nosuchif/forwarding' });
+    expect(caught(() => sysctlWrite('net..ip_forward', '1', host.ns)).code).to.equal('EUSAGE');
   });
 
   it("masquerade: the client reaches a server routed through the host, which sees the host's address (IPv4 and IPv6)", async () => {

@@ -21,6 +21,17 @@
  * one batch guarded by the ruleset generation it was planned from, so concurrent runners
  * never apply a plan on top of a change they did not see (they re-read and retry).
  *
+ * A runner, in the host's network namespace:
+ *
+ *   const engine = new NftEngine(NftHandle.current());
+ *   forwardingEnable({ ipv6: true });                       // reports what it changed
+ *   engine.apply('net:br0', networkRules({ ifname: 'br0', subnets: ['10.88.0.0/16'] }));
+ *   engine.apply('ctr:web', publishRules({ proto: 'tcp', hostPort: 8080, address: '10.88.0.2', port: 80, ifname: 'br0' }));
+ *   sysctlApply(publishSysctls(...));                       // 127.0.0.1:8080 from the host
+ *   ...
+ *   engine.remove('ctr:web');                               // exactly the container's rules
+ *   engine.remove('net:br0');                               // the last owner: the table goes
+ *
  * nf_tables base chains of other tables (firewalld, iptables-nft's FORWARD) still see the
  * same packets: `accept` here ends only this table's chain (nft(8), "accept"), so a host
  * whose own forward chain drops keeps dropping.
