@@ -115,6 +115,25 @@ async function netSection() {
     lib.close();
     ip.close();
   }
+  await nftSection(worker);
+}
+
+async function nftSection(worker) {
+  const benchModule = path.join(__dirname, 'nft.js');
+  if (!have('nft')) return skip('nft_vs_nft_cli', 'nftables (nft) is not installed');
+  // Each worker in a private network namespace: the rules never touch the host's ruleset.
+  const inNetns = (name, fn) => new Server(name, ['unshare', '-n', process.execPath, worker, `${benchModule}:${fn}`]);
+  const contenders = [inNetns('ns-net nftBatch', 'libNft'), inNetns('nft -f', 'nftCli'), inNetns('ns-net NftEngine', 'libEngine')];
+  try {
+    const [lib, cli, engine] = await interleave(contenders, ROUNDS.net, 3);
+    results.medians_ms.nft_lib = median(lib);
+    results.medians_ms.nft_cli = median(cli);
+    results.medians_ms.nft_engine = median(engine);
+    record('nft_vs_nft_cli', pairedRatio(lib, cli), 0.3, `${fmt(median(lib))} vs ${fmt(median(cli))}`);
+    console.log(`  (the same through NftEngine.apply, reads and a guarded batch per owner, then destroy: ${fmt(median(engine))})`);
+  } finally {
+    for (const c of contenders) c.close();
+  }
 }
 
 function busyboxRootfs() {

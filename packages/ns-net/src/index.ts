@@ -16,3 +16,10 @@ export {
 export { addrJson, ipShow, linkJson, routeJson, type AddrInfoJson, type LinkJson, type RouteJson, type ShowObject, type ShowOptions } from './show';
 export { parseCidr, type Cidr } from './codec';
 export * as codec from './codec';
+export {
+  NftHandle, NftEngine, networkRules, publishRules, publishSysctls, compileRule, decompileRule, formatRule,
+  forwardingEnable, sysctlRead, sysctlWrite, sysctlApply, sysctlRestore,
+  type EngineOptions, type EngineRule, type NetworkSpec, type PublishSpec, type Rule, type RuleMatch, type RuleAction,
+  type NftOp, type NftFamily, type NftRule, type NftChain, type NftTable, type SysctlChange, type SysctlSetting,
+} from './nft';
+export * as nft from './nft';

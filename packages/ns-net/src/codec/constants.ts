@@ -96,3 +96,6 @@ export const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'T
 
 /** linux/netdevice.h: IFNAMSIZ counts the NUL, so a name has at most 15 bytes. */
 export const IFNAMSIZ = 16;
+
+/** linux/netlink.h: the netfilter family (nfnetlink), which nf_tables speaks over. */
+export const NETLINK_NETFILTER = 12;

@@ -10,3 +10,4 @@ export {
   encodeMessage, parseMessages, kindOfType, typeName, NLMSG_HDRLEN, EXTACK_ATTRS,
   type DoneBody, type ErrorBody, type ExtackAttr, type MessageKind, type NlHeader, type NlMessage,
 } from './message';
+export * from './nft';

@@ -1,2 +1,2 @@
-/** The rtnetlink transport: one socket per network namespace, request/ACK and dumps. */
+/** The netlink transport: one socket per network namespace, request/ACK, dumps and batches. */
 export { NetlinkSocket, kernelError, type NetlinkSocketOptions, type Outgoing } from './socket';

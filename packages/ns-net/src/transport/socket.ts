@@ -1,5 +1,7 @@
 /**
- * A NETLINK_ROUTE socket bound to one network namespace, speaking request/ACK and dumps.
+ * A netlink socket bound to one network namespace, speaking request/ACK and dumps:
+ * NETLINK_ROUTE by default, NETLINK_NETFILTER for nf_tables (whose batches go through
+ * transact()).
  *
  *   caller                         kernel (the socket's netns)
  *     | -- request, seq N, NLM_F_ACK ---->|
@@ -28,6 +30,8 @@ export type Outgoing = NlMessage extends infer M ? M extends NlMessage ? Omit<M,
 export interface NetlinkSocketOptions {
   /** Receive timeout for each wait, in milliseconds (default 5000). */
   readonly timeoutMs?: number;
+  /** The netlink family (default NETLINK_ROUTE; NETLINK_NETFILTER for nf_tables). */
+  readonly protocol?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -41,12 +45,15 @@ const sockaddrNl = (): Buffer => {
   return addr;
 };
 
-/** The NsError for a kernel's NLMSG_ERROR, with its extended-ack text appended. */
-export function kernelError(errno: number, what: string, requestType: number, extack: readonly ExtackAttr[] = []): NsError {
+/**
+ * The NsError for a kernel's NLMSG_ERROR, with its extended-ack text appended. `request` is
+ * the request's nlmsg_type (named as rtnetlink's), or the name to report.
+ */
+export function kernelError(errno: number, what: string, request: number | string, extack: readonly ExtackAttr[] = []): NsError {
   const msg = extack.find((a) => a.kind === 'msg')?.value;
   const code = errnoName(errno);
   return new NsError({
-    errno, code, syscall: typeName(requestType),
+    errno, code, syscall: typeof request === 'string' ? request : typeName(request),
     message: `${what} failed: ${code} (${errnoMessage(errno)})${msg ? `: ${msg}` : ''}`,
   });
 }
@@ -79,7 +86,8 @@ export class NetlinkSocket {
     if (netns && netns.kind !== 'net') {
       throw new NsError({ errno: 22, code: 'EINVAL', message: `a netlink socket needs a net namespace, not ${netns.kind}` });
     }
-    const fd = netns ? runInside([netns], () => NetlinkSocket.#create()) : NetlinkSocket.#create();
+    const protocol = options.protocol ?? NETLINK_ROUTE;
+    const fd = netns ? runInside([netns], () => NetlinkSocket.#create(protocol)) : NetlinkSocket.#create(protocol);
     try {
       const S = sys.socket;
       // Extended ack: the kernel explains EINVAL & co. in words (NLMSGERR_ATTR_MSG).
@@ -100,8 +108,8 @@ export class NetlinkSocket {
     }
   }
 
-  static #create(): number {
-    return sys.socket.socket(sys.socket.AF_NETLINK, sys.socket.SOCK_RAW, NETLINK_ROUTE);
+  static #create(protocol: number): number {
+    return sys.socket.socket(sys.socket.AF_NETLINK, sys.socket.SOCK_RAW, protocol);
   }
 
   get closed(): boolean {
@@ -125,7 +133,7 @@ export class NetlinkSocket {
     const seq = this.#send(msg, NLM_F.REQUEST | (ack ? NLM_F.ACK : 0));
     const replies: NlMessage[] = [];
     for (;;) {
-      for (const m of this.#receive(seq, msg.type, what)) {
+      for (const m of this.#receive(seq, seq, typeName(msg.type), what)) {
         if (m.kind === 'error') {
           if (m.body.error !== 0) throw kernelError(-m.body.error, what, msg.type, m.body.extack);
           return replies;
@@ -141,18 +149,19 @@ export class NetlinkSocket {
    * kernel marks as interrupted (the table changed under it) is retried, then reported.
    * @throws NsError with the kernel's errno; EINTR if the dump stayed inconsistent.
    */
-  dump(msg: Outgoing, what: string): NlMessage[] {
+  dump(msg: Outgoing, what: string, options: { readonly syscall?: string } = {}): NlMessage[] {
+    const syscall = options.syscall ?? typeName(msg.type);
     for (let attempt = 1; ; attempt++) {
       const seq = this.#send(msg, NLM_F.REQUEST | NLM_F.DUMP);
       const out: NlMessage[] = [];
       let interrupted = false;
       let done = false;
       while (!done) {
-        for (const m of this.#receive(seq, msg.type, what)) {
+        for (const m of this.#receive(seq, seq, syscall, what)) {
           if (m.flags & NLM_F.DUMP_INTR) interrupted = true;
-          if (m.kind === 'error') throw kernelError(-m.body.error, what, msg.type, m.body.extack);
+          if (m.kind === 'error') throw kernelError(-m.body.error, what, syscall, m.body.extack);
           if (m.kind === 'done') {
-            if (m.body.error < 0) throw kernelError(-m.body.error, what, msg.type, m.body.extack);
+            if (m.body.error < 0) throw kernelError(-m.body.error, what, syscall, m.body.extack);
             done = true;
             break;
           }
@@ -161,8 +170,31 @@ export class NetlinkSocket {
       }
       if (!interrupted) return out;
       if (attempt === DUMP_ATTEMPTS) {
-        throw new NsError({ errno: 4, code: 'EINTR', syscall: typeName(msg.type),
+        throw new NsError({ errno: 4, code: 'EINTR', syscall,
                             message: `${what}: the kernel interrupted the dump ${DUMP_ATTEMPTS} times (NLM_F_DUMP_INTR); the table kept changing` });
+      }
+    }
+  }
+
+  /**
+   * Sends `count` messages as one datagram, encoded by `encode` with the sequence numbers
+   * firstSeq..firstSeq+count-1, and returns every answer to any of them, NLMSG_ERROR
+   * included (not thrown: what an error means in a batch is the caller's to say), up to and
+   * including the first message for which `last` is true. nfnetlink batches need this: the
+   * kernel reads a batch from one skb, so it must arrive in one datagram
+   * (nfnetlink_rcv_batch()).
+   * @param syscall the name an ETIMEDOUT reports ("NFNL_MSG_BATCH_BEGIN")
+   * @throws NsError from send/recv; ETIMEDOUT.
+   */
+  transact(count: number, encode: (firstSeq: number) => Buffer, what: string, syscall: string, last: (m: NlMessage) => boolean): NlMessage[] {
+    const first = (this.#seq + 1) >>> 0;
+    this.#seq = (this.#seq + count) >>> 0;
+    sys.socket.send(this.fd, encode(first));
+    const replies: NlMessage[] = [];
+    for (;;) {
+      for (const m of this.#receive(first, this.#seq, syscall, what)) {
+        replies.push(m);
+        if (last(m)) return replies;
       }
     }
   }
@@ -179,23 +211,24 @@ export class NetlinkSocket {
     return this.#seq;
   }
 
-  /** One datagram's messages that answer request `seq`, checked for seq and port id. */
-  #receive(seq: number, requestType: number, what: string): NlMessage[] {
+  /** One datagram's messages that answer the requests `first`..`last`, checked for seq and port id. */
+  #receive(first: number, last: number, syscall: string, what: string): NlMessage[] {
     for (;;) {
       // MSG_PEEK|MSG_TRUNC returns the datagram's full size, so the real read never truncates.
-      const size = this.#recv(this.#peek, sys.socket.MSG_PEEK | sys.socket.MSG_TRUNC, requestType, what);
+      const size = this.#recv(this.#peek, sys.socket.MSG_PEEK | sys.socket.MSG_TRUNC, syscall, what);
       if (size > this.#buf.length) this.#buf = Buffer.alloc(size);
-      const n = this.#recv(this.#buf, 0, requestType, what);
+      const n = this.#recv(this.#buf, 0, syscall, what);
       const mine: NlMessage[] = [];
       for (const m of parseMessages(this.#buf.subarray(0, n))) {
         if (m.pid !== this.portId) {
           throw new NsError({ errno: 71, code: 'EPROTO', syscall: 'recv',
                               message: `${what}: netlink message for port ${m.pid}, ours is ${this.portId}` });
         }
+        const ahead = (m.seq - first) >>> 0;
         // An answer to an earlier request that timed out; it can only come before ours.
-        if (m.seq !== seq && ((seq - m.seq) >>> 0) < 0x80000000) continue;
-        if (m.seq !== seq) {
-          throw new NsError({ errno: 71, code: 'EPROTO', syscall: 'recv', message: `${what}: netlink reply with seq ${m.seq}, expected ${seq}` });
+        if (ahead > ((last - first) >>> 0) && ((first - m.seq) >>> 0) < 0x80000000) continue;
+        if (ahead > ((last - first) >>> 0)) {
+          throw new NsError({ errno: 71, code: 'EPROTO', syscall: 'recv', message: `${what}: netlink reply with seq ${m.seq}, expected ${first === last ? first : `${first}..${last}`}` });
         }
         if (m.type === NLMSG.NOOP) continue;
         if (m.type === NLMSG.OVERRUN) throw new NsError({ errno: 105, code: 'ENOBUFS', syscall: 'recv', message: `${what}: netlink overrun` });
@@ -205,7 +238,7 @@ export class NetlinkSocket {
     }
   }
 
-  #recv(buf: Buffer, flags: number, requestType: number, what: string): number {
+  #recv(buf: Buffer, flags: number, syscall: string, what: string): number {
     for (;;) {
       try {
         return sys.socket.recv(this.fd, buf, flags);
@@ -214,7 +247,7 @@ export class NetlinkSocket {
         // SO_RCVTIMEO makes recv fail with EINTR on any signal even under SA_RESTART (signal(7)).
         if (err.code === 'EINTR') continue;
         if (err.code === 'EAGAIN') {
-          throw new NsError({ errno: 110, code: 'ETIMEDOUT', syscall: typeName(requestType),
+          throw new NsError({ errno: 110, code: 'ETIMEDOUT', syscall,
                               message: `${what}: no answer from the kernel within ${this.timeoutMs} ms` });
         }
         throw e;
