@@ -212,7 +212,8 @@ async function scanArchive(stream: Readable, store: ImageStore, ctx: AssembleCon
     const known = promised ? store.knownLayer(promised) : undefined;
     const progress = layerProgress(ctx.onProgress, promised ? progressLabel(promised) : name, size);
     const policy = { rootless: store.rootless, maxEntries: ctx.limits.layerEntries };
-    const where = new Where([`blob ${name}`]);
+    // The sink's failures get their context (archive, image, blob) when an image claims the blob.
+    const where = new Where();
     let sink: LayerSink;
     if (known && ctx.session.retain(known)) {
       // Only hashed: the store has what the name promises, and the hash checks the promise.
@@ -345,7 +346,7 @@ function archiveLayer(members: Map<string, Member>, path: string, expect: { dige
 type Loaded = { resolved: Omit<ResolvedImage, 'manifest'> & { manifest?: ResolvedImage['manifest'] }; tags: string[]; unnamed: string[] };
 
 async function assembleArchive(members: Map<string, Member>, ctx: AssembleContext, where: Where): Promise<Loaded[]> {
-  if (members.get('manifest.json')?.kind === 'json') return assembleDocker((p, max, w) => jsonMember(members, p, max, w), (p, e, w) => archiveLayer(members, p, e, w), ctx, where);
+  if (members.has('manifest.json')) return assembleDocker((p, max, w) => jsonMember(members, p, max, w), (p, e, w) => archiveLayer(members, p, e, w), ctx, where);
   if (members.has('index.json')) {
     const source: OciSource = {
       concurrency: 1,

@@ -178,7 +178,9 @@ export class RegistryClient {
     } catch {
       throw where.error('EREGISTRY', `registry ${this.host} named a token realm that is not a URL: ${JSON.stringify(realm)}`);
     }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.insecure || isLoopback(url.host)))) {
+    // Tokens (and credentials on their way to get one) travel in clear only to hosts docker
+    // would talk plain HTTP to: loopback, or listed as insecure.
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (isLoopback(url.host) || (this.options.insecureRegistries ?? []).includes(url.host)))) {
       throw where.error('EREGISTRY', `registry ${this.host} sent us for a token to ${url.origin}, which is neither HTTPS nor a loopback or insecure registry`);
     }
     if (c.params.service) url.searchParams.set('service', c.params.service);

@@ -265,6 +265,7 @@ export class ImageStore {
         fs.chmodSync(root, 0o700);
         for (const d of ['blobs/sha256', 'layers', 'containers', 'tmp', 'empty/0', 'empty/1']) fs.mkdirSync(`${root}/${d}`, { recursive: true, mode: 0o700 });
         for (const d of ['empty', 'empty/0', 'empty/1']) fs.chmodSync(`${root}/${d}`, 0o755);
+        fs.closeSync(fs.openSync(`${root}/lock`, 'a', 0o600));
         writeFileAtomic(`${root}/store.json`, JSON.stringify({ version: STORE_VERSION, owner: euid }), `${root}/tmp`);
       }
     } catch (e) {
