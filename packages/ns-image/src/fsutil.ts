@@ -16,13 +16,15 @@ export function fsyncDir(path: string): void {
 /**
  * Writes DATA to PATH so that readers see either the old or the new content, never a part:
  * a temporary file in TMPDIR (same file system), fsync, rename over PATH, fsync PATH's directory.
+ * DURABLE false leaves out both fsyncs, for files whose caller syncs the file system itself
+ * (syncfs) or that need not outlive the process.
  */
-export function writeFileAtomic(path: string, data: Buffer | string, tmpDir: string, mode = 0o600): void {
+export function writeFileAtomic(path: string, data: Buffer | string, tmpDir: string, mode = 0o600, durable = true): void {
   const tmp = `${tmpDir}/file-${process.pid}-${randomBytes(6).toString('hex')}`;
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -35,7 +37,7 @@ export function writeFileAtomic(path: string, data: Buffer | string, tmpDir: str
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(dirname(path));
+  if (durable) fsyncDir(dirname(path));
 }
 
 /**
@@ -70,4 +72,23 @@ export function readFileCapped(path: string, max: number): { data: Buffer } | { 
 /** Blocks the thread for MS milliseconds (lock polling must not return to the event loop mid-section). */
 export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * A file's bytes in fresh 4 MiB buffers, read synchronously: the readers downstream are
+ * synchronous too, and a round trip through the thread pool per chunk only adds waiting.
+ * The buffers are never reused, so a consumer may keep what it was given.
+ */
+export async function* readChunks(path: string, size = 4 << 20): AsyncGenerator<Buffer> {
+  const fd = fs.openSync(path, 'r');
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(size);
+      const n = fs.readSync(fd, buf, 0, size, null);
+      if (n === 0) return;
+      yield n === size ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -103,15 +103,21 @@ export class LayerSink {
       await Promise.race([ended, this.halted]);
     }
     if (this.reader && !this.error) {
-      this.guard(() => {
-        this.reader!.end();
-        this.writer!.finish();
-      });
+      this.guard(() => this.reader!.end());
     }
+    if (this.writer) {
+      try {
+        await this.writer.settle();
+      } catch (e) {
+        this.fail(this.opts.where.wrap(e));
+      }
+      if (!this.error) this.guard(() => this.writer!.finish());
+    }
+    const digest = `sha256:${this.blobHash.digest('hex')}`;
     return {
-      digest: `sha256:${this.blobHash.digest('hex')}`,
+      digest,
       compressedSize: this.compressedSize,
-      diffId: this.tarHash ? `sha256:${this.tarHash.digest('hex')}` : undefined,
+      diffId: this.tarHash ? (this.compression === 'none' ? digest : `sha256:${this.tarHash.digest('hex')}`) : undefined,
       size: this.size,
       compression: this.compression,
       error: this.error,
@@ -144,15 +150,16 @@ export class LayerSink {
   private decompress(chunk: Buffer): Promise<void> | undefined {
     if (this.compression === 'none') {
       this.feed(chunk);
-      return undefined;
+      return this.pressure();
     }
     if (!this.decomp || !this.decompOk) return undefined;
     const written = new Promise<void>((resolve) => this.decomp!.write(chunk, () => resolve()));
-    return Promise.race([written, this.halted!]);
+    return Promise.race([written, this.halted!]).then(() => this.pressure());
   }
 
   private feed(chunk: Buffer): void {
-    this.tarHash!.update(chunk);
+    // Uncompressed, the tar is the blob: its hash is the blob's, computed once.
+    if (this.compression !== 'none') this.tarHash!.update(chunk);
     this.size += chunk.length;
     if (this.error) return;
     if (this.size > this.opts.maxBytes) {
@@ -160,6 +167,11 @@ export class LayerSink {
       return;
     }
     this.guard(() => this.reader!.write(chunk));
+  }
+
+  /** What the writer still has in flight, as backpressure for whoever feeds us. */
+  private pressure(): Promise<void> | undefined {
+    return this.error ? undefined : this.writer?.backpressure();
   }
 
   private guard(fn: () => void): void {

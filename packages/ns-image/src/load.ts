@@ -10,7 +10,6 @@
  * members are kept, and once the end is reached the manifests decide which of them are the
  * images' layers. A directory is read at random: only the layers the store lacks are read.
  */
-import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -21,7 +20,7 @@ import {
   type AssembleContext, type LayerOutcome, type OciSource, type ResolvedImage,
 } from './assemble';
 import { imageError, shortDigest, Where } from './errors';
-import { readFileCapped } from './fsutil';
+import { readChunks, readFileCapped } from './fsutil';
 import { LayerSink, zstdDecompressor, type LayerResult } from './layer-stream';
 import { limitsOf, type Limits } from './limits';
 import { parseConfig, parseDescriptor, parseDockerManifest, parseJson, sha256, type Descriptor } from './manifest';
@@ -63,8 +62,7 @@ export async function loadImages(store: ImageStore, source: string | Readable, o
     if (st?.isDirectory()) {
       images = await loadDirectory(source as string, ctx, where);
     } else {
-      const stream = typeof source === 'string' ? createReadStream(source, { highWaterMark: 1 << 20 }) : source;
-      const members = await scanArchive(stream, store, ctx, where);
+      const members = await scanArchive(typeof source === 'string' ? readChunks(source) : source, store, ctx, where);
       images = await assembleArchive(members, ctx, where);
     }
     const pending = mergeImages(images.map((i) => pendingImage(i.resolved, i.tags, [])));
@@ -133,7 +131,7 @@ function looksLikeJson(head: Buffer): boolean {
 }
 
 /** The outer stream, decompressed when `docker save | gzip` made it so. */
-async function* archiveBytes(stream: Readable, where: Where): AsyncGenerator<Buffer> {
+async function* archiveBytes(stream: AsyncIterable<Buffer>, where: Where): AsyncGenerator<Buffer> {
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const first = await it.next();
   if (first.done) return;
@@ -168,7 +166,7 @@ async function* archiveBytes(stream: Readable, where: Where): AsyncGenerator<Buf
   await feed;
 }
 
-async function scanArchive(stream: Readable, store: ImageStore, ctx: AssembleContext, where: Where): Promise<Map<string, Member>> {
+async function scanArchive(stream: AsyncIterable<Buffer>, store: ImageStore, ctx: AssembleContext, where: Where): Promise<Map<string, Member>> {
   const members = new Map<string, Member>();
   const waits: Promise<unknown>[] = [];
   let jsonTotal = 0;
@@ -276,7 +274,7 @@ async function scanArchive(stream: Readable, store: ImageStore, ctx: AssembleCon
     if (e instanceof TarFormatError) throw where.error('EIMAGE', `not a valid archive: ${e.message}`);
     throw e;
   } finally {
-    stream.destroy();
+    (stream as Partial<Readable>).destroy?.();
   }
   if (members.size === 0) throw where.error('EIMAGE', 'not an image archive: no members');
   return members;
@@ -463,7 +461,7 @@ async function dirLayer(dir: string, path: string, expect: { digest?: string; si
     return { diffId: expect.diffId };
   }
   const file = dirFile(dir, path, where);
-  return unpackBlob(ctx, createReadStream(file, { highWaterMark: 1 << 20 }), expect, where, progress);
+  return unpackBlob(ctx, readChunks(file), expect, where, progress);
 }
 
 async function loadDirectory(dir: string, ctx: AssembleContext, where: Where): Promise<Loaded[]> {

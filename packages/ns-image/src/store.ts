@@ -194,7 +194,8 @@ export class Session {
     return this.store.locked(() => {
       if (!this.store.hasLayer(diffId)) return false;
       this.leases.add(diffId);
-      writeFileAtomic(`${this.dir}/lease.json`, JSON.stringify([...this.leases]), this.dir);
+      // A lease lives as long as its writer, never longer: it needs no fsync.
+      writeFileAtomic(`${this.dir}/lease.json`, JSON.stringify([...this.leases]), this.dir, 0o600, false);
       return true;
     });
   }
@@ -388,9 +389,10 @@ export class ImageStore {
    */
   commit(session: Session, images: readonly PendingImage[], fresh: readonly FreshLayer[]): LoadedImage[] {
     for (const layer of fresh) {
-      writeFileAtomic(`${layer.dir}/layer.json`, JSON.stringify({ diffId: layer.diffId, size: layer.size, blob: layer.digest }), session.dir);
+      fs.writeFileSync(`${layer.dir}/layer.json`, JSON.stringify({ diffId: layer.diffId, size: layer.size, blob: layer.digest }), { mode: 0o600, flag: 'wx' });
     }
-    // One syncfs for every file of every layer, before any of them becomes visible in layers/.
+    // Durability costs one syncfs per sync point rather than an fsync per file: here every
+    // file of every layer reaches the disk before any of them becomes visible in layers/.
     session.sync();
     return this.locked(() => {
       this.sweepTmp();
@@ -400,7 +402,6 @@ export class ImageStore {
         if (!fs.existsSync(target)) fs.renameSync(layer.dir, target);
         if (layer.digest !== layer.diffId) idx.blobs[layer.digest] = layer.diffId;
       }
-      fsyncDir(`${this.root}/layers`);
       const out: LoadedImage[] = [];
       for (const img of images) {
         for (const l of img.layers) {
@@ -408,8 +409,8 @@ export class ImageStore {
             throw imageError('EIMAGE', `image ${shortDigest(img.id)}: layer ${shortDigest(l)} is missing from the store (removed while loading?)`);
           }
         }
-        this.writeBlob(img.id, img.config);
-        if (img.manifest) this.writeBlob(img.manifest.digest, img.manifest.bytes);
+        this.writeBlob(img.id, img.config, false);
+        if (img.manifest) this.writeBlob(img.manifest.digest, img.manifest.bytes, false);
         const key = hexOf(img.id);
         const old = idx.images[key];
         for (const tag of img.repoTags) {
@@ -430,14 +431,16 @@ export class ImageStore {
         idx.images[key] = record;
         out.push({ id: img.id, references: img.repoTags.map((t) => familiarReference(parseReference(t))) });
       }
+      // The second sync point: the renames into layers/ and the blobs before the index that names them.
+      session.sync();
       this.writeIndex(idx);
       return out;
     });
   }
 
-  private writeBlob(digest: string, bytes: Buffer): void {
+  private writeBlob(digest: string, bytes: Buffer, durable = true): void {
     const path = this.blobPath(digest);
-    if (!fs.existsSync(path)) writeFileAtomic(path, bytes, `${this.root}/tmp`, 0o644);
+    if (!fs.existsSync(path)) writeFileAtomic(path, bytes, `${this.root}/tmp`, 0o644, durable);
   }
 
   private layerSize(diffId: string): number {

@@ -39,6 +39,9 @@ const WRITE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
 const NAME_MAX = 255;
+/** Files at least this large are written behind (see file()); at most this much in flight. */
+const WRITE_BEHIND_MIN = 1 << 20;
+const WRITE_BEHIND_MAX = 16 << 20;
 const PATH_MAX = 4095;
 
 export interface UnpackPolicy {
@@ -59,6 +62,10 @@ export class LayerWriter {
   /** Modes and times applied to directories at the end, after their children are written. */
   private readonly dirMeta = new Map<string, DirMeta>();
   private count = 0;
+  private inflight = 0;
+  private readonly pending = new Set<Promise<void>>();
+  private readonly waiters: (() => void)[] = [];
+  private failure: unknown;
 
   constructor(readonly root: string, private readonly policy: UnpackPolicy, private readonly where: Where) {}
 
@@ -203,31 +210,72 @@ export class LayerWriter {
     this.replace(rel);
     const path = this.abs(rel);
     const fd = this.attempt(entry, () => fs.openSync(path, WRITE_FLAGS, 0o600));
-    let failed: unknown;
+    const finish = () => {
+      try {
+        this.attempt(entry, () => {
+          if (!this.policy.rootless) fs.fchownSync(fd, entry.uid, entry.gid);
+          this.xattrs(entry, path, false);
+          fs.fchmodSync(fd, entry.mode);
+          if (entry.mtime) fs.futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
+        });
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    if (entry.size < WRITE_BEHIND_MIN) {
+      return {
+        data: (chunk) => writeAllSync(fd, chunk),
+        end: finish,
+      };
+    }
+    // Large files are written behind: the thread pool copies one chunk into the page cache
+    // while this thread hashes the next. Writes go by fd at explicit offsets, so no path is
+    // resolved off this thread, and the metadata follows once every write has landed.
+    let position = 0;
+    const writes: Promise<void>[] = [];
     return {
       data: (chunk) => {
-        if (failed) return;
-        try {
-          let off = 0;
-          while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
-        } catch (e) {
-          failed = e;
-        }
+        const at = position;
+        position += chunk.length;
+        this.inflight += chunk.length;
+        writes.push(this.track(writeAll(fd, chunk, at).finally(() => { this.inflight -= chunk.length; this.wake(); })));
       },
       end: () => {
-        try {
-          if (failed) throw failed;
-          this.attempt(entry, () => {
-            if (!this.policy.rootless) fs.fchownSync(fd, entry.uid, entry.gid);
-            this.xattrs(entry, path, false);
-            fs.fchmodSync(fd, entry.mode);
-            if (entry.mtime) fs.futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
-          });
-        } finally {
-          fs.closeSync(fd);
-        }
+        this.track(Promise.allSettled(writes).then((rs) => {
+          const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (bad) {
+            fs.closeSync(fd);
+            throw this.where.wrap(Object.assign(bad.reason as Error, { path: entry.path }));
+          }
+          finish();
+        }));
       },
     };
+  }
+
+  /** Keeps P until it settles; its failure is the layer's. */
+  private track(p: Promise<void>): Promise<void> {
+    const kept = p.catch((e: unknown) => { this.failure ??= e; });
+    this.pending.add(kept);
+    void kept.finally(() => this.pending.delete(kept));
+    return kept;
+  }
+
+  private wake(): void {
+    if (this.inflight > WRITE_BEHIND_MAX / 2) return;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves when the bytes written behind are few enough to take more; undefined if they are already. */
+  backpressure(): Promise<void> | undefined {
+    if (this.inflight <= WRITE_BEHIND_MAX) return undefined;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Every write behind landed and every file's metadata applied; throws the first failure. */
+  async settle(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+    if (this.failure) throw this.failure;
   }
 
   private hardlink(entry: TarEntry, rel: string): void {
@@ -306,6 +354,24 @@ export class LayerWriter {
       sys.lsetxattr(path, name, value);
     }
   }
+}
+
+function writeAllSync(fd: number, chunk: Buffer): void {
+  let off = 0;
+  while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+}
+
+function writeAll(fd: number, chunk: Buffer, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (off: number) => {
+      fs.write(fd, chunk, off, chunk.length - off, position + off, (err, n) => {
+        if (err) return reject(err);
+        if (off + n < chunk.length) return step(off + n);
+        resolve();
+      });
+    };
+    step(0);
+  });
 }
 
 /**
