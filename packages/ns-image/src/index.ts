@@ -12,8 +12,29 @@
  *   store.removeContainerRoot(containerId);
  *   store.remove('app:1');
  *
+ * The store (store.ts) is `/var/lib/ns-run` as root, `${XDG_DATA_HOME:-~/.local/share}/ns-run`
+ * otherwise, or `root` as given; its directory is 0700 and belongs to the uid that made it
+ * (another uid gets EPERM). What a layer becomes on disk (unpack.ts):
+ * - As root: the tar's owners, modes (setuid and setgid included), mtimes, device nodes and
+ *   xattrs (file capabilities too). Whiteouts are character devices 0:0, opaque directories
+ *   carry trusted.overlay.opaque and user.overlay.opaque, so a mount by real root and one in
+ *   a user namespace with `userxattr` both read them.
+ * - Rootless: every file belongs to the caller, which a container maps to its root; modes are
+ *   kept (setuid too: only the caller can reach the store, and in a user namespace they grant
+ *   nothing its root lacks); device nodes refuse the layer (EIMAGE); only user.* xattrs are
+ *   kept; whiteouts are 0:0 devices (unprivileged since Linux 5.8), opaque directories carry
+ *   user.overlay.opaque: mount with `userxattr` (ContainerRoot.userxattr says so).
+ * - Names with '..' or a leading '/', writes through symlinks, hard links leaving the layer and
+ *   xattrs steering overlayfs refuse the layer. Each layer is its own directory, so a symlink
+ *   in a lower layer is never followed while writing an upper one.
+ * - Writes are atomic and durable: a layer is unpacked in a private directory, synced, and
+ *   renamed into place; the index is replaced by rename after another sync. A process killed
+ *   at any point leaves nothing a later run would use. Large files are written by fd through
+ *   the thread pool; every path is resolved on the calling thread.
+ *
  * Failures are NsError: errno names from syscalls, and EREFERENCE, ENOIMAGE, EIMAGE, EDIGEST,
- * EREGISTRY, EBUSY, ENOTSUP, ETIMEDOUT (see errors.ts). Nothing here prints or exits.
+ * EREGISTRY, EBUSY, ENOTSUP, ETIMEDOUT, EPERM (see errors.ts), each one line naming the image,
+ * the blob and what was wrong. Nothing here prints or exits.
  */
 export {
   ImageStore, Session, defaultStoreRoot,

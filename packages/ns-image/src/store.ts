@@ -700,7 +700,10 @@ export class ImageStore {
       }
       try {
         const readOnly = options.readOnly ?? false;
-        const lower = [...record.layers].reverse().map((l) => this.layerPath(l));
+        // overlayfs refuses the same directory twice (ELOOP, "conflicting lowerdir path"); a
+        // layer repeated in an image adds nothing under its topmost copy, whose files,
+        // whiteouts and opaque marks already cover everything below: only that copy is kept.
+        const lower = [...new Set([...record.layers].reverse())].map((l) => this.layerPath(l));
         // overlayfs refuses a mount without upperdir that has fewer than two lower layers.
         if (readOnly) while (lower.length < 2) lower.push(`${this.root}/empty/${lower.length}`);
         else if (lower.length === 0) lower.push(`${this.root}/empty/0`);
