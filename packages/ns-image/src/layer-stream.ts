@@ -112,6 +112,7 @@ export class LayerSink {
         this.fail(this.opts.where.wrap(e));
       }
       if (!this.error) this.guard(() => this.writer!.finish());
+      await this.writer.abandon();
     }
     const digest = `sha256:${this.blobHash.digest('hex')}`;
     return {
@@ -181,6 +182,16 @@ export class LayerSink {
       if (e instanceof TarFormatError) this.fail(this.opts.where.error('EIMAGE', `corrupt tar: ${e.message}`));
       else this.fail(this.opts.where.wrap(e));
     }
+  }
+
+  /** The input will not go on (the archive or the transfer failed): release what is held. */
+  async abort(): Promise<void> {
+    if (this.decomp && this.decompOk) {
+      this.decompOk = false;
+      this.decomp.destroy();
+      this.halt();
+    }
+    await this.writer?.abandon();
   }
 
   /** Keeps the first failure; decompressing further would only spend CPU on a refused layer. */

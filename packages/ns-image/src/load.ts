@@ -145,30 +145,43 @@ async function* archiveBytes(stream: AsyncIterable<Buffer>, where: Where): Async
     throw where.error('EIMAGE', 'the archive is bzip2- or xz-compressed: decompress it first');
   }
   if (!decomp) {
-    yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    try {
+      yield head;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    } finally {
+      await it.return?.();
+    }
     return;
   }
   const d = decomp;
+  let stop = false;
   const feed = (async () => {
     d.write(head);
-    for (let r = await it.next(); !r.done; r = await it.next()) {
-      if (!d.write(r.value)) await new Promise((res) => d.once('drain', res));
+    for (let r = await it.next(); !r.done && !stop; r = await it.next()) {
+      if (!d.write(r.value)) await new Promise((res) => { d.once('drain', res); d.once('close', res); });
     }
     d.end();
   })();
   feed.catch((e) => d.destroy(e as Error));
   try {
     for await (const chunk of d) yield chunk as Buffer;
+    await feed;
   } catch (e) {
     throw where.error('EIMAGE', `corrupt compressed archive: ${(e as Error).message}`);
+  } finally {
+    // Stopped early (the tar ended, or failed): stop reading and let go of the source.
+    stop = true;
+    d.destroy();
+    await feed.catch(() => {});
+    await it.return?.();
   }
-  await feed;
 }
 
 async function scanArchive(stream: AsyncIterable<Buffer>, store: ImageStore, ctx: AssembleContext, where: Where): Promise<Map<string, Member>> {
   const members = new Map<string, Member>();
   const waits: Promise<unknown>[] = [];
+  /** The layer member being read, to release if the archive breaks off inside it. */
+  let reading: LayerSink | undefined;
   let jsonTotal = 0;
   const jsonMax = Math.max(ctx.limits.manifestBytes, ctx.limits.configBytes);
 
@@ -213,6 +226,7 @@ async function scanArchive(stream: AsyncIterable<Buffer>, store: ImageStore, ctx
     // The sink's failures get their context (archive, image, blob) when an image claims the blob.
     const where = new Where();
     let sink: LayerSink;
+    const done = () => { if (reading === sink) reading = undefined; };
     if (known && ctx.session.retain(known)) {
       // Only hashed: the store has what the name promises, and the hash checks the promise.
       member.retained = known;
@@ -222,12 +236,14 @@ async function scanArchive(stream: AsyncIterable<Buffer>, store: ImageStore, ctx
       progress.start();
       sink = new LayerSink({ dir: `${member.dir}/diff`, where, maxBytes: ctx.limits.layerBytes, onBytes: progress.bytes, policy });
     }
+    reading = sink;
     return {
       data: (c) => {
         const w = sink.write(c);
         if (w) waits.push(w);
       },
       end: () => waits.push(sink.end().then((r) => {
+        done();
         member.result = r;
         if (member.retained) progress.exists();
         else if (!r.error) progress.done();
@@ -271,6 +287,7 @@ async function scanArchive(stream: AsyncIterable<Buffer>, store: ImageStore, ctx
     await Promise.all(waits.splice(0));
   } catch (e) {
     await Promise.allSettled(waits.splice(0));
+    await reading?.abort();
     if (e instanceof TarFormatError) throw where.error('EIMAGE', `not a valid archive: ${e.message}`);
     throw e;
   } finally {

@@ -64,6 +64,8 @@ export class LayerWriter {
   private count = 0;
   private inflight = 0;
   private readonly pending = new Set<Promise<void>>();
+  /** Files opened and not yet closed (an entry still being written). */
+  private readonly open = new Set<number>();
   private readonly waiters: (() => void)[] = [];
   private failure: unknown;
 
@@ -210,7 +212,9 @@ export class LayerWriter {
     this.replace(rel);
     const path = this.abs(rel);
     const fd = this.attempt(entry, () => fs.openSync(path, WRITE_FLAGS, 0o600));
+    this.open.add(fd);
     const finish = () => {
+      this.open.delete(fd);
       try {
         this.attempt(entry, () => {
           if (!this.policy.rootless) fs.fchownSync(fd, entry.uid, entry.gid);
@@ -244,6 +248,7 @@ export class LayerWriter {
         this.track(Promise.allSettled(writes).then((rs) => {
           const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
           if (bad) {
+            this.open.delete(fd);
             fs.closeSync(fd);
             throw this.where.wrap(Object.assign(bad.reason as Error, { path: entry.path }));
           }
@@ -270,6 +275,16 @@ export class LayerWriter {
   backpressure(): Promise<void> | undefined {
     if (this.inflight <= WRITE_BEHIND_MAX) return undefined;
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /**
+   * After a failure or a cut stream: waits for writes in flight, then closes the files whose
+   * entries never ended. Their directory is the session's, removed with it.
+   */
+  async abandon(): Promise<void> {
+    await this.settle().catch(() => {});
+    for (const fd of this.open) fs.closeSync(fd);
+    this.open.clear();
   }
 
   /** Every write behind landed and every file's metadata applied; throws the first failure. */

@@ -31,6 +31,7 @@ describe('hostile input', function () {
   /** Loads SOURCE, expecting code and message; checks that nothing changed anywhere under base. */
   async function refused(source: string, codeWanted: string, message: RegExp, options: LoadOptions = {}): Promise<NsError> {
     const before = snapshot(base);
+    const fds = fs.readdirSync('/proc/self/fd').length;
     let err: NsError | undefined;
     try {
       await loadImages(store, source, options);
@@ -44,6 +45,7 @@ describe('hostile input', function () {
     expect(err!.name).to.equal('NsError');
     expect(snapshot(base)).to.deep.equal(before);
     expect(fs.readdirSync(join(store.root, 'tmp'))).to.deep.equal([]);
+    expect(fs.readdirSync('/proc/self/fd').length, 'no file left open').to.equal(fds);
     return err!;
   }
 
@@ -153,9 +155,11 @@ describe('hostile input', function () {
   });
 
   describe('truncated and corrupt archives', () => {
-    it('refuses an archive cut in the middle of a layer', async () => {
-      const whole = dockerArchive({ layers: [tarOf([{ name: 'big', data: 'z'.repeat(100_000) }])], repoTags: ['hostile:1'] });
-      await refused(writeTemp(whole.subarray(0, 50_000)), 'EIMAGE', /not a valid archive: truncated archive/);
+    it('refuses an archive cut in the middle of a layer, gzipped or not', async () => {
+      const whole = dockerArchive({ layers: [tarOf([{ name: 'big', data: 'z'.repeat(3 << 20) }])], repoTags: ['hostile:1'] });
+      await refused(writeTemp(whole.subarray(0, 2 << 20)), 'EIMAGE', /not a valid archive: truncated archive: it ends inside entry "a{63}0\/layer\.tar"/);
+      const zipped = gz(whole);
+      await refused(writeTemp(zipped.subarray(0, zipped.length >> 1)), 'EIMAGE', /corrupt compressed archive: unexpected end of file/);
     });
 
     it('refuses a corrupt gzip layer, a cut gzip layer and a cut tar inside gzip', async () => {
