@@ -203,7 +203,9 @@ async function scanArchive(stream: AsyncIterable<Buffer>, store: ImageStore, ctx
   /** Where a member goes, decided from its name, size and first 512 bytes. */
   const classify = (name: string, size: number, first: Buffer): Target => {
     const wellKnown = ['manifest.json', 'index.json', 'oci-layout', 'repositories'].includes(name) || name.endsWith('/json');
-    if (wellKnown || (looksLikeJson(first) && size <= jsonMax)) {
+    // A tar header is checked before the JSON guess: a layer whose first entry is named "{x}" stays a layer.
+    const layer = !wellKnown && looksLikeLayer(first);
+    if (wellKnown || (!layer && looksLikeJson(first) && size <= jsonMax)) {
       if (size > jsonMax) {
         members.set(name, { kind: 'other', size });
         return drain;
@@ -213,7 +215,7 @@ async function scanArchive(stream: AsyncIterable<Buffer>, store: ImageStore, ctx
       const parts: Buffer[] = [];
       return { data: (c) => parts.push(Buffer.from(c)), end: () => members.set(name, { kind: 'json', data: Buffer.concat(parts) }) };
     }
-    if (!looksLikeLayer(first)) {
+    if (!layer) {
       members.set(name, { kind: 'other', size });
       return drain;
     }

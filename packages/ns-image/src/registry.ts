@@ -133,7 +133,8 @@ export class RegistryClient {
     }
     const detail = await this.errorText(a);
     if (a.status === 404 && path.includes('/manifests/')) {
-      throw where.error('ENOIMAGE', `manifest for ${this.repository}:${path.slice(path.lastIndexOf('/') + 1)} not found on ${this.host}${detail}`);
+      const ref = path.slice(path.lastIndexOf('/') + 1);
+      throw where.error('ENOIMAGE', `manifest for ${this.repository}${ref.includes(':') ? '@' : ':'}${ref} not found on ${this.host}${detail}`);
     }
     if (a.status === 401 || a.status === 403) {
       throw where.error('EREGISTRY', `registry ${this.host} refused access to ${this.repository} (${a.status})${detail}`, { hint: 'the repository may not exist, or it needs credentials' });

@@ -134,6 +134,13 @@ describe('the image store (as root)', function () {
       expect(fs.readFileSync(join(store.layerPath(store.image('localhost/multi:arm').layers[0]!), 'arch'), 'utf8')).to.equal('arm64');
     });
 
+    it('takes a layer whose first entry looks like JSON for the layer it is', async () => {
+      const store = newStore();
+      const layer = tarOf([{ name: '{"not":"json"}', data: 'curly' }, { name: '[x]', data: 'square' }]);
+      const [img] = await loadImages(store, writeTemp(dockerArchive({ layers: [layer], repoTags: ['curly:1'] }, 'blobs')));
+      expect(fs.readFileSync(join(store.layerPath(store.image(img!.id).layers[0]!), '{"not":"json"}'), 'utf8')).to.equal('curly');
+    });
+
     it('moves a tag to the image loaded last; the one it left stays, untagged', async () => {
       const store = newStore();
       const one = await loadImages(store, writeTemp(dockerArchive({ layers: [tarOf([{ name: 'v', data: '1' }])], repoTags: ['app:v'] })));
