@@ -226,7 +226,9 @@ export class LayerWriter {
         fs.closeSync(fd);
       }
     };
-    if (entry.size < WRITE_BEHIND_MIN) {
+    // xattrs are set by path (there is no fsetxattr binding) and only after the data, since a
+    // write drops security.capability: such files are written here, while the name is theirs.
+    if (entry.size < WRITE_BEHIND_MIN || entry.xattrs.size > 0) {
       return {
         data: (chunk) => writeAllSync(fd, chunk),
         end: finish,

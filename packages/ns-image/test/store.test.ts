@@ -103,6 +103,8 @@ describe('the image store (as root)', function () {
         { name: 'bin/', type: 'dir', mtime: new Date(1_500_000_000_000) },
         { name: 'bin/ping', data: 'x', mode: 0o755, uid: 1234, gid: 5678, xattrs: { 'security.capability': cap, 'user.note': Buffer.from('hi') } },
         { name: 'bin/su', data: 'y', mode: 0o4755 },
+        { name: 'bin/big', data: Buffer.alloc(3 << 20, 7), mode: 0o4711, xattrs: { 'security.capability': cap } },
+        { name: 'bin/bigplain', data: Buffer.alloc(3 << 20, 8), mode: 0o2755, uid: 42, gid: 43, mtime: new Date(1_400_000_000_000) },
         { name: 'dev/', type: 'dir' }, { name: 'dev/null', type: 'char', devmaj: 1, devmin: 3, mode: 0o666 },
         { name: 'run/fifo', type: 'fifo', mode: 0o600 },
       ]);
@@ -113,6 +115,12 @@ describe('the image store (as root)', function () {
       expect(sys.lgetxattr(join(diff, 'bin/ping'), 'security.capability')).to.deep.equal(cap);
       expect(sys.lgetxattr(join(diff, 'bin/ping'), 'user.note')!.toString()).to.equal('hi');
       expect(fs.statSync(join(diff, 'bin/su')).mode & 0o7777).to.equal(0o4755);
+      // Files large enough to be written behind keep their metadata too.
+      expect(sys.lgetxattr(join(diff, 'bin/big'), 'security.capability')).to.deep.equal(cap);
+      expect(fs.statSync(join(diff, 'bin/big')).mode & 0o7777).to.equal(0o4711);
+      expect(fs.statSync(join(diff, 'bin/bigplain'))).to.include({ uid: 42, gid: 43, size: 3 << 20, mtimeMs: 1_400_000_000_000 });
+      expect(fs.statSync(join(diff, 'bin/bigplain')).mode & 0o7777).to.equal(0o2755);
+      expect(fs.readFileSync(join(diff, 'bin/bigplain')).equals(Buffer.alloc(3 << 20, 8))).to.equal(true);
       expect(fs.statSync(join(diff, 'bin')).mtimeMs).to.equal(1_500_000_000_000);
       expect(fs.statSync(join(diff, 'dev/null')).isCharacterDevice()).to.equal(true);
       expect(fs.statSync(join(diff, 'dev/null')).rdev).to.equal((1 << 8) | 3);
