@@ -28,7 +28,7 @@
  *   a redirect or metacopy planted by an image would change what the container sees.
  */
 import * as fs from 'node:fs';
-import { sys } from 'ns-core';
+import { NsError, sys } from 'ns-core';
 import type { Where } from './errors';
 import type { EntrySink, TarEntry } from './tarstream';
 
@@ -133,17 +133,27 @@ export class LayerWriter {
     return this.where.error('EIMAGE', entry ? `entry ${JSON.stringify(entry.path)}: ${what}` : what);
   }
 
-  /** Runs a filesystem call, turning node:fs errors into one line naming the entry. */
+  /** Runs a filesystem call, turning its failure into one line naming the entry. */
   private attempt<T>(entry: TarEntry | undefined, fn: () => T): T {
     try {
       return fn();
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err?.code && typeof err.errno === 'number') {
-        throw this.where.wrap(Object.assign(err, { path: entry ? entry.path : err.path }));
-      }
-      throw e;
+      throw this.syscallError(entry, e);
     }
+  }
+
+  /** 'entry "usr/bin/x": write failed: ENOSPC', keeping the errno name as the code. */
+  private syscallError(entry: TarEntry | undefined, e: unknown): unknown {
+    const err = e as NodeJS.ErrnoException & { syscall?: string };
+    // Our own refusals pass through; failed syscalls (node:fs's, or ns-core's with a syscall) are re-said.
+    if (e instanceof NsError ? e.syscall === undefined : !(err?.code && typeof err.errno === 'number')) return e;
+    const code = err.code!;
+    const what = `${err.syscall ?? 'operation'} failed: ${code}`;
+    return new NsError({
+      errno: Math.abs(err.errno ?? 0), code, syscall: err.syscall ?? 'operation',
+      message: [...this.where.parts, entry ? `entry ${JSON.stringify(entry.path)}: ${what}` : `${err.path ?? this.root}: ${what}`].join(': '),
+      ...(entry ? { path: entry.path } : err.path ? { path: err.path } : {}),
+    });
   }
 
   /** The entry's name as components, or a refusal for anything that could leave the layer. */
@@ -230,7 +240,7 @@ export class LayerWriter {
     // write drops security.capability: such files are written here, while the name is theirs.
     if (entry.size < WRITE_BEHIND_MIN || entry.xattrs.size > 0) {
       return {
-        data: (chunk) => writeAllSync(fd, chunk),
+        data: (chunk) => this.attempt(entry, () => writeAllSync(fd, chunk)),
         end: finish,
       };
     }
@@ -244,7 +254,10 @@ export class LayerWriter {
         const at = position;
         position += chunk.length;
         this.inflight += chunk.length;
-        writes.push(this.track(writeAll(fd, chunk, at).finally(() => { this.inflight -= chunk.length; this.wake(); })));
+        const write = writeAll(fd, chunk, at).finally(() => { this.inflight -= chunk.length; this.wake(); });
+        writes.push(write);
+        // Its failure is reported by end(), with the entry's name; here it is only waited for.
+        this.track(write.catch(() => {}));
       },
       end: () => {
         this.track(Promise.allSettled(writes).then((rs) => {
@@ -252,7 +265,7 @@ export class LayerWriter {
           if (bad) {
             this.open.delete(fd);
             fs.closeSync(fd);
-            throw this.where.wrap(Object.assign(bad.reason as Error, { path: entry.path }));
+            throw this.syscallError(entry, bad.reason);
           }
           finish();
         }));

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { NsError } from 'ns-core';
 import { ImageStore, loadImages, type LoadOptions } from '../src/index';
 import { configOf, dockerArchive, gz, layoutArchive, ociLayout, sha256, snapshot, tarOf, tempDir, writeLayout, type EntrySpec } from './helpers';
-import { writeTemp } from './harness';
+import { CHILD, writeTemp } from './harness';
 
 /**
  * Hostile archives, crafted here. Each must be refused with a one-line NsError naming the
@@ -194,6 +195,25 @@ describe('hostile input', function () {
         { name: 'c.json', data: cfg1 },
         { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['NOT VALID'], Layers: ['x'] }]) },
       ])), 'EIMAGE', /RepoTags "NOT VALID"/);
+    });
+  });
+
+  describe('a full disk', () => {
+    it('fails with ENOSPC naming the entry, and leaves neither layer nor session behind', () => {
+      // A 4 MiB tmpfs in a mount namespace of its own: nothing of it reaches the host's table.
+      const big = image([tarOf([{ name: 'small', data: 'x' }, { name: 'huge', data: Buffer.alloc(8 << 20, 1) }])]);
+      const dir = tempDir('enospc');
+      try {
+        const script = `mount -t tmpfs -o size=4m tmpfs '${dir}' && ${JSON.stringify(process.execPath)} '${CHILD}' load '${JSON.stringify({ root: `${dir}/s`, source: big })}'; echo; ls -A '${dir}/s/tmp' '${dir}/s/layers'`;
+        const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8' });
+        const [line, ...rest] = r.stdout.split('\n');
+        const out = JSON.parse(line!) as { error?: { code: string; message: string } };
+        expect(out.error?.code, r.stderr).to.equal('ENOSPC');
+        expect(out.error?.message).to.match(/^load .*: image hostile:1: blob a{63}0\/layer\.tar: entry "huge": write failed: ENOSPC$/);
+        expect(rest.join('\n').trim()).to.equal(`${dir}/s/layers:\n\n${dir}/s/tmp:`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 
