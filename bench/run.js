@@ -13,7 +13,7 @@ const root = path.join(__dirname, '..');
 const build = path.join(__dirname, 'build');
 const bin = (name) => path.join(root, 'node_modules/.bin', name);
 const quick = process.argv.includes('--quick');
-const ROUNDS = { spawn: quick ? 60 : 400, cli: quick ? 8 : 40, net: quick ? 8 : 40, container: quick ? 8 : 40 };
+const ROUNDS = { spawn: quick ? 60 : 400, cli: quick ? 8 : 40, net: quick ? 8 : 40, container: quick ? 8 : 40, image: quick ? 4 : 15 };
 
 const results = { date: new Date().toISOString(), host: { kernel: os.release(), node: process.version, cpus: os.cpus().length }, ratios: {}, medians_ms: {}, skipped: [] };
 const rows = [];
@@ -206,6 +206,69 @@ async function containerSection() {
   }
 }
 
+/**
+ * A docker archive of busybox plus a 50 MB layer, made once with podman (a throwaway vfs
+ * root under bench/build, so the host's podman storage is untouched): podman import of the
+ * busybox rootfs, a build that COPYs 50 MB of random bytes on top, podman save.
+ */
+function imageArchive() {
+  const out = path.join(build, 'image-busybox-50m.tar');
+  if (fs.existsSync(out)) return out;
+  const dir = path.join(build, 'image-src');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(dir, 'ctx'), { recursive: true });
+  const podman = ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--storage-driver', 'vfs'];
+  const must = (argv) => {
+    const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bench: ${argv.join(' ')}: ${r.stderr}`);
+  };
+  must(['tar', '-C', busyboxRootfs(), '-cf', path.join(dir, 'rootfs.tar'), '.']);
+  must(['podman', ...podman, 'import', path.join(dir, 'rootfs.tar'), 'localhost/bench-busybox:base']);
+  fs.writeFileSync(path.join(dir, 'ctx/big'), require('node:crypto').randomBytes(50_000_000));
+  fs.writeFileSync(path.join(dir, 'ctx/Containerfile'), 'FROM localhost/bench-busybox:base\nCOPY big /big\nCMD ["/bin/sh"]\n');
+  must(['podman', ...podman, 'build', '-q', '-t', 'localhost/bench-busybox:50m', path.join(dir, 'ctx')]);
+  must(['podman', ...podman, 'save', '--format', 'docker-archive', '-o', out, 'localhost/bench-busybox:50m']);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
+/**
+ * image_load_vs_podman: ns-image's load (bench/image-load.js, the call `ns-run load -i` makes)
+ * against `podman load -i`, each into a store of its own made fresh for every run. Before each
+ * run (untimed) the file system is synced, so neither pays for the other's dirty pages, and
+ * after it (untimed) the store is removed.
+ */
+async function imageSection() {
+  if (!have('podman')) return skip('image_load_vs_podman', 'podman is not installed');
+  if (!fs.existsSync('/bin/busybox')) return skip('image_load_vs_podman', 'busybox-static is not installed');
+  if (!fs.existsSync(path.join(root, 'packages/ns-image/dist/src/index.js'))) return skip('image_load_vs_podman', 'ns-image is not built');
+  const archive = imageArchive();
+  // Short: podman refuses a --runroot longer than 50 characters.
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nsb-img-'));
+  let n = 0;
+  const fresh = (name, argvFor) => ({
+    name,
+    async once() {
+      const dir = path.join(work, `run-${n++}`);
+      spawnSync('sync');
+      const ms = await new Command(name, argvFor(dir)).once();
+      fs.rmSync(dir, { recursive: true, force: true });
+      return ms;
+    },
+    close() {},
+  });
+  const ours = fresh('ns-image load', (dir) => [process.execPath, path.join(__dirname, 'image-load.js'), dir, archive]);
+  const podman = fresh('podman load', (dir) => ['podman', '--root', `${dir}/root`, '--runroot', `${dir}/runroot`, 'load', '-q', '-i', archive]);
+  try {
+    const [a, b] = await interleave([ours, podman], ROUNDS.image, 2);
+    results.medians_ms.image_load_ns_image = median(a);
+    results.medians_ms.image_load_podman = median(b);
+    record('image_load_vs_podman', pairedRatio(a, b), 0.5, `${fmt(median(a))} vs ${fmt(median(b))}`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
 function rssSection() {
   const peak = compileC('peakrss');
   const measure = (argv) => {
@@ -263,6 +326,7 @@ function writeOutputs() {
   await cliSection();
   await netSection();
   await containerSection();
+  await imageSection();
   rssSection();
   writeOutputs();
   const over = rows.filter((r) => !r.ok).map((r) => r.key);

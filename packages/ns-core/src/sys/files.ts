@@ -1,0 +1,85 @@
+/**
+ * File-system calls node:fs does not offer: extended attributes, mknod (device nodes, fifos and
+ * overlayfs whiteouts), flock and syncfs. Paths are never followed at the last component
+ * (the l* xattr calls), so a caller that has checked the parents can act on exactly that entry.
+ */
+import { libc, sysError } from './native';
+
+const lsetxattr_ = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
+const lgetxattr_ = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)');
+const llistxattr_ = libc.func('long llistxattr(const char *path, void *list, size_t size)');
+const mknod_ = libc.func('int mknod(const char *path, unsigned int mode, uint64_t dev)');
+const flock_ = libc.func('int flock(int fd, int operation)');
+const syncfs_ = libc.func('int syncfs(int fd)');
+
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** glibc's makedev(3): the 64-bit dev_t of a major:minor pair. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major >>> 0);
+  const mi = BigInt(minor >>> 0);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
+
+/** lsetxattr(2): sets NAME on path itself (a symlink's own attributes, not its target's). */
+export function lsetxattr(path: string, name: string, value: Buffer, flags = 0): void {
+  if (lsetxattr_(path, name, value, value.length, flags) < 0) throw sysError('lsetxattr', { path, dest: name });
+}
+
+/** lgetxattr(2); null when the attribute is absent (ENODATA). */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  for (;;) {
+    const size = lgetxattr_(path, name, null, 0);
+    if (size < 0) {
+      const err = sysError('lgetxattr', { path, dest: name });
+      if (err.code === 'ENODATA') return null;
+      throw err;
+    }
+    const buf = Buffer.alloc(Number(size));
+    const got = lgetxattr_(path, name, buf, buf.length);
+    if (got >= 0) return buf.subarray(0, Number(got));
+    const err = sysError('lgetxattr', { path, dest: name });
+    // The value grew between the two calls: ask again.
+    if (err.code !== 'ERANGE') throw err;
+  }
+}
+
+/** llistxattr(2): the names of path's extended attributes. */
+export function llistxattr(path: string): string[] {
+  for (;;) {
+    const size = llistxattr_(path, null, 0);
+    if (size < 0) throw sysError('llistxattr', { path });
+    if (Number(size) === 0) return [];
+    const buf = Buffer.alloc(Number(size));
+    const got = llistxattr_(path, buf, buf.length);
+    if (got >= 0) return buf.subarray(0, Number(got)).toString('latin1').split('\0').filter(Boolean).map((s) => Buffer.from(s, 'latin1').toString());
+    const err = sysError('llistxattr', { path });
+    if (err.code !== 'ERANGE') throw err;
+  }
+}
+
+/**
+ * mknod(2). MODE carries the file type (S_IFCHR, S_IFBLK, S_IFIFO). Since Linux 5.8 a character
+ * device 0:0 (an overlayfs whiteout) needs no CAP_MKNOD; other devices do.
+ */
+export function mknod(path: string, mode: number, dev: bigint = 0n): void {
+  if (mknod_(path, mode, dev) < 0) throw sysError('mknod', { path });
+}
+
+/** flock(2); with LOCK_NB, false when another open file description holds the lock. */
+export function flock(fd: number, operation: number): boolean {
+  if (flock_(fd, operation) < 0) {
+    const err = sysError('flock');
+    if (err.code === 'EWOULDBLOCK' || err.code === 'EAGAIN') return false;
+    throw err;
+  }
+  return true;
+}
+
+/** syncfs(2): writes out everything dirty on the file system holding fd, in one call. */
+export function syncfs(fd: number): void {
+  if (syncfs_(fd) < 0) throw sysError('syncfs');
+}
