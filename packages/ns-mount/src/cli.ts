@@ -22,9 +22,13 @@ const FS_OPTIONS: readonly OptionSpec[] = [
   { long: 'dir', words: ['dest'], help: 'create directory <dest>' },
   { long: 'symlink', words: ['target', 'dest'], help: 'create symlink <dest> pointing to <target>' },
   { long: 'overlay', words: ['lower[:lower...]', 'upper', 'work', 'dest'], help: 'mount an overlayfs on <dest>' },
+  { long: 'ro-overlay', words: ['lower:lower[:lower...]', 'dest'], help: 'mount a read-only overlayfs of the lower directories on <dest>' },
+  { long: 'userxattr', words: [], help: 'the next overlay reads whiteouts from user.overlay.* xattrs (an overlay in a user namespace)' },
   { long: 'remount-ro', words: ['dest'], help: 'remount what is mounted on <dest> read-only' },
 ].map((o) => ({ ...o, group: 'Filesystem steps' }));
 const MODIFIERS = new Set(['size', 'perms']);
+/** Options that qualify the overlay before them (bwrap's style is to qualify the next one; overlayfs's is a mount option). */
+const OVERLAY_OPTIONS = new Set(['userxattr']);
 
 export const MOUNT_COMMAND: CommandSpec = {
   prog: 'ns-mount',
@@ -72,6 +76,12 @@ export function fsOps(args: ParsedArgs): FsOp[] {
       if (perms !== undefined && name !== 'tmpfs' && name !== 'dir') throw usageError('--perms must be followed by --tmpfs or --dir');
     }
     const [a, b, c, d] = e.words as [string, string, string, string];
+    if (OVERLAY_OPTIONS.has(name)) {
+      const last = ops[ops.length - 1];
+      if (last?.op !== 'overlay') throw usageError(`--${name} must follow --overlay or --ro-overlay`);
+      ops[ops.length - 1] = { ...last, userxattr: true };
+      continue;
+    }
     switch (name) {
       case 'size': size = parseSize(a); break;
       case 'perms': perms = parsePerms(a); break;
@@ -88,6 +98,7 @@ export function fsOps(args: ParsedArgs): FsOp[] {
       case 'proc': case 'sysfs': case 'dev': case 'remount-ro': ops.push({ op: name, dest: a }); break;
       case 'symlink': ops.push({ op: 'symlink', target: a, dest: b }); break;
       case 'overlay': ops.push({ op: 'overlay', lower: a.split(':'), upper: b, work: c, dest: d }); break;
+      case 'ro-overlay': ops.push({ op: 'overlay', lower: a.split(':'), dest: b }); break;
     }
   }
   if (size !== undefined) throw usageError('--size must be followed by --tmpfs');

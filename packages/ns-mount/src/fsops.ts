@@ -24,8 +24,14 @@ export type FsOp =
   | { readonly op: 'dev'; readonly dest: string }
   | { readonly op: 'dir'; readonly dest: string; readonly perms?: number }
   | { readonly op: 'symlink'; readonly target: string; readonly dest: string }
-  /** overlayfs with LOWER dirs (first is topmost), writes going to UPPER, WORK on UPPER's filesystem. */
-  | { readonly op: 'overlay'; readonly lower: readonly string[]; readonly upper: string; readonly work: string; readonly dest: string }
+  /**
+   * overlayfs with LOWER dirs (first is topmost), writes going to UPPER, WORK on UPPER's
+   * filesystem; without upper and work, a read-only overlay of the lower dirs alone. `userxattr`:
+   * whiteouts and opaque dirs in user.overlay.* xattrs, as an overlay mounted in a user
+   * namespace must read them (overlayfs.rst: "userxattr").
+   */
+  | { readonly op: 'overlay'; readonly lower: readonly string[]; readonly upper?: string; readonly work?: string; readonly dest: string;
+      readonly userxattr?: boolean }
   /** Non-recursive read-only remount of what is mounted at DEST. */
   | { readonly op: 'remount-ro'; readonly dest: string };
 
@@ -205,14 +211,18 @@ function flagsOfMountAt(path: string): number {
  */
 function overlayData(step: string, op: Extract<FsOp, { op: 'overlay' }>): string {
   if (op.lower.length === 0) throw usageError(`${step}: at least one lower directory is needed`);
-  const dirs = [...op.lower, op.upper, op.work].map((dir) => {
+  if ((op.upper === undefined) !== (op.work === undefined)) throw usageError(`${step}: an upper directory needs a work directory, and the other way round`);
+  // overlayfs(5): a read-only overlay of lower dirs alone needs at least two of them.
+  if (op.upper === undefined && op.lower.length < 2) throw usageError(`${step}: a read-only overlay needs at least two lower directories`);
+  const resolve = (dir: string) => {
     if (/[,:\\]/.test(dir)) throw usageError(`${step}: '${dir}' contains ',', ':' or '\\', which overlayfs options cannot carry`);
     if (!statOf(step, dir).isDirectory()) {
       throw new NsError({ errno: 20, code: 'ENOTDIR', syscall: 'stat', path: dir, step });
     }
     return inStep(step, () => locate(dir)).resolved;
-  });
-  const upperdir = dirs[dirs.length - 2]!;
-  const workdir = dirs[dirs.length - 1]!;
-  return `lowerdir=${dirs.slice(0, -2).join(':')},upperdir=${upperdir},workdir=${workdir}`;
+  };
+  const options = [`lowerdir=${op.lower.map(resolve).join(':')}`];
+  if (op.upper !== undefined) options.push(`upperdir=${resolve(op.upper)}`, `workdir=${resolve(op.work!)}`);
+  if (op.userxattr) options.push('userxattr');
+  return options.join(',');
 }

@@ -183,6 +183,29 @@ describe('ns-mount against the kernel', function () {
     expect(hostMountsUnder(dir)).to.deep.equal([]);
   });
 
+  it('--ro-overlay stacks lower directories read-only; in a user namespace user.overlay whiteouts hide files', () => {
+    for (const d of ['r1', 'r2', 'ro']) mkdirSync(join(dir, d));
+    writeFileSync(join(dir, 'r1/a'), 'top');
+    writeFileSync(join(dir, 'r2/a'), 'bottom');
+    writeFileSync(join(dir, 'r2/gone'), 'hidden by a whiteout above');
+    // A whiteout as an unprivileged overlay reads it: a 0:0 character device is root's to make,
+    // so the top layer marks the name with the user.overlay.whiteout xattr on an empty file, in a
+    // directory whose user.overlay.opaque is "x" (overlayfs.rst: "xattr whiteouts", Linux 6.7).
+    writeFileSync(join(dir, 'r1/gone'), '');
+    execFileSync('setfattr', ['-n', 'user.overlay.whiteout', '-v', 'y', join(dir, 'r1/gone')]);
+    execFileSync('setfattr', ['-n', 'user.overlay.opaque', '-v', 'x', join(dir, 'r1')]);
+    const o = join(dir, 'ro');
+    const lower = `${join(dir, 'r1')}:${join(dir, 'r2')}`;
+    const plain = cli(['--ro-overlay', lower, o, '--', 'sh', '-c', `cat ${o}/a; touch ${o}/new 2>/dev/null || echo read-only`]);
+    expect(plain.stderr).to.equal('');
+    expect(plain.stdout).to.equal('topread-only\n');
+    const rootless = spawnSync(process.execPath, [join(__dirname, '../../../ns-user/bin/ns-user.js'), '-r', '--', process.execPath, CLI,
+      '--ro-overlay', lower, o, '--userxattr', '--', 'sh', '-c', `ls ${o}`], { encoding: 'utf8' });
+    expect(rootless.stderr).to.equal('');
+    expect(rootless.stdout.split('\n').filter(Boolean)).to.deep.equal(['a']);
+    expect(hostMountsUnder(dir)).to.deep.equal([]);
+  });
+
   it('--root and --wd behave as unshare --root/--wd', () => {
     const root = busyboxRootfs({ dir: join(dir, 'root'), bare: true });
     mkdirSync(join(root, 'work'));

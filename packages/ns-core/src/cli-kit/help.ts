@@ -16,7 +16,7 @@ export function optionLabel(o: OptionSpec): string {
   const rule = o.arg ?? 'none';
   const meta = o.metavar ?? '<arg>';
   let long = `--${o.long}`;
-  if (o.words) long += ` ${o.words.map((w) => `<${w}>`).join(' ')}`;
+  if (o.words?.length) long += ` ${o.words.map((w) => `<${w}>`).join(' ')}`;
   else if (rule === 'required') long += meta.startsWith('=') ? meta : ` ${meta}`;
   else if (rule === 'optional') long += `[=${meta.replace(/^=/, '')}]`;
   if (!o.short) return `    ${long}`;
