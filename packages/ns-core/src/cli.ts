@@ -261,11 +261,16 @@ function list(args: ParsedArgs): void {
   write(text);
 }
 
+let watchingStdout = false;
+
 /** The whole output in one write; a reader that went away (`ns-ls | head`) ends us quietly, as util-linux's close_stdout. */
 function write(text: string): void {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
+  if (!watchingStdout) {
+    watchingStdout = true;
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   if (text) process.stdout.write(encodeText(text));
 }
