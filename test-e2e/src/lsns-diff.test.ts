@@ -83,7 +83,7 @@ describe('ns-ls = lsns: the same output in a world of known namespaces', functio
   describe('on a terminal: widths fitted and commands truncated as lsns does', () => {
     const terminal: [number, string[]][] = [
       [80, []], [60, []], [40, []], [20, []], [60, ['--output-all']], [60, ['-u']], [100, ['-t', 'net', '-o', 'NS,NSFS,COMMAND']],
-      [50, ['-T']], [45, ['-o', 'COMMAND,NS']], [200, []], [70, ['{ipc10}']], [30, ['-r']], [30, ['-J', '-o', 'NS,COMMAND']],
+      [50, ['-T']], [45, ['-o', 'COMMAND,NS']], [60, ['-t', 'net', '-W', '-o', 'NS,NSFS,COMMAND']], [25, ['-t', 'uts', '-o', 'COMMAND']], [200, []], [70, ['{ipc10}']], [30, ['-r']], [30, ['-J', '-o', 'NS,COMMAND']],
     ];
     for (const [columns, args] of terminal) {
       it(`COLUMNS=${columns} ns-ls ${args.join(' ')}`, () => {

@@ -35,7 +35,7 @@ ip netns set nsx-a 5
 ip netns exec nsx-a sleep 1008 &
 touch "/mnt/with space"
 mount --bind /run/netns/nsx-a "/mnt/with space"
-unshare --uts bash -c 'exec -a "$(printf "odd\\tname \\\\x41 \\xff \\xe2\\x98\\x83")" sleep 1009' &
+unshare --uts bash -c 'exec -a "$(printf "odd\\tname \\\\x41 \\xff \\xe2\\x98\\x83 \\xe6\\xbc\\xa2\\xe5\\xad\\x97 e\\xcc\\x81")" sleep 1009' &
 unshare --ipc bash -c 'unshare --uts sleep 1010 & sleep 1011 & wait' &
 unshare --uts bash -c 'exec -a "$(head -c 9000 /dev/zero | tr "\0" x)" sleep 1012' &
 `;
