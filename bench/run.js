@@ -79,6 +79,14 @@ async function cliSection() {
     results.medians_ms.node_e_0 = median(b);
     record('cli_vs_node', pairedRatio(a, b), 1.25, `${fmt(median(a))} vs ${fmt(median(b))}`);
   }
+  if (!fs.existsSync(bin('ns-ls')) || !fs.existsSync(path.join(root, 'packages/ns-core/dist/src/cli.js'))) {
+    skip('ls_vs_node', 'ns-ls is not built');
+  } else {
+    // The default listing: every process's namespaces and fds, as lsns reads them.
+    const [a, b] = await interleave([new Command('ns-ls', [bin('ns-ls')]), node], ROUNDS.cli, 3);
+    results.medians_ms.cli_ns_ls = median(a);
+    record('ls_vs_node', pairedRatio(a, b), 1.3, `${fmt(median(a))} vs ${fmt(median(b))}`);
+  }
   if (!fs.existsSync(bin('ns-enter')) || !fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/enter.js'))) {
     skip('enter_vs_node', 'ns-enter is not built');
     return;

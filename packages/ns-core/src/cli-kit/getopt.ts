@@ -54,10 +54,11 @@ export class ParsedArgs {
   }
 }
 
-function resolveLong(typed: string, options: readonly OptionSpec[], shown: string): OptionSpec {
+function resolveLong(typed: string, options: readonly OptionSpec[], shown: string, order?: readonly string[]): OptionSpec {
   const exact = options.find((o) => o.long === typed);
   if (exact) return exact;
   const matches = typed === '' ? [] : options.filter((o) => o.long.startsWith(typed));
+  if (order) matches.sort((a, b) => order.indexOf(a.long) - order.indexOf(b.long));
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) {
     throw new GetoptError(`option '${shown}' is ambiguous; possibilities:${matches.map((m) => ` '--${m.long}'`).join('')}`);
@@ -69,7 +70,7 @@ function resolveLong(typed: string, options: readonly OptionSpec[], shown: strin
  * Parses argv against a command's table.
  * @throws GetoptError with glibc's message for an unknown, ambiguous or malformed option.
  */
-export function getopt(argv: readonly string[], command: Pick<CommandSpec, 'options' | 'stopAtOperand'>): ParsedArgs {
+export function getopt(argv: readonly string[], command: Pick<CommandSpec, 'options' | 'stopAtOperand' | 'getoptOrder'>): ParsedArgs {
   const options = command.options;
   const stop = command.stopAtOperand ?? true;
   const byShort = new Map(options.filter((o) => o.short).map((o) => [o.short!, o]));
@@ -91,7 +92,7 @@ export function getopt(argv: readonly string[], command: Pick<CommandSpec, 'opti
     if (word.startsWith('--')) {
       const eq = word.indexOf('=');
       const typed = eq < 0 ? word.slice(2) : word.slice(2, eq);
-      const spec = resolveLong(typed, options, word);
+      const spec = resolveLong(typed, options, word, command.getoptOrder);
       const rule = spec.arg ?? 'none';
       if (spec.words) {
         if (eq >= 0) throw new GetoptError(`option '--${spec.long}' doesn't allow an argument`);

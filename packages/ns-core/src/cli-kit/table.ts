@@ -56,6 +56,11 @@ export interface CommandSpec {
    * as in `ns-ls -t net 4026531840 -J` (GNU permutation).
    */
   readonly stopAtOperand?: boolean;
+  /**
+   * The C tool's long_opts[] order, where it differs from the table's (which is its --help
+   * order): glibc lists an ambiguous abbreviation's possibilities in that order.
+   */
+  readonly getoptOrder?: readonly string[];
   /** Paragraphs for the man page's DESCRIPTION (the summary when absent). */
   readonly description?: readonly string[];
   /** Man page section name -> paragraphs (EXIT STATUS, EXAMPLES, NOTES...). */
