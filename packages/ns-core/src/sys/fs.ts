@@ -34,3 +34,19 @@ export function openRaw(path: string, flags: number, mode = 0): number {
   if (fd < 0) throw sysError('open', { path });
   return fd;
 }
+
+const flock_ = libc.func('int flock(int fd, int op)');
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** flock(2): an advisory lock on the whole file (LOCK_EX, LOCK_UN...). Waits unless LOCK_NB. */
+export function flock(fd: number, op: number): void {
+  for (;;) {
+    if (flock_(fd, op) >= 0) return;
+    const err = sysError('flock');
+    // A signal handler interrupting the wait is no reason to give up the lock.
+    if (err.code !== 'EINTR') throw err;
+  }
+}

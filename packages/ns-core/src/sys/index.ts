@@ -5,4 +5,5 @@ export { nsGetType, nsGetUserns, nsGetParent, nsGetOwnerUid, ioctlFd } from './n
 export { pidfdOpen, pidfdGetfd, pidfdSendSignal, waitPidfd, prctl, closeFd, pipe, signalName, WEXITED, WNOHANG, WNOWAIT, type WaitResult } from './process';
 export { sethostname, setdomainname, uname } from './uts';
 export * as socket from './socket';
-export { fchdirRaw as fchdir, chrootRaw as chroot, dupCloexec, openRaw, O_PATH, O_DIRECTORY, O_NOFOLLOW } from './fs';
+export { fchdirRaw as fchdir, chrootRaw as chroot, dupCloexec, openRaw, O_PATH, O_DIRECTORY, O_NOFOLLOW, flock, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN } from './fs';
+export { inotifyInit, inotifyAddWatch, IN, IN_NONBLOCK } from './inotify';

@@ -1,2 +1,2 @@
 /** The rtnetlink transport: one socket per network namespace, request/ACK and dumps. */
-export { NetlinkSocket, kernelError, type NetlinkSocketOptions, type Outgoing } from './socket';
+export { NetlinkSocket, extackOf, kernelError, type NetlinkSocketOptions, type Outgoing } from './socket';
