@@ -12,7 +12,7 @@ export {
 } from './verbs';
 export { NetlinkSocket, type NetlinkSocketOptions } from './transport';
 export {
-  netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsOpen, netnsPath, netnsPids,
+  netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsNames, netnsOpen, netnsPath, netnsPids,
   validateNetnsName, NETNS_RUN_DIR, NETNS_ETC_DIR, type NamedNetns,
 } from './netns';
 export { ipShow, type ShowObject, type ShowOptions } from './show';

@@ -169,8 +169,12 @@ export function netnsOpen(name: string): Namespace {
   return Namespace.open(netnsPath(name), 'net');
 }
 
-/** Names in /run/netns in directory order (as `ip netns list`), none if it does not exist. */
-function names(): string[] {
+/**
+ * Names in /run/netns in readdir(3) order, as ip walks them (netns_foreach()): ip prints the
+ * last of several names of one namespace and runs `-all` in this order; none if it does not exist.
+ * @throws NsError if it cannot be read.
+ */
+export function netnsNames(): string[] {
   let dir;
   try {
     dir = opendirSync(NETNS_RUN_DIR);
@@ -193,7 +197,7 @@ function names(): string[] {
  * `rtnl` is bound to) gives each, if any.
  */
 export function netnsList(rtnl?: RtnlHandle): NamedNetns[] {
-  const list = names();
+  const list = netnsNames();
   if (list.length === 0) return [];
   if (!rtnl) return RtnlHandle.current().use((h) => netnsList(h));
   return list.flatMap((name): NamedNetns[] => {
@@ -238,7 +242,7 @@ function statIfThere(path: string): Stats | undefined {
 /** Equivalent to: `ip netns identify [PID]`: the names bound to that process's network namespace. */
 export function netnsIdentify(pid: number | 'self' = 'self'): string[] {
   const target = fsCall('stat', nsProcPath(pid, 'net', false), () => statSync(nsProcPath(pid, 'net', false)));
-  return names().filter((n) => {
+  return netnsNames().filter((n) => {
     const st = statIfThere(`${NETNS_RUN_DIR}/${n}`);
     return st !== undefined && sameFile(st, target);
   });

@@ -13,7 +13,8 @@ import {
   Words, duparg, duparg2, getAddr, getPrefix, getUnsigned, invarg, matches, nodev, prefixAddress,
   familyName, type InetPrefix,
 } from './args';
-import type { IpContext } from './context';
+import { isKernelError, kernelMessage, type IpContext } from './context';
+import { strerror } from './strerror';
 import { IpExit } from './errors';
 import { printLinkKindData } from './iplink-kinds';
 import { groupId, groupName, linkTypeName, llAddrN2a, OPER_STATES, scopeId, scopeName, scopeSelector } from './names';
@@ -710,7 +711,14 @@ export function listLinksAndAddresses(ctx: IpContext, words: readonly string[], 
   p.newJsonObj();
   if (dev !== undefined && f.group === -1 && doLink) {
     // iplink_get(): the one link, asked by name (its alternative name for a long one).
-    const link = ctx.talk((h) => h.linkByName(dev, { stats: true }));
+    let link: Link;
+    try {
+      link = ctx.rtnl.linkByName(dev, { stats: true });
+    } catch (e) {
+      // rtnl_talk() has said why; ip then perror()s and exits 1.
+      if (!isKernelError(e)) throw e;
+      throw new IpExit(1, `${kernelMessage(e)}Cannot send link get request: ${strerror(-e.errno)}\n`, true);
+    }
     ctx.remember(link);
     p.openObject();
     printLinkinfo(ctx, link.message, f, doLink);

@@ -2,10 +2,10 @@
  * `ip netns ...` (ip/ipnetns.c): named network namespaces under /run/netns, with ip's words,
  * messages and exit codes; the work is done by the library (src/netns.ts, verbs/nsid.ts).
  */
-import { closeSync, existsSync, mkdirSync, openSync, read, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, read, statSync, unlinkSync } from 'node:fs';
 import { NsError, exitLike, runToCompletion, sys } from 'ns-core';
 import {
-  NETNS_RUN_DIR, netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsList, netnsPids,
+  NETNS_RUN_DIR, netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsList, netnsNames, netnsPids,
 } from '../netns';
 import { nsidGet, nsidList, nsidOf, nsidSet } from '../verbs';
 import { getInteger, matches } from './args';
@@ -46,12 +46,11 @@ function invalidName(name: string): boolean {
   return name === '' || Buffer.byteLength(name) > 255 || name.includes('/') || name === '.' || name === '..';
 }
 
-/** Names in /run/netns in readdir order; none if it does not exist (netns_foreach()). */
+/** netnsNames(), or undefined where /run/netns cannot be read (ip then says so, or lists nothing). */
 function names(): string[] | undefined {
   try {
-    return readdirSync(NETNS_RUN_DIR);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    return netnsNames();
+  } catch {
     return undefined;
   }
 }

@@ -929,15 +929,13 @@ function getRoute(ctx: IpContext, words: readonly string[]): number {
   p.newJsonObj();
   if (connected && !fromOk) {
     printRoute(ctx, answer, f);
-    // Ask again from the address the kernel picked, as a reply would come back (ip's "connected").
-    const prefsrc = attrValue(answer.attrs, 'prefsrc');
-    const src = attrValue(answer.attrs, 'src');
-    if (prefsrc === undefined && src === undefined) throw new IpExit(1, 'Failed to connect the route\n');
+    if (attrValue(answer.attrs, 'prefsrc') === undefined && attrValue(answer.attrs, 'src') === undefined) {
+      throw new IpExit(1, 'Failed to connect the route\n');
+    }
     p.deleteJsonObj();
-    const again = answer.attrs.filter((a) => !(a.kind === 'oif' && odev === undefined) && a.kind !== 'gateway' && a.kind !== 'via'
-      && !(a.kind === 'iif' && idev === undefined) && a.kind !== 'prefsrc')
-      .concat(prefsrc !== undefined ? [{ kind: 'src', value: prefsrc }] : []);
-    answer = ask({ ...answer, srcLen: prefsrc !== undefined ? (prefsrc.includes(':') ? 128 : 32) : answer.srcLen, attrs: again });
+    // iproute_get() edits the answer's attributes for a second lookup but sends its first
+    // request again (iproute2 6.1): the same is sent here, so the kernel answers the same.
+    answer = ask({ ...r, attrs });
   }
   printRoute(ctx, answer, f);
   p.deleteJsonObj();

@@ -1,8 +1,8 @@
 /**
  * strerror(3) as glibc words it, which is what ip prints ("RTNETLINK answers: File exists",
  * "Cannot open network namespace: No such file or directory"). Node's own messages are libuv's
- * ("file already exists"), so the glibc table is kept here; test/cli.test.ts checks it against
- * the C library on this machine.
+ * ("file already exists"), so the glibc table is kept here; a test checks it against
+ * the C library on this machine (test/cli-grammar.test.ts).
  */
 const MESSAGES: readonly string[] = [
   'Success', 'Operation not permitted', 'No such file or directory', 'No such process',

@@ -124,22 +124,32 @@ function broadcastOf(cidr: Cidr, set: boolean): string | undefined {
  * IFA_ADDRESS, then broadcast, label, lifetimes. A peer's prefix length is the one that counts.
  */
 function addrMessage(index: number, cidr: Cidr, options: AddrOptions, del: boolean): AddrMessage {
+  // In the order ip sends them for `ADDR [peer P] [brd B] [anycast A] [label L] [metric M]
+  // [FLAGS]`: what is written, then the address again when there is no peer, then a
+  // computed broadcast, then lifetimes.
   const attrs: AddrAttr[] = [{ kind: 'local', value: cidr.address }];
   const peer = options.peer !== undefined ? parseCidr(options.peer, 'peer') : undefined;
   if (peer && peer.family !== cidr.family) throw usageError(`peer: ${options.peer} is not in the family of ${cidr.address}`);
-  attrs.push({ kind: 'address', value: peer?.address ?? cidr.address });
+  if (peer) attrs.push({ kind: 'address', value: peer.address });
   const v4 = cidr.family === AF.INET;
-  if (options.broadcast !== undefined) {
-    if (!v4) throw usageError('broadcast: only IPv4 addresses have one');
-    const b = options.broadcast;
-    const brd = b === true || b === '+' ? broadcastOf(peer ?? cidr, true) : b === '-' ? broadcastOf(peer ?? cidr, false) : parseAddress(b, 'broadcast').address;
-    if (brd !== undefined && !(del && (b === true || b === '+' || b === '-'))) attrs.push({ kind: 'broadcast', value: brd });
-  }
+  const b = options.broadcast;
+  const computed = b === true || b === '+' || b === '-';
+  if (b !== undefined && !v4) throw usageError('broadcast: only IPv4 addresses have one');
+  if (b !== undefined && !computed) attrs.push({ kind: 'broadcast', value: parseAddress(b, 'broadcast').address });
   if (options.anycast !== undefined) attrs.push({ kind: 'anycast', value: parseAddress(options.anycast, 'anycast').address });
   if (options.label !== undefined) attrs.push({ kind: 'label', value: options.label });
   if (options.metric !== undefined) {
     if (!Number.isInteger(options.metric) || options.metric < 0 || options.metric > 0xffffffff) throw usageError(`metric: ${options.metric} is not a number`);
     attrs.push({ kind: 'rtPriority', value: options.metric });
+  }
+  const flags = requestedFlags(options, cidr.family);
+  if (options.autoJoin && !(v4 ? (cidr.bytes[0]! & 0xf0) === 0xe0 : cidr.bytes[0] === 0xff)) throw usageError('autojoin needs multicast address');
+  // ifa_flags holds 8 bits; the others only fit IFA_FLAGS (ip sends that only when needed).
+  if (flags > 0xff) attrs.push({ kind: 'flags', value: flags });
+  if (!peer) attrs.push({ kind: 'address', value: cidr.address });
+  if (computed && !del) {
+    const brd = broadcastOf(peer ?? cidr, b !== '-');
+    if (brd !== undefined) attrs.push({ kind: 'broadcast', value: brd });
   }
   if (options.validLft !== undefined || options.preferredLft !== undefined) {
     const valid = lifetime(options.validLft, 'valid_lft');
@@ -148,10 +158,6 @@ function addrMessage(index: number, cidr: Cidr, options: AddrOptions, del: boole
     if (valid < preferred) throw usageError('preferred_lft is greater than valid_lft');
     attrs.push({ kind: 'cacheinfo', value: { preferred, valid, cstamp: 0, tstamp: 0 } });
   }
-  const flags = requestedFlags(options, cidr.family);
-  if (options.autoJoin && !(v4 ? (cidr.bytes[0]! & 0xf0) === 0xe0 : cidr.bytes[0] === 0xff)) throw usageError('autojoin needs multicast address');
-  // ifa_flags holds 8 bits; the others only fit IFA_FLAGS (ip sends that only when needed).
-  if (flags > 0xff) attrs.push({ kind: 'flags', value: flags });
   // iproute2's default_scope(): 127.0.0.0/8 is host scope, everything else global; a delete
   // leaves it 0 so the kernel matches on address and prefix.
   const loopback = v4 && cidr.bytes[0] === 127;

@@ -94,12 +94,14 @@ export function veth(options: { name: string; peer: string | VethPeer; mtu?: num
   const peer: VethPeer = typeof options.peer === 'string' ? { name: options.peer } : options.peer;
   validateIfname(options.name, 'veth name');
   validateIfname(peer.name, 'veth peer name');
-  const peerAttrs: LinkAttr[] = [{ kind: 'ifname', value: peer.name }];
+  // In ip's order: the peer's own options, then (in linkAdd) its namespace, then its name.
+  const peerAttrs: LinkAttr[] = [];
   if (peer.address !== undefined) peerAttrs.push({ kind: 'address', value: peer.address });
-  const peerNetns: NetnsRef | undefined = peer.netns
-    ?? (peer.netnsFd !== undefined ? { fd: peer.netnsFd } : peer.netnsPid !== undefined ? { pid: peer.netnsPid } : undefined);
   const mtu = peer.mtu ?? options.mtu;
   if (mtu !== undefined) peerAttrs.push({ kind: 'mtu', value: mtu });
+  peerAttrs.push({ kind: 'ifname', value: peer.name });
+  const peerNetns: NetnsRef | undefined = peer.netns
+    ?? (peer.netnsFd !== undefined ? { fd: peer.netnsFd } : peer.netnsPid !== undefined ? { pid: peer.netnsPid } : undefined);
   return {
     ...baseSpec(options, 'veth'),
     ...(peerNetns !== undefined ? { peerNetns } : {}),
@@ -135,9 +137,11 @@ const BRIDGE_OPTIONS: readonly [keyof BridgeOptions, BridgeAttr['kind'], number]
 export function bridge(options: BridgeOptions): LinkSpec {
   validateIfname(options.name, 'bridge name');
   const data: BridgeAttr[] = [];
-  for (const [option, kind, max] of BRIDGE_OPTIONS) {
-    const v = options[option];
-    if (v === undefined) continue;
+  // In the caller's order, as ip sends them in the order they are written.
+  for (const [option, v] of Object.entries(options) as [keyof BridgeOptions, unknown][]) {
+    const entry = BRIDGE_OPTIONS.find(([o]) => o === option);
+    if (!entry || v === undefined) continue;
+    const [, kind, max] = entry;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw usageError(`bridge ${option}: ${String(v)} is not an integer 0-${max}`);
     data.push({ kind, value: v } as BridgeAttr);
   }
@@ -278,21 +282,25 @@ export function linkAdd(nl: NetlinkSocket, spec: LinkSpec): void {
   if (spec.mtu !== undefined) checkMtu(spec.mtu);
   const opened: { close(): void }[] = [];
   try {
-    const attrs: LinkAttr[] = [{ kind: 'ifname', value: spec.name }];
-    if (spec.link !== undefined) attrs.push({ kind: 'link', value: indexOf(nl, spec.link) });
+    // ip's order: the options, the parent link, the name, then the kind and its data.
+    const attrs: LinkAttr[] = [];
     if (spec.txqlen !== undefined) attrs.push({ kind: 'txqlen', value: spec.txqlen });
-    if (spec.mtu !== undefined) attrs.push({ kind: 'mtu', value: spec.mtu });
     if (spec.address !== undefined) attrs.push({ kind: 'address', value: spec.address });
+    if (spec.mtu !== undefined) attrs.push({ kind: 'mtu', value: spec.mtu });
     if (spec.netns !== undefined) {
       const ns = netnsAttr(spec.netns, netnsFile);
       opened.push(ns);
       attrs.push(ns.attr);
     }
+    if (spec.link !== undefined) attrs.push({ kind: 'link', value: indexOf(nl, spec.link) });
+    attrs.push({ kind: 'ifname', value: spec.name });
     let infoData = spec.infoData;
     if (spec.peerNetns !== undefined && infoData?.kind === 'vethData') {
       const ns = netnsAttr(spec.peerNetns, netnsFile);
       opened.push(ns);
-      infoData = { kind: 'vethData', value: infoData.value.map((a) => (a.kind === 'peer' ? { ...a, value: { ...a.value, attrs: [...a.value.attrs, ns.attr] } } : a)) };
+      // The peer's namespace goes just before its name, where ip puts it.
+      infoData = { kind: 'vethData', value: infoData.value.map((a) => (a.kind === 'peer'
+        ? { ...a, value: { ...a.value, attrs: [...a.value.attrs.slice(0, -1), ns.attr, ...a.value.attrs.slice(-1)] } } : a)) };
     }
     const info: LinkInfoAttr[] = [{ kind: 'infoKind', value: spec.kind }];
     if (infoData) info.push(infoData);

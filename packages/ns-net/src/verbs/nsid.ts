@@ -44,7 +44,10 @@ export function nsidList(nl: NetlinkSocket, filter: { targetNsid?: number } = {}
     });
 }
 
-/** Equivalent to: `ip netns list-id nsid N [target-nsid T]`: that one id, looked up (undefined if unassigned). */
+/**
+ * Equivalent to: `ip netns list-id nsid N [target-nsid T]`: that one id, looked up.
+ * @throws NsError ENOENT if no peer namespace has that id.
+ */
 export function nsidGet(nl: NetlinkSocket, nsid: number, filter: { targetNsid?: number } = {}): NsidEntry | undefined {
   const attrs = [{ kind: 'nsid' as const, value: nsid }, ...(filter.targetNsid !== undefined ? [{ kind: 'targetNsid' as const, value: filter.targetNsid }] : [])];
   const [reply] = nl.request({ type: RTM.GETNSID, flags: 0, kind: 'nsid', body: { family: AF.UNSPEC, attrs } }, `ip netns list-id nsid ${nsid}`, { ack: false });
