@@ -11,10 +11,6 @@ import { IpContext, defaultGlobals, isKernelError, kernelMessage, openNamedNetns
 import { IpExit } from './errors';
 import { strerror } from './strerror';
 import { globalOption, objectOf } from './grammar';
-import { doIpaddr } from './ipaddress';
-import { doIplink } from './iplink';
-import { doNetns } from './ipnetns';
-import { doIproute } from './iproute';
 
 const IP_USAGE = `Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }
        ip [ -force ] -batch filename
@@ -124,11 +120,14 @@ async function doCmd(ctx: IpContext, words: readonly string[]): Promise<number> 
   const [word, ...rest] = words as [string, ...string[]];
   const o = objectOf(word);
   if (!o) throw new IpExit(1, `Object "${word}" is unknown, try "ip help".\n`);
+  // Each object's module is loaded only when it is the one asked for (start-up is Node's).
+  /* eslint-disable @typescript-eslint/no-require-imports */
   switch (o.name) {
-    case 'address': return doIpaddr(ctx, rest);
-    case 'route': return doIproute(ctx, rest);
-    case 'link': return doIplink(ctx, rest);
-    case 'netns': return doNetns(ctx, rest);
+    case 'address': return (require('./ipaddress') as typeof import('./ipaddress')).doIpaddr(ctx, rest);
+    case 'route': return (require('./iproute') as typeof import('./iproute')).doIproute(ctx, rest);
+    case 'link': return (require('./iplink') as typeof import('./iplink')).doIplink(ctx, rest);
+    case 'netns': return (require('./ipnetns') as typeof import('./ipnetns')).doNetns(ctx, rest);
+  /* eslint-enable @typescript-eslint/no-require-imports */
     case 'help': usage();
     // falls through
     default: throw new IpExit(1, `ns-net: "ip ${o.name}" is not supported\n`);
