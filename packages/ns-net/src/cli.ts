@@ -1,48 +1,33 @@
 /**
- * ns-net [options] [--] [program [args...]]           run a program in a new network namespace
- * ns-net netns add|attach|list|delete|exec|identify|pids ...   named namespaces, as `ip netns`
- * ns-net [-n NAME] [-j] link|addr|route [show] ...     what `ip link|addr|route show` prints
+ * ns-net [options] [--] [program [args...]]          run a program in a new network namespace
+ * ns-net [ -n NAME ] [-j [-p]] [-br] [-d] [-s] [-4|-6] OBJECT COMMAND ...   ip's grammar, for
+ *        link, address, route and netns (see src/cli/ip.ts)
  *
- * A program named like a command (netns, link, addr, route) runs after `--`.
+ * Words that start (after ip's options) with an object ns-net speaks, by ip's prefix rules
+ * ("l", "a s", "netns a"), are ip's grammar; anything else, and anything after `--`, is the
+ * run form. A program named like an object (link, addr, route, netns) runs after `--`.
  */
 import { usageError } from 'ns-core';
-import {
-  failAndExit, getopt, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec,
-} from 'ns-core/cli';
-import { AF } from './codec';
+import { failAndExit, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
+import { isIpGrammar } from './cli/grammar';
 import { net, type VethOptions } from './step';
-import {
-  netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsOpen, netnsPids,
-} from './netns';
-import { ipShow, type ShowObject } from './show';
-import { RtnlHandle } from './verbs';
 
 const PROG = 'ns-net';
-const SHOW_OBJECTS = new Map([['link', 'link'], ['addr', 'addr'], ['address', 'addr'], ['a', 'addr'], ['route', 'route'], ['r', 'route']]);
 
 export async function main(argv: readonly string[] = scriptArguments()): Promise<void> {
-  try {
-    const { global, rest } = leadingShowOptions(argv);
-    const command = rest[0];
-    if (command === 'netns' && global.length === 0) return await netnsCommand(rest.slice(1));
-    if (command !== undefined && SHOW_OBJECTS.has(command)) return showCommand(SHOW_OBJECTS.get(command)!, [...global, ...rest.slice(1)]);
-    return await runCommand(argv);
-  } catch (e) {
-    failAndExit(PROG, e);
+  if (isIpGrammar(argv)) {
+    // Loaded only for ip's grammar: the run form never pays for the printers.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ipMain } = require('./cli/ip') as typeof import('./cli/ip');
+    let status: number;
+    try {
+      status = await ipMain(argv);
+    } catch (e) {
+      failAndExit(PROG, e);
+    }
+    process.exit(status);
   }
-}
-
-/** `ip`-style options written before the object (`ns-net -n blue -j addr`). */
-function leadingShowOptions(argv: readonly string[]): { global: string[]; rest: readonly string[] } {
-  let i = 0;
-  while (i < argv.length) {
-    const a = argv[i]!;
-    if (a === '-n' || a === '--netns') i += 2;
-    else if (a.startsWith('--netns=') || a === '-j' || a === '--json' || a === '-4' || a === '-6') i += 1;
-    else break;
-  }
-  const rest = argv.slice(i);
-  return rest[0] !== undefined && SHOW_OBJECTS.has(rest[0]) ? { global: argv.slice(0, i), rest } : { global: [], rest: argv };
+  return runCommand(argv);
 }
 
 /** `--veth HOST_IF:NS_IF` with its addresses. @throws NsError EUSAGE for a missing or stray option. */
@@ -61,8 +46,9 @@ export function vethOptions(o: { veth?: string; address?: string; peerAddress?: 
 /** The run form: a program in a new network namespace, optionally linked to this one by a veth. */
 export const NET_COMMAND: CommandSpec = {
   prog: PROG,
-  usage: ['[options] [--] [<program> [<argument>...]]', 'netns add|attach|list|delete|exec|identify|pids ...', '[-n NAME] [-j] link|addr|route [show]'],
-  summary: "Run a program in a new network namespace with lo up; with --veth, linked to this one.\nA program named netns, link, addr or route runs after '--'.",
+  usage: ['[options] [--] [<program> [<argument>...]]', '[-n NAME] [-j [-p]] [-br] [-d] [-s] [-4|-6] link|address|route|netns COMMAND ...'],
+  summary: "Run a program in a new network namespace with lo up; with --veth, linked to this one.\n"
+    + "With ip's grammar, what ip link, address, route and netns do. A program named like one of those runs after '--'.",
   seeAlso: ['ip(8)', 'ip-netns(8)', 'network_namespaces(7)'],
   options: [
     { long: 'no-loopback', help: 'leave lo down inside' },
@@ -87,96 +73,4 @@ function runCommand(argv: readonly string[]): Promise<void> {
     const step = net({ loopback: !args.has('no-loopback'), ...(veth ? { veth } : {}) });
     await launch(args.operands, { steps: [step] }, { signals: 'program' });
   });
-}
-
-const NETNS_USAGE = [
-  'Usage:',
-  ` ${PROG} netns list [--json]`,
-  ` ${PROG} netns add NAME`,
-  ` ${PROG} netns attach NAME PID`,
-  ` ${PROG} netns delete NAME`,
-  ` ${PROG} netns exec NAME <program> [<argument>...]`,
-  ` ${PROG} netns identify [PID]`,
-  ` ${PROG} netns pids NAME`,
-  '',
-  `Named network namespaces under /run/netns, shared with 'ip netns'.`,
-].join('\n');
-
-/** Positional words of a subcommand, exactly `min`..`max` of them. */
-function words(sub: string, args: readonly string[], min: number, max: number, names: string): string[] {
-  const out = [...args];
-  if (out.length < min) throw usageError(`netns ${sub}: missing ${names}`);
-  if (out.length > max) throw usageError(`netns ${sub}: unexpected '${out[max]}'`);
-  return out;
-}
-
-async function netnsCommand(argv: readonly string[]): Promise<void> {
-  // Like `ip netns`: no command (only options) lists.
-  const listing = argv[0] === undefined || argv[0].startsWith('-');
-  const sub = listing ? 'list' : argv[0]!;
-  const rest = listing ? argv : argv.slice(1);
-  if (rest[0] === '--help' || rest[0] === '-h') {
-    process.stdout.write(`${NETNS_USAGE}\n`);
-    return;
-  }
-  // exec passes the program's words on untouched; the other commands take -j/--json.
-  const parsed = getopt(rest, { stopAtOperand: sub === 'exec', options: [{ long: 'json', short: 'j', help: '' }] });
-  const args = [...parsed.operands];
-  const out = (lines: string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''));
-  switch (sub) {
-    case 'list': case 'show': case 'ls': {
-      words(sub, args, 0, 0, '');
-      const list = netnsList();
-      if (parsed.has('json')) process.stdout.write(`${JSON.stringify(list)}\n`);
-      else out(list.map((n) => (n.id === undefined ? n.name : `${n.name} (id: ${n.id})`)));
-      return;
-    }
-    case 'add': return netnsAdd(words(sub, args, 1, 1, 'NAME')[0]!);
-    case 'attach': {
-      const [name, pid] = words(sub, args, 2, 2, 'NAME and PID');
-      if (!/^[0-9]+$/.test(pid!)) throw usageError(`netns attach: '${pid}' is not a pid`);
-      return netnsAttach(name!, Number(pid));
-    }
-    case 'delete': case 'del': return netnsDelete(words(sub, args, 1, 1, 'NAME')[0]!);
-    case 'identify': {
-      const [pid] = words(sub, args, 0, 1, 'PID');
-      if (pid !== undefined && !/^[0-9]+$/.test(pid)) throw usageError(`netns identify: '${pid}' is not a pid`);
-      out(netnsIdentify(pid === undefined ? 'self' : Number(pid)));
-      return;
-    }
-    case 'pids': out(netnsPids(words(sub, args, 1, 1, 'NAME')[0]!).map(String)); return;
-    case 'exec': {
-      const [name, ...program] = args;
-      if (name === undefined) throw usageError('netns exec: missing NAME');
-      if (program.length === 0) throw usageError('netns exec: missing the program to run');
-      const { join, step } = netnsExec(name);
-      try {
-        await launch(program, { join: [join], steps: [step] }, { signals: 'program', onStart: () => join.close() });
-      } finally {
-        join.close();
-      }
-      return;
-    }
-    default:
-      throw usageError(`netns: unknown command '${sub}' (list, add, attach, delete, exec, identify, pids)`);
-  }
-}
-
-function showCommand(object: string, argv: readonly string[]): void {
-  // Options may follow the words here (`link show dev lo --json`): no program to stop at.
-  const parsed = getopt(argv, { stopAtOperand: false, options: [
-    { long: 'json', short: 'j', help: '' }, { long: 'netns', short: 'n', arg: 'required', help: '' },
-    { long: '4', short: '4', help: '' }, { long: '6', short: '6', help: '' },
-  ] });
-  const netns = parsed.last('netns');
-  const args = [...parsed.operands];
-  if (args[0] === 'show' || args[0] === 'list' || args[0] === 'ls') args.shift();
-  let dev: string | undefined;
-  if (args[0] === 'dev') args.shift();
-  if (args.length) dev = args.shift();
-  if (args.length) throw usageError(`${object}: unexpected '${args[0]}'`);
-  if (parsed.has('4') && parsed.has('6')) throw usageError(`${object}: -4 and -6 exclude each other`);
-  const family = parsed.has('4') ? AF.INET : parsed.has('6') ? AF.INET6 : undefined;
-  const rtnl = netns !== undefined ? netnsOpen(netns).use((ns) => RtnlHandle.at(ns)) : RtnlHandle.current();
-  process.stdout.write(rtnl.use((h) => ipShow(h, object as ShowObject, { dev, family, json: parsed.has('json') })));
 }

@@ -5,15 +5,17 @@
  */
 export { net, type NetOptions, type VethOptions } from './step';
 export {
-  RtnlHandle, veth, bridge, dummy, validateIfname,
-  type Address, type AddrOptions, type Link, type LinkRef, type LinkSpec, type Route, type RouteSpec, type VethPeer,
+  RtnlHandle, veth, bridge, dummy, macvlan, validateIfname,
+  type Address, type AddrOptions, type AddrFlushFilter, type BridgeOptions, type Link, type LinkChanges, type LinkListFilter,
+  type LinkRef, type LinkSpec, type MacvlanMode, type NetnsRef, type Route, type RouteQuery, type RouteSpec, type RouteType,
+  type VethPeer,
 } from './verbs';
 export { NetlinkSocket, type NetlinkSocketOptions } from './transport';
 export {
-  netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsOpen, netnsPath, netnsPids,
+  netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsNames, netnsOpen, netnsPath, netnsPids,
   validateNetnsName, NETNS_RUN_DIR, NETNS_ETC_DIR, type NamedNetns,
 } from './netns';
-export { addrJson, ipShow, linkJson, routeJson, type AddrInfoJson, type LinkJson, type RouteJson, type ShowObject, type ShowOptions } from './show';
+export { ipShow, type ShowObject, type ShowOptions } from './show';
 export { parseCidr, type Cidr } from './codec';
 export * as codec from './codec';
 export {

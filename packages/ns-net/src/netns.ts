@@ -51,6 +51,9 @@ function fsCall<T>(syscall: string, path: string, fn: () => T): T {
 /**
  * Makes /run/netns a shared mount point, as `ip netns add` does: then unmounting a name in one
  * mount namespace unmounts it in all, and the network namespace can be freed (ipnetns.c).
+ * Done under an exclusive flock(2) on the directory, as ip takes it: two tools making the
+ * mount point at once would stack bind mounts on it (Debian bug #949235). Like ip, a lock
+ * that cannot be taken is no reason to fail.
  */
 function prepareRunDir(): void {
   try {
@@ -59,16 +62,27 @@ function prepareRunDir(): void {
     // Already there (made by us or by ip): that is the normal case.
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw asNsError(e, 'mkdir', NETNS_RUN_DIR);
   }
-  for (let bound = false; ;) {
+  const lock = sys.openRaw(NETNS_RUN_DIR, sys.O_DIRECTORY);
+  try {
     try {
-      sys.mount(null, NETNS_RUN_DIR, null, sys.MS.SHARED | sys.MS.REC);
-      return;
-    } catch (e) {
-      // EINVAL: not a mount point yet (mount(2) only changes propagation of mount points).
-      if ((e as NsError).code !== 'EINVAL' || bound) throw e;
-      sys.mount(NETNS_RUN_DIR, NETNS_RUN_DIR, null, sys.MS.BIND | sys.MS.REC);
-      bound = true;
+      sys.flock(lock, sys.LOCK_EX);
+    } catch {
+      // ip warns and goes on without the lock.
     }
+    for (let bound = false; ;) {
+      try {
+        sys.mount(null, NETNS_RUN_DIR, null, sys.MS.SHARED | sys.MS.REC);
+        return;
+      } catch (e) {
+        // EINVAL: not a mount point yet (mount(2) only changes propagation of mount points).
+        if ((e as NsError).code !== 'EINVAL' || bound) throw e;
+        sys.mount(NETNS_RUN_DIR, NETNS_RUN_DIR, null, sys.MS.BIND | sys.MS.REC);
+        bound = true;
+      }
+    }
+  } finally {
+    // Closing the fd releases the lock.
+    sys.closeFd(lock);
   }
 }
 
@@ -155,8 +169,12 @@ export function netnsOpen(name: string): Namespace {
   return Namespace.open(netnsPath(name), 'net');
 }
 
-/** Names in /run/netns in directory order (as `ip netns list`), none if it does not exist. */
-function names(): string[] {
+/**
+ * Names in /run/netns in readdir(3) order, as ip walks them (netns_foreach()): ip prints the
+ * last of several names of one namespace and runs `-all` in this order; none if it does not exist.
+ * @throws NsError if it cannot be read.
+ */
+export function netnsNames(): string[] {
   let dir;
   try {
     dir = opendirSync(NETNS_RUN_DIR);
@@ -179,7 +197,7 @@ function names(): string[] {
  * `rtnl` is bound to) gives each, if any.
  */
 export function netnsList(rtnl?: RtnlHandle): NamedNetns[] {
-  const list = names();
+  const list = netnsNames();
   if (list.length === 0) return [];
   if (!rtnl) return RtnlHandle.current().use((h) => netnsList(h));
   return list.flatMap((name): NamedNetns[] => {
@@ -224,7 +242,7 @@ function statIfThere(path: string): Stats | undefined {
 /** Equivalent to: `ip netns identify [PID]`: the names bound to that process's network namespace. */
 export function netnsIdentify(pid: number | 'self' = 'self'): string[] {
   const target = fsCall('stat', nsProcPath(pid, 'net', false), () => statSync(nsProcPath(pid, 'net', false)));
-  return names().filter((n) => {
+  return netnsNames().filter((n) => {
     const st = statIfThere(`${NETNS_RUN_DIR}/${n}`);
     return st !== undefined && sameFile(st, target);
   });

@@ -1,12 +1,23 @@
 import { expect } from 'chai';
 import { Namespace } from 'ns-core';
-import { AF, IFF } from '../src/codec';
-import { RtnlHandle, bridge, veth } from '../src/verbs';
+import { AF, IFF, RT_SCOPE } from '../src/codec';
+import { ipShow } from '../src/show';
+import { RtnlHandle, bridge, macvlan, nsidGet, nsidList, nsidSet, veth } from '../src/verbs';
 import { caught, throwaway, type Throwaway } from './helpers';
 
 type IpLink = { ifname: string; ifindex: number; flags: string[]; mtu: number; master?: string; operstate: string };
 type IpAddr = { ifname: string; addr_info: { family: string; local: string; prefixlen: number; address?: string; broadcast?: string; scope: string; label?: string }[] };
 type IpRoute = { dst: string; gateway?: string; dev: string; metric?: number; scope?: string; protocol?: string };
+
+/** A veth pair, up, with 10.1.2.3/24 and 2001:db8::1/64 on va: somewhere for routes to go. */
+function routable(h: RtnlHandle): RtnlHandle {
+  h.linkAdd(veth({ name: 'va', peer: 'vb' }));
+  h.linkSetUp('va');
+  h.linkSetUp('vb');
+  h.addrAdd('va', '10.1.2.3/24');
+  h.addrAdd('va', '2001:db8::1/64', { noDad: true });
+  return h;
+}
 
 describe('verbs against the kernel (checked with ip)', () => {
   let t: Throwaway;
@@ -86,12 +97,7 @@ describe('verbs against the kernel (checked with ip)', () => {
   });
 
   it('routes: add, replace, default gateway, delete (IPv4 and IPv6)', () => {
-    const h = t.rtnl;
-    h.linkAdd(veth({ name: 'va', peer: 'vb' }));
-    h.linkSetUp('va');
-    h.linkSetUp('vb');
-    h.addrAdd('va', '10.1.2.3/24');
-    h.addrAdd('va', '2001:db8::1/64', { noDad: true });
+    const h = routable(t.rtnl);
     h.routeAdd({ dst: 'default', gateway: '10.1.2.1' });
     h.routeAdd({ dst: '10.9.0.0/16', dev: 'va', metric: 5 });
     h.routeReplace({ dst: '10.9.0.0/16', dev: 'va', metric: 5, gateway: '10.1.2.9' });
@@ -141,5 +147,167 @@ describe('verbs against the kernel (checked with ip)', () => {
     } finally {
       ns.close();
     }
+  });
+
+  it('linkSet: several changes in one request; a move by pid and by namespace name; linkDelete', async () => {
+    const other = await throwaway();
+    try {
+      const h = t.rtnl;
+      h.linkAdd(veth({ name: 'va', peer: 'vb' }));
+      h.linkAdd(bridge({ name: 'br0' }));
+      h.linkSet('va', { up: true, mtu: 1280, master: 'br0', address: '02:00:00:00:11:01', txqlen: 500 });
+      const [va] = t.ipJson<(IpLink & { address: string; txqlen: number })[]>('link', 'show', 'dev', 'va');
+      expect(va).to.include({ mtu: 1280, master: 'br0', address: '02:00:00:00:11:01', txqlen: 500 });
+      expect(va!.flags).to.include('UP');
+      h.linkSet('va', { master: null, up: false, name: 'vz' });
+      const [vz] = t.ipJson<IpLink[]>('link', 'show', 'dev', 'vz');
+      expect(vz!.master).to.equal(undefined);
+      expect(vz!.flags).not.to.include('UP');
+      h.linkSet('vb', { netns: { pid: other.child.pid } });
+      expect(other.ipJson<IpLink[]>('link', 'show').map((l) => l.ifname)).to.deep.equal(['lo', 'vb']);
+      expect(caught(() => h.linkSet('vz', { mtu: 0 }))).to.include({ code: 'EUSAGE' });
+      expect(caught(() => h.linkSet('nosuch', { up: true }))).to.include({ code: 'ENODEV' });
+      expect(caught(() => h.linkSet('vz', { netns: { name: 'nn-no-such-ns' } }))).to.include({ code: 'ENOENT' });
+      h.linkDelete('vz');
+      expect(other.ipJson<IpLink[]>('link', 'show').map((l) => l.ifname)).to.deep.equal(['lo']);
+      expect(caught(() => h.linkDelete('vz'))).to.include({ code: 'ENODEV' });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('bridge() options and macvlan() modes reach the kernel (ip -d -j shows them)', () => {
+    const h = t.rtnl;
+    h.linkAdd(bridge({ name: 'br0', stpState: 1, forwardDelay: 400, helloTime: 150, ageingTime: 6000 }));
+    type Detailed = { ifname: string; linkinfo?: { info_kind: string; info_data?: Record<string, unknown> } };
+    const [br] = t.ipJson<Detailed[]>('-d', 'link', 'show', 'dev', 'br0');
+    expect(br!.linkinfo!.info_data).to.include({ stp_state: 1, forward_delay: 400, hello_time: 150, ageing_time: 6000 });
+    h.linkAdd(veth({ name: 'va', peer: 'vb' }));
+    h.linkAdd(macvlan({ name: 'mv0', link: 'va', mode: 'private' }));
+    h.linkAdd(macvlan({ name: 'mv1', link: 'va' }));
+    const byName = new Map(t.ipJson<(Detailed & { link?: string })[]>('-d', 'link').map((l) => [l.ifname, l]));
+    expect(byName.get('mv0')).to.include({ link: 'va' });
+    expect(byName.get('mv0')!.linkinfo).to.include({ info_kind: 'macvlan' });
+    expect(byName.get('mv0')!.linkinfo!.info_data).to.include({ mode: 'private' });
+    expect(byName.get('mv1')!.linkinfo!.info_data).to.include({ mode: 'vepa' }); // the kernel's default
+    expect(caught(() => bridge({ name: 'br1', priority: 70000 }))).to.include({ code: 'EUSAGE' });
+    expect(caught(() => macvlan({ name: 'mv2', link: 'va', mode: 'nosuch' as 'bridge' }))).to.include({ code: 'EUSAGE' });
+    expect(caught(() => h.linkAdd(macvlan({ name: 'mv3', link: 'nosuch' })))).to.include({ code: 'ENODEV' });
+  });
+
+  it('addresses: peer, brd + and -, label, scope, metric, noprefixroute, lifetimes; replace; IPv6-only flags ignored for IPv4', () => {
+    const h = t.rtnl;
+    h.linkAdd(veth({ name: 'va', peer: 'vb' }));
+    h.addrAdd('va', '10.1.2.3/24', { broadcast: '+', label: 'va:x', noDad: true });
+    h.addrAdd('va', '10.1.3.3/25', { broadcast: '-', scope: RT_SCOPE.LINK, metric: 77 });
+    h.addrAdd('va', '2001:db8::7/64', { noDad: true, noPrefixRoute: true });
+    h.addrAdd('va', '10.1.4.4/24', { validLft: 3600, preferredLft: 1800 });
+    type Info = { local: string; broadcast?: string; label?: string; scope: string; metric?: number; noprefixroute?: boolean; valid_life_time: number; preferred_life_time: number; nodad?: boolean };
+    const info = () => new Map(t.ipJson<{ addr_info: Info[] }[]>('addr', 'show', 'dev', 'va')[0]!.addr_info.map((a) => [a.local, a]));
+    let by = info();
+    expect(by.get('10.1.2.3')).to.include({ broadcast: '10.1.2.255', label: 'va:x', scope: 'global' });
+    expect(by.get('10.1.2.3')!.nodad).to.equal(undefined);
+    expect(by.get('10.1.3.3')).to.include({ broadcast: '10.1.3.0', scope: 'link', metric: 77 });
+    expect(by.get('2001:db8::7')).to.include({ noprefixroute: true, nodad: true });
+    expect(by.get('10.1.4.4')!.valid_life_time).to.be.within(3590, 3600);
+    h.addrReplace('va', '10.1.4.4/24', { validLft: 'forever', preferredLft: 'forever' });
+    by = info();
+    expect(by.get('10.1.4.4')!.valid_life_time).to.equal(0xffffffff);
+    expect(caught(() => h.addrAdd('va', '10.1.2.3/24'))).to.include({ code: 'EEXIST' });
+    expect(caught(() => h.addrAdd('va', '10.1.5.5/24', { validLft: 10, preferredLft: 20 }))).to.include({ code: 'EUSAGE' });
+    expect(caught(() => h.addrAdd('va', '2001:db8::8/64', { broadcast: '+' }))).to.include({ code: 'EUSAGE' });
+  });
+
+  it('addrFlush: by link, family, scope, label and prefix, until none is left; addrDelete of a peer address', () => {
+    const h = t.rtnl;
+    h.linkAdd(veth({ name: 'va', peer: 'vb' }));
+    for (const c of ['10.1.2.3/24', '10.1.2.4/24', '10.1.3.3/24']) h.addrAdd('va', c);
+    h.addrAdd('va', '10.1.4.4/24', { label: 'va:x' });
+    h.addrAdd('va', '10.1.5.5/24', { scope: RT_SCOPE.LINK });
+    h.addrAdd('va', '10.1.6.6/32', { peer: '10.1.6.7/32' });
+    h.addrAdd('va', '2001:db8::1/64', { noDad: true });
+    h.addrAdd('vb', '10.2.2.2/24');
+    const left = (dev: string) => t.ipJson<{ addr_info: { local: string }[] }[]>('addr', 'show', 'dev', dev)[0]!.addr_info.map((a) => a.local);
+    expect(h.addrFlush({ link: 'va', label: 'va:x' })).to.equal(1);
+    expect(h.addrFlush({ link: 'va', scope: RT_SCOPE.LINK, family: AF.INET })).to.equal(1);
+    expect(h.addrFlush({ to: '10.1.3.0/24' })).to.equal(1);
+    h.addrDelete('va', '10.1.6.6/32', { peer: '10.1.6.7/32' });
+    expect(left('va')).to.have.members(['10.1.2.3', '10.1.2.4', '2001:db8::1']);
+    // Deleting the primary takes the secondary with it here (no promotion): still counted as flushed.
+    expect(h.addrFlush({ link: 'va', family: AF.INET })).to.be.within(1, 2);
+    expect(left('va')).to.deep.equal(['2001:db8::1']);
+    expect(left('vb')).to.deep.equal(['10.2.2.2']);
+    expect(h.addrFlush({ link: 'va' })).to.equal(1);
+    expect(h.addrFlush({ link: 'va' })).to.equal(0);
+  });
+
+  it('routes: tables above 255, types, metric, src, mtu, pref, onlink; IPv6 without a gateway has scope universe; routeGet', () => {
+    const h = routable(t.rtnl);
+    h.routeAdd({ dst: '10.8.0.0/16', gateway: '10.1.2.1', table: 1000, metric: 7, protocol: 4 });
+    h.routeAdd({ dst: '10.6.0.0/16', type: 'blackhole' });
+    h.routeAdd({ dst: '10.5.0.0/16', type: 'unreachable', metric: 3 });
+    h.routeAdd({ dst: '10.4.0.0/16', gateway: '10.1.2.1', prefsrc: '10.1.2.3', mtu: 1300 });
+    h.routeAdd({ dst: '10.3.0.0/16', gateway: '10.200.0.1', dev: 'va', onlink: true });
+    h.routeAdd({ dst: '2001:db8:2::/48', dev: 'va', pref: 'high' });
+    type R = { dst: string; gateway?: string; type?: string; metric?: number; protocol?: string; prefsrc?: string; scope?: string; flags: string[]; pref?: string; metrics?: { mtu: number }[] };
+    const routes = (...args: string[]) => new Map(t.ipJson<R[]>('route', 'show', ...args).map((r) => [r.dst, r]));
+    expect(routes('table', '1000').get('10.8.0.0/16')).to.include({ gateway: '10.1.2.1', metric: 7, protocol: 'static' });
+    const main = routes();
+    expect(main.get('10.6.0.0/16')).to.include({ type: 'blackhole' });
+    expect(main.get('10.5.0.0/16')).to.include({ type: 'unreachable', metric: 3 });
+    expect(main.get('10.4.0.0/16')).to.deep.include({ prefsrc: '10.1.2.3', metrics: [{ mtu: 1300 }] });
+    expect(main.get('10.3.0.0/16')!.flags).to.include('onlink');
+    const v6 = new Map(t.ipJson<R[]>('-6', '-d', 'route').map((r) => [r.dst, r]));
+    expect(v6.get('2001:db8:2::/48')).to.include({ scope: 'global', pref: 'high' });
+    const got = h.routeGet({ to: '10.4.1.1' });
+    expect(got).to.include({ gateway: '10.1.2.1', prefsrc: '10.1.2.3', table: 254 });
+    expect(got.oif).to.equal(h.linkByName('va').index);
+    expect(h.routeGet({ to: '10.1.2.9', from: '10.1.2.3', oif: 'va' })).to.include({ dst: '10.1.2.9', gateway: undefined });
+    h.routeDelete({ dst: '10.8.0.0/16', table: 1000 });
+    expect(routes('table', 'all').has('10.8.0.0/16')).to.equal(false);
+    expect(caught(() => h.routeGet({ to: '2001:db8:9::1' }))).to.include({ code: 'ENETUNREACH' });
+  });
+
+  it('routeAdd without a destination is an EUSAGE NsError, not a TypeError (and nothing is sent)', () => {
+    const closed = RtnlHandle.at(t.ns);
+    closed.close();
+    for (const spec of [{}, { dst: '' }, { dst: undefined }, { gateway: '10.0.0.1' }] as never[]) {
+      const err = caught(() => closed.routeAdd(spec));
+      expect(err.code, JSON.stringify(spec)).to.equal('EUSAGE');
+      expect(err.message).to.match(/a destination is required/);
+    }
+    expect(caught(() => closed.routeGet({} as never))).to.include({ code: 'EUSAGE' });
+    expect(caught(() => closed.routeAdd({ dst: '10.0.0.0/8', type: 'bogus' as 'unicast' }))).to.include({ code: 'EUSAGE' });
+  });
+
+  it('peer namespace ids: nsidSet with a number and auto, nsidList, nsidGet, nsidOf', async () => {
+    const [p1, p2] = [await throwaway(), await throwaway()];
+    try {
+      nsidSet(t.rtnl.socket, p1.ns.fd, 17);
+      nsidSet(t.rtnl.socket, p2.ns.fd, -1);
+      const ids = nsidList(t.rtnl.socket).map((e) => e.nsid);
+      expect(ids).to.include(17);
+      const auto = t.rtnl.nsidOf(p2.ns)!;
+      expect(ids).to.include(auto);
+      expect(nsidGet(t.rtnl.socket, 17)).to.deep.equal({ nsid: 17 });
+      expect(caught(() => nsidGet(t.rtnl.socket, 99))).to.include({ code: 'ENOENT' });
+      expect(caught(() => nsidSet(t.rtnl.socket, p1.ns.fd, 18))).to.include({ code: 'EEXIST' });
+    } finally {
+      await p1.close();
+      await p2.close();
+    }
+  });
+
+  it('ipShow(): the text and JSON ip prints, from a handle', () => {
+    t.rtnl.linkAdd(veth({ name: 'va', peer: 'vb', address: '02:00:00:00:22:01' }));
+    t.rtnl.addrAdd('va', '10.1.2.3/24');
+    for (const [object, o, args] of [
+      ['link', {}, ['link']], ['link', { json: true }, ['-j', 'link']], ['addr', { dev: 'va' }, ['addr', 'show', 'dev', 'va']],
+      ['addr', { brief: true }, ['-br', 'addr']], ['route', { json: true, pretty: true }, ['-j', '-p', 'route']],
+      ['link', { details: true }, ['-d', 'link']],
+    ] as const) {
+      expect(ipShow(t.rtnl, object, o), args.join(' ')).to.equal(t.ip(...args));
+    }
+    expect(caught(() => ipShow(t.rtnl, 'link', { dev: 'nosuch' }))).to.include({ code: 'ENODEV' });
   });
 });

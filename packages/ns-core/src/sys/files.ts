@@ -69,14 +69,18 @@ export function mknod(path: string, mode: number, dev: bigint = 0n): void {
   if (mknod_(path, mode, dev) < 0) throw sysError('mknod', { path });
 }
 
-/** flock(2); with LOCK_NB, false when another open file description holds the lock. */
+/**
+ * flock(2): an advisory lock on the whole file. Waits unless LOCK_NB; with LOCK_NB, false when
+ * another open file description holds the lock.
+ */
 export function flock(fd: number, operation: number): boolean {
-  if (flock_(fd, operation) < 0) {
+  for (;;) {
+    if (flock_(fd, operation) >= 0) return true;
     const err = sysError('flock');
     if (err.code === 'EWOULDBLOCK' || err.code === 'EAGAIN') return false;
-    throw err;
+    // A signal handler interrupting the wait is no reason to give up the lock.
+    if (err.code !== 'EINTR') throw err;
   }
-  return true;
 }
 
 /** syncfs(2): writes out everything dirty on the file system holding fd, in one call. */

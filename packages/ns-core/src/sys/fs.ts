@@ -34,3 +34,4 @@ export function openRaw(path: string, flags: number, mode = 0): number {
   if (fd < 0) throw sysError('open', { path });
   return fd;
 }
+

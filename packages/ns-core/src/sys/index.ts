@@ -7,3 +7,4 @@ export { sethostname, setdomainname, uname } from './uts';
 export * as socket from './socket';
 export { fchdirRaw as fchdir, chrootRaw as chroot, dupCloexec, openRaw, O_PATH, O_DIRECTORY, O_NOFOLLOW } from './fs';
 export { lsetxattr, lgetxattr, llistxattr, mknod, makedev, flock, syncfs, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN } from './files';
+export { inotifyInit, inotifyAddWatch, IN, IN_NONBLOCK } from './inotify';

@@ -215,3 +215,29 @@ export function attrValue<A extends { kind: string }, K extends Exclude<A['kind'
   const found = attrs.find((a) => a.kind === kind) as { value?: unknown } | undefined;
   return found?.value as never;
 }
+
+/** An unsigned 64-bit integer, as a bigint (counters and timers can pass 2^53). */
+export const u64: ValueCodec<bigint> = {
+  encode(value) {
+    const buf = Buffer.alloc(8);
+    buf.writeBigUInt64LE(value);
+    return buf;
+  },
+  decode(data, what) {
+    if (data.length !== 8) throw protocolError(`${what}: expected 8 bytes, got ${data.length}`);
+    return data.readBigUInt64LE(0);
+  },
+};
+
+/** A 16-bit integer in network byte order (ethertypes such as IFLA_BR_VLAN_PROTOCOL). */
+export const be16: ValueCodec<number> = {
+  encode(value) {
+    const buf = Buffer.alloc(2);
+    buf.writeUInt16BE(value);
+    return buf;
+  },
+  decode(data, what) {
+    if (data.length !== 2) throw protocolError(`${what}: expected 2 bytes, got ${data.length}`);
+    return data.readUInt16BE(0);
+  },
+};

@@ -52,10 +52,18 @@ const sockaddrNl = (): Buffer => {
 export function kernelError(errno: number, what: string, request: number | string, extack: readonly ExtackAttr[] = []): NsError {
   const msg = extack.find((a) => a.kind === 'msg')?.value;
   const code = errnoName(errno);
-  return new NsError({
+  const err = new NsError({
     errno, code, syscall: typeof request === 'string' ? request : typeName(request),
     message: `${what} failed: ${code} (${errnoMessage(errno)})${msg ? `: ${msg}` : ''}`,
   });
+  // The kernel's own words, for a CLI that prints them as ip does ("Error: ...").
+  if (msg) Object.defineProperty(err, 'extack', { value: msg, enumerable: true });
+  return err;
+}
+
+/** The kernel's extended-ack message carried by an error from kernelError(), if any. */
+export function extackOf(err: unknown): string | undefined {
+  return err instanceof NsError ? (err as NsError & { extack?: string }).extack : undefined;
 }
 
 export class NetlinkSocket {

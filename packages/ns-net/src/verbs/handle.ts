@@ -4,13 +4,16 @@
 import { Namespace, sys } from 'ns-core';
 import type { Cidr } from '../codec';
 import { NetlinkSocket, type NetlinkSocketOptions } from '../transport';
-import { addrAdd, addrDel, addrList, type Address, type AddrOptions } from './addr';
 import {
-  linkAdd, linkByIndex, linkByName, linkDel, linkList, linkSetDown, linkSetMaster, linkSetMtu, linkSetName,
-  linkSetNsFd, linkSetNsPid, linkSetUp, loopbackUp, type Link, type LinkRef, type LinkSpec,
+  addrAdd, addrDelete, addrFlush, addrList, addrReplace, type Address, type AddrFlushFilter, type AddrOptions,
+} from './addr';
+import {
+  linkAdd, linkByIndex, linkByName, linkDelete, linkList, linkSet, linkSetAddress, linkSetDown, linkSetMaster, linkSetMtu,
+  linkSetName, linkSetNsFd, linkSetNsPid, linkSetUp, loopbackUp,
+  type Link, type LinkChanges, type LinkListFilter, type LinkRef, type LinkSpec,
 } from './link';
 import { nsidOf } from './nsid';
-import { routeAdd, routeDel, routeList, routeReplace, type Route, type RouteSpec } from './route';
+import { routeAdd, routeDelete, routeGet, routeList, routeReplace, type Route, type RouteQuery, type RouteSpec } from './route';
 
 /**
  * A handle on one network namespace's rtnetlink. Created in a namespace it keeps acting there
@@ -50,16 +53,22 @@ export class RtnlHandle {
     this.socket.close();
   }
 
-  /** Equivalent to: `ip link show` */
-  linkList(filter?: { family?: number }): Link[] { return linkList(this.socket, filter); }
+  /** Equivalent to: `ip link show [master M] [type T]` */
+  linkList(filter?: LinkListFilter): Link[] { return linkList(this.socket, filter); }
   /** Equivalent to: `ip link show dev $name` */
-  linkByName(name: string): Link { return linkByName(this.socket, name); }
+  linkByName(name: string, options?: { stats?: boolean }): Link { return linkByName(this.socket, name, options); }
   /** The link with this ifindex. */
-  linkByIndex(index: number): Link { return linkByIndex(this.socket, index); }
-  /** Equivalent to: `ip link add $name type $kind ...` (see veth(), bridge(), dummy()) */
+  linkByIndex(index: number, options?: { stats?: boolean }): Link { return linkByIndex(this.socket, index, options); }
+  /** Equivalent to: `ip link add $name type $kind ...` (see veth(), bridge(), dummy(), macvlan()) */
   linkAdd(spec: LinkSpec): void { linkAdd(this.socket, spec); }
-  /** Equivalent to: `ip link del $link` */
-  linkDel(link: LinkRef): void { linkDel(this.socket, link); }
+  /** Equivalent to: `ip link delete $link` */
+  linkDelete(link: LinkRef): void { linkDelete(this.socket, link); }
+  /** Equivalent to: `ip link del $link` (the same as linkDelete) */
+  linkDel(link: LinkRef): void { linkDelete(this.socket, link); }
+  /** Equivalent to: `ip link set $link [up|down] [master M|nomaster] [netns NS] [name N] [mtu N] [address A]` */
+  linkSet(link: LinkRef, changes: LinkChanges): void { linkSet(this.socket, link, changes); }
+  /** Equivalent to: `ip link set $link address $lladdr` */
+  linkSetAddress(link: LinkRef, address: string): void { linkSetAddress(this.socket, link, address); }
   /** Equivalent to: `ip link set $link up` */
   linkSetUp(link: LinkRef): void { linkSetUp(this.socket, link); }
   /** Equivalent to: `ip link set $link down` */
@@ -81,17 +90,27 @@ export class RtnlHandle {
   addrList(filter?: { link?: number; family?: number }): Address[] { return addrList(this.socket, filter); }
   /** Equivalent to: `ip addr add $cidr dev $link` */
   addrAdd(link: LinkRef, cidr: Cidr | string, options?: AddrOptions): void { addrAdd(this.socket, link, cidr, options); }
-  /** Equivalent to: `ip addr del $cidr dev $link` */
-  addrDel(link: LinkRef, cidr: Cidr | string): void { addrDel(this.socket, link, cidr); }
+  /** Equivalent to: `ip addr replace $cidr dev $link` */
+  addrReplace(link: LinkRef, cidr: Cidr | string, options?: AddrOptions): void { addrReplace(this.socket, link, cidr, options); }
+  /** Equivalent to: `ip addr del $cidr dev $link [peer P]` */
+  addrDelete(link: LinkRef, cidr: Cidr | string, options?: Pick<AddrOptions, 'peer' | 'label' | 'scope'>): void { addrDelete(this.socket, link, cidr, options); }
+  /** Equivalent to: `ip addr del $cidr dev $link` (the same as addrDelete) */
+  addrDel(link: LinkRef, cidr: Cidr | string): void { addrDelete(this.socket, link, cidr); }
+  /** Equivalent to: `ip addr flush [dev $link] [scope S] [label L] [to P]`; returns how many it deleted. */
+  addrFlush(filter?: AddrFlushFilter): number { return addrFlush(this.socket, filter); }
 
   /** Equivalent to: `ip route show` (IPv4, table main, unless filtered otherwise) */
-  routeList(filter?: { family?: number; table?: number }): Route[] { return routeList(this.socket, filter); }
+  routeList(filter?: { family?: number; table?: number; oif?: number; protocol?: number }): Route[] { return routeList(this.socket, filter); }
   /** Equivalent to: `ip route add $dst [via $gw] [dev $link]` */
   routeAdd(spec: RouteSpec): void { routeAdd(this.socket, spec); }
   /** Equivalent to: `ip route replace $dst [via $gw] [dev $link]` */
   routeReplace(spec: RouteSpec): void { routeReplace(this.socket, spec); }
   /** Equivalent to: `ip route del $dst [via $gw] [dev $link]` */
-  routeDel(spec: RouteSpec): void { routeDel(this.socket, spec); }
+  routeDelete(spec: RouteSpec): void { routeDelete(this.socket, spec); }
+  /** Equivalent to: `ip route del $dst [via $gw] [dev $link]` (the same as routeDelete) */
+  routeDel(spec: RouteSpec): void { routeDelete(this.socket, spec); }
+  /** Equivalent to: `ip route get $to [from F] [iif I] [oif O]` */
+  routeGet(query: RouteQuery): Route { return routeGet(this.socket, query); }
 
   /** This namespace's id for another network namespace (the "(id: N)" of `ip netns list`). */
   nsidOf(netns: Namespace | number): number | undefined {

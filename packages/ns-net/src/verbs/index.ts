@@ -2,5 +2,5 @@
 export * from './link';
 export * from './addr';
 export * from './route';
-export { nsidOf } from './nsid';
+export { nsidOf, nsidSet, nsidList, nsidGet, type NsidEntry } from './nsid';
 export { RtnlHandle } from './handle';
