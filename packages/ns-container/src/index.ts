@@ -4,3 +4,4 @@
  * Composed from the per-kind packages; the CLIs are thin tables over it.
  */
 export * from './container';
+export * from './spec';
