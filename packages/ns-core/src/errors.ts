@@ -103,7 +103,7 @@ function formatMessage(code: string, init: NsErrorInit): string {
 }
 
 /** Known pitfalls, keyed by code and syscall, so users learn the fix rather than the errno. */
-function hintFor(code: string, syscall?: string, kinds?: readonly NamespaceKind[]): string | undefined {
+export function hintFor(code: string, syscall?: string, kinds?: readonly NamespaceKind[]): string | undefined {
   const user = kinds?.includes('user');
   if (code === 'ENOSPC' && (syscall === 'clone' || syscall === 'unshare')) {
     return 'namespace limit reached: see /proc/sys/user/max_*_namespaces (or the nesting depth of 32)';
