@@ -163,8 +163,9 @@ enum nsx_syscall {
 	NSX_SYS_WAIT4 = 31,
 	NSX_SYS_SOCKET = 32,
 	NSX_SYS_IOCTL = 33,
+	NSX_SYS_SOCKETPAIR = 34,
 };
-#define NSX_SYSCALL_COUNT 34
+#define NSX_SYSCALL_COUNT 35
 static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"none",
 	"setns",
@@ -200,6 +201,7 @@ static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"wait4",
 	"socket",
 	"ioctl",
+	"socketpair",
 };
 
 enum nsx_decode_error {

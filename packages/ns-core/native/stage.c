@@ -111,7 +111,7 @@ struct ctx {
 	struct hint hints[NSX_MAX_HINTS];
 	uint32_t nhints;
 
-	/* HELPER_FORK: our ends of the pipes to the helper (go: we write, res: it answers). */
+	/* HELPER_FORK: our end of the socket pair to the helper (we say G, E or F; it answers K or F). */
 	int helper_go, helper_res;
 	/* In the helper itself: what its BIND_NS ops bound, to undo unless the program execs. */
 	int in_helper;
@@ -299,10 +299,11 @@ static NSX_CHILD size_t render_failure(const struct ctx *c, const struct op *o, 
 
 /* ---- the helper's side of HELPER_FORK: what a parent does at the sync point ---- */
 
+/* MSG_NOSIGNAL: a helper that is gone (done, or killed) must not take us down with SIGPIPE. */
 static NSX_CHILD void helper_tell(struct ctx *c, char byte)
 {
 	if (c->helper_go >= 0)
-		write_all(c->helper_go, &byte, 1);
+		raw6(SYS_sendto, c->helper_go, (long)&byte, 1, MSG_NOSIGNAL, 0, 0);
 }
 
 /* Takes back every BIND_NS of this helper, newest first, and the files it created for them. */
@@ -748,7 +749,7 @@ static NSX_CHILD int read_byte(int fd, char *b)
  * stderr is kept (up to MAX_HELPER_OUTPUT) for the message. Return: 0, -errno, or 1 when it
  * ran and failed, with its output in @out.
  */
-static NSX_CHILD long run_helper_program(const struct op *o, int *sys, char *out, size_t cap)
+static NSX_CHILD long run_helper_program(struct ctx *c, const struct op *o, int *sys, char *out, size_t cap)
 {
 	char *const *paths = o->str;
 	char *const *argv = paths + o->arg[0] + 1;
@@ -762,10 +763,13 @@ static NSX_CHILD long run_helper_program(const struct op *o, int *sys, char *out
 	r = RAW2(SYS_pipe2, p, O_CLOEXEC);
 	if (r < 0)
 		return r;
+	/* The helper has no stdio of its own: keep the pipe clear of 0-2, which the program gets. */
+	p[0] = (int)lift_fd(c, p[0]);
+	p[1] = (int)lift_fd(c, p[1]);
 	*sys = NSX_SYS_CLONE;
 	pid = raw_fork(0);
 	if (pid == 0) {
-		long null = RAW4(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
+		long null = lift_fd(c, RAW4(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC, 0));
 		if (null >= 0) {
 			RAW3(SYS_dup3, null, 0, 0);
 			RAW3(SYS_dup3, null, 1, 0);
@@ -893,7 +897,7 @@ static NSX_CHILD __attribute__((noreturn)) void helper_main(struct ctx *c, uint3
 		} else if (o->code == NSX_OP_BIND_NS) {
 			rc = bind_ns(c, o, &sys);
 		} else if (o->code == NSX_OP_RUN_HELPER) {
-			rc = run_helper_program(o, &sys, out, sizeof(out));
+			rc = run_helper_program(c, o, &sys, out, sizeof(out));
 			if (rc == 1) {
 				/* As String.prototype.trim(): no surrounding whitespace; the label's fallback if nothing is left. */
 				char *s = out, *e = out + cstrlen(out);
@@ -917,23 +921,22 @@ static NSX_CHILD __attribute__((noreturn)) void helper_main(struct ctx *c, uint3
 	exit_now(0);
 }
 
-/* HELPER_FORK: start the helper before anything changes, and skip its ops. */
+/*
+ * HELPER_FORK: start the helper before anything changes, and skip its ops. One socket pair
+ * carries both ways; our end is close-on-exec, so the helper reads EOF once every copy of it
+ * (ours, a fork's) has exec'd or exited.
+ */
 static NSX_CHILD long helper_fork(struct ctx *c, uint32_t opi, const struct op *o, int *sys)
 {
-	int go[2], res[2], st = 0;
+	int sv[2], st = 0;
 	long h, r;
 
-	*sys = NSX_SYS_PIPE2;
-	r = RAW2(SYS_pipe2, go, O_CLOEXEC);
+	*sys = NSX_SYS_SOCKETPAIR;
+	r = RAW4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
 	if (r < 0)
 		return r;
-	r = RAW2(SYS_pipe2, res, O_CLOEXEC);
-	if (r < 0)
-		return r;
-	go[0] = (int)lift_fd(c, go[0]);
-	go[1] = (int)lift_fd(c, go[1]);
-	res[0] = (int)lift_fd(c, res[0]);
-	res[1] = (int)lift_fd(c, res[1]);
+	sv[0] = (int)lift_fd(c, sv[0]);
+	sv[1] = (int)lift_fd(c, sv[1]);
 	*sys = NSX_SYS_CLONE;
 	h = raw_fork(0);
 	if (h == 0) {
@@ -941,26 +944,24 @@ static NSX_CHILD long helper_fork(struct ctx *c, uint32_t opi, const struct op *
 		long w = raw_fork(0);
 		if (w != 0)
 			exit_now(w < 0 ? 1 : 0);
-		RAW1(SYS_close, go[1]);
-		RAW1(SYS_close, res[0]);
-		helper_main(c, opi + 1, (uint32_t)o->arg[0], go[0], res[1]);
+		RAW1(SYS_close, sv[0]);
+		helper_main(c, opi + 1, (uint32_t)o->arg[0], sv[1], sv[1]);
 	}
-	RAW1(SYS_close, go[0]);
-	RAW1(SYS_close, res[1]);
-	if (h < 0)
+	RAW1(SYS_close, sv[1]);
+	if (h < 0) {
+		RAW1(SYS_close, sv[0]);
 		return h;
+	}
 	*sys = NSX_SYS_WAIT4;
 	do
 		r = RAW4(SYS_wait4, h, &st, 0, NULL);
 	while (r == -EINTR);
 	if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		RAW1(SYS_close, go[1]);
-		RAW1(SYS_close, res[0]);
+		RAW1(SYS_close, sv[0]);
 		*sys = NSX_SYS_CLONE;
 		return r < 0 ? r : -EAGAIN;
 	}
-	c->helper_go = go[1];
-	c->helper_res = res[0];
+	c->helper_go = c->helper_res = sv[0];
 	return 0;
 }
 

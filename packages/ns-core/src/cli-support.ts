@@ -4,6 +4,7 @@
  * Libraries never print or exit; only these helpers, called from cli.ts files, do.
  */
 import { constants } from 'node:os';
+import { basename } from 'node:path';
 import { NsError, usageError } from './errors';
 import { spawn, exitCodeOf, type ExitStatus, type NsChild } from './exec/spawn';
 import type { SpawnOptions } from './exec/plan';
@@ -43,6 +44,16 @@ export function failAndExit(prog: string, err: unknown): never {
 export function defaultProgram(args: readonly string[]): string[] {
   if (args.length) return [...args];
   return [process.env['SHELL'] || '/bin/sh'];
+}
+
+/**
+ * The program and the argv[0] it sees: the arguments, or with none $SHELL (else /bin/sh) as a
+ * login shell, argv[0] "-" and its basename ("-bash"), as util-linux's exec_shell() runs it.
+ */
+export function programOrLoginShell(args: readonly string[]): { readonly argv: string[]; readonly argv0?: string } {
+  if (args.length) return { argv: [...args] };
+  const shell = process.env['SHELL'] || '/bin/sh';
+  return { argv: [shell], argv0: `-${basename(shell)}` };
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];

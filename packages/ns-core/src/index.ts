@@ -14,14 +14,14 @@ export { execInPlace } from './exec/in-place';
 export {
   compileSpawn, compileInPlace, envToList, programCandidates, joinOps, PHASES, RELAYED_SIGNALS, UTIL_LINUX_EXIT_CODES,
   type Phase, type PhasedOp, type Step, type ParentAction, type DataParentAction, type ParentContext, type JoinTarget,
-  type SpawnOptions, type StdioSpec, type CompiledSpawn, type InPlaceOptions, type InPlaceStdio, type ForkPolicy, type SuperviseOptions,
+  type SpawnOptions, type StdioSpec, type CompiledSpawn, type InPlaceOptions, type ForkPolicy, type SuperviseOptions,
 } from './exec/plan';
 export { encodePlan, opError, opLabel, type ChildOp, type ExecPlan, type ExitCodes, type OpLabel } from './exec/ops';
 export { CHILD_FAILURE_EXIT } from './exec/protocol';
 export { listNamespaces, type NamespaceEntry, type ListOptions } from './ls';
 export * as sys from './sys';
 export {
-  EXIT, exitCodeForError, formatError, failAndExit, defaultProgram, runToCompletion, exitLike,
+  EXIT, exitCodeForError, formatError, failAndExit, defaultProgram, programOrLoginShell, runToCompletion, exitLike,
   yargsBase, programArgs, inheritedIgnoredSignals, type RunOptions,
 } from './cli-support';
 export { normalizeGetopt, type GetoptSpec } from './getopt';

@@ -6,11 +6,12 @@
  * Why in-process: 10,000 launches of a CLI cost ~150 ms each; calling `main` costs ~0.5 ms.
  * How, without touching the CLIs: they reach ns-core through `require('ns-core')`, whose
  * exports are getters reading the modules' own export objects at call time. So replacing
- * `runToCompletion` on dist/src/cli-support.js (and `listNamespaces` on dist/src/ls.js for
- * ns-ls) intercepts every CLI at the point where it would start work. The stub compiles the
- * spawn options exactly as spawn() would (compileSpawn, encodePlan, then the C decoder), so a
- * vector only counts as "reached spawn" if its plan is one the exec stage accepts, and then
- * stops the CLI by throwing. process.exit throws too (the first code is kept, as a real exit
+ * `runToCompletion` on dist/src/cli-support.js, `execInPlace` on dist/src/exec/in-place.js (and
+ * `listNamespaces` on dist/src/ls.js for ns-ls) intercepts every CLI at the point where it would
+ * start work. The stubs compile the options exactly as spawn() or execInPlace() would
+ * (compileSpawn or compileInPlace, encodePlan, then the C decoder, and in place no clone flags),
+ * so a vector only counts as "reached spawn" if its plan is one the exec stage accepts, and
+ * then stop the CLI by throwing. process.exit throws too (the first code is kept, as a real exit
  * would end there), and stdout/stderr writes are captured up to that point. cli-harness.ts
  * also launches a few vectors as real processes and compares, so a stub that changed
  * behaviour would show.
@@ -132,6 +133,19 @@ async function main(): Promise<void> {
     const plan = core.encodePlan(core.compileSpawn(argv, options, fdMap).plan);
     const out = Buffer.alloc(64);
     const rc = execStage().decode(plan, plan.length, out, Buffer.alloc(8));
+    if (rc !== 0) throw new Error(`the exec stage refuses the plan this CLI built: ${DECODE_ERRORS[rc]}`);
+    cap.reached = true;
+    throw new ReachedWork();
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const inPlace = require(join(src, 'exec/in-place.js')) as Record<string, unknown>;
+  inPlace['execInPlace'] = (argv: readonly string[], options: import('../src/index').InPlaceOptions) => {
+    const fdMap = new Map<number, number>([[0, 0], [1, 1], [2, 2]]);
+    for (const [child, ours] of Object.entries(options.fds ?? {})) fdMap.set(Number(child), ours);
+    const compiled = core.compileInPlace(argv, options, fdMap, process.pid).plan;
+    if (compiled.cloneKinds.length) throw new Error(`an in-place plan with clone flags: ${compiled.cloneKinds.join(',')}`);
+    const plan = core.encodePlan(compiled);
+    const rc = execStage().decode(plan, plan.length, Buffer.alloc(64), Buffer.alloc(8));
     if (rc !== 0) throw new Error(`the exec stage refuses the plan this CLI built: ${DECODE_ERRORS[rc]}`);
     cap.reached = true;
     throw new ReachedWork();

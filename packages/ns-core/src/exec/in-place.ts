@@ -9,7 +9,7 @@ import { addSeals, dupCloexec, F_SEAL, memfdCreate, setCloexec, setFileStatusFla
 import { execve } from '../sys/process';
 import { NSX_PATH, openInitBinary, requireBuilt } from './native';
 import { encodePlan, type ChildOp, type ExecPlan } from './ops';
-import { compileInPlace, type InPlaceOptions, type InPlaceStdio } from './plan';
+import { compileInPlace, type InPlaceOptions, type StdioSpec } from './plan';
 
 /**
  * Replaces the calling process with `argv` inside new or joined namespaces, keeping its pid:
@@ -72,10 +72,10 @@ function sealedPlan(bytes: Buffer): number {
 /** child fd -> our fd, as spawn() resolves stdio; 'ignore' opens /dev/null (closed if we fail). */
 function stdioMap(options: InPlaceOptions, opened: number[]): Map<number, number> {
   const spec = options.stdio ?? 'inherit';
-  const specs: readonly InPlaceStdio[] = Array.isArray(spec) ? spec : [spec as InPlaceStdio, spec as InPlaceStdio, spec as InPlaceStdio];
+  const specs: readonly StdioSpec[] = typeof spec === 'string' || typeof spec === 'number' ? [spec, spec, spec] : spec;
   const map = new Map<number, number>();
   specs.forEach((s, childFd) => {
-    if ((s as string) === 'pipe') throw usageError('stdio: a pipe needs a reader, and nothing of this process remains after execInPlace(); use spawn()');
+    if (s === 'pipe') throw usageError('stdio: a pipe needs a reader, and nothing of this process remains after execInPlace(); use spawn()');
     if (s === 'inherit') map.set(childFd, childFd);
     else if (typeof s === 'number') map.set(childFd, s);
     else {

@@ -158,7 +158,7 @@ export function opError(ops: readonly ChildOp[], opIndex: number, errno: number,
   const label = op ? opLabel(op, syscall) : {};
   if (text !== undefined) {
     return new NsError({ errno: 0, code: 'EHELPER', ...label, syscall: 'exec',
-                         message: `${label.step ?? 'run'}: ${label.path ?? 'helper'} failed: ${text}` });
+                         message: `${label.step ? `${label.step}: ` : ''}${label.path ?? 'helper'} failed: ${text}` });
   }
   return new NsError({ errno, syscall: syscall ?? `syscall ${syscallId}`, ...label });
 }

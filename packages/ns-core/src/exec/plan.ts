@@ -138,9 +138,8 @@ export interface ForkPolicy {
 }
 
 /** What execInPlace() takes: spawn()'s options for a program that replaces the calling process. */
-export interface InPlaceOptions extends Omit<SpawnOptions, 'stdio' | 'waitForExec' | 'supervise'> {
-  /** No 'pipe': nothing would be left to read the other end. Default 'inherit'. */
-  readonly stdio?: InPlaceStdio | readonly [InPlaceStdio, InPlaceStdio, InPlaceStdio];
+export interface InPlaceOptions extends Omit<SpawnOptions, 'waitForExec' | 'supervise'> {
+  // stdio: as spawn()'s, but for 'pipe', which is refused: nothing would be left to read the other end.
   /**
    * Run the program as a child and wait for it in C (unshare --fork): true for util-linux's
    * policy (SIGINT and SIGTERM ignored), or a policy. A new pid namespace implies it, as the
@@ -158,8 +157,6 @@ export interface InPlaceOptions extends Omit<SpawnOptions, 'stdio' | 'waitForExe
   /** Namespace ids known before the start (ns-enter's targets), for those the stage cannot stat. */
   readonly knownNamespaceIds?: Partial<Record<NamespaceKind, number>>;
 }
-
-export type InPlaceStdio = Exclude<StdioSpec, 'pipe'>;
 
 /** util-linux's exit codes when the program does not start. */
 export const UTIL_LINUX_EXIT_CODES: ExitCodes = { failure: 1, cannotExecute: 126, notFound: 127 };

@@ -188,7 +188,7 @@ export const SYSCALLS = [
   'none', 'setns', 'unshare', 'read', 'write', 'dup', 'dup2', 'close_range', 'mount', 'umount2',
   'mkdir', 'open', 'symlink', 'chdir', 'pivot_root', 'chroot', 'fchdir', 'sethostname',
   'setdomainname', 'setgroups', 'setresgid', 'setresuid', 'prctl', 'capget', 'capset', 'clone',
-  'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'pipe2', 'wait4', 'socket', 'ioctl',
+  'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'pipe2', 'wait4', 'socket', 'ioctl', 'socketpair',
 ] as const;
 export type SyscallName = (typeof SYSCALLS)[number];
 

@@ -2,12 +2,26 @@
 import { closeSync, fstatSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
-  EXIT, formatError, normalizeGetopt, usageError, type GetoptSpec, type NamespaceKind, type NsChild,
+  EXIT, formatError, normalizeGetopt, usageError, type GetoptSpec, type InPlaceOptions, type NamespaceKind, type NsChild,
   type RunOptions, type yargsBase,
 } from 'ns-core';
 
 /** yargs option declarations (typed through ns-core, which owns the yargs dependency). */
 export type OptionTable = Parameters<ReturnType<typeof yargsBase>['options']>[0];
+
+/**
+ * What ns-unshare and ns-enter hand execInPlace() besides their plan: the fds they were started
+ * with (the program's, as util-linux's program keeps them), the signals their caller ignored,
+ * --info-fd/--json-status-fd (written by the stage), their name and util-linux's exit codes.
+ */
+export function launchInPlace(prog: string, inherited: Readonly<Record<number, number>>, planned: Readonly<Record<number, number>> | undefined,
+                              ignoreSignals: readonly NodeJS.Signals[], infoFd: number | undefined, statusFd: number | undefined): InPlaceOptions {
+  return {
+    fds: { ...inherited, ...planned }, ignoreSignals, programName: prog,
+    exitCodes: { failure: EXIT.FAILURE, cannotExecute: EXIT.CANNOT_EXECUTE, notFound: EXIT.NOT_FOUND },
+    ...(infoFd !== undefined ? { infoFd } : {}), ...(statusFd !== undefined ? { statusFd } : {}),
+  };
+}
 
 /** util-linux signame_to_signum: case-insensitive, optional SIG prefix. */
 export function parseSignalName(value: string): NodeJS.Signals {

@@ -3,11 +3,11 @@
 import { inheritedFds } from './inherited-fds';
 import { existsSync } from 'node:fs';
 import {
-  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, execInPlace, failAndExit, inheritedIgnoredSignals, programArgs, programOrLoginShell, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { openTargets, planEnter, type EnterOptions } from '../enter';
-import { launcherSignals, parseFd, parseGetoptOrExit, statusReporters, type OptionTable } from './common';
+import { launchInPlace, parseFd, parseGetoptOrExit, type OptionTable } from './common';
 
 const PROG = 'ns-enter';
 
@@ -71,7 +71,6 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
 
   let opened: ReturnType<typeof openTargets> | undefined;
-  let signals: ReturnType<typeof launcherSignals> | undefined;
   try {
     // nsenter does nothing for -Z unless SELinux is enabled (is_selinux_enabled(): selinuxfs is
     // mounted); then it would set the exec context, which this build cannot.
@@ -118,24 +117,16 @@ export async function main(argv: readonly string[]): Promise<void> {
     const statusFd = str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined;
     const fds = inheritedFds([infoFd, statusFd]);
     opened = openTargets(options);
-    const reporters = statusReporters(infoFd, statusFd, opened.ids);
     const plan = planEnter(options, opened);
-    const held = opened;
-    const policy = launcherSignals(plan.forks ? 'fork-default' : 'program', ignoreSignals);
-    signals = policy;
-    const status = await runToCompletion(defaultProgram(programArgs(parsed)), { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds }, ignoreSignals }, {
-      ...reporters,
-      signals: policy.signals,
-      onStart: (child) => {
-        held.close(); // the child holds its namespaces now; a long-running program keeps no fds of ours
-        policy.attach(child);
-        reporters.onStart?.(child);
-      },
+    const { argv: program, argv0 } = programOrLoginShell(programArgs(parsed));
+    // This process becomes the program, as nsenter; with -p the C stage's relay waits (nsenter's
+    // forking parent handles no signal: the planned fork forwards none). The fds opened for the
+    // targets go with the exec: the stage closes them before the program's.
+    execInPlace(program, {
+      ...plan.spawn, ...launchInPlace(PROG, fds, plan.spawn.fds, ignoreSignals, infoFd, statusFd),
+      ...(argv0 !== undefined ? { argv0 } : {}), knownNamespaceIds: opened.ids,
     });
-    policy.dispose();
-    exitLike(status);
   } catch (e) {
-    signals?.dispose();
     opened?.close();
     failAndExit(PROG, e);
   }

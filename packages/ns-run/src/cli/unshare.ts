@@ -2,13 +2,11 @@
 // First: it records the fds we were started with before other modules open fds of their own.
 import { inheritedFds } from './inherited-fds';
 import {
-  NAMESPACE_KINDS, defaultProgram, exitLike, failAndExit, inheritedIgnoredSignals, programArgs, runToCompletion, usageError, yargsBase,
+  NAMESPACE_KINDS, execInPlace, failAndExit, inheritedIgnoredSignals, programArgs, programOrLoginShell, usageError, yargsBase,
   type GetoptSpec, type NamespaceKind,
 } from 'ns-core';
 import { planUnshare, type UnshareOptions } from '../unshare';
-import {
-  launcherSignals, parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, statusReporters, type OptionTable,
-} from './common';
+import { launchInPlace, parseFd, parseGetoptOrExit, parseIdOrName, parseOffset, parseSignalName, type OptionTable } from './common';
 
 const PROG = 'ns-unshare';
 
@@ -80,7 +78,6 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   const list = (name: string) => (get(name) as (string | number)[] | undefined)?.map(String);
 
-  let signals: ReturnType<typeof launcherSignals> | undefined;
   try {
     const namespaces: Partial<Record<NamespaceKind, true | string>> = {};
     for (const k of NAMESPACE_KINDS) {
@@ -128,23 +125,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     const statusFd = str('json-status-fd') !== undefined ? parseFd('--json-status-fd', str('json-status-fd')!) : undefined;
     const fds = inheritedFds([infoFd, statusFd]);
     const plan = planUnshare(options);
-    const reporters = statusReporters(infoFd, statusFd);
-    const argvProgram = defaultProgram(programArgs(parsed));
-    const policy = launcherSignals(!plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork', ignoreSignals);
-    signals = policy;
-    const status = await runToCompletion(argvProgram, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds }, ignoreSignals }, {
-      signals: policy.signals,
-      ...reporters,
-      onStart: (child) => {
-        plan.persistStep?.commit(); // the program runs: the bindings stay
-        policy.attach(child);
-        reporters.onStart?.(child);
-      },
+    const { argv: program, argv0 } = programOrLoginShell(programArgs(parsed));
+    // This process becomes the program (its pid kept), or with --fork the C stage waits for it:
+    // util-linux's parent ignores SIGINT/SIGTERM (2.36+), or passes them on (--forward-signals).
+    execInPlace(program, {
+      ...plan.spawn, ...launchInPlace(PROG, fds, plan.spawn.fds, ignoreSignals, infoFd, statusFd),
+      ...(argv0 !== undefined ? { argv0 } : {}),
+      ...(plan.forks ? { fork: options.forwardSignals ? { forward: ['SIGINT', 'SIGTERM'] } : true } : {}),
     });
-    policy.dispose();
-    exitLike(status);
   } catch (e) {
-    signals?.dispose();
     failAndExit(PROG, e);
   }
 }
