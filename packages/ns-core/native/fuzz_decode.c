@@ -16,8 +16,8 @@
  *    inside the op's own block, setgroups' count matches its data and NGROUPS_MAX, setns and
  *    unshare carry namespace flags only, fd slots and namespace-id counts are in range;
  *    every label lies in the plan; a helper's ops follow its HELPER_FORK (a stage marker
- *    first) and appear nowhere else; FORK modes, words and clone flags, INFO pairs, HINT
- *    syscalls and BIND_NS counts are in range; in place (nsx), no clone flags at all.
+ *    first) and appear nowhere else; FORK modes, words and clone flags, INFO pairs and
+ *    BIND_NS counts are in range; in place (nsx), no clone flags at all.
  * Any breach aborts, which libFuzzer reports as a crash with the input saved.
  */
 #ifdef NSX_FUZZ_NSX
@@ -131,10 +131,6 @@ static void check_op(const struct op *o, char **block_end, const uint8_t *plan, 
 	case NSX_OP_INFO:
 		if (o->nstr % 2 || o->nstr / 2 > NSX_MAX_NS_IDS)
 			breach("info op %u has %u strings", opi, o->nstr);
-		break;
-	case NSX_OP_HINT:
-		if (o->arg[1] >= NSX_SYSCALL_COUNT)
-			breach("hint op %u names syscall %llu", opi, (unsigned long long)o->arg[1]);
 		break;
 	case NSX_OP_LINK_UP:
 		check_string(o->str[0], plan, len, opi, 0);

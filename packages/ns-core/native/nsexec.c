@@ -221,7 +221,8 @@ int nsx_render_error(const uint8_t *plan, uint32_t len, uint32_t opi, int32_t er
 	c.nops = d.nops;
 	c.ops = materialize(copy, &d, mem);
 	for (i = 0; i < c.nops; i++)
-		note_report_op(&c, &c.ops[i]);
+		if (c.ops[i].code == NSX_OP_ERRORS)
+			note_errors_op(&c, &c.ops[i]);
 	n = render_failure(&c, &c.ops[opi], err, sys, text, out, cap);
 	free(copy);
 	free(mem);

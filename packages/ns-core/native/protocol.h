@@ -9,7 +9,6 @@
 #define NSX_MAX_PLAN_BYTES 4194304u
 #define NSX_MAX_FD_SLOTS 64u
 #define NSX_MAX_NS_IDS 16u
-#define NSX_MAX_HINTS 64u
 #define NSX_MAX_HELPER_OUTPUT 2048u
 #define NSX_MAX_BINDS 16u
 #define NSX_MAX_FORK_WORDS 256u
@@ -51,18 +50,17 @@ enum nsx_op {
 	NSX_OP_REPORT_NS = 30,
 	NSX_OP_IGNORE_SIGNALS = 31,
 	NSX_OP_ERRORS = 32,
-	NSX_OP_HINT = 33,
-	NSX_OP_HELPER_FORK = 34,
-	NSX_OP_HELPER_STAGE = 35,
-	NSX_OP_HELPER_SYNC = 36,
-	NSX_OP_RUN_HELPER = 37,
-	NSX_OP_BIND_NS = 38,
-	NSX_OP_INFO = 39,
-	NSX_OP_LINK_UP = 40,
+	NSX_OP_HELPER_FORK = 33,
+	NSX_OP_HELPER_STAGE = 34,
+	NSX_OP_HELPER_SYNC = 35,
+	NSX_OP_RUN_HELPER = 36,
+	NSX_OP_BIND_NS = 37,
+	NSX_OP_INFO = 38,
+	NSX_OP_LINK_UP = 39,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 40
+#define NSX_OP_MAX 39
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -97,14 +95,13 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[30] = -1,
 	[31] = 0,
 	[32] = 1,
-	[33] = 1,
+	[33] = 0,
 	[34] = 0,
 	[35] = 0,
-	[36] = 0,
-	[37] = -1,
-	[38] = 2,
-	[39] = -1,
-	[40] = 1,
+	[36] = -1,
+	[37] = 2,
+	[38] = -1,
+	[39] = 1,
 };
 
 enum nsx_fork_mode {
@@ -520,5 +517,30 @@ static const char *const nsx_errno_messages[NSX_ERRNO_MAX + 1] = {
 	"errno 132",
 	"errno 133",
 };
+
+/* hintFor() of src/errors.ts for each errno and syscall the stage reports, with and without a user namespace among the op's kinds. */
+struct nsx_hint {
+	unsigned short err;
+	unsigned char sys, user;
+	const char *text;
+};
+static const struct nsx_hint nsx_hints[] = {
+	{ 1, NSX_SYS_SETNS, 0, "creating or joining these namespaces needs CAP_SYS_ADMIN: run as root or add a user namespace (--user/--map-root-user)" },
+	{ 1, NSX_SYS_SETNS, 1, "creating or joining these namespaces needs CAP_SYS_ADMIN: run as root or add a user namespace (--user/--map-root-user)" },
+	{ 22, NSX_SYS_SETNS, 1, "a multithreaded process cannot join a user namespace; nstools does it in the exec stage" },
+	{ 1, NSX_SYS_UNSHARE, 0, "creating or joining these namespaces needs CAP_SYS_ADMIN: run as root or add a user namespace (--user/--map-root-user)" },
+	{ 1, NSX_SYS_UNSHARE, 1, "unprivileged user namespaces may be disabled: check kernel.unprivileged_userns_clone and user.max_user_namespaces" },
+	{ 28, NSX_SYS_UNSHARE, 0, "namespace limit reached: see /proc/sys/user/max_*_namespaces (or the nesting depth of 32)" },
+	{ 28, NSX_SYS_UNSHARE, 1, "namespace limit reached: see /proc/sys/user/max_*_namespaces (or the nesting depth of 32)" },
+	{ 1, NSX_SYS_WRITE, 0, "writing uid_map/gid_map unprivileged allows one line mapping your own id, after setgroups is denied" },
+	{ 1, NSX_SYS_WRITE, 1, "writing uid_map/gid_map unprivileged allows one line mapping your own id, after setgroups is denied" },
+	{ 1, NSX_SYS_MOUNT, 0, "mounting needs CAP_SYS_ADMIN in the mount namespace's owner; proc/sysfs also need a matching new pid/net namespace when unprivileged" },
+	{ 1, NSX_SYS_MOUNT, 1, "mounting needs CAP_SYS_ADMIN in the mount namespace's owner; proc/sysfs also need a matching new pid/net namespace when unprivileged" },
+	{ 1, NSX_SYS_CLONE, 0, "creating or joining these namespaces needs CAP_SYS_ADMIN: run as root or add a user namespace (--user/--map-root-user)" },
+	{ 1, NSX_SYS_CLONE, 1, "unprivileged user namespaces may be disabled: check kernel.unprivileged_userns_clone and user.max_user_namespaces" },
+	{ 28, NSX_SYS_CLONE, 0, "namespace limit reached: see /proc/sys/user/max_*_namespaces (or the nesting depth of 32)" },
+	{ 28, NSX_SYS_CLONE, 1, "namespace limit reached: see /proc/sys/user/max_*_namespaces (or the nesting depth of 32)" },
+};
+#define NSX_HINT_COUNT (sizeof(nsx_hints) / sizeof(nsx_hints[0]))
 
 #endif

@@ -81,11 +81,6 @@ struct op {
 	const char *label[4]; /* step, kinds, path, dest (LABEL order); NULL when absent */
 };
 
-struct hint {
-	uint64_t err, sys, user;
-	const char *text;
-};
-
 struct ctx {
 	uint32_t fd_floor;
 	uint32_t nops;
@@ -108,11 +103,11 @@ struct ctx {
 	int err_fd;
 	const char *prog;
 	uint64_t exit_failure, exit_noexec, exit_notfound;
-	struct hint hints[NSX_MAX_HINTS];
-	uint32_t nhints;
 
-	/* HELPER_FORK: our end of the socket pair to the helper (we say G, E or F; it answers K or F). */
+	/* HELPER_FORK: our end of the socket pair to the helper (we say G, E or F; it answers K or F),
+	 * its pid and ours (only the process that forked it can reap it). */
 	int helper_go, helper_res;
+	long helper_pid, helper_parent;
 	/* In the helper itself: what its BIND_NS ops bound, to undo unless the program execs. */
 	int in_helper;
 	const char *bound[NSX_MAX_BINDS];
@@ -200,13 +195,14 @@ static NSX_CHILD int op_has_user(const struct op *o)
 	return 0;
 }
 
-static NSX_CHILD const char *hint_for(const struct ctx *c, const struct op *o, long err, int sys)
+/* The hint errors.ts gives this failure (protocol.h holds its table), or NULL. */
+static NSX_CHILD const char *hint_for(const struct op *o, long err, int sys)
 {
-	uint64_t user = (uint64_t)op_has_user(o);
-	uint32_t i;
-	for (i = 0; i < c->nhints; i++)
-		if (c->hints[i].err == (uint64_t)err && c->hints[i].sys == (uint64_t)sys && c->hints[i].user == user)
-			return c->hints[i].text;
+	int user = op_has_user(o);
+	size_t i;
+	for (i = 0; i < NSX_HINT_COUNT; i++)
+		if (nsx_hints[i].err == err && nsx_hints[i].sys == sys && nsx_hints[i].user == user)
+			return nsx_hints[i].text;
 	return NULL;
 }
 
@@ -287,7 +283,7 @@ static NSX_CHILD size_t render_failure(const struct ctx *c, const struct op *o, 
 		add_u64(&t, (uint64_t)err);
 	}
 	add(&t, ")");
-	hint = sys == NSX_SYS_EXECVE ? NULL : hint_for(c, o, err, sys);
+	hint = sys == NSX_SYS_EXECVE ? NULL : hint_for(o, err, sys);
 	if (hint) {
 		add(&t, " (hint: ");
 		add(&t, hint);
@@ -304,6 +300,34 @@ static NSX_CHILD void helper_tell(struct ctx *c, char byte)
 {
 	if (c->helper_go >= 0)
 		raw6(SYS_sendto, c->helper_go, (long)&byte, 1, MSG_NOSIGNAL, 0, 0);
+}
+
+static NSX_CHILD int read_byte(int fd, char *b)
+{
+	long r;
+	do
+		r = RAW3(SYS_read, fd, b, 1);
+	while (r == -EINTR);
+	return r == 1;
+}
+
+/*
+ * We are failing: the helper learns it (or knew it: it failed), takes back what it bound and
+ * exits. Wait for that (EOF on the socket comes once every helper process is gone), so that
+ * when our exit status says "failed" nothing of the attempt is left; reap it if it is ours.
+ */
+static NSX_CHILD void helper_abandon(struct ctx *c)
+{
+	char b;
+	int st;
+	if (c->helper_go < 0)
+		return;
+	helper_tell(c, 'F');
+	while (read_byte(c->helper_res, &b))
+		;
+	if (RAW0(SYS_getpid) == c->helper_parent)
+		while (RAW4(SYS_wait4, c->helper_pid, &st, 0, NULL) == -EINTR)
+			;
 }
 
 /* Takes back every BIND_NS of this helper, newest first, and the files it created for them. */
@@ -334,7 +358,7 @@ static NSX_CHILD __attribute__((noreturn)) void fail(struct ctx *c, uint32_t opi
 		write_all(c->helper_res, "F", 1);
 		exit_now((long)c->exit_failure);
 	}
-	helper_tell(c, 'F');
+	helper_abandon(c);
 	if (c->err_fd >= 0)
 		exit_now((long)(sys == NSX_SYS_EXECVE ? (err == ENOENT ? c->exit_notfound : c->exit_noexec) : c->exit_failure));
 	send_record(c, NSX_REC_ERROR, (int32_t)opi, (int32_t)err, sys, 0);
@@ -709,21 +733,13 @@ static NSX_CHILD long do_link_up(const struct op *o, int *sys)
 	return r;
 }
 
-/* The ops that only record what the stage should know, used by run_ops and by nsx_render_error. */
-static NSX_CHILD void note_report_op(struct ctx *c, const struct op *o)
+/* What ERRORS records, used by run_ops and by nsx_render_error. */
+static NSX_CHILD void note_errors_op(struct ctx *c, const struct op *o)
 {
-	if (o->code == NSX_OP_ERRORS) {
-		c->prog = o->str[0];
-		c->exit_failure = o->arg[0];
-		c->exit_noexec = o->arg[1];
-		c->exit_notfound = o->arg[2];
-	} else if (o->code == NSX_OP_HINT && c->nhints < NSX_MAX_HINTS) {
-		struct hint *h = &c->hints[c->nhints++];
-		h->err = o->arg[0];
-		h->sys = o->arg[1];
-		h->user = o->arg[2];
-		h->text = o->str[0];
-	}
+	c->prog = o->str[0];
+	c->exit_failure = o->arg[0];
+	c->exit_noexec = o->arg[1];
+	c->exit_notfound = o->arg[2];
 }
 
 #ifdef NSX_STANDALONE
@@ -733,15 +749,6 @@ static NSX_CHILD long lift_fd(struct ctx *c, long fd)
 	long high = RAW3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, c->fd_floor);
 	RAW1(SYS_close, fd);
 	return high;
-}
-
-static NSX_CHILD int read_byte(int fd, char *b)
-{
-	long r;
-	do
-		r = RAW3(SYS_read, fd, b, 1);
-	while (r == -EINTR);
-	return r == 1;
 }
 
 /*
@@ -912,8 +919,11 @@ static NSX_CHILD __attribute__((noreturn)) void helper_main(struct ctx *c, uint3
 			die(c, i, rc, sys);
 	}
 	write_all(res, "K", 1);
-	if (c->nbound) {
-		while (read_byte(go, &b))
+	/* Bindings to keep or take back: a process of its own waits for our parent's execve, so that
+	 * the helper itself is reaped now and the program never has it as a child. */
+	if (c->nbound && raw_fork(0) == 0) {
+		/* 'F' is final (our parent waits for us to finish the undo); 'E' may yet be followed by it. */
+		while (last != 'F' && read_byte(go, &b))
 			last = b;
 		if (last != 'E')
 			helper_undo(c);
@@ -928,7 +938,7 @@ static NSX_CHILD __attribute__((noreturn)) void helper_main(struct ctx *c, uint3
  */
 static NSX_CHILD long helper_fork(struct ctx *c, uint32_t opi, const struct op *o, int *sys)
 {
-	int sv[2], st = 0;
+	int sv[2];
 	long h, r;
 
 	*sys = NSX_SYS_SOCKETPAIR;
@@ -937,13 +947,10 @@ static NSX_CHILD long helper_fork(struct ctx *c, uint32_t opi, const struct op *
 		return r;
 	sv[0] = (int)lift_fd(c, sv[0]);
 	sv[1] = (int)lift_fd(c, sv[1]);
+	c->helper_parent = RAW0(SYS_getpid);
 	*sys = NSX_SYS_CLONE;
 	h = raw_fork(0);
 	if (h == 0) {
-		/* Fork again and let the middle process go: the worker is nobody's child of ours. */
-		long w = raw_fork(0);
-		if (w != 0)
-			exit_now(w < 0 ? 1 : 0);
 		RAW1(SYS_close, sv[0]);
 		helper_main(c, opi + 1, (uint32_t)o->arg[0], sv[1], sv[1]);
 	}
@@ -952,32 +959,38 @@ static NSX_CHILD long helper_fork(struct ctx *c, uint32_t opi, const struct op *
 		RAW1(SYS_close, sv[0]);
 		return h;
 	}
-	*sys = NSX_SYS_WAIT4;
-	do
-		r = RAW4(SYS_wait4, h, &st, 0, NULL);
-	while (r == -EINTR);
-	if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		RAW1(SYS_close, sv[0]);
-		*sys = NSX_SYS_CLONE;
-		return r < 0 ? r : -EAGAIN;
-	}
+	c->helper_pid = h;
 	c->helper_go = c->helper_res = sv[0];
 	return 0;
 }
 
-/* HELPER_SYNC: the helper's next stage; it printed its own failure, so we end quietly on 'F'. */
-static NSX_CHILD long helper_sync(struct ctx *c, int *sys)
+/*
+ * HELPER_SYNC: the helper's next stage; it printed its own failure, so we end quietly on 'F'.
+ * After its last stage (a0=1) it exits: reaped here by the process that forked it, or, past a
+ * fork, by nsx-init, which that process has become. The program never inherits it.
+ */
+static NSX_CHILD long helper_sync(struct ctx *c, const struct op *o, int *sys)
 {
 	char b = 0;
+	int st;
 	*sys = NSX_SYS_READ;
 	if (c->helper_go < 0)
 		return -EBADF;
 	helper_tell(c, 'G');
 	if (!read_byte(c->helper_res, &b))
 		return -EPIPE;
-	if (b == 'F')
+	if (b == 'F') {
+		helper_abandon(c);
 		exit_now((long)c->exit_failure);
-	return b == 'K' ? 0 : -EPROTO;
+	}
+	if (b != 'K')
+		return -EPROTO;
+	if (o->arg[0] == 1 && RAW0(SYS_getpid) == c->helper_parent) {
+		*sys = NSX_SYS_WAIT4;
+		while (RAW4(SYS_wait4, c->helper_pid, &st, 0, NULL) == -EINTR)
+			;
+	}
+	return 0;
 }
 #endif
 
@@ -1158,14 +1171,11 @@ static NSX_CHILD int run_ops(void *arg)
 			rc = do_mount_fd(o);
 			break;
 		case NSX_OP_ERRORS:
-			note_report_op(c, o);
+			note_errors_op(c, o);
 			/* Our stderr as the caller gave it, before the plan places other fds there. */
 			rc = RAW3(SYS_fcntl, 2, F_DUPFD_CLOEXEC, c->fd_floor);
 			c->err_fd = rc >= 0 ? (int)rc : -1;
 			rc = 0;
-			break;
-		case NSX_OP_HINT:
-			note_report_op(c, o);
 			break;
 		case NSX_OP_INFO:
 			c->info = o;
@@ -1183,7 +1193,7 @@ static NSX_CHILD int run_ops(void *arg)
 			i += (uint32_t)o->arg[0];
 			break;
 		case NSX_OP_HELPER_SYNC:
-			rc = helper_sync(c, &sys);
+			rc = helper_sync(c, o, &sys);
 			break;
 #endif
 		default:
@@ -1285,8 +1295,6 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 		return a0 > 1 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_ERRORS:
 		return a0 > 255 || a1 > 255 || a2 > 255 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
-	case NSX_OP_HINT:
-		return a0 > 4095 || a1 >= NSX_SYSCALL_COUNT || a2 > 1 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	default:
 		return NSX_DECODE_OK;
 	}

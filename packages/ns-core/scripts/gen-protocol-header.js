@@ -27,6 +27,19 @@ const errors = load(path.join(root, 'src/errors.ts'));
 const ERRNO_MAX = 133;
 const cString = (s) => JSON.stringify(s); // the texts are ASCII: JSON's escapes are C's
 
+function hints() {
+  const out = [];
+  for (const syscall of p.SYSCALLS) {
+    for (let errno = 1; errno <= ERRNO_MAX; errno++) {
+      for (const user of [false, true]) {
+        const text = errors.hintFor(errors.errnoName(errno), syscall, user ? ['user'] : undefined);
+        if (text) out.push({ errno, syscall, user, text });
+      }
+    }
+  }
+  return out;
+}
+
 const maxCode = Math.max(...Object.values(p.OPS).map((o) => o.code));
 const arity = new Array(maxCode + 1).fill(-2);
 for (const o of Object.values(p.OPS)) arity[o.code] = o.strings;
@@ -43,7 +56,6 @@ const lines = [
   `#define NSX_MAX_PLAN_BYTES ${p.MAX_PLAN_BYTES}u`,
   `#define NSX_MAX_FD_SLOTS ${p.MAX_FD_SLOTS}u`,
   `#define NSX_MAX_NS_IDS ${p.MAX_NS_IDS}u`,
-  `#define NSX_MAX_HINTS ${p.MAX_HINTS}u`,
   `#define NSX_MAX_HELPER_OUTPUT ${p.MAX_HELPER_OUTPUT}u`,
   `#define NSX_MAX_BINDS ${p.MAX_BINDS}u`,
   `#define NSX_MAX_FORK_WORDS ${p.MAX_FORK_WORDS}u`,
@@ -99,6 +111,17 @@ const lines = [
   'static const char *const nsx_errno_messages[NSX_ERRNO_MAX + 1] = {',
   ...Array.from({ length: ERRNO_MAX + 1 }, (_, n) => `\t${cString(n ? errors.errnoMessage(n) : '')},`),
   '};',
+  '',
+  '/* hintFor() of src/errors.ts for each errno and syscall the stage reports, with and without a user namespace among the op\'s kinds. */',
+  'struct nsx_hint {',
+  '\tunsigned short err;',
+  '\tunsigned char sys, user;',
+  '\tconst char *text;',
+  '};',
+  'static const struct nsx_hint nsx_hints[] = {',
+  ...hints().map((h) => `\t{ ${h.errno}, NSX_SYS_${h.syscall.toUpperCase()}, ${h.user ? 1 : 0}, ${cString(h.text)} },`),
+  '};',
+  '#define NSX_HINT_COUNT (sizeof(nsx_hints) / sizeof(nsx_hints[0]))',
   '',
   '#endif',
   '',

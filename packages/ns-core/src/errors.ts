@@ -102,7 +102,10 @@ function formatMessage(code: string, init: NsErrorInit): string {
   return parts.join(' ');
 }
 
-/** Known pitfalls, keyed by code and syscall, so users learn the fix rather than the errno. */
+/**
+ * Known pitfalls, keyed by code and syscall, so users learn the fix rather than the errno.
+ * scripts/gen-protocol-header.js writes the same hints into the exec stage's protocol.h.
+ */
 export function hintFor(code: string, syscall?: string, kinds?: readonly NamespaceKind[]): string | undefined {
   const user = kinds?.includes('user');
   if (code === 'ENOSPC' && (syscall === 'clone' || syscall === 'unshare')) {

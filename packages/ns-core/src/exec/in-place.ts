@@ -8,7 +8,7 @@ import { usageError } from '../errors';
 import { addSeals, dupCloexec, F_SEAL, memfdCreate, setCloexec, setFileStatusFlags, fileStatusFlags, STDIO_FLAGS_AT_LOAD } from '../sys/fs';
 import { execve } from '../sys/process';
 import { NSX_PATH, openInitBinary, requireBuilt } from './native';
-import { encodePlan, type ChildOp, type ExecPlan } from './ops';
+import { encodePlan, withInitFd, type ChildOp } from './ops';
 import { compileInPlace, type InPlaceOptions, type StdioSpec } from './plan';
 
 /**
@@ -23,9 +23,15 @@ import { compileInPlace, type InPlaceOptions, type StdioSpec } from './plan';
  * `PROG: STEP: SYSCALL PATH failed: CODE (message) (hint: ...)` as formatError() would, and the
  * process exits with `exitCodes` (util-linux's 1, 126, 127 by default).
  *
+ * `killWithParent` applies to a forked program (its parent is then nsx-init), as util-linux
+ * sets it for --kill-child only; without a fork this process is the program.
+ *
  * @example
- *   // like `unshare --uts --map-root-user hostname`, printing the name set inside
- *   execInPlace(['hostname'], { create: ['user', 'uts'], steps: [...] });
+ *   // like `unshare --map-root-user --uts sh -c ...`: this process becomes sh, keeping its pid
+ *   execInPlace(['sh', '-c', 'echo "$(hostname): pid $$, uid $(id -u)"'], {
+ *     steps: [user({ mapRoot: true }), uts({ hostname: 'box' })],   // from ns-user, ns-uts
+ *     programName: 'demo',
+ *   });
  * @throws NsError EUSAGE for invalid options or a step that needs JavaScript at the sync point
  *   (spawn() runs those), ENOEXECSTAGE when nsx is not built, or what execve() of nsx reports.
  */
@@ -88,16 +94,11 @@ function stdioMap(options: InPlaceOptions, opened: number[]): Map<number, number
   return map;
 }
 
-function withInitFd(plan: ExecPlan, initFd: number | undefined): ExecPlan {
-  if (initFd === undefined) return plan;
-  return { ...plan, ops: plan.ops.map((o) => (o.op === 'fork' ? { ...o, initFd } : o)) };
-}
-
 /**
  * Every fd an op of the plan uses, which must survive our execve() of nsx: libuv made them all
  * close-on-exec (0-2 included), and the stage marks them so again before the program's own.
  */
-export function fdsNeededBy(ops: readonly ChildOp[]): number[] {
+function fdsNeededBy(ops: readonly ChildOp[]): number[] {
   const fds = new Set<number>();
   for (const o of ops) {
     if (o.op === 'setns' || o.op === 'fchdir' || o.op === 'mount-fd' || o.op === 'fd-stash') fds.add(o.fd);

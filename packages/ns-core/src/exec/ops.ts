@@ -60,10 +60,10 @@ export type ChildOp = Label & (
   | { op: 'link-up'; name: string }
   // In place only (nsx), see protocol.ts:
   | { op: 'errors'; program: string; exitCodes: ExitCodes }
-  | { op: 'hint'; errno: number; syscall: SyscallName; user: boolean; text: string }
   | { op: 'helper-fork'; count: number }
   | { op: 'helper-stage' }
-  | { op: 'helper-sync' }
+  /** `last`: the helper's last stage, after which it exits and is reaped. */
+  | { op: 'helper-sync'; last?: boolean }
   /** `fallback`: the message when the program fails without a word on stderr. */
   | { op: 'run-helper'; paths: readonly string[]; argv: readonly string[]; fallback: string }
   | { op: 'bind-ns'; source: string; target: string; create: boolean }
@@ -101,7 +101,7 @@ const opName: Record<ChildOpName, OpName> = {
   'setgroups': 'SETGROUPS', 'setgid': 'SETGID', 'setuid': 'SETUID', 'prctl': 'PRCTL', 'capset': 'CAPSET',
   'ambient-all': 'AMBIENT_ALL', 'bounding-keep': 'BOUNDING_KEEP', 'fork': 'FORK', 'setsid': 'SETSID',
   'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS', 'ignore-signals': 'IGNORE_SIGNALS',
-  'link-up': 'LINK_UP', 'errors': 'ERRORS', 'hint': 'HINT', 'helper-fork': 'HELPER_FORK', 'helper-stage': 'HELPER_STAGE',
+  'link-up': 'LINK_UP', 'errors': 'ERRORS', 'helper-fork': 'HELPER_FORK', 'helper-stage': 'HELPER_STAGE',
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
 };
 
@@ -237,9 +237,9 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
       const { failure, cannotExecute, notFound } = op.exitCodes;
       return { args: [n(failure), n(cannotExecute), n(notFound)], strings: [op.program] };
     }
-    case 'hint': return { args: [n(op.errno), BigInt(SYSCALLS.indexOf(op.syscall)), op.user ? 1n : 0n], strings: [op.text] };
     case 'helper-fork': return { args: [n(op.count)], strings: [] };
-    case 'helper-stage': case 'helper-sync': return { args: [], strings: [] };
+    case 'helper-stage': return { args: [], strings: [] };
+    case 'helper-sync': return { args: [op.last ? 1n : 0n], strings: [] };
     case 'run-helper': return { args: [n(op.paths.length), n(op.argv.length)], strings: [...op.paths, ...op.argv] };
     case 'bind-ns': return { args: [op.create ? 1n : 0n], strings: [op.source, op.target] };
     case 'info': {
@@ -259,6 +259,12 @@ function labelStrings(op: ChildOp): { mask: number; strings: string[] } {
   ];
   const present = parts.filter((p): p is [number, string] => p[1] !== undefined);
   return { mask: present.reduce((m, [bit]) => m | bit, 0), strings: present.map(([, text]) => text) };
+}
+
+/** Fork ops get an fd of nsx-init, a runtime resource the pure compiler does not know. */
+export function withInitFd(plan: ExecPlan, initFd: number | undefined): ExecPlan {
+  if (initFd === undefined) return plan;
+  return { ...plan, ops: plan.ops.map((o) => (o.op === 'fork' ? { ...o, initFd } : o)) };
 }
 
 /** Serialises a plan into the wire format described in protocol.ts. */

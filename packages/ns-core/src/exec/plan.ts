@@ -5,11 +5,10 @@
  */
 import { basename } from 'node:path';
 import { constants } from 'node:os';
-import { errnoName, hintFor, usageError } from '../errors';
+import { usageError } from '../errors';
 import { kindInfo, kindsToString, KIND_NAMES, nsProcPath, type NamespaceKind } from '../kinds';
 import type { Namespace } from '../namespace';
 import type { ChildOp, ExecPlan, ExitCodes } from './ops';
-import { SYSCALLS } from './protocol';
 
 /**
  * When a step's in-child ops run, in this order. Kernel rules decide it: 'pre-namespaces'
@@ -337,7 +336,7 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
   // A round trip to the parent only when it has work to do while the child waits.
   const hasSync = !inPlace && parentActions.length > 0;
   if (hasSync) ops.push({ op: 'sync', step: 'wait for parent' });
-  if (helper?.beforeFork) ops.push({ op: 'helper-sync', step: helper.beforeFork });
+  if (helper?.beforeFork) ops.push({ op: 'helper-sync', step: helper.beforeFork, last: !helper.afterFork });
 
   // The namespaces are final once joins, unshares and the 'namespaces' phase are done: report
   // their ids now, while /proc is still the caller's (a pivot_root may hide it later).
@@ -355,7 +354,7 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
     if (phase === reportAfter && inPlace) {
       ops.push(...infoOps(inPlace.options));
       if (policy) ops.push(...inPlaceFork(policy, options.ignoreSignals, deathSignal));
-      if (helper?.afterFork) ops.push({ op: 'helper-sync', step: helper.afterFork });
+      if (helper?.afterFork) ops.push({ op: 'helper-sync', step: helper.afterFork, last: true });
     }
     if (phase === 'fork' && deathSignal && phased.some((o) => o.op === 'fork')) {
       // PDEATHSIG is per process: the program past a fork needs its own.
@@ -396,31 +395,10 @@ function supervisorOps(supervise: SuperviseOptions, created: Set<NamespaceKind>,
   ];
 }
 
-/** In place: ERRORS and the HINTs, first, so that every later failure is printed as the CLI would. */
+/** In place: ERRORS first, so that every later failure is printed as the CLI would print it. */
 function reportingOps(options: InPlaceOptions): ChildOp[] {
   const program = options.programName ?? (process.argv[1] ? basename(process.argv[1]).replace(/\.js$/, '') : 'node');
-  return [{ op: 'errors', program, exitCodes: { ...UTIL_LINUX_EXIT_CODES, ...options.exitCodes }, step: 'errors' }, ...hintOps()];
-}
-
-let hints: ChildOp[] | undefined;
-
-/**
- * hintFor() of errors.ts for every syscall the stage can report and every errno, with and
- * without a user namespace among the op's kinds: the hints the stage may print, computed by
- * the function NsError uses, so that both say the same.
- */
-function hintOps(): ChildOp[] {
-  if (hints) return hints;
-  hints = [];
-  for (const syscall of SYSCALLS) {
-    for (let errno = 1; errno <= 133; errno++) {
-      for (const user of [false, true]) {
-        const text = hintFor(errnoName(errno), syscall, user ? ['user'] : undefined);
-        if (text) hints.push({ op: 'hint', errno, syscall, user, text });
-      }
-    }
-  }
-  return hints;
+  return [{ op: 'errors', program, exitCodes: { ...UTIL_LINUX_EXIT_CODES, ...options.exitCodes }, step: 'errors' }];
 }
 
 /** In place: --info-fd/--json-status-fd, written by the stage; ids the caller knows go first, as spawn()'s reporters merge them. */

@@ -12,7 +12,8 @@
  *
  * The same ops run in place (`nsx`, the executable, exec'd by execInPlace() from Node's main
  * thread with the plan in a sealed memfd): there is no parent to read records, so the stage
- * renders a failure itself (ERRORS, HINT and each op's label), a helper it forks before any
+ * renders a failure itself (ERRORS, each op's label, and the hints errors.ts gives, which the
+ * header generator writes into protocol.h), a helper it forks before any
  * namespace changes does what a parent would do at the sync point (HELPER_FORK, HELPER_SYNC),
  * and INFO writes --info-fd/--json-status-fd.
  *
@@ -33,8 +34,6 @@ export const MAX_FD_SLOTS = 64;
 export const OP_ARGS = 6;
 /** Bytes of an op's head: code, string count, the args, the label mask and a zero word. */
 export const OP_HEAD_BYTES = 8 + OP_ARGS * 8 + 8;
-/** HINT ops a plan may register (the stage keeps the first ones). */
-export const MAX_HINTS = 64;
 /** Bytes of a helper's stderr kept for the error message (newuidmap's one line, and more). */
 export const MAX_HELPER_OUTPUT = 2048;
 /** BIND_NS ops a plan may hold: one per namespace kind, twice over. */
@@ -137,32 +136,30 @@ export const OPS = {
    * and the process exits a0 (setup failed), a1 (execve failed), a2 (execve ENOENT). Comes first.
    */
   ERRORS: { code: 32, strings: 1 },
-  /** In place: the hint s0 ends the message of a failure with errno a0 in syscall id a1, a2=1 when the op's kinds include user. */
-  HINT: { code: 33, strings: 1 },
   /**
    * In place: fork a helper that stays in the original namespaces and runs the a0 ops that
    * follow (HELPER_STAGE, WRITE_FILE, RUN_HELPER, BIND_NS) when told to, as a parent would at
-   * the sync point; this process skips them. It double-forks, so the program never has it as a
-   * child, and undoes its BIND_NS ops unless this process (or its fork) reaches execve.
+   * the sync point; this process skips them. It is reaped after its last stage; a process of its
+   * own then undoes its BIND_NS ops unless this process (or its fork) reaches execve.
    */
-  HELPER_FORK: { code: 34, strings: 0 },
+  HELPER_FORK: { code: 33, strings: 0 },
   /** Helper ops: wait for the next HELPER_SYNC before running the ops up to the next marker. */
-  HELPER_STAGE: { code: 35, strings: 0 },
-  /** In place: let the helper run its next stage and wait for it; a failure it reported ends us. */
-  HELPER_SYNC: { code: 36, strings: 0 },
+  HELPER_STAGE: { code: 34, strings: 0 },
+  /** In place: let the helper run its next stage and wait for it; a failure it reported ends us. a0=1: its last stage (the helper then exits). */
+  HELPER_SYNC: { code: 35, strings: 0 },
   /** Helper op: run a program (a0 candidate paths, a1 argv strings) and wait; non-zero is a failure naming its stderr. */
-  RUN_HELPER: { code: 37, strings: -1 },
+  RUN_HELPER: { code: 36, strings: -1 },
   /** Helper op: bind s0 (a /proc/PID/ns file) onto s1, creating s1 (0444) first if a0=1 and it is missing. */
-  BIND_NS: { code: 38, strings: 2 },
+  BIND_NS: { code: 37, strings: 2 },
   /**
    * In place: --info-fd a0 and --json-status-fd a1 (-1: none). The strings are pairs of a JSON
    * key and where its namespace id comes from (a path to stat now, or the digits). The object,
    * with "child-pid" first, is written at the first FORK (the grandchild's pid) or else at EXEC
    * (our own); a1 then gets {"exit-code":N} from the process that waits.
    */
-  INFO: { code: 39, strings: -1 },
+  INFO: { code: 38, strings: -1 },
   /** Set IFF_UP on interface s0 of the current network namespace (SIOCSIFFLAGS): `lo`. */
-  LINK_UP: { code: 40, strings: 1 },
+  LINK_UP: { code: 39, strings: 1 },
 } as const;
 
 /** FORK's a0: what the staying half does. */

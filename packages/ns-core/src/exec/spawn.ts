@@ -12,7 +12,7 @@ import { mount, umount2, MNT } from '../sys/mount';
 import { closeFd, pidfdOpen, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
 import { execStage, openInitBinary } from './native';
 import { memorySharedBegins, memorySharedEnds } from './shared-memory';
-import { encodePlan, opError, type ExecPlan } from './ops';
+import { encodePlan, opError, withInitFd } from './ops';
 import {
   compileSpawn, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
 } from './plan';
@@ -214,12 +214,6 @@ function resolveStdio(options: SpawnOptions): ResolvedStdio {
   }
   for (const [target, source] of Object.entries(options.fds ?? {})) out.fdMap.set(Number(target), source);
   return out;
-}
-
-/** Fork ops get an fd of nsx-init, a runtime resource the pure compiler does not know. */
-function withInitFd(plan: ExecPlan, initFd: number | undefined): ExecPlan {
-  if (initFd === undefined) return plan;
-  return { ...plan, ops: plan.ops.map((o) => (o.op === 'fork' ? { ...o, initFd } : o)) };
 }
 
 /** A namespace file spawn() bound at the sync point, taken away again if the program never runs. */
