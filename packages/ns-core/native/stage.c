@@ -99,8 +99,9 @@ struct ctx {
 	char *region;
 	size_t region_size;
 
-	/* ERRORS: failures are rendered on err_fd (a copy of fd 2 taken first) and end us with these codes. */
-	int err_fd;
+	/* ERRORS: failures are rendered on err_fd (a copy of fd 2 taken first, -1 if the caller
+	 * closed it) and end us with these codes. */
+	int in_place, err_fd;
 	const char *prog;
 	uint64_t exit_failure, exit_noexec, exit_notfound;
 
@@ -359,7 +360,7 @@ static NSX_CHILD __attribute__((noreturn)) void fail(struct ctx *c, uint32_t opi
 		exit_now((long)c->exit_failure);
 	}
 	helper_abandon(c);
-	if (c->err_fd >= 0)
+	if (c->in_place)
 		exit_now((long)(sys == NSX_SYS_EXECVE ? (err == ENOENT ? c->exit_notfound : c->exit_noexec) : c->exit_failure));
 	send_record(c, NSX_REC_ERROR, (int32_t)opi, (int32_t)err, sys, 0);
 	exit_now(NSX_CHILD_FAILURE_EXIT);
@@ -736,6 +737,7 @@ static NSX_CHILD long do_link_up(const struct op *o, int *sys)
 /* What ERRORS records, used by run_ops and by nsx_render_error. */
 static NSX_CHILD void note_errors_op(struct ctx *c, const struct op *o)
 {
+	c->in_place = 1;
 	c->prog = o->str[0];
 	c->exit_failure = o->arg[0];
 	c->exit_noexec = o->arg[1];

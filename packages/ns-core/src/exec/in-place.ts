@@ -82,7 +82,10 @@ function stdioMap(options: InPlaceOptions, opened: number[]): Map<number, number
   const map = new Map<number, number>();
   specs.forEach((s, childFd) => {
     if (s === 'pipe') throw usageError('stdio: a pipe needs a reader, and nothing of this process remains after execInPlace(); use spawn()');
-    if (s === 'inherit') map.set(childFd, childFd);
+    // An fd the caller closed stays closed, as it would across util-linux's exec.
+    if (s === 'inherit') {
+      if (fileStatusFlags(childFd) !== undefined) map.set(childFd, childFd);
+    }
     else if (typeof s === 'number') map.set(childFd, s);
     else {
       const fd = openSync('/dev/null', childFd === 0 ? 'r' : 'w');
