@@ -319,6 +319,16 @@ describe('faults injected into execInPlace leave nothing behind', () => {
     expect(r.stdout).to.equal(`${JSON.stringify({ thrown: 'ENOEXECSTAGE', leakedFds: 0 })}\n`);
   });
 
+  fault('the execve of nsx itself fails (EACCES): Node goes on with its fds as they were', (launch) => {
+    const notExecutable = join(dir, 'nsx-not-executable');
+    writeFileSync(notExecutable, '', { mode: 0o644 });
+    const cloexec = "const cloexec = () => [0, 1, 2].map((fd) => (parseInt(/^flags:\\s+(\\d+)$/m.exec(require('fs').readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1], 8) & 0o2000000) !== 0);"
+      + "const was = JSON.stringify(cloexec()); process.on('exit', () => console.log(JSON.stringify(cloexec()) === was ? 'fds as they were' : 'fds changed'));";
+    const r = spawnSync(process.execPath, [launch(['true'], `{ create: ['uts'], fork: true }`, cloexec)],
+      { encoding: 'utf8', env: { ...process.env, NSX_EXEC: notExecutable } });
+    expect(r.stdout.trim().split('\n')).to.deep.equal([JSON.stringify({ thrown: 'EACCES', leakedFds: 0 }), 'fds as they were']);
+  });
+
   fault('after the helper bound a namespace and wrote the maps: a mount fails (ENOENT)', (launch) => {
     const r = run(launch(['true'], `{ create: ['user', 'mnt', 'net'], steps: [{ name: 's', parent: [${bindNet('a')},
       { action: 'write-proc', file: 'uid_map', data: '0 0 1' }, { action: 'write-proc', file: 'gid_map', data: '0 0 1' }],

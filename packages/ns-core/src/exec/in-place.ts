@@ -37,6 +37,8 @@ import { compileInPlace, type InPlaceOptions, type StdioSpec } from './plan';
  */
 export function execInPlace(argv: readonly string[], options: InPlaceOptions = {}): never {
   const opened: number[] = [];
+  const inherited: number[] = [];
+  let flags: (() => void) | undefined;
   try {
     requireBuilt(NSX_PATH, 'nsx (the exec stage as an executable)');
     const fdMap = stdioMap(options, opened);
@@ -51,11 +53,17 @@ export function execInPlace(argv: readonly string[], options: InPlaceOptions = {
     const initFd = compiled.plan.ops.some((o) => o.op === 'fork') ? high(openInitBinary()) : undefined;
     const plan = withInitFd(compiled.plan, initFd);
     const planFd = high(sealedPlan(encodePlan(plan)));
-    for (const fd of [planFd, ...fdsNeededBy(plan.ops)]) setCloexec(fd, false);
-    restoreStdioFlags();
+    for (const fd of [planFd, ...fdsNeededBy(plan.ops)]) {
+      setCloexec(fd, false);
+      inherited.push(fd);
+    }
+    flags = restoreStdioFlags();
     // An empty environment: the program's is in the plan.
     return execve(NSX_PATH, ['nsx', String(planFd)], []);
   } catch (e) {
+    // Still Node's process: its fds close on exec again, its stdio streams get their flags back.
+    for (const fd of inherited) setCloexec(fd, true);
+    flags?.();
     for (const fd of opened) closeSync(fd);
     for (const s of options.steps ?? []) void s.cleanup?.(undefined, { execed: false });
     throw e;
@@ -111,9 +119,14 @@ function fdsNeededBy(ops: readonly ChildOp[]): number[] {
   return [...fds];
 }
 
-/** Puts back the blocking mode Node took from stdio pipes (see STDIO_FLAGS_AT_LOAD). */
-function restoreStdioFlags(): void {
+/** Puts back the blocking mode Node took from stdio pipes (see STDIO_FLAGS_AT_LOAD); returns how to undo that. */
+function restoreStdioFlags(): () => void {
+  const undo: (() => void)[] = [];
   STDIO_FLAGS_AT_LOAD.forEach((flags, fd) => {
-    if (flags !== undefined && fileStatusFlags(fd) !== flags) setFileStatusFlags(fd, flags);
+    const now = fileStatusFlags(fd);
+    if (flags === undefined || now === undefined || now === flags) return;
+    setFileStatusFlags(fd, flags);
+    undo.push(() => setFileStatusFlags(fd, now));
   });
+  return () => undo.forEach((u) => u());
 }
