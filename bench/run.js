@@ -9,6 +9,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { median, Server, Command, interleave, pairedRatio } = require('./lib');
 
+// Every contender starts as it would for a user: no extra CA bundle for Node to read at start-up.
+delete process.env.NODE_EXTRA_CA_CERTS;
+
 const root = path.join(__dirname, '..');
 const build = path.join(__dirname, 'build');
 const bin = (name) => path.join(root, 'node_modules/.bin', name);
@@ -304,6 +307,47 @@ function rssSection() {
   }
 }
 
+/** KiB of RSS of pid and every process below it, but for those named `except` (the program). */
+function keptRssKib(pid, except) {
+  const comm = (p) => { try { return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim(); } catch { return ''; } };
+  const children = (p) => { try { return fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number); } catch { return []; } };
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...children(all[i]));
+  // Ready once the program runs and nothing is still on its way to what it stays as.
+  if (!all.some((p) => comm(p) === except) || all.some((p) => ['node', 'nsx'].includes(comm(p)))) return undefined;
+  return all.filter((p) => comm(p) !== except)
+    .reduce((sum, p) => sum + Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0), 0);
+}
+
+/** What `launcher -Urpf --mount-proc sleep` keeps in memory while sleep runs (sleep excluded), KiB. */
+async function heldRss(launcher) {
+  const child = spawn(launcher, ['-Urpf', '--mount-proc', 'sleep', '60'], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 500; i++) {
+      const kib = keptRssKib(child.pid, 'sleep');
+      if (kib !== undefined) return kib;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`${launcher}: sleep never started`);
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+  }
+}
+
+async function heldSection() {
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/unshare.js'))) return skip('held_rss_fork_vs_util_linux', 'ns-unshare is not built');
+  const ours = [];
+  const theirs = [];
+  for (let i = 0; i < (quick ? 3 : 9); i++) {
+    ours.push(await heldRss(bin('ns-unshare')));
+    theirs.push(await heldRss('unshare'));
+  }
+  results.medians_ms.held_rss_ns_unshare_kib = median(ours);
+  results.medians_ms.held_rss_unshare_kib = median(theirs);
+  record('held_rss_fork_vs_util_linux', pairedRatio(ours, theirs), 0.5, `${median(ours)} KiB vs ${median(theirs)} KiB`);
+}
+
 function writeOutputs() {
   fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const table = [
@@ -335,6 +379,7 @@ function writeOutputs() {
   await netSection();
   await containerSection();
   await imageSection();
+  await heldSection();
   rssSection();
   writeOutputs();
   const over = rows.filter((r) => !r.ok).map((r) => r.key);

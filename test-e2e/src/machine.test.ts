@@ -52,10 +52,11 @@ describe('--info-fd and --json-status-fd, as bubblewrap has them', () => {
     });
   }
 
-  it('ns-unshare --json-status-fd: the info line at start, then the exit code', async () => {
-    const [exit5, killed] = await Promise.all([
+  it('ns-unshare --json-status-fd: the info line at start, then the exit code from the process that waits', async () => {
+    const [exit5, killed, inPlace] = await Promise.all([
       withFd3([bin('ns-unshare'), '-r', '-pf', '--json-status-fd', '3', 'sh', '-c', 'exit 5']),
-      withFd3([bin('ns-unshare'), '-r', '--json-status-fd', '3', 'sh', '-c', 'kill -TERM $$']),
+      withFd3([bin('ns-unshare'), '-r', '-f', '--json-status-fd', '3', 'sh', '-c', 'kill -TERM $$']),
+      withFd3([bin('ns-unshare'), '-r', '--json-status-fd', '3', 'sh', '-c', 'echo $$; exit 6']),
     ]);
     const lines = exit5.fd3.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     expect(lines).to.have.lengthOf(2);
@@ -65,6 +66,12 @@ describe('--info-fd and --json-status-fd, as bubblewrap has them', () => {
     expect(exit5.status).to.equal(5);
     // bwrap reports a signal death as 128+N.
     expect(JSON.parse(killed.fd3.trim().split('\n')[1]!)).to.deep.equal({ 'exit-code': 143 });
+    // Without --fork the program replaced ns-unshare, as util-linux's does: nobody is left to
+    // write an exit code, and the one line names the program by the launcher's own pid.
+    const only = inPlace.fd3.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    expect(only).to.have.lengthOf(1);
+    expect(only[0]!['child-pid']).to.equal(Number(inPlace.stdout.trim()));
+    expect(inPlace.status).to.equal(6);
   });
 
   it('bwrap\'s --json-status-fd has the same two lines', async () => {
@@ -85,11 +92,17 @@ describe('--info-fd and --json-status-fd, as bubblewrap has them', () => {
         expect(info[`${kind}-namespace`], kind).to.equal(inodeOf(target[kind]));
       }
       expect(info['pid-namespace']).to.equal(inodeOf(target.pid_for_children));
-      const s = await withFd3([bin('ns-enter'), '-t', String(t.pid), '-u', '--json-status-fd', '3', 'sh', '-c', 'exit 3']);
+      // -p forks (nsenter's waiting parent): the exit code comes from it; -u alone execs in place.
+      const s = await withFd3([bin('ns-enter'), '-t', String(t.pid), '-u', '-p', '--json-status-fd', '3', 'sh', '-c', 'exit 3']);
       const lines = s.fd3.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
       expect(lines[0]!['uts-namespace']).to.equal(inodeOf(target.uts));
       expect(lines[1]).to.deep.equal({ 'exit-code': 3 });
       expect(s.status).to.equal(3);
+      const u = await withFd3([bin('ns-enter'), '-t', String(t.pid), '-u', '--json-status-fd', '3', 'sh', '-c', 'echo $$; exit 4']);
+      const one = u.fd3.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+      expect(one).to.have.lengthOf(1);
+      expect(one[0]!['child-pid']).to.equal(Number(u.stdout.trim()));
+      expect(u.status).to.equal(4);
     } finally {
       await t.stop();
     }

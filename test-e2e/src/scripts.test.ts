@@ -75,6 +75,34 @@ const SCRIPTS: Script[] = [
     shows: /^\S+\n$/,
   },
   {
+    // The issue's pattern: without --fork the program *is* $!, in the new namespaces.
+    name: 'the program is $!: a background unshare without --fork, entered by nsenter -t $!',
+    text: (d) => [
+      `unshare -u -n -- sh -c 'hostname inplace; touch ${d}/up; exec sleep 60' &`,
+      `while [ ! -e ${d}/up ] || [ "$(cat /proc/$!/comm)" != sleep ]; do sleep 0.05; done`,
+      'nsenter -t $! -u hostname',
+      '[ "$(readlink /proc/$!/ns/net)" != "$(readlink /proc/$$/ns/net)" ] && echo "own netns"',
+      'kill $!; wait $! 2>/dev/null; echo "exit $?"',
+    ].join('\n'),
+    shows: /^inplace\nown netns\nexit 143\n$/,
+  },
+  {
+    name: 'the program is $!: a background nsenter without -p',
+    text: (d) => [
+      `nsenter -t $$ -u -- sh -c 'touch ${d}/up; exec sleep 60' &`,
+      `while [ ! -e ${d}/up ] || [ "$(cat /proc/$!/comm)" != sleep ]; do sleep 0.05; done`,
+      '[ "$(readlink /proc/$!/ns/uts)" = "$(readlink /proc/$$/ns/uts)" ] && echo "same uts"',
+      'grep -c . /proc/$!/task/$!/children || echo "no children"',
+      'kill $!; wait $! 2>/dev/null; echo "exit $?"',
+    ].join('\n'),
+    shows: /^same uts\n0\nno children\nexit 143\n$/,
+  },
+  {
+    name: 'no program: $SHELL as a login shell ($0 is -sh), for unshare and nsenter',
+    text: () => `echo 'echo $0' | SHELL=/bin/sh unshare -u; echo 'echo $0' | SHELL=/bin/sh nsenter -t $$ -u`,
+    shows: /^-sh\n-sh\n$/,
+  },
+  {
     name: 'exit statuses and a shell default',
     text: () => `unshare -r sh -c 'exit 7'; echo "status $?"; echo 'echo from \\$SHELL' | SHELL=/bin/sh unshare -r; echo "status $?"`,
     shows: /^status 7\nfrom \$SHELL\nstatus 0\n$/,

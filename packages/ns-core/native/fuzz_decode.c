@@ -1,10 +1,12 @@
 /*
- * fuzz_decode.c - libFuzzer harness for the exec stage's plan decoder.
+ * fuzz_decode.c - libFuzzer harness for the exec stage's plan decoder, in both its builds.
  *
- * Build (scripts/build-fuzzer.js): clang -fsanitize=fuzzer,address,undefined. It includes
- * nsexec.c itself so that the static layout code (materialize) is exercised exactly as
- * nsx_spawn() runs it, but into a heap block of the exact computed size, where ASan sees
- * every byte written past it (nsx_spawn lays out into an mmap()ed region ASan cannot check).
+ * Build (scripts/build-fuzzer.js): clang -fsanitize=fuzzer,address,undefined, twice: including
+ * nsexec.c (build/fuzz_decode: the library's nsx_decode) and, with -DNSX_FUZZ_NSX, nsx.c
+ * (build/fuzz_decode_nsx: the executable's nsx_check_in_place, compiled as nsx compiles
+ * stage.c). The static layout code (materialize) runs exactly as nsx_spawn() and nsx run it,
+ * but into a heap block of the exact computed size, where ASan sees every byte written past it
+ * (both targets lay out into mmap()ed memory ASan cannot check).
  *
  * Contract checked for every input:
  *  - nsx_decode() returns one of the DECODE_ERRORS codes, and a bad offset inside the input;
@@ -12,10 +14,22 @@
  *    namespaces only, each op's pointer block has the size nsx_spawn reserved for it, every
  *    string lies inside the plan and ends with a NUL there, exec's three lists end with NULL
  *    inside the op's own block, setgroups' count matches its data and NGROUPS_MAX, setns and
- *    unshare carry namespace flags only, fd slots and namespace-id counts are in range.
+ *    unshare carry namespace flags only, fd slots and namespace-id counts are in range;
+ *    every label lies in the plan; a helper's ops follow its HELPER_FORK (a stage marker
+ *    first) and appear nowhere else; FORK modes, words and clone flags, INFO pairs and
+ *    BIND_NS counts are in range; in place (nsx), no clone flags at all.
  * Any breach aborts, which libFuzzer reports as a crash with the input saved.
  */
+#ifdef NSX_FUZZ_NSX
+#define NSX_FUZZ 1
+#include "nsx.c"
+#define DECODE nsx_check_in_place
+#else
 #include "nsexec.c"
+#define DECODE nsx_decode
+#endif
+#include <stdlib.h>
+#include <string.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +63,23 @@ static void check_string(const char *s, const uint8_t *plan, size_t len, uint32_
 		breach("op %u string %u has no NUL inside the plan", opi, si);
 }
 
+/* RUN_HELPER: candidate paths, then argv, each list ending with NULL inside the op's block. */
+static void check_run_helper(const struct op *o, char **block_end, const uint8_t *plan, size_t len, uint32_t opi)
+{
+	uint64_t np = o->arg[0], na = o->arg[1], i;
+	char **paths = o->str, **argv = paths + np + 1;
+	if (np == 0 || na == 0)
+		breach("run-helper op %u has %llu paths and %llu args", opi, (unsigned long long)np, (unsigned long long)na);
+	for (i = 0; i < np; i++)
+		check_string(paths[i], plan, len, opi, (uint32_t)i);
+	if (paths[np] != NULL)
+		breach("run-helper op %u: paths do not end with NULL", opi);
+	for (i = 0; i < na; i++)
+		check_string(argv[i], plan, len, opi, (uint32_t)(np + i));
+	if (argv + na >= block_end || argv[na] != NULL)
+		breach("run-helper op %u: argv does not end with NULL inside its block", opi);
+}
+
 static void check_exec(const struct op *o, char **block_end, const uint8_t *plan, size_t len, uint32_t opi)
 {
 	uint64_t np = o->arg[0], na = o->arg[1], ne = o->arg[2], i;
@@ -80,9 +111,31 @@ static void check_op(const struct op *o, char **block_end, const uint8_t *plan, 
 		breach("op %u has unknown code %u", opi, o->code);
 	if (nsx_op_strings[o->code] >= 0 && o->nstr != (uint32_t)nsx_op_strings[o->code])
 		breach("op %u (code %u) has %u strings", opi, o->code, o->nstr);
+	for (s = 0; s < 4; s++)
+		if (o->label[s])
+			check_string(o->label[s], plan, len, opi, 1000 + s);
 	switch (o->code) {
 	case NSX_OP_EXEC:
 		check_exec(o, block_end, plan, len, opi);
+		return;
+	case NSX_OP_RUN_HELPER:
+		check_run_helper(o, block_end, plan, len, opi);
+		return;
+	case NSX_OP_FORK:
+		if (o->arg[0] > 2 || o->arg[4] > 1 || (o->arg[5] & ~(uint64_t)CLONE_NS_FLAGS))
+			breach("fork op %u has mode %llu, flags %llu, clone flags %#llx", opi, (unsigned long long)o->arg[0],
+			       (unsigned long long)o->arg[4], (unsigned long long)o->arg[5]);
+		if (o->nstr > NSX_MAX_FORK_WORDS || (o->nstr && o->arg[0] != 2))
+			breach("fork op %u (mode %llu) has %u words", opi, (unsigned long long)o->arg[0], o->nstr);
+		break;
+	case NSX_OP_INFO:
+		if (o->nstr % 2 || o->nstr / 2 > NSX_MAX_NS_IDS)
+			breach("info op %u has %u strings", opi, o->nstr);
+		break;
+	case NSX_OP_LINK_UP:
+		check_string(o->str[0], plan, len, opi, 0);
+		if (strlen(o->str[0]) > 15)
+			breach("link-up op %u: name longer than IFNAMSIZ allows", opi);
 		return;
 	case NSX_OP_SETGROUPS:
 		if (o->arg[0] > MAX_GROUPS)
@@ -121,10 +174,37 @@ static void check_op(const struct op *o, char **block_end, const uint8_t *plan, 
 		check_string(o->str[s], plan, len, opi, s);
 }
 
+static int helper_op(uint32_t code)
+{
+	return code == NSX_OP_HELPER_STAGE || code == NSX_OP_RUN_HELPER || code == NSX_OP_BIND_NS || code == NSX_OP_WRITE_FILE;
+}
+
+/* A helper's ops are those its HELPER_FORK covers, a stage marker first; none elsewhere. */
+static void check_helper_ranges(const struct op *ops, uint32_t nops)
+{
+	uint32_t i, k, binds = 0;
+	for (i = 0; i < nops; i++) {
+		if (ops[i].code == NSX_OP_BIND_NS && ++binds > NSX_MAX_BINDS)
+			breach("%u bind-ns ops, more than %u", binds, NSX_MAX_BINDS);
+		if (ops[i].code == NSX_OP_HELPER_STAGE || ops[i].code == NSX_OP_RUN_HELPER || ops[i].code == NSX_OP_BIND_NS)
+			breach("helper op %u (code %u) outside a helper range", i, ops[i].code);
+		if (ops[i].code != NSX_OP_HELPER_FORK)
+			continue;
+		if (ops[i].arg[0] == 0 || ops[i].arg[0] >= nops - i)
+			breach("helper-fork op %u covers %llu ops of %u", i, (unsigned long long)ops[i].arg[0], nops);
+		if (ops[i + 1].code != NSX_OP_HELPER_STAGE)
+			breach("helper-fork op %u: its first op is code %u, not a stage", i, ops[i + 1].code);
+		for (k = 1; k <= ops[i].arg[0]; k++)
+			if (!helper_op(ops[i + k].code))
+				breach("helper-fork op %u covers op %u of code %u", i, i + k, ops[i + k].code);
+		i += (uint32_t)ops[i].arg[0];
+	}
+}
+
 static void check_accepted(uint8_t *plan, size_t len, const struct nsx_decoded *d)
 {
 	size_t nptrs = d->nstrings + d->exec_ptrs;
-	size_t opbytes = sizeof(struct op) * d->nops + sizeof(char *) * nptrs;
+	size_t opbytes = layout_size(d);
 	uint8_t *mem = malloc(opbytes ? opbytes : 1);
 	char **ptrs = (char **)(mem + sizeof(struct op) * d->nops), **next;
 	struct op *ops;
@@ -139,17 +219,23 @@ static void check_accepted(uint8_t *plan, size_t len, const struct nsx_decoded *
 	if (d->nops > NSX_MAX_OPS || d->fd_floor < 3 || d->fd_floor > 65536)
 		breach("header: %u ops, fd floor %u", d->nops, d->fd_floor);
 	ops = materialize(plan, d, mem);
-	/* nsx_spawn reserves nstr pointers per op, plus three NULLs per exec: each op's block
-	 * must start where the previous one ends, or one op reads another's strings. */
+	/* Each op's block holds nstr pointers plus the list terminators (three for exec, two for
+	 * run-helper): each must start where the previous one ends, or one op reads another's strings. */
 	next = ptrs;
 	for (i = 0; i < d->nops; i++) {
-		char **block_end = next + ops[i].nstr + (ops[i].code == NSX_OP_EXEC ? 3 : 0);
+		uint32_t code = ops[i].code;
+		char **block_end = next + ops[i].nstr + (code == NSX_OP_EXEC ? 3 : code == NSX_OP_RUN_HELPER ? 2 : 0);
 		if (ops[i].str != next)
 			breach("op %u's strings start %td pointers from where op %u's block ended", i,
 			       ops[i].str - next, i ? i - 1 : 0);
 		check_op(&ops[i], block_end, plan, len, i);
 		next = block_end;
 	}
+	check_helper_ranges(ops, d->nops);
+#ifdef NSX_FUZZ_NSX
+	if (d->clone_flags)
+		breach("nsx accepted clone flags %#llx: in place nothing is cloned", (unsigned long long)d->clone_flags);
+#endif
 	if (next != ptrs + nptrs)
 		breach("ops use %td pointers, %zu were reserved", next - ptrs, nptrs);
 	free(mem);
@@ -187,9 +273,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!plan)
 		abort();
 	memcpy(plan, data, size);
-	rc = nsx_decode(plan, size, &d, &bad);
+	rc = DECODE(plan, size, &d, &bad);
 	if (rc < 0 || rc >= NSX_DECODE_ERROR_COUNT) {
-		fprintf(stderr, "fuzz_decode: nsx_decode returned %d, not a DECODE_ERRORS code\n", rc);
+		fprintf(stderr, "fuzz_decode: the decoder returned %d, not a DECODE_ERRORS code\n", rc);
 		abort();
 	}
 	if (rc != NSX_DECODE_OK && bad > size) {

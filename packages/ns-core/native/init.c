@@ -1,15 +1,21 @@
 /*
  * init.c - nsx-init: what a FORK op of the exec stage leaves behind, with memory of its own.
  *
- *   nsx-init init|relay CHILD_PID SIGNAL_MASK
+ *   nsx-init relay|init|supervise CHILD_PID FORWARD_MASK IGNORE_MASK STATUS_FD [WORD...]
  *
- * It forwards the signals in SIGNAL_MASK (bit n-1 for signal n) to CHILD_PID, reaps children
- * (every orphan in init mode, as PID 1 must), and exits as CHILD_PID did: with its status, or
- * by the same signal (128+N as PID 1, which cannot die of a signal it sends itself).
+ * It waits for CHILD_PID and exits as it did: with its status, or by the same signal (128+N as
+ * PID 1, which cannot die of a signal it sends itself). Signals in FORWARD_MASK (bit n-1 for
+ * signal n) are passed on to CHILD_PID; those in IGNORE_MASK are ignored; every other signal
+ * acts on nsx-init by its default action, as on util-linux's waiting parent. init mode reaps
+ * every orphan, as PID 1 must. STATUS_FD ("-" for none) gets {"exit-code":N} at the end
+ * (--json-status-fd). supervise mode then runs its WORDs, in order, once CHILD_PID is gone:
+ * `rmdir PATH`, `unlink PATH`, and last `on-exit ARGV...`, run with the exit code appended and
+ * waited for; a cleanup that fails is skipped, the status stays the program's.
  *
  * Freestanding (no libc): it is exec'd by fd into whatever root the container has, and it
  * inherits the exec stage's fully blocked signal mask, so pending signals wait for it.
  */
+#include <fcntl.h>
 #include <linux/prctl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -17,24 +23,7 @@
 #include <sys/wait.h>
 
 #include "raw.h"
-
-/* The compiler may emit calls to these for struct initialisation; there is no libc to give them. */
-void *memset(void *dst, int c, size_t n)
-{
-	unsigned char *d = dst;
-	while (n--)
-		*d++ = (unsigned char)c;
-	return dst;
-}
-
-void *memcpy(void *dst, const void *src, size_t n)
-{
-	unsigned char *d = dst;
-	const unsigned char *s = src;
-	while (n--)
-		*d++ = *s++;
-	return dst;
-}
+#include "freestanding.h"
 
 static __attribute__((noreturn)) void exit_now(int code)
 {
@@ -48,7 +37,7 @@ static int parse_u64(const char *s, uint64_t *out)
 	if (!s || !*s)
 		return -1;
 	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
+		if (*s < '0' || *s > '9' || v > (~0ULL - 9) / 10)
 			return -1;
 		v = v * 10 + (uint64_t)(*s - '0');
 	}
@@ -56,9 +45,79 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+static int same(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+static char *format_u64(char *end, uint64_t v)
+{
+	*--end = 0;
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
 static void noop_handler(int sig)
 {
 	(void)sig;
+}
+
+static void write_exit_code(long fd, int code)
+{
+	char buf[40] = "{\"exit-code\":";
+	char digits[24];
+	const char *d = format_u64(digits + sizeof(digits), (uint64_t)code);
+	size_t n = 13;
+	while (*d)
+		buf[n++] = *d++;
+	buf[n++] = '}';
+	buf[n++] = '\n';
+	RAW3(SYS_write, fd, buf, n);
+}
+
+/* supervise mode's words, once the program is gone. */
+static void clean_up(char **words, int nwords, int code)
+{
+	int i = 0;
+	while (i < nwords) {
+		if (same(words[i], "rmdir") && i + 1 < nwords) {
+			RAW3(SYS_unlinkat, AT_FDCWD, words[i + 1], AT_REMOVEDIR);
+			i += 2;
+		} else if (same(words[i], "unlink") && i + 1 < nwords) {
+			RAW3(SYS_unlinkat, AT_FDCWD, words[i + 1], 0);
+			i += 2;
+		} else if (same(words[i], "on-exit") && i + 1 < nwords) {
+			char digits[24], *argv[64], *envp[1] = { NULL };
+			int n = 0, st;
+			long pid;
+			for (i++; i < nwords && n < 62; i++)
+				argv[n++] = words[i];
+			argv[n++] = format_u64(digits + sizeof(digits), (uint64_t)code);
+			argv[n] = NULL;
+			pid = raw6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+			if (pid == 0) {
+				long null = RAW4(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
+				uint64_t none = 0;
+				RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+				if (null >= 0) {
+					RAW3(SYS_dup3, null, 0, 0);
+					RAW3(SYS_dup3, null, 1, 0);
+					RAW3(SYS_dup3, null, 2, 0);
+				}
+				RAW3(SYS_execve, argv[0], argv, envp);
+				exit_now(127);
+			}
+			while (pid > 0 && RAW4(SYS_wait4, pid, &st, 0, NULL) == -4 /* EINTR */)
+				;
+		} else {
+			i++;
+		}
+	}
 }
 
 /*
@@ -66,21 +125,36 @@ static void noop_handler(int sig)
  * (pid_namespaces(7)), so each forwarded signal gets a no-op handler; they stay blocked and are
  * taken by sigtimedwait.
  */
-static __attribute__((noreturn)) void serve(long child, int init, uint64_t forward)
+static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forward, uint64_t ignore, long status_fd,
+					    char **words, int nwords)
 {
-	struct kernel_sigaction act = { 0 };
-	uint64_t all = ~0ULL;
-	int status = 0, sig;
+	struct kernel_sigaction act = { 0 }, ign = { 0 };
+	uint64_t blocked = 1ULL << (SIGCHLD - 1);
+	int status = 0, sig, code;
 
-	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
 	act.handler = noop_handler;
+	ign.handler = SIG_IGN;
 	for (sig = 1; sig < 65; sig++) {
-		if (!(forward & (1ULL << (sig - 1))) || sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD)
+		uint64_t bit = 1ULL << (sig - 1);
+		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD)
 			continue;
-		RAW4(SYS_rt_sigaction, sig, &act, NULL, 8);
+		if (forward & bit) {
+			RAW4(SYS_rt_sigaction, sig, &act, NULL, 8);
+			blocked |= bit;
+		} else if (ignore & bit) {
+			RAW4(SYS_rt_sigaction, sig, &ign, NULL, 8);
+		}
 	}
-	/* Nothing here reads or writes the program's stdio: let go of it. */
-	RAW3(SYS_close_range, 0, ~0U, 0);
+	/* Nothing here reads or writes the program's stdio: let go of everything but the status fd. */
+	if (status_fd >= 0) {
+		if (status_fd > 0)
+			RAW3(SYS_close_range, 0, status_fd - 1, 0);
+		RAW3(SYS_close_range, status_fd + 1, ~0U, 0);
+	} else {
+		RAW3(SYS_close_range, 0, ~0U, 0);
+	}
+	/* Only now: a signal that arrived since the fork and is neither forwarded nor ignored acts on us. */
+	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &blocked, NULL, 8);
 	for (;;) {
 		int got_main = 0;
 		for (;;) {
@@ -92,22 +166,25 @@ static __attribute__((noreturn)) void serve(long child, int init, uint64_t forwa
 				status = st;
 				got_main = 1;
 			}
-			if (!init && got_main)
+			if (mode != 1 && got_main)
 				break;
 		}
 		if (got_main)
 			break;
 		siginfo_t info;
-		long s = RAW4(SYS_rt_sigtimedwait, &all, &info, NULL, 8);
+		long s = RAW4(SYS_rt_sigtimedwait, &blocked, &info, NULL, 8);
 		/* A signal the kernel generated (^C at a terminal: SI_KERNEL) went to the whole
 		 * foreground process group, the program included; passing it on would deliver it twice. */
 		if (s > 0 && s != SIGCHLD && info.si_code != SI_KERNEL && (forward & (1ULL << (s - 1))))
 			RAW2(SYS_kill, child, s);
 	}
-	if (WIFEXITED(status))
-		exit_now(WEXITSTATUS(status));
-	sig = WTERMSIG(status);
-	if (RAW0(SYS_getpid) != 1) {
+	sig = WIFEXITED(status) ? 0 : WTERMSIG(status);
+	code = sig ? 128 + sig : WEXITSTATUS(status);
+	if (status_fd >= 0)
+		write_exit_code(status_fd, code);
+	if (mode == 2)
+		clean_up(words, nwords, code);
+	if (sig && RAW0(SYS_getpid) != 1) {
 		struct kernel_sigaction dfl = { 0 };
 		uint64_t mask = ~(1ULL << (sig - 1));
 		dfl.handler = SIG_DFL;
@@ -115,27 +192,25 @@ static __attribute__((noreturn)) void serve(long child, int init, uint64_t forwa
 		RAW2(SYS_kill, RAW0(SYS_getpid), sig);
 		RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
 	}
-	exit_now(128 + sig);
+	exit_now(code);
 }
 
 __attribute__((used)) void init_start(long *sp)
 {
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1);
-	uint64_t child, mask;
-	int init;
+	uint64_t child, forward, ignore, fd = 0;
+	int mode;
 
-	if (argc != 4 || parse_u64(argv[2], &child) || parse_u64(argv[3], &mask) || child == 0)
+	if (argc < 6 || parse_u64(argv[2], &child) || parse_u64(argv[3], &forward) || parse_u64(argv[4], &ignore) ||
+	    (!same(argv[5], "-") && parse_u64(argv[5], &fd)) || child == 0)
 		exit_now(125);
-	init = argv[1][0] == 'i';
-	/* ps shows what it is: ns-init or ns-relay (argv[0]), not the file name. */
+	mode = same(argv[1], "init") ? 1 : same(argv[1], "supervise") ? 2 : same(argv[1], "relay") ? 0 : -1;
+	if (mode < 0 || (mode != 2 && argc != 6))
+		exit_now(125);
+	/* ps shows what it is: ns-init, ns-relay or ns-supervise (argv[0]), not the file name. */
 	RAW2(SYS_prctl, PR_SET_NAME, argv[0]);
-	serve((long)child, init, mask);
+	serve((long)child, mode, forward, ignore, same(argv[5], "-") ? -1 : (long)fd, argv + 6, (int)argc - 6);
 }
 
-/* The kernel starts us with argc at the stack pointer; hand that to C with an aligned stack. */
-#if defined(__x86_64__)
-__asm__(".globl _start\n_start:\n\txor %rbp, %rbp\n\tmov %rsp, %rdi\n\tand $-16, %rsp\n\tcall init_start\n\thlt\n");
-#elif defined(__aarch64__)
-__asm__(".globl _start\n_start:\n\tmov x29, #0\n\tmov x0, sp\n\tbl init_start\n\tbrk #0\n");
-#endif
+NSX_ENTRY(init_start);

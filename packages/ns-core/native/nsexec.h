@@ -1,4 +1,4 @@
-/* nsexec.h - the exec stage's entry points, called by ns-core through koffi. */
+/* nsexec.h - the exec stage's entry points (libnsexec.so, called by ns-core through koffi) and its decoder. */
 #ifndef NSX_NSEXEC_H
 #define NSX_NSEXEC_H
 #include <stddef.h>
@@ -31,4 +31,13 @@ int nsx_release(int32_t pid);
 
 /** nsx_live_regions() - spawns whose memory is not yet released (for leak tests). */
 int nsx_live_regions(void);
+
+/**
+ * nsx_render_error() - the line the in-place stage prints when op @opi of @plan fails with
+ * errno @err in syscall id @sys (or, with @text, when its helper program failed). For the test
+ * that compares it with what TypeScript renders.
+ * Return: its length, or -errno.
+ */
+int nsx_render_error(const uint8_t *plan, uint32_t len, uint32_t opi, int32_t err, int32_t sys, const char *text,
+		     char *out, uint32_t cap);
 #endif

@@ -4,7 +4,7 @@
  * so a recycled pid is never entered; O_PATH fds for its root and cwd), then the exec stage
  * joins them between clone and exec.
  */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { NsError, usageError } from './errors';
 import type { JoinTarget, PhasedOp, SpawnOptions, Step } from './exec/plan';
 import { KIND_NAMES, nsProcPath, type NamespaceKind } from './kinds';
@@ -245,10 +245,10 @@ export function planEnter(options: EnterOptions, opened: OpenedTargets): { spawn
   }
   // nsenter raises ambient capabilities only with --user: they are the ones the namespace gave.
   if (options.keepCaps && enteringUser) child.push({ op: 'ambient-all', phase: 'identity', step: '--keep-caps' });
-  const steps: Step[] = [{ name: 'ns-enter', child,
-    ...(opened.cgroupProcs ? { parent: [{ action: 'call' as const, step: '--join-cgroup', run: ({ pid }: { pid: number }) => {
-      writeFileSync(opened.cgroupProcs!, String(pid));
-    } }] } : {}) }];
+  // -c: the process moves itself ("0" is the writer, cgroup v2's cgroup.procs), from where the
+  // path was found, before it enters anything: as data, which spawn() and execInPlace() both run.
+  if (opened.cgroupProcs) child.push({ op: 'write-file', path: opened.cgroupProcs, data: '0', phase: 'pre-namespaces', step: '--join-cgroup' });
+  const steps: Step[] = [{ name: 'ns-enter', child }];
   return {
     spawn: { join: opened.join, steps, ...(opened.env ? { env: opened.env } : {}) },
     forks,

@@ -152,22 +152,23 @@ function formatMessage(code: string, init: NsErrorInit): string {
 
 /**
  * Known pitfalls, keyed by code, syscall and path, so users learn the fix rather than the errno.
- * Exported for the exec stage's plan encoder, which precomputes the hints C prints.
+ * scripts/gen-protocol-header.js writes the same hints into the exec stage's protocol.h, so they
+ * may depend on nothing the stage does not know (no euid, no environment).
  */
 export function hintFor(code: string, syscall?: string, path?: string, kinds?: readonly NamespaceKind[]): string | undefined {
   const user = kinds?.includes('user');
-  const root = process.geteuid?.() === 0;
   if (code === 'ENOSPC' && (syscall === 'clone' || syscall === 'unshare')) {
     return 'namespace limit reached: see /proc/sys/user/max_*_namespaces (or the nesting depth of 32)';
   }
   if (code === 'EPERM' && (syscall === 'clone' || syscall === 'unshare') && user) {
     return 'unprivileged user namespaces may be disabled: check kernel.unprivileged_userns_clone and user.max_user_namespaces';
   }
-  if (code === 'EPERM' && (syscall === 'clone' || syscall === 'unshare' || syscall === 'setns')) {
-    // Root already has CAP_SYS_ADMIN: an EPERM then comes from the namespace's owner (setns(2)).
-    return root
-      ? 'the namespace belongs to a user namespace this process has no CAP_SYS_ADMIN in: enter that user namespace too (--user)'
-      : 'creating or joining these namespaces needs CAP_SYS_ADMIN: run as root or add a user namespace (--user/--map-root-user)';
+  if (code === 'EPERM' && (syscall === 'clone' || syscall === 'unshare')) {
+    return 'creating these namespaces needs CAP_SYS_ADMIN: run as root or add a user namespace (--user/--map-root-user)';
+  }
+  // setns(2): CAP_SYS_ADMIN in the user namespace that owns the one joined, which root outside it may lack too.
+  if (code === 'EPERM' && syscall === 'setns') {
+    return 'joining needs CAP_SYS_ADMIN in the user namespace that owns the namespace: enter that user namespace too (--user), or run as its owner';
   }
   if (code === 'EPERM' && syscall === 'mount') {
     return 'mounting needs CAP_SYS_ADMIN in the mount namespace\'s owner; proc/sysfs also need a matching new pid/net namespace when unprivileged';

@@ -13,13 +13,14 @@ export { parsePasswd, parseGroup, PASSWD_FILE, GROUP_FILE, type PasswdEntry, typ
 export { Namespace, namespaceIds, openNamespaces, supportedKinds } from './namespace';
 export { runInside, runInNew, type InProcessKind } from './inside';
 export { openTargets, planEnter, type EnterOptions, type OpenedTargets } from './enter';
-export { spawn, NsChild, liveChildren, exitCodeOf, type ExitStatus } from './exec/spawn';
+export { spawn, NsChild, liveChildren, exitCodeOf, bindNamespaceFile, unbindNamespaceFile, type ExitStatus } from './exec/spawn';
+export { execInPlace } from './exec/in-place';
 export {
-  compileSpawn, envToList, programCandidates, joinOps, PHASES, RELAYED_SIGNALS,
-  type Phase, type PhasedOp, type Step, type ParentAction, type ParentContext, type JoinTarget,
-  type SpawnOptions, type StdioSpec, type CompiledSpawn,
+  compileSpawn, compileInPlace, envToList, programCandidates, joinOps, PHASES, RELAYED_SIGNALS, UTIL_LINUX_EXIT_CODES,
+  type Phase, type PhasedOp, type Step, type ParentAction, type DataParentAction, type ParentContext, type JoinTarget,
+  type SpawnOptions, type StdioSpec, type CompiledSpawn, type InPlaceOptions, type ForkPolicy, type SuperviseOptions,
 } from './exec/plan';
-export { encodePlan, type ChildOp, type ExecPlan } from './exec/ops';
+export { encodePlan, opError, opLabel, type ChildOp, type ExecPlan, type ExitCodes, type OpLabel } from './exec/ops';
 export { CHILD_FAILURE_EXIT } from './exec/protocol';
 export { listNamespaces, type NamespaceEntry, type ListOptions } from './ls';
 export * as sys from './sys';

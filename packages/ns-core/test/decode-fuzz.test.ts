@@ -11,16 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePlan, type ChildOp } from '../src/index';
 import { execStage } from '../src/exec/native';
-import { DECODE_ERRORS } from '../src/exec/protocol';
+import { DECODE_ERRORS, OP_HEAD_BYTES } from '../src/exec/protocol';
 import { seedPlans } from './fuzz-seeds';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { buildFuzzer } = require('../../scripts/build-fuzzer.js') as { buildFuzzer: () => string };
+const { buildFuzzer, FUZZERS } = require('../../scripts/build-fuzzer.js') as { buildFuzzer: (name: string) => string; FUZZERS: string[] };
 
 /** Inputs per `npm test` run: a fraction of a second at ~500,000 inputs/s. */
 const TEST_RUNS = 100_000;
 const HEADER_BYTES = 24;
-const OP_HEAD_BYTES = 40;
 
 function decodeError(plan: Buffer): { error: string; badOffset: number } {
   const out = Buffer.alloc(64); // struct nsx_decoded is 40 bytes
@@ -78,26 +77,29 @@ describe('exec-stage decoder, malformed plans', () => {
 });
 
 describe('exec-stage decoder fuzzing (libFuzzer with ASan and UBSan)', () => {
-  it(`takes ${TEST_RUNS.toLocaleString('en')} mutated plans without a crash or a broken contract`, function () {
-    this.timeout(120000);
-    const fuzzer = buildFuzzer();
-    const dir = mkdtempSync(join(tmpdir(), 'nsx-fuzz-'));
-    try {
-      const corpus = join(dir, 'corpus');
-      mkdirSync(corpus);
-      seedPlans().forEach((plan, i) => writeFileSync(join(corpus, `seed-${i}`), plan));
-      // A fixed seed: the same inputs each run, so a failure here reproduces; npm run fuzz explores.
-      const r = spawnSync(fuzzer, [`-runs=${TEST_RUNS}`, '-seed=1', `-artifact_prefix=${dir}/`, corpus],
-        { cwd: dir, encoding: 'utf8' });
-      const tail = r.stderr.split('\n').slice(-25).join('\n');
-      expect(r.status, tail).to.equal(0);
-      expect(r.stderr).to.contain(`Done ${TEST_RUNS} runs`);
-      // Not vacuous: plans were accepted (and checked) and refused for many different reasons.
-      const counts = new Map([...r.stderr.matchAll(/ (\d+):(\d+)/g)].map((m) => [DECODE_ERRORS[Number(m[1])], Number(m[2])]));
-      expect(counts.get('ok'), tail).to.be.greaterThan(100);
-      expect([...counts].filter(([name, n]) => name !== 'ok' && n > 0).length, tail).to.be.at.least(10);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  // fuzz_decode: the library's nsx_decode; fuzz_decode_nsx: the executable's, compiled as nsx is.
+  for (const name of FUZZERS) {
+    it(`${name}: takes ${TEST_RUNS.toLocaleString('en')} mutated plans without a crash or a broken contract`, function () {
+      this.timeout(120000);
+      const fuzzer = buildFuzzer(name);
+      const dir = mkdtempSync(join(tmpdir(), 'nsx-fuzz-'));
+      try {
+        const corpus = join(dir, 'corpus');
+        mkdirSync(corpus);
+        seedPlans().forEach((plan, i) => writeFileSync(join(corpus, `seed-${i}`), plan));
+        // A fixed seed: the same inputs each run, so a failure here reproduces; npm run fuzz explores.
+        const r = spawnSync(fuzzer, [`-runs=${TEST_RUNS}`, '-seed=1', `-artifact_prefix=${dir}/`, corpus],
+          { cwd: dir, encoding: 'utf8' });
+        const tail = r.stderr.split('\n').slice(-25).join('\n');
+        expect(r.status, tail).to.equal(0);
+        expect(r.stderr).to.contain(`Done ${TEST_RUNS} runs`);
+        // Not vacuous: plans were accepted (and checked) and refused for many different reasons.
+        const counts = new Map([...r.stderr.matchAll(/ (\d+):(\d+)/g)].map((m) => [DECODE_ERRORS[Number(m[1])], Number(m[2])]));
+        expect(counts.get('ok'), tail).to.be.greaterThan(100);
+        expect([...counts].filter(([n, k]) => n !== 'ok' && k > 0).length, tail).to.be.at.least(10);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn as nodeSpawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Namespace, NsError, spawn, sys, type SpawnOptions, type Step } from '../src/index';
@@ -250,4 +250,130 @@ describe('faults injected into spawn leave nothing behind', () => {
     await new Promise((r) => proc.once('exit', r));
     // afterEach: the child saw EOF on the go pipe and exited (tagged processes are gone).
   });
+});
+
+/**
+ * The same for the in-place path: the launcher execs nsx, whose helper (a process of the
+ * original namespaces) binds files and writes maps. Whatever fails, or whoever is killed, the
+ * host ends as it was: no binding, no file the helper made, no stage process left running.
+ */
+describe('faults injected into execInPlace leave nothing behind', () => {
+  let dir: string;
+  let home: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), `${TAG}i-`));
+    chmodSync(dir, 0o755);
+    // Mount namespaces may be bound only on a private mount; the rest go there too.
+    home = join(dir, 'files');
+    mkdirSync(home);
+    execFileSync('mount', ['--bind', home, home]);
+    execFileSync('mount', ['--make-private', home]);
+  });
+  after(() => {
+    spawnSync('umount', ['-R', '-l', home]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** What the in-place stage leaves running: processes of nsx (the helper keeps its name) and nsx-init. */
+  const stageProcesses = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try {
+      return ['nsx', 'ns-relay', 'ns-init'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+    } catch {
+      return false;
+    }
+  });
+
+  /** Runs a launcher calling execInPlace with `options` (JavaScript source), comparing the host before and after. */
+  function fault(title: string, inject: (launch: (argv: readonly string[], options: string, prelude?: string) => string) => Promise<void> | void): void {
+    it(title, async () => {
+      const snapshot = hostSnapshot(TAG);
+      const stage = new Set(stageProcesses());
+      let n = 0;
+      // Fds are counted before anything prints: Node opens its event loop's fds on first output.
+      await inject((argv, options, prelude = '') => writeLauncher(dir, `in-place-${++n}`, `${prelude}
+        const fds = () => require('fs').readdirSync('/proc/self/fd').length; const before = fds();
+        try { core.execInPlace(${JSON.stringify(argv)}, { programName: 'tool', ...${options} }); }
+        catch (e) { const leakedFds = fds() - before; console.log(JSON.stringify({ thrown: e.code, leakedFds })); }`));
+      const leaks = await settledLeaks(() => [
+        ...leaksSince(snapshot, hostSnapshot(TAG), TAG),
+        ...stageProcesses().filter((p) => !stage.has(p)).map((p) => `stage process ${p}`),
+        ...readdirSync(home).map((f) => `file ${f}`),
+      ]);
+      killTagged();
+      expect(leaks, 'left behind').to.deep.equal([]);
+    });
+  }
+
+  const run = (file: string) => spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 20000 });
+  const bindNet = (file: string) => `{ action: 'bind-ns', kind: 'net', file: ${JSON.stringify(join(home, file))} }`;
+
+  fault('before the exec: a step that needs JavaScript, with stdio to open and a step cleanup', (launch) => {
+    const r = run(launch(['true'], `{ stdio: 'ignore', steps: [{ name: 'js', parent: [{ action: 'call', step: '--veth', run: () => {} }],
+      cleanup: () => { globalThis.cleaned = true; } }] }`, "process.on('exit', () => console.log(globalThis.cleaned ? 'cleaned' : 'not cleaned'));"));
+    expect(r.stdout.trim().split('\n')).to.deep.equal([JSON.stringify({ thrown: 'EUSAGE', leakedFds: 0 }), 'cleaned']);
+  });
+
+  fault('before the exec: nsx is missing (NSX_EXEC names no file)', (launch) => {
+    const file = launch(['true'], `{ create: ['uts'], stdio: 'ignore' }`);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, NSX_EXEC: join(dir, 'no-nsx') } });
+    expect(r.stdout).to.equal(`${JSON.stringify({ thrown: 'ENOEXECSTAGE', leakedFds: 0 })}\n`);
+  });
+
+  fault('the execve of nsx itself fails (EACCES): Node goes on with its fds as they were', (launch) => {
+    const notExecutable = join(dir, 'nsx-not-executable');
+    writeFileSync(notExecutable, '', { mode: 0o644 });
+    const cloexec = "const cloexec = () => [0, 1, 2].map((fd) => (parseInt(/^flags:\\s+(\\d+)$/m.exec(require('fs').readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1], 8) & 0o2000000) !== 0);"
+      + "const was = JSON.stringify(cloexec()); process.on('exit', () => console.log(JSON.stringify(cloexec()) === was ? 'fds as they were' : 'fds changed'));";
+    const r = spawnSync(process.execPath, [launch(['true'], `{ create: ['uts'], fork: true }`, cloexec)],
+      { encoding: 'utf8', env: { ...process.env, NSX_EXEC: notExecutable } });
+    expect(r.stdout.trim().split('\n')).to.deep.equal([JSON.stringify({ thrown: 'EACCES', leakedFds: 0 }), 'fds as they were']);
+  });
+
+  fault('after the helper bound a namespace and wrote the maps: a mount fails (ENOENT)', (launch) => {
+    const r = run(launch(['true'], `{ create: ['user', 'mnt', 'net'], steps: [{ name: 's', parent: [${bindNet('a')},
+      { action: 'write-proc', file: 'uid_map', data: '0 0 1' }, { action: 'write-proc', file: 'gid_map', data: '0 0 1' }],
+      child: [{ op: 'mount', source: ${JSON.stringify(join(dir, 'no-such'))}, target: '/mnt', flags: ['BIND'], phase: 'mounts', step: '--bind' }] }] }`));
+    expect(r.stderr).to.equal(`tool: --bind: mount ${join(dir, 'no-such')} -> /mnt failed: ENOENT (no such file or directory)\n`);
+    expect(r.status).to.equal(1);
+  });
+
+  fault('the second binding fails (its directory is missing): the first is taken back', (launch) => {
+    const missing = join(home, 'no-dir', 'b');
+    const r = run(launch(['true'], `{ create: ['net', 'uts'], steps: [{ name: 's', parent: [${bindNet('a')},
+      { action: 'bind-ns', kind: 'uts', file: ${JSON.stringify(missing)} }] }] }`));
+    expect(r.stderr).to.equal(`tool: persist uts: open ${missing} failed: ENOENT (no such file or directory)\n`);
+    expect(r.status).to.equal(1);
+  });
+
+  fault('past the fork: the program does not exist (ENOENT, 127), with a binding made after the fork', (launch) => {
+    const r = run(launch([`/no/such/${TAG}`], `{ create: ['pid', 'mnt', 'net'], steps: [{ name: 's', parent: [${bindNet('a')},
+      { action: 'bind-ns', kind: 'pid', file: ${JSON.stringify(join(home, 'p'))} }] }] }`));
+    expect(r.stderr).to.equal(`tool: failed to execute /no/such/${TAG}: ENOENT (no such file or directory)\n`);
+    expect(r.status).to.equal(127);
+  });
+
+  fault('the helper\'s program fails (as newuidmap refusing a range)', (launch) => {
+    const r = run(launch(['true'], `{ create: ['user', 'net'], steps: [{ name: 's', parent: [${bindNet('a')},
+      { action: 'run', argv: ['sh', '-c', 'echo "newuidmap: uid range [0-1) -> [1-2) not allowed" >&2; exit 1', '{pid}'], step: '--map-users' }] }] }`));
+    expect(r.stderr).to.equal('tool: --map-users: sh failed: newuidmap: uid range [0-1) -> [1-2) not allowed\n');
+    expect(r.status).to.equal(1);
+  });
+
+  for (const [where, phase] of [['after the helper bound a namespace', 'mounts'], ['before the helper did anything', 'pre-namespaces']] as const) {
+    fault(`the launcher is SIGKILLed ${where} (blocked on a FIFO)`, async (launch) => {
+      const fifo = join(dir, `fifo-${phase}`);
+      execFileSync('mkfifo', [fifo]);
+      const p = nodeSpawn(process.execPath, [launch(['true'], `{ create: ['net', 'mnt'], steps: [{ name: 's', parent: [${bindNet(`k-${phase}`)}],
+        child: [{ op: 'write-file', path: ${JSON.stringify(fifo)}, data: 'x', phase: '${phase}' }] }] }`)], { stdio: 'ignore' });
+      // The open of the FIFO blocks until a reader comes: nsx is parked there.
+      const comm = () => { try { return readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim(); } catch { return ''; } };
+      const bound = () => readFileSync('/proc/self/mountinfo', 'utf8').includes(join(home, `k-${phase}`));
+      for (let i = 0; i < 500 && !(comm() === 'nsx' && (phase !== 'mounts' || bound())); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(comm()).to.equal('nsx');
+      if (phase === 'mounts') expect(bound(), 'bound before the kill').to.equal(true);
+      p.kill('SIGKILL');
+      await new Promise((r) => p.once('exit', r));
+      rmSync(fifo);
+    });
+  }
 });

@@ -2,10 +2,11 @@
  * Seed plans for the decoder fuzzer: what the TypeScript encoder really writes, so mutations
  * start from well-formed plans and reach deep into the decoder. Every ChildOp kind appears at
  * least once, with every exec environment form (inherited, a list, none), joins by handle and
- * by pidfd (soft/retry setns, the time-join fork), fd maps, and the largest REPORT_NS.
+ * by pidfd (soft/retry setns, the time-join fork), fd maps, the largest REPORT_NS, a supervisor,
+ * and in-place plans (labels, hints, a helper with every helper op, INFO, the fork in place).
  * Used by decode-fuzz.test.ts (npm test) and scripts/fuzz.js (npm run fuzz).
  */
-import { compileSpawn, encodePlan, type ChildOp, type SpawnOptions, type Step } from '../src/index';
+import { compileInPlace, compileSpawn, encodePlan, type ChildOp, type InPlaceOptions, type SpawnOptions, type Step } from '../src/index';
 import type { Namespace } from '../src/namespace';
 
 const fakeNs = (kind: Namespace['kind'], fd: number) => ({ kind, fd, id: fd, dev: 0 }) as unknown as Namespace;
@@ -38,6 +39,18 @@ const everyOp: Step = {
     { op: 'ambient-all', phase: 'identity' },
     { op: 'bounding-keep', keep: (1n << 21n) | (1n << 40n), phase: 'identity' },
     { op: 'prctl', option: 38, args: [1], phase: 'final' },
+    { op: 'link-up', name: 'lo', phase: 'namespaces' },
+  ],
+};
+
+/** What a parent does at the sync point, every kind of data action: in place, the helper's ops. */
+const parentData: Step = {
+  name: 'parent', create: ['user', 'net'],
+  parent: [
+    { action: 'write-proc', file: 'setgroups', data: 'deny', step: '--setgroups' },
+    { action: 'run', argv: ['newuidmap', '{pid}', '0', '100000', '65536'], step: '--map-users' },
+    { action: 'call', step: 'persist net', run: () => undefined, data: { action: 'bind-ns', kind: 'net', file: '/run/x' } },
+    { action: 'bind-ns', kind: 'pid', file: '/run/pid' },
   ],
 };
 
@@ -51,11 +64,22 @@ const options: [readonly string[], SpawnOptions][] = [
   [['hostname'], { join: [{ pidfd: 11, kinds: ['mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup', 'time'] }] }],
   [['owner'], { steps: [{ name: 'owner', create: ['user', 'mnt'], createInChild: true, child: [
     { op: 'setgid', gid: 1000, phase: 'pre-namespaces' }, { op: 'setuid', uid: 1000, phase: 'pre-namespaces' }] }] }],
+  [['sleep', '1'], { create: ['user', 'mnt', 'pid'], supervise: { cleanup: [{ rmdir: '/sys/fs/cgroup/x' }, { unlink: '/run/x' }],
+    onExit: ['/bin/true', 'x'] } }],
+];
+
+const inPlace: [readonly string[], InPlaceOptions][] = [
+  [['true'], {}],
+  [['sh'], { argv0: '-sh', create: ['uts', 'ipc'], infoFd: 5, statusFd: 6, programName: 'ns-unshare' }],
+  [['ls'], { create: ['pid', 'mnt'], steps: [everyOp, parentData], fork: { forward: ['SIGTERM'], ignore: ['SIGINT'] },
+    killWithParent: 'SIGKILL', ignoreSignals: ['SIGHUP'], exitCodes: { failure: 125 }, knownNamespaceIds: { net: 4026531840 } }],
+  [['hostname'], { join: [{ pidfd: 11, kinds: ['mnt', 'uts', 'pid', 'time'] }], infoFd: 3 }],
 ];
 
 /** Plans as the encoder writes them; `extra` adds raw op lists (for ops compileSpawn never emits alone). */
 export function seedPlans(): Buffer[] {
   const plans = options.map(([argv, o]) => encodePlan(compileSpawn(argv, o, stdio).plan));
+  for (const [argv, o] of inPlace) plans.push(encodePlan(compileInPlace(argv, o, stdio, 4242).plan));
   const raw: ChildOp[][] = [
     [{ op: 'fd-stash', fd: 4, slot: 63 }, { op: 'fd-place', slot: 63, target: 100 }, { op: 'cloexec-from', fd: 101 }],
     [{ op: 'unshare', kinds: ['time', 'cgroup'] }, { op: 'sync' }, { op: 'report-ns', paths: Array.from({ length: 16 }, (_, i) => `/proc/self/ns/${i}`) }],

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { compileSpawn, encodePlan } from '../src/index';
 import { execStage } from '../src/exec/native';
-import { DECODE_ERRORS } from '../src/exec/protocol';
+import { DECODE_ERRORS, OP_HEAD_BYTES } from '../src/exec/protocol';
 
 const root = join(__dirname, '../..');
 
@@ -49,7 +49,7 @@ describe('exec-stage protocol', () => {
     expect(decode(Buffer.concat([good, Buffer.alloc(4)])).error).to.equal('trailing_bytes');
     // A string whose NUL comes early would silently shorten a path: refused.
     const exec = encodePlan({ cloneKinds: [], fdFloor: 3, ops: [{ op: 'chdir', path: 'abcd' }] });
-    exec[24 + 40 + 4 + 1] = 0;
+    exec[24 + OP_HEAD_BYTES + 4 + 1] = 0;
     expect(decode(exec).error).to.equal('string_nul');
   });
 

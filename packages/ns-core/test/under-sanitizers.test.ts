@@ -14,7 +14,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn as nodeSpawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -63,13 +63,19 @@ async function buildSanitized(out: string, source?: string): Promise<void> {
   if (r.status !== 0) throw new Error(`building ${out} failed: ${r.output}`);
 }
 
-/** A copy of nsexec.c with one line replaced; fails loudly if the line is no longer there. */
-function withBug(dir: string, name: string, line: string, buggy: string): string {
-  const text = readFileSync(join(root, 'native/nsexec.c'), 'utf8');
-  expect(text.split(line).length - 1, `nsexec.c still has: ${line}`).to.equal(1);
-  const file = join(dir, `${name}.c`);
-  writeFileSync(file, text.replace(line, buggy));
-  return file;
+/**
+ * A copy of the library's sources with one line of `source` (nsexec.c, or stage.c which it
+ * includes: a quoted #include finds the copy beside it first) replaced; fails loudly if the line
+ * is no longer there. Returns the nsexec.c to build.
+ */
+function withBug(dir: string, name: string, source: 'nsexec.c' | 'stage.c', line: string, buggy: string): string {
+  const text = readFileSync(join(root, 'native', source), 'utf8');
+  expect(text.split(line).length - 1, `${source} still has: ${line}`).to.equal(1);
+  const copy = join(dir, name);
+  mkdirSync(copy);
+  copyFileSync(join(root, 'native/nsexec.c'), join(copy, 'nsexec.c'));
+  writeFileSync(join(copy, source), text.replace(line, buggy));
+  return join(copy, 'nsexec.c');
 }
 
 const SANITIZER_REPORT = /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer/;
@@ -99,13 +105,13 @@ before(() => {
     })()),
     heap: later((async () => {
       const stage = join(build, 'libnsexec-canary-heap.so');
-      await buildSanitized(stage, withBug(dir, 'heap', 'reg = calloc(1, sizeof(*reg));',
+      await buildSanitized(stage, withBug(dir, 'heap', 'nsexec.c', 'reg = calloc(1, sizeof(*reg));',
         'reg = calloc(1, sizeof(*reg) - (pid > 0) * sizeof(void *)); /* hidden from -Warray-bounds */'));
       return spawnTrue(stage);
     })()),
     ub: later((async () => {
       const stage = join(build, 'libnsexec-canary-ub.so');
-      await buildSanitized(stage, withBug(dir, 'ub', 'nops = rd32(plan + 20);', 'nops = (uint32_t)((int32_t)rd32(plan + 20) * 65536 * 65536);'));
+      await buildSanitized(stage, withBug(dir, 'ub', 'stage.c', 'nops = rd32(plan + 20);', 'nops = (uint32_t)((int32_t)rd32(plan + 20) * 65536 * 65536);'));
       return spawnTrue(stage);
     })()),
   };

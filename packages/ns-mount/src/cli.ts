@@ -132,7 +132,7 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
     })];
     const persisting = args.has('persist') ? persist(args.all('persist').map(parsePersist)) : undefined;
     if (persisting) steps.push(persisting);
-    await launch(args.operands, { steps },
-                 { signals: 'program', onStart: () => persisting?.commit() });
+    // Run in place, the exec stage's helper binds the namespaces, for good once the program runs.
+    await launch(args.operands, { steps }, { signals: 'program' });
   });
 }

@@ -3,9 +3,9 @@
  * regular file (`unshare --net=FILE`, `ip netns add`). Anyone may later open the file to enter
  * the namespace (setns(2) accepts it), and unmounting it lets the namespace go.
  */
-import { closeSync, existsSync, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, nsProcPath, parseKind, sys, type NamespaceKind, type Step } from 'ns-core';
+import { bindNamespaceFile, NsError, nsProcPath, parseKind, sys, type NamespaceKind, type Step } from 'ns-core';
 import { inStep } from './errors';
 import { locate, readMountinfo } from './mountinfo';
 
@@ -56,25 +56,9 @@ function checkTarget(file: string, kind: NamespaceKind, step: string): void {
  */
 export function persistNamespace(pid: number, kind: NamespaceKind, file: string): PersistedNamespace {
   const step = `persist ${kind}`;
-  const source = nsProcPath(pid, kind, true);
   inStep(step, () => checkTarget(file, kind, step));
-  let created = false;
-  if (!existsSync(file)) {
-    try {
-      // 'wx': O_EXCL, so a file someone else makes meanwhile is never taken over.
-      closeSync(openSync(file, 'wx', 0o444));
-    } catch (e) {
-      throw NsError.from(e, { step, path: file, syscall: 'open' });
-    }
-    created = true;
-  }
-  try {
-    sys.mount(source, file, null, ['BIND']);
-  } catch (e) {
-    if (created) unlinkSync(file);
-    const err = NsError.from(e);
-    throw new NsError({ errno: Math.abs(err.errno), code: err.code, syscall: 'mount', path: source, dest: file, step });
-  }
+  // O_EXCL for a missing file, so a file someone else makes meanwhile is never taken over.
+  const { created } = bindNamespaceFile(nsProcPath(pid, kind, true), file, step);
   if (created) createdFiles.add(posix.resolve(file));
   return { kind, file, id: lstatSync(file).ino, created };
 }
@@ -122,17 +106,24 @@ export interface PersistStep extends Step {
  * Setup step: bind the child's namespaces onto files while it waits at the sync point, i.e.
  * after its namespaces exist and before anything runs in them. util-linux needs a helper
  * process for this (the unshare process has left the original mount namespace, and for a
- * user namespace the privilege in it); our launcher never leaves its own namespaces, so the
- * parent binds them itself.
+ * user namespace the privilege in it); spawn()'s launcher never leaves its own namespaces, so
+ * the parent binds them itself, and execInPlace() has the exec stage's helper do it (the data
+ * form of each action, bound for good once the program runs). The targets are checked now.
  */
 export function persist(requests: readonly PersistRequest[]): PersistStep {
   const persisted: PersistedNamespace[] = [];
   let committed = false;
+  for (const r of requests) {
+    if (existsSync(r.file) || existsSync(posix.dirname(posix.resolve(r.file)))) {
+      inStep(`persist ${r.kind}`, () => checkTarget(r.file, r.kind, `persist ${r.kind}`));
+    }
+  }
   return {
     name: 'ns-mount persist',
     parent: requests.map((r) => ({
       action: 'call' as const,
       step: `persist ${r.kind}`,
+      data: { action: 'bind-ns' as const, kind: r.kind, file: r.file, step: `persist ${r.kind}` },
       run: ({ pid }: { pid: number }) => {
         persisted.push(persistNamespace(pid, r.kind, r.file));
       },

@@ -55,8 +55,8 @@ function inStep<T>(step: string, fn: () => T): T {
 }
 
 /**
- * Setup step: a new network namespace for the program. While the child waits, `lo` is brought
- * up inside and, with `veth`, a pair is created whose peer is born directly inside the
+ * Setup step: a new network namespace for the program. The child brings `lo` up itself; with
+ * `veth`, while the child waits, a pair is created whose peer is born directly inside the
  * child's namespace (IFLA_NET_NS_FD in VETH_INFO_PEER: ~1 ms, where moving a device costs
  * ~16 ms), both ends get their addresses and come up, and the namespace gets a default route
  * through the host end if `gateway` is set. When the program exits, or the spawn fails, the
@@ -68,11 +68,9 @@ export function net(options: NetOptions = {}): Step {
   /** Host ends made for each child, so cleanup removes exactly what this step created. */
   const created = new Map<number, HostEnd>();
   const setup = ({ pid }: ParentContext): void => {
-    const first = plan.loopback ? 'loopback' : '--veth';
     // The child waits at the sync point, so its pid cannot be reused; it can still be killed.
-    const childNs = inStep(first, () => Namespace.ofPid(pid, 'net'));
-    childNs.use(() => inStep(first, () => RtnlHandle.at(childNs)).use((inside) => {
-      if (plan.loopback) inStep('loopback', () => inside.loopbackUp());
+    const childNs = inStep('--veth', () => Namespace.ofPid(pid, 'net'));
+    childNs.use(() => inStep('--veth', () => RtnlHandle.at(childNs)).use((inside) => {
       const v = plan.veth;
       if (!v) return;
       RtnlHandle.current().use((host) => {
@@ -98,11 +96,13 @@ export function net(options: NetOptions = {}): Step {
     created.delete(ctx.pid);
     RtnlHandle.current().use((host) => removeHostEnd(host, made));
   };
-  const needsSetup = plan.loopback || plan.veth !== undefined;
   return {
     name: 'ns-net',
     create: ['net'],
-    ...(needsSetup ? { parent: [{ action: 'call' as const, step: plan.veth ? '--veth' : 'loopback', run: setup }] } : {}),
+    // lo needs no parent: the child brings it up once it is inside (SIOCSIFFLAGS), which also
+    // works where no JavaScript runs (execInPlace) and spares the sync point's round trip.
+    ...(plan.loopback ? { child: [{ op: 'link-up' as const, name: 'lo', phase: 'namespaces' as const, step: 'loopback' }] } : {}),
+    ...(plan.veth ? { parent: [{ action: 'call' as const, step: '--veth', run: setup }] } : {}),
     ...(plan.veth ? { cleanup } : {}),
   };
 }

@@ -37,7 +37,8 @@ describe('net() step', () => {
 
     it('needs no parent action without loopback or veth, and no cleanup without veth', () => {
       expect(net({ loopback: false }).parent).to.equal(undefined);
-      expect(net().parent![0]).to.include({ step: 'loopback' });
+      expect(net().parent).to.equal(undefined);
+      expect(net().child![0]).to.include({ op: 'link-up', name: 'lo', step: 'loopback' });
       expect(net().cleanup).to.equal(undefined);
     });
 

@@ -6,18 +6,19 @@
  * Why in-process: 10,000 launches of a CLI cost ~150 ms each; calling `main` costs ~0.5 ms.
  * How, without touching the CLIs: they reach ns-core through `require('ns-core/cli')`, whose
  * exports are getters reading the modules' own export objects at call time. So replacing
- * `launch` on dist/src/cli-kit/launch.js (and `listNamespaces` on dist/src/ls.js for ns-ls)
- * intercepts every CLI at the point where it would start work. The stub compiles the
- * spawn options exactly as spawn() would (compileSpawn, encodePlan, then the C decoder), so a
- * vector only counts as "reached spawn" if its plan is one the exec stage accepts, and then
- * stops the CLI by throwing. process.exit throws too (the first code is kept, as a real exit
+ * `execInPlace` on dist/src/exec/in-place.js, and `spawn` on dist/src/exec/spawn.js for the
+ * launches that must keep Node (and `listNamespaces` on dist/src/ls.js for ns-ls), intercepts
+ * every CLI at the point where it would start work. The stubs compile the options exactly as
+ * execInPlace() or spawn() would (compileInPlace or compileSpawn, encodePlan, then the C
+ * decoder, and in place no clone flags), so a vector only counts as "reached spawn" if its
+ * plan is one the exec stage accepts, and then stop the CLI by throwing. process.exit throws too (the first code is kept, as a real exit
  * would end there), and stdout/stderr writes are captured up to that point. cli-harness.ts
  * also launches a few vectors as real processes and compares, so a stub that changed
  * behaviour would show.
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { NamespaceEntry, SpawnOptions } from 'ns-core';
+import type { InPlaceOptions, NamespaceEntry, SpawnOptions } from 'ns-core';
 
 export type OutcomeKind = 'help' | 'rejected' | 'spawn' | 'work' | 'failure';
 
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   // ns-core's own modules, by path: the driver patches their export objects (see above).
   const src = join(dirname(require.resolve('ns-core/package.json')), 'dist/src');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const launchModule = require(join(src, 'cli-kit/launch.js')) as Record<string, unknown>;
+  const spawnModule = require(join(src, 'exec/spawn.js')) as Record<string, unknown>;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ls = require(join(src, 'ls.js')) as { listNamespaces: (o: unknown) => NamespaceEntry[] };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -128,7 +129,20 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (e) => { cap.stray ??= e; });
   process.on('uncaughtException', (e) => { cap.stray ??= e; });
 
-  launchModule['launch'] = async (argv: readonly string[], options: SpawnOptions) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const inPlace = require(join(src, 'exec/in-place.js')) as Record<string, unknown>;
+  inPlace['execInPlace'] = (argv: readonly string[], options: InPlaceOptions) => {
+    const fdMap = new Map<number, number>([[0, 0], [1, 1], [2, 2]]);
+    for (const [child, ours] of Object.entries(options.fds ?? {})) fdMap.set(Number(child), ours);
+    const compiled = core.compileInPlace(argv, options, fdMap, process.pid).plan;
+    if (compiled.cloneKinds.length) throw new Error(`an in-place plan with clone flags: ${compiled.cloneKinds.join(',')}`);
+    const plan = core.encodePlan(compiled);
+    const rc = execStage().decode(plan, plan.length, Buffer.alloc(64), Buffer.alloc(8));
+    if (rc !== 0) throw new Error(`the exec stage refuses the plan this CLI built: ${DECODE_ERRORS[rc]}`);
+    cap.reached = true;
+    throw new ReachedWork();
+  };
+  spawnModule['spawn'] = async (argv: readonly string[], options: SpawnOptions) => {
     const fdMap = new Map<number, number>([[0, 0], [1, 1], [2, 2]]);
     for (const [child, ours] of Object.entries(options.fds ?? {})) fdMap.set(Number(child), ours);
     // Usage errors found here are real ones the CLI would print: let them through.

@@ -3,7 +3,7 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, sys, type SpawnOptions, type Step } from 'ns-core';
@@ -71,8 +71,10 @@ export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
   const opened = openTargets(enter);
   try {
     const planned = planEnter(enter, opened);
-    const joinCgroups: Step = { name: 'ns-run exec cgroup', parent: state.cgroups.map((dir) => ({
-      action: 'call' as const, step: 'cgroup', run: ({ pid }: { pid: number }) => writeFileSync(`${dir}/cgroup.procs`, String(pid)),
+    // The process moves itself ("0" is the writer) before it enters anything, while the host's
+    // cgroup tree is still the one it sees: data, which spawn() and execInPlace() both run.
+    const joinCgroups: Step = { name: 'ns-run exec cgroup', child: state.cgroups.map((dir) => ({
+      op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces' as const, step: 'cgroup',
     })) };
     const env = new Map<string, string>();
     for (const e of [...state.env, ...(options.env ?? [])]) env.set(e.split('=')[0]!, e);

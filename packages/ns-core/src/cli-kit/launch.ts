@@ -1,13 +1,20 @@
 /**
  * How every nstools CLI starts its program: one launch path and one signal policy. A CLI
  * parses and plans, then calls launch() with the program, the spawn options and the policy of
- * the util-linux tool it stands for; launch() runs it and ends the CLI the way the program ended.
+ * the util-linux tool it stands for. The process then becomes the exec stage (execInPlace):
+ * without a fork the program keeps this pid, with one a few KiB of C wait for it; Node leaves.
+ * Only a plan with a step that must run JavaScript while the child waits (a veth made by
+ * netlink from outside, a cgroup made and joined for the program) keeps Node as the waiting
+ * parent, with the same policy applied by the handlers below.
  */
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { basename } from 'node:path';
+import { execInPlace } from '../exec/in-place';
 import { spawn, exitCodeOf, type ExitStatus, type NsChild } from '../exec/spawn';
-import type { SpawnOptions } from '../exec/plan';
+import type { ForkPolicy, InPlaceOptions, SpawnOptions } from '../exec/plan';
+import type { NamespaceKind } from '../kinds';
+import { currentCommand } from './main';
 
 /**
  * How the launcher treats signals sent to it, so that it acts as util-linux's process would:
@@ -15,17 +22,24 @@ import type { SpawnOptions } from '../exec/plan';
  *   nsenter without a fork), so every signal sent to the launcher is the program's.
  * - 'fork': unshare --fork; SIGINT and SIGTERM are ignored (2.36+), others act by default.
  * - 'fork-forward': unshare --fork --forward-signals (2.42): SIGINT/SIGTERM are passed on.
- * - 'fork-default': nsenter's forking parent handles nothing: every signal acts by default.
+ * - 'fork-default': nsenter's forking parent handles nothing: every signal acts by default
+ *   (its fork is planned by the caller, as nsenter -p forks only to enter the pid namespace).
  */
 export type SignalPolicy = 'program' | 'fork' | 'fork-forward' | 'fork-default';
 
 export interface LaunchOptions {
   readonly signals: SignalPolicy;
+  /** Names the tool in errors the exec stage prints (default: the command runCli runs). */
+  readonly programName?: string;
+  /** Exit statuses when the program cannot start (default: those of the command runCli runs). */
+  readonly exitCodes?: { readonly failure: number; readonly cannotExecute: number; readonly notFound: number };
   /** Signals the launcher's caller ignored (nohup): they stay ignored in the program. */
   readonly ignoreSignals?: readonly NodeJS.Signals[];
-  /** Called once the program runs (--info-fd, committing persisted namespaces). */
-  readonly onStart?: (child: NsChild) => void;
-  readonly onExit?: (child: NsChild, status: ExitStatus) => void;
+  /** bubblewrap's --info-fd and --json-status-fd, written by the exec stage. */
+  readonly infoFd?: number;
+  readonly statusFd?: number;
+  /** Namespace ids known before the start (ns-enter's targets), for those the stage cannot stat. */
+  readonly knownNamespaceIds?: Partial<Record<NamespaceKind, number>>;
 }
 
 /** The program to run when none is given: `$SHELL` (else /bin/sh) as a login shell, as unshare(1) and nsenter(1) do. */
@@ -33,6 +47,43 @@ export function defaultProgram(args: readonly string[]): { argv: string[]; argv0
   if (args.length) return { argv: [...args] };
   const shell = process.env['SHELL'] || '/bin/sh';
   return { argv: [shell], argv0: `-${basename(shell)}` };
+}
+
+const FORK_POLICIES: Record<SignalPolicy, boolean | ForkPolicy | undefined> = {
+  'program': undefined,
+  'fork': true,
+  'fork-forward': { forward: ['SIGINT', 'SIGTERM'] },
+  'fork-default': undefined,
+};
+
+/** Whether a step must run JavaScript while the child waits: a parent action with no data form. */
+function needsJavaScript(options: SpawnOptions): boolean {
+  return (options.steps ?? []).some((s) => (s.parent ?? []).some((a) => a.action === 'call' && !a.data));
+}
+
+/**
+ * Runs the program (none: the login shell of defaultProgram) under the policy. Returns never:
+ * the process becomes the program, or ends the way the program ended.
+ * @throws NsError if the program could not be started (nothing is left behind then).
+ */
+export async function launch(argv: readonly string[], spawnOptions: SpawnOptions, options: LaunchOptions): Promise<never> {
+  const program = defaultProgram(argv);
+  if (needsJavaScript(spawnOptions)) return launchAndWait(program, spawnOptions, options);
+  const fork = FORK_POLICIES[options.signals];
+  const programName = options.programName ?? currentCommand?.prog;
+  const exitCodes = options.exitCodes ?? currentCommand?.exits;
+  const inPlace: InPlaceOptions = {
+    ...spawnOptions,
+    ...(program.argv0 !== undefined ? { argv0: program.argv0 } : {}),
+    ...(programName !== undefined ? { programName } : {}),
+    ...(exitCodes ? { exitCodes: { failure: exitCodes.failure, cannotExecute: exitCodes.cannotExecute, notFound: exitCodes.notFound } } : {}),
+    ...(options.ignoreSignals?.length ? { ignoreSignals: options.ignoreSignals } : {}),
+    ...(options.infoFd !== undefined ? { infoFd: options.infoFd } : {}),
+    ...(options.statusFd !== undefined ? { statusFd: options.statusFd } : {}),
+    ...(options.knownNamespaceIds ? { knownNamespaceIds: options.knownNamespaceIds } : {}),
+    ...(fork !== undefined ? { fork } : {}),
+  };
+  return execInPlace(program.argv, inPlace);
 }
 
 /**
@@ -118,13 +169,8 @@ function installPolicy(policy: SignalPolicy, ignored: readonly NodeJS.Signals[])
   };
 }
 
-/**
- * Runs the program (none: the login shell of defaultProgram) under the policy and ends the
- * process the way it ended (exitLike).
- * @throws NsError if the program could not be started (nothing is left behind then).
- */
-export async function launch(argv: readonly string[], spawnOptions: SpawnOptions, options: LaunchOptions): Promise<never> {
-  const program = defaultProgram(argv);
+/** The launch for a plan that needs JavaScript at the sync point: Node waits, with the same policy. */
+async function launchAndWait(program: { argv: string[]; argv0?: string }, spawnOptions: SpawnOptions, options: LaunchOptions): Promise<never> {
   const signals = installPolicy(options.signals, options.ignoreSignals ?? []);
   let status: ExitStatus;
   try {
@@ -134,9 +180,7 @@ export async function launch(argv: readonly string[], spawnOptions: SpawnOptions
       ...(options.ignoreSignals?.length ? { ignoreSignals: options.ignoreSignals } : {}),
     });
     signals.attach(child);
-    options.onStart?.(child);
     status = await child.exited;
-    options.onExit?.(child, status);
   } finally {
     signals.dispose();
   }

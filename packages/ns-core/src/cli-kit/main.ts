@@ -66,6 +66,9 @@ export interface CliOptions {
   readonly exits?: ExitCodes;
 }
 
+/** The command being run and its exit codes, for the launch path's messages (launch.ts). */
+export let currentCommand: { readonly prog: string; readonly exits: ExitCodes } | undefined;
+
 /**
  * Parses argv with the command's table and runs the handler; --help and --version are
  * answered here. Never returns normally from a failure: it prints one line and exits.
@@ -88,6 +91,7 @@ export async function runCli(command: CommandSpec, argv: readonly string[],
     process.stdout.write(renderVersion(command.prog.split(' ')[0]!));
     process.exit(0);
   }
+  currentCommand = { prog: command.prog, exits };
   try {
     await handler(args);
   } catch (e) {

@@ -3,10 +3,12 @@
  * between clone() and execve(). Plain data, so plans serialise, print and compare in tests.
  */
 import { encodeText } from '../bytes';
-import { usageError } from '../errors';
-import { cloneFlagsOf, type NamespaceKind } from '../kinds';
+import { NsError, usageError } from '../errors';
+import { cloneFlagsOf, kindsToString, type NamespaceKind } from '../kinds';
 import { mountFlags, type MountFlag } from '../sys/mount';
-import { OPS, PROTOCOL_MAGIC, PROTOCOL_VERSION, MAX_FD_SLOTS, type OpName } from './protocol';
+import {
+  FORK_MODE, LABEL, OPS, OP_ARGS, OP_HEAD_BYTES, PROTOCOL_MAGIC, PROTOCOL_VERSION, MAX_FD_SLOTS, SYSCALLS, type OpName, type SyscallName,
+} from './protocol';
 import { constants } from 'node:os';
 
 type Label = { /** Names the step in errors: '--mount-proc', 'uid map'. */ readonly step?: string };
@@ -37,15 +39,48 @@ export type ChildOp = Label & (
   | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint }
   | { op: 'ambient-all' }
   | { op: 'bounding-keep'; keep: bigint }
-  /** initFd: the O_PATH fd of nsx-init the staying half execs into; spawn() fills it in. */
-  | { op: 'fork'; init: boolean; forward: readonly NodeJS.Signals[]; privateMemory?: boolean; initFd?: number }
+  /**
+   * initFd: the O_PATH fd of nsx-init the staying half execs into; spawn() and execInPlace()
+   * fill it in. `ignore`: signals the staying half ignores (any other it neither forwards nor
+   * ignores acts on it by default). `supervise`: the staying half stays outside the namespaces
+   * in `cloneKinds`, which the grandchild is cloned into, and runs these cleanup words once the
+   * grandchild is gone (see FORK in protocol.ts).
+   */
+  | { op: 'fork'; init: boolean; forward: readonly NodeJS.Signals[]; ignore?: readonly NodeJS.Signals[]; privateMemory?: boolean;
+      initFd?: number; supervise?: readonly string[]; cloneKinds?: readonly NamespaceKind[] }
   | { op: 'setsid' }
-  /** env 'inherit': the caller's environment as it is at clone time, copied by the exec stage. */
-  | { op: 'exec'; paths: readonly string[]; argv: readonly string[]; env: readonly string[] | 'inherit' }
+  /**
+   * env 'inherit': the caller's environment as it is at clone time, copied by the exec stage.
+   * `file`: the program as the caller named it, for messages (argv[0] may be a login shell's "-sh").
+   */
+  | { op: 'exec'; paths: readonly string[]; argv: readonly string[]; env: readonly string[] | 'inherit'; file?: string }
   | { op: 'report-ns'; paths: readonly string[] }
   | { op: 'ignore-signals'; signals: readonly NodeJS.Signals[] }
   | { op: 'mount-fd'; fd: number; target: string; flags?: readonly MountFlag[] | number }
+  /** Bring a network interface up (SIOCSIFFLAGS), as `ip link set lo up`. */
+  | { op: 'link-up'; name: string }
+  // In place only (nsx), see protocol.ts:
+  | { op: 'errors'; program: string; exitCodes: ExitCodes }
+  | { op: 'helper-fork'; count: number }
+  | { op: 'helper-stage' }
+  /** `last`: the helper's last stage, after which it exits and is reaped. */
+  | { op: 'helper-sync'; last?: boolean }
+  /** `fallback`: the message when the program fails without a word on stderr. */
+  | { op: 'run-helper'; paths: readonly string[]; argv: readonly string[]; fallback: string }
+  | { op: 'bind-ns'; source: string; target: string; create: boolean }
+  /** Pairs of a JSON key and where its namespace id comes from: a path to stat, or the id itself. */
+  | { op: 'info'; infoFd?: number; statusFd?: number; ids: readonly (readonly [string, string | number])[] }
 );
+
+/** The exit codes a CLI ends with when the program cannot start (util-linux: 1, 126, 127; ns-run: 125, 126, 127). */
+export interface ExitCodes {
+  /** A setup step failed. */
+  readonly failure: number;
+  /** execve() failed, but for ENOENT. */
+  readonly cannotExecute: number;
+  /** execve() found no such program (ENOENT). */
+  readonly notFound: number;
+}
 
 export type ChildOpName = ChildOp['op'];
 
@@ -55,6 +90,8 @@ export interface ExecPlan {
   /** Lowest fd the stage may use for its own pipes and stashed fds. */
   readonly fdFloor: number;
   readonly ops: readonly ChildOp[];
+  /** Encode each op's label: the stage renders its own errors (in place). */
+  readonly labels?: boolean;
 }
 
 const opName: Record<ChildOpName, OpName> = {
@@ -65,6 +102,8 @@ const opName: Record<ChildOpName, OpName> = {
   'setgroups': 'SETGROUPS', 'setgid': 'SETGID', 'setuid': 'SETUID', 'prctl': 'PRCTL', 'capset': 'CAPSET',
   'ambient-all': 'AMBIENT_ALL', 'bounding-keep': 'BOUNDING_KEEP', 'fork': 'FORK', 'setsid': 'SETSID',
   'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS', 'ignore-signals': 'IGNORE_SIGNALS',
+  'link-up': 'LINK_UP', 'errors': 'ERRORS', 'helper-fork': 'HELPER_FORK', 'helper-stage': 'HELPER_STAGE',
+  'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
 };
 
 /** The path an op acts on, for error messages. */
@@ -75,11 +114,54 @@ export function opPath(op: ChildOp): string | undefined {
     case 'mkdir': case 'mkfile': case 'write-file': case 'symlink': return op.path;
     case 'pivot-root': return op.newRoot;
     case 'sethostname': case 'setdomainname': return op.name;
-    case 'exec': return op.argv[0];
+    case 'exec': return op.file ?? op.argv[0];
     case 'mount-fd': return op.target;
     case 'setns': return op.path;
+    case 'link-up': return op.name;
     default: return undefined;
   }
+}
+
+/** What a failure of an op names: the fields of the NsError, and of the line the stage prints in place. */
+export interface OpLabel {
+  readonly step?: string;
+  readonly namespaces?: readonly NamespaceKind[];
+  readonly path?: string;
+  readonly dest?: string;
+}
+
+/**
+ * The one source of what an op's failure says, for childError() (records from the library
+ * stage) and for the labels nsx prints from. `syscall`: which of the op's calls failed (a
+ * BIND_NS that could not create its file names the file alone, as persistNamespace() does).
+ */
+export function opLabel(op: ChildOp, syscall?: SyscallName): OpLabel {
+  const path = opPath(op);
+  const where = op.op === 'mount' && op.source ? { path: op.source, dest: op.target }
+    : op.op === 'bind-ns' ? (syscall === 'open' ? { path: op.target } : { path: op.source, dest: op.target })
+      : op.op === 'run-helper' ? { path: op.argv[0]!, dest: op.fallback }
+        : path !== undefined ? { path } : {};
+  return {
+    ...(op.step ? { step: op.step } : {}),
+    ...(op.op === 'setns' || op.op === 'unshare' ? { namespaces: op.kinds } : {}),
+    ...where,
+  };
+}
+
+/**
+ * The error a failed op reports: an ERROR record from the library stage, or (for the test that
+ * holds nsx to it) what the in-place stage prints. `text`: a helper program's stderr, when it
+ * ran and failed (RUN_HELPER), worded as spawn()'s runParentAction() words it.
+ */
+export function opError(ops: readonly ChildOp[], opIndex: number, errno: number, syscallId: number, text?: string): NsError {
+  const op = ops[opIndex];
+  const syscall = SYSCALLS[syscallId];
+  const label = op ? opLabel(op, syscall) : {};
+  if (text !== undefined) {
+    return new NsError({ errno: 0, code: 'EHELPER', ...label, syscall: 'exec',
+                         message: `${label.step ? `${label.step}: ` : ''}${label.path ?? 'helper'} failed: ${text}` });
+  }
+  return new NsError({ errno, syscall: syscall ?? `syscall ${syscallId}`, ...label });
 }
 
 function signalMask(signals: readonly NodeJS.Signals[]): bigint {
@@ -135,11 +217,14 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'prctl': return { args: [n(op.option), ...(op.args ?? []).map((a) => n(a))], strings: [] };
     case 'capset': return { args: [op.effective, op.permitted, op.inheritable], strings: [] };
     case 'bounding-keep': return { args: [op.keep], strings: [] };
-    case 'fork':
+    case 'fork': {
       // Without an fd (a plan encoded outside spawn()), -1: the stage's execveat fails with EBADF
       // and the spawn fails closed, killing the program rather than leaving it without an init.
-      return { args: [op.init ? 1n : 0n, signalMask(op.forward), op.privateMemory ? 1n : 0n,
-                      op.initFd === undefined ? -1n : n(op.initFd)], strings: [] };
+      const mode = op.supervise ? FORK_MODE.SUPERVISE : op.init ? FORK_MODE.INIT : FORK_MODE.RELAY;
+      return { args: [BigInt(mode), signalMask(op.forward), signalMask(op.ignore ?? []),
+                      op.initFd === undefined ? -1n : n(op.initFd), op.privateMemory ? 1n : 0n,
+                      BigInt(cloneFlagsOf(op.cloneKinds ?? []))], strings: [...(op.supervise ?? [])] };
+    }
     case 'exec': {
       const env = op.env === 'inherit' ? [] : op.env;
       return { args: [n(op.paths.length), n(op.argv.length), n(env.length), op.env === 'inherit' ? 1n : 0n],
@@ -148,7 +233,39 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'report-ns': return { args: [], strings: [...op.paths] };
     case 'ignore-signals': return { args: [signalMask(op.signals)], strings: [] };
     case 'mount-fd': return { args: [n(op.fd), BigInt(mountFlags(op.flags ?? 0))], strings: [op.target] };
+    case 'link-up': return { args: [], strings: [op.name] };
+    case 'errors': {
+      const { failure, cannotExecute, notFound } = op.exitCodes;
+      return { args: [n(failure), n(cannotExecute), n(notFound)], strings: [op.program] };
+    }
+    case 'helper-fork': return { args: [n(op.count)], strings: [] };
+    case 'helper-stage': return { args: [], strings: [] };
+    case 'helper-sync': return { args: [op.last ? 1n : 0n], strings: [] };
+    case 'run-helper': return { args: [n(op.paths.length), n(op.argv.length)], strings: [...op.paths, ...op.argv] };
+    case 'bind-ns': return { args: [op.create ? 1n : 0n], strings: [op.source, op.target] };
+    case 'info': {
+      const fd = (v: number | undefined) => (v === undefined ? -1n : n(v));
+      return { args: [fd(op.infoFd), fd(op.statusFd)], strings: op.ids.flatMap(([key, source]) => [key, String(source)]) };
+    }
   }
+}
+
+/** The label strings of an op, in LABEL order, and their mask. */
+function labelStrings(op: ChildOp): { mask: number; strings: string[] } {
+  const label = opLabel(op);
+  const parts: [number, string | undefined][] = [
+    [LABEL.STEP, label.step],
+    [LABEL.KINDS, label.namespaces?.length ? kindsToString(label.namespaces) : undefined],
+    [LABEL.PATH, label.path], [LABEL.DEST, label.dest],
+  ];
+  const present = parts.filter((p): p is [number, string] => p[1] !== undefined);
+  return { mask: present.reduce((m, [bit]) => m | bit, 0), strings: present.map(([, text]) => text) };
+}
+
+/** Fork ops get an fd of nsx-init, a runtime resource the pure compiler does not know. */
+export function withInitFd(plan: ExecPlan, initFd: number | undefined): ExecPlan {
+  if (initFd === undefined) return plan;
+  return { ...plan, ops: plan.ops.map((o) => (o.op === 'fork' ? { ...o, initFd } : o)) };
 }
 
 /** Serialises a plan into the wire format described in protocol.ts. */
@@ -163,12 +280,14 @@ export function encodePlan(plan: ExecPlan): Buffer {
   chunks.push(header);
   for (const op of plan.ops) {
     const { args, strings } = encodeArgs(op);
-    const head = Buffer.alloc(40);
+    const label = plan.labels ? labelStrings(op) : { mask: 0, strings: [] };
+    const head = Buffer.alloc(OP_HEAD_BYTES);
     head.writeUInt32LE(OPS[opName[op.op]].code, 0);
     head.writeUInt32LE(strings.length, 4);
-    for (let i = 0; i < 4; i++) head.writeBigUInt64LE(BigInt.asUintN(64, args[i] ?? 0n), 8 + i * 8);
+    for (let i = 0; i < OP_ARGS; i++) head.writeBigUInt64LE(BigInt.asUintN(64, args[i] ?? 0n), 8 + i * 8);
+    head.writeUInt32LE(label.mask, 8 + OP_ARGS * 8);
     chunks.push(head);
-    for (const s of strings) {
+    for (const s of [...strings, ...label.strings]) {
       if (typeof s !== 'string' && !Buffer.isBuffer(s)) {
         throw usageError(`${op.step ?? op.op}: expected text, got ${Array.isArray(s) ? 'a list' : typeof s}: ${JSON.stringify(s)}`);
       }

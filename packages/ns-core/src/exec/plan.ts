@@ -3,11 +3,12 @@
  * per-kind packages, stdio, environment) to the ordered ops the exec stage runs. Pure: no fd
  * is opened and no syscall made here, so plans are tested without privileges.
  */
+import { basename } from 'node:path';
 import { constants } from 'node:os';
 import { usageError } from '../errors';
 import { kindInfo, kindsToString, KIND_NAMES, nsProcPath, type NamespaceKind } from '../kinds';
 import type { Namespace } from '../namespace';
-import type { ChildOp, ExecPlan } from './ops';
+import type { ChildOp, ExecPlan, ExitCodes } from './ops';
 
 /**
  * When a step's in-child ops run, in this order. Kernel rules decide it: 'pre-namespaces'
@@ -29,13 +30,30 @@ export interface ParentContext {
   readonly pidfd: number;
 }
 
-export type ParentAction =
+/**
+ * What the parent does at the sync point, as data: spawn() does it from Node, and the in-place
+ * stage (execInPlace) from a helper it forks before any namespace changes, left where it began.
+ */
+export type DataParentAction =
   /** Write /proc/PID/<file> (uid_map, gid_map, setgroups, timens_offsets) in one write. */
   | { readonly action: 'write-proc'; readonly file: string; readonly data: string; readonly step?: string }
   /** Run a helper; the string '{pid}' in argv is replaced. Only newuidmap/newgidmap use this. */
   | { readonly action: 'run'; readonly argv: readonly string[]; readonly step?: string }
-  /** Anything else (move a link into the child's netns, join a cgroup). */
-  | { readonly action: 'call'; readonly step: string; readonly run: (ctx: ParentContext) => void | Promise<void> };
+  /**
+   * Bind the child's namespace of `kind` (pid_for_children, time_for_children for those kinds)
+   * onto `file`, creating it if missing: `unshare --net=FILE`. If the program never runs, the
+   * binding and a file made for it are taken away again.
+   */
+  | { readonly action: 'bind-ns'; readonly kind: NamespaceKind; readonly file: string; readonly step?: string };
+
+export type ParentAction =
+  | DataParentAction
+  /**
+   * Anything else (move a link into the child's netns, join a cgroup), in JavaScript: spawn()
+   * only. `data`: the same work as data, which execInPlace() runs instead.
+   */
+  | { readonly action: 'call'; readonly step: string; readonly run: (ctx: ParentContext) => void | Promise<void>;
+      readonly data?: DataParentAction };
 
 /**
  * One package's contribution to a spawn: data describing namespaces and ops, plus optional
@@ -93,7 +111,54 @@ export interface SpawnOptions {
   readonly waitForExec?: 'blocking' | 'async';
   /** Signals the program starts with ignored, as the launcher's caller had them (nohup). */
   readonly ignoreSignals?: readonly NodeJS.Signals[];
+  /**
+   * Leave a small C supervisor (nsx-init) outside the new namespaces as the child: it waits for
+   * the program, passes signals on, cleans up, and exits with the program's status, so no
+   * JavaScript need stay alive for a running program (the container runner).
+   */
+  readonly supervise?: SuperviseOptions;
 }
+
+export interface SuperviseOptions {
+  /** Removed in order once the program is gone: empty directories (a cgroup) and files (state). */
+  readonly cleanup?: readonly ({ readonly rmdir: string } | { readonly unlink: string })[];
+  /** Then run (a path, not searched for) with the exit code appended, and waited for. */
+  readonly onExit?: readonly string[];
+  /** Signals passed on to the program; default RELAYED_SIGNALS. */
+  readonly forward?: readonly NodeJS.Signals[];
+}
+
+/** How the process that waits for a forked program treats signals sent to it. */
+export interface ForkPolicy {
+  /** Passed on to the program. */
+  readonly forward?: readonly NodeJS.Signals[];
+  /** Ignored. Every other signal acts on the waiting process by default, as on util-linux's. */
+  readonly ignore?: readonly NodeJS.Signals[];
+}
+
+/** What execInPlace() takes: spawn()'s options for a program that replaces the calling process. */
+export interface InPlaceOptions extends Omit<SpawnOptions, 'waitForExec' | 'supervise'> {
+  // stdio: as spawn()'s, but for 'pipe', which is refused: nothing would be left to read the other end.
+  /**
+   * Run the program as a child and wait for it in C (unshare --fork): true for util-linux's
+   * policy (SIGINT and SIGTERM ignored), or a policy. A new pid namespace implies it, as the
+   * program is in one only past a fork. Without a fork the program keeps our pid.
+   */
+  readonly fork?: boolean | ForkPolicy;
+  /** Names the tool in error messages ("ns-unshare: mount /proc failed: ..."). Default: the script's name. */
+  readonly programName?: string;
+  /** Exit status when the program cannot start; default util-linux's 1, 126 and 127. */
+  readonly exitCodes?: Partial<ExitCodes>;
+  /** bubblewrap's --info-fd: the program's pid and namespace ids, as one JSON object. */
+  readonly infoFd?: number;
+  /** bubblewrap's --json-status-fd: that object as a line, then {"exit-code": N} if a process waits. */
+  readonly statusFd?: number;
+  /** Namespace ids known before the start (ns-enter's targets), for those the stage cannot stat. */
+  readonly knownNamespaceIds?: Partial<Record<NamespaceKind, number>>;
+}
+
+/** util-linux's exit codes when the program does not start. */
+export const UTIL_LINUX_EXIT_CODES: ExitCodes = { failure: 1, cannotExecute: 126, notFound: 127 };
 
 /** What REPORT_NS stats, in KIND_NAMES order: the for-children entries where a kind has one. */
 export const REPORTED_NS_PATHS: readonly string[] = KIND_NAMES.map((k) => nsProcPath('self', k, true));
@@ -120,7 +185,7 @@ export function programCandidates(file: string, env: readonly string[] | 'inheri
  * others, last when entering it drops rights we still need. nsenter(1) settles this by
  * trying everything softly, then retrying what failed; so do we, in the child.
  */
-export function joinOps(join: readonly JoinTarget[], programStaysOutsidePid = false): ChildOp[] {
+export function joinOps(join: readonly JoinTarget[], programStaysOutsidePid = false, sharesMemory = true): ChildOp[] {
   const handles = join.filter((j): j is Namespace => !('pidfd' in j));
   const pidfds = join.filter((j): j is { pidfd: number; kinds: readonly NamespaceKind[] } => 'pidfd' in j);
   const ops: ChildOp[] = [];
@@ -129,7 +194,8 @@ export function joinOps(join: readonly JoinTarget[], programStaysOutsidePid = fa
   const joinsTime = join.some((j) => ('pidfd' in j ? j.kinds.includes('time') : j.kind === 'time'));
   // The fork a time join needs would put the program inside a joined pid namespace; when it must
   // stay outside (nsenter -F), the pid join waits until after that fork, so only children enter.
-  const deferPid = joinsTime && programStaysOutsidePid;
+  // A stage with memory of its own (in place) joins time itself, as nsenter does, and needs no fork.
+  const deferPid = joinsTime && programStaysOutsidePid && sharesMemory;
   for (const p of pidfds) {
     const now = p.kinds.filter((k) => k !== 'time' && !(deferPid && k === 'pid'));
     if (now.length) ops.push({ op: 'setns', fd: p.pidfd, kinds: now, step: `join ${kindsToString(now)}` });
@@ -146,12 +212,13 @@ export function joinOps(join: readonly JoinTarget[], programStaysOutsidePid = fa
     early.forEach((h, slot) => ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], mode: 'soft', slot, step: `join ${h.kind}` }));
     early.forEach((h, slot) => ops.push({ op: 'setns', fd: h.fd, kinds: [h.kind], mode: 'retry', slot, step: `join ${h.kind}` }));
   }
-  if (late.length) {
+  if (late.length && sharesMemory) {
     // timens_install refuses a task that shares its memory (EUSERS), as the stage's child
     // shares Node's: a copy-on-write grandchild joins the time namespace (after user, whose
     // capabilities it needs) and goes on; the child stays behind and relays.
-    ops.push({ op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, step: 'join time' }, ...late);
+    ops.push({ op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, step: 'join time' });
   }
+  ops.push(...late);
   return ops;
 }
 
@@ -173,13 +240,38 @@ export interface CompiledSpawn {
 }
 
 /**
- * Validates and orders everything into an ExecPlan. `fdMap` (child fd -> caller fd) comes from
- * the caller's stdio resolution.
+ * Validates and orders everything into an ExecPlan for spawn(). `fdMap` (child fd -> caller
+ * fd) comes from the caller's stdio resolution.
  * @throws NsError EUSAGE for conflicting or invalid requests.
  */
 export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): CompiledSpawn {
+  return compile(argv, options, fdMap, undefined);
+}
+
+/**
+ * The plan execInPlace() hands to nsx: the same ops for a stage that runs in this very process
+ * (pid `pid`) after it execs, with the labels and hints it prints failures with. New namespaces
+ * are all unshared in place; a fork (asked for, or implied by a new pid namespace) leaves
+ * nsx-init waiting; the parent actions are done by a helper nsx forks first.
+ * @throws NsError EUSAGE for invalid requests, and for a step whose parent action is JavaScript.
+ */
+export function compileInPlace(argv: readonly string[], options: InPlaceOptions, fdMap: ReadonlyMap<number, number>,
+                               pid: number): CompiledSpawn {
+  return compile(argv, options, fdMap, { pid, options });
+}
+
+interface InPlace {
+  readonly pid: number;
+  readonly options: InPlaceOptions;
+}
+
+const PR_SET_PDEATHSIG_OP = (signal: number): ChildOp => ({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [signal], step: 'kill with parent' });
+
+function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions, fdMap: ReadonlyMap<number, number>,
+                 inPlace: InPlace | undefined): CompiledSpawn {
   if (argv.length === 0 || argv[0] === '') throw usageError('no program given');
   const steps = options.steps ?? [];
+  const supervise = inPlace ? undefined : (options as SpawnOptions).supervise;
   const created = new Set<NamespaceKind>(options.create ?? []);
   const unshared = new Set<NamespaceKind>();
   for (const s of steps) {
@@ -193,11 +285,13 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
       unshared.add(k);
     }
   }
-  if (steps.some((s) => s.createInChild)) {
+  for (const k of unshared) created.delete(k);
+  // A new pid namespace the program must be inside: in place, only a fork gets it there.
+  const programInNewPid = created.has('pid');
+  if (inPlace || steps.some((s) => s.createInChild)) {
     for (const k of created) unshared.add(k);
     created.clear();
   }
-  for (const k of unshared) created.delete(k);
   const joined = new Set<NamespaceKind>();
   for (const j of options.join ?? []) {
     for (const k of 'pidfd' in j ? j.kinds : [j.kind]) {
@@ -205,12 +299,16 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
       joined.add(k);
     }
   }
+  const parentActions = steps.flatMap((s) => s.parent ?? []);
 
   const ops: ChildOp[] = [];
   const killWithParent = options.killWithParent || steps.find((s) => s.killWithParent)?.killWithParent;
   const deathSignal = killWithParent ? constants.signals[killWithParent] : undefined;
   if (killWithParent && !deathSignal) throw usageError(`unknown signal ${killWithParent}`);
-  if (deathSignal) ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [deathSignal], step: 'kill with parent' });
+  if (inPlace) ops.push(...reportingOps(inPlace.options));
+  // In place the process is the launcher itself, whose parent is the caller's shell: only a
+  // forked program gets PR_SET_PDEATHSIG, as util-linux sets it for --kill-child.
+  else if (deathSignal) ops.push(PR_SET_PDEATHSIG_OP(deathSignal));
   if (options.ignoreSignals?.length) ops.push({ op: 'ignore-signals', signals: options.ignoreSignals, step: 'ignored signals' });
   // Only the fds the caller maps reach the program; dup2 through stashed copies so that
   // overlapping maps (1->2, 2->1) cannot clobber each other.
@@ -224,49 +322,167 @@ export function compileSpawn(argv: readonly string[], options: SpawnOptions, fdM
     slot++;
   }
   ops.push(...placements);
+  if (supervise) ops.push(...supervisorOps(supervise, created, deathSignal));
   const phased = steps.flatMap((s) => s.child ?? []);
+  const forksOf = (o: ChildOp): ChildOp => (inPlace && o.op === 'fork' ? withCallerIgnored(o, options.ignoreSignals) : o);
+  const policy = inPlace ? forkPolicy(inPlace.options, programInNewPid) : undefined;
+  const helper = inPlace ? helperStages(parentActions, inPlace.pid, policy !== undefined) : undefined;
+  if (helper?.ops.length) ops.push(...helper.ops);
   for (const op of phased) if (op.phase === 'pre-namespaces') ops.push(stripPhase(op));
   // A step that wants the program inside a joined pid namespace asks for a relay fork.
-  ops.push(...joinOps(options.join ?? [], !phased.some((o) => o.op === 'fork' && !o.init)));
+  ops.push(...joinOps(options.join ?? [], !phased.some((o) => o.op === 'fork' && !o.init), !inPlace).map(forksOf));
   if (unshared.size) ops.push({ op: 'unshare', kinds: [...unshared], step: `unshare ${kindsToString(unshared)}` });
 
   // A round trip to the parent only when it has work to do while the child waits.
-  const parentActions = steps.flatMap((s) => s.parent ?? []);
-  const hasSync = parentActions.length > 0;
+  const hasSync = !inPlace && parentActions.length > 0;
   if (hasSync) ops.push({ op: 'sync', step: 'wait for parent' });
+  if (helper?.beforeFork) ops.push({ op: 'helper-sync', step: helper.beforeFork, last: !helper.afterFork });
 
   // The namespaces are final once joins, unshares and the 'namespaces' phase are done: report
   // their ids now, while /proc is still the caller's (a pivot_root may hide it later).
   const reportAfter = 'namespaces';
   // A time join already left the program one fork down, inside every joined namespace: a
   // relay fork asked for by a step (to enter a pid namespace) would only add a level.
-  const forkedByJoin = ops.some((o) => o.op === 'fork');
+  const forkedByJoin = ops.some((o) => o.op === 'fork' && !o.supervise);
   for (const phase of PHASES) {
     if (phase === 'pre-namespaces') continue;
     for (const op of phased) {
       if (op.phase !== phase || (forkedByJoin && op.op === 'fork' && !op.init)) continue;
-      ops.push(stripPhase(op));
+      ops.push(forksOf(stripPhase(op)));
     }
-    if (phase === reportAfter) ops.push({ op: 'report-ns', paths: REPORTED_NS_PATHS, step: 'report namespaces' });
+    if (phase === reportAfter && !inPlace) ops.push({ op: 'report-ns', paths: REPORTED_NS_PATHS, step: 'report namespaces' });
+    if (phase === reportAfter && inPlace) {
+      ops.push(...infoOps(inPlace.options));
+      if (policy) ops.push(...inPlaceFork(policy, options.ignoreSignals, deathSignal));
+      if (helper?.afterFork) ops.push({ op: 'helper-sync', step: helper.afterFork, last: true });
+    }
     if (phase === 'fork' && deathSignal && phased.some((o) => o.op === 'fork')) {
       // PDEATHSIG is per process: the program past a fork needs its own.
-      ops.push({ op: 'prctl', option: PR_SET_PDEATHSIG, args: [deathSignal], step: 'kill with parent' });
+      ops.push(PR_SET_PDEATHSIG_OP(deathSignal));
     }
   }
   if (options.cwd !== undefined) ops.push({ op: 'chdir', path: options.cwd, step: 'working directory' });
 
-  const env = options.env === undefined ? 'inherit' : envToList(options.env);
+  // In place the environment is written out: the stage's own (nsx's) is empty.
+  const env = inPlace ? envToList(options.env ?? process.env) : options.env === undefined ? 'inherit' : envToList(options.env);
   const progArgv = options.argv0 !== undefined ? [options.argv0, ...argv.slice(1)] : [...argv];
-  ops.push({ op: 'exec', paths: programCandidates(argv[0]!, env), argv: progArgv, env, step: 'exec' });
+  ops.push({ op: 'exec', paths: programCandidates(argv[0]!, env), argv: progArgv, env, file: argv[0]!, step: 'exec' });
 
   const fdFloor = Math.max(2, ...fdMap.keys()) + 1;
+  const cloneKinds = supervise ? [] : KIND_NAMES.filter((k) => created.has(k));
   return {
-    plan: { cloneKinds: KIND_NAMES.filter((k) => created.has(k)), fdFloor, ops },
-    parentActions,
+    plan: { cloneKinds, fdFloor, ops, ...(inPlace ? { labels: true } : {}) },
+    parentActions: inPlace ? [] : parentActions,
     created: KIND_NAMES.filter((k) => created.has(k)),
     unsharedInChild: KIND_NAMES.filter((k) => unshared.has(k)),
     hasSync,
   };
+}
+
+/**
+ * spawn()'s supervisor: the child forks the program into the new namespaces (clone flags on the
+ * fork) and stays outside them as nsx-init in supervise mode, with the cleanup as its words.
+ */
+function supervisorOps(supervise: SuperviseOptions, created: Set<NamespaceKind>, deathSignal: number | undefined): ChildOp[] {
+  const words = (supervise.cleanup ?? []).flatMap((c) => ('rmdir' in c ? ['rmdir', c.rmdir] : ['unlink', c.unlink]));
+  if (supervise.onExit?.length) words.push('on-exit', ...supervise.onExit);
+  const cloneKinds = KIND_NAMES.filter((k) => created.has(k));
+  // Cloned into them here, so the child itself (the supervisor) needs none.
+  created.clear();
+  return [
+    { op: 'fork', init: false, forward: supervise.forward ?? RELAYED_SIGNALS, supervise: words, cloneKinds, step: 'supervise' },
+    ...(deathSignal ? [PR_SET_PDEATHSIG_OP(deathSignal)] : []),
+  ];
+}
+
+/** In place: ERRORS first, so that every later failure is printed as the CLI would print it. */
+function reportingOps(options: InPlaceOptions): ChildOp[] {
+  const program = options.programName ?? (process.argv[1] ? basename(process.argv[1]).replace(/\.js$/, '') : 'node');
+  return [{ op: 'errors', program, exitCodes: { ...UTIL_LINUX_EXIT_CODES, ...options.exitCodes }, step: 'errors' }];
+}
+
+/** In place: --info-fd/--json-status-fd, written by the stage; ids the caller knows go first, as spawn()'s reporters merge them. */
+function infoOps(options: InPlaceOptions): ChildOp[] {
+  if (options.infoFd === undefined && options.statusFd === undefined) return [];
+  const known = options.knownNamespaceIds ?? {};
+  const order = [...KIND_NAMES.filter((k) => known[k] !== undefined), ...KIND_NAMES.filter((k) => known[k] === undefined)];
+  return [{
+    op: 'info', step: 'info',
+    ...(options.infoFd !== undefined ? { infoFd: options.infoFd } : {}),
+    ...(options.statusFd !== undefined ? { statusFd: options.statusFd } : {}),
+    ids: order.map((k) => [`${k}-namespace`, known[k] ?? nsProcPath('self', k, true)] as const),
+  }];
+}
+
+/** unshare --fork's waiting parent: it ignores SIGINT and SIGTERM (util-linux 2.36+), forwards nothing. */
+const UNSHARE_FORK_POLICY: ForkPolicy = { forward: [], ignore: ['SIGINT', 'SIGTERM'] };
+
+/** Whether the program runs past a fork in place, and with which policy: asked for, or implied by a new pid namespace. */
+function forkPolicy(options: InPlaceOptions, programInNewPid: boolean): ForkPolicy | undefined {
+  if (options.fork && typeof options.fork === 'object') return options.fork;
+  return options.fork || programInNewPid ? UNSHARE_FORK_POLICY : undefined;
+}
+
+/** Signals the caller ignored stay ignored in every process that waits, and are never passed on. */
+function withCallerIgnored<T extends ChildOp & { op: 'fork' }>(op: T, ignored: readonly NodeJS.Signals[] | undefined): T {
+  if (!ignored?.length) return op;
+  const kept: readonly NodeJS.Signals[] = ignored.filter((s) => s !== 'SIGCHLD');
+  return { ...op, forward: op.forward.filter((s) => !kept.includes(s)), ignore: [...new Set([...(op.ignore ?? []), ...kept])] };
+}
+
+/**
+ * Kernel rule (pid_namespaces(7)): unshare(CLONE_NEWPID) moves only the caller's children, so
+ * the program is in a new pid namespace only past a fork; and the first process in it must
+ * exist before /proc/PID/ns/pid_for_children can be opened (for --pid=FILE). The fork comes
+ * right after the namespaces exist, before any mount: proc mounted for the new namespace must
+ * be mounted from inside it. The program past it gets PR_SET_PDEATHSIG (--kill-child).
+ */
+function inPlaceFork(policy: ForkPolicy, ignored: readonly NodeJS.Signals[] | undefined, deathSignal: number | undefined): ChildOp[] {
+  const fork = withCallerIgnored({ op: 'fork' as const, init: false, forward: policy.forward ?? [], ignore: policy.ignore ?? [], step: 'fork' }, ignored);
+  return [fork, ...(deathSignal ? [PR_SET_PDEATHSIG_OP(deathSignal)] : [])];
+}
+
+/**
+ * The helper's ops, in stages. Kernel rule (user_namespaces(7)): the maps of a new user namespace
+ * are written from outside once it exists, before anything runs in it: the first stage runs right
+ * after the unshare. util-linux binds --KIND=FILE after its fork (pid_for_children appears only
+ * with the namespace's first process): with a fork, the bindings are a second stage after it.
+ */
+function helperStages(actions: readonly ParentAction[], pid: number, forks: boolean):
+  { ops: ChildOp[]; beforeFork?: string; afterFork?: string } {
+  const data = actions.map((a) => {
+    if (a.action !== 'call') return a;
+    if (a.data) return a.data;
+    throw usageError(`${a.step}: this step runs JavaScript at the sync point, which cannot run once the program has `
+      + 'replaced this process; use spawn()');
+  });
+  const late: DataParentAction[] = forks ? data.filter((a) => a.action === 'bind-ns') : [];
+  const early = data.filter((a) => !late.includes(a));
+  const stages = [early, late].filter((s) => s.length);
+  if (!stages.length) return { ops: [] };
+  const body = stages.flatMap((stage) => [{ op: 'helper-stage' } as ChildOp, ...stage.map((a) => helperOp(a, pid))]);
+  const name = (stage: readonly DataParentAction[]) => stage.map((a) => a.step ?? a.action).join(', ');
+  return {
+    ops: [{ op: 'helper-fork', count: body.length, step: 'helper' }, ...body],
+    ...(early.length ? { beforeFork: name(early) } : {}),
+    ...(late.length ? { afterFork: name(late) } : {}),
+  };
+}
+
+/** One parent action as the helper's op, naming what runParentAction() names when spawn() does it. */
+function helperOp(action: DataParentAction, pid: number): ChildOp {
+  switch (action.action) {
+    case 'write-proc':
+      return { op: 'write-file', path: `/proc/${pid}/${action.file}`, data: action.data, step: action.step ?? action.file };
+    case 'run': {
+      const argv = action.argv.map((a) => a.replaceAll('{pid}', String(pid)));
+      return { op: 'run-helper', paths: programCandidates(argv[0]!, 'inherit'), argv, fallback: `Command failed: ${argv.join(' ')}`,
+               step: action.step ?? 'run' };
+    }
+    case 'bind-ns':
+      return { op: 'bind-ns', source: nsProcPath(pid, action.kind, true), target: action.file, create: true,
+               step: action.step ?? `persist ${action.kind}` };
+  }
 }
 
 function stripPhase(op: PhasedOp): ChildOp {

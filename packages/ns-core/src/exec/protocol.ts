@@ -10,18 +10,43 @@
  *   status pipe EOF (CLOEXEC) ◀───────────────  execve() succeeded
  *   or ERROR record {op, syscall, errno} ◀────  a step failed; the child exits
  *
+ * The same ops run in place (`nsx`, the executable, exec'd by execInPlace() from Node's main
+ * thread with the plan in a sealed memfd): there is no parent to read records, so the stage
+ * renders a failure itself (ERRORS, each op's label, and the hints errors.ts gives, which the
+ * header generator writes into protocol.h), a helper it forks before any
+ * namespace changes does what a parent would do at the sync point (HELPER_FORK, HELPER_SYNC),
+ * and INFO writes --info-fd/--json-status-fd.
+ *
  * Wire format, little-endian u32 words:
- *   header: MAGIC, VERSION, clone flags, fd floor, op count
- *   op:     opcode, string count, 4 x u64 args (8 words), then each string as
- *           u32 length (including its NUL) + bytes + NUL, padded to 4 bytes.
+ *   header: MAGIC, VERSION, clone flags (u64), fd floor, op count
+ *   op:     opcode, string count, OP_ARGS x u64 args, label mask, 0; then each string as
+ *           u32 length (including its NUL) + bytes + NUL, padded to 4 bytes; then one string
+ *           per bit of the label mask (LABEL order), in the same form.
  */
 
 export const PROTOCOL_MAGIC = 0x3158534e; // 'NSX1'
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const MAX_OPS = 4096;
 export const MAX_STRINGS = 65536;
 export const MAX_PLAN_BYTES = 4 << 20;
 export const MAX_FD_SLOTS = 64;
+/** u64 arguments per op. */
+export const OP_ARGS = 6;
+/** Bytes of an op's head: code, string count, the args, the label mask and a zero word. */
+export const OP_HEAD_BYTES = 8 + OP_ARGS * 8 + 8;
+/** Bytes of a helper's stderr kept for the error message (newuidmap's one line, and more). */
+export const MAX_HELPER_OUTPUT = 2048;
+/** BIND_NS ops a plan may hold: one per namespace kind, twice over. */
+export const MAX_BINDS = 16;
+/** Strings a FORK may pass to nsx-init (a supervisor's cleanup words). */
+export const MAX_FORK_WORDS = 256;
+
+/**
+ * What an op's label holds, one string per bit, in this order: what the error message names
+ * (`--mount-proc: mount proc -> /proc failed: ...`). Built by opLabel() in ops.ts, the one
+ * source of the wording for TypeScript and C alike.
+ */
+export const LABEL = { STEP: 1, KINDS: 2, PATH: 4, DEST: 8 } as const;
 
 /** Operation codes, their string arity (-1: variable) and what they do in the child. */
 export const OPS = {
@@ -76,14 +101,17 @@ export const OPS = {
   /** Drop every capability not in mask a0 from the bounding set. */
   BOUNDING_KEEP: { code: 25, strings: 0 },
   /**
-   * Clone a grandchild that runs the remaining ops; this process stays behind, forwards the
-   * signals in mask a1 (bit n-1 for signal n) and exits as the grandchild did. a0=1: init mode
-   * (reap every child, as PID 1 must). a2=1: the grandchild gets a copy-on-write copy of the
-   * memory rather than sharing it (needed to join a time namespace). a3: an fd of nsx-init,
-   * which the staying half execs into so that it never shares Node's memory with the program.
-   * Reports the grandchild's pid in a PID record.
+   * Clone a grandchild that runs the remaining ops; this process stays behind as nsx-init
+   * (execveat of fd a3, so that it never shares Node's memory with the program), forwards the
+   * signals in mask a1 (bit n-1 for signal n), ignores those in mask a2, lets every other
+   * signal act by default on itself, and exits as the grandchild did. a0 is FORK_MODE: init
+   * reaps every child, as PID 1 must; supervise also runs the cleanup words in the strings
+   * (`rmdir PATH`, `unlink PATH`, `on-exit ARGV...`) once the grandchild is gone. a4 bit 0:
+   * the grandchild gets a copy-on-write copy of the memory rather than sharing it (needed to
+   * join a time namespace). a5: namespace flags the grandchild is cloned into (supervise: it
+   * stays outside them). Reports the grandchild's pid in a PID record; in place, writes INFO.
    */
-  FORK: { code: 26, strings: 0 },
+  FORK: { code: 26, strings: -1 },
   /** setsid(). */
   SETSID: { code: 27, strings: 0 },
   /**
@@ -103,7 +131,39 @@ export const OPS = {
    * caller ignored (nohup), which execve(2) would have passed on had the launcher exec'd in place.
    */
   IGNORE_SIGNALS: { code: 31, strings: 0 },
+  /**
+   * In place: failures are rendered here, one line on (a copy of) fd 2, as `s0: <message>`,
+   * and the process exits a0 (setup failed), a1 (execve failed), a2 (execve ENOENT). Comes first.
+   */
+  ERRORS: { code: 32, strings: 1 },
+  /**
+   * In place: fork a helper that stays in the original namespaces and runs the a0 ops that
+   * follow (HELPER_STAGE, WRITE_FILE, RUN_HELPER, BIND_NS) when told to, as a parent would at
+   * the sync point; this process skips them. It is reaped after its last stage; a process of its
+   * own then undoes its BIND_NS ops unless this process (or its fork) reaches execve.
+   */
+  HELPER_FORK: { code: 33, strings: 0 },
+  /** Helper ops: wait for the next HELPER_SYNC before running the ops up to the next marker. */
+  HELPER_STAGE: { code: 34, strings: 0 },
+  /** In place: let the helper run its next stage and wait for it; a failure it reported ends us. a0=1: its last stage (the helper then exits). */
+  HELPER_SYNC: { code: 35, strings: 0 },
+  /** Helper op: run a program (a0 candidate paths, a1 argv strings) and wait; non-zero is a failure naming its stderr. */
+  RUN_HELPER: { code: 36, strings: -1 },
+  /** Helper op: bind s0 (a /proc/PID/ns file) onto s1, creating s1 (0444) first if a0=1 and it is missing. */
+  BIND_NS: { code: 37, strings: 2 },
+  /**
+   * In place: --info-fd a0 and --json-status-fd a1 (-1: none). The strings are pairs of a JSON
+   * key and where its namespace id comes from (a path to stat now, or the digits). The object,
+   * with "child-pid" first, is written at the first FORK (the grandchild's pid) or else at EXEC
+   * (our own); a1 then gets {"exit-code":N} from the process that waits.
+   */
+  INFO: { code: 38, strings: -1 },
+  /** Set IFF_UP on interface s0 of the current network namespace (SIOCSIFFLAGS): `lo`. */
+  LINK_UP: { code: 39, strings: 1 },
 } as const;
+
+/** FORK's a0: what the staying half does. */
+export const FORK_MODE = { RELAY: 0, INIT: 1, SUPERVISE: 2 } as const;
 
 /** Most paths a REPORT_NS op may stat. */
 export const MAX_NS_IDS = 16;
@@ -125,7 +185,7 @@ export const SYSCALLS = [
   'none', 'setns', 'unshare', 'read', 'write', 'dup', 'dup2', 'close_range', 'mount', 'umount2',
   'mkdir', 'open', 'symlink', 'chdir', 'pivot_root', 'chroot', 'fchdir', 'sethostname',
   'setdomainname', 'setgroups', 'setresgid', 'setresuid', 'prctl', 'capget', 'capset', 'clone',
-  'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask',
+  'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'pipe2', 'wait4', 'socket', 'ioctl', 'socketpair',
 ] as const;
 export type SyscallName = (typeof SYSCALLS)[number];
 
@@ -137,6 +197,10 @@ export const DECODE_ERRORS = [
   'ns_flags',
   // an argument out of its range: setns mode or slot, setgroups count over NGROUPS_MAX
   'bad_argument',
+  // a label mask with unknown bits, or a head's zero word that is not zero
+  'bad_label',
+  // a helper op outside a HELPER_FORK's range, or a helper range holding anything else
+  'helper_range',
 ] as const;
 
 /** Exit status of a child that reported an ERROR record before exec. */

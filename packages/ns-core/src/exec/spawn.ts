@@ -2,18 +2,21 @@
  * spawn(): start a program in new and/or existing namespaces through the exec stage.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NsError, errnoName } from '../errors';
-import { KIND_NAMES, type NamespaceKind } from '../kinds';
-import { closeFd, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
+import { KIND_NAMES, nsProcPath, type NamespaceKind } from '../kinds';
+import { mount, umount2, MNT } from '../sys/mount';
+import { closeFd, pidfdOpen, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
 import { execStage, openInitBinary } from './native';
 import { memorySharedBegins, memorySharedEnds } from './shared-memory';
-import { encodePlan, opPath, type ChildOp, type ExecPlan } from './ops';
-import { compileSpawn, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec } from './plan';
-import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES, SYSCALLS } from './protocol';
+import { encodePlan, opError, withInitFd } from './ops';
+import {
+  compileSpawn, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
+} from './plan';
+import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES } from './protocol';
 
 export interface ExitStatus {
   /** Exit code, or null if killed by a signal. */
@@ -213,28 +216,48 @@ function resolveStdio(options: SpawnOptions): ResolvedStdio {
   return out;
 }
 
-/** Fork ops get an fd of nsx-init, a runtime resource the pure compiler does not know. */
-function withInitFd(plan: ExecPlan, initFd: number | undefined): ExecPlan {
-  if (initFd === undefined) return plan;
-  return { ...plan, ops: plan.ops.map((o) => (o.op === 'fork' ? { ...o, initFd } : o)) };
+/** A namespace file spawn() bound at the sync point, taken away again if the program never runs. */
+interface Bound {
+  readonly file: string;
+  readonly created: boolean;
 }
 
-/** Turns an ERROR record into the error users see, naming the step, syscall and path. */
-function childError(ops: readonly ChildOp[], opIndex: number, errno: number, syscallId: number): NsError {
-  const op = ops[opIndex];
-  const syscall = SYSCALLS[syscallId] ?? `syscall ${syscallId}`;
-  const path = op ? opPath(op) : undefined;
-  const namespaces = op && (op.op === 'setns' || op.op === 'unshare') ? op.kinds : undefined;
-  return new NsError({
-    errno, syscall,
-    ...(op?.step ? { step: op.step } : {}),
-    ...(path !== undefined ? { path } : {}),
-    ...(op?.op === 'mount' && op.source ? { path: op.source, dest: op.target } : {}),
-    ...(namespaces ? { namespaces } : {}),
-  });
+/**
+ * bind-ns: the child's namespace onto a file, made (0444, O_EXCL: never someone else's) if missing.
+ * Kept in `bound` so that a spawn failing later takes it back.
+ */
+export function bindNamespaceFile(source: string, file: string, step: string): Bound {
+  let created = false;
+  if (!existsSync(file)) {
+    try {
+      closeSync(openSync(file, 'wx', 0o444));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new NsError({ errno: Math.abs(err.errno ?? 0), code: err.code ?? 'EUNKNOWN', syscall: 'open', path: file, step });
+    }
+    created = true;
+  }
+  try {
+    mount(source, file, null, ['BIND']);
+  } catch (e) {
+    if (created) unlinkSync(file);
+    const err = e as NsError;
+    throw new NsError({ errno: Math.abs(err.errno), code: err.code, syscall: 'mount', path: source, dest: file, step });
+  }
+  return { file, created };
 }
 
-async function runParentAction(action: ParentAction, ctx: ParentContext): Promise<void> {
+/** Undoes bindNamespaceFile(): detached, so an open fd keeps its namespace but the file lets go. */
+export function unbindNamespaceFile(bound: Bound): void {
+  umount2(bound.file, MNT.DETACH);
+  if (bound.created) unlinkSync(bound.file);
+}
+
+async function runParentAction(action: ParentAction, ctx: ParentContext, bound: Bound[]): Promise<void> {
+  if (action.action === 'bind-ns') {
+    bound.push(bindNamespaceFile(nsProcPath(ctx.pid, action.kind, true), action.file, action.step ?? `persist ${action.kind}`));
+    return;
+  }
   try {
     if (action.action === 'write-proc') {
       // One write(2): the kernel rejects a uid_map written in pieces.
@@ -315,15 +338,23 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   }
 
   let failure: NsError | undefined;
+  const bound: Bound[] = [];
   const read = options.waitForExec === 'async' ? readStatus : readStatusBlocking;
   try {
     await read(statusFd, async (type, opIndex, errno, sys, value) => {
       if (type === RECORD.READY) {
-        const ctx = { pid, pidfd };
-        for (const action of compiled.parentActions) await runParentAction(action, ctx);
+        // Supervised, the program waiting here is the supervisor's child (whose PID record may
+        // still be on its way: the two write the pipe independently).
+        const programPid = options.supervise ? child.programPid ?? firstChildOf(pid) : undefined;
+        const ctx = programPid !== undefined ? { pid: programPid, pidfd: pidfdOpen(programPid) } : { pid, pidfd };
+        try {
+          for (const action of compiled.parentActions) await runParentAction(action, ctx, bound);
+        } finally {
+          if (ctx.pidfd !== pidfd) closeFd(ctx.pidfd);
+        }
         writeSync(goFd, Buffer.from([1]));
       } else if (type === RECORD.ERROR) {
-        failure = childError(compiled.plan.ops, opIndex, errno, sys);
+        failure = opError(compiled.plan.ops, opIndex, errno, sys);
       } else if (type === RECORD.NS_ID) {
         const kind = KIND_NAMES[errno];
         if (kind && value) child.namespaces[kind] = value >>> 0;
@@ -350,6 +381,7 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   if (failure) {
     await child.exited;
     memorySharedEnds();
+    for (const b of bound.reverse()) unbindNamespaceFile(b);
     child.stdin?.destroy();
     child.stdout?.destroy();
     child.stderr?.destroy();

@@ -2,9 +2,12 @@
 export { unshare, setns, CLONE_FS } from './sched';
 export { mount, umount2, MS, MNT, UMOUNT_NOFOLLOW, mountFlags, mountFlagsToString, type MountFlag } from './mount';
 export { nsGetType, nsGetUserns, nsGetParent, nsGetOwnerUid, ioctlFd } from './nsfs';
-export { pidfdOpen, pidfdGetfd, pidfdSendSignal, waitPidfd, prctl, closeFd, pipe, signalName, WEXITED, WNOHANG, WNOWAIT, type WaitResult } from './process';
+export { pidfdOpen, pidfdGetfd, pidfdSendSignal, waitPidfd, prctl, closeFd, pipe, execve, signalName, WEXITED, WNOHANG, WNOWAIT, type WaitResult } from './process';
 export { sethostname, setdomainname, uname } from './uts';
 export * as socket from './socket';
-export { fchdirRaw as fchdir, chrootRaw as chroot, dupCloexec, openRaw, O_PATH, O_DIRECTORY, O_NOFOLLOW } from './fs';
+export {
+  fchdirRaw as fchdir, chrootRaw as chroot, dupCloexec, openRaw, memfdCreate, addSeals, setCloexec, fileStatusFlags, setFileStatusFlags,
+  F_SEAL, STDIO_FLAGS_AT_LOAD, O_PATH, O_DIRECTORY, O_NOFOLLOW,
+} from './fs';
 export { lsetxattr, lgetxattr, llistxattr, mknod, makedev, flock, syncfs, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN } from './files';
 export { inotifyInit, inotifyAddWatch, IN, IN_NONBLOCK } from './inotify';

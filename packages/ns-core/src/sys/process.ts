@@ -8,6 +8,7 @@ const waitid_ = libc.func('int waitid(int idtype, unsigned int id, void *infop, 
 const prctl_ = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
 const close_ = libc.func('int close(int fd)');
 const pipe2_ = libc.func('int pipe2(_Out_ int *fds, int flags)');
+const execve_ = libc.func('int execve(const char *path, const char **argv, const char **envp)');
 
 const P_PIDFD = 3;
 export const WEXITED = 4;
@@ -80,4 +81,13 @@ export function pipe(): [number, number] {
   const fds = [0, 0];
   if (pipe2_(fds, O_CLOEXEC) < 0) throw sysError('pipe2');
   return [fds[0]!, fds[1]!];
+}
+
+/**
+ * execve(2) from the calling thread, which must be the main one: the kernel ends every other
+ * thread (Node's workers) and the process keeps its pid. Returns only by throwing.
+ */
+export function execve(path: string, argv: readonly string[], envp: readonly string[]): never {
+  execve_(path, [...argv, null], [...envp, null]);
+  throw sysError('execve', { path });
 }

@@ -1,8 +1,7 @@
 /** Values and reporting shared by ns-unshare, ns-enter and ns-run. */
 import { closeSync, fstatSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { parseDecimal, usageError, type NamespaceKind, type NsChild } from 'ns-core';
-import type { LaunchOptions } from 'ns-core/cli';
+import { parseDecimal, usageError, type ExitStatus, type NamespaceKind, type NsChild } from 'ns-core';
 
 /** A number stays a number; a name is resolved later by the library against /etc. */
 export function parseIdOrName(value: string): number | string {
@@ -26,13 +25,19 @@ function childInfo(child: NsChild, known: Partial<Record<NamespaceKind, number>>
   return info;
 }
 
+export interface StatusReporters {
+  onStart?(child: NsChild): void;
+  onExit?(child: NsChild, status: ExitStatus): void;
+}
+
 /**
- * bubblewrap's machine interfaces: --info-fd gets one JSON object once the program runs (then
- * is closed); --json-status-fd gets that object as a line, then {"exit-code": N} at the end.
+ * bubblewrap's machine interfaces for a container the runner waits for: --info-fd gets one
+ * JSON object once the program runs (then is closed); --json-status-fd gets that object as a
+ * line, then {"exit-code": N} at the end. (The drop-ins have the exec stage write them.)
  * `known`: ids the caller knows already, for kinds the child could not report.
  */
 export function statusReporters(infoFd?: number, statusFd?: number,
-                                known: Partial<Record<NamespaceKind, number>> = {}): Pick<LaunchOptions, 'onStart' | 'onExit'> {
+                                known: Partial<Record<NamespaceKind, number>> = {}): StatusReporters {
   if (infoFd === undefined && statusFd === undefined) return {};
   return {
     onStart: (child) => {

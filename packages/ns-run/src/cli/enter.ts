@@ -7,7 +7,7 @@ import {
   inheritedIgnoredSignals, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec,
   type ParsedArgs,
 } from 'ns-core/cli';
-import { parseFd, statusReporters } from './common';
+import { parseFd } from './common';
 
 /**
  * nsenter.c's options ("+ahVt:m::u::i::n::N:p::C::U::T::S:G:r::w::W::ecFZ"): unlike unshare's,
@@ -128,18 +128,16 @@ async function run(args: ParsedArgs, ignoreSignals: NodeJS.Signals[]): Promise<v
   const fds = inheritedFds([infoFd, statusFd]);
   const opened = openTargets(options);
   try {
-    const reporters = statusReporters(infoFd, statusFd, opened.ids);
     const plan = planEnter(options, opened);
+    // This process becomes the program, as nsenter; with -p the C stage's relay waits (nsenter's
+    // forking parent handles no signal: the planned fork forwards none). The fds opened for the
+    // targets go with the exec: the stage closes them before the program's.
     await launch(args.operands, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
-      // nsenter execs in place: signals sent to us are for the program. Its forking parent
-      // (-p) handles none: they act on it by default.
       signals: plan.forks ? 'fork-default' : 'program',
       ignoreSignals,
-      ...reporters,
-      onStart: (child) => {
-        opened.close(); // the child holds its namespaces now; a long-running program keeps no fds of ours
-        reporters.onStart?.(child);
-      },
+      knownNamespaceIds: opened.ids,
+      ...(infoFd !== undefined ? { infoFd } : {}),
+      ...(statusFd !== undefined ? { statusFd } : {}),
     });
   } finally {
     opened.close();

@@ -180,11 +180,11 @@ async function exec(args: ParsedArgs): Promise<void> {
   const workdir = args.last('workdir');
   const user = args.last('user');
   const plan = planExec(name, { env: args.all('env'), ...(workdir !== undefined ? { workdir } : {}), ...(user !== undefined ? { user } : {}) });
-  const held = plan.opened;
   try {
-    await launch(program.length ? program : DEFAULT_PROGRAM, plan.spawn, { signals: 'program', onStart: () => held.close() });
+    // The fds of the container's namespaces go with the exec: the stage closes them before the program's.
+    await launch(program.length ? program : DEFAULT_PROGRAM, plan.spawn, { signals: 'program' });
   } finally {
-    held.close();
+    plan.opened.close();
   }
 }
 

@@ -8,7 +8,7 @@ import {
 } from 'ns-core/cli';
 import { parseSignal } from 'ns-pid';
 import { planUnshare, type UnshareOptions } from '../unshare';
-import { parseFd, parseIdOrName, statusReporters } from './common';
+import { parseFd, parseIdOrName } from './common';
 
 /**
  * unshare.c's options, in its --help order. Short namespace letters take no argument while the
@@ -137,15 +137,13 @@ async function run(args: ParsedArgs, ignoreSignals: NodeJS.Signals[]): Promise<v
   const statusFd = args.last('json-status-fd') !== undefined ? parseFd('--json-status-fd', args.last('json-status-fd')!) : undefined;
   const fds = inheritedFds([infoFd, statusFd]);
   const plan = planUnshare(options);
-  const reporters = statusReporters(infoFd, statusFd);
+  // This process becomes the program (its pid kept), or with --fork the C stage waits for it:
+  // util-linux's parent ignores SIGINT/SIGTERM (2.36+), or passes them on (--forward-signals).
   await launch(args.operands, { ...plan.spawn, fds: { ...fds, ...plan.spawn.fds } }, {
     signals: !plan.forks ? 'program' : options.forwardSignals ? 'fork-forward' : 'fork',
     ignoreSignals,
-    ...reporters,
-    onStart: (child) => {
-      plan.persistStep?.commit(); // the program runs: the bindings stay
-      reporters.onStart?.(child);
-    },
+    ...(infoFd !== undefined ? { infoFd } : {}),
+    ...(statusFd !== undefined ? { statusFd } : {}),
   });
 }
 
