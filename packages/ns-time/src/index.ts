@@ -69,10 +69,32 @@ export function time(options: TimeOptions = {}): Step {
   for (const clock of ['boottime', 'monotonic'] as const) {
     const value = options[clock];
     if (value === undefined) continue;
-    child.push({ op: 'write-file', path: '/proc/self/timens_offsets', data: formatOffset(clock, parseOffset(`--${clock}`, value)),
+    const offset = parseOffset(`--${clock}`, value);
+    refuseOutOfRange(clock, offset, value);
+    child.push({ op: 'write-file', path: '/proc/self/timens_offsets', data: formatOffset(clock, offset),
                  phase: 'namespaces', step: `--${clock}` });
   }
   return { name: 'ns-time', create: ['time'], child };
+}
+
+/** Seconds on a clock now: CLOCK_MONOTONIC from Node, CLOCK_BOOTTIME from /proc/uptime (proc(5)). */
+function clockNow(clock: ClockName): number {
+  if (clock === 'monotonic') return Number(process.hrtime.bigint() / 1_000_000n) / 1000;
+  return Number(readText('/proc/uptime').split(' ')[0]);
+}
+
+/**
+ * The kernel's rule (kernel/time/namespace.c, proc_timens_set_offset): an offset may not put its
+ * clock below zero now, nor past KTIME_SEC_MAX/2. Checked here, before anything runs, so the
+ * message names the value even when the exec stage writes the offsets with no JavaScript left
+ * to reword the kernel's ERANGE.
+ */
+function refuseOutOfRange(clock: ClockName, offset: ClockOffset, value: number | string): void {
+  const after = clockNow(clock) + offset.seconds + offset.nanoseconds / 1e9;
+  if (after < 0 || offset.seconds > MAX_OFFSET_SECONDS / 2) {
+    throw new NsError({ errno: 34, code: 'ERANGE', step: `--${clock}`, syscall: 'write', path: '/proc/self/timens_offsets',
+                        message: `--${clock}: '${value}' would move the clock below zero or past ${Math.floor(MAX_OFFSET_SECONDS / 2)} seconds` });
+  }
 }
 
 /**
