@@ -1,0 +1,248 @@
+/**
+ * ns-run's options, and what they mean as a plan: identity, filesystem, limits, network, the
+ * environment, and the setup steps of a container. Pure but for reading the rootfs and /etc.
+ */
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import {
+  readText, usageError, type NamespaceKind, type PhasedOp, type SpawnOptions, type Step,
+} from 'ns-core';
+import { parseLimits, type CgroupLimits } from 'ns-cgroup';
+import { ipc } from 'ns-ipc';
+import { net } from 'ns-net';
+import { pid } from 'ns-pid';
+import { processContext, type UserContext } from 'ns-user';
+import { uts } from 'ns-uts';
+import { keptCapabilities } from './caps';
+import { type ContainerCgroup } from './cgroup';
+import { planIdentity, securityStep, type Accounts, type Identity } from './identity';
+import { resolveInRoot } from './inroot';
+import { loopbackUpInside } from './inside';
+import {
+  parsePublish, parseSubnet, CONTAINER_INTERFACE,
+  type NetworkMode, type PublishSpec, type Subnet,
+} from './network';
+import { type FilesystemSpec, type Volume } from './rootfs';
+import { validateName } from './state';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Run when no program is given: the shell every image has (the host's $SHELL may not exist inside). */
+export const DEFAULT_PROGRAM = ['/bin/sh'];
+
+export interface ContainerOptions {
+  /** Unique among this user's running containers; default 'nsr-' and 8 hex digits. */
+  readonly name?: string;
+  /** Root filesystem directory (pivot_root); default: the host's / read-only (see rootfs.ts). */
+  readonly rootfs?: string;
+  readonly readOnly?: boolean;
+  /** -v SRC:DEST[:ro|rw], or objects. */
+  readonly volumes?: readonly (string | Volume)[];
+  /** --tmpfs DEST: an empty writable directory. */
+  readonly tmpfs?: readonly string[];
+  /** -w: working directory inside (default /). */
+  readonly workdir?: string;
+  /** -e KEY=VALUE, or KEY to pass on the caller's value. */
+  readonly env?: readonly string[];
+  /** --env-file: KEY=VALUE lines ('#' comments), applied before `env`. */
+  readonly envFiles?: readonly string[];
+  /** -u UID[:GID] or NAME[:GROUP] inside (default 0:0). */
+  readonly user?: string;
+  /** Default: the name. */
+  readonly hostname?: string;
+  /** As root: INNER:OUTER:COUNT mapped for uids and gids (default DEFAULT_USERNS_RANGE). */
+  readonly usernsRange?: string;
+  /** Default 'veth' as root, 'none' otherwise (a veth needs privilege over the host's network). */
+  readonly network?: NetworkMode;
+  /** The veth's /30 (default: a free one of DEFAULT_SUBNET_POOL). */
+  readonly subnet?: string;
+  /** -p [HOST_IP:]HOST_PORT:CONTAINER_PORT. */
+  readonly publish?: readonly string[];
+  readonly memory?: number | string;
+  readonly pidsLimit?: number | string;
+  readonly cpus?: number | string;
+  readonly capAdd?: readonly string[];
+  readonly capDrop?: readonly string[];
+  /** Where state files go (default defaultStateRoot()). */
+  readonly stateDir?: string;
+  readonly stdio?: SpawnOptions['stdio'];
+  /** The caller's environment, for `-e KEY` (default process.env). */
+  readonly callerEnv?: NodeJS.ProcessEnv;
+}
+
+/** Everything decided before anything is created. */
+export interface ContainerPlan {
+  readonly name: string;
+  readonly hostname: string;
+  readonly argv: readonly string[];
+  readonly rootfs?: string;
+  readonly identity: Identity;
+  readonly env: readonly string[];
+  readonly workdir: string;
+  readonly network: NetworkMode;
+  readonly subnet?: number;
+  readonly publish: readonly PublishSpec[];
+  readonly limits: CgroupLimits;
+  readonly capabilities: bigint;
+  readonly filesystem: FilesystemSpec;
+  readonly kinds: readonly NamespaceKind[];
+}
+
+function parseVolume(spec: string | Volume): Volume {
+  if (typeof spec !== 'string') return spec;
+  const parts = spec.split(':');
+  const mode = parts.length === 3 ? parts[2] : undefined;
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1] || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+    throw usageError(`--volume: '${spec}' is not SRC:DEST[:ro|rw]`);
+  }
+  return { source: posix.resolve(parts[0]), dest: parts[1], readOnly: mode === 'ro' };
+}
+
+/** --env-file lines as Docker reads them: KEY=VALUE, KEY alone (the caller's value), '#' comments. */
+export function parseEnvFile(text: string, file: string): string[] {
+  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')).map((l) => {
+    const key = l.split('=')[0]!.trim();
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw usageError(`--env-file: ${file}: '${l}' is not KEY=VALUE`);
+    return l.includes('=') ? `${key}=${l.slice(l.indexOf('=') + 1)}` : key;
+  });
+}
+
+/** Resolves `KEY` entries against the caller's environment (dropped if unset, as Docker does). */
+function envEntries(entries: readonly string[], callerEnv: NodeJS.ProcessEnv, option: string): string[] {
+  return entries.flatMap((e) => {
+    const key = e.includes('=') ? e.slice(0, e.indexOf('=')) : e;
+    if (!/^[^=\0]+$/.test(key)) throw usageError(`${option}: '${e}' is not KEY=VALUE`);
+    if (e.includes('=')) return [e];
+    const value = callerEnv[key];
+    return value === undefined ? [] : [`${key}=${value}`];
+  });
+}
+
+/** Later entries win, in place of earlier ones with the same key. */
+export function mergeEnv(...lists: (readonly string[])[]): string[] {
+  const byKey = new Map<string, string>();
+  for (const e of lists.flat()) byKey.set(e.slice(0, e.indexOf('=')), e);
+  return [...byKey.values()];
+}
+
+/** The container's /etc/passwd and /etc/group, read inside its root without leaving it. */
+function containerAccounts(rootfs: string | undefined): Accounts {
+  const read = (file: string) => {
+    const root = rootfs ?? '/';
+    const r = resolveInRoot(root, file, '--user');
+    if (r.kind !== 'file') return '';
+    return readText(posix.join(root, r.inside), '--user');
+  };
+  return { passwd: read('/etc/passwd'), group: read('/etc/group') };
+}
+
+/**
+ * Validates the options and decides everything that does not create anything.
+ * @throws NsError EUSAGE for bad or conflicting options.
+ */
+export function planContainer(argv: readonly string[], options: ContainerOptions = {}, ctx: UserContext = processContext()): ContainerPlan {
+  const name = validateName(options.name ?? `nsr-${randomBytes(4).toString('hex')}`);
+  const hostname = options.hostname ?? name;
+  const network = options.network ?? (ctx.privileged ? 'veth' : 'none');
+  if (!['none', 'host', 'veth'].includes(network)) throw usageError(`--network: '${network}' is not none, host or veth`);
+  if (network === 'veth' && !ctx.privileged) {
+    throw usageError('--network veth: a veth to the host needs root (CAP_NET_ADMIN over the host\'s network); use none or host');
+  }
+  if (options.subnet !== undefined && network !== 'veth') throw usageError('--subnet: only with --network veth');
+  const publish = (options.publish ?? []).map(parsePublish);
+  if (publish.length && network === 'host') throw usageError('--publish: with --network host the container\'s ports are the host\'s already');
+  const identity = planIdentity({ ...(options.usernsRange !== undefined ? { usernsRange: options.usernsRange } : {}),
+                                  ...(options.user !== undefined ? { user: options.user } : {}) },
+                                containerAccounts(options.rootfs), ctx);
+  const callerEnv = options.callerEnv ?? process.env;
+  const fromFiles = (options.envFiles ?? []).flatMap((f) => envEntries(parseEnvFile(readText(f, '--env-file'), f), callerEnv, '--env-file'));
+  const workdir = options.workdir ?? '/';
+  if (!workdir.startsWith('/')) throw usageError(`--workdir: '${workdir}' must be absolute`);
+  const filesystem: FilesystemSpec = {
+    ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
+    ...(options.readOnly ? { readOnly: true } : {}),
+    volumes: (options.volumes ?? []).map(parseVolume),
+    tmpfs: options.tmpfs ?? [],
+    ownNetwork: network !== 'host',
+    home: identity.home,
+    uid: identity.uid,
+    gid: identity.gid,
+    // A root runner's container root is another host user, who must be able to reach sources.
+    ...(identity.mode === 'range' ? { hostRoot: { uids: identity.uidMap[0]!, gids: identity.gidMap[0]! } } : {}),
+  };
+  const limits: CgroupLimits = {
+    ...(options.memory !== undefined ? { memory: options.memory } : {}),
+    ...(options.pidsLimit !== undefined ? { pidsMax: options.pidsLimit } : {}),
+    ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
+  };
+  parseLimits(limits); // refuses bad values now, before anything exists
+  const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
+  return {
+    name, hostname, argv: argv.length ? [...argv] : DEFAULT_PROGRAM, identity, workdir, network, publish, limits, filesystem, kinds,
+    ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
+    ...(options.subnet !== undefined ? { subnet: parseSubnet(options.subnet) } : {}),
+    capabilities: keptCapabilities(options.capAdd, options.capDrop),
+    // The base environment is settled once the home is known (runContainer).
+    env: mergeEnv(fromFiles, envEntries(options.env ?? [], callerEnv, '--env')),
+  };
+}
+
+/** The environment the program starts with: a clean one, as a container runtime gives. */
+export function baseEnv(plan: ContainerPlan, home: string, callerEnv: NodeJS.ProcessEnv): string[] {
+  return [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${plan.hostname}`, `HOME=${home}`,
+          ...(callerEnv['TERM'] ? [`TERM=${callerEnv['TERM']}`] : []), 'container=ns-run'];
+}
+
+export function cgroupNeeded(limits: CgroupLimits): boolean {
+  return Object.keys(limits).length > 0;
+}
+
+/**
+ * The steps of a container, in the order their ops must run within each phase: the user
+ * namespace and its maps first (everything else is owned by it), then identity and
+ * privileges, the filesystem, the init, and the other kinds. Pure: plans are tested with it.
+ */
+export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[], subnet?: Subnet, cgroup?: ContainerCgroup): Step[] {
+  return [
+    plan.identity.userStep,
+    securityStep(plan.identity, plan.capabilities),
+    ...filesystem,
+    initStep(cgroup?.programOps ?? []),
+    uts({ hostname: plan.hostname }),
+    ipc(),
+    ...(plan.network === 'host' ? [] : networkSteps(subnet, plan.identity.mode !== 'range')),
+    cgroup ? cgroup.step : { name: 'ns-run cgroup', create: ['cgroup'] },
+  ];
+}
+
+/**
+ * PID 1 of the container: ns-pid's init, which reaps orphans, passes signals on and exits like
+ * the program. It forks before the filesystem is built (the mount namespace is shared, so
+ * the program's mounts and pivot_root are the init's too), so that the program can first
+ * move itself into its cgroup through the host's /sys/fs/cgroup (see cgroup.ts).
+ */
+function initStep(programOps: readonly PhasedOp[]): Step {
+  const init = pid({ init: true });
+  return { ...init, child: [
+    // A session of its own, without a controlling terminal, as `docker run -i` gives: job
+    // control on our terminal cannot work from another pid namespace (tcsetpgrp names process
+    // groups by pid: ESRCH), and the terminal's signals reach the runner alone, which passes
+    // them on through the init, once.
+    { op: 'setsid', phase: 'propagation', step: 'session' },
+    ...(init.child ?? []).map((op) => ({ ...op, phase: 'propagation' as const })), ...programOps,
+  ] };
+}
+
+/**
+ * A network namespace with `lo` up, and the veth if there is one. ns-net brings `lo` up from
+ * the runner by entering the namespace, which a rootless runner may not (setns needs
+ * CAP_SYS_ADMIN in its own user namespace too): then a helper inside does it (inside.ts).
+ */
+function networkSteps(subnet: Subnet | undefined, rootless: boolean): Step[] {
+  if (rootless) {
+    return [net({ loopback: false }), { name: 'loopback', parent: [{ action: 'call', step: 'loopback', run: ({ pidfd }) => loopbackUpInside(pidfd) }] }];
+  }
+  return [net({ loopback: true, ...(subnet ? { veth: {
+    hostIf: subnet.hostInterface, nsIf: CONTAINER_INTERFACE, address: `${subnet.host}/30`, peerAddress: `${subnet.peer}/30`, gateway: true,
+  } } : {}) })];
+}
+

@@ -1,0 +1,214 @@
+/**
+ * The container runner: a program in new user, mount, pid, network, uts, ipc and cgroup
+ * namespaces, under an init as PID 1, with its own root filesystem, ids, limits and
+ * privileges, composed from the per-kind packages. Rootless when the caller is not root.
+ *
+ * Life of a container: plan (pure but for reading the rootfs and /etc) -> state file claimed
+ * (the name) -> janitor told what will exist -> subnet leased -> ports listened on -> spawn
+ * (every namespace and mount made by the exec stage, maps/veth/cgroup by the parent while the
+ * child waits) -> state recorded -> program runs -> everything removed when it exits.
+ */
+import { fstatSync } from 'node:fs';
+import {
+  Namespace, NsError, spawn, sys, type ExitStatus, type NsChild, } from 'ns-core';
+import { containerCgroup, type ContainerCgroup } from './cgroup';
+import { forwardInside, stopForwarder } from './inside';
+import { Janitor } from './janitor';
+import {
+  leaseSubnet, netnsDialer, PortProxy, releaseSubnet, vethDialer, type PublishSpec, type Subnet,
+} from './network';
+import { assembleFilesystem } from './rootfs';
+import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, type ContainerOptions } from './options';
+import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
+
+/** A running container. */
+export interface Container {
+  readonly name: string;
+  readonly child: NsChild;
+  /** Host pids of the init (PID 1 inside) and of the program (PID 2). */
+  readonly pid: number;
+  readonly programPid: number | undefined;
+  readonly subnet?: Subnet;
+  readonly ports: readonly PublishSpec[];
+  readonly stateFile: string;
+  /** Resolves once the program has exited and everything the container had is removed. */
+  readonly exited: Promise<ExitStatus>;
+  kill(signal?: NodeJS.Signals): boolean;
+}
+
+/**
+ * Starts the program in a new container; resolves once it runs.
+ * @throws NsError EUSAGE for bad options; EEXIST for a taken name; any setup failure, after
+ *   removing everything made so far.
+ */
+export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
+  const plan = planContainer(argv, options);
+  const rootless = plan.identity.mode !== 'range';
+  if (rootless && liveContainers > 0) {
+    throw new NsError({ errno: 16, code: 'EBUSY', message: 'a rootless runner runs one container at a time: the running one\'s init shares ' +
+      'this process\'s memory, which stays undumpable while it lives, and the next container\'s setup needs to reach its own child through it' });
+  }
+  const store = new StateStore(options.stateDir).prepare();
+  const undo: (() => void | Promise<void>)[] = [];
+  const janitor = Janitor.start();
+  undo.push(() => janitor.done());
+  const stateFile = store.fileOf(plan.name);
+  let child: NsChild | undefined;
+  let counted = false;
+  try {
+    const initial: ContainerState = {
+      version: STATE_VERSION, name: plan.name, created: new Date().toISOString(), status: 'creating',
+      runner: processRef(process.pid), argv: plan.argv, rootfs: plan.rootfs ?? null, network: plan.network, ports: plan.publish,
+      namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
+      setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16),
+    };
+    claimName(store, initial);
+    // Told only once the file is ours: a janitor told earlier could remove another's.
+    janitor.track({ type: 'file', path: stateFile });
+    undo.unshift(() => store.remove(plan.name));
+
+    let subnet: (Subnet & { lease: string }) | undefined;
+    if (plan.network === 'veth') {
+      subnet = leaseSubnet(store.subnetsDir, plan.subnet, (file) => janitor.track({ type: 'file', path: file }));
+      const lease = subnet.lease;
+      undo.unshift(() => releaseSubnet(lease));
+      janitor.track({ type: 'link', name: subnet.hostInterface });
+    }
+    const proxy = await PortProxy.listen(plan.publish);
+    undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
+
+    const fs = assembleFilesystem(plan.filesystem);
+    const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.env);
+    let cgroup: ContainerCgroup | undefined;
+    if (cgroupNeeded(plan.limits)) {
+      const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
+      cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
+      janitor.track({ type: 'cgroup', dirs: cgroup.all });
+    }
+    const steps = containerSteps(plan, fs.steps, subnet, cgroup);
+    // From the child's first op on, it shares our memory (and makes it undumpable).
+    if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
+    counted = true;
+    child = await spawn(plan.argv, {
+      steps, env, cwd: plan.workdir, killWithParent: 'SIGKILL', ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+    });
+
+    // Everything up to the state update is synchronous: the reaper cannot run in between, so
+    // the init's pidfd stays valid if it is not reaped yet (a program that ended at once may
+    // have taken its init with it).
+    let netns: Namespace | undefined;
+    const gone = child.exitStatus !== undefined;
+    const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
+    if (!gone) {
+      if (plan.publish.length && subnet) proxy.dialer(vethDialer(subnet.peer));
+      else if (plan.publish.length && !rootless) {
+        netns = Namespace.ofPid(child.pid, 'net');
+        proxy.dialer(netnsDialer(netns));
+      }
+      store.update({
+        ...initial, status: 'running', init: { pid: child.pid, inode: fstatSync(child.pidfd).ino },
+        ...(program ? { program } : {}),
+        ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
+        cgroups: cgroup?.payload ?? [], env,
+      });
+    }
+    if (plan.publish.length && rootless && program) {
+      // Through the program's pidfd: the init is not dumpable (securityStep), and joining a
+      // process's namespaces by pidfd takes ptrace access to it.
+      const programFd = sys.pidfdOpen(program.pid);
+      let forwarder: NsChild;
+      try {
+        forwarder = await forwardInside(programFd, proxy.listeners());
+      } finally {
+        sys.closeFd(programFd);
+      }
+      undo.unshift(() => stopForwarder(forwarder));
+      // The forwarder accepts on its copies now; ours would only compete with it.
+      await proxy.close();
+    }
+
+    const started = child;
+    const exited = started.exited.then(async (status) => {
+      netns?.close();
+      containerGone();
+      // Reported here rather than awaited at start, where the janitor's exec (~10 ms of Node
+      // start-up) would delay every container: it only matters if we die before this point.
+      undo.push(() => janitor.started);
+      await runAll(undo);
+      return status;
+    });
+    return {
+      name: plan.name, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
+      ...(subnet ? { subnet } : {}),
+      kill: (signal = 'SIGTERM') => started.kill(signal),
+    };
+  } catch (e) {
+    if (child) {
+      // Set up, but something after the spawn failed: the container must not outlive the run.
+      child.kill('SIGKILL');
+      await child.exited;
+    }
+    if (counted) containerGone();
+    await runAll(undo);
+    throw e;
+  }
+}
+
+/**
+ * Claims the container's name. A file left by a runner that no longer lives (its janitor could
+ * not finish) does not hold the name: it is removed and the claim made again.
+ */
+function claimName(store: StateStore, state: ContainerState): void {
+  try {
+    store.claim(state);
+  } catch (e) {
+    if ((e as NsError).code !== 'EEXIST') throw e;
+    const old = store.read(state.name);
+    if (isAlive(old.runner)) throw e;
+    store.remove(state.name);
+    store.claim(state);
+  }
+}
+
+/** How long connections through published ports may finish after the container ended. */
+const PROXY_DRAIN_MS = 2000;
+
+/** Containers started by this process whose init still lives. */
+let liveContainers = 0;
+/** Whether this process was dumpable before its first container (PR_GET_DUMPABLE). */
+let dumpableBefore = 1;
+const PR_GET_DUMPABLE = 3;
+const PR_SET_DUMPABLE = 4;
+
+/**
+ * Once no init shares our memory any more, this process may be dumpable again, as it was:
+ * core dumps, ptrace by its user, and (for a rootless runner) reaching the next container's
+ * child, which shares the same memory, through its pidfd.
+ */
+function containerGone(): void {
+  if (--liveContainers === 0) sys.prctl(PR_SET_DUMPABLE, dumpableBefore);
+}
+
+/** A ref to a process that may already have exited (undefined then). */
+function liveRef(pid: number): ProcessRef | undefined {
+  try {
+    return processRef(pid);
+  } catch (e) {
+    // The program ended between its exec and now: there is nothing left to enter.
+    if ((e as NsError).code === 'ESRCH') return undefined;
+    throw e;
+  }
+}
+
+/** Runs every undo action, even after one fails, then reports the first failure. */
+async function runAll(actions: (() => void | Promise<void>)[]): Promise<void> {
+  let first: unknown;
+  for (const action of actions.splice(0)) {
+    try {
+      await action();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first) throw first;
+}
