@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -67,6 +69,8 @@ extern char **environ;
 #define NSX_ALL_NS_FLAGS (NSX_CLONE_NS_FLAGS | CLONE_NEWTIME)
 /* setgroups(2) takes at most NGROUPS_MAX gids (include/uapi/linux/limits.h). */
 #define NSX_MAX_GROUPS 65536
+/* SECCOMP flags a plan may carry: TSYNC | LOG | SPEC_ALLOW. NEW_LISTENER would return an fd. */
+#define NSX_SECCOMP_FLAGS 7ULL
 
 #define STACK_SIZE (128 * 1024)
 #define GUARD_SIZE 4096
@@ -379,6 +383,22 @@ static NSX_CHILD long do_mount_fd(const struct op *o)
 	return RAW5(SYS_mount, path, o->str[0], NULL, MS_BIND | (long)o->arg[1], NULL);
 }
 
+/*
+ * SECCOMP: the filter the parent compiled. seccomp(2) takes it only from a task with
+ * no_new_privs or CAP_SYS_ADMIN in its user namespace (EACCES otherwise); the plan orders that.
+ * Kernels before 3.17 lack seccomp(2): prctl(PR_SET_SECCOMP) takes the same filter, without flags.
+ */
+static NSX_CHILD long do_seccomp(const struct op *o, int *sys)
+{
+	struct sock_fprog prog = { (unsigned short)o->arg[1], (struct sock_filter *)o->str[0] };
+	long r = RAW3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, o->arg[0], &prog);
+	if (r == -ENOSYS && o->arg[0] == 0) {
+		*sys = NSX_SYS_PRCTL;
+		r = RAW5(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+	}
+	return r;
+}
+
 static NSX_CHILD int run_ops(void *arg)
 {
 	struct resume *r = arg;
@@ -557,6 +577,10 @@ static NSX_CHILD int run_ops(void *arg)
 			sys = NSX_SYS_MOUNT;
 			rc = do_mount_fd(o);
 			break;
+		case NSX_OP_SECCOMP:
+			sys = NSX_SYS_SECCOMP;
+			rc = do_seccomp(o, &sys);
+			break;
 		default:
 			rc = -EINVAL;
 			break;
@@ -687,6 +711,12 @@ int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t 
 			*bad_offset = off;
 			return NSX_DECODE_BAD_ARGUMENT;
 		}
+		/* A filter is 1..BPF_MAXINSNS instructions (the kernel's bound), with known flags only. */
+		if (code == NSX_OP_SECCOMP && ((rd64(plan + off + 8) & ~NSX_SECCOMP_FLAGS) != 0 ||
+					       rd64(plan + off + 16) == 0 || rd64(plan + off + 16) > BPF_MAXINSNS)) {
+			*bad_offset = off;
+			return NSX_DECODE_BAD_ARGUMENT;
+		}
 		if ((code == NSX_OP_FD_STASH && rd64(plan + off + 16) >= NSX_MAX_FD_SLOTS) ||
 		    (code == NSX_OP_FD_PLACE && rd64(plan + off + 8) >= NSX_MAX_FD_SLOTS)) {
 			*bad_offset = off;
@@ -708,13 +738,14 @@ int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t 
 				return NSX_DECODE_STRING_LENGTH;
 			}
 			/* The NUL is required, and none may come earlier: a path cut short is a different path.
-			 * SETGROUPS carries binary gids and is exempt from the interior rule. */
+			 * SETGROUPS (gids) and SECCOMP (instructions) carry binary data, exempt from the interior rule. */
 			if (plan[off + slen - 1] != 0 ||
-			    (code != NSX_OP_SETGROUPS && memchr(plan + off, 0, slen - 1) != NULL)) {
+			    (code != NSX_OP_SETGROUPS && code != NSX_OP_SECCOMP && memchr(plan + off, 0, slen - 1) != NULL)) {
 				*bad_offset = off;
 				return NSX_DECODE_STRING_NUL;
 			}
-			if (code == NSX_OP_SETGROUPS && (uint64_t)(slen - 1) != rd64(plan + op_off + 8) * 4) {
+			if ((code == NSX_OP_SETGROUPS && (uint64_t)(slen - 1) != rd64(plan + op_off + 8) * 4) ||
+			    (code == NSX_OP_SECCOMP && (uint64_t)(slen - 1) != rd64(plan + op_off + 16) * 8)) {
 				*bad_offset = off;
 				return NSX_DECODE_STRING_LENGTH;
 			}

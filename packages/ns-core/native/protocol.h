@@ -44,10 +44,11 @@ enum nsx_op {
 	NSX_OP_MOUNT_FD = 29,
 	NSX_OP_REPORT_NS = 30,
 	NSX_OP_IGNORE_SIGNALS = 31,
+	NSX_OP_SECCOMP = 32,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 31
+#define NSX_OP_MAX 32
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -81,6 +82,7 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[29] = 1,
 	[30] = -1,
 	[31] = 0,
+	[32] = 1,
 };
 
 enum nsx_record {
@@ -121,6 +123,7 @@ enum nsx_syscall {
 	NSX_SYS_EXECVE = 27,
 	NSX_SYS_RT_SIGACTION = 28,
 	NSX_SYS_RT_SIGPROCMASK = 29,
+	NSX_SYS_SECCOMP = 30,
 };
 
 enum nsx_decode_error {

@@ -24,3 +24,7 @@ export {
   yargsBase, programArgs, inheritedIgnoredSignals, type RunOptions,
 } from './cli-support';
 export { normalizeGetopt, type GetoptSpec } from './getopt';
+export {
+  seccomp, compileSeccomp, defaultSeccompProfile, parseSeccompJson, resolveProfile, DEFAULT_PROFILE,
+  type SeccompStepOptions, type CompiledSeccomp, type CompileOptions, type LinuxSeccomp, type SeccompProfile,
+} from './seccomp';

@@ -14,7 +14,7 @@ import { compileSeccomp, SECCOMP_RET, type CompiledSeccomp } from '../src/seccom
 import { classifiedNames, defaultSeccompProfile, DEFAULT_PROFILE } from '../src/seccomp/default-profile';
 import { parseSeccompJson, resolveProfile, type LinuxSeccomp, type LinuxSyscall, type SeccompOperator } from '../src/seccomp/profile';
 import { SYSCALL_TABLES } from '../src/seccomp/syscall-tables';
-import { AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, libseccompCompile, runFilter } from './seccomp-helpers';
+import { AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, libseccompCompile, longProfile, runFilter } from './seccomp-helpers';
 
 const root = join(__dirname, '../..');
 const PODMAN_PROFILE = '/usr/share/containers/seccomp.json';
@@ -424,16 +424,3 @@ describe('seccomp compiler: decisions', () => {
     }
   });
 });
-
-/** 450 rules with arguments over 150 syscalls, each its own errno: a long program. */
-export function longProfile(): LinuxSeccomp {
-  const names = Object.entries(SYSCALL_TABLES.x86_64).filter(([n, v]) => v < 300 && !['exit_group', 'execve', 'getppid'].includes(n)).map(([n]) => n).slice(0, 150);
-  const syscalls: LinuxSyscall[] = [];
-  names.forEach((name, i) => {
-    for (let j = 0; j < 3; j++) {
-      syscalls.push({ names: [name], action: 'SCMP_ACT_ERRNO', errnoRet: 1 + ((i * 3 + j) % 4000),
-                      args: [{ index: 0, value: 1000 + j * 10, op: 'SCMP_CMP_EQ' }] });
-    }
-  });
-  return { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls };
-}

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProgram } from '../src/seccomp/bpf';
 import { actionValue } from '../src/seccomp/compile';
-import type { LinuxSeccomp } from '../src/seccomp/profile';
+import type { LinuxSeccomp, LinuxSyscall } from '../src/seccomp/profile';
+import { SYSCALL_TABLES } from '../src/seccomp/syscall-tables';
 
 const FIXTURES = join(__dirname, '../../test/fixtures/seccomp');
 
@@ -133,4 +134,20 @@ export function probe(filter: Buffer | null, ops: readonly string[], flags = 0):
   // Each line is "OP outcome"; only the outcome is compared, and an allowed getppid/getpid
   // returns a pid that differs from run to run.
   return r.stdout.trim().split('\n').map((l) => l.slice(l.indexOf(' ') + 1).replace(/^ret=[1-9]\d* errno=0$/, 'ret>0'));
+}
+
+/**
+ * 450 rules with arguments over 150 syscalls (those below 300 but exit_group, execve and getppid),
+ * each with its own errno: a long program. The rules are EQ 1000, 1010, 1020 on argument 0.
+ */
+export function longProfile(): LinuxSeccomp {
+  const names = Object.entries(SYSCALL_TABLES.x86_64).filter(([n, v]) => v < 300 && !['exit_group', 'execve', 'getppid'].includes(n)).map(([n]) => n).slice(0, 150);
+  const syscalls: LinuxSyscall[] = [];
+  names.forEach((name, i) => {
+    for (let j = 0; j < 3; j++) {
+      syscalls.push({ names: [name], action: 'SCMP_ACT_ERRNO', errnoRet: 1 + ((i * 3 + j) % 4000),
+                      args: [{ index: 0, value: 1000 + j * 10, op: 'SCMP_CMP_EQ' }] });
+    }
+  });
+  return { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls };
 }

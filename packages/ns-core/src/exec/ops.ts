@@ -44,6 +44,12 @@ export type ChildOp = Label & (
   | { op: 'report-ns'; paths: readonly string[] }
   | { op: 'ignore-signals'; signals: readonly NodeJS.Signals[] }
   | { op: 'mount-fd'; fd: number; target: string; flags?: readonly MountFlag[] | number }
+  /**
+   * Load a seccomp filter (struct sock_filter[]). `requires` says how the kernel will take it:
+   * with no_new_privs set earlier in the plan, or with CAP_SYS_ADMIN still held (compileSpawn
+   * places the op accordingly: see placeSeccomp).
+   */
+  | { op: 'seccomp'; program: Buffer; flags?: number; requires: 'no-new-privs' | 'cap-sys-admin' }
 );
 
 export type ChildOpName = ChildOp['op'];
@@ -64,6 +70,7 @@ const opName: Record<ChildOpName, OpName> = {
   'setgroups': 'SETGROUPS', 'setgid': 'SETGID', 'setuid': 'SETUID', 'prctl': 'PRCTL', 'capset': 'CAPSET',
   'ambient-all': 'AMBIENT_ALL', 'bounding-keep': 'BOUNDING_KEEP', 'fork': 'FORK', 'setsid': 'SETSID',
   'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS', 'ignore-signals': 'IGNORE_SIGNALS',
+  'seccomp': 'SECCOMP',
 };
 
 /** The path an op acts on, for error messages. */
@@ -147,6 +154,14 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'report-ns': return { args: [], strings: [...op.paths] };
     case 'ignore-signals': return { args: [signalMask(op.signals)], strings: [] };
     case 'mount-fd': return { args: [n(op.fd), BigInt(mountFlags(op.flags ?? 0))], strings: [op.target] };
+    case 'seccomp': {
+      // BPF_MAXINSNS (linux/bpf_common.h); the exec stage's decoder holds the same bounds.
+      const insns = Buffer.isBuffer(op.program) ? op.program.length / 8 : NaN;
+      if (!Number.isInteger(insns) || insns < 1 || insns > 4096) {
+        throw usageError(`${op.step ?? op.op}: a BPF program is 1 to 4096 instructions of 8 bytes each`);
+      }
+      return { args: [n(op.flags), BigInt(insns)], strings: [op.program] };
+    }
   }
 }
 

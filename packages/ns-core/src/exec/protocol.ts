@@ -103,6 +103,13 @@ export const OPS = {
    * caller ignored (nohup), which execve(2) would have passed on had the launcher exec'd in place.
    */
   IGNORE_SIGNALS: { code: 31, strings: 0 },
+  /**
+   * seccomp(SECCOMP_SET_MODE_FILTER, flags a0, program s0 of a1 struct sock_filter, 8 bytes
+   * each, 1..BPF_MAXINSNS), prctl(PR_SET_SECCOMP) where seccomp(2) is missing. flags: TSYNC,
+   * LOG, SPEC_ALLOW only (NEW_LISTENER would hand the program a listener fd). The kernel takes
+   * a filter only with no_new_privs or CAP_SYS_ADMIN: the plan compiler orders that.
+   */
+  SECCOMP: { code: 32, strings: 1 },
 } as const;
 
 /** Most paths a REPORT_NS op may stat. */
@@ -125,7 +132,7 @@ export const SYSCALLS = [
   'none', 'setns', 'unshare', 'read', 'write', 'dup', 'dup2', 'close_range', 'mount', 'umount2',
   'mkdir', 'open', 'symlink', 'chdir', 'pivot_root', 'chroot', 'fchdir', 'sethostname',
   'setdomainname', 'setgroups', 'setresgid', 'setresuid', 'prctl', 'capget', 'capset', 'clone',
-  'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask',
+  'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'seccomp',
 ] as const;
 export type SyscallName = (typeof SYSCALLS)[number];
 
