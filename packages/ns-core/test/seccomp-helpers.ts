@@ -4,7 +4,7 @@
  * does, and the libseccomp description of a LinuxSeccomp as runc would add its rules.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProgram } from '../src/seccomp/bpf';
@@ -25,6 +25,7 @@ function cc(args: string[]): void {
 export function fixtures(): { probe: string; scmpExport: string; i386: string; dir: string } {
   if (built) return built;
   const dir = mkdtempSync(join(tmpdir(), 'nsx-seccomp-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const probe = join(dir, 'probe');
   const scmpExport = join(dir, 'scmp-export');
   const i386 = join(dir, 'i386-getpid');
@@ -110,12 +111,47 @@ export function libseccompDescription(spec: LinuxSeccomp): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** libseccomp's filter for `spec`, and the names it did not know. */
-export function libseccompCompile(spec: LinuxSeccomp): { program: Buffer; unknown: string[] } {
+export interface Oracle {
+  /** libseccomp's own filter. */
+  readonly program: Buffer;
+  /** Names libseccomp did not know (runc skips them). */
+  readonly unknown: readonly string[];
+  /**
+   * What runc loads decides: libseccomp's filter behind runc's stub, which gives ENOSYS to
+   * syscalls numbered above every one the profile names on that arch, unless the default
+   * action lets syscalls through (runc's patchbpf).
+   */
+  decide(data: SeccompData): number;
+  /** The highest number the profile names on `table`: of names libseccomp knows, or of all. */
+  lastNamed(table: keyof typeof SYSCALL_TABLES, all: boolean): number;
+}
+
+/** libseccomp's filter for `spec` as runc builds and patches it. */
+export function libseccompCompile(spec: LinuxSeccomp): Oracle {
   const r = spawnSync(fixtures().scmpExport, [], { input: libseccompDescription(spec) });
   if (r.status !== 0) throw new Error(`scmp-export failed: ${r.stderr.toString()}`);
   const unknown = [...r.stderr.toString().matchAll(/^skipped (\S+)$/gm)].map((m) => m[1]!);
-  return { program: r.stdout, unknown };
+  const program = r.stdout;
+  const def = actionValue(spec.defaultAction, spec.defaultErrnoRet, 'default');
+  const allowLike = def === 0x7fff0000 || def === 0x7ffc0000 || (def & 0xffff0000) === 0x7ff00000;
+  const listed = new Set<string>(['SCMP_ARCH_X86_64', 'SCMP_ARCH_AARCH64', ...(spec.architectures ?? [])]);
+  const last = (table: keyof typeof SYSCALL_TABLES, all = false): number => {
+    const t = SYSCALL_TABLES[table] as Record<string, number>;
+    const numbers = (spec.syscalls ?? []).flatMap((s) => s.names).filter((n) => all || !unknown.includes(n)).map((n) => t[n] ?? -1);
+    return Math.max(-1, ...numbers);
+  };
+  const lastOf = { x86_64: last('x86_64'), x32: last('x32'), i386: last('i386'), aarch64: last('aarch64') };
+  return {
+    program, unknown,
+    lastNamed: (table, all) => last(table, all),
+    decide(data) {
+      const table = data.arch === AUDIT_ARCH_I386 ? 'i386' : data.arch === AUDIT_ARCH_AARCH64 ? 'aarch64'
+        : (data.nr & 0x40000000) !== 0 ? 'x32' : 'x86_64';
+      const arch = { i386: 'SCMP_ARCH_X86', aarch64: 'SCMP_ARCH_AARCH64', x32: 'SCMP_ARCH_X32', x86_64: 'SCMP_ARCH_X86_64' }[table];
+      if (!allowLike && listed.has(arch) && lastOf[table] >= 0 && data.nr >>> 0 > lastOf[table]) return 0x50026;
+      return runFilter(program, data);
+    },
+  };
 }
 
 let counter = 0;

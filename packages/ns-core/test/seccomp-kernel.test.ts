@@ -292,6 +292,70 @@ describe('seccomp in the kernel', function () {
     });
   });
 
+  describe('podman itself as the oracle', () => {
+    const image = `localhost/nsx-seccomp-probe-${process.pid}`;
+    let profileFile: string;
+    // Every errno podman's profile returns, made unmistakable: a result with one of these came
+    // from the filter, any other from the kernel (whose answers may differ between the two
+    // environments: podman's container is not our namespace set).
+    // (Names podman 4.3 knows: EIDRM 43, ECANCELED 125, ESTALE 116.)
+    const MARK: Record<string, string> = { EPERM: 'EIDRM', EINVAL: 'ECANCELED', ENOSYS: 'ESTALE' };
+    const NUMBERS: Record<number, number> = { 1: 43, 22: 125, 38: 116 };
+    const calls = [
+      `64:${X.getppid}`, `64:${X.keyctl}:0x7fffffff`, `64:${X.add_key}:0:0:0:0:0`, `64:${X.io_uring_setup}:0:0`, `64:${X.perf_event_open}:0:0:0:0:0`,
+      `64:${X.bpf}:0xffff:0:0`, `64:${X.mount}:0:0:0:0:0`, `64:${X.umount2}:0:0`, `64:${X.setns}:0xffffffff:0`, `64:${X.unshare}:0x80000000`,
+      `64:${X.personality}:0xffffffff`, `64:${X.personality}:0x40000`, `64:${X.socket}:16:3:9`, `64:${X.socket}:16:3:0`, `64:${X.swapon}:0:0`,
+      `64:${X.kexec_load}:0:0:0:0`, `64:${X.userfaultfd}:0xffffffff`, `64:${X.vmsplice}:0xffffffff:0:0:0`, `64:${X.open_by_handle_at}:0xffffffff:0:0`,
+      `64:${X.clock_settime}:0xffffffff:0`, `64:${X.chroot}:0`, `64:${X.uselib}:0`, `64:${X.sethostname}:0:0`, `64:${X.init_module}:0:0:0`,
+      `64:${X.acct}:0`, `64:${X.iopl}:9`, `64:${X.kcmp}:0:0:0:0:0`, `64:${X.syslog}:0xffff:0:0`, `64:${X.afs_syscall}`, `64:470`,
+      `64:${X.get_mempolicy}:0:0:0:0:0`,
+      `32:${I.getppid}`, `32:${I.keyctl}:0x7fffffff`, `32:${I.vm86}:0xffffffff:0`,
+    ];
+    const verdicts = (lines: string[]) => lines.map((l) => {
+      const errno = /errno=(\d+)$/.exec(l)?.[1];
+      return errno && Object.values(NUMBERS).includes(Number(errno)) ? `filter ${errno}` : 'kernel';
+    });
+
+    before(function () {
+      const { dir } = fixtures();
+      const stat = join(dir, 'img');
+      mkdirSync(stat, { recursive: true });
+      const cc = spawnSync('gcc', ['-static', '-O2', '-o', join(stat, 'probe'), join(__dirname, '../../test/fixtures/seccomp/probe.c')], { encoding: 'utf8' });
+      expect(cc.status, cc.stderr).to.equal(0);
+      const imported = spawnSync('sh', ['-c', `tar -C ${stat} -cf - probe | podman import - ${image}`], { encoding: 'utf8', timeout: 60000 });
+      expect(imported.status, imported.stderr).to.equal(0);
+      // podman reads the names ("errno", "defaultErrno"), which win over the numbers: mark both.
+      const text = readFileSync(PODMAN_PROFILE, 'utf8')
+        .replace(/"(errno|defaultErrno)": "(\w+)"/g, (m, k: string, e: string) => (MARK[e] ? `"${k}": "${MARK[e]}"` : m))
+        .replace(/"(errnoRet|defaultErrnoRet)": (\d+)/g, (m, k: string, n: string) => (NUMBERS[Number(n)] ? `"${k}": ${NUMBERS[Number(n)]}` : m));
+      profileFile = join(dir, 'podman-marked.json');
+      writeFileSync(profileFile, text);
+    });
+
+    after(() => {
+      spawnSync('podman', ['rmi', '-f', image], { stdio: 'ignore', timeout: 60000 });
+    });
+
+    it(`${PODMAN_PROFILE} (errnos marked): our filter refuses and lets through what podman's does`, async () => {
+      // runc: crun 1.8 refuses this host's hybrid cgroups; the ulimits: root here lacks CAP_SYS_RESOURCE.
+      const caps = PODMAN_CAPS.map((c) => c.replace(/^CAP_/, '')).join(',');
+      const r = spawnSync('podman', ['--runtime', 'runc', 'run', '--rm', '--network', 'none', '--ulimit', 'nofile=20000:20000',
+        '--ulimit', 'nproc=32768:32768', '--cap-drop', 'all', '--cap-add', caps, '--security-opt', `seccomp=${profileFile}`,
+        image, '/probe', ...calls], { encoding: 'utf8', timeout: 120000 });
+      expect(r.status, r.stderr).to.equal(0);
+      const podman = r.stdout.trim().split('\n').map((l) => l.slice(l.indexOf(' ') + 1));
+      const profile = parseSeccompJson(readFileSync(profileFile, 'utf8')) as LinuxSeccomp;
+      const child = await spawn([fixtures().probe, ...calls], { stdio: ['ignore', 'pipe', 'inherit'],
+        create: ['user', 'mnt', 'uts', 'ipc', 'net', 'pid'], steps: [{ name: 'map', parent: [
+          { action: 'write-proc', file: 'uid_map', data: '0 0 1' }, { action: 'write-proc', file: 'gid_map', data: '0 0 1' }] } as Step,
+        seccomp(profile, { capabilities: PODMAN_CAPS })] });
+      const ours = (await output(child)).out.trim().split('\n').map((l) => l.slice(l.indexOf(' ') + 1));
+      expect(verdicts(ours)).to.deep.equal(verdicts(podman));
+      // Not vacuous: the filter decided some calls each way, with each of its errnos.
+      expect(new Set(verdicts(podman))).to.deep.equal(new Set(['kernel', 'filter 43', 'filter 125', 'filter 116']));
+    });
+  });
+
   it('passes the profile\'s flags to seccomp(2): SECCOMP_FILTER_FLAG_LOG', async () => {
     const compiled = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_TSYNC'] });
     expect(compiled.flags).to.equal(3);

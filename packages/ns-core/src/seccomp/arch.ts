@@ -40,9 +40,9 @@ export const SECTIONS: Readonly<Record<string, ArchSection>> = {
 };
 export const AUDIT_ARCH_ARM = (EM_ARM | AUDIT_ARCH_LE) >>> 0;
 
-/** Every SCMP_ARCH_* name the runtime spec and libseccomp know. */
+/** Every SCMP_ARCH_* name the runtime spec and libseccomp know (NATIVE: podman's, this host's). */
 export const KNOWN_ARCHES: readonly string[] = [
-  'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64',
+  'SCMP_ARCH_NATIVE', 'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64',
   'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64',
   'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390',
   'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64', 'SCMP_ARCH_LOONGARCH64',
@@ -91,7 +91,7 @@ export function planArches(architectures: readonly string[] | undefined, host: H
     if (typeof a !== 'string' || !KNOWN_ARCHES.includes(a)) {
       throw usageError(`seccomp profile: architectures[${i}]: unknown architecture ${JSON.stringify(a)}`);
     }
-    if (a === info.native) continue;
+    if (a === info.native || a === 'SCMP_ARCH_NATIVE') continue;
     if (!info.compat.includes(a)) {
       ignored.push(a);
       continue;

@@ -27,7 +27,10 @@
  *    32 bits, as libseccomp does;
  *  - SCMP_CMP_MASKED_EQ holds when (arg & value) == (valueTwo & value): libseccomp masks the
  *    datum too, so bits of valueTwo outside the mask do not count;
- *  - names this arch lacks are skipped, as runc and crun do; a name no table knows is refused.
+ *  - names this arch lacks are skipped, as runc and crun do; a name no table knows is refused;
+ *  - syscalls numbered above all the profile names get ENOSYS unless the default lets them
+ *    through, as runc's patch of libseccomp's filter does (CompileOptions.newSyscalls); on
+ *    every section compiled, where runc patches only the arches `architectures` lists.
  */
 import { usageError } from '../errors';
 import { hostArch, planArches, X32_SYSCALL_BIT, type ArchSection, type HostArch } from './arch';
@@ -72,7 +75,16 @@ const DATA_ARCH = 4;
 const argLo = (i: number) => 16 + 8 * i;
 const argHi = (i: number) => 20 + 8 * i;
 
-export interface CompileOptions extends ResolveOptions {}
+export interface CompileOptions extends ResolveOptions {
+  /**
+   * What syscalls numbered above every syscall the profile names get, per arch: 'enosys' (the
+   * default) as runc does, so that libc falls back from a syscall newer than the profile (a
+   * profile that refuses by EPERM would otherwise make the fallback fail); 'default' for the
+   * default action, as libseccomp alone does. Profiles whose default lets syscalls through
+   * (ALLOW, LOG, TRACE) keep it either way.
+   */
+  readonly newSyscalls?: 'enosys' | 'default';
+}
 
 export interface CompiledSeccomp {
   /** struct sock_filter[], ready for seccomp(2). */
@@ -206,8 +218,12 @@ interface Interval {
   readonly nr?: number;
 }
 
-/** The domain [lo, hi] cut into runs of one outcome, neighbours with the same `ret` merged. */
-function intervals(byNr: ReadonlyMap<number, Outcome>, lo: number, hi: number, defaultAction: number): Interval[] {
+/**
+ * The domain [lo, hi] cut into runs of one outcome, neighbours with the same `ret` merged;
+ * numbers from `tail.from` on (none of which has rules) get `tail.action`.
+ */
+function intervals(byNr: ReadonlyMap<number, Outcome>, lo: number, hi: number, defaultAction: number,
+                   tail?: { readonly from: number; readonly action: number }): Interval[] {
   const out: Interval[] = [];
   const push = (start: number, outcome: Outcome, nr?: number) => {
     const prev = out.at(-1);
@@ -220,7 +236,9 @@ function intervals(byNr: ReadonlyMap<number, Outcome>, lo: number, hi: number, d
     push(nr, byNr.get(nr)!, nr);
     next = nr + 1;
   }
-  if (next <= hi) push(next, { ret: defaultAction });
+  const tailFrom = tail ? Math.max(tail.from, next) : hi + 1;
+  if (next < tailFrom && next <= hi) push(next, { ret: defaultAction });
+  if (tail && tailFrom <= hi) push(tailFrom, { ret: tail.action });
   return out;
 }
 
@@ -370,7 +388,15 @@ function emitTree(e: Emitter, iv: readonly Interval[], leaf: (i: Interval) => La
 interface SectionRules {
   readonly section: ArchSection;
   readonly rules: Map<number, Rule[]>;
+  /** The highest number of a syscall the profile names on this arch, whatever its action. */
+  last: number;
 }
+
+/** runc's test (patchbpf isAllowAction): a default that lets syscalls run needs no ENOSYS. */
+function letsThrough(action: number): boolean {
+  return action === SECCOMP_RET.ALLOW || action === SECCOMP_RET.LOG || (action & 0xffff0000) === SECCOMP_RET.TRACE;
+}
+const ENOSYS_ACTION = (SECCOMP_RET.ERRNO | 38) >>> 0;
 
 /**
  * Compiles a profile for this host (or `options.arch`). docker/podman profile files are
@@ -383,7 +409,7 @@ export function compileSeccomp(profile: SeccompProfile | LinuxSeccomp, options: 
   const defaultAction = actionValue(spec.defaultAction, spec.defaultErrnoRet, 'seccomp profile: defaultAction');
   const flags = flagsOf(spec.flags);
   const { sections, ignored } = planArches(spec.architectures ?? undefined, host);
-  const perSection: SectionRules[] = sections.map((section) => ({ section, rules: new Map() }));
+  const perSection: SectionRules[] = sections.map((section) => ({ section, rules: new Map(), last: -1 }));
   const skipped: { name: string; arch: string }[] = [];
 
   (spec.syscalls ?? []).forEach((call, i) => {
@@ -397,18 +423,19 @@ export function compileSeccomp(profile: SeccompProfile | LinuxSeccomp, options: 
         throw usageError(`${where}: unknown syscall ${JSON.stringify(name)} (in no table: ${Object.keys(SYSCALL_TABLES).join(', ')})`);
       }
     }
-    if (action === defaultAction) return;
-    for (const { section, rules: table } of perSection) {
-      const numbers = SYSCALL_TABLES[section.table] as Readonly<Record<string, number>>;
+    for (const p of perSection) {
+      const numbers = SYSCALL_TABLES[p.section.table] as Readonly<Record<string, number>>;
       for (const name of names) {
         const nr = numbers[name];
         if (nr === undefined) {
-          skipped.push({ name, arch: section.name });
+          skipped.push({ name, arch: p.section.name });
           continue;
         }
-        const list = table.get(nr) ?? [];
+        p.last = Math.max(p.last, nr);
+        if (action === defaultAction) continue;
+        const list = p.rules.get(nr) ?? [];
         list.push(...rules);
-        table.set(nr, list);
+        p.rules.set(nr, list);
       }
     }
   });
@@ -429,8 +456,10 @@ export function compileSeccomp(profile: SeccompProfile | LinuxSeccomp, options: 
 
   const chains: [Label, readonly Rule[], 32 | 64][] = [];
   const sectionOf = (name: string) => perSection.find((p) => p.section.name === name);
+  const enosys = (options.newSyscalls ?? 'enosys') === 'enosys' && !letsThrough(defaultAction);
   const tree = (p: SectionRules, lo: number, hi: number): void => {
-    const iv = intervals(outcomes(p.rules, defaultAction), lo, hi, defaultAction);
+    const tail = enosys && p.last >= 0 ? { from: p.last + 1, action: ENOSYS_ACTION } : undefined;
+    const iv = intervals(outcomes(p.rules, defaultAction), lo, hi, defaultAction, tail);
     emitTree(e, iv, (i) => {
       if ('ret' in i.outcome) return e.ret(i.outcome.ret);
       const label = `chain.${p.section.name}.${i.nr}`;

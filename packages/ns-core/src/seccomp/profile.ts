@@ -6,10 +6,11 @@
  *    `--security-opt seccomp=FILE`): the same plus `archMap` and per-entry `includes`/`excludes`
  *    (capabilities, architectures, minimum kernel), which `resolveProfile` settles for one
  *    container as docker and podman do before they hand the runtime a LinuxSeccomp.
- * Unknown properties are ignored, as the runtime spec requires of readers of config.json.
+ * podman's files also name errnos ('errno', 'defaultErrno'), which win over the numbers as in
+ * podman. Unknown properties are ignored, as the runtime spec requires of readers of config.json.
  */
 import { release as osRelease } from 'node:os';
-import { usageError } from '../errors';
+import { errnoNumber, usageError } from '../errors';
 import { HOSTS, hostArch, type HostArch } from './arch';
 
 export type SeccompAction =
@@ -60,6 +61,8 @@ export interface ProfileSyscall extends Omit<LinuxSyscall, 'names'> {
   readonly names?: readonly string[] | null;
   /** docker's older single-name form. */
   readonly name?: string;
+  /** podman's (containers/common) errno by name ('EPERM'); it wins over errnoRet, as in podman. */
+  readonly errno?: string;
   readonly comment?: string;
   readonly includes?: ProfileFilter | null;
   readonly excludes?: ProfileFilter | null;
@@ -67,6 +70,8 @@ export interface ProfileSyscall extends Omit<LinuxSyscall, 'names'> {
 
 /** A docker/podman profile file; a plain LinuxSeccomp is one too. */
 export interface SeccompProfile extends Omit<LinuxSeccomp, 'syscalls'> {
+  /** podman's default errno by name ('ENOSYS'); it wins over defaultErrnoRet, as in podman. */
+  readonly defaultErrno?: string;
   readonly archMap?: readonly { readonly architecture: string; readonly subArchitectures?: readonly string[] | null }[] | null;
   readonly syscalls?: readonly ProfileSyscall[] | null;
 }
@@ -118,6 +123,16 @@ export function parseSeccompJson(text: string, source = 'seccomp profile'): unkn
   } catch (e) {
     throw usageError(`${source}: not valid JSON: ${(e as Error).message}`);
   }
+}
+
+/** podman's errno names ('EPERM') to numbers. */
+function errnoByName(name: unknown, where: string): number {
+  try {
+    if (typeof name === 'string' && /^E[A-Z0-9]+$/.test(name)) return errnoNumber(name);
+  } catch {
+    // an E-name Node does not know: refused below
+  }
+  throw usageError(`${where}: unknown errno ${JSON.stringify(name)}`);
 }
 
 function normalizeCap(name: string): string {
@@ -196,17 +211,19 @@ export function resolveProfile(profile: SeccompProfile, options: ResolveOptions 
     if (incKernel && !atLeast(kernel, incKernel)) return;
     if (call.name !== undefined && call.names?.length) throw usageError(`${where}: 'name' and 'names' were both given; use one`);
     const names = call.name !== undefined ? [call.name] : listOf(call.names, `${where}: names`);
+    const errnoRet = call.errno ? errnoByName(call.errno, `${where}: errno`) : call.errnoRet;
     syscalls.push({
       names,
       action: call.action,
-      ...(call.errnoRet !== undefined && call.errnoRet !== null ? { errnoRet: call.errnoRet } : {}),
+      ...(errnoRet !== undefined && errnoRet !== null ? { errnoRet } : {}),
       ...(call.args?.length ? { args: call.args } : {}),
     });
   });
 
+  const defaultErrnoRet = profile.defaultErrno ? errnoByName(profile.defaultErrno, 'seccomp profile: defaultErrno') : profile.defaultErrnoRet;
   return {
     defaultAction: profile.defaultAction,
-    ...(profile.defaultErrnoRet !== undefined && profile.defaultErrnoRet !== null ? { defaultErrnoRet: profile.defaultErrnoRet } : {}),
+    ...(defaultErrnoRet !== undefined && defaultErrnoRet !== null ? { defaultErrnoRet } : {}),
     ...(architectures ? { architectures } : {}),
     ...(profile.flags?.length ? { flags: profile.flags } : {}),
     ...(profile.listenerPath ? { listenerPath: profile.listenerPath } : {}),
