@@ -55,7 +55,6 @@ export const SECCOMP_FILTER_FLAGS: Readonly<Record<string, number>> = {
   SECCOMP_FILTER_FLAG_LOG: 2,
   SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
 };
-export const SECCOMP_FILTER_FLAGS_MASK = 7;
 
 /**
  * What a syscall of an arch the filter does not cover gets. libseccomp's default is KILL_THREAD;
@@ -96,7 +95,7 @@ export interface CompiledSeccomp {
   readonly architectures: readonly string[];
   /** Listed arches this host's kernel never presents, left out. */
   readonly ignoredArchitectures: readonly string[];
-  /** Names skipped because an arch lacks them (clone3 on no arch misses, _llseek on x86_64...). */
+  /** Names skipped on an arch that lacks them (_llseek on x86_64, arch_prctl on x86...). */
   readonly skipped: readonly { readonly name: string; readonly arch: string }[];
   readonly host: HostArch;
 }
@@ -283,10 +282,7 @@ class Emitter {
 const lo32 = (v: bigint) => Number(v & 0xffffffffn);
 const hi32 = (v: bigint) => Number(v >> 32n);
 
-/**
- * One comparison of a 32-bit word already in A (or loaded from `offset`): `pass` if it holds.
- * The 64-bit ones compare the high words first: only when they are equal does the low word decide.
- */
+/** One comparison of the 32-bit word in A with k: to `pass` if it holds, else to `fail`. */
 function compareWord(e: Emitter, op: SeccompOperator, k: number, pass: Label, fail: Label): void {
   switch (op) {
     case 'SCMP_CMP_EQ': return e.jump(BPF.JEQ_K, k, pass, fail);
@@ -310,6 +306,7 @@ function condition32(e: Emitter, c: Condition, pass: Label, fail: Label): void {
   compareWord(e, c.op, lo32(c.value), pass, fail);
 }
 
+/** A 64-bit comparison: the high words first; only when they are equal does the low word decide. */
 function condition64(e: Emitter, c: Condition, pass: Label, fail: Label): void {
   const low = e.fresh('lo');
   if (c.op === 'SCMP_CMP_MASKED_EQ') {
