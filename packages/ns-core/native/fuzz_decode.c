@@ -39,6 +39,9 @@
 #define ALL_NS_FLAGS (CLONE_NS_FLAGS | 0x00000080)
 /* setgroups(2) refuses more (NGROUPS_MAX, include/uapi/linux/limits.h). */
 #define MAX_GROUPS 65536
+/* BPF_MAXINSNS (linux/bpf_common.h), and SECCOMP_FILTER_FLAG_TSYNC | LOG | SPEC_ALLOW. */
+#define MAX_BPF_INSNS 4096
+#define SECCOMP_FLAGS 7ULL
 
 static __attribute__((noreturn, format(printf, 1, 2))) void breach(const char *fmt, ...)
 {
@@ -143,6 +146,14 @@ static void check_op(const struct op *o, char **block_end, const uint8_t *plan, 
 		check_string(o->str[0], plan, len, opi, 0);
 		if ((const uint8_t *)o->str[0] + o->arg[0] * 4 + 1 > plan + len || o->str[0][o->arg[0] * 4] != 0)
 			breach("setgroups op %u: %llu gids do not fit its data", opi, (unsigned long long)o->arg[0]);
+		return;
+	case NSX_OP_SECCOMP:
+		if (o->arg[1] == 0 || o->arg[1] > MAX_BPF_INSNS || (o->arg[0] & ~SECCOMP_FLAGS))
+			breach("seccomp op %u: %llu instructions, flags %#llx", opi, (unsigned long long)o->arg[1],
+			       (unsigned long long)o->arg[0]);
+		check_string(o->str[0], plan, len, opi, 0);
+		if ((const uint8_t *)o->str[0] + o->arg[1] * 8 + 1 > plan + len || o->str[0][o->arg[1] * 8] != 0)
+			breach("seccomp op %u: %llu instructions do not fit its data", opi, (unsigned long long)o->arg[1]);
 		return;
 	case NSX_OP_SETNS:
 		if (o->arg[1] & ~(uint64_t)ALL_NS_FLAGS)

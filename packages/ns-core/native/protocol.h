@@ -57,10 +57,11 @@ enum nsx_op {
 	NSX_OP_BIND_NS = 37,
 	NSX_OP_INFO = 38,
 	NSX_OP_LINK_UP = 39,
+	NSX_OP_SECCOMP = 40,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 39
+#define NSX_OP_MAX 40
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -102,6 +103,7 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[37] = 2,
 	[38] = -1,
 	[39] = 1,
+	[40] = 1,
 };
 
 enum nsx_fork_mode {
@@ -161,8 +163,9 @@ enum nsx_syscall {
 	NSX_SYS_SOCKET = 32,
 	NSX_SYS_IOCTL = 33,
 	NSX_SYS_SOCKETPAIR = 34,
+	NSX_SYS_SECCOMP = 35,
 };
-#define NSX_SYSCALL_COUNT 35
+#define NSX_SYSCALL_COUNT 36
 static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"none",
 	"setns",
@@ -199,6 +202,7 @@ static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"socket",
 	"ioctl",
 	"socketpair",
+	"seccomp",
 };
 
 enum nsx_decode_error {

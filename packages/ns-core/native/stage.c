@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -66,6 +68,8 @@
 #define NSX_ALL_NS_FLAGS (NSX_CLONE_NS_FLAGS | CLONE_NEWTIME)
 /* setgroups(2) takes at most NGROUPS_MAX gids (include/uapi/linux/limits.h). */
 #define NSX_MAX_GROUPS 65536
+/* SECCOMP flags a plan may carry: TSYNC | LOG | SPEC_ALLOW. NEW_LISTENER would return an fd. */
+#define NSX_SECCOMP_FLAGS 7ULL
 /* An interface name and its NUL fill IFNAMSIZ (16) bytes. */
 #define NSX_IFNAME_MAX 15
 
@@ -717,6 +721,22 @@ static NSX_CHILD void do_report_ns(struct ctx *c, uint32_t opi, const struct op 
 		write_all(c->status_fd, recs, sizeof(recs[0]) * i);
 }
 
+/*
+ * SECCOMP: the filter TypeScript compiled. seccomp(2) takes it only from a task with
+ * no_new_privs or CAP_SYS_ADMIN in its user namespace (EACCES otherwise); the plan orders that.
+ * Kernels before 3.17 lack seccomp(2): prctl(PR_SET_SECCOMP) takes the same filter, without flags.
+ */
+static NSX_CHILD long do_seccomp(const struct op *o, int *sys)
+{
+	struct sock_fprog prog = { (unsigned short)o->arg[1], (struct sock_filter *)o->str[0] };
+	long r = RAW3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, o->arg[0], &prog);
+	if (r == -ENOSYS && o->arg[0] == 0) {
+		*sys = NSX_SYS_PRCTL;
+		r = RAW5(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+	}
+	return r;
+}
+
 static NSX_CHILD long do_mount_fd(const struct op *o)
 {
 	char path[40] = "/proc/self/fd/";
@@ -1208,6 +1228,10 @@ static NSX_CHILD int run_ops(void *arg)
 		case NSX_OP_LINK_UP:
 			rc = do_link_up(o, &sys);
 			break;
+		case NSX_OP_SECCOMP:
+			sys = NSX_SYS_SECCOMP;
+			rc = do_seccomp(o, &sys);
+			break;
 #ifdef NSX_STANDALONE
 		case NSX_OP_HELPER_FORK:
 			rc = helper_fork(c, i, o, &sys);
@@ -1300,6 +1324,9 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 	case NSX_OP_SETGROUPS:
 		/* bounded before its data length is compared with count * 4, which cannot wrap then */
 		return a0 > NSX_MAX_GROUPS ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_SECCOMP:
+		/* A filter is 1..BPF_MAXINSNS instructions (the kernel's bound), with known flags only. */
+		return (a0 & ~NSX_SECCOMP_FLAGS) || a1 == 0 || a1 > BPF_MAXINSNS ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_FD_STASH:
 		return a1 >= NSX_MAX_FD_SLOTS ? NSX_DECODE_FD_SLOT : NSX_DECODE_OK;
 	case NSX_OP_FD_PLACE:
@@ -1410,7 +1437,8 @@ int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t 
 		for (s = 0; s < nstr + nlabel; s++) {
 			uint32_t slen;
 			size_t padded;
-			int binary = code == NSX_OP_SETGROUPS && s < nstr;
+			int binary = (code == NSX_OP_SETGROUPS || code == NSX_OP_SECCOMP) && s < nstr;
+			uint64_t unit = code == NSX_OP_SECCOMP ? 8 : 4; /* a struct sock_filter, or a gid */
 			if (len - off < 4) {
 				*bad_offset = off;
 				return NSX_DECODE_SHORT;
@@ -1423,12 +1451,12 @@ int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t 
 				return NSX_DECODE_STRING_LENGTH;
 			}
 			/* The NUL is required, and none may come earlier: a path cut short is a different path.
-			 * SETGROUPS carries binary gids and is exempt from the interior rule. */
+			 * SETGROUPS (gids) and SECCOMP (instructions) carry binary data, exempt from the interior rule. */
 			if (plan[off + slen - 1] != 0 || (!binary && has_nul(plan + off, slen - 1))) {
 				*bad_offset = off;
 				return NSX_DECODE_STRING_NUL;
 			}
-			if ((binary && (uint64_t)(slen - 1) != rd64(plan + op_off + 8) * 4) ||
+			if ((binary && (uint64_t)(slen - 1) != rd64(plan + op_off + (code == NSX_OP_SECCOMP ? 16 : 8)) * unit) ||
 			    (code == NSX_OP_LINK_UP && s == 0 && slen - 1 > NSX_IFNAME_MAX)) {
 				*bad_offset = off;
 				return NSX_DECODE_STRING_LENGTH;

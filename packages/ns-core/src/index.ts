@@ -24,3 +24,7 @@ export { encodePlan, opError, opLabel, type ChildOp, type ExecPlan, type ExitCod
 export { CHILD_FAILURE_EXIT } from './exec/protocol';
 export { listNamespaces, type NamespaceEntry, type ListOptions } from './ls';
 export * as sys from './sys';
+export {
+  seccomp, compileSeccomp, defaultSeccompProfile, parseSeccompJson, resolveProfile, DEFAULT_PROFILE,
+  type SeccompStepOptions, type CompiledSeccomp, type CompileOptions, type LinuxSeccomp, type SeccompProfile,
+} from './seccomp';

@@ -84,6 +84,8 @@ export function seedPlans(): Buffer[] {
     [{ op: 'fd-stash', fd: 4, slot: 63 }, { op: 'fd-place', slot: 63, target: 100 }, { op: 'cloexec-from', fd: 101 }],
     [{ op: 'unshare', kinds: ['time', 'cgroup'] }, { op: 'sync' }, { op: 'report-ns', paths: Array.from({ length: 16 }, (_, i) => `/proc/self/ns/${i}`) }],
     [{ op: 'exec', paths: ['/a', '/b'], argv: ['a'], env: 'inherit' }],
+    // A seccomp filter: binary data with NULs inside (ld [4]; ret ALLOW).
+    [{ op: 'seccomp', program: Buffer.from('2000000004000000060000000000ff7f', 'hex'), flags: 2, requires: 'no-new-privs' }],
   ];
   for (const ops of raw) plans.push(encodePlan({ cloneKinds: [], fdFloor: 200, ops }));
   return plans;

@@ -70,6 +70,12 @@ export type ChildOp = Label & (
   | { op: 'bind-ns'; source: string; target: string; create: boolean }
   /** Pairs of a JSON key and where its namespace id comes from: a path to stat, or the id itself. */
   | { op: 'info'; infoFd?: number; statusFd?: number; ids: readonly (readonly [string, string | number])[] }
+  /**
+   * Load a seccomp filter (struct sock_filter[]). `requires` says how the kernel will take it:
+   * with no_new_privs set earlier in the plan, or with CAP_SYS_ADMIN still held (compileSpawn
+   * places the op accordingly: see placeSeccomp).
+   */
+  | { op: 'seccomp'; program: Buffer; flags?: number; requires: 'no-new-privs' | 'cap-sys-admin' }
 );
 
 /** The exit codes a CLI ends with when the program cannot start (util-linux: 1, 126, 127; ns-run: 125, 126, 127). */
@@ -104,6 +110,7 @@ const opName: Record<ChildOpName, OpName> = {
   'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS', 'ignore-signals': 'IGNORE_SIGNALS',
   'link-up': 'LINK_UP', 'errors': 'ERRORS', 'helper-fork': 'HELPER_FORK', 'helper-stage': 'HELPER_STAGE',
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
+  'seccomp': 'SECCOMP',
 };
 
 /** The path an op acts on, for error messages. */
@@ -246,6 +253,14 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'info': {
       const fd = (v: number | undefined) => (v === undefined ? -1n : n(v));
       return { args: [fd(op.infoFd), fd(op.statusFd)], strings: op.ids.flatMap(([key, source]) => [key, String(source)]) };
+    }
+    case 'seccomp': {
+      // BPF_MAXINSNS (linux/bpf_common.h); the exec stage's decoder holds the same bounds.
+      const insns = Buffer.isBuffer(op.program) ? op.program.length / 8 : NaN;
+      if (!Number.isInteger(insns) || insns < 1 || insns > 4096) {
+        throw usageError(`${op.step ?? op.op}: a BPF program is 1 to 4096 instructions of 8 bytes each`);
+      }
+      return { args: [n(op.flags), BigInt(insns)], strings: [op.program] };
     }
   }
 }

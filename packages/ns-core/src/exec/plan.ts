@@ -328,7 +328,7 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
   const policy = inPlace ? forkPolicy(inPlace.options, programInNewPid) : undefined;
   const helper = inPlace ? helperStages(parentActions, inPlace.pid, policy !== undefined) : undefined;
   if (helper?.ops.length) ops.push(...helper.ops);
-  for (const op of phased) if (op.phase === 'pre-namespaces') ops.push(stripPhase(op));
+  for (const op of phased) if (op.phase === 'pre-namespaces' && op.op !== 'seccomp') ops.push(stripPhase(op));
   // A step that wants the program inside a joined pid namespace asks for a relay fork.
   ops.push(...joinOps(options.join ?? [], !phased.some((o) => o.op === 'fork' && !o.init), !inPlace).map(forksOf));
   if (unshared.size) ops.push({ op: 'unshare', kinds: [...unshared], step: `unshare ${kindsToString(unshared)}` });
@@ -344,10 +344,12 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
   // A time join already left the program one fork down, inside every joined namespace: a
   // relay fork asked for by a step (to enter a pid namespace) would only add a level.
   const forkedByJoin = ops.some((o) => o.op === 'fork' && !o.supervise);
+  const filter = seccompOp(phased);
   for (const phase of PHASES) {
     if (phase === 'pre-namespaces') continue;
+    if (phase === 'identity' && filter?.requires === 'cap-sys-admin') ops.push(filter);
     for (const op of phased) {
-      if (op.phase !== phase || (forkedByJoin && op.op === 'fork' && !op.init)) continue;
+      if (op.phase !== phase || op.op === 'seccomp' || (forkedByJoin && op.op === 'fork' && !op.init)) continue;
       ops.push(forksOf(stripPhase(op)));
     }
     if (phase === reportAfter && !inPlace) ops.push({ op: 'report-ns', paths: REPORTED_NS_PATHS, step: 'report namespaces' });
@@ -362,6 +364,7 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
     }
   }
   if (options.cwd !== undefined) ops.push({ op: 'chdir', path: options.cwd, step: 'working directory' });
+  if (filter?.requires === 'no-new-privs') ops.push(filterAfterNoNewPrivs(ops, filter));
 
   // In place the environment is written out: the stage's own (nsx's) is empty.
   const env = inPlace ? envToList(options.env ?? process.env) : options.env === undefined ? 'inherit' : envToList(options.env);
@@ -483,6 +486,32 @@ function helperOp(action: DataParentAction, pid: number): ChildOp {
       return { op: 'bind-ns', source: nsProcPath(pid, action.kind, true), target: action.file, create: true,
                step: action.step ?? `persist ${action.kind}` };
   }
+}
+
+const PR_SET_NO_NEW_PRIVS = 38;
+
+/** The plan's one seccomp filter, if a step brought one. */
+function seccompOp(phased: readonly PhasedOp[]): Extract<ChildOp, { op: 'seccomp' }> | undefined {
+  const filters = phased.filter((o) => o.op === 'seccomp');
+  if (filters.length > 1) throw usageError('only one seccomp filter per spawn');
+  return filters[0] ? (stripPhase(filters[0]) as Extract<ChildOp, { op: 'seccomp' }>) : undefined;
+}
+
+/**
+ * seccomp(2) installs a filter only for a task with no_new_privs or CAP_SYS_ADMIN in its user
+ * namespace (EACCES otherwise): a filter must not be able to fool a setuid program it execs.
+ * With no_new_privs the filter goes last, right before exec, so that it constrains the
+ * program and none of the exec stage's own steps. ('cap-sys-admin' filters go before the
+ * identity phase instead, while the capabilities are still held, as runc does without
+ * noNewPrivileges; every later step then runs under the filter.)
+ * @throws NsError EUSAGE if nothing in the plan sets no_new_privs before the filter.
+ */
+function filterAfterNoNewPrivs(ops: readonly ChildOp[], filter: ChildOp): ChildOp {
+  const nnp = ops.some((o) => o.op === 'prctl' && o.option === PR_SET_NO_NEW_PRIVS && o.args?.[0] === 1);
+  if (!nnp) {
+    throw usageError(`${filter.step ?? 'seccomp'}: the filter needs no_new_privs (PR_SET_NO_NEW_PRIVS) set before it, or requires: 'cap-sys-admin'`);
+  }
+  return filter;
 }
 
 function stripPhase(op: PhasedOp): ChildOp {

@@ -160,6 +160,13 @@ export const OPS = {
   INFO: { code: 38, strings: -1 },
   /** Set IFF_UP on interface s0 of the current network namespace (SIOCSIFFLAGS): `lo`. */
   LINK_UP: { code: 39, strings: 1 },
+  /**
+   * seccomp(SECCOMP_SET_MODE_FILTER, flags a0, program s0 of a1 struct sock_filter, 8 bytes
+   * each, 1..BPF_MAXINSNS), prctl(PR_SET_SECCOMP) where seccomp(2) is missing. flags: TSYNC,
+   * LOG, SPEC_ALLOW only (NEW_LISTENER would hand the program a listener fd). The kernel takes
+   * a filter only with no_new_privs or CAP_SYS_ADMIN: the plan compiler orders that.
+   */
+  SECCOMP: { code: 40, strings: 1 },
 } as const;
 
 /** FORK's a0: what the staying half does. */
@@ -185,7 +192,7 @@ export const SYSCALLS = [
   'none', 'setns', 'unshare', 'read', 'write', 'dup', 'dup2', 'close_range', 'mount', 'umount2',
   'mkdir', 'open', 'symlink', 'chdir', 'pivot_root', 'chroot', 'fchdir', 'sethostname',
   'setdomainname', 'setgroups', 'setresgid', 'setresuid', 'prctl', 'capget', 'capset', 'clone',
-  'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'pipe2', 'wait4', 'socket', 'ioctl', 'socketpair',
+  'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'pipe2', 'wait4', 'socket', 'ioctl', 'socketpair', 'seccomp',
 ] as const;
 export type SyscallName = (typeof SYSCALLS)[number];
 
