@@ -242,8 +242,24 @@ describe('nsenter vs ns-enter: entering a running target', () => {
         expect(links.net).to.equal(nsLinks(nested.pid).net);
         expect(links.user).to.equal(`user:[${outer}]`);
         expect(links.user).to.not.equal(nsLinks(nested.pid).user);
+        // With -U the base is the target's user namespace itself (nsenter's open_parent_user_ns_fd).
+        const withUser = await runAsync([bin('ns-enter'), '-t', String(nested.pid), '-U', '--user-parent', ...NS_PROBE]);
+        expect(withUser.stderr).to.equal('');
+        expect(parseNsProbe(withUser.stdout).user).to.equal(`user:[${outer}]`);
       } finally {
         await nested.stop();
+      }
+    });
+
+    it('--info-fd and --json-status-fd refuse an fd not open for writing, naming the option and EBADF', async () => {
+      const pid = String(targets.get('root')!.pid);
+      for (const [tool, args] of [['ns-enter', ['-t', pid, '-u']], ['ns-unshare', ['-u']]] as const) {
+        for (const option of ['--info-fd', '--json-status-fd']) {
+          const r = await runAsync(['sh', '-c', `exec "$0" "$@" 5</dev/null`, bin(tool), ...args, option, '5', 'echo', 'ran']);
+          expect(r.status, `${tool} ${option}`).to.equal(1);
+          expect(r.stdout).to.equal('');
+          expect(r.stderr).to.equal(`${tool}: ${option}: file descriptor 5 is not open for writing (EBADF)\n`);
+        }
       }
     });
 
