@@ -3,7 +3,7 @@
  * (compared with the target's from outside), ids, root and working directory, and the options
  * util-linux 2.38.1 lacks, checked against what they are documented to do.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Namespace, sys } from 'ns-core';
 import { bin, bothAsync, expectOneLineError, inParallel, runAsync, type Ran } from './cli';
@@ -248,6 +248,20 @@ describe('nsenter vs ns-enter: entering a running target', () => {
         expect(parseNsProbe(withUser.stdout).user).to.equal(`user:[${outer}]`);
       } finally {
         await nested.stop();
+      }
+    });
+
+    it('-S follow -G follow inside a user namespace mapped 0->100000: the ids as seen inside (0 0)', async () => {
+      // The ids of /proc/PID are read after entering (nsenter's fstat follows the setns), so they are the namespace's.
+      const t = await Target.start(['unshare', '-U', 'sh', '-c', 'echo ready; exec sleep 600']);
+      try {
+        writeFileSync(`/proc/${t.pid}/uid_map`, '0 100000 65536');
+        writeFileSync(`/proc/${t.pid}/gid_map`, '0 100000 65536');
+        const r = await runAsync([bin('ns-enter'), '-t', String(t.pid), '-U', '-S', 'follow', '-G', 'follow', 'sh', '-c', 'echo $(id -u) $(id -g)']);
+        expect(r.stderr).to.equal('');
+        expect(r.stdout).to.equal('0 0\n');
+      } finally {
+        await t.stop();
       }
     });
 
