@@ -16,7 +16,8 @@ import { uts } from 'ns-uts';
 import { keptCapabilities } from './caps';
 import { type ContainerCgroup } from './cgroup';
 import { planIdentity, securityStep, type Accounts, type Identity } from './identity';
-import { resolveInRoot } from './inroot';
+import { planImage, type ImageSource, type PlannedImage } from './image';
+import { directoryView, resolveInRoot, type RootView } from './inroot';
 import { loopbackUpInside } from './inside';
 import {
   parsePublish, parseSubnet, CONTAINER_INTERFACE,
@@ -62,6 +63,8 @@ export interface ContainerOptions {
   readonly cpus?: number | string;
   readonly capAdd?: readonly string[];
   readonly capDrop?: readonly string[];
+  /** `ns-run run IMAGE`: the root is an overlay of the image's layers, its config the defaults. */
+  readonly image?: ImageSource;
   /** Where state files go (default defaultStateRoot()). */
   readonly stateDir?: string;
   readonly stdio?: SpawnOptions['stdio'];
@@ -75,6 +78,7 @@ export interface ContainerPlan {
   readonly hostname: string;
   readonly argv: readonly string[];
   readonly rootfs?: string;
+  readonly image?: PlannedImage;
   readonly identity: Identity;
   readonly env: readonly string[];
   readonly workdir: string;
@@ -125,12 +129,12 @@ export function mergeEnv(...lists: (readonly string[])[]): string[] {
 }
 
 /** The container's /etc/passwd and /etc/group, read inside its root without leaving it. */
-function containerAccounts(rootfs: string | undefined): Accounts {
+function containerAccounts(root: string | RootView | undefined): Accounts {
+  const view = typeof root === 'object' ? root : directoryView(root ?? '/');
   const read = (file: string) => {
-    const root = rootfs ?? '/';
-    const r = resolveInRoot(root, file, '--user');
+    const r = resolveInRoot(view, file, '--user');
     if (r.kind !== 'file') return '';
-    return readText(posix.join(root, r.inside), '--user');
+    return readText(view.hostPath(r.inside.split('/').filter(Boolean))!, '--user');
   };
   return { passwd: read('/etc/passwd'), group: read('/etc/group') };
 }
@@ -150,15 +154,22 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   if (options.subnet !== undefined && network !== 'veth') throw usageError('--subnet: only with --network veth');
   const publish = (options.publish ?? []).map(parsePublish);
   if (publish.length && network === 'host') throw usageError('--publish: with --network host the container\'s ports are the host\'s already');
+  if (options.image && options.rootfs !== undefined) throw usageError('--rootfs: a container runs an image or a root directory, not both');
+  const image = options.image ? planImage(options.image, {
+    command: argv, ...(options.workdir !== undefined ? { workdir: options.workdir } : {}),
+    ...(options.user !== undefined ? { user: options.user } : {}), ...(options.readOnly ? { readOnly: true } : {}),
+  }) : undefined;
+  const user = image ? image.user || undefined : options.user;
   const identity = planIdentity({ ...(options.usernsRange !== undefined ? { usernsRange: options.usernsRange } : {}),
-                                  ...(options.user !== undefined ? { user: options.user } : {}) },
-                                containerAccounts(options.rootfs), ctx);
+                                  ...(user !== undefined ? { user } : {}) },
+                                containerAccounts(image ? image.view : options.rootfs), ctx);
   const callerEnv = options.callerEnv ?? process.env;
   const fromFiles = (options.envFiles ?? []).flatMap((f) => envEntries(parseEnvFile(readText(f, '--env-file'), f), callerEnv, '--env-file'));
-  const workdir = options.workdir ?? '/';
+  const workdir = image?.workdir ?? options.workdir ?? '/';
   if (!workdir.startsWith('/')) throw usageError(`--workdir: '${workdir}' must be absolute`);
   const filesystem: FilesystemSpec = {
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
+    ...(image ? { overlay: { lower: image.lower, view: image.view, userxattr: image.store.rootless, beforeNamespaces: identity.mode === 'range' } } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),
     volumes: (options.volumes ?? []).map(parseVolume),
     tmpfs: options.tmpfs ?? [],
@@ -177,7 +188,8 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   parseLimits(limits); // refuses bad values now, before anything exists
   const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
   return {
-    name, hostname, argv: argv.length ? [...argv] : DEFAULT_PROGRAM, identity, workdir, network, publish, limits, filesystem, kinds,
+    name, hostname, argv: image ? image.args : argv.length ? [...argv] : DEFAULT_PROGRAM, identity,
+    ...(image ? { image } : {}), workdir, network, publish, limits, filesystem, kinds,
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
     ...(options.subnet !== undefined ? { subnet: parseSubnet(options.subnet) } : {}),
     capabilities: keptCapabilities(options.capAdd, options.capDrop),
