@@ -17,6 +17,8 @@ import { Janitor } from './janitor';
 import {
   leaseSubnet, netnsDialer, PortProxy, releaseSubnet, vethDialer, type PublishSpec, type Subnet,
 } from './network';
+import { directoryView } from './inroot';
+import { checkProgramInRoot } from './program';
 import { assembleFilesystem } from './rootfs';
 import type { ContainerRoot } from 'ns-image';
 import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, type ContainerOptions, type ContainerPlan } from './options';
@@ -88,6 +90,11 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     }
     const fs = assembleFilesystem(filesystem);
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
+    const view = plan.image?.view ?? (plan.rootfs !== undefined ? directoryView(plan.rootfs) : undefined);
+    if (view) {
+      const mounted = [...(plan.filesystem.volumes ?? []).map((v) => v.dest), ...(plan.filesystem.tmpfs ?? [])];
+      checkProgramInRoot(view, plan.argv[0]!, env, plan.workdir, plan.image ? `the image ${plan.image.reference}` : `--rootfs ${plan.rootfs}`, mounted);
+    }
     let cgroup: ContainerCgroup | undefined;
     if (cgroupNeeded(plan.limits)) {
       const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
