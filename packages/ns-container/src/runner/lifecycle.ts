@@ -10,19 +10,122 @@ import { NsError, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
 import { resolveUser, securityStep } from './identity';
 import { resolveInRoot } from './inroot';
-import { isAlive, StateStore, type ContainerState } from './state';
+import { ImageStore } from 'ns-image';
+import { isAlive, removeFile, StateStore, type ContainerState, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
   /** Seconds since the container was created. */
   readonly uptime: number;
+  /** docker's State.Status: created, running, exited, or dead (its runner died without recording its end). */
+  readonly state: 'created' | 'running' | 'exited' | 'dead';
+}
+
+/** What a state file says, checked against the processes it names. */
+export function liveStatus(s: ContainerState): ContainerInfo['state'] {
+  if (s.status === 'exited') return 'exited';
+  if (s.status === 'running') return isAlive(s.init) ? 'running' : isAlive(s.runner) ? 'exited' : 'dead';
+  return isAlive(s.runner) ? 'created' : 'dead';
+}
+
+function infoOf(s: ContainerState, now: number): ContainerInfo {
+  return { ...s, uptime: Math.max(0, Math.round((now - Date.parse(s.created)) / 1000)), state: liveStatus(s) };
+}
+
+/**
+ * Containers of this user: those running (or being set up by a live runner), or with `all`
+ * every recorded one (docker ps -a), and the state files that could not be read.
+ */
+export function scanContainers(store = new StateStore(), options: { all?: boolean } = {}): { containers: ContainerInfo[]; skipped: SkippedState[] } {
+  const now = Date.now();
+  const { states, skipped } = store.scan();
+  const containers = states.map((s) => infoOf(s, now)).filter((c) => options.all || c.state === 'running' || c.state === 'created');
+  return { containers, skipped };
 }
 
 /** Containers of this user that are running (or being set up by a live runner). */
 export function listContainers(store = new StateStore()): ContainerInfo[] {
-  const now = Date.now();
-  return store.list()
-    .filter((s) => (s.status === 'running' ? isAlive(s.init) : isAlive(s.runner)))
-    .map((s) => ({ ...s, uptime: Math.max(0, Math.round((now - Date.parse(s.created)) / 1000)) }));
+  return scanContainers(store).containers;
+}
+
+/**
+ * `ns-run wait`: until the container has ended; its exit code (docker's). Registered as a
+ * waiter first, so that an auto-removed container's state stays until it is read here.
+ * @throws NsError ENOENT for no such container; EIO when it ended without its status recorded.
+ */
+export async function waitContainer(nameOrId: string, store = new StateStore()): Promise<number> {
+  const name = store.resolve(nameOrId).name;
+  const waiter = store.addWaiter(name);
+  let state: ContainerState | undefined;
+  try {
+    for (;;) {
+      try {
+        state = store.read(name);
+      } catch (e) {
+        if ((e as NsError).code !== 'ENOENT') throw e;
+        state = undefined;
+      }
+      if (state?.status === 'exited') return state.exitCode ?? 0;
+      if (!state || liveStatus(state) === 'dead') {
+        throw new NsError({ errno: 5, code: 'EIO', message: `container ${nameOrId} ended without its exit status being recorded (its runner died)` });
+      }
+      await sleep(WAIT_POLL_MS);
+    }
+  } finally {
+    removeFile(waiter);
+    // The last waiter of an auto-removed container removes its state, which its runner left for us.
+    if (state?.status === 'exited' && state.autoRemove && !store.hasWaiters(name)) store.release(name, state.runner);
+  }
+}
+
+/** How often `wait` reads the state: the state file is the one place a non-parent learns the status. */
+const WAIT_POLL_MS = 50;
+
+/**
+ * `ns-run rm [-f]`: a container that is not running is removed (its state, and what it left:
+ * its image root); a running one only with force, by SIGKILL, once its runner has removed it.
+ * @throws NsError ENOENT for no such container; EBUSY when it runs and force is not given.
+ */
+export async function removeContainer(nameOrId: string, options: { force?: boolean; store?: StateStore } = {}): Promise<string> {
+  const store = options.store ?? new StateStore();
+  const state = store.resolve(nameOrId);
+  const status = liveStatus(state);
+  if (status === 'running' || status === 'created') {
+    if (!options.force) {
+      throw new NsError({ errno: 16, code: 'EBUSY', message: `cannot remove container ${state.name}: it is ${status}; stop it first, or use rm -f` });
+    }
+    try {
+      signalContainer(state.name, 'SIGKILL', { stateDir: store.root });
+    } catch (e) {
+      if ((e as NsError).code !== 'ESRCH') throw e;
+    }
+    while (isAlive(state.init) || (state.status === 'creating' && isAlive(state.runner))) await sleep(20);
+  }
+  // Its runner removes what it made and then the state (unless a waiter reads it): wait for it.
+  while (isAlive(state.runner) && stateOf(store, state.name)?.runner.inode === state.runner.inode && !isExitedKept(store, state.name)) await sleep(20);
+  const left = stateOf(store, state.name);
+  if (left && left.runner.inode === state.runner.inode) {
+    if (left.image && !isAlive(left.runner)) {
+      // The runner died before removing the container's upper directory.
+      ImageStore.open({ root: left.image.store }).removeContainerRoot(left.name);
+    }
+    store.remove(left.name);
+  }
+  return state.name;
+}
+
+function stateOf(store: StateStore, name: string): ContainerState | undefined {
+  try {
+    return store.read(name);
+  } catch (e) {
+    if ((e as NsError).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** An exited state a runner keeps (for a waiter, or a container without --rm): its runner is done with it. */
+function isExitedKept(store: StateStore, name: string): boolean {
+  const s = stateOf(store, name);
+  return s?.status === 'exited' && store.hasWaiters(name);
 }
 
 function running(store: StateStore, name: string): ContainerState & { init: NonNullable<ContainerState['init']> } {

@@ -8,7 +8,9 @@
  * (every namespace and mount made by the exec stage, maps/veth/cgroup by the parent while the
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
+import { randomBytes } from 'node:crypto';
 import { fstatSync } from 'node:fs';
+import { constants } from 'node:os';
 import {
   Namespace, NsError, spawn, sys, type ExitStatus, type NsChild, } from 'ns-core';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
@@ -65,11 +67,13 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16),
+      id: randomBytes(32).toString('hex'), autoRemove: true, config: inspectedConfig(plan, options),
     };
+    let latest = initial;
     claimName(store, initial);
     // Told only once the file is ours: a janitor told earlier could remove another's.
     janitor.track({ type: 'file', path: stateFile });
-    undo.unshift(() => store.remove(plan.name));
+    undo.unshift(() => store.release(plan.name, initial.runner));
 
     let subnet: (Subnet & { lease: string }) | undefined;
     if (plan.network === 'veth') {
@@ -121,8 +125,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
-      store.update({
-        ...initial, status: 'running', init: { pid: child.pid, inode: fstatSync(child.pidfd).ino },
+      store.update(latest = {
+        ...initial, status: 'running', startedAt: new Date().toISOString(), init: { pid: child.pid, inode: fstatSync(child.pidfd).ino },
         ...(program ? { program } : {}),
         ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
         cgroups: cgroup?.payload ?? [], env,
@@ -145,6 +149,12 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
 
     const started = child;
     const exited = started.exited.then(async (status) => {
+      // Before anything is removed: `ns-run wait` reads it (StateStore.release).
+      try {
+        store.update(latest = { ...latest, status: 'exited', finishedAt: new Date().toISOString(), exitCode: dockerExitCode(status) });
+      } catch {
+        // The file is removed below in any case; a waiter then reports the end as unknown.
+      }
       netns?.close();
       containerGone();
       // Reported here rather than awaited at start, where the janitor's exec (~10 ms of Node
@@ -172,15 +182,22 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
 
 /**
  * Claims the container's name. A file left by a runner that no longer lives (its janitor could
- * not finish) does not hold the name: it is removed and the claim made again.
+ * not finish), or one that is not a container's state, does not hold the name: it is removed
+ * and the claim made again. (A container kept after its end, for `rm`, is not yet made.)
  */
 function claimName(store: StateStore, state: ContainerState): void {
   try {
     store.claim(state);
   } catch (e) {
     if ((e as NsError).code !== 'EEXIST') throw e;
-    const old = store.read(state.name);
-    if (isAlive(old.runner)) throw e;
+    let old: ContainerState | undefined;
+    try {
+      old = store.read(state.name);
+    } catch (err) {
+      // Not a container's state (claims are complete from the start): it holds no name.
+      if ((err as NsError).code !== 'EINVAL') throw err;
+    }
+    if (old && isAlive(old.runner)) throw e;
     store.remove(state.name);
     store.claim(state);
   }
@@ -202,6 +219,28 @@ function createImageRoot(plan: ContainerPlan): ContainerRoot {
     image.store.removeContainerRoot(plan.name);
     return image.store.createContainerRoot(image.id, plan.name, options);
   }
+}
+
+/** docker's ExitCode: the program's status, or 128+N when signal N ended it. */
+export function dockerExitCode(status: ExitStatus): number {
+  return status.signal ? 128 + (constants.signals[status.signal] ?? 0) : status.code ?? 0;
+}
+
+/** What `inspect` shows as Config and HostConfig, from the options as given. */
+function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNullable<ContainerState['config']> {
+  const str = (v: number | string | undefined) => (v === undefined ? {} : { value: String(v) });
+  const memory = str(options.memory).value;
+  const pidsLimit = str(options.pidsLimit).value;
+  const cpus = str(options.cpus).value;
+  return {
+    hostname: plan.hostname, user: options.user ?? plan.image?.user ?? '',
+    ...(plan.image ? { image: plan.image.reference, exposedPorts: Object.keys(plan.image.config.ExposedPorts ?? {}) } : {}),
+    volumes: (plan.filesystem.volumes ?? []).map((v) => ({ source: v.source, dest: v.dest, readOnly: v.readOnly ?? false })),
+    tmpfs: [...(plan.filesystem.tmpfs ?? [])], readOnly: plan.filesystem.readOnly ?? false,
+    ...(memory !== undefined ? { memory } : {}), ...(pidsLimit !== undefined ? { pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}),
+    capAdd: [...(options.capAdd ?? [])], capDrop: [...(options.capDrop ?? [])],
+    usernsMode: plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode,
+  };
 }
 
 /** How long connections through published ports may finish after the container ended. */
