@@ -669,11 +669,7 @@ function modifyRoute(ctx: IpContext, cmd: number, nlFlags: number, words: readon
       if (r.family === AF.UNSPEC) r.family = addr.family;
       attrs.push({ kind: 'prefsrc', value: prefixAddress(addr) });
     } else if (word === 'as') {
-      let v = w.next();
-      if (v === 'to') v = w.next();
-      const addr = getAddr(v, r.family);
-      if (r.family === AF.UNSPEC) r.family = addr.family;
-      attrs.push({ kind: 'newdst', value: Buffer.from(addr.bytes) });
+      attrs.push(newDestination(w, r));
     } else if (word === 'via') {
       if (gwOk) invarg('use nexthop syntax to specify multiple via\n', word);
       gwOk = true;
@@ -870,11 +866,7 @@ function getRoute(ctx: IpContext, words: readonly string[]): number {
     } else if (matches(word, 'fibmatch')) {
       fibMatch = true;
     } else if (word === 'as') {
-      let v = w.next();
-      if (v === 'to') v = w.next();
-      const addr = getAddr(v, r.family);
-      if (r.family === AF.UNSPEC) r.family = addr.family;
-      attrs.push({ kind: 'newdst', value: Buffer.from(addr.bytes) });
+      attrs.push(newDestination(w, r));
     } else if (matches(word, 'sport') || matches(word, 'dport')) {
       const v = w.next();
       const port = getUnsigned(v, 0xffff);
@@ -961,4 +953,13 @@ export function doIproute(ctx: IpContext, words: readonly string[]): number {
   }
   if (matches(cmd, 'help')) usage();
   throw new IpExit(255, `Command "${cmd}" is unknown, try "ip route help".\n`);
+}
+
+/** `as [to] ADDRESS` (ip route's NAT destination): the RTA_NEWDST it means, the family set if unset. */
+function newDestination(w: { next(): string }, r: { family: number }): { kind: 'newdst'; value: Buffer } {
+  let v = w.next();
+  if (v === 'to') v = w.next();
+  const addr = getAddr(v, r.family);
+  if (r.family === AF.UNSPEC) r.family = addr.family;
+  return { kind: 'newdst', value: Buffer.from(addr.bytes) };
 }

@@ -4,7 +4,7 @@
  */
 import { Namespace, sys } from 'ns-core';
 import { NETLINK_NETFILTER } from '../codec';
-import { NetlinkSocket, type NetlinkSocketOptions } from '../transport';
+import { NetlinkSocket, SocketHandle, type NetlinkSocketOptions } from '../transport';
 import type {
   NftChain, NftChainRef, NftChainSpec, NftFamily, NftRule, NftRuleRef, NftRuleSpec, NftTable, NftTableRef, NftTableSpec,
 } from './objects';
@@ -18,11 +18,9 @@ import {
  * there from wherever it is used (a netlink socket stays in the namespace it was opened in);
  * close it when done.
  */
-export class NftHandle {
-  readonly socket: NetlinkSocket;
-
+export class NftHandle extends SocketHandle {
   private constructor(socket: NetlinkSocket) {
-    this.socket = socket;
+    super(socket);
   }
 
   /** A handle on the network namespace behind a Namespace handle or an fd (not taken over). */
@@ -35,19 +33,6 @@ export class NftHandle {
   /** A handle on the caller's network namespace. */
   static current(options: Omit<NetlinkSocketOptions, 'protocol'> = {}): NftHandle {
     return new NftHandle(NetlinkSocket.open(undefined, { ...options, protocol: NETLINK_NETFILTER }));
-  }
-
-  /** Runs fn with this handle and closes it afterwards. */
-  use<T>(fn: (h: this) => T): T {
-    try {
-      return fn(this);
-    } finally {
-      this.close();
-    }
-  }
-
-  close(): void {
-    this.socket.close();
   }
 
   /** Applies ops all or nothing (`nft -f` of them). */

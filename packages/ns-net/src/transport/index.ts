@@ -1,2 +1,2 @@
 /** The netlink transport: one socket per network namespace, request/ACK, dumps and batches. */
-export { NetlinkSocket, extackOf, kernelError, type NetlinkSocketOptions, type Outgoing } from './socket';
+export { NetlinkSocket, SocketHandle, extackOf, kernelError, type NetlinkSocketOptions, type Outgoing } from './socket';

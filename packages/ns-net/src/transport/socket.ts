@@ -263,3 +263,24 @@ export class NetlinkSocket {
     }
   }
 }
+
+/**
+ * What a verb handle is: one netlink socket, bound to the network namespace it was opened in,
+ * usable for a scope (use) and closed once (close). RtnlHandle and NftHandle add their verbs.
+ */
+export abstract class SocketHandle {
+  protected constructor(readonly socket: NetlinkSocket) {}
+
+  /** Runs fn with this handle and closes it afterwards. */
+  use<T>(fn: (h: this) => T): T {
+    try {
+      return fn(this);
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}

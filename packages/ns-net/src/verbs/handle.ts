@@ -3,7 +3,7 @@
  */
 import { Namespace, sys } from 'ns-core';
 import type { Cidr } from '../codec';
-import { NetlinkSocket, type NetlinkSocketOptions } from '../transport';
+import { NetlinkSocket, SocketHandle, type NetlinkSocketOptions } from '../transport';
 import {
   addrAdd, addrDelete, addrFlush, addrList, addrReplace, type Address, type AddrFlushFilter, type AddrOptions,
 } from './addr';
@@ -19,11 +19,9 @@ import { routeAdd, routeDelete, routeGet, routeList, routeReplace, type Route, t
  * A handle on one network namespace's rtnetlink. Created in a namespace it keeps acting there
  * from wherever it is used; close it when done (it also keeps that namespace alive).
  */
-export class RtnlHandle {
-  readonly socket: NetlinkSocket;
-
+export class RtnlHandle extends SocketHandle {
   private constructor(socket: NetlinkSocket) {
-    this.socket = socket;
+    super(socket);
   }
 
   /**
@@ -38,19 +36,6 @@ export class RtnlHandle {
   /** A handle on the caller's network namespace. */
   static current(options?: NetlinkSocketOptions): RtnlHandle {
     return new RtnlHandle(NetlinkSocket.open(undefined, options));
-  }
-
-  /** Runs fn with this handle and closes it afterwards. */
-  use<T>(fn: (h: this) => T): T {
-    try {
-      return fn(this);
-    } finally {
-      this.close();
-    }
-  }
-
-  close(): void {
-    this.socket.close();
   }
 
   /** Equivalent to: `ip link show [master M] [type T]` */
