@@ -73,7 +73,7 @@ async function spawnSection() {
 
 async function cliSection() {
   const node = new Command('node -e 0', [process.execPath, '-e', '0']);
-  if (!fs.existsSync(bin('ns-unshare')) || !fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/unshare.js'))) {
+  if (!fs.existsSync(bin('ns-unshare')) || !fs.existsSync(path.join(root, 'packages/ns-run/dist/src/unshare/cli.js'))) {
     skip('cli_vs_node', 'ns-unshare is not built');
   } else {
     const unshare = new Command('ns-unshare', [bin('ns-unshare'), '-Urmuipf', '--mount-proc', 'true']);
@@ -90,7 +90,7 @@ async function cliSection() {
     results.medians_ms.cli_ns_ls = median(a);
     record('ls_vs_node', pairedRatio(a, b), 1.3, `${fmt(median(a))} vs ${fmt(median(b))}`);
   }
-  if (!fs.existsSync(bin('ns-enter')) || !fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/enter.js'))) {
+  if (!fs.existsSync(bin('ns-enter')) || !fs.existsSync(path.join(root, 'packages/ns-run/dist/src/enter/cli.js'))) {
     skip('enter_vs_node', 'ns-enter is not built');
     return;
   }
@@ -185,7 +185,7 @@ async function containerSection() {
   }
   if (!fs.existsSync('/bin/busybox')) return skip('container_vs_crun', 'busybox-static is not installed');
   if (!have('crun')) return skip('container_vs_crun', 'crun is not installed');
-  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/run.js'))) return skip('container_vs_crun', 'ns-run is not built');
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/cli.js'))) return skip('container_vs_crun', 'ns-run is not built');
   const rootfs = busyboxRootfs();
   const bundle = path.join(build, 'bundle');
   fs.rmSync(bundle, { recursive: true, force: true });
@@ -289,12 +289,12 @@ function rssSection() {
     return Number(m[1]) / 1024;
   };
   const worst = [];
-  if (fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/unshare.js'))) {
+  if (fs.existsSync(path.join(root, 'packages/ns-run/dist/src/unshare/cli.js'))) {
     const mib = median([1, 2, 3].map(() => measure([bin('ns-unshare'), '-Urmuipf', '--mount-proc', 'true'])));
     results.medians_ms.rss_ns_unshare_mib = mib;
     worst.push(['ns-unshare', mib]);
   } else skip('cli_peak_rss_mib (ns-unshare)', 'ns-unshare is not built');
-  if (fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/run.js')) && fs.existsSync('/bin/busybox')) {
+  if (fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/cli.js')) && fs.existsSync('/bin/busybox')) {
     const mib = median([1, 2, 3].map(() => measure([bin('ns-run'), '--rootfs', busyboxRootfs(), '--network', 'none', '--', '/bin/true'])));
     results.medians_ms.rss_ns_run_mib = mib;
     worst.push(['ns-run', mib]);
@@ -336,7 +336,7 @@ async function heldRss(launcher) {
 }
 
 async function heldSection() {
-  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/cli/unshare.js'))) return skip('held_rss_fork_vs_util_linux', 'ns-unshare is not built');
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/unshare/cli.js'))) return skip('held_rss_fork_vs_util_linux', 'ns-unshare is not built');
   const ours = [];
   const theirs = [];
   for (let i = 0; i < (quick ? 3 : 9); i++) {

@@ -15,8 +15,10 @@ const { renderManPage, renderBashCompletion } = require(path.join(root, 'package
 function commandsOf(pkgDir) {
   const found = new Map();
   const dist = path.join(pkgDir, 'dist/src');
-  const candidates = [path.join(dist, 'cli.js'), ...(fs.existsSync(path.join(dist, 'cli')) ? fs.readdirSync(path.join(dist, 'cli'))
-    .filter((f) => f.endsWith('.js')).map((f) => path.join(dist, 'cli', f)) : [])].filter((f) => fs.existsSync(f));
+  // A CLI module is src/cli.ts, src/cli/*.ts, or src/<product>/cli.ts (ns-run: unshare/, enter/, runner/).
+  const jsIn = (dir) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f)) : []);
+  const products = fs.readdirSync(dist, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dist, d.name, 'cli.js'));
+  const candidates = [path.join(dist, 'cli.js'), ...jsIn(path.join(dist, 'cli')), ...products].filter((f) => fs.existsSync(f));
   for (const file of candidates) {
     const mod = require(file);
     for (const value of Object.values(mod)) {

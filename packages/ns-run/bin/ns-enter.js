@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('../dist/src/cli/enter.js').main();
+require('../dist/src/enter/cli.js').main();

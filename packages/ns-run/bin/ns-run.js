@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('../dist/src/cli/run.js').main();
+require('../dist/src/runner/cli.js').main();

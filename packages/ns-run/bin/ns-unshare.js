@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('../dist/src/cli/unshare.js').main();
+require('../dist/src/unshare/cli.js').main();

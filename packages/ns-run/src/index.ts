@@ -3,4 +3,4 @@
  * entering, which containers share, is ns-core's), and the CLI of the ns-run container runner,
  * whose logic lives in ns-container.
  */
-export { planUnshare, filteredEnv, type UnshareOptions, type UnsharePlan } from './unshare';
+export { planUnshare, filteredEnv, type UnshareOptions, type UnsharePlan } from './unshare/plan';

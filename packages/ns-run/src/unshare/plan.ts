@@ -8,7 +8,7 @@ import {
 } from 'ns-core';
 import type { UserOptions } from 'ns-user';
 import type { PersistStep, Propagation } from 'ns-mount';
-import { pkg } from './kinds-lazy';
+import { pkg } from '../common/kinds-lazy';
 
 export interface UnshareOptions extends UserOptions {
   /** New namespaces; a string also persists it on that file (`--net=FILE`). */

@@ -1,13 +1,13 @@
 /** ns-enter: a drop-in for util-linux nsenter(1). Thin: its option table here, meaning in ../enter. */
 // First: it records the fds we were started with before other modules open fds of their own.
-import { inheritedFds } from './inherited-fds';
+import { inheritedFds } from '../common/inherited-fds';
 import { existsSync } from 'node:fs';
 import { NAMESPACE_KINDS, openTargets, parseDecimal, planEnter, usageError, type EnterOptions, type NamespaceKind } from 'ns-core';
 import {
   inheritedIgnoredSignals, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec,
   type ParsedArgs,
 } from 'ns-core/cli';
-import { parseFd } from './common';
+import { parseFd } from '../common/options';
 
 /**
  * nsenter.c's options ("+ahVt:m::u::i::n::N:p::C::U::T::S:G:r::w::W::ecFZ"): unlike unshare's,

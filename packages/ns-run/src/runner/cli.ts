@@ -19,7 +19,7 @@ import {
   DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, DEFAULT_USERNS_RANGE, listContainers, planExec, runContainer, signalContainer, stopContainer,
   StateStore, type ContainerOptions, type NetworkMode,
 } from 'ns-container';
-import { parseFd, statusReporters } from './common';
+import { parseFd, statusReporters } from '../common/options';
 
 const PROG = 'ns-run';
 

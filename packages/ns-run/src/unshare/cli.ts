@@ -1,14 +1,14 @@
 /** ns-unshare: a drop-in for util-linux unshare(1). Thin: its option table here, meaning in ../unshare. */
 // First: it records the fds we were started with before other modules open fds of their own.
-import { inheritedFds } from './inherited-fds';
+import { inheritedFds } from '../common/inherited-fds';
 import { NAMESPACE_KINDS, usageError, type NamespaceKind } from 'ns-core';
 import {
   inheritedIgnoredSignals, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec,
   type ParsedArgs,
 } from 'ns-core/cli';
 import { parseSignal } from 'ns-pid';
-import { planUnshare, type UnshareOptions } from '../unshare';
-import { parseFd, parseIdOrName } from './common';
+import { planUnshare, type UnshareOptions } from './plan';
+import { parseFd, parseIdOrName } from '../common/options';
 
 /**
  * unshare.c's options, in its --help order. Short namespace letters take no argument while the
