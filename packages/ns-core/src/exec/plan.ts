@@ -332,7 +332,9 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
   for (const k of unshared) created.delete(k);
   // A new pid namespace the program must be inside: in place, only a fork gets it there.
   const programInNewPid = created.has('pid');
-  if (inPlace || steps.some((s) => s.createInChild)) {
+  // In place every namespace is unshared (nsx is this very process) but a supervisor's: it stays
+  // outside and clones its program into them, so that a new pid namespace holds the program as PID 1.
+  if ((inPlace && !supervise) || steps.some((s) => s.createInChild)) {
     for (const k of created) unshared.add(k);
     created.clear();
   }
