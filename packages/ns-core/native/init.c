@@ -25,6 +25,8 @@
  *   unlink PATH       a file
  *   rmtree PATH       a directory and everything in it, never following a symlink or entering
  *                     another filesystem mounted inside
+ *   rmcgroup PATH     a cgroup: whatever the program left in it killed (cgroup.kill, v2), then
+ *                     removed once the kernel lets it go (a killed task holds it while it exits)
  *   userns FD         join that user namespace for the words after it (removing files its
  *                     ids made, which the caller's own ids may not)
  *   on-exit ARGV...   last: run with the exit code appended, and waited for
@@ -51,6 +53,7 @@
 #define EINTR_ 4
 #define EAGAIN_ 11
 #define EIO_ 5
+#define EBUSY_ 16
 #define NSX_CLONE_NEWUSER 0x10000000
 /* rmtree goes this deep at most; each level holds a directory buffer on the stack. */
 #define RMTREE_DEPTH 512
@@ -170,7 +173,8 @@ static int parse_words(char **w, int n, struct words *out)
 		} else if (same(w[i], "exit-file") && i + 1 < n) {
 			out->exit_file = w[i + 1];
 			i += 2;
-		} else if ((same(w[i], "rmdir") || same(w[i], "unlink") || same(w[i], "rmtree")) && i + 1 < n) {
+		} else if ((same(w[i], "rmdir") || same(w[i], "unlink") || same(w[i], "rmtree") || same(w[i], "rmcgroup")) &&
+			   i + 1 < n) {
 			i += 2;
 		} else if (same(w[i], "userns") && i + 1 < n && parse_fd(w[i + 1]) >= 0) {
 			i += 2;
@@ -239,6 +243,31 @@ static void rmtree(const char *path)
 	rmtree_at(AT_FDCWD, path, (uint64_t)st.st_dev, 0);
 }
 
+/*
+ * rmcgroup: cgroup.kill (Linux 5.14) SIGKILLs every process of the group and its descendants;
+ * rmdir then fails with EBUSY until the last of them has left (cgroup_exit runs late in
+ * do_exit), so it is tried again for up to two seconds. The directory is opened without
+ * following a symlink: the kill file written is the group's own.
+ */
+static void rm_cgroup(const char *path)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	long dir = RAW4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	int tries;
+	if (dir < 0)
+		return;
+	{
+		long kill = RAW4(SYS_openat, dir, "cgroup.kill", O_WRONLY | O_CLOEXEC, 0);
+		if (kill >= 0) {
+			RAW3(SYS_write, kill, "1", 1);
+			RAW1(SYS_close, kill);
+		}
+	}
+	RAW1(SYS_close, dir);
+	for (tries = 0; tries < 200 && RAW3(SYS_unlinkat, AT_FDCWD, path, AT_REMOVEDIR) == -EBUSY_; tries++)
+		RAW2(SYS_nanosleep, &tick, NULL);
+}
+
 /* exit-file: the code and a newline in one write, so a reader sees all of it or an empty file. */
 static void write_exit_file(const char *path, int code)
 {
@@ -265,6 +294,9 @@ static void clean_up(char **words, int nwords, int code)
 			i += 2;
 		} else if (same(words[i], "rmtree") && i + 1 < nwords) {
 			rmtree(words[i + 1]);
+			i += 2;
+		} else if (same(words[i], "rmcgroup") && i + 1 < nwords) {
+			rm_cgroup(words[i + 1]);
 			i += 2;
 		} else if (same(words[i], "userns") && i + 1 < nwords) {
 			RAW2(SYS_setns, parse_fd(words[i + 1]), NSX_CLONE_NEWUSER);

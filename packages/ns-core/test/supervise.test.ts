@@ -56,9 +56,9 @@ const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').s
 describe('supervise: the plan', () => {
   it('words for nsx-init in order: how to wait, then the cleanup, on-exit last', () => {
     expect(supervisorWords({ session: true, exitFile: '/run/x/exit', terminal: { input: 0 }, onExit: ['/bin/hook', 'a'],
-      cleanup: [{ userns: 7 }, { rmtree: '/var/c' }, { rmdir: '/sys/fs/cgroup/c' }, { unlink: '/run/x/state' }] }))
+      cleanup: [{ userns: 7 }, { rmtree: '/var/c' }, { rmcgroup: '/sys/fs/cgroup/c/d' }, { rmdir: '/sys/fs/cgroup/c' }, { unlink: '/run/x/state' }] }))
       .to.deep.equal(['session', 'exit-file', '/run/x/exit', 'pty', '1', '0', 'userns', '7', 'rmtree', '/var/c',
-        'rmdir', '/sys/fs/cgroup/c', 'unlink', '/run/x/state', 'on-exit', '/bin/hook', 'a']);
+        'rmcgroup', '/sys/fs/cgroup/c/d', 'rmdir', '/sys/fs/cgroup/c', 'unlink', '/run/x/state', 'on-exit', '/bin/hook', 'a']);
   });
 
   it('refuses, before anything runs, what cannot work (EUSAGE)', () => {

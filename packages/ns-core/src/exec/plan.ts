@@ -127,7 +127,9 @@ export interface SpawnOptions {
  * namespace to join by fd (its ids own files the caller's own ids may not remove).
  */
 export type SuperviseCleanup =
-  | { readonly rmdir: string } | { readonly unlink: string } | { readonly rmtree: string } | { readonly userns: number };
+  | { readonly rmdir: string } | { readonly unlink: string } | { readonly rmtree: string } | { readonly userns: number }
+  /** A cgroup: what the program left in it killed (cgroup.kill), then removed. */
+  | { readonly rmcgroup: string };
 
 export interface SuperviseOptions {
   /** Done in order once the program is gone. */
@@ -471,6 +473,7 @@ export function supervisorWords(supervise: SuperviseOptions): string[] {
     if ('rmdir' in c) words.push('rmdir', c.rmdir);
     else if ('unlink' in c) words.push('unlink', c.unlink);
     else if ('rmtree' in c) words.push('rmtree', c.rmtree);
+    else if ('rmcgroup' in c) words.push('rmcgroup', c.rmcgroup);
     else {
       if (!Number.isInteger(c.userns) || c.userns < 0) throw usageError(`supervise: userns ${String(c.userns)} is not a file descriptor`);
       words.push('userns', String(c.userns));
