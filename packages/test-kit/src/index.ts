@@ -7,3 +7,4 @@ export * from './accounts';
 export * from './rootfs';
 export * from './host-snapshot';
 export * from './cli-harness';
+export * from './scratch';
