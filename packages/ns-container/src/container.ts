@@ -6,7 +6,7 @@ export { DEFAULT_SUBNET_POOL, parsePublish, parseSubnet, subnetAt, type NetworkM
 export { assembleFilesystem, STAGING_CANDIDATES, type FilesystemSpec, type Volume } from './runner/rootfs';
 export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './runner/state';
 export {
-  listContainers, liveStatus, planExec, removeContainer, scanContainers, signalContainer, stopContainer, waitContainer,
+  followLog, listContainers, liveStatus, planExec, removeContainer, scanContainers, signalContainer, stopContainer, waitContainer,
   type ContainerInfo, type ExecOptions, type ExecPlan,
 } from './runner/lifecycle';
 export { inspectContainer } from './runner/inspect';

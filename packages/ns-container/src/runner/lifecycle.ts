@@ -3,7 +3,7 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, sys, type SpawnOptions, type Step } from 'ns-core';
@@ -23,7 +23,8 @@ export interface ContainerInfo extends ContainerState {
 /** What a state file says, checked against the processes it names. */
 export function liveStatus(s: ContainerState): ContainerInfo['state'] {
   if (s.status === 'exited') return 'exited';
-  if (s.status === 'running') return isAlive(s.init) ? 'running' : isAlive(s.runner) ? 'exited' : 'dead';
+  // Ended, and its runner or supervisor is recording that: exited.
+  if (s.status === 'running') return isAlive(s.init) ? 'running' : isAlive(s.runner) || isAlive(s.supervisor) ? 'exited' : 'dead';
   return isAlive(s.runner) ? 'created' : 'dead';
 }
 
@@ -100,8 +101,9 @@ export async function removeContainer(nameOrId: string, options: { force?: boole
     }
     while (isAlive(state.init) || (state.status === 'creating' && isAlive(state.runner))) await sleep(20);
   }
-  // Its runner removes what it made and then the state (unless a waiter reads it): wait for it.
-  while (isAlive(state.runner) && stateOf(store, state.name)?.runner.inode === state.runner.inode && !isExitedKept(store, state.name)) await sleep(20);
+  // Its runner (or a detached one's supervisor) removes what it made and then the state
+  // (unless a waiter reads it, or it is kept for rm): wait for it.
+  await ended(store, state);
   const left = stateOf(store, state.name);
   if (left && left.runner.inode === state.runner.inode) {
     if (left.image && !isAlive(left.runner)) {
@@ -242,6 +244,54 @@ export async function stopContainer(name: string, options: { timeoutMs?: number;
       if ((e as NsError).code !== 'ESRCH') throw e;
     }
   }
-  // The runner removes the state file last, after everything else the container had.
-  while (isAlive(state.runner) && store.list().some((s) => s.name === name && s.runner.inode === state.runner.inode)) await sleep(20);
+  await ended(store, state);
 }
+
+/** Until the runner or supervisor of the container `state` describes is done with it. */
+async function ended(store: StateStore, state: ContainerState): Promise<void> {
+  const mine = () => {
+    const now = stateOf(store, state.name);
+    return now !== undefined && now.id === state.id && now.runner.inode === state.runner.inode;
+  };
+  while (isAlive(state.supervisor)) await sleep(20);
+  while (isAlive(state.runner) && mine() && !isExitedKept(store, state.name)) await sleep(20);
+}
+
+/**
+ * `ns-run logs [-f]`: what a detached container wrote; with follow, what it goes on writing
+ * until it has ended (then the rest).
+ * @throws NsError ENOENT for no such container, or one without a log (it ran in the foreground).
+ */
+export async function followLog(store: StateStore, nameOrId: string, follow: boolean, write: (chunk: Buffer) => void): Promise<void> {
+  const state = store.resolve(nameOrId);
+  const file = store.logOf(state.name);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new NsError({ errno: 2, code: 'ENOENT', path: file, message: `container ${state.name} has no log: only a detached one (-d) does` });
+    }
+    throw NsError.from(e, { syscall: 'open', path: file });
+  }
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    for (;;) {
+      let n: number;
+      while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) write(Buffer.from(buf.subarray(0, n)));
+      if (!follow) return;
+      const now = stateOf(store, state.name);
+      if (!now || now.id !== state.id || !['running', 'created'].includes(liveStatus(now))) {
+        // Ended: what it wrote last is in the file already; read it and stop.
+        while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) write(Buffer.from(buf.subarray(0, n)));
+        return;
+      }
+      await sleep(LOG_POLL_MS);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** How often `logs -f` looks for more output. */
+const LOG_POLL_MS = 100;

@@ -67,6 +67,13 @@ export interface ContainerOptions {
   readonly capDrop?: readonly string[];
   /** `ns-run run IMAGE`: the root is an overlay of the image's layers, its config the defaults. */
   readonly image?: ImageSource;
+  /**
+   * -d: the container outlives the caller under a C supervisor of its own (setsid, its own
+   * memory), its output going to the state directory's log; kept after its end unless autoRemove.
+   */
+  readonly detach?: boolean;
+  /** --rm for a detached container (a foreground one is always removed). */
+  readonly autoRemove?: boolean;
   /** Where state files go (default defaultStateRoot()). */
   readonly stateDir?: string;
   readonly stdio?: SpawnOptions['stdio'];

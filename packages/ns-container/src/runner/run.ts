@@ -9,10 +9,12 @@
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
 import { randomBytes } from 'node:crypto';
-import { fstatSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
-  Namespace, NsError, spawn, sys, type ExitStatus, type NsChild, } from 'ns-core';
+  Namespace, NsError, spawn, sys, type ExitStatus, type NsChild, type SuperviseOptions } from 'ns-core';
+import { liveStatus } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from './inside';
 import { Janitor } from './janitor';
@@ -29,6 +31,8 @@ import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, ty
 /** A running container. */
 export interface Container {
   readonly name: string;
+  /** docker's 64 hex digits. */
+  readonly id: string;
   readonly child: NsChild;
   /** Host pids of the init (PID 1 inside) and of the program (PID 2). */
   readonly pid: number;
@@ -67,7 +71,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16),
-      id: randomBytes(32).toString('hex'), autoRemove: true, config: inspectedConfig(plan, options),
+      id: randomBytes(32).toString('hex'), autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
     };
     let latest = initial;
     claimName(store, initial);
@@ -109,8 +113,18 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
     counted = true;
+    let log: number | undefined;
+    if (options.detach) {
+      log = openSync(store.logOf(plan.name), 'wx', 0o600);
+      const logFd = log;
+      undo.push(() => closeSync(logFd));
+    }
     child = await spawn(plan.argv, {
-      steps, env, cwd: plan.workdir, killWithParent: 'SIGKILL', ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+      steps, env, cwd: plan.workdir,
+      ...(log !== undefined ? {
+        stdio: ['ignore', log, log] as const,
+        supervise: detachedSupervisor(store, initial, subnet?.lease, cgroup),
+      } : { killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}) }),
     });
 
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
@@ -126,8 +140,12 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         proxy.dialer(netnsDialer(netns));
       }
       store.update(latest = {
-        ...initial, status: 'running', startedAt: new Date().toISOString(), init: { pid: child.pid, inode: fstatSync(child.pidfd).ino },
-        ...(program ? { program } : {}),
+        ...initial, status: 'running', startedAt: new Date().toISOString(),
+        // Detached, our child is the supervisor; the container's init is its child, and signals
+        // for the container go to the init (a SIGKILL for the supervisor would lose the cleanup).
+        ...(options.detach && program
+          ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program }
+          : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
         ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
         cgroups: cgroup?.payload ?? [], env,
       });
@@ -148,6 +166,15 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     }
 
     const started = child;
+    if (options.detach) {
+      // The supervisor removes what the container has from now on; the janitor must not.
+      undo.splice(0, undo.length, () => janitor.done(), () => janitor.started);
+      await runAll(undo);
+      return {
+        name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile,
+        exited: started.exited, ...(subnet ? { subnet } : {}), kill: (signal = 'SIGTERM') => started.kill(signal),
+      };
+    }
     const exited = started.exited.then(async (status) => {
       // Before anything is removed: `ns-run wait` reads it (StateStore.release).
       try {
@@ -164,7 +191,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       return status;
     });
     return {
-      name: plan.name, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
+      name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
       ...(subnet ? { subnet } : {}),
       kill: (signal = 'SIGTERM') => started.kill(signal),
     };
@@ -197,7 +224,8 @@ function claimName(store: StateStore, state: ContainerState): void {
       // Not a container's state (claims are complete from the start): it holds no name.
       if ((err as NsError).code !== 'EINVAL') throw err;
     }
-    if (old && isAlive(old.runner)) throw e;
+    // Running, being made, or kept after its end for `rm` (-d without --rm): the name is taken.
+    if (old && (isAlive(old.runner) || ['running', 'created'].includes(liveStatus(old)) || (old.status === 'exited' && !old.autoRemove))) throw e;
     store.remove(state.name);
     store.claim(state);
   }
@@ -219,6 +247,25 @@ function createImageRoot(plan: ContainerPlan): ContainerRoot {
     image.store.removeContainerRoot(plan.name);
     return image.store.createContainerRoot(image.id, plan.name, options);
   }
+}
+
+/** Path of the on-exit command of a detached container's supervisor (reap-main.ts). */
+const REAP_MAIN = join(__dirname, 'reap-main.js');
+
+/**
+ * A detached container's supervisor: what TypeScript would have removed at the end becomes
+ * its cleanup words (the cgroup, deepest first; the subnet lease), then reap-main records the
+ * exit and removes the image root (and, with --rm, the state).
+ */
+function detachedSupervisor(store: StateStore, state: ContainerState, lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseOptions {
+  return {
+    detach: true,
+    cleanup: [
+      ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
+      ...(lease !== undefined ? [{ unlink: lease }] : []),
+    ],
+    onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
+  };
 }
 
 /** docker's ExitCode: the program's status, or 128+N when signal N ended it. */

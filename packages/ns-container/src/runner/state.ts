@@ -40,6 +40,8 @@ export interface ContainerState {
   readonly exitCode?: number;
   /** --rm: removed when it exits (the default in the foreground); otherwise kept until `rm`. */
   readonly autoRemove?: boolean;
+  /** -d: its C supervisor, which outlives the CLI that started it. */
+  readonly supervisor?: ProcessRef;
   /** What `inspect` shows of how it was made (docker's Config and HostConfig). */
   readonly config?: {
     readonly hostname: string;
@@ -241,7 +243,13 @@ export class StateStore {
   }
 
   remove(name: string): void {
+    removeFile(this.logOf(name));
     removeFile(this.fileOf(name));
+  }
+
+  /** A detached container's output (stdout and stderr), for `logs`. */
+  logOf(name: string): string {
+    return posix.join(this.containersDir, `${validateName(name)}.log`);
   }
 
   read(name: string): ContainerState {

@@ -19,7 +19,7 @@ import {
 } from 'ns-core/cli';
 import { parseSignal } from 'ns-pid';
 import {
-  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, DEFAULT_USERNS_RANGE, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
+  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, DEFAULT_USERNS_RANGE, followLog, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
   signalContainer, stopContainer, StateStore, waitContainer, type ContainerInfo, type ContainerOptions, type NetworkMode,
 } from 'ns-container';
 import { parseFd, statusReporters } from '../common/options';
@@ -38,6 +38,7 @@ const RUN_COMMAND: CommandSpec = {
   options: [
     { long: 'name', arg: 'required', metavar: '<name>', help: 'name of the container (default nsr-<random>)' },
     { long: 'rm', help: 'remove the container when it exits (what a foreground run always does)' },
+    { long: 'detach', short: 'd', help: 'run in the background: print the id, exit 0; output to its log (ns-run logs)' },
     { long: 'rootfs', arg: 'required', metavar: '<dir>', help: 'root filesystem directory (default: the host\'s / read-only)', complete: 'dir' },
     { long: 'read-only', help: 'mount the rootfs read-only (with a private /tmp and /run)' },
     { long: 'entrypoint', arg: 'required', metavar: '<program>', help: 'the image\'s entrypoint replaced (\'\' clears it)' },
@@ -77,6 +78,8 @@ const PS_COMMAND: CommandSpec = {
 };
 
 const STATE_COMMANDS: CommandSpec[] = [
+  { prog: `${PROG} logs`, usage: ['[-f] <name>|<id>'], summary: 'The output of a detached container (-f: follow it until the container ends).',
+    options: [{ long: 'follow', short: 'f', help: 'keep printing what it writes, until it ends' }, ...STANDARD_OPTIONS] },
   { prog: `${PROG} inspect`, usage: ['<name>|<id>...'], summary: 'Containers\' state and configuration, as a JSON array in docker\'s shape.',
     stopAtOperand: false, options: [...STANDARD_OPTIONS] },
   { prog: `${PROG} rm`, usage: ['[-f] <name>|<id>...'], summary: 'Remove containers that are not running (-f: kill running ones first).',
@@ -160,7 +163,14 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(value('cpus') !== undefined ? { cpus: value('cpus')! } : {}),
     capAdd: args.all('cap-add'),
     capDrop: args.all('cap-drop'),
+    ...(args.has('detach') ? { detach: true, autoRemove: args.has('rm') } : {}),
   };
+  if (args.has('detach')) {
+    if (options.publish?.length) throw usageError('--publish: not yet with --detach (the port proxy lives in the foreground runner)');
+    const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM, options);
+    process.stdout.write(`${container.id}\n`);
+    process.exit(0);
+  }
   const reporters = statusReporters(
     value('info-fd') !== undefined ? parseFd('--info-fd', value('info-fd')!) : undefined,
     value('json-status-fd') !== undefined ? parseFd('--json-status-fd', value('json-status-fd')!) : undefined);
@@ -248,6 +258,12 @@ async function rm(args: ParsedArgs): Promise<void> {
   for (const n of needNames(args, 'rm')) process.stdout.write(`${await removeContainer(n, { force: args.has('force') })}\n`);
 }
 
+async function logs(args: ParsedArgs): Promise<void> {
+  const [name, extra] = needNames(args, 'logs');
+  if (extra !== undefined) throw usageError(`logs: one container at a time ('${extra}' is one too many)`);
+  await followLog(new StateStore(), name!, args.has('follow'), (chunk) => process.stdout.write(chunk));
+}
+
 async function wait(args: ParsedArgs): Promise<void> {
   const codes = await Promise.all(needNames(args, 'wait').map((n) => waitContainer(n)));
   for (const code of codes) process.stdout.write(`${code}\n`);
@@ -284,6 +300,6 @@ function kill(args: ParsedArgs): void {
 
 export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
   return runCommands(RUNNER_COMMAND, argv, {
-    run: (args) => run(args, argv), ps, inspect, rm, wait, exec, stop, kill, load, pull, images, rmi,
+    run: (args) => run(args, argv), ps, inspect, logs, rm, wait, exec, stop, kill, load, pull, images, rmi,
   }, { exits: DOCKER_EXITS, fallback: 'run' });
 }
