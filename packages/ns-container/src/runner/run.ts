@@ -124,7 +124,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
         supervise: detachedSupervisor(store, initial, subnet?.lease, cgroup),
-      } : { killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}) }),
+      } : {
+        killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+        ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
+      }),
     });
 
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
@@ -265,6 +268,21 @@ function detachedSupervisor(store: StateStore, state: ContainerState, lease: str
       ...(lease !== undefined ? [{ unlink: lease }] : []),
     ],
     onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
+  };
+}
+
+/**
+ * -t: a pty in the container's own devpts (so `tty` names /dev/pts/N inside), owned by the
+ * program's ids, relayed to our stdout (and from our stdin with -i, raw while it runs) by the
+ * supervisor, sized as our terminal and following it (SIGWINCH).
+ */
+function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptions {
+  return {
+    session: true,
+    terminal: {
+      output: 1, ...(input ? { input: 0 } : {}), owner: { uid: plan.identity.uid, gid: plan.identity.gid },
+      ...(process.stdout.isTTY ? { sizeFrom: 1 } : {}),
+    },
   };
 }
 

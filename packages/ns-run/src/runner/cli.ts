@@ -39,6 +39,8 @@ const RUN_COMMAND: CommandSpec = {
     { long: 'name', arg: 'required', metavar: '<name>', help: 'name of the container (default nsr-<random>)' },
     { long: 'rm', help: 'remove the container when it exits (what a foreground run always does)' },
     { long: 'detach', short: 'd', help: 'run in the background: print the id, exit 0; output to its log (ns-run logs)' },
+    { long: 'tty', short: 't', help: 'a pseudo-terminal of its own (tty is /dev/pts/N inside), relayed to yours' },
+    { long: 'interactive', short: 'i', help: 'with -t: what you type reaches it (your terminal raw meanwhile)' },
     { long: 'rootfs', arg: 'required', metavar: '<dir>', help: 'root filesystem directory (default: the host\'s / read-only)', complete: 'dir' },
     { long: 'read-only', help: 'mount the rootfs read-only (with a private /tmp and /run)' },
     { long: 'entrypoint', arg: 'required', metavar: '<program>', help: 'the image\'s entrypoint replaced (\'\' clears it)' },
@@ -164,7 +166,9 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     capAdd: args.all('cap-add'),
     capDrop: args.all('cap-drop'),
     ...(args.has('detach') ? { detach: true, autoRemove: args.has('rm') } : {}),
+    ...(args.has('tty') ? { terminal: { input: args.has('interactive') } } : {}),
   };
+  if (args.has('tty') && args.has('detach')) throw usageError('--tty: not yet with --detach');
   if (args.has('detach')) {
     if (options.publish?.length) throw usageError('--publish: not yet with --detach (the port proxy lives in the foreground runner)');
     const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM, options);
