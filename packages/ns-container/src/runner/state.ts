@@ -273,7 +273,8 @@ export class StateStore {
     if (!validState(value)) throw new NsError({ errno: 22, code: 'EINVAL', path: file, message: `${file}: not the state of a container` });
     if (value.inPlace && !value.init && isAlive(value.supervisor)) {
       const init = grandchildOf(value.supervisor!.pid);
-      if (init !== undefined) return { ...value, init };
+      const program = init !== undefined ? childRef(init.pid) : undefined;
+      if (init !== undefined) return { ...value, init, ...(program ? { program } : {}) };
     }
     return value;
   }
@@ -453,10 +454,15 @@ function firstChild(pid: number): number | undefined {
  */
 function grandchildOf(pid: number): ProcessRef | undefined {
   const relay = firstChild(pid);
-  const init = relay !== undefined ? firstChild(relay) : undefined;
-  if (init === undefined) return undefined;
+  return relay !== undefined ? childRef(relay) : undefined;
+}
+
+/** A ref to pid's first child, if it has one. */
+function childRef(pid: number): ProcessRef | undefined {
+  const child = firstChild(pid);
+  if (child === undefined) return undefined;
   try {
-    return processRef(init);
+    return processRef(child);
   } catch {
     return undefined; // ended between the read and the pidfd
   }
