@@ -8,3 +8,4 @@ export * from './rootfs';
 export * from './host-snapshot';
 export * from './cli-harness';
 export * from './scratch';
+export * from './images';

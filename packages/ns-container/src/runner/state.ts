@@ -37,6 +37,8 @@ export interface ContainerState {
   readonly argv: readonly string[];
   /** The root filesystem, or null for the embedded default. */
   readonly rootfs: string | null;
+  /** The image's id and the reference it was run by (`run IMAGE`), and the store holding its root. */
+  readonly image?: { readonly id: string; readonly reference: string; readonly store: string };
   readonly network: 'none' | 'host' | 'veth';
   readonly address?: string;
   readonly hostAddress?: string;
