@@ -4,8 +4,12 @@ export { DEFAULT_USERNS_RANGE, planIdentity, resolveUser, type Identity, type Ma
 export { resolveInRoot, type InRootPath } from './runner/inroot';
 export { DEFAULT_SUBNET_POOL, parsePublish, parseSubnet, subnetAt, type NetworkMode, type PublishSpec, type Subnet } from './runner/network';
 export { assembleFilesystem, STAGING_CANDIDATES, type FilesystemSpec, type Volume } from './runner/rootfs';
-export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef } from './runner/state';
-export { listContainers, planExec, signalContainer, stopContainer, type ContainerInfo, type ExecOptions, type ExecPlan } from './runner/lifecycle';
+export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './runner/state';
+export {
+  followLog, listContainers, liveStatus, planExec, removeContainer, scanContainers, signalContainer, stopContainer, waitContainer,
+  type ContainerInfo, type ExecOptions, type ExecPlan,
+} from './runner/lifecycle';
+export { inspectContainer } from './runner/inspect';
 export * from './runner/options';
 export * from './runner/run';
 export { parseEnvFile, readEnvFile, ENV_FILE_MAX } from './runner/envfile';
