@@ -2,9 +2,9 @@
 export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, keptCapabilities, namesOf as capabilityNames } from './runner/caps';
 export { DEFAULT_USERNS_RANGE, planIdentity, resolveUser, type Identity, type MapMode } from './runner/identity';
 export { resolveInRoot, type InRootPath } from './runner/inroot';
-export { DEFAULT_SUBNET_POOL, parsePublish, parseSubnet, subnetAt, type NetworkMode, type PublishSpec, type Subnet } from './runner/network';
 export { assembleFilesystem, STAGING_CANDIDATES, type FilesystemSpec, type Volume } from './runner/rootfs';
 export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef } from './runner/state';
 export { listContainers, planExec, signalContainer, stopContainer, type ContainerInfo, type ExecOptions, type ExecPlan } from './runner/lifecycle';
 export * from './runner/options';
 export * from './runner/run';
+export * from './network';

@@ -11,12 +11,17 @@ export interface VethOptions {
   readonly hostIf: string;
   /** Name of the end inside the new namespace. */
   readonly nsIf: string;
-  /** ADDRESS/PREFIXLEN of the host end (`--address`). */
-  readonly address: string;
+  /** ADDRESS/PREFIXLEN of the host end (`--address`); none when it is a bridge port (`master`). */
+  readonly address?: string;
   /** ADDRESS/PREFIXLEN of the namespace end (`--peer-address`). */
   readonly peerAddress: string;
-  /** Route everything inside through the host end (a default route via `address`). */
-  readonly gateway?: boolean;
+  /**
+   * Route everything inside through the host end (true: a default route via `address`), or
+   * through this address (a bridge's, when the host end is a port of it).
+   */
+  readonly gateway?: boolean | string;
+  /** Make the host end a port of this bridge (`ip link set HOST master BRIDGE`) before it comes up. */
+  readonly master?: string;
 }
 
 export interface NetOptions {
@@ -27,7 +32,7 @@ export interface NetOptions {
 
 interface Plan {
   readonly loopback: boolean;
-  readonly veth?: VethOptions & { readonly host: Cidr; readonly peer: Cidr };
+  readonly veth?: VethOptions & { readonly host: Cidr | undefined; readonly peer: Cidr; readonly gatewayAddress: string | undefined };
 }
 
 /** Checks everything that can be checked before a namespace or link exists. @throws NsError EUSAGE. */
@@ -37,10 +42,13 @@ function planOf(options: NetOptions): Plan {
   if (!v) return { loopback };
   validateIfname(v.hostIf, '--veth');
   validateIfname(v.nsIf, '--veth');
-  const host = parseCidr(v.address, '--address');
+  if (v.master !== undefined) validateIfname(v.master, '--master');
+  const host = v.address !== undefined ? parseCidr(v.address, '--address') : undefined;
   const peer = parseCidr(v.peerAddress, '--peer-address');
-  if (host.family !== peer.family) throw new NsError({ errno: 0, code: 'EUSAGE', message: `--peer-address: ${v.peerAddress} is not in the family of --address ${v.address}` });
-  return { loopback, veth: { ...v, host, peer } };
+  if (host && host.family !== peer.family) throw new NsError({ errno: 0, code: 'EUSAGE', message: `--peer-address: ${v.peerAddress} is not in the family of --address ${v.address}` });
+  const gatewayAddress = typeof v.gateway === 'string' ? parseCidr(v.gateway, '--gateway').address : v.gateway ? host?.address : undefined;
+  if (v.gateway === true && !host) throw new NsError({ errno: 0, code: 'EUSAGE', message: '--gateway: the host end has no --address to route through' });
+  return { loopback, veth: { ...v, host, peer, gatewayAddress } };
 }
 
 /** Names the step in an error raised by fn, keeping its code: "--address: ip addr add ... failed: ...". */
@@ -80,13 +88,17 @@ export function net(options: NetOptions = {}): Step {
         made.index = inStep('--veth', () => host.linkByName(v.hostIf).index);
         // IPv6 would hold both addresses back for duplicate address detection; a fresh
         // point-to-point pair cannot have duplicates.
-        inStep('--address', () => host.addrAdd(v.hostIf, v.host, { noDad: true }));
+        const hostCidr = v.host;
+        if (hostCidr) inStep('--address', () => host.addrAdd(v.hostIf, hostCidr, { noDad: true }));
         inStep('--peer-address', () => inside.addrAdd(v.nsIf, v.peer, { noDad: true }));
+        const master = v.master;
+        if (master !== undefined) inStep('--master', () => host.linkSetMaster(v.hostIf, master));
         inStep('--veth', () => host.linkSetUp(v.hostIf));
         inStep('--veth', () => inside.linkSetUp(v.nsIf));
         // Only now: the kernel refuses a gateway whose route goes through a link that is down
         // ("Nexthop has invalid gateway").
-        if (v.gateway) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway: v.host.address }));
+        const gateway = v.gatewayAddress;
+        if (gateway !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway }));
       });
     }));
   };

@@ -12,13 +12,14 @@ import { fstatSync } from 'node:fs';
 import {
   Namespace, NsError, spawn, sys, type ExitStatus, type NsChild, } from 'ns-core';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
-import { forwardInside, stopForwarder } from './inside';
+import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
 import {
-  leaseSubnet, netnsDialer, PortProxy, releaseSubnet, vethDialer, type PublishSpec, type Subnet,
-} from './network';
+  isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
+  type Attachment, type PublishSpec, type Subnet,
+} from '../network';
 import { assembleFilesystem } from './rootfs';
-import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, type ContainerOptions } from './options';
+import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
@@ -29,6 +30,8 @@ export interface Container {
   readonly pid: number;
   readonly programPid: number | undefined;
   readonly subnet?: Subnet;
+  /** On a network (--network NAME): its lease and names. */
+  readonly attachment?: Attachment;
   readonly ports: readonly PublishSpec[];
   readonly stateFile: string;
   /** Resolves once the program has exited and everything the container had is removed. */
@@ -74,10 +77,23 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       undo.unshift(() => releaseSubnet(lease));
       janitor.track({ type: 'link', name: subnet.hostInterface });
     }
+    let attachment: Attachment | undefined;
+    if (isNetworkName(plan.network)) {
+      // A lease left by a killed runner is dropped by the next prepareNetwork (its owner is gone).
+      attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases });
+      const held = attachment;
+      undo.unshift(() => releaseNetwork(held));
+      janitor.track({ type: 'link', name: held.lease.hostInterface });
+    }
     const proxy = await PortProxy.listen(plan.publish);
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
 
-    const fs = assembleFilesystem(plan.filesystem);
+    const fs = assembleFilesystem(attachment ? {
+      ...plan.filesystem,
+      volumes: [...plan.filesystem.volumes ?? [],
+                { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
+                { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }],
+    } : plan.filesystem);
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.env);
     let cgroup: ContainerCgroup | undefined;
     if (cgroupNeeded(plan.limits)) {
@@ -85,7 +101,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
       janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
-    const steps = containerSteps(plan, fs.steps, subnet, cgroup);
+    const steps = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup);
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
     counted = true;
@@ -101,6 +117,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
     if (!gone) {
       if (plan.publish.length && subnet) proxy.dialer(vethDialer(subnet.peer));
+      else if (plan.publish.length && attachment) proxy.dialer(vethDialer(attachment.lease.address));
       else if (plan.publish.length && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
@@ -109,6 +126,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         ...initial, status: 'running', init: { pid: child.pid, inode: fstatSync(child.pidfd).ino },
         ...(program ? { program } : {}),
         ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
+        ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
+                           attachment: attachment.inspect } : {}),
         cgroups: cgroup?.payload ?? [], env,
       });
     }
@@ -140,6 +159,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     return {
       name: plan.name, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
       ...(subnet ? { subnet } : {}),
+      ...(attachment ? { attachment } : {}),
       kill: (signal = 'SIGTERM') => started.kill(signal),
     };
   } catch (e) {

@@ -8,6 +8,7 @@ import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, read
 import { tmpdir } from 'node:os';
 import { posix } from 'node:path';
 import { NsError, sys, usageError, type NamespaceKind } from 'ns-core';
+import type { AttachmentInfo } from '../network';
 
 export const STATE_VERSION = 1;
 
@@ -37,7 +38,10 @@ export interface ContainerState {
   readonly argv: readonly string[];
   /** The root filesystem, or null for the embedded default. */
   readonly rootfs: string | null;
-  readonly network: 'none' | 'host' | 'veth';
+  /** none, host, veth, or the network's name. */
+  readonly network: string;
+  /** On a network: its address, gateway, aliases. */
+  readonly attachment?: AttachmentInfo;
   readonly address?: string;
   readonly hostAddress?: string;
   readonly hostInterface?: string;
