@@ -238,7 +238,7 @@ export class NetworkStore {
    */
   create(name: string, options: { subnet?: string; internal?: boolean; inUse?: readonly string[] } = {}): NetworkConfig {
     validateNetworkName(name);
-    if (RESERVED_NETWORK_NAMES.includes(name)) throw usageError(`network create: '${name}' is a --network mode, not a network name`);
+    if (RESERVED_NETWORK_NAMES.includes(name)) throw usageError(`'${name}' is a --network mode, not a network name`);
     mkdirs(this.dirs.config);
     return withLock(posix.join(this.dirs.config, '.lock'), () => {
       const file = this.configFile(name);
