@@ -32,8 +32,11 @@
  * prepareNetwork and every `network` command) drops leases whose owner is gone (pid + pidfd
  * inode), and the hosts file with them.
  */
+import { writeFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { RtnlHandle, type VethOptions } from 'ns-net';
 import { NsError } from 'ns-core';
+import { resolveInRoot } from '../runner/inroot';
 import { processRef, type ProcessRef } from '../runner/state';
 import { AF_INET } from './addresses';
 import { ensureNetwork, hostInterfaceOf, removeNetworkObjects } from './bridge';
@@ -116,6 +119,28 @@ export function prepareNetwork(options: PrepareOptions): Attachment {
     files: { hosts: store.hostsFile(config.name), resolvConf },
     inspect: { network: config.name, networkId: config.id, address: lease.address, prefixlen, gateway: config.gateway, aliases, hostInterface: lease.hostInterface },
   };
+}
+
+/**
+ * The files a network binds need something to be bound on. A root filesystem without
+ * /etc/hosts or /etc/resolv.conf gets an empty one, made here by the runner (as docker makes
+ * them in a container's layer): the stage binds as the container's root, which a root
+ * runner maps to another host user that may not write the rootfs' /etc. Resolved inside the
+ * root (a symlink there cannot lead out). Nothing is made where /etc itself is missing.
+ */
+export function bindTargets(rootfs: string, dests: readonly string[] = ['/etc/hosts', '/etc/resolv.conf']): void {
+  for (const dest of dests) {
+    const r = resolveInRoot(rootfs, dest, '--network');
+    if (r.kind !== undefined) continue;
+    const parent = resolveInRoot(rootfs, posix.dirname(r.inside), '--network');
+    if (parent.kind !== 'dir') continue;
+    try {
+      writeFileSync(posix.join(rootfs, r.inside), '', { flag: 'wx', mode: 0o644 });
+    } catch (e) {
+      // Made by a concurrent runner of the same rootfs.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw NsError.from(e, { syscall: 'open', path: posix.join(rootfs, r.inside) });
+    }
+  }
 }
 
 /** Gives the lease back and takes the names out of the hosts file. Idempotent. */

@@ -15,7 +15,7 @@ import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
 import {
-  isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
+  bindTargets, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
   type Attachment, type PublishSpec, type Subnet,
 } from '../network';
 import { assembleFilesystem } from './rootfs';
@@ -84,6 +84,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       const held = attachment;
       undo.unshift(() => releaseNetwork(held));
       janitor.track({ type: 'link', name: held.lease.hostInterface });
+      if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
     }
     const proxy = await PortProxy.listen(plan.publish);
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
