@@ -3,7 +3,7 @@
  * (compared with the target's from outside), ids, root and working directory, and the options
  * util-linux 2.38.1 lacks, checked against what they are documented to do.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Namespace, sys } from 'ns-core';
 import { bin, bothAsync, expectOneLineError, inParallel, runAsync, type Ran } from './cli';
@@ -242,8 +242,38 @@ describe('nsenter vs ns-enter: entering a running target', () => {
         expect(links.net).to.equal(nsLinks(nested.pid).net);
         expect(links.user).to.equal(`user:[${outer}]`);
         expect(links.user).to.not.equal(nsLinks(nested.pid).user);
+        // With -U the base is the target's user namespace itself (nsenter's open_parent_user_ns_fd).
+        const withUser = await runAsync([bin('ns-enter'), '-t', String(nested.pid), '-U', '--user-parent', ...NS_PROBE]);
+        expect(withUser.stderr).to.equal('');
+        expect(parseNsProbe(withUser.stdout).user).to.equal(`user:[${outer}]`);
       } finally {
         await nested.stop();
+      }
+    });
+
+    it('-S follow -G follow inside a user namespace mapped 0->100000: the ids as seen inside (0 0)', async () => {
+      // The ids of /proc/PID are read after entering (nsenter's fstat follows the setns), so they are the namespace's.
+      const t = await Target.start(['unshare', '-U', 'sh', '-c', 'echo ready; exec sleep 600']);
+      try {
+        writeFileSync(`/proc/${t.pid}/uid_map`, '0 100000 65536');
+        writeFileSync(`/proc/${t.pid}/gid_map`, '0 100000 65536');
+        const r = await runAsync([bin('ns-enter'), '-t', String(t.pid), '-U', '-S', 'follow', '-G', 'follow', 'sh', '-c', 'echo $(id -u) $(id -g)']);
+        expect(r.stderr).to.equal('');
+        expect(r.stdout).to.equal('0 0\n');
+      } finally {
+        await t.stop();
+      }
+    });
+
+    it('--info-fd and --json-status-fd refuse an fd not open for writing, naming the option and EBADF', async () => {
+      const pid = String(targets.get('root')!.pid);
+      for (const [tool, args] of [['ns-enter', ['-t', pid, '-u']], ['ns-unshare', ['-u']]] as const) {
+        for (const option of ['--info-fd', '--json-status-fd']) {
+          const r = await runAsync(['sh', '-c', `exec "$0" "$@" 5</dev/null`, bin(tool), ...args, option, '5', 'echo', 'ran']);
+          expect(r.status, `${tool} ${option}`).to.equal(1);
+          expect(r.stdout).to.equal('');
+          expect(r.stderr).to.equal(`${tool}: ${option}: file descriptor 5 is not open for writing (EBADF)\n`);
+        }
       }
     });
 

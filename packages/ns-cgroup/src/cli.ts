@@ -1,6 +1,6 @@
 /** ns-cgroup [--cgroup-path PATH] [--memory BYTES] [--pids-max N] [--cpus CPUS] [--] [program [args...]] */
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
-import { cgroup, type CgroupOptions } from './index';
+import { supervisedCgroup, type CgroupOptions } from './index';
 
 export const CGROUP_COMMAND: CommandSpec = {
   prog: 'ns-cgroup',
@@ -27,6 +27,8 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
       ...(value('pids-max') !== undefined ? { pidsMax: value('pids-max')! } : {}),
       ...(value('cpus') !== undefined ? { cpus: value('cpus')! } : {}),
     };
-    await launch(args.operands, { steps: [cgroup(options)] }, { signals: 'program' });
+    // A group made for the program is removed by a supervisor (a few KiB of C) once it is gone.
+    const { step, cleanup } = supervisedCgroup(options);
+    await launch(args.operands, { steps: [step], ...(cleanup.length ? { supervise: { cleanup } } : {}) }, { signals: 'program' });
   });
 }

@@ -51,6 +51,66 @@ export function hierarchiesFor(layout: CgroupLayout, controllers: readonly strin
   return out;
 }
 
+/**
+ * Where a group lives in each hierarchy it spans, and which of its levels do not exist yet
+ * (top first: the ones to create). Reads the machine, changes nothing.
+ */
+export function planGroupDirectories(path: string, layout: CgroupLayout, controllers: readonly string[]): { directories: GroupDirectory[]; missing: string[] } {
+  const parts = validateGroupPath(path);
+  const own = readProcessCgroups('self');
+  const directories: GroupDirectory[] = [];
+  const missing: string[] = [];
+  for (const h of hierarchiesFor(layout, controllers)) {
+    const base = path.startsWith('/') ? h.root : cgroupIn(own, h);
+    if (base === undefined) {
+      throw new NsError({ errno: 2, code: 'ENOENT', path: h.mountPoint,
+                          message: `--cgroup-path: this process has no cgroup in the hierarchy at ${h.mountPoint}` });
+    }
+    const levels = parts.map((_, i) => directoryOf(h, `${base.replace(/\/+$/, '')}/${parts.slice(0, i + 1).join('/')}`));
+    missing.push(...levels.filter((dir) => !existsSync(dir)));
+    directories.push({ hierarchy: h, dir: levels.at(-1)!, levels });
+  }
+  return { directories, missing };
+}
+
+/** One write of a group's setup: a limit, or a controller enabled for children. */
+export interface GroupWrite {
+  readonly file: string;
+  readonly value: string;
+  /** The option it comes from, for messages. */
+  readonly option: string;
+}
+
+/**
+ * The writes that set the limits, in order. On v2 a controller's files exist in a group only
+ * when its parent enables the controller for children (cgroup.subtree_control, cgroups(7)):
+ * it is enabled in parents the group makes (`made`), and required of an existing parent
+ * rather than changed in a cgroup that is not ours (which the "no internal processes" rule
+ * would often refuse anyway). Reads subtree_control of existing parents, changes nothing.
+ */
+export function planGroupWrites(directories: readonly GroupDirectory[], made: readonly string[], limits: ParsedLimits, layout: CgroupLayout): GroupWrite[] {
+  const writes: GroupWrite[] = [];
+  for (const w of planLimitWrites(limits, layout)) {
+    const d = directories.find((x) => x.hierarchy === w.hierarchy);
+    if (!d) throw new NsError({ errno: 2, code: 'ENOENT', step: w.option, message: `${w.option}: group is not in the ${w.controller} hierarchy` });
+    if (w.hierarchy.version === 2) {
+      const parents = [d.levels[0]!.replace(/\/[^/]+$/, ''), ...d.levels.slice(0, -1)];
+      for (const parent of parents) {
+        const control = `${parent}/cgroup.subtree_control`;
+        if (made.includes(parent)) {
+          if (!writes.some((x) => x.file === control && x.value === `+${w.controller}`)) writes.push({ file: control, value: `+${w.controller}`, option: w.option });
+          continue;
+        }
+        if (readFileSync(control, 'utf8').trim().split(/\s+/).includes(w.controller)) continue;
+        throw new NsError({ errno: 16, code: 'EBUSY', step: w.option, path: control,
+                            message: `${w.option}: ${w.controller} is not enabled for children of ${parent} (cgroup.subtree_control); enable it there or use a cgroup delegated to you` });
+      }
+    }
+    writes.push({ file: `${d.dir}/${w.file}`, value: w.value, option: w.option });
+  }
+  return writes;
+}
+
 export class CgroupGroup {
   /** The path as asked: relative ones are under the caller's own cgroup in each hierarchy. */
   readonly path: string;
@@ -71,29 +131,17 @@ export class CgroupGroup {
    * what was created is removed before the error is thrown.
    */
   static open(path: string, options: OpenGroupOptions = {}): CgroupGroup {
-    const parts = validateGroupPath(path);
     const layout = options.layout ?? detectCgroupLayout();
-    const own = readProcessCgroups('self');
+    const { directories, missing } = planGroupDirectories(path, layout, options.controllers ?? []);
     const created: string[] = [];
-    const directories: GroupDirectory[] = [];
     try {
-      for (const h of hierarchiesFor(layout, options.controllers ?? [])) {
-        const base = path.startsWith('/') ? h.root : cgroupIn(own, h);
-        if (base === undefined) {
-          throw new NsError({ errno: 2, code: 'ENOENT', path: h.mountPoint,
-                              message: `--cgroup-path: this process has no cgroup in the hierarchy at ${h.mountPoint}` });
+      for (const dir of missing) {
+        try {
+          mkdirSync(dir);
+        } catch (e) {
+          throw fsError('--cgroup-path', 'mkdir', dir, e);
         }
-        const levels = parts.map((_, i) => directoryOf(h, `${base.replace(/\/+$/, '')}/${parts.slice(0, i + 1).join('/')}`));
-        for (const dir of levels) {
-          if (existsSync(dir)) continue;
-          try {
-            mkdirSync(dir);
-          } catch (e) {
-            throw fsError('--cgroup-path', 'mkdir', dir, e);
-          }
-          created.push(dir);
-        }
-        directories.push({ hierarchy: h, dir: levels.at(-1)!, levels });
+        created.push(dir);
       }
     } catch (e) {
       removeDirectories(created);
@@ -113,40 +161,13 @@ export class CgroupGroup {
     return d.dir;
   }
 
-  /**
-   * Writes the limits. On v2 a controller's files exist in a group only when its parent
-   * enables the controller for children (cgroup.subtree_control, cgroups(7)): we enable it
-   * in parents we created, and require it of an existing parent rather than change a cgroup
-   * that is not ours (which the "no internal processes" rule would often refuse anyway).
-   */
+  /** Writes the limits (see planGroupWrites). */
   setLimits(limits: ParsedLimits): void {
-    for (const w of planLimitWrites(limits, this.layout)) {
-      const d = this.directories.find((x) => x.hierarchy === w.hierarchy);
-      if (!d) throw new NsError({ errno: 2, code: 'ENOENT', step: w.option, message: `${w.option}: group ${this.path} is not in the ${w.controller} hierarchy` });
-      if (w.hierarchy.version === 2) this.#enableForChildren(d, w.controller, w.option);
-      const file = `${d.dir}/${w.file}`;
+    for (const w of planGroupWrites(this.directories, this.#created, limits, this.layout)) {
       try {
-        writeFileSync(file, w.value);
+        writeFileSync(w.file, w.value);
       } catch (e) {
-        throw fsError(w.option, 'write', file, e);
-      }
-    }
-  }
-
-  #enableForChildren(d: GroupDirectory, controller: string, option: string): void {
-    const parents = [d.levels[0]!.replace(/\/[^/]+$/, ''), ...d.levels.slice(0, -1)];
-    for (const parent of parents) {
-      const control = `${parent}/cgroup.subtree_control`;
-      const enabled = readFileSync(control, 'utf8').trim().split(/\s+/);
-      if (enabled.includes(controller)) continue;
-      if (!this.#created.includes(parent)) {
-        throw new NsError({ errno: 16, code: 'EBUSY', step: option, path: control,
-                            message: `${option}: ${controller} is not enabled for children of ${parent} (cgroup.subtree_control); enable it there or use a cgroup delegated to you` });
-      }
-      try {
-        writeFileSync(control, `+${controller}`);
-      } catch (e) {
-        throw fsError(option, 'write', control, e);
+        throw fsError(w.option, 'write', w.file, e);
       }
     }
   }

@@ -2,8 +2,8 @@
  * ns-cgroup: a new cgroup namespace, optionally rooted at a cgroup of its own with memory,
  * pids and cpu limits (cgroup v2 where the controller is there, v1 hierarchies otherwise).
  */
-import type { Step } from 'ns-core';
-import { CgroupGroup, validateGroupPath } from './group';
+import type { PhasedOp, Step, SuperviseCleanup } from 'ns-core';
+import { CgroupGroup, planGroupDirectories, planGroupWrites, validateGroupPath } from './group';
 import { parseLimits, planLimitWrites, type CgroupLimits } from './limits';
 import { detectCgroupLayout } from './layout';
 
@@ -15,7 +15,10 @@ export {
   parseLimits, parseBytes, parsePidsMax, parseCpus, planLimitWrites, CPU_PERIOD_US, MIN_CPU_QUOTA_US,
   type CgroupLimits, type ParsedLimits, type LimitWrite,
 } from './limits';
-export { CgroupGroup, hierarchiesFor, validateGroupPath, type GroupDirectory, type OpenGroupOptions } from './group';
+export {
+  CgroupGroup, hierarchiesFor, planGroupDirectories, planGroupWrites, validateGroupPath,
+  type GroupDirectory, type GroupWrite, type OpenGroupOptions,
+} from './group';
 
 export interface CgroupOptions extends CgroupLimits {
   /**
@@ -62,4 +65,36 @@ export function cgroup(options: CgroupOptions = {}): Step {
       await made?.remove({ killLeftovers: true });
     },
   };
+}
+
+/**
+ * The same as cgroup(), as data for a process that replaces its caller (execInPlace, the
+ * CLI): the program's own process, past the supervisor's fork, makes the missing levels,
+ * writes the limits, joins the group in every hierarchy (writing "0" to cgroup.procs moves
+ * the writer) and then unshares its cgroup namespace. `cleanup` is the supervisor's, for
+ * once the program is gone: the levels made, deepest first, whatever was left in them killed
+ * (cgroup.kill). Empty when the group exists already: it is joined and kept, and nothing
+ * needs to wait. Nothing is made here; the machine's layout is read.
+ * @throws NsError EUSAGE for bad limits or paths; EBUSY for a limit an existing parent does not delegate.
+ */
+export function supervisedCgroup(options: CgroupOptions = {}): { step: Step; cleanup: SuperviseCleanup[] } {
+  const limits = parseLimits(options);
+  if (options.path !== undefined) validateGroupPath(options.path);
+  if (options.path === undefined && Object.keys(limits).length === 0) return { step: { name: 'ns-cgroup', create: ['cgroup'] }, cleanup: [] };
+  const path = options.path ?? `ns-cgroup-${process.pid}-${++groupsMade}`;
+  const step = options.path !== undefined ? '--cgroup-path' : 'cgroup';
+  const layout = detectCgroupLayout();
+  const controllers = planLimitWrites(limits, layout).map((w) => w.controller);
+  const { directories, missing } = planGroupDirectories(path, layout, controllers);
+  const ops: PhasedOp[] = [
+    ...missing.map((dir): PhasedOp => ({ op: 'mkdir', path: dir, mode: 0o755, phase: 'pre-namespaces', step })),
+    ...planGroupWrites(directories, missing, limits, layout).map((w): PhasedOp => ({ op: 'write-file', path: w.file, data: w.value, phase: 'pre-namespaces', step: w.option })),
+    ...directories.map((d): PhasedOp => ({ op: 'write-file', path: `${d.dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces', step })),
+    // The namespace's root is the cgroup its first process is in when it unshares (cgroup_namespaces(7)).
+    { op: 'unshare', kinds: ['cgroup'], phase: 'namespaces', step: 'cgroup namespace' },
+  ];
+  // v2 first: its cgroup.kill ends what the program left, in the v1 groups too.
+  const ordered = [...directories].sort((a, b) => b.hierarchy.version - a.hierarchy.version);
+  const cleanup = ordered.flatMap((d) => d.levels.filter((l) => missing.includes(l)).reverse().map((dir) => ({ rmcgroup: dir })));
+  return { step: { name: 'ns-cgroup', child: ops }, cleanup };
 }

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileSpawn, liveChildren, NsError, spawn } from 'ns-core';
+import { compileInPlace, compileSpawn, liveChildren, NsError, spawn } from 'ns-core';
+import { descendantsOf, gone, waitFor } from 'ns-test-kit';
 import {
-  CgroupGroup, cgroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, hierarchyFor, parseBytes,
+  CgroupGroup, cgroup, supervisedCgroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, hierarchyFor, parseBytes,
   parseCgroupMounts, parseCpus, parseLimits, parsePidsMax, parseProcCgroup, planLimitWrites, readProcessCgroups,
   type CgroupHierarchy, type CgroupLayout,
 } from '../src/index';
@@ -43,6 +44,9 @@ function ownDirectories(layout: CgroupLayout): string[] {
 function leftovers(layout: CgroupLayout): string[] {
   return ownDirectories(layout).flatMap((d) => readdirSync(d).filter((n) => n.startsWith(TAG) || n.startsWith(`ns-cgroup-${process.pid}-`)).map((n) => join(d, n)));
 }
+
+const comm = (pid: number) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
+const cmdline = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { return ''; } };
 
 /** The directory the process is in, in the hierarchy carrying `controller` (seen from outside). */
 function groupDirOf(pid: number, layout: CgroupLayout, controller: string): string {
@@ -113,6 +117,26 @@ describe('ns-cgroup', () => {
       expect(ops.indexOf('sync')).to.be.lessThan(ops.indexOf('unshare'));
       expect(ops.indexOf('unshare')).to.be.lessThan(ops.indexOf('exec'));
       expect(() => cgroup({ path: 'a/../b' })).to.throw(/--cgroup-path: 'a\/..\/b' is not a cgroup path/);
+    });
+
+    it('in place: the program\'s own process makes, limits and joins the group before its cgroup namespace; a supervisor removes it', () => {
+      const { step, cleanup } = supervisedCgroup({ path: `${TAG}-plan/a`, pidsMax: 3 });
+      const layout = detectCgroupLayout();
+      const ops = step.child!;
+      const kinds = ops.map((o) => (o.op === 'write-file' ? `${o.op} ${o.path.split('/').pop()}` : o.op));
+      const dirs = hierarchiesFor(layout, ['pids']).length;
+      expect(kinds).to.deep.equal([...Array(2 * dirs).fill('mkdir'), 'write-file pids.max', ...Array(dirs).fill('write-file cgroup.procs'), 'unshare']);
+      expect(ops.every((o) => o.phase === (o.op === 'unshare' ? 'namespaces' : 'pre-namespaces'))).to.equal(true);
+      expect(ops.filter((o) => o.op === 'write-file' && o.path.endsWith('cgroup.procs')).every((o) => o.op === 'write-file' && o.data === '0')).to.equal(true);
+      // Deepest first, v2's first (its cgroup.kill ends what v1's groups hold too).
+      const removed = cleanup.map((c) => ('rmcgroup' in c ? c.rmcgroup : ''));
+      expect(removed).to.have.length(2 * dirs);
+      expect(removed[0]).to.match(new RegExp(`^${layout.v2 ? layout.v2.mountPoint : '/'}.*/${TAG}-plan/a$`));
+      expect(removed[1]).to.match(new RegExp(`/${TAG}-plan$`));
+      const { plan } = compileInPlace(['true'], { steps: [step], supervise: { cleanup } }, new Map(), 1);
+      const order = plan.ops.map((o) => o.op);
+      expect(order.indexOf('fork'), 'the supervisor stays outside the group').to.be.lessThan(order.indexOf('mkdir'));
+      expect(supervisedCgroup({}).cleanup, 'no group: nothing to remove').to.deep.equal([]);
     });
   });
 
@@ -243,6 +267,29 @@ describe('ns-cgroup', () => {
       } finally {
         child.kill('SIGKILL');
         await child.exited;
+      }
+    });
+
+    it('in place: no Node process while the program runs; the group goes with it, also after SIGKILL, and so does what it left', async () => {
+      const marker = `4${process.pid % 1000}.25`;
+      const p = nodeSpawn(process.execPath, [CLI, '--pids-max', '9', '--', 'sh', '-c', `sleep ${marker} & exec sleep ${marker}1`], { stdio: 'ignore' });
+      const program = await waitFor('the program', () => descendantsOf(p.pid!).find((c) => comm(c) === 'sleep' && cmdline(c).endsWith(`${marker}1`)));
+      try {
+        const tree = [p.pid!, ...descendantsOf(p.pid!)];
+        expect(tree.map(comm).sort()).to.deep.equal(['ns-supervise', 'sleep', 'sleep']);
+        const dir = groupDirOf(program, layout, 'pids');
+        expect(dir.endsWith(`/ns-cgroup-${p.pid}-1`), dir).to.equal(true);
+        expect(readFileSync(join(dir, 'pids.max'), 'utf8')).to.equal('9\n');
+        expect(readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim().split('\n')).to.have.length(2);
+        expect(groupDirOf(p.pid!, layout, 'pids'), 'the supervisor stays outside').not.to.equal(dir);
+        process.kill(program, 'SIGKILL');
+        const status = await new Promise((r) => p.once('exit', (code, signal) => r(signal ?? code)));
+        expect(status).to.equal('SIGKILL');
+        expect(existsSync(dir)).to.equal(false);
+        expect(spawnSync('pgrep', ['-f', `sleep ${marker}`]).status, 'what it left was killed').to.equal(1);
+      } finally {
+        p.kill('SIGKILL');
+        await gone(p.pid!);
       }
     });
 

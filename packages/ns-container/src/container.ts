@@ -7,4 +7,7 @@ export { defaultStateRoot, isAlive, StateStore, type ContainerState, type Proces
 export { listContainers, planExec, signalContainer, stopContainer, type ContainerInfo, type ExecOptions, type ExecPlan } from './runner/lifecycle';
 export * from './runner/options';
 export * from './runner/run';
+export { parseEnvFile, readEnvFile, ENV_FILE_MAX } from './runner/envfile';
+export { planImage, type ImageSource, type PlannedImage } from './runner/image';
+export { directoryView, layersView, type RootView } from './runner/inroot';
 export * from './network';

@@ -208,8 +208,11 @@ describe('plan (no privileges)', () => {
   });
 
   describe('the whole plan', () => {
+    let wholeRoot: string;
+    before(() => { wholeRoot = busyboxRootfs(); });
+    after(() => removeTree(wholeRoot));
     it('makes every namespace, an init, and drops privileges last, in kernel order', () => {
-      const plan = planContainer(['true'], { network: 'none', rootfs: '/', memory: '64M' }, context(0, OWN_MAPS));
+      const plan = planContainer(['true'], { network: 'none', rootfs: wholeRoot, memory: '64M' }, context(0, OWN_MAPS));
       expect(plan.kinds).to.deep.equal(['user', 'mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup']);
       const fs = assembleFilesystem(plan.filesystem);
       const cgroup = { step: { name: 'cg', parent: [] }, programOps: [{ op: 'unshare' as const, kinds: ['cgroup' as const], phase: 'propagation' as const, step: 'cg' }], payload: [], all: [] };

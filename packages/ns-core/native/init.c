@@ -8,22 +8,57 @@
  * signal n) are passed on to CHILD_PID; those in IGNORE_MASK are ignored; every other signal
  * acts on nsx-init by its default action, as on util-linux's waiting parent. init mode reaps
  * every orphan, as PID 1 must. STATUS_FD ("-" for none) gets {"exit-code":N} at the end
- * (--json-status-fd). supervise mode then runs its WORDs, in order, once CHILD_PID is gone:
- * `rmdir PATH`, `unlink PATH`, and last `on-exit ARGV...`, run with the exit code appended and
- * waited for; a cleanup that fails is skipped, the status stays the program's.
+ * (--json-status-fd).
+ *
+ * supervise mode (a container's supervisor) takes WORDs. These say how to wait:
+ *   console FD        a console socket (the stage's CONSOLE_SOCKET): the program's pty master
+ *                     comes on it (SCM_RIGHTS) and is relayed as `pty` says
+ *   pty OUT IN        copy the master to fd OUT, and fd IN (or "-": nothing) to the master; IN
+ *                     in raw mode while it runs if it is a terminal, the master's size following
+ *                     IN's (or OUT's) on SIGWINCH, the terminal restored at the end
+ *   session           the program has a session of its own: signals a terminal sent us (^C,
+ *                     a hangup) reached only us, so they are passed on too
+ *   exit-file PATH    once the program is gone, write its exit code ("N\n") to PATH
+ * and these, in order, once CHILD_PID is gone (a cleanup that fails is skipped, the status
+ * stays the program's):
+ *   rmdir PATH        an empty directory (a cgroup)
+ *   unlink PATH       a file
+ *   rmtree PATH       a directory and everything in it, never following a symlink or entering
+ *                     another filesystem mounted inside
+ *   rmcgroup PATH     a cgroup: whatever the program left in it killed (cgroup.kill, v2), then
+ *                     removed once the kernel lets it go (a killed task holds it while it exits)
+ *   userns FD         join that user namespace for the words after it (removing files its
+ *                     ids made, which the caller's own ids may not)
+ *   on-exit ARGV...   last: run with the exit code appended, and waited for
  *
  * Freestanding (no libc): it is exec'd by fd into whatever root the container has, and it
  * inherits the exec stage's fully blocked signal mask, so pending signals wait for it.
  */
+#include <asm/termbits.h>
 #include <fcntl.h>
 #include <linux/prctl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "raw.h"
 #include "freestanding.h"
+
+#define EINTR_ 4
+#define EAGAIN_ 11
+#define EIO_ 5
+#define EBUSY_ 16
+#define NSX_CLONE_NEWUSER 0x10000000
+/* rmtree goes this deep at most; each level holds a directory buffer on the stack. */
+#define RMTREE_DEPTH 512
+/* fds nsx-init keeps: the status fd, console, pty OUT and IN, and a few userns. */
+#define MAX_KEPT 12
 
 static __attribute__((noreturn)) void exit_now(int code)
 {
@@ -43,6 +78,13 @@ static int parse_u64(const char *s, uint64_t *out)
 	}
 	*out = v;
 	return 0;
+}
+
+/* An fd as a word gives it: decimal, below 2^20. */
+static long parse_fd(const char *s)
+{
+	uint64_t v;
+	return parse_u64(s, &v) || v >= 1 << 20 ? -1 : (long)v;
 }
 
 static int same(const char *a, const char *b)
@@ -67,6 +109,26 @@ static void noop_handler(int sig)
 	(void)sig;
 }
 
+static int write_all(long fd, const char *p, long n)
+{
+	while (n > 0) {
+		long r = RAW3(SYS_write, fd, p, n);
+		if (r == -EINTR_)
+			continue;
+		if (r == -EAGAIN_) {
+			/* A non-blocking terminal or pipe that is full: wait until it takes more. */
+			struct pollfd pfd = { (int)fd, POLLOUT, 0 };
+			RAW5(SYS_ppoll, &pfd, 1, NULL, NULL, 8);
+			continue;
+		}
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= r;
+	}
+	return 0;
+}
+
 static void write_exit_code(long fd, int code)
 {
 	char buf[40] = "{\"exit-code\":";
@@ -80,7 +142,146 @@ static void write_exit_code(long fd, int code)
 	RAW3(SYS_write, fd, buf, n);
 }
 
-/* supervise mode's words, once the program is gone. */
+/* What supervise mode's words say about waiting (the cleanup words are read at the end). */
+struct words {
+	long console, pty_out, pty_in;
+	int session, relay;
+	const char *exit_file;
+	char **all;
+	int n;
+};
+
+/* Reads the words; -1 if one is unknown or lacks its argument. */
+static int parse_words(char **w, int n, struct words *out)
+{
+	int i = 0;
+	out->console = out->pty_out = out->pty_in = -1;
+	out->session = out->relay = 0;
+	out->exit_file = NULL;
+	out->all = w;
+	out->n = n;
+	while (i < n) {
+		if (same(w[i], "session")) {
+			out->session = 1;
+			i++;
+		} else if (same(w[i], "console") && i + 1 < n && (out->console = parse_fd(w[i + 1])) >= 0) {
+			i += 2;
+		} else if (same(w[i], "pty") && i + 2 < n && (out->pty_out = parse_fd(w[i + 1])) >= 0 &&
+			   (same(w[i + 2], "-") || (out->pty_in = parse_fd(w[i + 2])) >= 0)) {
+			out->relay = 1;
+			i += 3;
+		} else if (same(w[i], "exit-file") && i + 1 < n) {
+			out->exit_file = w[i + 1];
+			i += 2;
+		} else if ((same(w[i], "rmdir") || same(w[i], "unlink") || same(w[i], "rmtree") || same(w[i], "rmcgroup")) &&
+			   i + 1 < n) {
+			i += 2;
+		} else if (same(w[i], "userns") && i + 1 < n && parse_fd(w[i + 1]) >= 0) {
+			i += 2;
+		} else if (same(w[i], "on-exit") && i + 1 < n) {
+			return 0;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- rmtree: a directory's contents, by fd, never following a symlink ---- */
+
+struct dirent64_ {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+static void rmtree_at(long dirfd, const char *name, uint64_t dev, int depth)
+{
+	char buf[2048];
+	struct stat st;
+	long fd, n, pos;
+	int pass, removed;
+
+	/* Anything but a directory goes at once; O_NOFOLLOW leaves a symlink itself to unlinkat. */
+	if (RAW3(SYS_unlinkat, dirfd, name, 0) == 0)
+		return;
+	fd = RAW4(SYS_openat, dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	/* Another filesystem mounted here is not ours to empty. */
+	if (depth > RMTREE_DEPTH || RAW2(SYS_fstat, fd, &st) < 0 || (uint64_t)st.st_dev != dev) {
+		RAW1(SYS_close, fd);
+		return;
+	}
+	/* Entries removed while the directory is read may make getdents skip others: read again from
+	 * the start until a pass removes nothing. */
+	for (pass = 0, removed = 1; removed && pass < 64; pass++) {
+		removed = 0;
+		RAW3(SYS_lseek, fd, 0, 0);
+		while ((n = RAW3(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+			for (pos = 0; pos < n;) {
+				struct dirent64_ *d = (struct dirent64_ *)(buf + pos);
+				pos += d->reclen;
+				if (d->name[0] == '.' && (!d->name[1] || (d->name[1] == '.' && !d->name[2])))
+					continue;
+				rmtree_at(fd, d->name, dev, depth + 1);
+				removed = 1;
+			}
+		}
+	}
+	RAW1(SYS_close, fd);
+	RAW3(SYS_unlinkat, dirfd, name, AT_REMOVEDIR);
+}
+
+static void rmtree(const char *path)
+{
+	struct stat st;
+	if (RAW4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	rmtree_at(AT_FDCWD, path, (uint64_t)st.st_dev, 0);
+}
+
+/*
+ * rmcgroup: cgroup.kill (Linux 5.14) SIGKILLs every process of the group and its descendants;
+ * rmdir then fails with EBUSY until the last of them has left (cgroup_exit runs late in
+ * do_exit), so it is tried again for up to two seconds. The directory is opened without
+ * following a symlink: the kill file written is the group's own.
+ */
+static void rm_cgroup(const char *path)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	long dir = RAW4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	int tries;
+	if (dir < 0)
+		return;
+	{
+		long kill = RAW4(SYS_openat, dir, "cgroup.kill", O_WRONLY | O_CLOEXEC, 0);
+		if (kill >= 0) {
+			RAW3(SYS_write, kill, "1", 1);
+			RAW1(SYS_close, kill);
+		}
+	}
+	RAW1(SYS_close, dir);
+	for (tries = 0; tries < 200 && RAW3(SYS_unlinkat, AT_FDCWD, path, AT_REMOVEDIR) == -EBUSY_; tries++)
+		RAW2(SYS_nanosleep, &tick, NULL);
+}
+
+/* exit-file: the code and a newline in one write, so a reader sees all of it or an empty file. */
+static void write_exit_file(const char *path, int code)
+{
+	char digits[24], *d = format_u64(digits + sizeof(digits) - 1, (uint64_t)code);
+	long fd = RAW4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	digits[sizeof(digits) - 2] = '\n';
+	digits[sizeof(digits) - 1] = 0;
+	if (fd < 0)
+		return;
+	RAW3(SYS_write, fd, d, (digits + sizeof(digits) - 1) - d);
+	RAW1(SYS_close, fd);
+}
+
+/* supervise mode's cleanup words, once the program is gone. */
 static void clean_up(char **words, int nwords, int code)
 {
 	int i = 0;
@@ -90,6 +291,15 @@ static void clean_up(char **words, int nwords, int code)
 			i += 2;
 		} else if (same(words[i], "unlink") && i + 1 < nwords) {
 			RAW3(SYS_unlinkat, AT_FDCWD, words[i + 1], 0);
+			i += 2;
+		} else if (same(words[i], "rmtree") && i + 1 < nwords) {
+			rmtree(words[i + 1]);
+			i += 2;
+		} else if (same(words[i], "rmcgroup") && i + 1 < nwords) {
+			rm_cgroup(words[i + 1]);
+			i += 2;
+		} else if (same(words[i], "userns") && i + 1 < nwords) {
+			RAW2(SYS_setns, parse_fd(words[i + 1]), NSX_CLONE_NEWUSER);
 			i += 2;
 		} else if (same(words[i], "on-exit") && i + 1 < nwords) {
 			char digits[24], *argv[64], *envp[1] = { NULL };
@@ -112,25 +322,234 @@ static void clean_up(char **words, int nwords, int code)
 				RAW3(SYS_execve, argv[0], argv, envp);
 				exit_now(127);
 			}
-			while (pid > 0 && RAW4(SYS_wait4, pid, &st, 0, NULL) == -4 /* EINTR */)
+			while (pid > 0 && RAW4(SYS_wait4, pid, &st, 0, NULL) == -EINTR_)
 				;
 		} else {
-			i++;
+			i += (same(words[i], "console") || same(words[i], "exit-file")) ? 2 : same(words[i], "pty") ? 3 : 1;
 		}
 	}
+}
+
+/* Closes every fd but those in keep (n entries, -1 ignored). */
+static void close_all_but(long *keep, int n)
+{
+	long lo = 0;
+	int i, j;
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (keep[j] < keep[i]) {
+				long t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	for (i = 0; i < n; i++) {
+		if (keep[i] < lo)
+			continue;
+		if (keep[i] > lo)
+			RAW3(SYS_close_range, lo, keep[i] - 1, 0);
+		lo = keep[i] + 1;
+	}
+	RAW3(SYS_close_range, lo, ~0U, 0);
+}
+
+/* ---- the pty relay ---- */
+
+struct relay {
+	long console, master, out, in;
+	struct termios saved;
+	int raw;
+	char pending[4096];
+	long npending;
+};
+
+/* One message's fd (SCM_RIGHTS), or -1 when the socket closed without one. */
+static long receive_fd(long sock)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+	long r;
+
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	do
+		r = raw6(SYS_recvmsg, sock, (long)&msg, MSG_CMSG_CLOEXEC, 0, 0, 0);
+	while (r == -EINTR_);
+	if (r <= 0)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	return *(int *)CMSG_DATA(cm);
+}
+
+/* The master takes the size of our terminal: IN's, else OUT's. */
+static void follow_size(struct relay *r)
+{
+	struct winsize ws;
+	if (r->master < 0)
+		return;
+	if ((r->in >= 0 && RAW3(SYS_ioctl, r->in, TIOCGWINSZ, &ws) == 0) || RAW3(SYS_ioctl, r->out, TIOCGWINSZ, &ws) == 0)
+		RAW3(SYS_ioctl, r->master, TIOCSWINSZ, &ws);
+}
+
+/* cfmakeraw(3) on IN, as docker does for an attached terminal: every key goes to the program. */
+static void make_raw(struct relay *r)
+{
+	struct termios t;
+	if (r->in < 0 || RAW3(SYS_ioctl, r->in, TCGETS, &r->saved) < 0)
+		return;
+	t = r->saved;
+	t.c_iflag &= ~(unsigned)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	t.c_oflag &= ~(unsigned)OPOST;
+	t.c_lflag &= ~(unsigned)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	t.c_cflag &= ~(unsigned)(CSIZE | PARENB);
+	t.c_cflag |= CS8;
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	if (RAW3(SYS_ioctl, r->in, TCSETSW, &t) == 0)
+		r->raw = 1;
+}
+
+static void got_master(struct relay *r)
+{
+	r->master = receive_fd(r->console);
+	RAW1(SYS_close, r->console);
+	r->console = -1;
+	if (r->master < 0)
+		return;
+	RAW3(SYS_fcntl, r->master, F_SETFL, O_NONBLOCK | O_RDWR);
+	make_raw(r);
+	follow_size(r);
+}
+
+/* Copies what the master has to OUT; 0 once it is done (EIO: every slave fd is closed). */
+static int from_master(struct relay *r)
+{
+	char buf[16384];
+	long n = RAW3(SYS_read, r->master, buf, sizeof(buf));
+	if (n > 0) {
+		write_all(r->out, buf, n);
+		return 1;
+	}
+	if (n == -EAGAIN_ || n == -EINTR_)
+		return 1;
+	RAW1(SYS_close, r->master);
+	r->master = -1;
+	return 0;
+}
+
+static void to_master(struct relay *r)
+{
+	long n;
+	if (r->npending == 0) {
+		n = RAW3(SYS_read, r->in, r->pending, sizeof(r->pending));
+		if (n == -EAGAIN_ || n == -EINTR_)
+			return;
+		if (n <= 0) {
+			/* Our input ended: the program's terminal stays, with nothing more to read. */
+			r->in = -1;
+			return;
+		}
+		r->npending = n;
+	}
+	n = RAW3(SYS_write, r->master, r->pending, r->npending);
+	if (n > 0) {
+		long k;
+		for (k = n; k < r->npending; k++)
+			r->pending[k - n] = r->pending[k];
+		r->npending -= n;
+	}
+}
+
+/* Polls the relay's fds and the signalfd; returns when a signal may be waiting. */
+static void relay_wait(struct relay *r, long sfd)
+{
+	struct pollfd p[3];
+	int n = 0, i_sock = -1, i_master = -1, i_in = -1;
+	p[n].fd = (int)sfd;
+	p[n++].events = POLLIN;
+	if (r->console >= 0) {
+		i_sock = n;
+		p[n].fd = (int)r->console;
+		p[n++].events = POLLIN;
+	}
+	if (r->master >= 0) {
+		i_master = n;
+		p[n].fd = (int)r->master;
+		p[n++].events = POLLIN | (r->npending ? POLLOUT : 0);
+		if (r->in >= 0 && !r->npending) {
+			i_in = n;
+			p[n].fd = (int)r->in;
+			p[n++].events = POLLIN;
+		}
+	}
+	if (RAW5(SYS_ppoll, p, n, NULL, NULL, 8) <= 0)
+		return;
+	if (i_sock >= 0 && p[i_sock].revents)
+		got_master(r);
+	if (i_master >= 0 && r->master >= 0) {
+		if (p[i_master].revents & POLLOUT)
+			to_master(r);
+		if (p[i_master].revents & (POLLIN | POLLHUP | POLLERR))
+			from_master(r);
+	}
+	if (i_in >= 0 && r->master >= 0 && r->in >= 0 && (p[i_in].revents & (POLLIN | POLLHUP | POLLERR)))
+		to_master(r);
+}
+
+/*
+ * The program is gone; what it wrote may still be on its way through the pty (the tty layer
+ * passes it on from a work queue): read until the master says every slave is closed (EIO),
+ * or, should some process outside still hold one, until it stays quiet for a second.
+ */
+static void relay_finish(struct relay *r)
+{
+	struct pollfd p;
+	struct timespec ts;
+	if (r->console >= 0)
+		RAW1(SYS_close, r->console);
+	while (r->master >= 0) {
+		p.fd = (int)r->master;
+		p.events = POLLIN;
+		p.revents = 0;
+		ts.tv_sec = 1;
+		ts.tv_nsec = 0;
+		if (RAW5(SYS_ppoll, &p, 1, &ts, NULL, 8) <= 0 || !from_master(r))
+			break;
+	}
+	if (r->raw)
+		RAW3(SYS_ioctl, r->in, TCSETSW, &r->saved);
+}
+
+/* A signal for the program, unless a terminal sent it to its whole foreground process group,
+ * the program included (SI_KERNEL): passing that on would deliver it twice. */
+static void pass_on(long child, int sig, int code, uint64_t forward, int session)
+{
+	if (sig > 0 && sig != SIGCHLD && (forward & (1ULL << (sig - 1))) && (code != SI_KERNEL || session))
+		RAW2(SYS_kill, child, sig);
 }
 
 /*
  * An init (PID 1) gets signals from outside only for those it has a handler for
  * (pid_namespaces(7)), so each forwarded signal gets a no-op handler; they stay blocked and are
- * taken by sigtimedwait.
+ * taken by sigtimedwait, or from a signalfd while a pty is relayed.
  */
 static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forward, uint64_t ignore, long status_fd,
-					    char **words, int nwords)
+					    struct words *w)
 {
 	struct kernel_sigaction act = { 0 }, ign = { 0 };
 	uint64_t blocked = 1ULL << (SIGCHLD - 1);
-	int status = 0, sig, code;
+	struct relay r = { w->console, -1, w->pty_out, w->pty_in, { 0 }, 0, { 0 }, 0 };
+	long keep[MAX_KEPT], sfd = -1;
+	int status = 0, sig, code, nkeep = 0, i;
 
 	act.handler = noop_handler;
 	ign.handler = SIG_IGN;
@@ -138,21 +557,28 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 		uint64_t bit = 1ULL << (sig - 1);
 		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD)
 			continue;
-		if (forward & bit) {
+		if ((forward & bit) || (w->relay && sig == SIGWINCH)) {
 			RAW4(SYS_rt_sigaction, sig, &act, NULL, 8);
 			blocked |= bit;
 		} else if (ignore & bit) {
 			RAW4(SYS_rt_sigaction, sig, &ign, NULL, 8);
 		}
 	}
-	/* Nothing here reads or writes the program's stdio: let go of everything but the status fd. */
-	if (status_fd >= 0) {
-		if (status_fd > 0)
-			RAW3(SYS_close_range, 0, status_fd - 1, 0);
-		RAW3(SYS_close_range, status_fd + 1, ~0U, 0);
-	} else {
-		RAW3(SYS_close_range, 0, ~0U, 0);
+	/* Nothing here reads or writes the program's stdio but a relay: let go of everything else. */
+	keep[nkeep++] = status_fd;
+	if (w->relay) {
+		keep[nkeep++] = r.console;
+		keep[nkeep++] = r.out;
+		keep[nkeep++] = r.in;
+	} else if (r.console >= 0) {
+		r.console = -1;
 	}
+	for (i = 0; i + 1 < w->n && nkeep < MAX_KEPT; i++)
+		if (same(w->all[i], "userns"))
+			keep[nkeep++] = parse_fd(w->all[i + 1]);
+	close_all_but(keep, nkeep);
+	if (w->relay)
+		sfd = RAW4(SYS_signalfd4, -1, &blocked, 8, O_NONBLOCK | O_CLOEXEC);
 	/* Only now: a signal that arrived since the fork and is neither forwarded nor ignored acts on us. */
 	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &blocked, NULL, 8);
 	for (;;) {
@@ -171,19 +597,32 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 		}
 		if (got_main)
 			break;
-		siginfo_t info;
-		long s = RAW4(SYS_rt_sigtimedwait, &blocked, &info, NULL, 8);
-		/* A signal the kernel generated (^C at a terminal: SI_KERNEL) went to the whole
-		 * foreground process group, the program included; passing it on would deliver it twice. */
-		if (s > 0 && s != SIGCHLD && info.si_code != SI_KERNEL && (forward & (1ULL << (s - 1))))
-			RAW2(SYS_kill, child, s);
+		if (sfd >= 0) {
+			struct signalfd_siginfo si;
+			relay_wait(&r, sfd);
+			while (RAW3(SYS_read, sfd, &si, sizeof(si)) == (long)sizeof(si)) {
+				if (si.ssi_signo == SIGWINCH)
+					follow_size(&r);
+				else
+					pass_on(child, (int)si.ssi_signo, si.ssi_code, forward, w->session);
+			}
+		} else {
+			siginfo_t info;
+			long s = RAW4(SYS_rt_sigtimedwait, &blocked, &info, NULL, 8);
+			pass_on(child, (int)s, info.si_code, forward, w->session);
+		}
 	}
+	if (w->relay)
+		relay_finish(&r);
 	sig = WIFEXITED(status) ? 0 : WTERMSIG(status);
 	code = sig ? 128 + sig : WEXITSTATUS(status);
 	if (status_fd >= 0)
 		write_exit_code(status_fd, code);
-	if (mode == 2)
-		clean_up(words, nwords, code);
+	if (mode == 2) {
+		if (w->exit_file)
+			write_exit_file(w->exit_file, code);
+		clean_up(w->all, w->n, code);
+	}
 	if (sig && RAW0(SYS_getpid) != 1) {
 		struct kernel_sigaction dfl = { 0 };
 		uint64_t mask = ~(1ULL << (sig - 1));
@@ -200,17 +639,21 @@ __attribute__((used)) void init_start(long *sp)
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1);
 	uint64_t child, forward, ignore, fd = 0;
+	struct words w;
 	int mode;
 
 	if (argc < 6 || parse_u64(argv[2], &child) || parse_u64(argv[3], &forward) || parse_u64(argv[4], &ignore) ||
 	    (!same(argv[5], "-") && parse_u64(argv[5], &fd)) || child == 0)
 		exit_now(125);
 	mode = same(argv[1], "init") ? 1 : same(argv[1], "supervise") ? 2 : same(argv[1], "relay") ? 0 : -1;
-	if (mode < 0 || (mode != 2 && argc != 6))
+	if (mode < 0 || (mode != 2 && argc != 6) || parse_words(argv + 6, (int)argc - 6, &w) < 0) {
+		/* Fail closed: the program must not run without the process that was to wait for it. */
+		RAW2(SYS_kill, (long)child, SIGKILL);
 		exit_now(125);
+	}
 	/* ps shows what it is: ns-init, ns-relay or ns-supervise (argv[0]), not the file name. */
 	RAW2(SYS_prctl, PR_SET_NAME, argv[0]);
-	serve((long)child, mode, forward, ignore, same(argv[5], "-") ? -1 : (long)fd, argv + 6, (int)argc - 6);
+	serve((long)child, mode, forward, ignore, same(argv[5], "-") ? -1 : (long)fd, &w);
 }
 
 NSX_ENTRY(init_start);

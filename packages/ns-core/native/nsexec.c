@@ -126,6 +126,8 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 	c->stack2_top = (char *)base + 2 * (GUARD_SIZE + STACK_SIZE);
 	r->c = c;
 	r->next = 0;
+	r->own_memory = 0;
+	r->not_ours = -1;
 
 	if (pipe2(status, O_CLOEXEC) < 0) {
 		err = -errno;

@@ -126,6 +126,8 @@ __attribute__((used, noreturn)) void nsx_start(long *sp)
 	stage_ctx.inherited_env = envp;
 	r.c = &stage_ctx;
 	r.next = 0;
+	r.own_memory = 1;
+	r.not_ours = -1;
 	run_ops(&r);
 	exit_now(0);
 }

@@ -58,10 +58,12 @@ enum nsx_op {
 	NSX_OP_INFO = 38,
 	NSX_OP_LINK_UP = 39,
 	NSX_OP_SECCOMP = 40,
+	NSX_OP_CONSOLE_SOCKET = 60,
+	NSX_OP_TERMINAL = 61,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 40
+#define NSX_OP_MAX 61
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -104,6 +106,27 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[38] = -1,
 	[39] = 1,
 	[40] = 1,
+	[41] = -2,
+	[42] = -2,
+	[43] = -2,
+	[44] = -2,
+	[45] = -2,
+	[46] = -2,
+	[47] = -2,
+	[48] = -2,
+	[49] = -2,
+	[50] = -2,
+	[51] = -2,
+	[52] = -2,
+	[53] = -2,
+	[54] = -2,
+	[55] = -2,
+	[56] = -2,
+	[57] = -2,
+	[58] = -2,
+	[59] = -2,
+	[60] = 0,
+	[61] = 1,
 };
 
 enum nsx_fork_mode {
@@ -164,8 +187,10 @@ enum nsx_syscall {
 	NSX_SYS_IOCTL = 33,
 	NSX_SYS_SOCKETPAIR = 34,
 	NSX_SYS_SECCOMP = 35,
+	NSX_SYS_SENDMSG = 36,
+	NSX_SYS_FCHOWN = 37,
 };
-#define NSX_SYSCALL_COUNT 36
+#define NSX_SYSCALL_COUNT 38
 static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"none",
 	"setns",
@@ -203,6 +228,8 @@ static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"ioctl",
 	"socketpair",
 	"seccomp",
+	"sendmsg",
+	"fchown",
 };
 
 enum nsx_decode_error {

@@ -123,6 +123,12 @@ struct ctx {
 	const struct op *info;
 	int info_fd, json_fd, info_due;
 	uint32_t ns_ids[NSX_MAX_NS_IDS];
+
+	/* CONSOLE_SOCKET: the supervisor's end (handed to nsx-init) and the program's (TERMINAL). */
+	int console_super, console_prog;
+	/* Library: this process has a copy of Node's memory (a FORK with a4 bit 0), not Node's own:
+	 * its forks may copy it again, where sharing would put two processes on one stack. */
+	int own_memory;
 };
 
 static NSX_CHILD size_t cstrlen(const char *s)
@@ -421,6 +427,10 @@ static NSX_CHILD int run_ops(void *arg);
 struct resume {
 	struct ctx *c;
 	uint32_t next;
+	/* The grandchild has memory of its own (see ctx.own_memory). */
+	int own_memory;
+	/* An fd only the staying half keeps (a console socket's supervisor end), or -1. */
+	int not_ours;
 };
 
 static NSX_CHILD void info_stat(struct ctx *c)
@@ -480,8 +490,35 @@ static NSX_CHILD int grandchild_main(void *arg)
 {
 	struct resume *r = arg;
 	uint64_t none = 0;
+	/* Only a copy may be written: with shared memory this ctx is also the staying half's. */
+	if (r->own_memory)
+		r->c->own_memory = 1;
+	/* The supervisor's end of a console socket is nsx-init's alone (only our fd table changes). */
+	if (r->not_ours >= 0)
+		RAW1(SYS_close, r->not_ours);
 	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
 	return run_ops(r);
+}
+
+static NSX_CHILD int word_is(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* A non-negative decimal fd, or -1. */
+static NSX_CHILD long parse_fd(const char *s)
+{
+	long v = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 1 << 20)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
 }
 
 /*
@@ -497,10 +534,10 @@ static NSX_CHILD __attribute__((noreturn)) void become_init(struct ctx *c, uint3
 {
 	static const char *const names[] = { "ns-relay", "ns-init", "ns-supervise" };
 	static const char *const modes[] = { "relay", "init", "supervise" };
-	char pid_buf[24], fwd_buf[24], ign_buf[24], fd_buf[24];
-	char *argv[NSX_MAX_FORK_WORDS + 8];
+	char pid_buf[24], fwd_buf[24], ign_buf[24], fd_buf[24], console_buf[24];
+	char *argv[NSX_MAX_FORK_WORDS + 10];
 	char *envp[1] = { NULL };
-	uint32_t i;
+	uint32_t i, n;
 	long r;
 
 	argv[0] = (char *)names[o->arg[0]];
@@ -515,22 +552,35 @@ static NSX_CHILD __attribute__((noreturn)) void become_init(struct ctx *c, uint3
 		if (fd >= 0)
 			argv[5] = format_u64(fd_buf + sizeof(fd_buf), (uint64_t)fd);
 	}
-	for (i = 0; i < o->nstr; i++)
-		argv[6 + i] = o->str[i];
-	argv[6 + o->nstr] = NULL;
+	n = 6;
+	if (o->arg[0] == NSX_FORK_SUPERVISE && c->console_super >= 0) {
+		/* Its end of the console socket, without close-on-exec: the pty master comes on it. */
+		long fd = RAW3(SYS_fcntl, c->console_super, F_DUPFD, 3);
+		if (fd >= 0) {
+			argv[n++] = "console";
+			argv[n++] = format_u64(console_buf + sizeof(console_buf), (uint64_t)fd);
+		}
+	}
+	for (i = 0; i < o->nstr; i++) {
+		argv[n++] = o->str[i];
+		/* An fd a word names (`userns FD`) was made close-on-exec with the rest: nsx-init keeps it. */
+		if (o->arg[0] == NSX_FORK_SUPERVISE && i + 1 < o->nstr && word_is(o->str[i], "userns"))
+			RAW3(SYS_fcntl, parse_fd(o->str[i + 1]), F_SETFD, 0);
+	}
+	argv[n] = NULL;
 	r = raw6(SYS_execveat, (long)o->arg[3], (long)"", (long)argv, (long)envp, AT_EMPTY_PATH, 0);
 	/* Fail closed: a program with no init to reap and relay for it must not run. */
 	RAW2(SYS_kill, child, SIGKILL);
 	die(c, opi, r, NSX_SYS_EXECVE);
 }
 
-#ifdef NSX_STANDALONE
 /* Our own process: a plain fork, returning 0 on the same (copied) stack in the child. */
 static NSX_CHILD long raw_fork(uint64_t ns_flags)
 {
 	return raw6(SYS_clone, (long)(SIGCHLD | ns_flags), 0, 0, 0, 0, 0);
 }
 
+#ifdef NSX_STANDALONE
 static NSX_CHILD long clone_grandchild(struct ctx *c, uint32_t opi, const struct op *o, struct resume *rp)
 {
 	long child = raw_fork(o->arg[5]);
@@ -546,6 +596,14 @@ static NSX_CHILD long clone_grandchild(struct ctx *c, uint32_t opi, const struct
 {
 	long child;
 	(void)opi;
+	/* Memory of our own already (a copy, not Node's): fork it again, as the executable does.
+	 * Sharing it would start the grandchild on the stack we are running on. */
+	if (c->own_memory) {
+		child = raw_fork(o->arg[5]);
+		if (child == 0)
+			grandchild_main(rp);
+		return child;
+	}
 	/* a4 bit 0: a private copy of the memory instead of sharing it. setns() into a time
 	 * namespace refuses any task whose mm another task shares (timens_install: EUSERS).
 	 * libc's clone() sets errno in Node's TLS on failure; its value is not read. */
@@ -561,10 +619,12 @@ static NSX_CHILD __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t 
 	long child;
 	int writes_info = c->info_due;
 	/* The resume record sits at the top of the grandchild's own stack: per spawn, never shared. */
-	struct resume local, *rp = c->stack2_top ? (struct resume *)(c->stack2_top - 64) : &local;
+	struct resume local, *rp = c->stack2_top && !c->own_memory ? (struct resume *)(c->stack2_top - 64) : &local;
 
 	rp->c = c;
 	rp->next = opi + 1;
+	rp->own_memory = (o->arg[4] & 1) || c->own_memory;
+	rp->not_ours = o->arg[0] == NSX_FORK_SUPERVISE ? c->console_super : -1;
 	/* Only the staying half, which knows the grandchild's pid, writes the info. */
 	c->info_due = 0;
 	/* Block everything before the grandchild exists so no SIGCHLD or forwarded signal is lost. */
@@ -771,6 +831,110 @@ static NSX_CHILD long do_link_up(const struct op *o, int *sys)
 	}
 	RAW1(SYS_close, s);
 	return r;
+}
+
+/* CONSOLE_SOCKET: both ends above the fds the plan places, close-on-exec. */
+static NSX_CHILD long console_socket(struct ctx *c)
+{
+	int sv[2];
+	long r = RAW4(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	int k;
+	if (r < 0)
+		return r;
+	for (k = 0; k < 2; k++) {
+		long high = RAW3(SYS_fcntl, sv[k], F_DUPFD_CLOEXEC, c->fd_floor);
+		RAW1(SYS_close, sv[k]);
+		if (high < 0) {
+			if (k)
+				RAW1(SYS_close, sv[0]);
+			return high;
+		}
+		sv[k] = (int)high;
+	}
+	c->console_super = sv[0];
+	c->console_prog = sv[1];
+	return 0;
+}
+
+/* Sends fd over a unix socket (SCM_RIGHTS) with one byte of data, as a console socket carries it. */
+static NSX_CHILD long send_fd(int sock, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char byte = 'M';
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+	size_t i;
+
+	for (i = 0; i < sizeof(u.buf); i++)
+		u.buf[i] = 0;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	*(int *)CMSG_DATA(cm) = fd;
+	return raw6(SYS_sendmsg, sock, (long)&msg, MSG_NOSIGNAL, 0, 0, 0);
+}
+
+/*
+ * TERMINAL: the program's controlling terminal, a pty of the devpts its root has (so that
+ * `tty` names /dev/pts/N inside). Its peer is opened from the master by fd (TIOCGPTPEER,
+ * Linux 4.13), never by a path the container could swap. The master goes to the supervisor.
+ */
+static NSX_CHILD long do_terminal(struct ctx *c, const struct op *o, int *sys)
+{
+	struct winsize ws;
+	int unlock = 0, t;
+	long m, s, r;
+
+	*sys = NSX_SYS_SETSID;
+	if (c->console_prog < 0)
+		return -EBADF;
+	r = RAW0(SYS_setsid);
+	if (r < 0)
+		return r;
+	*sys = NSX_SYS_OPEN;
+	m = RAW4(SYS_openat, AT_FDCWD, o->str[0], O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+	if (m < 0)
+		return m;
+	*sys = NSX_SYS_IOCTL;
+	r = RAW3(SYS_ioctl, m, TIOCSPTLCK, &unlock);
+	s = r < 0 ? r : RAW3(SYS_ioctl, m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	if (s < 0) {
+		RAW1(SYS_close, m);
+		return s;
+	}
+	if ((int64_t)o->arg[0] >= 0 && RAW3(SYS_ioctl, o->arg[0], TIOCGWINSZ, &ws) == 0)
+		RAW3(SYS_ioctl, s, TIOCSWINSZ, &ws);
+	r = 0;
+	if ((int64_t)o->arg[1] >= 0) {
+		*sys = NSX_SYS_FCHOWN;
+		r = RAW3(SYS_fchown, s, o->arg[1], o->arg[2]);
+	}
+	if (r == 0) {
+		*sys = NSX_SYS_IOCTL;
+		r = RAW3(SYS_ioctl, s, TIOCSCTTY, 0);
+	}
+	for (t = 0; t < 3 && r >= 0; t++) {
+		*sys = NSX_SYS_DUP2;
+		r = s == t ? 0 : RAW3(SYS_dup3, s, t, 0);
+	}
+	if (s > 2)
+		RAW1(SYS_close, s);
+	if (r >= 0) {
+		*sys = NSX_SYS_SENDMSG;
+		r = send_fd(c->console_prog, (int)m);
+	}
+	RAW1(SYS_close, m);
+	RAW1(SYS_close, c->console_prog);
+	return r < 0 ? r : 0;
 }
 
 /* What ERRORS records, used by run_ops and by nsx_render_error. */
@@ -1232,6 +1396,13 @@ static NSX_CHILD int run_ops(void *arg)
 			sys = NSX_SYS_SECCOMP;
 			rc = do_seccomp(o, &sys);
 			break;
+		case NSX_OP_CONSOLE_SOCKET:
+			sys = NSX_SYS_SOCKETPAIR;
+			rc = console_socket(c);
+			break;
+		case NSX_OP_TERMINAL:
+			rc = do_terminal(c, o, &sys);
+			break;
 #ifdef NSX_STANDALONE
 		case NSX_OP_HELPER_FORK:
 			rc = helper_fork(c, i, o, &sys);
@@ -1343,6 +1514,13 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 		return a0 > 1 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_ERRORS:
 		return a0 > 255 || a1 > 255 || a2 > 255 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_TERMINAL:
+		/* an fd (-1: none, as two's complement), and an owner: both ids, or neither (-1) */
+		if (a0 > 0x7fffffffULL && a0 != ~0ULL)
+			return NSX_DECODE_BAD_ARGUMENT;
+		if (a1 == ~0ULL || a2 == ~0ULL)
+			return a1 == a2 ? NSX_DECODE_OK : NSX_DECODE_BAD_ARGUMENT;
+		return a1 > 0xfffffffeULL || a2 > 0xfffffffeULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	default:
 		return NSX_DECODE_OK;
 	}
@@ -1537,4 +1715,5 @@ static void ctx_init(struct ctx *c)
 		((char *)c)[i] = 0;
 	c->status_fd = c->go_fd = c->parent_status_fd = c->parent_go_fd = -1;
 	c->err_fd = c->helper_go = c->helper_res = c->info_fd = c->json_fd = -1;
+	c->console_super = c->console_prog = -1;
 }

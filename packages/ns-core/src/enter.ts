@@ -154,15 +154,21 @@ export function openTargets(options: EnterOptions): OpenedTargets {
       opened.entered.push(k);
     }
     if (options.userParent) {
-      // The parent of the user namespace that owns what we enter (NS_GET_USERNS, NS_GET_PARENT).
-      const owned = opened.handles[0] ?? (fromTarget.find((k) => k !== 'user') !== undefined
-        ? Namespace.ofPid(target!, fromTarget.find((k) => k !== 'user')!) : undefined);
-      if (!owned) throw usageError('--user-parent needs a namespace to enter');
-      const parent = owned.owner().use((u) => u.parent());
-      if (!opened.handles.includes(owned)) owned.close();
+      // nsenter's open_parent_user_ns_fd: the user namespace given as a file, else the target's,
+      // else the first namespace given as a file; then NS_GET_USERNS on it (for a user
+      // namespace its parent, for any other its owner).
+      const userFile = opened.handles.find((h) => h.kind === 'user');
+      const base = userFile ?? (target !== undefined ? Namespace.ofPid(target, 'user') : opened.handles[0]);
+      if (!base) throw usageError('no target PID specified (--target)');
+      const above = base.owner();
+      if (base !== userFile && !opened.handles.includes(base)) base.close();
+      if (userFile) {
+        opened.handles.splice(opened.handles.indexOf(userFile), 1);
+        userFile.close();
+      }
       const i = fromTarget.indexOf('user');
       if (i >= 0) fromTarget.splice(i, 1);
-      opened.handles.push(parent);
+      opened.handles.push(above);
       if (!opened.entered.includes('user')) opened.entered.push('user');
     }
     skipOwnTimeNamespace(target, fromTarget, opened);

@@ -19,6 +19,7 @@ export {
   compileSpawn, compileInPlace, envToList, programCandidates, joinOps, PHASES, RELAYED_SIGNALS, UTIL_LINUX_EXIT_CODES,
   type Phase, type PhasedOp, type Step, type ParentAction, type DataParentAction, type ParentContext, type JoinTarget,
   type SpawnOptions, type StdioSpec, type CompiledSpawn, type InPlaceOptions, type ForkPolicy, type SuperviseOptions,
+  type SuperviseCleanup, type TerminalOptions, supervisorWords,
 } from './exec/plan';
 export { encodePlan, opError, opLabel, type ChildOp, type ExecPlan, type ExitCodes, type OpLabel } from './exec/ops';
 export { CHILD_FAILURE_EXIT } from './exec/protocol';

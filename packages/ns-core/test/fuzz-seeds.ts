@@ -3,7 +3,8 @@
  * start from well-formed plans and reach deep into the decoder. Every ChildOp kind appears at
  * least once, with every exec environment form (inherited, a list, none), joins by handle and
  * by pidfd (soft/retry setns, the time-join fork), fd maps, the largest REPORT_NS, a supervisor,
- * and in-place plans (labels, hints, a helper with every helper op, INFO, the fork in place).
+ * and in-place plans (labels, hints, a helper with every helper op, INFO, the fork in place), a
+ * detached supervisor with a terminal and every cleanup word, supervised in place.
  * Used by decode-fuzz.test.ts (npm test) and scripts/fuzz.js (npm run fuzz).
  */
 import { compileInPlace, compileSpawn, encodePlan, type ChildOp, type InPlaceOptions, type SpawnOptions, type Step } from '../src/index';
@@ -66,6 +67,10 @@ const options: [readonly string[], SpawnOptions][] = [
     { op: 'setgid', gid: 1000, phase: 'pre-namespaces' }, { op: 'setuid', uid: 1000, phase: 'pre-namespaces' }] }] }],
   [['sleep', '1'], { create: ['user', 'mnt', 'pid'], supervise: { cleanup: [{ rmdir: '/sys/fs/cgroup/x' }, { unlink: '/run/x' }],
     onExit: ['/bin/true', 'x'] } }],
+  // A container's supervisor: detached, a pty relayed, an exit file, every cleanup word.
+  [['sh'], { create: ['user', 'mnt', 'pid', 'uts'], supervise: { detach: true, session: true, exitFile: '/run/x/exit',
+    terminal: { input: 0, output: 1, sizeFrom: 0, owner: { uid: 0, gid: 5 } },
+    cleanup: [{ userns: 9 }, { rmtree: '/var/lib/x' }, { rmcgroup: '/sys/fs/cgroup/x/y' }, { rmdir: '/sys/fs/cgroup/x' }, { unlink: '/run/x/state' }] } }],
 ];
 
 const inPlace: [readonly string[], InPlaceOptions][] = [
@@ -74,6 +79,8 @@ const inPlace: [readonly string[], InPlaceOptions][] = [
   [['ls'], { create: ['pid', 'mnt'], steps: [everyOp, parentData], fork: { forward: ['SIGTERM'], ignore: ['SIGINT'] },
     killWithParent: 'SIGKILL', ignoreSignals: ['SIGHUP'], exitCodes: { failure: 125 }, knownNamespaceIds: { net: 4026531840 } }],
   [['hostname'], { join: [{ pidfd: 11, kinds: ['mnt', 'uts', 'pid', 'time'] }], infoFd: 3 }],
+  // Supervised in place: the launcher's pid waits outside, its program cloned into the namespaces.
+  [['sh'], { create: ['pid', 'uts'], supervise: { exitFile: '/run/x/exit', terminal: { input: 0 }, cleanup: [{ rmtree: '/var/lib/x' }] } }],
 ];
 
 /** Plans as the encoder writes them; `extra` adds raw op lists (for ops compileSpawn never emits alone). */
@@ -84,6 +91,7 @@ export function seedPlans(): Buffer[] {
     [{ op: 'fd-stash', fd: 4, slot: 63 }, { op: 'fd-place', slot: 63, target: 100 }, { op: 'cloexec-from', fd: 101 }],
     [{ op: 'unshare', kinds: ['time', 'cgroup'] }, { op: 'sync' }, { op: 'report-ns', paths: Array.from({ length: 16 }, (_, i) => `/proc/self/ns/${i}`) }],
     [{ op: 'exec', paths: ['/a', '/b'], argv: ['a'], env: 'inherit' }],
+    [{ op: 'console-socket' }, { op: 'terminal', ptmx: '/dev/pts/ptmx', sizeFrom: 2, owner: { uid: 1000, gid: 5 } }, { op: 'terminal', ptmx: '/dev/ptmx' }],
     // A seccomp filter: binary data with NULs inside (ld [4]; ret ALLOW).
     [{ op: 'seccomp', program: Buffer.from('2000000004000000060000000000ff7f', 'hex'), flags: 2, requires: 'no-new-privs' }],
   ];

@@ -8,8 +8,7 @@
  */
 import { expect } from 'chai';
 import { spawn as nodeSpawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   compileInPlace, encodePlan, KIND_NAMES, opError, spawn, type ChildOp, type InPlaceOptions,
@@ -17,22 +16,17 @@ import {
 import { formatError } from '../src/cli-kit';
 import { execStage } from '../src/exec/native';
 import { SYSCALLS } from '../src/exec/protocol';
-import { mountPoints as mounts, nsInode } from 'ns-test-kit';
+import { mountPoints as mounts, nsInode, scratchDir } from 'ns-test-kit';
 
 const TAG = `nsxi${process.pid}`;
 const CORE = JSON.stringify(join(__dirname, '../src/index.js'));
 
-let dir: string;
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), `${TAG}-`));
-  chmodSync(dir, 0o755);
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+const scratch = scratchDir(TAG);
 
 let scripts = 0;
 /** A script that calls execInPlace(argv, options); `options` is JavaScript source. */
 function launcher(argv: readonly string[], options: string, prelude = ''): string {
-  const file = join(dir, `launch-${++scripts}.js`);
+  const file = join(scratch(), `launch-${++scripts}.js`);
   writeFileSync(file, `const core = require(${CORE});\n${prelude}\n`
     + `try { core.execInPlace(${JSON.stringify(argv)}, ${options}); }\n`
     + 'catch (e) { console.error(JSON.stringify({ code: e.code, message: e.message })); process.exit(99); }\n');
@@ -246,7 +240,7 @@ describe('execInPlace: parent actions by the helper, from outside the new namesp
 
   it('binds all eight kinds onto files (pid_for_children past the fork) that util-linux nsenter enters', async () => {
     // A mount namespace file may not sit on a shared mount (the kernel refuses): a private directory.
-    const home = join(dir, 'persist');
+    const home = join(scratch(), 'persist');
     mkdirSync(home);
     spawnSync('mount', ['--bind', home, home]);
     spawnSync('mount', ['--make-private', home]);
@@ -272,7 +266,7 @@ describe('execInPlace: parent actions by the helper, from outside the new namesp
   });
 
   it('a failure after the helper bound a namespace takes the binding and the file it made away again', () => {
-    const file = join(dir, `persist-gone-${TAG}`);
+    const file = join(scratch(), `persist-gone-${TAG}`);
     for (const [argv, code] of [[['/no/such/program'], 127], [['true'], 1]] as const) {
       const r = run(argv, `{ programName: 'tool', create: ['net', 'mnt'], steps: [{ name: 'p', parent: [{ action: 'bind-ns', kind: 'net', file: ${JSON.stringify(file)} }],
         child: ${code === 1 ? `[{ op: 'chdir', path: '/no/such/dir', phase: 'final', step: '--wd' }]` : '[]'} }] }`);
@@ -356,7 +350,7 @@ describe('execInPlace: the stage prints the line formatError() prints', () => {
 
   it('end to end: a real failure of each kind prints that line and exits 1, 126 or 127', () => {
     const pid = '(?<pid>\\d+)';
-    const plainFile = join(dir, 'not-executable');
+    const plainFile = join(scratch(), 'not-executable');
     writeFileSync(plainFile, '#!/bin/sh\n', { mode: 0o644 });
     const cases: [string, string[], string, number, RegExp][] = [
       ['mount', ['true'], `{ create: ['mnt'], steps: [{ name: 'b', child: [{ op: 'mount', source: '/no/src', target: '/mnt', flags: ['BIND'], phase: 'mounts', step: '--bind' }] }] }`,
@@ -382,9 +376,9 @@ describe('execInPlace: the stage prints the line formatError() prints', () => {
 
 describe('spawn with a supervisor (the container runner\'s)', () => {
   it('waits outside the namespaces, cleans up, runs the on-exit program with the status, and exits as the program did', async () => {
-    const cg = join(dir, `sv-dir-${TAG}`);
-    const state = join(dir, `sv-state-${TAG}`);
-    const hook = join(dir, `sv-hook-${TAG}`);
+    const cg = join(scratch(), `sv-dir-${TAG}`);
+    const state = join(scratch(), `sv-state-${TAG}`);
+    const hook = join(scratch(), `sv-hook-${TAG}`);
     mkdirSync(cg);
     writeFileSync(state, 'x');
     const child = await spawn(['sh', '-c', 'hostname; sleep 0.2; exit 7'], {
@@ -408,7 +402,7 @@ describe('spawn with a supervisor (the container runner\'s)', () => {
   });
 
   it('a program killed by a signal: the supervisor dies of it too, after its cleanup', async () => {
-    const state = join(dir, `sv-state2-${TAG}`);
+    const state = join(scratch(), `sv-state2-${TAG}`);
     writeFileSync(state, 'x');
     const child = await spawn(['sh', '-c', 'kill -TERM $$'], { create: ['uts'], supervise: { cleanup: [{ unlink: state }] } });
     expect(await child.exited).to.deep.equal({ code: null, signal: 'SIGTERM' });

@@ -682,6 +682,20 @@ export class ImageStore {
   }
 
   /**
+   * The overlayfs lowerdir list of an image's layers (bottom first), topmost first. overlayfs
+   * refuses the same directory twice (ELOOP, "conflicting lowerdir path"); a layer repeated in
+   * an image adds nothing under its topmost copy, whose files, whiteouts and opaque marks
+   * already cover everything below: only that copy is kept.
+   */
+  lowerDirs(layers: readonly string[], readOnly = false): string[] {
+    const lower = [...new Set([...layers].reverse())].map((l) => this.layerPath(l));
+    // overlayfs refuses a mount without upperdir that has fewer than two lower layers.
+    if (readOnly) while (lower.length < 2) lower.push(`${this.root}/empty/${lower.length}`);
+    else if (lower.length === 0) lower.push(`${this.root}/empty/0`);
+    return lower;
+  }
+
+  /**
    * Makes container ID's root from IMAGE: the lower directories, and (unless read-only) an
    * empty upper and work directory of its own under containers/ID. The image and its layers
    * stay until removeContainerRoot(ID). The caller mounts it (see ContainerRoot).
@@ -700,13 +714,7 @@ export class ImageStore {
       }
       try {
         const readOnly = options.readOnly ?? false;
-        // overlayfs refuses the same directory twice (ELOOP, "conflicting lowerdir path"); a
-        // layer repeated in an image adds nothing under its topmost copy, whose files,
-        // whiteouts and opaque marks already cover everything below: only that copy is kept.
-        const lower = [...new Set([...record.layers].reverse())].map((l) => this.layerPath(l));
-        // overlayfs refuses a mount without upperdir that has fewer than two lower layers.
-        if (readOnly) while (lower.length < 2) lower.push(`${this.root}/empty/${lower.length}`);
-        else if (lower.length === 0) lower.push(`${this.root}/empty/0`);
+        const lower = this.lowerDirs(record.layers, readOnly);
         let upper: string | undefined;
         let work: string | undefined;
         if (!readOnly) {

@@ -13,6 +13,8 @@ import { NOBODY, waitFor as until } from 'ns-test-kit';
 export { busyboxRootfs, isAlive as alive, NOBODY, removeTree, ThrowawayUser, waitFor as until } from 'ns-test-kit';
 
 export const CLI = join(__dirname, '../../bin/ns-run.js');
+/** The installed command (package.json's bin): `node -- ns-run.js`, so Node takes none of ns-run's words. */
+export const LAUNCHER = join(__dirname, '../../bin/ns-run');
 /** The rootless cases run as nobody, as CI has no other ordinary user. */
 export const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 
@@ -79,7 +81,7 @@ export interface CliOptions {
 }
 
 function wrap(args: readonly string[], options: CliOptions): string[] {
-  const argv = [...(options.rootless ? AS_NOBODY : []), process.execPath, CLI, ...args];
+  const argv = [...(options.rootless ? AS_NOBODY : []), LAUNCHER, ...args];
   return options.netns ? options.netns.wrap(argv) : argv;
 }
 

@@ -7,3 +7,5 @@ export * from './accounts';
 export * from './rootfs';
 export * from './host-snapshot';
 export * from './cli-harness';
+export * from './scratch';
+export * from './images';

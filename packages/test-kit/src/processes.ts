@@ -100,13 +100,16 @@ export function nsInode(pid: number | 'self', name: string): number {
   return Number(/\[(\d+)\]/.exec(link)![1]);
 }
 
-/** Our open fds as "fd->target". */
+/**
+ * Our open fds as "fd->target". The fd readdir itself used is closed by the time it is read
+ * (its number depends on what else is open), so an entry whose link is gone is left out.
+ */
 export function openFds(): string[] {
-  return readdirSync('/proc/self/fd').map((fd) => {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
     try {
-      return `${fd}->${readlinkSync(`/proc/self/fd/${fd}`)}`;
+      return [`${fd}->${readlinkSync(`/proc/self/fd/${fd}`)}`];
     } catch {
-      return `${fd}->?`; // the fd readdir itself used, closed by now
+      return [];
     }
   });
 }

@@ -7,7 +7,7 @@
  */
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, usageError } from 'ns-core';
+import { NsError, sys, usageError } from 'ns-core';
 
 /** Linux's limit on symlinks followed in one lookup (MAXSYMLINKS, path_resolution(7)). */
 const MAX_SYMLINKS = 40;
@@ -36,7 +36,8 @@ function kindOf(st: Stats): 'dir' | 'file' | 'other' {
  * @throws NsError ELOOP after too many symlinks; ENOTDIR when a file is used as a directory;
  *   EUSAGE for '..' below a component that does not exist (the kernel could not walk it).
  */
-export function resolveInRoot(root: string, path: string, option: string, stopAt: (inside: string) => boolean = () => false): InRootPath {
+export function resolveInRoot(root: string | RootView, path: string, option: string, stopAt: (inside: string) => boolean = () => false): InRootPath {
+  const view = typeof root === 'string' ? directoryView(root) : root;
   const pending = split(path);
   const resolved: string[] = [];
   let links = 0;
@@ -51,21 +52,23 @@ export function resolveInRoot(root: string, path: string, option: string, stopAt
     const candidate = [...resolved, component];
     const inside = `/${candidate.join('/')}`;
     if (stopAt(inside)) return literal(resolved.length, candidate, pending, option, path);
+    const host = view.hostPath(candidate);
     let st: Stats;
     try {
-      st = lstatSync(posix.join(root, ...candidate));
+      // Not there: the rest is created by the exec stage, exactly as spelled.
+      if (host === undefined) return literal(resolved.length, candidate, pending, option, path);
+      st = lstatSync(host);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      // Not there: the rest is created by the exec stage, exactly as spelled.
       if (code === 'ENOENT') return literal(resolved.length, candidate, pending, option, path);
-      throw NsError.from(e, { syscall: 'lstat', path: posix.join(root, ...candidate), step: option });
+      throw NsError.from(e, { syscall: 'lstat', path: host, step: option });
     }
     if (st.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) {
         throw new NsError({ errno: 40, syscall: 'resolve', path, step: option,
                             message: `${option}: ${path}: too many levels of symbolic links inside the root` });
       }
-      const target = readlinkSync(posix.join(root, ...candidate));
+      const target = readlinkSync(host);
       if (target.startsWith('/')) resolved.length = 0; // absolute targets start again at the root
       pending.unshift(...split(target));
       continue;
@@ -83,4 +86,71 @@ export function resolveInRoot(root: string, path: string, option: string, stopAt
 function literal(existingDepth: number, candidate: string[], pending: string[], option: string, path: string): InRootPath {
   if (pending.includes('..')) throw usageError(`${option}: ${path}: '..' below a directory that does not exist yet`);
   return { inside: `/${[...candidate, ...pending].join('/')}`, existingDepth };
+}
+
+/**
+ * A root as the host reads it: `hostPath` names the host file that a path inside (its
+ * components, no symlink among them but the last) is, or undefined if it does not exist.
+ */
+export interface RootView {
+  hostPath(components: readonly string[]): string | undefined;
+}
+
+/** A root directory: every path inside is the same path below it. */
+export function directoryView(root: string): RootView {
+  return { hostPath: (components) => posix.join(root, ...components) };
+}
+
+/** overlayfs's whiteout: a character device 0:0 (overlayfs.rst, "whiteouts and opaque directories"). */
+function isWhiteout(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+/** An opaque directory hides what the layers below have at its path, in either xattr namespace. */
+function isOpaque(dir: string): boolean {
+  for (const name of ['trusted.overlay.opaque', 'user.overlay.opaque']) {
+    if (sys.lgetxattr(dir, name)?.toString() === 'y') return true;
+  }
+  return false;
+}
+
+/**
+ * The merged view of overlayfs lower directories (topmost first) before it is mounted: a name
+ * is the topmost layer's that has it, a whiteout hides it, a directory merges with the same
+ * directory below until an opaque one. The runner resolves mount points and reads passwd
+ * through it, as the overlay will show them.
+ */
+export function layersView(lower: readonly string[]): RootView {
+  return {
+    hostPath(components) {
+      let layers = [...lower];
+      for (let i = 0; i < components.length; i++) {
+        const last = i === components.length - 1;
+        const prefix = components.slice(0, i + 1);
+        const below: string[] = [];
+        let found: string | undefined;
+        for (const layer of layers) {
+          const host = posix.join(layer, ...prefix);
+          let st: Stats;
+          try {
+            st = lstatSync(host);
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+            throw e;
+          }
+          if (isWhiteout(st)) break;
+          if (found === undefined) found = host;
+          // A non-directory in a layer ends the lookup there; below it nothing shows through.
+          if (last || !st.isDirectory()) break;
+          below.push(layer);
+          if (isOpaque(host)) break;
+        }
+        if (found === undefined) return undefined;
+        if (last) return found;
+        layers = below;
+        if (!layers.length) return found; // a file used as a directory: the caller's lstat says so
+      }
+      return lower[0];
+    },
+  };
 }

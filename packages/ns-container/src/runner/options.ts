@@ -3,11 +3,13 @@
  * environment, and the setup steps of a container. Pure but for reading the rootfs and /etc.
  */
 import { randomBytes } from 'node:crypto';
+import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
-  readText, usageError, type NamespaceKind, type PhasedOp, type SpawnOptions, type Step,
+  NsError, readText, usageError, type NamespaceKind, type PhasedOp, type SpawnOptions, type Step,
 } from 'ns-core';
-import { parseLimits, type CgroupLimits } from 'ns-cgroup';
+import { parseBytes, parseCpus, parsePidsMax, type CgroupLimits } from 'ns-cgroup';
+import { parseEnvFile, readEnvFile } from './envfile';
 import { ipc } from 'ns-ipc';
 import { net, type VethOptions } from 'ns-net';
 import { pid } from 'ns-pid';
@@ -16,7 +18,8 @@ import { uts } from 'ns-uts';
 import { keptCapabilities } from './caps';
 import { type ContainerCgroup } from './cgroup';
 import { planIdentity, securityStep, type Accounts, type Identity } from './identity';
-import { resolveInRoot } from './inroot';
+import { planImage, type ImageSource, type PlannedImage } from './image';
+import { directoryView, resolveInRoot, type RootView } from './inroot';
 import {
   isNetworkName, parsePublish, parseSubnet, validateNetworkName, CONTAINER_INTERFACE,
   type NetworkMode, type PublishSpec, type Subnet,
@@ -67,6 +70,8 @@ export interface ContainerOptions {
   readonly cpus?: number | string;
   readonly capAdd?: readonly string[];
   readonly capDrop?: readonly string[];
+  /** `ns-run run IMAGE`: the root is an overlay of the image's layers, its config the defaults. */
+  readonly image?: ImageSource;
   /** Where state files go (default defaultStateRoot()). */
   readonly stateDir?: string;
   readonly stdio?: SpawnOptions['stdio'];
@@ -80,6 +85,7 @@ export interface ContainerPlan {
   readonly hostname: string;
   readonly argv: readonly string[];
   readonly rootfs?: string;
+  readonly image?: PlannedImage;
   readonly identity: Identity;
   readonly env: readonly string[];
   readonly workdir: string;
@@ -104,15 +110,6 @@ function parseVolume(spec: string | Volume): Volume {
   return { source: posix.resolve(parts[0]), dest: parts[1], readOnly: mode === 'ro' };
 }
 
-/** --env-file lines as Docker reads them: KEY=VALUE, KEY alone (the caller's value), '#' comments. */
-export function parseEnvFile(text: string, file: string): string[] {
-  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')).map((l) => {
-    const key = l.split('=')[0]!.trim();
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw usageError(`--env-file: ${file}: '${l}' is not KEY=VALUE`);
-    return l.includes('=') ? `${key}=${l.slice(l.indexOf('=') + 1)}` : key;
-  });
-}
-
 /** Resolves `KEY` entries against the caller's environment (dropped if unset, as Docker does). */
 function envEntries(entries: readonly string[], callerEnv: NodeJS.ProcessEnv, option: string): string[] {
   return entries.flatMap((e) => {
@@ -132,12 +129,12 @@ export function mergeEnv(...lists: (readonly string[])[]): string[] {
 }
 
 /** The container's /etc/passwd and /etc/group, read inside its root without leaving it. */
-function containerAccounts(rootfs: string | undefined): Accounts {
+function containerAccounts(root: string | RootView | undefined): Accounts {
+  const view = typeof root === 'object' ? root : directoryView(root ?? '/');
   const read = (file: string) => {
-    const root = rootfs ?? '/';
-    const r = resolveInRoot(root, file, '--user');
+    const r = resolveInRoot(view, file, '--user');
     if (r.kind !== 'file') return '';
-    return readText(posix.join(root, r.inside), '--user');
+    return readText(view.hostPath(r.inside.split('/').filter(Boolean))!, '--user');
   };
   return { passwd: read('/etc/passwd'), group: read('/etc/group') };
 }
@@ -164,15 +161,23 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   if (aliases.length && !isNetworkName(network)) throw usageError('--network-alias: only on a network (--network NAME)');
   const publish = (options.publish ?? []).map(parsePublish);
   if (publish.length && network === 'host') throw usageError('--publish: with --network host the container\'s ports are the host\'s already');
+  if (options.image && options.rootfs !== undefined) throw usageError('--rootfs: a container runs an image or a root directory, not both');
+  if (options.rootfs !== undefined) checkRootfs(options.rootfs);
+  const image = options.image ? planImage(options.image, {
+    command: argv, ...(options.workdir !== undefined ? { workdir: options.workdir } : {}),
+    ...(options.user !== undefined ? { user: options.user } : {}), ...(options.readOnly ? { readOnly: true } : {}),
+  }) : undefined;
+  const user = image ? image.user || undefined : options.user;
   const identity = planIdentity({ ...(options.usernsRange !== undefined ? { usernsRange: options.usernsRange } : {}),
-                                  ...(options.user !== undefined ? { user: options.user } : {}) },
-                                containerAccounts(options.rootfs), ctx);
+                                  ...(user !== undefined ? { user } : {}) },
+                                containerAccounts(image ? image.view : options.rootfs), ctx);
   const callerEnv = options.callerEnv ?? process.env;
-  const fromFiles = (options.envFiles ?? []).flatMap((f) => envEntries(parseEnvFile(readText(f, '--env-file'), f), callerEnv, '--env-file'));
-  const workdir = options.workdir ?? '/';
+  const fromFiles = (options.envFiles ?? []).flatMap((f) => envEntries(parseEnvFile(readEnvFile(f), f), callerEnv, '--env-file'));
+  const workdir = image?.workdir ?? options.workdir ?? '/';
   if (!workdir.startsWith('/')) throw usageError(`--workdir: '${workdir}' must be absolute`);
   const filesystem: FilesystemSpec = {
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
+    ...(image ? { overlay: { lower: image.lower, view: image.view, userxattr: image.store.rootless, beforeNamespaces: identity.mode === 'range' } } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),
     volumes: (options.volumes ?? []).map(parseVolume),
     tmpfs: options.tmpfs ?? [],
@@ -188,16 +193,50 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     ...(options.pidsLimit !== undefined ? { pidsMax: options.pidsLimit } : {}),
     ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
   };
-  parseLimits(limits); // refuses bad values now, before anything exists
+  checkLimits(options); // refuses bad values now, before anything exists
   const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
   return {
-    name, hostname, argv: argv.length ? [...argv] : DEFAULT_PROGRAM, identity, workdir, network, aliases, publish, limits, filesystem, kinds,
+    name, hostname, argv: image ? image.args : argv.length ? [...argv] : DEFAULT_PROGRAM, identity,
+    ...(image ? { image } : {}), workdir, network, aliases, publish, limits, filesystem, kinds,
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
     ...(options.subnet !== undefined ? { subnet: parseSubnet(options.subnet) } : {}),
     capabilities: keptCapabilities(options.capAdd, options.capDrop),
     // The base environment is settled once the home is known (runContainer).
     env: mergeEnv(fromFiles, envEntries(options.env ?? [], callerEnv, '--env')),
   };
+}
+
+/**
+ * docker's smallest --memory (daemon/daemon_unix.go, linuxMinMemory): below it a program is
+ * killed by the OOM killer as it starts, which would look like the program's own failure.
+ */
+export const MIN_MEMORY = 6 * 1024 * 1024;
+
+/** The limits as run's options name them (ns-cgroup's parsers, with the option the user typed). */
+function checkLimits(options: ContainerOptions): void {
+  if (options.memory !== undefined) {
+    const bytes = parseBytes('--memory', options.memory);
+    if (bytes !== 'max' && bytes < MIN_MEMORY) throw usageError(`--memory: '${options.memory}' is below the minimum of 6M a container can start with`);
+  }
+  if (options.pidsLimit !== undefined) parsePidsMax('--pids-limit', options.pidsLimit);
+  if (options.cpus !== undefined) parseCpus('--cpus', options.cpus);
+}
+
+/**
+ * A --rootfs must be a directory other than the host's /: pivot_root cannot make / the root of
+ * itself (EINVAL), and the host's root read-only is what leaving --rootfs out gives.
+ */
+function checkRootfs(rootfs: string): void {
+  let st;
+  try {
+    st = statSync(rootfs);
+  } catch (e) {
+    throw NsError.from(e, { syscall: 'stat', path: rootfs, step: '--rootfs' });
+  }
+  if (!st.isDirectory()) throw usageError(`--rootfs: ${rootfs} is not a directory`);
+  if (realpathSync(rootfs) === '/') {
+    throw usageError(`--rootfs: ${rootfs} is the host's /; leave --rootfs out to run on the host's root read-only`);
+  }
 }
 
 /** The environment the program starts with: a clean one, as a container runtime gives. */

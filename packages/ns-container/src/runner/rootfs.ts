@@ -17,9 +17,9 @@
  */
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, sys, usageError, type ChildOp, type PhasedOp, type Step } from 'ns-core';
+import { NsError, RELAYED_SIGNALS, sys, usageError, type ChildOp, type PhasedOp, type Step } from 'ns-core';
 import { compileFsOps, locate, mount, perMountFlags, readOnlyRemounts, type FsOp, type PathLocation } from 'ns-mount';
-import { resolveInRoot } from './inroot';
+import { directoryView, resolveInRoot, type RootView } from './inroot';
 import type { IdRange } from 'ns-user';
 
 const { MS } = sys;
@@ -31,9 +31,29 @@ export interface Volume {
   readonly readOnly?: boolean;
 }
 
+/** An image's root: overlayfs of its layers, with an upper directory unless read-only. */
+export interface OverlayRoot {
+  /** Topmost first. */
+  readonly lower: readonly string[];
+  /** The merged view of `lower`, where mount points are looked up. */
+  readonly view: RootView;
+  readonly upper?: string;
+  readonly work?: string;
+  /** Whiteouts and opaque marks in user.overlay.* (a store made rootless). */
+  readonly userxattr: boolean;
+  /**
+   * Mount it with the runner's own credentials, before the container's user namespace exists:
+   * a root runner's layers belong to host root, which the container's root is not, and
+   * overlayfs reaches its layers with the credentials of whoever mounted it.
+   */
+  readonly beforeNamespaces: boolean;
+}
+
 export interface FilesystemSpec {
   /** The root filesystem; undefined for the embedded default (the host's / read-only). */
   readonly rootfs?: string;
+  /** An image's overlay root instead of `rootfs`. */
+  readonly overlay?: OverlayRoot;
   /** Remount the rootfs read-only (the embedded default always is). */
   readonly readOnly?: boolean;
   readonly volumes?: readonly Volume[];
@@ -179,7 +199,8 @@ function refuseSystemDirs(option: string, dest: string, inside: string): void {
 /** The steps for a container's filesystem. */
 export function assembleFilesystem(spec: FilesystemSpec): Filesystem {
   const e: Emitter = { ops: [], spec };
-  return spec.rootfs === undefined ? embeddedDefault(spec, e) : ownRootfs(spec.rootfs, spec, e);
+  if (spec.overlay) return overlayRoot(spec.overlay, spec, e);
+  return spec.rootfs === undefined ? embeddedDefault(spec, e) : ownRootfs(spec.rootfs, directoryView(spec.rootfs), spec, e);
 }
 
 function under(path: string, dir: string): boolean {
@@ -265,20 +286,55 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
   return { steps: [mount({ propagation: 'private' }), { name: 'ns-run filesystem', child: e.ops }], home: writableHome ?? '/' };
 }
 
-function ownRootfs(rootfs: string, spec: FilesystemSpec, e: Emitter): Filesystem {
+/**
+ * An image's root: the overlay is mounted on a staging directory (as in the embedded default,
+ * one that hides no volume source), which then becomes the root like a --rootfs directory,
+ * its mount points looked up in the layers' merged view.
+ */
+function overlayRoot(overlay: OverlayRoot, spec: FilesystemSpec, e: Emitter): Filesystem {
+  const sources = (spec.volumes ?? []).map((v) => resolveSource(e, '--volume', v.source).location.resolved);
+  const base = stagingDir(sources);
+  const mountOps = compileFsOps([{
+    op: 'overlay', lower: overlay.lower, dest: base, ...(overlay.userxattr ? { userxattr: true } : {}),
+    ...(overlay.upper !== undefined ? { upper: overlay.upper, work: overlay.work! } : {}),
+  }]).map((op) => ({ ...op, step: 'image root' }));
+  const fs = ownRootfs(base, overlay.view, spec, e);
+  if (!overlay.beforeNamespaces) {
+    // The first mount of the container's namespace, before the root's bind onto itself.
+    const [mountStep, ...rest] = fs.steps;
+    const child = [...(mountStep!.child ?? [])];
+    const firstMount = child.findIndex((op) => op.phase !== 'propagation');
+    child.splice(firstMount < 0 ? child.length : firstMount, 0, ...mountOps);
+    return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
+  }
+  // A mount namespace of the runner's user namespace first, private so nothing reaches the
+  // host, where the overlay is mounted; the container's namespaces are unshared after it
+  // (createInChild) and start as a copy of it, overlay included. unshare(CLONE_NEWPID) puts
+  // only the next child in the new pid namespace (pid_namespaces(7)): a relay fork first, so
+  // that the init's fork still makes the init PID 1 and the program PID 2.
+  const before: PhasedOp[] = [
+    { op: 'unshare', kinds: ['mnt'], phase: 'pre-namespaces', step: 'image root' },
+    { op: 'mount', target: '/', flags: MS.REC | MS.PRIVATE, phase: 'pre-namespaces', step: 'image root' },
+    ...mountOps.map((op) => ({ ...op, phase: 'pre-namespaces' as const })),
+    { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'image root' },
+  ];
+  return { ...fs, steps: [{ name: 'image root', createInChild: true, child: before }, ...fs.steps] };
+}
+
+function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emitter): Filesystem {
   const root = resolveSource(e, '--rootfs', rootfs);
   if (!root.isDir) throw new NsError({ errno: 20, syscall: 'stat', path: rootfs, step: '--rootfs' });
   const dir = root.location.resolved;
   const place = (option: string, dest: string): Placement => {
-    const r = resolveInRoot(dir, dest, option);
+    const r = resolveInRoot(view, dest, option);
     refuseSystemDirs(option, dest, r.inside);
     return { base: dir, inside: r.inside, existingDepth: r.existingDepth, ...(r.kind ? { kind: r.kind } : {}) };
   };
   // The system mounts' destinations are resolved inside the root like any other.
-  const systemOps = systemMounts(spec.ownNetwork).map((op) => ({ ...op, dest: resolveInRoot(dir, op.dest, 'rootfs').inside }));
+  const systemOps = systemMounts(spec.ownNetwork).map((op) => ({ ...op, dest: resolveInRoot(view, op.dest, 'rootfs').inside }));
   const mountStep = mount({ propagation: 'private', rootfs: dir, ops: systemOps });
   if (!spec.ownNetwork) {
-    const sysfs = resolveInRoot(dir, '/sys', 'rootfs');
+    const sysfs = resolveInRoot(view, '/sys', 'rootfs');
     bindSys(e, { base: dir, inside: sysfs.inside, existingDepth: sysfs.existingDepth });
   }
   if (spec.readOnly) {

@@ -18,8 +18,11 @@ import {
   bindTargets, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
   type Attachment, type PublishSpec, type Subnet,
 } from '../network';
+import { directoryView } from './inroot';
+import { checkProgramInRoot } from './program';
 import { assembleFilesystem } from './rootfs';
-import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions } from './options';
+import type { ContainerRoot } from 'ns-image';
+import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
@@ -62,6 +65,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const initial: ContainerState = {
       version: STATE_VERSION, name: plan.name, created: new Date().toISOString(), status: 'creating',
       runner: processRef(process.pid), argv: plan.argv, rootfs: plan.rootfs ?? null, network: plan.network, ports: plan.publish,
+      ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16),
     };
@@ -89,13 +93,25 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const proxy = await PortProxy.listen(plan.publish);
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
 
-    const fs = assembleFilesystem(attachment ? {
-      ...plan.filesystem,
-      volumes: [...plan.filesystem.volumes ?? [],
-                { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
-                { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }],
-    } : plan.filesystem);
-    const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.env);
+    let filesystem = plan.filesystem;
+    if (plan.image) {
+      const image = plan.image;
+      const root = createImageRoot(plan);
+      undo.unshift(() => void image.store.removeContainerRoot(plan.name));
+      filesystem = { ...filesystem, overlay: { ...filesystem.overlay!, ...(root.upper ? { upper: root.upper, work: root.work! } : {}) } };
+    }
+    if (attachment) {
+      filesystem = { ...filesystem, volumes: [...filesystem.volumes ?? [],
+        { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
+        { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
+    }
+    const fs = assembleFilesystem(filesystem);
+    const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
+    const view = plan.image?.view ?? (plan.rootfs !== undefined ? directoryView(plan.rootfs) : undefined);
+    if (view) {
+      const mounted = [...(plan.filesystem.volumes ?? []).map((v) => v.dest), ...(plan.filesystem.tmpfs ?? [])];
+      checkProgramInRoot(view, plan.argv[0]!, env, plan.workdir, plan.image ? `the image ${plan.image.reference}` : `--rootfs ${plan.rootfs}`, mounted);
+    }
     let cgroup: ContainerCgroup | undefined;
     if (cgroupNeeded(plan.limits)) {
       const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
@@ -188,6 +204,24 @@ function claimName(store: StateStore, state: ContainerState): void {
     if (isAlive(old.runner)) throw e;
     store.remove(state.name);
     store.claim(state);
+  }
+}
+
+/**
+ * The container's own upper directory over the image's layers, owned by the container's root
+ * as the host sees it. The name is ours (claimed): a root left under it by a runner that died
+ * belongs to no living container and is removed first.
+ */
+function createImageRoot(plan: ContainerPlan): ContainerRoot {
+  const image = plan.image!;
+  const owner = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
+  const options = { readOnly: plan.filesystem.readOnly ?? false, ...(owner ? { owner } : {}) };
+  try {
+    return image.store.createContainerRoot(image.id, plan.name, options);
+  } catch (e) {
+    if ((e as NsError).code !== 'EEXIST') throw e;
+    image.store.removeContainerRoot(plan.name);
+    return image.store.createContainerRoot(image.id, plan.name, options);
   }
 }
 

@@ -38,6 +38,8 @@ export interface ContainerState {
   readonly argv: readonly string[];
   /** The root filesystem, or null for the embedded default. */
   readonly rootfs: string | null;
+  /** The image's id and the reference it was run by (`run IMAGE`), and the store holding its root. */
+  readonly image?: { readonly id: string; readonly reference: string; readonly store: string };
   /** none, host, veth, or the network's name. */
   readonly network: string;
   /** On a network: its address, gateway, aliases. */

@@ -114,6 +114,9 @@ function fdsNeededBy(ops: readonly ChildOp[]): number[] {
   for (const o of ops) {
     if (o.op === 'setns' || o.op === 'fchdir' || o.op === 'mount-fd' || o.op === 'fd-stash') fds.add(o.fd);
     if (o.op === 'fork' && o.initFd !== undefined) fds.add(o.initFd);
+    // A supervisor's `userns FD` word: nsx-init joins it for its cleanup.
+    if (o.op === 'fork') o.supervise?.forEach((w, i, words) => { if (w === 'userns') fds.add(Number(words[i + 1])); });
+    if (o.op === 'terminal' && o.sizeFrom !== undefined) fds.add(o.sizeFrom);
     if (o.op === 'info') for (const fd of [o.infoFd, o.statusFd]) if (fd !== undefined) fds.add(fd);
   }
   return [...fds];

@@ -76,6 +76,13 @@ export type ChildOp = Label & (
    * places the op accordingly: see placeSeccomp).
    */
   | { op: 'seccomp'; program: Buffer; flags?: number; requires: 'no-new-privs' | 'cap-sys-admin' }
+  /** A console socket for the next supervise fork: nsx-init relays the pty master that comes on it. */
+  | { op: 'console-socket' }
+  /**
+   * The program's terminal (a pty of `ptmx`, its root's multiplexer), sized as fd `sizeFrom`,
+   * owned by `owner` (ids as the process sees them), its master sent to the supervisor.
+   */
+  | { op: 'terminal'; ptmx: string; sizeFrom?: number; owner?: { readonly uid: number; readonly gid: number } }
 );
 
 /** The exit codes a CLI ends with when the program cannot start (util-linux: 1, 126, 127; ns-run: 125, 126, 127). */
@@ -110,7 +117,7 @@ const opName: Record<ChildOpName, OpName> = {
   'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS', 'ignore-signals': 'IGNORE_SIGNALS',
   'link-up': 'LINK_UP', 'errors': 'ERRORS', 'helper-fork': 'HELPER_FORK', 'helper-stage': 'HELPER_STAGE',
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
-  'seccomp': 'SECCOMP',
+  'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'terminal': 'TERMINAL',
 };
 
 /** The path an op acts on, for error messages. */
@@ -125,6 +132,7 @@ export function opPath(op: ChildOp): string | undefined {
     case 'mount-fd': return op.target;
     case 'setns': return op.path;
     case 'link-up': return op.name;
+    case 'terminal': return op.ptmx;
     default: return undefined;
   }
 }
@@ -196,7 +204,12 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
       return { args: [n(op.fd), BigInt(cloneFlagsOf(op.kinds)), mode, n(op.slot)], strings: [] };
     }
     case 'unshare': return { args: [BigInt(cloneFlagsOf(op.kinds))], strings: [] };
-    case 'sync': case 'ambient-all': case 'setsid': return { args: [], strings: [] };
+    case 'sync': case 'ambient-all': case 'setsid': case 'console-socket': return { args: [], strings: [] };
+    case 'terminal': {
+      const none = -1n;
+      return { args: [op.sizeFrom === undefined ? none : n(op.sizeFrom), op.owner ? n(op.owner.uid) : none, op.owner ? n(op.owner.gid) : none],
+               strings: [op.ptmx] };
+    }
     case 'fd-stash':
       if (op.slot < 0 || op.slot >= MAX_FD_SLOTS) throw usageError(`too many file descriptors to pass (max ${MAX_FD_SLOTS})`);
       return { args: [n(op.fd), n(op.slot)], strings: [] };

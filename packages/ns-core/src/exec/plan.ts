@@ -9,6 +9,7 @@ import { usageError } from '../errors';
 import { kindInfo, kindsToString, KIND_NAMES, nsProcPath, type NamespaceKind } from '../kinds';
 import type { Namespace } from '../namespace';
 import type { ChildOp, ExecPlan, ExitCodes } from './ops';
+import { MAX_FORK_WORDS } from './protocol';
 
 /**
  * When a step's in-child ops run, in this order. Kernel rules decide it: 'pre-namespaces'
@@ -119,13 +120,53 @@ export interface SpawnOptions {
   readonly supervise?: SuperviseOptions;
 }
 
+/**
+ * What a supervisor removes once the program is gone, in order: an empty directory (a cgroup),
+ * a file (state), a directory with all it holds (a container's writable layer: never following
+ * a symlink, never entering another filesystem), or, before the entries that need it, a user
+ * namespace to join by fd (its ids own files the caller's own ids may not remove).
+ */
+export type SuperviseCleanup =
+  | { readonly rmdir: string } | { readonly unlink: string } | { readonly rmtree: string } | { readonly userns: number }
+  /** A cgroup: what the program left in it killed (cgroup.kill), then removed. */
+  | { readonly rmcgroup: string };
+
 export interface SuperviseOptions {
-  /** Removed in order once the program is gone: empty directories (a cgroup) and files (state). */
-  readonly cleanup?: readonly ({ readonly rmdir: string } | { readonly unlink: string })[];
+  /** Done in order once the program is gone. */
+  readonly cleanup?: readonly SuperviseCleanup[];
   /** Then run (a path, not searched for) with the exit code appended, and waited for. */
   readonly onExit?: readonly string[];
   /** Signals passed on to the program; default RELAYED_SIGNALS. */
   readonly forward?: readonly NodeJS.Signals[];
+  /**
+   * The program has a session of its own (a container's init calls setsid, a terminal's program
+   * does): a terminal's ^C or hangup reaches only the supervisor, which passes it on too.
+   */
+  readonly session?: boolean;
+  /** Once the program is gone, its exit code ("N\n", 128+N for signal N) goes to this file, before the cleanup. */
+  readonly exitFile?: string;
+  /** A pseudo-terminal for the program, relayed by the supervisor (`docker run -t`). */
+  readonly terminal?: TerminalOptions;
+  /**
+   * spawn() only: the supervisor starts a session of its own (setsid), and its grandchild gets a
+   * copy of the caller's memory instead of sharing it, so that the container outlives the caller
+   * and nothing of the caller's memory is ever charged to (or OOM-killed with) its cgroup.
+   */
+  readonly detach?: boolean;
+}
+
+/** The pty a supervised program gets: its stdin, stdout, stderr and controlling terminal. */
+export interface TerminalOptions {
+  /** Child fd the program's output is copied to (default 1). */
+  readonly output?: number;
+  /** Child fd copied to the program's terminal as typed (raw mode while it runs, if a terminal); none by default. */
+  readonly input?: number;
+  /** The pty multiplexer in the program's root (default /dev/ptmx: a devpts of its own, so `tty` names /dev/pts/N). */
+  readonly ptmx?: string;
+  /** Owner of the terminal, as the program's ids (default: as opened). */
+  readonly owner?: { readonly uid: number; readonly gid: number };
+  /** Child fd whose terminal size the pty starts with (default: none, 0x0; the supervisor follows SIGWINCH). */
+  readonly sizeFrom?: number;
 }
 
 /** How the process that waits for a forked program treats signals sent to it. */
@@ -137,7 +178,11 @@ export interface ForkPolicy {
 }
 
 /** What execInPlace() takes: spawn()'s options for a program that replaces the calling process. */
-export interface InPlaceOptions extends Omit<SpawnOptions, 'waitForExec' | 'supervise'> {
+export interface InPlaceOptions extends Omit<SpawnOptions, 'waitForExec'> {
+  // supervise: this process (its pid kept) becomes the supervisor, outside every namespace; the
+  // program runs past its fork. Parent actions cannot run then (their pid is the program's, not
+  // known when the plan is made): prepare a user namespace first and join it.
+  // detach is spawn()'s: the caller's shell waits for this process.
   // stdio: as spawn()'s, but for 'pipe', which is refused: nothing would be left to read the other end.
   /**
    * Run the program as a child and wait for it in C (unshare --fork): true for util-linux's
@@ -271,7 +316,8 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
                  inPlace: InPlace | undefined): CompiledSpawn {
   if (argv.length === 0 || argv[0] === '') throw usageError('no program given');
   const steps = options.steps ?? [];
-  const supervise = inPlace ? undefined : (options as SpawnOptions).supervise;
+  const supervise = options.supervise;
+  if (inPlace && supervise?.detach) throw usageError('supervise.detach: a detached supervisor is spawn()\'s; in place, the caller waits for this process');
   const created = new Set<NamespaceKind>(options.create ?? []);
   const unshared = new Set<NamespaceKind>();
   for (const s of steps) {
@@ -288,7 +334,9 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
   for (const k of unshared) created.delete(k);
   // A new pid namespace the program must be inside: in place, only a fork gets it there.
   const programInNewPid = created.has('pid');
-  if (inPlace || steps.some((s) => s.createInChild)) {
+  // In place every namespace is unshared (nsx is this very process) but a supervisor's: it stays
+  // outside and clones its program into them, so that a new pid namespace holds the program as PID 1.
+  if ((inPlace && !supervise) || steps.some((s) => s.createInChild)) {
     for (const k of created) unshared.add(k);
     created.clear();
   }
@@ -307,8 +355,9 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
   if (killWithParent && !deathSignal) throw usageError(`unknown signal ${killWithParent}`);
   if (inPlace) ops.push(...reportingOps(inPlace.options));
   // In place the process is the launcher itself, whose parent is the caller's shell: only a
-  // forked program gets PR_SET_PDEATHSIG, as util-linux sets it for --kill-child.
-  else if (deathSignal) ops.push(PR_SET_PDEATHSIG_OP(deathSignal));
+  // forked program gets PR_SET_PDEATHSIG, as util-linux sets it for --kill-child. A detached
+  // supervisor must outlive its caller: only its program gets it (relative to the supervisor).
+  else if (deathSignal && !supervise?.detach) ops.push(PR_SET_PDEATHSIG_OP(deathSignal));
   if (options.ignoreSignals?.length) ops.push({ op: 'ignore-signals', signals: options.ignoreSignals, step: 'ignored signals' });
   // Only the fds the caller maps reach the program; dup2 through stashed copies so that
   // overlapping maps (1->2, 2->1) cannot clobber each other.
@@ -324,8 +373,17 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
   ops.push(...placements);
   if (supervise) ops.push(...supervisorOps(supervise, created, deathSignal));
   const phased = steps.flatMap((s) => s.child ?? []);
+  if (supervise && unshared.has('pid') && !phased.some((o) => o.op === 'fork')) {
+    // unshare(CLONE_NEWPID) moves only the caller's children (pid_namespaces(7)).
+    throw usageError('a supervised program in a pid namespace unshared past the supervisor needs a fork into it: pid({ init: true })');
+  }
+  if (inPlace && supervise && parentActions.length) {
+    throw usageError(`${parentActions[0]!.step ?? parentActions[0]!.action}: a supervised program in place has no parent to act at the sync `
+      + 'point (its pid is not known when the plan is made): prepare the namespace first and join it');
+  }
   const forksOf = (o: ChildOp): ChildOp => (inPlace && o.op === 'fork' ? withCallerIgnored(o, options.ignoreSignals) : o);
-  const policy = inPlace ? forkPolicy(inPlace.options, programInNewPid) : undefined;
+  // Supervised, the program is past the supervisor's fork already, and a step's fork puts it in its pid namespace.
+  const policy = inPlace && !supervise ? forkPolicy(inPlace.options, programInNewPid) : undefined;
   const helper = inPlace ? helperStages(parentActions, inPlace.pid, policy !== undefined) : undefined;
   if (helper?.ops.length) ops.push(...helper.ops);
   for (const op of phased) if (op.phase === 'pre-namespaces' && op.op !== 'seccomp') ops.push(stripPhase(op));
@@ -362,6 +420,8 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
       // PDEATHSIG is per process: the program past a fork needs its own.
       ops.push(PR_SET_PDEATHSIG_OP(deathSignal));
     }
+    // Past every fork (the program's own process), in its root, before its ids drop.
+    if (phase === 'fork' && supervise?.terminal) ops.push(terminalOp(supervise.terminal));
   }
   if (options.cwd !== undefined) ops.push({ op: 'chdir', path: options.cwd, step: 'working directory' });
   if (filter?.requires === 'no-new-privs') ops.push(filterAfterNoNewPrivs(ops, filter));
@@ -387,15 +447,46 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
  * fork) and stays outside them as nsx-init in supervise mode, with the cleanup as its words.
  */
 function supervisorOps(supervise: SuperviseOptions, created: Set<NamespaceKind>, deathSignal: number | undefined): ChildOp[] {
-  const words = (supervise.cleanup ?? []).flatMap((c) => ('rmdir' in c ? ['rmdir', c.rmdir] : ['unlink', c.unlink]));
-  if (supervise.onExit?.length) words.push('on-exit', ...supervise.onExit);
   const cloneKinds = KIND_NAMES.filter((k) => created.has(k));
   // Cloned into them here, so the child itself (the supervisor) needs none.
   created.clear();
   return [
-    { op: 'fork', init: false, forward: supervise.forward ?? RELAYED_SIGNALS, supervise: words, cloneKinds, step: 'supervise' },
+    // A hangup of the caller's terminal, or its process group's signals, must not reach a detached one.
+    ...(supervise.detach ? [{ op: 'setsid' as const, step: 'detach' }] : []),
+    ...(supervise.terminal ? [{ op: 'console-socket' as const, step: 'terminal' }] : []),
+    { op: 'fork', init: false, forward: supervise.forward ?? RELAYED_SIGNALS, supervise: supervisorWords(supervise), cloneKinds,
+      ...(supervise.detach ? { privateMemory: true } : {}), step: 'supervise' },
     ...(deathSignal ? [PR_SET_PDEATHSIG_OP(deathSignal)] : []),
   ];
+}
+
+/** nsx-init's words for a supervisor (native/init.c): how to wait, then the cleanup, on-exit last. */
+export function supervisorWords(supervise: SuperviseOptions): string[] {
+  const words: string[] = [];
+  if (supervise.session) words.push('session');
+  if (supervise.exitFile !== undefined) words.push('exit-file', supervise.exitFile);
+  if (supervise.terminal) {
+    const t = supervise.terminal;
+    words.push('pty', String(t.output ?? 1), t.input === undefined ? '-' : String(t.input));
+  }
+  for (const c of supervise.cleanup ?? []) {
+    if ('rmdir' in c) words.push('rmdir', c.rmdir);
+    else if ('unlink' in c) words.push('unlink', c.unlink);
+    else if ('rmtree' in c) words.push('rmtree', c.rmtree);
+    else if ('rmcgroup' in c) words.push('rmcgroup', c.rmcgroup);
+    else {
+      if (!Number.isInteger(c.userns) || c.userns < 0) throw usageError(`supervise: userns ${String(c.userns)} is not a file descriptor`);
+      words.push('userns', String(c.userns));
+    }
+  }
+  if (supervise.onExit?.length) words.push('on-exit', ...supervise.onExit);
+  if (words.includes('') || words.length > MAX_FORK_WORDS) throw usageError(`supervise: ${words.length} words, or an empty one (at most ${MAX_FORK_WORDS})`);
+  return words;
+}
+
+function terminalOp(t: TerminalOptions): ChildOp {
+  return { op: 'terminal', ptmx: t.ptmx ?? '/dev/ptmx', ...(t.sizeFrom !== undefined ? { sizeFrom: t.sizeFrom } : {}),
+           ...(t.owner ? { owner: t.owner } : {}), step: 'terminal' };
 }
 
 /** In place: ERRORS first, so that every later failure is printed as the CLI would print it. */

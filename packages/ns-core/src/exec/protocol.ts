@@ -105,11 +105,14 @@ export const OPS = {
    * (execveat of fd a3, so that it never shares Node's memory with the program), forwards the
    * signals in mask a1 (bit n-1 for signal n), ignores those in mask a2, lets every other
    * signal act by default on itself, and exits as the grandchild did. a0 is FORK_MODE: init
-   * reaps every child, as PID 1 must; supervise also runs the cleanup words in the strings
-   * (`rmdir PATH`, `unlink PATH`, `on-exit ARGV...`) once the grandchild is gone. a4 bit 0:
+   * reaps every child, as PID 1 must; supervise also takes the words in the strings (see
+   * native/init.c: `session`, `exit-file PATH`, `pty OUT IN`, then the cleanup run once the
+   * grandchild is gone: `rmdir PATH`, `unlink PATH`, `rmtree PATH`, `rmcgroup PATH`, `userns FD`, and last
+   * `on-exit ARGV...`), and after a CONSOLE_SOCKET is handed its end (`console FD`). a4 bit 0:
    * the grandchild gets a copy-on-write copy of the memory rather than sharing it (needed to
-   * join a time namespace). a5: namespace flags the grandchild is cloned into (supervise: it
-   * stays outside them). Reports the grandchild's pid in a PID record; in place, writes INFO.
+   * join a time namespace; its own forks then copy that). a5: namespace flags the grandchild is
+   * cloned into (supervise: it stays outside them). Reports the grandchild's pid in a PID
+   * record; in place, writes INFO.
    */
   FORK: { code: 26, strings: -1 },
   /** setsid(). */
@@ -167,6 +170,21 @@ export const OPS = {
    * a filter only with no_new_privs or CAP_SYS_ADMIN: the plan compiler orders that.
    */
   SECCOMP: { code: 40, strings: 1 },
+  /**
+   * A socket pair (AF_UNIX, SOCK_SEQPACKET, close-on-exec) for a terminal, kept by the stage:
+   * the next supervise FORK's staying half hands one end to nsx-init (`console FD`), which
+   * receives the program's pty master on it and relays it; the grandchild keeps the other end
+   * for TERMINAL. Comes right before that FORK.
+   */
+  CONSOLE_SOCKET: { code: 60, strings: 0 },
+  /**
+   * The program's terminal, as runc makes a container's console: setsid(); open s0 (the
+   * multiplexer of the root's own devpts, /dev/ptmx) and unlock it; open its peer by fd
+   * (TIOCGPTPEER, so no path can be swapped); size it as fd a0 is (-1: leave it 0x0); fchown
+   * it to a1:a2 (-1: leave it); make it the controlling terminal (TIOCSCTTY); dup2 it onto 0, 1
+   * and 2; then send the master over CONSOLE_SOCKET's end (SCM_RIGHTS) and close both.
+   */
+  TERMINAL: { code: 61, strings: 1 },
 } as const;
 
 /** FORK's a0: what the staying half does. */
@@ -193,6 +211,7 @@ export const SYSCALLS = [
   'mkdir', 'open', 'symlink', 'chdir', 'pivot_root', 'chroot', 'fchdir', 'sethostname',
   'setdomainname', 'setgroups', 'setresgid', 'setresuid', 'prctl', 'capget', 'capset', 'clone',
   'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'pipe2', 'wait4', 'socket', 'ioctl', 'socketpair', 'seccomp',
+  'sendmsg', 'fchown',
 ] as const;
 export type SyscallName = (typeof SYSCALLS)[number];
 

@@ -1,5 +1,5 @@
 /** Values and reporting shared by ns-unshare, ns-enter and ns-run. */
-import { closeSync, fstatSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseDecimal, usageError, type ExitStatus, type NamespaceKind, type NsChild } from 'ns-core';
 
@@ -8,13 +8,20 @@ export function parseIdOrName(value: string): number | string {
   return parseDecimal(value) ?? value;
 }
 
+/** An fd the launcher writes reports to (--info-fd, --json-status-fd): open, and open for writing. */
 export function parseFd(option: string, value: string): number {
   const fd = parseDecimal(value, 1 << 20);
   if (fd === undefined) throw usageError(`${option}: invalid file descriptor '${value}'`);
+  let flags: string | undefined;
   try {
     fstatSync(fd);
-  } catch {
-    throw usageError(`${option}: file descriptor ${fd} is not open`);
+    flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+  } catch (e) {
+    throw usageError(`${option}: file descriptor ${fd} is not open (${(e as NodeJS.ErrnoException).code ?? 'EBADF'})`);
+  }
+  // write(2) on an fd opened O_RDONLY fails with EBADF: say so before anything runs.
+  if (flags !== undefined && (parseInt(flags, 8) & 3) === 0) {
+    throw usageError(`${option}: file descriptor ${fd} is not open for writing (EBADF)`);
   }
   return fd;
 }

@@ -1,7 +1,10 @@
 /**
  * ns-run: the container runner's CLI. Thin: parsing here, meaning in ../run.
  *
- *   ns-run [options] [--] [program [args...]]     run a container (also: ns-run run ...)
+ *   ns-run [options] [--] [program [args...]]     a program in a container on the host's root read-only
+ *   ns-run run [options] IMAGE [command [args...]] an image's container (docker run); with --rootfs or
+ *                                                 `run [options] -- program`, as without `run`
+ *   ns-run load|pull|images|rmi                   images (see images.ts)
  *   ns-run ps [--json]                            running containers
  *   ns-run exec [options] NAME [program...]       a program in a running container
  *   ns-run stop [-t SECONDS] NAME...              SIGTERM, then SIGKILL
@@ -20,20 +23,25 @@ import {
   StateStore, type ContainerOptions, type NetworkMode,
 } from 'ns-container';
 import { parseFd, statusReporters } from '../common/options';
+import { images, IMAGE_COMMANDS, load, openStore, pull, rmi, STORAGE_OPTION } from './images';
 import { network, NETWORK_COMMAND } from './network';
 
 const PROG = 'ns-run';
 
 const RUN_COMMAND: CommandSpec = {
   prog: `${PROG} run`,
-  usage: ['[options] [--] [<program> [<argument>...]]'],
-  summary: 'Run a program in a container: new user, mount, pid, network, uts, ipc and cgroup namespaces, an init\n'
-    + 'as PID 1, its own /proc, a minimal /dev, a read-only /sys, lo up. Without --rootfs the root is the\n'
+  usage: ['[options] <image> [<command> [<argument>...]]', '[options] [--rootfs <dir>] -- [<program> [<argument>...]]'],
+  summary: 'Run an image (its Entrypoint, Cmd, Env, WorkingDir and User, on an overlay of its layers with a\n'
+    + 'writable layer of the container\'s own), or a program on a root directory or the host\'s, in a container:\n'
+    + 'new user, mount, pid, network, uts, ipc and cgroup namespaces, an init'
+    + ' as PID 1, its own /proc, a minimal /dev, a read-only /sys, lo up. Without --rootfs the root is the\n'
     + 'host\'s / read-only with a private /tmp, /run and home. Rootless when run by an ordinary user.',
   options: [
     { long: 'name', arg: 'required', metavar: '<name>', help: 'name of the container (default nsr-<random>)' },
     { long: 'rootfs', arg: 'required', metavar: '<dir>', help: 'root filesystem directory (default: the host\'s / read-only)', complete: 'dir' },
     { long: 'read-only', help: 'mount the rootfs read-only (with a private /tmp and /run)' },
+    { long: 'entrypoint', arg: 'required', metavar: '<program>', help: 'the image\'s entrypoint replaced (\'\' clears it)' },
+    STORAGE_OPTION,
     { long: 'volume', short: 'v', arg: 'required', metavar: '<src>:<dest>[:ro|rw]', help: 'bind a host path (repeatable)' },
     { long: 'tmpfs', arg: 'required', metavar: '<dest>', help: 'an empty writable directory at <dest> (repeatable)' },
     { long: 'workdir', short: 'w', arg: 'required', metavar: '<dir>', help: 'working directory inside (default /)' },
@@ -93,13 +101,32 @@ export const RUNNER_COMMAND: CommandSpec = {
   summary: 'A small docker run: a program in a container of its own. Without a command, `run` is meant.',
   seeAlso: ['ns-unshare(1)', 'docker-run(1)'],
   options: RUN_COMMAND.options,
-  commands: [RUN_COMMAND, PS_COMMAND, EXEC_COMMAND, STOP_COMMAND, KILL_COMMAND, NETWORK_COMMAND],
+  commands: [RUN_COMMAND, PS_COMMAND, EXEC_COMMAND, STOP_COMMAND, KILL_COMMAND, ...IMAGE_COMMANDS, NETWORK_COMMAND],
 };
 
-async function run(args: ParsedArgs): Promise<void> {
+/**
+ * `ns-run run IMAGE ...` is docker's form; `ns-run run -- program`, `ns-run run --rootfs DIR
+ * program` and `ns-run [options] program` (no `run`) keep the host-root form.
+ */
+function imageOperand(argv: readonly string[], args: ParsedArgs): boolean {
+  if (argv[0] !== 'run' || args.has('rootfs') || !args.operands.length) return false;
+  const dash = argv.indexOf('--');
+  return !(dash >= 0 && argv.length - dash - 1 === args.operands.length);
+}
+
+async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
   const value = (name: string) => args.last(name);
   const network = value('network');
+  const imageForm = imageOperand(argv, args);
+  if (!imageForm && (args.has('entrypoint') || args.has('storage'))) {
+    throw usageError(`${args.has('entrypoint') ? '--entrypoint' : '--storage'}: only with an image (ns-run run [options] IMAGE [COMMAND...])`);
+  }
+  const image = imageForm ? args.operands[0] : undefined;
+  const command = imageForm ? args.operands.slice(1) : [...args.operands];
   const options: ContainerOptions = {
+    ...(image !== undefined ? { image: {
+      store: openStore(args), reference: image, ...(value('entrypoint') !== undefined ? { entrypoint: value('entrypoint')! } : {}),
+    } } : {}),
     ...(value('name') !== undefined ? { name: value('name')! } : {}),
     ...(value('rootfs') !== undefined ? { rootfs: value('rootfs')! } : {}),
     ...(args.has('read-only') ? { readOnly: true } : {}),
@@ -132,7 +159,7 @@ async function run(args: ParsedArgs): Promise<void> {
       else pending.push(sig);
     });
   }
-  const container = await runContainer(args.operands.length ? args.operands : DEFAULT_PROGRAM, options);
+  const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM, options);
   // The container's init shares our memory, argv area included: what its /proc/1/cmdline
   // (and `ps` inside) shows is our title. Name the container rather than our paths.
   process.title = `ns-run ${container.name}`;
@@ -207,5 +234,7 @@ function kill(args: ParsedArgs): void {
 }
 
 export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
-  return runCommands(RUNNER_COMMAND, argv, { run, ps, exec, stop, kill, network }, { exits: DOCKER_EXITS, fallback: 'run' });
+  return runCommands(RUNNER_COMMAND, argv, {
+    run: (args) => run(args, argv), ps, exec, stop, kill, load, pull, images, rmi, network,
+  }, { exits: DOCKER_EXITS, fallback: 'run' });
 }

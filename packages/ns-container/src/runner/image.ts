@@ -1,0 +1,60 @@
+/**
+ * `ns-run run IMAGE`: what an image of the store gives a container (docker run reference:
+ * ENTRYPOINT, CMD, ENV, WORKDIR, USER, each overridden by run's options) and its root, an
+ * overlay of the image's layers with an upper directory of the container's own.
+ */
+import { resolveProcess, type ContainerConfig, type ImageStore } from 'ns-image';
+import { layersView, type RootView } from './inroot';
+
+/** Where `run` takes an image from. */
+export interface ImageSource {
+  readonly store: ImageStore;
+  /** As the user typed it: a reference, or an image id (or its prefix). */
+  readonly reference: string;
+  /** --entrypoint: replaces the image's, and clears its Cmd ('' clears the entrypoint too). */
+  readonly entrypoint?: string;
+}
+
+/** The image part of a container plan, decided before anything is created. */
+export interface PlannedImage {
+  readonly store: ImageStore;
+  readonly id: string;
+  readonly reference: string;
+  readonly config: ContainerConfig;
+  /** overlayfs lowerdir, topmost first. */
+  readonly lower: readonly string[];
+  /** The merged view of `lower`, for lookups before the overlay exists. */
+  readonly view: RootView;
+  /** The image's environment, PATH included (docker's default when the image has none). */
+  readonly env: readonly string[];
+  readonly args: readonly string[];
+  readonly workdir: string;
+  /** '' when the image names no user and -u was not given. */
+  readonly user: string;
+}
+
+export interface ImageOverrides {
+  readonly command: readonly string[];
+  readonly workdir?: string;
+  readonly user?: string;
+  readonly readOnly?: boolean;
+}
+
+/**
+ * @throws NsError ENOIMAGE when the store has no such image; EUSAGE when the image and the
+ *   options leave no command, or a relative working directory.
+ */
+export function planImage(source: ImageSource, overrides: ImageOverrides): PlannedImage {
+  const details = source.store.inspect(source.reference);
+  const proc = resolveProcess(details.config, {
+    command: overrides.command,
+    ...(source.entrypoint !== undefined ? { entrypoint: source.entrypoint } : {}),
+    ...(overrides.workdir !== undefined ? { workdir: overrides.workdir } : {}),
+    ...(overrides.user !== undefined ? { user: overrides.user } : {}),
+  });
+  const lower = source.store.lowerDirs(details.layers, overrides.readOnly ?? false);
+  return {
+    store: source.store, id: details.id, reference: source.reference, config: details.config, lower, view: layersView(lower),
+    env: proc.env, args: proc.args, workdir: proc.cwd, user: proc.user,
+  };
+}
