@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  containerResolvConf, isAlive, NetworkStore, parseNetworkSubnet, DEFAULT_NETWORK, DEFAULT_NETWORK_SUBNET, NETWORK_POOL,
+  address6Of, containerResolvConf, isAlive, parseNetworkSubnet6, NetworkStore, parseNetworkSubnet, DEFAULT_NETWORK, DEFAULT_NETWORK_SUBNET, NETWORK_POOL,
   type Lease, type ProcessRef,
 } from '../src';
 import { processRef } from '../src/runner/state';
@@ -54,6 +54,19 @@ describe('network store', () => {
   it('defines the default network on first use, with docker\'s name', () => {
     expect(caught(() => store.read(DEFAULT_NETWORK)).message).to.equal('network bridge not found');
     expect(store.get(DEFAULT_NETWORK)).to.include({ name: 'bridge', bridge: 'nsbr0', subnet: DEFAULT_NETWORK_SUBNET });
+  });
+
+  it('puts IPv6 beside IPv4: a unique local /64 by default, each address at its IPv4 offset', () => {
+    const net = store.create('six', { ipv6: true, subnet: '10.251.0.0/24' });
+    expect(net.subnet6).to.match(/^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}::\/64$/);
+    expect(net.gateway6).to.equal(net.subnet6!.replace('::/64', '::1'));
+    expect(address6Of(net, '10.251.0.2')).to.equal(net.subnet6!.replace('::/64', '::2'));
+    expect(address6Of(store.create('four'), '10.232.0.2')).to.equal(undefined);
+    expect(caught(() => store.create('x', { ipv6: true, subnet6: net.subnet6! })).message).to.match(/overlaps network six's/);
+    expect(caught(() => store.create('y', { subnet6: 'fd00::/64' })).message).to.equal('--subnet6: only with --ipv6');
+    expect(caught(() => parseNetworkSubnet6('fd00::/120', 16)).message).to.match(/must be a \/16 to \/112/);
+    expect(caught(() => parseNetworkSubnet6('fd00::1/64', 8)).message).to.match(/not the network address of its subnet \(fd00::\/64\)/);
+    expect(caught(() => parseNetworkSubnet6('10.0.0.0/8', 8)).message).to.match(/not an IPv6 network/);
   });
 
   it('parses --subnet by its network address', () => {

@@ -20,6 +20,10 @@ export interface VethOptions {
    * through this address (a bridge's, when the host end is a port of it).
    */
   readonly gateway?: boolean | string;
+  /** More ADDRESS/PREFIXLEN for the namespace end (an IPv6 one beside the IPv4 peerAddress). */
+  readonly morePeerAddresses?: readonly string[];
+  /** A second default route, of the other family, through this address (a dual-stack bridge's). */
+  readonly gateway6?: string;
   /** Make the host end a port of this bridge (`ip link set HOST master BRIDGE`) before it comes up. */
   readonly master?: string;
 }
@@ -32,7 +36,10 @@ export interface NetOptions {
 
 interface Plan {
   readonly loopback: boolean;
-  readonly veth?: VethOptions & { readonly host: Cidr | undefined; readonly peer: Cidr; readonly gatewayAddress: string | undefined };
+  readonly veth?: VethOptions & {
+    readonly host: Cidr | undefined; readonly peer: Cidr; readonly more: readonly Cidr[]; readonly gatewayAddress: string | undefined;
+    readonly gateway6Address: string | undefined;
+  };
 }
 
 /** Checks everything that can be checked before a namespace or link exists. @throws NsError EUSAGE. */
@@ -48,7 +55,9 @@ function planOf(options: NetOptions): Plan {
   if (host && host.family !== peer.family) throw new NsError({ errno: 0, code: 'EUSAGE', message: `--peer-address: ${v.peerAddress} is not in the family of --address ${v.address}` });
   const gatewayAddress = typeof v.gateway === 'string' ? parseCidr(v.gateway, '--gateway').address : v.gateway ? host?.address : undefined;
   if (v.gateway === true && !host) throw new NsError({ errno: 0, code: 'EUSAGE', message: '--gateway: the host end has no --address to route through' });
-  return { loopback, veth: { ...v, host, peer, gatewayAddress } };
+  const more = (v.morePeerAddresses ?? []).map((a) => parseCidr(a, '--peer-address'));
+  const gateway6Address = v.gateway6 !== undefined ? parseCidr(v.gateway6, '--gateway').address : undefined;
+  return { loopback, veth: { ...v, host, peer, more, gatewayAddress, gateway6Address } };
 }
 
 /** Names the step in an error raised by fn, keeping its code: "--address: ip addr add ... failed: ...". */
@@ -90,7 +99,7 @@ export function net(options: NetOptions = {}): Step {
         // point-to-point pair cannot have duplicates.
         const hostCidr = v.host;
         if (hostCidr) inStep('--address', () => host.addrAdd(v.hostIf, hostCidr, { noDad: true }));
-        inStep('--peer-address', () => inside.addrAdd(v.nsIf, v.peer, { noDad: true }));
+        for (const cidr of [v.peer, ...v.more]) inStep('--peer-address', () => inside.addrAdd(v.nsIf, cidr, { noDad: true }));
         const master = v.master;
         if (master !== undefined) inStep('--master', () => host.linkSetMaster(v.hostIf, master));
         inStep('--veth', () => host.linkSetUp(v.hostIf));
@@ -99,6 +108,8 @@ export function net(options: NetOptions = {}): Step {
         // ("Nexthop has invalid gateway").
         const gateway = v.gatewayAddress;
         if (gateway !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway }));
+        const gateway6 = v.gateway6Address;
+        if (gateway6 !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway: gateway6 }));
       });
     }));
   };

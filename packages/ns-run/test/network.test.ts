@@ -124,6 +124,19 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', () 
     expect(byName.stdout).to.equal('status=2\n');
   });
 
+  it('IPv6 between two containers on an --ipv6 network, by address and by name', async () => {
+    const net = network('six', '--ipv6', '--subnet', '10.243.4.0/24', '--subnet6', 'fd42:7:7::/64');
+    const server = uniqueName('srv6');
+    await background(net, server, HTTPD);
+    const [info] = JSON.parse(ok(cli(['network', 'inspect', net], { netns }))) as { EnableIPv6: boolean; IPAM: { Config: object[] }; Containers: Record<string, { IPv6Address: string }> }[];
+    expect(info!.EnableIPv6).to.equal(true);
+    expect(info!.IPAM.Config).to.deep.equal([{ Subnet: '10.243.4.0/24', Gateway: '10.243.4.1' }, { Subnet: 'fd42:7:7::/64', Gateway: 'fd42:7:7::1' }]);
+    expect(info!.Containers[server]!.IPv6Address).to.equal('fd42:7:7::2/64');
+    expect(fetchFrom(net, 'http://[fd42:7:7::2]/').stdout).to.equal('hello from the server\n');
+    const byName = ok(cli(['--network', net, '--', 'sh', '-c', `getent ahostsv6 ${server} | head -1; ip -6 route show default`], { netns }));
+    expect(byName).to.match(new RegExp(`^fd42:7:7::2 +STREAM ${server}\n` + 'default via fd42:7:7::1 dev eth0'));
+  });
+
   describe('egress, to a TCP server in another network namespace routed through the host', () => {
     let outer: ChildProcess;
     let server: ChildProcess;
@@ -181,7 +194,7 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', () 
       expect(listed.find((n) => n['Name'] === net)).to.include({ Driver: 'bridge', Internal: 'false', Subnet: '10.242.9.0/24' });
       const [info] = JSON.parse(ok(cli(['network', 'inspect', net], { netns }))) as { IPAM: { Config: { Subnet: string; Gateway: string }[] }; Containers: Record<string, { IPv4Address: string; Aliases: string[] }>; Options: Record<string, string> }[];
       expect(info!.IPAM.Config).to.deep.equal([{ Subnet: '10.242.9.0/24', Gateway: '10.242.9.1' }]);
-      expect(info!.Containers[name]).to.deep.equal({ Name: name, IPv4Address: '10.242.9.2/24', Aliases: ['member-alias'] });
+      expect(info!.Containers[name]).to.deep.equal({ Name: name, IPv4Address: '10.242.9.2/24', IPv6Address: '', Aliases: ['member-alias'] });
       const bridge = info!.Options['com.docker.network.bridge.name']!;
       expect(netns.links()).to.include(bridge);
 

@@ -40,11 +40,19 @@ export function ensureNetwork(config: NetworkConfig): void {
     const gateway = { address: config.gateway, prefixlen: NetworkStore.prefixlenOf(config) };
     const has = rtnl.addrList({ link: link.index, family: AF_INET }).some((a) => a.local === gateway.address);
     if (!has) ignoring(['EEXIST'], () => rtnl.addrAdd(config.bridge, `${gateway.address}/${gateway.prefixlen}`));
+    if (config.subnet6 !== undefined && config.gateway6 !== undefined) {
+      const cidr = `${config.gateway6}/${config.subnet6.split('/')[1]}`;
+      // No duplicate address detection: the bridge's address is ours by definition, and DAD
+      // would hold it "tentative" (unusable as a source or gateway) for a second or more.
+      ignoring(['EEXIST'], () => rtnl.addrAdd(config.bridge, cidr, { noDad: true }));
+    }
     rtnl.linkSetUp(config.bridge);
   });
-  if (!config.internal) forwardingEnable();
+  if (!config.internal) forwardingEnable({ ipv6: config.subnet6 !== undefined });
   NftHandle.current().use((nft) => {
-    new NftEngine(nft).apply(rulesOwner(config), networkRules({ ifname: config.bridge, subnets: [config.subnet], internal: config.internal }));
+    new NftEngine(nft).apply(rulesOwner(config), networkRules({
+      ifname: config.bridge, subnets: [config.subnet, ...(config.subnet6 !== undefined ? [config.subnet6] : [])], internal: config.internal,
+    }));
   });
 }
 

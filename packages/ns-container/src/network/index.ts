@@ -41,12 +41,12 @@ import { processRef, type ProcessRef } from '../runner/state';
 import { AF_INET } from './addresses';
 import { ensureNetwork, hostInterfaceOf, removeNetworkObjects } from './bridge';
 import {
-  defaultNetworkDirs, NetworkStore, writeResolvConf, DEFAULT_NETWORK, RESERVED_NETWORK_NAMES,
+  address6Of, defaultNetworkDirs, NetworkStore, writeResolvConf, DEFAULT_NETWORK, RESERVED_NETWORK_NAMES,
   type Lease, type NetworkConfig, type NetworkDirs,
 } from './store';
 
 export {
-  containerResolvConf, defaultNetworkDirs, parseNetworkSubnet, validateNetworkName, NetworkStore, DEFAULT_NETWORK,
+  address6Of, containerResolvConf, defaultNetworkDirs, parseNetworkSubnet, parseNetworkSubnet6, validateNetworkName, NetworkStore, DEFAULT_NETWORK,
   DEFAULT_NETWORK_SUBNET, NETWORK_POOL, RESERVED_NETWORK_NAMES, type Lease, type NetworkConfig, type NetworkDirs,
 } from './store';
 export { ensureNetwork, hostInterfaceOf, removeNetworkObjects, rulesOwner } from './bridge';
@@ -74,6 +74,9 @@ export interface AttachmentInfo {
   readonly address: string;
   readonly prefixlen: number;
   readonly gateway: string;
+  readonly address6?: string;
+  readonly prefixlen6?: number;
+  readonly gateway6?: string;
   readonly aliases: readonly string[];
   readonly hostInterface: string;
 }
@@ -109,15 +112,24 @@ export function prepareNetwork(options: PrepareOptions): Attachment {
       throw new NsError({ errno: 17, code: 'EEXIST', message: `network ${config.name}: a container named ${options.container} is attached already (${clash.address})` });
     }
     const address = NetworkStore.freeAddress(config, leases);
-    const made: Lease = { container: options.container, address, aliases, hostInterface: hostInterfaceOf(address), owner };
+    const address6 = address6Of(config, address);
+    const made: Lease = { container: options.container, address, ...(address6 !== undefined ? { address6 } : {}), aliases, hostInterface: hostInterfaceOf(address), owner };
     return { leases: [...leases, made], result: made };
   });
   const prefixlen = NetworkStore.prefixlenOf(config);
+  const v6 = lease.address6 !== undefined && config.subnet6 !== undefined && config.gateway6 !== undefined
+    ? { address6: lease.address6, prefixlen6: Number(config.subnet6.split('/')[1]), gateway6: config.gateway6 } : undefined;
   return {
     network: config, lease, dirs,
-    veth: { hostIf: lease.hostInterface, nsIf: 'eth0', peerAddress: `${lease.address}/${prefixlen}`, master: config.bridge, gateway: config.gateway },
+    veth: {
+      hostIf: lease.hostInterface, nsIf: 'eth0', peerAddress: `${lease.address}/${prefixlen}`, master: config.bridge, gateway: config.gateway,
+      ...(v6 ? { morePeerAddresses: [`${v6.address6}/${v6.prefixlen6}`], gateway6: v6.gateway6 } : {}),
+    },
     files: { hosts: store.hostsFile(config.name), resolvConf },
-    inspect: { network: config.name, networkId: config.id, address: lease.address, prefixlen, gateway: config.gateway, aliases, hostInterface: lease.hostInterface },
+    inspect: {
+      network: config.name, networkId: config.id, address: lease.address, prefixlen, gateway: config.gateway, ...(v6 ?? {}), aliases,
+      hostInterface: lease.hostInterface,
+    },
   };
 }
 
@@ -175,7 +187,7 @@ export function reclaimStale(dirs: NetworkDirs = defaultNetworkDirs()): { networ
 
 export interface NetworkInfo extends NetworkConfig {
   /** Containers attached now (stale leases dropped first). */
-  readonly containers: readonly { readonly name: string; readonly address: string; readonly aliases: readonly string[] }[];
+  readonly containers: readonly { readonly name: string; readonly address: string; readonly address6?: string; readonly aliases: readonly string[] }[];
 }
 
 /** A network and who is on it. @throws NsError ENOENT. */
@@ -183,7 +195,7 @@ export function inspectNetwork(name: string, dirs: NetworkDirs = defaultNetworkD
   const store = new NetworkStore(dirs);
   const config = name === DEFAULT_NETWORK ? store.get(name) : store.read(name);
   const leases = store.withLeases(config, (l) => ({ result: l }));
-  return { ...config, containers: leases.map((l) => ({ name: l.container, address: l.address, aliases: l.aliases })) };
+  return { ...config, containers: leases.map((l) => ({ name: l.container, address: l.address, ...(l.address6 !== undefined ? { address6: l.address6 } : {}), aliases: l.aliases })) };
 }
 
 /** Every network (the default one included, defined if it was not yet). */
@@ -204,7 +216,7 @@ function hostNetworks(): string[] {
  * `network create`: defines it and makes its bridge and rules at once (docker does too).
  * @throws NsError EEXIST, EUSAGE (reserved name, bad or overlapping subnet).
  */
-export function createNetwork(name: string, options: { subnet?: string; internal?: boolean } = {}, dirs: NetworkDirs = defaultNetworkDirs()): NetworkConfig {
+export function createNetwork(name: string, options: { subnet?: string; internal?: boolean; ipv6?: boolean; subnet6?: string } = {}, dirs: NetworkDirs = defaultNetworkDirs()): NetworkConfig {
   const store = new NetworkStore(dirs);
   const config = store.create(name, { ...options, inUse: hostNetworks() });
   try {

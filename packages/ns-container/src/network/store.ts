@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, sys, usageError } from 'ns-core';
+import { codec, parseCidr } from 'ns-net';
 import { isAlive, removeFile, type ProcessRef } from '../runner/state';
 import { intToIpv4, ipv4ToInt } from './addresses';
 
@@ -44,6 +45,9 @@ export interface NetworkConfig {
   readonly subnet: string;
   /** The bridge's address, the containers' default route. */
   readonly gateway: string;
+  /** IPv6 beside IPv4 (--ipv6): the subnet ("fd12:3456:789a::/64") and the bridge's address in it. */
+  readonly subnet6?: string;
+  readonly gateway6?: string;
   /** No egress: no masquerade, no forwarding out (docker's --internal). */
   readonly internal: boolean;
   readonly created: string;
@@ -52,6 +56,8 @@ export interface NetworkConfig {
 export interface Lease {
   readonly container: string;
   readonly address: string;
+  /** On an IPv6 network: the address at the same offset in subnet6. */
+  readonly address6?: string;
   /** Other names the container answers to on this network (--network-alias). */
   readonly aliases: readonly string[];
   /** The host end of its veth, a port of the bridge. */
@@ -139,12 +145,42 @@ function hostRange(subnet: string): { first: number; last: number; network: numb
   return { network: value >>> 0, prefixlen, first: (value + 2) >>> 0, last: (value + size - 2) >>> 0 };
 }
 
+/** Whether two subnets share an address (never across families). */
 function overlaps(a: string, b: string): boolean {
-  const x = ipv4ToInt(a, 'subnet');
-  const y = ipv4ToInt(b, 'subnet');
+  const x = parseCidr(a, 'subnet');
+  const y = parseCidr(b, 'subnet');
+  if (x.family !== y.family) return false;
   const prefix = Math.min(x.prefixlen, y.prefixlen);
-  const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
-  return ((x.value & mask) >>> 0) === ((y.value & mask) >>> 0);
+  return codec.networkOf(x.bytes, prefix).equals(codec.networkOf(y.bytes, prefix));
+}
+
+/**
+ * --subnet6: an IPv6 network by its network address, with at least as many host bits as
+ * the IPv4 subnet (each container's IPv6 address is its IPv4 one's offset in it).
+ * @throws NsError EUSAGE.
+ */
+export function parseNetworkSubnet6(text: string, hostBits4: number): string {
+  const cidr = parseCidr(text, '--subnet6');
+  if (cidr.family !== 10) throw usageError(`--subnet6: '${text}' is not an IPv6 network`);
+  if (cidr.prefixlen < 16 || 128 - cidr.prefixlen < hostBits4) {
+    throw usageError(`--subnet6: '${text}' must be a /16 to /${128 - hostBits4} (as many host addresses as the IPv4 subnet)`);
+  }
+  const network = codec.networkOf(cidr.bytes, cidr.prefixlen);
+  if (!network.equals(cidr.bytes)) throw usageError(`--subnet6: '${text}' is not the network address of its subnet (${codec.formatIp(network)}/${cidr.prefixlen})`);
+  return `${cidr.address}/${cidr.prefixlen}`;
+}
+
+/** The address `offset` past an IPv6 network's (whose host bits are zero, so no carry leaves them). */
+export function ipv6At(subnet6: string, offset: number): string {
+  const bytes = Buffer.from(parseCidr(subnet6, 'subnet6').bytes);
+  bytes.writeUInt32BE((bytes.readUInt32BE(12) + offset) >>> 0, 12);
+  return codec.formatIp(bytes);
+}
+
+/** A container's IPv6 address: its IPv4 address's offset in the IPv4 subnet, in subnet6. */
+export function address6Of(config: NetworkConfig, address: string): string | undefined {
+  if (config.subnet6 === undefined) return undefined;
+  return ipv6At(config.subnet6, ((ipv4ToInt(address, 'address').value - ipv4ToInt(config.subnet, 'subnet').value) >>> 0));
 }
 
 /**
@@ -236,9 +272,10 @@ export class NetworkStore {
    * and no address of ours is in (`inUse`: the host's IPv4 networks).
    * @throws NsError EEXIST for a taken name, EUSAGE for a reserved one or an overlapping subnet.
    */
-  create(name: string, options: { subnet?: string; internal?: boolean; inUse?: readonly string[] } = {}): NetworkConfig {
+  create(name: string, options: { subnet?: string; internal?: boolean; ipv6?: boolean; subnet6?: string; inUse?: readonly string[] } = {}): NetworkConfig {
     validateNetworkName(name);
     if (RESERVED_NETWORK_NAMES.includes(name)) throw usageError(`'${name}' is a --network mode, not a network name`);
+    if (options.subnet6 !== undefined && !options.ipv6) throw usageError('--subnet6: only with --ipv6');
     mkdirs(this.dirs.config);
     return withLock(posix.join(this.dirs.config, '.lock'), () => {
       const file = this.configFile(name);
@@ -253,10 +290,19 @@ export class NetworkStore {
         subnet = this.#freeSubnet([...others.map((n) => n.subnet), ...(options.inUse ?? [])]);
       }
       const id = createHash('sha256').update(`${name}\0${Date.now()}\0${process.pid}\0${Math.random()}`).digest('hex').slice(0, 12);
+      let subnet6: string | undefined;
+      if (options.ipv6) {
+        // Default: a unique local /64 (RFC 4193) from the network's id, as podman picks one.
+        subnet6 = parseNetworkSubnet6(options.subnet6 ?? `fd${id.slice(0, 2)}:${id.slice(2, 6)}:${id.slice(6, 10)}::/64`, 32 - ipv4ToInt(subnet, 'subnet').prefixlen);
+        const s6 = subnet6;
+        const clash = others.find((n) => n.subnet6 !== undefined && overlaps(n.subnet6, s6));
+        if (clash) throw usageError(`--subnet6: ${subnet6} overlaps network ${clash.name}'s ${clash.subnet6}`);
+      }
       const config: NetworkConfig = {
         version: NETWORK_VERSION, name, id, bridge: bridgeNameOf(name, id), subnet,
-        gateway: intToIpv4((ipv4ToInt(subnet, 'subnet').value + 1) >>> 0), internal: options.internal ?? false,
-        created: new Date().toISOString(),
+        gateway: intToIpv4((ipv4ToInt(subnet, 'subnet').value + 1) >>> 0),
+        ...(subnet6 !== undefined ? { subnet6, gateway6: ipv6At(subnet6, 1) } : {}),
+        internal: options.internal ?? false, created: new Date().toISOString(),
       };
       try {
         writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
@@ -325,7 +371,8 @@ export class NetworkStore {
    */
   #writeHosts(config: NetworkConfig, leases: readonly Lease[]): void {
     const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback',
-                   ...leases.map((l) => `${l.address}\t${[l.container, ...l.aliases].join(' ')}`)];
+                   ...leases.flatMap((l) => [l.address, ...(l.address6 !== undefined ? [l.address6] : [])]
+                     .map((a) => `${a}\t${[l.container, ...l.aliases].join(' ')}`))];
     const file = this.hostsFile(config.name);
     try {
       writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o644 });

@@ -12,11 +12,13 @@ import {
 const PROG = 'ns-run network';
 
 const CREATE_COMMAND: CommandSpec = {
-  prog: `${PROG} create`, usage: ['[--subnet <cidr>] [--internal] <name>'],
+  prog: `${PROG} create`, usage: ['[--subnet <cidr>] [--ipv6 [--subnet6 <cidr>]] [--internal] <name>'],
   summary: `Define a network: a bridge, a subnet (default: a free /24 of ${NETWORK_POOL}) and its egress rules.`,
   stopAtOperand: false,
   options: [
     { long: 'subnet', arg: 'required', metavar: '<cidr>', help: 'the network\'s IPv4 subnet (/8 to /30), by its network address' },
+    { long: 'ipv6', help: 'IPv6 beside IPv4 (default subnet: a unique local /64)' },
+    { long: 'subnet6', arg: 'required', metavar: '<cidr>', help: 'the network\'s IPv6 subnet, with --ipv6' },
     { long: 'internal', help: 'no egress: containers reach each other only' },
     ...STANDARD_OPTIONS,
   ],
@@ -48,13 +50,17 @@ export const NETWORK_COMMAND: CommandSpec = {
 function create(args: ParsedArgs): void {
   if (args.operands.length !== 1) throw usageError(`create: one network name expected, got ${args.operands.length}`);
   const subnet = args.last('subnet');
-  const config = createNetwork(args.operands[0]!, { ...(subnet !== undefined ? { subnet } : {}), ...(args.has('internal') ? { internal: true } : {}) });
+  const subnet6 = args.last('subnet6');
+  const config = createNetwork(args.operands[0]!, {
+    ...(subnet !== undefined ? { subnet } : {}), ...(subnet6 !== undefined ? { subnet6 } : {}),
+    ...(args.has('ipv6') ? { ipv6: true } : {}), ...(args.has('internal') ? { internal: true } : {}),
+  });
   process.stdout.write(`${config.id}\n`);
 }
 
 /** docker's `network ls --format json` fields (strings, as docker prints them), with the subnet. */
 function lsJson(n: NetworkInfo): Record<string, string> {
-  return { CreatedAt: n.created, Driver: 'bridge', ID: n.id, IPv6: 'false', Internal: String(n.internal), Name: n.name, Scope: 'local', Subnet: n.subnet };
+  return { CreatedAt: n.created, Driver: 'bridge', ID: n.id, IPv6: String(n.subnet6 !== undefined), Internal: String(n.internal), Name: n.name, Scope: 'local', Subnet: [n.subnet, ...(n.subnet6 !== undefined ? [n.subnet6] : [])].join(',') };
 }
 
 function ls(args: ParsedArgs): void {
@@ -68,7 +74,7 @@ function ls(args: ParsedArgs): void {
     return;
   }
   const rows = [['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'INTERNAL', 'CONTAINERS'],
-                ...networks.map((n) => [n.id, n.name, 'bridge', n.subnet, n.internal ? 'yes' : 'no', String(n.containers.length)])];
+                ...networks.map((n) => [n.id, n.name, 'bridge', [n.subnet, ...(n.subnet6 !== undefined ? [n.subnet6] : [])].join(','), n.internal ? 'yes' : 'no', String(n.containers.length)])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(`${r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('   ')}\n`);
 }
@@ -76,9 +82,14 @@ function ls(args: ParsedArgs): void {
 /** docker's inspect shape, in part: IPAM config, Internal, Containers by name. */
 function inspectJson(n: NetworkInfo): object {
   return {
-    Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: 'bridge', EnableIPv6: false,
-    IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }] }, Internal: n.internal,
-    Containers: Object.fromEntries(n.containers.map((c) => [c.name, { Name: c.name, IPv4Address: `${c.address}/${n.subnet.split('/')[1]}`, Aliases: c.aliases }])),
+    Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: 'bridge', EnableIPv6: n.subnet6 !== undefined,
+    IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway },
+                                        ...(n.subnet6 !== undefined ? [{ Subnet: n.subnet6, Gateway: n.gateway6 }] : [])] },
+    Internal: n.internal,
+    Containers: Object.fromEntries(n.containers.map((c) => [c.name, {
+      Name: c.name, IPv4Address: `${c.address}/${n.subnet.split('/')[1]}`,
+      IPv6Address: c.address6 !== undefined ? `${c.address6}/${n.subnet6!.split('/')[1]}` : '', Aliases: c.aliases,
+    }])),
     Options: { 'com.docker.network.bridge.name': n.bridge },
   };
 }
