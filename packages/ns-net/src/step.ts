@@ -11,12 +11,21 @@ export interface VethOptions {
   readonly hostIf: string;
   /** Name of the end inside the new namespace. */
   readonly nsIf: string;
-  /** ADDRESS/PREFIXLEN of the host end (`--address`). */
-  readonly address: string;
+  /** ADDRESS/PREFIXLEN of the host end (`--address`); none when it is a bridge port (`master`). */
+  readonly address?: string;
   /** ADDRESS/PREFIXLEN of the namespace end (`--peer-address`). */
   readonly peerAddress: string;
-  /** Route everything inside through the host end (a default route via `address`). */
-  readonly gateway?: boolean;
+  /**
+   * Route everything inside through the host end (true: a default route via `address`), or
+   * through this address (a bridge's, when the host end is a port of it).
+   */
+  readonly gateway?: boolean | string;
+  /** More ADDRESS/PREFIXLEN for the namespace end (an IPv6 one beside the IPv4 peerAddress). */
+  readonly morePeerAddresses?: readonly string[];
+  /** A second default route, of the other family, through this address (a dual-stack bridge's). */
+  readonly gateway6?: string;
+  /** Make the host end a port of this bridge (`ip link set HOST master BRIDGE`) before it comes up. */
+  readonly master?: string;
 }
 
 export interface NetOptions {
@@ -27,7 +36,10 @@ export interface NetOptions {
 
 interface Plan {
   readonly loopback: boolean;
-  readonly veth?: VethOptions & { readonly host: Cidr; readonly peer: Cidr };
+  readonly veth?: VethOptions & {
+    readonly host: Cidr | undefined; readonly peer: Cidr; readonly more: readonly Cidr[]; readonly gatewayAddress: string | undefined;
+    readonly gateway6Address: string | undefined;
+  };
 }
 
 /** Checks everything that can be checked before a namespace or link exists. @throws NsError EUSAGE. */
@@ -37,10 +49,15 @@ function planOf(options: NetOptions): Plan {
   if (!v) return { loopback };
   validateIfname(v.hostIf, '--veth');
   validateIfname(v.nsIf, '--veth');
-  const host = parseCidr(v.address, '--address');
+  if (v.master !== undefined) validateIfname(v.master, '--master');
+  const host = v.address !== undefined ? parseCidr(v.address, '--address') : undefined;
   const peer = parseCidr(v.peerAddress, '--peer-address');
-  if (host.family !== peer.family) throw new NsError({ errno: 0, code: 'EUSAGE', message: `--peer-address: ${v.peerAddress} is not in the family of --address ${v.address}` });
-  return { loopback, veth: { ...v, host, peer } };
+  if (host && host.family !== peer.family) throw new NsError({ errno: 0, code: 'EUSAGE', message: `--peer-address: ${v.peerAddress} is not in the family of --address ${v.address}` });
+  const gatewayAddress = typeof v.gateway === 'string' ? parseCidr(v.gateway, '--gateway').address : v.gateway ? host?.address : undefined;
+  if (v.gateway === true && !host) throw new NsError({ errno: 0, code: 'EUSAGE', message: '--gateway: the host end has no --address to route through' });
+  const more = (v.morePeerAddresses ?? []).map((a) => parseCidr(a, '--peer-address'));
+  const gateway6Address = v.gateway6 !== undefined ? parseCidr(v.gateway6, '--gateway').address : undefined;
+  return { loopback, veth: { ...v, host, peer, more, gatewayAddress, gateway6Address } };
 }
 
 /** Names the step in an error raised by fn, keeping its code: "--address: ip addr add ... failed: ...". */
@@ -138,13 +155,19 @@ function configureVeth(v: NonNullable<Plan['veth']>, childNs: Namespace, made: (
       end.index = inStep('--veth', () => host.linkByName(v.hostIf).index);
       // IPv6 would hold both addresses back for duplicate address detection; a fresh
       // point-to-point pair cannot have duplicates.
-      inStep('--address', () => host.addrAdd(v.hostIf, v.host, { noDad: true }));
-      inStep('--peer-address', () => inside.addrAdd(v.nsIf, v.peer, { noDad: true }));
+      const hostCidr = v.host;
+      if (hostCidr) inStep('--address', () => host.addrAdd(v.hostIf, hostCidr, { noDad: true }));
+      for (const cidr of [v.peer, ...v.more]) inStep('--peer-address', () => inside.addrAdd(v.nsIf, cidr, { noDad: true }));
+      const master = v.master;
+      if (master !== undefined) inStep('--master', () => host.linkSetMaster(v.hostIf, master));
       inStep('--veth', () => host.linkSetUp(v.hostIf));
       inStep('--veth', () => inside.linkSetUp(v.nsIf));
       // Only now: the kernel refuses a gateway whose route goes through a link that is down
       // ("Nexthop has invalid gateway").
-      if (v.gateway) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway: v.host.address }));
+      const gateway = v.gatewayAddress;
+      if (gateway !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway }));
+      const gateway6 = v.gateway6Address;
+      if (gateway6 !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway: gateway6 }));
     });
   });
 }
