@@ -13,19 +13,20 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
-  execInPlace, Namespace, NsError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
+  execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
 import { liveStatus } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
-import { forwardInside, stopForwarder } from './inside';
+import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
 import {
-  leaseSubnet, netnsDialer, PortProxy, releaseSubnet, vethDialer, type PublishSpec, type Subnet,
-} from './network';
+  bindTargets, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
+  type Attachment, type PublishSpec, type Subnet,
+} from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
 import { assembleFilesystem } from './rootfs';
 import type { ContainerRoot } from 'ns-image';
-import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, type ContainerOptions, type ContainerPlan } from './options';
+import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
@@ -38,6 +39,8 @@ export interface Container {
   readonly pid: number;
   readonly programPid: number | undefined;
   readonly subnet?: Subnet;
+  /** On a network (--network NAME): its lease and names. */
+  readonly attachment?: Attachment;
   readonly ports: readonly PublishSpec[];
   readonly stateFile: string;
   /** Resolves once the program has exited and everything the container had is removed. */
@@ -61,7 +64,12 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has: no
   // janitor (a Node process that would outlive the exec). A failure before the exec is undone here.
-  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !cgroupNeeded(plan.limits) && !options.detach;
+  // A named network's lease is released by TypeScript (releaseNetwork): not yet for a
+  // supervisor, which runs no TypeScript but its on-exit command.
+  if (options.detach && isNetworkName(plan.network)) {
+    throw usageError(`--network ${plan.network}: not yet with --detach (use the default network, none or host)`);
+  }
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !cgroupNeeded(plan.limits) && !options.detach && !isNetworkName(plan.network);
   const janitor = inPlace ? NO_JANITOR : Janitor.start();
   undo.push(() => janitor.done());
   const stateFile = store.fileOf(plan.name);
@@ -89,6 +97,15 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       undo.unshift(() => releaseSubnet(lease));
       janitor.track({ type: 'link', name: subnet.hostInterface });
     }
+    let attachment: Attachment | undefined;
+    if (isNetworkName(plan.network)) {
+      // A lease left by a killed runner is dropped by the next prepareNetwork (its owner is gone).
+      attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases });
+      const held = attachment;
+      undo.unshift(() => releaseNetwork(held));
+      janitor.track({ type: 'link', name: held.lease.hostInterface });
+      if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
+    }
     const proxy = await PortProxy.listen(plan.publish);
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
 
@@ -98,6 +115,11 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       const root = createImageRoot(plan);
       undo.unshift(() => void image.store.removeContainerRoot(plan.name));
       filesystem = { ...filesystem, overlay: { ...filesystem.overlay!, ...(root.upper ? { upper: root.upper, work: root.work! } : {}) } };
+    }
+    if (attachment) {
+      filesystem = { ...filesystem, volumes: [...filesystem.volumes ?? [],
+        { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
+        { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
     }
     const fs = assembleFilesystem(filesystem);
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
@@ -112,7 +134,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
       janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
-    const steps = containerSteps(plan, fs.steps, subnet, cgroup);
+    const steps = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup);
     if (inPlace) await execContainer(plan, steps, env, store, initial, subnet?.lease, options);
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
@@ -142,6 +164,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
     if (!gone) {
       if (plan.publish.length && subnet) proxy.dialer(vethDialer(subnet.peer));
+      else if (plan.publish.length && attachment) proxy.dialer(vethDialer(attachment.lease.address));
       else if (plan.publish.length && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
@@ -154,6 +177,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
           ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program }
           : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
         ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
+        ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
+                           attachment: attachment.inspect } : {}),
         cgroups: cgroup?.payload ?? [], env,
       });
     }
@@ -200,6 +225,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     return {
       name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
       ...(subnet ? { subnet } : {}),
+      ...(attachment ? { attachment } : {}),
       kill: (signal = 'SIGTERM') => started.kill(signal),
     };
   } catch (e) {

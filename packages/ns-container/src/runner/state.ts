@@ -10,6 +10,7 @@ import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdir
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { NsError, sys, usageError, type NamespaceKind } from 'ns-core';
+import type { AttachmentInfo } from '../network';
 
 export const STATE_VERSION = 1;
 
@@ -73,7 +74,10 @@ export interface ContainerState {
   readonly rootfs: string | null;
   /** The image's id and the reference it was run by (`run IMAGE`), and the store holding its root. */
   readonly image?: { readonly id: string; readonly reference: string; readonly store: string };
-  readonly network: 'none' | 'host' | 'veth';
+  /** none, host, veth, or the network's name. */
+  readonly network: string;
+  /** On a network: its address, gateway, aliases. */
+  readonly attachment?: AttachmentInfo;
   readonly address?: string;
   readonly hostAddress?: string;
   readonly hostInterface?: string;

@@ -24,6 +24,7 @@ import {
 } from 'ns-container';
 import { parseFd, statusReporters } from '../common/options';
 import { images, IMAGE_COMMANDS, load, openStore, pull, rmi, since, STORAGE_OPTION } from './images';
+import { network, NETWORK_COMMAND } from './network';
 
 const PROG = 'ns-run';
 
@@ -53,8 +54,9 @@ const RUN_COMMAND: CommandSpec = {
     { long: 'user', short: 'u', arg: 'required', metavar: '<uid>[:<gid>]', help: 'UID[:GID] or NAME[:GROUP] inside (default 0:0)' },
     { long: 'hostname', arg: 'required', metavar: '<name>', help: 'hostname inside (default: the name)' },
     { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: `as root: ids mapped (default ${DEFAULT_USERNS_RANGE})` },
-    { long: 'network', arg: 'required', metavar: 'none|host|veth', help: 'none (lo only), host, or veth (default veth as root, else none)',
-      complete: ['none', 'host', 'veth'] },
+    { long: 'network', arg: 'required', metavar: 'none|host|veth|<network>', help: 'none (lo only), host, veth, or a network (bridge: the default one); default veth as root, else none',
+      complete: ['none', 'host', 'veth', 'bridge'] },
+    { long: 'network-alias', arg: 'required', metavar: '<name>', help: 'another name of the container on its network (repeatable)' },
     { long: 'subnet', arg: 'required', metavar: '<cidr>', help: `the veth's /30 (default: a free one of ${DEFAULT_SUBNET_POOL})` },
     { long: 'publish', short: 'p', arg: 'required', metavar: '[<ip>:]<host_port>:<container_port>', help: 'forward TCP (repeatable)' },
     { long: 'memory', short: 'm', arg: 'required', metavar: '<bytes>', help: 'memory limit (bytes, or K/M/G suffix)' },
@@ -120,7 +122,7 @@ export const RUNNER_COMMAND: CommandSpec = {
   summary: 'A small docker run: a program in a container of its own. Without a command, `run` is meant.',
   seeAlso: ['ns-unshare(1)', 'docker-run(1)'],
   options: RUN_COMMAND.options,
-  commands: [RUN_COMMAND, PS_COMMAND, ...STATE_COMMANDS, EXEC_COMMAND, STOP_COMMAND, KILL_COMMAND, ...IMAGE_COMMANDS],
+  commands: [RUN_COMMAND, PS_COMMAND, ...STATE_COMMANDS, EXEC_COMMAND, STOP_COMMAND, KILL_COMMAND, ...IMAGE_COMMANDS, NETWORK_COMMAND],
 };
 
 /**
@@ -158,6 +160,7 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(value('hostname') !== undefined ? { hostname: value('hostname')! } : {}),
     ...(value('userns-range') !== undefined ? { usernsRange: value('userns-range')! } : {}),
     ...(network !== undefined ? { network: network as NetworkMode } : {}),
+    networkAliases: args.all('network-alias'),
     ...(value('subnet') !== undefined ? { subnet: value('subnet')! } : {}),
     publish: args.all('publish'),
     ...(value('memory') !== undefined ? { memory: value('memory')! } : {}),
@@ -309,6 +312,6 @@ function kill(args: ParsedArgs): void {
 
 export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
   return runCommands(RUNNER_COMMAND, argv, {
-    run: (args) => run(args, argv), ps, inspect, logs, rm, wait, exec, stop, kill, load, pull, images, rmi,
+    run: (args) => run(args, argv), ps, inspect, logs, rm, wait, exec, stop, kill, load, pull, images, rmi, network,
   }, { exits: DOCKER_EXITS, fallback: 'run' });
 }
