@@ -51,6 +51,15 @@ describe('ns-run: exit codes and errors as docker', () => {
     expect(r.status).to.equal(125);
   });
 
+  it('--tmpfs DEST:size=...,mode=... as docker: the size is the mount\'s limit; bad options are 125', () => {
+    const r = cli(['--network', 'none', '--rootfs', rootfs, '--tmpfs', '/data:size=1m,mode=700', '--', 'sh', '-c',
+      'grep " /data " /proc/mounts | cut -d" " -f4; stat -c %a /data; dd if=/dev/zero of=/data/f bs=1k count=2000 2>/dev/null || echo full']);
+    expect(r.stdout.split('\n')[0]).to.match(/(^|,)size=1024k(,|$)/);
+    expect(r.stdout.split('\n').slice(1)).to.deep.equal(['700', 'full', '']);
+    const bad = cli(['--network', 'none', '--rootfs', rootfs, '--tmpfs', '/x:bogus', '--', 'true']);
+    expect([bad.status, bad.stderr.split('\n')[0]]).to.deep.equal([125, "ns-run: --tmpfs: 'bogus' in '/x:bogus' is not size=N[k|m|g], mode=OCTAL, ro, rw, noexec, exec, nosuid or nodev"]);
+  });
+
   it('125 for --env-file of a FIFO, without waiting for a writer', () => {
     const fifo = join(dir, 'fifo');
     spawnSync('mkfifo', [fifo]);

@@ -44,7 +44,7 @@ export function inspectContainer(s: ContainerState): Record<string, unknown> {
       CapAdd: c?.capAdd ?? [],
       CapDrop: c?.capDrop ?? [],
       UsernsMode: c?.usernsMode ?? '',
-      Tmpfs: Object.fromEntries((c?.tmpfs ?? []).map((t) => [t, ''])),
+      Tmpfs: Object.fromEntries((c?.tmpfs ?? []).map((t) => (t.includes(':') ? [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)] : [t, '']))),
       PortBindings: ports,
     },
     Mounts: (c?.volumes ?? []).map((v) => ({ Type: 'bind', Source: v.source, Destination: v.dest, RW: !v.readOnly })),

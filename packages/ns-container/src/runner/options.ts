@@ -25,7 +25,7 @@ import {
   type NetworkMode, type PublishSpec, type Subnet,
 } from '../network';
 import { loopbackUpInside } from '../network/inside';
-import { type FilesystemSpec, type Volume } from './rootfs';
+import { parseTmpfs, type FilesystemSpec, type Volume } from './rootfs';
 import { validateName } from './state';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -40,7 +40,7 @@ export interface ContainerOptions {
   readonly readOnly?: boolean;
   /** -v SRC:DEST[:ro|rw], or objects. */
   readonly volumes?: readonly (string | Volume)[];
-  /** --tmpfs DEST: an empty writable directory. */
+  /** --tmpfs DEST[:size=N[k|m|g],mode=OCTAL,ro,noexec]: an empty writable directory. */
   readonly tmpfs?: readonly string[];
   /** -w: working directory inside (default /). */
   readonly workdir?: string;
@@ -196,7 +196,7 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     ...(image ? { overlay: { lower: image.lower, view: image.view, userxattr: image.store.rootless, beforeNamespaces: identity.mode === 'range' } } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),
     volumes: (options.volumes ?? []).map(parseVolume),
-    tmpfs: options.tmpfs ?? [],
+    tmpfs: (options.tmpfs ?? []).map((t) => (parseTmpfs(t), t)), // refused now if malformed
     ownNetwork: network !== 'host',
     home: identity.home,
     uid: identity.uid,

@@ -57,7 +57,7 @@ export interface FilesystemSpec {
   /** Remount the rootfs read-only (the embedded default always is). */
   readonly readOnly?: boolean;
   readonly volumes?: readonly Volume[];
-  /** Extra tmpfs mounts (--tmpfs DEST). */
+  /** Extra tmpfs mounts (--tmpfs DEST[:OPTIONS], see parseTmpfs). */
   readonly tmpfs?: readonly string[];
   /** A new sysfs needs a network namespace of its own; with the host's, /sys is bound read-only. */
   readonly ownNetwork: boolean;
@@ -120,14 +120,45 @@ function create(e: Emitter, step: string, p: Placement, lastIsFile = false): voi
   }
 }
 
-function tmpfsData(mode: number, uid: number, gid: number): string {
-  return `mode=0${mode.toString(8)},uid=${uid},gid=${gid}`;
+function tmpfsData(mode: number, uid: number, gid: number, size?: number): string {
+  return `mode=0${mode.toString(8)},uid=${uid},gid=${gid}${size !== undefined ? `,size=${size}` : ''}`;
 }
 
 /** A fresh tmpfs owned by the program's ids inside (interpreted in the new user namespace). */
-function tmpfs(e: Emitter, step: string, p: Placement, mode: number, spec: FilesystemSpec): void {
+function tmpfs(e: Emitter, step: string, p: Placement, mode: number, spec: FilesystemSpec, size?: number, flags = 0): void {
   create(e, step, p);
-  emit(e, step, { op: 'mount', source: 'tmpfs', target: targetOf(p), fstype: 'tmpfs', flags: TMPFS_FLAGS, data: tmpfsData(mode, spec.uid, spec.gid) });
+  emit(e, step, { op: 'mount', source: 'tmpfs', target: targetOf(p), fstype: 'tmpfs', flags: TMPFS_FLAGS | flags, data: tmpfsData(mode, spec.uid, spec.gid, size) });
+}
+
+/** --tmpfs DEST[:OPTIONS], docker's options: size=N[k|m|g], mode=OCTAL, ro|rw, noexec|exec. */
+export interface TmpfsMount {
+  readonly dest: string;
+  readonly size?: number;
+  readonly mode: number;
+  readonly flags: number;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+export function parseTmpfs(spec: string): TmpfsMount {
+  const colon = spec.indexOf(':');
+  const dest = colon < 0 ? spec : spec.slice(0, colon);
+  let size: number | undefined;
+  let mode = 0o1777;
+  let flags = 0;
+  for (const opt of colon < 0 ? [] : spec.slice(colon + 1).split(',').filter(Boolean)) {
+    const [key, value] = opt.includes('=') ? [opt.slice(0, opt.indexOf('=')), opt.slice(opt.indexOf('=') + 1)] : [opt, undefined];
+    const m = key === 'size' ? /^(\d+)([bkmg]?)$/i.exec(value ?? '') : null;
+    if (key === 'size' && m) size = Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
+    else if (key === 'mode' && value !== undefined && /^[0-7]{3,4}$/.test(value)) mode = parseInt(value, 8);
+    else if (opt === 'ro') flags |= MS.RDONLY;
+    else if (opt === 'noexec') flags |= MS.NOEXEC;
+    else if (opt !== 'rw' && opt !== 'exec' && opt !== 'nosuid' && opt !== 'nodev') {
+      throw usageError(`--tmpfs: '${opt}' in '${spec}' is not size=N[k|m|g], mode=OCTAL, ro, rw, noexec, exec, nosuid or nodev`);
+    }
+    if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0)) throw usageError(`--tmpfs: size in '${spec}' must be above 0`);
+  }
+  return { dest, ...(size !== undefined ? { size } : {}), mode, flags };
 }
 
 /** A bind source as the child will find it. */
@@ -370,10 +401,12 @@ function bindSys(e: Emitter, p: Placement): void {
 /** --tmpfs and -v mounts, in that order, on destinations the construction placed. */
 function placeMounts(spec: FilesystemSpec, e: Emitter, place: (option: string, dest: string) => Placement,
                      volumes: readonly (Volume & { src: Source })[]): void {
-  for (const dest of spec.tmpfs ?? []) {
+  for (const text of spec.tmpfs ?? []) {
+    const t = parseTmpfs(text);
+    const dest = t.dest;
     const p = place('--tmpfs', checkInside('--tmpfs', dest));
     if (p.kind !== undefined && p.kind !== 'dir') throw usageError(`--tmpfs: ${dest} is not a directory inside the container`);
-    tmpfs(e, '--tmpfs', p, 0o1777, spec);
+    tmpfs(e, '--tmpfs', p, t.mode, spec, t.size, t.flags);
   }
   for (const v of volumes) {
     const dest = checkInside('--volume', v.dest);

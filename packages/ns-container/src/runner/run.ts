@@ -24,7 +24,7 @@ import {
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
-import { assembleFilesystem } from './rootfs';
+import { assembleFilesystem, parseTmpfs } from './rootfs';
 import type { ContainerRoot } from 'ns-image';
 import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
@@ -125,7 +125,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
     const view = plan.image?.view ?? (plan.rootfs !== undefined ? directoryView(plan.rootfs) : undefined);
     if (view) {
-      const mounted = [...(plan.filesystem.volumes ?? []).map((v) => v.dest), ...(plan.filesystem.tmpfs ?? [])];
+      const mounted = [...(plan.filesystem.volumes ?? []).map((v) => v.dest), ...(plan.filesystem.tmpfs ?? []).map((t) => parseTmpfs(t).dest)];
       checkProgramInRoot(view, plan.argv[0]!, env, plan.workdir, plan.image ? `the image ${plan.image.reference}` : `--rootfs ${plan.rootfs}`, mounted);
     }
     let cgroup: ContainerCgroup | undefined;

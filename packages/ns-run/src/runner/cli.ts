@@ -47,7 +47,7 @@ const RUN_COMMAND: CommandSpec = {
     { long: 'entrypoint', arg: 'required', metavar: '<program>', help: 'the image\'s entrypoint replaced (\'\' clears it)' },
     STORAGE_OPTION,
     { long: 'volume', short: 'v', arg: 'required', metavar: '<src>:<dest>[:ro|rw]', help: 'bind a host path (repeatable)' },
-    { long: 'tmpfs', arg: 'required', metavar: '<dest>', help: 'an empty writable directory at <dest> (repeatable)' },
+    { long: 'tmpfs', arg: 'required', metavar: '<dest>[:<options>]', help: 'an empty writable directory at <dest>; options size=N[k|m|g], mode=OCTAL, ro, noexec (repeatable)' },
     { long: 'workdir', short: 'w', arg: 'required', metavar: '<dir>', help: 'working directory inside (default /)' },
     { long: 'env', short: 'e', arg: 'required', metavar: '<key>=<value>', help: 'set a variable, or <key> to pass your value (repeatable)' },
     { long: 'env-file', arg: 'required', metavar: '<file>', help: 'KEY=VALUE lines to add to the environment (repeatable)', complete: 'file' },
