@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { spawn as nodeSpawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileInPlace, compileSpawn, spawn, supervisorWords, type NsError } from '../src/index';
+import { compileInPlace, compileSpawn, Namespace, spawn, supervisorWords, type NsError } from '../src/index';
 import { childrenOf, commOf as comm, gone, isAlive, nsInode, scratchDir, waitFor } from 'ns-test-kit';
 
 const TAG = `nsxs${process.pid}`;
@@ -176,6 +176,26 @@ describe('execInPlace with a supervisor: this process waits, in C, keeping its p
     const r = spawnSync(process.execPath, [inPlace(['true'], `{ supervise: { cleanup: [{ rmtree: ${JSON.stringify(tree)} }] } }`)], { timeout: 20000 });
     expect(r.status).to.equal(0);
     expect(existsSync(tree), 'once nothing is mounted there').to.equal(false);
+  });
+});
+
+describe('a supervisor\'s cleanup in a user namespace (userns FD)', () => {
+  it('joins it for the words after it: the on-exit program runs there', async () => {
+    const holder = await spawn(['sleep', '20'], { create: ['user'], stdio: 'ignore', steps: [{ name: 'map', parent: [
+      { action: 'write-proc', file: 'uid_map', data: '0 0 1' }, { action: 'write-proc', file: 'setgroups', data: 'deny' },
+      { action: 'write-proc', file: 'gid_map', data: '0 0 1' }] }] });
+    const where = join(scratch(), 'hook-userns');
+    const ns = Namespace.ofPid(holder.pid, 'user');
+    try {
+      const child = await spawn(['true'], { create: ['uts'], stdio: 'ignore', supervise: { cleanup: [{ userns: ns.fd }],
+        onExit: ['/bin/sh', '-c', `readlink /proc/self/ns/user > ${where}`, 'hook'] } });
+      expect(await child.exited).to.deep.equal({ code: 0, signal: null });
+      expect(readFileSync(where, 'utf8').trim()).to.equal(`user:[${nsInode(holder.pid, 'user')}]`);
+    } finally {
+      ns.close();
+      holder.kill('SIGKILL');
+      await holder.exited;
+    }
   });
 });
 
