@@ -286,6 +286,17 @@ describe('a supervised program\'s terminal, relayed by the supervisor', () => {
     expect(r.code).to.equal(0);
   });
 
+  it('a devpts of its own (a container\'s): the program\'s tty is its first pty, owned as asked', async () => {
+    const launcher = inPlace(['sh', '-c', 'echo "tty=$(tty) pts=$(ls /dev/pts | tr "\\n" " ")owner=$(stat -c %u:%g:%a "$(tty)")"'],
+      `{ create: ['uts', 'mnt'], steps: [{ name: 'pts', child: [
+        { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
+        { op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', data: 'newinstance,ptmxmode=0666,mode=0620', phase: 'mounts' }] }],
+        supervise: { terminal: { input: 0, ptmx: '/dev/pts/ptmx', owner: { uid: 65534, gid: 5 } } } }`);
+    const r = await underScript(`${process.execPath} ${launcher}; echo "rc=$?"`, async (out) => { await waitFor('the end', () => out().includes('rc=')); });
+    expect(r.out).to.match(/^tty=\/dev\/pts\/0 pts=0 ptmx owner=65534:5:620$/m);
+    expect(r.out).to.match(/^rc=0$/m);
+  });
+
   it('raw while it runs: ^C typed reaches the program once, through its own terminal', async () => {
     const stop = join(scratch(), 'tty-stop');
     const launcher = inPlace(['sh', '-c', `trap 'echo got-INT' INT; stty -a | grep -o -- '-\\?isig' | head -1; echo ready; while [ ! -e ${stop} ]; do sleep 0.02; done; exit 5`],
