@@ -278,7 +278,7 @@ describe('a supervised program\'s terminal, relayed by the supervisor', () => {
     const r = await underScript(`stty rows 33 cols 77; echo "outer=$(tty)"; echo "before=$(stty -g)"; ${process.execPath} ${launcher}; echo "rc=$?"; echo "after=$(stty -g)"`,
       async (out) => { await waitFor('the end', () => out().includes('after=')); });
     const field = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(r.out)?.[1];
-    expect(field('tty')).to.match(/^\/dev\/pts\/\d+$/);
+    expect(field('tty'), r.out).to.match(/^\/dev\/pts\/\d+$/);
     expect(field('tty')).not.to.equal(field('outer'));
     expect(field('size'), 'the size of the caller\'s terminal').to.equal('33 77');
     expect(field('rc')).to.equal('3');
