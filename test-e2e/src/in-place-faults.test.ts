@@ -3,7 +3,7 @@
  * helper refuses, a setns target that is missing, a bind target that cannot be made, a
  * working directory or root that is missing, a program that does not exist (also past a
  * fork). Each ends with util-linux's exit status where util-linux fails the same way, one line
- * on stderr, and nothing left: no mount, no file, no stage or helper process.
+ * on stderr, and nothing left: no mount, no file, no stage or helper process of its session.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
@@ -14,15 +14,27 @@ import { bin, run, type Tool, OUR_NAME } from './cli';
 const TAG = `nsxf${process.pid}`;
 const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
-/** Processes the in-place path may leave: nsx (its helper keeps the name) and nsx-init's modes. */
-function stageProcesses(): string[] {
+/**
+ * Processes the in-place path may leave (nsx, whose helper keeps the name, and nsx-init's
+ * modes) in session `sid`: each run is a session of its own, so that other suites' stage
+ * processes on this machine never count.
+ */
+function stageProcesses(sid: number): string[] {
   return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
     try {
-      return ['nsx', 'ns-relay', 'ns-init', 'ns-supervise'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+      return session === sid && ['nsx', 'ns-relay', 'ns-init', 'ns-supervise'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
     } catch {
       return false;
     }
-  });
+  }).map((pid) => `stage process ${pid}`);
+}
+
+/** Runs argv as a session leader: setsid(1), not a group leader under spawnSync, calls setsid() itself, so its pid is the session's id. */
+function inSession(argv: readonly string[]): { sid: number; status: number | null; stderr: string } {
+  const r = spawnSync('setsid', ['--wait', ...argv], { encoding: 'utf8', timeout: 30_000, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { sid: r.pid, status: r.status, stderr: String(r.stderr) };
 }
 
 const tagged = (dir: string) => readdirSync(dir).filter((f) => f.includes(TAG)).map((f) => `file ${dir}/${f}`);
@@ -77,8 +89,7 @@ describe('the executables\' in-place path failing at each step: util-linux\'s st
     it(`${OUR_NAME[c.tool]}: ${c.what}`, async () => {
       const prefix = c.nobody ? asNobody : [];
       const before = hostSnapshot(TAG);
-      const stage = new Set(stageProcesses());
-      const ours = run([...prefix, bin(OUR_NAME[c.tool]), ...c.args]);
+      const ours = inSession([...prefix, bin(OUR_NAME[c.tool]), ...c.args]);
       expect(ours.stderr).to.match(c.line);
       expect(ours.stderr.split('\n')).to.have.length(2);
       if (typeof c.status === 'number') {
@@ -89,7 +100,7 @@ describe('the executables\' in-place path failing at each step: util-linux\'s st
       }
       const leaks = await settledLeaks(() => [
         ...leaksSince(before, hostSnapshot(TAG), TAG),
-        ...stageProcesses().filter((p) => !stage.has(p)).map((p) => `stage process ${p}`),
+        ...stageProcesses(ours.sid),
         ...tagged('/tmp'),
       ]);
       expect(leaks, 'left behind').to.deep.equal([]);

@@ -674,6 +674,8 @@ __attribute__((used)) void init_start(long *sp)
 	struct words w;
 	int mode;
 
+	/* First: execve made us dumpable again (harden, below, says why that must not last). */
+	RAW5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 6 || parse_u64(argv[2], &child) || parse_u64(argv[3], &forward) || parse_u64(argv[4], &ignore) ||
 	    (!same(argv[5], "-") && parse_u64(argv[5], &fd)) || child == 0)
 		exit_now(125);
