@@ -7,29 +7,12 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { hostSnapshot, leaksSince, settledLeaks } from 'ns-test-kit';
+import { readdirSync } from 'node:fs';
+import { hostSnapshot, leaksSince, settledLeaks, stageProcessesIn } from 'ns-test-kit';
 import { bin, run, type Tool, OUR_NAME } from './cli';
 
 const TAG = `nsxf${process.pid}`;
 const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
-
-/**
- * Processes the in-place path may leave (nsx, whose helper keeps the name, and nsx-init's
- * modes) in session `sid`: each run is a session of its own, so that other suites' stage
- * processes on this machine never count.
- */
-function stageProcesses(sid: number): string[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
-      return session === sid && ['nsx', 'ns-relay', 'ns-init', 'ns-supervise'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-    } catch {
-      return false;
-    }
-  }).map((pid) => `stage process ${pid}`);
-}
 
 /** Runs argv as a session leader: setsid(1), not a group leader under spawnSync, calls setsid() itself, so its pid is the session's id. */
 function inSession(argv: readonly string[]): { sid: number; status: number | null; stderr: string } {
@@ -100,7 +83,7 @@ describe('the executables\' in-place path failing at each step: util-linux\'s st
       }
       const leaks = await settledLeaks(() => [
         ...leaksSince(before, hostSnapshot(TAG), TAG),
-        ...stageProcesses(ours.sid),
+        ...stageProcessesIn(new Set([ours.sid])).map((p) => `stage process ${p}`),
         ...tagged('/tmp'),
       ]);
       expect(leaks, 'left behind').to.deep.equal([]);

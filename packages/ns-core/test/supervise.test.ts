@@ -9,7 +9,7 @@ import { spawn as nodeSpawn, spawnSync, type ChildProcess } from 'node:child_pro
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileInPlace, compileSpawn, Namespace, spawn, supervisorWords, type NsError } from '../src/index';
-import { childrenOf, commOf as comm, gone, isAlive, nsInode, scratchDir, waitFor } from 'ns-test-kit';
+import { childrenOf, commOf as comm, gone, isAlive, nsInode, scratchDir, sessionOf, waitFor } from 'ns-test-kit';
 
 const TAG = `nsxs${process.pid}`;
 const CORE = JSON.stringify(join(__dirname, '../src/index.js'));
@@ -32,12 +32,6 @@ const exited = (p: ChildProcess) => new Promise<{ code: number | null; signal: N
   if (p.exitCode !== null || p.signalCode !== null) resolve({ code: p.exitCode, signal: p.signalCode });
   else p.once('exit', (code, signal) => resolve({ code, signal }));
 });
-/** Session and process group of a process (fields 6 and 5 of /proc/PID/stat). */
-function sessionOf(pid: number): { sid: number; pgrp: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { pgrp: Number(f[2]), sid: Number(f[3]) };
-}
 /** kcmp(2) KCMP_VM: 0 when two processes share one address space. */
 function sameMemory(a: number, b: number): boolean {
   const r = spawnSync('python3', ['-c', `import ctypes,sys; sys.stdout.write(str(ctypes.CDLL(None).syscall(312, ${a}, ${b}, 1, 0, 0)))`], { encoding: 'utf8' });
@@ -218,7 +212,7 @@ describe('spawn with a detached supervisor: the container outlives its caller', 
       try {
         expect(comm(supervisor)).to.equal('ns-supervise');
         expect(sessionOf(supervisor)).to.deep.equal({ sid: supervisor, pgrp: supervisor });
-        expect(sessionOf(supervisor).sid, 'the caller\'s session (ours)').not.to.equal(sessionOf(process.pid).sid);
+        expect(sessionOf(supervisor)!.sid, 'the caller\'s session (ours)').not.to.equal(sessionOf(process.pid)!.sid);
         if (how === 'is SIGKILLed') caller.kill('SIGKILL');
         await exited(caller);
         await new Promise((r) => setTimeout(r, 200));
