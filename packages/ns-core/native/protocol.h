@@ -63,6 +63,7 @@ enum nsx_op {
 	NSX_OP_EXEC_FIFO = 43,
 	NSX_OP_MASK_PATH = 44,
 	NSX_OP_READONLY_PATH = 45,
+	NSX_OP_MKNOD = 46,
 	NSX_OP_CONSOLE_SOCKET = 60,
 	NSX_OP_TERMINAL = 61,
 };
@@ -116,7 +117,7 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[43] = 0,
 	[44] = 1,
 	[45] = 1,
-	[46] = -2,
+	[46] = 1,
 	[47] = -2,
 	[48] = -2,
 	[49] = -2,
@@ -198,8 +199,10 @@ enum nsx_syscall {
 	NSX_SYS_UMASK = 39,
 	NSX_SYS_STAT = 40,
 	NSX_SYS_STATFS = 41,
+	NSX_SYS_MKNOD = 42,
+	NSX_SYS_CHOWN = 43,
 };
-#define NSX_SYSCALL_COUNT 42
+#define NSX_SYSCALL_COUNT 44
 static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"none",
 	"setns",
@@ -243,6 +246,8 @@ static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"umask",
 	"stat",
 	"statfs",
+	"mknod",
+	"chown",
 };
 
 enum nsx_decode_error {

@@ -870,6 +870,17 @@ static NSX_CHILD long do_readonly_path(const struct op *o, int *sys)
 	return RAW5(SYS_mount, o->str[0], o->str[0], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL);
 }
 
+static NSX_CHILD long do_mknod(const struct op *o, int *sys)
+{
+	long r;
+	*sys = NSX_SYS_MKNOD;
+	r = RAW4(SYS_mknodat, AT_FDCWD, o->str[0], o->arg[0], o->arg[1]);
+	if (r < 0 || o->arg[2] == ~0ULL)
+		return r;
+	*sys = NSX_SYS_CHOWN;
+	return RAW5(SYS_fchownat, AT_FDCWD, o->str[0], o->arg[2], o->arg[3], AT_SYMLINK_NOFOLLOW);
+}
+
 static NSX_CHILD long do_mount_fd(const struct op *o)
 {
 	char path[40] = "/proc/self/fd/";
@@ -1486,6 +1497,9 @@ static NSX_CHILD int run_ops(void *arg)
 		case NSX_OP_READONLY_PATH:
 			rc = do_readonly_path(o, &sys);
 			break;
+		case NSX_OP_MKNOD:
+			rc = do_mknod(o, &sys);
+			break;
 		case NSX_OP_CONSOLE_SOCKET:
 			sys = NSX_SYS_SOCKETPAIR;
 			rc = console_socket(c);
@@ -1593,6 +1607,13 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 		return a0 >= 16 || a1 > a2 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_UMASK:
 		return a0 > 0777 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_MKNOD:
+		/* a node type and permissions only (S_IFMT | 07777); an owner: both ids, or neither (-1) */
+		if (a0 & ~0177777ULL)
+			return NSX_DECODE_BAD_ARGUMENT;
+		if (a2 == ~0ULL || a3 == ~0ULL)
+			return a2 == a3 ? NSX_DECODE_OK : NSX_DECODE_BAD_ARGUMENT;
+		return a2 > 0xfffffffeULL || a3 > 0xfffffffeULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_EXEC_FIFO:
 		return a0 > 0x7fffffffULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_FD_STASH:

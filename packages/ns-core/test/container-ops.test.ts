@@ -6,17 +6,11 @@
 import { expect } from 'chai';
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodePlan, NsError, spawn, sys, type NsChild, type Step } from '../src/index';
+import { programOutput } from 'ns-test-kit';
+import { encodePlan, NsError, spawn, sys, type Step } from '../src/index';
 
 const S_IFIFO = 0o010000;
 
-async function output(child: NsChild): Promise<{ out: string; code: number | null }> {
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  const status = await child.exited;
-  await new Promise((r) => setImmediate(r));
-  return { out, code: status.code };
-}
 
 /** A user namespace whose root is the caller, with a private mount namespace. */
 const mapped: Step = {
@@ -39,7 +33,7 @@ describe('container ops', () => {
         { op: 'umask', mask: 0o027, phase: 'final' },
       ] }],
     });
-    const { out, code } = await output(child);
+    const { out, code } = await programOutput(child);
     expect(code).to.equal(0);
     expect(out.trim().split('\n')).to.deep.equal(['321', '654', '0', '0027']);
   });
@@ -80,7 +74,7 @@ describe('container ops', () => {
         { op: 'readonly-path', path: '/proc/no-such-entry', phase: 'after-root' },
       ] }],
     });
-    const { out, code } = await output(child);
+    const { out, code } = await programOutput(child);
     expect(code).to.equal(0);
     expect(out.trim().split('\n')).to.deep.equal(['0', '0', 'ro-dir', 'ro-sys', 'ok']);
   });
@@ -108,7 +102,7 @@ describe('container ops', () => {
       closeSync(reader);
       closeSync(pathFd);
       expect(byte.subarray(0, n).toString()).to.equal('0');
-      const { out, code } = await output(await started);
+      const { out, code } = await programOutput(await started);
       expect(code).to.equal(0);
       expect(out).to.equal('started\n');
     });

@@ -47,6 +47,8 @@ const everyOp: Step = {
     { op: 'exec-fifo', fd: 5, phase: 'final' },
     { op: 'mask-path', path: '/proc/kcore', phase: 'after-root' },
     { op: 'readonly-path', path: '/proc/sys', phase: 'after-root' },
+    { op: 'mknod', path: '/dev/null', mode: 0o20666, dev: 259n, owner: { uid: 0, gid: 0 }, phase: 'mounts' },
+    { op: 'mknod', path: '/dev/fifo', mode: 0o10600, dev: 0n, phase: 'mounts' },
   ],
 };
 

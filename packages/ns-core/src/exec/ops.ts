@@ -90,6 +90,8 @@ export type ChildOp = Label & (
   | { op: 'exec-fifo'; fd: number }
   | { op: 'mask-path'; path: string }
   | { op: 'readonly-path'; path: string }
+  /** `mode`: S_IFCHR/S_IFBLK/S_IFIFO with the permissions; `dev`: makedev(major, minor). */
+  | { op: 'mknod'; path: string; mode: number; dev: bigint; owner?: { readonly uid: number; readonly gid: number } }
 );
 
 /** The exit codes a CLI ends with when the program cannot start (util-linux: 1, 126, 127; ns-run: 125, 126, 127). */
@@ -126,6 +128,7 @@ const opName: Record<ChildOpName, OpName> = {
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
   'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'terminal': 'TERMINAL',
   'rlimit': 'RLIMIT', 'umask': 'UMASK', 'exec-fifo': 'EXEC_FIFO', 'mask-path': 'MASK_PATH', 'readonly-path': 'READONLY_PATH',
+  'mknod': 'MKNOD',
 };
 
 /** The path an op acts on, for error messages. */
@@ -133,7 +136,7 @@ export function opPath(op: ChildOp): string | undefined {
   switch (op.op) {
     case 'mount': return op.target;
     case 'umount': case 'chroot': case 'chdir': return 'target' in op ? op.target : op.path;
-    case 'mkdir': case 'mkfile': case 'write-file': case 'symlink': case 'mask-path': case 'readonly-path': return op.path;
+    case 'mkdir': case 'mkfile': case 'write-file': case 'symlink': case 'mask-path': case 'readonly-path': case 'mknod': return op.path;
     case 'pivot-root': return op.newRoot;
     case 'sethostname': case 'setdomainname': return op.name;
     case 'exec': return op.file ?? op.argv[0];
@@ -276,6 +279,10 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'umask': return { args: [n(op.mask)], strings: [] };
     case 'exec-fifo': return { args: [n(op.fd)], strings: [] };
     case 'mask-path': case 'readonly-path': return { args: [], strings: [op.path] };
+    case 'mknod': {
+      if (op.dev < 0n || op.dev >= 1n << 64n) throw usageError(`${op.step ?? op.op}: ${op.dev} is not a device number`);
+      return { args: [n(op.mode), op.dev, op.owner ? n(op.owner.uid) : -1n, op.owner ? n(op.owner.gid) : -1n], strings: [op.path] };
+    }
     case 'errors': {
       const { failure, cannotExecute, notFound } = op.exitCodes;
       return { args: [n(failure), n(cannotExecute), n(notFound)], strings: [op.program] };

@@ -193,6 +193,12 @@ export const OPS = {
    */
   READONLY_PATH: { code: 45, strings: 1 },
   /**
+   * mknod(s0, mode a0 (type and permissions), dev a1), then, unless a2 is -1, chown it to
+   * a2:a3 without following a link: a container's device node, as runc makes it without a user
+   * namespace (which could not: mknod needs CAP_MKNOD in the initial one).
+   */
+  MKNOD: { code: 46, strings: 1 },
+  /**
    * A socket pair (AF_UNIX, SOCK_SEQPACKET, close-on-exec) for a terminal, kept by the stage:
    * the next supervise FORK's staying half hands one end to nsx-init (`console FD`), which
    * receives the program's pty master on it and relays it; the grandchild keeps the other end
@@ -233,7 +239,7 @@ export const SYSCALLS = [
   'mkdir', 'open', 'symlink', 'chdir', 'pivot_root', 'chroot', 'fchdir', 'sethostname',
   'setdomainname', 'setgroups', 'setresgid', 'setresuid', 'prctl', 'capget', 'capset', 'clone',
   'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'pipe2', 'wait4', 'socket', 'ioctl', 'socketpair', 'seccomp',
-  'sendmsg', 'fchown', 'prlimit64', 'umask', 'stat', 'statfs',
+  'sendmsg', 'fchown', 'prlimit64', 'umask', 'stat', 'statfs', 'mknod', 'chown',
 ] as const;
 export type SyscallName = (typeof SYSCALLS)[number];
 
