@@ -820,6 +820,13 @@ static NSX_CHILD long do_exec_fifo(const struct op *o, int *sys)
 	while (*d && len < sizeof(path) - 1)
 		path[len++] = *d++;
 	path[len] = 0;
+	if (o->arg[1] != ~0ULL) {
+		*sys = NSX_SYS_WRITE;
+		r = RAW3(SYS_write, o->arg[1], "1", 1);
+		RAW1(SYS_close, o->arg[1]);
+		if (r < 0)
+			return r;
+	}
 	*sys = NSX_SYS_OPEN;
 	fd = RAW4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0);
 	if (fd < 0)
@@ -1615,7 +1622,7 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 			return a2 == a3 ? NSX_DECODE_OK : NSX_DECODE_BAD_ARGUMENT;
 		return a2 > 0xfffffffeULL || a3 > 0xfffffffeULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_EXEC_FIFO:
-		return a0 > 0x7fffffffULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+		return a0 > 0x7fffffffULL || (a1 > 0x7fffffffULL && a1 != ~0ULL) ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_FD_STASH:
 		return a1 >= NSX_MAX_FD_SLOTS ? NSX_DECODE_FD_SLOT : NSX_DECODE_OK;
 	case NSX_OP_FD_PLACE:

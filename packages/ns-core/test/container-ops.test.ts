@@ -4,7 +4,7 @@
  * the program prints and by the host's view of the fifo.
  */
 import { expect } from 'chai';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, read, readFileSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { programOutput } from 'ns-test-kit';
 import { encodePlan, NsError, spawn, sys, type Step } from '../src/index';
@@ -84,17 +84,24 @@ describe('container ops', () => {
     before(() => { dir = mkdtempSync('/tmp/nstools-test-fifo-'); });
     after(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('parks the program until the fifo is opened for reading, then writes one byte', async () => {
+    it('says it is parked, parks the program until the fifo is opened for reading, then writes one byte', async () => {
       const fifo = join(dir, 'exec.fifo');
       sys.mknod(fifo, S_IFIFO | 0o600);
       const pathFd = sys.openRaw(fifo, sys.O_PATH);
+      const [readyRead, readyWrite] = sys.pipe();
       const started = spawn(['sh', '-c', 'echo started'], {
-        stdio: ['ignore', 'pipe', 'inherit'], waitForExec: 'async', fds: { 5: pathFd },
-        steps: [{ name: 'park', child: [{ op: 'exec-fifo', fd: 5, phase: 'final' }] }],
+        stdio: ['ignore', 'pipe', 'inherit'], waitForExec: 'async', fds: { 5: pathFd, 6: readyWrite },
+        steps: [{ name: 'park', child: [{ op: 'exec-fifo', fd: 5, ready: 6, phase: 'final' }] }],
       });
+      sys.closeFd(readyWrite);
       let resolved = false;
       void started.then(() => { resolved = true; }, () => { resolved = true; });
-      await new Promise((r) => setTimeout(r, 300));
+      // The child says it is parked (one byte), then nothing more comes: EOF once it closed its end.
+      const said = Buffer.alloc(2);
+      expect(await new Promise<number>((res, rej) => read(readyRead, said, 0, 2, null, (e: Error | null, n: number) => (e ? rej(e) : res(n))))).to.equal(1);
+      expect(said.subarray(0, 1).toString()).to.equal('1');
+      sys.closeFd(readyRead);
+      await new Promise((r) => setTimeout(r, 200));
       expect(resolved, 'exec before start').to.equal(false);
       const reader = openSync(fifo, 'r');
       const byte = Buffer.alloc(4);

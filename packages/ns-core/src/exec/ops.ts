@@ -86,8 +86,8 @@ export type ChildOp = Label & (
   /** setrlimit of resource number `resource` (RLIMIT_NOFILE is 7); 2n ** 64n - 1n is RLIM_INFINITY. */
   | { op: 'rlimit'; resource: number; soft: bigint; hard: bigint }
   | { op: 'umask'; mask: number }
-  /** Park until the fifo whose O_PATH fd is `fd` is opened for reading (runc's exec.fifo; see protocol.ts). */
-  | { op: 'exec-fifo'; fd: number }
+  /** Park until the fifo whose O_PATH fd is `fd` is opened for reading (runc's exec.fifo), first telling fd `ready` (see protocol.ts). */
+  | { op: 'exec-fifo'; fd: number; ready?: number }
   | { op: 'mask-path'; path: string }
   | { op: 'readonly-path'; path: string }
   /** `mode`: S_IFCHR/S_IFBLK/S_IFIFO with the permissions; `dev`: makedev(major, minor). */
@@ -277,7 +277,7 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
       return { args: [n(op.resource), op.soft, op.hard], strings: [] };
     }
     case 'umask': return { args: [n(op.mask)], strings: [] };
-    case 'exec-fifo': return { args: [n(op.fd)], strings: [] };
+    case 'exec-fifo': return { args: [n(op.fd), op.ready === undefined ? -1n : n(op.ready)], strings: [] };
     case 'mask-path': case 'readonly-path': return { args: [], strings: [op.path] };
     case 'mknod': {
       if (op.dev < 0n || op.dev >= 1n << 64n) throw usageError(`${op.step ?? op.op}: ${op.dev} is not a device number`);

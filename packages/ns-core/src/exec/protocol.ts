@@ -175,9 +175,10 @@ export const OPS = {
   /** umask(a0 & 0777): a container's process.user.umask. */
   UMASK: { code: 42, strings: 0 },
   /**
-   * runc's exec.fifo: open /proc/self/fd/a0 (an O_PATH fd of a fifo, opened before the root
-   * changed) for writing, which blocks until `start` opens it for reading, then write one
-   * byte and close both. What parks a created container before its execve.
+   * runc's exec.fifo: first, unless a1 is -1, write one byte to fd a1 and close it (`create`
+   * learns the container is parked and may exit); then open /proc/self/fd/a0 (an O_PATH fd of
+   * a fifo, opened before the root changed) for writing, which blocks until `start` opens it
+   * for reading, write one byte and close both. What parks a created container before execve.
    */
   EXEC_FIFO: { code: 43, strings: 0 },
   /**
