@@ -155,3 +155,24 @@ export function stageProcessesIn(sessions: ReadonlySet<number>): number[] {
     return s !== undefined && sessions.has(s.sid) && ['nsx', 'ns-relay', 'ns-init', 'ns-supervise'].includes(commOf(pid));
   });
 }
+
+/** What a spawned program wrote to its stdout (spawned with stdio 'pipe' there), and how it ended. */
+export async function programOutput(child: { readonly stdout?: NodeJS.ReadableStream | null; readonly exited: Promise<{ code: number | null }> }):
+    Promise<{ out: string; code: number | null }> {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  const status = await child.exited;
+  // The last chunk may still be queued behind the exit.
+  await new Promise((r) => setImmediate(r));
+  return { out, code: status.code };
+}
+
+/** The error fn throws; fails the test if it returns. */
+export function thrown<E = Error>(fn: () => unknown): E {
+  try {
+    fn();
+  } catch (e) {
+    return e as E;
+  }
+  throw new Error('expected an error');
+}
