@@ -137,6 +137,30 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', () 
     expect(byName).to.match(new RegExp(`^fd42:7:7::2 +STREAM ${server}\n` + 'default via fd42:7:7::1 dev eth0'));
   });
 
+  it('connects a running container to another network and disconnects it', async () => {
+    const home = network('home');
+    const guest = network('guest');
+    const server = uniqueName('roamer');
+    await background(home, server, HTTPD);
+    expect(fetchFrom(guest, `http://${server}/`, 1).status).to.equal(1);
+    ok(cli(['network', 'connect', '--alias', 'roaming', guest, server], { netns }));
+    const lease = leases(guest).find((l) => l.container === server)!;
+    expect(lease).to.not.equal(undefined);
+    expect(fetchFrom(guest, `http://${server}/`).stdout).to.equal('hello from the server\n');
+    expect(fetchFrom(guest, 'http://roaming/').stdout).to.equal('hello from the server\n');
+    const again = cli(['network', 'connect', guest, server], { netns });
+    expect([again.status, again.stderr]).to.deep.equal([1, `ns-run network connect: network ${guest}: a container named ${server} is attached already (${lease.address})\n`]);
+
+    ok(cli(['network', 'disconnect', guest, server], { netns }));
+    expect(leases(guest)).to.deep.equal([]);
+    expect(readFileSync(join(RUN_DIR, guest, 'hosts'), 'utf8')).to.not.include(server);
+    expect(fetchFrom(guest, `http://${lease.address}/`, 1).status).to.equal(1);
+    // Still on its first network.
+    expect(fetchFrom(home, `http://${server}/`).stdout).to.equal('hello from the server\n');
+    const gone = cli(['network', 'disconnect', guest, server], { netns });
+    expect([gone.status, gone.stderr]).to.deep.equal([1, `ns-run network disconnect: container ${server} is not connected to network ${guest}\n`]);
+  });
+
   describe('egress, to a TCP server in another network namespace routed through the host', () => {
     let outer: ChildProcess;
     let server: ChildProcess;

@@ -248,3 +248,5 @@ export function removeNetwork(name: string, dirs: NetworkDirs = defaultNetworkDi
   removeNetworkObjects(config);
   store.delete(name);
 }
+
+export { connectContainer, disconnectContainer } from './connect';
