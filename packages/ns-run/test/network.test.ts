@@ -63,9 +63,9 @@ async function background(net: string, name: string, script: string, extra: read
 
 /**
  * wget from a new container on `net`, retried for up to 4 s (the server may still be
- * starting). The client runs on the embedded default root (the host's wget): busybox-static's
- * wget resolves names through glibc's NSS, which crashes (SIGSEGV) in a root without glibc's
- * libnss_files, with or without a network.
+ * starting). The client runs on the embedded default root (the host's GNU wget), whose -T
+ * bounds each try: busybox-static 1.35's wget dies of SIGSEGV when given -T, and without it a
+ * try at an unreachable address waits for the kernel's TCP connect timeout.
  */
 function fetchFrom(net: string, url: string, tries = 20): ReturnType<typeof cli> {
   return cli(['--network', net, '--', 'sh', '-c',
@@ -260,6 +260,7 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', () 
         [['network', 'create', 'host'], /'host' is a --network mode, not a network name/],
         [['network', 'create', 'bad/name'], /'bad\/name' must be 1-63 characters/],
         [['network', 'rm', uniqueName('nosuch')], /network t\d+-nosuch not found/],
+        [['network', 'rm', 'bridge'], /^ns-run network rm: bridge is a pre-defined network and cannot be removed$/m],
         [['network', 'inspect', uniqueName('nosuch')], /network t\d+-nosuch not found/],
         [['--network', uniqueName('nosuch'), '--rootfs', rootfs, 'true'], /network t\d+-nosuch not found/],
         [['--network-alias', 'x', '--network', 'none', 'true'], /--network-alias: only on a network/],

@@ -234,19 +234,18 @@ export function createNetwork(name: string, options: { subnet?: string; internal
 }
 
 /**
- * `network rm`: refused while a live container is attached; the rules, the bridge, the leases
- * and the definition go.
- * @throws NsError ENOENT, EBUSY naming the containers.
+ * `network rm`: refused while a live container is attached (checked under the lease lock, so
+ * no run leases in between), and for the default network, as docker refuses; the rules, the
+ * bridge, the leases and the definition go.
+ * @throws NsError ENOENT, EBUSY naming the containers, EPERM for `bridge`.
  */
 export function removeNetwork(name: string, dirs: NetworkDirs = defaultNetworkDirs()): void {
+  if (name === DEFAULT_NETWORK) {
+    throw new NsError({ errno: 1, code: 'EPERM', message: `${name} is a pre-defined network and cannot be removed` });
+  }
   const store = new NetworkStore(dirs);
   const config = store.read(name);
-  const users = store.withLeases(config, (leases) => ({ result: leases }));
-  if (users.length) {
-    throw new NsError({ errno: 16, code: 'EBUSY', message: `network ${name} is in use by container${users.length > 1 ? 's' : ''} ${users.map((u) => u.container).join(', ')}; stop ${users.length > 1 ? 'them' : 'it'} first` });
-  }
-  removeNetworkObjects(config);
-  store.delete(name);
+  store.deleteUnused(config, () => removeNetworkObjects(config));
 }
 
 export { connectContainer, disconnectContainer } from './connect';
