@@ -161,6 +161,17 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', () 
     expect([gone.status, gone.stderr]).to.deep.equal([1, `ns-run network disconnect: container ${server} is not connected to network ${guest}\n`]);
   });
 
+  it('publishes a port of a container on a network (-p), reached from the host', async () => {
+    const net = network('pub');
+    const port = 21000 + (process.pid % 20000);
+    const c = start(['--network', net, '--rootfs', rootfs, '-p', `${port}:8080`, '--', 'nc', '-l', '-p', '8080', '-e', 'echo', 'published'], { netns });
+    containers.push(c);
+    let reply = '';
+    await until('the published port to answer', async () => (reply = await netns.fetch(port)) !== '');
+    expect(reply).to.equal('published\n');
+    expect((await c.exit).code).to.equal(0);
+  });
+
   describe('egress, to a TCP server in another network namespace routed through the host', () => {
     let outer: ChildProcess;
     let server: ChildProcess;
