@@ -85,33 +85,11 @@ export function net(options: NetOptions = {}): Step {
   /** Host ends made for each child, so cleanup removes exactly what this step created. */
   const created = new Map<number, HostEnd>();
   const setup = ({ pid }: ParentContext): void => {
+    const v = plan.veth;
+    if (!v) return;
     // The child waits at the sync point, so its pid cannot be reused; it can still be killed.
     const childNs = inStep('--veth', () => Namespace.ofPid(pid, 'net'));
-    childNs.use(() => inStep('--veth', () => RtnlHandle.at(childNs)).use((inside) => {
-      const v = plan.veth;
-      if (!v) return;
-      RtnlHandle.current().use((host) => {
-        inStep('--veth', () => host.linkAdd(veth({ name: v.hostIf, peer: { name: v.nsIf, netnsFd: childNs.fd } })));
-        const made: HostEnd = { name: v.hostIf };
-        created.set(pid, made);
-        made.index = inStep('--veth', () => host.linkByName(v.hostIf).index);
-        // IPv6 would hold both addresses back for duplicate address detection; a fresh
-        // point-to-point pair cannot have duplicates.
-        const hostCidr = v.host;
-        if (hostCidr) inStep('--address', () => host.addrAdd(v.hostIf, hostCidr, { noDad: true }));
-        for (const cidr of [v.peer, ...v.more]) inStep('--peer-address', () => inside.addrAdd(v.nsIf, cidr, { noDad: true }));
-        const master = v.master;
-        if (master !== undefined) inStep('--master', () => host.linkSetMaster(v.hostIf, master));
-        inStep('--veth', () => host.linkSetUp(v.hostIf));
-        inStep('--veth', () => inside.linkSetUp(v.nsIf));
-        // Only now: the kernel refuses a gateway whose route goes through a link that is down
-        // ("Nexthop has invalid gateway").
-        const gateway = v.gatewayAddress;
-        if (gateway !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway }));
-        const gateway6 = v.gateway6Address;
-        if (gateway6 !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway: gateway6 }));
-      });
-    }));
+    childNs.use(() => vethInto(childNs, v, (made) => created.set(pid, made)));
   };
   const cleanup = (ctx: ParentContext | undefined): void => {
     const made = ctx && created.get(ctx.pid);
@@ -130,7 +108,42 @@ export function net(options: NetOptions = {}): Step {
   };
 }
 
-interface HostEnd {
+type PlannedVeth = NonNullable<Plan['veth']>;
+
+/**
+ * The pair of `options` with its peer born inside `netns`: addresses, a bridge port if
+ * `master`, both ends up, default routes. `onMade` hears of the host end as soon as it exists
+ * (to remove it should a later step fail). What net()'s step does while the child waits, and
+ * what a caller preparing a network namespace before a spawn does itself.
+ * @throws NsError naming the failed step (--veth, --address, --peer-address, --master, --gateway).
+ */
+export function vethInto(netns: Namespace, options: VethOptions | PlannedVeth, onMade: (made: HostEnd) => void = () => undefined): HostEnd {
+  const v: PlannedVeth = 'peer' in options && 'more' in options ? options : planOf({ veth: options }).veth!;
+  return inStep('--veth', () => RtnlHandle.at(netns)).use((inside) => RtnlHandle.current().use((host) => {
+    inStep('--veth', () => host.linkAdd(veth({ name: v.hostIf, peer: { name: v.nsIf, netnsFd: netns.fd } })));
+    const made: HostEnd = { name: v.hostIf };
+    onMade(made);
+    made.index = inStep('--veth', () => host.linkByName(v.hostIf).index);
+    // IPv6 would hold both addresses back for duplicate address detection; a fresh
+    // point-to-point pair cannot have duplicates.
+    const hostCidr = v.host;
+    if (hostCidr) inStep('--address', () => host.addrAdd(v.hostIf, hostCidr, { noDad: true }));
+    for (const cidr of [v.peer, ...v.more]) inStep('--peer-address', () => inside.addrAdd(v.nsIf, cidr, { noDad: true }));
+    const master = v.master;
+    if (master !== undefined) inStep('--master', () => host.linkSetMaster(v.hostIf, master));
+    inStep('--veth', () => host.linkSetUp(v.hostIf));
+    inStep('--veth', () => inside.linkSetUp(v.nsIf));
+    // Only now: the kernel refuses a gateway whose route goes through a link that is down
+    // ("Nexthop has invalid gateway").
+    const gateway = v.gatewayAddress;
+    if (gateway !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway }));
+    const gateway6 = v.gateway6Address;
+    if (gateway6 !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway: gateway6 }));
+    return made;
+  }));
+}
+
+export interface HostEnd {
   readonly name: string;
   /** Known once looked up; the index, unlike the name, cannot be taken by a later link at once. */
   index?: number;

@@ -249,3 +249,4 @@ export function removeNetwork(name: string, dirs: NetworkDirs = defaultNetworkDi
 }
 
 export { connectContainer, disconnectContainer } from './connect';
+export { prepareNetns, type PreparedNetns } from './netns';
