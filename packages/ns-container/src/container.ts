@@ -3,8 +3,12 @@ export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, keptCapabilities, namesOf as ca
 export { DEFAULT_USERNS_RANGE, planIdentity, resolveUser, type Identity, type MapMode } from './runner/identity';
 export { resolveInRoot, type InRootPath } from './runner/inroot';
 export { assembleFilesystem, STAGING_CANDIDATES, type FilesystemSpec, type Volume } from './runner/rootfs';
-export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef } from './runner/state';
-export { listContainers, planExec, signalContainer, stopContainer, type ContainerInfo, type ExecOptions, type ExecPlan } from './runner/lifecycle';
+export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './runner/state';
+export {
+  followLog, listContainers, liveStatus, planExec, removeContainer, scanContainers, signalContainer, stopContainer, waitContainer,
+  type ContainerInfo, type ExecOptions, type ExecPlan,
+} from './runner/lifecycle';
+export { inspectContainer } from './runner/inspect';
 export * from './runner/options';
 export * from './runner/run';
 export { parseEnvFile, readEnvFile, ENV_FILE_MAX } from './runner/envfile';

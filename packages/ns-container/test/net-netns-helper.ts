@@ -26,12 +26,18 @@ async function main(): Promise<void> {
     const prepared = prepareNetns(attachment);
     const hostEnd = RtnlHandle.current().use((h) => h.linkByName(attachment.veth.hostIf));
     const bridge = RtnlHandle.current().use((h) => h.linkByName('nsbr-' + attachment.network.id.slice(0, 10)));
-    const inside = await output(await spawn(['sh', '-c', 'ip -o -4 addr show eth0 | awk "{print \\$4}"; ip route show default; busybox ping -c1 -W2 10.252.3.1 >/dev/null && echo gateway answers'],
-      { join: [prepared.netns], stdio: ['ignore', 'pipe', 'inherit'] }));
+    const inside = await output(await spawn(['sh', '-c', 'ip -br link show lo | grep -q UP && echo lo up; ' + 'ip -o -4 addr show eth0 | awk "{print \\$4}"; ip route show default; busybox ping -c1 -W2 10.252.3.1 >/dev/null && echo gateway answers'],
+      { join: [prepared.netns], steps: [prepared.step], stdio: ['ignore', 'pipe', 'inherit'] }));
     const inUserns = await output(await spawn(['sh', '-c', 'readlink /proc/self/ns/net; id -u'],
       { join: [prepared.netns], steps: [{ name: 'own user namespace', create: ['user'], createInChild: true }], stdio: ['ignore', 'pipe', 'inherit'] }));
     prepared.close();
-    const afterClose = RtnlHandle.current().use((h) => h.linkList().map((l) => l.name));
+    // The namespace's end takes the pair, from a kernel work queue: a moment later.
+    let afterClose: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      afterClose = RtnlHandle.current().use((h) => h.linkList().map((l) => l.name));
+      if (!afterClose.includes(attachment.veth.hostIf)) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     releaseNetwork(attachment);
     removeNetwork('pre', dirs);
     const afterRemove = RtnlHandle.current().use((h) => h.linkList().map((l) => l.name));

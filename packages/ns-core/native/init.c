@@ -36,6 +36,7 @@
  */
 #include <asm/termbits.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/prctl.h>
 #include <poll.h>
 #include <signal.h>
@@ -634,6 +635,34 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 	exit_now(code);
 }
 
+/*
+ * What stays of a FORK outside the program must not be a way around the program's limits: it
+ * runs unfiltered (a seccomp filter is the program's), and as PID 1 or a relay the program may
+ * see it. Non-dumpable, ptrace of it needs CAP_SYS_PTRACE over its memory's user namespace
+ * (ptrace(2), "ptrace access mode checking"), not merely the same uid; and it keeps only the
+ * capabilities its mode uses: CAP_KILL to pass signals on to a program that changed its ids,
+ * and for a supervisor's cleanup the rights to remove what root made (DAC_OVERRIDE,
+ * DAC_READ_SEARCH, FOWNER) and to join a user namespace (SYS_ADMIN). Ambient ones go too.
+ */
+static void harden(int mode)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	uint64_t keep = 1ULL << CAP_KILL, have;
+
+	if (mode == 2)
+		keep |= 1ULL << CAP_DAC_OVERRIDE | 1ULL << CAP_DAC_READ_SEARCH | 1ULL << CAP_FOWNER | 1ULL << CAP_SYS_ADMIN;
+	RAW5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+	RAW5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (RAW2(SYS_capget, &hdr, data) < 0)
+		return;
+	have = (data[0].permitted | (uint64_t)data[1].permitted << 32) & keep;
+	data[0].effective = data[0].permitted = (uint32_t)have;
+	data[1].effective = data[1].permitted = (uint32_t)(have >> 32);
+	data[0].inheritable = data[1].inheritable = 0;
+	RAW2(SYS_capset, &hdr, data);
+}
+
 __attribute__((used)) void init_start(long *sp)
 {
 	long argc = sp[0];
@@ -653,6 +682,7 @@ __attribute__((used)) void init_start(long *sp)
 	}
 	/* ps shows what it is: ns-init, ns-relay or ns-supervise (argv[0]), not the file name. */
 	RAW2(SYS_prctl, PR_SET_NAME, argv[0]);
+	harden(mode);
 	serve((long)child, mode, forward, ignore, same(argv[5], "-") ? -1 : (long)fd, &w);
 }
 

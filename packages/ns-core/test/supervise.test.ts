@@ -9,7 +9,7 @@ import { spawn as nodeSpawn, spawnSync, type ChildProcess } from 'node:child_pro
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileInPlace, compileSpawn, spawn, supervisorWords, type NsError } from '../src/index';
-import { childrenOf, gone, isAlive, nsInode, scratchDir, waitFor } from 'ns-test-kit';
+import { childrenOf, commOf as comm, gone, isAlive, nsInode, scratchDir, waitFor } from 'ns-test-kit';
 
 const TAG = `nsxs${process.pid}`;
 const CORE = JSON.stringify(join(__dirname, '../src/index.js'));
@@ -28,13 +28,6 @@ const inPlace = (argv: readonly string[], options: string) => script(
   `try { core.execInPlace(${JSON.stringify(argv)}, ${options}); }\n`
   + 'catch (e) { console.error(JSON.stringify({ code: e.code, message: e.message })); process.exit(99); }');
 
-const comm = (pid: number) => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-};
 const exited = (p: ChildProcess) => new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
   if (p.exitCode !== null || p.signalCode !== null) resolve({ code: p.exitCode, signal: p.signalCode });
   else p.once('exit', (code, signal) => resolve({ code, signal }));

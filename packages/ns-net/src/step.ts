@@ -2,7 +2,7 @@
  * net(): the setup step that gives a spawned program a new network namespace, with `lo` up
  * and optionally a veth link to the caller's namespace.
  */
-import { Namespace, NsError, type ParentContext, type Step } from 'ns-core';
+import { Namespace, NsError, runInNew, type ParentContext, type Step } from 'ns-core';
 import { parseCidr, type Cidr } from './codec';
 import { RtnlHandle, validateIfname, veth } from './verbs';
 
@@ -89,7 +89,7 @@ export function net(options: NetOptions = {}): Step {
     if (!v) return;
     // The child waits at the sync point, so its pid cannot be reused; it can still be killed.
     const childNs = inStep('--veth', () => Namespace.ofPid(pid, 'net'));
-    childNs.use(() => vethInto(childNs, v, (made) => created.set(pid, made)));
+    childNs.use(() => configureVeth(v, childNs, (made) => created.set(pid, made)));
   };
   const cleanup = (ctx: ParentContext | undefined): void => {
     const made = ctx && created.get(ctx.pid);
@@ -100,50 +100,79 @@ export function net(options: NetOptions = {}): Step {
   return {
     name: 'ns-net',
     create: ['net'],
-    // lo needs no parent: the child brings it up once it is inside (SIOCSIFFLAGS), which also
-    // works where no JavaScript runs (execInPlace) and spares the sync point's round trip.
-    ...(plan.loopback ? { child: [{ op: 'link-up' as const, name: 'lo', phase: 'namespaces' as const, step: 'loopback' }] } : {}),
+    ...loopbackOps(plan),
     ...(plan.veth ? { parent: [{ action: 'call' as const, step: '--veth', run: setup }] } : {}),
     ...(plan.veth ? { cleanup } : {}),
   };
 }
 
-type PlannedVeth = NonNullable<Plan['veth']>;
-
-/**
- * The pair of `options` with its peer born inside `netns`: addresses, a bridge port if
- * `master`, both ends up, default routes. `onMade` hears of the host end as soon as it exists
- * (to remove it should a later step fail). What net()'s step does while the child waits, and
- * what a caller preparing a network namespace before a spawn does itself.
- * @throws NsError naming the failed step (--veth, --address, --peer-address, --master, --gateway).
- */
-export function vethInto(netns: Namespace, options: VethOptions | PlannedVeth, onMade: (made: HostEnd) => void = () => undefined): HostEnd {
-  const v: PlannedVeth = 'peer' in options && 'more' in options ? options : planOf({ veth: options }).veth!;
-  return inStep('--veth', () => RtnlHandle.at(netns)).use((inside) => RtnlHandle.current().use((host) => {
-    inStep('--veth', () => host.linkAdd(veth({ name: v.hostIf, peer: { name: v.nsIf, netnsFd: netns.fd } })));
-    const made: HostEnd = { name: v.hostIf };
-    onMade(made);
-    made.index = inStep('--veth', () => host.linkByName(v.hostIf).index);
-    // IPv6 would hold both addresses back for duplicate address detection; a fresh
-    // point-to-point pair cannot have duplicates.
-    const hostCidr = v.host;
-    if (hostCidr) inStep('--address', () => host.addrAdd(v.hostIf, hostCidr, { noDad: true }));
-    for (const cidr of [v.peer, ...v.more]) inStep('--peer-address', () => inside.addrAdd(v.nsIf, cidr, { noDad: true }));
-    const master = v.master;
-    if (master !== undefined) inStep('--master', () => host.linkSetMaster(v.hostIf, master));
-    inStep('--veth', () => host.linkSetUp(v.hostIf));
-    inStep('--veth', () => inside.linkSetUp(v.nsIf));
-    // Only now: the kernel refuses a gateway whose route goes through a link that is down
-    // ("Nexthop has invalid gateway").
-    const gateway = v.gatewayAddress;
-    if (gateway !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway }));
-    const gateway6 = v.gateway6Address;
-    if (gateway6 !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway: gateway6 }));
-    return made;
-  }));
+// lo needs no parent: the program's process brings it up once it is inside (SIOCSIFFLAGS),
+// which also works where no JavaScript runs (execInPlace) and spares the sync point's round trip.
+function loopbackOps(plan: Plan): Pick<Step, 'child'> {
+  return plan.loopback ? { child: [{ op: 'link-up', name: 'lo', phase: 'namespaces', step: 'loopback' }] } : {};
 }
 
-export interface HostEnd {
+/**
+ * The same as net(), for a process that replaces its caller (execInPlace, the CLI): the network
+ * namespace is made now, by this thread (unshare, then back), and the veth configured into it
+ * before anything runs; the program's process joins it (`join`) and brings lo up (`step`).
+ * Nothing needs removing afterwards: the namespace lives while the program (or `join`) holds
+ * it, and its end takes the pair with it, whether the program ends or this process dies first.
+ * Close `join` if the program is not started.
+ * @throws NsError EUSAGE for bad names or addresses; what netlink says for the rest (nothing is left then).
+ */
+export function preparedNet(options: NetOptions = {}): { join: Namespace[]; step: Step } {
+  const plan = planOf(options);
+  if (!plan.veth) return { join: [], step: { name: 'ns-net', create: ['net'], ...loopbackOps(plan) } };
+  const v = plan.veth;
+  const ns = inStep('--veth', () => runInNew(['net'], () => Namespace.ofPid('self', 'net')));
+  let made: HostEnd | undefined;
+  try {
+    configureVeth(v, ns, (end) => { made = end; });
+  } catch (e) {
+    // At once: the namespace's end would take the pair too, but later, from a kernel work queue.
+    try {
+      if (made) RtnlHandle.current().use((host) => removeHostEnd(host, made!));
+    } finally {
+      ns.close();
+    }
+    throw e;
+  }
+  return { join: [ns], step: { name: 'ns-net', ...loopbackOps(plan) } };
+}
+
+/**
+ * A pair whose peer is born directly inside `inside` (IFLA_NET_NS_FD in VETH_INFO_PEER: ~1 ms,
+ * where moving a device costs ~16 ms), both ends addressed and up, and a default route through
+ * the host end if asked. `made` learns of the host end as soon as it exists.
+ */
+function configureVeth(v: NonNullable<Plan['veth']>, childNs: Namespace, made: (end: HostEnd) => void): void {
+  inStep('--veth', () => RtnlHandle.at(childNs)).use((inside) => {
+    RtnlHandle.current().use((host) => {
+      inStep('--veth', () => host.linkAdd(veth({ name: v.hostIf, peer: { name: v.nsIf, netnsFd: childNs.fd } })));
+      const end: HostEnd = { name: v.hostIf };
+      made(end);
+      end.index = inStep('--veth', () => host.linkByName(v.hostIf).index);
+      // IPv6 would hold both addresses back for duplicate address detection; a fresh
+      // point-to-point pair cannot have duplicates.
+      const hostCidr = v.host;
+      if (hostCidr) inStep('--address', () => host.addrAdd(v.hostIf, hostCidr, { noDad: true }));
+      for (const cidr of [v.peer, ...v.more]) inStep('--peer-address', () => inside.addrAdd(v.nsIf, cidr, { noDad: true }));
+      const master = v.master;
+      if (master !== undefined) inStep('--master', () => host.linkSetMaster(v.hostIf, master));
+      inStep('--veth', () => host.linkSetUp(v.hostIf));
+      inStep('--veth', () => inside.linkSetUp(v.nsIf));
+      // Only now: the kernel refuses a gateway whose route goes through a link that is down
+      // ("Nexthop has invalid gateway").
+      const gateway = v.gatewayAddress;
+      if (gateway !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway }));
+      const gateway6 = v.gateway6Address;
+      if (gateway6 !== undefined) inStep('--gateway', () => inside.routeAdd({ dst: 'default', gateway: gateway6 }));
+    });
+  });
+}
+
+interface HostEnd {
   readonly name: string;
   /** Known once looked up; the index, unlike the name, cannot be taken by a later link at once. */
   index?: number;

@@ -123,3 +123,12 @@ export function exists(path: string): boolean {
 export function mountPoints(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ')[4]!);
 }
+
+/** A process's name (/proc/PID/comm: what prctl PR_SET_NAME or exec set), or '' once it is gone. */
+export function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}

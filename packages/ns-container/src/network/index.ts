@@ -21,12 +21,15 @@
  *   ...the container ends...
  *   releaseNetwork(att)   // lease gone, hosts file rewritten; the veth went with the netns
  *
- * Why the veth is made at net()'s sync point rather than in a network namespace prepared
- * before the stage runs: the container's user namespace is made by clone(), and a process
- * in a new user namespace may no longer setns(2) into a network namespace owned by the
- * host's (CAP_SYS_ADMIN there is gone); joining first needs every namespace unshared by the
- * child (createInChild), a change to the container's pid layout the runner owns. The runner
- * uses spawn(), whose parent can act at the sync point; an in-place runner will need the other.
+ * Why today's runner has the veth made at net()'s sync point rather than in a network
+ * namespace prepared before the stage runs: the container's user namespace is made by
+ * clone(), and a process in a new user namespace may no longer setns(2) into a network
+ * namespace owned by the host's (CAP_SYS_ADMIN there is gone); joining first needs every
+ * namespace unshared by the child after the joins (createInChild), a change to the
+ * container's pid layout the runner owns. The runner uses spawn(), whose parent can act at
+ * the sync point. An in-place runner (no JavaScript at a sync point) uses prepareNetns(att)
+ * instead: the namespace made and wired from the main thread, then `join: [prepared.netns]`
+ * with createInChild (netns.ts; tested in net-netns.test.ts).
  *
  * A runner killed by SIGKILL leaves its lease: reclaimStale() (also run by every
  * prepareNetwork and every `network` command) drops leases whose owner is gone (pid + pidfd

@@ -72,6 +72,15 @@ export interface ContainerOptions {
   readonly capDrop?: readonly string[];
   /** `ns-run run IMAGE`: the root is an overlay of the image's layers, its config the defaults. */
   readonly image?: ImageSource;
+  /**
+   * -d: the container outlives the caller under a C supervisor of its own (setsid, its own
+   * memory), its output going to the state directory's log; kept after its end unless autoRemove.
+   */
+  readonly detach?: boolean;
+  /** -t (and -i: what is typed reaches it): the program gets a pty of its own, relayed by a C supervisor. */
+  readonly terminal?: { readonly input: boolean };
+  /** --rm for a detached container (a foreground one is always removed). */
+  readonly autoRemove?: boolean;
   /** Where state files go (default defaultStateRoot()). */
   readonly stateDir?: string;
   readonly stdio?: SpawnOptions['stdio'];
@@ -98,6 +107,7 @@ export interface ContainerPlan {
   readonly capabilities: bigint;
   readonly filesystem: FilesystemSpec;
   readonly kinds: readonly NamespaceKind[];
+  readonly terminal?: boolean;
 }
 
 function parseVolume(spec: string | Volume): Volume {
@@ -197,7 +207,8 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
   return {
     name, hostname, argv: image ? image.args : argv.length ? [...argv] : DEFAULT_PROGRAM, identity,
-    ...(image ? { image } : {}), workdir, network, aliases, publish, limits, filesystem, kinds,
+    ...(image ? { image } : {}),
+    ...(options.terminal ? { terminal: true } : {}), workdir, network, aliases, publish, limits, filesystem, kinds,
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
     ...(options.subnet !== undefined ? { subnet: parseSubnet(options.subnet) } : {}),
     capabilities: keptCapabilities(options.capAdd, options.capDrop),
@@ -242,7 +253,7 @@ function checkRootfs(rootfs: string): void {
 /** The environment the program starts with: a clean one, as a container runtime gives. */
 export function baseEnv(plan: ContainerPlan, home: string, callerEnv: NodeJS.ProcessEnv): string[] {
   return [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${plan.hostname}`, `HOME=${home}`,
-          ...(callerEnv['TERM'] ? [`TERM=${callerEnv['TERM']}`] : []), 'container=ns-run'];
+          ...(callerEnv['TERM'] ? [`TERM=${callerEnv['TERM']}`] : plan.terminal ? ['TERM=xterm'] : []), 'container=ns-run'];
 }
 
 export function cgroupNeeded(limits: CgroupLimits): boolean {

@@ -8,9 +8,13 @@
  * (every namespace and mount made by the exec stage, maps/veth/cgroup by the parent while the
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
-import { fstatSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants } from 'node:os';
 import {
-  Namespace, NsError, spawn, sys, type ExitStatus, type NsChild, } from 'ns-core';
+  Namespace, NsError, spawn, sys, type ExitStatus, type NsChild, type SuperviseOptions } from 'ns-core';
+import { liveStatus } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
@@ -28,6 +32,8 @@ import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, ty
 /** A running container. */
 export interface Container {
   readonly name: string;
+  /** docker's 64 hex digits. */
+  readonly id: string;
   readonly child: NsChild;
   /** Host pids of the init (PID 1 inside) and of the program (PID 2). */
   readonly pid: number;
@@ -68,11 +74,13 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16),
+      id: randomBytes(32).toString('hex'), autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
     };
+    let latest = initial;
     claimName(store, initial);
     // Told only once the file is ours: a janitor told earlier could remove another's.
     janitor.track({ type: 'file', path: stateFile });
-    undo.unshift(() => store.remove(plan.name));
+    undo.unshift(() => store.release(plan.name, initial.runner));
 
     let subnet: (Subnet & { lease: string }) | undefined;
     if (plan.network === 'veth') {
@@ -122,8 +130,21 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
     counted = true;
+    let log: number | undefined;
+    if (options.detach) {
+      log = openSync(store.logOf(plan.name), 'wx', 0o600);
+      const logFd = log;
+      undo.push(() => closeSync(logFd));
+    }
     child = await spawn(plan.argv, {
-      steps, env, cwd: plan.workdir, killWithParent: 'SIGKILL', ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+      steps, env, cwd: plan.workdir,
+      ...(log !== undefined ? {
+        stdio: ['ignore', log, log] as const,
+        supervise: detachedSupervisor(store, initial, subnet?.lease, cgroup),
+      } : {
+        killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+        ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
+      }),
     });
 
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
@@ -139,9 +160,13 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
-      store.update({
-        ...initial, status: 'running', init: { pid: child.pid, inode: fstatSync(child.pidfd).ino },
-        ...(program ? { program } : {}),
+      store.update(latest = {
+        ...initial, status: 'running', startedAt: new Date().toISOString(),
+        // Detached, our child is the supervisor; the container's init is its child, and signals
+        // for the container go to the init (a SIGKILL for the supervisor would lose the cleanup).
+        ...(options.detach && program
+          ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program }
+          : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
         ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
         ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                            attachment: attachment.inspect } : {}),
@@ -164,7 +189,22 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     }
 
     const started = child;
+    if (options.detach) {
+      // The supervisor removes what the container has from now on; the janitor must not.
+      undo.splice(0, undo.length, () => janitor.done(), () => janitor.started);
+      await runAll(undo);
+      return {
+        name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile,
+        exited: started.exited, ...(subnet ? { subnet } : {}), kill: (signal = 'SIGTERM') => started.kill(signal),
+      };
+    }
     const exited = started.exited.then(async (status) => {
+      // Before anything is removed: `ns-run wait` reads it (StateStore.release).
+      try {
+        store.update(latest = { ...latest, status: 'exited', finishedAt: new Date().toISOString(), exitCode: dockerExitCode(status) });
+      } catch {
+        // The file is removed below in any case; a waiter then reports the end as unknown.
+      }
       netns?.close();
       containerGone();
       // Reported here rather than awaited at start, where the janitor's exec (~10 ms of Node
@@ -174,7 +214,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       return status;
     });
     return {
-      name: plan.name, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
+      name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
       ...(subnet ? { subnet } : {}),
       ...(attachment ? { attachment } : {}),
       kill: (signal = 'SIGTERM') => started.kill(signal),
@@ -193,15 +233,23 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
 
 /**
  * Claims the container's name. A file left by a runner that no longer lives (its janitor could
- * not finish) does not hold the name: it is removed and the claim made again.
+ * not finish), or one that is not a container's state, does not hold the name: it is removed
+ * and the claim made again. (A container kept after its end, for `rm`, is not yet made.)
  */
 function claimName(store: StateStore, state: ContainerState): void {
   try {
     store.claim(state);
   } catch (e) {
     if ((e as NsError).code !== 'EEXIST') throw e;
-    const old = store.read(state.name);
-    if (isAlive(old.runner)) throw e;
+    let old: ContainerState | undefined;
+    try {
+      old = store.read(state.name);
+    } catch (err) {
+      // Not a container's state (claims are complete from the start): it holds no name.
+      if ((err as NsError).code !== 'EINVAL') throw err;
+    }
+    // Running, being made, or kept after its end for `rm` (-d without --rm): the name is taken.
+    if (old && (isAlive(old.runner) || ['running', 'created'].includes(liveStatus(old)) || (old.status === 'exited' && !old.autoRemove))) throw e;
     store.remove(state.name);
     store.claim(state);
   }
@@ -223,6 +271,62 @@ function createImageRoot(plan: ContainerPlan): ContainerRoot {
     image.store.removeContainerRoot(plan.name);
     return image.store.createContainerRoot(image.id, plan.name, options);
   }
+}
+
+/** Path of the on-exit command of a detached container's supervisor (reap-main.ts). */
+const REAP_MAIN = join(__dirname, 'reap-main.js');
+
+/**
+ * A detached container's supervisor: what TypeScript would have removed at the end becomes
+ * its cleanup words (the cgroup, deepest first; the subnet lease), then reap-main records the
+ * exit and removes the image root (and, with --rm, the state).
+ */
+function detachedSupervisor(store: StateStore, state: ContainerState, lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseOptions {
+  return {
+    detach: true,
+    cleanup: [
+      ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
+      ...(lease !== undefined ? [{ unlink: lease }] : []),
+    ],
+    onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
+  };
+}
+
+/**
+ * -t: a pty in the container's own devpts (so `tty` names /dev/pts/N inside), owned by the
+ * program's ids, relayed to our stdout (and from our stdin with -i, raw while it runs) by the
+ * supervisor, sized as our terminal and following it (SIGWINCH).
+ */
+function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptions {
+  return {
+    session: true,
+    terminal: {
+      output: 1, ...(input ? { input: 0 } : {}), owner: { uid: plan.identity.uid, gid: plan.identity.gid },
+      ...(process.stdout.isTTY ? { sizeFrom: 1 } : {}),
+    },
+  };
+}
+
+/** docker's ExitCode: the program's status, or 128+N when signal N ended it. */
+export function dockerExitCode(status: ExitStatus): number {
+  return status.signal ? 128 + (constants.signals[status.signal] ?? 0) : status.code ?? 0;
+}
+
+/** What `inspect` shows as Config and HostConfig, from the options as given. */
+function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNullable<ContainerState['config']> {
+  const str = (v: number | string | undefined) => (v === undefined ? {} : { value: String(v) });
+  const memory = str(options.memory).value;
+  const pidsLimit = str(options.pidsLimit).value;
+  const cpus = str(options.cpus).value;
+  return {
+    hostname: plan.hostname, user: options.user ?? plan.image?.user ?? '',
+    ...(plan.image ? { image: plan.image.reference, exposedPorts: Object.keys(plan.image.config.ExposedPorts ?? {}) } : {}),
+    volumes: (plan.filesystem.volumes ?? []).map((v) => ({ source: v.source, dest: v.dest, readOnly: v.readOnly ?? false })),
+    tmpfs: [...(plan.filesystem.tmpfs ?? [])], readOnly: plan.filesystem.readOnly ?? false,
+    ...(memory !== undefined ? { memory } : {}), ...(pidsLimit !== undefined ? { pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}),
+    capAdd: [...(options.capAdd ?? [])], capDrop: [...(options.capDrop ?? [])],
+    usernsMode: plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode,
+  };
 }
 
 /** How long connections through published ports may finish after the container ended. */
