@@ -260,7 +260,15 @@ describe('faults injected into spawn leave nothing behind', () => {
 describe('faults injected into execInPlace leave nothing behind', () => {
   let dir: string;
   let home: string;
+  // Every process these launchers start is born in a cgroup of this suite's own, so that a
+  // stage process left running is told apart from other suites' containers running meanwhile
+  // (lerna runs the packages' tests in parallel; a container's supervisor has the same name).
+  const pen = join(cgroup2Root(), `${TAG}-in-place`);
+  let home0 = '';
   before(() => {
+    home0 = join(cgroup2Root(), /^0::(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))![1]!);
+    mkdirSync(pen);
+    writeFileSync(join(pen, 'cgroup.procs'), String(process.pid));
     dir = mkdtempSync(join(tmpdir(), `${TAG}i-`));
     chmodSync(dir, 0o755);
     // Mount namespaces may be bound only on a private mount; the rest go there too.
@@ -270,12 +278,23 @@ describe('faults injected into execInPlace leave nothing behind', () => {
     execFileSync('mount', ['--make-private', home]);
   });
   after(() => {
+    writeFileSync(join(home0, 'cgroup.procs'), String(process.pid));
+    writeFileSync(join(pen, 'cgroup.kill'), '1');
+    for (let i = 0; i < 100; i++) {
+      try {
+        rmdirSync(pen);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EBUSY') throw e;
+        execFileSync('sleep', ['0.02']);
+      }
+    }
     spawnSync('umount', ['-R', '-l', home]);
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** What the in-place stage leaves running: processes of nsx (the helper keeps its name) and nsx-init. */
-  const stageProcesses = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+  const stageProcesses = () => readFileSync(join(pen, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).filter((pid) => {
     try {
       return ['nsx', 'ns-relay', 'ns-init'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
     } catch {
