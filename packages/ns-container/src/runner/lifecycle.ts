@@ -24,6 +24,8 @@ export interface ContainerInfo extends ContainerState {
 export function liveStatus(s: ContainerState): ContainerInfo['state'] {
   if (s.status === 'exited') return 'exited';
   // Ended, and its runner or supervisor is recording that: exited.
+  // An in-place container whose init has not forked yet is still being made.
+  if (s.status === 'running' && s.inPlace && !s.init && isAlive(s.supervisor)) return 'created';
   if (s.status === 'running') return isAlive(s.init) ? 'running' : isAlive(s.runner) || isAlive(s.supervisor) ? 'exited' : 'dead';
   return isAlive(s.runner) ? 'created' : 'dead';
 }
