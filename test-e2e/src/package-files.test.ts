@@ -3,7 +3,7 @@
  * sources imply: package.json, README.md, LICENSE, its bins, a man page and a bash completion per
  * bin, the compiled JavaScript and declarations of every source file (no source maps: they
  * point at .ts files the tarball does not carry), and for ns-core the exec stage's C sources,
- * its install script and the built artifacts. A file missing or extra fails, so a stale dist
+ * its install script and the prebuilt artifacts (when built: ns-core's prepack builds them). A file missing or extra fails, so a stale dist
  * file, a test or a fuzzer source never ships unnoticed.
  */
 import { spawnSync } from 'node:child_process';
@@ -36,7 +36,7 @@ function walk(dir: string): string[] {
 function nativeFiles(dir: string): string[] {
   const sources = readdirSync(join(dir, 'native')).filter((f) => !f.startsWith('fuzz_')).map((f) => `native/${f}`);
   const prebuilt = walk(join(dir, 'prebuilt')).map((p) => relative(dir, p));
-  return [...sources, ...prebuilt, 'scripts/build-native.js', 'build/libnsexec.so', 'build/nsx', 'build/nsx-init'];
+  return [...sources, ...prebuilt, 'scripts/build-native.js'];
 }
 
 function expectedFiles(dir: string, manifest: Manifest): string[] {
