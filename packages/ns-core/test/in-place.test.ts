@@ -250,7 +250,8 @@ describe('execInPlace: parent actions by the helper, from outside the new namesp
       { action: 'write-proc', file: 'uid_map', data: '0 0 1' }, { action: 'write-proc', file: 'gid_map', data: '0 0 1' }] }] }`);
     try {
       await until('the program', () => comm(p.pid!) === 'ns-relay' && childrenOf(p.pid!).some((c) => comm(c) === 'sleep'));
-      const [program] = childrenOf(p.pid!);
+      // Its only child but for a helper that may not be reaped yet: the one that is sleep.
+      const program = childrenOf(p.pid!).find((c) => comm(c) === 'sleep');
       for (const k of KIND_NAMES) {
         const name = k === 'pid' ? 'pid' : k === 'time' ? 'time' : k;
         const r = spawnSync('nsenter', [`--${k === 'mnt' ? 'mount' : k}=${files[k]}`, 'true'], { encoding: 'utf8' });

@@ -71,6 +71,10 @@ describe('nft engine: traffic between network namespaces', function () {
 
   it('forwardingEnable turns on routing in the namespace given and reports what it changed', () => {
     const { host } = topo;
+    // A new namespace copies init_net's ip_forward (devconf_inherit_init_net 0): start from off
+    // whatever the machine's own setting is (a container runner on it turns it on).
+    sysctlWrite('net.ipv4.ip_forward', '0', host.ns);
+    sysctlWrite('net.ipv6.conf.all.forwarding', '0', host.ns);
     expect(sysctlRead('net.ipv4.ip_forward', host.ns)).to.equal('0');
     const changes = forwardingEnable({ ipv6: true, netns: host.ns });
     expect(changes.map((c) => [c.key, c.before, c.after, c.changed])).to.deep.equal([

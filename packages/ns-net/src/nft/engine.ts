@@ -228,8 +228,16 @@ interface TableState {
   readonly rules: readonly NftRule[];
 }
 
-/** How often a plan is re-read and retried when the ruleset changed under it. */
-const ATTEMPTS = 8;
+/**
+ * How often a plan is re-read and retried when the ruleset changed under it. Several writers
+ * at once (every container start adds rules) can keep moving the generation on: each retry
+ * waits a little longer, with jitter, so that they stop colliding.
+ */
+const ATTEMPTS = 32;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function backoff(attempt: number): void {
+  Atomics.wait(sleeper, 0, 0, Math.min(50, attempt) * Math.random() * 2);
+}
 
 export class NftEngine {
   readonly table: string;
@@ -322,6 +330,7 @@ export class NftEngine {
         // ERESTART: the ruleset moved on since we read it (nfnetlink checks the batch's
         // generation before any of its messages): read again and plan again.
         if (n >= ATTEMPTS || (e as NsError).code !== 'ERESTART') throw e;
+        backoff(n);
       }
     }
   }
