@@ -1,0 +1,330 @@
+/**
+ * ns-run-oci's logic: the OCI runtime operations (runtime-spec runtime.md) on a state
+ * directory, `--root` (runc's /run/runc layout: ROOT/ID/state.json, ROOT/ID/exec.fifo).
+ *
+ * The create/start split: `create` spawns the container's process with the compiled plan, the
+ * exec stage parked on ROOT/ID/exec.fifo (EXEC_FIFO) after every namespace, mount and id is in
+ * place; once the stage says it is parked, the state is written and create exits: no Node
+ * process stays, the parked process (the program's own pid, PID 1 of its pid namespace) is
+ * reparented to the caller's subreaper (conmon, the shim) or init. `start` opens the fifo for
+ * reading, which lets the stage go on to execve.
+ *
+ * Every operation on an ID holds ROOT/ID.lock (flock), so concurrent calls are serialised.
+ * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
+ * another process is never signalled.
+ */
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readFileSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { NsError, spawn, sys, type Step } from 'ns-core';
+import { compileContainer, openJoins } from '../compile';
+import { FLAG_OPTIONS as MOUNT_FLAG_OPTIONS, PROPAGATION_OPTIONS as MOUNT_PROPAGATION_OPTIONS } from '../compile/filesystem';
+import { CAPABILITY_NAMES } from '../runner/caps';
+import { constants } from 'node:os';
+import { NAMESPACE_TYPES, specError } from '../compile/validate';
+import { isAlive, processRef, type ProcessRef } from '../runner/state';
+import { OCI_VERSION, type ContainerSpec } from '../spec';
+
+/** runtime.md "State": what `state` prints. */
+export interface OciState {
+  readonly ociVersion: string;
+  readonly id: string;
+  readonly status: 'creating' | 'created' | 'running' | 'stopped';
+  readonly pid: number;
+  readonly bundle: string;
+  readonly rootfs: string;
+  readonly created: string;
+  readonly owner: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** What ROOT/ID/state.json holds. */
+interface StoredState {
+  readonly id: string;
+  readonly init: ProcessRef;
+  readonly bundle: string;
+  readonly rootfs: string;
+  readonly created: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface RuntimeOptions {
+  /** The state directory (runc's --root). */
+  readonly root: string;
+}
+
+export interface CreateOptions {
+  readonly bundle: string;
+  readonly pidFile?: string;
+  readonly consoleSocket?: string;
+  readonly noPivot?: boolean;
+}
+
+const S_IFIFO = 0o010000;
+const LOCK_EX = 2;
+
+/** runc's rule for container ids (libcontainer: ^[\w+-\.]+$), which keeps them one path component. */
+function checkId(id: string): void {
+  if (!/^[\w+.-]+$/.test(id) || id === '.' || id === '..') {
+    throw new NsError({ errno: 22, code: 'EUSAGE', message: `invalid container id '${id}': letters, digits, '_', '+', '-' and '.' only` });
+  }
+}
+
+function notFound(id: string): NsError {
+  return new NsError({ errno: 2, code: 'ENOENT', message: `container does not exist: ${id}` });
+}
+
+/** Writes a file whole or not at all: a reader never sees half of it. */
+function writeAtomic(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export class OciRuntime {
+  constructor(readonly options: RuntimeOptions) {}
+
+  private dir(id: string): string {
+    return posix.join(this.options.root, id);
+  }
+
+  /** Runs fn holding ID's lock (ROOT/ID.lock, flock: released when this process ends, however it ends). */
+  async locked<T>(id: string, fn: () => T | Promise<T>): Promise<T> {
+    checkId(id);
+    mkdirSync(this.options.root, { recursive: true, mode: 0o700 });
+    const fd = openSync(posix.join(this.options.root, `${id}.lock`), 'a', 0o600);
+    try {
+      sys.flock(fd, LOCK_EX);
+      return await fn();
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private stored(id: string): StoredState | undefined {
+    try {
+      return JSON.parse(readFileSync(posix.join(this.dir(id), 'state.json'), 'utf8')) as StoredState;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  private exists(id: string): boolean {
+    try {
+      return fstatSync(openSync(this.dir(id), 'r')) !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /** runtime.md's status: created while the process waits on the fifo, running once past it, stopped once it is gone (or a zombie). */
+  state(id: string): OciState {
+    checkId(id);
+    const s = this.stored(id);
+    if (!s) throw notFound(id);
+    const alive = isAlive(s.init);
+    // start unlinks the fifo once the program is let go.
+    const parked = existsSync(posix.join(this.dir(id), 'exec.fifo'));
+    const status = !alive ? 'stopped' : parked ? 'created' : 'running';
+    return {
+      ociVersion: OCI_VERSION, id, status, pid: alive ? s.init.pid : 0, bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: '',
+      ...(s.annotations && Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
+    };
+  }
+
+  /**
+   * create: everything but the execve. Resolves once the program is parked (its pid in
+   * --pid-file); on any failure nothing is left: no process, no state directory.
+   */
+  async create(id: string, options: CreateOptions): Promise<number> {
+    const { spec, bundle, dir } = this.claim(id, options);
+    const fifo = posix.join(dir, 'exec.fifo');
+    const fds: number[] = [];
+    let pid: number | undefined;
+    try {
+      sys.mknod(fifo, S_IFIFO | 0o622);
+      const fifoFd = sys.openRaw(fifo, sys.O_PATH);
+      fds.push(fifoFd);
+      const [readyRead, readyWrite] = sys.pipe();
+      fds.push(readyRead, readyWrite);
+      const compiled = compileContainer(spec, {
+        bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
+      });
+      for (const w of compiled.warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      const join = openJoins(compiled);
+      let childPid: number | undefined;
+      try {
+        // The pid as the caller's pid namespace sees it, at the sync point (the parked process never execs while we wait).
+        const recordPid: Step = { name: 'container pid', parent: [{ action: 'call', step: 'container pid', run: ({ pid: p }) => { childPid = p; } }] };
+        const started = spawn(compiled.argv, {
+          create: compiled.create, join, steps: [...compiled.steps, recordPid], env: compiled.env, cwd: compiled.cwd,
+          stdio: 'inherit', fds: { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
+        });
+        started.catch(() => undefined);
+        sys.closeFd(readyWrite);
+        fds.splice(fds.indexOf(readyWrite), 1);
+        await parked(readyRead, started);
+      } finally {
+        for (const ns of join) ns.close();
+      }
+      pid = childPid!;
+      this.record(dir, id, pid, bundle, compiled.rootfs, spec, options.pidFile);
+      return pid;
+    } catch (e) {
+      if (pid !== undefined) killAndWait(pid);
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    } finally {
+      for (const fd of fds) sys.closeFd(fd);
+    }
+  }
+
+  /** Reads the bundle's config.json and claims ROOT/ID (EEXIST for a taken id). */
+  private claim(id: string, options: CreateOptions): { spec: ContainerSpec; bundle: string; dir: string } {
+    checkId(id);
+    const bundle = posix.resolve(options.bundle);
+    let spec: ContainerSpec;
+    try {
+      spec = JSON.parse(readFileSync(posix.join(bundle, 'config.json'), 'utf8')) as ContainerSpec;
+    } catch (e) {
+      if (e instanceof SyntaxError) throw specError('config.json', `not JSON: ${e.message}`);
+      throw NsError.from(e, { syscall: 'open', path: posix.join(bundle, 'config.json'), step: '--bundle' });
+    }
+    if (spec.hooks && Object.values(spec.hooks).some((h) => (h as unknown[] | undefined)?.length)) throw specError('hooks', 'are not supported by ns-run-oci yet');
+    if (spec.process?.terminal) throw specError('process.terminal', 'a console (--console-socket) is not supported by ns-run-oci yet');
+    const dir = this.dir(id);
+    try {
+      mkdirSync(dir, { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new NsError({ errno: 17, code: 'EEXIST', message: `container with id exists: ${id}` });
+      throw NsError.from(e, { syscall: 'mkdir', path: dir, step: '--root' });
+    }
+    return { spec, bundle, dir };
+  }
+
+  private record(dir: string, id: string, pid: number, bundle: string, rootfs: string, spec: ContainerSpec, pidFile?: string): void {
+    const state: StoredState = {
+      id, init: processRef(pid), bundle, rootfs, created: new Date().toISOString(), ...(spec.annotations ? { annotations: spec.annotations } : {}),
+    };
+    writeAtomic(posix.join(dir, 'state.json'), JSON.stringify(state));
+    if (pidFile) writeAtomic(posix.resolve(pidFile), String(pid));
+  }
+
+  /** run: create + start in one, waited for here; the container's state is removed once it ends. Resolves to its exit code (128+N for signal N). */
+  async run(id: string, options: CreateOptions): Promise<number> {
+    const { spec, bundle, dir } = this.claim(id, options);
+    try {
+      const compiled = compileContainer(spec, { bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}) });
+      for (const w of compiled.warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      const join = openJoins(compiled);
+      let child;
+      try {
+        child = await spawn(compiled.argv, { create: compiled.create, join, steps: compiled.steps, env: compiled.env, cwd: compiled.cwd, stdio: 'inherit' });
+      } finally {
+        for (const ns of join) ns.close();
+      }
+      this.record(dir, id, child.pid, bundle, compiled.rootfs, spec, options.pidFile);
+      const status = await child.exited;
+      return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** runtime-spec features.md: what this runtime supports. */
+  features(): Record<string, unknown> {
+    return {
+      ociVersionMin: '1.0.0', ociVersionMax: OCI_VERSION, hooks: [],
+      mountOptions: [...Object.keys(MOUNT_FLAG_OPTIONS), ...Object.keys(MOUNT_PROPAGATION_OPTIONS)].sort(),
+      linux: {
+        namespaces: Object.keys(NAMESPACE_TYPES), capabilities: CAPABILITY_NAMES.map((n) => `CAP_${n}`),
+        cgroup: { v1: false, v2: false, systemd: false }, seccomp: { enabled: true }, apparmor: { enabled: false }, selinux: { enabled: false },
+      },
+    };
+  }
+
+  /** start: lets the parked program execve. */
+  async start(id: string): Promise<void> {
+    const st = this.state(id);
+    if (st.status !== 'created') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot start a container that is ${st.status}: ${id}` });
+    const fifo = posix.join(this.dir(id), 'exec.fifo');
+    // The writer is already blocked in open(2): this open pairs with it at once (fifo(7)).
+    const fd = openSync(fifo, 'r');
+    try {
+      const byte = Buffer.alloc(1);
+      if (readSync(fd, byte) !== 1) throw new NsError({ errno: 5, code: 'EIO', message: `container ${id} ended before it started` });
+    } finally {
+      closeSync(fd);
+    }
+    unlinkSync(fifo);
+  }
+
+  /** kill: a signal to the container's process, verified by pidfd first. */
+  kill(id: string, signal: number): void {
+    const s = this.stored(id);
+    if (!s) throw notFound(id);
+    if (!isAlive(s.init)) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+    const fd = sys.pidfdOpen(s.init.pid);
+    try {
+      if (fstatSync(fd).ino !== s.init.inode) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+      sys.pidfdSendSignal(fd, signal);
+    } finally {
+      sys.closeFd(fd);
+    }
+  }
+
+  /** delete: a stopped or created container's state removed (--force: a running one killed first). */
+  delete(id: string, force: boolean): void {
+    checkId(id);
+    const s = this.stored(id);
+    if (!s) {
+      if (force) {
+        rmSync(this.dir(id), { recursive: true, force: true });
+        return;
+      }
+      if (this.exists(id)) {
+        // A create that died half-way: its directory has no state; nothing runs from it.
+        rmSync(this.dir(id), { recursive: true, force: true });
+        return;
+      }
+      throw notFound(id);
+    }
+    const status = this.state(id).status;
+    if (status === 'running' && !force) throw new NsError({ errno: 16, code: 'EBUSY', message: `cannot delete container ${id} that is not stopped: running` });
+    if (status !== 'stopped') killAndWait(s.init.pid, s.init);
+    rmSync(this.dir(id), { recursive: true, force: true });
+    rmSync(posix.join(this.options.root, `${id}.lock`), { force: true });
+  }
+}
+
+/** Waits for the stage's byte on the ready pipe (it is parked), or for the spawn's failure. */
+async function parked(readyRead: number, started: Promise<unknown>): Promise<void> {
+  const byte = Buffer.alloc(1);
+  const n = await new Promise<number>((resolve, reject) => {
+    read(readyRead, byte, 0, 1, null, (e, count) => (e ? reject(e) : resolve(count)));
+  });
+  if (n === 1) return;
+  // EOF: the stage closed its end without a word, so it failed before parking; spawn() says why.
+  await started;
+  throw new NsError({ errno: 5, code: 'EIO', message: 'the container\'s process ended before it was parked' });
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function killAndWait(pid: number, ref?: ProcessRef): void {
+  let fd: number;
+  try {
+    fd = sys.pidfdOpen(pid);
+  } catch {
+    return;
+  }
+  try {
+    if (ref && fstatSync(fd).ino !== ref.inode) return;
+    sys.pidfdSendSignal(fd, 9);
+    for (let i = 0; i < 500 && isAlive({ pid, inode: fstatSync(fd).ino }); i++) sleepMs(10);
+  } finally {
+    sys.closeFd(fd);
+  }
+}
