@@ -9,7 +9,7 @@
  * reparented to the caller's subreaper (conmon, the shim) or init. `start` opens the fifo for
  * reading, which lets the stage go on to execve.
  *
- * Every operation on an ID holds ROOT/ID.lock (flock), so concurrent calls are serialised.
+ * Every operation on an ID holds a flock on ROOT/ID, so concurrent calls are serialised.
  * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
  * another process is never signalled.
  */
@@ -87,16 +87,24 @@ export class OciRuntime {
     return posix.join(this.options.root, id);
   }
 
-  /** Runs fn holding ID's lock (ROOT/ID.lock, flock: released when this process ends, however it ends). */
+  /**
+   * Runs fn holding ID's lock: flock on ROOT/ID itself, released when this process ends however
+   * it ends, and gone with the directory (no lock file to leave behind). An ID with no directory
+   * has nothing to lock: create claims it by mkdir(2), which only one caller wins, and locks it then.
+   */
   async locked<T>(id: string, fn: () => T | Promise<T>): Promise<T> {
     checkId(id);
-    mkdirSync(this.options.root, { recursive: true, mode: 0o700 });
-    const fd = openSync(posix.join(this.options.root, `${id}.lock`), 'a', 0o600);
+    let fd: number | undefined;
     try {
-      sys.flock(fd, LOCK_EX);
+      fd = sys.openRaw(this.dir(id), sys.O_DIRECTORY);
+    } catch (e) {
+      if ((e as NsError).code !== 'ENOENT') throw e;
+    }
+    try {
+      if (fd !== undefined) sys.flock(fd, LOCK_EX);
       return await fn();
     } finally {
-      closeSync(fd);
+      if (fd !== undefined) sys.closeFd(fd);
     }
   }
 
@@ -193,12 +201,15 @@ export class OciRuntime {
     if (spec.hooks && Object.values(spec.hooks).some((h) => (h as unknown[] | undefined)?.length)) throw specError('hooks', 'are not supported by ns-run-oci yet');
     if (spec.process?.terminal) throw specError('process.terminal', 'a console (--console-socket) is not supported by ns-run-oci yet');
     const dir = this.dir(id);
+    mkdirSync(this.options.root, { recursive: true, mode: 0o700 });
     try {
       mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new NsError({ errno: 17, code: 'EEXIST', message: `container with id exists: ${id}` });
       throw NsError.from(e, { syscall: 'mkdir', path: dir, step: '--root' });
     }
+    // Held until this process ends: callers on the same ID wait for the container to exist.
+    sys.flock(sys.openRaw(dir, sys.O_DIRECTORY), LOCK_EX);
     return { spec, bundle, dir };
   }
 
@@ -293,7 +304,6 @@ export class OciRuntime {
     if (status === 'running' && !force) throw new NsError({ errno: 16, code: 'EBUSY', message: `cannot delete container ${id} that is not stopped: running` });
     if (status !== 'stopped') killAndWait(s.init.pid, s.init);
     rmSync(this.dir(id), { recursive: true, force: true });
-    rmSync(posix.join(this.options.root, `${id}.lock`), { force: true });
   }
 }
 
