@@ -218,6 +218,28 @@ async function containerSection() {
 }
 
 /**
+ * network_attach_vs_podman (bench/network.js): a server container started on a user network
+ * until another container gets its first answer by the server's name, ns-run vs podman with
+ * runc. In a network namespace of its own, so neither engine's bridge, rules or sysctls reach
+ * the host's.
+ */
+async function networkSection() {
+  if (!have('podman')) return skip('network_attach_vs_podman', 'podman is not installed');
+  if (!have('runc')) return skip('network_attach_vs_podman', 'runc is not installed');
+  if (!fs.existsSync('/bin/busybox')) return skip('network_attach_vs_podman', 'busybox-static is not installed');
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/network.js'))) return skip('network_attach_vs_podman', 'ns-run is not built');
+  const out = path.join(build, 'network-section.json');
+  fs.mkdirSync(build, { recursive: true });
+  fs.rmSync(out, { force: true });
+  const r = spawnSync('unshare', ['--net', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, path.join(__dirname, 'network.js'), out,
+    String(quick ? 3 : 10)], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`bench: the network section failed (exit ${r.status})`);
+  const part = JSON.parse(fs.readFileSync(out, 'utf8'));
+  Object.assign(results.medians_ms, part.medians_ms);
+  record('network_attach_vs_podman', part.ratio, 0.5, part.detail);
+}
+
+/**
  * A docker archive of busybox plus a 50 MB layer, made once with podman (a throwaway vfs
  * root under bench/build, so the host's podman storage is untouched): podman import of the
  * busybox rootfs, a build that COPYs 50 MB of random bytes on top, podman save.
@@ -307,16 +329,9 @@ function rssSection() {
   }
 }
 
-/** KiB of RSS of pid and every process below it, but for those named `except` (the program). */
+/** KiB of RSS of pid and every process below it, but for those named `except` (the program), once nothing is still on its way to what it stays as (node, nsx). */
 function keptRssKib(pid, except) {
-  const comm = (p) => { try { return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim(); } catch { return ''; } };
-  const children = (p) => { try { return fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number); } catch { return []; } };
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...children(all[i]));
-  // Ready once the program runs and nothing is still on its way to what it stays as.
-  if (!all.some((p) => comm(p) === except) || all.some((p) => ['node', 'nsx'].includes(comm(p)))) return undefined;
-  return all.filter((p) => comm(p) !== except)
-    .reduce((sum, p) => sum + Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0), 0);
+  return treeRssKib(pid, except, ['node', 'nsx']);
 }
 
 /** What `launcher -Urpf --mount-proc sleep` keeps in memory while sleep runs (sleep excluded), KiB. */
@@ -348,6 +363,62 @@ async function heldSection() {
   record('held_rss_fork_vs_util_linux', pairedRatio(ours, theirs), 0.5, `${median(ours)} KiB vs ${median(theirs)} KiB`);
 }
 
+/** KiB of RSS of pid and every process below it but `except`, once `except` runs and none is named in `busy` (undefined before). */
+function treeRssKib(pid, except, busy = []) {
+  const comm = (p) => { try { return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim(); } catch { return ''; } };
+  const children = (p) => { try { return fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number); } catch { return []; } };
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...children(all[i]));
+  if (!all.some((p) => comm(p) === except) || all.some((p) => busy.includes(comm(p)))) return undefined;
+  return all.filter((p) => comm(p) !== except)
+    .reduce((sum, p) => sum + Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0), 0);
+}
+
+/**
+ * What a running container keeps in memory besides its program (sleep), KiB:
+ * held_rss_container_kib for a foreground `ns-run --network none -- sleep` (every process of
+ * the runner's tree: while Node stays with a foreground container, its RSS counts), and
+ * held_rss_detached_kib for `ns-run -d` (the C supervisor's tree: no Node process stays).
+ */
+async function heldContainerSection() {
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/cli.js'))) return skip('held_rss_container_kib', 'ns-run is not built');
+  const rootfs = busyboxRootfs();
+  if (!fs.existsSync(path.join(rootfs, 'bin/sleep'))) fs.symlinkSync('busybox', path.join(rootfs, 'bin/sleep'));
+  const settle = async (measure) => {
+    for (let i = 0; i < 500; i++) {
+      const kib = measure();
+      if (kib !== undefined) return kib;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('sleep never started');
+  };
+  const foreground = [];
+  const detached = [];
+  for (let i = 0; i < (quick ? 3 : 9); i++) {
+    const child = spawn(bin('ns-run'), ['--network', 'none', '--rootfs', rootfs, '--', 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      // Janitor and relays start on the way; measured once the tree has stopped changing.
+      await settle(() => treeRssKib(child.pid, 'sleep'));
+      await new Promise((r) => setTimeout(r, 300));
+      foreground.push(treeRssKib(child.pid, 'sleep'));
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+    }
+    const name = `nstools-bench-held-${process.pid}-${i}`;
+    const started = spawnSync(bin('ns-run'), ['run', '-d', '--name', name, '--network', 'none', '--rootfs', rootfs, '--', 'sleep', '60'], { encoding: 'utf8' });
+    if (started.status !== 0) throw new Error(`ns-run -d: ${started.stderr}`);
+    try {
+      const state = JSON.parse(fs.readFileSync(`/run/ns-run/containers/${name}.json`, 'utf8'));
+      detached.push(await settle(() => treeRssKib(state.supervisor.pid, 'sleep')));
+    } finally {
+      spawnSync(bin('ns-run'), ['rm', '-f', name]);
+    }
+  }
+  record('held_rss_container_kib', median(foreground), 4096, `${median(foreground)} KiB kept by a foreground ns-run (Node stays), sleep excluded`);
+  record('held_rss_detached_kib', median(detached), 4096, `${median(detached)} KiB kept by ns-run -d's supervisor tree, sleep excluded`);
+}
+
 function writeOutputs() {
   fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const table = [
@@ -369,6 +440,10 @@ function writeOutputs() {
 (async () => {
   const started = Date.now();
   const sectionOut = process.argv[process.argv.indexOf('--container-section') + 1];
+  if (process.argv.includes('--held-container-section')) {
+    await heldContainerSection();
+    return;
+  }
   if (process.argv.includes('--container-section')) {
     await containerSection();
     fs.writeFileSync(sectionOut, JSON.stringify({ ratios: results.ratios, medians_ms: results.medians_ms, skipped: results.skipped, rows }));
@@ -378,8 +453,10 @@ function writeOutputs() {
   await cliSection();
   await netSection();
   await containerSection();
+  await networkSection();
   await imageSection();
   await heldSection();
+  await heldContainerSection();
   rssSection();
   writeOutputs();
   const over = rows.filter((r) => !r.ok).map((r) => r.key);

@@ -3,7 +3,7 @@ import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileInPlace, compileSpawn, liveChildren, NsError, spawn } from 'ns-core';
-import { descendantsOf, gone, waitFor } from 'ns-test-kit';
+import { commOf as comm, descendantsOf, gone, waitFor } from 'ns-test-kit';
 import {
   CgroupGroup, cgroup, supervisedCgroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, hierarchyFor, parseBytes,
   parseCgroupMounts, parseCpus, parseLimits, parsePidsMax, parseProcCgroup, planLimitWrites, readProcessCgroups,
@@ -45,7 +45,6 @@ function leftovers(layout: CgroupLayout): string[] {
   return ownDirectories(layout).flatMap((d) => readdirSync(d).filter((n) => n.startsWith(TAG) || n.startsWith(`ns-cgroup-${process.pid}-`)).map((n) => join(d, n)));
 }
 
-const comm = (pid: number) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
 const cmdline = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { return ''; } };
 
 /** The directory the process is in, in the hierarchy carrying `controller` (seen from outside). */

@@ -2,12 +2,16 @@
 export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, keptCapabilities, namesOf as capabilityNames } from './runner/caps';
 export { DEFAULT_USERNS_RANGE, planIdentity, resolveUser, type Identity, type MapMode } from './runner/identity';
 export { resolveInRoot, type InRootPath } from './runner/inroot';
-export { DEFAULT_SUBNET_POOL, parsePublish, parseSubnet, subnetAt, type NetworkMode, type PublishSpec, type Subnet } from './runner/network';
 export { assembleFilesystem, STAGING_CANDIDATES, type FilesystemSpec, type Volume } from './runner/rootfs';
-export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef } from './runner/state';
-export { listContainers, planExec, signalContainer, stopContainer, type ContainerInfo, type ExecOptions, type ExecPlan } from './runner/lifecycle';
+export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './runner/state';
+export {
+  followLog, listContainers, liveStatus, planExec, removeContainer, scanContainers, signalContainer, stopContainer, waitContainer,
+  type ContainerInfo, type ExecOptions, type ExecPlan,
+} from './runner/lifecycle';
+export { inspectContainer } from './runner/inspect';
 export * from './runner/options';
 export * from './runner/run';
 export { parseEnvFile, readEnvFile, ENV_FILE_MAX } from './runner/envfile';
 export { planImage, type ImageSource, type PlannedImage } from './runner/image';
 export { directoryView, layersView, type RootView } from './runner/inroot';
+export * from './network';

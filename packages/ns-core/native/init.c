@@ -36,6 +36,7 @@
  */
 #include <asm/termbits.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/prctl.h>
 #include <poll.h>
 #include <signal.h>
@@ -362,8 +363,9 @@ struct relay {
 	long npending;
 };
 
-/* One message's fd (SCM_RIGHTS), or -1 when the socket closed without one. */
-static long receive_fd(long sock)
+/* One message's fd (SCM_RIGHTS), or -1 when the socket closed without one (or, with
+ * MSG_DONTWAIT in flags, none is there). */
+static long receive_fd(long sock, long flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -380,7 +382,7 @@ static long receive_fd(long sock)
 	msg.msg_control = u.buf;
 	msg.msg_controllen = sizeof(u.buf);
 	do
-		r = raw6(SYS_recvmsg, sock, (long)&msg, MSG_CMSG_CLOEXEC, 0, 0, 0);
+		r = raw6(SYS_recvmsg, sock, (long)&msg, MSG_CMSG_CLOEXEC | flags, 0, 0, 0);
 	while (r == -EINTR_);
 	if (r <= 0)
 		return -1;
@@ -418,9 +420,9 @@ static void make_raw(struct relay *r)
 		r->raw = 1;
 }
 
-static void got_master(struct relay *r)
+static void got_master(struct relay *r, long flags)
 {
-	r->master = receive_fd(r->console);
+	r->master = receive_fd(r->console, flags);
 	RAW1(SYS_close, r->console);
 	r->console = -1;
 	if (r->master < 0)
@@ -494,7 +496,7 @@ static void relay_wait(struct relay *r, long sfd)
 	if (RAW5(SYS_ppoll, p, n, NULL, NULL, 8) <= 0)
 		return;
 	if (i_sock >= 0 && p[i_sock].revents)
-		got_master(r);
+		got_master(r, 0);
 	if (i_master >= 0 && r->master >= 0) {
 		if (p[i_master].revents & POLLOUT)
 			to_master(r);
@@ -514,8 +516,10 @@ static void relay_finish(struct relay *r)
 {
 	struct pollfd p;
 	struct timespec ts;
+	/* A program that was quick may be gone before we took its master: it is queued on the
+	 * socket (its sendmsg returned before it exited), with what it wrote waiting in the pty. */
 	if (r->console >= 0)
-		RAW1(SYS_close, r->console);
+		got_master(r, MSG_DONTWAIT);
 	while (r->master >= 0) {
 		p.fd = (int)r->master;
 		p.events = POLLIN;
@@ -634,6 +638,34 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 	exit_now(code);
 }
 
+/*
+ * What stays of a FORK outside the program must not be a way around the program's limits: it
+ * runs unfiltered (a seccomp filter is the program's), and as PID 1 or a relay the program may
+ * see it. Non-dumpable, ptrace of it needs CAP_SYS_PTRACE over its memory's user namespace
+ * (ptrace(2), "ptrace access mode checking"), not merely the same uid; and it keeps only the
+ * capabilities its mode uses: CAP_KILL to pass signals on to a program that changed its ids,
+ * and for a supervisor's cleanup the rights to remove what root made (DAC_OVERRIDE,
+ * DAC_READ_SEARCH, FOWNER) and to join a user namespace (SYS_ADMIN). Ambient ones go too.
+ */
+static void harden(int mode)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	uint64_t keep = 1ULL << CAP_KILL, have;
+
+	if (mode == 2)
+		keep |= 1ULL << CAP_DAC_OVERRIDE | 1ULL << CAP_DAC_READ_SEARCH | 1ULL << CAP_FOWNER | 1ULL << CAP_SYS_ADMIN;
+	RAW5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+	RAW5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (RAW2(SYS_capget, &hdr, data) < 0)
+		return;
+	have = (data[0].permitted | (uint64_t)data[1].permitted << 32) & keep;
+	data[0].effective = data[0].permitted = (uint32_t)have;
+	data[1].effective = data[1].permitted = (uint32_t)(have >> 32);
+	data[0].inheritable = data[1].inheritable = 0;
+	RAW2(SYS_capset, &hdr, data);
+}
+
 __attribute__((used)) void init_start(long *sp)
 {
 	long argc = sp[0];
@@ -642,6 +674,8 @@ __attribute__((used)) void init_start(long *sp)
 	struct words w;
 	int mode;
 
+	/* First: execve made us dumpable again (harden, below, says why that must not last). */
+	RAW5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 6 || parse_u64(argv[2], &child) || parse_u64(argv[3], &forward) || parse_u64(argv[4], &ignore) ||
 	    (!same(argv[5], "-") && parse_u64(argv[5], &fd)) || child == 0)
 		exit_now(125);
@@ -653,6 +687,7 @@ __attribute__((used)) void init_start(long *sp)
 	}
 	/* ps shows what it is: ns-init, ns-relay or ns-supervise (argv[0]), not the file name. */
 	RAW2(SYS_prctl, PR_SET_NAME, argv[0]);
+	harden(mode);
 	serve((long)child, mode, forward, ignore, same(argv[5], "-") ? -1 : (long)fd, &w);
 }
 

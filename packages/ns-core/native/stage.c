@@ -633,6 +633,12 @@ static NSX_CHILD __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t 
 	child = clone_grandchild(c, opi, o, rp);
 	if (child < 0)
 		die(c, opi, child, NSX_SYS_CLONE);
+#ifdef NSX_STANDALONE
+	/* Our own memory (the grandchild's is a copy made just now, which stays as it was): from
+	 * now on, not only once nsx-init runs (init.c: harden), a program that starts before our
+	 * exec cannot ptrace us, which would keep it attached across the exec. */
+	RAW5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
 	send_record(c, NSX_REC_PID, (int32_t)opi, 0, 0, (int32_t)child);
 	if (writes_info)
 		info_write(c, child);

@@ -124,3 +124,35 @@ export function environBytes(): string[] {
     return Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
   }
 }
+
+/**
+ * The environment a program should inherit from this process: environ as the kernel passed it
+ * (bytes kept), with what this process changed since applied from `env` (process.env): an entry
+ * removed there is dropped, one set to another value takes that value, a new one is added. An
+ * entry Node decoded with U+FFFD for bytes that are not UTF-8 is unchanged if `env` still holds
+ * that decoding, so its original bytes pass on; a name that is not UTF-8 (which Node leaves out
+ * of process.env) passes on as it came.
+ */
+export function inheritedEnvironment(env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const lossy = (s: string) => encodeText(s).toString('utf8');
+  for (const entry of environBytes()) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) continue;
+    const raw = entry.slice(0, eq);
+    const key = lossy(raw);
+    if (seen.has(key)) continue; // getenv(3) and Node take the first of duplicates
+    seen.add(key);
+    // Node hides a name that is not UTF-8 from process.env altogether: nobody here could have changed it.
+    if (hasEscapedBytes(raw) && !(key in env)) {
+      out.push(entry);
+      continue;
+    }
+    const now = env[key];
+    if (now === undefined) continue;
+    out.push(now === lossy(entry.slice(eq + 1)) ? entry : `${key}=${now}`);
+  }
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && !seen.has(key)) out.push(`${key}=${value}`);
+  return out;
+}

@@ -179,11 +179,11 @@ export function openTargets(options: EnterOptions): OpenedTargets {
     opened.ids = programNamespaceIds(target, fromTarget, opened.handles);
 
     if (options.root !== undefined) {
-      opened.rootFd = sys.openRaw(options.root === true ? `/proc/${target}/root` : options.root, O_PATH_DIR);
+      opened.rootFd = openNamed('--root', options.root === true ? `/proc/${target}/root` : options.root);
       opened.fds.push(opened.rootFd);
     }
     if (options.wd !== undefined) {
-      opened.wdFd = sys.openRaw(options.wd === true ? `/proc/${target}/cwd` : options.wd, O_PATH_DIR);
+      opened.wdFd = openNamed('--wd', options.wd === true ? `/proc/${target}/cwd` : options.wd);
       opened.fds.push(opened.wdFd);
     } else if (options.root !== undefined && options.wdns === undefined && !opened.entered.includes('mnt')) {
       // nsenter keeps the working directory it has after entering (it opens "." before the
@@ -311,3 +311,12 @@ function sameIfReadable(check: () => boolean): boolean {
   }
 }
 
+
+/** A directory opened for a later fchdir/chroot, its failure naming the option it serves. */
+function openNamed(option: string, path: string): number {
+  try {
+    return sys.openRaw(path, O_PATH_DIR);
+  } catch (e) {
+    throw NsError.from(e).withStep(option);
+  }
+}

@@ -55,6 +55,20 @@ describe('bytes', () => {
   });
 });
 
+describe('inheritedEnvironment', () => {
+  it('the bytes the kernel passed, with what this process changed in process.env applied', () => {
+    const core = JSON.stringify(join(__dirname, '../src/index.js'));
+    const script = `const core = require(${core});
+      delete process.env.GONE; process.env.CHANGED = 'new'; process.env.ADDED = 'a';
+      process.stdout.write(JSON.stringify(core.inheritedEnvironment().map((e) => core.encodeText(e).toString('hex'))));`;
+    const r = spawnSync('/bin/sh', ['-c', `exec env -i "X=$(printf '\\377')" "$(printf 'K\\376')=v" GONE=1 CHANGED=old "D=$(printf 'a\\300')" ${process.execPath} -e "$0"`, script],
+      { encoding: 'utf8' });
+    expect(r.stderr).to.equal('');
+    const entries = (JSON.parse(r.stdout) as string[]).map((h) => Buffer.from(h, 'hex').toString('latin1'));
+    expect(entries).to.deep.equal(['X=\xff', 'K\xfe=v', 'CHANGED=new', 'D=a\xc0', 'ADDED=a']);
+  });
+});
+
 describe('NsError.from', () => {
   it('keeps a Node error\'s errno, code and syscall, and names the path and step', () => {
     let thrown: unknown;

@@ -1,5 +1,5 @@
 /**
- * ns-enter (packages/ns-run, bin/ns-enter.js) against bad input, and its parser against 10,000
+ * ns-enter (packages/ns-run, bin/ns-enter) against bad input, and its parser against 10,000
  * random argument vectors. It lives here, with the harness, while ns-run is being built by
  * others; it runs ns-run's build as any user would, and belongs in ns-run/test once that settles.
  */

@@ -10,7 +10,7 @@
 import { usageError } from 'ns-core';
 import { failAndExit, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { isIpGrammar } from './cli/grammar';
-import { net, type VethOptions } from './step';
+import { preparedNet, type VethOptions } from './step';
 
 const PROG = 'ns-net';
 
@@ -70,7 +70,8 @@ function runCommand(argv: readonly string[]): Promise<void> {
       ...(value('peer-address') !== undefined ? { peerAddress: value('peer-address')! } : {}),
       gateway: args.has('gateway'),
     });
-    const step = net({ loopback: !args.has('no-loopback'), ...(veth ? { veth } : {}) });
-    await launch(args.operands, { steps: [step] }, { signals: 'program' });
+    // Made now, from this thread, so that the program's process only joins it and Node can leave.
+    const { join, step } = preparedNet({ loopback: !args.has('no-loopback'), ...(veth ? { veth } : {}) });
+    await launch(args.operands, { steps: [step], join }, { signals: 'program' });
   });
 }

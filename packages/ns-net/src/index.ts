@@ -3,7 +3,7 @@
  * `ip`), a spawn step giving a program its own namespace with `lo` up and a veth link, and
  * named namespaces shared with `ip netns`.
  */
-export { net, type NetOptions, type VethOptions } from './step';
+export { net, preparedNet, type NetOptions, type VethOptions } from './step';
 export {
   RtnlHandle, veth, bridge, dummy, macvlan, validateIfname,
   type Address, type AddrOptions, type AddrFlushFilter, type BridgeOptions, type Link, type LinkChanges, type LinkListFilter,

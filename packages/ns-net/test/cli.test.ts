@@ -8,6 +8,7 @@ import { spawn, sys } from 'ns-core';
 import { net } from '../src/step';
 import { RtnlHandle, veth } from '../src/verbs';
 import { hostHasLink, uniqueName, uniqueSubnet } from './helpers';
+import { childrenOf, commOf as comm, waitFor } from 'ns-test-kit';
 
 const CLI = join(__dirname, '../../bin/ns-net.js');
 const RUN_DIR = '/run/netns';
@@ -89,7 +90,29 @@ describe('ns-net CLI', () => {
       } finally {
         proc.kill('SIGKILL');
       }
-      expect(hostHasLink(hostIf)).to.equal(false);
+      // No process waits to delete it: the namespace's teardown (a kernel work queue) takes the pair.
+      await waitFor('the pair to go with the namespace', () => !hostHasLink(hostIf));
+    });
+
+    it('in place: the program keeps the launcher\'s pid (no Node waits) in the namespace made for it, the pair going with it', async () => {
+      const hostIf = uniqueName('p');
+      const s = uniqueSubnet();
+      const proc = spawnProcess(process.execPath, [CLI, '--veth', `${hostIf}:eth0`, '--address', `${s.host}/30`, '--peer-address', `${s.peer}/30`,
+        '--gateway', '--', 'sleep', '20'], { stdio: 'ignore' });
+      try {
+        await waitFor('the program', () => comm(proc.pid!) === 'sleep');
+        expect(childrenOf(proc.pid!), 'nothing else').to.deep.equal([]);
+        const inside = (...args: string[]) => execFileSync('nsenter', ['-t', String(proc.pid), '-n', 'ip', '-j', ...args], { encoding: 'utf8' });
+        const eth0 = (JSON.parse(inside('addr', 'show', 'eth0')) as { operstate: string; addr_info: { family: string; local: string }[] }[])[0]!;
+        expect(eth0.addr_info.filter((a) => a.family === 'inet').map((a) => a.local)).to.deep.equal([s.peer]);
+        expect((JSON.parse(inside('route', 'show', 'default')) as { gateway: string }[])[0]!.gateway).to.equal(s.host);
+        expect(JSON.parse(inside('link', 'show', 'lo'))[0].flags).to.include('UP');
+        expect(hostHasLink(hostIf)).to.equal(true);
+      } finally {
+        proc.kill('SIGKILL');
+      }
+      await exitOf(proc);
+      await waitFor('the pair to go with the namespace', () => !hostHasLink(hostIf));
     });
 
     it('a client inside reaches a server here through the host end (--gateway)', async () => {
@@ -116,7 +139,7 @@ describe('ns-net CLI', () => {
         server?.close();
         proc.kill('SIGKILL');
       }
-      expect(hostHasLink(hostIf)).to.equal(false);
+      await waitFor('the pair to go with the namespace', () => !hostHasLink(hostIf));
     });
 
     it('lo is up unless --no-loopback; the exit status passes through', () => {

@@ -3,6 +3,7 @@
  * nobody, inside a throwaway network namespace), and snapshots of what a container may leave
  * on the host (mounts, links, cgroups, state files).
  */
+import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Socket, type SocketConstructorOpts } from 'node:net';
@@ -85,6 +86,12 @@ function wrap(args: readonly string[], options: CliOptions): string[] {
   return options.netns ? options.netns.wrap(argv) : argv;
 }
 
+/** The output of a run that must have succeeded (its stderr in the failure message otherwise). */
+export function ok(r: SpawnSyncReturns<string>): string {
+  expect(r.status, `ns-run failed (${r.status}): ${r.stderr}`).to.equal(0);
+  return r.stdout;
+}
+
 /** Runs ns-run to completion. */
 export function cli(args: readonly string[], options: CliOptions = {}): SpawnSyncReturns<string> {
   const argv = wrap(args, options);
@@ -113,7 +120,7 @@ export function start(args: readonly string[], options: CliOptions & { raw?: boo
 
 /** State directory of a user, as ns-run chooses it (no XDG_RUNTIME_DIR in these tests). */
 export function stateDir(rootless: boolean): string {
-  return rootless ? `/tmp/nstools-${NOBODY}` : '/run/nstools';
+  return rootless ? `/tmp/ns-run-${NOBODY}` : '/run/ns-run';
 }
 
 export interface ContainerStateJson {

@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loopbackRegistry, podmanImage, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
-import { cli, CLI, NOBODY, removeTree, start, uniqueName, until } from './helpers';
+import { cli, CLI, LAUNCHER, NOBODY, removeTree, start, uniqueName, until, ok } from './helpers';
 
-const CHANGES = ['CMD ["/bin/sh","-c","echo $GREETING from $(pwd) as $(id -u)"]', 'ENV GREETING=hello', 'WORKDIR /srv'];
+const CHANGES = ['CMD ["/bin/sh","-c","echo $GREETING from $(pwd) as $(id -u)"]', 'ENV GREETING=hello', 'WORKDIR /srv', 'EXPOSE 8080/tcp'];
 
 let image: PodmanImage;
 let scratch: string;
@@ -27,11 +27,6 @@ after(() => {
   image.cleanup();
   removeTree(scratch);
 });
-
-function ok(r: ReturnType<typeof cli>): string {
-  expect(r.status, `ns-run failed (${r.status}): ${r.stderr}`).to.equal(0);
-  return r.stdout;
-}
 
 let stores = 0;
 /** A new empty store directory (the store makes it), owned by `uid` when rootless. */
@@ -75,6 +70,12 @@ describe('ns-run images', () => {
       expect(containerRoots(store)).to.deep.equal([]);
     });
 
+    it('in place (NS_RUN_IN_PLACE=1, no Node left): the same config, and the container\'s layer removed by its supervisor', async () => {
+      const r = spawnSync(LAUNCHER, ['run', '--storage', store, '--network', 'none', image.reference], { encoding: 'utf8', env: { ...process.env, NS_RUN_IN_PLACE: '1' } });
+      expect([r.status, r.stderr, r.stdout]).to.deep.equal([0, '', 'hello from /srv as 0\n']);
+      await until('the supervisor\'s cleanup', () => containerRoots(store).length === 0);
+    });
+
     it('NS_RUN_STORAGE names the store when --storage does not', () => {
       const r = spawnSync(process.execPath, [CLI, 'run', '--network', 'none', image.reference, 'cat', 'motd'],
         { encoding: 'utf8', env: { ...process.env, NS_RUN_STORAGE: store } });
@@ -113,21 +114,28 @@ describe('ns-run images', () => {
       expect(cli(['run', '--storage', store, '--network', 'none', image.reference, '/srv/motd']).status).to.equal(126);
     });
 
-    it('rmi is refused while a container uses the image, and removes it once none does', async function () {
+    it('inspect shows the image; rmi is refused while a container uses it, and removes it once none does (its root reclaimed)', async function () {
       this.timeout(60_000);
       const name = uniqueName('rmi');
       const running = start(['run', '--storage', store, '--name', name, '--network', 'none', image.reference, 'sh', '-c', 'echo up; exec sleep 30']);
       await until('the container', () => running.stdout.includes('up'));
+      const [inspected] = JSON.parse(ok(cli(['inspect', name])));
+      expect(inspected.Image).to.match(/^sha256:[0-9a-f]{64}$/);
+      expect(inspected.Config).to.deep.include({ Image: image.reference, WorkingDir: '/srv', ExposedPorts: { '8080/tcp': {} } });
+      expect(inspected.Config.Env).to.include('GREETING=hello');
+      expect(ok(cli(['ps'])).split('\n').find((l) => l.endsWith(name))).to.match(new RegExp(`^[0-9a-f]{12}  +${image.reference}  +`));
       const refused = cli(['rmi', '--storage', store, image.reference]);
       expect(refused.status).to.equal(125);
       expect(refused.stderr).to.include(`container ${name} is using its image`);
-      running.proc.kill('SIGTERM');
+      // The runner killed: its container dies with it, but its root stays until a later
+      // command reclaims it (rmi does: no container of it is left).
+      running.proc.kill('SIGKILL');
       await running.exit;
-      expect(containerRoots(store)).to.deep.equal([]);
       const removed = ok(cli(['rmi', '--storage', store, image.reference]));
       expect(removed).to.match(new RegExp(`^Untagged: ${image.reference}\nDeleted: sha256:[0-9a-f]{64}\n$`));
       expect(ok(cli(['images', '--storage', store, '-q']))).to.equal('');
       expect(readdirSync(join(store, 'layers'))).to.deep.equal([]);
+      expect(containerRoots(store)).to.deep.equal([]);
     });
   });
 

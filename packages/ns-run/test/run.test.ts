@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { join } from 'node:path';
 import {
   alive, busyboxRootfs, cli, Netns, NOBODY, readState, removeTree, running, snapshot, start, stateDir, statusField,
-  uidMapOf, uniqueName, until, CLI, ThrowawayUser, type Snapshot,
+  ok, uidMapOf, uniqueName, until, CLI, ThrowawayUser, type Snapshot,
 } from './helpers';
 
 /** Docker's default capability set (CHOWN ... SETFCAP), as /proc/PID/status prints it. */
@@ -34,11 +34,6 @@ after(() => {
   removeTree(rootfs);
   removeTree(hostDir);
 });
-
-function ok(r: ReturnType<typeof cli>): string {
-  expect(r.status, `ns-run failed (${r.status}): ${r.stderr}`).to.equal(0);
-  return r.stdout;
-}
 
 /** Pids in the container's /proc, as it lists them. */
 const PROC_PIDS = 'for p in /proc/[0-9]*; do echo ${p#/proc/}; done';
@@ -208,7 +203,7 @@ describe('ns-run as root', () => {
       const c = start(['--name', name, '--rootfs', rootfs, '--memory', '64M', '--', 'sleep', '60'], { netns });
       const state = await running(name);
       const ps = ok(cli(['ps'], { netns }));
-      expect(ps).to.match(new RegExp(`^${name}\\s+${state.init!.pid}\\s+\\S+\\s+${state.address!.replace(/\./g, '\\.')}\\s+-\\s+sleep 60$`, 'm'));
+      expect(ps).to.match(new RegExp(`^[0-9a-f]{12}  +${rootfs}  +"sleep 60"  +.* ago  +Up .*  +${name}$`, 'm'));
       const inside = ok(cli(['exec', name, 'sh', '-c', 'for k in pid mnt net; do readlink /proc/self/ns/$k; done; echo $$; id -u; ' +
         'grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; cat /proc/self/cgroup | grep memory']));
       const program = state.program!.pid;
@@ -216,9 +211,9 @@ describe('ns-run as root', () => {
         readlinkSync(`/proc/${program}/ns/pid`), readlinkSync(`/proc/${program}/ns/mnt`), readlinkSync(`/proc/${program}/ns/net`),
         '3', '0', `CapEff:\t${DEFAULT_CAPS}`, 'NoNewPrivs:\t1', '4:memory:/', '']);
       expect(ok(cli(['exec', '-u', 'user', '-w', '/tmp', '-e', 'X=1', name, 'sh', '-c', 'id -u; pwd; echo $X $HOSTNAME']))).to.equal(`1000\n/tmp\n1 ${name}\n`);
-      const file = join('/run/nstools/containers', `${name}.json`);
+      const file = join('/run/ns-run/containers', `${name}.json`);
       expect(statSync(file).mode & 0o777).to.equal(0o600);
-      expect(statSync('/run/nstools/containers').mode & 0o777).to.equal(0o700);
+      expect(statSync('/run/ns-run/containers').mode & 0o777).to.equal(0o700);
       ok(cli(['stop', '-t', '5', name]));
       expect((await c.exit).code).to.equal(128 + 15);
       expect(readState(name)).to.equal(undefined);
@@ -227,7 +222,7 @@ describe('ns-run as root', () => {
 
     it('takes over a name whose runner is gone, and refuses one in use', async () => {
       const name = uniqueName('stale');
-      const file = join('/run/nstools/containers', `${name}.json`);
+      const file = join('/run/ns-run/containers', `${name}.json`);
       writeFileSync(file, JSON.stringify({ name, status: 'running', created: '', runner: { pid: 1, inode: 0 }, init: { pid: 1, inode: 0 } }), { mode: 0o600 });
       expect(ok(cli(['--name', name, '--rootfs', rootfs, '--network', 'none', 'hostname']))).to.equal(`${name}\n`);
       expect(existsSync(file)).to.equal(false);
@@ -349,7 +344,7 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
       expect(other.stdout).to.equal('1000\n1000\n');
     } finally {
       expect(await user.remove()).to.deep.equal([]);
-      rmSync(`/tmp/nstools-${user.uid}`, { recursive: true, force: true });
+      rmSync(`/tmp/ns-run-${user.uid}`, { recursive: true, force: true });
     }
   });
 

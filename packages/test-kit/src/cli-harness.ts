@@ -29,7 +29,7 @@ export const CLI_UNDER_TEST: readonly CliUnderTest[] = [
   { prog: 'ns-ipc', pkg: 'ns-ipc', module: 'dist/src/cli.js', bin: 'bin/ns-ipc.js' },
   { prog: 'ns-time', pkg: 'ns-time', module: 'dist/src/cli.js', bin: 'bin/ns-time.js' },
   { prog: 'ns-cgroup', pkg: 'ns-cgroup', module: 'dist/src/cli.js', bin: 'bin/ns-cgroup.js' },
-  { prog: 'ns-enter', pkg: 'ns-run', module: 'dist/src/enter/cli.js', bin: 'bin/ns-enter.js' },
+  { prog: 'ns-enter', pkg: 'ns-run', module: 'dist/src/enter/cli.js', bin: 'bin/ns-enter' },
 ];
 
 export function cliUnderTest(prog: string): CliUnderTest {

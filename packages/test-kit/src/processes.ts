@@ -124,6 +124,38 @@ export function mountPoints(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ')[4]!);
 }
 
+/** A process's name (/proc/PID/comm: what prctl PR_SET_NAME or exec set), or '' once it is gone. */
+export function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Session and process group of a process (fields 6 and 5 of /proc/PID/stat), undefined once it is gone. */
+export function sessionOf(pid: number): { sid: number; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { pgrp: Number(f[2]), sid: Number(f[3]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Processes of the exec stage (nsx, whose helper keeps the name, and nsx-init as ns-relay,
+ * ns-init, ns-supervise) in one of `sessions`: run each launcher in a session of its own, and
+ * other suites' stage processes on this machine never count as its leaks.
+ */
+export function stageProcessesIn(sessions: ReadonlySet<number>): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    const s = sessionOf(pid);
+    return s !== undefined && sessions.has(s.sid) && ['nsx', 'ns-relay', 'ns-init', 'ns-supervise'].includes(commOf(pid));
+  });
+}
+
 /** What a spawned program wrote to its stdout (spawned with stdio 'pipe' there), and how it ended. */
 export async function programOutput(child: { readonly stdout?: NodeJS.ReadableStream | null; readonly exited: Promise<{ code: number | null }> }):
     Promise<{ out: string; code: number | null }> {

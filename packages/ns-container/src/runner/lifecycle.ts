@@ -3,29 +3,136 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
 import { resolveUser, securityStep } from './identity';
 import { resolveInRoot } from './inroot';
-import { isAlive, StateStore, type ContainerState } from './state';
+import { ImageStore } from 'ns-image';
+import { isAlive, removeFile, StateStore, type ContainerState, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
   /** Seconds since the container was created. */
   readonly uptime: number;
+  /** docker's State.Status: created, running, exited, or dead (its runner died without recording its end). */
+  readonly state: 'created' | 'running' | 'exited' | 'dead';
+}
+
+/** What a state file says, checked against the processes it names. */
+export function liveStatus(s: ContainerState): ContainerInfo['state'] {
+  if (s.status === 'exited') return 'exited';
+  // Ended, and its runner or supervisor is recording that: exited.
+  // An in-place container whose init has not forked yet is still being made.
+  if (s.status === 'running' && s.inPlace && !s.init && isAlive(s.supervisor)) return 'created';
+  if (s.status === 'running') return isAlive(s.init) ? 'running' : isAlive(s.runner) || isAlive(s.supervisor) ? 'exited' : 'dead';
+  return isAlive(s.runner) ? 'created' : 'dead';
+}
+
+function infoOf(s: ContainerState, now: number): ContainerInfo {
+  return { ...s, uptime: Math.max(0, Math.round((now - Date.parse(s.created)) / 1000)), state: liveStatus(s) };
+}
+
+/**
+ * Containers of this user: those running (or being set up by a live runner), or with `all`
+ * every recorded one (docker ps -a), and the state files that could not be read.
+ */
+export function scanContainers(store = new StateStore(), options: { all?: boolean } = {}): { containers: ContainerInfo[]; skipped: SkippedState[] } {
+  const now = Date.now();
+  const { states, skipped } = store.scan();
+  const containers = states.map((s) => infoOf(s, now)).filter((c) => options.all || c.state === 'running' || c.state === 'created');
+  return { containers, skipped };
 }
 
 /** Containers of this user that are running (or being set up by a live runner). */
 export function listContainers(store = new StateStore()): ContainerInfo[] {
-  const now = Date.now();
-  return store.list()
-    .filter((s) => (s.status === 'running' ? isAlive(s.init) : isAlive(s.runner)))
-    .map((s) => ({ ...s, uptime: Math.max(0, Math.round((now - Date.parse(s.created)) / 1000)) }));
+  return scanContainers(store).containers;
 }
 
-function running(store: StateStore, name: string): ContainerState & { init: NonNullable<ContainerState['init']> } {
+/**
+ * `ns-run wait`: until the container has ended; its exit code (docker's). Registered as a
+ * waiter first, so that an auto-removed container's state stays until it is read here.
+ * @throws NsError ENOENT for no such container; EIO when it ended without its status recorded.
+ */
+export async function waitContainer(nameOrId: string, store = new StateStore()): Promise<number> {
+  const name = store.resolve(nameOrId).name;
+  const waiter = store.addWaiter(name);
+  let state: ContainerState | undefined;
+  try {
+    for (;;) {
+      try {
+        state = store.read(name);
+      } catch (e) {
+        if ((e as NsError).code !== 'ENOENT') throw e;
+        state = undefined;
+      }
+      if (state?.status === 'exited') return state.exitCode ?? 0;
+      if (!state || liveStatus(state) === 'dead') {
+        throw new NsError({ errno: 5, code: 'EIO', message: `container ${nameOrId} ended without its exit status being recorded (its runner died)` });
+      }
+      await sleep(WAIT_POLL_MS);
+    }
+  } finally {
+    removeFile(waiter);
+    // The last waiter of an auto-removed container removes its state, which its runner left for us.
+    if (state?.status === 'exited' && state.autoRemove && !store.hasWaiters(name)) store.release(name, state.runner);
+  }
+}
+
+/** How often `wait` reads the state: the state file is the one place a non-parent learns the status. */
+const WAIT_POLL_MS = 50;
+
+/**
+ * `ns-run rm [-f]`: a container that is not running is removed (its state, and what it left:
+ * its image root); a running one only with force, by SIGKILL, once its runner has removed it.
+ * @throws NsError ENOENT for no such container; EBUSY when it runs and force is not given.
+ */
+export async function removeContainer(nameOrId: string, options: { force?: boolean; store?: StateStore } = {}): Promise<string> {
+  const store = options.store ?? new StateStore();
+  const state = store.resolve(nameOrId);
+  const status = liveStatus(state);
+  if (status === 'running' || status === 'created') {
+    if (!options.force) {
+      throw new NsError({ errno: 16, code: 'EBUSY', message: `cannot remove container ${state.name}: it is ${status}; stop it first, or use rm -f` });
+    }
+    try {
+      signalContainer(state.name, 'SIGKILL', { stateDir: store.root });
+    } catch (e) {
+      if ((e as NsError).code !== 'ESRCH') throw e;
+    }
+    while (isAlive(state.init) || (state.status === 'creating' && isAlive(state.runner))) await sleep(20);
+  }
+  // Its runner (or a detached one's supervisor) removes what it made and then the state
+  // (unless a waiter reads it, or it is kept for rm): wait for it.
+  await ended(store, state);
+  const left = stateOf(store, state.name);
+  if (left && left.runner.inode === state.runner.inode) {
+    if (left.image && !isAlive(left.runner)) {
+      // The runner died before removing the container's upper directory.
+      ImageStore.open({ root: left.image.store }).removeContainerRoot(left.name);
+    }
+    store.remove(left.name);
+  }
+  return state.name;
+}
+
+function stateOf(store: StateStore, name: string): ContainerState | undefined {
+  try {
+    return store.read(name);
+  } catch (e) {
+    if ((e as NsError).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** An exited state a runner keeps (for a waiter, or a container without --rm): its runner is done with it. */
+function isExitedKept(store: StateStore, name: string): boolean {
+  const s = stateOf(store, name);
+  return s?.status === 'exited' && store.hasWaiters(name);
+}
+
+export function runningContainer(store: StateStore, name: string): ContainerState & { init: NonNullable<ContainerState['init']> } {
   const state = store.read(name);
   if (state.status !== 'running' || !state.init || !isAlive(state.init)) {
     throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
@@ -58,7 +165,7 @@ export interface ExecPlan {
  */
 export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
   const store = new StateStore(options.stateDir);
-  const state = running(store, name);
+  const state = runningContainer(store, name);
   // The program's namespaces are the init's; its pidfd is the one we may use: the init is not
   // dumpable (securityStep), and joining by pidfd takes ptrace access to the target.
   const target = state.program && isAlive(state.program) ? state.program : state.init;
@@ -109,7 +216,7 @@ function containerAccounts(pid: number): { passwd: string; group: string } {
 
 /** Sends a signal to the container's init, which passes it on to the program (SIGKILL ends them all). */
 export function signalContainer(name: string, signal: NodeJS.Signals = 'SIGKILL', options: { stateDir?: string } = {}): void {
-  const state = running(new StateStore(options.stateDir), name);
+  const state = runningContainer(new StateStore(options.stateDir), name);
   const number = constants.signals[signal];
   if (number === undefined) throw new NsError({ errno: 22, code: 'EUSAGE', message: `unknown signal ${signal}` });
   const fd = sys.pidfdOpen(state.init.pid);
@@ -127,7 +234,7 @@ export function signalContainer(name: string, signal: NodeJS.Signals = 'SIGKILL'
  */
 export async function stopContainer(name: string, options: { timeoutMs?: number; stateDir?: string } = {}): Promise<void> {
   const store = new StateStore(options.stateDir);
-  const state = running(store, name);
+  const state = runningContainer(store, name);
   signalContainer(name, 'SIGTERM', options);
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   while (isAlive(state.init) && Date.now() < deadline) await sleep(20);
@@ -139,6 +246,54 @@ export async function stopContainer(name: string, options: { timeoutMs?: number;
       if ((e as NsError).code !== 'ESRCH') throw e;
     }
   }
-  // The runner removes the state file last, after everything else the container had.
-  while (isAlive(state.runner) && store.list().some((s) => s.name === name && s.runner.inode === state.runner.inode)) await sleep(20);
+  await ended(store, state);
 }
+
+/** Until the runner or supervisor of the container `state` describes is done with it. */
+async function ended(store: StateStore, state: ContainerState): Promise<void> {
+  const mine = () => {
+    const now = stateOf(store, state.name);
+    return now !== undefined && now.id === state.id && now.runner.inode === state.runner.inode;
+  };
+  while (isAlive(state.supervisor)) await sleep(20);
+  while (isAlive(state.runner) && mine() && !isExitedKept(store, state.name)) await sleep(20);
+}
+
+/**
+ * `ns-run logs [-f]`: what a detached container wrote; with follow, what it goes on writing
+ * until it has ended (then the rest).
+ * @throws NsError ENOENT for no such container, or one without a log (it ran in the foreground).
+ */
+export async function followLog(store: StateStore, nameOrId: string, follow: boolean, write: (chunk: Buffer) => void): Promise<void> {
+  const state = store.resolve(nameOrId);
+  const file = store.logOf(state.name);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new NsError({ errno: 2, code: 'ENOENT', path: file, message: `container ${state.name} has no log: only a detached one (-d) does` });
+    }
+    throw NsError.from(e, { syscall: 'open', path: file });
+  }
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    for (;;) {
+      let n: number;
+      while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) write(Buffer.from(buf.subarray(0, n)));
+      if (!follow) return;
+      const now = stateOf(store, state.name);
+      if (!now || now.id !== state.id || !['running', 'created'].includes(liveStatus(now))) {
+        // Ended: what it wrote last is in the file already; read it and stop.
+        while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) write(Buffer.from(buf.subarray(0, n)));
+        return;
+      }
+      await sleep(LOG_POLL_MS);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** How often `logs -f` looks for more output. */
+const LOG_POLL_MS = 100;

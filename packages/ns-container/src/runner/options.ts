@@ -11,7 +11,7 @@ import {
 import { parseBytes, parseCpus, parsePidsMax, type CgroupLimits } from 'ns-cgroup';
 import { parseEnvFile, readEnvFile } from './envfile';
 import { ipc } from 'ns-ipc';
-import { net } from 'ns-net';
+import { net, type VethOptions } from 'ns-net';
 import { pid } from 'ns-pid';
 import { processContext, type UserContext } from 'ns-user';
 import { uts } from 'ns-uts';
@@ -20,11 +20,11 @@ import { type ContainerCgroup } from './cgroup';
 import { planIdentity, securityStep, type Accounts, type Identity } from './identity';
 import { planImage, type ImageSource, type PlannedImage } from './image';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
-import { loopbackUpInside } from './inside';
 import {
-  parsePublish, parseSubnet, CONTAINER_INTERFACE,
+  isNetworkName, parsePublish, parseSubnet, validateNetworkName, CONTAINER_INTERFACE,
   type NetworkMode, type PublishSpec, type Subnet,
-} from './network';
+} from '../network';
+import { loopbackUpInside } from '../network/inside';
 import { type FilesystemSpec, type Volume } from './rootfs';
 import { validateName } from './state';
 
@@ -54,8 +54,13 @@ export interface ContainerOptions {
   readonly hostname?: string;
   /** As root: INNER:OUTER:COUNT mapped for uids and gids (default DEFAULT_USERNS_RANGE). */
   readonly usernsRange?: string;
-  /** Default 'veth' as root, 'none' otherwise (a veth needs privilege over the host's network). */
+  /**
+   * Default 'veth' as root, 'none' otherwise (a veth needs privilege over the host's network);
+   * or a network's name ('bridge': the default network).
+   */
   readonly network?: NetworkMode;
+  /** --network-alias: more names for the container on its network. */
+  readonly networkAliases?: readonly string[];
   /** The veth's /30 (default: a free one of DEFAULT_SUBNET_POOL). */
   readonly subnet?: string;
   /** -p [HOST_IP:]HOST_PORT:CONTAINER_PORT. */
@@ -67,6 +72,21 @@ export interface ContainerOptions {
   readonly capDrop?: readonly string[];
   /** `ns-run run IMAGE`: the root is an overlay of the image's layers, its config the defaults. */
   readonly image?: ImageSource;
+  /**
+   * -d: the container outlives the caller under a C supervisor of its own (setsid, its own
+   * memory), its output going to the state directory's log; kept after its end unless autoRemove.
+   */
+  readonly detach?: boolean;
+  /** -t (and -i: what is typed reaches it): the program gets a pty of its own, relayed by a C supervisor. */
+  readonly terminal?: { readonly input: boolean };
+  /**
+   * Foreground without Node: this process becomes the container's C supervisor (execInPlace)
+   * and runContainer never returns; not yet with published ports or limits (their work is
+   * Node's), which then run as before.
+   */
+  readonly inPlace?: boolean;
+  /** --rm for a detached container (a foreground one is always removed). */
+  readonly autoRemove?: boolean;
   /** Where state files go (default defaultStateRoot()). */
   readonly stateDir?: string;
   readonly stdio?: SpawnOptions['stdio'];
@@ -85,12 +105,15 @@ export interface ContainerPlan {
   readonly env: readonly string[];
   readonly workdir: string;
   readonly network: NetworkMode;
+  /** Names besides its own the container answers to on its network. */
+  readonly aliases: readonly string[];
   readonly subnet?: number;
   readonly publish: readonly PublishSpec[];
   readonly limits: CgroupLimits;
   readonly capabilities: bigint;
   readonly filesystem: FilesystemSpec;
   readonly kinds: readonly NamespaceKind[];
+  readonly terminal?: boolean;
 }
 
 function parseVolume(spec: string | Volume): Volume {
@@ -140,11 +163,18 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   const name = validateName(options.name ?? `nsr-${randomBytes(4).toString('hex')}`);
   const hostname = options.hostname ?? name;
   const network = options.network ?? (ctx.privileged ? 'veth' : 'none');
-  if (!['none', 'host', 'veth'].includes(network)) throw usageError(`--network: '${network}' is not none, host or veth`);
+  if (isNetworkName(network)) {
+    validateNetworkName(network, '--network');
+    if (!ctx.privileged) throw usageError(`--network ${network}: networks need root for now (rootless networks are not built yet); use none or host`);
+  } else if (!['none', 'host', 'veth'].includes(network)) {
+    throw usageError(`--network: '${network}' is not none, host, veth or a network's name`);
+  }
   if (network === 'veth' && !ctx.privileged) {
     throw usageError('--network veth: a veth to the host needs root (CAP_NET_ADMIN over the host\'s network); use none or host');
   }
   if (options.subnet !== undefined && network !== 'veth') throw usageError('--subnet: only with --network veth');
+  const aliases = (options.networkAliases ?? []).map((a) => validateNetworkName(a, '--network-alias'));
+  if (aliases.length && !isNetworkName(network)) throw usageError('--network-alias: only on a network (--network NAME)');
   const publish = (options.publish ?? []).map(parsePublish);
   if (publish.length && network === 'host') throw usageError('--publish: with --network host the container\'s ports are the host\'s already');
   if (options.image && options.rootfs !== undefined) throw usageError('--rootfs: a container runs an image or a root directory, not both');
@@ -183,7 +213,8 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
   return {
     name, hostname, argv: image ? image.args : argv.length ? [...argv] : DEFAULT_PROGRAM, identity,
-    ...(image ? { image } : {}), workdir, network, publish, limits, filesystem, kinds,
+    ...(image ? { image } : {}),
+    ...(options.terminal ? { terminal: true } : {}), workdir, network, aliases, publish, limits, filesystem, kinds,
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
     ...(options.subnet !== undefined ? { subnet: parseSubnet(options.subnet) } : {}),
     capabilities: keptCapabilities(options.capAdd, options.capDrop),
@@ -228,7 +259,7 @@ function checkRootfs(rootfs: string): void {
 /** The environment the program starts with: a clean one, as a container runtime gives. */
 export function baseEnv(plan: ContainerPlan, home: string, callerEnv: NodeJS.ProcessEnv): string[] {
   return [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${plan.hostname}`, `HOME=${home}`,
-          ...(callerEnv['TERM'] ? [`TERM=${callerEnv['TERM']}`] : []), 'container=ns-run'];
+          ...(callerEnv['TERM'] ? [`TERM=${callerEnv['TERM']}`] : plan.terminal ? ['TERM=xterm'] : []), 'container=ns-run'];
 }
 
 export function cgroupNeeded(limits: CgroupLimits): boolean {
@@ -240,7 +271,7 @@ export function cgroupNeeded(limits: CgroupLimits): boolean {
  * namespace and its maps first (everything else is owned by it), then identity and
  * privileges, the filesystem, the init, and the other kinds. Pure: plans are tested with it.
  */
-export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[], subnet?: Subnet, cgroup?: ContainerCgroup): Step[] {
+export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[], veth?: VethOptions, cgroup?: ContainerCgroup): Step[] {
   return [
     plan.identity.userStep,
     securityStep(plan.identity, plan.capabilities),
@@ -248,7 +279,7 @@ export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[],
     initStep(cgroup?.programOps ?? []),
     uts({ hostname: plan.hostname }),
     ipc(),
-    ...(plan.network === 'host' ? [] : networkSteps(subnet, plan.identity.mode !== 'range')),
+    ...(plan.network === 'host' ? [] : networkSteps(veth, plan.identity.mode !== 'range')),
     cgroup ? cgroup.step : { name: 'ns-run cgroup', create: ['cgroup'] },
   ];
 }
@@ -272,16 +303,20 @@ function initStep(programOps: readonly PhasedOp[]): Step {
 }
 
 /**
- * A network namespace with `lo` up, and the veth if there is one. ns-net brings `lo` up from
+ * A network namespace with `lo` up, and the veth if there is one (its own /30, or a port of a
+ * network's bridge). ns-net brings `lo` up from
  * the runner by entering the namespace, which a rootless runner may not (setns needs
  * CAP_SYS_ADMIN in its own user namespace too): then a helper inside does it (inside.ts).
  */
-function networkSteps(subnet: Subnet | undefined, rootless: boolean): Step[] {
+function networkSteps(veth: VethOptions | undefined, rootless: boolean): Step[] {
   if (rootless) {
     return [net({ loopback: false }), { name: 'loopback', parent: [{ action: 'call', step: 'loopback', run: ({ pidfd }) => loopbackUpInside(pidfd) }] }];
   }
-  return [net({ loopback: true, ...(subnet ? { veth: {
-    hostIf: subnet.hostInterface, nsIf: CONTAINER_INTERFACE, address: `${subnet.host}/30`, peerAddress: `${subnet.peer}/30`, gateway: true,
-  } } : {}) })];
+  return [net({ loopback: true, ...(veth ? { veth } : {}) })];
+}
+
+/** --network veth: the pair of a leased /30, the host end the container's gateway. */
+export function subnetVeth(subnet: Subnet): VethOptions {
+  return { hostIf: subnet.hostInterface, nsIf: CONTAINER_INTERFACE, address: `${subnet.host}/30`, peerAddress: `${subnet.peer}/30`, gateway: true };
 }
 

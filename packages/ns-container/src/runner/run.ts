@@ -8,30 +8,39 @@
  * (every namespace and mount made by the exec stage, maps/veth/cgroup by the parent while the
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
-import { fstatSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants } from 'node:os';
 import {
-  Namespace, NsError, spawn, sys, type ExitStatus, type NsChild, } from 'ns-core';
+  execInPlace, Namespace, NsError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
+import { liveStatus } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
-import { forwardInside, stopForwarder } from './inside';
+import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
 import {
-  leaseSubnet, netnsDialer, PortProxy, releaseSubnet, vethDialer, type PublishSpec, type Subnet,
-} from './network';
+  bindTargets, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
+  type Attachment, type PublishSpec, type Subnet,
+} from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
 import { assembleFilesystem } from './rootfs';
 import type { ContainerRoot } from 'ns-image';
-import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, type ContainerOptions, type ContainerPlan } from './options';
+import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
 export interface Container {
   readonly name: string;
+  /** docker's 64 hex digits. */
+  readonly id: string;
   readonly child: NsChild;
   /** Host pids of the init (PID 1 inside) and of the program (PID 2). */
   readonly pid: number;
   readonly programPid: number | undefined;
   readonly subnet?: Subnet;
+  /** On a network (--network NAME): its lease and names. */
+  readonly attachment?: Attachment;
   readonly ports: readonly PublishSpec[];
   readonly stateFile: string;
   /** Resolves once the program has exited and everything the container had is removed. */
@@ -53,7 +62,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   }
   const store = new StateStore(options.stateDir).prepare();
   const undo: (() => void | Promise<void>)[] = [];
-  const janitor = Janitor.start();
+  // In place, this process becomes the supervisor, which removes what the container has: no
+  // janitor (a Node process that would outlive the exec). A failure before the exec is undone here.
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !cgroupNeeded(plan.limits) && !options.detach;
+  const janitor = inPlace ? NO_JANITOR : Janitor.start();
   undo.push(() => janitor.done());
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
@@ -65,11 +77,13 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16),
+      id: randomBytes(32).toString('hex'), autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
     };
+    let latest = initial;
     claimName(store, initial);
     // Told only once the file is ours: a janitor told earlier could remove another's.
     janitor.track({ type: 'file', path: stateFile });
-    undo.unshift(() => store.remove(plan.name));
+    undo.unshift(() => store.release(plan.name, initial.runner));
 
     let subnet: (Subnet & { lease: string }) | undefined;
     if (plan.network === 'veth') {
@@ -77,6 +91,15 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       const lease = subnet.lease;
       undo.unshift(() => releaseSubnet(lease));
       janitor.track({ type: 'link', name: subnet.hostInterface });
+    }
+    let attachment: Attachment | undefined;
+    if (isNetworkName(plan.network)) {
+      // A lease left by a killed runner is dropped by the next prepareNetwork (its owner is gone).
+      attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases });
+      const held = attachment;
+      undo.unshift(() => releaseNetwork(held));
+      janitor.track({ type: 'link', name: held.lease.hostInterface });
+      if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
     }
     const proxy = await PortProxy.listen(plan.publish);
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
@@ -87,6 +110,11 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       const root = createImageRoot(plan);
       undo.unshift(() => void image.store.removeContainerRoot(plan.name));
       filesystem = { ...filesystem, overlay: { ...filesystem.overlay!, ...(root.upper ? { upper: root.upper, work: root.work! } : {}) } };
+    }
+    if (attachment) {
+      filesystem = { ...filesystem, volumes: [...filesystem.volumes ?? [],
+        { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
+        { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
     }
     const fs = assembleFilesystem(filesystem);
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
@@ -101,12 +129,26 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
       janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
-    const steps = containerSteps(plan, fs.steps, subnet, cgroup);
+    const steps = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup);
+    if (inPlace) await execContainer(plan, steps, env, store, initial, subnet?.lease, options);
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
     counted = true;
+    let log: number | undefined;
+    if (options.detach) {
+      log = openSync(store.logOf(plan.name), 'wx', 0o600);
+      const logFd = log;
+      undo.push(() => closeSync(logFd));
+    }
     child = await spawn(plan.argv, {
-      steps, env, cwd: plan.workdir, killWithParent: 'SIGKILL', ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+      steps, env, cwd: plan.workdir,
+      ...(log !== undefined ? {
+        stdio: ['ignore', log, log] as const,
+        supervise: detachedSupervisor(store, initial, subnet?.lease, cgroup),
+      } : {
+        killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+        ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
+      }),
     });
 
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
@@ -117,14 +159,21 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
     if (!gone) {
       if (plan.publish.length && subnet) proxy.dialer(vethDialer(subnet.peer));
+      else if (plan.publish.length && attachment) proxy.dialer(vethDialer(attachment.lease.address));
       else if (plan.publish.length && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
-      store.update({
-        ...initial, status: 'running', init: { pid: child.pid, inode: fstatSync(child.pidfd).ino },
-        ...(program ? { program } : {}),
+      store.update(latest = {
+        ...initial, status: 'running', startedAt: new Date().toISOString(),
+        // Detached, our child is the supervisor; the container's init is its child, and signals
+        // for the container go to the init (a SIGKILL for the supervisor would lose the cleanup).
+        ...(options.detach && program
+          ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program }
+          : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
         ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
+        ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
+                           attachment: attachment.inspect } : {}),
         cgroups: cgroup?.payload ?? [], env,
       });
     }
@@ -144,7 +193,22 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     }
 
     const started = child;
+    if (options.detach) {
+      // The supervisor removes what the container has from now on; the janitor must not.
+      undo.splice(0, undo.length, () => janitor.done(), () => janitor.started);
+      await runAll(undo);
+      return {
+        name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile,
+        exited: started.exited, ...(subnet ? { subnet } : {}), kill: (signal = 'SIGTERM') => started.kill(signal),
+      };
+    }
     const exited = started.exited.then(async (status) => {
+      // Before anything is removed: `ns-run wait` reads it (StateStore.release).
+      try {
+        store.update(latest = { ...latest, status: 'exited', finishedAt: new Date().toISOString(), exitCode: dockerExitCode(status) });
+      } catch {
+        // The file is removed below in any case; a waiter then reports the end as unknown.
+      }
       netns?.close();
       containerGone();
       // Reported here rather than awaited at start, where the janitor's exec (~10 ms of Node
@@ -154,8 +218,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       return status;
     });
     return {
-      name: plan.name, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
+      name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile, exited,
       ...(subnet ? { subnet } : {}),
+      ...(attachment ? { attachment } : {}),
       kill: (signal = 'SIGTERM') => started.kill(signal),
     };
   } catch (e) {
@@ -172,15 +237,23 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
 
 /**
  * Claims the container's name. A file left by a runner that no longer lives (its janitor could
- * not finish) does not hold the name: it is removed and the claim made again.
+ * not finish), or one that is not a container's state, does not hold the name: it is removed
+ * and the claim made again. (A container kept after its end, for `rm`, is not yet made.)
  */
 function claimName(store: StateStore, state: ContainerState): void {
   try {
     store.claim(state);
   } catch (e) {
     if ((e as NsError).code !== 'EEXIST') throw e;
-    const old = store.read(state.name);
-    if (isAlive(old.runner)) throw e;
+    let old: ContainerState | undefined;
+    try {
+      old = store.read(state.name);
+    } catch (err) {
+      // Not a container's state (claims are complete from the start): it holds no name.
+      if ((err as NsError).code !== 'EINVAL') throw err;
+    }
+    // Running, being made, or kept after its end for `rm` (-d without --rm): the name is taken.
+    if (old && (isAlive(old.runner) || ['running', 'created'].includes(liveStatus(old)) || (old.status === 'exited' && !old.autoRemove))) throw e;
     store.remove(state.name);
     store.claim(state);
   }
@@ -203,6 +276,110 @@ function createImageRoot(plan: ContainerPlan): ContainerRoot {
     return image.store.createContainerRoot(image.id, plan.name, options);
   }
 }
+
+/** Path of the on-exit command of a detached container's supervisor (reap-main.ts). */
+const REAP_MAIN = join(__dirname, 'reap-main.js');
+
+/**
+ * A detached container's supervisor: what TypeScript would have removed at the end becomes
+ * its cleanup words (the cgroup, deepest first; the subnet lease), then reap-main records the
+ * exit and removes the image root (and, with --rm, the state).
+ */
+function detachedSupervisor(store: StateStore, state: ContainerState, lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseOptions {
+  return {
+    detach: true,
+    cleanup: [
+      ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
+      ...(lease !== undefined ? [{ unlink: lease }] : []),
+    ],
+    onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
+  };
+}
+
+/**
+ * -t: a pty in the container's own devpts (so `tty` names /dev/pts/N inside), owned by the
+ * program's ids, relayed to our stdout (and from our stdin with -i, raw while it runs) by the
+ * supervisor, sized as our terminal and following it (SIGWINCH).
+ */
+function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptions {
+  return {
+    session: true,
+    terminal: {
+      output: 1, ...(input ? { input: 0 } : {}), owner: { uid: plan.identity.uid, gid: plan.identity.gid },
+      ...(process.stdout.isTTY ? { sizeFrom: 1 } : {}),
+    },
+  };
+}
+
+/**
+ * The foreground container without Node: a holder process made with the user and network
+ * steps (their maps, veth and loopback need the parent's work, which no process can do once
+ * this one has become the exec stage) gives their namespaces, which the plan joins; this
+ * process then becomes the container's C supervisor in place (keeping ns-run's pid, which
+ * the caller's shell waits for), and its program is unshared into the rest after a relay
+ * fork (unshare(CLONE_NEWPID) puts only the next child in it: the init stays PID 1). At the
+ * end the supervisor removes the subnet lease and runs reap-main, which records the exit and
+ * removes the image root and the state. Never returns.
+ */
+async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
+                             lease: string | undefined, options: ContainerOptions): Promise<never> {
+  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
+  // Without their cleanup, which would undo at the holder's end what the container keeps (the
+  // veth goes with the network namespace, once the container's end has closed it).
+  const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
+  const holder = await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
+  let joined: Namespace[];
+  try {
+    joined = [Namespace.ofPid(holder.pid, 'user'), ...(plan.network === 'host' ? [] : [Namespace.ofPid(holder.pid, 'net')])];
+  } finally {
+    holder.kill('SIGKILL');
+    await holder.exited;
+  }
+  const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
+  // The image root as root has its own relay (rootfs.ts); every other plan gets one here.
+  const hasRelay = rest.some((s) => s.createInChild);
+  const relay: Step = { name: 'relay', createInChild: true, child: [
+    { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'relay' }] };
+  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
+  const supervise: SuperviseOptions = {
+    ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
+    cleanup: lease !== undefined ? [{ unlink: lease }] : [],
+    onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
+  };
+  // After the security step, whose first ops make the process root of the joined namespace:
+  // the relay and the init then have the same ids, as kill(2) wants for the signals passed on.
+  const security = rest.findIndex((s) => s.name === 'ns-run security');
+  const ordered = hasRelay ? rest : [...rest.slice(0, security + 1), relay, ...rest.slice(security + 1)];
+  return execInPlace(plan.argv, {
+    steps: ordered, join: joined, env, cwd: plan.workdir, supervise,
+    programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
+  });
+}
+
+/** docker's ExitCode: the program's status, or 128+N when signal N ended it. */
+export function dockerExitCode(status: ExitStatus): number {
+  return status.signal ? 128 + (constants.signals[status.signal] ?? 0) : status.code ?? 0;
+}
+
+/** What `inspect` shows as Config and HostConfig, from the options as given. */
+function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNullable<ContainerState['config']> {
+  const str = (v: number | string | undefined) => (v === undefined ? {} : { value: String(v) });
+  const memory = str(options.memory).value;
+  const pidsLimit = str(options.pidsLimit).value;
+  const cpus = str(options.cpus).value;
+  return {
+    hostname: plan.hostname, user: options.user ?? plan.image?.user ?? '',
+    ...(plan.image ? { image: plan.image.reference, exposedPorts: Object.keys(plan.image.config.ExposedPorts ?? {}) } : {}),
+    volumes: (plan.filesystem.volumes ?? []).map((v) => ({ source: v.source, dest: v.dest, readOnly: v.readOnly ?? false })),
+    tmpfs: [...(plan.filesystem.tmpfs ?? [])], readOnly: plan.filesystem.readOnly ?? false,
+    ...(memory !== undefined ? { memory } : {}), ...(pidsLimit !== undefined ? { pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}),
+    capAdd: [...(options.capAdd ?? [])], capDrop: [...(options.capDrop ?? [])],
+    usernsMode: plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode,
+  };
+}
+
+/** The janitor's interface, for a run that needs none (in place: the supervisor cleans up). */
+const NO_JANITOR: Pick<Janitor, 'track' | 'done' | 'started'> = { track: () => undefined, done: () => undefined, started: Promise.resolve() };
 
 /** How long connections through published ports may finish after the container ended. */
 const PROXY_DRAIN_MS = 2000;

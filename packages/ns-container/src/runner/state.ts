@@ -1,13 +1,16 @@
 /**
- * Where running containers are recorded: one JSON file (0600) per container in a directory
- * only its owner may enter (0700): /run/nstools/containers for root, else
- * $XDG_RUNTIME_DIR/nstools/containers, else a private directory in the temp dir. Each file is
- * created with O_EXCL (that claims the name) and replaced atomically by rename(2).
+ * Where containers are recorded: one JSON file (0600) per container in a directory only its
+ * owner may enter (0700): /run/ns-run/containers for root, else $XDG_RUNTIME_DIR/ns-run, else
+ * /run/user/UID/ns-run (each only if the user owns it), else a private directory in the temp
+ * dir. A state directory not owned by the user or open to others is refused, reading too.
+ * Each file is created with O_EXCL (that claims the name) and replaced atomically by rename(2);
+ * a file that cannot be read or is not a container's state is reported and skipped.
  */
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { NsError, sys, usageError, type NamespaceKind } from 'ns-core';
+import type { AttachmentInfo } from '../network';
 
 export const STATE_VERSION = 1;
 
@@ -28,7 +31,39 @@ export interface ContainerState {
   readonly name: string;
   /** ISO time the container was created. */
   readonly created: string;
-  readonly status: 'creating' | 'running';
+  /** Docker's words: created (being set up), running, exited. */
+  readonly status: 'creating' | 'running' | 'exited';
+  /** 64 hex digits, as docker's ids; commands take it, a unique prefix of it, or the name. */
+  readonly id?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  /** Docker's: the program's status, or 128+N for signal N. */
+  readonly exitCode?: number;
+  /** --rm: removed when it exits (the default in the foreground); otherwise kept until `rm`. */
+  readonly autoRemove?: boolean;
+  /** -d: its C supervisor, which outlives the CLI that started it. */
+  readonly supervisor?: ProcessRef;
+  /**
+   * The runner became the supervisor in place (execInPlace): no TypeScript learnt the init's
+   * pid, which is the supervisor's grandchild (below its relay).
+   */
+  readonly inPlace?: boolean;
+  /** What `inspect` shows of how it was made (docker's Config and HostConfig). */
+  readonly config?: {
+    readonly hostname: string;
+    readonly user: string;
+    readonly image?: string;
+    readonly exposedPorts?: readonly string[];
+    readonly volumes: readonly { readonly source: string; readonly dest: string; readonly readOnly: boolean }[];
+    readonly tmpfs: readonly string[];
+    readonly readOnly: boolean;
+    readonly memory?: string;
+    readonly pidsLimit?: string;
+    readonly cpus?: string;
+    readonly capAdd: readonly string[];
+    readonly capDrop: readonly string[];
+    readonly usernsMode: string;
+  };
   readonly runner: ProcessRef;
   /** PID 1 of the container (our init), in the runner's pid namespace. */
   readonly init?: ProcessRef;
@@ -39,7 +74,10 @@ export interface ContainerState {
   readonly rootfs: string | null;
   /** The image's id and the reference it was run by (`run IMAGE`), and the store holding its root. */
   readonly image?: { readonly id: string; readonly reference: string; readonly store: string };
-  readonly network: 'none' | 'host' | 'veth';
+  /** none, host, veth, or the network's name. */
+  readonly network: string;
+  /** On a network: its address, gateway, aliases. */
+  readonly attachment?: AttachmentInfo;
   readonly address?: string;
   readonly hostAddress?: string;
   readonly hostInterface?: string;
@@ -72,36 +110,69 @@ function fsError(e: unknown, syscall: string, path: string): NsError {
 
 /** The directory for this user's state, by convention; not created. */
 export function defaultStateRoot(euid = process.geteuid!(), env: NodeJS.ProcessEnv = process.env): string {
-  if (euid === 0) return '/run/nstools';
+  if (euid === 0) return '/run/ns-run';
   const xdg = env['XDG_RUNTIME_DIR'];
-  if (xdg && xdg.startsWith('/')) {
+  // A directory only this user can create entries in; a stale XDG_RUNTIME_DIR (logged-out
+  // session) or one of another user is passed over.
+  for (const dir of [...(xdg && xdg.startsWith('/') ? [xdg] : []), `/run/user/${euid}`]) {
     try {
-      if (lstatSync(xdg).uid === euid) return posix.join(xdg, 'nstools');
+      const st = lstatSync(dir);
+      if (st.isDirectory() && st.uid === euid && (st.mode & 0o022) === 0) return posix.join(dir, 'ns-run');
     } catch (e) {
-      // A stale XDG_RUNTIME_DIR (logged-out session): use the fallback below.
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, 'lstat', xdg);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, 'lstat', dir);
     }
   }
-  return posix.join(tmpdir(), `nstools-${euid}`);
+  return posix.join(tmpdir(), `ns-run-${euid}`);
 }
 
 /**
  * Makes (or checks) a directory that only we may use: ours, 0700, not a symlink. A directory
  * someone else made in a shared place (/tmp) is refused rather than trusted.
  */
-export function privateDir(path: string): string {
+export function privateDir(path: string, searchable = false): string {
   try {
     mkdirSync(path, { mode: 0o700 });
   } catch (e) {
     // Already there: checked below like a new one.
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, 'mkdir', path);
   }
-  const st = lstatSync(path);
-  if (!st.isDirectory() || st.uid !== process.geteuid!() || (st.mode & 0o077) !== 0) {
-    throw new NsError({ errno: 1, code: 'EPERM', syscall: 'lstat', path,
-                        message: `state directory ${path} must be a directory owned by uid ${process.geteuid!()} with mode 0700` });
-  }
+  checkPrivate(path, searchable);
   return path;
+}
+
+/**
+ * A state directory that exists must be ours and closed to others (`searchable`: others may
+ * pass through it but not list or write it, as /run/ns-run, which network files below it need);
+ * false if it does not exist.
+ */
+export function checkPrivate(path: string, searchable = false): boolean {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw fsError(e, 'lstat', path);
+  }
+  if (!st.isDirectory() || st.uid !== process.geteuid!() || (st.mode & (searchable ? 0o066 : 0o077)) !== 0) {
+    throw new NsError({ errno: 1, code: 'EPERM', syscall: 'lstat', path,
+                        message: `state directory ${path} must be a directory owned by uid ${process.geteuid!()} with mode ${searchable ? '0700 or 0711' : '0700'}` });
+  }
+  return true;
+}
+
+/** A state file that could not be used, and why. */
+export interface SkippedState {
+  readonly file: string;
+  readonly reason: string;
+}
+
+/** The fields every reader relies on; anything else in a file is optional. */
+function validState(v: unknown): v is ContainerState {
+  const s = v as Partial<ContainerState> | null;
+  const ref = (r: unknown) => r === undefined || (typeof r === 'object' && r !== null && Number.isInteger((r as ProcessRef).pid) && typeof (r as ProcessRef).inode === 'number');
+  return typeof s === 'object' && s !== null && typeof s.name === 'string' && typeof s.created === 'string' &&
+    ['creating', 'running', 'exited'].includes(s.status as string) && s.runner !== undefined && ref(s.runner) && ref(s.init) && ref(s.program) &&
+    Array.isArray(s.argv) && Array.isArray(s.ports) && Array.isArray(s.namespaces) && Array.isArray(s.cgroups) && Array.isArray(s.env);
 }
 
 export class StateStore {
@@ -119,9 +190,14 @@ export class StateStore {
     return posix.join(this.root, 'subnets');
   }
 
+  /** The state directories are ours and closed to others (EPERM otherwise); false if there are none yet. */
+  private checkDirs(): boolean {
+    return checkPrivate(this.root, true) && checkPrivate(this.containersDir);
+  }
+
   /** Creates the directories (0700). */
   prepare(): this {
-    privateDir(this.root);
+    privateDir(this.root, true);
     privateDir(this.containersDir);
     privateDir(this.subnetsDir);
     return this;
@@ -131,29 +207,28 @@ export class StateStore {
     return posix.join(this.containersDir, `${validateName(name)}.json`);
   }
 
-  /** Claims the name: the file is created only if no container has it. @throws NsError EEXIST. */
+  /**
+   * Claims the name: the file is created only if no container has it, complete from the start
+   * (written aside, then link(2)ed into place, which fails if the name exists), so that a
+   * file that does not parse is never a claim in progress. @throws NsError EEXIST.
+   */
   claim(state: ContainerState): string {
     const file = this.fileOf(state.name);
-    let fd: number;
+    const temp = this.writeTemp(file, state);
     try {
-      fd = openSync(file, 'wx', 0o600);
+      linkSync(temp, file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new NsError({ errno: 17, code: 'EEXIST', path: file, message: `a container named '${state.name}' already exists` });
       }
-      throw fsError(e, 'open', file);
-    }
-    try {
-      writeAll(fd, state);
+      throw fsError(e, 'link', file);
     } finally {
-      closeSync(fd);
+      removeFile(temp);
     }
     return file;
   }
 
-  /** Replaces the file atomically (readers see the old or the new state, never half). */
-  update(state: ContainerState): void {
-    const file = this.fileOf(state.name);
+  private writeTemp(file: string, state: ContainerState): string {
     const temp = `${file}.${process.pid}.tmp`;
     const fd = openSync(temp, 'wx', 0o600);
     try {
@@ -161,6 +236,13 @@ export class StateStore {
     } finally {
       closeSync(fd);
     }
+    return temp;
+  }
+
+  /** Replaces the file atomically (readers see the old or the new state, never half). */
+  update(state: ContainerState): void {
+    const file = this.fileOf(state.name);
+    const temp = this.writeTemp(file, state);
     try {
       renameSync(temp, file);
     } catch (e) {
@@ -170,42 +252,141 @@ export class StateStore {
   }
 
   remove(name: string): void {
+    removeFile(this.logOf(name));
     removeFile(this.fileOf(name));
+  }
+
+  /** A detached container's output (stdout and stderr), for `logs`. */
+  logOf(name: string): string {
+    return posix.join(this.containersDir, `${validateName(name)}.log`);
   }
 
   read(name: string): ContainerState {
     const file = this.fileOf(name);
+    let value: unknown;
     try {
-      return JSON.parse(readFileSync(file, 'utf8')) as ContainerState;
+      this.checkDirs();
+      value = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new NsError({ errno: 2, code: 'ENOENT', path: file, message: `no such container: ${name}` });
       }
-      throw e instanceof SyntaxError ? new NsError({ errno: 22, code: 'EINVAL', path: file, message: `${file}: ${e.message}` }) : fsError(e, 'read', file);
+      if (e instanceof NsError) throw e;
+      throw e instanceof SyntaxError ? new NsError({ errno: 22, code: 'EINVAL', path: file, message: `${file}: not JSON (${e.message})` }) : fsError(e, 'read', file);
     }
+    if (!validState(value)) throw new NsError({ errno: 22, code: 'EINVAL', path: file, message: `${file}: not the state of a container` });
+    if (value.inPlace && !value.init && isAlive(value.supervisor)) {
+      const init = grandchildOf(value.supervisor!.pid);
+      const program = init !== undefined ? childRef(init.pid) : undefined;
+      if (init !== undefined) return { ...value, init, ...(program ? { program } : {}) };
+    }
+    return value;
   }
 
   /** Every recorded container, oldest first; unreadable or half-written files are skipped. */
   list(): ContainerState[] {
+    return this.scan().states;
+  }
+
+  /** Every recorded container, oldest first, and the files that could not be used. */
+  scan(): { states: ContainerState[]; skipped: SkippedState[] } {
     let names: string[];
     try {
+      if (!this.checkDirs()) return { states: [], skipped: [] };
       names = readdirSync(this.containersDir);
     } catch (e) {
       // No directory yet: no container was ever run by this user.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { states: [], skipped: [] };
+      if (e instanceof NsError) throw e;
       throw fsError(e, 'opendir', this.containersDir);
     }
     const states: ContainerState[] = [];
+    const skipped: SkippedState[] = [];
     for (const n of names.filter((f) => f.endsWith('.json'))) {
       try {
         states.push(this.read(n.slice(0, -'.json'.length)));
       } catch (e) {
-        // Removed while we listed it (the container exited): it is no longer running.
+        // Removed while we listed it (the container exited): it is no longer there.
         if ((e as NsError).code === 'ENOENT') continue;
+        if ((e as NsError).code === 'EUSAGE' || (e as NsError).code === 'EINVAL' || (e as NsError).code === 'EACCES') {
+          skipped.push({ file: join(this.containersDir, n), reason: (e as NsError).message });
+          continue;
+        }
         throw e;
       }
     }
-    return states.sort((a, b) => a.created.localeCompare(b.created));
+    return { states: states.sort((a, b) => a.created.localeCompare(b.created)), skipped };
+  }
+
+  /**
+   * The container NAME, or the one whose id starts with NAME (docker's rule: a name first,
+   * then a unique id prefix).
+   * @throws NsError ENOENT when none matches, EUSAGE when a prefix matches several.
+   */
+  resolve(nameOrId: string): ContainerState {
+    if (NAME_RE.test(nameOrId)) {
+      try {
+        return this.read(nameOrId);
+      } catch (e) {
+        if ((e as NsError).code !== 'ENOENT') throw e;
+      }
+    }
+    const matches = /^[0-9a-f]+$/.test(nameOrId) ? this.list().filter((s) => s.id?.startsWith(nameOrId)) : [];
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw usageError(`'${nameOrId}' names ${matches.length} containers: give more of the id, or the name`);
+    throw new NsError({ errno: 2, code: 'ENOENT', message: `no such container: ${nameOrId}` });
+  }
+
+  /** Files of processes waiting for a container's end (`ns-run wait`), which keep its state. */
+  private waiterPrefix(name: string): string {
+    return `${this.fileOf(name)}.wait.`;
+  }
+
+  /** Registers us as waiting for NAME's end: until unregistered, its exited state stays. */
+  addWaiter(name: string): string {
+    const file = `${this.waiterPrefix(name)}${process.pid}`;
+    writeFileSync(file, `${JSON.stringify(processRef(process.pid))}\n`, { mode: 0o600 });
+    return file;
+  }
+
+  /** Whether a live process other than us waits for NAME (dead waiters' files are removed). */
+  hasWaiters(name: string, except?: string): boolean {
+    const prefix = posix.basename(this.waiterPrefix(name));
+    let live = false;
+    for (const f of readdirSync(this.containersDir).filter((n) => n.startsWith(prefix))) {
+      const file = join(this.containersDir, f);
+      if (file === except) continue;
+      let ref: ProcessRef | undefined;
+      try {
+        ref = JSON.parse(readFileSync(file, 'utf8')) as ProcessRef;
+      } catch {
+        ref = undefined; // half-written by a waiter that is starting: count it as live
+        live = true;
+        continue;
+      }
+      if (isAlive(ref)) live = true;
+      else removeFile(file);
+    }
+    return live;
+  }
+
+  /**
+   * The end of an auto-removed container: its state goes unless a waiter will read it, which
+   * then removes it (a waiter registers before it reads the state, and we look for waiters
+   * after writing the exit: one of the two always sees the other).
+   */
+  release(name: string, runner: ProcessRef): void {
+    if (this.hasWaiters(name)) return;
+    let state: ContainerState;
+    try {
+      state = this.read(name);
+    } catch (e) {
+      // Removed by the waiter that read it, or never written: nothing of ours is left.
+      if ((e as NsError).code === 'ENOENT') return;
+      throw e;
+    }
+    // A waiter removed ours and a new container took the name: that one is not ours to remove.
+    if (state.runner.pid === runner.pid && state.runner.inode === runner.inode) this.remove(name);
   }
 }
 
@@ -259,5 +440,34 @@ function isZombie(pid: number): boolean {
     // Gone between pidfd_open and the read: not alive.
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw e;
+  }
+}
+
+function firstChild(pid: number): number | undefined {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+/**
+ * An in-place container's init: the child of the supervisor's relay. Only a child of the
+ * live supervisor can be it, so the ref is made from what /proc says now.
+ */
+function grandchildOf(pid: number): ProcessRef | undefined {
+  const relay = firstChild(pid);
+  return relay !== undefined ? childRef(relay) : undefined;
+}
+
+/** A ref to pid's first child, if it has one. */
+function childRef(pid: number): ProcessRef | undefined {
+  const child = firstChild(pid);
+  if (child === undefined) return undefined;
+  try {
+    return processRef(child);
+  } catch {
+    return undefined; // ended between the read and the pidfd
   }
 }

@@ -4,9 +4,9 @@
  * the util-linux tool it stands for. The process then becomes the exec stage (execInPlace):
  * without a fork the program keeps this pid, with one a few KiB of C wait for it; Node leaves.
  * A supervised plan (ns-cgroup's group to remove) leaves its supervisor, C too, with this pid.
- * Only a plan with a step that must run JavaScript while the child waits (a veth made by
- * netlink from outside) keeps Node as the waiting parent, with the same policy applied by
- * the handlers below.
+ * Only a plan with a step that must run JavaScript while the child waits (today ns-run's
+ * runner: ns-container's cgroup and loopback steps) keeps Node as the waiting parent, with
+ * the same policy applied by the handlers below.
  */
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';

@@ -5,6 +5,7 @@
  */
 import { basename } from 'node:path';
 import { constants } from 'node:os';
+import { inheritedEnvironment } from '../bytes';
 import { usageError } from '../errors';
 import { kindInfo, kindsToString, KIND_NAMES, nsProcPath, type NamespaceKind } from '../kinds';
 import type { Namespace } from '../namespace';
@@ -426,8 +427,9 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
   if (options.cwd !== undefined) ops.push({ op: 'chdir', path: options.cwd, step: 'working directory' });
   if (filter?.requires === 'no-new-privs') ops.push(filterAfterNoNewPrivs(ops, filter));
 
-  // In place the environment is written out: the stage's own (nsx's) is empty.
-  const env = inPlace ? envToList(options.env ?? process.env) : options.env === undefined ? 'inherit' : envToList(options.env);
+  // In place the environment is written out (the stage's own, nsx's, is empty), the inherited
+  // one from the bytes the kernel gave this process: process.env has lost those that are not UTF-8.
+  const env = options.env !== undefined ? envToList(options.env) : inPlace ? inheritedEnvironment() : 'inherit';
   const progArgv = options.argv0 !== undefined ? [options.argv0, ...argv.slice(1)] : [...argv];
   ops.push({ op: 'exec', paths: programCandidates(argv[0]!, env), argv: progArgv, env, file: argv[0]!, step: 'exec' });
 

@@ -19,11 +19,12 @@ import {
 } from 'ns-core/cli';
 import { parseSignal } from 'ns-pid';
 import {
-  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, DEFAULT_USERNS_RANGE, listContainers, planExec, runContainer, signalContainer, stopContainer,
-  StateStore, type ContainerOptions, type NetworkMode,
+  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, DEFAULT_USERNS_RANGE, followLog, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
+  signalContainer, stopContainer, StateStore, waitContainer, type ContainerInfo, type ContainerOptions, type NetworkMode,
 } from 'ns-container';
 import { parseFd, statusReporters } from '../common/options';
-import { images, IMAGE_COMMANDS, load, openStore, pull, rmi, STORAGE_OPTION } from './images';
+import { images, IMAGE_COMMANDS, load, openStore, pull, rmi, since, STORAGE_OPTION } from './images';
+import { network, NETWORK_COMMAND } from './network';
 
 const PROG = 'ns-run';
 
@@ -37,6 +38,10 @@ const RUN_COMMAND: CommandSpec = {
     + 'host\'s / read-only with a private /tmp, /run and home. Rootless when run by an ordinary user.',
   options: [
     { long: 'name', arg: 'required', metavar: '<name>', help: 'name of the container (default nsr-<random>)' },
+    { long: 'rm', help: 'remove the container when it exits (what a foreground run always does)' },
+    { long: 'detach', short: 'd', help: 'run in the background: print the id, exit 0; output to its log (ns-run logs)' },
+    { long: 'tty', short: 't', help: 'a pseudo-terminal of its own (tty is /dev/pts/N inside), relayed to yours' },
+    { long: 'interactive', short: 'i', help: 'with -t: what you type reaches it (your terminal raw meanwhile)' },
     { long: 'rootfs', arg: 'required', metavar: '<dir>', help: 'root filesystem directory (default: the host\'s / read-only)', complete: 'dir' },
     { long: 'read-only', help: 'mount the rootfs read-only (with a private /tmp and /run)' },
     { long: 'entrypoint', arg: 'required', metavar: '<program>', help: 'the image\'s entrypoint replaced (\'\' clears it)' },
@@ -49,8 +54,9 @@ const RUN_COMMAND: CommandSpec = {
     { long: 'user', short: 'u', arg: 'required', metavar: '<uid>[:<gid>]', help: 'UID[:GID] or NAME[:GROUP] inside (default 0:0)' },
     { long: 'hostname', arg: 'required', metavar: '<name>', help: 'hostname inside (default: the name)' },
     { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: `as root: ids mapped (default ${DEFAULT_USERNS_RANGE})` },
-    { long: 'network', arg: 'required', metavar: 'none|host|veth', help: 'none (lo only), host, or veth (default veth as root, else none)',
-      complete: ['none', 'host', 'veth'] },
+    { long: 'network', arg: 'required', metavar: 'none|host|veth|<network>', help: 'none (lo only), host, veth, or a network (bridge: the default one); default veth as root, else none',
+      complete: ['none', 'host', 'veth', 'bridge'] },
+    { long: 'network-alias', arg: 'required', metavar: '<name>', help: 'another name of the container on its network (repeatable)' },
     { long: 'subnet', arg: 'required', metavar: '<cidr>', help: `the veth's /30 (default: a free one of ${DEFAULT_SUBNET_POOL})` },
     { long: 'publish', short: 'p', arg: 'required', metavar: '[<ip>:]<host_port>:<container_port>', help: 'forward TCP (repeatable)' },
     { long: 'memory', short: 'm', arg: 'required', metavar: '<bytes>', help: 'memory limit (bytes, or K/M/G suffix)' },
@@ -65,9 +71,26 @@ const RUN_COMMAND: CommandSpec = {
 };
 
 const PS_COMMAND: CommandSpec = {
-  prog: `${PROG} ps`, usage: ['[--json]'], summary: 'List your running containers.',
-  options: [{ long: 'json', help: 'one JSON array of the containers\' state' }, ...STANDARD_OPTIONS],
+  prog: `${PROG} ps`, usage: ['[-a] [-q] [--format json]'], summary: 'List your running containers (-a: every one recorded).',
+  options: [
+    { long: 'all', short: 'a', help: 'exited and dead containers too' },
+    { long: 'quiet', short: 'q', help: 'ids only' },
+    { long: 'format', arg: 'required', metavar: 'table|json', help: 'json: one JSON object per container and line', complete: ['table', 'json'] },
+    { long: 'json', help: 'one JSON array of the containers\' state files' },
+    ...STANDARD_OPTIONS,
+  ],
 };
+
+const STATE_COMMANDS: CommandSpec[] = [
+  { prog: `${PROG} logs`, usage: ['[-f] <name>|<id>'], summary: 'The output of a detached container (-f: follow it until the container ends).',
+    options: [{ long: 'follow', short: 'f', help: 'keep printing what it writes, until it ends' }, ...STANDARD_OPTIONS] },
+  { prog: `${PROG} inspect`, usage: ['<name>|<id>...'], summary: 'Containers\' state and configuration, as a JSON array in docker\'s shape.',
+    stopAtOperand: false, options: [...STANDARD_OPTIONS] },
+  { prog: `${PROG} rm`, usage: ['[-f] <name>|<id>...'], summary: 'Remove containers that are not running (-f: kill running ones first).',
+    stopAtOperand: false, options: [{ long: 'force', short: 'f', help: 'SIGKILL a running container, then remove it' }, ...STANDARD_OPTIONS] },
+  { prog: `${PROG} wait`, usage: ['<name>|<id>...'], summary: 'Wait until each container has ended; print its exit code.',
+    stopAtOperand: false, options: [...STANDARD_OPTIONS] },
+];
 
 const EXEC_COMMAND: CommandSpec = {
   prog: `${PROG} exec`, usage: ['[options] <name> [<program> [<argument>...]]'],
@@ -99,7 +122,7 @@ export const RUNNER_COMMAND: CommandSpec = {
   summary: 'A small docker run: a program in a container of its own. Without a command, `run` is meant.',
   seeAlso: ['ns-unshare(1)', 'docker-run(1)'],
   options: RUN_COMMAND.options,
-  commands: [RUN_COMMAND, PS_COMMAND, EXEC_COMMAND, STOP_COMMAND, KILL_COMMAND, ...IMAGE_COMMANDS],
+  commands: [RUN_COMMAND, PS_COMMAND, ...STATE_COMMANDS, EXEC_COMMAND, STOP_COMMAND, KILL_COMMAND, ...IMAGE_COMMANDS, NETWORK_COMMAND],
 };
 
 /**
@@ -137,6 +160,7 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(value('hostname') !== undefined ? { hostname: value('hostname')! } : {}),
     ...(value('userns-range') !== undefined ? { usernsRange: value('userns-range')! } : {}),
     ...(network !== undefined ? { network: network as NetworkMode } : {}),
+    networkAliases: args.all('network-alias'),
     ...(value('subnet') !== undefined ? { subnet: value('subnet')! } : {}),
     publish: args.all('publish'),
     ...(value('memory') !== undefined ? { memory: value('memory')! } : {}),
@@ -144,7 +168,20 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(value('cpus') !== undefined ? { cpus: value('cpus')! } : {}),
     capAdd: args.all('cap-add'),
     capDrop: args.all('cap-drop'),
+    ...(args.has('detach') ? { detach: true, autoRemove: args.has('rm') } : {}),
+    ...(args.has('tty') ? { terminal: { input: args.has('interactive') } } : {}),
   };
+  if (args.has('tty') && args.has('detach')) throw usageError('--tty: not yet with --detach');
+  // This process becomes the container's C supervisor (pid kept) when nothing needs Node
+  // (runContainer never returns then). Opt-in until ps/exec/stop know in-place containers as
+  // well as the others.
+  const inPlace = process.env['NS_RUN_IN_PLACE'] === '1' && !args.has('info-fd') && !args.has('json-status-fd');
+  if (args.has('detach')) {
+    if (options.publish?.length) throw usageError('--publish: not yet with --detach (the port proxy lives in the foreground runner)');
+    const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM, options);
+    process.stdout.write(`${container.id}\n`);
+    process.exit(0);
+  }
   const reporters = statusReporters(
     value('info-fd') !== undefined ? parseFd('--info-fd', value('info-fd')!) : undefined,
     value('json-status-fd') !== undefined ? parseFd('--json-status-fd', value('json-status-fd')!) : undefined);
@@ -156,7 +193,8 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
       else pending.push(sig);
     });
   }
-  const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM, options);
+  const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM,
+                                       inPlace ? { ...options, inPlace: true } : options);
   // The container's init shares our memory, argv area included: what its /proc/1/cmdline
   // (and `ps` inside) shows is our title. Name the container rather than our paths.
   process.title = `ns-run ${container.name}`;
@@ -177,28 +215,70 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
  */
 const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
-function formatUptime(seconds: number): string {
-  if (seconds < 120) return `${seconds}s`;
-  if (seconds < 7200) return `${Math.floor(seconds / 60)}m`;
-  return `${Math.floor(seconds / 3600)}h`;
+/** docker ps's STATUS: "Up 5 seconds", "Exited (3) 2 minutes ago", "Created", "Dead". */
+function statusText(c: ContainerInfo, now = Date.now()): string {
+  if (c.state === 'running') return `Up ${since(c.startedAt ?? c.created, now).replace(/ ago$/, '')}`;
+  if (c.state === 'exited') return `Exited (${c.exitCode ?? '?'}) ${c.finishedAt ? since(c.finishedAt, now) : ''}`.trimEnd();
+  return c.state === 'created' ? 'Created' : 'Dead';
 }
 
 function ps(args: ParsedArgs): void {
-  {
-    if (args.operands.length) throw usageError(`ps: unexpected argument '${args.operands[0]}'`);
-    const containers = listContainers(new StateStore());
-    if (args.has('json')) {
-      process.stdout.write(`${JSON.stringify(containers, null, 2)}\n`);
-      return;
-    }
-    const rows = [['NAME', 'PID', 'UPTIME', 'NETWORK', 'PORTS', 'COMMAND'], ...containers.map((c) => [
-      c.name, String(c.init?.pid ?? '-'), c.status === 'running' ? formatUptime(c.uptime) : c.status,
-      c.address ?? c.network, c.ports.map((p) => `${p.hostAddress}:${p.hostPort}->${p.containerPort}`).join(',') || '-',
-      c.argv.join(' '),
-    ])];
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows) process.stdout.write(`${r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`);
+  if (args.operands.length) throw usageError(`ps: unexpected argument '${args.operands[0]}'`);
+  const format = args.last('format') ?? 'table';
+  if (format !== 'table' && format !== 'json') throw usageError(`--format: '${format}' is not table or json`);
+  const { containers, skipped } = scanContainers(new StateStore(), { all: args.has('all') });
+  for (const s of skipped) process.stderr.write(`ns-run ps: skipped ${s.file}: ${s.reason}\n`);
+  const shortId = (c: ContainerInfo) => (c.id ?? '').slice(0, 12) || c.name;
+  if (args.has('quiet')) {
+    for (const c of containers) process.stdout.write(`${shortId(c)}\n`);
+    return;
   }
+  if (args.has('json')) {
+    process.stdout.write(`${JSON.stringify(containers, null, 2)}\n`);
+    return;
+  }
+  const ports = (c: ContainerInfo) => c.ports.map((p) => `${p.hostAddress}:${p.hostPort}->${p.containerPort}/tcp`).join(', ');
+  const image = (c: ContainerInfo) => c.image?.reference ?? c.rootfs ?? '(host /)';
+  if (format === 'json') {
+    for (const c of containers) {
+      process.stdout.write(`${JSON.stringify({
+        ID: shortId(c), Image: image(c), Command: c.argv.join(' '), CreatedAt: c.created, State: c.state, Status: statusText(c),
+        Ports: ports(c), Names: c.name, Networks: c.network, Pid: c.state === 'running' ? c.init?.pid ?? 0 : 0,
+      })}\n`);
+    }
+    return;
+  }
+  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], ...containers.map((c) => [
+    shortId(c), image(c), JSON.stringify(c.argv.join(' ')), since(c.created), statusText(c), ports(c), c.name,
+  ])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) process.stdout.write(`${r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 2))).join('')}\n`);
+}
+
+function needNames(args: ParsedArgs, command: string): readonly string[] {
+  if (!args.operands.length) throw usageError(`${command}: which container?`);
+  return args.operands;
+}
+
+function inspect(args: ParsedArgs): void {
+  const store = new StateStore();
+  const found = needNames(args, 'inspect').map((n) => inspectContainer(store.resolve(n)));
+  process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+}
+
+async function rm(args: ParsedArgs): Promise<void> {
+  for (const n of needNames(args, 'rm')) process.stdout.write(`${await removeContainer(n, { force: args.has('force') })}\n`);
+}
+
+async function logs(args: ParsedArgs): Promise<void> {
+  const [name, extra] = needNames(args, 'logs');
+  if (extra !== undefined) throw usageError(`logs: one container at a time ('${extra}' is one too many)`);
+  await followLog(new StateStore(), name!, args.has('follow'), (chunk) => process.stdout.write(chunk));
+}
+
+async function wait(args: ParsedArgs): Promise<void> {
+  const codes = await Promise.all(needNames(args, 'wait').map((n) => waitContainer(n)));
+  for (const code of codes) process.stdout.write(`${code}\n`);
 }
 
 async function exec(args: ParsedArgs): Promise<void> {
@@ -232,6 +312,6 @@ function kill(args: ParsedArgs): void {
 
 export function main(argv: readonly string[] = scriptArguments()): Promise<void> {
   return runCommands(RUNNER_COMMAND, argv, {
-    run: (args) => run(args, argv), ps, exec, stop, kill, load, pull, images, rmi,
+    run: (args) => run(args, argv), ps, inspect, logs, rm, wait, exec, stop, kill, load, pull, images, rmi, network,
   }, { exits: DOCKER_EXITS, fallback: 'run' });
 }

@@ -4,6 +4,7 @@
  * root, ${XDG_DATA_HOME:-~/.local/share}/ns-run otherwise).
  */
 import { usageError } from 'ns-core';
+import { scanContainers, StateStore } from 'ns-container';
 import { STANDARD_OPTIONS, type CommandSpec, type OptionSpec, type ParsedArgs } from 'ns-core/cli';
 import {
   familiarReference, formatBytes, ImageStore, loadImages, parseReference, pullImage, ProgressRenderer, type ImageSummary, type ProgressCallback,
@@ -145,9 +146,21 @@ export function images(args: ParsedArgs): void {
   for (const row of table) process.stdout.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd()}\n`);
 }
 
+/**
+ * Container roots of this store whose container is gone without removing them (its runner
+ * was killed): they would hold their images forever. A container being set up or running has
+ * a state file naming this store.
+ */
+function reclaimStaleRoots(store: ImageStore): void {
+  const live = new Set(scanContainers(new StateStore(), { all: true }).containers
+    .filter((c) => c.image?.store === store.root && c.state !== 'dead').map((c) => c.name));
+  for (const root of store.containerRoots()) if (!live.has(root.id)) store.removeContainerRoot(root.id);
+}
+
 export function rmi(args: ParsedArgs): void {
   if (!args.operands.length) throw usageError('rmi: which image?');
   const store = openStore(args);
+  reclaimStaleRoots(store);
   for (const text of args.operands) {
     const result = store.remove(text, { force: args.has('force') });
     for (const u of result.untagged) process.stdout.write(`Untagged: ${u}\n`);

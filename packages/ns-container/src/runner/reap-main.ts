@@ -1,0 +1,34 @@
+/**
+ * What a detached container's C supervisor runs once the program is gone (its on-exit
+ * command, with the exit code appended), after its cleanup words removed the cgroup and the
+ * subnet lease: the state says exited, the image root goes, and with --rm the state too.
+ *
+ *   node reap-main.js STATE_ROOT NAME ID EXIT_CODE
+ *
+ * Small on purpose: it loads the state module and, for an image's container, the image store.
+ */
+import { ImageStore } from 'ns-image';
+import { StateStore } from './state';
+
+function main(argv: readonly string[]): number {
+  const [root, name, id, code] = argv;
+  if (!root || !name || !id || code === undefined) {
+    process.stderr.write('usage: reap-main STATE_ROOT NAME ID EXIT_CODE\n');
+    return 2;
+  }
+  const store = new StateStore(root);
+  const state = store.read(name);
+  // The name was taken over (the container was removed by rm -f first): nothing here is ours.
+  if (state.id !== id) return 0;
+  store.update({ ...state, status: 'exited', exitCode: Number(code), finishedAt: new Date().toISOString() });
+  if (state.image) ImageStore.open({ root: state.image.store }).removeContainerRoot(name);
+  if (state.autoRemove) store.release(name, state.runner);
+  return 0;
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`ns-run: cleanup of a detached container: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+}

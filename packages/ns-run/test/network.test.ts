@@ -1,0 +1,297 @@
+/**
+ * ns-run networks, as root, through the CLI, checked from outside. Every runner runs in a
+ * network namespace of the test's (helpers' Netns), so the bridges, veths, nf_tables rules
+ * and sysctls are made there and go with it: the machine's own ruleset is never touched.
+ * Networks are named per test process; their state files are removed in `after`.
+ */
+import { expect } from 'chai';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { busyboxRootfs, cli, Netns, removeTree, running, start, uniqueName, until, type Started } from './helpers';
+
+const CONFIG_DIR = '/var/lib/ns-run/networks';
+const RUN_DIR = '/run/ns-run/networks';
+
+let rootfs: string;
+let www: string;
+let netns: Netns;
+const networks: string[] = [];
+const containers: Started[] = [];
+
+before(async () => {
+  rootfs = busyboxRootfs();
+  www = mkdtempSync(`/tmp/ns-run-test-${process.pid}-www-`);
+  chmodSync(www, 0o755);
+  writeFileSync(join(www, 'index.html'), 'hello from the server\n', { mode: 0o644 });
+  netns = await new Netns().ready();
+});
+
+after(async () => {
+  for (const c of containers) c.proc.kill('SIGKILL');
+  await Promise.all(containers.map((c) => c.exit));
+  for (const n of networks) cli(['network', 'rm', n], { netns });
+  netns.close();
+  for (const n of networks) {
+    rmSync(join(CONFIG_DIR, `${n}.json`), { force: true });
+    rmSync(join(RUN_DIR, n), { recursive: true, force: true });
+  }
+  removeTree(rootfs);
+  removeTree(www);
+});
+
+function ok(r: ReturnType<typeof cli>): string {
+  expect(r.status, `ns-run failed (${r.status}): ${r.stderr}`).to.equal(0);
+  return r.stdout;
+}
+
+/** A network of this test process, removed in `after` if the test did not. */
+function network(tag: string, ...options: string[]): string {
+  const name = uniqueName(tag);
+  networks.push(name);
+  ok(cli(['network', 'create', ...options, name], { netns }));
+  return name;
+}
+
+/** A container in the background, on `net`, until the test ends it. */
+async function background(net: string, name: string, script: string, extra: readonly string[] = []): Promise<Started> {
+  const c = start(['--network', net, '--name', name, '--rootfs', rootfs, '-v', `${www}:/data:ro`, ...extra, '--', 'sh', '-c', script], { netns });
+  containers.push(c);
+  await running(name);
+  return c;
+}
+
+/**
+ * wget from a new container on `net`, retried for up to 4 s (the server may still be
+ * starting). The client runs on the embedded default root (the host's GNU wget), whose -T
+ * bounds each try: busybox-static 1.35's wget dies of SIGSEGV when given -T, and without it a
+ * try at an unreachable address waits for the kernel's TCP connect timeout.
+ */
+function fetchFrom(net: string, url: string, tries = 20): ReturnType<typeof cli> {
+  return cli(['--network', net, '--', 'sh', '-c',
+              `for i in $(seq ${tries}); do wget -q -T 1 -t 1 -O - ${url} && exit 0; sleep 0.2; done; exit 1`], { netns });
+}
+
+function netnsRun(argv: readonly string[]): string {
+  return execFileSync(netns.wrap(argv)[0]!, netns.wrap(argv).slice(1), { encoding: 'utf8' });
+}
+
+function leases(net: string): { container: string; address: string }[] {
+  try {
+    return JSON.parse(readFileSync(join(RUN_DIR, net, 'leases.json'), 'utf8')) as { container: string; address: string }[];
+  } catch {
+    return [];
+  }
+}
+
+const HTTPD = 'exec httpd -f -p 80 -h /data';
+
+describe('ns-run networks (as root, in a network namespace of the test\'s)', () => {
+  it('two containers on one network: httpd in one answers wget http://NAME/ and its alias from the other', async () => {
+    const net = network('web');
+    const server = uniqueName('srv');
+    await background(net, server, HTTPD, ['--network-alias', 'www-alias']);
+    expect(fetchFrom(net, `http://${server}/`).stdout).to.equal('hello from the server\n');
+    expect(fetchFrom(net, 'http://www-alias/').stdout).to.equal('hello from the server\n');
+  });
+
+  it('keeps every member\'s /etc/hosts current: a running container sees one that joins later', async () => {
+    const net = network('hosts');
+    const first = uniqueName('first');
+    const later = uniqueName('later');
+    const watcher = await background(net, first, `until grep -q "${later}" /etc/hosts; do sleep 0.1; done; grep "${later}" /etc/hosts; sleep 600`);
+    const joined = await background(net, later, 'sleep 600');
+    await until('the first container to see the later one', () => watcher.stdout.includes(later));
+    const address = leases(net).find((l) => l.container === later)!.address;
+    expect(watcher.stdout).to.equal(`${address}\t${later}\n`);
+    joined.proc.kill('SIGTERM');
+    await joined.exit;
+    expect(readFileSync(join(RUN_DIR, net, 'hosts'), 'utf8')).to.not.include(later);
+  });
+
+  it('a container on another network cannot reach it, by address or by name', async () => {
+    const net = network('here');
+    const other = network('there');
+    const server = uniqueName('isolated');
+    await background(net, server, HTTPD);
+    const address = leases(net).find((l) => l.container === server)!.address;
+    expect(fetchFrom(net, `http://${address}/`).stdout).to.equal('hello from the server\n');
+    const fromOther = fetchFrom(other, `http://${address}/`, 2);
+    expect(fromOther.status).to.equal(1);
+    expect(fromOther.stdout).to.equal('');
+    // Its name is not in the other network's hosts file.
+    const byName = cli(['--network', other, '--', 'sh', '-c', `getent hosts ${server}; echo status=$?`], { netns });
+    expect(byName.stdout).to.equal('status=2\n');
+  });
+
+  it('IPv6 between two containers on an --ipv6 network, by address and by name', async () => {
+    const net = network('six', '--ipv6', '--subnet', '10.243.4.0/24', '--subnet6', 'fd42:7:7::/64');
+    const server = uniqueName('srv6');
+    await background(net, server, HTTPD);
+    const [info] = JSON.parse(ok(cli(['network', 'inspect', net], { netns }))) as { EnableIPv6: boolean; IPAM: { Config: object[] }; Containers: Record<string, { IPv6Address: string }> }[];
+    expect(info!.EnableIPv6).to.equal(true);
+    expect(info!.IPAM.Config).to.deep.equal([{ Subnet: '10.243.4.0/24', Gateway: '10.243.4.1' }, { Subnet: 'fd42:7:7::/64', Gateway: 'fd42:7:7::1' }]);
+    expect(info!.Containers[server]!.IPv6Address).to.equal('fd42:7:7::2/64');
+    expect(fetchFrom(net, 'http://[fd42:7:7::2]/').stdout).to.equal('hello from the server\n');
+    const byName = ok(cli(['--network', net, '--', 'sh', '-c', `getent ahostsv6 ${server} | head -1; ip -6 route show default`], { netns }));
+    expect(byName).to.match(new RegExp(`^fd42:7:7::2 +STREAM ${server}\n` + 'default via fd42:7:7::1 dev eth0'));
+  });
+
+  it('connects a running container to another network and disconnects it', async () => {
+    const home = network('home');
+    const guest = network('guest');
+    const server = uniqueName('roamer');
+    await background(home, server, HTTPD);
+    expect(fetchFrom(guest, `http://${server}/`, 1).status).to.equal(1);
+    ok(cli(['network', 'connect', '--alias', 'roaming', guest, server], { netns }));
+    const lease = leases(guest).find((l) => l.container === server)!;
+    expect(lease).to.not.equal(undefined);
+    expect(fetchFrom(guest, `http://${server}/`).stdout).to.equal('hello from the server\n');
+    expect(fetchFrom(guest, 'http://roaming/').stdout).to.equal('hello from the server\n');
+    const again = cli(['network', 'connect', guest, server], { netns });
+    expect([again.status, again.stderr]).to.deep.equal([1, `ns-run network connect: network ${guest}: a container named ${server} is attached already (${lease.address})\n`]);
+
+    ok(cli(['network', 'disconnect', guest, server], { netns }));
+    expect(leases(guest)).to.deep.equal([]);
+    expect(readFileSync(join(RUN_DIR, guest, 'hosts'), 'utf8')).to.not.include(server);
+    expect(fetchFrom(guest, `http://${lease.address}/`, 1).status).to.equal(1);
+    // Still on its first network.
+    expect(fetchFrom(home, `http://${server}/`).stdout).to.equal('hello from the server\n');
+    const gone = cli(['network', 'disconnect', guest, server], { netns });
+    expect([gone.status, gone.stderr]).to.deep.equal([1, `ns-run network disconnect: container ${server} is not connected to network ${guest}\n`]);
+  });
+
+  it('publishes a port of a container on a network (-p), reached from the host', async () => {
+    const net = network('pub');
+    const port = 21000 + (process.pid % 20000);
+    const c = start(['--network', net, '--rootfs', rootfs, '-p', `${port}:8080`, '--', 'nc', '-l', '-p', '8080', '-e', 'echo', 'published'], { netns });
+    containers.push(c);
+    let reply = '';
+    await until('the published port to answer', async () => (reply = await netns.fetch(port)) !== '');
+    expect(reply).to.equal('published\n');
+    expect((await c.exit).code).to.equal(0);
+  });
+
+  describe('egress, to a TCP server in another network namespace routed through the host', () => {
+    let outer: ChildProcess;
+    let server: ChildProcess;
+    const hostEnd = `vo${process.pid}`;
+    const hostAddress = '10.241.7.1';
+    const outerAddress = '10.241.7.2';
+
+    before(async () => {
+      // The outer world: a namespace with a veth to the test's "host" namespace, and a server
+      // there that answers each client with the address it sees.
+      outer = spawn('unshare', ['--net', 'sleep', '600'], { stdio: 'ignore' });
+      await until('the outer netns', () => existsSync(`/proc/${outer.pid}/ns/net`) && readFileSync(`/proc/${outer.pid}/comm`, 'utf8').trim() === 'sleep');
+      netnsRun(['ip', 'link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(outer.pid)]);
+      netnsRun(['ip', 'addr', 'add', `${hostAddress}/30`, 'dev', hostEnd]);
+      netnsRun(['ip', 'link', 'set', hostEnd, 'up']);
+      const inOuter = (argv: string[]) => execFileSync('nsenter', ['-t', String(outer.pid), '-n', ...argv]);
+      inOuter(['ip', 'addr', 'add', `${outerAddress}/30`, 'dev', 'eth0']);
+      inOuter(['ip', 'link', 'set', 'eth0', 'up']);
+      inOuter(['ip', 'link', 'set', 'lo', 'up']);
+      server = spawn('nsenter', ['-t', String(outer.pid), '-n', process.execPath, '-e',
+        'require("net").createServer((s) => s.end(s.remoteAddress + "\\n")).listen(7000, () => console.log("listening"))'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise((resolve) => server.stdout!.once('data', resolve));
+    });
+
+    after(() => {
+      server?.kill('SIGKILL');
+      outer?.kill('SIGKILL');
+    });
+
+    const connect = (net: string) => cli(['--network', net, '--rootfs', rootfs, '--', 'sh', '-c', `nc -w 2 ${outerAddress} 7000 </dev/null`], { netns });
+
+    it('reaches it from a normal network, seen there with the host\'s address (masquerade)', () => {
+      const net = network('egress');
+      expect(ok(connect(net))).to.equal(`::ffff:${hostAddress}\n`);
+    });
+
+    it('does not from an --internal network (no route out, no masquerade)', () => {
+      const net = network('internal', '--internal');
+      const r = connect(net);
+      expect(r.stdout).to.equal('');
+      expect(r.status).to.not.equal(0);
+      // Its members still reach each other (the bridge), and its rules hold no masquerade.
+      const rules = netnsRun(['nft', 'list', 'table', 'inet', 'nstools']);
+      expect(rules).to.include(`comment "ns-run network ${net}"`);
+      expect(rules.split('\n').filter((l) => l.includes(`"ns-run network ${net}"`) && l.includes('masquerade'))).to.deep.equal([]);
+    });
+  });
+
+  describe('network ls, inspect, rm', () => {
+    it('lists and inspects a network with its containers, refuses rm while one runs, removes everything after', async () => {
+      const net = network('life', '--subnet', '10.242.9.0/24');
+      const name = uniqueName('member');
+      const c = await background(net, name, 'sleep 600', ['--network-alias', 'member-alias']);
+      const listed = ok(cli(['network', 'ls', '--format', 'json'], { netns })).trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      expect(listed.find((n) => n['Name'] === net)).to.include({ Driver: 'bridge', Internal: 'false', Subnet: '10.242.9.0/24' });
+      const [info] = JSON.parse(ok(cli(['network', 'inspect', net], { netns }))) as { IPAM: { Config: { Subnet: string; Gateway: string }[] }; Containers: Record<string, { IPv4Address: string; Aliases: string[] }>; Options: Record<string, string> }[];
+      expect(info!.IPAM.Config).to.deep.equal([{ Subnet: '10.242.9.0/24', Gateway: '10.242.9.1' }]);
+      expect(info!.Containers[name]).to.deep.equal({ Name: name, IPv4Address: '10.242.9.2/24', IPv6Address: '', Aliases: ['member-alias'] });
+      const bridge = info!.Options['com.docker.network.bridge.name']!;
+      expect(netns.links()).to.include(bridge);
+
+      const refused = cli(['network', 'rm', net], { netns });
+      expect(refused.status).to.equal(1);
+      expect(refused.stderr).to.equal(`ns-run network rm: network ${net} is in use by container ${name}; stop it first\n`);
+
+      c.proc.kill('SIGTERM');
+      await c.exit;
+      expect(leases(net)).to.deep.equal([]);
+      expect(ok(cli(['network', 'rm', net], { netns }))).to.equal(`${net}\n`);
+      expect(netns.links()).to.not.include(bridge);
+      expect(existsSync(join(CONFIG_DIR, `${net}.json`))).to.equal(false);
+      expect(existsSync(join(RUN_DIR, net))).to.equal(false);
+      expect(netnsRun(['nft', 'list', 'ruleset'])).to.not.include(`ns-run network ${net}"`);
+    });
+
+    it('reclaims the lease of a SIGKILLed runner: the next command sees the network free', async () => {
+      const net = network('killed');
+      const name = uniqueName('victim');
+      const c = await background(net, name, 'sleep 600');
+      expect(leases(net).map((l) => l.container)).to.deep.equal([name]);
+      const hostEnd = (leases(net)[0] as unknown as { hostInterface: string }).hostInterface;
+      expect(netns.links().some((l) => l.startsWith(`${hostEnd}@`))).to.equal(true);
+      c.proc.kill('SIGKILL');
+      await c.exit;
+      // The lease file still names it (nobody has looked yet); its owner is gone.
+      expect(leases(net).map((l) => l.container)).to.deep.equal([name]);
+      const [info] = JSON.parse(ok(cli(['network', 'inspect', net], { netns }))) as { Containers: object }[];
+      expect(info!.Containers).to.deep.equal({});
+      expect(leases(net)).to.deep.equal([]);
+      await until('the killed container\'s veth to go', () => !netns.links().some((l) => l.startsWith(`${hostEnd}@`)));
+      expect(ok(cli(['network', 'rm', net], { netns }))).to.equal(`${net}\n`);
+    });
+
+    it('refuses bad input with one line and exit 1, making nothing', () => {
+      const cases: [string[], RegExp][] = [
+        [['network', 'create', '--subnet', '10.242.10.1/24', uniqueName('bad')], /is not the network address of its subnet \(10\.242\.10\.0\/24\)/],
+        [['network', 'create', 'host'], /'host' is a --network mode, not a network name/],
+        [['network', 'create', 'bad/name'], /'bad\/name' must be 1-63 characters/],
+        [['network', 'rm', uniqueName('nosuch')], /network t\d+-nosuch not found/],
+        [['network', 'rm', 'bridge'], /^ns-run network rm: bridge is a pre-defined network and cannot be removed$/m],
+        [['network', 'inspect', uniqueName('nosuch')], /network t\d+-nosuch not found/],
+        [['--network', uniqueName('nosuch'), '--rootfs', rootfs, 'true'], /network t\d+-nosuch not found/],
+        [['--network-alias', 'x', '--network', 'none', 'true'], /--network-alias: only on a network/],
+      ];
+      for (const [args, message] of cases) {
+        const r = cli(args, { netns });
+        expect(r.stderr.split('\n').filter(Boolean), args.join(' ')).to.have.length(1);
+        expect(r.stderr, args.join(' ')).to.match(message);
+        expect(r.status, args.join(' ')).to.equal(args[0] === 'network' ? 1 : 125);
+      }
+      expect(existsSync(join(CONFIG_DIR, `${uniqueName('bad')}.json`))).to.equal(false);
+    });
+
+    it('tells an ordinary user that networks need root (rootless networks are not built yet)', () => {
+      const run = cli(['--network', 'bridge', '--rootfs', rootfs, 'true'], { rootless: true });
+      expect([run.status, run.stderr]).to.deep.equal([125,
+        'ns-run: --network bridge: networks need root for now (rootless networks are not built yet); use none or host\n']);
+      const ls = cli(['network', 'ls'], { rootless: true });
+      expect(ls.status).to.equal(1);
+      expect(ls.stderr).to.match(/^ns-run network ls: networks need root for now .*; use --network none or host\n$/);
+    });
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * Containers as state (issue 13's docker habits): ps [-a] [-q] [--format json], inspect, wait,
+ * rm [-f], --name, --rm; the state directory (/run/ns-run as root, the user's runtime
+ * directory rootless) refused unless the user's and closed; a corrupt entry reported and
+ * skipped. Checked from outside: the processes, the state files, exit statuses.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { alive, AS_NOBODY, busyboxRootfs, cli, LAUNCHER, NOBODY, readState, removeTree, running, start, uniqueName, until, ok } from './helpers';
+
+let rootfs: string;
+let volume: string;
+
+before(() => {
+  rootfs = busyboxRootfs();
+  volume = mkdtempSync(`/tmp/ns-run-test-${process.pid}-vol-`);
+  chmodSync(volume, 0o755);
+});
+
+after(() => {
+  removeTree(rootfs);
+  removeTree(volume);
+});
+
+const STATE_FILES = '/run/ns-run/containers';
+
+describe('ns-run: containers as state', () => {
+  it('ps, ps -q, ps --format json and inspect show a running container; --rm removes it at its end', async () => {
+    const name = uniqueName('ps');
+    const c = start(['--name', name, '--rm', '--rootfs', rootfs, '--network', 'none', '--memory', '64M', '-v', `${volume}:/data:ro`,
+      '--', 'sh', '-c', 'read line; exit 7']);
+    const state = await running(name);
+    const id = (state as unknown as { id: string }).id;
+    expect(id).to.match(/^[0-9a-f]{64}$/);
+    const table = ok(cli(['ps'])).split('\n');
+    expect(table[0]).to.match(/^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES$/);
+    expect(table).to.satisfy((rows: string[]) => rows.some((r) => new RegExp(`^${id.slice(0, 12)}  +${rootfs}  +"sh -c read line; exit 7"  +.*  +Up .*  +${name}$`).test(r)));
+    expect(ok(cli(['ps', '-q'])).split('\n')).to.include(id.slice(0, 12));
+    const json = ok(cli(['ps', '--format', 'json'])).trim().split('\n').map((l) => JSON.parse(l)).find((j) => j.Names === name);
+    expect(json).to.include({ ID: id.slice(0, 12), State: 'running', Pid: state.init!.pid, Command: 'sh -c read line; exit 7' });
+
+    const [inspected] = JSON.parse(ok(cli(['inspect', id.slice(0, 10)])));
+    expect(inspected.Id).to.equal(id);
+    expect(inspected.Name).to.equal(`/${name}`);
+    expect(inspected.State).to.include({ Status: 'running', Running: true, Pid: state.init!.pid, ExitCode: 0 });
+    expect(inspected.State.StartedAt).to.match(/^\d{4}-\d\d-\d\dT/);
+    expect(inspected.Config).to.include({ Hostname: name, WorkingDir: '/' });
+    expect(inspected.Config.Cmd).to.deep.equal(['sh', '-c', 'read line; exit 7']);
+    expect(inspected.HostConfig).to.include({ AutoRemove: true, NetworkMode: 'none', Memory: '64M' });
+    expect(inspected.Mounts).to.deep.equal([{ Type: 'bind', Source: volume, Destination: '/data', RW: false }]);
+
+    c.proc.stdin!.end('go\n');
+    expect((await c.exit).code).to.equal(7);
+    await until('the state file to go', () => readState(name) === undefined);
+    expect(ok(cli(['ps', '-a']))).to.not.include(name);
+  });
+
+  it('wait prints the exit code of a container that ends while it waits, and its state goes after', async () => {
+    const name = uniqueName('wait');
+    const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 42']);
+    await running(name);
+    const w = start(['wait', name]);
+    await until('the waiter to register', () => spawnSync('sh', ['-c', `ls ${STATE_FILES}/${name}.json.wait.* 2>/dev/null`]).status === 0);
+    c.proc.stdin!.end('go\n');
+    expect((await c.exit).code).to.equal(42);
+    expect((await w.exit).code).to.equal(0);
+    expect(w.stdout).to.equal('42\n');
+    expect(readState(name)).to.equal(undefined);
+    expect(existsSync(STATE_FILES) && spawnSync('sh', ['-c', `ls ${STATE_FILES}/${name}.*`]).status).to.not.equal(0);
+  });
+
+  it('rm refuses a running container (125), rm -f kills it and removes it', async () => {
+    const name = uniqueName('rm');
+    const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sleep', '60']);
+    const state = await running(name);
+    const refused = cli(['rm', name]);
+    expect(refused.status).to.equal(125);
+    expect(refused.stderr).to.equal(`ns-run rm: cannot remove container ${name}: it is running; stop it first, or use rm -f\n`);
+    expect(alive(state.init!.pid)).to.equal(true);
+    expect(ok(cli(['rm', '-f', name]))).to.equal(`${name}\n`);
+    expect((await c.exit).code).to.equal(137);
+    expect(readState(name)).to.equal(undefined);
+    const gone = cli(['rm', name]);
+    expect([gone.status, gone.stderr]).to.deep.equal([125, `ns-run rm: no such container: ${name}\n`]);
+  });
+
+  it('ps -a shows a container whose runner died as dead, and rm removes it', () => {
+    const name = uniqueName('dead');
+    const file = join(STATE_FILES, `${name}.json`);
+    mkdirSync(STATE_FILES, { recursive: true, mode: 0o700 });
+    writeFileSync(file, JSON.stringify({
+      version: 1, name, id: 'ab'.repeat(32), created: new Date().toISOString(), status: 'running', runner: { pid: 1, inode: 0 },
+      init: { pid: 1, inode: 0 }, argv: ['sleep', '1'], rootfs: null, network: 'none', ports: [], namespaces: [], cgroups: [], env: [],
+      workdir: '/', uid: 0, gid: 0, setgroupsAllowed: false, capabilities: '0',
+    }), { mode: 0o600 });
+    try {
+      expect(ok(cli(['ps']))).to.not.include(name);
+      expect(ok(cli(['ps', '-a'])).split('\n').find((l) => l.endsWith(name))).to.match(/ Dead +/);
+      expect(JSON.parse(ok(cli(['inspect', name])))[0].State).to.include({ Status: 'dead', Running: false, Pid: 0 });
+      expect(ok(cli(['rm', name]))).to.equal(`${name}\n`);
+      expect(existsSync(file)).to.equal(false);
+    } finally {
+      removeTree(file);
+    }
+  });
+
+  it('a corrupt state file is reported and skipped, never a crash', () => {
+    const files = [join(STATE_FILES, `${uniqueName('corrupt')}.json`), join(STATE_FILES, `${uniqueName('shape')}.json`)];
+    mkdirSync(STATE_FILES, { recursive: true, mode: 0o700 });
+    writeFileSync(files[0]!, '{"name": "half', { mode: 0o600 });
+    writeFileSync(files[1]!, '{"name": 3}', { mode: 0o600 });
+    try {
+      const r = cli(['ps', '-a']);
+      expect(r.status).to.equal(0);
+      expect(r.stdout.split('\n')[0]).to.match(/^CONTAINER ID/);
+      expect(r.stderr).to.include(`ns-run ps: skipped ${files[0]}: ${files[0]}: not JSON`);
+      expect(r.stderr).to.include(`ns-run ps: skipped ${files[1]}: ${files[1]}: not the state of a container`);
+    } finally {
+      for (const f of files) removeTree(f);
+    }
+  });
+
+  it('refuses a state directory open to others (rootless: in $XDG_RUNTIME_DIR)', () => {
+    const runtime = mkdtempSync(`/tmp/ns-run-test-${process.pid}-xdg-`);
+    try {
+      chownSync(runtime, NOBODY, NOBODY);
+      chmodSync(runtime, 0o700);
+      mkdirSync(join(runtime, 'ns-run'), { mode: 0o755 });
+      chownSync(join(runtime, 'ns-run'), NOBODY, NOBODY);
+      chmodSync(join(runtime, 'ns-run'), 0o755);
+      const listable = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), LAUNCHER, 'ps'], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: runtime } });
+      expect(listable.stderr).to.equal(`ns-run ps: state directory ${runtime}/ns-run must be a directory owned by uid ${NOBODY} with mode 0700 or 0711\n`);
+      chmodSync(join(runtime, 'ns-run'), 0o711);
+      mkdirSync(join(runtime, 'ns-run', 'containers'), { mode: 0o777 });
+      chownSync(join(runtime, 'ns-run', 'containers'), NOBODY, NOBODY);
+      chmodSync(join(runtime, 'ns-run', 'containers'), 0o777);
+      const env = { ...process.env, XDG_RUNTIME_DIR: runtime };
+      const ps = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), LAUNCHER, 'ps'], { encoding: 'utf8', env });
+      expect(ps.stderr).to.equal(`ns-run ps: state directory ${runtime}/ns-run/containers must be a directory owned by uid ${NOBODY} with mode 0700\n`);
+      expect(ps.status).to.equal(125);
+      const run = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), LAUNCHER, '--rootfs', rootfs, 'true'], { encoding: 'utf8', env });
+      expect(run.stderr).to.match(/state directory \S+\/containers must be a directory owned by uid 65534 with mode 0700/);
+      expect(run.status).to.equal(125);
+      chmodSync(join(runtime, 'ns-run', 'containers'), 0o700);
+      const fine = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), LAUNCHER, '--rootfs', rootfs, 'true'], { encoding: 'utf8', env });
+      expect([fine.status, fine.stderr]).to.deep.equal([0, '']);
+    } finally {
+      removeTree(runtime);
+    }
+  });
+});
