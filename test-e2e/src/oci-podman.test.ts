@@ -56,8 +56,11 @@ describe('podman --runtime ns-run-oci', function () {
     expect(r.stderr).to.include(`Using OCI runtime \\"${OURS}\\"`);
   });
 
-  it('the program\'s exit status is podman\'s', () => {
+  it('the program\'s exit status is podman\'s; a program not in the image is 127, as with runc', () => {
     expect(podman(['--runtime', 'ns-run-oci', 'run', '--rm', IMAGE, 'sh', '-c', 'exit 3']).status).to.equal(3);
+    const missing = podman(['--runtime', 'ns-run-oci', 'run', '--rm', IMAGE, 'no-such-program']);
+    expect(missing.status).to.equal(127);
+    expect(missing.stderr).to.include('exec: "no-such-program": executable file not found in $PATH');
   });
 
   it('--hostname, podman\'s seccomp profile and ulimits reach the program', () => {

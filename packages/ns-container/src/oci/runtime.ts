@@ -13,7 +13,7 @@
  * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
  * another process is never signalled.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readFileSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, spawn, sys, type Step } from 'ns-core';
 import { compileContainer, openJoins } from '../compile';
@@ -21,6 +21,7 @@ import { FLAG_OPTIONS as MOUNT_FLAG_OPTIONS, PROPAGATION_OPTIONS as MOUNT_PROPAG
 import { CAPABILITY_NAMES } from '../runner/caps';
 import { constants } from 'node:os';
 import { NAMESPACE_TYPES, specError } from '../compile/validate';
+import { resolveInRoot } from '../runner/inroot';
 import { isAlive, processRef, type ProcessRef } from '../runner/state';
 import { OCI_VERSION, type ContainerSpec } from '../spec';
 
@@ -159,6 +160,7 @@ export class OciRuntime {
         bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
       });
       for (const w of compiled.warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      this.checkProgram(spec, compiled.rootfs);
       const join = openJoins(compiled);
       let childPid: number | undefined;
       try {
@@ -185,6 +187,29 @@ export class OciRuntime {
     } finally {
       for (const fd of fds) sys.closeFd(fd);
     }
+  }
+
+  /**
+   * runc's check at create: the program must be found in the root now, or create fails
+   * (engines map "executable file not found in $PATH" to 127, podman's exit for it). Looked up
+   * inside the root (symlinks resolved in it); a directory a mount covers is taken on trust.
+   */
+  private checkProgram(spec: ContainerSpec, rootfs: string): void {
+    const name = spec.process!.args[0]!;
+    const path = (spec.process!.env ?? []).find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    const candidates = name.includes('/') ? [posix.resolve(spec.process!.cwd, name)] : path.split(':').filter(Boolean).map((d) => posix.join(d, name));
+    const mounted = (spec.mounts ?? []).map((m) => m.destination);
+    for (const candidate of candidates) {
+      if (mounted.some((m) => candidate === m || candidate.startsWith(`${m}/`))) return;
+      try {
+        const r = resolveInRoot(rootfs, candidate, 'process.args[0]');
+        if (r.kind === 'file' && (statSync(posix.join(rootfs, r.inside)).mode & 0o111) !== 0) return;
+      } catch {
+        // not this one
+      }
+    }
+    throw new NsError({ errno: 2, code: 'ENOENT', syscall: 'execve', path: name, step: 'process.args[0]',
+                        message: `exec: "${name}": executable file not found in $PATH` });
   }
 
   /** Reads the bundle's config.json and claims ROOT/ID (EEXIST for a taken id). */
