@@ -69,4 +69,16 @@ describe('podman --runtime ns-run-oci', function () {
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout.split('\n').map((l) => l.replace(/\s+/g, ' '))).to.deep.equal(['nstools-box', 'Seccomp: 2', '20000', '1', '']);
   });
+
+  it('run -d, exec (output and status), stop, rm', () => {
+    const name = `nstools-oci-${process.pid}`;
+    const started = podman(['--runtime', 'ns-run-oci', 'run', '-d', '--name', name, IMAGE, 'sleep', '60']);
+    expect(started.status, started.stderr).to.equal(0);
+    const exec = podman(['exec', name, 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "; echo; exit 5']);
+    expect(exec.status, exec.stderr).to.equal(5);
+    expect(exec.stdout).to.equal('sleep 60 \n');
+    expect(podman(['stop', '-t', '1', name]).status).to.equal(0);
+    expect(podman(['rm', name]).status).to.equal(0);
+    expect(podman(['ps', '-aq']).stdout).to.equal('');
+  });
 });

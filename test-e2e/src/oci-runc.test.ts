@@ -60,7 +60,7 @@ describe('ns-run-oci against runc: the lifecycle of one bundle', function () {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('create, start, start again, delete while running, kill by name, kill when stopped, delete, delete again, delete --force: as runc', async () => {
+  it('create, start, start again, exec, delete while running, kill by name, kill when stopped, delete, delete again, delete --force: as runc', async () => {
     const bundle = bundleWith(work, ['sleep', '60']);
     const seen: Record<string, unknown[]> = {};
     for (const rt of runtimes) {
@@ -78,6 +78,8 @@ describe('ns-run-oci against runc: the lifecycle of one bundle', function () {
       await waitFor(`${rt.name} running sleep`, () => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'));
       steps.push(['state', state(rt, id)['status']]);
       steps.push(['start again', call(rt, ['start', id]).status === 0]);
+      const exec = call(rt, ['exec', id, 'sh', '-c', 'hostname; grep CapEff /proc/self/status; readlink /proc/1/exe; exit 4']);
+      steps.push(['exec', exec.status, exec.stdout]);
       steps.push(['delete running', call(rt, ['delete', id]).status === 0]);
       steps.push(['kill KILL', call(rt, ['kill', id, 'KILL']).status === 0]);
       await waitFor(`${rt.name} stopped`, () => state(rt, id)['status'] === 'stopped');

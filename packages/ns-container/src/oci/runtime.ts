@@ -15,12 +15,13 @@
  */
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, spawn, sys, type Step } from 'ns-core';
+import { NsError, RELAYED_SIGNALS, spawn, sys, type Step } from 'ns-core';
 import { compileContainer, openJoins } from '../compile';
 import { FLAG_OPTIONS as MOUNT_FLAG_OPTIONS, PROPAGATION_OPTIONS as MOUNT_PROPAGATION_OPTIONS } from '../compile/filesystem';
 import { CAPABILITY_NAMES } from '../runner/caps';
 import { constants } from 'node:os';
-import { NAMESPACE_TYPES, specError } from '../compile/validate';
+import { processSteps } from '../compile/process';
+import { NAMESPACE_TYPES, specError, validateSpec } from '../compile/validate';
 import { resolveInRoot } from '../runner/inroot';
 import { isAlive, processRef, type ProcessRef } from '../runner/state';
 import { OCI_VERSION, type ContainerSpec } from '../spec';
@@ -277,6 +278,49 @@ export class OciRuntime {
         cgroup: { v1: false, v2: false, systemd: false }, seccomp: { enabled: true }, apparmor: { enabled: false }, selinux: { enabled: false },
       },
     };
+  }
+
+  /**
+   * exec: another process in a running container, in every namespace of its init (joined by
+   * pidfd, verified first), with `process`'s ids, capabilities, limits, and the container's
+   * seccomp filter, as runc does. Detached: resolves once it runs, its pid in pidFile (the
+   * process that waits for it past the pid namespace's fork, which exits as it does); else
+   * resolves to its exit code.
+   */
+  async exec(id: string, processSpec: Omit<NonNullable<ContainerSpec['process']>, 'user'> & { user?: NonNullable<ContainerSpec['process']>['user'] }, options: { detach?: boolean; pidFile?: string }): Promise<number> {
+    const s = this.stored(id);
+    if (!s) throw notFound(id);
+    if (this.state(id).status !== 'running') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot exec in a container that is not running: ${id}` });
+    const spec = JSON.parse(readFileSync(posix.join(s.bundle, 'config.json'), 'utf8')) as ContainerSpec;
+    // runc's `exec ID program`: the container's process but for what was given.
+    const proc: NonNullable<ContainerSpec['process']> = processSpec.user === undefined
+      ? { ...spec.process!, ...processSpec, user: spec.process!.user } : { ...processSpec, user: processSpec.user };
+    if (proc.terminal) throw specError('process.terminal', 'a console (--tty) is not supported by ns-run-oci exec yet');
+    const kinds = (spec.linux?.namespaces ?? []).map((n) => NAMESPACE_TYPES[n.type]);
+    // The process's own part of the plan: no namespace made, no map written, no hostname set.
+    const execSpec: ContainerSpec = { ...spec, hostname: undefined, domainname: undefined, process: proc,
+                                      linux: { ...spec.linux, namespaces: [], uidMappings: [], gidMappings: [] } } as ContainerSpec;
+    validateSpec({ ...spec, process: proc });
+    const warnings: string[] = [];
+    const steps = processSteps(execSpec, { rootless: process.geteuid!() !== 0, uid: process.getuid!(), gid: process.getgid!() }, warnings);
+    for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+    // setns(CLONE_NEWPID) moves only children into the pid namespace (pid_namespaces(7)): the
+    // program is forked past the joins, and the process that waits for it exits as it does.
+    if (kinds.includes('pid')) steps.push({ name: 'exec pid', child: [{ op: 'fork', init: false, forward: RELAYED_SIGNALS, phase: 'fork', step: 'join pid' }] });
+    const pidfd = sys.pidfdOpen(s.init.pid);
+    let child;
+    try {
+      if (fstatSync(pidfd).ino !== s.init.inode) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+      child = await spawn(proc.args, {
+        join: [{ pidfd, kinds }], steps, env: proc.env ?? [], cwd: proc.cwd, stdio: 'inherit', killWithParent: options.detach ? false : 'SIGKILL',
+      });
+    } finally {
+      sys.closeFd(pidfd);
+    }
+    if (options.pidFile) writeAtomic(posix.resolve(options.pidFile), String(child.pid));
+    if (options.detach) return 0;
+    const status = await child.exited;
+    return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
   }
 
   /** start: lets the parked program execve. */

@@ -7,11 +7,11 @@
  * Errors go to stderr (one line) and, with --log, to FILE as runc writes it (json: one object a
  * line with level, msg and time; containerd shows the last line's msg).
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { NsError, usageError } from 'ns-core';
 import { failAndExit, formatError, runCommands, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type ParsedArgs } from 'ns-core/cli';
-import { OCI_VERSION, OciRuntime } from 'ns-container';
+import { OCI_VERSION, OciRuntime, type ContainerSpec } from 'ns-container';
 
 const PROG = 'ns-run-oci';
 
@@ -40,6 +40,18 @@ export const OCI_COMMAND: CommandSpec = {
         { long: 'bundle', short: 'b', arg: 'required', metavar: '<dir>', help: 'the bundle, default .', complete: 'dir' },
         { long: 'pid-file', arg: 'required', metavar: '<file>', help: 'write the container process\'s pid there', complete: 'file' },
         { long: 'no-pivot', help: 'MS_MOVE + chroot rather than pivot_root' },
+        ...STANDARD_OPTIONS,
+      ] },
+    { prog: `${PROG} exec`, usage: ['[options] <id> [<program> [<argument>...]]'], stopAtOperand: true,
+      summary: 'Run another process in a running container (process.json, or the program and options given).',
+      options: [
+        { long: 'process', short: 'p', arg: 'required', metavar: '<file>', help: 'the process, as config.json\'s "process"', complete: 'file' },
+        { long: 'detach', short: 'd', help: 'return once it runs (its pid in --pid-file)' },
+        { long: 'pid-file', arg: 'required', metavar: '<file>', help: 'write its pid there', complete: 'file' },
+        { long: 'cwd', arg: 'required', metavar: '<dir>', help: 'working directory inside (default /)' },
+        { long: 'env', short: 'e', arg: 'required', metavar: '<key>=<value>', help: 'a variable (repeatable)' },
+        { long: 'tty', short: 't', help: 'a terminal (not supported yet)' },
+        { long: 'console-socket', arg: 'required', metavar: '<path>', help: 'where to send the terminal\'s master' },
         ...STANDARD_OPTIONS,
       ] },
     { prog: `${PROG} features`, usage: [''], summary: 'Print what this runtime supports (runtime-spec features JSON).', options: [...STANDARD_OPTIONS] },
@@ -165,6 +177,23 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
         bundle: args.last('bundle') ?? '.', ...(args.last('pid-file') !== undefined ? { pidFile: args.last('pid-file')! } : {}),
         ...(args.has('no-pivot') ? { noPivot: true } : {}),
       });
+      process.exit(code);
+    }),
+    exec: logged(async (args) => {
+      const [id, ...argv] = args.operands;
+      if (id === undefined) throw usageError('exec: which container?');
+      let processSpec: Parameters<OciRuntime['exec']>[1];
+      const file = args.last('process');
+      if (file !== undefined) {
+        processSpec = JSON.parse(readFileSync(file, 'utf8')) as NonNullable<ContainerSpec['process']>;
+      } else {
+        if (!argv.length) throw usageError('exec: a program, or --process <file>');
+        // The rest (user, capabilities, env) is the container's own process's, as runc takes it.
+        processSpec = { args: argv, cwd: args.last('cwd') ?? '/', terminal: args.has('tty'), ...(args.all('env').length ? { env: args.all('env') } : {}) };
+      }
+      const code = await runtime.locked(id, () => runtime.exec(id, processSpec, {
+        ...(args.has('detach') ? { detach: true } : {}), ...(args.last('pid-file') !== undefined ? { pidFile: args.last('pid-file')! } : {}),
+      }));
       process.exit(code);
     }),
     features: logged(() => {
