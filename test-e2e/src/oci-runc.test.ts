@@ -129,3 +129,43 @@ describe('ns-run-oci against runc: the lifecycle of one bundle', function () {
     expect(last.msg).to.match(/no-such-root/);
   });
 });
+
+describe('ns-run-oci rootless (uid 65534, a single-id map of its own)', function () {
+  this.timeout(60000);
+  let work: string;
+  before(() => {
+    work = mkdtempSync(`/tmp/nstools-test-${process.pid}-oci-rootless-`);
+    busyboxRootfs({ dir: join(work, 'rootfs') });
+    bundleWith(work, ['sh', '-c', 'id -u; hostname; grep CapEff /proc/self/status; exit 7'], (spec) => {
+      spec.linux.namespaces.push({ type: 'user' });
+      spec.linux.uidMappings = [{ containerID: 0, hostID: 65534, size: 1 }];
+      spec.linux.gidMappings = [{ containerID: 0, hostID: 65534, size: 1 }];
+      spec.hostname = 'rootless-box';
+      // As `runc spec --rootless` does: devpts cannot be given a gid the namespace does not map (EINVAL).
+      for (const m of spec.mounts) m.options = (m.options ?? []).filter((o: string) => o !== 'gid=5');
+    });
+    spawnSync('chown', ['-R', '65534:65534', work]);
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  const asNobody = (args: readonly string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', OURS, '--root', join(work, 'state'), ...args],
+                                                          { encoding: 'utf8', timeout: 20000, cwd: work });
+
+  it('run: root inside, the hostname, runc spec\'s capabilities, the program\'s exit status; nothing left under --root', () => {
+    const r = asNobody(['run', '--bundle', work, 'rl1']);
+    expect(r.status, r.stderr).to.equal(7);
+    expect(r.stdout.split('\n')).to.deep.equal(['0', 'rootless-box', 'CapEff:\t0000000020000420', '']);
+    expect(readdirSync(join(work, 'state'))).to.deep.equal([]);
+  });
+
+  it('create, state, start, delete by an unprivileged user', async () => {
+    const create = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', OURS, '--root', join(work, 'state'), 'create', '--bundle', work, 'rl2'],
+                             { stdio: 'ignore', timeout: 20000 });
+    expect(create.status).to.equal(0);
+    expect(JSON.parse(asNobody(['state', 'rl2']).stdout).status).to.equal('created');
+    expect(asNobody(['start', 'rl2']).status).to.equal(0);
+    await waitFor('rl2 stopped', () => JSON.parse(asNobody(['state', 'rl2']).stdout).status === 'stopped');
+    expect(asNobody(['delete', 'rl2']).status).to.equal(0);
+    expect(readdirSync(join(work, 'state'))).to.deep.equal([]);
+  });
+});
