@@ -11,7 +11,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { NsError, usageError } from 'ns-core';
 import { failAndExit, formatError, runCommands, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type ParsedArgs } from 'ns-core/cli';
-import { OCI_VERSION, OciRuntime, type ContainerSpec } from 'ns-container';
+import { OCI_VERSION, OciRuntime, type ContainerSpec } from 'ns-container/oci';
 
 const PROG = 'ns-run-oci';
 
