@@ -60,7 +60,7 @@ describe('ns-run-oci against runc: the lifecycle of one bundle', function () {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('create, start, start again, exec, delete while running, kill by name, kill when stopped, delete, delete again, delete --force: as runc', async () => {
+  it('create, start, start again, exec, delete while running, ps --format json, kill --all by name, kill when stopped, delete, delete again, delete --force: as runc', async () => {
     const bundle = bundleWith(work, ['sleep', '60']);
     const seen: Record<string, unknown[]> = {};
     for (const rt of runtimes) {
@@ -81,7 +81,10 @@ describe('ns-run-oci against runc: the lifecycle of one bundle', function () {
       const exec = call(rt, ['exec', id, 'sh', '-c', 'hostname; grep CapEff /proc/self/status; readlink /proc/1/exe; exit 4']);
       steps.push(['exec', exec.status, exec.stdout]);
       steps.push(['delete running', call(rt, ['delete', id]).status === 0]);
-      steps.push(['kill KILL', call(rt, ['kill', id, 'KILL']).status === 0]);
+      const ps = call(rt, ['ps', '--format', 'json', id]);
+      steps.push(['ps', ps.status, (JSON.parse(ps.stdout) as number[]).length]);
+      expect(JSON.parse(ps.stdout), rt.name).to.deep.equal([pid]);
+      steps.push(['kill --all KILL', call(rt, ['kill', '--all', id, 'KILL']).status === 0]);
       await waitFor(`${rt.name} stopped`, () => state(rt, id)['status'] === 'stopped');
       const stopped = state(rt, id);
       steps.push(['state', stopped['status'], stopped['pid']]);

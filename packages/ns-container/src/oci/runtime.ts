@@ -13,7 +13,7 @@
  * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
  * another process is never signalled.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, RELAYED_SIGNALS, spawn, sys, type Step } from 'ns-core';
 import { compileContainer, openJoins } from '../compile';
@@ -337,6 +337,40 @@ export class OciRuntime {
       closeSync(fd);
     }
     unlinkSync(fifo);
+  }
+
+  /**
+   * The container's processes, as host pids: those in its init's pid namespace (no cgroup of
+   * its own yet to list them from), the init first.
+   */
+  processes(id: string): number[] {
+    const s = this.stored(id);
+    if (!s) throw notFound(id);
+    if (!isAlive(s.init)) return [];
+    const ns = (pid: number | string) => {
+      try {
+        return readlinkSync(`/proc/${pid}/ns/pid`);
+      } catch {
+        return undefined;
+      }
+    };
+    const own = ns(s.init.pid);
+    const pids = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((p) => p !== s.init.pid && ns(p) === own);
+    return [s.init.pid, ...pids.sort((a, b) => a - b)];
+  }
+
+  /** kill --all: every process of the container (the init last, whose end would take the others). */
+  killAll(id: string, signal: number): void {
+    const [init, ...others] = this.processes(id);
+    if (init === undefined) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+    for (const pid of others) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    this.kill(id, signal);
   }
 
   /** kill: a signal to the container's process, verified by pidfd first. */

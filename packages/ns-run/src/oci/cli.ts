@@ -32,7 +32,7 @@ export const OCI_COMMAND: CommandSpec = {
     { prog: `${PROG} start`, usage: ['<id>'], summary: 'Let a created container\'s program execve.', options: [...STANDARD_OPTIONS] },
     { prog: `${PROG} state`, usage: ['<id>'], summary: 'Print the container\'s state (runtime-spec JSON).', options: [...STANDARD_OPTIONS] },
     { prog: `${PROG} kill`, usage: ['[--all] <id> [<signal>]'], summary: 'Send a signal (default SIGTERM; a number or a name) to the container.',
-      options: [{ long: 'all', short: 'a', help: 'every process of the container (its init, whose end ends them all)' }, ...STANDARD_OPTIONS] },
+      options: [{ long: 'all', short: 'a', help: 'every process of the container (its pid namespace)' }, ...STANDARD_OPTIONS] },
     { prog: `${PROG} delete`, usage: ['[--force] <id>'], summary: 'Remove a stopped or created container (--force: a running one, killed first).',
       options: [{ long: 'force', short: 'f', help: 'kill a running container first; a missing one is no error' }, ...STANDARD_OPTIONS] },
     { prog: `${PROG} run`, usage: ['[options] <id>'], summary: 'Create and start a container, wait for it, delete it; exit as its program did.',
@@ -54,6 +54,9 @@ export const OCI_COMMAND: CommandSpec = {
         { long: 'console-socket', arg: 'required', metavar: '<path>', help: 'where to send the terminal\'s master' },
         ...STANDARD_OPTIONS,
       ] },
+    { prog: `${PROG} ps`, usage: ['[--format table|json] <id>'], summary: 'List the container\'s processes (host pids).',
+      options: [{ long: 'format', short: 'f', arg: 'required', metavar: 'table|json', help: 'json: one array of pids (default table)', complete: ['table', 'json'] },
+                ...STANDARD_OPTIONS] },
     { prog: `${PROG} features`, usage: [''], summary: 'Print what this runtime supports (runtime-spec features JSON).', options: [...STANDARD_OPTIONS] },
   ],
 };
@@ -165,7 +168,7 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
       if (args.operands.length < 1 || args.operands.length > 2) throw usageError('kill: expected <id> [<signal>]');
       const [id, signal] = args.operands as [string, string | undefined];
       const n = parseOciSignal(signal ?? 'SIGTERM');
-      await runtime.locked(id, () => runtime.kill(id, n));
+      await runtime.locked(id, () => (args.has('all') ? runtime.killAll(id, n) : runtime.kill(id, n)));
     }),
     delete: logged(async (args) => {
       const id = oneId(args, 'delete');
@@ -195,6 +198,13 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
         ...(args.has('detach') ? { detach: true } : {}), ...(args.last('pid-file') !== undefined ? { pidFile: args.last('pid-file')! } : {}),
       }));
       process.exit(code);
+    }),
+    ps: logged(async (args) => {
+      const id = oneId(args, 'ps');
+      const format = args.last('format') ?? 'table';
+      if (format !== 'table' && format !== 'json') throw usageError(`ps: --format '${format}' is not table or json`);
+      const pids = await runtime.locked(id, () => runtime.processes(id));
+      process.stdout.write(format === 'json' ? `${JSON.stringify(pids)}\n` : `PID\n${pids.map((p) => `${p}\n`).join('')}`);
     }),
     features: logged(() => {
       process.stdout.write(`${JSON.stringify(runtime.features(), null, 2)}\n`);
