@@ -218,6 +218,48 @@ async function containerSection() {
 }
 
 /**
+ * oci_lifecycle_vs_runc: create + start + wait for the exit + delete of one busybox bundle
+ * (`runc spec`, the program /bin/true), ns-run-oci / runc, each with a --root of its own.
+ */
+async function ociSection() {
+  if (!have('runc')) return skip('oci_lifecycle_vs_runc', 'runc is not installed');
+  if (!fs.existsSync('/bin/busybox')) return skip('oci_lifecycle_vs_runc', 'busybox-static is not installed');
+  const ours = path.join(root, 'packages/ns-run/bin/ns-run-oci');
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/oci/cli.js'))) return skip('oci_lifecycle_vs_runc', 'ns-run-oci is not built');
+  const rootfs = busyboxRootfs();
+  const bundle = path.join(build, 'oci-bundle');
+  fs.rmSync(bundle, { recursive: true, force: true });
+  fs.mkdirSync(bundle, { recursive: true });
+  spawnSync('runc', ['spec'], { cwd: bundle });
+  const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+  spec.root = { path: rootfs, readonly: true };
+  spec.process.args = ['/bin/true'];
+  spec.process.terminal = false;
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+  let n = 0;
+  const lifecycle = (name, argv) => ({ name, async once() {
+    const id = `nstools-bench-oci-${process.pid}-${n++}`;
+    const state = path.join(build, `oci-state-${name}`);
+    const call = (...args) => spawnSync(argv[0], [...argv.slice(1), '--root', state, ...args], { stdio: 'ignore' });
+    const t0 = process.hrtime.bigint();
+    if (call('create', '--bundle', bundle, id).status !== 0) throw new Error(`${name} create failed`);
+    if (call('start', id).status !== 0) throw new Error(`${name} start failed`);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const r = spawnSync(argv[0], [...argv.slice(1), '--root', state, 'state', id], { encoding: 'utf8' });
+      if (JSON.parse(r.stdout).status === 'stopped') break;
+      if (Date.now() > deadline) throw new Error(`${name}: ${id} did not stop`);
+    }
+    if (call('delete', id).status !== 0) throw new Error(`${name} delete failed`);
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  }, close() {} });
+  const samples = await interleave([lifecycle('ns-run-oci', [ours]), lifecycle('runc', ['runc'])], ROUNDS.container, 2);
+  results.medians_ms.oci_lifecycle_ns_run_oci = median(samples[0]);
+  results.medians_ms.oci_lifecycle_runc = median(samples[1]);
+  record('oci_lifecycle_vs_runc', pairedRatio(samples[0], samples[1]), 2.0, `${fmt(median(samples[0]))} vs ${fmt(median(samples[1]))}`);
+}
+
+/**
  * network_attach_vs_podman (bench/network.js): a server container started on a user network
  * until another container gets its first answer by the server's name, ns-run vs podman with
  * runc. In a network namespace of its own, so neither engine's bridge, rules or sysctls reach
@@ -453,6 +495,7 @@ function writeOutputs() {
   await cliSection();
   await netSection();
   await containerSection();
+  await ociSection();
   await networkSection();
   await imageSection();
   await heldSection();

@@ -7,3 +7,4 @@ export * from './container';
 export * from './spec';
 /** The container compiler (config.json -> spawn steps), shared by ns-run-oci and the runner: compile/index.ts. */
 export { compileContainer, openJoins, type CompileContext, type CompiledContainer } from './compile';
+export { OciRuntime, type OciState, type CreateOptions as OciCreateOptions, type RuntimeOptions as OciRuntimeOptions } from './oci/runtime';

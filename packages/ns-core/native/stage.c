@@ -816,7 +816,25 @@ static NSX_CHILD long do_rlimit(const struct op *o)
  * can stand in for it); reopening it through /proc for writing blocks until a reader comes
  * (fifo(7)), which is `start`. The byte tells the reader we are past the wait.
  */
-static NSX_CHILD long do_exec_fifo(const struct op *o, int *sys)
+/*
+ * Parked, this process may wait long after its caller exits: it must not hold the caller's
+ * files (a lock, the caller's own pipes: clone() copied its fd table, and close-on-exec acts
+ * only at execve). Everything from the floor up goes, but the status pipe, which still
+ * reports a failed execve to a caller that waits.
+ */
+static NSX_CHILD void close_caller_fds(const struct ctx *c)
+{
+	uint32_t keep = c->status_fd >= 0 ? (uint32_t)c->status_fd : ~0U;
+	if (keep >= c->fd_floor && keep != ~0U) {
+		if (keep > c->fd_floor)
+			RAW3(SYS_close_range, c->fd_floor, keep - 1, 0);
+		RAW3(SYS_close_range, keep + 1, ~0U, 0);
+	} else {
+		RAW3(SYS_close_range, c->fd_floor, ~0U, 0);
+	}
+}
+
+static NSX_CHILD long do_exec_fifo(const struct ctx *c, const struct op *o, int *sys)
 {
 	char path[40] = "/proc/self/fd/";
 	char digits[24];
@@ -826,6 +844,7 @@ static NSX_CHILD long do_exec_fifo(const struct op *o, int *sys)
 	while (*d && len < sizeof(path) - 1)
 		path[len++] = *d++;
 	path[len] = 0;
+	close_caller_fds(c);
 	if (o->arg[1] != ~0ULL) {
 		*sys = NSX_SYS_WRITE;
 		r = RAW3(SYS_write, o->arg[1], "1", 1);
@@ -1502,7 +1521,7 @@ static NSX_CHILD int run_ops(void *arg)
 			RAW1(SYS_umask, o->arg[0] & 0777);
 			break;
 		case NSX_OP_EXEC_FIFO:
-			rc = do_exec_fifo(o, &sys);
+			rc = do_exec_fifo(c, o, &sys);
 			break;
 		case NSX_OP_MASK_PATH:
 			rc = do_mask_path(o, &sys);

@@ -20,7 +20,7 @@ import { specError } from './validate';
 const { MS } = sys;
 
 /** mount(8)'s flag options: [clears the flag, flag]. */
-const FLAG_OPTIONS: Readonly<Record<string, readonly [boolean, number]>> = {
+export const FLAG_OPTIONS: Readonly<Record<string, readonly [boolean, number]>> = {
   ro: [false, MS.RDONLY], rw: [true, MS.RDONLY], nosuid: [false, MS.NOSUID], suid: [true, MS.NOSUID],
   nodev: [false, MS.NODEV], dev: [true, MS.NODEV], noexec: [false, MS.NOEXEC], exec: [true, MS.NOEXEC],
   sync: [false, MS.SYNCHRONOUS], async: [true, MS.SYNCHRONOUS], dirsync: [false, MS.DIRSYNC],
@@ -29,7 +29,7 @@ const FLAG_OPTIONS: Readonly<Record<string, readonly [boolean, number]>> = {
   strictatime: [false, MS.STRICTATIME], nostrictatime: [true, MS.STRICTATIME], nosymfollow: [false, MS.NOSYMFOLLOW],
   remount: [false, MS.REMOUNT], bind: [false, MS.BIND], rbind: [false, MS.BIND | MS.REC],
 };
-const PROPAGATION_OPTIONS: Readonly<Record<string, number>> = {
+export const PROPAGATION_OPTIONS: Readonly<Record<string, number>> = {
   private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
   slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
 };

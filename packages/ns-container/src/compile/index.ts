@@ -44,6 +44,8 @@ export interface CompileContext {
   readonly noPivot?: boolean;
   /** The child fd of the exec fifo's O_PATH fd: the program parks on it before execve (`ns-run-oci create`). */
   readonly execFifoFd?: number;
+  /** The child fd the stage writes one byte to once parked on the fifo (create then exits). */
+  readonly execReadyFd?: number;
 }
 
 export interface CompiledContainer {
@@ -81,6 +83,7 @@ export function compileContainer(spec: ContainerSpec, context: CompileContext): 
   const processContext = {
     rootless: context.rootless, uid: context.uid ?? process.getuid!(), gid: context.gid ?? process.getgid!(),
     ...(context.execFifoFd !== undefined ? { execFifoFd: context.execFifoFd } : {}),
+    ...(context.execReadyFd !== undefined ? { execReadyFd: context.execReadyFd } : {}),
   };
   // The process steps first: the user namespace's maps and root come before any mount.
   const identity = processSteps(spec, processContext, warnings);

@@ -24,6 +24,7 @@ export interface ProcessContext {
   readonly gid: number;
   /** An O_PATH fd of the exec fifo, as the child will have it: the program waits on it before execve. */
   readonly execFifoFd?: number;
+  readonly execReadyFd?: number;
 }
 
 const rangesOf = (maps: readonly SpecIdMapping[]): IdRange[] => maps.map((m) => ({ inner: m.containerID, outer: m.hostID, count: m.size }));
@@ -142,7 +143,7 @@ export function processSteps(spec: ContainerSpec, ctx: ProcessContext, warnings:
     }
   }
   if (p.user.umask !== undefined) ops.push({ op: 'umask', mask: p.user.umask, phase: 'final', step: 'process.user.umask' });
-  if (ctx.execFifoFd !== undefined) ops.push({ op: 'exec-fifo', fd: ctx.execFifoFd, phase: 'final', step: 'exec.fifo' });
+  if (ctx.execFifoFd !== undefined) ops.push({ op: 'exec-fifo', fd: ctx.execFifoFd, ...(ctx.execReadyFd !== undefined ? { ready: ctx.execReadyFd } : {}), phase: 'final', step: 'exec.fifo' });
   const filter = linux.seccomp;
   if (!filter && p.noNewPrivileges) ops.push({ op: 'prctl', option: PR_SET_NO_NEW_PRIVS, args: [1], phase: 'final', step: 'process.noNewPrivileges' });
   steps.push({ name: 'oci process', child: ops });

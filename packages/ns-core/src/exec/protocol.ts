@@ -175,7 +175,8 @@ export const OPS = {
   /** umask(a0 & 0777): a container's process.user.umask. */
   UMASK: { code: 42, strings: 0 },
   /**
-   * runc's exec.fifo: first, unless a1 is -1, write one byte to fd a1 and close it (`create`
+   * runc's exec.fifo: first every fd from the plan's floor up is closed but the status pipe
+   * (the caller's files, which clone() copied, must not stay with a parked process); then, unless a1 is -1, write one byte to fd a1 and close it (`create`
    * learns the container is parked and may exit); then open /proc/self/fd/a0 (an O_PATH fd of
    * a fifo, opened before the root changed) for writing, which blocks until `start` opens it
    * for reading, write one byte and close both. What parks a created container before execve.

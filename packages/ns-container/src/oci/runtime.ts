@@ -1,0 +1,443 @@
+/**
+ * ns-run-oci's logic: the OCI runtime operations (runtime-spec runtime.md) on a state
+ * directory, `--root` (runc's /run/runc layout: ROOT/ID/state.json, ROOT/ID/exec.fifo).
+ *
+ * The create/start split: `create` spawns the container's process with the compiled plan, the
+ * exec stage parked on ROOT/ID/exec.fifo (EXEC_FIFO) after every namespace, mount and id is in
+ * place; once the stage says it is parked, the state is written and create exits: no Node
+ * process stays, the parked process (the program's own pid, PID 1 of its pid namespace) is
+ * reparented to the caller's subreaper (conmon, the shim) or init. `start` opens the fifo for
+ * reading, which lets the stage go on to execve.
+ *
+ * Every operation on an ID holds a flock on ROOT/ID, so concurrent calls are serialised.
+ * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
+ * another process is never signalled.
+ */
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { NsError, RELAYED_SIGNALS, spawn, sys, type Step } from 'ns-core';
+import { compileContainer, openJoins } from '../compile';
+import { FLAG_OPTIONS as MOUNT_FLAG_OPTIONS, PROPAGATION_OPTIONS as MOUNT_PROPAGATION_OPTIONS } from '../compile/filesystem';
+import { CAPABILITY_NAMES } from '../runner/caps';
+import { constants } from 'node:os';
+import { processSteps } from '../compile/process';
+import { NAMESPACE_TYPES, specError, validateSpec } from '../compile/validate';
+import { resolveInRoot } from '../runner/inroot';
+import { isAlive, processRef, type ProcessRef } from '../runner/state';
+import { OCI_VERSION, type ContainerSpec } from '../spec';
+
+/** runtime.md "State": what `state` prints. */
+export interface OciState {
+  readonly ociVersion: string;
+  readonly id: string;
+  readonly status: 'creating' | 'created' | 'running' | 'stopped';
+  readonly pid: number;
+  readonly bundle: string;
+  readonly rootfs: string;
+  readonly created: string;
+  readonly owner: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** What ROOT/ID/state.json holds. */
+interface StoredState {
+  readonly id: string;
+  readonly init: ProcessRef;
+  readonly bundle: string;
+  readonly rootfs: string;
+  readonly created: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface RuntimeOptions {
+  /** The state directory (runc's --root). */
+  readonly root: string;
+}
+
+export interface CreateOptions {
+  readonly bundle: string;
+  readonly pidFile?: string;
+  readonly consoleSocket?: string;
+  readonly noPivot?: boolean;
+}
+
+const S_IFIFO = 0o010000;
+const LOCK_EX = 2;
+
+/** runc's rule for container ids (libcontainer: ^[\w+-\.]+$), which keeps them one path component. */
+function checkId(id: string): void {
+  if (!/^[\w+.-]+$/.test(id) || id === '.' || id === '..') {
+    throw new NsError({ errno: 22, code: 'EUSAGE', message: `invalid container id '${id}': letters, digits, '_', '+', '-' and '.' only` });
+  }
+}
+
+function notFound(id: string): NsError {
+  return new NsError({ errno: 2, code: 'ENOENT', message: `container does not exist: ${id}` });
+}
+
+/** Writes a file whole or not at all: a reader never sees half of it. */
+function writeAtomic(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export class OciRuntime {
+  constructor(readonly options: RuntimeOptions) {}
+
+  private dir(id: string): string {
+    return posix.join(this.options.root, id);
+  }
+
+  /**
+   * Runs fn holding ID's lock: flock on ROOT/ID itself, released when this process ends however
+   * it ends, and gone with the directory (no lock file to leave behind). An ID with no directory
+   * has nothing to lock: create claims it by mkdir(2), which only one caller wins, and locks it then.
+   */
+  async locked<T>(id: string, fn: () => T | Promise<T>): Promise<T> {
+    checkId(id);
+    let fd: number | undefined;
+    try {
+      fd = sys.openRaw(this.dir(id), sys.O_DIRECTORY);
+    } catch (e) {
+      if ((e as NsError).code !== 'ENOENT') throw e;
+    }
+    try {
+      if (fd !== undefined) sys.flock(fd, LOCK_EX);
+      return await fn();
+    } finally {
+      if (fd !== undefined) sys.closeFd(fd);
+    }
+  }
+
+  private stored(id: string): StoredState | undefined {
+    try {
+      return JSON.parse(readFileSync(posix.join(this.dir(id), 'state.json'), 'utf8')) as StoredState;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  private exists(id: string): boolean {
+    try {
+      return fstatSync(openSync(this.dir(id), 'r')) !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /** runtime.md's status: created while the process waits on the fifo, running once past it, stopped once it is gone (or a zombie). */
+  state(id: string): OciState {
+    checkId(id);
+    const s = this.stored(id);
+    if (!s) throw notFound(id);
+    const alive = isAlive(s.init);
+    // start unlinks the fifo once the program is let go.
+    const parked = existsSync(posix.join(this.dir(id), 'exec.fifo'));
+    const status = !alive ? 'stopped' : parked ? 'created' : 'running';
+    return {
+      ociVersion: OCI_VERSION, id, status, pid: alive ? s.init.pid : 0, bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: '',
+      ...(s.annotations && Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
+    };
+  }
+
+  /**
+   * create: everything but the execve. Resolves once the program is parked (its pid in
+   * --pid-file); on any failure nothing is left: no process, no state directory.
+   */
+  async create(id: string, options: CreateOptions): Promise<number> {
+    const { spec, bundle, dir } = this.claim(id, options);
+    const fifo = posix.join(dir, 'exec.fifo');
+    const fds: number[] = [];
+    let pid: number | undefined;
+    try {
+      sys.mknod(fifo, S_IFIFO | 0o622);
+      const fifoFd = sys.openRaw(fifo, sys.O_PATH);
+      fds.push(fifoFd);
+      const [readyRead, readyWrite] = sys.pipe();
+      fds.push(readyRead, readyWrite);
+      const compiled = compileContainer(spec, {
+        bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
+      });
+      for (const w of compiled.warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      this.checkProgram(spec, compiled.rootfs);
+      const join = openJoins(compiled);
+      let childPid: number | undefined;
+      try {
+        // The pid as the caller's pid namespace sees it, at the sync point (the parked process never execs while we wait).
+        const recordPid: Step = { name: 'container pid', parent: [{ action: 'call', step: 'container pid', run: ({ pid: p }) => { childPid = p; } }] };
+        const started = spawn(compiled.argv, {
+          create: compiled.create, join, steps: [...compiled.steps, recordPid], env: compiled.env, cwd: compiled.cwd,
+          stdio: 'inherit', fds: { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
+        });
+        started.catch(() => undefined);
+        sys.closeFd(readyWrite);
+        fds.splice(fds.indexOf(readyWrite), 1);
+        await parked(readyRead, started);
+      } finally {
+        for (const ns of join) ns.close();
+      }
+      pid = childPid!;
+      this.record(dir, id, pid, bundle, compiled.rootfs, spec, options.pidFile);
+      return pid;
+    } catch (e) {
+      if (pid !== undefined) killAndWait(pid);
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    } finally {
+      for (const fd of fds) sys.closeFd(fd);
+    }
+  }
+
+  /**
+   * runc's check at create: the program must be found in the root now, or create fails
+   * (engines map "executable file not found in $PATH" to 127, podman's exit for it). Looked up
+   * inside the root (symlinks resolved in it); a directory a mount covers is taken on trust.
+   */
+  private checkProgram(spec: ContainerSpec, rootfs: string): void {
+    const name = spec.process!.args[0]!;
+    const path = (spec.process!.env ?? []).find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    const candidates = name.includes('/') ? [posix.resolve(spec.process!.cwd, name)] : path.split(':').filter(Boolean).map((d) => posix.join(d, name));
+    const mounted = (spec.mounts ?? []).map((m) => m.destination);
+    for (const candidate of candidates) {
+      if (mounted.some((m) => candidate === m || candidate.startsWith(`${m}/`))) return;
+      try {
+        const r = resolveInRoot(rootfs, candidate, 'process.args[0]');
+        if (r.kind === 'file' && (statSync(posix.join(rootfs, r.inside)).mode & 0o111) !== 0) return;
+      } catch {
+        // not this one
+      }
+    }
+    throw new NsError({ errno: 2, code: 'ENOENT', syscall: 'execve', path: name, step: 'process.args[0]',
+                        message: `exec: "${name}": executable file not found in $PATH` });
+  }
+
+  /** Reads the bundle's config.json and claims ROOT/ID (EEXIST for a taken id). */
+  private claim(id: string, options: CreateOptions): { spec: ContainerSpec; bundle: string; dir: string } {
+    checkId(id);
+    const bundle = posix.resolve(options.bundle);
+    let spec: ContainerSpec;
+    try {
+      spec = JSON.parse(readFileSync(posix.join(bundle, 'config.json'), 'utf8')) as ContainerSpec;
+    } catch (e) {
+      if (e instanceof SyntaxError) throw specError('config.json', `not JSON: ${e.message}`);
+      throw NsError.from(e, { syscall: 'open', path: posix.join(bundle, 'config.json'), step: '--bundle' });
+    }
+    if (spec.hooks && Object.values(spec.hooks).some((h) => (h as unknown[] | undefined)?.length)) throw specError('hooks', 'are not supported by ns-run-oci yet');
+    if (spec.process?.terminal) throw specError('process.terminal', 'a console (--console-socket) is not supported by ns-run-oci yet');
+    const dir = this.dir(id);
+    mkdirSync(this.options.root, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dir, { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new NsError({ errno: 17, code: 'EEXIST', message: `container with id exists: ${id}` });
+      throw NsError.from(e, { syscall: 'mkdir', path: dir, step: '--root' });
+    }
+    // Held until this process ends: callers on the same ID wait for the container to exist.
+    sys.flock(sys.openRaw(dir, sys.O_DIRECTORY), LOCK_EX);
+    return { spec, bundle, dir };
+  }
+
+  private record(dir: string, id: string, pid: number, bundle: string, rootfs: string, spec: ContainerSpec, pidFile?: string): void {
+    const state: StoredState = {
+      id, init: processRef(pid), bundle, rootfs, created: new Date().toISOString(), ...(spec.annotations ? { annotations: spec.annotations } : {}),
+    };
+    writeAtomic(posix.join(dir, 'state.json'), JSON.stringify(state));
+    if (pidFile) writeAtomic(posix.resolve(pidFile), String(pid));
+  }
+
+  /** run: create + start in one, waited for here; the container's state is removed once it ends. Resolves to its exit code (128+N for signal N). */
+  async run(id: string, options: CreateOptions): Promise<number> {
+    const { spec, bundle, dir } = this.claim(id, options);
+    try {
+      const compiled = compileContainer(spec, { bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}) });
+      for (const w of compiled.warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      const join = openJoins(compiled);
+      let child;
+      try {
+        child = await spawn(compiled.argv, { create: compiled.create, join, steps: compiled.steps, env: compiled.env, cwd: compiled.cwd, stdio: 'inherit' });
+      } finally {
+        for (const ns of join) ns.close();
+      }
+      this.record(dir, id, child.pid, bundle, compiled.rootfs, spec, options.pidFile);
+      const status = await child.exited;
+      return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** runtime-spec features.md: what this runtime supports. */
+  features(): Record<string, unknown> {
+    return {
+      ociVersionMin: '1.0.0', ociVersionMax: OCI_VERSION, hooks: [],
+      mountOptions: [...Object.keys(MOUNT_FLAG_OPTIONS), ...Object.keys(MOUNT_PROPAGATION_OPTIONS)].sort(),
+      linux: {
+        namespaces: Object.keys(NAMESPACE_TYPES), capabilities: CAPABILITY_NAMES.map((n) => `CAP_${n}`),
+        cgroup: { v1: false, v2: false, systemd: false }, seccomp: { enabled: true }, apparmor: { enabled: false }, selinux: { enabled: false },
+      },
+    };
+  }
+
+  /**
+   * exec: another process in a running container, in every namespace of its init (joined by
+   * pidfd, verified first), with `process`'s ids, capabilities, limits, and the container's
+   * seccomp filter, as runc does. Detached: resolves once it runs, its pid in pidFile (the
+   * process that waits for it past the pid namespace's fork, which exits as it does); else
+   * resolves to its exit code.
+   */
+  async exec(id: string, processSpec: Omit<NonNullable<ContainerSpec['process']>, 'user'> & { user?: NonNullable<ContainerSpec['process']>['user'] }, options: { detach?: boolean; pidFile?: string }): Promise<number> {
+    const s = this.stored(id);
+    if (!s) throw notFound(id);
+    if (this.state(id).status !== 'running') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot exec in a container that is not running: ${id}` });
+    const spec = JSON.parse(readFileSync(posix.join(s.bundle, 'config.json'), 'utf8')) as ContainerSpec;
+    // runc's `exec ID program`: the container's process but for what was given.
+    const proc: NonNullable<ContainerSpec['process']> = processSpec.user === undefined
+      ? { ...spec.process!, ...processSpec, user: spec.process!.user } : { ...processSpec, user: processSpec.user };
+    if (proc.terminal) throw specError('process.terminal', 'a console (--tty) is not supported by ns-run-oci exec yet');
+    const kinds = (spec.linux?.namespaces ?? []).map((n) => NAMESPACE_TYPES[n.type]);
+    // The process's own part of the plan: no namespace made, no map written, no hostname set.
+    const execSpec: ContainerSpec = { ...spec, hostname: undefined, domainname: undefined, process: proc,
+                                      linux: { ...spec.linux, namespaces: [], uidMappings: [], gidMappings: [] } } as ContainerSpec;
+    validateSpec({ ...spec, process: proc });
+    const warnings: string[] = [];
+    const steps = processSteps(execSpec, { rootless: process.geteuid!() !== 0, uid: process.getuid!(), gid: process.getgid!() }, warnings);
+    for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+    // setns(CLONE_NEWPID) moves only children into the pid namespace (pid_namespaces(7)): the
+    // program is forked past the joins, and the process that waits for it exits as it does.
+    if (kinds.includes('pid')) steps.push({ name: 'exec pid', child: [{ op: 'fork', init: false, forward: RELAYED_SIGNALS, phase: 'fork', step: 'join pid' }] });
+    const pidfd = sys.pidfdOpen(s.init.pid);
+    let child;
+    try {
+      if (fstatSync(pidfd).ino !== s.init.inode) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+      child = await spawn(proc.args, {
+        join: [{ pidfd, kinds }], steps, env: proc.env ?? [], cwd: proc.cwd, stdio: 'inherit', killWithParent: options.detach ? false : 'SIGKILL',
+      });
+    } finally {
+      sys.closeFd(pidfd);
+    }
+    if (options.pidFile) writeAtomic(posix.resolve(options.pidFile), String(child.pid));
+    if (options.detach) return 0;
+    const status = await child.exited;
+    return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
+  }
+
+  /** start: lets the parked program execve. */
+  async start(id: string): Promise<void> {
+    const st = this.state(id);
+    if (st.status !== 'created') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot start a container that is ${st.status}: ${id}` });
+    const fifo = posix.join(this.dir(id), 'exec.fifo');
+    // The writer is already blocked in open(2): this open pairs with it at once (fifo(7)).
+    const fd = openSync(fifo, 'r');
+    try {
+      const byte = Buffer.alloc(1);
+      if (readSync(fd, byte) !== 1) throw new NsError({ errno: 5, code: 'EIO', message: `container ${id} ended before it started` });
+    } finally {
+      closeSync(fd);
+    }
+    unlinkSync(fifo);
+  }
+
+  /**
+   * The container's processes, as host pids: those in its init's pid namespace (no cgroup of
+   * its own yet to list them from), the init first.
+   */
+  processes(id: string): number[] {
+    const s = this.stored(id);
+    if (!s) throw notFound(id);
+    if (!isAlive(s.init)) return [];
+    const ns = (pid: number | string) => {
+      try {
+        return readlinkSync(`/proc/${pid}/ns/pid`);
+      } catch {
+        return undefined;
+      }
+    };
+    const own = ns(s.init.pid);
+    const pids = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((p) => p !== s.init.pid && ns(p) === own);
+    return [s.init.pid, ...pids.sort((a, b) => a - b)];
+  }
+
+  /** kill --all: every process of the container (the init last, whose end would take the others). */
+  killAll(id: string, signal: number): void {
+    const [init, ...others] = this.processes(id);
+    if (init === undefined) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+    for (const pid of others) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    this.kill(id, signal);
+  }
+
+  /** kill: a signal to the container's process, verified by pidfd first. */
+  kill(id: string, signal: number): void {
+    const s = this.stored(id);
+    if (!s) throw notFound(id);
+    if (!isAlive(s.init)) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+    const fd = sys.pidfdOpen(s.init.pid);
+    try {
+      if (fstatSync(fd).ino !== s.init.inode) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+      sys.pidfdSendSignal(fd, signal);
+    } finally {
+      sys.closeFd(fd);
+    }
+  }
+
+  /** delete: a stopped or created container's state removed (--force: a running one killed first). */
+  delete(id: string, force: boolean): void {
+    checkId(id);
+    const s = this.stored(id);
+    if (!s) {
+      if (force) {
+        rmSync(this.dir(id), { recursive: true, force: true });
+        return;
+      }
+      if (this.exists(id)) {
+        // A create that died half-way: its directory has no state; nothing runs from it.
+        rmSync(this.dir(id), { recursive: true, force: true });
+        return;
+      }
+      throw notFound(id);
+    }
+    const status = this.state(id).status;
+    if (status === 'running' && !force) throw new NsError({ errno: 16, code: 'EBUSY', message: `cannot delete container ${id} that is not stopped: running` });
+    if (status !== 'stopped') killAndWait(s.init.pid, s.init);
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}
+
+/** Waits for the stage's byte on the ready pipe (it is parked), or for the spawn's failure. */
+async function parked(readyRead: number, started: Promise<unknown>): Promise<void> {
+  const byte = Buffer.alloc(1);
+  const n = await new Promise<number>((resolve, reject) => {
+    read(readyRead, byte, 0, 1, null, (e, count) => (e ? reject(e) : resolve(count)));
+  });
+  if (n === 1) return;
+  // EOF: the stage closed its end without a word, so it failed before parking; spawn() says why.
+  await started;
+  throw new NsError({ errno: 5, code: 'EIO', message: 'the container\'s process ended before it was parked' });
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function killAndWait(pid: number, ref?: ProcessRef): void {
+  let fd: number;
+  try {
+    fd = sys.pidfdOpen(pid);
+  } catch {
+    return;
+  }
+  try {
+    if (ref && fstatSync(fd).ino !== ref.inode) return;
+    sys.pidfdSendSignal(fd, 9);
+    for (let i = 0; i < 500 && isAlive({ pid, inode: fstatSync(fd).ino }); i++) sleepMs(10);
+  } finally {
+    sys.closeFd(fd);
+  }
+}
