@@ -90,6 +90,23 @@ describe('package install: the tarballs in an empty project, no C compiler on PA
     expect(r.status).to.equal(0);
   });
 
+  // (`npm install -g` of these tarballs is not tried: npm would fetch each one's ns-* dependencies
+  // from the registry, where packages of those names are not ours.)
+  it('installed each bin with the man page its `man` field names (what npm install -g links)', () => {
+    const pages = PACKAGES.flatMap((name) => {
+      const m = JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8')) as { bin?: object; man?: string[] };
+      expect((m.man ?? []).length, name).to.equal(Object.keys(m.bin ?? {}).length);
+      return (m.man ?? []).map((page) => ({ bin: page.replace(/^man\/|\.1$/g, ''), file: join(project, 'node_modules', name, page) }));
+    });
+    expect(pages.map((p) => p.bin)).to.include.members(['ns-unshare', 'ns-enter', 'ns-run', 'ns-ls']);
+    for (const { bin, file } of pages) {
+      const page = run(['man', '-l', '-P', 'cat', file], { env: { ...env, MANWIDTH: '80' } });
+      expect(page.status, `man ${bin}: ${page.stderr}`).to.equal(0);
+      expect(page.stdout, bin).to.include(bin.toUpperCase());
+      expect(readdirSync(join(project, 'node_modules/.bin')), bin).to.include(bin);
+    }
+  });
+
   it('with neither a usable prebuilt nor a compiler, fails in one line naming the fix', () => {
     for (const extra of [{ NSX_FROM_SOURCE: '1' }, { NSX_PREBUILT_DIR: join(dir, 'none') }]) {
       const r = run([process.execPath, join(coreDir(), 'scripts/build-native.js')], { env: { ...env, ...extra } });
