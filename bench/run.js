@@ -218,6 +218,28 @@ async function containerSection() {
 }
 
 /**
+ * network_attach_vs_podman (bench/network.js): a server container started on a user network
+ * until another container gets its first answer by the server's name, ns-run vs podman with
+ * runc. In a network namespace of its own, so neither engine's bridge, rules or sysctls reach
+ * the host's.
+ */
+async function networkSection() {
+  if (!have('podman')) return skip('network_attach_vs_podman', 'podman is not installed');
+  if (!have('runc')) return skip('network_attach_vs_podman', 'runc is not installed');
+  if (!fs.existsSync('/bin/busybox')) return skip('network_attach_vs_podman', 'busybox-static is not installed');
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/network.js'))) return skip('network_attach_vs_podman', 'ns-run is not built');
+  const out = path.join(build, 'network-section.json');
+  fs.mkdirSync(build, { recursive: true });
+  fs.rmSync(out, { force: true });
+  const r = spawnSync('unshare', ['--net', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, path.join(__dirname, 'network.js'), out,
+    String(quick ? 3 : 10)], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`bench: the network section failed (exit ${r.status})`);
+  const part = JSON.parse(fs.readFileSync(out, 'utf8'));
+  Object.assign(results.medians_ms, part.medians_ms);
+  record('network_attach_vs_podman', part.ratio, 0.5, part.detail);
+}
+
+/**
  * A docker archive of busybox plus a 50 MB layer, made once with podman (a throwaway vfs
  * root under bench/build, so the host's podman storage is untouched): podman import of the
  * busybox rootfs, a build that COPYs 50 MB of random bytes on top, podman save.
@@ -431,6 +453,7 @@ function writeOutputs() {
   await cliSection();
   await netSection();
   await containerSection();
+  await networkSection();
   await imageSection();
   await heldSection();
   await heldContainerSection();

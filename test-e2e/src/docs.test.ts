@@ -14,13 +14,12 @@ const PACKAGES = join(ROOT, 'packages');
 /** Every installed CLI: its package, and the man page and completion files its package ships. */
 const CLIS = readdirSync(PACKAGES).flatMap((pkg) => {
   const manifest = JSON.parse(readFileSync(join(PACKAGES, pkg, 'package.json'), 'utf8')) as { bin?: Record<string, string>; man?: string[] };
-  return Object.entries(manifest.bin ?? {}).map(([prog, file]) => ({ pkg, prog, file, man: manifest.man ?? [] }));
+  return Object.entries(manifest.bin ?? {}).map(([prog, bin]) => ({ pkg, prog, bin, man: manifest.man ?? [] }));
 });
 
 /** A table's long options, as --help lists them (the same table renders both). */
-function helpOptions(file: string, pkg: string): string[] {
-  const bin = join(PACKAGES, pkg, file);
-  const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }).stdout;
+function helpOptions(pkg: string, bin: string): string[] {
+  const help = spawnSync(process.execPath, [join(PACKAGES, pkg, bin), '--help'], { encoding: 'utf8' }).stdout;
   return [...new Set([...help.matchAll(/(?:^|\s)(--[a-z][a-z0-9-]*)/gm)].map((m) => m[1]!))];
 }
 
@@ -30,7 +29,7 @@ describe('man pages and completion, rendered from the option tables', () => {
     expect(r.status, r.stderr).to.equal(0);
   });
 
-  for (const { pkg, prog, file, man } of CLIS) {
+  for (const { pkg, prog, bin, man } of CLIS) {
     it(`${prog}: a man page in the package's man field that lists every option --help lists`, () => {
       expect(man).to.include(`man/${prog}.1`);
       const page = join(PACKAGES, pkg, 'man', `${prog}.1`);
@@ -38,7 +37,7 @@ describe('man pages and completion, rendered from the option tables', () => {
       const r = spawnSync('man', ['-l', '-Tutf8', page], { encoding: 'utf8', env: { ...process.env, MANWIDTH: '200' } });
       expect(r.status, r.stderr).to.equal(0);
       const text = r.stdout.replace(/.\x08/g, '');
-      const missing = helpOptions(file, pkg).filter((o) => !text.includes(o));
+      const missing = helpOptions(pkg, bin).filter((o) => !text.includes(o));
       expect(missing).to.deep.equal([]);
     });
 

@@ -3,26 +3,21 @@
  * helper refuses, a setns target that is missing, a bind target that cannot be made, a
  * working directory or root that is missing, a program that does not exist (also past a
  * fork). Each ends with util-linux's exit status where util-linux fails the same way, one line
- * on stderr, and nothing left: no mount, no file, no stage or helper process.
+ * on stderr, and nothing left: no mount, no file, no stage or helper process of its session.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { hostSnapshot, leaksSince, settledLeaks } from 'ns-test-kit';
+import { readdirSync } from 'node:fs';
+import { hostSnapshot, leaksSince, settledLeaks, stageProcessesIn } from 'ns-test-kit';
 import { bin, run, type Tool, OUR_NAME } from './cli';
 
 const TAG = `nsxf${process.pid}`;
 const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
-/** Processes the in-place path may leave: nsx (its helper keeps the name) and nsx-init's modes. */
-function stageProcesses(): string[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
-    try {
-      return ['nsx', 'ns-relay', 'ns-init', 'ns-supervise'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-    } catch {
-      return false;
-    }
-  });
+/** Runs argv as a session leader: setsid(1), not a group leader under spawnSync, calls setsid() itself, so its pid is the session's id. */
+function inSession(argv: readonly string[]): { sid: number; status: number | null; stderr: string } {
+  const r = spawnSync('setsid', ['--wait', ...argv], { encoding: 'utf8', timeout: 30_000, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { sid: r.pid, status: r.status, stderr: String(r.stderr) };
 }
 
 const tagged = (dir: string) => readdirSync(dir).filter((f) => f.includes(TAG)).map((f) => `file ${dir}/${f}`);
@@ -77,8 +72,7 @@ describe('the executables\' in-place path failing at each step: util-linux\'s st
     it(`${OUR_NAME[c.tool]}: ${c.what}`, async () => {
       const prefix = c.nobody ? asNobody : [];
       const before = hostSnapshot(TAG);
-      const stage = new Set(stageProcesses());
-      const ours = run([...prefix, bin(OUR_NAME[c.tool]), ...c.args]);
+      const ours = inSession([...prefix, bin(OUR_NAME[c.tool]), ...c.args]);
       expect(ours.stderr).to.match(c.line);
       expect(ours.stderr.split('\n')).to.have.length(2);
       if (typeof c.status === 'number') {
@@ -89,7 +83,7 @@ describe('the executables\' in-place path failing at each step: util-linux\'s st
       }
       const leaks = await settledLeaks(() => [
         ...leaksSince(before, hostSnapshot(TAG), TAG),
-        ...stageProcesses().filter((p) => !stage.has(p)).map((p) => `stage process ${p}`),
+        ...stageProcessesIn(new Set([ours.sid])).map((p) => `stage process ${p}`),
         ...tagged('/tmp'),
       ]);
       expect(leaks, 'left behind').to.deep.equal([]);

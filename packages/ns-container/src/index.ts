@@ -5,3 +5,5 @@
  */
 export * from './container';
 export * from './spec';
+/** The container compiler (config.json -> spawn steps), shared by ns-run-oci and the runner: compile/index.ts. */
+export { compileContainer, openJoins, type CompileContext, type CompiledContainer } from './compile';

@@ -363,8 +363,9 @@ struct relay {
 	long npending;
 };
 
-/* One message's fd (SCM_RIGHTS), or -1 when the socket closed without one. */
-static long receive_fd(long sock)
+/* One message's fd (SCM_RIGHTS), or -1 when the socket closed without one (or, with
+ * MSG_DONTWAIT in flags, none is there). */
+static long receive_fd(long sock, long flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -381,7 +382,7 @@ static long receive_fd(long sock)
 	msg.msg_control = u.buf;
 	msg.msg_controllen = sizeof(u.buf);
 	do
-		r = raw6(SYS_recvmsg, sock, (long)&msg, MSG_CMSG_CLOEXEC, 0, 0, 0);
+		r = raw6(SYS_recvmsg, sock, (long)&msg, MSG_CMSG_CLOEXEC | flags, 0, 0, 0);
 	while (r == -EINTR_);
 	if (r <= 0)
 		return -1;
@@ -419,9 +420,9 @@ static void make_raw(struct relay *r)
 		r->raw = 1;
 }
 
-static void got_master(struct relay *r)
+static void got_master(struct relay *r, long flags)
 {
-	r->master = receive_fd(r->console);
+	r->master = receive_fd(r->console, flags);
 	RAW1(SYS_close, r->console);
 	r->console = -1;
 	if (r->master < 0)
@@ -495,7 +496,7 @@ static void relay_wait(struct relay *r, long sfd)
 	if (RAW5(SYS_ppoll, p, n, NULL, NULL, 8) <= 0)
 		return;
 	if (i_sock >= 0 && p[i_sock].revents)
-		got_master(r);
+		got_master(r, 0);
 	if (i_master >= 0 && r->master >= 0) {
 		if (p[i_master].revents & POLLOUT)
 			to_master(r);
@@ -515,8 +516,10 @@ static void relay_finish(struct relay *r)
 {
 	struct pollfd p;
 	struct timespec ts;
+	/* A program that was quick may be gone before we took its master: it is queued on the
+	 * socket (its sendmsg returned before it exited), with what it wrote waiting in the pty. */
 	if (r->console >= 0)
-		RAW1(SYS_close, r->console);
+		got_master(r, MSG_DONTWAIT);
 	while (r->master >= 0) {
 		p.fd = (int)r->master;
 		p.events = POLLIN;
@@ -671,6 +674,8 @@ __attribute__((used)) void init_start(long *sp)
 	struct words w;
 	int mode;
 
+	/* First: execve made us dumpable again (harden, below, says why that must not last). */
+	RAW5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 6 || parse_u64(argv[2], &child) || parse_u64(argv[3], &forward) || parse_u64(argv[4], &ignore) ||
 	    (!same(argv[5], "-") && parse_u64(argv[5], &fd)) || child == 0)
 		exit_now(125);

@@ -58,6 +58,12 @@ enum nsx_op {
 	NSX_OP_INFO = 38,
 	NSX_OP_LINK_UP = 39,
 	NSX_OP_SECCOMP = 40,
+	NSX_OP_RLIMIT = 41,
+	NSX_OP_UMASK = 42,
+	NSX_OP_EXEC_FIFO = 43,
+	NSX_OP_MASK_PATH = 44,
+	NSX_OP_READONLY_PATH = 45,
+	NSX_OP_MKNOD = 46,
 	NSX_OP_CONSOLE_SOCKET = 60,
 	NSX_OP_TERMINAL = 61,
 };
@@ -106,12 +112,12 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[38] = -1,
 	[39] = 1,
 	[40] = 1,
-	[41] = -2,
-	[42] = -2,
-	[43] = -2,
-	[44] = -2,
-	[45] = -2,
-	[46] = -2,
+	[41] = 0,
+	[42] = 0,
+	[43] = 0,
+	[44] = 1,
+	[45] = 1,
+	[46] = 1,
 	[47] = -2,
 	[48] = -2,
 	[49] = -2,
@@ -189,8 +195,14 @@ enum nsx_syscall {
 	NSX_SYS_SECCOMP = 35,
 	NSX_SYS_SENDMSG = 36,
 	NSX_SYS_FCHOWN = 37,
+	NSX_SYS_PRLIMIT64 = 38,
+	NSX_SYS_UMASK = 39,
+	NSX_SYS_STAT = 40,
+	NSX_SYS_STATFS = 41,
+	NSX_SYS_MKNOD = 42,
+	NSX_SYS_CHOWN = 43,
 };
-#define NSX_SYSCALL_COUNT 38
+#define NSX_SYSCALL_COUNT 44
 static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"none",
 	"setns",
@@ -230,6 +242,12 @@ static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"seccomp",
 	"sendmsg",
 	"fchown",
+	"prlimit64",
+	"umask",
+	"stat",
+	"statfs",
+	"mknod",
+	"chown",
 };
 
 enum nsx_decode_error {

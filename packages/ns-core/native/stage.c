@@ -30,6 +30,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -632,6 +633,12 @@ static NSX_CHILD __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t 
 	child = clone_grandchild(c, opi, o, rp);
 	if (child < 0)
 		die(c, opi, child, NSX_SYS_CLONE);
+#ifdef NSX_STANDALONE
+	/* Our own memory (the grandchild's is a copy made just now, which stays as it was): from
+	 * now on, not only once nsx-init runs (init.c: harden), a program that starts before our
+	 * exec cannot ptrace us, which would keep it attached across the exec. */
+	RAW5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
 	send_record(c, NSX_REC_PID, (int32_t)opi, 0, 0, (int32_t)child);
 	if (writes_info)
 		info_write(c, child);
@@ -795,6 +802,96 @@ static NSX_CHILD long do_seccomp(const struct op *o, int *sys)
 		r = RAW5(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 	}
 	return r;
+}
+
+/* RLIMIT: prlimit64 on ourselves; the limits pass through execve(2) to the program. */
+static NSX_CHILD long do_rlimit(const struct op *o)
+{
+	uint64_t limit[2] = { o->arg[1], o->arg[2] };
+	return RAW4(SYS_prlimit64, 0, o->arg[0], limit, NULL);
+}
+
+/*
+ * EXEC_FIFO: the fd is O_PATH (opened before the root changed, so no path inside the container
+ * can stand in for it); reopening it through /proc for writing blocks until a reader comes
+ * (fifo(7)), which is `start`. The byte tells the reader we are past the wait.
+ */
+static NSX_CHILD long do_exec_fifo(const struct op *o, int *sys)
+{
+	char path[40] = "/proc/self/fd/";
+	char digits[24];
+	char *d = format_u64(digits + sizeof(digits), o->arg[0]);
+	size_t len = 14;
+	long fd, r;
+	while (*d && len < sizeof(path) - 1)
+		path[len++] = *d++;
+	path[len] = 0;
+	if (o->arg[1] != ~0ULL) {
+		*sys = NSX_SYS_WRITE;
+		r = RAW3(SYS_write, o->arg[1], "1", 1);
+		RAW1(SYS_close, o->arg[1]);
+		if (r < 0)
+			return r;
+	}
+	*sys = NSX_SYS_OPEN;
+	fd = RAW4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	*sys = NSX_SYS_WRITE;
+	r = RAW3(SYS_write, fd, "0", 1);
+	RAW1(SYS_close, fd);
+	RAW1(SYS_close, o->arg[0]);
+	return r < 0 ? r : 0;
+}
+
+static NSX_CHILD long do_mask_path(const struct op *o, int *sys)
+{
+	struct stat st;
+	long r;
+	*sys = NSX_SYS_STAT;
+	r = RAW4(SYS_newfstatat, AT_FDCWD, o->str[0], &st, 0);
+	if (r == -ENOENT || r == -ENOTDIR)
+		return 0;
+	if (r < 0)
+		return r;
+	*sys = NSX_SYS_MOUNT;
+	if (S_ISDIR(st.st_mode))
+		return RAW5(SYS_mount, "tmpfs", o->str[0], "tmpfs", MS_RDONLY, NULL);
+	return RAW5(SYS_mount, "/dev/null", o->str[0], NULL, MS_BIND, NULL);
+}
+
+static NSX_CHILD long do_readonly_path(const struct op *o, int *sys)
+{
+	struct statfs sf;
+	unsigned long keep = 0;
+	long r;
+	*sys = NSX_SYS_MOUNT;
+	r = RAW5(SYS_mount, o->str[0], o->str[0], NULL, MS_BIND | MS_REC, NULL);
+	if (r == -ENOENT || r == -ENOTDIR)
+		return 0;
+	if (r < 0)
+		return r;
+	*sys = NSX_SYS_STATFS;
+	r = RAW2(SYS_statfs, o->str[0], &sf);
+	if (r < 0)
+		return r;
+	/* ST_* and MS_* agree on these bits but for relatime (statvfs(3), mount(2)) */
+	keep = (unsigned long)sf.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME);
+	if (sf.f_flags & 4096)
+		keep |= MS_RELATIME;
+	*sys = NSX_SYS_MOUNT;
+	return RAW5(SYS_mount, o->str[0], o->str[0], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL);
+}
+
+static NSX_CHILD long do_mknod(const struct op *o, int *sys)
+{
+	long r;
+	*sys = NSX_SYS_MKNOD;
+	r = RAW4(SYS_mknodat, AT_FDCWD, o->str[0], o->arg[0], o->arg[1]);
+	if (r < 0 || o->arg[2] == ~0ULL)
+		return r;
+	*sys = NSX_SYS_CHOWN;
+	return RAW5(SYS_fchownat, AT_FDCWD, o->str[0], o->arg[2], o->arg[3], AT_SYMLINK_NOFOLLOW);
 }
 
 static NSX_CHILD long do_mount_fd(const struct op *o)
@@ -1396,6 +1493,26 @@ static NSX_CHILD int run_ops(void *arg)
 			sys = NSX_SYS_SECCOMP;
 			rc = do_seccomp(o, &sys);
 			break;
+		case NSX_OP_RLIMIT:
+			sys = NSX_SYS_PRLIMIT64;
+			rc = do_rlimit(o);
+			break;
+		case NSX_OP_UMASK:
+			sys = NSX_SYS_UMASK;
+			RAW1(SYS_umask, o->arg[0] & 0777);
+			break;
+		case NSX_OP_EXEC_FIFO:
+			rc = do_exec_fifo(o, &sys);
+			break;
+		case NSX_OP_MASK_PATH:
+			rc = do_mask_path(o, &sys);
+			break;
+		case NSX_OP_READONLY_PATH:
+			rc = do_readonly_path(o, &sys);
+			break;
+		case NSX_OP_MKNOD:
+			rc = do_mknod(o, &sys);
+			break;
 		case NSX_OP_CONSOLE_SOCKET:
 			sys = NSX_SYS_SOCKETPAIR;
 			rc = console_socket(c);
@@ -1498,6 +1615,20 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 	case NSX_OP_SECCOMP:
 		/* A filter is 1..BPF_MAXINSNS instructions (the kernel's bound), with known flags only. */
 		return (a0 & ~NSX_SECCOMP_FLAGS) || a1 == 0 || a1 > BPF_MAXINSNS ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_RLIMIT:
+		/* RLIMIT_NLIMITS is 16; the soft limit may not exceed the hard one (setrlimit(2): EINVAL). */
+		return a0 >= 16 || a1 > a2 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_UMASK:
+		return a0 > 0777 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_MKNOD:
+		/* a node type and permissions only (S_IFMT | 07777); an owner: both ids, or neither (-1) */
+		if (a0 & ~0177777ULL)
+			return NSX_DECODE_BAD_ARGUMENT;
+		if (a2 == ~0ULL || a3 == ~0ULL)
+			return a2 == a3 ? NSX_DECODE_OK : NSX_DECODE_BAD_ARGUMENT;
+		return a2 > 0xfffffffeULL || a3 > 0xfffffffeULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_EXEC_FIFO:
+		return a0 > 0x7fffffffULL || (a1 > 0x7fffffffULL && a1 != ~0ULL) ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_FD_STASH:
 		return a1 >= NSX_MAX_FD_SLOTS ? NSX_DECODE_FD_SLOT : NSX_DECODE_OK;
 	case NSX_OP_FD_PLACE:

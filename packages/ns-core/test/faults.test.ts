@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Namespace, NsError, spawn, sys, type SpawnOptions, type Step } from '../src/index';
-import { cgroup2Root, hostSnapshot, leaksSince, settledLeaks } from 'ns-test-kit';
+import { cgroup2Root, hostSnapshot, leaksSince, settledLeaks, stageProcessesIn } from 'ns-test-kit';
 
 /** On everything these tests create, so leaksSince can tell it from other suites' objects. */
 const TAG = `nsxf${process.pid}`;
@@ -274,14 +274,18 @@ describe('faults injected into execInPlace leave nothing behind', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** What the in-place stage leaves running: processes of nsx (the helper keeps its name) and nsx-init. */
-  const stageProcesses = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
-    try {
-      return ['nsx', 'ns-relay', 'ns-init'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-    } catch {
-      return false;
-    }
-  });
+  /**
+   * What the in-place stage leaves running, in the sessions of this test's launchers (each one
+   * a session of its own).
+   */
+  const sessions = new Set<number>();
+  const stageProcesses = () => stageProcessesIn(sessions);
+  /** A launcher run in a session of its own: setsid(1), not a group leader under spawnSync, calls setsid() itself, keeping its pid. */
+  const inSession = (file: string, env: NodeJS.ProcessEnv = process.env) => {
+    const r = spawnSync('setsid', ['--wait', process.execPath, file], { encoding: 'utf8', timeout: 20000, env });
+    sessions.add(r.pid);
+    return r;
+  };
 
   /** Runs a launcher calling execInPlace with `options` (JavaScript source), comparing the host before and after. */
   function fault(title: string, inject: (launch: (argv: readonly string[], options: string, prelude?: string) => string) => Promise<void> | void): void {
@@ -304,7 +308,7 @@ describe('faults injected into execInPlace leave nothing behind', () => {
     });
   }
 
-  const run = (file: string) => spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 20000 });
+  const run = (file: string) => inSession(file);
   const bindNet = (file: string) => `{ action: 'bind-ns', kind: 'net', file: ${JSON.stringify(join(home, file))} }`;
 
   fault('before the exec: a step that needs JavaScript, with stdio to open and a step cleanup', (launch) => {
@@ -315,7 +319,7 @@ describe('faults injected into execInPlace leave nothing behind', () => {
 
   fault('before the exec: nsx is missing (NSX_EXEC names no file)', (launch) => {
     const file = launch(['true'], `{ create: ['uts'], stdio: 'ignore' }`);
-    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, NSX_EXEC: join(dir, 'no-nsx') } });
+    const r = inSession(file, { ...process.env, NSX_EXEC: join(dir, 'no-nsx') });
     expect(r.stdout).to.equal(`${JSON.stringify({ thrown: 'ENOEXECSTAGE', leakedFds: 0 })}\n`);
   });
 
@@ -324,8 +328,7 @@ describe('faults injected into execInPlace leave nothing behind', () => {
     writeFileSync(notExecutable, '', { mode: 0o644 });
     const cloexec = "const cloexec = () => [0, 1, 2].map((fd) => (parseInt(/^flags:\\s+(\\d+)$/m.exec(require('fs').readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1], 8) & 0o2000000) !== 0);"
       + "const was = JSON.stringify(cloexec()); process.on('exit', () => console.log(JSON.stringify(cloexec()) === was ? 'fds as they were' : 'fds changed'));";
-    const r = spawnSync(process.execPath, [launch(['true'], `{ create: ['uts'], fork: true }`, cloexec)],
-      { encoding: 'utf8', env: { ...process.env, NSX_EXEC: notExecutable } });
+    const r = inSession(launch(['true'], `{ create: ['uts'], fork: true }`, cloexec), { ...process.env, NSX_EXEC: notExecutable });
     expect(r.stdout.trim().split('\n')).to.deep.equal([JSON.stringify({ thrown: 'EACCES', leakedFds: 0 }), 'fds as they were']);
   });
 
@@ -364,7 +367,8 @@ describe('faults injected into execInPlace leave nothing behind', () => {
       const fifo = join(dir, `fifo-${phase}`);
       execFileSync('mkfifo', [fifo]);
       const p = nodeSpawn(process.execPath, [launch(['true'], `{ create: ['net', 'mnt'], steps: [{ name: 's', parent: [${bindNet(`k-${phase}`)}],
-        child: [{ op: 'write-file', path: ${JSON.stringify(fifo)}, data: 'x', phase: '${phase}' }] }] }`)], { stdio: 'ignore' });
+        child: [{ op: 'write-file', path: ${JSON.stringify(fifo)}, data: 'x', phase: '${phase}' }] }] }`)], { stdio: 'ignore', detached: true });
+      sessions.add(p.pid!);
       // The open of the FIFO blocks until a reader comes: nsx is parked there.
       const comm = () => { try { return readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim(); } catch { return ''; } };
       const bound = () => readFileSync('/proc/self/mountinfo', 'utf8').includes(join(home, `k-${phase}`));

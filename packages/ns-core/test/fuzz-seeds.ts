@@ -41,6 +41,15 @@ const everyOp: Step = {
     { op: 'bounding-keep', keep: (1n << 21n) | (1n << 40n), phase: 'identity' },
     { op: 'prctl', option: 38, args: [1], phase: 'final' },
     { op: 'link-up', name: 'lo', phase: 'namespaces' },
+    { op: 'rlimit', resource: 7, soft: 1024n, hard: 4096n, phase: 'identity' },
+    { op: 'rlimit', resource: 4, soft: (1n << 64n) - 1n, hard: (1n << 64n) - 1n, phase: 'identity' },
+    { op: 'umask', mask: 0o027, phase: 'identity' },
+    { op: 'exec-fifo', fd: 5, phase: 'final' },
+    { op: 'exec-fifo', fd: 6, ready: 7, phase: 'final' },
+    { op: 'mask-path', path: '/proc/kcore', phase: 'after-root' },
+    { op: 'readonly-path', path: '/proc/sys', phase: 'after-root' },
+    { op: 'mknod', path: '/dev/null', mode: 0o20666, dev: 259n, owner: { uid: 0, gid: 0 }, phase: 'mounts' },
+    { op: 'mknod', path: '/dev/fifo', mode: 0o10600, dev: 0n, phase: 'mounts' },
   ],
 };
 

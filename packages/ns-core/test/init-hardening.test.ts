@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from '../src/index';
-import { scratchDir } from 'ns-test-kit';
+import { commOf, scratchDir, waitFor } from 'ns-test-kit';
 
 const TAG = `nsxh${process.pid}`;
 const CORE = JSON.stringify(join(__dirname, '../src/index.js'));
@@ -51,14 +51,16 @@ function inPlace(argv: readonly string[], options: string): string {
   return file;
 }
 const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+/** Shell: wait until process $1 is nsx-init (the staying half execs it while the program starts). */
+const untilInit = (pid: string, name: string) => `while [ "$(cat /proc/${pid}/comm)" != ${name} ]; do sleep 0.01; done; `;
 /** Capabilities the program keeps: CAP_KILL only, as the init keeps (so only dumpability decides). */
 const killOnly = ['setpriv', '--inh-caps=-all,+kill', '--ambient-caps=-all,+kill', '--bounding-set=-all,+kill'];
 
 describe('nsx-init hardening: no ptrace of the process that stays, from the program', () => {
   it('a relay, from a program of the same uid without capabilities (util-linux unshare -f: attached)', () => {
     // The probe's parent is the relay; a sleep of the same shell, of the same uid, is the control.
-    const script = `${probe}; sleep 5 & ${probe} $!; kill $!`;
-    const ours = spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, inPlace(['sh', '-c', `exec ${probe} $PPID`], '{ fork: true }')],
+    const script = `${untilInit('$PPID', 'ns-relay')}${probe}; sleep 5 & ${probe} $!; kill $!`;
+    const ours = spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, inPlace(['sh', '-c', `${untilInit('$PPID', 'ns-relay')}exec ${probe} $PPID`], '{ fork: true }')],
       { encoding: 'utf8', cwd: '/' });
     expect(ours.stdout).to.equal('EPERM\n');
     const control = spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, inPlace(['sh', '-c', script], '{ fork: true }')], { encoding: 'utf8', cwd: '/' });
@@ -68,7 +70,7 @@ describe('nsx-init hardening: no ptrace of the process that stays, from the prog
   });
 
   it('an init (PID 1), from a program of the same uid and capabilities', () => {
-    const r = spawnSync(process.execPath, [inPlace([...killOnly, 'sh', '-c', `grep ^CapEff /proc/1/status; cat /proc/1/comm; ${probe} 1; sleep 5 & ${probe} $!; kill $!`],
+    const r = spawnSync(process.execPath, [inPlace([...killOnly, 'sh', '-c', `${untilInit('1', 'ns-init')}grep ^CapEff /proc/1/status; cat /proc/1/comm; ${probe} 1; sleep 5 & ${probe} $!; kill $!`],
       `{ create: ['pid', 'mnt'], steps: [{ name: 'p', child: [
         { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
         { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', phase: 'after-root' },
@@ -82,6 +84,7 @@ describe('nsx-init hardening: no ptrace of the process that stays, from the prog
     const caps = (pid: number, which: string) => new RegExp(`^${which}:\\s+([0-9a-f]+)$`, 'm').exec(status(pid))![1];
     const child = await spawn(['sleep', '10'], { create: ['uts'], supervise: {} });
     try {
+      await waitFor('the supervisor', () => commOf(child.pid) === 'ns-supervise');
       // KILL, DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, SYS_ADMIN.
       expect(caps(child.pid, 'CapEff')).to.equal((1n << 5n | 1n << 1n | 1n << 2n | 1n << 3n | 1n << 21n).toString(16).padStart(16, '0'));
       expect(caps(child.pid, 'CapPrm')).to.equal(caps(child.pid, 'CapEff'));
@@ -91,7 +94,7 @@ describe('nsx-init hardening: no ptrace of the process that stays, from the prog
       child.kill('SIGTERM');
       await child.exited;
     }
-    const relay = spawnSync(process.execPath, [inPlace(['sh', '-c', 'grep ^Cap /proc/$PPID/status'], '{ fork: true }')], { encoding: 'utf8' });
+    const relay = spawnSync(process.execPath, [inPlace(['sh', '-c', `${untilInit('$PPID', 'ns-relay')}grep ^Cap /proc/$PPID/status`], '{ fork: true }')], { encoding: 'utf8' });
     expect(relay.stdout).to.match(/^CapPrm:\t0000000000000020$/m).and.to.match(/^CapEff:\t0000000000000020$/m).and.to.match(/^CapAmb:\t0000000000000000$/m);
   });
 });

@@ -8,8 +8,8 @@ import { expect } from 'chai';
 import { spawn as nodeSpawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileInPlace, compileSpawn, spawn, supervisorWords, type NsError } from '../src/index';
-import { childrenOf, commOf as comm, gone, isAlive, nsInode, scratchDir, waitFor } from 'ns-test-kit';
+import { compileInPlace, compileSpawn, Namespace, spawn, supervisorWords, type NsError } from '../src/index';
+import { childrenOf, commOf as comm, gone, isAlive, nsInode, scratchDir, sessionOf, waitFor } from 'ns-test-kit';
 
 const TAG = `nsxs${process.pid}`;
 const CORE = JSON.stringify(join(__dirname, '../src/index.js'));
@@ -32,12 +32,6 @@ const exited = (p: ChildProcess) => new Promise<{ code: number | null; signal: N
   if (p.exitCode !== null || p.signalCode !== null) resolve({ code: p.exitCode, signal: p.signalCode });
   else p.once('exit', (code, signal) => resolve({ code, signal }));
 });
-/** Session and process group of a process (fields 6 and 5 of /proc/PID/stat). */
-function sessionOf(pid: number): { sid: number; pgrp: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { pgrp: Number(f[2]), sid: Number(f[3]) };
-}
 /** kcmp(2) KCMP_VM: 0 when two processes share one address space. */
 function sameMemory(a: number, b: number): boolean {
   const r = spawnSync('python3', ['-c', `import ctypes,sys; sys.stdout.write(str(ctypes.CDLL(None).syscall(312, ${a}, ${b}, 1, 0, 0)))`], { encoding: 'utf8' });
@@ -179,6 +173,26 @@ describe('execInPlace with a supervisor: this process waits, in C, keeping its p
   });
 });
 
+describe('a supervisor\'s cleanup in a user namespace (userns FD)', () => {
+  it('joins it for the words after it: the on-exit program runs there', async () => {
+    const holder = await spawn(['sleep', '20'], { create: ['user'], stdio: 'ignore', steps: [{ name: 'map', parent: [
+      { action: 'write-proc', file: 'uid_map', data: '0 0 1' }, { action: 'write-proc', file: 'setgroups', data: 'deny' },
+      { action: 'write-proc', file: 'gid_map', data: '0 0 1' }] }] });
+    const where = join(scratch(), 'hook-userns');
+    const ns = Namespace.ofPid(holder.pid, 'user');
+    try {
+      const child = await spawn(['true'], { create: ['uts'], stdio: 'ignore', supervise: { cleanup: [{ userns: ns.fd }],
+        onExit: ['/bin/sh', '-c', `readlink /proc/self/ns/user > ${where}`, 'hook'] } });
+      expect(await child.exited).to.deep.equal({ code: 0, signal: null });
+      expect(readFileSync(where, 'utf8').trim()).to.equal(`user:[${nsInode(holder.pid, 'user')}]`);
+    } finally {
+      ns.close();
+      holder.kill('SIGKILL');
+      await holder.exited;
+    }
+  });
+});
+
 describe('spawn with a detached supervisor: the container outlives its caller', () => {
   for (const how of ['exits', 'is SIGKILLed'] as const) {
     it(`the supervisor and its program run on when the caller ${how}, in a session of their own, then clean up`, async () => {
@@ -198,7 +212,7 @@ describe('spawn with a detached supervisor: the container outlives its caller', 
       try {
         expect(comm(supervisor)).to.equal('ns-supervise');
         expect(sessionOf(supervisor)).to.deep.equal({ sid: supervisor, pgrp: supervisor });
-        expect(sessionOf(supervisor).sid, 'the caller\'s session (ours)').not.to.equal(sessionOf(process.pid).sid);
+        expect(sessionOf(supervisor)!.sid, 'the caller\'s session (ours)').not.to.equal(sessionOf(process.pid)!.sid);
         if (how === 'is SIGKILLed') caller.kill('SIGKILL');
         await exited(caller);
         await new Promise((r) => setTimeout(r, 200));
@@ -258,12 +272,23 @@ describe('a supervised program\'s terminal, relayed by the supervisor', () => {
     const r = await underScript(`stty rows 33 cols 77; echo "outer=$(tty)"; echo "before=$(stty -g)"; ${process.execPath} ${launcher}; echo "rc=$?"; echo "after=$(stty -g)"`,
       async (out) => { await waitFor('the end', () => out().includes('after=')); });
     const field = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(r.out)?.[1];
-    expect(field('tty')).to.match(/^\/dev\/pts\/\d+$/);
+    expect(field('tty'), r.out).to.match(/^\/dev\/pts\/\d+$/);
     expect(field('tty')).not.to.equal(field('outer'));
     expect(field('size'), 'the size of the caller\'s terminal').to.equal('33 77');
     expect(field('rc')).to.equal('3');
     expect(field('after')).to.equal(field('before'));
     expect(r.code).to.equal(0);
+  });
+
+  it('a devpts of its own (a container\'s): the program\'s tty is its first pty, owned as asked', async () => {
+    const launcher = inPlace(['sh', '-c', 'echo "tty=$(tty) pts=$(ls /dev/pts | tr "\\n" " ")owner=$(stat -c %u:%g:%a "$(tty)")"'],
+      `{ create: ['uts', 'mnt'], steps: [{ name: 'pts', child: [
+        { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
+        { op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', data: 'newinstance,ptmxmode=0666,mode=0620', phase: 'mounts' }] }],
+        supervise: { terminal: { input: 0, ptmx: '/dev/pts/ptmx', owner: { uid: 65534, gid: 5 } } } }`);
+    const r = await underScript(`${process.execPath} ${launcher}; echo "rc=$?"`, async (out) => { await waitFor('the end', () => out().includes('rc=')); });
+    expect(r.out).to.match(/^tty=\/dev\/pts\/0 pts=0 ptmx owner=65534:5:620$/m);
+    expect(r.out).to.match(/^rc=0$/m);
   });
 
   it('raw while it runs: ^C typed reaches the program once, through its own terminal', async () => {

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loopbackRegistry, podmanImage, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
-import { cli, CLI, NOBODY, removeTree, start, uniqueName, until, ok } from './helpers';
+import { cli, CLI, LAUNCHER, NOBODY, removeTree, start, uniqueName, until, ok } from './helpers';
 
 const CHANGES = ['CMD ["/bin/sh","-c","echo $GREETING from $(pwd) as $(id -u)"]', 'ENV GREETING=hello', 'WORKDIR /srv', 'EXPOSE 8080/tcp'];
 
@@ -68,6 +68,12 @@ describe('ns-run images', () => {
     it('run IMAGE starts its CMD with its ENV and WORKDIR, and removes the container\'s layer after', () => {
       expect(ok(cli(['run', '--storage', store, '--network', 'none', image.reference]))).to.equal('hello from /srv as 0\n');
       expect(containerRoots(store)).to.deep.equal([]);
+    });
+
+    it('in place (NS_RUN_IN_PLACE=1, no Node left): the same config, and the container\'s layer removed by its supervisor', async () => {
+      const r = spawnSync(LAUNCHER, ['run', '--storage', store, '--network', 'none', image.reference], { encoding: 'utf8', env: { ...process.env, NS_RUN_IN_PLACE: '1' } });
+      expect([r.status, r.stderr, r.stdout]).to.deep.equal([0, '', 'hello from /srv as 0\n']);
+      await until('the supervisor\'s cleanup', () => containerRoots(store).length === 0);
     });
 
     it('NS_RUN_STORAGE names the store when --storage does not', () => {

@@ -132,3 +132,47 @@ export function commOf(pid: number): string {
     return '';
   }
 }
+
+/** Session and process group of a process (fields 6 and 5 of /proc/PID/stat), undefined once it is gone. */
+export function sessionOf(pid: number): { sid: number; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { pgrp: Number(f[2]), sid: Number(f[3]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Processes of the exec stage (nsx, whose helper keeps the name, and nsx-init as ns-relay,
+ * ns-init, ns-supervise) in one of `sessions`: run each launcher in a session of its own, and
+ * other suites' stage processes on this machine never count as its leaks.
+ */
+export function stageProcessesIn(sessions: ReadonlySet<number>): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    const s = sessionOf(pid);
+    return s !== undefined && sessions.has(s.sid) && ['nsx', 'ns-relay', 'ns-init', 'ns-supervise'].includes(commOf(pid));
+  });
+}
+
+/** What a spawned program wrote to its stdout (spawned with stdio 'pipe' there), and how it ended. */
+export async function programOutput(child: { readonly stdout?: NodeJS.ReadableStream | null; readonly exited: Promise<{ code: number | null }> }):
+    Promise<{ out: string; code: number | null }> {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  const status = await child.exited;
+  // The last chunk may still be queued behind the exit.
+  await new Promise((r) => setImmediate(r));
+  return { out, code: status.code };
+}
+
+/** The error fn throws; fails the test if it returns. */
+export function thrown<E = Error>(fn: () => unknown): E {
+  try {
+    fn();
+  } catch (e) {
+    return e as E;
+  }
+  throw new Error('expected an error');
+}

@@ -21,12 +21,15 @@
  *   ...the container ends...
  *   releaseNetwork(att)   // lease gone, hosts file rewritten; the veth went with the netns
  *
- * Why the veth is made at net()'s sync point rather than in a network namespace prepared
- * before the stage runs: the container's user namespace is made by clone(), and a process
- * in a new user namespace may no longer setns(2) into a network namespace owned by the
- * host's (CAP_SYS_ADMIN there is gone); joining first needs every namespace unshared by the
- * child (createInChild), a change to the container's pid layout the runner owns. The runner
- * uses spawn(), whose parent can act at the sync point; an in-place runner will need the other.
+ * Why today's runner has the veth made at net()'s sync point rather than in a network
+ * namespace prepared before the stage runs: the container's user namespace is made by
+ * clone(), and a process in a new user namespace may no longer setns(2) into a network
+ * namespace owned by the host's (CAP_SYS_ADMIN there is gone); joining first needs every
+ * namespace unshared by the child after the joins (createInChild), a change to the
+ * container's pid layout the runner owns. The runner uses spawn(), whose parent can act at
+ * the sync point. An in-place runner (no JavaScript at a sync point) uses prepareNetns(att)
+ * instead: the namespace made and wired from the main thread, then `join: [prepared.netns]`
+ * with createInChild (netns.ts; tested in net-netns.test.ts).
  *
  * A runner killed by SIGKILL leaves its lease: reclaimStale() (also run by every
  * prepareNetwork and every `network` command) drops leases whose owner is gone (pid + pidfd
@@ -234,17 +237,19 @@ export function createNetwork(name: string, options: { subnet?: string; internal
 }
 
 /**
- * `network rm`: refused while a live container is attached; the rules, the bridge, the leases
- * and the definition go.
- * @throws NsError ENOENT, EBUSY naming the containers.
+ * `network rm`: refused while a live container is attached (checked under the lease lock, so
+ * no run leases in between), and for the default network, as docker refuses; the rules, the
+ * bridge, the leases and the definition go.
+ * @throws NsError ENOENT, EBUSY naming the containers, EPERM for `bridge`.
  */
 export function removeNetwork(name: string, dirs: NetworkDirs = defaultNetworkDirs()): void {
+  if (name === DEFAULT_NETWORK) {
+    throw new NsError({ errno: 1, code: 'EPERM', message: `${name} is a pre-defined network and cannot be removed` });
+  }
   const store = new NetworkStore(dirs);
   const config = store.read(name);
-  const users = store.withLeases(config, (leases) => ({ result: leases }));
-  if (users.length) {
-    throw new NsError({ errno: 16, code: 'EBUSY', message: `network ${name} is in use by container${users.length > 1 ? 's' : ''} ${users.map((u) => u.container).join(', ')}; stop ${users.length > 1 ? 'them' : 'it'} first` });
-  }
-  removeNetworkObjects(config);
-  store.delete(name);
+  store.deleteUnused(config, () => removeNetworkObjects(config));
 }
+
+export { connectContainer, disconnectContainer } from './connect';
+export { prepareNetns, type PreparedNetns } from './netns';

@@ -14,7 +14,7 @@
  * built yet: the store is root's.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, sys, usageError } from 'ns-core';
 import { codec, parseCidr } from 'ns-net';
@@ -330,6 +330,26 @@ export class NetworkStore {
   }
 
   /**
+   * Runs `remove` under the network's lease lock if no live container holds a lease (so no
+   * run can lease between the check and the removal), then deletes the network's state.
+   * @throws NsError EBUSY naming the containers.
+   */
+  deleteUnused(config: NetworkConfig, remove: () => void): void {
+    const dir = this.runDir(config.name);
+    mkdirs(dir, 0o711);
+    withLock(posix.join(dir, 'lock'), () => {
+      const users = this.#readLeases(config.name).filter((l) => isAlive(l.owner));
+      if (users.length) {
+        const names = users.map((u) => u.container).join(', ');
+        throw new NsError({ errno: 16, code: 'EBUSY', message: `network ${config.name} is in use by container${users.length > 1 ? 's' : ''} ${names}; stop ${users.length > 1 ? 'them' : 'it'} first` });
+      }
+      remove();
+      withLock(posix.join(this.dirs.config, '.lock'), () => removeFile(this.configFile(config.name)));
+    });
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  /**
    * Runs fn on the network's live leases under its lock: stale ones (owner gone) are dropped
    * first; what fn returns as `leases` is written back, and the hosts file with it.
    */
@@ -337,6 +357,10 @@ export class NetworkStore {
     const dir = this.runDir(config.name);
     mkdirs(dir, 0o711);
     return withLock(posix.join(dir, 'lock'), () => {
+      // Removed (network rm) while we waited for the lock: nothing may be leased on it now.
+      if (!existsSync(this.configFile(config.name))) {
+        throw new NsError({ errno: 2, code: 'ENOENT', path: this.configFile(config.name), message: `network ${config.name} not found` });
+      }
       const stored = this.#readLeases(config.name);
       const live = stored.filter((l) => isAlive(l.owner));
       const { leases, result } = fn(live);

@@ -24,6 +24,8 @@ export interface ContainerInfo extends ContainerState {
 export function liveStatus(s: ContainerState): ContainerInfo['state'] {
   if (s.status === 'exited') return 'exited';
   // Ended, and its runner or supervisor is recording that: exited.
+  // An in-place container whose init has not forked yet is still being made.
+  if (s.status === 'running' && s.inPlace && !s.init && isAlive(s.supervisor)) return 'created';
   if (s.status === 'running') return isAlive(s.init) ? 'running' : isAlive(s.runner) || isAlive(s.supervisor) ? 'exited' : 'dead';
   return isAlive(s.runner) ? 'created' : 'dead';
 }
@@ -130,7 +132,7 @@ function isExitedKept(store: StateStore, name: string): boolean {
   return s?.status === 'exited' && store.hasWaiters(name);
 }
 
-function running(store: StateStore, name: string): ContainerState & { init: NonNullable<ContainerState['init']> } {
+export function runningContainer(store: StateStore, name: string): ContainerState & { init: NonNullable<ContainerState['init']> } {
   const state = store.read(name);
   if (state.status !== 'running' || !state.init || !isAlive(state.init)) {
     throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
@@ -163,7 +165,7 @@ export interface ExecPlan {
  */
 export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
   const store = new StateStore(options.stateDir);
-  const state = running(store, name);
+  const state = runningContainer(store, name);
   // The program's namespaces are the init's; its pidfd is the one we may use: the init is not
   // dumpable (securityStep), and joining by pidfd takes ptrace access to the target.
   const target = state.program && isAlive(state.program) ? state.program : state.init;
@@ -214,7 +216,7 @@ function containerAccounts(pid: number): { passwd: string; group: string } {
 
 /** Sends a signal to the container's init, which passes it on to the program (SIGKILL ends them all). */
 export function signalContainer(name: string, signal: NodeJS.Signals = 'SIGKILL', options: { stateDir?: string } = {}): void {
-  const state = running(new StateStore(options.stateDir), name);
+  const state = runningContainer(new StateStore(options.stateDir), name);
   const number = constants.signals[signal];
   if (number === undefined) throw new NsError({ errno: 22, code: 'EUSAGE', message: `unknown signal ${signal}` });
   const fd = sys.pidfdOpen(state.init.pid);
@@ -232,7 +234,7 @@ export function signalContainer(name: string, signal: NodeJS.Signals = 'SIGKILL'
  */
 export async function stopContainer(name: string, options: { timeoutMs?: number; stateDir?: string } = {}): Promise<void> {
   const store = new StateStore(options.stateDir);
-  const state = running(store, name);
+  const state = runningContainer(store, name);
   signalContainer(name, 'SIGTERM', options);
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   while (isAlive(state.init) && Date.now() < deadline) await sleep(20);

@@ -79,6 +79,12 @@ export interface ContainerOptions {
   readonly detach?: boolean;
   /** -t (and -i: what is typed reaches it): the program gets a pty of its own, relayed by a C supervisor. */
   readonly terminal?: { readonly input: boolean };
+  /**
+   * Foreground without Node: this process becomes the container's C supervisor (execInPlace)
+   * and runContainer never returns; not yet with published ports or limits (their work is
+   * Node's), which then run as before.
+   */
+  readonly inPlace?: boolean;
   /** --rm for a detached container (a foreground one is always removed). */
   readonly autoRemove?: boolean;
   /** Where state files go (default defaultStateRoot()). */

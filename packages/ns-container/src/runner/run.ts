@@ -13,7 +13,7 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
-  Namespace, NsError, spawn, sys, type ExitStatus, type NsChild, type SuperviseOptions } from 'ns-core';
+  execInPlace, Namespace, NsError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
 import { liveStatus } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
@@ -62,7 +62,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   }
   const store = new StateStore(options.stateDir).prepare();
   const undo: (() => void | Promise<void>)[] = [];
-  const janitor = Janitor.start();
+  // In place, this process becomes the supervisor, which removes what the container has: no
+  // janitor (a Node process that would outlive the exec). A failure before the exec is undone here.
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !cgroupNeeded(plan.limits) && !options.detach;
+  const janitor = inPlace ? NO_JANITOR : Janitor.start();
   undo.push(() => janitor.done());
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
@@ -127,6 +130,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
     const steps = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup);
+    if (inPlace) await execContainer(plan, steps, env, store, initial, subnet?.lease, options);
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
     counted = true;
@@ -307,6 +311,51 @@ function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptio
   };
 }
 
+/**
+ * The foreground container without Node: a holder process made with the user and network
+ * steps (their maps, veth and loopback need the parent's work, which no process can do once
+ * this one has become the exec stage) gives their namespaces, which the plan joins; this
+ * process then becomes the container's C supervisor in place (keeping ns-run's pid, which
+ * the caller's shell waits for), and its program is unshared into the rest after a relay
+ * fork (unshare(CLONE_NEWPID) puts only the next child in it: the init stays PID 1). At the
+ * end the supervisor removes the subnet lease and runs reap-main, which records the exit and
+ * removes the image root and the state. Never returns.
+ */
+async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
+                             lease: string | undefined, options: ContainerOptions): Promise<never> {
+  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
+  // Without their cleanup, which would undo at the holder's end what the container keeps (the
+  // veth goes with the network namespace, once the container's end has closed it).
+  const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
+  const holder = await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
+  let joined: Namespace[];
+  try {
+    joined = [Namespace.ofPid(holder.pid, 'user'), ...(plan.network === 'host' ? [] : [Namespace.ofPid(holder.pid, 'net')])];
+  } finally {
+    holder.kill('SIGKILL');
+    await holder.exited;
+  }
+  const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
+  // The image root as root has its own relay (rootfs.ts); every other plan gets one here.
+  const hasRelay = rest.some((s) => s.createInChild);
+  const relay: Step = { name: 'relay', createInChild: true, child: [
+    { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'relay' }] };
+  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
+  const supervise: SuperviseOptions = {
+    ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
+    cleanup: lease !== undefined ? [{ unlink: lease }] : [],
+    onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
+  };
+  // After the security step, whose first ops make the process root of the joined namespace:
+  // the relay and the init then have the same ids, as kill(2) wants for the signals passed on.
+  const security = rest.findIndex((s) => s.name === 'ns-run security');
+  const ordered = hasRelay ? rest : [...rest.slice(0, security + 1), relay, ...rest.slice(security + 1)];
+  return execInPlace(plan.argv, {
+    steps: ordered, join: joined, env, cwd: plan.workdir, supervise,
+    programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
+  });
+}
+
 /** docker's ExitCode: the program's status, or 128+N when signal N ended it. */
 export function dockerExitCode(status: ExitStatus): number {
   return status.signal ? 128 + (constants.signals[status.signal] ?? 0) : status.code ?? 0;
@@ -328,6 +377,9 @@ function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNul
     usernsMode: plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode,
   };
 }
+
+/** The janitor's interface, for a run that needs none (in place: the supervisor cleans up). */
+const NO_JANITOR: Pick<Janitor, 'track' | 'done' | 'started'> = { track: () => undefined, done: () => undefined, started: Promise.resolve() };
 
 /** How long connections through published ports may finish after the container ended. */
 const PROXY_DRAIN_MS = 2000;

@@ -43,6 +43,11 @@ export interface ContainerState {
   readonly autoRemove?: boolean;
   /** -d: its C supervisor, which outlives the CLI that started it. */
   readonly supervisor?: ProcessRef;
+  /**
+   * The runner became the supervisor in place (execInPlace): no TypeScript learnt the init's
+   * pid, which is the supervisor's grandchild (below its relay).
+   */
+  readonly inPlace?: boolean;
   /** What `inspect` shows of how it was made (docker's Config and HostConfig). */
   readonly config?: {
     readonly hostname: string;
@@ -270,6 +275,11 @@ export class StateStore {
       throw e instanceof SyntaxError ? new NsError({ errno: 22, code: 'EINVAL', path: file, message: `${file}: not JSON (${e.message})` }) : fsError(e, 'read', file);
     }
     if (!validState(value)) throw new NsError({ errno: 22, code: 'EINVAL', path: file, message: `${file}: not the state of a container` });
+    if (value.inPlace && !value.init && isAlive(value.supervisor)) {
+      const init = grandchildOf(value.supervisor!.pid);
+      const program = init !== undefined ? childRef(init.pid) : undefined;
+      if (init !== undefined) return { ...value, init, ...(program ? { program } : {}) };
+    }
     return value;
   }
 
@@ -430,5 +440,34 @@ function isZombie(pid: number): boolean {
     // Gone between pidfd_open and the read: not alive.
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw e;
+  }
+}
+
+function firstChild(pid: number): number | undefined {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+/**
+ * An in-place container's init: the child of the supervisor's relay. Only a child of the
+ * live supervisor can be it, so the ref is made from what /proc says now.
+ */
+function grandchildOf(pid: number): ProcessRef | undefined {
+  const relay = firstChild(pid);
+  return relay !== undefined ? childRef(relay) : undefined;
+}
+
+/** A ref to pid's first child, if it has one. */
+function childRef(pid: number): ProcessRef | undefined {
+  const child = firstChild(pid);
+  if (child === undefined) return undefined;
+  try {
+    return processRef(child);
+  } catch {
+    return undefined; // ended between the read and the pidfd
   }
 }

@@ -83,6 +83,15 @@ export type ChildOp = Label & (
    * owned by `owner` (ids as the process sees them), its master sent to the supervisor.
    */
   | { op: 'terminal'; ptmx: string; sizeFrom?: number; owner?: { readonly uid: number; readonly gid: number } }
+  /** setrlimit of resource number `resource` (RLIMIT_NOFILE is 7); 2n ** 64n - 1n is RLIM_INFINITY. */
+  | { op: 'rlimit'; resource: number; soft: bigint; hard: bigint }
+  | { op: 'umask'; mask: number }
+  /** Park until the fifo whose O_PATH fd is `fd` is opened for reading (runc's exec.fifo), first telling fd `ready` (see protocol.ts). */
+  | { op: 'exec-fifo'; fd: number; ready?: number }
+  | { op: 'mask-path'; path: string }
+  | { op: 'readonly-path'; path: string }
+  /** `mode`: S_IFCHR/S_IFBLK/S_IFIFO with the permissions; `dev`: makedev(major, minor). */
+  | { op: 'mknod'; path: string; mode: number; dev: bigint; owner?: { readonly uid: number; readonly gid: number } }
 );
 
 /** The exit codes a CLI ends with when the program cannot start (util-linux: 1, 126, 127; ns-run: 125, 126, 127). */
@@ -118,6 +127,8 @@ const opName: Record<ChildOpName, OpName> = {
   'link-up': 'LINK_UP', 'errors': 'ERRORS', 'helper-fork': 'HELPER_FORK', 'helper-stage': 'HELPER_STAGE',
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
   'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'terminal': 'TERMINAL',
+  'rlimit': 'RLIMIT', 'umask': 'UMASK', 'exec-fifo': 'EXEC_FIFO', 'mask-path': 'MASK_PATH', 'readonly-path': 'READONLY_PATH',
+  'mknod': 'MKNOD',
 };
 
 /** The path an op acts on, for error messages. */
@@ -125,7 +136,7 @@ export function opPath(op: ChildOp): string | undefined {
   switch (op.op) {
     case 'mount': return op.target;
     case 'umount': case 'chroot': case 'chdir': return 'target' in op ? op.target : op.path;
-    case 'mkdir': case 'mkfile': case 'write-file': case 'symlink': return op.path;
+    case 'mkdir': case 'mkfile': case 'write-file': case 'symlink': case 'mask-path': case 'readonly-path': case 'mknod': return op.path;
     case 'pivot-root': return op.newRoot;
     case 'sethostname': case 'setdomainname': return op.name;
     case 'exec': return op.file ?? op.argv[0];
@@ -178,6 +189,9 @@ export function opError(ops: readonly ChildOp[], opIndex: number, errno: number,
   }
   return new NsError({ errno, syscall: syscall ?? `syscall ${syscallId}`, ...label });
 }
+
+/** RLIM_INFINITY: (rlim_t)-1. */
+export const RLIM_INFINITY = (1n << 64n) - 1n;
 
 function signalMask(signals: readonly NodeJS.Signals[]): bigint {
   let mask = 0n;
@@ -254,6 +268,21 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'ignore-signals': return { args: [signalMask(op.signals)], strings: [] };
     case 'mount-fd': return { args: [n(op.fd), BigInt(mountFlags(op.flags ?? 0))], strings: [op.target] };
     case 'link-up': return { args: [], strings: [op.name] };
+    case 'rlimit': {
+      const limit = (v: bigint) => {
+        if (typeof v !== 'bigint' || v < 0n || v > RLIM_INFINITY) throw usageError(`${op.step ?? op.op}: ${String(v)} is not a resource limit`);
+        return v;
+      };
+      if (limit(op.soft) > limit(op.hard)) throw usageError(`${op.step ?? op.op}: soft limit ${op.soft} is above the hard limit ${op.hard}`);
+      return { args: [n(op.resource), op.soft, op.hard], strings: [] };
+    }
+    case 'umask': return { args: [n(op.mask)], strings: [] };
+    case 'exec-fifo': return { args: [n(op.fd), op.ready === undefined ? -1n : n(op.ready)], strings: [] };
+    case 'mask-path': case 'readonly-path': return { args: [], strings: [op.path] };
+    case 'mknod': {
+      if (op.dev < 0n || op.dev >= 1n << 64n) throw usageError(`${op.step ?? op.op}: ${op.dev} is not a device number`);
+      return { args: [n(op.mode), op.dev, op.owner ? n(op.owner.uid) : -1n, op.owner ? n(op.owner.gid) : -1n], strings: [op.path] };
+    }
     case 'errors': {
       const { failure, cannotExecute, notFound } = op.exitCodes;
       return { args: [n(failure), n(cannotExecute), n(notFound)], strings: [op.program] };

@@ -170,6 +170,35 @@ export const OPS = {
    * a filter only with no_new_privs or CAP_SYS_ADMIN: the plan compiler orders that.
    */
   SECCOMP: { code: 40, strings: 1 },
+  /** prlimit64(0, resource a0, {soft a1, hard a2}): a container's process.rlimits (2^64-1: unlimited). */
+  RLIMIT: { code: 41, strings: 0 },
+  /** umask(a0 & 0777): a container's process.user.umask. */
+  UMASK: { code: 42, strings: 0 },
+  /**
+   * runc's exec.fifo: first, unless a1 is -1, write one byte to fd a1 and close it (`create`
+   * learns the container is parked and may exit); then open /proc/self/fd/a0 (an O_PATH fd of
+   * a fifo, opened before the root changed) for writing, which blocks until `start` opens it
+   * for reading, write one byte and close both. What parks a created container before execve.
+   */
+  EXEC_FIFO: { code: 43, strings: 0 },
+  /**
+   * OCI maskedPaths, as runc masks them: s0 missing is no error; a directory gets a read-only
+   * tmpfs over it, anything else /dev/null bound on it. Decided here, by stat(2), because what
+   * exists (under /proc and /sys) is known only inside the container.
+   */
+  MASK_PATH: { code: 44, strings: 1 },
+  /**
+   * OCI readonlyPaths: s0 (missing is no error) bound on itself, then remounted read-only with
+   * the nosuid/nodev/noexec/atime flags statfs(2) reports kept, since a user namespace may not
+   * clear flags its mount inherited locked (mount_namespaces(7)).
+   */
+  READONLY_PATH: { code: 45, strings: 1 },
+  /**
+   * mknod(s0, mode a0 (type and permissions), dev a1), then, unless a2 is -1, chown it to
+   * a2:a3 without following a link: a container's device node, as runc makes it without a user
+   * namespace (which could not: mknod needs CAP_MKNOD in the initial one).
+   */
+  MKNOD: { code: 46, strings: 1 },
   /**
    * A socket pair (AF_UNIX, SOCK_SEQPACKET, close-on-exec) for a terminal, kept by the stage:
    * the next supervise FORK's staying half hands one end to nsx-init (`console FD`), which
@@ -211,7 +240,7 @@ export const SYSCALLS = [
   'mkdir', 'open', 'symlink', 'chdir', 'pivot_root', 'chroot', 'fchdir', 'sethostname',
   'setdomainname', 'setgroups', 'setresgid', 'setresuid', 'prctl', 'capget', 'capset', 'clone',
   'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'pipe2', 'wait4', 'socket', 'ioctl', 'socketpair', 'seccomp',
-  'sendmsg', 'fchown',
+  'sendmsg', 'fchown', 'prlimit64', 'umask', 'stat', 'statfs', 'mknod', 'chown',
 ] as const;
 export type SyscallName = (typeof SYSCALLS)[number];
 

@@ -1,11 +1,11 @@
 /**
- * `ns-run network create|ls|inspect|rm`: docker's network verbs over ns-container/network.
+ * `ns-run network create|ls|inspect|rm|connect|disconnect`: docker's network verbs over ns-container/network.
  * Errors exit 1, as docker's network commands do (their failures are not a container's 125).
  */
 import { usageError } from 'ns-core';
 import { runCommands, STANDARD_OPTIONS, UTIL_LINUX_EXITS, type CommandSpec, type ParsedArgs } from 'ns-core/cli';
 import {
-  createNetwork, inspectNetwork, listNetworks, reclaimStale, removeNetwork, DEFAULT_NETWORK_SUBNET, NETWORK_POOL,
+  connectContainer, createNetwork, disconnectContainer, inspectNetwork, listNetworks, reclaimStale, removeNetwork, DEFAULT_NETWORK_SUBNET, NETWORK_POOL,
   type NetworkInfo,
 } from 'ns-container';
 
@@ -39,12 +39,24 @@ const RM_COMMAND: CommandSpec = {
   stopAtOperand: false, options: [...STANDARD_OPTIONS],
 };
 
+const CONNECT_COMMAND: CommandSpec = {
+  prog: `${PROG} connect`, usage: ['[--alias <name>]... <network> <container>'],
+  summary: 'Attach a running container to another network (a new ethN inside; the first network keeps the default route).',
+  stopAtOperand: false,
+  options: [{ long: 'alias', arg: 'required', metavar: '<name>', help: 'another name of the container on this network (repeatable)' }, ...STANDARD_OPTIONS],
+};
+
+const DISCONNECT_COMMAND: CommandSpec = {
+  prog: `${PROG} disconnect`, usage: ['<network> <container>'], summary: 'Take a container off a network: its link there and its address go.',
+  stopAtOperand: false, options: [...STANDARD_OPTIONS],
+};
+
 export const NETWORK_COMMAND: CommandSpec = {
   prog: PROG, usage: ['<command> [options] ...'],
   summary: 'Manage networks: bridges that containers on them share, reaching each other by name.',
   stopAtOperand: true,
   options: [...STANDARD_OPTIONS],
-  commands: [CREATE_COMMAND, LS_COMMAND, INSPECT_COMMAND, RM_COMMAND],
+  commands: [CREATE_COMMAND, LS_COMMAND, INSPECT_COMMAND, RM_COMMAND, CONNECT_COMMAND, DISCONNECT_COMMAND],
 };
 
 function create(args: ParsedArgs): void {
@@ -116,6 +128,21 @@ function rm(args: ParsedArgs): void {
   if (failed) throw failed;
 }
 
+function twoOperands(verb: string, args: ParsedArgs): [string, string] {
+  if (args.operands.length !== 2) throw usageError(`${verb}: a network and a container expected, got ${args.operands.length} argument${args.operands.length === 1 ? '' : 's'}`);
+  return [args.operands[0]!, args.operands[1]!];
+}
+
+function connect(args: ParsedArgs): void {
+  const [net, container] = twoOperands('connect', args);
+  connectContainer(net, container, { aliases: args.all('alias') });
+}
+
+function disconnect(args: ParsedArgs): void {
+  const [net, container] = twoOperands('disconnect', args);
+  disconnectContainer(net, container);
+}
+
 export function network(args: ParsedArgs): Promise<void> {
-  return runCommands(NETWORK_COMMAND, args.operands, { create, ls, inspect, rm }, { exits: UTIL_LINUX_EXITS });
+  return runCommands(NETWORK_COMMAND, args.operands, { create, ls, inspect, rm, connect, disconnect }, { exits: UTIL_LINUX_EXITS });
 }
