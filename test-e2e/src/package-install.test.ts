@@ -52,8 +52,10 @@ describe('package install: the tarballs in an empty project, no C compiler on PA
       if (name === 'node' || COMPILER.test(name)) continue;
       symlinkSync(join('/usr/bin', name), join(bin, name));
     }
-    // HOME keeps npm's cache (the third-party dependencies come from it or the registry).
-    env = { PATH: `${bin}:/usr/sbin`, HOME: process.env['HOME'], ...(process.env['npm_config_cache'] ? { npm_config_cache: process.env['npm_config_cache'] } : {}) };
+    // The caller's environment (npm needs its CA and proxy settings to reach the registry, its
+    // HOME for the cache), but a PATH with no compiler and no CC naming one.
+    env = { ...process.env, PATH: `${bin}:/usr/sbin` };
+    delete env['CC'];
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
     const files = readdirSync(tarballs).map((f) => join(tarballs, f));
     expect(files).to.have.length(PACKAGES.length);
