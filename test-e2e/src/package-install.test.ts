@@ -52,8 +52,10 @@ describe('package install: the tarballs in an empty project, no C compiler on PA
       if (name === 'node' || COMPILER.test(name)) continue;
       symlinkSync(join('/usr/bin', name), join(bin, name));
     }
-    // HOME keeps npm's cache (the third-party dependencies come from it or the registry).
-    env = { PATH: `${bin}:/usr/sbin`, HOME: process.env['HOME'], ...(process.env['npm_config_cache'] ? { npm_config_cache: process.env['npm_config_cache'] } : {}) };
+    // The caller's environment (npm needs its CA and proxy settings to reach the registry, its
+    // HOME for the cache), but a PATH with no compiler and no CC naming one.
+    env = { ...process.env, PATH: `${bin}:/usr/sbin` };
+    delete env['CC'];
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
     const files = readdirSync(tarballs).map((f) => join(tarballs, f));
     expect(files).to.have.length(PACKAGES.length);
@@ -88,6 +90,23 @@ describe('package install: the tarballs in an empty project, no C compiler on PA
     expect(r.stderr).to.equal('');
     expect(r.stdout).to.match(/^\d+\n$/);
     expect(r.status).to.equal(0);
+  });
+
+  // (`npm install -g` of these tarballs is not tried: npm would fetch each one's ns-* dependencies
+  // from the registry, where packages of those names are not ours.)
+  it('installed each bin with the man page its `man` field names (what npm install -g links)', () => {
+    const pages = PACKAGES.flatMap((name) => {
+      const m = JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8')) as { bin?: object; man?: string[] };
+      expect((m.man ?? []).length, name).to.equal(Object.keys(m.bin ?? {}).length);
+      return (m.man ?? []).map((page) => ({ bin: page.replace(/^man\/|\.1$/g, ''), file: join(project, 'node_modules', name, page) }));
+    });
+    expect(pages.map((p) => p.bin)).to.include.members(['ns-unshare', 'ns-enter', 'ns-run', 'ns-ls']);
+    for (const { bin, file } of pages) {
+      const page = run(['man', '-l', '-P', 'cat', file], { env: { ...env, MANWIDTH: '80' } });
+      expect(page.status, `man ${bin}: ${page.stderr}`).to.equal(0);
+      expect(page.stdout, bin).to.include(bin.toUpperCase());
+      expect(readdirSync(join(project, 'node_modules/.bin')), bin).to.include(bin);
+    }
   });
 
   it('with neither a usable prebuilt nor a compiler, fails in one line naming the fix', () => {

@@ -1,7 +1,5 @@
-#!/bin/sh
-':' //; # sh runs the lines that start with ':' and Node skips them (a string, then a comment).
-':' //; # sh execs node with this very file, by the path it was started as: Node follows the
-':' //; # symlink npm made to find ../dist, so no readlink. `--` ends Node's own options there.
-':' //; exec node -- "$0" "$@"
+#!/usr/bin/env -S node --
 'use strict';
+// A JavaScript bin, not a sh shim: sh would drop environment entries whose names are not shell
+// identifiers, and this tool passes the environment byte for byte. env -S gives Node the `--`.
 require('../dist/src/cli.js').main();
