@@ -439,7 +439,7 @@ static const char *const nsx_errno_messages[NSX_ERRNO_MAX + 1] = {
 	"i/o error",
 	"no such device or address",
 	"argument list too long",
-	"errno 8",
+	"exec format error",
 	"bad file descriptor",
 	"errno 10",
 	"resource temporarily unavailable",

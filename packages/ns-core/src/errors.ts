@@ -10,6 +10,9 @@ let namesByNumber: Map<number, string> | undefined;
 
 /** Linux errnos that neither libuv nor Node name, which namespace and mount calls can return. */
 const LINUX_ONLY: Record<number, [string, string]> = {
+  // libuv's table gained ENOEXEC with Node 22; the same text on every Node line keeps the C
+  // stage's copy (native/protocol.h) and what TypeScript prints in step.
+  8: ['ENOEXEC', 'exec format error'],
   15: ['ENOTBLK', 'block device required'], 66: ['EREMOTE', 'object is remote'],
   77: ['EBADFD', 'file descriptor in bad state'], 86: ['ESTRPIPE', 'streams pipe error'],
   87: ['EUSERS', 'too many users'], 109: ['ETOOMANYREFS', 'too many references'],
