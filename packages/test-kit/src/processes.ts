@@ -160,10 +160,11 @@ export function stageProcessesIn(sessions: ReadonlySet<number>): number[] {
 export async function programOutput(child: { readonly stdout?: NodeJS.ReadableStream | null; readonly exited: Promise<{ code: number | null }> }):
     Promise<{ out: string; code: number | null }> {
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  const status = await child.exited;
-  // The last chunk may still be queued behind the exit.
-  await new Promise((r) => setImmediate(r));
+  const stdout = child.stdout;
+  // The exit can be known before the pipe is drained: wait for its end too.
+  const drained = stdout ? new Promise<void>((resolve) => { stdout.once('end', resolve); stdout.once('close', resolve); }) : Promise.resolve();
+  stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  const [status] = await Promise.all([child.exited, drained]);
   return { out, code: status.code };
 }
 
