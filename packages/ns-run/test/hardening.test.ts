@@ -125,7 +125,7 @@ describe('ns-run hardening: bad --security-opt', () => {
   }
 });
 
-describe('ns-run hardening: -d and in place', () => {
+describe('ns-run hardening: -d, exec and in place', () => {
   const script = `stat -c "keys=%t:%T" /proc/keys; grep ^Seccomp: /proc/self/status; ${NESTED_USERNS}`;
 
   it('a detached container is masked and filtered', async () => {
@@ -141,6 +141,20 @@ describe('ns-run hardening: -d and in place', () => {
       cli(['rm', '-f', name]);
     }
   });
+
+  for (const [title, args, seccompMode, unshare] of [['the default profile', [], '2', '1'], ['seccomp=unconfined', ['--security-opt', 'seccomp=unconfined'], '0', '0']] as const) {
+    it(`exec puts a new process under the container's filter (${title})`, async () => {
+      const name = uniqueName('hardx');
+      ok(cli(['run', '-d', '--name', name, '--network', 'none', ...args, '--', 'sleep', '60']));
+      try {
+        const out = ok(cli(['exec', name, 'sh', '-c', script]));
+        expect(out).to.match(new RegExp(`^Seccomp:\\s+${seccompMode}$`, 'm'));
+        expect(valueOf(out, 'unshare')).to.equal(unshare);
+      } finally {
+        cli(['rm', '-f', name]);
+      }
+    });
+  }
 
   it('in place (NS_RUN_IN_PLACE=1) too, and seccomp=unconfined there', () => {
     const inPlace = (args: readonly string[]) => spawnSync(LAUNCHER, ['--network', 'none', ...args, '--', 'sh', '-c', script],

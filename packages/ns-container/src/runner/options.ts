@@ -115,6 +115,7 @@ export interface ContainerPlan {
   readonly publish: readonly PublishSpec[];
   readonly limits: CgroupLimits;
   readonly capabilities: bigint;
+  readonly seccompProfile: SeccompChoice;
   /** The program's seccomp filter, compiled for its capabilities; undefined: seccomp=unconfined. */
   readonly seccomp?: CompiledSeccomp;
   readonly filesystem: FilesystemSpec;
@@ -217,7 +218,9 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   };
   checkLimits(options); // refuses bad values now, before anything exists
   const capabilities = keptCapabilities(options.capAdd, options.capDrop);
-  const filter = planSeccomp(options.securityOpts ?? [], capabilities);
+  // Compiled now, so a bad profile is refused before anything exists.
+  const seccompProfile = seccompChoice(options.securityOpts ?? []);
+  const filter = seccompFilter(seccompProfile, capabilities);
   const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
   return {
     name, hostname, argv: image ? image.args : argv.length ? [...argv] : DEFAULT_PROGRAM, identity,
@@ -225,20 +228,20 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     ...(options.terminal ? { terminal: true } : {}), workdir, network, aliases, publish, limits, filesystem, kinds,
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
     ...(options.subnet !== undefined ? { subnet: parseSubnet(options.subnet) } : {}),
-    capabilities, ...(filter ? { seccomp: filter } : {}),
+    capabilities, seccompProfile, ...(filter ? { seccomp: filter } : {}),
     // The base environment is settled once the home is known (runContainer).
     env: mergeEnv(fromFiles, envEntries(options.env ?? [], callerEnv, '--env')),
   };
 }
 
 /**
- * The seccomp filter --security-opt asks for, compiled now so a bad profile is refused before
- * anything exists: ns-core's default profile unless seccomp=unconfined or seccomp=FILE. A
- * profile's `includes`/`excludes` are resolved against the capabilities the program keeps, so
- * --cap-add SYS_ADMIN gives back mount, unshare and the like, as docker does.
- * @throws NsError EUSAGE naming the option as typed.
+ * The seccomp profile a container's processes run under: ns-core's default, none, or a
+ * docker/OCI profile file's text (kept as read, so `exec` compiles what `run` did).
  */
-function planSeccomp(securityOpts: readonly string[], capabilities: bigint): CompiledSeccomp | undefined {
+export type SeccompChoice = 'default' | 'unconfined' | { readonly file: string; readonly text: string };
+
+/** --security-opt as typed -> the profile chosen (the file read now). @throws NsError EUSAGE naming the option. */
+function seccompChoice(securityOpts: readonly string[]): SeccompChoice {
   let chosen: string | undefined;
   for (const opt of securityOpts) {
     const m = /^seccomp[=:](.*)$/s.exec(opt);
@@ -246,13 +249,23 @@ function planSeccomp(securityOpts: readonly string[], capabilities: bigint): Com
     if (!m[1]) throw usageError(`--security-opt: '${opt}' names no profile (seccomp=unconfined or seccomp=FILE)`);
     chosen = m[1];
   }
-  if (chosen === 'unconfined') return undefined;
+  if (chosen === undefined || chosen === 'unconfined') return chosen ?? 'default';
+  return { file: chosen, text: readText(chosen, `--security-opt seccomp=${chosen}`) };
+}
+
+/**
+ * The filter of `choice` for a process keeping `capabilities`: a profile's `includes`/
+ * `excludes` are resolved against them, so --cap-add SYS_ADMIN gives back mount, unshare and
+ * the like, as docker does. Undefined for unconfined.
+ * @throws NsError EUSAGE naming --security-opt seccomp=FILE for a profile the compiler refuses.
+ */
+export function seccompFilter(choice: SeccompChoice, capabilities: bigint): CompiledSeccomp | undefined {
+  if (choice === 'unconfined') return undefined;
   const resolve = { capabilities: namesOf(capabilities).map((c) => `CAP_${c}`) };
-  if (chosen === undefined) return compileSeccomp(defaultSeccompProfile(resolve));
-  const option = `--security-opt seccomp=${chosen}`;
+  if (choice === 'default') return compileSeccomp(defaultSeccompProfile(resolve));
+  const option = `--security-opt seccomp=${choice.file}`;
   try {
-    const profile = parseSeccompJson(readText(chosen, option), option);
-    return compileSeccomp(profile as Parameters<typeof compileSeccomp>[0], resolve);
+    return compileSeccomp(parseSeccompJson(choice.text, option) as Parameters<typeof compileSeccomp>[0], resolve);
   } catch (e) {
     const err = e as NsError;
     if (err.code !== 'EUSAGE' || err.message.startsWith(option)) throw e;
