@@ -231,7 +231,15 @@ describe('plan (no privileges)', () => {
       expect(at('unshare')).to.be.lessThan(at('pivot-root'));
       expect(at('pivot-root')).to.be.lessThan(at('bounding-keep'));
       expect(at('bounding-keep')).to.be.lessThan(at('setuid', at('bounding-keep')));
-      expect(names.slice(-3)).to.deep.equal(['capset', 'prctl38', 'exec']);
+      // The default seccomp filter last of all, right before execve, once no_new_privs is set.
+      expect(names.slice(-2)).to.deep.equal(['seccomp', 'exec']);
+      expect(at('capset')).to.be.lessThan(at('prctl38'));
+      expect(at('prctl38')).to.be.lessThan(at('seccomp'));
+      // docker's read-only and masked paths, in the new root.
+      expect(at('pivot-root')).to.be.lessThan(at('readonly-path'));
+      expect(exec.ops.filter((o) => o.op === 'mask-path').map((o) => (o as { path: string }).path)).to.include.members(['/proc/keys', '/sys/firmware']);
+      const unconfined = planContainer(['true'], { network: 'none', rootfs: wholeRoot, securityOpts: ['seccomp=unconfined'] }, context(0, OWN_MAPS));
+      expect(unconfined.seccomp).to.equal(undefined);
       expect(exec.ops.find((o) => o.op === 'fork')).to.include({ init: true });
       expect(exec.ops.find((o) => o.op === 'bounding-keep')).to.deep.include({ keep: 0xa80425fbn });
       expect(plan.limits).to.deep.equal({ memory: '64M' });

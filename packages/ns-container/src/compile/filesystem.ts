@@ -277,6 +277,30 @@ function propagationOf(spec: ContainerSpec): { before: 'private' | 'slave'; afte
   return { before: p.includes('shared') ? 'slave' : 'private', after: PROPAGATION_OPTIONS[p]! | MS.REC };
 }
 
+/**
+ * docker's (moby oci/defaults.go) and runc spec's maskedPaths: kernel state that is not
+ * namespaced and tells a container about the host (kernel memory, timers, keys of every user,
+ * firmware tables, power-capping counters an unprivileged reader could time other code with).
+ */
+export const DEFAULT_MASKED_PATHS: readonly string[] = [
+  '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
+  '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+/** docker's readonlyPaths: host-wide kernel knobs a container's root must not turn. */
+export const DEFAULT_READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/**
+ * readonlyPaths then maskedPaths as 'after-root' ops (paths inside the new root, its own
+ * /proc and /sys mounted), as runc applies them; `label` names each entry in errors.
+ */
+export function protectedPathOps(readonlyPaths: readonly string[], maskedPaths: readonly string[],
+                                 label: (field: 'readonlyPaths' | 'maskedPaths', index: number, path: string) => string): PhasedOp[] {
+  return [
+    ...readonlyPaths.map((path, i): PhasedOp => ({ op: 'readonly-path', path, phase: 'after-root', step: label('readonlyPaths', i, path) })),
+    ...maskedPaths.map((path, i): PhasedOp => ({ op: 'mask-path', path, phase: 'after-root', step: label('maskedPaths', i, path) })),
+  ];
+}
+
 /** The filesystem steps of a validated spec. */
 export function filesystemSteps(spec: ContainerSpec, ctx: FilesystemContext, ownNetwork: boolean, mknod: boolean): Step[] {
   const rootfs = rootfsOf(spec, ctx.bundle);
@@ -303,8 +327,8 @@ export function filesystemSteps(spec: ContainerSpec, ctx: FilesystemContext, own
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     e.emit('after-root', `linux.sysctl.${key}`, { op: 'write-file', path: `/proc/sys/${key.replace(/\./g, '/')}`, data: value });
   }
-  for (const [i, path] of (spec.linux?.readonlyPaths ?? []).entries()) e.emit('after-root', `linux.readonlyPaths[${i}]`, { op: 'readonly-path', path });
-  for (const [i, path] of (spec.linux?.maskedPaths ?? []).entries()) e.emit('after-root', `linux.maskedPaths[${i}]`, { op: 'mask-path', path });
+  e.ops.push(...protectedPathOps(spec.linux?.readonlyPaths ?? [], spec.linux?.maskedPaths ?? [],
+                                 (field, i) => `linux.${field}[${i}]`));
   if (spec.root!.readonly) {
     e.emit('after-root', 'root.readonly', { op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | perMountFlags(locate(rootfs).mount) });
   }

@@ -26,7 +26,7 @@ import { filesystemSteps, rootfsOf } from './filesystem';
 import { processSteps } from './process';
 import { NAMESPACE_TYPES, specError, validateSpec } from './validate';
 
-export { parseMountOptions, DEFAULT_DEVICES, type MountOptions } from './filesystem';
+export { parseMountOptions, protectedPathOps, DEFAULT_DEVICES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, type MountOptions } from './filesystem';
 export { mapActions, defaultSeccomp, type ProcessContext } from './process';
 export { validateSpec, specError, NAMESPACE_TYPES, RLIMITS } from './validate';
 

@@ -6,10 +6,11 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NsError, sys, type SpawnOptions, type Step } from 'ns-core';
+import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
 import { resolveUser, securityStep } from './identity';
 import { resolveInRoot } from './inroot';
+import { seccompFilter } from './options';
 import { ImageStore } from 'ns-image';
 import { isAlive, removeFile, StateStore, type ContainerState, type SkippedState } from './state';
 
@@ -185,13 +186,16 @@ export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
     })) };
     const env = new Map<string, string>();
     for (const e of [...state.env, ...(options.env ?? [])]) env.set(e.split('=')[0]!, e);
+    const capabilities = BigInt(`0x${state.capabilities}`);
+    // The container's own filter, as docker gives `exec` (an exec'd process outside it would undo it).
+    const filter = state.seccomp !== undefined ? seccompFilter(state.seccomp, capabilities) : undefined;
     return {
       opened,
       spawn: {
         ...planned.spawn,
         env: [...env.values()],
         steps: [...(planned.spawn.steps ?? []), joinCgroups,
-                securityStep({ ...ids, setgroupsAllowed: state.setgroupsAllowed }, BigInt(`0x${state.capabilities}`))],
+                securityStep({ ...ids, setgroupsAllowed: state.setgroupsAllowed }, capabilities), ...(filter ? [seccomp(filter)] : [])],
       },
     };
   } catch (e) {

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
-  NsError, readText, usageError, type NamespaceKind, type PhasedOp, type SpawnOptions, type Step,
+  compileSeccomp, defaultSeccompProfile, NsError, parseSeccompJson, readText, seccomp, usageError,
+  type CompiledSeccomp, type NamespaceKind, type PhasedOp, type SpawnOptions, type Step,
 } from 'ns-core';
 import { parseBytes, parseCpus, parsePidsMax, type CgroupLimits } from 'ns-cgroup';
 import { parseEnvFile, readEnvFile } from './envfile';
@@ -15,7 +16,8 @@ import { net, type VethOptions } from 'ns-net';
 import { pid } from 'ns-pid';
 import { processContext, type UserContext } from 'ns-user';
 import { uts } from 'ns-uts';
-import { keptCapabilities } from './caps';
+import { keptCapabilities, namesOf } from './caps';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, protectedPathOps } from '../compile/filesystem';
 import { type ContainerCgroup } from './cgroup';
 import { planIdentity, securityStep, type Accounts, type Identity } from './identity';
 import { planImage, type ImageSource, type PlannedImage } from './image';
@@ -70,6 +72,8 @@ export interface ContainerOptions {
   readonly cpus?: number | string;
   readonly capAdd?: readonly string[];
   readonly capDrop?: readonly string[];
+  /** --security-opt seccomp=unconfined|FILE (FILE: a docker/OCI seccomp profile); default: ns-core's default profile. */
+  readonly securityOpts?: readonly string[];
   /** `ns-run run IMAGE`: the root is an overlay of the image's layers, its config the defaults. */
   readonly image?: ImageSource;
   /**
@@ -111,6 +115,9 @@ export interface ContainerPlan {
   readonly publish: readonly PublishSpec[];
   readonly limits: CgroupLimits;
   readonly capabilities: bigint;
+  readonly seccompProfile: SeccompChoice;
+  /** The program's seccomp filter, compiled for its capabilities; undefined: seccomp=unconfined. */
+  readonly seccomp?: CompiledSeccomp;
   readonly filesystem: FilesystemSpec;
   readonly kinds: readonly NamespaceKind[];
   readonly terminal?: boolean;
@@ -210,6 +217,10 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
   };
   checkLimits(options); // refuses bad values now, before anything exists
+  const capabilities = keptCapabilities(options.capAdd, options.capDrop);
+  // Compiled now, so a bad profile is refused before anything exists.
+  const seccompProfile = seccompChoice(options.securityOpts ?? []);
+  const filter = seccompFilter(seccompProfile, capabilities);
   const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
   return {
     name, hostname, argv: image ? image.args : argv.length ? [...argv] : DEFAULT_PROGRAM, identity,
@@ -217,10 +228,49 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     ...(options.terminal ? { terminal: true } : {}), workdir, network, aliases, publish, limits, filesystem, kinds,
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
     ...(options.subnet !== undefined ? { subnet: parseSubnet(options.subnet) } : {}),
-    capabilities: keptCapabilities(options.capAdd, options.capDrop),
+    capabilities, seccompProfile, ...(filter ? { seccomp: filter } : {}),
     // The base environment is settled once the home is known (runContainer).
     env: mergeEnv(fromFiles, envEntries(options.env ?? [], callerEnv, '--env')),
   };
+}
+
+/**
+ * The seccomp profile a container's processes run under: ns-core's default, none, or a
+ * docker/OCI profile file's text (kept as read, so `exec` compiles what `run` did).
+ */
+export type SeccompChoice = 'default' | 'unconfined' | { readonly file: string; readonly text: string };
+
+/** --security-opt as typed -> the profile chosen (the file read now). @throws NsError EUSAGE naming the option. */
+function seccompChoice(securityOpts: readonly string[]): SeccompChoice {
+  let chosen: string | undefined;
+  for (const opt of securityOpts) {
+    const m = /^seccomp[=:](.*)$/s.exec(opt);
+    if (!m) throw usageError(`--security-opt: '${opt}' is not supported (only seccomp=unconfined or seccomp=FILE)`);
+    if (!m[1]) throw usageError(`--security-opt: '${opt}' names no profile (seccomp=unconfined or seccomp=FILE)`);
+    chosen = m[1];
+  }
+  if (chosen === undefined || chosen === 'unconfined') return chosen ?? 'default';
+  return { file: chosen, text: readText(chosen, `--security-opt seccomp=${chosen}`) };
+}
+
+/**
+ * The filter of `choice` for a process keeping `capabilities`: a profile's `includes`/
+ * `excludes` are resolved against them, so --cap-add SYS_ADMIN gives back mount, unshare and
+ * the like, as docker does. Undefined for unconfined.
+ * @throws NsError EUSAGE naming --security-opt seccomp=FILE for a profile the compiler refuses.
+ */
+export function seccompFilter(choice: SeccompChoice, capabilities: bigint): CompiledSeccomp | undefined {
+  if (choice === 'unconfined') return undefined;
+  const resolve = { capabilities: namesOf(capabilities).map((c) => `CAP_${c}`) };
+  if (choice === 'default') return compileSeccomp(defaultSeccompProfile(resolve));
+  const option = `--security-opt seccomp=${choice.file}`;
+  try {
+    return compileSeccomp(parseSeccompJson(choice.text, option) as Parameters<typeof compileSeccomp>[0], resolve);
+  } catch (e) {
+    const err = e as NsError;
+    if (err.code !== 'EUSAGE' || err.message.startsWith(option)) throw e;
+    throw usageError(`${option}: ${err.message.replace(/^seccomp profile: /, '')}`);
+  }
 }
 
 /**
@@ -276,6 +326,10 @@ export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[],
     plan.identity.userStep,
     securityStep(plan.identity, plan.capabilities),
     ...filesystem,
+    // In the new root, over its own /proc and /sys, as docker's default spec asks.
+    { name: 'ns-run protected paths', child: protectedPathOps(DEFAULT_READONLY_PATHS, DEFAULT_MASKED_PATHS, (field, _i, path) => `${field} ${path}`) },
+    // The last thing before execve (securityStep sets no_new_privs, which the filter needs).
+    ...(plan.seccomp ? [seccomp(plan.seccomp)] : []),
     initStep(cgroup?.programOps ?? []),
     uts({ hostname: plan.hostname }),
     ipc(),

@@ -81,7 +81,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       runner: processRef(process.pid), argv: plan.argv, rootfs: plan.rootfs ?? null, network: plan.network, ports: plan.publish,
       ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
-      setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16),
+      setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16), seccomp: plan.seccompProfile,
       id: randomBytes(32).toString('hex'), autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
     };
     let latest = initial;

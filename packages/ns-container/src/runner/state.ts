@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { NsError, sys, usageError, type NamespaceKind } from 'ns-core';
 import type { AttachmentInfo } from '../network';
+import type { SeccompChoice } from './options';
 
 export const STATE_VERSION = 1;
 
@@ -94,6 +95,8 @@ export interface ContainerState {
   readonly setgroupsAllowed: boolean;
   /** Capabilities kept, as a hex mask. */
   readonly capabilities: string;
+  /** The seccomp profile `exec` puts a new process under (absent: a container from before filters, none). */
+  readonly seccomp?: SeccompChoice;
 }
 
 /** Docker's rule for names, which also keeps them usable as hostnames and file names. */

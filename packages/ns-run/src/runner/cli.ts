@@ -64,6 +64,7 @@ const RUN_COMMAND: CommandSpec = {
     { long: 'cpus', arg: 'required', metavar: '<cpus>', help: 'CPU bandwidth in CPUs (e.g. 0.5)' },
     { long: 'cap-add', arg: 'required', metavar: '<cap>', help: 'keep a capability beyond the default set (or ALL; repeatable)' },
     { long: 'cap-drop', arg: 'required', metavar: '<cap>', help: 'drop a capability of the default set (or ALL; repeatable)' },
+    { long: 'security-opt', arg: 'required', metavar: 'seccomp=unconfined|<file>', help: 'the seccomp profile: none, or a docker/OCI profile file (default: ns-core\'s default profile)' },
     { long: 'info-fd', arg: 'required', metavar: '<fd>', help: 'write the init\'s pid and namespace ids as JSON to <fd>' },
     { long: 'json-status-fd', arg: 'required', metavar: '<fd>', help: 'write JSON lines about the container (start, exit) to <fd>' },
     ...STANDARD_OPTIONS,
@@ -168,6 +169,7 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(value('cpus') !== undefined ? { cpus: value('cpus')! } : {}),
     capAdd: args.all('cap-add'),
     capDrop: args.all('cap-drop'),
+    securityOpts: args.all('security-opt'),
     ...(args.has('detach') ? { detach: true, autoRemove: args.has('rm') } : {}),
     ...(args.has('tty') ? { terminal: { input: args.has('interactive') } } : {}),
   };
