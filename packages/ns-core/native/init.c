@@ -331,28 +331,6 @@ static void clean_up(char **words, int nwords, int code)
 	}
 }
 
-/* Closes every fd but those in keep (n entries, -1 ignored). */
-static void close_all_but(long *keep, int n)
-{
-	long lo = 0;
-	int i, j;
-	for (i = 0; i < n; i++)
-		for (j = i + 1; j < n; j++)
-			if (keep[j] < keep[i]) {
-				long t = keep[i];
-				keep[i] = keep[j];
-				keep[j] = t;
-			}
-	for (i = 0; i < n; i++) {
-		if (keep[i] < lo)
-			continue;
-		if (keep[i] > lo)
-			RAW3(SYS_close_range, lo, keep[i] - 1, 0);
-		lo = keep[i] + 1;
-	}
-	RAW3(SYS_close_range, lo, ~0U, 0);
-}
-
 /* ---- the pty relay ---- */
 
 struct relay {
@@ -580,7 +558,7 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 	for (i = 0; i + 1 < w->n && nkeep < MAX_KEPT; i++)
 		if (same(w->all[i], "userns"))
 			keep[nkeep++] = parse_fd(w->all[i + 1]);
-	close_all_but(keep, nkeep);
+	raw_close_all_but(keep, nkeep);
 	if (w->relay)
 		sfd = RAW4(SYS_signalfd4, -1, &blocked, 8, O_NONBLOCK | O_CLOEXEC);
 	/* Only now: a signal that arrived since the fork and is neither forwarded nor ignored acts on us. */

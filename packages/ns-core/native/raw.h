@@ -58,4 +58,31 @@ struct kernel_sigaction {
 	uint64_t mask;
 };
 
+/*
+ * Closes every fd but those in keep (n entries; negative ones ignored), with close_range(2) over
+ * the gaps: the one way both the exec stage's child and nsx-init shed what they inherited.
+ * Sorts keep in place.
+ */
+static inline NSX_CHILD void raw_close_all_but(long *keep, int n)
+{
+	long lo = 0;
+	int i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (keep[j] < keep[i]) {
+				long t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	for (i = 0; i < n; i++) {
+		if (keep[i] < lo)
+			continue;
+		if (keep[i] > lo)
+			RAW3(SYS_close_range, lo, keep[i] - 1, 0);
+		lo = keep[i] + 1;
+	}
+	RAW3(SYS_close_range, lo, ~0U, 0);
+}
+
 #endif

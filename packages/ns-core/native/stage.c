@@ -1163,26 +1163,6 @@ static NSX_CHILD long bind_ns(struct ctx *c, const struct op *o, int *sys)
 	return 0;
 }
 
-/* Closes every fd but the three given (any may be -1). */
-static NSX_CHILD void keep_only(int a, int b, int d)
-{
-	int keep[3] = { a, b, d }, i, j, lo = 0;
-	for (i = 0; i < 3; i++)
-		for (j = i + 1; j < 3; j++)
-			if (keep[j] < keep[i]) {
-				int t = keep[i];
-				keep[i] = keep[j];
-				keep[j] = t;
-			}
-	for (i = 0; i < 3; i++) {
-		if (keep[i] < lo)
-			continue;
-		if (keep[i] > lo)
-			RAW3(SYS_close_range, lo, keep[i] - 1, 0);
-		lo = keep[i] + 1;
-	}
-	RAW3(SYS_close_range, lo, ~0U, 0);
-}
 
 /*
  * The helper (a grandchild of ours, so never the program's child), left in the namespaces we
@@ -1205,7 +1185,10 @@ static NSX_CHILD __attribute__((noreturn)) void helper_main(struct ctx *c, uint3
 	RAW0(SYS_setsid);
 	ign.handler = SIG_IGN;
 	RAW4(SYS_rt_sigaction, SIGPIPE, &ign, NULL, 8);
-	keep_only(go, res, c->err_fd);
+	{
+		long keep[3] = { go, res, c->err_fd };
+		raw_close_all_but(keep, 3);
+	}
 	for (i = first; i < end; i++) {
 		const struct op *o = &c->ops[i];
 		long rc = 0;
