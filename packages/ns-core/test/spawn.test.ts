@@ -356,6 +356,8 @@ describe('spawn', () => {
     expect(mountsBefore.filter((m) => !now.includes(m)), 'mounts removed').to.deep.equal([]);
     const fds = openFds();
     expect(fds.filter((f) => !fdsBefore.includes(f)), 'fds opened').to.deep.equal([]);
-    expect(fdsBefore.filter((f) => !fds.includes(f)), 'fds closed').to.deep.equal([]);
+    // Sockets of earlier tests' children (stdio nobody read to the end) close when Node gets
+    // round to them, whenever that is: only the kinds of fd spawn itself handles count here.
+    expect(fdsBefore.filter((f) => !fds.includes(f) && !f.includes('->socket:')), 'fds closed').to.deep.equal([]);
   });
 });
