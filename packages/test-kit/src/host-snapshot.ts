@@ -10,7 +10,7 @@
  * program's command line) with the tag, and so any of it left behind carries the tag. Our own
  * children and fds are compared in full.
  */
-import { execFileSync, spawn as nodeSpawn } from 'node:child_process';
+import { spawn as nodeSpawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -89,7 +89,9 @@ export function hostSnapshot(tag?: string): HostSnapshot {
   });
   const hierarchies = mountinfoFields(readFileSync('/proc/self/mountinfo', 'utf8'))
     .filter((f) => ['cgroup', 'cgroup2'].includes(f[f.indexOf('-') + 1]!)).map((f) => f[4]!);
-  const links = (JSON.parse(execFileSync('ip', ['-j', 'link'], { encoding: 'utf8' })) as { ifname: string }[]).map((l) => l.ifname);
+  // The host's links, as the kernel lists them under the host's sysfs (the suites run in the
+  // host's network namespace, where /sys was mounted).
+  const links = readdirSync('/sys/class/net');
   const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   const tagged: string[] = [];
   const children: string[] = [];
