@@ -491,16 +491,21 @@ function writeOutputs() {
     fs.writeFileSync(sectionOut, JSON.stringify({ ratios: results.ratios, medians_ms: results.medians_ms, skipped: results.skipped, rows }));
     return;
   }
-  await spawnSection();
-  await cliSection();
-  await netSection();
-  await containerSection();
-  await ociSection();
-  await networkSection();
-  await imageSection();
-  await heldSection();
-  await heldContainerSection();
-  rssSection();
+  const sections = { spawn: spawnSection, cli: cliSection, net: netSection, container: containerSection, oci: ociSection,
+    network: networkSection, image: imageSection, held: heldSection, 'held-container': heldContainerSection, rss: rssSection };
+  // `--section NAME` (repeatable) runs only those, for a quick look while working: it prints,
+  // and leaves results.json and the README table as the last full run wrote them.
+  const only = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--section' ? [a] : []));
+  const unknown = only.filter((name) => !(name in sections));
+  if (unknown.length) throw new Error(`unknown --section ${unknown.join(', ')}; sections: ${Object.keys(sections).join(' ')}`);
+  for (const [name, section] of Object.entries(sections)) {
+    if (!only.length || only.includes(name)) await section();
+  }
+  if (only.length) {
+    for (const r of rows) console.log(`${r.key}\t${r.ratio.toFixed(3)}\t<= ${r.target}\t${r.ok ? 'met' : 'over target'}\t${r.detail}`);
+    for (const s of results.skipped) console.log(`${s.key}\tskipped\t${s.why}`);
+    return;
+  }
   writeOutputs();
   const over = rows.filter((r) => !r.ok).map((r) => r.key);
   console.log(`\nwrote bench/results.json in ${((Date.now() - started) / 1000).toFixed(0)} s; ${over.length ? `over target: ${over.join(', ')}` : 'every target met'}`);
