@@ -952,17 +952,17 @@ static NSX_CHILD long attach_tree(long fd, const char *dest, int *sys)
  */
 static NSX_CHILD long do_bind_tree(const struct op *o, int *sys)
 {
-	long rec = o->arg[0] ? NSX_AT_RECURSIVE : 0, fd, r = 0;
-	struct nsx_mount_attr attr = { o->arg[1], o->arg[2], 0, 0 };
+	long rec = o->arg[0] ? NSX_AT_RECURSIVE : 0, fd, r;
+	/* Private too: a clone of a shared mount joins its peer group (clone_mnt() in
+	 * fs/namespace.c), and what is mounted on it later must not propagate back. */
+	struct nsx_mount_attr attr = { o->arg[1], o->arg[2], MS_PRIVATE, 0 };
 
 	*sys = NSX_SYS_OPEN_TREE;
 	fd = RAW3(NSX_SYS_open_tree, AT_FDCWD, o->str[0], NSX_OPEN_TREE_CLONE | O_CLOEXEC | rec);
 	if (fd < 0)
 		return fd;
-	if (o->arg[1] | o->arg[2]) {
-		*sys = NSX_SYS_MOUNT_SETATTR;
-		r = RAW5(NSX_SYS_mount_setattr, fd, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr));
-	}
+	*sys = NSX_SYS_MOUNT_SETATTR;
+	r = RAW5(NSX_SYS_mount_setattr, fd, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr));
 	if (r == 0)
 		r = attach_tree(fd, o->str[1], sys);
 	RAW1(SYS_close, fd);

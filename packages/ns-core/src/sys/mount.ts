@@ -71,15 +71,17 @@ export function openTree(path: string, recursive: boolean): number {
 }
 
 /**
- * mount_setattr(2) on a detached tree fd: `set`/`clear` MOUNT_ATTR bits, and with `userns` (a
+ * mount_setattr(2) on a detached tree fd, made private: `set`/`clear` MOUNT_ATTR bits, and with `userns` (a
  * user namespace fd) an idmapping: the tree then shows each file's owner as that namespace maps
  * it, and writes through it store the reverse. The kernel allows it on a detached tree only, with
  * CAP_SYS_ADMIN in the user namespace owning the filesystem, and (EINVAL) on filesystems that
  * declare FS_ALLOW_IDMAP (mount_setattr(2)). `path` names the tree in errors.
  */
 export function mountSetattr(fd: number, attrs: { set?: number; clear?: number; userns?: number; recursive?: boolean }, path?: string): void {
+  // Always private: a clone of a shared mount joins its peer group (clone_mnt() in
+  // fs/namespace.c), and what a container mounts on it must not propagate to the host.
   const attr = { attr_set: BigInt((attrs.set ?? 0) | (attrs.userns !== undefined ? MOUNT_ATTR.IDMAP : 0)), attr_clr: BigInt(attrs.clear ?? 0),
-                 propagation: 0n, userns_fd: BigInt(attrs.userns ?? 0) };
+                 propagation: BigInt(MS.PRIVATE), userns_fd: BigInt(attrs.userns ?? 0) };
   if (mount_setattr_(fd, '', AT_EMPTY_PATH | (attrs.recursive ? AT_RECURSIVE : 0), attr, koffi.sizeof(MountAttrStruct)) < 0) {
     throw sysError('mount_setattr', path !== undefined ? { path } : {});
   }
