@@ -22,6 +22,7 @@ import { NsError, RELAYED_SIGNALS, sys, usageError, type ChildOp, type MountAttr
 import { compileFsOps, locate, mount, perMountFlags, type FsOp, type PathLocation } from 'ns-mount';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
 import type { IdRange } from 'ns-user';
+import type { DetachedTrees } from './idmap';
 
 const { MS } = sys;
 
@@ -72,6 +73,11 @@ export interface FilesystemSpec {
    * map): the exec stage looks bind sources up as that user, so each must be reachable by it.
    */
   readonly hostRoot?: { readonly uids: IdRange; readonly gids: IdRange };
+  /**
+   * Detached trees the runner made (idmapped, as root: idmap.ts), attached by fd (move-mount)
+   * instead of bound by path: the rootfs's and each volume's, by index.
+   */
+  readonly trees?: DetachedTrees;
 }
 
 export interface Filesystem {
@@ -167,6 +173,8 @@ interface Source {
   readonly path: string;
   readonly location: PathLocation;
   readonly isDir: boolean;
+  /** A detached tree of it the runner made, which the child attaches instead of binding the path. */
+  readonly tree?: number;
 }
 
 function inRange(id: number, r: IdRange): boolean {
@@ -177,9 +185,10 @@ function inRange(id: number, r: IdRange): boolean {
  * Resolves a bind source on the host (its symlinks are the caller's to choose), and checks the
  * container's root can walk to it: the exec stage binds as that user, and a host-owned
  * directory it may not search fails the lookup (EACCES) with no capability to help
- * (capabilities(7): CAP_DAC_* apply only to files whose owner is mapped).
+ * (capabilities(7): CAP_DAC_* apply only to files whose owner is mapped). With a `tree` the
+ * runner opened the source itself, and the child makes no lookup.
  */
-function resolveSource(e: Emitter, step: string, path: string): Source {
+function resolveSource(e: Emitter, step: string, path: string, tree?: number): Source {
   let location: PathLocation;
   try {
     location = locate(path);
@@ -187,7 +196,7 @@ function resolveSource(e: Emitter, step: string, path: string): Source {
     throw NsError.from(err, { syscall: 'open', path, step });
   }
   const host = e.spec.hostRoot;
-  if (host) {
+  if (host && tree === undefined) {
     for (let dir = posix.dirname(location.resolved); ; dir = posix.dirname(dir)) {
       const st = lstatSync(dir);
       const mapped = inRange(st.uid, host.uids) && inRange(st.gid, host.gids);
@@ -199,7 +208,7 @@ function resolveSource(e: Emitter, step: string, path: string): Source {
       if (dir === '/') break;
     }
   }
-  return { path, location, isDir: lstatSync(location.resolved).isDirectory() };
+  return { path, location, isDir: lstatSync(location.resolved).isDirectory(), ...(tree !== undefined ? { tree } : {}) };
 }
 
 /**
@@ -210,6 +219,8 @@ function resolveSource(e: Emitter, step: string, path: string): Source {
  * storage), where a remount by path fails with EACCES.
  */
 function bind(e: Emitter, step: string, source: Source, target: string, readOnly: boolean, extra: readonly MountAttr[] = []): void {
+  // The runner made it read-only already, if asked (idmap.ts).
+  if (source.tree !== undefined) return emit(e, step, { op: 'move-mount', fd: source.tree, target });
   const set: MountAttr[] = [...(readOnly ? ['RDONLY' as const] : []), ...extra];
   emit(e, step, { op: 'bind-tree', source: source.location.resolved, target, recursive: true, ...(set.length ? { set } : {}) });
 }
@@ -232,7 +243,13 @@ function refuseSystemDirs(option: string, dest: string, inside: string): void {
 export function assembleFilesystem(spec: FilesystemSpec): Filesystem {
   const e: Emitter = { ops: [], spec };
   if (spec.overlay) return overlayRoot(spec.overlay, spec, e);
-  return spec.rootfs === undefined ? embeddedDefault(spec, e) : ownRootfs(spec.rootfs, directoryView(spec.rootfs), spec, e);
+  if (spec.rootfs === undefined) return embeddedDefault(spec, e);
+  return spec.trees?.rootfs !== undefined ? attachedRootfs(spec.rootfs, spec.trees.rootfs, spec, e) : ownRootfs(spec.rootfs, directoryView(spec.rootfs), spec, e);
+}
+
+/** The volumes of `spec` as sources, each with the detached tree the runner made of it, if any. */
+function volumeSources(e: Emitter): (Volume & { src: Source })[] {
+  return (e.spec.volumes ?? []).map((v, i) => ({ ...v, src: resolveSource(e, '--volume', v.source, e.spec.trees?.volumes[i]) }));
 }
 
 function under(path: string, dir: string): boolean {
@@ -277,7 +294,7 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
   const entries = readdirSync('/', { withFileTypes: true }).filter((d) => !skipped.includes(`/${d.name}`));
   // Sockets, fifos and devices at / are not part of a filesystem view; they are left out.
   const bound = entries.filter((d) => d.isDirectory() || d.isFile()).map((d) => resolveSource(e, 'rootfs', `/${d.name}`));
-  const volumes = (spec.volumes ?? []).map((v) => ({ ...v, src: resolveSource(e, '--volume', v.source) }));
+  const volumes = volumeSources(e);
   const system = ['/dev', ...(spec.ownNetwork ? [] : ['/sys'])];
   const base = stagingDir([...bound, ...volumes.map((v) => v.src)].map((s) => s.location.resolved).concat(system));
   const at = (inside: string, existingDepth = 0): Placement => ({ base, inside, existingDepth });
@@ -324,8 +341,7 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
  * its mount points looked up in the layers' merged view.
  */
 function overlayRoot(overlay: OverlayRoot, spec: FilesystemSpec, e: Emitter): Filesystem {
-  const sources = (spec.volumes ?? []).map((v) => resolveSource(e, '--volume', v.source).location.resolved);
-  const base = stagingDir(sources);
+  const base = stagingDir(volumeSources(e).map((v) => v.src.location.resolved));
   const mountOps = compileFsOps([{
     op: 'overlay', lower: overlay.lower, dest: base, ...(overlay.userxattr ? { userxattr: true } : {}),
     ...(overlay.upper !== undefined ? { upper: overlay.upper, work: overlay.work! } : {}),
@@ -353,9 +369,34 @@ function overlayRoot(overlay: OverlayRoot, spec: FilesystemSpec, e: Emitter): Fi
   return { ...fs, steps: [{ name: 'image root', createInChild: true, child: before }, ...fs.steps] };
 }
 
-function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emitter): Filesystem {
-  const root = resolveSource(e, '--rootfs', rootfs);
+/**
+ * A --rootfs the runner made a detached (idmapped) tree of: attached on a staging directory
+ * (one that hides no volume source) in place of the bind of the directory onto itself, then
+ * made the root like any --rootfs. No directory on the host's way to it is looked up by the
+ * container's root, who may not search it (a rootfs under /root).
+ */
+function attachedRootfs(rootfs: string, tree: number, spec: FilesystemSpec, e: Emitter): Filesystem {
+  const root = rootSource(e, rootfs, tree);
+  const base = stagingDir(volumeSources(e).map((v) => v.src.location.resolved));
+  const fs = ownRootfs(base, directoryView(root.location.resolved), spec, e, root);
+  const [mountStep, ...rest] = fs.steps;
+  const child = (mountStep!.child ?? []).map((op): PhasedOp =>
+    (op.op === 'mount' && op.source === base && op.target === base && op.step === '--rootfs' ? { op: 'move-mount', fd: tree, target: base, phase: op.phase, step: '--rootfs' } : op));
+  return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
+}
+
+function rootSource(e: Emitter, rootfs: string, tree?: number): Source {
+  const root = resolveSource(e, '--rootfs', rootfs, tree);
   if (!root.isDir) throw new NsError({ errno: 20, syscall: 'stat', path: rootfs, step: '--rootfs' });
+  return root;
+}
+
+/**
+ * `rootfs` bound onto itself and made the root. `flagsOf`: the root as the user gave it, whose
+ * mount's flags a --read-only remount keeps, when `rootfs` is where it was attached.
+ */
+function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emitter, flagsOf?: Source): Filesystem {
+  const root = rootSource(e, rootfs);
   const dir = root.location.resolved;
   const place = (option: string, dest: string): Placement => {
     const r = resolveInRoot(view, dest, option);
@@ -376,9 +417,9 @@ function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emit
       if (p.kind === 'dir') tmpfs(e, '--read-only', p, mode, spec);
     }
   }
-  placeMounts(spec, e, place, (spec.volumes ?? []).map((v) => ({ ...v, src: resolveSource(e, '--volume', v.source) })));
+  placeMounts(spec, e, place, volumeSources(e));
   if (spec.readOnly) {
-    e.ops.push({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | perMountFlags(root.location.mount),
+    e.ops.push({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | perMountFlags((flagsOf ?? root).location.mount),
                  phase: 'after-root', step: '--read-only' });
   }
   return { steps: [mountStep, { name: 'ns-run filesystem', child: e.ops }], home: normalHome(spec.home) };
