@@ -3,7 +3,7 @@
  * from outside, by what the host's files and mount table show, and what the program prints.
  */
 import { expect } from 'chai';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sys } from 'ns-core';
 import { busyboxRootfs, cli, ok, readState, removeTree, snapshot, uniqueName } from './helpers';
@@ -69,6 +69,48 @@ describe('idmapped roots as root', () => {
       expect([made, st.uid, st.gid]).to.deep.equal([made, 0, 0]);
     }
     expect(snapshot('never', [...WATCHED, parent]).mounts).to.deep.equal(before.mounts);
+  });
+
+  describe('volumes', () => {
+    // Under /root (0700 on Debian): host root opens the source, the container's root never looks it up.
+    let data: string;
+    before(() => {
+      data = mkdtempSync(`/root/ns-run-idmap-${process.pid}-data-`);
+      writeFileSync(join(data, 'from-host'), 'host\n');
+      rmSync(join(parent, 'outside'), { recursive: true, force: true });
+      symlinkSync('/../../../outside', join(rootfs, 'escape'));
+    });
+    after(() => {
+      rmSync(data, { recursive: true, force: true });
+      rmSync(join(rootfs, 'escape'), { force: true });
+    });
+
+    it('-v /root/x:/data is container root\'s and writable; what it writes is host root\'s; :ro is read-only', () => {
+      const script = 'stat -c %u:%g /data /data/from-host; echo c > /data/made && echo wrote; echo x > /ro/x 2>/dev/null || echo ro';
+      const out = ok(cli(['--network', 'none', '--rootfs', rootfs, '-v', `${data}:/data`, '-v', `${data}:/ro:ro`, '--', 'sh', '-c', script]));
+      expect(out.trim().split('\n')).to.deep.equal(['0:0', '0:0', 'wrote', 'ro']);
+      const st = lstatSync(join(data, 'made'));
+      expect([st.uid, st.gid]).to.deep.equal([0, 0]);
+      expect(existsSync(join(data, 'x'))).to.equal(false);
+    });
+
+    it('creates mount points the rootfs lacks inside it, a symlink leading out of it resolved inside', () => {
+      const script = 'cat /new/deep/from-host /escape/v/from-host';
+      const out = ok(cli(['--network', 'none', '--rootfs', rootfs, '-v', `${data}:/new/deep`, '-v', `${data}:/escape/v`, '--', 'sh', '-c', script]));
+      expect(out).to.equal('host\nhost\n');
+      // '/../../../outside' from inside the root is <root>/outside: made there, never beside the root.
+      expect(lstatSync(join(rootfs, 'new/deep')).isDirectory()).to.equal(true);
+      expect(lstatSync(join(rootfs, 'outside/v')).isDirectory()).to.equal(true);
+      expect(existsSync(join(parent, 'outside'))).to.equal(false);
+      expect(existsSync('/outside')).to.equal(false);
+    });
+
+    it('on the embedded default root too: a new top-level mount point and one under /tmp, both writable', () => {
+      const script = 'touch /data/top /tmp/v/under && stat -c %u /data/top /tmp/v/under';
+      const out = ok(cli(['--network', 'none', '-v', `${data}:/data`, '-v', `${data}:/tmp/v`, '--', 'sh', '-c', script]));
+      expect(out).to.equal('0\n0\n');
+      for (const f of ['top', 'under']) expect(lstatSync(join(data, f)).uid).to.equal(0);
+    });
   });
 
   it('a filesystem that cannot be idmapped: one line naming the path and --userns=host, exit 125, nothing left', () => {
