@@ -91,11 +91,32 @@ describe('ns-run images', () => {
     });
 
     it('the writable root is the container\'s own: the next container does not see what one wrote', () => {
-      // Files of the image belong to host root, which the container's root is not (until the
-      // root is idmapped): it writes its own layer's top directory and /tmp.
+      // The image's files belong to host root; through the idmapped layers they are container
+      // root's, so it writes anywhere in the root: its own upper layer takes the writes.
       ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', 'echo mine > /written && echo mine > /tmp/written']));
       const second = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', 'ls /written /tmp/written 2>&1 || true']));
       expect(second).to.equal('ls: /written: No such file or directory\nls: /tmp/written: No such file or directory\n');
+    });
+
+    it('container root owns the image\'s files and writes in any of its directories, not in the image\'s layers', () => {
+      const script = 'stat -c %u:%g / /etc /srv/motd; echo changed > /srv/motd && echo new > /etc/new && mkdir /bin/d && echo wrote; cat /srv/motd';
+      const out = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', script]));
+      expect(out.split('\n')).to.deep.equal(['0:0', '0:0', '0:0', 'wrote', 'changed', '']);
+      expect(ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'cat', 'motd']))).to.equal('from the image\n');
+      expect(containerRoots(store)).to.deep.equal([]);
+    });
+
+    it('makes a missing WorkingDir, the image\'s or -w\'s, inside the container\'s root', function () {
+      this.timeout(60_000);
+      const other = podmanImage(`localhost/${uniqueName('img-wd')}:1`, ['CMD ["/bin/sh","-c","pwd; stat -c %u:%g ."]', 'WORKDIR /made/by/image']);
+      try {
+        ok(cli(['load', '-q', '--storage', store, '-i', other.dockerArchive]));
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', other.reference]))).to.equal('/made/by/image\n0:0\n');
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', '-w', '/by/run', image.reference, 'pwd']))).to.equal('/by/run\n');
+        ok(cli(['rmi', '--storage', store, other.reference]));
+      } finally {
+        other.cleanup();
+      }
     });
 
     it('--read-only: no upper layer, writes to the root fail, /tmp stays writable', () => {

@@ -16,10 +16,10 @@
  */
 import { NsError, Namespace, spawn, sys } from 'ns-core';
 import { locate } from 'ns-mount';
-import type { FilesystemSpec, Volume } from './rootfs';
+import type { FilesystemSpec, OverlayRoot, Volume } from './rootfs';
 import type { Identity } from './identity';
 
-/** Detached trees for a FilesystemSpec: the rootfs's, and each volume's by its index. */
+/** Detached trees for a FilesystemSpec: the root's (a --rootfs, or an image's overlay), and each volume's by its index. */
 export interface DetachedTrees {
   readonly rootfs?: number;
   readonly volumes: readonly (number | undefined)[];
@@ -91,18 +91,48 @@ function fstypeOf(path: string): string | undefined {
 }
 
 /**
- * Idmapped detached trees of the rootfs and each volume of `spec`, for a root runner (none
- * otherwise, or when there is nothing to map). Closes what it made if any fails.
+ * An image's root as a detached overlay mount: each lower layer an idmapped tree (host root's
+ * files are container root's), passed to overlayfs by fd ("lowerdir+", fsconfig(2)), the upper
+ * directory as it is (owned by the container's root as the host sees it, createContainerRoot).
+ * Mounted by us, the runner: overlayfs does its copy-ups, whiteouts and trusted.* xattrs with its
+ * mounter's credentials, which host root has. Measured on this kernel: an idmapped upper fails
+ * instead, as the mounter (host uid 0) has no id in the upper's idmapping (EOVERFLOW making
+ * work/work, then a read-only overlay), and overlayfs itself cannot be idmapped (EINVAL).
+ */
+function overlayTree(overlay: OverlayRoot, userns: Namespace): number {
+  const layers: number[] = [];
+  try {
+    for (const dir of overlay.lower) layers.push(idmappedTree(dir, 'image root', userns, false));
+    try {
+      return sys.fsMount('overlay', [
+        ...layers.map((fd) => ['lowerdir+', { fd }] as const),
+        ...(overlay.upper !== undefined ? [['upperdir', overlay.upper] as const, ['workdir', overlay.work!] as const] : []),
+        ...(overlay.userxattr ? [['userxattr', true] as const] : []),
+      ], 'image root overlay');
+    } catch (e) {
+      throw NsError.from(e, { step: 'image root' });
+    }
+  } finally {
+    // overlayfs holds its layers now.
+    for (const fd of layers) sys.closeFd(fd);
+  }
+}
+
+/**
+ * Idmapped detached trees of the root (a --rootfs, or an image's overlay) and each volume of
+ * `spec`, for a root runner (none otherwise, or when there is nothing to map). Closes what it
+ * made if any fails.
  */
 export async function idmappedTrees(spec: FilesystemSpec, identity: Identity): Promise<IdmappedTrees> {
   const volumes: readonly Volume[] = spec.volumes ?? [];
-  if (!wantsIdmap(identity) || (spec.rootfs === undefined && !volumes.length)) return { trees: { volumes: [] }, close: () => undefined };
+  if (!wantsIdmap(identity) || (spec.rootfs === undefined && !spec.overlay && !volumes.length)) return { trees: { volumes: [] }, close: () => undefined };
   const made: number[] = [];
   const close = () => { for (const fd of made.splice(0)) sys.closeFd(fd); };
   const userns = await mappingNamespace(identity);
   try {
     const keep = (fd: number) => { made.push(fd); return fd; };
-    const rootfs = spec.rootfs !== undefined ? keep(idmappedTree(spec.rootfs, '--rootfs', userns, false)) : undefined;
+    const rootfs = spec.overlay ? keep(overlayTree(spec.overlay, userns))
+      : spec.rootfs !== undefined ? keep(idmappedTree(spec.rootfs, '--rootfs', userns, false)) : undefined;
     const trees = volumes.map((v) => keep(idmappedTree(v.source, '--volume', userns, v.readOnly ?? false)));
     return { trees: { ...(rootfs !== undefined ? { rootfs } : {}), volumes: trees }, close };
   } catch (e) {

@@ -18,7 +18,7 @@
  */
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, RELAYED_SIGNALS, sys, usageError, type ChildOp, type MountAttr, type PhasedOp, type Step } from 'ns-core';
+import { NsError, sys, usageError, type ChildOp, type MountAttr, type PhasedOp, type Step } from 'ns-core';
 import { compileFsOps, locate, mount, perMountFlags, type FsOp, type PathLocation } from 'ns-mount';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
 import type { IdRange } from 'ns-user';
@@ -43,12 +43,6 @@ export interface OverlayRoot {
   readonly work?: string;
   /** Whiteouts and opaque marks in user.overlay.* (a store made rootless). */
   readonly userxattr: boolean;
-  /**
-   * Mount it with the runner's own credentials, before the container's user namespace exists:
-   * a root runner's layers belong to host root, which the container's root is not, and
-   * overlayfs reaches its layers with the credentials of whoever mounted it.
-   */
-  readonly beforeNamespaces: boolean;
 }
 
 export interface FilesystemSpec {
@@ -56,6 +50,11 @@ export interface FilesystemSpec {
   readonly rootfs?: string;
   /** An image's overlay root instead of `rootfs`. */
   readonly overlay?: OverlayRoot;
+  /**
+   * The program's working directory, made inside the root (as container root) when the root
+   * lacks it, as docker does for an image's WorkingDir or -w.
+   */
+  readonly workdir?: string;
   /** Remount the rootfs read-only (the embedded default always is). */
   readonly readOnly?: boolean;
   readonly volumes?: readonly Volume[];
@@ -338,35 +337,32 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
 /**
  * An image's root: the overlay is mounted on a staging directory (as in the embedded default,
  * one that hides no volume source), which then becomes the root like a --rootfs directory,
- * its mount points looked up in the layers' merged view.
+ * its mount points looked up in the layers' merged view. As root the runner made it, a
+ * detached overlay of idmapped layers (idmap.ts), which is attached there instead; rootless
+ * the container's root mounts it in its own user namespace, where the layers are its own.
  */
 function overlayRoot(overlay: OverlayRoot, spec: FilesystemSpec, e: Emitter): Filesystem {
   const base = stagingDir(volumeSources(e).map((v) => v.src.location.resolved));
+  if (spec.trees?.rootfs !== undefined) return attachRoot(ownRootfs(base, overlay.view, spec, e), base, spec.trees.rootfs);
   const mountOps = compileFsOps([{
     op: 'overlay', lower: overlay.lower, dest: base, ...(overlay.userxattr ? { userxattr: true } : {}),
     ...(overlay.upper !== undefined ? { upper: overlay.upper, work: overlay.work! } : {}),
   }]).map((op) => ({ ...op, step: 'image root' }));
   const fs = ownRootfs(base, overlay.view, spec, e);
-  if (!overlay.beforeNamespaces) {
-    // The first mount of the container's namespace, before the root's bind onto itself.
-    const [mountStep, ...rest] = fs.steps;
-    const child = [...(mountStep!.child ?? [])];
-    const firstMount = child.findIndex((op) => op.phase !== 'propagation');
-    child.splice(firstMount < 0 ? child.length : firstMount, 0, ...mountOps);
-    return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
-  }
-  // A mount namespace of the runner's user namespace first, private so nothing reaches the
-  // host, where the overlay is mounted; the container's namespaces are unshared after it
-  // (createInChild) and start as a copy of it, overlay included. unshare(CLONE_NEWPID) puts
-  // only the next child in the new pid namespace (pid_namespaces(7)): a relay fork first, so
-  // that the init's fork still makes the init PID 1 and the program PID 2.
-  const before: PhasedOp[] = [
-    { op: 'unshare', kinds: ['mnt'], phase: 'pre-namespaces', step: 'image root' },
-    { op: 'mount', target: '/', flags: MS.REC | MS.PRIVATE, phase: 'pre-namespaces', step: 'image root' },
-    ...mountOps.map((op) => ({ ...op, phase: 'pre-namespaces' as const })),
-    { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'image root' },
-  ];
-  return { ...fs, steps: [{ name: 'image root', createInChild: true, child: before }, ...fs.steps] };
+  // The first mount of the container's namespace, before the root's bind onto itself.
+  const [mountStep, ...rest] = fs.steps;
+  const child = [...(mountStep!.child ?? [])];
+  const firstMount = child.findIndex((op) => op.phase !== 'propagation');
+  child.splice(firstMount < 0 ? child.length : firstMount, 0, ...mountOps);
+  return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
+}
+
+/** `fs` with the detached tree `tree` attached at `base` in place of the bind of `base` onto itself. */
+function attachRoot(fs: Filesystem, base: string, tree: number): Filesystem {
+  const [mountStep, ...rest] = fs.steps;
+  const child = (mountStep!.child ?? []).map((op): PhasedOp =>
+    (op.op === 'mount' && op.source === base && op.target === base && op.step === '--rootfs' ? { op: 'move-mount', fd: tree, target: base, phase: op.phase, step: '--rootfs' } : op));
+  return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
 }
 
 /**
@@ -378,11 +374,7 @@ function overlayRoot(overlay: OverlayRoot, spec: FilesystemSpec, e: Emitter): Fi
 function attachedRootfs(rootfs: string, tree: number, spec: FilesystemSpec, e: Emitter): Filesystem {
   const root = rootSource(e, rootfs, tree);
   const base = stagingDir(volumeSources(e).map((v) => v.src.location.resolved));
-  const fs = ownRootfs(base, directoryView(root.location.resolved), spec, e, root);
-  const [mountStep, ...rest] = fs.steps;
-  const child = (mountStep!.child ?? []).map((op): PhasedOp =>
-    (op.op === 'mount' && op.source === base && op.target === base && op.step === '--rootfs' ? { op: 'move-mount', fd: tree, target: base, phase: op.phase, step: '--rootfs' } : op));
-  return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
+  return attachRoot(ownRootfs(base, directoryView(root.location.resolved), spec, e, root), base, tree);
 }
 
 function rootSource(e: Emitter, rootfs: string, tree?: number): Source {
@@ -418,11 +410,25 @@ function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emit
     }
   }
   placeMounts(spec, e, place, volumeSources(e));
+  if (spec.workdir !== undefined) createWorkdir(e, spec, spec.workdir, place);
   if (spec.readOnly) {
     e.ops.push({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | perMountFlags((flagsOf ?? root).location.mount),
                  phase: 'after-root', step: '--read-only' });
   }
   return { steps: [mountStep, { name: 'ns-run filesystem', child: e.ops }], home: normalHome(spec.home) };
+}
+
+/**
+ * The working directory, if the root lacks it: made as container root after the mounts (so a
+ * path through a volume or tmpfs is made there). Not below /proc or /sys, nor in a read-only
+ * root, where chdir then fails naming it.
+ */
+function createWorkdir(e: Emitter, spec: FilesystemSpec, workdir: string, place: (option: string, dest: string) => Placement): void {
+  if (spec.readOnly || !workdir.startsWith('/') || ['/proc', '/sys'].some((d) => under(posix.normalize(workdir), d))) return;
+  const mounted = [...(spec.volumes ?? []).map((v) => v.dest), ...(spec.tmpfs ?? []).map((t) => parseTmpfs(t).dest)].map((d) => posix.normalize(d));
+  if (mounted.some((d) => under(posix.normalize(workdir), d))) return; // what is there is known only once it is mounted
+  const p = place('--workdir', workdir);
+  if (p.kind === undefined) create(e, '--workdir', p);
 }
 
 /** /proc, a minimal /dev, and (with a network namespace of its own) a read-only sysfs. */
