@@ -3,10 +3,11 @@
  * seccomp profile (foreground, -d, in place); --security-opt seccomp=unconfined|FILE. Checked
  * from inside the container, as root and as nobody, on the host's root read-only (perl and
  * util-linux's unshare from the host make the raw syscalls).
+ * Issue 18 #11: a range mapping host root is refused unless --userns=host, which inspect names.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { cli, LAUNCHER, ok, removeTree, uniqueName, until } from './helpers';
@@ -167,5 +168,57 @@ describe('ns-run hardening: -d, exec and in place', () => {
     expect(unconfined).to.match(/^Seccomp:\s+0$/m);
     expect(valueOf(unconfined, 'unshare')).to.equal('0');
     expect(valueOf(unconfined, 'keys')).to.equal('1:3');
+  });
+});
+
+describe('ns-run hardening: --userns=host (issue 18 #11)', () => {
+  const SHADOW = 'head -n 1 /etc/shadow';
+
+  for (const range of ['0:0:65536', '1:0:65536', '0:0:4294967295']) {
+    it(`--userns-range ${range} alone is refused: 125, one line, the program never runs`, () => {
+      const r = cli(['--network', 'none', '--userns-range', range, '--', 'sh', '-c', SHADOW]);
+      expect(r.status, r.stderr).to.equal(125);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.match(new RegExp(`^ns-run: --userns-range: ${range} maps host id 0 \\(.*would be host root\\); add --userns=host to mean that\n$`));
+    });
+  }
+
+  it('without it, container root cannot read /etc/shadow (its ids are not the host\'s)', () => {
+    const r = cli(['--network', 'none', '--', 'sh', '-c', SHADOW]);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/Permission denied/);
+  });
+
+  it('--userns=host: the host\'s ids, /etc/shadow readable as in docker\'s host mode; with a range of its choosing too', () => {
+    const first = readFileSync('/etc/shadow', 'utf8').split('\n')[0];
+    const out = ok(cli(['--network', 'none', '--userns=host', '--', 'sh', '-c', `${SHADOW}; cat /proc/self/uid_map`]));
+    expect(out.split('\n')[0]).to.equal(first);
+    expect(out.split('\n')[1]!.trim().split(/\s+/)).to.deep.equal(['0', '0', '4294967295']);
+    const ranged = ok(cli(['--network', 'none', '--userns', 'host', '--userns-range', '0:0:65536', '--', 'sh', '-c', `${SHADOW}; cat /proc/self/uid_map`]));
+    expect(ranged.split('\n')[0]).to.equal(first);
+    expect(ranged.split('\n')[1]!.trim().split(/\s+/)).to.deep.equal(['0', '0', '65536']);
+  });
+
+  it('inspect names it: HostConfig.UsernsMode is "host", and not for a default container', async () => {
+    const host = uniqueName('userns-host');
+    const own = uniqueName('userns-own');
+    try {
+      ok(cli(['run', '-d', '--name', host, '--network', 'none', '--userns=host', '--', 'sleep', '60']));
+      ok(cli(['run', '-d', '--name', own, '--network', 'none', '--', 'sleep', '60']));
+      const [h, o] = JSON.parse(ok(cli(['inspect', host, own]))) as { HostConfig: { UsernsMode: string } }[];
+      expect(h!.HostConfig.UsernsMode).to.equal('host');
+      expect(o!.HostConfig.UsernsMode).to.not.equal('host');
+    } finally {
+      cli(['rm', '-f', host, own]);
+    }
+  });
+
+  it('an ordinary user cannot ask for it (125, one line); a bad value is refused', () => {
+    const r = cli(['--network', 'none', '--userns=host', '--', 'true'], { rootless: true });
+    expect(r.status, r.stderr).to.equal(125);
+    expect(r.stderr).to.match(/^ns-run: --userns=host: only root may share the host's ids.*\n$/);
+    const bad = cli(['--network', 'none', '--userns=hots', '--', 'true']);
+    expect(bad.status).to.equal(125);
+    expect(bad.stderr).to.equal("ns-run: --userns: 'hots' is not host or private\n");
   });
 });

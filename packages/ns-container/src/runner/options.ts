@@ -56,6 +56,8 @@ export interface ContainerOptions {
   readonly hostname?: string;
   /** As root: INNER:OUTER:COUNT mapped for uids and gids (default DEFAULT_USERNS_RANGE). */
   readonly usernsRange?: string;
+  /** --userns: 'host' for the host's ids (root only; see HOST_USERNS_RANGE). */
+  readonly userns?: string;
   /**
    * Default 'veth' as root, 'none' otherwise (a veth needs privilege over the host's network);
    * or a network's name ('bridge': the default network).
@@ -192,6 +194,7 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   }) : undefined;
   const user = image ? image.user || undefined : options.user;
   const identity = planIdentity({ ...(options.usernsRange !== undefined ? { usernsRange: options.usernsRange } : {}),
+                                  ...(options.userns !== undefined ? { userns: options.userns } : {}),
                                   ...(user !== undefined ? { user } : {}) },
                                 containerAccounts(image ? image.view : options.rootfs), ctx);
   const callerEnv = options.callerEnv ?? process.env;
