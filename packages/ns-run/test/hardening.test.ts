@@ -4,13 +4,15 @@
  * from inside the container, as root and as nobody, on the host's root read-only (perl and
  * util-linux's unshare from the host make the raw syscalls).
  * Issue 18 #11: a range mapping host root is refused unless --userns=host, which inspect names.
+ * Issue 18 #4: every tmpfs is sized (64m by default, --shm-size, --tmpfs DEST:size=N): df
+ * inside shows the size and writing past it fails with ENOSPC.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { cli, LAUNCHER, ok, removeTree, uniqueName, until } from './helpers';
+import { busyboxRootfs, cli, LAUNCHER, ok, removeTree, uniqueName, until } from './helpers';
 
 const MASKED = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
                 '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
@@ -221,4 +223,65 @@ describe('ns-run hardening: --userns=host (issue 18 #11)', () => {
     expect(bad.status).to.equal(125);
     expect(bad.stderr).to.equal("ns-run: --userns: 'hots' is not host or private\n");
   });
+});
+
+describe('ns-run hardening: tmpfs sizes (issue 18 #4)', () => {
+  const MIB = 1024 * 1024;
+  /**
+   * For each DIR: its size in KiB as df (or busybox's stat -f) reports it, then whether
+   * writing MIB mebibytes into it failed with ENOSPC ("No space left on device"), then the bytes kept.
+   */
+  const fill = (dirs: readonly string[], mib: number, df = true) => dirs.map((d) =>
+    `s=$(${df ? `df -k ${d} | awk 'NR==2{print $2}'` : `stat -f -c '%b %S' ${d} | awk '{print $1*$2/1024}'`}); ` +
+    `e=$(dd if=/dev/zero of=${d}/fill bs=${MIB} count=${mib} 2>&1); k=$(wc -c < ${d}/fill); rm -f ${d}/fill; ` +
+    `case "$e" in *"No space left on device"*) n=ENOSPC;; *) n="none:$e";; esac; echo "${d} $s $n $k"`).join('; ');
+  const rows = (out: string) => Object.fromEntries(out.trim().split('\n').map((l) => { const [d, ...rest] = l.split(' '); return [d!, rest.join(' ')]; }));
+  let rootfs: string;
+
+  before(() => {
+    rootfs = busyboxRootfs();
+  });
+
+  after(() => removeTree(rootfs));
+
+  for (const rootless of [false, true]) {
+    it(`the embedded default${rootless ? ', rootless' : ''}: /dev/shm, /tmp, /run and home hold 64m, no more`, () => {
+      const dirs = ['/dev/shm', '/tmp', '/run', '$HOME'];
+      const out = ok(cli(['--network', 'none', '--', 'sh', '-c', `echo "home $HOME"; ${fill(dirs, 65)}`], { rootless }));
+      const got = rows(out);
+      expect(got['home']).to.not.equal('/');
+      for (const d of ['/dev/shm', '/tmp', '/run', got['home']!]) expect(got[d], d).to.equal(`65536 ENOSPC ${64 * MIB}`);
+    });
+  }
+
+  it('--shm-size and --tmpfs DEST:size=N set their sizes; a --tmpfs without size= gets 64m', () => {
+    const out = ok(cli(['--network', 'none', '--shm-size', '8m', '--tmpfs', '/scratch:size=4m', '--tmpfs', '/other', '--', 'sh', '-c',
+                        fill(['/dev/shm', '/scratch'], 9) + '; ' + fill(['/other'], 65)]));
+    expect(rows(out)).to.deep.equal({ '/dev/shm': `8192 ENOSPC ${8 * MIB}`, '/scratch': `4096 ENOSPC ${4 * MIB}`, '/other': `65536 ENOSPC ${64 * MIB}` });
+  });
+
+  it('a --rootfs and its --read-only scratch dirs are sized too', () => {
+    const out = ok(cli(['--network', 'none', '--rootfs', rootfs, '--read-only', '--shm-size', '2m', '--', 'sh', '-c',
+                        fill(['/dev/shm'], 3, false) + '; ' + fill(['/tmp', '/run'], 65, false)]));
+    expect(rows(out)).to.deep.equal({ '/dev/shm': `2048 ENOSPC ${2 * MIB}`, '/tmp': `65536 ENOSPC ${64 * MIB}`, '/run': `65536 ENOSPC ${64 * MIB}` });
+  });
+
+  it('inspect shows HostConfig.ShmSize', () => {
+    const name = uniqueName('shm');
+    try {
+      ok(cli(['run', '-d', '--name', name, '--network', 'none', '--shm-size', '16m', '--', 'sleep', '60']));
+      const [c] = JSON.parse(ok(cli(['inspect', name]))) as { HostConfig: { ShmSize: number } }[];
+      expect(c!.HostConfig.ShmSize).to.equal(16 * MIB);
+    } finally {
+      cli(['rm', '-f', name]);
+    }
+  });
+
+  for (const bad of ['0', 'max', '-1', '12q', '']) {
+    it(`--shm-size '${bad}' is refused: 125, one line naming it`, () => {
+      const r = cli(['--network', 'none', '--shm-size', bad, '--', 'true']);
+      expect(r.status, r.stderr).to.equal(125);
+      expect(r.stderr).to.match(new RegExp(`^ns-run: --shm-size: '${bad}' is not a size in bytes.*\\n$`));
+    });
+  }
 });
