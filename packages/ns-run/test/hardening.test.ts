@@ -6,13 +6,15 @@
  * Issue 18 #11: a range mapping host root is refused unless --userns=host, which inspect names.
  * Issue 18 #4: every tmpfs is sized (64m by default, --shm-size, --tmpfs DEST:size=N): df
  * inside shows the size and writing past it fails with ENOSPC.
+ * Issue 18 #10: --memory below 6m is refused; at and above it the OOM killer can only ever
+ * choose the program (the runner's memory is never in the limited cgroup).
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { busyboxRootfs, cli, LAUNCHER, ok, removeTree, uniqueName, until } from './helpers';
+import { busyboxRootfs, cli, LAUNCHER, ok, removeTree, snapshot, uniqueName, until } from './helpers';
 
 const MASKED = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
                 '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
@@ -284,4 +286,59 @@ describe('ns-run hardening: tmpfs sizes (issue 18 #4)', () => {
       expect(r.stderr).to.match(new RegExp(`^ns-run: --shm-size: '${bad}' is not a size in bytes.*\\n$`));
     });
   }
+});
+
+describe('ns-run hardening: --memory cannot kill the runner (issue 18 #10)', () => {
+  /** A program that needs 64m: python3 from the host's root. */
+  const ALLOC_64M = ['python3', '-c', 'b = bytearray(64 << 20); print("allocated")'];
+
+  it('--memory 32k, 25 times: refused, 125 and one line naming --memory, never 137', () => {
+    const codes = new Set<number | null>();
+    for (let i = 0; i < 25; i++) {
+      const r = cli(['--network', 'none', '--memory', '32k', '--', 'true']);
+      codes.add(r.status);
+      expect(r.signal).to.equal(null);
+      expect(r.stderr).to.equal("ns-run: --memory: '32k' is below the minimum of 6M a container can start with\n");
+    }
+    expect([...codes]).to.deep.equal([125]);
+    for (const below of ['5m', '6291455', '1k']) expect(cli(['--network', 'none', '--memory', below, '--', 'true']).status, below).to.equal(125);
+  });
+
+  it('--memory 6m (the smallest), 25 times: the program runs and the runner exits with its status every time', () => {
+    const outcomes: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const r = cli(['--network', 'none', '--memory', '6m', '--', 'sh', '-c', 'exit 7']);
+      outcomes.push(`${r.status}/${r.signal}/${r.stderr}`);
+    }
+    expect([...new Set(outcomes)]).to.deep.equal(["7/null/"]);
+  });
+
+  it('--memory 8m and a program allocating 64m: the program is OOM-killed (137), the runner reports it and removes its cgroups', () => {
+    const name = uniqueName('oom');
+    const r = cli(['--name', name, '--network', 'none', '--memory', '8m', '--', ...ALLOC_64M]);
+    expect(r.signal, 'the runner itself was killed').to.equal(null);
+    expect(r.status).to.equal(137);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).to.equal('');
+    expect(snapshot(name, []).cgroups).to.deep.equal([]);
+    // What fits under the limit runs to its end.
+    expect(ok(cli(['--network', 'none', '--memory', '8m', '--', 'python3', '-c', 'b = bytearray(1 << 20); print("fits")']))).to.equal('fits\n');
+  });
+
+  it('detached and through exec too: the OOM kill ends only the program, the container and its runner go on', async () => {
+    const name = uniqueName('oomd');
+    try {
+      ok(cli(['run', '-d', '--name', name, '--network', 'none', '--memory', '8m', '--', 'sleep', '60']));
+      const r = cli(['exec', name, ...ALLOC_64M]);
+      expect(r.stdout).to.equal('');
+      expect(r.status === 137 || r.signal === 'SIGKILL', `${r.status}/${r.signal}`).to.equal(true);
+      expect(ok(cli(['exec', name, 'echo', 'still here']))).to.equal('still here\n');
+      const oom = uniqueName('oomd2');
+      ok(cli(['run', '-d', '--name', oom, '--network', 'none', '--memory', '8m', '--', ...ALLOC_64M]));
+      expect(ok(cli(['wait', oom]))).to.equal('137\n');
+      cli(['rm', '-f', oom]);
+    } finally {
+      cli(['rm', '-f', name]);
+    }
+  });
 });
