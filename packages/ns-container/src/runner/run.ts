@@ -379,7 +379,8 @@ function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNul
     tmpfs: [...(plan.filesystem.tmpfs ?? [])], readOnly: plan.filesystem.readOnly ?? false,
     ...(memory !== undefined ? { memory } : {}), ...(pidsLimit !== undefined ? { pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}),
     capAdd: [...(options.capAdd ?? [])], capDrop: [...(options.capDrop ?? [])],
-    usernsMode: plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode,
+    ...(plan.filesystem.shmSize !== undefined ? { shmSize: plan.filesystem.shmSize } : {}),
+    usernsMode: plan.identity.usernsMode || (plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode),
   };
 }
 
