@@ -161,9 +161,9 @@ describe('ns-run hardening: -d, exec and in place', () => {
     });
   }
 
-  it('in place (NS_RUN_IN_PLACE=1) too, and seccomp=unconfined there', () => {
+  it('in place (the foreground default) too, and seccomp=unconfined there', () => {
     const inPlace = (args: readonly string[]) => spawnSync(LAUNCHER, ['--network', 'none', ...args, '--', 'sh', '-c', script],
-                                                           { encoding: 'utf8', cwd: '/', timeout: 30_000, env: { ...process.env, NS_RUN_IN_PLACE: '1' } });
+                                                           { encoding: 'utf8', cwd: '/', timeout: 30_000 });
     const out = ok(inPlace([]));
     expect(valueOf(out, 'keys')).to.equal('1:3');
     expect(out).to.match(/^Seccomp:\s+2$/m);

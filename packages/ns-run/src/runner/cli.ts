@@ -179,10 +179,10 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(args.has('tty') ? { terminal: { input: args.has('interactive') } } : {}),
   };
   if (args.has('tty') && args.has('detach')) throw usageError('--tty: not yet with --detach');
-  // This process becomes the container's C supervisor (pid kept) when nothing needs Node
-  // (runContainer never returns then). Opt-in until ps/exec/stop know in-place containers as
-  // well as the others.
-  const inPlace = process.env['NS_RUN_IN_PLACE'] === '1' && !args.has('info-fd') && !args.has('json-status-fd');
+  // This process becomes the container's C supervisor (pid kept; runContainer never returns
+  // then). Not with --info-fd/--json-status-fd: they report the init's pid and namespace ids,
+  // which exist only past the supervisor's fork, where no TypeScript is left to learn them.
+  const inPlace = !args.has('info-fd') && !args.has('json-status-fd');
   if (args.has('detach')) {
     if (options.publish?.length) throw usageError('--publish: not yet with --detach (the port proxy lives in the foreground runner)');
     const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM, options);
