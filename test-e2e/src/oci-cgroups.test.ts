@@ -159,4 +159,37 @@ describe('ns-run-oci: linux.resources under cgroupsPath', function () {
     await waitFor('no group left', () => leftovers().length === 0, 5000);
     expect(existsSync(join(root, 'cg4'))).to.equal(false);
   });
+
+  it('pause freezes the program (it stops counting), state says paused, resume thaws it; pause twice, resume when running and exec when paused fail as runc\'s do; delete --force of a paused one', async () => {
+    const counter = join(work, 'count');
+    bundle(['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /data/count; sleep 0.05; done'], (spec) => {
+      spec.linux.cgroupsPath = `/${top}`;
+      spec.mounts.push({ destination: '/data', type: 'bind', source: work, options: ['rbind'] });
+    });
+    expect(spawnSync(OURS, ['--root', root, 'create', '--bundle', work, '--pid-file', join(work, 'pid'), 'cg1'], { stdio: 'ignore', timeout: 20000 }).status).to.equal(0);
+    const pid = Number(readFileSync(join(work, 'pid'), 'utf8'));
+    expect(oci(root, ['resume', 'cg1']).status, 'resume a created one').to.not.equal(0);
+    expect(oci(root, ['start', 'cg1']).status).to.equal(0);
+    await waitFor('counting', () => existsSync(counter) && Number(readFileSync(counter, 'utf8')) > 2);
+    const paused = oci(root, ['pause', 'cg1']);
+    expect(paused.status, paused.stderr).to.equal(0);
+    expect(paused.stdout).to.equal('');
+    expect(JSON.parse(oci(root, ['state', 'cg1']).stdout).status).to.equal('paused');
+    const freezer = groupDirs(pid).get('freezer')!;
+    expect(readFileSync(join(freezer, 'freezer.state'), 'utf8').trim()).to.equal('FROZEN');
+    const at = readFileSync(counter, 'utf8');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(readFileSync(counter, 'utf8'), 'no count while frozen').to.equal(at);
+    expect(oci(root, ['pause', 'cg1']).status, 'pause twice').to.not.equal(0);
+    expect(oci(root, ['exec', 'cg1', 'true']).status, 'exec while paused').to.not.equal(0);
+    expect(oci(root, ['delete', 'cg1']).status, 'delete while paused, without --force').to.not.equal(0);
+    expect(oci(root, ['resume', 'cg1']).status).to.equal(0);
+    expect(JSON.parse(oci(root, ['state', 'cg1']).stdout).status).to.equal('running');
+    await waitFor('counting again', () => readFileSync(counter, 'utf8') !== at);
+    expect(oci(root, ['resume', 'cg1']).status, 'resume a running one').to.not.equal(0);
+    expect(oci(root, ['pause', 'cg1']).status).to.equal(0);
+    const del = oci(root, ['delete', '--force', 'cg1']);
+    expect(del.status, del.stderr).to.equal(0);
+    expect(leftovers()).to.deep.equal([]);
+  });
 });

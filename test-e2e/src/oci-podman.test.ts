@@ -99,4 +99,21 @@ describe('podman --runtime ns-run-oci', function () {
     expect(existsSync(`/sys/fs/cgroup/memory${memory}`)).to.equal(false);
     expect(existsSync(`/sys/fs/cgroup/pids${pids}`)).to.equal(false);
   });
+
+  it('pause and unpause: podman says paused, the program\'s freezer is FROZEN, then it runs again', () => {
+    const name = `nstools-oci-pause-${process.pid}`;
+    expect(podman(['--runtime', 'ns-run-oci', 'run', '-d', '--name', name, IMAGE, 'sleep', '60']).status).to.equal(0);
+    const pid = Number(podman(['inspect', '--format', '{{.State.Pid}}', name]).stdout.trim());
+    const freezer = () => readFileSync(`/sys/fs/cgroup/freezer${/^\d+:freezer:(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))![1]!}/freezer.state`, 'utf8').trim();
+    const paused = podman(['pause', name]);
+    expect(paused.status, paused.stderr).to.equal(0);
+    expect(podman(['inspect', '--format', '{{.State.Status}}', name]).stdout.trim()).to.equal('paused');
+    expect(freezer()).to.equal('FROZEN');
+    const resumed = podman(['unpause', name]);
+    expect(resumed.status, resumed.stderr).to.equal(0);
+    expect(podman(['inspect', '--format', '{{.State.Status}}', name]).stdout.trim()).to.equal('running');
+    expect(freezer()).to.equal('THAWED');
+    expect(podman(['exec', name, 'echo', 'thawed']).stdout).to.equal('thawed\n');
+    expect(podman(['rm', '-f', '-t', '0', name]).status).to.equal(0);
+  });
 });

@@ -328,3 +328,45 @@ export function addProcessTo(dirs: readonly string[], pid: number, step = '--cgr
     }
   }
 }
+
+/**
+ * Freezes (or thaws) the processes of a group: v1 freezer.state where the group has a freezer
+ * hierarchy, else v2 cgroup.freeze. Waits (bounded) until the kernel says it is done: a v1
+ * freeze passes through FREEZING, a v2 one is done when cgroup.events says `frozen 1`.
+ * @throws NsError ENOTSUP when neither is there; EBUSY if the state is not reached in time.
+ */
+export function setGroupFrozen(dirs: readonly string[], frozen: boolean): void {
+  const v1 = dirs.find((d) => existsSync(`${d}/freezer.state`));
+  const v2 = v1 ? undefined : dirs.find((d) => existsSync(`${d}/cgroup.freeze`));
+  if (!v1 && !v2) throw new NsError({ errno: 95, code: 'ENOTSUP', message: 'the group has no freezer (neither a v1 freezer hierarchy nor cgroup v2)' });
+  const file = v1 ? `${v1}/freezer.state` : `${v2}/cgroup.freeze`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, v1 ? (frozen ? 'FROZEN' : 'THAWED') : frozen ? '1' : '0');
+    } catch (e) {
+      throw fsError(frozen ? 'pause' : 'resume', 'write', file, e);
+    }
+    if (groupFrozen(dirs) === frozen) return;
+    if (attempt >= 500) throw new NsError({ errno: 16, code: 'EBUSY', path: file, message: `the group did not ${frozen ? 'freeze' : 'thaw'} in time` });
+    pause(2);
+  }
+}
+
+/** Whether a group is frozen (v1 freezer.state FROZEN, or v2 cgroup.events frozen 1); false without a freezer. */
+export function groupFrozen(dirs: readonly string[]): boolean {
+  for (const d of dirs) {
+    try {
+      if (existsSync(`${d}/freezer.state`)) return readFileSync(`${d}/freezer.state`, 'utf8').trim() === 'FROZEN';
+    } catch {
+      return false;
+    }
+  }
+  for (const d of dirs) {
+    try {
+      if (existsSync(`${d}/cgroup.events`)) return /^frozen 1$/m.test(readFileSync(`${d}/cgroup.events`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}

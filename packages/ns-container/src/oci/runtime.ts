@@ -25,13 +25,14 @@ import { processSteps } from '../compile/process';
 import { NAMESPACE_TYPES, specError, validateSpec } from '../compile/validate';
 import { resolveInRoot } from '../runner/inroot';
 import { isAlive, processRef, type ProcessRef } from '../runner/state';
+import { groupFrozen, setGroupFrozen } from 'ns-cgroup';
 import { OCI_VERSION, type ContainerSpec } from '../spec';
 
 /** runtime.md "State": what `state` prints. */
 export interface OciState {
   readonly ociVersion: string;
   readonly id: string;
-  readonly status: 'creating' | 'created' | 'running' | 'stopped';
+  readonly status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
   readonly pid: number;
   readonly bundle: string;
   readonly rootfs: string;
@@ -136,7 +137,7 @@ export class OciRuntime {
     const alive = isAlive(s.init);
     // start unlinks the fifo once the program is let go.
     const parked = existsSync(posix.join(this.dir(id), 'exec.fifo'));
-    const status = !alive ? 'stopped' : parked ? 'created' : 'running';
+    const status = !alive ? 'stopped' : parked ? 'created' : this.frozen(id) ? 'paused' : 'running';
     return {
       ociVersion: OCI_VERSION, id, status, pid: alive ? s.init.pid : 0, bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: '',
       ...(s.annotations && Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
@@ -344,6 +345,31 @@ export class OciRuntime {
     return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
   }
 
+  private frozen(id: string): boolean {
+    const cgroup = recordedCgroup(this.dir(id));
+    return cgroup !== undefined && groupFrozen(cgroup.leaves);
+  }
+
+  /** pause: every process of the container frozen (its cgroup's freezer), as runc does; only a running one. */
+  pause(id: string): void {
+    const st = this.state(id);
+    if (st.status !== 'running') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot pause a container that is ${st.status}: ${id}` });
+    setGroupFrozen(this.cgroupOf(id).leaves, true);
+  }
+
+  /** resume: a paused container's processes thawed. */
+  resume(id: string): void {
+    const st = this.state(id);
+    if (st.status !== 'paused') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot resume a container that is not paused (${st.status}): ${id}` });
+    setGroupFrozen(this.cgroupOf(id).leaves, false);
+  }
+
+  private cgroupOf(id: string) {
+    const cgroup = recordedCgroup(this.dir(id));
+    if (!cgroup) throw new NsError({ errno: 95, code: 'ENOTSUP', message: `container ${id} has no cgroup of its own to freeze (a rootless one without a delegated cgroup)` });
+    return cgroup;
+  }
+
   /** start: lets the parked program execve. */
   async start(id: string): Promise<void> {
     const st = this.state(id);
@@ -423,7 +449,12 @@ export class OciRuntime {
       throw notFound(id);
     }
     const status = this.state(id).status;
-    if (status === 'running' && !force) throw new NsError({ errno: 16, code: 'EBUSY', message: `cannot delete container ${id} that is not stopped: running` });
+    if ((status === 'running' || status === 'paused') && !force) throw new NsError({ errno: 16, code: 'EBUSY', message: `cannot delete container ${id} that is not stopped: ${status}` });
+    if (status === 'paused') {
+      // A frozen process takes its SIGKILL only once thawed (runc kills, then thaws).
+      this.kill(id, 9);
+      setGroupFrozen(this.cgroupOf(id).leaves, false);
+    }
     if (status !== 'stopped') killAndWait(s.init.pid, s.init);
     removeContainerCgroup(this.dir(id));
     rmSync(this.dir(id), { recursive: true, force: true });
