@@ -19,7 +19,7 @@ import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
 import {
-  bindTargets, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
+  addPublished, bindTargets, enableLocalnet, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, removePublished,
   type Attachment, type PublishSpec, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
@@ -107,8 +107,20 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'link', name: held.lease.hostInterface });
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
     }
+    // As root with an address to send to, ports are published by DNAT (network/dnat.ts) and
+    // the proxy only holds the host ports (it never dials); otherwise it carries the bytes.
     const proxy = await PortProxy.listen(plan.publish);
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
+    const dnat = !rootless && plan.publish.length && (subnet || attachment)
+      ? { container: plan.name, holder: initial.runner, ports: plan.publish,
+          ...(subnet ? { address: subnet.peer, ifname: subnet.hostInterface } : { address: attachment!.lease.address, ifname: attachment!.network.bridge }) }
+      : undefined;
+    if (dnat) {
+      const owner = addPublished(dnat);
+      undo.unshift(() => removePublished(owner));
+      // A veth's host end exists only once the container does (below).
+      if (attachment) enableLocalnet(dnat);
+    }
 
     let filesystem = plan.filesystem;
     if (plan.image) {
@@ -169,9 +181,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const gone = child.exitStatus !== undefined;
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
     if (!gone) {
-      if (plan.publish.length && subnet) proxy.dialer(vethDialer(subnet.peer));
-      else if (plan.publish.length && attachment) proxy.dialer(vethDialer(attachment.lease.address));
-      else if (plan.publish.length && !rootless) {
+      if (dnat && subnet) enableLocalnet(dnat);
+      else if (dnat) {
+        // The rules carry the traffic.
+      } else if (plan.publish.length && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
