@@ -11,7 +11,7 @@ import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
 import { resolveUser, securityStep } from './identity';
 import { resolveInRoot } from './inroot';
 import { seccompFilter } from './options';
-import { ImageStore } from 'ns-image';
+import type * as NsImage from 'ns-image';
 import { isAlive, removeFile, StateStore, type ContainerState, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
@@ -142,7 +142,8 @@ export async function removeContainer(nameOrId: string, options: { force?: boole
   if (left && left.runner.inode === state.runner.inode) {
     if (left.image && !isAlive(left.runner)) {
       // The runner died before removing the container's upper directory.
-      ImageStore.open({ root: left.image.store }).removeContainerRoot(left.name);
+      // ns-image loads only here, where an image container's runner died: not with every start-up.
+      (require('ns-image') as typeof NsImage).ImageStore.open({ root: left.image.store }).removeContainerRoot(left.name);
     }
     store.remove(left.name);
   }
