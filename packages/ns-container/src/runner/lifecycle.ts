@@ -48,6 +48,11 @@ export function scanContainers(store = new StateStore(), options: { all?: boolea
   return { containers, skipped };
 }
 
+/** ns-image is loaded only when a container has an image root: most calls never need its tar and registry code. */
+function imageStore(root: string): NsImage.ImageStore {
+  return (require('ns-image') as typeof NsImage).ImageStore.open({ root });
+}
+
 /**
  * What a container whose runner or supervisor was killed (SIGKILL: nothing of it ran its
  * cleanup) left, removed by the next ns-run call: for one that was to go at its end (--rm, every
@@ -60,7 +65,7 @@ export function reclaimDead(store: StateStore): string[] {
   const reclaimed: string[] = [];
   for (const s of store.scan().states) {
     if (!s.autoRemove || liveStatus(s) !== 'dead') continue;
-    if (s.image) ImageStore.open({ root: s.image.store }).removeContainerRoot(s.name);
+    if (s.image) imageStore(s.image.store).removeContainerRoot(s.name);
     const lease = subnetLeaseOf(store, s);
     if (lease !== undefined) removeFile(lease);
     store.remove(s.name);
@@ -143,7 +148,7 @@ export async function removeContainer(nameOrId: string, options: { force?: boole
     if (left.image && !isAlive(left.runner)) {
       // The runner died before removing the container's upper directory.
       // ns-image loads only here, where an image container's runner died: not with every start-up.
-      (require('ns-image') as typeof NsImage).ImageStore.open({ root: left.image.store }).removeContainerRoot(left.name);
+      imageStore(left.image.store).removeContainerRoot(left.name);
     }
     store.remove(left.name);
   }
