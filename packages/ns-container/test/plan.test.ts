@@ -48,6 +48,19 @@ describe('plan (no privileges)', () => {
         .to.equal('--userns-range: 0:200000:1000 overlaps the ids /etc/subgid gives alice (200900-200999); choose another range');
     });
 
+    it('refuses a range reaching host id 0 unless --userns=host says so; host maps every id to itself', () => {
+      expect(caught(() => planIdentity({ usernsRange: '0:0:65536' }, ACCOUNTS, context(0, OWN_MAPS))).message)
+        .to.equal('--userns-range: 0:0:65536 maps host id 0 (container root would be host root); add --userns=host to mean that');
+      expect(caught(() => planIdentity({ usernsRange: '1:0:10' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/container id 1 would be host root/);
+      const host = planIdentity({ userns: 'host' }, ACCOUNTS, context(0, { ...OWN_MAPS, '/etc/subuid': 'alice:200000:65536\n' }));
+      expect(host.usernsMode).to.equal('host');
+      expect(host.userStep.parent).to.deep.include({ action: 'write-proc', file: 'uid_map', data: '0 0 4294967295\n', step: '--userns-range' });
+      expect(planIdentity({ userns: 'host', usernsRange: '0:0:65536' }, ACCOUNTS, context(0, OWN_MAPS)).uidMap[0]).to.include({ outer: 0, count: 65536 });
+      expect(planIdentity({}, ACCOUNTS, context(0, OWN_MAPS)).usernsMode).to.equal('');
+      expect(caught(() => planIdentity({ userns: 'host' }, ACCOUNTS, context(1000, OWN_MAPS))).message).to.match(/^--userns=host: only root/);
+      expect(caught(() => planIdentity({ userns: 'auto:size=3' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/^--userns: 'auto:size=3' is not/);
+    });
+
     it('uses the caller\'s /etc/subuid block through newuidmap, with the caller as root', () => {
       const ctx = context(1000, { ...OWN_MAPS, '/etc/subuid': 'alice:300000:65536\n', '/etc/subgid': '1000:400000:65536\n' });
       const id = planIdentity({}, ACCOUNTS, ctx);

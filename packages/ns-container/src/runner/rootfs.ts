@@ -60,6 +60,10 @@ export interface FilesystemSpec {
   readonly volumes?: readonly Volume[];
   /** Extra tmpfs mounts (--tmpfs DEST[:OPTIONS], see parseTmpfs). */
   readonly tmpfs?: readonly string[];
+  /** Bytes each fresh tmpfs (/tmp, /run, home, --tmpfs without size=) may hold; unset: the kernel's half of RAM. */
+  readonly tmpfsSize?: number;
+  /** Bytes /dev/shm may hold (--shm-size); unset: the kernel's half of RAM. */
+  readonly shmSize?: number;
   /** A new sysfs needs a network namespace of its own; with the host's, /sys is bound read-only. */
   readonly ownNetwork: boolean;
   /** The program's home, made a private writable tmpfs in the embedded default. */
@@ -133,7 +137,8 @@ function tmpfsData(mode: number, uid: number, gid: number, size?: number): strin
 /** A fresh tmpfs owned by the program's ids inside (interpreted in the new user namespace). */
 function tmpfs(e: Emitter, step: string, p: Placement, mode: number, spec: FilesystemSpec, size?: number, flags = 0): void {
   create(e, step, p);
-  emit(e, step, { op: 'mount', source: 'tmpfs', target: targetOf(p), fstype: 'tmpfs', flags: TMPFS_FLAGS | flags, data: tmpfsData(mode, spec.uid, spec.gid, size) });
+  emit(e, step, { op: 'mount', source: 'tmpfs', target: targetOf(p), fstype: 'tmpfs', flags: TMPFS_FLAGS | flags,
+                  data: tmpfsData(mode, spec.uid, spec.gid, size ?? spec.tmpfsSize) });
 }
 
 /** --tmpfs DEST[:OPTIONS], docker's options: size=N[k|m|g], mode=OCTAL, ro|rw, noexec|exec. */
@@ -308,7 +313,7 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
   }
   tmpfs(e, 'rootfs', at('/tmp'), 0o1777, spec);
   tmpfs(e, 'rootfs', at('/run'), 0o755, spec);
-  e.ops.push(...compileFsOps(systemMounts(spec.ownNetwork), base));
+  e.ops.push(...compileFsOps(systemMounts(spec), base));
   if (!spec.ownNetwork) bindSys(e, at('/sys'));
   if (writableHome) {
     const depth = writableHome.split('/').length - 1;
@@ -396,7 +401,7 @@ function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emit
     return { base: dir, inside: r.inside, existingDepth: r.existingDepth, ...(r.kind ? { kind: r.kind } : {}) };
   };
   // The system mounts' destinations are resolved inside the root like any other.
-  const systemOps = systemMounts(spec.ownNetwork).map((op) => ({ ...op, dest: resolveInRoot(view, op.dest, 'rootfs').inside }));
+  const systemOps = systemMounts(spec).map((op) => ({ ...op, dest: resolveInRoot(view, op.dest, 'rootfs').inside }));
   const mountStep = mount({ propagation: 'private', rootfs: dir, ops: systemOps });
   if (!spec.ownNetwork) {
     const sysfs = resolveInRoot(view, '/sys', 'rootfs');
@@ -432,8 +437,9 @@ function createWorkdir(e: Emitter, spec: FilesystemSpec, workdir: string, place:
 }
 
 /** /proc, a minimal /dev, and (with a network namespace of its own) a read-only sysfs. */
-function systemMounts(ownNetwork: boolean): FsOp[] {
-  return [{ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev' }, ...(ownNetwork ? [{ op: 'sysfs' as const, dest: '/sys' }] : [])];
+function systemMounts(spec: Pick<FilesystemSpec, 'ownNetwork' | 'shmSize'>): FsOp[] {
+  return [{ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev', ...(spec.shmSize !== undefined ? { shmSize: spec.shmSize } : {}) },
+          ...(spec.ownNetwork ? [{ op: 'sysfs' as const, dest: '/sys' }] : [])];
 }
 
 /**

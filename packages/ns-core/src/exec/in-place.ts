@@ -35,6 +35,9 @@ import { compileInPlace, type InPlaceOptions, type StdioSpec } from './plan';
  * @throws NsError EUSAGE for invalid options or a step that needs JavaScript at the sync point
  *   (spawn() runs those), ENOEXECSTAGE when nsx is not built, or what execve() of nsx reports.
  */
+/** The process event emitted just before execInPlace() replaces the process (no listener: no cost). */
+export const EXEC_IN_PLACE_EVENT = 'nstools:exec-in-place';
+
 export function execInPlace(argv: readonly string[], options: InPlaceOptions = {}): never {
   const opened: number[] = [];
   const inherited: number[] = [];
@@ -58,6 +61,9 @@ export function execInPlace(argv: readonly string[], options: InPlaceOptions = {
       inherited.push(fd);
     }
     flags = restoreStdioFlags();
+    // The last moment JavaScript runs in this process: whoever listens (the bins' code-cache
+    // writer at build time, a test recording what was loaded) sees what start-up compiled.
+    (process.emit as (event: string) => boolean)(EXEC_IN_PLACE_EVENT);
     // An empty environment: the program's is in the plan.
     return execve(NSX_PATH, ['nsx', String(planFd)], []);
   } catch (e) {
