@@ -151,6 +151,13 @@ describe('ns-run images', () => {
       expect(containerRoots(store)).to.deep.equal([]);
     });
 
+    it('with --userns=host too (no idmapping): the overlay is the runner\'s, container root is host root and writes in it', () => {
+      const script = 'echo x > /etc/host-ids && stat -c %u:%g /etc/host-ids /etc; tr -s " " < /proc/self/uid_map | sed "s/^ //"';
+      const out = ok(cli(['run', '--storage', store, '--network', 'none', '--userns=host', image.reference, 'sh', '-c', script]));
+      expect(out).to.equal('0:0\n0:0\n0 0 4294967295\n');
+      expect(containerRoots(store)).to.deep.equal([]);
+    });
+
     it('makes a missing WorkingDir, the image\'s or -w\'s, inside the container\'s root', function () {
       this.timeout(60_000);
       const other = podmanImage(`localhost/${uniqueName('img-wd')}:1`, ['CMD ["/bin/sh","-c","pwd; stat -c %u:%g ."]', 'WORKDIR /made/by/image']);

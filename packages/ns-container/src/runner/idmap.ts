@@ -31,9 +31,12 @@ export interface IdmappedTrees {
   close(): void;
 }
 
-/** Whether a container's root and volumes are idmapped: as root, with a user namespace of a range of host ids. */
+/**
+ * Whether a container's root and volumes are idmapped: as root, with a range of host ids of
+ * the container's own (with --userns=host every id is itself, and nothing needs mapping).
+ */
 export function wantsIdmap(identity: Identity): boolean {
-  return identity.mode === 'range';
+  return identity.mode === 'range' && identity.usernsMode !== 'host';
 }
 
 /**
@@ -52,12 +55,12 @@ async function mappingNamespace(identity: Identity): Promise<Namespace> {
 }
 
 /**
- * A detached, idmapped clone of the tree at `path` (every mount below it too), read-only if
- * asked. `option`: what the user typed, for errors.
+ * A detached clone of the tree at `path` (every mount below it too), private, idmapped with
+ * `userns` if given, read-only if asked. `option`: what the user typed, for errors.
  * @throws NsError naming the option and path; for a filesystem that cannot be idmapped
  *   (mount_setattr EINVAL: it lacks FS_ALLOW_IDMAP), one that names the way out.
  */
-function idmappedTree(path: string, option: string, userns: Namespace, readOnly: boolean): number {
+function detachedTree(path: string, option: string, userns: Namespace | undefined, readOnly: boolean): number {
   let fd: number;
   try {
     fd = sys.openTree(path, true);
@@ -65,12 +68,12 @@ function idmappedTree(path: string, option: string, userns: Namespace, readOnly:
     throw NsError.from(e, { step: option, path });
   }
   try {
-    sys.mountSetattr(fd, { userns: userns.fd, recursive: true, ...(readOnly ? { set: sys.MOUNT_ATTR.RDONLY } : {}) }, path);
+    sys.mountSetattr(fd, { ...(userns ? { userns: userns.fd } : {}), recursive: true, ...(readOnly ? { set: sys.MOUNT_ATTR.RDONLY } : {}) }, path);
     return fd;
   } catch (e) {
     sys.closeFd(fd);
     const err = e as NsError;
-    if (err.code === 'EINVAL') {
+    if (err.code === 'EINVAL' && userns) {
       const fstype = fstypeOf(path);
       throw new NsError({
         errno: err.errno, code: 'EINVAL', syscall: 'mount_setattr', path, step: option,
@@ -99,10 +102,10 @@ function fstypeOf(path: string): string | undefined {
  * instead, as the mounter (host uid 0) has no id in the upper's idmapping (EOVERFLOW making
  * work/work, then a read-only overlay), and overlayfs itself cannot be idmapped (EINVAL).
  */
-function overlayTree(overlay: OverlayRoot, userns: Namespace): number {
+function overlayTree(overlay: OverlayRoot, userns: Namespace | undefined): number {
   const layers: number[] = [];
   try {
-    for (const dir of overlay.lower) layers.push(idmappedTree(dir, 'image root', userns, false));
+    for (const dir of overlay.lower) layers.push(detachedTree(dir, 'image root', userns, false));
     try {
       return sys.fsMount('overlay', [
         ...layers.map((fd) => ['lowerdir+', { fd }] as const),
@@ -119,21 +122,30 @@ function overlayTree(overlay: OverlayRoot, userns: Namespace): number {
 }
 
 /**
- * Idmapped detached trees of the root (a --rootfs, or an image's overlay) and each volume of
- * `spec`, for a root runner (none otherwise, or when there is nothing to map). Closes what it
- * made if any fails.
+ * Detached trees a root runner makes (none rootless): idmapped trees of the root (a --rootfs,
+ * or an image's overlay) and each volume of `spec`; with --userns=host, where nothing needs
+ * mapping, only an image's overlay, which overlayfs could not do with the trusted.* xattrs of a
+ * root store if the container mounted it in its own user namespace. Closes what it made if any
+ * fails.
  */
 export async function idmappedTrees(spec: FilesystemSpec, identity: Identity): Promise<IdmappedTrees> {
   const volumes: readonly Volume[] = spec.volumes ?? [];
-  if (!wantsIdmap(identity) || (spec.rootfs === undefined && !spec.overlay && !volumes.length)) return { trees: { volumes: [] }, close: () => undefined };
+  const none = { trees: { volumes: [] }, close: () => undefined };
+  if (identity.mode !== 'range') return none;
   const made: number[] = [];
   const close = () => { for (const fd of made.splice(0)) sys.closeFd(fd); };
+  if (!wantsIdmap(identity)) {
+    if (!spec.overlay) return none;
+    made.push(overlayTree(spec.overlay, undefined));
+    return { trees: { rootfs: made[0]!, volumes: [] }, close };
+  }
+  if (spec.rootfs === undefined && !spec.overlay && !volumes.length) return none;
   const userns = await mappingNamespace(identity);
   try {
     const keep = (fd: number) => { made.push(fd); return fd; };
     const rootfs = spec.overlay ? keep(overlayTree(spec.overlay, userns))
-      : spec.rootfs !== undefined ? keep(idmappedTree(spec.rootfs, '--rootfs', userns, false)) : undefined;
-    const trees = volumes.map((v) => keep(idmappedTree(v.source, '--volume', userns, v.readOnly ?? false)));
+      : spec.rootfs !== undefined ? keep(detachedTree(spec.rootfs, '--rootfs', userns, false)) : undefined;
+    const trees = volumes.map((v) => keep(detachedTree(v.source, '--volume', userns, v.readOnly ?? false)));
     return { trees: { ...(rootfs !== undefined ? { rootfs } : {}), volumes: trees }, close };
   } catch (e) {
     close();
