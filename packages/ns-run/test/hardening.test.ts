@@ -8,10 +8,12 @@
  * inside shows the size and writing past it fails with ENOSPC.
  * Issue 18 #10: --memory below 6m is refused; at and above it the OOM killer can only ever
  * choose the program (the runner's memory is never in the limited cgroup).
+ * Issue 18 #5: a container swapping its /etc/passwd between a symlink to a host file, a FIFO and
+ * a regular file cannot make root's `exec -u NAME` read the host's file or hang.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { busyboxRootfs, cli, LAUNCHER, ok, removeTree, snapshot, uniqueName, until } from './helpers';
@@ -339,6 +341,75 @@ describe('ns-run hardening: --memory cannot kill the runner (issue 18 #10)', () 
       cli(['rm', '-f', oom]);
     } finally {
       cli(['rm', '-f', name]);
+    }
+  });
+});
+
+describe('ns-run hardening: exec -u NAME reads names inside the container only (issue 18 #5)', () => {
+  /** The container's root as the host sees it (DEFAULT_USERNS_RANGE's first id). */
+  const CONTAINER_ROOT = 1000000000;
+  let rootfs: string;
+  let hostFile: string;
+  let name: string;
+  /** The program's uid, read without looking any name up (busybox's id reads /etc/passwd, and would wait on the FIFO). */
+  const UID = ['awk', '/^Uid:/{print $2}', '/proc/self/status'];
+
+  before(() => {
+    rootfs = busyboxRootfs();
+    // The container's root may change its /etc, as in an image's root of its own.
+    writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nprobe:x:1000:1000::/:/bin/sh\n');
+    writeFileSync(join(rootfs, 'etc/p.real'), readFileSync(join(rootfs, 'etc/passwd')));
+    for (const f of ['etc', 'etc/passwd', 'etc/p.real', 'etc/group']) chownSync(join(rootfs, f), CONTAINER_ROOT, CONTAINER_ROOT);
+    // What root would read by following an absolute symlink from outside: another uid for the name.
+    hostFile = join(dir, 'host-passwd');
+    writeFileSync(hostFile, 'probe:x:4242:4242::/:/bin/sh\n', { mode: 0o644 });
+    name = uniqueName('exec-u');
+  });
+
+  after(() => {
+    cli(['rm', '-f', name]);
+    removeTree(rootfs);
+  });
+
+  it('a plain swap at rest: a symlink or a FIFO as /etc/passwd is refused (125, one line), a regular file read', () => {
+    ok(cli(['run', '-d', '--name', name, '--network', 'none', '--rootfs', rootfs, '--', 'sleep', '600']));
+    expect(ok(cli(['exec', '-u', 'probe', name, ...UID]))).to.equal('1000\n');
+    for (const [kind, make] of [['a symlink', `ln -s ${hostFile} /etc/passwd`], ['a FIFO', 'mkfifo /etc/passwd']] as const) {
+      ok(cli(['exec', name, 'sh', '-c', `rm -f /etc/passwd && ${make}`]));
+      const r = spawnSync(LAUNCHER, ['exec', '-u', 'probe', name, ...UID], { encoding: 'utf8', input: '', timeout: 15_000 });
+      expect(r.error, 'exec -u hung').to.equal(undefined);
+      expect(r.status, r.stderr).to.equal(125);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.equal(`ns-run exec: --user: the container's /etc/passwd is ${kind}, not a regular file; names are read only from one\n`);
+    }
+    ok(cli(['exec', name, 'sh', '-c', 'rm -f /etc/passwd && cp /etc/p.real /etc/passwd']));
+    expect(ok(cli(['exec', '-u', 'probe', name, ...UID]))).to.equal('1000\n');
+  });
+
+  it('swapped in a loop while root runs exec -u 40 times: never the host file\'s uid, never a hang', function () {
+    this.timeout(300_000);
+    const swapper = uniqueName('exec-u-swap');
+    // Each state made beside and renamed over /etc/passwd (rename(2) is atomic), as fast as the shell can.
+    ok(cli(['run', '-d', '--name', swapper, '--network', 'none', '--rootfs', rootfs, '--', 'sh', '-c', 'while :; do ' +
+            `ln -sf ${hostFile} /etc/passwd.l && mv -f /etc/passwd.l /etc/passwd; ` +
+            'rm -f /etc/passwd.f; mkfifo /etc/passwd.f && mv -f /etc/passwd.f /etc/passwd; ' +
+            'cp /etc/p.real /etc/passwd.r && mv -f /etc/passwd.r /etc/passwd; done']));
+    try {
+      const outcomes = new Map<string, number>();
+      for (let i = 0; i < 40; i++) {
+        const r = spawnSync(LAUNCHER, ['exec', '-u', 'probe', swapper, ...UID], { encoding: 'utf8', input: '', timeout: 15_000 });
+        expect(r.error, `exec -u hung (run ${i})`).to.equal(undefined);
+        expect(r.stdout, 'the host file was read').to.not.include('4242');
+        const outcome = r.status === 0 ? `ran as ${r.stdout.trim()}` : `${r.status}: ${r.stderr.replace(/^.*is (a \w+|larger).*$/s, '$1')}`;
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+      const seen = JSON.stringify([...outcomes]);
+      expect([...outcomes.keys()].every((o) => ['ran as 1000', '125: a symlink', '125: a FIFO'].includes(o)), seen).to.equal(true);
+      // The swap did happen under it: some runs met the regular file, some another kind.
+      expect(outcomes.get('ran as 1000') ?? 0, seen).to.be.greaterThan(0);
+      expect(40 - (outcomes.get('ran as 1000') ?? 0), seen).to.be.greaterThan(0);
+    } finally {
+      cli(['rm', '-f', swapper]);
     }
   });
 });
