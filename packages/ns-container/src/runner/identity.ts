@@ -32,6 +32,15 @@ export const HOST_USERNS_RANGE = '0:0:4294967295';
 /** docker's --userns values: 'host' (the host's ids), or '' (a namespace of the container's own). */
 export type UsernsMode = 'host' | '';
 
+/**
+ * Root's containers each get a range of their own (podman's --userns=auto): 65536 ids from
+ * AUTO_RANGE_BASE on, one slot after another, below 2^31. Two containers sharing host ids could
+ * reach each other's files, processes and cgroup files (issue 18 #2); idranges.ts leases them.
+ */
+export const AUTO_RANGE_BASE = 1000000000;
+export const AUTO_RANGE_SIZE = 65536;
+export const AUTO_RANGE_SLOTS = Math.floor((2 ** 31 - AUTO_RANGE_BASE) / AUTO_RANGE_SIZE);
+
 /** prctl(2) options the security step uses. */
 const PR_SET_DUMPABLE = 4;
 const PR_SET_NO_NEW_PRIVS = 38;
@@ -53,6 +62,11 @@ export interface Identity {
   readonly home: string;
   /** 'host' when the container's ids are the host's (--userns=host), as inspect names it. */
   readonly usernsMode: UsernsMode;
+  /**
+   * The range is to be leased (root, no --userns-range): the maps above are a placeholder
+   * until withIdRange gives the leased one.
+   */
+  readonly autoRange: boolean;
 }
 
 export interface IdentityOptions {
@@ -192,18 +206,20 @@ export function planIdentity(options: IdentityOptions, accounts: Accounts, ctx: 
   let gidMap: IdRange[];
   let step: Step;
   const usernsMode = parseUsernsMode(options.userns);
+  let autoRange = false;
   if (ctx.privileged) {
     const hostIds = usernsMode === 'host';
+    autoRange = !hostIds && options.usernsRange === undefined;
     const range = parseMapRange(options.usernsRange ?? (hostIds ? HOST_USERNS_RANGE : DEFAULT_USERNS_RANGE), '--userns-range');
     // Host ids are the explicit choice of sharing every id, others' blocks included.
     if (!hostIds) {
       refuseHostRoot(range);
-      refuseOthersBlocks(range, ctx);
+      if (!autoRange) refuseOthersBlocks(range, ctx);
     }
     mode = 'range';
     uidMap = [range];
     gidMap = [range];
-    step = user({ mapUsers: [range], mapGroups: [range], labels: { mapUsers: '--userns-range', mapGroups: '--userns-range' } }, ctx);
+    step = rangeStep(range, ctx);
   } else {
     if (usernsMode === 'host') {
       throw usageError('--userns=host: only root may share the host\'s ids (an ordinary user\'s container root is that user already)');
@@ -234,14 +250,35 @@ export function planIdentity(options: IdentityOptions, accounts: Accounts, ctx: 
       : `the map covers ids ${uidMap.map((r) => `${r.inner}-${r.inner + r.count - 1}`).join(', ')}`;
     throw usageError(`--user: ${options.user}: ${why}`);
   }
-  return { userStep: step, mode, uidMap, gidMap, setgroupsAllowed: mode !== 'single', usernsMode, ...ids };
+  return { userStep: step, mode, uidMap, gidMap, setgroupsAllowed: mode !== 'single', usernsMode, autoRange, ...ids };
 }
 
-/** --userns as typed: 'host', or nothing / '' / 'private' for a namespace of the container's own. */
+function rangeStep(range: IdRange, ctx: UserContext): Step {
+  return user({ mapUsers: [range], mapGroups: [range], labels: { mapUsers: '--userns-range', mapGroups: '--userns-range' } }, ctx);
+}
+
+/** The identity with the leased range in place of the placeholder (the ids inside stay). */
+export function withIdRange(identity: Identity, outer: number, ctx: UserContext = processContext()): Identity {
+  const range = parseMapRange(`0:${outer}:${AUTO_RANGE_SIZE}`, '--userns-range');
+  return { ...identity, uidMap: [range], gidMap: [range], userStep: rangeStep(range, ctx), autoRange: false };
+}
+
+/** Whether the range overlaps a block /etc/subuid or /etc/subgid gives another user (such slots are skipped). */
+export function othersBlockOverlaps(range: IdRange, ctx: UserContext = processContext()): boolean {
+  try {
+    refuseOthersBlocks(range, ctx);
+    return false;
+  } catch (e) {
+    if ((e as NsError).code === 'EUSAGE') return true;
+    throw e;
+  }
+}
+
+/** --userns as typed: 'host', or nothing / '' / 'private' / 'auto' for a namespace (and, as root, a range) of the container's own. */
 function parseUsernsMode(value: string | undefined): UsernsMode {
-  if (value === undefined || value === '' || value === 'private') return '';
+  if (value === undefined || value === '' || value === 'private' || value === 'auto') return '';
   if (value === 'host') return 'host';
-  throw usageError(`--userns: '${value}' is not host or private`);
+  throw usageError(`--userns: '${value}' is not host, private or auto`);
 }
 
 /**
