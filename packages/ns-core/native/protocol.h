@@ -66,10 +66,11 @@ enum nsx_op {
 	NSX_OP_MKNOD = 46,
 	NSX_OP_CONSOLE_SOCKET = 60,
 	NSX_OP_TERMINAL = 61,
+	NSX_OP_CONSOLE_FD = 67,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 61
+#define NSX_OP_MAX 67
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -133,6 +134,12 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[59] = -2,
 	[60] = 0,
 	[61] = 1,
+	[62] = -2,
+	[63] = -2,
+	[64] = -2,
+	[65] = -2,
+	[66] = -2,
+	[67] = 0,
 };
 
 enum nsx_fork_mode {

@@ -215,6 +215,12 @@ export const OPS = {
    * and 2; then send the master over CONSOLE_SOCKET's end (SCM_RIGHTS) and close both.
    */
   TERMINAL: { code: 61, strings: 1 },
+  /**
+   * The console's program end is fd a0, a unix socket the caller connected to an engine's
+   * console socket (`runc create --console-socket`): the next TERMINAL sends the pty master
+   * there (SCM_RIGHTS) and closes it, where CONSOLE_SOCKET's pair would feed nsx-init.
+   */
+  CONSOLE_FD: { code: 67, strings: 0 },
 } as const;
 
 /** FORK's a0: what the staying half does. */
