@@ -5,7 +5,7 @@
  * Networks are named per test process; their state files are removed in `after`.
  */
 import { expect } from 'chai';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxRootfs, cli, Netns, removeTree, running, start, uniqueName, until, type Started } from './helpers';
@@ -244,6 +244,22 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
         expect(publishRulesOf(name)).to.deep.equal([]);
       });
     }
+
+    it('the host reaches a container by its address; a connection routed in from elsewhere does not, but for its published port', async () => {
+      const net = network('ingress', '--subnet', '10.243.7.0/24');
+      const name = uniqueName('ingress');
+      const port = 25000 + (process.pid % 20000);
+      await background(net, name, HTTPD, ['-p', `${port}:80`]);
+      const address = leases(net).find((l) => l.container === name)!.address;
+      expect(netnsRun(['wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://${address}/`])).to.equal('hello from the server\n');
+      // The outer world has a route to the network through the host: the rules, not the lack
+      // of a route, keep it out.
+      execFileSync('nsenter', ['-t', String(outer.pid), '-n', 'ip', 'route', 'replace', '10.243.7.0/24', 'via', hostAddress]);
+      const direct = spawnSync('nsenter', ['-t', String(outer.pid), '-n', 'wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://${address}/`], { encoding: 'utf8' });
+      expect([direct.status, direct.stdout]).to.deep.equal([4, '']);
+      expect(netnsRun(['nft', 'list', 'chain', 'inet', 'nstools', 'isolate'])).to.match(/iifname != "nsbr-\w+" ct state invalid,new,untracked drop comment "ns-run network /);
+      expect(fromOutside(`http://${hostAddress}:${port}/`)).to.equal('hello from the server\n');
+    });
 
     it('the DNAT rules of a SIGKILLed runner are dropped by the next ns-run call; a port a live container publishes is refused', async () => {
       const net = network('dnatkill');
