@@ -71,6 +71,11 @@ export interface PrepareOptions {
   /** Who holds the lease (default: this process). */
   readonly owner?: ProcessRef;
   readonly dirs?: NetworkDirs;
+  /**
+   * The network is made elsewhere (in a rootless network namespace: ensureNetworkInside):
+   * only the lease and the files here.
+   */
+  readonly madeElsewhere?: boolean;
 }
 
 /** What inspect shows of a container's attachment (docker's NetworkSettings.Networks[NAME], in part). */
@@ -108,7 +113,7 @@ export function prepareNetwork(options: PrepareOptions): Attachment {
   const dirs = options.dirs ?? defaultNetworkDirs();
   const store = new NetworkStore(dirs);
   const config = store.get(options.network);
-  ensureNetwork(config);
+  if (!options.madeElsewhere) ensureNetwork(config);
   const resolvConf = writeResolvConf(store, config);
   const owner = options.owner ?? processRef(process.pid);
   const aliases = [...new Set(options.aliases ?? [])].filter((a) => a !== options.container);
@@ -258,3 +263,7 @@ export function removeNetwork(name: string, dirs: NetworkDirs = defaultNetworkDi
 
 export { connectContainer, disconnectContainer } from './connect';
 export { prepareNetns, type PreparedNetns } from './netns';
+export {
+  attachInside, ensureNetworkInside, holderFile, removeNetworkInside, rootlessNetns, rootlessNetworkDirs,
+  type RootlessAttachment, type RootlessNetns,
+} from './rootless';

@@ -110,7 +110,7 @@ function mkdirs(path: string, mode = 0o700): void {
 }
 
 /** Writes a file whole: readers see the old or the new one (rename(2)). */
-function replaceFile(path: string, text: string, mode = 0o600): void {
+export function replaceFile(path: string, text: string, mode = 0o600): void {
   const temp = `${path}.${process.pid}.tmp`;
   try {
     writeFileSync(temp, text, { mode, flag: 'w' });
