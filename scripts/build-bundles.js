@@ -160,8 +160,12 @@ async function bundle(packages, b) {
     entryPoints: [path.join(b.dir, b.entry)],
     outfile: path.join(out, `${b.name}.js`),
     bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-    // Class and function names stay as written: errors and tests print them.
-    keepNames: true, legalComments: 'none', metafile: true, logLevel: 'warning',
+    // Smaller source to read and hash at every start (identifiers are kept: stacks stay
+    // readable); ASCII only (esbuild's default), which start.js relies on to read it as latin1.
+    // keepNames: classes and functions keep the names written (esbuild renames a top-level
+    // name two modules share, `class _X` where a class refers to itself): errors print them.
+    minifyWhitespace: true, minifySyntax: true, charset: 'ascii', keepNames: true,
+    legalComments: 'none', metafile: true, logLevel: 'warning',
     plugins: [plugin(packages, b.pkg)],
   });
   // The TypeScript build outputs the bundle was made from: newer ones make it stale (start.js).

@@ -29,7 +29,8 @@ module.exports = function start(name) {
   } catch {
     cachedData = undefined;
   }
-  const script = new Script(`${WRAPPER}${readFileSync(file, 'utf8')}\n})`, { filename: file, cachedData });
+  // latin1: the bundle is ASCII (build-bundles.js), and a one-byte read skips UTF-8 decoding.
+  const script = new Script(`${WRAPPER}${readFileSync(file, 'latin1')}\n})`, { filename: file, cachedData });
   if (process.env.NSTOOLS_CODE_CACHE_WRITE === '1') {
     delete process.env.NSTOOLS_CODE_CACHE_WRITE;
     let written = false;
