@@ -143,6 +143,27 @@ describe('ns-run images', () => {
       expect(second).to.equal('ls: /written: No such file or directory\nls: /tmp/written: No such file or directory\n');
     });
 
+    it('makes a WORKDIR or -w the image lacks, as docker does: owned by the container\'s root, the dirs above kept as they were', function () {
+      this.timeout(60_000);
+      const imported = podmanImage(`localhost/${uniqueName('wd')}:1`, ['WORKDIR /made/here', 'CMD ["/bin/sh","-c","pwd"]']);
+      try {
+        ok(cli(['load', '-q', '--storage', store, '-i', imported.dockerArchive]));
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', imported.reference]))).to.equal('/made/here\n');
+        const stat = (dirs: string) => `stat -c '%u %a %n' ${dirs}`;
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', imported.reference, 'sh', '-c', stat('/made /made/here')])))
+          .to.equal('0 755 /made\n0 755 /made/here\n');
+        // Below a directory of the image: that one looks as it did (owner, mode), the new one is root's.
+        const before = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', stat('/srv /tmp')]));
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', '-w', '/tmp/new/deeper', image.reference, 'sh', '-c', `pwd; ${stat('/srv /tmp /tmp/new /tmp/new/deeper')}`])))
+          .to.equal(`/tmp/new/deeper\n${before}0 755 /tmp/new\n0 755 /tmp/new/deeper\n`);
+        // Made in the container's own layer: the image and the next container do not have it.
+        expect(cli(['run', '--storage', store, '--network', 'none', '-w', '/', image.reference, 'ls', '/tmp/new']).status).to.equal(1);
+        ok(cli(['rmi', '--storage', store, imported.reference]));
+      } finally {
+        imported.cleanup();
+      }
+    });
+
     it('--read-only: no upper layer, writes to the root fail, /tmp stays writable', () => {
       const r = cli(['run', '--storage', store, '--network', 'none', '--read-only', image.reference, 'sh', '-c',
         'touch /tmp/ok && echo tmp-ok; touch /nope']);
@@ -437,6 +458,8 @@ describe('ns-run images', () => {
       expect(ok(cli(['run', '--storage', store, image.reference, 'sh', '-c', 'echo x > /etc/new && echo changed > /srv/motd && cat /etc/new'], { rootless: true }))).to.equal('x\n');
       expect(ok(cli(['run', '--storage', store, image.reference, 'sh', '-c', 'cat /srv/motd; ls /etc/new 2>&1 || true'], { rootless: true })))
         .to.equal('from the image\nls: /etc/new: No such file or directory\n');
+      expect(ok(cli(['run', '--storage', store, '-w', '/made/here', image.reference, 'sh', '-c', 'pwd; stat -c "%u %a" /made/here'], { rootless: true })))
+        .to.equal('/made/here\n0 755\n');
       expect(containerRoots(store)).to.deep.equal([]);
     });
   });
