@@ -115,8 +115,8 @@ describe('ns-run images', () => {
       expect(containerRoots(store)).to.deep.equal([]);
     });
 
-    it('in place (NS_RUN_IN_PLACE=1, no Node left): the same config, and the container\'s layer removed by its supervisor', async () => {
-      const r = spawnSync(LAUNCHER, ['run', '--storage', store, '--network', 'none', image.reference], { encoding: 'utf8', env: { ...process.env, NS_RUN_IN_PLACE: '1' } });
+    it('in place (no Node left, the foreground default): the same config, and the container\'s layer removed by its supervisor', async () => {
+      const r = spawnSync(LAUNCHER, ['run', '--storage', store, '--network', 'none', image.reference], { encoding: 'utf8' });
       expect([r.status, r.stderr, r.stdout]).to.deep.equal([0, '', 'hello from /srv as 0\n']);
       await until('the supervisor\'s cleanup', () => containerRoots(store).length === 0);
     });

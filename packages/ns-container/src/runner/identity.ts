@@ -19,6 +19,18 @@ import {
  */
 export const DEFAULT_USERNS_RANGE = '0:1000000000:65536';
 
+/**
+ * `--userns=host`: the container's ids are the host's (every id mapped to itself), so its root
+ * owns what host root owns and reads /etc/shadow, as docker's and podman's host mode give. It
+ * still lives in a user namespace of its own: its capabilities act on what that namespace owns
+ * (its mounts, network, hostname), never on the host's kernel-wide objects (modules, the
+ * host's mounts and devices). Never a default: a range that reaches host id 0 needs it.
+ */
+export const HOST_USERNS_RANGE = '0:0:4294967295';
+
+/** docker's --userns values: 'host' (the host's ids), or '' (a namespace of the container's own). */
+export type UsernsMode = 'host' | '';
+
 /** prctl(2) options the security step uses. */
 const PR_SET_DUMPABLE = 4;
 const PR_SET_NO_NEW_PRIVS = 38;
@@ -38,9 +50,13 @@ export interface Identity {
   readonly uid: number;
   readonly gid: number;
   readonly home: string;
+  /** 'host' when the container's ids are the host's (--userns=host), as inspect names it. */
+  readonly usernsMode: UsernsMode;
 }
 
 export interface IdentityOptions {
+  /** --userns: 'host' for the host's ids (root only); default a range of the container's own. */
+  readonly userns?: string;
   /** INNER:OUTER:COUNT for uids and gids alike (root only). */
   readonly usernsRange?: string;
   /** -u: UID[:GID] or NAME[:GROUP] inside. */
@@ -69,14 +85,23 @@ export function planIdentity(options: IdentityOptions, accounts: Accounts, ctx: 
   let uidMap: IdRange[];
   let gidMap: IdRange[];
   let step: Step;
+  const usernsMode = parseUsernsMode(options.userns);
   if (ctx.privileged) {
-    const range = parseMapRange(options.usernsRange ?? DEFAULT_USERNS_RANGE, '--userns-range');
-    refuseOthersBlocks(range, ctx);
+    const hostIds = usernsMode === 'host';
+    const range = parseMapRange(options.usernsRange ?? (hostIds ? HOST_USERNS_RANGE : DEFAULT_USERNS_RANGE), '--userns-range');
+    // Host ids are the explicit choice of sharing every id, others' blocks included.
+    if (!hostIds) {
+      refuseHostRoot(range);
+      refuseOthersBlocks(range, ctx);
+    }
     mode = 'range';
     uidMap = [range];
     gidMap = [range];
     step = user({ mapUsers: [range], mapGroups: [range], labels: { mapUsers: '--userns-range', mapGroups: '--userns-range' } }, ctx);
   } else {
+    if (usernsMode === 'host') {
+      throw usageError('--userns=host: only root may share the host\'s ids (an ordinary user\'s container root is that user already)');
+    }
     if (options.usernsRange !== undefined) {
       throw usageError(`--userns-range: only root may choose the range (yours comes from ${SUBUID_FILE})`);
     }
@@ -103,7 +128,27 @@ export function planIdentity(options: IdentityOptions, accounts: Accounts, ctx: 
       : `the map covers ids ${uidMap.map((r) => `${r.inner}-${r.inner + r.count - 1}`).join(', ')}`;
     throw usageError(`--user: ${options.user}: ${why}`);
   }
-  return { userStep: step, mode, uidMap, gidMap, setgroupsAllowed: mode !== 'single', ...ids };
+  return { userStep: step, mode, uidMap, gidMap, setgroupsAllowed: mode !== 'single', usernsMode, ...ids };
+}
+
+/** --userns as typed: 'host', or nothing / '' / 'private' for a namespace of the container's own. */
+function parseUsernsMode(value: string | undefined): UsernsMode {
+  if (value === undefined || value === '' || value === 'private') return '';
+  if (value === 'host') return 'host';
+  throw usageError(`--userns: '${value}' is not host or private`);
+}
+
+/**
+ * A range that maps host id 0 makes one of the container's ids host root (container root, for
+ * 0:0:N), which reads and writes every root-owned file it can reach: allowed only as the
+ * explicit choice --userns=host.
+ */
+function refuseHostRoot(range: IdRange & { text?: string }): void {
+  if (range.outer === 0) {
+    const who = range.inner === 0 ? 'container root would be host root' : `container id ${range.inner} would be host root`;
+    throw usageError(`--userns-range: ${range.text ?? `${range.inner}:${range.outer}:${range.count}`} maps host id 0 (${who}); ` +
+                     'add --userns=host to mean that');
+  }
 }
 
 /** A range overlapping a block /etc/subuid or /etc/subgid gives another user (root's own are fine). */

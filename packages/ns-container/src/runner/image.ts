@@ -5,7 +5,8 @@
  */
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { posix } from 'node:path';
-import { resolveProcess, type ContainerConfig, type ContainerRoot, type ImageStore } from 'ns-image';
+import type * as NsImage from 'ns-image';
+import type { ContainerConfig, ContainerRoot, ImageStore } from 'ns-image';
 import { layersView, resolveInRoot, type RootView } from './inroot';
 
 /** Where `run` takes an image from. */
@@ -48,7 +49,7 @@ export interface ImageOverrides {
  */
 export function planImage(source: ImageSource, overrides: ImageOverrides): PlannedImage {
   const details = source.store.inspect(source.reference);
-  const proc = resolveProcess(details.config, {
+  const proc = (require('ns-image') as typeof NsImage).resolveProcess(details.config, {
     command: overrides.command,
     ...(source.entrypoint !== undefined ? { entrypoint: source.entrypoint } : {}),
     ...(overrides.workdir !== undefined ? { workdir: overrides.workdir } : {}),

@@ -5,7 +5,8 @@
  *   /sys and the volumes are mounted on destinations resolved inside DIR first (inroot.ts).
  * - the embedded default (no rootfs): a fresh tmpfs, mounted in the child's private mount
  *   namespace over a staging directory, becomes the new root. Each entry of the host's / is
- *   bound into it read-only (symlinks such as /bin -> usr/bin are recreated), except /proc,
+ *   bound into it read-only with every mount below it, whatever directory that mount sits in
+ *   (bind-tree; symlinks such as /bin -> usr/bin are recreated), except /proc,
  *   /sys, /dev, /tmp, /run and the home directory, which are fresh mounts. Every directory the
  *   exec stage creates is on that tmpfs, so nothing is ever created on the host, and the tmpfs
  *   root itself is made read-only once the program's view is complete.
@@ -17,8 +18,8 @@
  */
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, RELAYED_SIGNALS, sys, usageError, type ChildOp, type PhasedOp, type Step } from 'ns-core';
-import { compileFsOps, locate, mount, perMountFlags, readOnlyRemounts, type FsOp, type PathLocation } from 'ns-mount';
+import { NsError, RELAYED_SIGNALS, sys, usageError, type ChildOp, type MountAttr, type PhasedOp, type Step } from 'ns-core';
+import { compileFsOps, locate, mount, perMountFlags, type FsOp, type PathLocation } from 'ns-mount';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
 import type { IdRange } from 'ns-user';
 
@@ -59,6 +60,10 @@ export interface FilesystemSpec {
   readonly volumes?: readonly Volume[];
   /** Extra tmpfs mounts (--tmpfs DEST[:OPTIONS], see parseTmpfs). */
   readonly tmpfs?: readonly string[];
+  /** Bytes each fresh tmpfs (/tmp, /run, home, --tmpfs without size=) may hold; unset: the kernel's half of RAM. */
+  readonly tmpfsSize?: number;
+  /** Bytes /dev/shm may hold (--shm-size); unset: the kernel's half of RAM. */
+  readonly shmSize?: number;
   /** A new sysfs needs a network namespace of its own; with the host's, /sys is bound read-only. */
   readonly ownNetwork: boolean;
   /** The program's home, made a private writable tmpfs in the embedded default. */
@@ -127,7 +132,8 @@ function tmpfsData(mode: number, uid: number, gid: number, size?: number): strin
 /** A fresh tmpfs owned by the program's ids inside (interpreted in the new user namespace). */
 function tmpfs(e: Emitter, step: string, p: Placement, mode: number, spec: FilesystemSpec, size?: number, flags = 0): void {
   create(e, step, p);
-  emit(e, step, { op: 'mount', source: 'tmpfs', target: targetOf(p), fstype: 'tmpfs', flags: TMPFS_FLAGS | flags, data: tmpfsData(mode, spec.uid, spec.gid, size) });
+  emit(e, step, { op: 'mount', source: 'tmpfs', target: targetOf(p), fstype: 'tmpfs', flags: TMPFS_FLAGS | flags,
+                  data: tmpfsData(mode, spec.uid, spec.gid, size ?? spec.tmpfsSize) });
 }
 
 /** --tmpfs DEST[:OPTIONS], docker's options: size=N[k|m|g], mode=OCTAL, ro|rw, noexec|exec. */
@@ -202,15 +208,15 @@ function resolveSource(e: Emitter, step: string, path: string): Source {
 }
 
 /**
- * Binds a source on target, recursively, then remounts it and everything it carries
- * read-only if asked: a bind starts with its source's flags and a remount sets exactly the
- * flags given (mount(2)), so each keeps its nosuid/nodev/noexec.
+ * Binds a source's whole mount tree on target (bind-tree: a detached clone, its flags set
+ * before it is attached), read-only with every mount it carries if asked. mount_setattr(2)
+ * adds flags to each mount's own, so each keeps its nosuid/nodev/noexec, and it reaches mounts
+ * below directories the container may not search (a tmpfs under a 0700 directory, podman's
+ * storage), where a remount by path fails with EACCES.
  */
-function bind(e: Emitter, step: string, source: Source, target: string, readOnly: boolean, extraFlags = 0): void {
-  emit(e, step, { op: 'mount', source: source.location.resolved, target, flags: MS.BIND | MS.REC });
-  if (readOnly) {
-    for (const r of readOnlyRemounts(source.location, target, source.isDir)) emit(e, step, { op: 'mount', target: r.target, flags: r.flags | extraFlags });
-  }
+function bind(e: Emitter, step: string, source: Source, target: string, readOnly: boolean, extra: readonly MountAttr[] = []): void {
+  const set: MountAttr[] = [...(readOnly ? ['RDONLY' as const] : []), ...extra];
+  emit(e, step, { op: 'bind-tree', source: source.location.resolved, target, recursive: true, ...(set.length ? { set } : {}) });
 }
 
 /** Checks a container path given on the command line. */
@@ -291,7 +297,7 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
   }
   tmpfs(e, 'rootfs', at('/tmp'), 0o1777, spec);
   tmpfs(e, 'rootfs', at('/run'), 0o755, spec);
-  e.ops.push(...compileFsOps(systemMounts(spec.ownNetwork), base));
+  e.ops.push(...compileFsOps(systemMounts(spec), base));
   if (!spec.ownNetwork) bindSys(e, at('/sys'));
   if (writableHome) {
     const depth = writableHome.split('/').length - 1;
@@ -362,7 +368,7 @@ function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emit
     return { base: dir, inside: r.inside, existingDepth: r.existingDepth, ...(r.kind ? { kind: r.kind } : {}) };
   };
   // The system mounts' destinations are resolved inside the root like any other.
-  const systemOps = systemMounts(spec.ownNetwork).map((op) => ({ ...op, dest: resolveInRoot(view, op.dest, 'rootfs').inside }));
+  const systemOps = systemMounts(spec).map((op) => ({ ...op, dest: resolveInRoot(view, op.dest, 'rootfs').inside }));
   const mountStep = mount({ propagation: 'private', rootfs: dir, ops: systemOps });
   if (!spec.ownNetwork) {
     const sysfs = resolveInRoot(view, '/sys', 'rootfs');
@@ -384,8 +390,9 @@ function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emit
 }
 
 /** /proc, a minimal /dev, and (with a network namespace of its own) a read-only sysfs. */
-function systemMounts(ownNetwork: boolean): FsOp[] {
-  return [{ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev' }, ...(ownNetwork ? [{ op: 'sysfs' as const, dest: '/sys' }] : [])];
+function systemMounts(spec: Pick<FilesystemSpec, 'ownNetwork' | 'shmSize'>): FsOp[] {
+  return [{ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev', ...(spec.shmSize !== undefined ? { shmSize: spec.shmSize } : {}) },
+          ...(spec.ownNetwork ? [{ op: 'sysfs' as const, dest: '/sys' }] : [])];
 }
 
 /**
@@ -395,7 +402,7 @@ function systemMounts(ownNetwork: boolean): FsOp[] {
 function bindSys(e: Emitter, p: Placement): void {
   create(e, 'sysfs', p);
   // As a sysfs of its own would be mounted (and as Docker does): no setuid, devices or programs.
-  bind(e, 'sysfs', resolveSource(e, 'sysfs', '/sys'), targetOf(p), true, MS.NOSUID | MS.NODEV | MS.NOEXEC);
+  bind(e, 'sysfs', resolveSource(e, 'sysfs', '/sys'), targetOf(p), true, ['NOSUID', 'NODEV', 'NOEXEC']);
 }
 
 /** --tmpfs and -v mounts, in that order, on destinations the construction placed. */
