@@ -118,7 +118,7 @@ function stdioMap(options: InPlaceOptions, opened: number[]): Map<number, number
 function fdsNeededBy(ops: readonly ChildOp[]): number[] {
   const fds = new Set<number>();
   for (const o of ops) {
-    if (o.op === 'setns' || o.op === 'fchdir' || o.op === 'mount-fd' || o.op === 'fd-stash') fds.add(o.fd);
+    if (o.op === 'setns' || o.op === 'fchdir' || o.op === 'mount-fd' || o.op === 'move-mount' || o.op === 'fd-stash') fds.add(o.fd);
     if (o.op === 'fork' && o.initFd !== undefined) fds.add(o.initFd);
     // A supervisor's `userns FD` word: nsx-init joins it for its cleanup.
     if (o.op === 'fork') o.supervise?.forEach((w, i, words) => { if (w === 'userns') fds.add(Number(words[i + 1])); });
