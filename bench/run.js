@@ -110,6 +110,34 @@ async function cliSection() {
   }
 }
 
+/**
+ * The start-up keys on the other Node lines nstools supports (the pinned binaries of
+ * scripts/test-node-lines.js, fetched once): the cli section run by that Node, with it first on
+ * PATH (the repository's bins start `node` from PATH) and the bins' code caches written for it
+ * first (scripts/build-bundles.js --cache: a cache serves one Node binary). Keys: KEY@LINE.
+ */
+async function linesSection() {
+  const own = process.versions.node.split('.')[0];
+  const lines = ['22', '24', '26'].filter((l) => l !== own);
+  const fetched = spawnSync(process.execPath, [path.join(root, 'scripts/test-node-lines.js'), '--fetch-only', '--lines', lines.join(',')], { encoding: 'utf8' });
+  if (fetched.status !== 0) return skip('cli_vs_node@LINE', `the pinned Node lines could not be fetched: ${fetched.stderr.trim()}`);
+  const nodes = fetched.stdout.trim().split('\n');
+  for (const [i, node] of nodes.entries()) {
+    const env = { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}` };
+    const cached = spawnSync(node, [path.join(root, 'scripts/build-bundles.js'), '--cache'], { env, stdio: 'inherit' });
+    if (cached.status !== 0) throw new Error(`bench: writing the code caches for ${node} failed`);
+    const out = path.join(build, `lines-${lines[i]}.json`);
+    fs.mkdirSync(build, { recursive: true });
+    fs.rmSync(out, { force: true });
+    const r = spawnSync(node, [__filename, '--lines-child', out, ...(quick ? ['--quick'] : [])], { env, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`bench: the cli section on ${node} failed (exit ${r.status})`);
+    const part = JSON.parse(fs.readFileSync(out, 'utf8'));
+    for (const row of part.rows) record(`${row.key}@${lines[i]}`, row.ratio, row.target, `Node ${part.node}: ${row.detail}`);
+    for (const [k, v] of Object.entries(part.medians_ms)) results.medians_ms[`${k}@${lines[i]}`] = v;
+    results.skipped.push(...part.skipped.map((sk) => ({ ...sk, key: `${sk.key}@${lines[i]}` })));
+  }
+}
+
 async function netSection() {
   const benchModule = path.join(__dirname, 'veth.js');
   if (!have('ip')) return skip('veth_vs_iproute2', 'iproute2 (ip) is not installed');
@@ -530,12 +558,18 @@ function writeOutputs() {
     await heldContainerSection();
     return;
   }
+  if (process.argv.includes('--lines-child')) {
+    await cliSection();
+    const out = process.argv[process.argv.indexOf('--lines-child') + 1];
+    fs.writeFileSync(out, JSON.stringify({ node: process.version, medians_ms: results.medians_ms, skipped: results.skipped, rows }));
+    return;
+  }
   if (process.argv.includes('--container-section')) {
     await containerSection();
     fs.writeFileSync(sectionOut, JSON.stringify({ ratios: results.ratios, medians_ms: results.medians_ms, skipped: results.skipped, rows }));
     return;
   }
-  const sections = { spawn: spawnSection, cli: cliSection, net: netSection, container: containerSection, oci: ociSection,
+  const sections = { spawn: spawnSection, cli: cliSection, lines: linesSection, net: netSection, container: containerSection, oci: ociSection,
     network: networkSection, image: imageSection, held: heldSection, 'held-container': heldContainerSection, rss: rssSection };
   // `--section NAME` (repeatable) runs only those, for a quick look while working: it prints,
   // and leaves results.json and the README table as the last full run wrote them.
