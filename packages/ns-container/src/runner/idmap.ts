@@ -78,7 +78,7 @@ function detachedTree(path: string, option: string, userns: Namespace | undefine
       throw new NsError({
         errno: err.errno, code: 'EINVAL', syscall: 'mount_setattr', path, step: option,
         message: `${option}: ${path}: its filesystem${fstype ? ` (${fstype})` : ''} cannot be idmapped, which a root runner needs to ` +
-                 'show its owners to the container; run with --userns=host (no user namespace), or use a directory on ext4, xfs, btrfs or tmpfs',
+                 'show its owners to the container; run with --userns=host (the host\'s ids, nothing to map), or use a directory on ext4, xfs, btrfs or tmpfs',
       });
     }
     throw NsError.from(e, { step: option, path });
