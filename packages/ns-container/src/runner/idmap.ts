@@ -100,7 +100,10 @@ function fstypeOf(path: string): string | undefined {
  * Mounted by us, the runner: overlayfs does its copy-ups, whiteouts and trusted.* xattrs with its
  * mounter's credentials, which host root has. Measured on this kernel: an idmapped upper fails
  * instead, as the mounter (host uid 0) has no id in the upper's idmapping (EOVERFLOW making
- * work/work, then a read-only overlay), and overlayfs itself cannot be idmapped (EINVAL).
+ * work/work, then a read-only overlay), and overlayfs itself cannot be idmapped (EINVAL). Nor
+ * may the container mount it in its own user namespace (as crun does rootless): trusted.*
+ * xattrs are out of its reach there (xattr(7)), so a root store's opaque directories are not
+ * (measured: a file of the layer below shows through one).
  */
 function overlayTree(overlay: OverlayRoot, userns: Namespace | undefined): number {
   const layers: number[] = [];
