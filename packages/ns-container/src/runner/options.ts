@@ -19,7 +19,7 @@ import { uts } from 'ns-uts';
 import { keptCapabilities, namesOf } from './caps';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, protectedPathOps } from '../compile/filesystem';
 import { type ContainerCgroup } from './cgroup';
-import { planIdentity, securityStep, type Accounts, type Identity } from './identity';
+import { planIdentity, securityStep, withIdRange as identityWithRange, type Accounts, type Identity } from './identity';
 import { planImage, type ImageSource, type PlannedImage } from './image';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
 import {
@@ -239,6 +239,18 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     capabilities, seccompProfile, ...(filter ? { seccomp: filter } : {}),
     // The base environment is settled once the home is known (runContainer).
     env: mergeEnv(fromFiles, envEntries(options.env ?? [], callerEnv, '--env')),
+  };
+}
+
+/**
+ * The plan with the id range leased for it (idranges.ts) in place of the placeholder: the
+ * maps and whatever the container's root owns as the host sees it (bind sources it must reach).
+ */
+export function withIdRange(plan: ContainerPlan, outer: number): ContainerPlan {
+  const identity = identityWithRange(plan.identity, outer);
+  return {
+    ...plan, identity,
+    filesystem: { ...plan.filesystem, ...(plan.filesystem.hostRoot ? { hostRoot: { uids: identity.uidMap[0]!, gids: identity.gidMap[0]! } } : {}) },
   };
 }
 
