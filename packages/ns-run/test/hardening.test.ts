@@ -357,8 +357,7 @@ describe('ns-run hardening: exec -u NAME reads names inside the container only (
 
   before(() => {
     rootfs = busyboxRootfs();
-    // The container's root may change its /etc: host root's files are its own through the
-    // idmapped root (a file owned by a host id outside the container's range would not be).
+    // The container's root may change its /etc: the root is idmapped, host root's files are its.
     writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nprobe:x:1000:1000::/:/bin/sh\n');
     writeFileSync(join(rootfs, 'etc/p.real'), readFileSync(join(rootfs, 'etc/passwd')));
     // What root would read by following an absolute symlink from outside: another uid for the name.

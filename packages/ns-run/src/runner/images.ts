@@ -4,7 +4,6 @@
  * root, ${XDG_DATA_HOME:-~/.local/share}/ns-run otherwise).
  */
 import { usageError } from 'ns-core';
-import { scanContainers, StateStore } from 'ns-container';
 import { STANDARD_OPTIONS, type CommandSpec, type OptionSpec, type ParsedArgs } from 'ns-core/cli';
 import type * as NsImage from 'ns-image';
 import type { ImageStore, ImageSummary, ProgressCallback } from 'ns-image';
@@ -154,6 +153,8 @@ export function images(args: ParsedArgs): void {
  * a state file naming this store.
  */
 function reclaimStaleRoots(store: ImageStore): void {
+  // Only rmi needs the containers' state: load, pull and images do not load ns-container for it.
+  const { scanContainers, StateStore } = require('ns-container') as typeof import('ns-container');
   const live = new Set(scanContainers(new StateStore(), { all: true }).containers
     .filter((c) => c.image?.store === store.root && c.state !== 'dead').map((c) => c.name));
   for (const root of store.containerRoots()) if (!live.has(root.id)) store.removeContainerRoot(root.id);
