@@ -375,7 +375,7 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     await holder.exited;
   }
   const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
-  // The image root as root has its own relay (rootfs.ts); every other plan gets one here.
+  // A step that unshares in the child (createInChild) brings its own relay; every other plan gets one here.
   const hasRelay = rest.some((s) => s.createInChild);
   const relay: Step = { name: 'relay', createInChild: true, child: [
     { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'relay' }] };
