@@ -169,7 +169,7 @@ describe('plan (no privileges)', () => {
       const fs = assembleFilesystem({ rootfs: root, volumes: [{ source: '/usr', dest: '/abs/v' }], ownNetwork: true, home: '/root', uid: 0, gid: 0 });
       const ops = fs.steps.flatMap((s) => s.child ?? []) as (PhasedOp & { path?: string; target?: string })[];
       expect(ops).to.deep.include({ op: 'mkdir', path: join(root, 'etc/v'), mode: 0o755, existOk: true, phase: 'mounts', step: '--volume' });
-      expect(ops).to.deep.include({ op: 'mount', source: '/usr', target: join(root, 'etc/v'), flags: 0x1000 | 0x4000, phase: 'mounts', step: '--volume' });
+      expect(ops).to.deep.include({ op: 'bind-tree', source: '/usr', target: join(root, 'etc/v'), recursive: true, phase: 'mounts', step: '--volume' });
       expect(ops.filter((o) => o.path?.startsWith('/etc') || o.target?.startsWith('/etc'))).to.deep.equal([]);
     });
   });
@@ -187,11 +187,12 @@ describe('plan (no privileges)', () => {
         expect(op.path!.startsWith(`${staging}/`), JSON.stringify(op)).to.equal(true);
       }
       expect(ops).to.deep.include({ op: 'pivot-root', newRoot: staging, phase: 'root', step: 'rootfs' });
-      // Every host entry is bound read-only: a remount with MS_RDONLY follows each bind.
-      // (ns-mount's minimal /dev binds a few device nodes as they are.)
-      const binds = ops.filter((o) => o.op === 'mount' && o.source?.startsWith('/') && !o.source.startsWith('/dev/'));
+      // Every host entry is bound read-only with every mount below it (a detached clone made
+      // read-only before it is attached). (ns-mount's minimal /dev binds a few device nodes as they are.)
+      const binds = ops.filter((o) => o.op === 'bind-tree') as (PhasedOp & { op: 'bind-tree' })[];
       expect(binds.map((b) => b.source)).to.include.members(['/usr', '/etc']);
-      for (const b of binds) expect(ops.some((o) => o.op === 'mount' && o.target === b.target && ((o as { flags: number }).flags & 1) === 1)).to.equal(true);
+      for (const b of binds) expect([b.recursive, b.set?.includes('RDONLY')], JSON.stringify(b)).to.deep.equal([true, true]);
+      expect(ops.filter((o) => o.op === 'mount' && o.source?.startsWith('/') && !o.source.startsWith('/dev/'))).to.deep.equal([]);
       expect(binds.map((b) => b.source)).to.not.include.members(['/proc', '/tmp', '/root']);
     });
 
@@ -214,7 +215,7 @@ describe('plan (no privileges)', () => {
         chmodSync(dir, 0o711);
         // (Its source is under /tmp, so the root is staged in /run.)
         expect(opsOf({ volumes: [{ source: join(dir, 'inner'), dest: '/x' }], hostRoot })).to.deep.include(
-          { op: 'mount', source: join(dir, 'inner'), target: '/run/x', flags: 0x5000, phase: 'mounts', step: '--volume' });
+          { op: 'bind-tree', source: join(dir, 'inner'), target: '/run/x', recursive: true, phase: 'mounts', step: '--volume' });
       } finally {
         removeTree(dir);
       }

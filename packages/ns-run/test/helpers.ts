@@ -143,10 +143,25 @@ export function readState(name: string, rootless = false): ContainerStateJson | 
   }
 }
 
-/** Waits until the named container runs; its state. */
+/**
+ * The named container's state as `ns-run ps --json` (run as its user) shows it: what every
+ * reader of the state sees, the pids of the init and the program included (a foreground
+ * container's supervisor is ns-run's process, become C: no TypeScript wrote them in the file).
+ */
+export function shownState(name: string, rootless = false): (ContainerStateJson & { state: string }) | undefined {
+  const r = cli(['ps', '-a', '--json'], { rootless });
+  if (r.status !== 0) return undefined;
+  return (JSON.parse(r.stdout) as (ContainerStateJson & { state: string })[]).find((c) => c.name === name);
+}
+
+/** Waits until the named container runs (its program started); its state. */
 export async function running(name: string, rootless = false): Promise<ContainerStateJson> {
   let state: ContainerStateJson | undefined;
-  await until(`container ${name} to run`, () => (state = readState(name, rootless))?.status === 'running');
+  await until(`container ${name} to run`, () => {
+    if (readState(name, rootless)?.status !== 'running') return false; // cheap, before a CLI run
+    const shown = shownState(name, rootless);
+    return shown?.state === 'running' && shown.program !== undefined && (state = shown) !== undefined;
+  });
   return state!;
 }
 

@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxRootfs, cli, Netns, removeTree, running, start, uniqueName, until, type Started } from './helpers';
 
@@ -24,6 +24,9 @@ async function setUp(): Promise<void> {
   www = mkdtempSync(`/tmp/ns-run-test-${process.pid}-www-`);
   chmodSync(www, 0o755);
   writeFileSync(join(www, 'index.html'), 'hello from the server\n', { mode: 0o644 });
+  // busybox httpd's CGI: the client's address as the server sees it.
+  mkdirSync(join(www, 'cgi-bin'), { mode: 0o755 });
+  writeFileSync(join(www, 'cgi-bin', 'addr'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$REMOTE_ADDR"\n', { mode: 0o755 });
   netns = await new Netns().ready();
 }
 
@@ -213,6 +216,48 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
     it('reaches it from a normal network, seen there with the host\'s address (masquerade)', () => {
       const net = network('egress');
       expect(ok(connect(net))).to.equal(`::ffff:${hostAddress}\n`);
+    });
+
+    /** The published-port rules of container `name` in the test's ruleset. */
+    const publishRulesOf = (name: string) => netnsRun(['nft', 'list', 'ruleset']).split('\n').filter((l) => l.includes(`"ns-run publish ${name} `));
+    /** wget from the outer namespace, through the host's address: routed in, not from the host. */
+    const fromOutside = (url: string) => execFileSync('nsenter', ['-t', String(outer.pid), '-n', 'sh', '-c',
+      `for i in $(seq 20); do wget -q -T 1 -t 1 -O - ${url} && exit 0; sleep 0.2; done; exit 1`], { encoding: 'utf8' });
+
+    for (const mode of ['network', 'veth'] as const) {
+      it(`publishes -p by DNAT as root (--network ${mode}): httpd answers another netns routed via the host, seeing its address; the rules go with the container`, async () => {
+        const net = mode === 'network' ? network('dnat') : 'veth';
+        const name = uniqueName(`dnat-${mode}`);
+        const port = 22000 + (process.pid % 20000) + (mode === 'veth' ? 1 : 0);
+        await background(net, name, HTTPD, ['-p', `${port}:80`]);
+        // The client's own address reaches the server: no proxy stands between them (a proxy's
+        // connection would come from the gateway).
+        expect(fromOutside(`http://${hostAddress}:${port}/cgi-bin/addr`)).to.equal(`[::ffff:${outerAddress}]\n`);
+        expect(fromOutside(`http://${hostAddress}:${port}/`)).to.equal('hello from the server\n');
+        // From the host itself, at 127.0.0.1 (output chain, route_localnet, masquerade).
+        expect(netnsRun(['wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://127.0.0.1:${port}/`])).to.equal('hello from the server\n');
+        const rules = publishRulesOf(name);
+        expect(rules.some((l) => l.includes(`tcp dport ${port} dnat ip to`) && l.includes(':80'))).to.equal(true);
+        const c = containers.at(-1)!;
+        c.proc.kill('SIGTERM');
+        await c.exit;
+        expect(publishRulesOf(name)).to.deep.equal([]);
+      });
+    }
+
+    it('the DNAT rules of a SIGKILLed runner are dropped by the next ns-run call; a port a live container publishes is refused', async () => {
+      const net = network('dnatkill');
+      const name = uniqueName('dnat-killed');
+      const port = 24000 + (process.pid % 20000);
+      const c = await background(net, name, HTTPD, ['-p', `${port}:80`]);
+      expect(fromOutside(`http://${hostAddress}:${port}/`)).to.equal('hello from the server\n');
+      const taken = cli(['--network', net, '--rootfs', rootfs, '-p', `${port}:80`, '--', 'true'], { netns });
+      expect([taken.status, taken.stderr]).to.deep.equal([125, `ns-run: --publish: listen 0.0.0.0:${port} failed: EADDRINUSE (address already in use)\n`]);
+      c.proc.kill('SIGKILL');
+      await c.exit;
+      expect(publishRulesOf(name)).to.have.length.above(0);
+      ok(cli(['network', 'ls'], { netns }));
+      expect(publishRulesOf(name)).to.deep.equal([]);
     });
 
     it('does not from an --internal network (no route out, no masquerade)', () => {

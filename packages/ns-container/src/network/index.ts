@@ -43,6 +43,7 @@ import { resolveInRoot } from '../runner/inroot';
 import { processRef, type ProcessRef } from '../runner/state';
 import { AF_INET } from './addresses';
 import { ensureNetwork, hostInterfaceOf, removeNetworkObjects } from './bridge';
+import { reclaimStalePublished } from './dnat';
 import {
   address6Of, defaultNetworkDirs, NetworkStore, writeResolvConf, DEFAULT_NETWORK, RESERVED_NETWORK_NAMES,
   type Lease, type NetworkConfig, type NetworkDirs,
@@ -54,7 +55,9 @@ export {
 } from './store';
 export { ensureNetwork, hostInterfaceOf, removeNetworkObjects, rulesOwner } from './bridge';
 export { DEFAULT_SUBNET_POOL, leaseSubnet, parseSubnet, releaseSubnet, subnetAt, CONTAINER_INTERFACE, type NetworkMode, type Subnet } from './p2p';
-export { parsePublish, netnsDialer, vethDialer, PortProxy, type Dialer, type PublishSpec } from './publish';
+export { forwardArgs } from './inside';
+export { parsePublish, netnsDialer, spliceSockets, PortProxy, PROXY_LIMITS, type Dialer, type ProxyLimits, type PublishSpec } from './publish';
+export { addPublished, enableLocalnet, publishOwner, reclaimStalePublished, removePublished, type PublishTarget } from './dnat';
 
 /** Whether --network names a network (rather than the none/host/veth modes). */
 export function isNetworkName(mode: string): boolean {
@@ -173,7 +176,8 @@ export function releaseNetwork(attachment: Pick<Attachment, 'network' | 'lease' 
 }
 
 /**
- * Drops every lease whose owner is gone, in every network (the hosts files with them).
+ * Drops every lease whose owner is gone, in every network (the hosts files with them), and
+ * the published ports of containers whose holder is gone.
  * @returns the leases dropped, by network.
  */
 export function reclaimStale(dirs: NetworkDirs = defaultNetworkDirs()): { network: string; container: string; address: string }[] {
@@ -185,6 +189,7 @@ export function reclaimStale(dirs: NetworkDirs = defaultNetworkDirs()): { networ
     const live = store.withLeases(config, (leases) => ({ result: leases }));
     for (const l of before) if (!live.some((x) => x.container === l.container && x.address === l.address)) dropped.push({ network: config.name, container: l.container, address: l.address });
   }
+  reclaimStalePublished();
   return dropped;
 }
 

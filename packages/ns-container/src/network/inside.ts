@@ -8,8 +8,10 @@
  * runs under Node:
  *
  *   node inside.js lo                      bring `lo` up, exit
- *   node inside.js forward PORT...         fds 3, 4, ... are host listening sockets; splice
- *                                          each connection to 127.0.0.1:PORT in here
+ *   node inside.js forward MAX IDLE_MS PORT...
+ *                                          fds 3, 4, ... are host listening sockets; splice
+ *                                          each connection to 127.0.0.1:PORT in here, at most
+ *                                          MAX at once per port, closed after IDLE_MS idle
  *
  * It never enters the container's mount or pid namespace: it runs our code from the host's
  * filesystem, and no process inside can see it.
@@ -17,6 +19,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { spawn, type NsChild } from 'ns-core';
 import { RtnlHandle } from 'ns-net';
+import { spliceSockets, PROXY_LIMITS, type ProxyLimits } from './publish';
 
 /** Joins the container's user and network namespaces and keeps the capabilities it has there. */
 async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}): Promise<NsChild> {
@@ -54,27 +57,23 @@ export async function stopForwarder(child: NsChild): Promise<void> {
   clearTimeout(timer);
 }
 
+/** The forwarder's words: `forward MAX_CONNECTIONS IDLE_MS PORT...`. */
+export function forwardArgs(ports: readonly number[], limits: ProxyLimits = PROXY_LIMITS): string[] {
+  return ['forward', String(limits.maxConnections), String(limits.idleMs), ...ports.map(String)];
+}
+
 /** Forwards each listening socket (its fd) to a port on the container's loopback. */
-export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[]): Promise<NsChild> {
+export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[], limits: ProxyLimits = PROXY_LIMITS): Promise<NsChild> {
   const fds = Object.fromEntries(listeners.map((l, i) => [3 + i, l.fd]));
-  const child = await spawnInside(pidfd, ['forward', ...listeners.map((l) => String(l.containerPort))], fds);
+  const child = await spawnInside(pidfd, forwardArgs(listeners.map((l) => l.containerPort), limits), fds);
   child.stderr!.resume();
   return child;
 }
 
 const open = new Set<Socket>();
 
-function splice(client: Socket, port: number): void {
-  const upstream = createConnection({ port, host: '127.0.0.1', allowHalfOpen: true });
-  for (const s of [client, upstream]) {
-    open.add(s);
-    s.on('close', () => open.delete(s));
-  }
-  // An error on either side ends both; a FIN is passed on (half-close) by pipe().
-  client.on('error', () => upstream.destroy());
-  upstream.on('error', () => client.destroy());
-  client.pipe(upstream);
-  upstream.pipe(client);
+function splice(client: Socket, port: number, idleMs: number): void {
+  spliceSockets(client, createConnection({ port, host: '127.0.0.1', allowHalfOpen: true }), open, idleMs);
 }
 
 /**
@@ -99,7 +98,12 @@ function main(args: readonly string[]): void {
     return;
   }
   if (mode === 'forward') {
-    drainOnTerm(rest.map((port, i) => createServer({ allowHalfOpen: true }, (client) => splice(client, Number(port))).listen({ fd: 3 + i })));
+    const [maxConnections, idleMs, ...ports] = rest.map(Number);
+    drainOnTerm(ports.map((port, i) => {
+      const server = createServer({ allowHalfOpen: true }, (client) => splice(client, port, idleMs!));
+      server.maxConnections = maxConnections!;
+      return server.listen({ fd: 3 + i });
+    }));
     return;
   }
   throw new Error(`inside helper: unknown mode '${mode}'`);

@@ -10,7 +10,7 @@ import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
 import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompFilter } from './options';
-import { ImageStore } from 'ns-image';
+import type * as NsImage from 'ns-image';
 import { isAlive, removeFile, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
@@ -36,13 +36,49 @@ function infoOf(s: ContainerState, now: number): ContainerInfo {
 
 /**
  * Containers of this user: those running (or being set up by a live runner), or with `all`
- * every recorded one (docker ps -a), and the state files that could not be read.
+ * every recorded one (docker ps -a), and the state files that could not be read. Dead
+ * containers that were to be removed at their end go first (reclaimDead).
  */
 export function scanContainers(store = new StateStore(), options: { all?: boolean } = {}): { containers: ContainerInfo[]; skipped: SkippedState[] } {
   const now = Date.now();
+  reclaimDead(store);
   const { states, skipped } = store.scan();
   const containers = states.map((s) => infoOf(s, now)).filter((c) => options.all || c.state === 'running' || c.state === 'created');
   return { containers, skipped };
+}
+
+/** ns-image is loaded only when a container has an image root: most calls never need its tar and registry code. */
+function imageStore(root: string): NsImage.ImageStore {
+  return (require('ns-image') as typeof NsImage).ImageStore.open({ root });
+}
+
+/**
+ * What a container whose runner or supervisor was killed (SIGKILL: nothing of it ran its
+ * cleanup) left, removed by the next ns-run call: for one that was to go at its end (--rm, every
+ * foreground run), its subnet lease, its image root and its state. Its processes died with
+ * the supervisor (PR_SET_PDEATHSIG at every level), its mounts, network namespace and veth
+ * with them. Checked by pidfd and pidfs inode (liveStatus), never by pid alone. Kept ones
+ * (-d without --rm) stay, shown as dead, until `rm`. @returns the names reclaimed.
+ */
+export function reclaimDead(store: StateStore): string[] {
+  const reclaimed: string[] = [];
+  for (const s of store.scan().states) {
+    if (!s.autoRemove || liveStatus(s) !== 'dead') continue;
+    if (s.image) imageStore(s.image.store).removeContainerRoot(s.name);
+    const lease = subnetLeaseOf(store, s);
+    if (lease !== undefined) removeFile(lease);
+    store.remove(s.name);
+    reclaimed.push(s.name);
+  }
+  return reclaimed;
+}
+
+/** --network veth: the lease file of the container's /30 (p2p.ts names it by the /30's network address). */
+function subnetLeaseOf(store: StateStore, s: ContainerState): string | undefined {
+  if (s.network !== 'veth' || s.address === undefined || !/^\d+\.\d+\.\d+\.\d+$/.test(s.address)) return undefined;
+  const octets = s.address.split('.').map(Number);
+  octets[3] = octets[3]! & ~3;
+  return `${store.subnetsDir}/${octets.join('.')}`;
 }
 
 /** Containers of this user that are running (or being set up by a live runner). */
@@ -110,7 +146,8 @@ export async function removeContainer(nameOrId: string, options: { force?: boole
   if (left && left.runner.inode === state.runner.inode) {
     if (left.image && !isAlive(left.runner)) {
       // The runner died before removing the container's upper directory.
-      ImageStore.open({ root: left.image.store }).removeContainerRoot(left.name);
+      // ns-image loads only here, where an image container's runner died: not with every start-up.
+      imageStore(left.image.store).removeContainerRoot(left.name);
     }
     store.remove(left.name);
   }

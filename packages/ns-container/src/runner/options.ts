@@ -205,7 +205,8 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   if (!workdir.startsWith('/')) throw usageError(`--workdir: '${workdir}' must be absolute`);
   const filesystem: FilesystemSpec = {
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
-    ...(image ? { overlay: { lower: image.lower, view: image.view, userxattr: image.store.rootless, beforeNamespaces: identity.mode === 'range' } } : {}),
+    // docker makes an image's missing WorkingDir (or -w's) in the container's root.
+    ...(image ? { overlay: { lower: image.lower, view: image.view, userxattr: image.store.rootless }, workdir } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),
     volumes: (options.volumes ?? []).map(parseVolume),
     tmpfs: (options.tmpfs ?? []).map((t) => (parseTmpfs(t), t)), // refused now if malformed

@@ -14,17 +14,18 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
   execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
-import { liveStatus } from './lifecycle';
+import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
 import {
-  bindTargets, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
+  addPublished, bindTargets, enableLocalnet, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, removePublished,
   type Attachment, type PublishSpec, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
 import { assembleFilesystem, parseTmpfs } from './rootfs';
+import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
 import { leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
 import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
@@ -62,6 +63,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       'this process\'s memory, which stays undumpable while it lives, and the next container\'s setup needs to reach its own child through it' });
   }
   const store = new StateStore(options.stateDir).prepare();
+  reclaimDead(store);
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has: no
   // janitor (a Node process that would outlive the exec). A failure before the exec is undone here.
@@ -117,8 +119,20 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'link', name: held.lease.hostInterface });
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
     }
+    // As root with an address to send to, ports are published by DNAT (network/dnat.ts) and
+    // the proxy only holds the host ports (it never dials); otherwise it carries the bytes.
     const proxy = await PortProxy.listen(plan.publish);
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
+    const dnat = !rootless && plan.publish.length && (subnet || attachment)
+      ? { container: plan.name, holder: initial.runner, ports: plan.publish,
+          ...(subnet ? { address: subnet.peer, ifname: subnet.hostInterface } : { address: attachment!.lease.address, ifname: attachment!.network.bridge }) }
+      : undefined;
+    if (dnat) {
+      const owner = addPublished(dnat);
+      undo.unshift(() => removePublished(owner));
+      // A veth's host end exists only once the container does (below).
+      if (attachment) enableLocalnet(dnat);
+    }
 
     let filesystem = plan.filesystem;
     if (plan.image) {
@@ -132,7 +146,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
         { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
     }
-    const fs = assembleFilesystem(filesystem);
+    // As root, the rootfs and volumes as idmapped detached trees (idmap.ts); our copies of their fds close once the child has them.
+    const idmapped = await idmappedTrees(filesystem, plan.identity);
+    undo.push(() => idmapped.close());
+    const fs = assembleFilesystem({ ...filesystem, trees: idmapped.trees });
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
     const view = plan.image?.view ?? (plan.rootfs !== undefined ? directoryView(plan.rootfs) : undefined);
     if (view) {
@@ -146,7 +163,12 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
     const steps = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup);
-    if (inPlace) await execContainer(plan, steps, env, store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], options);
+    const addresses = {
+      ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
+      ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
+                         attachment: attachment.inspect } : {}),
+    };
+    if (inPlace) await execContainer(plan, steps, env, store, { ...initial, ...addresses, env }, [...leases, ...(subnet ? [subnet.lease] : [])], options);
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
     counted = true;
@@ -166,6 +188,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
       }),
     });
+    idmapped.close();
 
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
     // the init's pidfd stays valid if it is not reaped yet (a program that ended at once may
@@ -174,9 +197,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const gone = child.exitStatus !== undefined;
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
     if (!gone) {
-      if (plan.publish.length && subnet) proxy.dialer(vethDialer(subnet.peer));
-      else if (plan.publish.length && attachment) proxy.dialer(vethDialer(attachment.lease.address));
-      else if (plan.publish.length && !rootless) {
+      if (dnat && subnet) enableLocalnet(dnat);
+      else if (dnat) {
+        // The rules carry the traffic.
+      } else if (plan.publish.length && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
@@ -187,10 +211,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         ...(options.detach && program
           ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program }
           : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
-        ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
-        ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
-                           attachment: attachment.inspect } : {}),
-        cgroups: cgroup?.payload ?? [], env,
+        ...addresses, cgroups: cgroup?.payload ?? [], env,
       });
     }
     if (plan.publish.length && rootless && program) {
@@ -359,6 +380,9 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
   store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
+    // The init dies of a signal only when killed from outside (SIGKILL): that is the
+    // container's status, which docker reports as 128+N; the runner itself was not killed.
+    signalAsCode: true,
     cleanup: leases.map((lease) => ({ unlink: lease })),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
@@ -367,10 +391,29 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
   const security = rest.findIndex((s) => s.name === 'ns-run security');
   const ordered = hasRelay ? rest : [...rest.slice(0, security + 1), relay, ...rest.slice(security + 1)];
   return execInPlace(plan.argv, {
-    steps: ordered, join: joined, env, cwd: plan.workdir, supervise,
+    steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
     programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
   });
 }
+
+/**
+ * PR_SET_PDEATHSIG is per process and cleared in a fork's child (prctl(2)): the process past
+ * each relay fork (the container's init, PID 1 of its pid namespace) gets its own, so that a
+ * SIGKILL of the supervisor takes the whole container down, level by level (the kernel sends
+ * it to PID 1 too, as it comes from the parent namespace), instead of leaving it orphaned.
+ */
+function relaysDieWithParent(step: Step): Step {
+  if (!step.child?.some(isRelayFork)) return step;
+  return { ...step, child: step.child.flatMap((op) => (isRelayFork(op)
+    ? [op, { op: 'prctl' as const, option: PR_SET_PDEATHSIG, args: [constants.signals.SIGKILL], phase: op.phase, step: op.step ?? step.name }]
+    : [op])) };
+}
+
+function isRelayFork(op: NonNullable<Step['child']>[number]): boolean {
+  return op.op === 'fork' && !op.init;
+}
+
+const PR_SET_PDEATHSIG = 1;
 
 /** docker's ExitCode: the program's status, or 128+N when signal N ended it. */
 export function dockerExitCode(status: ExitStatus): number {

@@ -1,6 +1,6 @@
 /** Thin typed syscall wrappers, one module per family; each throws NsError on failure. */
 export { unshare, setns, CLONE_FS } from './sched';
-export { mount, umount2, MS, MNT, UMOUNT_NOFOLLOW, mountFlags, mountFlagsToString, type MountFlag } from './mount';
+export { mount, umount2, MS, MNT, UMOUNT_NOFOLLOW, mountFlags, mountFlagsToString, openTree, mountSetattr, fsMount, MOUNT_ATTR, type MountFlag, type FsConfigValue } from './mount';
 export { nsGetType, nsGetUserns, nsGetParent, nsGetOwnerUid, ioctlFd } from './nsfs';
 export { pidfdOpen, pidfdGetfd, pidfdSendSignal, waitPidfd, prctl, closeFd, pipe, execve, signalName, WEXITED, WNOHANG, WNOWAIT, type WaitResult } from './process';
 export { sethostname, setdomainname, uname } from './uts';

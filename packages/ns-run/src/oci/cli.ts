@@ -57,6 +57,8 @@ export const OCI_COMMAND: CommandSpec = {
     { prog: `${PROG} ps`, usage: ['[--format table|json] <id>'], summary: 'List the container\'s processes (host pids).',
       options: [{ long: 'format', short: 'f', arg: 'required', metavar: 'table|json', help: 'json: one array of pids (default table)', complete: ['table', 'json'] },
                 ...STANDARD_OPTIONS] },
+    { prog: `${PROG} pause`, usage: ['<id>'], summary: 'Freeze every process of a running container (its cgroup\'s freezer).', options: [...STANDARD_OPTIONS] },
+    { prog: `${PROG} resume`, usage: ['<id>'], summary: 'Thaw a paused container.', options: [...STANDARD_OPTIONS] },
     { prog: `${PROG} features`, usage: [''], summary: 'Print what this runtime supports (runtime-spec features JSON).', options: [...STANDARD_OPTIONS] },
   ],
 };
@@ -205,6 +207,14 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
       if (format !== 'table' && format !== 'json') throw usageError(`ps: --format '${format}' is not table or json`);
       const pids = await runtime.locked(id, () => runtime.processes(id));
       process.stdout.write(format === 'json' ? `${JSON.stringify(pids)}\n` : `PID\n${pids.map((p) => `${p}\n`).join('')}`);
+    }),
+    pause: logged(async (args) => {
+      const id = oneId(args, 'pause');
+      await runtime.locked(id, () => runtime.pause(id));
+    }),
+    resume: logged(async (args) => {
+      const id = oneId(args, 'resume');
+      await runtime.locked(id, () => runtime.resume(id));
     }),
     features: logged(() => {
       process.stdout.write(`${JSON.stringify(runtime.features(), null, 2)}\n`);

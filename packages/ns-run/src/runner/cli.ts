@@ -19,7 +19,7 @@ import {
 } from 'ns-core/cli';
 import { parseSignal } from 'ns-pid';
 import {
-  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, DEFAULT_USERNS_RANGE, followLog, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
+  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, followLog, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
   signalContainer, stopContainer, StateStore, waitContainer, type ContainerInfo, type ContainerOptions, type NetworkMode,
 } from 'ns-container';
 import { parseFd, statusReporters } from '../common/options';
@@ -54,9 +54,9 @@ const RUN_COMMAND: CommandSpec = {
     { long: 'env-file', arg: 'required', metavar: '<file>', help: 'KEY=VALUE lines to add to the environment (repeatable)', complete: 'file' },
     { long: 'user', short: 'u', arg: 'required', metavar: '<uid>[:<gid>]', help: 'UID[:GID] or NAME[:GROUP] inside (default 0:0)' },
     { long: 'hostname', arg: 'required', metavar: '<name>', help: 'hostname inside (default: the name)' },
-    { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: `as root: ids mapped (default ${DEFAULT_USERNS_RANGE}; host id 0 only with --userns=host)` },
-    { long: 'userns', arg: 'required', metavar: 'host|private', help: 'as root: host: the container\'s ids are the host\'s (its root reads what host root reads); default private',
-      complete: ['host', 'private'] },
+    { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: 'as root: ids mapped (default: a free range of 65536 from 1000000000 on; host id 0 only with --userns=host)' },
+    { long: 'userns', arg: 'required', metavar: 'host|auto', help: 'as root: host: the container\'s ids are the host\'s (its root reads what host root reads); ' +
+      'default auto: a 65536-id range of its own', complete: ['host', 'auto', 'private'] },
     { long: 'network', arg: 'required', metavar: 'none|host|veth|<network>', help: 'none (lo only), host, veth, or a network (bridge: the default one); default veth as root, else none',
       complete: ['none', 'host', 'veth', 'bridge'] },
     { long: 'network-alias', arg: 'required', metavar: '<name>', help: 'another name of the container on its network (repeatable)' },
@@ -179,10 +179,10 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(args.has('tty') ? { terminal: { input: args.has('interactive') } } : {}),
   };
   if (args.has('tty') && args.has('detach')) throw usageError('--tty: not yet with --detach');
-  // This process becomes the container's C supervisor (pid kept) when nothing needs Node
-  // (runContainer never returns then). Opt-in until ps/exec/stop know in-place containers as
-  // well as the others.
-  const inPlace = process.env['NS_RUN_IN_PLACE'] === '1' && !args.has('info-fd') && !args.has('json-status-fd');
+  // This process becomes the container's C supervisor (pid kept; runContainer never returns
+  // then). Not with --info-fd/--json-status-fd: they report the init's pid and namespace ids,
+  // which exist only past the supervisor's fork, where no TypeScript is left to learn them.
+  const inPlace = !args.has('info-fd') && !args.has('json-status-fd');
   if (args.has('detach')) {
     if (options.publish?.length) throw usageError('--publish: not yet with --detach (the port proxy lives in the foreground runner)');
     const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM, options);
