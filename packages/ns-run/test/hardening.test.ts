@@ -12,14 +12,16 @@
  * a regular file cannot make root's `exec -u NAME` read the host's file or hang.
  * Issue 18 #2: each of root's containers has an id range of its own, leased without collisions
  * and reclaimed from dead owners, so one cannot move itself into another's cgroup.
+ * Issue 18 #6: a state file naming a process that is not a container's init (forged or stale)
+ * does not make kill, stop or rm -f signal it.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, fstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, fstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { sys } from 'ns-core';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { busyboxRootfs, cli, LAUNCHER, ok, readState, removeTree, snapshot, start, uniqueName, until } from './helpers';
+import { AS_NOBODY, alive, busyboxRootfs, cli, LAUNCHER, NOBODY, ok, readState, removeTree, snapshot, start, stateDir, uniqueName, until } from './helpers';
 
 const MASKED = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
                 '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
@@ -493,4 +495,37 @@ describe('ns-run hardening: an id range per container (issue 18 #2)', () => {
       cli(['rm', '-f', b]);
     }
   });
+});
+
+describe('ns-run hardening: a forged state file cannot make ns-run signal another process (issue 18 #6)', () => {
+  for (const rootless of [false, true]) {
+    it(`kill, stop and rm -f of an entry naming an ordinary process${rootless ? ' (nobody\'s)' : ''}: refused, the process lives`, async () => {
+      const model = uniqueName(`forge-model${rootless ? '-rl' : ''}`);
+      const forged = uniqueName(`forged${rootless ? '-rl' : ''}`);
+      // A real state file's shape, from a detached container of the same user.
+      ok(cli(['run', '-d', '--name', model, '--network', 'none', '--', 'sleep', '60'], { rootless }));
+      const shape = JSON.parse(readFileSync(join(stateDir(rootless), 'containers', `${model}.json`), 'utf8')) as Record<string, unknown>;
+      cli(['rm', '-f', model], { rootless });
+      // The victim: an ordinary process of the same user, named by its true pid and pidfs inode.
+      const victim = start([...(rootless ? AS_NOBODY : []), 'sleep', '60'], { raw: true });
+      const pidfd = sys.pidfdOpen(victim.proc.pid!);
+      const ref = { pid: victim.proc.pid!, inode: fstatSync(pidfd).ino };
+      sys.closeFd(pidfd);
+      const file = join(stateDir(rootless), 'containers', `${forged}.json`);
+      writeFileSync(file, JSON.stringify({ ...shape, name: forged, id: 'f'.repeat(64), status: 'running', init: ref, supervisor: ref, runner: ref }), { mode: 0o600 });
+      if (rootless) chownSync(file, NOBODY, NOBODY);
+      try {
+        for (const args of [['kill', forged], ['kill', '-s', 'TERM', forged], ['stop', '-t', '1', forged], ['rm', '-f', forged]]) {
+          const r = cli(args, { rootless });
+          expect(r.status, `${args.join(' ')}: ${r.stderr}`).to.not.equal(0);
+          expect(r.stderr, args.join(' ')).to.match(/its recorded init \(pid \d+\) is not the init of a pid namespace of its own; refusing to signal it/);
+          expect(alive(victim.proc.pid!), `${args.join(' ')} signalled the victim`).to.equal(true);
+        }
+      } finally {
+        rmSync(file, { force: true });
+        victim.proc.kill('SIGKILL');
+        await victim.exit;
+      }
+    });
+  }
 });

@@ -3,7 +3,7 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
@@ -262,10 +262,37 @@ export function signalContainer(name: string, signal: NodeJS.Signals = 'SIGKILL'
   if (number === undefined) throw new NsError({ errno: 22, code: 'EUSAGE', message: `unknown signal ${signal}` });
   const fd = sys.pidfdOpen(state.init.pid);
   try {
-    if (!isAlive(state.init)) throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
+    // The pidfd we signal through is the recorded process (pidfs inode), not whatever has its pid now.
+    if (fstatSync(fd).ino !== state.init.inode || !isAlive(state.init)) {
+      throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
+    }
+    checkNamespaceInit(name, state.init.pid, fd);
     sys.pidfdSendSignal(fd, number);
   } finally {
     sys.closeFd(fd);
+  }
+}
+
+/**
+ * A container's init is PID 1 of a pid namespace of its own: NSpid in /proc/PID/status
+ * (proc(5)) lists its pid in each namespace, ours first and 1 last. A state file naming any
+ * other process (an ordinary one of the user, planted or stale) does not make us signal it.
+ * The status read is the pidfd's process only if that process still lives after it (its pid
+ * cannot be reused while it does): signal 0 through the pidfd checks that.
+ */
+function checkNamespaceInit(name: string, pid: number, pidfd: number): void {
+  let nspid: string[] = [];
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'));
+    nspid = line ? line.slice('NSpid:'.length).trim().split(/\s+/) : [];
+  } catch (e) {
+    // Gone meanwhile: checked below through the pidfd.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+  if (!sys.pidfdSendSignal(pidfd, 0)) throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
+  if (nspid.length < 2 || nspid[nspid.length - 1] !== '1') {
+    throw new NsError({ errno: 1, code: 'EPERM', message: `container ${name}: its recorded init (pid ${pid}) is not the init of a pid namespace of its own; ` +
+                        'refusing to signal it (a stale or forged state file)' });
   }
 }
 
