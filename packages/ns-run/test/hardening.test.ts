@@ -14,14 +14,15 @@
  * and reclaimed from dead owners, so one cannot move itself into another's cgroup.
  * Issue 18 #6: a state file naming a process that is not a container's init (forged or stale)
  * does not make kill, stop or rm -f signal it.
+ * Issue 18 #8: a cgroup the runner cannot remove is named on stderr, and the exit is non-zero.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, fstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, fstatSync, mkdirSync, mkdtempSync, rmdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { sys } from 'ns-core';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { AS_NOBODY, alive, busyboxRootfs, cli, LAUNCHER, NOBODY, ok, readState, removeTree, snapshot, start, stateDir, uniqueName, until } from './helpers';
+import { AS_NOBODY, alive, busyboxRootfs, cli, LAUNCHER, NOBODY, ok, readState, removeTree, running, snapshot, start, stateDir, uniqueName, until } from './helpers';
 
 const MASKED = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
                 '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
@@ -525,6 +526,32 @@ describe('ns-run hardening: a forged state file cannot make ns-run signal anothe
         rmSync(file, { force: true });
         victim.proc.kill('SIGKILL');
         await victim.exit;
+      }
+    });
+  }
+});
+
+describe('ns-run hardening: a cleanup failure is reported (issue 18 #8)', () => {
+  for (const [program, code] of [['exit 0', 125], ['exit 7', 7]] as const) {
+    it(`a payload cgroup kept by a child cgroup made from outside: one line naming it, exit ${code} (program: ${program})`, async () => {
+      const name = uniqueName(`left${code}`);
+      const c = start(['--name', name, '--network', 'none', '--pids-limit', '20', '--', 'sh', '-c', `read x; ${program}`]);
+      const state = await running(name);
+      const payload = state.cgroups.find((d) => d.includes('/pids/'))!;
+      const top = payload.slice(0, -'/payload'.length);
+      const blocker = join(payload, 'blocker');
+      mkdirSync(blocker);
+      try {
+        c.proc.stdin!.end();
+        const exit = await c.exit;
+        expect(exit.code, c.stderr).to.equal(code);
+        expect(c.stderr).to.equal(`ns-run: the container ended, but ${payload}, ${top} could not be removed (rmdir: EBUSY); remove them by hand\n`);
+        // Everything else it had is gone: its other hierarchies' directories (named by it), its state.
+        expect(snapshot(name, []).cgroups).to.deep.equal([top]);
+        expect(readdirSync(payload, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)).to.deep.equal(['blocker']);
+        expect(readState(name)).to.equal(undefined);
+      } finally {
+        for (const dir of [blocker, payload, top]) rmdirSync(dir);
       }
     });
   }

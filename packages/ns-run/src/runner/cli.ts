@@ -13,13 +13,13 @@
  * A subcommand is recognised only as the first word: `ns-run -- ps` runs ps in a container.
  */
 import { constants } from 'node:os';
-import { usageError } from 'ns-core';
+import { usageError, type ExitStatus } from 'ns-core';
 import {
   DOCKER_EXITS, exitLike, launch, runCommands, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type ParsedArgs,
 } from 'ns-core/cli';
 import { parseSignal } from 'ns-pid';
 import {
-  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, followLog, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
+  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, followLog, LeftoversError, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
   signalContainer, stopContainer, StateStore, waitContainer, type ContainerInfo, type ContainerOptions, type NetworkMode,
 } from 'ns-container';
 import { parseFd, statusReporters } from '../common/options';
@@ -208,7 +208,17 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
   deliver = (sig) => container.kill(sig);
   for (const sig of pending.splice(0)) deliver(sig);
   reporters.onStart?.(container.child);
-  const status = await container.exited;
+  let status: ExitStatus;
+  try {
+    status = await container.exited;
+  } catch (e) {
+    if (!(e instanceof LeftoversError)) throw e;
+    // Named on stderr; the program's failure is still its status, a success becomes ours (125).
+    process.stderr.write(`${PROG}: ${e.message}\n`);
+    reporters.onExit?.(container.child, e.status);
+    const code = e.status.signal ? 128 + (constants.signals[e.status.signal] ?? 0) : e.status.code ?? 0;
+    return exitLike({ code: code || DOCKER_EXITS.failure, signal: null });
+  }
   reporters.onExit?.(container.child, status);
   // The init exits 128+N when the program dies of signal N; the init itself dies of a signal
   // only when killed from outside (SIGKILL), which is the container's status, not ours to
