@@ -560,21 +560,22 @@ describe('ns-run hardening: a cleanup failure is reported (issue 18 #8)', () => 
 });
 
 describe('ns-run hardening: a dead janitor (issue 18 #7)', () => {
+  const janitorOf = (runner: number) => childrenOf(runner).find((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('janitor-main');
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+
   for (let i = 0; i < 3; i++) {
     it(`SIGKILL of the janitor while the program runs: ns-run exits with the program's 7, silently, nothing left (${i + 1} of 3)`, async () => {
       const name = uniqueName(`janitor${i}`);
       // A limit, so that the run is not in place and has a janitor.
       const c = start(['--name', name, '--network', 'none', '--pids-limit', '20', '--', 'sh', '-c', 'read x; exit 7']);
       await running(name);
-      const janitorOf = () => childrenOf(c.proc.pid!).find((p) => {
-        try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('janitor-main');
-        } catch {
-          return false; // gone meanwhile
-        }
-      });
-      await until('the janitor', () => janitorOf() !== undefined);
-      const janitor = janitorOf()!;
+      await until('the janitor', () => janitorOf(c.proc.pid!) !== undefined);
+      const janitor = janitorOf(c.proc.pid!)!;
       process.kill(janitor, 'SIGKILL');
       await until('the janitor to be gone', () => !alive(janitor));
       c.proc.stdin!.end();
@@ -585,4 +586,22 @@ describe('ns-run hardening: a dead janitor (issue 18 #7)', () => {
       expect(readState(name)).to.equal(undefined);
     });
   }
+
+  it('the janitor and then the runner SIGKILLed: its state and cgroup directories stay, and the next run reclaims them', async () => {
+    const name = uniqueName('both-dead');
+    const c = start(['--name', name, '--network', 'none', '--pids-limit', '20', '--', 'sleep', '60']);
+    await running(name);
+    await until('the janitor', () => janitorOf(c.proc.pid!) !== undefined);
+    const janitor = janitorOf(c.proc.pid!)!;
+    process.kill(janitor, 'SIGKILL');
+    await until('the janitor to be gone', () => !alive(janitor));
+    c.proc.kill('SIGKILL');
+    await c.exit;
+    const left = snapshot(name, []).cgroups;
+    expect(left.length, 'cgroup directories left by the two deaths').to.be.at.least(1);
+    expect(readState(name)?.status).to.equal('running');
+    ok(cli(['--network', 'none', '--', 'true']));
+    expect(snapshot(name, []).cgroups).to.deep.equal([]);
+    expect(readState(name)).to.equal(undefined);
+  });
 });

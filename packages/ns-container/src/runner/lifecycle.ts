@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
+import { removeDeadContainerCgroups } from './cgroup';
 import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompFilter } from './options';
 import type * as NsImage from 'ns-image';
@@ -55,7 +56,7 @@ function imageStore(root: string): NsImage.ImageStore {
 /**
  * What a container whose runner or supervisor was killed (SIGKILL: nothing of it ran its
  * cleanup) left, removed by the next ns-run call: for one that was to go at its end (--rm, every
- * foreground run), its subnet lease, its image root and its state. Its processes died with
+ * foreground run), its subnet lease, its cgroups, its image root and its state. Its processes died with
  * the supervisor (PR_SET_PDEATHSIG at every level), its mounts, network namespace and veth
  * with them. Checked by pidfd and pidfs inode (liveStatus), never by pid alone. Kept ones
  * (-d without --rm) stay, shown as dead, until `rm`. @returns the names reclaimed.
@@ -67,6 +68,8 @@ export function reclaimDead(store: StateStore): string[] {
     if (s.image) imageStore(s.image.store).removeContainerRoot(s.name);
     const lease = subnetLeaseOf(store, s);
     if (lease !== undefined) removeFile(lease);
+    // A runner killed together with its janitor left its cgroups too (issue 18 #7).
+    removeDeadContainerCgroups(s.name, s.cgroups);
     store.remove(s.name);
     reclaimed.push(s.name);
   }
