@@ -15,7 +15,7 @@ import { constants } from 'node:os';
 import {
   execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
 import { liveStatus, reclaimDead } from './lifecycle';
-import { containerCgroup, type ContainerCgroup } from './cgroup';
+import { containerCgroup, LeftoversError, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
 import {
@@ -45,7 +45,10 @@ export interface Container {
   readonly attachment?: Attachment;
   readonly ports: readonly PublishSpec[];
   readonly stateFile: string;
-  /** Resolves once the program has exited and everything the container had is removed. */
+  /**
+   * Resolves once the program has exited and everything the container had is removed; rejects
+   * with LeftoversError (carrying the status) when something could not be.
+   */
   readonly exited: Promise<ExitStatus>;
   kill(signal?: NodeJS.Signals): boolean;
 }
@@ -252,6 +255,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       // start-up) would delay every container: it only matters if we die before this point.
       undo.push(() => janitor.started);
       await runAll(undo);
+      // Removed by the cgroup step's cleanup, before the status came: what it could not, named.
+      if (cgroup?.leftovers.length) throw new LeftoversError(status, cgroup.leftovers);
       return status;
     });
     return {
