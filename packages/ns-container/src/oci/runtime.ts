@@ -334,7 +334,15 @@ export class OciRuntime {
     for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
     // setns(CLONE_NEWPID) moves only children into the pid namespace (pid_namespaces(7)): the
     // program is forked past the joins, and the process that waits for it exits as it does.
-    if (kinds.includes('pid')) steps.push({ name: 'exec pid', child: [{ op: 'fork', init: false, forward: RELAYED_SIGNALS, phase: 'fork', step: 'join pid' }] });
+    // Detached, nothing waits here: the forking process leaves at once and the program is
+    // the orphan the engine's subreaper (conmon, the shim) adopts, its pid the one in --pid-file,
+    // which the engine reaps and signals (a relay there would take a SIGKILL meant for the program).
+    if (kinds.includes('pid')) {
+      steps.push({ name: 'exec pid', child: [
+        ...(options.detach ? [{ op: 'leave' as const, phase: 'fork' as const, step: 'exec --detach' }] : []),
+        { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: options.detach === true, phase: 'fork', step: 'join pid' },
+      ] });
+    }
     // runc's exec: the new process in the container's cgroup too (its limits count it).
     const cgroup = recordedCgroup(this.dir(id));
     if (cgroup) steps.push(joinCgroupStep(cgroup, false));
@@ -352,7 +360,9 @@ export class OciRuntime {
       sys.closeFd(pidfd);
       if (consoleFd !== undefined) sys.closeFd(consoleFd);
     }
-    if (options.pidFile) writeAtomic(posix.resolve(options.pidFile), String(child.pid));
+    // The forking process is in our pid namespace (setns moves only its children), so the pid
+    // it reported is ours too; read from its children file when it is still there.
+    if (options.pidFile) writeAtomic(posix.resolve(options.pidFile), String(child.programPid ?? child.innerPid ?? child.pid));
     if (options.detach) return 0;
     const status = await child.exited;
     return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
