@@ -15,7 +15,7 @@
  */
 import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, RELAYED_SIGNALS, spawn, sys, type Step } from 'ns-core';
+import { NsError, RELAYED_SIGNALS, spawn, sys, type NamespaceKind, type Step } from 'ns-core';
 import { compileContainer, openJoins, type CompiledContainer } from '../compile';
 import { joinCgroupStep, makeContainerCgroup, recordedCgroup, removeContainerCgroup } from './cgroups';
 import { FLAG_OPTIONS as MOUNT_FLAG_OPTIONS, PROPAGATION_OPTIONS as MOUNT_PROPAGATION_OPTIONS } from '../compile/filesystem';
@@ -26,7 +26,8 @@ import { NAMESPACE_TYPES, specError, validateSpec } from '../compile/validate';
 import { resolveInRoot } from '../runner/inroot';
 import { isAlive, processRef, type ProcessRef } from '../runner/state';
 import { groupFrozen, setGroupFrozen } from 'ns-cgroup';
-import { OCI_VERSION, type ContainerSpec } from '../spec';
+import { OCI_VERSION, type ContainerSpec, type SpecHooks } from '../spec';
+import { HOOK_KINDS, runHooks, validateHooks, type HookState } from './hooks';
 
 /** runtime.md "State": what `state` prints. */
 export interface OciState {
@@ -44,6 +45,9 @@ export interface OciState {
 /** What ROOT/ID/state.json holds. */
 interface StoredState {
   readonly id: string;
+  readonly hooks?: SpecHooks;
+  /** The container's namespaces, which startContainer hooks join. */
+  readonly kinds?: readonly NamespaceKind[];
   readonly init: ProcessRef;
   readonly bundle: string;
   readonly rootfs: string;
@@ -176,7 +180,8 @@ export class OciRuntime {
         // The pid as the caller's pid namespace sees it, at the sync point (the parked process never execs while we wait).
         const recordPid: Step = { name: 'container pid', parent: [{ action: 'call', step: 'container pid', run: ({ pid: p }) => { childPid = p; } }] };
         const started = spawn(compiled.argv, {
-          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), recordPid], env: compiled.env, cwd: compiled.cwd,
+          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), recordPid, this.createHooks(id, spec, bundle, compiled, cgroup.create)],
+          env: compiled.env, cwd: compiled.cwd,
           stdio: 'inherit', fds: consoleFd !== undefined ? { 3: fifoFd, 4: readyWrite, [CONSOLE_CHILD_FD]: consoleFd } : { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
         });
         started.catch(() => undefined);
@@ -187,7 +192,7 @@ export class OciRuntime {
         for (const ns of join) ns.close();
       }
       pid = childPid!;
-      this.record(dir, id, pid, bundle, compiled.rootfs, spec, options.pidFile);
+      this.record(dir, id, pid, bundle, compiled.rootfs, spec, options.pidFile, containerKinds(compiled, compiled.create));
       return pid;
     } catch (e) {
       if (pid !== undefined) killAndWait(pid);
@@ -223,6 +228,30 @@ export class OciRuntime {
   }
 
   /**
+   * prestart and createRuntime (runtime namespace), then createContainer (the container's
+   * namespaces, through the waiting child's pidfd): at the sync point, the namespaces made.
+   */
+  private createHooks(id: string, spec: ContainerSpec, bundle: string, compiled: CompiledContainer, create: readonly NamespaceKind[]): Step {
+    const state = (pid: number): HookState => ({ ociVersion: OCI_VERSION, id, status: 'creating', pid, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) });
+    if (!spec.hooks) return { name: 'hooks' };
+    return {
+      name: 'hooks',
+      parent: [{
+        action: 'call', step: 'hooks',
+        run: async ({ pid, pidfd }) => {
+          await runHooks(spec.hooks, 'prestart', state(pid), { runtime: true });
+          await runHooks(spec.hooks, 'createRuntime', state(pid), { runtime: true });
+          await runHooks(spec.hooks, 'createContainer', state(pid), { pidfd, kinds: containerKinds(compiled, create) });
+        },
+      }],
+    };
+  }
+
+  private hookState(s: StoredState, status: HookState['status']): HookState {
+    return { ociVersion: OCI_VERSION, id: s.id, status, ...(status !== 'stopped' ? { pid: s.init.pid } : {}), bundle: s.bundle, ...(s.annotations ? { annotations: s.annotations } : {}) };
+  }
+
+  /**
    * The container's cgroup made (recorded in `dir` first) and the step that moves the
    * process in; the kinds clone() makes lose 'cgroup', which the step unshares after the move.
    */
@@ -244,7 +273,7 @@ export class OciRuntime {
       if (e instanceof SyntaxError) throw specError('config.json', `not JSON: ${e.message}`);
       throw NsError.from(e, { syscall: 'open', path: posix.join(bundle, 'config.json'), step: '--bundle' });
     }
-    if (spec.hooks && Object.values(spec.hooks).some((h) => (h as unknown[] | undefined)?.length)) throw specError('hooks', 'are not supported by ns-run-oci yet');
+    validateHooks(spec.hooks);
     checkConsole(spec.process?.terminal ?? false, options.consoleSocket, 'process.terminal');
     const dir = this.dir(id);
     mkdirSync(this.options.root, { recursive: true, mode: 0o700 });
@@ -259,9 +288,10 @@ export class OciRuntime {
     return { spec, bundle, dir };
   }
 
-  private record(dir: string, id: string, pid: number, bundle: string, rootfs: string, spec: ContainerSpec, pidFile?: string): void {
+  private record(dir: string, id: string, pid: number, bundle: string, rootfs: string, spec: ContainerSpec, pidFile?: string, kinds?: readonly NamespaceKind[]): void {
     const state: StoredState = {
       id, init: processRef(pid), bundle, rootfs, created: new Date().toISOString(), ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      ...(spec.hooks ? { hooks: spec.hooks } : {}), ...(kinds ? { kinds } : {}),
     };
     writeAtomic(posix.join(dir, 'state.json'), JSON.stringify(state));
     if (pidFile) writeAtomic(posix.resolve(pidFile), String(pid));
@@ -271,6 +301,7 @@ export class OciRuntime {
   async run(id: string, options: CreateOptions): Promise<number> {
     const { spec, bundle, dir } = this.claim(id, options);
     try {
+      if (spec.hooks?.startContainer?.length) throw specError('hooks.startContainer', 'not run by ns-run-oci run (no start step): use create and start');
       const compiled = compileContainer(spec, { bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}) });
       const warnings = [...compiled.warnings];
       const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
@@ -280,7 +311,8 @@ export class OciRuntime {
       let child;
       try {
         child = await spawn(compiled.argv, {
-          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd)], env: compiled.env, cwd: compiled.cwd,
+          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), this.createHooks(id, spec, bundle, compiled, cgroup.create)],
+          env: compiled.env, cwd: compiled.cwd,
           stdio: 'inherit', ...(consoleFd !== undefined ? { fds: { [CONSOLE_CHILD_FD]: consoleFd } } : {}),
         });
       } finally {
@@ -288,7 +320,12 @@ export class OciRuntime {
         if (consoleFd !== undefined) sys.closeFd(consoleFd);
       }
       this.record(dir, id, child.pid, bundle, compiled.rootfs, spec, options.pidFile);
+      const s = this.stored(id)!;
+      for (const w of await runHooks(spec.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       const status = await child.exited;
+      removeContainerCgroup(dir);
+      rmSync(dir, { recursive: true, force: true });
+      for (const w of await runHooks(spec.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
     } finally {
       removeContainerCgroup(dir);
@@ -299,7 +336,7 @@ export class OciRuntime {
   /** runtime-spec features.md: what this runtime supports. */
   features(): Record<string, unknown> {
     return {
-      ociVersionMin: '1.0.0', ociVersionMax: OCI_VERSION, hooks: [],
+      ociVersionMin: '1.0.0', ociVersionMax: OCI_VERSION, hooks: [...HOOK_KINDS],
       mountOptions: [...Object.keys(MOUNT_FLAG_OPTIONS), ...Object.keys(MOUNT_PROPAGATION_OPTIONS)].sort(),
       linux: {
         namespaces: Object.keys(NAMESPACE_TYPES), capabilities: CAPABILITY_NAMES.map((n) => `CAP_${n}`),
@@ -397,6 +434,20 @@ export class OciRuntime {
   async start(id: string): Promise<void> {
     const st = this.state(id);
     if (st.status !== 'created') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot start a container that is ${st.status}: ${id}` });
+    const s = this.stored(id)!;
+    if (s.hooks?.startContainer?.length) {
+      const pidfd = sys.pidfdOpen(s.init.pid);
+      try {
+        if (fstatSync(pidfd).ino !== s.init.inode) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+        await runHooks(s.hooks, 'startContainer', this.hookState(s, 'created'), { pidfd, kinds: s.kinds ?? [] });
+      } catch (e) {
+        // runtime.md: a failing startContainer hook stops the container.
+        killAndWait(s.init.pid, s.init);
+        throw e;
+      } finally {
+        sys.closeFd(pidfd);
+      }
+    }
     const fifo = posix.join(this.dir(id), 'exec.fifo');
     // The writer is already blocked in open(2): this open pairs with it at once (fifo(7)).
     const fd = openSync(fifo, 'r');
@@ -407,6 +458,7 @@ export class OciRuntime {
       closeSync(fd);
     }
     unlinkSync(fifo);
+    for (const w of await runHooks(s.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
   }
 
   /**
@@ -458,7 +510,7 @@ export class OciRuntime {
   }
 
   /** delete: a stopped or created container's state removed (--force: a running one killed first). */
-  delete(id: string, force: boolean): void {
+  async delete(id: string, force: boolean): Promise<void> {
     checkId(id);
     const s = this.stored(id);
     if (!s) {
@@ -481,7 +533,13 @@ export class OciRuntime {
     if (status !== 'stopped') killAndWait(s.init.pid, s.init);
     removeContainerCgroup(this.dir(id));
     rmSync(this.dir(id), { recursive: true, force: true });
+    for (const w of await runHooks(s.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
   }
+}
+
+/** The namespaces the container's process is in: those made (cgroup's too, unshared late) and those joined. */
+function containerKinds(compiled: CompiledContainer, create: readonly NamespaceKind[]): NamespaceKind[] {
+  return [...new Set([...create, ...compiled.join.map((j) => j.kind)])];
 }
 
 /** The child fd the engine's console socket is placed at (after the exec fifo's 3 and 4). */
