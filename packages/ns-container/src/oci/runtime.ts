@@ -16,18 +16,18 @@
 import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, RELAYED_SIGNALS, spawn, sys, type NamespaceKind, type Step } from 'ns-core';
-import { compileContainer, openJoins, type CompiledContainer } from '../compile';
+import type { CompiledContainer } from '../compile';
+import type * as Build from './build';
 import { joinCgroupStep, makeContainerCgroup, recordedCgroup, removeContainerCgroup } from './cgroups';
-import { FLAG_OPTIONS as MOUNT_FLAG_OPTIONS, PROPAGATION_OPTIONS as MOUNT_PROPAGATION_OPTIONS } from '../compile/filesystem';
-import { CAPABILITY_NAMES } from '../runner/caps';
 import { constants } from 'node:os';
-import { processSteps } from '../compile/process';
-import { NAMESPACE_TYPES, specError, validateSpec } from '../compile/validate';
-import { resolveInRoot } from '../runner/inroot';
+import { NAMESPACE_TYPES, specError } from '../compile/validate';
 import { isAlive, processRef, type ProcessRef } from '../runner/state';
 import { groupFrozen, setGroupFrozen } from 'ns-cgroup';
 import { OCI_VERSION, type ContainerSpec, type SpecHooks } from '../spec';
 import { HOOK_KINDS, runHooks, validateHooks, type HookState } from './hooks';
+
+/** The compiler, loaded by the calls that build a process only (see build.ts). */
+const build = (): typeof Build => require('./build') as typeof Build;
 
 /** runtime.md "State": what `state` prints. */
 export interface OciState {
@@ -165,7 +165,7 @@ export class OciRuntime {
       fds.push(fifoFd);
       const [readyRead, readyWrite] = sys.pipe();
       fds.push(readyRead, readyWrite);
-      const compiled = compileContainer(spec, {
+      const compiled = build().compileContainer(spec, {
         bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
       });
       const warnings = [...compiled.warnings];
@@ -174,7 +174,7 @@ export class OciRuntime {
       for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       if (consoleFd !== undefined) fds.push(consoleFd);
-      const join = openJoins(compiled);
+      const join = build().openJoins(compiled);
       let childPid: number | undefined;
       try {
         // The pid as the caller's pid namespace sees it, at the sync point (the parked process never execs while we wait).
@@ -217,7 +217,7 @@ export class OciRuntime {
     for (const candidate of candidates) {
       if (mounted.some((m) => candidate === m || candidate.startsWith(`${m}/`))) return;
       try {
-        const r = resolveInRoot(rootfs, candidate, 'process.args[0]');
+        const r = build().resolveInRoot(rootfs, candidate, 'process.args[0]');
         if (r.kind === 'file' && (statSync(posix.join(rootfs, r.inside)).mode & 0o111) !== 0) return;
       } catch {
         // not this one
@@ -302,12 +302,12 @@ export class OciRuntime {
     const { spec, bundle, dir } = this.claim(id, options);
     try {
       if (spec.hooks?.startContainer?.length) throw specError('hooks.startContainer', 'not run by ns-run-oci run (no start step): use create and start');
-      const compiled = compileContainer(spec, { bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}) });
+      const compiled = build().compileContainer(spec, { bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}) });
       const warnings = [...compiled.warnings];
       const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
       for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
-      const join = openJoins(compiled);
+      const join = build().openJoins(compiled);
       let child;
       try {
         child = await spawn(compiled.argv, {
@@ -337,9 +337,9 @@ export class OciRuntime {
   features(): Record<string, unknown> {
     return {
       ociVersionMin: '1.0.0', ociVersionMax: OCI_VERSION, hooks: [...HOOK_KINDS],
-      mountOptions: [...Object.keys(MOUNT_FLAG_OPTIONS), ...Object.keys(MOUNT_PROPAGATION_OPTIONS)].sort(),
+      mountOptions: [...Object.keys(build().FLAG_OPTIONS), ...Object.keys(build().PROPAGATION_OPTIONS)].sort(),
       linux: {
-        namespaces: Object.keys(NAMESPACE_TYPES), capabilities: CAPABILITY_NAMES.map((n) => `CAP_${n}`),
+        namespaces: Object.keys(NAMESPACE_TYPES), capabilities: build().CAPABILITY_NAMES.map((n) => `CAP_${n}`),
         cgroup: { v1: true, v2: true, systemd: false }, seccomp: { enabled: true }, apparmor: { enabled: false }, selinux: { enabled: false },
       },
     };
@@ -365,9 +365,9 @@ export class OciRuntime {
     // The process's own part of the plan: no namespace made, no map written, no hostname set.
     const execSpec: ContainerSpec = { ...spec, hostname: undefined, domainname: undefined, process: proc,
                                       linux: { ...spec.linux, namespaces: [], uidMappings: [], gidMappings: [] } } as ContainerSpec;
-    validateSpec({ ...spec, process: proc });
+    build().validateSpec({ ...spec, process: proc });
     const warnings: string[] = [];
-    const steps = processSteps(execSpec, { rootless: process.geteuid!() !== 0, uid: process.getuid!(), gid: process.getgid!() }, warnings);
+    const steps = build().processSteps(execSpec, { rootless: process.geteuid!() !== 0, uid: process.getuid!(), gid: process.getgid!() }, warnings);
     for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
     // setns(CLONE_NEWPID) moves only children into the pid namespace (pid_namespaces(7)): the
     // program is forked past the joins, and the process that waits for it exits as it does.
