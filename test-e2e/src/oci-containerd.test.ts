@@ -33,6 +33,9 @@ describe('containerd (ctr, the runc v2 shim) --runc-binary ns-run-oci', function
   let daemon: ChildProcess;
   let ctr: (args: readonly string[]) => { status: number | null; stdout: string; stderr: string };
   const ns = `nstools-${process.pid}`;
+  // Other tests on this machine run sleeps too: ours take durations no one else uses.
+  const long = String(70000 + (process.pid % 10000));
+  const other = String(80000 + (process.pid % 10000));
 
   before(async () => {
     work = mkdtempSync(`/tmp/nstools-test-${process.pid}-ctd-`);
@@ -55,6 +58,11 @@ describe('containerd (ctr, the runc v2 shim) --runc-binary ns-run-oci', function
     for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'kill', '-s', 'SIGKILL', line]);
     for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', line]);
     for (const line of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'rm', line]);
+    // The shim keeps runc's state in /run/containerd/runc/NAMESPACE whatever containerd's own
+    // --state: a container a failed test left there is reclaimed by our delete --force.
+    const shimRoot = `/run/containerd/runc/${ns}`;
+    for (const id of existsSync(shimRoot) ? readdirSync(shimRoot) : []) spawnSync(OURS, ['--root', shimRoot, 'delete', '--force', id], { stdio: 'ignore' });
+    rmSync(shimRoot, { recursive: true, force: true });
     daemon.kill('SIGTERM');
     await new Promise((resolve) => (daemon.exitCode !== null ? resolve(undefined) : daemon.once('exit', resolve)));
     for (const m of mountPoints().filter((p) => p.startsWith(work)).reverse()) spawnSync('umount', ['-l', m]);
@@ -69,17 +77,17 @@ describe('containerd (ctr, the runc v2 shim) --runc-binary ns-run-oci', function
   });
 
   it('ctr run -d, task exec (output, status), exec -d then kill --exec-id SIGKILL ends the program itself, task kill, rm', async () => {
-    const r = ctr(['run', '-d', '--runc-binary', OURS, '--rootfs', rootfs, 'c2', 'sleep', '60']);
+    const r = ctr(['run', '-d', '--runc-binary', OURS, '--rootfs', rootfs, 'c2', 'sleep', long]);
     expect(r.status, r.stderr).to.equal(0);
     const exec = ctr(['task', 'exec', '--exec-id', 'e1', 'c2', 'sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; echo; exit 4']);
     expect(exec.status, exec.stderr).to.equal(4);
-    expect(exec.stdout).to.equal('sleep 60 \n');
+    expect(exec.stdout).to.equal(`sleep ${long} \n`);
     // The pid the shim was given is the one it signals: the program's own, or SIGKILL would end only a helper.
-    expect(ctr(['task', 'exec', '-d', '--exec-id', 'e2', 'c2', 'sleep', '61']).status).to.equal(0);
-    await waitFor('sleep 61 running', () => running(['sleep', '61']).length === 1);
+    expect(ctr(['task', 'exec', '-d', '--exec-id', 'e2', 'c2', 'sleep', other]).status).to.equal(0);
+    await waitFor('the exec\'d sleep running', () => running(['sleep', other]).length === 1);
     const killed = ctr(['task', 'kill', '--exec-id', 'e2', '-s', 'SIGKILL', 'c2']);
     expect(killed.status, killed.stderr).to.equal(0);
-    await waitFor('sleep 61 gone', () => running(['sleep', '61']).length === 0, 5000);
+    await waitFor('the exec\'d sleep gone', () => running(['sleep', other]).length === 0, 5000);
     const ps = ctr(['task', 'ps', 'c2']);
     expect(ps.status, ps.stderr).to.equal(0);
     expect(ps.stdout.trim().split('\n').length, ps.stdout).to.equal(2);
@@ -88,7 +96,7 @@ describe('containerd (ctr, the runc v2 shim) --runc-binary ns-run-oci', function
     await waitFor('c2 stopped', () => /STOPPED/.test(ctr(['task', 'ls']).stdout));
     expect(ctr(['task', 'rm', 'c2']).status).to.equal(0);
     expect(ctr(['container', 'rm', 'c2']).status).to.equal(0);
-    expect(running(['sleep', '60'])).to.deep.equal([]);
+    expect(running(['sleep', long])).to.deep.equal([]);
   });
 
   it('a failing create: ctr\'s error is ns-run-oci\'s message, as the shim read it from log.json', () => {
@@ -97,5 +105,6 @@ describe('containerd (ctr, the runc v2 shim) --runc-binary ns-run-oci', function
     expect(r.stderr).to.include('OCI runtime create failed');
     expect(r.stderr).to.include('exec: "no-such-program": executable file not found in $PATH');
     expect(ctr(['container', 'ls', '-q']).stdout).to.equal('');
+    expect(existsSync(`/run/containerd/runc/${ns}`) ? readdirSync(`/run/containerd/runc/${ns}`) : [], 'state the shim\'s runtime left').to.deep.equal([]);
   });
 });

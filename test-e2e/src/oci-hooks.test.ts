@@ -95,14 +95,15 @@ describe('ns-run-oci: hooks', function () {
     const failed = oci(['create', '--bundle', work, 'h2']);
     expect(failed.status).to.not.equal(0);
     expect(failed.stderr, failed.stderr).to.include(`hooks.createContainer[0] (${join(work, 'fail.sh')}) exited with status 3: the hook says no`);
-    bundle({ createRuntime: [{ path: '/bin/sleep', args: ['sleep', '20'], timeout: 1 }] });
+    const seconds = String(90000 + (process.pid % 10000));
+    bundle({ createRuntime: [{ path: '/bin/sleep', args: ['sleep', seconds], timeout: 1 }] });
     const started = Date.now();
     const timedOut = oci(['create', '--bundle', work, 'h3']);
     expect(timedOut.status).to.not.equal(0);
     expect(timedOut.stderr).to.include('hooks.createRuntime[0] (/bin/sleep) timed out after 1 s');
     expect(Date.now() - started).to.be.below(15000);
     expect(existsSync(root) ? readdirSync(root) : []).to.deep.equal([]);
-    expect(spawnSync('pgrep', ['-f', '^sleep 20$']).status, 'no hook left').to.equal(1);
+    expect(spawnSync('pgrep', ['-f', `^sleep ${seconds}$`]).status, 'no hook left').to.equal(1);
   });
 
   it('a failing poststop hook is a warning: delete succeeds; a relative hook path is refused, naming the field', () => {
