@@ -83,7 +83,7 @@ describe('ns-run-oci: linux.resources under cgroupsPath', function () {
     bundle(['sleep', '60'], (spec) => {
       spec.linux.cgroupsPath = path;
       spec.linux.resources = {
-        memory: { limit: 64 << 20, reservation: 32 << 20 }, pids: { limit: 50 }, cpu: { shares: 512, quota: 50000, period: 100000 },
+        memory: { limit: 64 << 20, reservation: 32 << 20, swap: 128 << 20 }, pids: { limit: 50 }, cpu: { shares: 512, quota: 50000, period: 100000 },
         devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 4, minor: 64, access: 'rw' }],
       };
     });
@@ -99,6 +99,8 @@ describe('ns-run-oci: linux.resources under cgroupsPath', function () {
     const read = (c: string, file: string) => readFileSync(join(dirs.get(c)!, file), 'utf8').trim();
     expect(read('memory', 'memory.limit_in_bytes')).to.equal(String(64 << 20));
     expect(read('memory', 'memory.soft_limit_in_bytes')).to.equal(String(32 << 20));
+    // OCI's swap is memory plus swap, as v1's memsw counts it (this host accounts swap)
+    expect(read('memory', 'memory.memsw.limit_in_bytes')).to.equal(String(128 << 20));
     expect(read('pids', 'pids.max')).to.equal('50');
     expect(read('cpu', 'cpu.shares')).to.equal('512');
     expect(read('cpu', 'cpu.cfs_quota_us')).to.equal('50000');
