@@ -165,12 +165,17 @@ export class OciRuntime {
       fds.push(fifoFd);
       const [readyRead, readyWrite] = sys.pipe();
       fds.push(readyRead, readyWrite);
+      // config.json's MUST rules before anything exists; the cgroup before the compile, whose cgroup mount shows it.
+      build().validateSpec(spec);
+      const warnings: string[] = [];
+      const cgroup = this.withCgroup(dir, id, spec, warnings);
       const compiled = build().compileContainer(spec, {
         bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
+        ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}),
       });
-      const warnings = [...compiled.warnings];
+      warnings.push(...compiled.warnings);
       this.checkProgram(spec, compiled.rootfs);
-      const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
+      const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
       for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       if (consoleFd !== undefined) fds.push(consoleFd);
@@ -180,7 +185,7 @@ export class OciRuntime {
         // The pid as the caller's pid namespace sees it, at the sync point (the parked process never execs while we wait).
         const recordPid: Step = { name: 'container pid', parent: [{ action: 'call', step: 'container pid', run: ({ pid: p }) => { childPid = p; } }] };
         const started = spawn(compiled.argv, {
-          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), recordPid, this.createHooks(id, spec, bundle, compiled, cgroup.create)],
+          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), recordPid, this.createHooks(id, spec, bundle, compiled, create)],
           env: compiled.env, cwd: compiled.cwd,
           stdio: 'inherit', fds: consoleFd !== undefined ? { 3: fifoFd, 4: readyWrite, [CONSOLE_CHILD_FD]: consoleFd } : { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
         });
@@ -255,11 +260,11 @@ export class OciRuntime {
    * The container's cgroup made (recorded in `dir` first) and the step that moves the
    * process in; the kinds clone() makes lose 'cgroup', which the step unshares after the move.
    */
-  private withCgroup(dir: string, id: string, spec: ContainerSpec, compiled: CompiledContainer, warnings: string[]) {
+  private withCgroup(dir: string, id: string, spec: ContainerSpec, warnings: string[]) {
     const record = makeContainerCgroup(dir, id, spec, warnings, process.geteuid!() !== 0);
-    if (!record) return { record, steps: [], create: compiled.create };
-    const ownNamespace = compiled.create.includes('cgroup');
-    return { record, steps: [joinCgroupStep(record, ownNamespace)], create: compiled.create.filter((k) => k !== 'cgroup') };
+    if (!record) return { record, steps: [] };
+    const ownNamespace = (spec.linux?.namespaces ?? []).some((n) => n.type === 'cgroup' && n.path === undefined);
+    return { record, steps: [joinCgroupStep(record, ownNamespace)] };
   }
 
   /** Reads the bundle's config.json and claims ROOT/ID (EEXIST for a taken id). */
@@ -302,16 +307,21 @@ export class OciRuntime {
     const { spec, bundle, dir } = this.claim(id, options);
     try {
       if (spec.hooks?.startContainer?.length) throw specError('hooks.startContainer', 'not run by ns-run-oci run (no start step): use create and start');
-      const compiled = build().compileContainer(spec, { bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}) });
-      const warnings = [...compiled.warnings];
-      const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
+      build().validateSpec(spec);
+      const warnings: string[] = [];
+      const cgroup = this.withCgroup(dir, id, spec, warnings);
+      const compiled = build().compileContainer(spec, {
+        bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}), ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}),
+      });
+      warnings.push(...compiled.warnings);
+      const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
       for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       const join = build().openJoins(compiled);
       let child;
       try {
         child = await spawn(compiled.argv, {
-          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), this.createHooks(id, spec, bundle, compiled, cgroup.create)],
+          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), this.createHooks(id, spec, bundle, compiled, create)],
           env: compiled.env, cwd: compiled.cwd,
           stdio: 'inherit', ...(consoleFd !== undefined ? { fds: { [CONSOLE_CHILD_FD]: consoleFd } } : {}),
         });
