@@ -194,4 +194,25 @@ describe('ns-run-oci: linux.resources under cgroupsPath', function () {
     expect(del.status, del.stderr).to.equal(0);
     expect(leftovers()).to.deep.equal([]);
   });
+
+  it('ps lists the processes of the container\'s group (the host\'s pid namespace shared: not the host\'s), kill --all ends them all', async () => {
+    bundle(['sh', '-c', 'sleep 600 & sleep 600 & wait'], (spec) => {
+      spec.linux.cgroupsPath = `/${top}`;
+      spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
+    });
+    expect(spawnSync(OURS, ['--root', root, 'create', '--bundle', work, '--pid-file', join(work, 'pid'), 'cg2'], { stdio: 'ignore', timeout: 20000 }).status).to.equal(0);
+    const pid = Number(readFileSync(join(work, 'pid'), 'utf8'));
+    expect(oci(root, ['start', 'cg2']).status).to.equal(0);
+    const group = join(hierarchies().get('pids')!, top, 'cgroup.procs');
+    await waitFor('two sleeps', () => readFileSync(group, 'utf8').trim().split('\n').length === 3);
+    const ps = oci(root, ['ps', '--format', 'json', 'cg2']);
+    expect(ps.status, ps.stderr).to.equal(0);
+    const listed = JSON.parse(ps.stdout) as number[];
+    expect(listed[0]).to.equal(pid);
+    expect([...listed].sort((a, b) => a - b)).to.deep.equal(readFileSync(group, 'utf8').trim().split('\n').map(Number).sort((a, b) => a - b));
+    expect(oci(root, ['kill', '--all', 'cg2', 'KILL']).status).to.equal(0);
+    await waitFor('the group empty', () => readFileSync(group, 'utf8').trim() === '');
+    expect(oci(root, ['delete', 'cg2']).status).to.equal(0);
+    expect(leftovers()).to.deep.equal([]);
+  });
 });

@@ -22,7 +22,7 @@ import { joinCgroupStep, makeContainerCgroup, recordedCgroup, removeContainerCgr
 import { constants } from 'node:os';
 import { NAMESPACE_TYPES, specError } from '../compile/validate';
 import { isAlive, processRef, type ProcessRef } from '../runner/state';
-import { groupFrozen, setGroupFrozen } from 'ns-cgroup';
+import { groupFrozen, processesIn, setGroupFrozen } from 'ns-cgroup';
 import { OCI_VERSION, type ContainerSpec, type SpecHooks } from '../spec';
 import { HOOK_KINDS, runHooks, validateHooks, type HookState } from './hooks';
 
@@ -472,13 +472,16 @@ export class OciRuntime {
   }
 
   /**
-   * The container's processes, as host pids: those in its init's pid namespace (no cgroup of
-   * its own yet to list them from), the init first.
+   * The container's processes, as host pids, the init first: those in its cgroup, as runc
+   * lists them (a container sharing the host's pid namespace has only those); without a
+   * cgroup of its own (rootless), those in its init's pid namespace.
    */
   processes(id: string): number[] {
     const s = this.stored(id);
     if (!s) throw notFound(id);
     if (!isAlive(s.init)) return [];
+    const cgroup = recordedCgroup(this.dir(id));
+    if (cgroup) return [s.init.pid, ...processesIn(cgroup.leaves).filter((p) => p !== s.init.pid)];
     const ns = (pid: number | string) => {
       try {
         return readlinkSync(`/proc/${pid}/ns/pid`);
