@@ -110,6 +110,34 @@ async function cliSection() {
   }
 }
 
+/**
+ * The start-up keys on the other Node lines nstools supports (the pinned binaries of
+ * scripts/test-node-lines.js, fetched once): the cli section run by that Node, with it first on
+ * PATH (the repository's bins start `node` from PATH) and the bins' code caches written for it
+ * first (scripts/build-bundles.js --cache: a cache serves one Node binary). Keys: KEY@LINE.
+ */
+async function linesSection() {
+  const own = process.versions.node.split('.')[0];
+  const lines = ['22', '24', '26'].filter((l) => l !== own);
+  const fetched = spawnSync(process.execPath, [path.join(root, 'scripts/test-node-lines.js'), '--fetch-only', '--lines', lines.join(',')], { encoding: 'utf8' });
+  if (fetched.status !== 0) return skip('cli_vs_node@LINE', `the pinned Node lines could not be fetched: ${fetched.stderr.trim()}`);
+  const nodes = fetched.stdout.trim().split('\n');
+  for (const [i, node] of nodes.entries()) {
+    const env = { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}` };
+    const cached = spawnSync(node, [path.join(root, 'scripts/build-bundles.js'), '--cache'], { env, stdio: 'inherit' });
+    if (cached.status !== 0) throw new Error(`bench: writing the code caches for ${node} failed`);
+    const out = path.join(build, `lines-${lines[i]}.json`);
+    fs.mkdirSync(build, { recursive: true });
+    fs.rmSync(out, { force: true });
+    const r = spawnSync(node, [__filename, '--lines-child', out, ...(quick ? ['--quick'] : [])], { env, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`bench: the cli section on ${node} failed (exit ${r.status})`);
+    const part = JSON.parse(fs.readFileSync(out, 'utf8'));
+    for (const row of part.rows) record(`${row.key}@${lines[i]}`, row.ratio, row.target, `Node ${part.node}: ${row.detail}`);
+    for (const [k, v] of Object.entries(part.medians_ms)) results.medians_ms[`${k}@${lines[i]}`] = v;
+    results.skipped.push(...part.skipped.map((sk) => ({ ...sk, key: `${sk.key}@${lines[i]}` })));
+  }
+}
+
 async function netSection() {
   const benchModule = path.join(__dirname, 'veth.js');
   if (!have('ip')) return skip('veth_vs_iproute2', 'iproute2 (ip) is not installed');
@@ -353,6 +381,11 @@ function imageArchive() {
  * against `podman load -i`, each into a store of its own made fresh for every run. Before each
  * run (untimed) the file system is synced, so neither pays for the other's dirty pages, and
  * after it (untimed) the store is removed.
+ * run_image_vs_podman: `ns-run run --rm IMAGE /bin/true` against `podman run --rm IMAGE
+ * /bin/true` (runc: crun refuses this host's hybrid cgroup layout; cgroupfs), the busybox image
+ * loaded once (untimed) into each one's throwaway store. Both with --network none: podman's
+ * default bridge would change the host's links and firewall, which other runs on this machine
+ * check, and ns-run's default veth is measured by network_attach_vs_podman.
  */
 async function imageSection() {
   if (!have('podman')) return skip('image_load_vs_podman', 'podman is not installed');
@@ -380,8 +413,47 @@ async function imageSection() {
     results.medians_ms.image_load_ns_image = median(a);
     results.medians_ms.image_load_podman = median(b);
     record('image_load_vs_podman', pairedRatio(a, b), 0.5, `${fmt(median(a))} vs ${fmt(median(b))}`);
+    await runImage(work);
   } finally {
+    // podman's overlay mounts under its root go before the directory does.
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(work));
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
     fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function runImage(work) {
+  if (!have('runc')) return skip('run_image_vs_podman', 'runc is not installed');
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/cli.js'))) return skip('run_image_vs_podman', 'ns-run is not built');
+  const image = 'localhost/nstools-bench-run:1';
+  const conf = path.join(work, 'containers.conf');
+  // Limits this machine's root can grant (no CAP_SYS_RESOURCE, a 20000 open-files hard limit),
+  // as test-e2e's podman tests set them.
+  fs.writeFileSync(conf, ['[containers]', 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
+    '[engine]', 'cgroup_manager = "cgroupfs"', 'events_logger = "none"', 'runtime = "runc"', ''].join('\n'));
+  const env = { ...process.env, CONTAINERS_CONF: conf };
+  const podman = ['podman', '--root', `${work}/p/root`, '--runroot', `${work}/p/run`, '--tmpdir', `${work}/p/tmp`];
+  const store = path.join(work, 'ns-run-store');
+  const must = (argv, input) => {
+    const r = spawnSync(argv[0], argv.slice(1), { env, encoding: 'utf8', ...(input ? { input } : {}), stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
+    if (r.status !== 0) throw new Error(`bench: ${argv.join(' ')}: ${r.stderr}`);
+  };
+  const tar = path.join(work, 'busybox.tar');
+  const saved = path.join(work, 'busybox.docker.tar');
+  must(['tar', '-C', busyboxRootfs(), '-cf', tar, '.']);
+  must([...podman, 'import', '--change', 'CMD ["/bin/sh"]', tar, image]);
+  must([...podman, 'save', '-q', '--format', 'docker-archive', '-o', saved, image]);
+  must([bin('ns-run'), 'load', '-q', '--storage', store, '-i', saved]);
+  try {
+    const ours = new Command('ns-run run', [bin('ns-run'), 'run', '--rm', '--storage', store, '--network', 'none', image, '/bin/true']);
+    const theirs = new Command('podman run', [...podman, 'run', '--rm', '--network', 'none', image, '/bin/true'], { env });
+    const [a, b] = await interleave([ours, theirs], ROUNDS.container, 2);
+    results.medians_ms.run_image_ns_run = median(a);
+    results.medians_ms.run_image_podman = median(b);
+    record('run_image_vs_podman', pairedRatio(a, b), 0.5, `${fmt(median(a))} vs ${fmt(median(b))}`);
+  } finally {
+    spawnSync(podman[0], [...podman.slice(1), 'rm', '-af'], { env, stdio: 'ignore' });
+    spawnSync(podman[0], [...podman.slice(1), 'rmi', '-af'], { env, stdio: 'ignore' });
   }
 }
 
@@ -527,12 +599,18 @@ function writeOutputs() {
     await heldContainerSection();
     return;
   }
+  if (process.argv.includes('--lines-child')) {
+    await cliSection();
+    const out = process.argv[process.argv.indexOf('--lines-child') + 1];
+    fs.writeFileSync(out, JSON.stringify({ node: process.version, medians_ms: results.medians_ms, skipped: results.skipped, rows }));
+    return;
+  }
   if (process.argv.includes('--container-section')) {
     await containerSection();
     fs.writeFileSync(sectionOut, JSON.stringify({ ratios: results.ratios, medians_ms: results.medians_ms, skipped: results.skipped, rows }));
     return;
   }
-  const sections = { spawn: spawnSection, cli: cliSection, net: netSection, container: containerSection, oci: ociSection,
+  const sections = { spawn: spawnSection, cli: cliSection, lines: linesSection, net: netSection, container: containerSection, oci: ociSection,
     network: networkSection, image: imageSection, held: heldSection, 'held-container': heldContainerSection, rss: rssSection };
   // `--section NAME` (repeatable) runs only those, for a quick look while working: it prints,
   // and leaves results.json and the README table as the last full run wrote them.

@@ -14,19 +14,21 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
   execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
-import { liveStatus } from './lifecycle';
+import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
 import {
-  bindTargets, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
+  addPublished, bindTargets, enableLocalnet, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, removePublished,
   type Attachment, type PublishSpec, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
 import { assembleFilesystem, parseTmpfs } from './rootfs';
+import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
-import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions, type ContainerPlan } from './options';
+import { leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
+import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
@@ -54,13 +56,14 @@ export interface Container {
  *   removing everything made so far.
  */
 export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
-  const plan = planContainer(argv, options);
+  let plan = planContainer(argv, options);
   const rootless = plan.identity.mode !== 'range';
   if (rootless && liveContainers > 0) {
     throw new NsError({ errno: 16, code: 'EBUSY', message: 'a rootless runner runs one container at a time: the running one\'s init shares ' +
       'this process\'s memory, which stays undumpable while it lives, and the next container\'s setup needs to reach its own child through it' });
   }
   const store = new StateStore(options.stateDir).prepare();
+  reclaimDead(store);
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has: no
   // janitor (a Node process that would outlive the exec). A failure before the exec is undone here.
@@ -76,13 +79,23 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   let child: NsChild | undefined;
   let counted = false;
   try {
+    const id = randomBytes(32).toString('hex');
+    // The container's own ids (root's containers): leased before anything is made with them.
+    let idRange: IdRangeLease | undefined;
+    if (plan.identity.autoRange) {
+      const lease = idRange = leaseIdRange(store, { name: plan.name, id, runner: processRef(process.pid) });
+      undo.unshift(() => releaseIdRange(lease));
+      janitor.track({ type: 'file', path: lease.file });
+      plan = withIdRange(plan, lease.outer);
+    }
+    const leases = [...(idRange ? [idRange.file] : [])];
     const initial: ContainerState = {
       version: STATE_VERSION, name: plan.name, created: new Date().toISOString(), status: 'creating',
       runner: processRef(process.pid), argv: plan.argv, rootfs: plan.rootfs ?? null, network: plan.network, ports: plan.publish,
       ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16), seccomp: plan.seccompProfile,
-      id: randomBytes(32).toString('hex'), autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
+      id, autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
     };
     let latest = initial;
     claimName(store, initial);
@@ -106,8 +119,20 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'link', name: held.lease.hostInterface });
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
     }
+    // As root with an address to send to, ports are published by DNAT (network/dnat.ts) and
+    // the proxy only holds the host ports (it never dials); otherwise it carries the bytes.
     const proxy = await PortProxy.listen(plan.publish);
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
+    const dnat = !rootless && plan.publish.length && (subnet || attachment)
+      ? { container: plan.name, holder: initial.runner, ports: plan.publish,
+          ...(subnet ? { address: subnet.peer, ifname: subnet.hostInterface } : { address: attachment!.lease.address, ifname: attachment!.network.bridge }) }
+      : undefined;
+    if (dnat) {
+      const owner = addPublished(dnat);
+      undo.unshift(() => removePublished(owner));
+      // A veth's host end exists only once the container does (below).
+      if (attachment) enableLocalnet(dnat);
+    }
 
     let filesystem = plan.filesystem;
     if (plan.image) {
@@ -121,7 +146,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
         { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
     }
-    const fs = assembleFilesystem(filesystem);
+    // As root, the rootfs and volumes as idmapped detached trees (idmap.ts); our copies of their fds close once the child has them.
+    const idmapped = await idmappedTrees(filesystem, plan.identity);
+    undo.push(() => idmapped.close());
+    const fs = assembleFilesystem({ ...filesystem, trees: idmapped.trees });
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
     const view = plan.image?.view ?? (plan.rootfs !== undefined ? directoryView(plan.rootfs) : undefined);
     if (view) {
@@ -135,7 +163,12 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
     const steps = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup);
-    if (inPlace) await execContainer(plan, steps, env, store, initial, subnet?.lease, options);
+    const addresses = {
+      ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
+      ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
+                         attachment: attachment.inspect } : {}),
+    };
+    if (inPlace) await execContainer(plan, steps, env, store, { ...initial, ...addresses, env }, [...leases, ...(subnet ? [subnet.lease] : [])], options);
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
     counted = true;
@@ -149,12 +182,13 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       steps, env, cwd: plan.workdir,
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
-        supervise: detachedSupervisor(store, initial, subnet?.lease, cgroup),
+        supervise: detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], cgroup),
       } : {
         killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
         ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
       }),
     });
+    idmapped.close();
 
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
     // the init's pidfd stays valid if it is not reaped yet (a program that ended at once may
@@ -163,9 +197,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const gone = child.exitStatus !== undefined;
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
     if (!gone) {
-      if (plan.publish.length && subnet) proxy.dialer(vethDialer(subnet.peer));
-      else if (plan.publish.length && attachment) proxy.dialer(vethDialer(attachment.lease.address));
-      else if (plan.publish.length && !rootless) {
+      if (dnat && subnet) enableLocalnet(dnat);
+      else if (dnat) {
+        // The rules carry the traffic.
+      } else if (plan.publish.length && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
@@ -176,10 +211,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         ...(options.detach && program
           ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program }
           : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
-        ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
-        ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
-                           attachment: attachment.inspect } : {}),
-        cgroups: cgroup?.payload ?? [], env,
+        ...addresses, cgroups: cgroup?.payload ?? [], env,
       });
     }
     if (plan.publish.length && rootless && program) {
@@ -273,13 +305,15 @@ function createImageRoot(plan: ContainerPlan): ContainerRoot {
   const image = plan.image!;
   const owner = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
   const options = { readOnly: plan.filesystem.readOnly ?? false, ...(owner ? { owner } : {}) };
+  let root: ContainerRoot;
   try {
-    return image.store.createContainerRoot(image.id, plan.name, options);
+    root = image.store.createContainerRoot(image.id, plan.name, options);
   } catch (e) {
     if ((e as NsError).code !== 'EEXIST') throw e;
     image.store.removeContainerRoot(plan.name);
-    return image.store.createContainerRoot(image.id, plan.name, options);
+    root = image.store.createContainerRoot(image.id, plan.name, options);
   }
+  return root;
 }
 
 /** Path of the on-exit command of a detached container's supervisor (reap-main.ts). */
@@ -287,15 +321,15 @@ const REAP_MAIN = join(__dirname, 'reap-main.js');
 
 /**
  * A detached container's supervisor: what TypeScript would have removed at the end becomes
- * its cleanup words (the cgroup, deepest first; the subnet lease), then reap-main records the
+ * its cleanup words (the cgroup, deepest first; the id range and subnet leases), then reap-main records the
  * exit and removes the image root (and, with --rm, the state).
  */
-function detachedSupervisor(store: StateStore, state: ContainerState, lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseOptions {
+function detachedSupervisor(store: StateStore, state: ContainerState, leases: readonly string[], cgroup: ContainerCgroup | undefined): SuperviseOptions {
   return {
     detach: true,
     cleanup: [
       ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
-      ...(lease !== undefined ? [{ unlink: lease }] : []),
+      ...leases.map((lease) => ({ unlink: lease })),
     ],
     onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
   };
@@ -323,11 +357,11 @@ function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptio
  * process then becomes the container's C supervisor in place (keeping ns-run's pid, which
  * the caller's shell waits for), and its program is unshared into the rest after a relay
  * fork (unshare(CLONE_NEWPID) puts only the next child in it: the init stays PID 1). At the
- * end the supervisor removes the subnet lease and runs reap-main, which records the exit and
+ * end the supervisor removes the id range and subnet leases and runs reap-main, which records the exit and
  * removes the image root and the state. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             lease: string | undefined, options: ContainerOptions): Promise<never> {
+                             leases: readonly string[], options: ContainerOptions): Promise<never> {
   const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
   // veth goes with the network namespace, once the container's end has closed it).
@@ -341,14 +375,17 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     await holder.exited;
   }
   const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
-  // The image root as root has its own relay (rootfs.ts); every other plan gets one here.
+  // A step that unshares in the child (createInChild) brings its own relay; every other plan gets one here.
   const hasRelay = rest.some((s) => s.createInChild);
   const relay: Step = { name: 'relay', createInChild: true, child: [
     { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'relay' }] };
   store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
-    cleanup: lease !== undefined ? [{ unlink: lease }] : [],
+    // The init dies of a signal only when killed from outside (SIGKILL): that is the
+    // container's status, which docker reports as 128+N; the runner itself was not killed.
+    signalAsCode: true,
+    cleanup: leases.map((lease) => ({ unlink: lease })),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
   // After the security step, whose first ops make the process root of the joined namespace:
@@ -356,10 +393,29 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
   const security = rest.findIndex((s) => s.name === 'ns-run security');
   const ordered = hasRelay ? rest : [...rest.slice(0, security + 1), relay, ...rest.slice(security + 1)];
   return execInPlace(plan.argv, {
-    steps: ordered, join: joined, env, cwd: plan.workdir, supervise,
+    steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
     programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
   });
 }
+
+/**
+ * PR_SET_PDEATHSIG is per process and cleared in a fork's child (prctl(2)): the process past
+ * each relay fork (the container's init, PID 1 of its pid namespace) gets its own, so that a
+ * SIGKILL of the supervisor takes the whole container down, level by level (the kernel sends
+ * it to PID 1 too, as it comes from the parent namespace), instead of leaving it orphaned.
+ */
+function relaysDieWithParent(step: Step): Step {
+  if (!step.child?.some(isRelayFork)) return step;
+  return { ...step, child: step.child.flatMap((op) => (isRelayFork(op)
+    ? [op, { op: 'prctl' as const, option: PR_SET_PDEATHSIG, args: [constants.signals.SIGKILL], phase: op.phase, step: op.step ?? step.name }]
+    : [op])) };
+}
+
+function isRelayFork(op: NonNullable<Step['child']>[number]): boolean {
+  return op.op === 'fork' && !op.init;
+}
+
+const PR_SET_PDEATHSIG = 1;
 
 /** docker's ExitCode: the program's status, or 128+N when signal N ended it. */
 export function dockerExitCode(status: ExitStatus): number {
@@ -379,7 +435,9 @@ function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNul
     tmpfs: [...(plan.filesystem.tmpfs ?? [])], readOnly: plan.filesystem.readOnly ?? false,
     ...(memory !== undefined ? { memory } : {}), ...(pidsLimit !== undefined ? { pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}),
     capAdd: [...(options.capAdd ?? [])], capDrop: [...(options.capDrop ?? [])],
-    usernsMode: plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode,
+    ...(plan.filesystem.shmSize !== undefined ? { shmSize: plan.filesystem.shmSize } : {}),
+    usernsMode: plan.identity.usernsMode || (plan.identity.mode !== 'range' ? plan.identity.mode
+      : `${options.usernsRange === undefined ? 'auto' : 'range'} ${[plan.identity.uidMap[0]!].map((r) => `${r.inner}:${r.outer}:${r.count}`)[0]}`),
   };
 }
 
