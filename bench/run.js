@@ -285,6 +285,47 @@ async function ociSection() {
   results.medians_ms.oci_lifecycle_ns_run_oci = median(samples[0]);
   results.medians_ms.oci_lifecycle_runc = median(samples[1]);
   record('oci_lifecycle_vs_runc', pairedRatio(samples[0], samples[1]), 2.0, `${fmt(median(samples[0]))} vs ${fmt(median(samples[1]))}`);
+  await podmanRunSection(ours, rootfs);
+}
+
+/**
+ * podman_run_vs_crun: `podman run --rm IMAGE true` with ns-run-oci / with runc, the same podman
+ * in the same run (crun 1.8 refuses this host's hybrid cgroup layout, so runc stands in as the
+ * issue allows). podman's own root, runroot, tmpdir and containers.conf under bench/build
+ * (default ulimits this machine's root may set, the runtime named in [engine.runtimes]).
+ */
+async function podmanRunSection(ours, rootfs) {
+  if (!have('podman')) return skip('podman_run_vs_crun', 'podman is not installed');
+  const dir = path.join(build, 'podman-oci');
+  const conf = path.join(dir, 'containers.conf');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(conf, ['[containers]', 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]', '[engine]', 'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"', '[engine.runtimes]', `ns-run-oci = ["${ours}"]`, ''].join('\n'));
+  const env = { ...process.env, CONTAINERS_CONF: conf };
+  const base = ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs'];
+  const image = 'localhost/nstools-bench-oci:latest';
+  const podman = (args, opts = {}) => spawnSync('podman', [...base, ...args], { env, stdio: 'ignore', ...opts });
+  const tar = spawnSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });
+  if (podman(['import', '-', image], { input: tar.stdout, stdio: ['pipe', 'ignore', 'ignore'] }).status !== 0) throw new Error('bench: podman import failed');
+  const runWith = (runtime) => ({ name: runtime, async once() {
+    const t0 = process.hrtime.bigint();
+    const r = podman(['--runtime', runtime, 'run', '--rm', '--network', 'none', image, 'true']);
+    if (r.status !== 0) throw new Error(`podman run with ${runtime} failed (exit ${r.status})`);
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  }, close() {} });
+  try {
+    const samples = await interleave([runWith('ns-run-oci'), runWith('runc')], ROUNDS.container, 1);
+    results.medians_ms.podman_run_ns_run_oci = median(samples[0]);
+    results.medians_ms.podman_run_runc = median(samples[1]);
+    record('podman_run_vs_crun', pairedRatio(samples[0], samples[1]), 1.2, `${fmt(median(samples[0]))} vs ${fmt(median(samples[1]))} (runc)`);
+  } finally {
+    podman(['rm', '-af']);
+    podman(['rmi', '-af']);
+    // podman's vfs layers and shm mounts under its root go before the directory does
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(dir));
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
