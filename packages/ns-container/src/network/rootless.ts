@@ -28,7 +28,7 @@ import type { VethOptions } from 'ns-net';
 import { planIdentity } from '../runner/identity';
 import { defaultStateRoot, isAlive, privateDir, processRef, type ProcessRef } from '../runner/state';
 import { helperInside, outputOf } from './inside';
-import { replaceFile, withLock, type NetworkConfig, type NetworkDirs } from './store';
+import { replaceFile, withLock, type NetworkConfig } from './store';
 
 export interface RootlessNetns {
   readonly holder: ProcessRef;
@@ -37,11 +37,6 @@ export interface RootlessNetns {
   /** Whether this call made it. */
   readonly made: boolean;
   close(): void;
-}
-
-/** Where a user's networks are: definitions and runtime state, in their state directory. */
-export function rootlessNetworkDirs(stateRoot = defaultStateRoot()): NetworkDirs {
-  return { config: posix.join(stateRoot, 'network-defs'), run: posix.join(stateRoot, 'networks') };
 }
 
 /** The holder's record in the user's state directory. */
@@ -145,13 +140,14 @@ export async function attachInside(netns: Pick<RootlessNetns, 'pidfd'>, veth: Ve
     throw new NsError({ errno: 5, code: 'EIO', message: `rootless attach: the helper said '${ready}'` });
   }
   const pidfd = sys.pidfdOpen(helper.pid);
+  let released: Promise<void> | undefined;
   return {
     pidfd,
-    release: async () => {
+    release: () => (released ??= (async () => {
       sys.closeFd(pidfd);
       helper.stdin!.end();
       await helper.exited;
-    },
+    })()),
   };
 }
 
@@ -168,4 +164,20 @@ function firstLine(child: NsChild): Promise<string> {
     child.stdout!.on('data', onData);
     child.stdout!.once('end', () => resolve(data));
   });
+}
+
+/**
+ * A container's attachment to a network of an ordinary user: the network made whole in their
+ * rootless namespace, then a container network namespace made there with the attachment's
+ * veth. The container joins `join` (the helper's user and network namespaces) and unshares
+ * the rest after it; release() once it has joined.
+ */
+export async function attachRootless(config: NetworkConfig, veth: VethOptions, stateRoot = defaultStateRoot()): Promise<RootlessAttachment> {
+  const netns = await rootlessNetns(stateRoot);
+  try {
+    await ensureNetworkInside(netns, config);
+    return await attachInside(netns, veth);
+  } finally {
+    netns.close();
+  }
 }
