@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { busyboxRootfs, LAUNCHER, removeTree, ThrowawayUser, uniqueName, until, type Started } from './helpers';
 
@@ -81,6 +82,32 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     }
   };
   const inHolder = (args: string[]) => execFileSync('nsenter', ['-t', String(holderPid()), '-n', ...args], { encoding: 'utf8' });
+
+  it('egress through pasta: a container on a network reaches a server of the host\'s (pasta maps the gateway to the host)', async function () {
+    // pasta opens /dev/net/tun as the user; Debian makes it 0666, a host may not.
+    if (user.run(['sh', '-c', 'test -r /dev/net/tun -a -w /dev/net/tun']).status !== 0) {
+      process.stderr.write('      skipped: /dev/net/tun is not open to ordinary users on this host (mode 0600), so pasta cannot run for them\n');
+      this.skip();
+    }
+    const route = readFileSync('/proc/net/route', 'utf8').split('\n').map((l) => l.split('\t')).find((f) => f[1] === '00000000');
+    if (!route) {
+      process.stderr.write('      skipped: the host has no default route, which pasta\'s gateway mapping needs\n');
+      this.skip();
+    }
+    const gateway = Buffer.from(route![2]!, 'hex').reverse().join('.');
+    const server = createServer((s) => s.end(`seen ${s.remoteAddress}\n`));
+    const port = 26000 + (process.pid % 20000);
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    try {
+      const net = uniqueName('regress');
+      ok(run(['network', 'create', net]));
+      const r = run(['--network', net, '--', 'sh', '-c', `wget -q -T 2 -t 3 -O - http://${gateway}:${port}/ || nc -w 2 ${gateway} ${port} </dev/null`]);
+      expect(r.stdout, r.stderr).to.match(/^seen (::ffff:)?127\.0\.0\.1\n$/);
+      ok(run(['network', 'rm', net]));
+    } finally {
+      server.close();
+    }
+  });
 
   it('two containers on a network reach each other by name; another network cannot; rm removes the bridge; nothing is left', async () => {
     const net = uniqueName('rweb');
