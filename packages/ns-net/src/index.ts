@@ -3,6 +3,8 @@
  * `ip`), a spawn step giving a program its own namespace with `lo` up and a veth link, and
  * named namespaces shared with `ip netns`.
  */
+import type * as Show from './show';
+
 export { net, preparedNet, type NetOptions, type VethOptions } from './step';
 export {
   RtnlHandle, veth, bridge, dummy, macvlan, validateIfname,
@@ -15,7 +17,16 @@ export {
   netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsNames, netnsOpen, netnsPath, netnsPids,
   validateNetnsName, NETNS_RUN_DIR, NETNS_ETC_DIR, type NamedNetns,
 } from './netns';
-export { ipShow, type ShowObject, type ShowOptions } from './show';
+export type { ShowObject, ShowOptions } from './show';
+
+/**
+ * ipShow() of ./show, which loads the `ip` CLI's modules on first use: a container start,
+ * which needs none of them, is spared their load on every Node start.
+ */
+export function ipShow(...args: Parameters<typeof Show.ipShow>): ReturnType<typeof Show.ipShow> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./show') as typeof Show).ipShow(...args);
+}
 export { parseCidr, type Cidr } from './codec';
 export * as codec from './codec';
 export {

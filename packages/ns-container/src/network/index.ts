@@ -114,7 +114,7 @@ export function prepareNetwork(options: PrepareOptions): Attachment {
   const dirs = options.dirs ?? defaultNetworkDirs();
   const store = new NetworkStore(dirs);
   const config = store.get(options.network);
-  if (!options.madeElsewhere) ensureNetwork(config);
+  if (!options.madeElsewhere) ensureNetwork(config, store.rulesStampFile(config.name));
   const resolvConf = writeResolvConf(store, config);
   const owner = options.owner ?? processRef(process.pid);
   const aliases = [...new Set(options.aliases ?? [])].filter((a) => a !== options.container);

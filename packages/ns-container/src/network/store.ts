@@ -240,6 +240,11 @@ export class NetworkStore {
     return posix.join(this.dirs.run, '.containers', `${validateNetworkName(container, 'container')}.hosts`);
   }
 
+  /** Where ensureNetwork() keeps the ruleset generation it last found the rules whole at. */
+  rulesStampFile(name: string): string {
+    return posix.join(this.runDir(name), 'rules.genid');
+  }
+
   resolvConfFile(name: string): string {
     return posix.join(this.runDir(name), 'resolv.conf');
   }
