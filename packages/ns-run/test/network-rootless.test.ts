@@ -133,6 +133,8 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     expect(fromOther.stdout).to.equal('');
     expect(fromOther.status).to.equal(1);
 
+    const connect = run(['network', 'connect', other, server]);
+    expect([connect.status, connect.stderr]).to.deep.equal([1, `ns-run network connect: network connect: not yet for an ordinary user's containers (start ${server} with --network ${other})\n`]);
     const busy = run(['network', 'rm', net]);
     expect([busy.status, busy.stderr]).to.deep.equal([1, `ns-run network rm: network ${net} is in use by container ${server}; stop it first\n`]);
     srv.proc.kill('SIGTERM');
