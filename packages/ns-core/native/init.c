@@ -19,6 +19,8 @@
  *   session           the program has a session of its own: signals a terminal sent us (^C,
  *                     a hangup) reached only us, so they are passed on too
  *   exit-file PATH    once the program is gone, write its exit code ("N\n") to PATH
+ *   signal-as-code    a program killed by signal N: exit 128+N rather than die of N (docker's
+ *                     status: a shell waiting for us must not report the runner as killed)
  * and these, in order, once CHILD_PID is gone (a cleanup that fails is skipped, the status
  * stays the program's):
  *   rmdir PATH        an empty directory (a cgroup)
@@ -146,7 +148,7 @@ static void write_exit_code(long fd, int code)
 /* What supervise mode's words say about waiting (the cleanup words are read at the end). */
 struct words {
 	long console, pty_out, pty_in;
-	int session, relay;
+	int session, relay, signal_as_code;
 	const char *exit_file;
 	char **all;
 	int n;
@@ -157,13 +159,16 @@ static int parse_words(char **w, int n, struct words *out)
 {
 	int i = 0;
 	out->console = out->pty_out = out->pty_in = -1;
-	out->session = out->relay = 0;
+	out->session = out->relay = out->signal_as_code = 0;
 	out->exit_file = NULL;
 	out->all = w;
 	out->n = n;
 	while (i < n) {
 		if (same(w[i], "session")) {
 			out->session = 1;
+			i++;
+		} else if (same(w[i], "signal-as-code")) {
+			out->signal_as_code = 1;
 			i++;
 		} else if (same(w[i], "console") && i + 1 < n && (out->console = parse_fd(w[i + 1])) >= 0) {
 			i += 2;
@@ -605,7 +610,7 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 			write_exit_file(w->exit_file, code);
 		clean_up(w->all, w->n, code);
 	}
-	if (sig && RAW0(SYS_getpid) != 1) {
+	if (sig && RAW0(SYS_getpid) != 1 && !w->signal_as_code) {
 		struct kernel_sigaction dfl = { 0 };
 		uint64_t mask = ~(1ULL << (sig - 1));
 		dfl.handler = SIG_DFL;

@@ -24,6 +24,9 @@ const everyOp: Step = {
     { op: 'mkfile', path: '/tmp/f', phase: 'mounts' },
     { op: 'symlink', target: '/proc/self/fd', path: '/dev/fd', phase: 'mounts' },
     { op: 'mount-fd', fd: 9, target: '/mnt', flags: ['REC'], phase: 'mounts' },
+    { op: 'move-mount', fd: 10, target: '/newroot', phase: 'mounts' },
+    { op: 'bind-tree', source: '/usr', target: '/newroot/usr', recursive: true, set: ['RDONLY', 'NOSUID'], clear: ['NOEXEC'], phase: 'mounts' },
+    { op: 'bind-tree', source: '/etc/hosts', target: '/newroot/etc/hosts', phase: 'mounts' },
     { op: 'pivot-root', newRoot: '/newroot', phase: 'root' },
     { op: 'chroot', path: '.', phase: 'root' },
     { op: 'fchdir', fd: 7, phase: 'after-root' },
@@ -44,6 +47,7 @@ const everyOp: Step = {
     { op: 'rlimit', resource: 7, soft: 1024n, hard: 4096n, phase: 'identity' },
     { op: 'rlimit', resource: 4, soft: (1n << 64n) - 1n, hard: (1n << 64n) - 1n, phase: 'identity' },
     { op: 'umask', mask: 0o027, phase: 'identity' },
+    { op: 'console-fd', fd: 5, phase: 'fork' },
     { op: 'exec-fifo', fd: 5, phase: 'final' },
     { op: 'exec-fifo', fd: 6, ready: 7, phase: 'final' },
     { op: 'mask-path', path: '/proc/kcore', phase: 'after-root' },
@@ -77,7 +81,7 @@ const options: [readonly string[], SpawnOptions][] = [
   [['sleep', '1'], { create: ['user', 'mnt', 'pid'], supervise: { cleanup: [{ rmdir: '/sys/fs/cgroup/x' }, { unlink: '/run/x' }],
     onExit: ['/bin/true', 'x'] } }],
   // A container's supervisor: detached, a pty relayed, an exit file, every cleanup word.
-  [['sh'], { create: ['user', 'mnt', 'pid', 'uts'], supervise: { detach: true, session: true, exitFile: '/run/x/exit',
+  [['sh'], { create: ['user', 'mnt', 'pid', 'uts'], supervise: { detach: true, session: true, signalAsCode: true, exitFile: '/run/x/exit',
     terminal: { input: 0, output: 1, sizeFrom: 0, owner: { uid: 0, gid: 5 } },
     cleanup: [{ userns: 9 }, { rmtree: '/var/lib/x' }, { rmcgroup: '/sys/fs/cgroup/x/y' }, { rmdir: '/sys/fs/cgroup/x' }, { unlink: '/run/x/state' }] } }],
 ];

@@ -42,9 +42,9 @@ const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').s
 
 describe('supervise: the plan', () => {
   it('words for nsx-init in order: how to wait, then the cleanup, on-exit last', () => {
-    expect(supervisorWords({ session: true, exitFile: '/run/x/exit', terminal: { input: 0 }, onExit: ['/bin/hook', 'a'],
+    expect(supervisorWords({ session: true, signalAsCode: true, exitFile: '/run/x/exit', terminal: { input: 0 }, onExit: ['/bin/hook', 'a'],
       cleanup: [{ userns: 7 }, { rmtree: '/var/c' }, { rmcgroup: '/sys/fs/cgroup/c/d' }, { rmdir: '/sys/fs/cgroup/c' }, { unlink: '/run/x/state' }] }))
-      .to.deep.equal(['session', 'exit-file', '/run/x/exit', 'pty', '1', '0', 'userns', '7', 'rmtree', '/var/c',
+      .to.deep.equal(['session', 'signal-as-code', 'exit-file', '/run/x/exit', 'pty', '1', '0', 'userns', '7', 'rmtree', '/var/c',
         'rmcgroup', '/sys/fs/cgroup/c/d', 'rmdir', '/sys/fs/cgroup/c', 'unlink', '/run/x/state', 'on-exit', '/bin/hook', 'a']);
   });
 
@@ -117,6 +117,12 @@ describe('execInPlace with a supervisor: this process waits, in C, keeping its p
     // As a shell reports it.
     const sh = spawnSync('sh', ['-c', `${process.execPath} ${inPlace(['sh', '-c', 'kill -TERM $$'], "{ supervise: {} }")}; echo $?`], { encoding: 'utf8', timeout: 20000 });
     expect(sh.stdout).to.equal('143\n');
+  });
+
+  it('signalAsCode: a program killed by signal N, the supervisor exits 128+N (docker\'s status) and is not killed', () => {
+    const r = spawnSync(process.execPath, [inPlace(['sh', '-c', 'kill -USR2 $$'], '{ create: [\'uts\'], supervise: { signalAsCode: true } }')],
+      { encoding: 'utf8', timeout: 20000 });
+    expect([r.status, r.signal, r.stderr]).to.deep.equal([128 + 12, null, '']);
   });
 
   for (const session of [false, true]) {

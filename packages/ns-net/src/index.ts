@@ -3,8 +3,6 @@
  * `ip`), a spawn step giving a program its own namespace with `lo` up and a veth link, and
  * named namespaces shared with `ip netns`.
  */
-import type * as Show from './show';
-
 export { net, preparedNet, type NetOptions, type VethOptions } from './step';
 export {
   RtnlHandle, veth, bridge, dummy, macvlan, validateIfname,
@@ -18,15 +16,9 @@ export {
   validateNetnsName, NETNS_RUN_DIR, NETNS_ETC_DIR, type NamedNetns,
 } from './netns';
 export type { ShowObject, ShowOptions } from './show';
-
-/**
- * ipShow() of ./show, which loads the `ip` CLI's modules on first use: a container start,
- * which needs none of them, is spared their load on every Node start.
- */
-export function ipShow(...args: Parameters<typeof Show.ipShow>): ReturnType<typeof Show.ipShow> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('./show') as typeof Show).ipShow(...args);
-}
+import type * as Show from './show';
+/** ip's text and JSON printers (the CLI's code) load when something is shown, not with every user of the library. */
+export const ipShow: typeof Show.ipShow = (...args) => (require('./show') as typeof Show).ipShow(...args);
 export { parseCidr, type Cidr } from './codec';
 export * as codec from './codec';
 export {

@@ -143,10 +143,25 @@ export function readState(name: string, rootless = false): ContainerStateJson | 
   }
 }
 
-/** Waits until the named container runs; its state. */
+/**
+ * The named container's state as `ns-run ps --json` (run as its user) shows it: what every
+ * reader of the state sees, the pids of the init and the program included (a foreground
+ * container's supervisor is ns-run's process, become C: no TypeScript wrote them in the file).
+ */
+export function shownState(name: string, rootless = false): (ContainerStateJson & { state: string }) | undefined {
+  const r = cli(['ps', '-a', '--json'], { rootless });
+  if (r.status !== 0) return undefined;
+  return (JSON.parse(r.stdout) as (ContainerStateJson & { state: string })[]).find((c) => c.name === name);
+}
+
+/** Waits until the named container runs (its program started); its state. */
 export async function running(name: string, rootless = false): Promise<ContainerStateJson> {
   let state: ContainerStateJson | undefined;
-  await until(`container ${name} to run`, () => (state = readState(name, rootless))?.status === 'running');
+  await until(`container ${name} to run`, () => {
+    if (readState(name, rootless)?.status !== 'running') return false; // cheap, before a CLI run
+    const shown = shownState(name, rootless);
+    return shown?.state === 'running' && shown.program !== undefined && (state = shown) !== undefined;
+  });
   return state!;
 }
 
@@ -198,8 +213,8 @@ function files(dir: string): string[] {
 /**
  * Mounts at or below `paths` (where a leaked container mount would show: its rootfs, the
  * staging directories) and every proc/sysfs/devpts/tmpfs mount made by a user namespace of
- * ours (uid= of a mapped id in its options); cgroups named with `tag`; this user's state and
- * lease files; links of `netns` (if given).
+ * ours (uid= of a mapped id in its options); cgroups named with `tag`; this user's state, subnet
+ * and id range lease files; links of `netns` (if given).
  */
 export function snapshot(tag: string, paths: readonly string[], rootless = false, netns?: Netns): Snapshot {
   // Other tests on this machine mount their own scratch directories under /tmp: only what
@@ -208,10 +223,11 @@ export function snapshot(tag: string, paths: readonly string[], rootless = false
     const point = f[4]!;
     const superOptions = f[f.indexOf('-') + 3] ?? '';
     return paths.some((p) => point === p || (p.split('/').length > 2 && point.startsWith(`${p}/`))) ||
-      /(^|,)uid=(1000000000|65534)(,|$)/.test(superOptions);
+      /(^|,)uid=(\d{10}|65534)(,|$)/.test(superOptions); // a range of root's containers (from 1000000000), or nobody
   }).map((f) => `${f[4]} ${f[f.indexOf('-') + 1]}`).sort();
   const dir = stateDir(rootless);
-  return { mounts, cgroups: cgroupDirs(tag), stateFiles: [...files(join(dir, 'containers')), ...files(join(dir, 'subnets'))],
+  return { mounts, cgroups: cgroupDirs(tag),
+           stateFiles: [...files(join(dir, 'containers')), ...files(join(dir, 'subnets')), ...files(join(dir, 'idranges')).filter((f) => !f.endsWith('/.lock'))],
            links: netns ? netns.links() : [] };
 }
 

@@ -1,5 +1,5 @@
 /**
- * A foreground container without Node (NS_RUN_IN_PLACE=1, opt-in for now): ns-run plans and
+ * A foreground container without Node (the default): ns-run plans and
  * does the host work, then becomes the container's C supervisor in place, keeping its pid;
  * no Node process stays while the program runs. Checked from outside: the process tree under
  * ns-run's pid, the exit status, forwarded signals, and nothing left afterwards.
@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxRootfs, LAUNCHER, removeTree, stateDir, uniqueName, until } from './helpers';
+import { alive, busyboxRootfs, cli, LAUNCHER, ok, removeTree, running, stateDir, uniqueName, until } from './helpers';
 
 let rootfs: string;
 
@@ -42,14 +42,14 @@ interface Run { readonly pid: number; out: string; readonly exit: Promise<number
 
 function startInPlace(args: readonly string[], rootless = false): Run {
   const argv = [...(rootless ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []), LAUNCHER, ...args];
-  const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NS_RUN_IN_PLACE: '1' } });
+  const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   const run: Run = { pid: p.pid!, out: '', exit: new Promise((resolve) => p.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)))) };
   p.stdout!.on('data', (d: Buffer) => { run.out += d.toString(); });
   return run;
 }
 
 for (const rootless of [false, true]) {
-  describe(`ns-run in place (NS_RUN_IN_PLACE=1)${rootless ? ', rootless' : ', as root'}`, () => {
+  describe(`ns-run in place${rootless ? ', rootless' : ', as root'}`, () => {
     it('no Node process stays: ns-run\'s pid is the C supervisor; the exit status is the program\'s; nothing is left', async () => {
       const name = uniqueName(`inplace${rootless ? 'r' : ''}`);
       const run = startInPlace(['--name', name, '--rootfs', rootfs, '--', 'sh', '-c', 'echo "uid=$(id -u) pid=$$"; read x < /dev/null; sleep 30 & wait'], rootless);
@@ -65,6 +65,32 @@ for (const rootless of [false, true]) {
       expect(await run.exit).to.equal(143);
       await until('the state to go', () => !existsSync(file));
       if (!rootless) expect(readdirSync('/sys/class/net').filter((l) => l.startsWith('nsr'))).to.satisfy((l: string[]) => l.every((x) => !x.includes(name)));
+    });
+
+    it('SIGKILL of the supervisor takes the container down; the next call reclaims its state (and, as root, its subnet lease)', async () => {
+      const name = uniqueName(`inplace-kill${rootless ? 'r' : ''}`);
+      const run = startInPlace(['--name', name, '--rootfs', rootfs, ...(rootless ? [] : ['--network', 'veth']), '--', 'sleep', '60'], rootless);
+      const state = await running(name, rootless);
+      const file = join(stateDir(rootless), 'containers', `${name}.json`);
+      const leases = () => readdirSync(join(stateDir(rootless), 'subnets'));
+      const address = (JSON.parse(readFileSync(file, 'utf8')) as { address?: string }).address;
+      const lease = address?.replace(/\d+$/, (d) => String(Number(d) & ~3));
+      if (!rootless) expect(leases()).to.include(lease);
+      process.kill(run.pid, 'SIGKILL');
+      expect(await run.exit).to.equal(-1);
+      await until('the container to die', () => !alive(state.init!.pid) && !alive(state.program!.pid));
+      expect(existsSync(file), 'no cleanup ran').to.equal(true);
+      expect(ok(cli(['ps', '-a'], { rootless }))).to.not.include(name);
+      expect(existsSync(file)).to.equal(false);
+      if (!rootless) expect(leases()).to.not.include(lease);
+    });
+
+    it('a program killed from outside (kill -9 of PID 1): ns-run exits 137 as docker, not killed itself', async () => {
+      const name = uniqueName(`inplace-k9${rootless ? 'r' : ''}`);
+      const run = startInPlace(['--name', name, '--rootfs', rootfs, '--', 'sleep', '60'], rootless);
+      const state = await running(name, rootless);
+      process.kill(state.init!.pid, 'SIGKILL');
+      expect(await run.exit).to.equal(137);
     });
 
     it('exit codes: the program\'s, and 127 for a program the root lacks', async () => {

@@ -3,16 +3,15 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
-import { resolveUser, securityStep } from './identity';
-import { resolveInRoot } from './inroot';
+import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompFilter } from './options';
-import { ImageStore } from 'ns-image';
-import { isAlive, removeFile, StateStore, type ContainerState, type SkippedState } from './state';
+import type * as NsImage from 'ns-image';
+import { isAlive, removeFile, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
   /** Seconds since the container was created. */
@@ -37,13 +36,49 @@ function infoOf(s: ContainerState, now: number): ContainerInfo {
 
 /**
  * Containers of this user: those running (or being set up by a live runner), or with `all`
- * every recorded one (docker ps -a), and the state files that could not be read.
+ * every recorded one (docker ps -a), and the state files that could not be read. Dead
+ * containers that were to be removed at their end go first (reclaimDead).
  */
 export function scanContainers(store = new StateStore(), options: { all?: boolean } = {}): { containers: ContainerInfo[]; skipped: SkippedState[] } {
   const now = Date.now();
+  reclaimDead(store);
   const { states, skipped } = store.scan();
   const containers = states.map((s) => infoOf(s, now)).filter((c) => options.all || c.state === 'running' || c.state === 'created');
   return { containers, skipped };
+}
+
+/** ns-image is loaded only when a container has an image root: most calls never need its tar and registry code. */
+function imageStore(root: string): NsImage.ImageStore {
+  return (require('ns-image') as typeof NsImage).ImageStore.open({ root });
+}
+
+/**
+ * What a container whose runner or supervisor was killed (SIGKILL: nothing of it ran its
+ * cleanup) left, removed by the next ns-run call: for one that was to go at its end (--rm, every
+ * foreground run), its subnet lease, its image root and its state. Its processes died with
+ * the supervisor (PR_SET_PDEATHSIG at every level), its mounts, network namespace and veth
+ * with them. Checked by pidfd and pidfs inode (liveStatus), never by pid alone. Kept ones
+ * (-d without --rm) stay, shown as dead, until `rm`. @returns the names reclaimed.
+ */
+export function reclaimDead(store: StateStore): string[] {
+  const reclaimed: string[] = [];
+  for (const s of store.scan().states) {
+    if (!s.autoRemove || liveStatus(s) !== 'dead') continue;
+    if (s.image) imageStore(s.image.store).removeContainerRoot(s.name);
+    const lease = subnetLeaseOf(store, s);
+    if (lease !== undefined) removeFile(lease);
+    store.remove(s.name);
+    reclaimed.push(s.name);
+  }
+  return reclaimed;
+}
+
+/** --network veth: the lease file of the container's /30 (p2p.ts names it by the /30's network address). */
+function subnetLeaseOf(store: StateStore, s: ContainerState): string | undefined {
+  if (s.network !== 'veth' || s.address === undefined || !/^\d+\.\d+\.\d+\.\d+$/.test(s.address)) return undefined;
+  const octets = s.address.split('.').map(Number);
+  octets[3] = octets[3]! & ~3;
+  return `${store.subnetsDir}/${octets.join('.')}`;
 }
 
 /** Containers of this user that are running (or being set up by a live runner). */
@@ -111,7 +146,8 @@ export async function removeContainer(nameOrId: string, options: { force?: boole
   if (left && left.runner.inode === state.runner.inode) {
     if (left.image && !isAlive(left.runner)) {
       // The runner died before removing the container's upper directory.
-      ImageStore.open({ root: left.image.store }).removeContainerRoot(left.name);
+      // ns-image loads only here, where an image container's runner died: not with every start-up.
+      imageStore(left.image.store).removeContainerRoot(left.name);
     }
     store.remove(left.name);
   }
@@ -164,13 +200,13 @@ export interface ExecPlan {
  * its cgroups, then the container's identity and privileges (securityStep).
  * @throws NsError ENOENT for an unknown name, ESRCH when it is not running.
  */
-export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
+export async function planExec(name: string, options: ExecOptions = {}): Promise<ExecPlan> {
   const store = new StateStore(options.stateDir);
   const state = runningContainer(store, name);
   // The program's namespaces are the init's; its pidfd is the one we may use: the init is not
   // dumpable (securityStep), and joining by pidfd takes ptrace access to the target.
   const target = state.program && isAlive(state.program) ? state.program : state.init;
-  const ids = options.user !== undefined ? resolveUser(options.user, containerAccounts(target.pid)) : { uid: state.uid, gid: state.gid };
+  const ids = options.user !== undefined ? resolveUser(options.user, await containerAccounts(target)) : { uid: state.uid, gid: state.gid };
   const enter = {
     target: target.pid, targetInode: target.inode, preserveCredentials: true,
     namespaces: Object.fromEntries(state.namespaces.map((k) => [k, true as const])),
@@ -205,17 +241,18 @@ export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
 }
 
 /**
- * The container's account files, through its process's root (proc(5): /proc/PID/root), and
- * resolved inside it: an absolute symlink there must not lead to our own files.
+ * The container's account files, through its process's root (proc(5): /proc/PID/root),
+ * resolved and read inside it without following anything out (identity.ts). The root is
+ * opened first and the process checked after: a pid reused in between is not the container.
  */
-function containerAccounts(pid: number): { passwd: string; group: string } {
-  const root = `/proc/${pid}/root`;
-  const read = (file: string) => {
-    const r = resolveInRoot(root, file, '--user');
-    // An image without the file: only numeric ids can be used, as resolveUser then says.
-    return r.kind === 'file' ? readFileSync(`${root}${r.inside}`, 'utf8') : '';
-  };
-  return { passwd: read('/etc/passwd'), group: read('/etc/group') };
+async function containerAccounts(target: ProcessRef): Promise<Accounts> {
+  const root = sys.openRaw(`/proc/${target.pid}/root`, sys.O_PATH | sys.O_DIRECTORY);
+  try {
+    if (!isAlive(target)) throw new NsError({ errno: 3, code: 'ESRCH', message: 'the container stopped while its accounts were read' });
+    return await readAccountsInRoot(root);
+  } finally {
+    sys.closeFd(root);
+  }
 }
 
 /** Sends a signal to the container's init, which passes it on to the program (SIGKILL ends them all). */

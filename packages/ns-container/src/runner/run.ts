@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
   execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
-import { liveStatus } from './lifecycle';
+import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
@@ -25,8 +25,10 @@ import {
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
 import { assembleFilesystem, parseTmpfs } from './rootfs';
+import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
-import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions, type ContainerPlan } from './options';
+import { leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
+import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
@@ -54,13 +56,14 @@ export interface Container {
  *   removing everything made so far.
  */
 export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
-  const plan = planContainer(argv, options);
+  let plan = planContainer(argv, options);
   const rootless = plan.identity.mode !== 'range';
   if (rootless && liveContainers > 0) {
     throw new NsError({ errno: 16, code: 'EBUSY', message: 'a rootless runner runs one container at a time: the running one\'s init shares ' +
       'this process\'s memory, which stays undumpable while it lives, and the next container\'s setup needs to reach its own child through it' });
   }
   const store = new StateStore(options.stateDir).prepare();
+  reclaimDead(store);
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has: no
   // janitor (a Node process that would outlive the exec). A failure before the exec is undone here.
@@ -76,13 +79,23 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   let child: NsChild | undefined;
   let counted = false;
   try {
+    const id = randomBytes(32).toString('hex');
+    // The container's own ids (root's containers): leased before anything is made with them.
+    let idRange: IdRangeLease | undefined;
+    if (plan.identity.autoRange) {
+      const lease = idRange = leaseIdRange(store, { name: plan.name, id, runner: processRef(process.pid) });
+      undo.unshift(() => releaseIdRange(lease));
+      janitor.track({ type: 'file', path: lease.file });
+      plan = withIdRange(plan, lease.outer);
+    }
+    const leases = [...(idRange ? [idRange.file] : [])];
     const initial: ContainerState = {
       version: STATE_VERSION, name: plan.name, created: new Date().toISOString(), status: 'creating',
       runner: processRef(process.pid), argv: plan.argv, rootfs: plan.rootfs ?? null, network: plan.network, ports: plan.publish,
       ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16), seccomp: plan.seccompProfile,
-      id: randomBytes(32).toString('hex'), autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
+      id, autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
     };
     let latest = initial;
     claimName(store, initial);
@@ -140,7 +153,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
         { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
     }
-    const fs = assembleFilesystem(filesystem);
+    // As root, the rootfs and volumes as idmapped detached trees (idmap.ts); our copies of their fds close once the child has them.
+    const idmapped = await idmappedTrees(filesystem, plan.identity);
+    undo.push(() => idmapped.close());
+    const fs = assembleFilesystem({ ...filesystem, trees: idmapped.trees });
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
     const view = plan.image?.view ?? (plan.rootfs !== undefined ? directoryView(plan.rootfs) : undefined);
     if (view) {
@@ -154,8 +170,13 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
     const planned = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : rootlessNet ? undefined : attachment?.veth, cgroup);
-    const steps = rootlessNet ? joiningSteps(plan, planned) : planned;
-    if (inPlace) await execContainer(plan, steps, env, store, initial, subnet?.lease, options);
+    const steps = rootlessNet ? joiningSteps(plan, planned).map(relaysDieWithParent) : planned;
+    const addresses = {
+      ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
+      ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
+                         attachment: attachment.inspect } : {}),
+    };
+    if (inPlace) await execContainer(plan, steps, env, store, { ...initial, ...addresses, env }, [...leases, ...(subnet ? [subnet.lease] : [])], options);
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
     counted = true;
@@ -169,12 +190,13 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       steps, env, cwd: plan.workdir, ...(rootlessNet ? { join: [{ pidfd: rootlessNet.pidfd, kinds: ['user', 'net'] as const }] } : {}),
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
-        supervise: detachedSupervisor(store, initial, subnet?.lease, cgroup),
+        supervise: detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], cgroup),
       } : {
         killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
         ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
       }),
     });
+    idmapped.close();
 
     // Joined: the container's network namespace lives with it now, not with the helper.
     if (rootlessNet) await rootlessNet.release();
@@ -199,10 +221,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         ...(options.detach && program
           ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program }
           : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
-        ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
-        ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
-                           attachment: attachment.inspect } : {}),
-        cgroups: cgroup?.payload ?? [], env,
+        ...addresses, cgroups: cgroup?.payload ?? [], env,
       });
     }
     if (plan.publish.length && rootless && program) {
@@ -310,15 +329,15 @@ const REAP_MAIN = join(__dirname, 'reap-main.js');
 
 /**
  * A detached container's supervisor: what TypeScript would have removed at the end becomes
- * its cleanup words (the cgroup, deepest first; the subnet lease), then reap-main records the
+ * its cleanup words (the cgroup, deepest first; the id range and subnet leases), then reap-main records the
  * exit and removes the image root (and, with --rm, the state).
  */
-function detachedSupervisor(store: StateStore, state: ContainerState, lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseOptions {
+function detachedSupervisor(store: StateStore, state: ContainerState, leases: readonly string[], cgroup: ContainerCgroup | undefined): SuperviseOptions {
   return {
     detach: true,
     cleanup: [
       ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
-      ...(lease !== undefined ? [{ unlink: lease }] : []),
+      ...leases.map((lease) => ({ unlink: lease })),
     ],
     onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
   };
@@ -346,11 +365,11 @@ function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptio
  * process then becomes the container's C supervisor in place (keeping ns-run's pid, which
  * the caller's shell waits for), and its program is unshared into the rest after a relay
  * fork (unshare(CLONE_NEWPID) puts only the next child in it: the init stays PID 1). At the
- * end the supervisor removes the subnet lease and runs reap-main, which records the exit and
+ * end the supervisor removes the id range and subnet leases and runs reap-main, which records the exit and
  * removes the image root and the state. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             lease: string | undefined, options: ContainerOptions): Promise<never> {
+                             leases: readonly string[], options: ContainerOptions): Promise<never> {
   const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
   // veth goes with the network namespace, once the container's end has closed it).
@@ -367,11 +386,14 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
   store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
-    cleanup: lease !== undefined ? [{ unlink: lease }] : [],
+    // The init dies of a signal only when killed from outside (SIGKILL): that is the
+    // container's status, which docker reports as 128+N; the runner itself was not killed.
+    signalAsCode: true,
+    cleanup: leases.map((lease) => ({ unlink: lease })),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
   return execInPlace(plan.argv, {
-    steps: ordered, join: joined, env, cwd: plan.workdir, supervise,
+    steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
     programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
   });
 }
@@ -395,6 +417,25 @@ function joiningSteps(plan: ContainerPlan, steps: readonly Step[]): Step[] {
   return [...rest.slice(0, security + 1), relay, ...rest.slice(security + 1)];
 }
 
+/**
+ * PR_SET_PDEATHSIG is per process and cleared in a fork's child (prctl(2)): the process past
+ * each relay fork (the container's init, PID 1 of its pid namespace) gets its own, so that a
+ * SIGKILL of the supervisor takes the whole container down, level by level (the kernel sends
+ * it to PID 1 too, as it comes from the parent namespace), instead of leaving it orphaned.
+ */
+function relaysDieWithParent(step: Step): Step {
+  if (!step.child?.some(isRelayFork)) return step;
+  return { ...step, child: step.child.flatMap((op) => (isRelayFork(op)
+    ? [op, { op: 'prctl' as const, option: PR_SET_PDEATHSIG, args: [constants.signals.SIGKILL], phase: op.phase, step: op.step ?? step.name }]
+    : [op])) };
+}
+
+function isRelayFork(op: NonNullable<Step['child']>[number]): boolean {
+  return op.op === 'fork' && !op.init;
+}
+
+const PR_SET_PDEATHSIG = 1;
+
 /** docker's ExitCode: the program's status, or 128+N when signal N ended it. */
 export function dockerExitCode(status: ExitStatus): number {
   return status.signal ? 128 + (constants.signals[status.signal] ?? 0) : status.code ?? 0;
@@ -413,7 +454,9 @@ function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNul
     tmpfs: [...(plan.filesystem.tmpfs ?? [])], readOnly: plan.filesystem.readOnly ?? false,
     ...(memory !== undefined ? { memory } : {}), ...(pidsLimit !== undefined ? { pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}),
     capAdd: [...(options.capAdd ?? [])], capDrop: [...(options.capDrop ?? [])],
-    usernsMode: plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode,
+    ...(plan.filesystem.shmSize !== undefined ? { shmSize: plan.filesystem.shmSize } : {}),
+    usernsMode: plan.identity.usernsMode || (plan.identity.mode !== 'range' ? plan.identity.mode
+      : `${options.usernsRange === undefined ? 'auto' : 'range'} ${[plan.identity.uidMap[0]!].map((r) => `${r.inner}:${r.outer}:${r.count}`)[0]}`),
   };
 }
 

@@ -144,6 +144,12 @@ export interface SuperviseOptions {
    * does): a terminal's ^C or hangup reaches only the supervisor, which passes it on too.
    */
   readonly session?: boolean;
+  /**
+   * A program killed by signal N: the supervisor exits 128+N instead of dying of N (docker's
+   * status; a shell would otherwise report the runner as killed). Default: as util-linux's
+   * waiting parent, it dies of the same signal.
+   */
+  readonly signalAsCode?: boolean;
   /** Once the program is gone, its exit code ("N\n", 128+N for signal N) goes to this file, before the cleanup. */
   readonly exitFile?: string;
   /** A pseudo-terminal for the program, relayed by the supervisor (`docker run -t`). */
@@ -466,6 +472,7 @@ function supervisorOps(supervise: SuperviseOptions, created: Set<NamespaceKind>,
 export function supervisorWords(supervise: SuperviseOptions): string[] {
   const words: string[] = [];
   if (supervise.session) words.push('session');
+  if (supervise.signalAsCode) words.push('signal-as-code');
   if (supervise.exitFile !== undefined) words.push('exit-file', supervise.exitFile);
   if (supervise.terminal) {
     const t = supervise.terminal;
