@@ -246,11 +246,23 @@ describe('ns-run images', () => {
       expect(lines(again.stderr)).to.deep.equal([`${base!.slice(0, 12)}: Already exists`, `${top!.slice(0, 12)}: Already exists`].sort());
       const quiet = cli(['load', '-q', '--storage', newStore(), '-i', derived.dockerArchive]);
       expect([quiet.status, quiet.stderr, quiet.stdout]).to.deep.equal([0, '', `Loaded image: ${derived.reference}\n`]);
-      const seen = onTerminal(`${LAUNCHER} load --storage ${newStore()} -i ${derived.dockerArchive}`);
+      // From stdin (docker load < FILE), paused inside the 24 MB layer: the terminal gets redraws
+      // with the layer's rate however fast this machine reads.
+      const A = derived.dockerArchive;
+      const seen = onTerminal(`(head -c 12000000 ${A}; sleep 0.3; tail -c +12000001 ${A}) | ${LAUNCHER} load --storage ${newStore()}`);
       expect(seen).to.match(new RegExp(`\x1b\\[2K${top!.slice(0, 12)}: Receiving [0-9.]+[kM]B/24(\\.\\d)?MB [0-9.]+[kMG]?B/s\r?\n`));
       expect(seen).to.match(new RegExp(`\x1b\\[\\dA`)); // lines rewritten in place
       expect(seen).to.match(new RegExp(`\x1b\\[2K${top!.slice(0, 12)}: Done 24(\\.\\d)?MB in [0-9.]+s\r?\n`));
       expect(seen).to.include(`Loaded image: ${derived.reference}`);
+    });
+
+    it('load reads the archive from stdin without -i, as docker load does, and refuses a terminal there', () => {
+      const store = newStore();
+      const r = spawnSync('sh', ['-c', `exec ${LAUNCHER} load -q --storage ${store} < ${image.ociArchive}`], { encoding: 'utf8', timeout: 30_000 });
+      expect([r.status, r.stderr, r.stdout]).to.deep.equal([0, '', `Loaded image: ${image.reference}\n`]);
+      expect(storeContents(store).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
+      const seen = onTerminal(`${LAUNCHER} load --storage ${store}; echo "exit $?"`);
+      expect(seen).to.match(/\nns-run load: requested load from stdin, but stdin is a terminal \(-i FILE\|DIR\)\r?\nexit 125\r?\n/);
     });
 
     it('rmi removes the layers no other image uses and keeps the shared ones', () => {
