@@ -5,11 +5,11 @@
  * docker-registry with a temporary store, filled by skopeo.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loopbackRegistry, podmanImage, treeSnapshot, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
+import { freePort, loopbackRegistry, podmanImage, treeSnapshot, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
 import { cli, CLI, LAUNCHER, NOBODY, removeTree, start, uniqueName, until, ok } from './helpers';
 
 const CHANGES = ['CMD ["/bin/sh","-c","echo $GREETING from $(pwd) as $(id -u)"]', 'ENV GREETING=hello', 'WORKDIR /srv', 'EXPOSE 8080/tcp'];
@@ -52,6 +52,24 @@ function onTerminal(command: string): string {
   expect(r.status, r.stdout).to.equal(0);
   return readFileSync(typescript, 'utf8');
 }
+
+/** node -e SLOW_PROXY PORT TARGET: a TCP proxy on 127.0.0.1 that pauses 200 ms after every 256 KiB back. */
+const SLOW_PROXY = `
+const net = require('node:net');
+const [port, target] = process.argv.slice(1).map(Number);
+net.createServer((client) => {
+  const up = net.connect(target, '127.0.0.1');
+  let passed = 0;
+  client.pipe(up);
+  up.on('data', (chunk) => {
+    client.write(chunk);
+    passed += chunk.length;
+    if (passed >= 256 * 1024) { passed = 0; up.pause(); setTimeout(() => up.resume(), 200); }
+  });
+  up.on('end', () => client.end());
+  for (const s of [client, up]) s.on('error', () => { client.destroy(); up.destroy(); });
+}).listen(port, '127.0.0.1', () => process.stdout.write('ready\\n'));
+`;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -449,15 +467,25 @@ describe('ns-run images', () => {
       expect(ok(cli(['run', '--storage', store, '--network', 'none', ref]))).to.equal('hello from /srv as 0\n');
     });
 
-    it('on a terminal (script), shows each layer\'s bytes, total and rate as it comes', function () {
+    it('on a terminal (script), shows each layer\'s bytes, total and rate as it comes', async function () {
       this.timeout(60_000);
       registry.push(derived.dockerArchive, 'nstools/big:3');
-      const ref = `${registry.address}/nstools/big:3`;
-      const seen = onTerminal(`${LAUNCHER} pull --storage ${newStore()} ${ref}`);
-      expect(seen).to.match(/\x1b\[2K[0-9a-f]{12}: Receiving [0-9.]+[kM]B\/[0-9.]+[kM]B [0-9.]+[kMG]?B\/s\r?\n/);
-      expect(seen).to.match(/\x1b\[\dA/);
-      expect(seen).to.match(/Digest: sha256:[0-9a-f]{64}\r?\n/);
-      expect(seen).to.include(ref);
+      // Through a proxy that pauses 200 ms after every 256 KiB it passes back: the download is
+      // slow enough for the terminal's redraws however fast loopback is (a child process:
+      // script(1) runs synchronously here).
+      const port = await freePort();
+      const proxy = spawn(process.execPath, ['-e', SLOW_PROXY, String(port), registry.address.split(':')[1]!], { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        await new Promise((resolve) => proxy.stdout!.once('data', resolve));
+        const ref = `127.0.0.1:${port}/nstools/big:3`;
+        const seen = onTerminal(`${LAUNCHER} pull --storage ${newStore()} ${ref}`);
+        expect(seen).to.match(/\x1b\[2K[0-9a-f]{12}: Receiving [0-9.]+[kM]B\/[0-9.]+[kM]B [0-9.]+[kMG]?B\/s\r?\n/);
+        expect(seen).to.match(/\x1b\[\dA/);
+        expect(seen).to.match(/Digest: sha256:[0-9a-f]{64}\r?\n/);
+        expect(seen).to.include(ref);
+      } finally {
+        proxy.kill();
+      }
     });
   });
 
