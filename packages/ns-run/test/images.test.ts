@@ -465,6 +465,11 @@ describe('ns-run images', () => {
       expect(out).to.match(new RegExp(`^[0-9a-f]{12}: Done \\S+ in [0-9.]+s\nDigest: sha256:[0-9a-f]{64}\n${ref.replace(/\./g, '\\.')}\n$`));
       expect(ok(cli(['pull', '-q', '--storage', store, ref]))).to.equal(`${ref}\n`);
       expect(ok(cli(['run', '--storage', store, '--network', 'none', ref]))).to.equal('hello from /srv as 0\n');
+      // The same image loaded under its own name: only the repository it was pulled from has a digest.
+      ok(cli(['load', '-q', '--storage', store, '-i', image.dockerArchive]));
+      const digest = out.match(/^Digest: (sha256:[0-9a-f]{64})$/m)![1];
+      const listed = ok(cli(['images', '--storage', store, '--format', 'json'])).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      expect(listed.map((r) => [`${r.Repository}:${r.Tag}`, r.Digest]).sort()).to.deep.equal([[ref, digest], [image.reference, '<none>']].sort());
     });
 
     it('on a terminal (script), shows each layer\'s bytes, total and rate as it comes', async function () {

@@ -112,12 +112,14 @@ interface ImageRow { readonly repository: string; readonly tag: string; readonly
 /** One row per tag, as docker images shows them ('<none>' for an image no tag names). */
 function rows(images: readonly ImageSummary[]): ImageRow[] {
   return images.flatMap((image) => {
-    const digest = image.repoDigests[0]?.split('@')[1] ?? '<none>';
-    if (!image.repoTags.length) return [{ repository: '<none>', tag: '<none>', digest, image }];
+    if (!image.repoTags.length) return [{ repository: '<none>', tag: '<none>', digest: image.repoDigests[0]?.split('@')[1] ?? '<none>', image }];
     return image.repoTags.map((t) => {
       const ref = nsImage().parseReference(t);
       const familiar = nsImage().familiarReference({ domain: ref.domain, path: ref.path });
-      return { repository: familiar, tag: ref.tag ?? '<none>', digest, image };
+      // A repository's digest is the one it was pulled by (docker images --digests): a tag of a
+      // repository nothing was pulled from has none.
+      const pulled = image.repoDigests.find((d) => d.slice(0, d.indexOf('@')) === `${ref.domain}/${ref.path}`);
+      return { repository: familiar, tag: ref.tag ?? '<none>', digest: pulled?.split('@')[1] ?? '<none>', image };
     });
   });
 }
