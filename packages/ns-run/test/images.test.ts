@@ -174,6 +174,10 @@ describe('ns-run images', () => {
         const before = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', stat('/srv /tmp')]));
         expect(ok(cli(['run', '--storage', store, '--network', 'none', '-w', '/tmp/new/deeper', image.reference, 'sh', '-c', `pwd; ${stat('/srv /tmp /tmp/new /tmp/new/deeper')}`])))
           .to.equal(`/tmp/new/deeper\n${before}0 755 /tmp/new\n0 755 /tmp/new/deeper\n`);
+        // A file on the way: one line, 125, and nothing of the container left.
+        const through = cli(['run', '--storage', store, '--network', 'none', '-w', '/bin/busybox/x', image.reference, 'true']);
+        expect([through.status, through.stderr]).to.deep.equal([125, 'ns-run run: --workdir: /bin/busybox/x: /bin/busybox is not a directory inside the root\n']);
+        expect(containerRoots(store)).to.deep.equal([]);
         // Made in the container's own layer: the image and the next container do not have it.
         expect(cli(['run', '--storage', store, '--network', 'none', '-w', '/', image.reference, 'ls', '/tmp/new']).status).to.equal(1);
         ok(cli(['rmi', '--storage', store, imported.reference]));

@@ -298,7 +298,13 @@ function createImageRoot(plan: ContainerPlan): ContainerRoot {
     image.store.removeContainerRoot(plan.name);
     root = image.store.createContainerRoot(image.id, plan.name, options);
   }
-  ensureWorkdir(root, image.view, plan.workdir, owner);
+  try {
+    ensureWorkdir(root, image.view, plan.workdir, owner);
+  } catch (e) {
+    // Not yet in the caller's undo list: nothing of this container may stay behind.
+    image.store.removeContainerRoot(plan.name);
+    throw e;
+  }
   return root;
 }
 
