@@ -19,6 +19,7 @@ const IMAGE = 'localhost/nstools-oci-busybox:test';
 describe('podman --runtime ns-run-oci', function () {
   this.timeout(180000);
   let work: string;
+  let base: string[];
   let podman: (args: readonly string[], input?: Buffer) => { status: number | null; stdout: string; stderr: string };
 
   before(() => {
@@ -29,7 +30,7 @@ describe('podman --runtime ns-run-oci', function () {
       '[engine]', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"',
       '[engine.runtimes]', `ns-run-oci = ["${OURS}"]`, '',
     ].join('\n'));
-    const base = ['--root', join(work, 'root'), '--runroot', join(work, 'runroot'), '--storage-driver', 'vfs', '--tmpdir', join(work, 'tmp')];
+    base = ['--root', join(work, 'root'), '--runroot', join(work, 'runroot'), '--storage-driver', 'vfs', '--tmpdir', join(work, 'tmp')];
     podman = (args, input) => {
       const r = spawnSync('podman', [...base, ...args], {
         encoding: 'utf8', timeout: 60000, env: { ...process.env, CONTAINERS_CONF: join(work, 'containers.conf') }, ...(input ? { input } : {}),
@@ -114,6 +115,24 @@ describe('podman --runtime ns-run-oci', function () {
     expect(podman(['inspect', '--format', '{{.State.Status}}', name]).stdout.trim()).to.equal('running');
     expect(freezer()).to.equal('THAWED');
     expect(podman(['exec', name, 'echo', 'thawed']).stdout).to.equal('thawed\n');
+    expect(podman(['rm', '-f', '-t', '0', name]).status).to.equal(0);
+  });
+
+  it('run -t (a console socket): the program\'s stdio is a pty of its own devpts; exec -t gets another', () => {
+    // podman -t wants a terminal of its own: `script` gives it one.
+    const inScript = (args: readonly string[]) => {
+      const line = ['podman', ...base, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+      const r = spawnSync('script', ['-qec', line, '/dev/null'], { encoding: 'utf8', timeout: 60000, env: { ...process.env, CONTAINERS_CONF: join(work, 'containers.conf') } });
+      return { status: r.status, stdout: r.stdout.replace(/\r/g, ''), stderr: r.stderr };
+    };
+    const r = inScript(['--runtime', 'ns-run-oci', 'run', '--rm', '-t', IMAGE, 'sh', '-c', 'tty; test -t 0 && test -t 2 && echo all-tty']);
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^\/dev\/pts\/\d+\nall-tty\n$/);
+    const name = `nstools-oci-tty-${process.pid}`;
+    expect(podman(['--runtime', 'ns-run-oci', 'run', '-d', '--name', name, IMAGE, 'sleep', '60']).status).to.equal(0);
+    const e = inScript(['exec', '-t', name, 'tty']);
+    expect(e.status, e.stdout + e.stderr).to.equal(0);
+    expect(e.stdout).to.match(/^\/dev\/pts\/\d+\n$/);
     expect(podman(['rm', '-f', '-t', '0', name]).status).to.equal(0);
   });
 });

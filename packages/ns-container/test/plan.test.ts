@@ -56,7 +56,8 @@ describe('plan (no privileges)', () => {
       expect(host.usernsMode).to.equal('host');
       expect(host.userStep.parent).to.deep.include({ action: 'write-proc', file: 'uid_map', data: '0 0 4294967295\n', step: '--userns-range' });
       expect(planIdentity({ userns: 'host', usernsRange: '0:0:65536' }, ACCOUNTS, context(0, OWN_MAPS)).uidMap[0]).to.include({ outer: 0, count: 65536 });
-      expect(planIdentity({}, ACCOUNTS, context(0, OWN_MAPS)).usernsMode).to.equal('');
+      expect(planIdentity({}, ACCOUNTS, context(0, OWN_MAPS))).to.include({ usernsMode: '', autoRange: true });
+      expect(planIdentity({ usernsRange: '0:200000:1000' }, ACCOUNTS, context(0, OWN_MAPS)).autoRange).to.equal(false);
       expect(caught(() => planIdentity({ userns: 'host' }, ACCOUNTS, context(1000, OWN_MAPS))).message).to.match(/^--userns=host: only root/);
       expect(caught(() => planIdentity({ userns: 'auto:size=3' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/^--userns: 'auto:size=3' is not/);
     });

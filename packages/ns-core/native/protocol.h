@@ -69,10 +69,11 @@ enum nsx_op {
 	NSX_OP_TERMINAL = 61,
 	NSX_OP_MOVE_MOUNT = 62,
 	NSX_OP_BIND_TREE = 63,
+	NSX_OP_CONSOLE_FD = 67,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 63
+#define NSX_OP_MAX 67
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -138,6 +139,10 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[61] = 1,
 	[62] = 1,
 	[63] = 2,
+	[64] = -2,
+	[65] = -2,
+	[66] = -2,
+	[67] = 0,
 };
 
 enum nsx_fork_mode {

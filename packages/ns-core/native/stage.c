@@ -1572,6 +1572,9 @@ static NSX_CHILD int run_ops(void *arg)
 		case NSX_OP_TERMINAL:
 			rc = do_terminal(c, o, &sys);
 			break;
+		case NSX_OP_CONSOLE_FD:
+			c->console_prog = (int)o->arg[0];
+			break;
 #ifdef NSX_STANDALONE
 		case NSX_OP_HELPER_FORK:
 			rc = helper_fork(c, i, o, &sys);
@@ -1672,6 +1675,8 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 		return a0 >= 16 || a1 > a2 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_UMASK:
 		return a0 > 0777 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_CONSOLE_FD:
+		return a0 > 0x7fffffffULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_MKNOD:
 		/* a node type and permissions only (S_IFMT | 07777); an owner: both ids, or neither (-1) */
 		if (a0 & ~0177777ULL)

@@ -8,13 +8,18 @@
  * inside shows the size and writing past it fails with ENOSPC.
  * Issue 18 #10: --memory below 6m is refused; at and above it the OOM killer can only ever
  * choose the program (the runner's memory is never in the limited cgroup).
+ * Issue 18 #5: a container swapping its /etc/passwd between a symlink to a host file, a FIFO and
+ * a regular file cannot make root's `exec -u NAME` read the host's file or hang.
+ * Issue 18 #2: each of root's containers has an id range of its own, leased without collisions
+ * and reclaimed from dead owners, so one cannot move itself into another's cgroup.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, fstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { sys } from 'ns-core';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { busyboxRootfs, cli, LAUNCHER, ok, removeTree, snapshot, uniqueName, until } from './helpers';
+import { busyboxRootfs, cli, LAUNCHER, ok, readState, removeTree, snapshot, start, uniqueName, until } from './helpers';
 
 const MASKED = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
                 '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
@@ -223,7 +228,7 @@ describe('ns-run hardening: --userns=host (issue 18 #11)', () => {
     expect(r.stderr).to.match(/^ns-run: --userns=host: only root may share the host's ids.*\n$/);
     const bad = cli(['--network', 'none', '--userns=hots', '--', 'true']);
     expect(bad.status).to.equal(125);
-    expect(bad.stderr).to.equal("ns-run: --userns: 'hots' is not host or private\n");
+    expect(bad.stderr).to.equal("ns-run: --userns: 'hots' is not host, private or auto\n");
   });
 });
 
@@ -339,6 +344,156 @@ describe('ns-run hardening: --memory cannot kill the runner (issue 18 #10)', () 
       cli(['rm', '-f', oom]);
     } finally {
       cli(['rm', '-f', name]);
+    }
+  });
+});
+
+describe('ns-run hardening: exec -u NAME reads names inside the container only (issue 18 #5)', () => {
+  /** The container's root as the host sees it (DEFAULT_USERNS_RANGE's first id). */
+  const CONTAINER_ROOT = 1000000000;
+  let rootfs: string;
+  let hostFile: string;
+  let name: string;
+  /** The program's uid, read without looking any name up (busybox's id reads /etc/passwd, and would wait on the FIFO). */
+  const UID = ['awk', '/^Uid:/{print $2}', '/proc/self/status'];
+
+  before(() => {
+    rootfs = busyboxRootfs();
+    // The container's root may change its /etc, as in an image's root of its own.
+    writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nprobe:x:1000:1000::/:/bin/sh\n');
+    writeFileSync(join(rootfs, 'etc/p.real'), readFileSync(join(rootfs, 'etc/passwd')));
+    for (const f of ['etc', 'etc/passwd', 'etc/p.real', 'etc/group']) chownSync(join(rootfs, f), CONTAINER_ROOT, CONTAINER_ROOT);
+    // What root would read by following an absolute symlink from outside: another uid for the name.
+    hostFile = join(dir, 'host-passwd');
+    writeFileSync(hostFile, 'probe:x:4242:4242::/:/bin/sh\n', { mode: 0o644 });
+    name = uniqueName('exec-u');
+  });
+
+  after(() => {
+    cli(['rm', '-f', name]);
+    removeTree(rootfs);
+  });
+
+  it('a plain swap at rest: a symlink or a FIFO as /etc/passwd is refused (125, one line), a regular file read', () => {
+    ok(cli(['run', '-d', '--name', name, '--network', 'none', '--rootfs', rootfs, '--', 'sleep', '600']));
+    expect(ok(cli(['exec', '-u', 'probe', name, ...UID]))).to.equal('1000\n');
+    for (const [kind, make] of [['a symlink', `ln -s ${hostFile} /etc/passwd`], ['a FIFO', 'mkfifo /etc/passwd']] as const) {
+      ok(cli(['exec', name, 'sh', '-c', `rm -f /etc/passwd && ${make}`]));
+      const r = spawnSync(LAUNCHER, ['exec', '-u', 'probe', name, ...UID], { encoding: 'utf8', input: '', timeout: 15_000 });
+      expect(r.error, 'exec -u hung').to.equal(undefined);
+      expect(r.status, r.stderr).to.equal(125);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.equal(`ns-run exec: --user: the container's /etc/passwd is ${kind}, not a regular file; names are read only from one\n`);
+    }
+    ok(cli(['exec', name, 'sh', '-c', 'rm -f /etc/passwd && cp /etc/p.real /etc/passwd']));
+    expect(ok(cli(['exec', '-u', 'probe', name, ...UID]))).to.equal('1000\n');
+  });
+
+  it('swapped in a loop while root runs exec -u 40 times: never the host file\'s uid, never a hang', function () {
+    this.timeout(300_000);
+    const swapper = uniqueName('exec-u-swap');
+    // Each state made beside and renamed over /etc/passwd (rename(2) is atomic), as fast as the shell can.
+    ok(cli(['run', '-d', '--name', swapper, '--network', 'none', '--rootfs', rootfs, '--', 'sh', '-c', 'while :; do ' +
+            `ln -sf ${hostFile} /etc/passwd.l && mv -f /etc/passwd.l /etc/passwd; ` +
+            'rm -f /etc/passwd.f; mkfifo /etc/passwd.f && mv -f /etc/passwd.f /etc/passwd; ' +
+            'cp /etc/p.real /etc/passwd.r && mv -f /etc/passwd.r /etc/passwd; done']));
+    try {
+      const outcomes = new Map<string, number>();
+      for (let i = 0; i < 40; i++) {
+        const r = spawnSync(LAUNCHER, ['exec', '-u', 'probe', swapper, ...UID], { encoding: 'utf8', input: '', timeout: 15_000 });
+        expect(r.error, `exec -u hung (run ${i})`).to.equal(undefined);
+        expect(r.stdout, 'the host file was read').to.not.include('4242');
+        const outcome = r.status === 0 ? `ran as ${r.stdout.trim()}` : `${r.status}: ${r.stderr.replace(/^.*is (a \w+|larger).*$/s, '$1')}`;
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+      const seen = JSON.stringify([...outcomes]);
+      expect([...outcomes.keys()].every((o) => ['ran as 1000', '125: a symlink', '125: a FIFO'].includes(o)), seen).to.equal(true);
+      // The swap did happen under it: some runs met the regular file, some another kind.
+      expect(outcomes.get('ran as 1000') ?? 0, seen).to.be.greaterThan(0);
+      expect(40 - (outcomes.get('ran as 1000') ?? 0), seen).to.be.greaterThan(0);
+    } finally {
+      cli(['rm', '-f', swapper]);
+    }
+  });
+});
+
+describe('ns-run hardening: an id range per container (issue 18 #2)', () => {
+  const LEASES = '/run/ns-run/idranges';
+  const BASE = 1000000000;
+  const SIZE = 65536;
+  const outerOf = (uidMap: string) => Number(uidMap.trim().split(/\s+/)[1]);
+  const leaseOwner = (outer: number): string | undefined => {
+    try {
+      return (JSON.parse(readFileSync(join(LEASES, String(outer)), 'utf8')) as { name: string }).name;
+    } catch {
+      return undefined; // no lease (any more)
+    }
+  };
+
+  it('20 concurrent runs get 20 distinct ranges of 65536 ids, and release them', async function () {
+    this.timeout(120_000);
+    const names = Array.from({ length: 20 }, (_, i) => uniqueName(`range${i}`));
+    const runs = names.map((n) => start(['--name', n, '--network', 'none', '--', 'sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; sleep 3']));
+    const exits = await Promise.all(runs.map((r) => r.exit));
+    expect(exits.map((e) => e.code), runs.map((r) => r.stderr).join('')).to.deep.equal(names.map(() => 0));
+    const maps = runs.map((r) => r.stdout.trim().split('\n'));
+    const outers = maps.map(([uid]) => outerOf(uid!));
+    expect(new Set(outers).size, JSON.stringify(outers)).to.equal(20);
+    for (const [uid, gid] of maps) {
+      expect(uid!.trim().split(/\s+/)).to.deep.equal(['0', String(outerOf(uid!)), String(SIZE)]);
+      expect(gid!.trim().split(/\s+/)).to.deep.equal(uid!.trim().split(/\s+/));
+      expect((outerOf(uid!) - BASE) % SIZE).to.equal(0);
+      expect(outerOf(uid!)).to.be.at.least(BASE).and.below(2 ** 31 - SIZE + 1);
+    }
+    // Released: no lease names one of them any more.
+    expect(outers.map(leaseOwner).filter((n) => n !== undefined && names.includes(n))).to.deep.equal([]);
+  });
+
+  it('a detached container holds its range until removed; a dead owner\'s lease is reclaimed, a live one\'s kept', async () => {
+    const name = uniqueName('range-d');
+    const slots = new Set(readdirSync(LEASES).filter((f) => /^\d+$/.test(f)).map(Number));
+    const free = Array.from({ length: 100 }, (_, i) => BASE + i * SIZE).filter((o) => !slots.has(o));
+    const [dead, live] = free;
+    // A lease whose runner is gone and whose container has no state; one whose runner (this test) lives.
+    const exited = spawnSync('true');
+    writeFileSync(join(LEASES, String(dead)), JSON.stringify({ name: uniqueName('gone'), id: 'x', runner: { pid: exited.pid, inode: 1 } }), { mode: 0o600 });
+    const pidfd = sys.pidfdOpen(process.pid);
+    const ref = { pid: process.pid, inode: fstatSync(pidfd).ino };
+    sys.closeFd(pidfd);
+    writeFileSync(join(LEASES, String(live)), JSON.stringify({ name: uniqueName('alive'), id: 'y', runner: ref }), { mode: 0o600 });
+    try {
+      ok(cli(['run', '-d', '--name', name, '--network', 'none', '--', 'sleep', '60']));
+      const state = readState(name)!;
+      const uidMap = readFileSync(`/proc/${state.init!.pid}/uid_map`, 'utf8');
+      expect(outerOf(uidMap), 'the dead owner\'s range is reused').to.equal(dead);
+      expect(leaseOwner(dead!)).to.equal(name);
+      expect(leaseOwner(live!)).to.equal(uniqueName('alive'));
+      ok(cli(['rm', '-f', name]));
+      await until('the supervisor to release the range', () => leaseOwner(dead!) === undefined);
+    } finally {
+      cli(['rm', '-f', name]);
+      rmSync(join(LEASES, String(live)), { force: true });
+      rmSync(join(LEASES, String(dead)), { force: true });
+    }
+  });
+
+  it('the issue\'s attack: from a nested user and cgroup namespace, the v1 pids hierarchy, into B\'s cgroup: EACCES', () => {
+    const b = uniqueName('victim');
+    try {
+      ok(cli(['run', '-d', '--name', b, '--network', 'none', '--pids-limit', '50', '--', 'sleep', '600']));
+      const payload = readState(b)!.cgroups.find((d) => d.includes('/pids/'))!;
+      const before = readFileSync(join(payload, 'cgroup.procs'), 'utf8');
+      // Without seccomp, as in the issue; mount and unshare are the host's (util-linux).
+      const attack = `mount -t cgroup -o pids none /mnt || exit 3; d=$(find /mnt -type d -path "*ns-run-${b}-*/payload" | head -n 1); ` +
+        'test -n "$d" || exit 4; echo "found"; ' +
+        'for f in "$d/cgroup.procs" "$(dirname "$d")/cgroup.procs" "$d/tasks"; do if echo $$ > "$f"; then echo "moved into $f"; fi; done';
+      const r = cli(['--network', 'none', '--security-opt', 'seccomp=unconfined', '--', 'unshare', '-U', '-r', '-C', '-m', 'sh', '-c', attack]);
+      expect(r.stdout, r.stderr).to.equal('found\n');
+      expect(r.stderr.match(/Permission denied/g) ?? []).to.have.length(3);
+      expect(readFileSync(join(payload, 'cgroup.procs'), 'utf8')).to.equal(before);
+      expect(ok(cli(['exec', b, 'echo', 'B is fine']))).to.equal('B is fine\n');
+    } finally {
+      cli(['rm', '-f', b]);
     }
   });
 });

@@ -154,35 +154,38 @@ describe('ns-run images', () => {
     });
 
     it('the writable root is the container\'s own: the next container does not see what one wrote', () => {
-      // Files of the image belong to host root, which the container's root is not (until the
-      // root is idmapped): it writes its own layer's top directory and /tmp.
+      // The image's files belong to host root; through the idmapped layers they are container
+      // root's, so it writes anywhere in the root: its own upper layer takes the writes.
       ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', 'echo mine > /written && echo mine > /tmp/written']));
       const second = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', 'ls /written /tmp/written 2>&1 || true']));
       expect(second).to.equal('ls: /written: No such file or directory\nls: /tmp/written: No such file or directory\n');
     });
 
-    it('makes a WORKDIR or -w the image lacks, as docker does: owned by the container\'s root, the dirs above kept as they were', function () {
+    it('container root owns the image\'s files and writes in any of its directories, not in the image\'s layers', () => {
+      const script = 'stat -c %u:%g / /etc /srv/motd; echo changed > /srv/motd && echo new > /etc/new && mkdir /bin/d && echo wrote; cat /srv/motd';
+      const out = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', script]));
+      expect(out.split('\n')).to.deep.equal(['0:0', '0:0', '0:0', 'wrote', 'changed', '']);
+      expect(ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'cat', 'motd']))).to.equal('from the image\n');
+      expect(containerRoots(store)).to.deep.equal([]);
+    });
+
+    it('with --userns=host too (no idmapping): the overlay is the runner\'s, container root is host root and writes in it', () => {
+      const script = 'echo x > /etc/host-ids && stat -c %u:%g /etc/host-ids /etc; tr -s " " < /proc/self/uid_map | sed "s/^ //"';
+      const out = ok(cli(['run', '--storage', store, '--network', 'none', '--userns=host', image.reference, 'sh', '-c', script]));
+      expect(out).to.equal('0:0\n0:0\n0 0 4294967295\n');
+      expect(containerRoots(store)).to.deep.equal([]);
+    });
+
+    it('makes a missing WorkingDir, the image\'s or -w\'s, inside the container\'s root', function () {
       this.timeout(60_000);
-      const imported = podmanImage(`localhost/${uniqueName('wd')}:1`, ['WORKDIR /made/here', 'CMD ["/bin/sh","-c","pwd"]']);
+      const other = podmanImage(`localhost/${uniqueName('img-wd')}:1`, ['CMD ["/bin/sh","-c","pwd; stat -c %u:%g ."]', 'WORKDIR /made/by/image']);
       try {
-        ok(cli(['load', '-q', '--storage', store, '-i', imported.dockerArchive]));
-        expect(ok(cli(['run', '--storage', store, '--network', 'none', imported.reference]))).to.equal('/made/here\n');
-        const stat = (dirs: string) => `stat -c '%u %a %n' ${dirs}`;
-        expect(ok(cli(['run', '--storage', store, '--network', 'none', imported.reference, 'sh', '-c', stat('/made /made/here')])))
-          .to.equal('0 755 /made\n0 755 /made/here\n');
-        // Below a directory of the image: that one looks as it did (owner, mode), the new one is root's.
-        const before = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', stat('/srv /tmp')]));
-        expect(ok(cli(['run', '--storage', store, '--network', 'none', '-w', '/tmp/new/deeper', image.reference, 'sh', '-c', `pwd; ${stat('/srv /tmp /tmp/new /tmp/new/deeper')}`])))
-          .to.equal(`/tmp/new/deeper\n${before}0 755 /tmp/new\n0 755 /tmp/new/deeper\n`);
-        // A file on the way: one line, 125, and nothing of the container left.
-        const through = cli(['run', '--storage', store, '--network', 'none', '-w', '/bin/busybox/x', image.reference, 'true']);
-        expect([through.status, through.stderr]).to.deep.equal([125, 'ns-run run: --workdir: /bin/busybox/x: /bin/busybox is not a directory inside the root\n']);
-        expect(containerRoots(store)).to.deep.equal([]);
-        // Made in the container's own layer: the image and the next container do not have it.
-        expect(cli(['run', '--storage', store, '--network', 'none', '-w', '/', image.reference, 'ls', '/tmp/new']).status).to.equal(1);
-        ok(cli(['rmi', '--storage', store, imported.reference]));
+        ok(cli(['load', '-q', '--storage', store, '-i', other.dockerArchive]));
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', other.reference]))).to.equal('/made/by/image\n0:0\n');
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', '-w', '/by/run', image.reference, 'pwd']))).to.equal('/by/run\n');
+        ok(cli(['rmi', '--storage', store, other.reference]));
       } finally {
-        imported.cleanup();
+        other.cleanup();
       }
     });
 

@@ -5,7 +5,7 @@
  * Networks are named per test process; their state files are removed in `after`.
  */
 import { expect } from 'chai';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxRootfs, cli, Netns, removeTree, running, start, uniqueName, until, type Started } from './helpers';
@@ -171,6 +171,31 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
     expect([gone.status, gone.stderr]).to.deep.equal([1, `ns-run network disconnect: container ${server} is not connected to network ${guest}\n`]);
   });
 
+  it('a container on two networks is reached by name from both and sees the peers of both in its /etc/hosts', async () => {
+    const left = network('left');
+    const right = network('right');
+    const both = uniqueName('both');
+    const leftPeer = uniqueName('lpeer');
+    const rightPeer = uniqueName('rpeer');
+    await background(left, leftPeer, 'sleep 600');
+    await background(right, rightPeer, 'sleep 600');
+    // Serves, and once connected to the right network, says what its /etc/hosts holds of both peers.
+    const c = await background(left, both, `httpd -p 80 -h /data; until grep -q "${rightPeer}" /etc/hosts; do sleep 0.1; done; ` +
+      `for n in ${leftPeer} ${rightPeer}; do grep -w $n /etc/hosts; done; sleep 600`);
+    ok(cli(['network', 'connect', right, both], { netns }));
+    await until('the container to see the right network\'s peer', () => c.stdout.split('\n').length > 2);
+    const address = (net: string, name: string) => leases(net).find((l) => l.container === name)!.address;
+    expect(c.stdout.split('\n').map((l) => l.split(/\s+/).join(' '))).to.deep.equal([
+      `${address(left, leftPeer)} ${leftPeer}`, `${address(right, rightPeer)} ${rightPeer}`, '']);
+    expect(fetchFrom(left, `http://${both}/`).stdout).to.equal('hello from the server\n');
+    expect(fetchFrom(right, `http://${both}/`).stdout).to.equal('hello from the server\n');
+    // Its own file, not either network's: those still list their own members only.
+    expect(readFileSync(join(RUN_DIR, right, 'hosts'), 'utf8')).to.not.include(leftPeer);
+    ok(cli(['network', 'disconnect', right, both], { netns }));
+    const own = readFileSync(join(RUN_DIR, '.containers', `${both}.hosts`), 'utf8');
+    expect(own).to.include(leftPeer).and.not.include(rightPeer);
+  });
+
   it('publishes a port of a container on a network (-p), reached from the host', async () => {
     const net = network('pub');
     const port = 21000 + (process.pid % 20000);
@@ -244,6 +269,22 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
         expect(publishRulesOf(name)).to.deep.equal([]);
       });
     }
+
+    it('the host reaches a container by its address; a connection routed in from elsewhere does not, but for its published port', async () => {
+      const net = network('ingress', '--subnet', '10.243.7.0/24');
+      const name = uniqueName('ingress');
+      const port = 25000 + (process.pid % 20000);
+      await background(net, name, HTTPD, ['-p', `${port}:80`]);
+      const address = leases(net).find((l) => l.container === name)!.address;
+      expect(netnsRun(['wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://${address}/`])).to.equal('hello from the server\n');
+      // The outer world has a route to the network through the host: the rules, not the lack
+      // of a route, keep it out.
+      execFileSync('nsenter', ['-t', String(outer.pid), '-n', 'ip', 'route', 'replace', '10.243.7.0/24', 'via', hostAddress]);
+      const direct = spawnSync('nsenter', ['-t', String(outer.pid), '-n', 'wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://${address}/`], { encoding: 'utf8' });
+      expect([direct.status, direct.stdout]).to.deep.equal([4, '']);
+      expect(netnsRun(['nft', 'list', 'chain', 'inet', 'nstools', 'isolate'])).to.match(/iifname != "nsbr-\w+" ct state invalid,new,untracked drop comment "ns-run network /);
+      expect(fromOutside(`http://${hostAddress}:${port}/`)).to.equal('hello from the server\n');
+    });
 
     it('the DNAT rules of a SIGKILLed runner are dropped by the next ns-run call; a port a live container publishes is refused', async () => {
       const net = network('dnatkill');

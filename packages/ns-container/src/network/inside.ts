@@ -17,17 +17,23 @@
  * filesystem, and no process inside can see it.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { spawn, type NsChild } from 'ns-core';
-import { RtnlHandle } from 'ns-net';
+import { NsError, spawn, sys, type NsChild } from 'ns-core';
+import { preparedNet, RtnlHandle, type VethOptions } from 'ns-net';
+import type { NetworkConfig } from './store';
 import { spliceSockets, PROXY_LIMITS, type ProxyLimits } from './publish';
 
 /** Joins the container's user and network namespaces and keeps the capabilities it has there. */
-async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}): Promise<NsChild> {
+async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}, stdin = false): Promise<NsChild> {
   return spawn([process.execPath, __filename, ...args], {
     join: [{ pidfd, kinds: ['user', 'net'] }],
     steps: [{ name: 'inside helper', child: [{ op: 'ambient-all', phase: 'identity', step: 'inside helper' }] }],
-    stdio: ['ignore', 'ignore', 'pipe'], fds, killWithParent: 'SIGKILL',
+    stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], fds, killWithParent: 'SIGKILL',
   });
+}
+
+/** The helper with its stdout readable (and, with `stdin`, its stdin writable), for rootless.ts. */
+export function helperInside(pidfd: number, args: readonly string[], options: { stdin?: boolean } = {}): Promise<NsChild> {
+  return spawnInside(pidfd, args, {}, options.stdin ?? false);
 }
 
 async function stderrOf(child: NsChild): Promise<string> {
@@ -37,11 +43,24 @@ async function stderrOf(child: NsChild): Promise<string> {
 }
 
 /**
+ * Waits for the helper's end.
+ * @throws NsError with the helper's message (and its code, if it said one) if it failed.
+ */
+export async function outputOf(child: NsChild, what: string): Promise<void> {
+  child.stdout?.resume();
+  const [message, status] = await Promise.all([stderrOf(child), child.exited]);
+  if (status.code === 0) return;
+  const code = /^([A-Z][A-Z0-9]+): /.exec(message)?.[1] ?? 'EIO';
+  throw new NsError({ errno: 5, code, message: `${what}: ${message.replace(/^[A-Z][A-Z0-9]+: /, '') || `status ${status.code ?? status.signal}`}` });
+}
+
+/**
  * `lo` up in the container's network namespace, from inside it.
  * @throws Error with the helper's message if it failed.
  */
 export async function loopbackUpInside(pidfd: number): Promise<void> {
   const child = await spawnInside(pidfd, ['lo']);
+  child.stdout!.resume();
   const [message, status] = await Promise.all([stderrOf(child), child.exited]);
   if (status.code !== 0) throw new Error(`loopback: bringing lo up inside failed: ${message || `status ${status.code ?? status.signal}`}`);
 }
@@ -106,14 +125,46 @@ function main(args: readonly string[]): void {
     }));
     return;
   }
+  if (mode === 'network' || mode === 'network-rm') {
+    // Loaded only here: the forwarder needs none of it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ensureNetwork, removeNetworkObjects } = require('./bridge') as typeof import('./bridge');
+    const config = JSON.parse(rest[0]!) as NetworkConfig;
+    (mode === 'network' ? ensureNetwork : removeNetworkObjects)(config);
+    return;
+  }
+  if (mode === 'attach') {
+    attach(JSON.parse(rest[0]!) as VethOptions);
+    return;
+  }
   throw new Error(`inside helper: unknown mode '${mode}'`);
 }
+
+/**
+ * A container's network namespace, made here (owned by the user namespace we are in) with its
+ * veth on the bridge; then this process's main thread moves into it (setns(2) of a network
+ * namespace is per thread, and a pidfd join takes the thread group leader's), says "ready",
+ * and waits for its stdin to close while the container joins.
+ */
+function attach(veth: VethOptions): void {
+  const { join } = preparedNet({ loopback: false, veth });
+  const netns = join[0]!;
+  sys.setns(netns.fd, ['net']);
+  netns.close();
+  RtnlHandle.current().use((rtnl) => rtnl.loopbackUp());
+  process.stdout.write('ready\n');
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+}
+
 
 if (require.main === module) {
   try {
     main(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    // The code first, for outputOf(): callers branch on it.
+    const code = (e as NsError).code;
+    process.stderr.write(`${code && code !== 'EIO' ? `${code}: ` : ''}${(e as Error).message}\n`);
     process.exit(1);
   }
 }

@@ -13,7 +13,7 @@
  * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
  * another process is never signalled.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, RELAYED_SIGNALS, spawn, sys, type Step } from 'ns-core';
 import { compileContainer, openJoins, type CompiledContainer } from '../compile';
@@ -155,6 +155,8 @@ export class OciRuntime {
     let pid: number | undefined;
     try {
       sys.mknod(fifo, S_IFIFO | 0o622);
+      // As runc makes it: writable by the container's user whatever our umask took away.
+      chmodSync(fifo, 0o622);
       const fifoFd = sys.openRaw(fifo, sys.O_PATH);
       fds.push(fifoFd);
       const [readyRead, readyWrite] = sys.pipe();
@@ -166,14 +168,16 @@ export class OciRuntime {
       this.checkProgram(spec, compiled.rootfs);
       const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
       for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
+      if (consoleFd !== undefined) fds.push(consoleFd);
       const join = openJoins(compiled);
       let childPid: number | undefined;
       try {
         // The pid as the caller's pid namespace sees it, at the sync point (the parked process never execs while we wait).
         const recordPid: Step = { name: 'container pid', parent: [{ action: 'call', step: 'container pid', run: ({ pid: p }) => { childPid = p; } }] };
         const started = spawn(compiled.argv, {
-          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, recordPid], env: compiled.env, cwd: compiled.cwd,
-          stdio: 'inherit', fds: { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
+          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), recordPid], env: compiled.env, cwd: compiled.cwd,
+          stdio: 'inherit', fds: consoleFd !== undefined ? { 3: fifoFd, 4: readyWrite, [CONSOLE_CHILD_FD]: consoleFd } : { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
         });
         started.catch(() => undefined);
         sys.closeFd(readyWrite);
@@ -241,7 +245,7 @@ export class OciRuntime {
       throw NsError.from(e, { syscall: 'open', path: posix.join(bundle, 'config.json'), step: '--bundle' });
     }
     if (spec.hooks && Object.values(spec.hooks).some((h) => (h as unknown[] | undefined)?.length)) throw specError('hooks', 'are not supported by ns-run-oci yet');
-    if (spec.process?.terminal) throw specError('process.terminal', 'a console (--console-socket) is not supported by ns-run-oci yet');
+    checkConsole(spec.process?.terminal ?? false, options.consoleSocket, 'process.terminal');
     const dir = this.dir(id);
     mkdirSync(this.options.root, { recursive: true, mode: 0o700 });
     try {
@@ -271,12 +275,17 @@ export class OciRuntime {
       const warnings = [...compiled.warnings];
       const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
       for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       const join = openJoins(compiled);
       let child;
       try {
-        child = await spawn(compiled.argv, { create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps], env: compiled.env, cwd: compiled.cwd, stdio: 'inherit' });
+        child = await spawn(compiled.argv, {
+          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd)], env: compiled.env, cwd: compiled.cwd,
+          stdio: 'inherit', ...(consoleFd !== undefined ? { fds: { [CONSOLE_CHILD_FD]: consoleFd } } : {}),
+        });
       } finally {
         for (const ns of join) ns.close();
+        if (consoleFd !== undefined) sys.closeFd(consoleFd);
       }
       this.record(dir, id, child.pid, bundle, compiled.rootfs, spec, options.pidFile);
       const status = await child.exited;
@@ -306,7 +315,7 @@ export class OciRuntime {
    * process that waits for it past the pid namespace's fork, which exits as it does); else
    * resolves to its exit code.
    */
-  async exec(id: string, processSpec: Omit<NonNullable<ContainerSpec['process']>, 'user'> & { user?: NonNullable<ContainerSpec['process']>['user'] }, options: { detach?: boolean; pidFile?: string }): Promise<number> {
+  async exec(id: string, processSpec: Omit<NonNullable<ContainerSpec['process']>, 'user'> & { user?: NonNullable<ContainerSpec['process']>['user'] }, options: { detach?: boolean; pidFile?: string; consoleSocket?: string }): Promise<number> {
     const s = this.stored(id);
     if (!s) throw notFound(id);
     if (this.state(id).status !== 'running') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot exec in a container that is not running: ${id}` });
@@ -314,7 +323,7 @@ export class OciRuntime {
     // runc's `exec ID program`: the container's process but for what was given.
     const proc: NonNullable<ContainerSpec['process']> = processSpec.user === undefined
       ? { ...spec.process!, ...processSpec, user: spec.process!.user } : { ...processSpec, user: processSpec.user };
-    if (proc.terminal) throw specError('process.terminal', 'a console (--tty) is not supported by ns-run-oci exec yet');
+    checkConsole(proc.terminal ?? false, options.consoleSocket, '--tty');
     const kinds = (spec.linux?.namespaces ?? []).map((n) => NAMESPACE_TYPES[n.type]);
     // The process's own part of the plan: no namespace made, no map written, no hostname set.
     const execSpec: ContainerSpec = { ...spec, hostname: undefined, domainname: undefined, process: proc,
@@ -329,15 +338,19 @@ export class OciRuntime {
     // runc's exec: the new process in the container's cgroup too (its limits count it).
     const cgroup = recordedCgroup(this.dir(id));
     if (cgroup) steps.push(joinCgroupStep(cgroup, false));
+    const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
+    steps.push(...terminalSteps(proc, consoleFd));
     const pidfd = sys.pidfdOpen(s.init.pid);
     let child;
     try {
       if (fstatSync(pidfd).ino !== s.init.inode) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
       child = await spawn(proc.args, {
         join: [{ pidfd, kinds }], steps, env: proc.env ?? [], cwd: proc.cwd, stdio: 'inherit', killWithParent: options.detach ? false : 'SIGKILL',
+        ...(consoleFd !== undefined ? { fds: { [CONSOLE_CHILD_FD]: consoleFd } } : {}),
       });
     } finally {
       sys.closeFd(pidfd);
+      if (consoleFd !== undefined) sys.closeFd(consoleFd);
     }
     if (options.pidFile) writeAtomic(posix.resolve(options.pidFile), String(child.pid));
     if (options.detach) return 0;
@@ -459,6 +472,44 @@ export class OciRuntime {
     removeContainerCgroup(this.dir(id));
     rmSync(this.dir(id), { recursive: true, force: true });
   }
+}
+
+/** The child fd the engine's console socket is placed at (after the exec fifo's 3 and 4). */
+const CONSOLE_CHILD_FD = 5;
+
+/**
+ * runc's rules: a terminal needs a console socket to send its master to (the runtime does not
+ * stay to relay it), and a console socket without a terminal is a mistake.
+ */
+function checkConsole(terminal: boolean, consoleSocket: string | undefined, field: string): void {
+  if (terminal && consoleSocket === undefined) throw specError(field, 'a terminal needs --console-socket (the pty master is sent there)');
+  if (!terminal && consoleSocket !== undefined) {
+    throw new NsError({ errno: 22, code: 'EUSAGE', message: `--console-socket: '${consoleSocket}' given, but ${field === '--tty' ? '--tty (or process.terminal)' : 'process.terminal'} is false` });
+  }
+}
+
+function openConsole(path: string): number {
+  try {
+    return sys.socket.connectUnix(path);
+  } catch (e) {
+    throw NsError.from(e, { syscall: 'connect', path, step: '--console-socket' });
+  }
+}
+
+/**
+ * The program's terminal, made by the program's own process in its root (a pty of the
+ * container's devpts, so `tty` names /dev/pts/N), owned by its user, its controlling terminal
+ * and stdio; the master goes over the console socket, as runc sends it.
+ */
+function terminalSteps(proc: NonNullable<ContainerSpec['process']>, consoleFd: number | undefined): Step[] {
+  if (consoleFd === undefined || !proc.terminal) return [];
+  return [{
+    name: 'terminal',
+    child: [
+      { op: 'console-fd', fd: CONSOLE_CHILD_FD, phase: 'fork', step: '--console-socket' },
+      { op: 'terminal', ptmx: '/dev/ptmx', owner: { uid: proc.user.uid, gid: proc.user.gid }, phase: 'fork', step: 'process.terminal' },
+    ],
+  }];
 }
 
 /** Waits for the stage's byte on the ready pipe (it is parked), or for the spawn's failure. */

@@ -3,11 +3,9 @@
  * ENTRYPOINT, CMD, ENV, WORKDIR, USER, each overridden by run's options) and its root, an
  * overlay of the image's layers with an upper directory of the container's own.
  */
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync } from 'node:fs';
-import { posix } from 'node:path';
 import type * as NsImage from 'ns-image';
-import type { ContainerConfig, ContainerRoot, ImageStore } from 'ns-image';
-import { layersView, resolveInRoot, type RootView } from './inroot';
+import type { ContainerConfig, ImageStore } from 'ns-image';
+import { layersView, type RootView } from './inroot';
 
 /** Where `run` takes an image from. */
 export interface ImageSource {
@@ -60,35 +58,4 @@ export function planImage(source: ImageSource, overrides: ImageOverrides): Plann
     store: source.store, id: details.id, reference: source.reference, config: details.config, lower, view: layersView(lower),
     env: proc.env, args: proc.args, workdir: proc.cwd, user: proc.user,
   };
-}
-
-/**
- * docker and podman create a working directory the root lacks (an imported image's WORKDIR,
- * `-w /new`) before the process starts, owned by the container's root; the exec stage only
- * chdirs. It is made in the container's upper directory before the overlay is mounted:
- * directories the layers already have are copied up first (mode and owner, as overlayfs's own
- * copy-up keeps them), so the merged view shows them as they were, then the missing ones, 0755.
- * A read-only root has no upper: the chdir then fails as before.
- * @param owner the host ids of the container's root, when they are not the caller's.
- */
-export function ensureWorkdir(root: ContainerRoot, view: RootView, workdir: string, owner?: { uid: number; gid: number }): void {
-  if (!root.upper) return;
-  const path = resolveInRoot(view, workdir, '--workdir');
-  if (path.kind === 'dir') return;
-  if (path.kind !== undefined) return; // a file there: the chdir says ENOTDIR, as docker's does
-  const components = path.inside.split('/').filter(Boolean);
-  for (let i = 0; i < components.length; i++) {
-    const inUpper = posix.join(root.upper, ...components.slice(0, i + 1));
-    if (i < path.existingDepth) {
-      if (existsSync(inUpper)) continue;
-      const lower = lstatSync(view.hostPath(components.slice(0, i + 1))!);
-      mkdirSync(inUpper);
-      chmodSync(inUpper, lower.mode & 0o7777);
-      if (process.geteuid!() === 0) chownSync(inUpper, lower.uid, lower.gid);
-    } else {
-      mkdirSync(inUpper, { mode: 0o755 });
-      chmodSync(inUpper, 0o755);
-      if (owner) chownSync(inUpper, owner.uid, owner.gid);
-    }
-  }
 }

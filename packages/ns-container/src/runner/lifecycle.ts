@@ -3,16 +3,15 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
-import { resolveUser, securityStep } from './identity';
-import { resolveInRoot } from './inroot';
+import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompFilter } from './options';
 import type * as NsImage from 'ns-image';
-import { isAlive, removeFile, StateStore, type ContainerState, type SkippedState } from './state';
+import { isAlive, removeFile, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
   /** Seconds since the container was created. */
@@ -201,13 +200,13 @@ export interface ExecPlan {
  * its cgroups, then the container's identity and privileges (securityStep).
  * @throws NsError ENOENT for an unknown name, ESRCH when it is not running.
  */
-export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
+export async function planExec(name: string, options: ExecOptions = {}): Promise<ExecPlan> {
   const store = new StateStore(options.stateDir);
   const state = runningContainer(store, name);
   // The program's namespaces are the init's; its pidfd is the one we may use: the init is not
   // dumpable (securityStep), and joining by pidfd takes ptrace access to the target.
   const target = state.program && isAlive(state.program) ? state.program : state.init;
-  const ids = options.user !== undefined ? resolveUser(options.user, containerAccounts(target.pid)) : { uid: state.uid, gid: state.gid };
+  const ids = options.user !== undefined ? resolveUser(options.user, await containerAccounts(target)) : { uid: state.uid, gid: state.gid };
   const enter = {
     target: target.pid, targetInode: target.inode, preserveCredentials: true,
     namespaces: Object.fromEntries(state.namespaces.map((k) => [k, true as const])),
@@ -242,17 +241,18 @@ export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
 }
 
 /**
- * The container's account files, through its process's root (proc(5): /proc/PID/root), and
- * resolved inside it: an absolute symlink there must not lead to our own files.
+ * The container's account files, through its process's root (proc(5): /proc/PID/root),
+ * resolved and read inside it without following anything out (identity.ts). The root is
+ * opened first and the process checked after: a pid reused in between is not the container.
  */
-function containerAccounts(pid: number): { passwd: string; group: string } {
-  const root = `/proc/${pid}/root`;
-  const read = (file: string) => {
-    const r = resolveInRoot(root, file, '--user');
-    // An image without the file: only numeric ids can be used, as resolveUser then says.
-    return r.kind === 'file' ? readFileSync(`${root}${r.inside}`, 'utf8') : '';
-  };
-  return { passwd: read('/etc/passwd'), group: read('/etc/group') };
+async function containerAccounts(target: ProcessRef): Promise<Accounts> {
+  const root = sys.openRaw(`/proc/${target.pid}/root`, sys.O_PATH | sys.O_DIRECTORY);
+  try {
+    if (!isAlive(target)) throw new NsError({ errno: 3, code: 'ESRCH', message: 'the container stopped while its accounts were read' });
+    return await readAccountsInRoot(root);
+  } finally {
+    sys.closeFd(root);
+  }
 }
 
 /** Sends a signal to the container's init, which passes it on to the program (SIGKILL ends them all). */

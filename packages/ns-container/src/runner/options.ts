@@ -19,7 +19,7 @@ import { uts } from 'ns-uts';
 import { keptCapabilities, namesOf } from './caps';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, protectedPathOps } from '../compile/filesystem';
 import { type ContainerCgroup } from './cgroup';
-import { planIdentity, securityStep, type Accounts, type Identity } from './identity';
+import { planIdentity, securityStep, withIdRange as identityWithRange, type Accounts, type Identity } from './identity';
 import { planImage, type ImageSource, type PlannedImage } from './image';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
 import {
@@ -205,7 +205,8 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   if (!workdir.startsWith('/')) throw usageError(`--workdir: '${workdir}' must be absolute`);
   const filesystem: FilesystemSpec = {
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
-    ...(image ? { overlay: { lower: image.lower, view: image.view, userxattr: image.store.rootless, beforeNamespaces: identity.mode === 'range' } } : {}),
+    // docker makes an image's missing WorkingDir (or -w's) in the container's root.
+    ...(image ? { overlay: { lower: image.lower, view: image.view, userxattr: image.store.rootless }, workdir } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),
     volumes: (options.volumes ?? []).map(parseVolume),
     tmpfs: (options.tmpfs ?? []).map((t) => (parseTmpfs(t), t)), // refused now if malformed
@@ -238,6 +239,18 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     capabilities, seccompProfile, ...(filter ? { seccomp: filter } : {}),
     // The base environment is settled once the home is known (runContainer).
     env: mergeEnv(fromFiles, envEntries(options.env ?? [], callerEnv, '--env')),
+  };
+}
+
+/**
+ * The plan with the id range leased for it (idranges.ts) in place of the placeholder: the
+ * maps and whatever the container's root owns as the host sees it (bind sources it must reach).
+ */
+export function withIdRange(plan: ContainerPlan, outer: number): ContainerPlan {
+  const identity = identityWithRange(plan.identity, outer);
+  return {
+    ...plan, identity,
+    filesystem: { ...plan.filesystem, ...(plan.filesystem.hostRoot ? { hostRoot: { uids: identity.uidMap[0]!, gids: identity.gidMap[0]! } } : {}) },
   };
 }
 

@@ -23,11 +23,12 @@ import {
   type Attachment, type PublishSpec, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
-import { ensureWorkdir } from './image';
 import { checkProgramInRoot } from './program';
 import { assembleFilesystem, parseTmpfs } from './rootfs';
+import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
-import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions, type ContainerPlan } from './options';
+import { leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
+import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
@@ -55,7 +56,7 @@ export interface Container {
  *   removing everything made so far.
  */
 export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
-  const plan = planContainer(argv, options);
+  let plan = planContainer(argv, options);
   const rootless = plan.identity.mode !== 'range';
   if (rootless && liveContainers > 0) {
     throw new NsError({ errno: 16, code: 'EBUSY', message: 'a rootless runner runs one container at a time: the running one\'s init shares ' +
@@ -78,13 +79,23 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   let child: NsChild | undefined;
   let counted = false;
   try {
+    const id = randomBytes(32).toString('hex');
+    // The container's own ids (root's containers): leased before anything is made with them.
+    let idRange: IdRangeLease | undefined;
+    if (plan.identity.autoRange) {
+      const lease = idRange = leaseIdRange(store, { name: plan.name, id, runner: processRef(process.pid) });
+      undo.unshift(() => releaseIdRange(lease));
+      janitor.track({ type: 'file', path: lease.file });
+      plan = withIdRange(plan, lease.outer);
+    }
+    const leases = [...(idRange ? [idRange.file] : [])];
     const initial: ContainerState = {
       version: STATE_VERSION, name: plan.name, created: new Date().toISOString(), status: 'creating',
       runner: processRef(process.pid), argv: plan.argv, rootfs: plan.rootfs ?? null, network: plan.network, ports: plan.publish,
       ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16), seccomp: plan.seccompProfile,
-      id: randomBytes(32).toString('hex'), autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
+      id, autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
     };
     let latest = initial;
     claimName(store, initial);
@@ -135,7 +146,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
         { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
     }
-    const fs = assembleFilesystem(filesystem);
+    // As root, the rootfs and volumes as idmapped detached trees (idmap.ts); our copies of their fds close once the child has them.
+    const idmapped = await idmappedTrees(filesystem, plan.identity);
+    undo.push(() => idmapped.close());
+    const fs = assembleFilesystem({ ...filesystem, trees: idmapped.trees });
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
     const view = plan.image?.view ?? (plan.rootfs !== undefined ? directoryView(plan.rootfs) : undefined);
     if (view) {
@@ -154,7 +168,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) await execContainer(plan, steps, env, store, { ...initial, ...addresses, env }, subnet?.lease, options);
+    if (inPlace) await execContainer(plan, steps, env, store, { ...initial, ...addresses, env }, [...leases, ...(subnet ? [subnet.lease] : [])], options);
     // From the child's first op on, it shares our memory (and makes it undumpable).
     if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
     counted = true;
@@ -168,12 +182,13 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       steps, env, cwd: plan.workdir,
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
-        supervise: detachedSupervisor(store, initial, subnet?.lease, cgroup),
+        supervise: detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], cgroup),
       } : {
         killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
         ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
       }),
     });
+    idmapped.close();
 
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
     // the init's pidfd stays valid if it is not reaped yet (a program that ended at once may
@@ -290,22 +305,13 @@ function createImageRoot(plan: ContainerPlan): ContainerRoot {
   const image = plan.image!;
   const owner = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
   const options = { readOnly: plan.filesystem.readOnly ?? false, ...(owner ? { owner } : {}) };
-  let root: ContainerRoot;
   try {
-    root = image.store.createContainerRoot(image.id, plan.name, options);
+    return image.store.createContainerRoot(image.id, plan.name, options);
   } catch (e) {
     if ((e as NsError).code !== 'EEXIST') throw e;
     image.store.removeContainerRoot(plan.name);
-    root = image.store.createContainerRoot(image.id, plan.name, options);
+    return image.store.createContainerRoot(image.id, plan.name, options);
   }
-  try {
-    ensureWorkdir(root, image.view, plan.workdir, owner);
-  } catch (e) {
-    // Not yet in the caller's undo list: nothing of this container may stay behind.
-    image.store.removeContainerRoot(plan.name);
-    throw e;
-  }
-  return root;
 }
 
 /** Path of the on-exit command of a detached container's supervisor (reap-main.ts). */
@@ -313,15 +319,15 @@ const REAP_MAIN = join(__dirname, 'reap-main.js');
 
 /**
  * A detached container's supervisor: what TypeScript would have removed at the end becomes
- * its cleanup words (the cgroup, deepest first; the subnet lease), then reap-main records the
+ * its cleanup words (the cgroup, deepest first; the id range and subnet leases), then reap-main records the
  * exit and removes the image root (and, with --rm, the state).
  */
-function detachedSupervisor(store: StateStore, state: ContainerState, lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseOptions {
+function detachedSupervisor(store: StateStore, state: ContainerState, leases: readonly string[], cgroup: ContainerCgroup | undefined): SuperviseOptions {
   return {
     detach: true,
     cleanup: [
       ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
-      ...(lease !== undefined ? [{ unlink: lease }] : []),
+      ...leases.map((lease) => ({ unlink: lease })),
     ],
     onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
   };
@@ -349,11 +355,11 @@ function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptio
  * process then becomes the container's C supervisor in place (keeping ns-run's pid, which
  * the caller's shell waits for), and its program is unshared into the rest after a relay
  * fork (unshare(CLONE_NEWPID) puts only the next child in it: the init stays PID 1). At the
- * end the supervisor removes the subnet lease and runs reap-main, which records the exit and
+ * end the supervisor removes the id range and subnet leases and runs reap-main, which records the exit and
  * removes the image root and the state. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             lease: string | undefined, options: ContainerOptions): Promise<never> {
+                             leases: readonly string[], options: ContainerOptions): Promise<never> {
   const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
   // veth goes with the network namespace, once the container's end has closed it).
@@ -377,7 +383,7 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
-    cleanup: lease !== undefined ? [{ unlink: lease }] : [],
+    cleanup: leases.map((lease) => ({ unlink: lease })),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
   // After the security step, whose first ops make the process root of the joined namespace:
@@ -428,7 +434,8 @@ function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNul
     ...(memory !== undefined ? { memory } : {}), ...(pidsLimit !== undefined ? { pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}),
     capAdd: [...(options.capAdd ?? [])], capDrop: [...(options.capDrop ?? [])],
     ...(plan.filesystem.shmSize !== undefined ? { shmSize: plan.filesystem.shmSize } : {}),
-    usernsMode: plan.identity.usernsMode || (plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode),
+    usernsMode: plan.identity.usernsMode || (plan.identity.mode !== 'range' ? plan.identity.mode
+      : `${options.usernsRange === undefined ? 'auto' : 'range'} ${[plan.identity.uidMap[0]!].map((r) => `${r.inner}:${r.outer}:${r.count}`)[0]}`),
   };
 }
 

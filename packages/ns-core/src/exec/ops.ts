@@ -88,6 +88,8 @@ export type ChildOp = Label & (
   | { op: 'seccomp'; program: Buffer; flags?: number; requires: 'no-new-privs' | 'cap-sys-admin' }
   /** A console socket for the next supervise fork: nsx-init relays the pty master that comes on it. */
   | { op: 'console-socket' }
+  /** The console's program end is this fd (an engine's console socket, connected): TERMINAL sends the master there. */
+  | { op: 'console-fd'; fd: number }
   /**
    * The program's terminal (a pty of `ptmx`, its root's multiplexer), sized as fd `sizeFrom`,
    * owned by `owner` (ids as the process sees them), its master sent to the supervisor.
@@ -136,7 +138,7 @@ const opName: Record<ChildOpName, OpName> = {
   'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS', 'ignore-signals': 'IGNORE_SIGNALS',
   'link-up': 'LINK_UP', 'errors': 'ERRORS', 'helper-fork': 'HELPER_FORK', 'helper-stage': 'HELPER_STAGE',
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
-  'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'terminal': 'TERMINAL',
+  'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'console-fd': 'CONSOLE_FD', 'terminal': 'TERMINAL',
   'rlimit': 'RLIMIT', 'umask': 'UMASK', 'exec-fifo': 'EXEC_FIFO', 'mask-path': 'MASK_PATH', 'readonly-path': 'READONLY_PATH',
   'mknod': 'MKNOD', 'move-mount': 'MOVE_MOUNT', 'bind-tree': 'BIND_TREE',
 };
@@ -299,6 +301,7 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
       return { args: [n(op.resource), op.soft, op.hard], strings: [] };
     }
     case 'umask': return { args: [n(op.mask)], strings: [] };
+    case 'console-fd': return { args: [n(op.fd)], strings: [] };
     case 'exec-fifo': return { args: [n(op.fd), op.ready === undefined ? -1n : n(op.ready)], strings: [] };
     case 'mask-path': case 'readonly-path': return { args: [], strings: [op.path] };
     case 'mknod': {

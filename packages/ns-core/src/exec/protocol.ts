@@ -229,6 +229,12 @@ export const OPS = {
    * sets their flags without a path walk to each, which a bind plus remount per mount cannot.
    */
   BIND_TREE: { code: 63, strings: 2 },
+  /**
+   * The console's program end is fd a0, a unix socket the caller connected to an engine's
+   * console socket (`runc create --console-socket`): the next TERMINAL sends the pty master
+   * there (SCM_RIGHTS) and closes it, where CONSOLE_SOCKET's pair would feed nsx-init.
+   */
+  CONSOLE_FD: { code: 67, strings: 0 },
 } as const;
 
 /** MOUNT_ATTR_* bits BIND_TREE may set or clear (linux/mount.h): not IDMAP, which needs a user namespace fd. */

@@ -50,7 +50,7 @@ const OPEN_TREE_CLONE = 1;
 const OPEN_TREE_CLOEXEC = 0o2000000;
 /** MOUNT_ATTR_* (linux/mount.h). */
 export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, NODIRATIME: 0x80, IDMAP: 0x100000, NOSYMFOLLOW: 0x200000 } as const;
-const FSCONFIG = { SET_STRING: 1, SET_FD: 5, CMD_CREATE: 6 } as const;
+const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, SET_FD: 5, CMD_CREATE: 6 } as const;
 
 const MountAttrStruct = koffi.struct('nstools_mount_attr', { attr_set: 'uint64', attr_clr: 'uint64', propagation: 'uint64', userns_fd: 'uint64' });
 const open_tree_ = libc.func('int open_tree(int dfd, const char *path, unsigned int flags)');
@@ -87,8 +87,8 @@ export function mountSetattr(fd: number, attrs: { set?: number; clear?: number; 
   }
 }
 
-/** An fsconfig(2) value: text, or an fd (FSCONFIG_SET_FD, e.g. overlayfs's "lowerdir+" of a detached layer). */
-export type FsConfigValue = string | { readonly fd: number };
+/** An fsconfig(2) value: text, a flag (`true`: FSCONFIG_SET_FLAG), or an fd (FSCONFIG_SET_FD, e.g. overlayfs's "lowerdir+" of a detached layer). */
+export type FsConfigValue = string | true | { readonly fd: number };
 
 /**
  * fsopen + fsconfig + fsmount: a new filesystem instance as a detached mount fd (close-on-exec),
@@ -100,7 +100,8 @@ export function fsMount(fstype: string, options: readonly (readonly [string, FsC
   if (ctx < 0) throw sysError('fsopen', { path: fstype });
   try {
     for (const [key, value] of options) {
-      const r = typeof value === 'string' ? fsconfig_(ctx, FSCONFIG.SET_STRING, key, value, 0) : fsconfig_(ctx, FSCONFIG.SET_FD, key, null, value.fd);
+      const r = typeof value === 'string' ? fsconfig_(ctx, FSCONFIG.SET_STRING, key, value, 0)
+        : value === true ? fsconfig_(ctx, FSCONFIG.SET_FLAG, key, null, 0) : fsconfig_(ctx, FSCONFIG.SET_FD, key, null, value.fd);
       if (r < 0) throw sysError('fsconfig', { path: name, dest: key });
     }
     if (fsconfig_(ctx, FSCONFIG.CMD_CREATE, null, null, 0) < 0) throw sysError('fsconfig', { path: name, dest: 'create' });

@@ -293,7 +293,7 @@ async function exec(args: ParsedArgs): Promise<void> {
   if (!name) throw usageError('exec: which container? (ns-run exec NAME [program...])');
   const workdir = args.last('workdir');
   const user = args.last('user');
-  const plan = planExec(name, { env: args.all('env'), ...(workdir !== undefined ? { workdir } : {}), ...(user !== undefined ? { user } : {}) });
+  const plan = await planExec(name, { env: args.all('env'), ...(workdir !== undefined ? { workdir } : {}), ...(user !== undefined ? { user } : {}) });
   try {
     // The fds of the container's namespaces go with the exec: the stage closes them before the program's.
     await launch(program.length ? program : DEFAULT_PROGRAM, plan.spawn, { signals: 'program' });
