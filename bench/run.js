@@ -408,11 +408,16 @@ async function imageSection() {
   });
   const ours = fresh('ns-image load', (dir) => [process.execPath, path.join(__dirname, 'image-load.js'), dir, archive]);
   const podman = fresh('podman load', (dir) => ['podman', '--root', `${dir}/root`, '--runroot', `${dir}/runroot`, 'load', '-q', '-i', archive]);
+  // For information: the same load through the CLI, which pays ns-run's start-up too.
+  const cli = fresh('ns-run load', (dir) => [bin('ns-run'), 'load', '-q', '--storage', dir, '-i', archive]);
   try {
-    const [a, b] = await interleave([ours, podman], ROUNDS.image, 2);
+    const [a, b, c] = await interleave([ours, podman, cli], ROUNDS.image, 2);
     results.medians_ms.image_load_ns_image = median(a);
     results.medians_ms.image_load_podman = median(b);
+    results.medians_ms.image_load_ns_run_cli = median(c);
+    results.ratios.image_load_cli_vs_podman = Number(pairedRatio(c, b).toFixed(3));
     record('image_load_vs_podman', pairedRatio(a, b), 0.5, `${fmt(median(a))} vs ${fmt(median(b))}`);
+    console.log(`  (ns-run load -i, the CLI: ${fmt(median(c))}; /podman ${results.ratios.image_load_cli_vs_podman})`);
     await runImage(work);
   } finally {
     // podman's overlay mounts under its root go before the directory does.

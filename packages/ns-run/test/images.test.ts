@@ -5,11 +5,11 @@
  * docker-registry with a temporary store, filled by skopeo.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loopbackRegistry, podmanImage, treeSnapshot, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
+import { freePort, loopbackRegistry, podmanImage, treeSnapshot, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
 import { cli, CLI, LAUNCHER, NOBODY, removeTree, start, uniqueName, until, ok } from './helpers';
 
 const CHANGES = ['CMD ["/bin/sh","-c","echo $GREETING from $(pwd) as $(id -u)"]', 'ENV GREETING=hello', 'WORKDIR /srv', 'EXPOSE 8080/tcp'];
@@ -52,6 +52,24 @@ function onTerminal(command: string): string {
   expect(r.status, r.stdout).to.equal(0);
   return readFileSync(typescript, 'utf8');
 }
+
+/** node -e SLOW_PROXY PORT TARGET: a TCP proxy on 127.0.0.1 that pauses 200 ms after every 256 KiB back. */
+const SLOW_PROXY = `
+const net = require('node:net');
+const [port, target] = process.argv.slice(1).map(Number);
+net.createServer((client) => {
+  const up = net.connect(target, '127.0.0.1');
+  let passed = 0;
+  client.pipe(up);
+  up.on('data', (chunk) => {
+    client.write(chunk);
+    passed += chunk.length;
+    if (passed >= 256 * 1024) { passed = 0; up.pause(); setTimeout(() => up.resume(), 200); }
+  });
+  up.on('end', () => client.end());
+  for (const s of [client, up]) s.on('error', () => { client.destroy(); up.destroy(); });
+}).listen(port, '127.0.0.1', () => process.stdout.write('ready\\n'));
+`;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -171,27 +189,6 @@ describe('ns-run images', () => {
       }
     });
 
-    it('makes a WORKDIR or -w the image lacks, as docker does: owned by the container\'s root, the dirs above kept as they were', function () {
-      this.timeout(60_000);
-      const imported = podmanImage(`localhost/${uniqueName('wd')}:1`, ['WORKDIR /made/here', 'CMD ["/bin/sh","-c","pwd"]']);
-      try {
-        ok(cli(['load', '-q', '--storage', store, '-i', imported.dockerArchive]));
-        expect(ok(cli(['run', '--storage', store, '--network', 'none', imported.reference]))).to.equal('/made/here\n');
-        const stat = (dirs: string) => `stat -c '%u %a %n' ${dirs}`;
-        expect(ok(cli(['run', '--storage', store, '--network', 'none', imported.reference, 'sh', '-c', stat('/made /made/here')])))
-          .to.equal('0 755 /made\n0 755 /made/here\n');
-        // Below a directory of the image: that one looks as it did (owner, mode), the new one is root's.
-        const before = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', stat('/srv /tmp')]));
-        expect(ok(cli(['run', '--storage', store, '--network', 'none', '-w', '/tmp/new/deeper', image.reference, 'sh', '-c', `pwd; ${stat('/srv /tmp /tmp/new /tmp/new/deeper')}`])))
-          .to.equal(`/tmp/new/deeper\n${before}0 755 /tmp/new\n0 755 /tmp/new/deeper\n`);
-        // Made in the container's own layer: the image and the next container do not have it.
-        expect(cli(['run', '--storage', store, '--network', 'none', '-w', '/', image.reference, 'ls', '/tmp/new']).status).to.equal(1);
-        ok(cli(['rmi', '--storage', store, imported.reference]));
-      } finally {
-        imported.cleanup();
-      }
-    });
-
     it('--read-only: no upper layer, writes to the root fail, /tmp stays writable', () => {
       const r = cli(['run', '--storage', store, '--network', 'none', '--read-only', image.reference, 'sh', '-c',
         'touch /tmp/ok && echo tmp-ok; touch /nope']);
@@ -274,11 +271,23 @@ describe('ns-run images', () => {
       expect(lines(again.stderr)).to.deep.equal([`${base!.slice(0, 12)}: Already exists`, `${top!.slice(0, 12)}: Already exists`].sort());
       const quiet = cli(['load', '-q', '--storage', newStore(), '-i', derived.dockerArchive]);
       expect([quiet.status, quiet.stderr, quiet.stdout]).to.deep.equal([0, '', `Loaded image: ${derived.reference}\n`]);
-      const seen = onTerminal(`${LAUNCHER} load --storage ${newStore()} -i ${derived.dockerArchive}`);
+      // From stdin (docker load < FILE), paused inside the 24 MB layer: the terminal gets redraws
+      // with the layer's rate however fast this machine reads.
+      const A = derived.dockerArchive;
+      const seen = onTerminal(`(head -c 12000000 ${A}; sleep 0.3; tail -c +12000001 ${A}) | ${LAUNCHER} load --storage ${newStore()}`);
       expect(seen).to.match(new RegExp(`\x1b\\[2K${top!.slice(0, 12)}: Receiving [0-9.]+[kM]B/24(\\.\\d)?MB [0-9.]+[kMG]?B/s\r?\n`));
       expect(seen).to.match(new RegExp(`\x1b\\[\\dA`)); // lines rewritten in place
       expect(seen).to.match(new RegExp(`\x1b\\[2K${top!.slice(0, 12)}: Done 24(\\.\\d)?MB in [0-9.]+s\r?\n`));
       expect(seen).to.include(`Loaded image: ${derived.reference}`);
+    });
+
+    it('load reads the archive from stdin without -i, as docker load does, and refuses a terminal there', () => {
+      const store = newStore();
+      const r = spawnSync('sh', ['-c', `exec ${LAUNCHER} load -q --storage ${store} < ${image.ociArchive}`], { encoding: 'utf8', timeout: 30_000 });
+      expect([r.status, r.stderr, r.stdout]).to.deep.equal([0, '', `Loaded image: ${image.reference}\n`]);
+      expect(storeContents(store).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
+      const seen = onTerminal(`${LAUNCHER} load --storage ${store}; echo "exit $?"`);
+      expect(seen).to.match(/\nns-run load: requested load from stdin, but stdin is a terminal \(-i FILE\|DIR\)\r?\nexit 125\r?\n/);
     });
 
     it('rmi removes the layers no other image uses and keeps the shared ones', () => {
@@ -463,17 +472,32 @@ describe('ns-run images', () => {
       expect(out).to.match(new RegExp(`^[0-9a-f]{12}: Done \\S+ in [0-9.]+s\nDigest: sha256:[0-9a-f]{64}\n${ref.replace(/\./g, '\\.')}\n$`));
       expect(ok(cli(['pull', '-q', '--storage', store, ref]))).to.equal(`${ref}\n`);
       expect(ok(cli(['run', '--storage', store, '--network', 'none', ref]))).to.equal('hello from /srv as 0\n');
+      // The same image loaded under its own name: only the repository it was pulled from has a digest.
+      ok(cli(['load', '-q', '--storage', store, '-i', image.dockerArchive]));
+      const digest = out.match(/^Digest: (sha256:[0-9a-f]{64})$/m)![1];
+      const listed = ok(cli(['images', '--storage', store, '--format', 'json'])).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      expect(listed.map((r) => [`${r.Repository}:${r.Tag}`, r.Digest]).sort()).to.deep.equal([[ref, digest], [image.reference, '<none>']].sort());
     });
 
-    it('on a terminal (script), shows each layer\'s bytes, total and rate as it comes', function () {
+    it('on a terminal (script), shows each layer\'s bytes, total and rate as it comes', async function () {
       this.timeout(60_000);
       registry.push(derived.dockerArchive, 'nstools/big:3');
-      const ref = `${registry.address}/nstools/big:3`;
-      const seen = onTerminal(`${LAUNCHER} pull --storage ${newStore()} ${ref}`);
-      expect(seen).to.match(/\x1b\[2K[0-9a-f]{12}: Receiving [0-9.]+[kM]B\/[0-9.]+[kM]B [0-9.]+[kMG]?B\/s\r?\n/);
-      expect(seen).to.match(/\x1b\[\dA/);
-      expect(seen).to.match(/Digest: sha256:[0-9a-f]{64}\r?\n/);
-      expect(seen).to.include(ref);
+      // Through a proxy that pauses 200 ms after every 256 KiB it passes back: the download is
+      // slow enough for the terminal's redraws however fast loopback is (a child process:
+      // script(1) runs synchronously here).
+      const port = await freePort();
+      const proxy = spawn(process.execPath, ['-e', SLOW_PROXY, String(port), registry.address.split(':')[1]!], { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        await new Promise((resolve) => proxy.stdout!.once('data', resolve));
+        const ref = `127.0.0.1:${port}/nstools/big:3`;
+        const seen = onTerminal(`${LAUNCHER} pull --storage ${newStore()} ${ref}`);
+        expect(seen).to.match(/\x1b\[2K[0-9a-f]{12}: Receiving [0-9.]+[kM]B\/[0-9.]+[kM]B [0-9.]+[kMG]?B\/s\r?\n/);
+        expect(seen).to.match(/\x1b\[\dA/);
+        expect(seen).to.match(/Digest: sha256:[0-9a-f]{64}\r?\n/);
+        expect(seen).to.include(ref);
+      } finally {
+        proxy.kill();
+      }
     });
   });
 

@@ -320,15 +320,13 @@ function createImageRoot(plan: ContainerPlan): ContainerRoot {
   const image = plan.image!;
   const owner = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
   const options = { readOnly: plan.filesystem.readOnly ?? false, ...(owner ? { owner } : {}) };
-  let root: ContainerRoot;
   try {
-    root = image.store.createContainerRoot(image.id, plan.name, options);
+    return image.store.createContainerRoot(image.id, plan.name, options);
   } catch (e) {
     if ((e as NsError).code !== 'EEXIST') throw e;
     image.store.removeContainerRoot(plan.name);
-    root = image.store.createContainerRoot(image.id, plan.name, options);
+    return image.store.createContainerRoot(image.id, plan.name, options);
   }
-  return root;
 }
 
 /** Path of the on-exit command of a detached container's supervisor (reap-main.ts). */
