@@ -123,11 +123,15 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     expect(listed.map((n) => n.Name)).to.include.members([net, other]);
 
     const server = uniqueName('rsrv');
-    const srv = background(['--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']);
+    const port = 27000 + (process.pid % 20000);
+    const srv = background(['--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '-p', `127.0.0.1:${port}:80`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']);
     await until('the server to lease its address', () => leases(net).some((l) => l.container === server) || srv.proc.exitCode !== null, 20_000);
     expect(srv.proc.exitCode, srv.stderr).to.equal(null);
     const byName = fetchFrom(net, `http://${server}/`);
     expect([byName.status, byName.stdout], byName.stderr).to.deep.equal([0, 'hello from a rootless server\n']);
+    // Its published port, through the forwarder in its namespaces, from the host.
+    const published = spawnSync('wget', ['-q', '-T', '2', '-t', '3', '-O', '-', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+    expect(published.stdout, published.stderr).to.equal('hello from a rootless server\n');
     const address = leases(net).find((l) => l.container === server)!.address;
     const fromOther = fetchFrom(other, `http://${address}/`, 2);
     expect(fromOther.stdout).to.equal('');
