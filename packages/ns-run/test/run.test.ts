@@ -95,8 +95,11 @@ describe('ns-run as root', () => {
         const state = await running(name);
         await until('the program to print', () => c.stdout.split('\n').length >= 3);
         expect(c.stdout.split('\n').slice(0, 2)).to.deep.equal(['0', `cat: can't open '${marker}': No such file or directory`]);
-        expect(statusField(state.program!.pid, 'Uid').split(/\s+/)).to.deep.equal(['1000000000', '1000000000', '1000000000', '1000000000']);
-        expect(uidMapOf(state.program!.pid)).to.equal('0 1000000000 65536');
+        // Container root is the first id of the range leased for it (one 65536-id slot from 1000000000 on).
+        const outer = uidMapOf(state.program!.pid).split(' ')[1]!;
+        expect(uidMapOf(state.program!.pid)).to.equal(`0 ${outer} 65536`);
+        expect((Number(outer) - 1000000000) % 65536).to.equal(0);
+        expect(statusField(state.program!.pid, 'Uid').split(/\s+/)).to.deep.equal([outer, outer, outer, outer]);
         expect(readFileSync(`/proc/${state.program!.pid}/setgroups`, 'utf8').trim()).to.equal('allow');
       } finally {
         c.proc.stdin!.end();

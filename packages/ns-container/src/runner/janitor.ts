@@ -60,15 +60,29 @@ export class Janitor {
 
   /** Records something to remove should we die; written before it is created. */
   track(item: JanitorItem): void {
-    if (this.#fd < 0) return;
-    writeSync(this.#fd, `${JSON.stringify(item)}\n`);
+    this.#write(`${JSON.stringify(item)}\n`);
   }
 
   /** Everything was cleaned up by the runner: the janitor may exit without doing anything. */
   done(): void {
-    if (this.#fd < 0) return;
-    writeSync(this.#fd, 'done\n');
-    closeSync(this.#fd);
+    this.#write('done\n');
+    if (this.#fd >= 0) closeSync(this.#fd);
     this.#fd = -1;
+  }
+
+  /**
+   * A janitor that died (killed, OOM) closes the pipe: EPIPE. The runner still removes
+   * everything itself as it ends, so the container goes on and its status is kept; only
+   * the runner's own death would now leave what the next run reclaims (issue 18 #7).
+   */
+  #write(line: string): void {
+    if (this.#fd < 0) return;
+    try {
+      writeSync(this.#fd, line);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+      closeSync(this.#fd);
+      this.#fd = -1;
+    }
   }
 }

@@ -3,11 +3,12 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
+import { removeDeadContainerCgroups } from './cgroup';
 import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompFilter } from './options';
 import type * as NsImage from 'ns-image';
@@ -55,7 +56,7 @@ function imageStore(root: string): NsImage.ImageStore {
 /**
  * What a container whose runner or supervisor was killed (SIGKILL: nothing of it ran its
  * cleanup) left, removed by the next ns-run call: for one that was to go at its end (--rm, every
- * foreground run), its subnet lease, its image root and its state. Its processes died with
+ * foreground run), its subnet lease, its cgroups, its image root and its state. Its processes died with
  * the supervisor (PR_SET_PDEATHSIG at every level), its mounts, network namespace and veth
  * with them. Checked by pidfd and pidfs inode (liveStatus), never by pid alone. Kept ones
  * (-d without --rm) stay, shown as dead, until `rm`. @returns the names reclaimed.
@@ -67,6 +68,8 @@ export function reclaimDead(store: StateStore): string[] {
     if (s.image) imageStore(s.image.store).removeContainerRoot(s.name);
     const lease = subnetLeaseOf(store, s);
     if (lease !== undefined) removeFile(lease);
+    // A runner killed together with its janitor left its cgroups too (issue 18 #7).
+    removeDeadContainerCgroups(s.name, s.cgroups);
     store.remove(s.name);
     reclaimed.push(s.name);
   }
@@ -262,10 +265,37 @@ export function signalContainer(name: string, signal: NodeJS.Signals = 'SIGKILL'
   if (number === undefined) throw new NsError({ errno: 22, code: 'EUSAGE', message: `unknown signal ${signal}` });
   const fd = sys.pidfdOpen(state.init.pid);
   try {
-    if (!isAlive(state.init)) throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
+    // The pidfd we signal through is the recorded process (pidfs inode), not whatever has its pid now.
+    if (fstatSync(fd).ino !== state.init.inode || !isAlive(state.init)) {
+      throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
+    }
+    checkNamespaceInit(name, state.init.pid, fd);
     sys.pidfdSendSignal(fd, number);
   } finally {
     sys.closeFd(fd);
+  }
+}
+
+/**
+ * A container's init is PID 1 of a pid namespace of its own: NSpid in /proc/PID/status
+ * (proc(5)) lists its pid in each namespace, ours first and 1 last. A state file naming any
+ * other process (an ordinary one of the user, planted or stale) does not make us signal it.
+ * The status read is the pidfd's process only if that process still lives after it (its pid
+ * cannot be reused while it does): signal 0 through the pidfd checks that.
+ */
+function checkNamespaceInit(name: string, pid: number, pidfd: number): void {
+  let nspid: string[] = [];
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'));
+    nspid = line ? line.slice('NSpid:'.length).trim().split(/\s+/) : [];
+  } catch (e) {
+    // Gone meanwhile: checked below through the pidfd.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+  if (!sys.pidfdSendSignal(pidfd, 0)) throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
+  if (nspid.length < 2 || nspid[nspid.length - 1] !== '1') {
+    throw new NsError({ errno: 1, code: 'EPERM', message: `container ${name}: its recorded init (pid ${pid}) is not the init of a pid namespace of its own; ` +
+                        'refusing to signal it (a stale or forged state file)' });
   }
 }
 

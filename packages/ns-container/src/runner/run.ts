@@ -15,12 +15,12 @@ import { constants } from 'node:os';
 import {
   execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
 import { liveStatus, reclaimDead } from './lifecycle';
-import { containerCgroup, type ContainerCgroup } from './cgroup';
+import { containerCgroup, LeftoversError, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import { Janitor } from './janitor';
 import {
-  addPublished, bindTargets, enableLocalnet, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, removePublished,
-  type Attachment, type PublishSpec, type Subnet,
+  addPublished, attachRootless, bindTargets, enableLocalnet, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, removePublished,
+  type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
@@ -45,7 +45,10 @@ export interface Container {
   readonly attachment?: Attachment;
   readonly ports: readonly PublishSpec[];
   readonly stateFile: string;
-  /** Resolves once the program has exited and everything the container had is removed. */
+  /**
+   * Resolves once the program has exited and everything the container had is removed; rejects
+   * with LeftoversError (carrying the status) when something could not be.
+   */
   readonly exited: Promise<ExitStatus>;
   kill(signal?: NodeJS.Signals): boolean;
 }
@@ -111,13 +114,20 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       janitor.track({ type: 'link', name: subnet.hostInterface });
     }
     let attachment: Attachment | undefined;
+    let rootlessNet: RootlessAttachment | undefined;
     if (isNetworkName(plan.network)) {
       // A lease left by a killed runner is dropped by the next prepareNetwork (its owner is gone).
-      attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases });
+      attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases, ...(rootless ? { madeElsewhere: true } : {}) });
       const held = attachment;
       undo.unshift(() => releaseNetwork(held));
-      janitor.track({ type: 'link', name: held.lease.hostInterface });
+      if (!rootless) janitor.track({ type: 'link', name: held.lease.hostInterface });
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
+      if (rootless) {
+        // The user's rootless network namespace (network/rootless.ts): the container joins
+        // the user and network namespaces made there; the veth goes with its namespace.
+        const made = rootlessNet = await attachRootless(held.network, held.veth);
+        undo.unshift(() => made.release());
+      }
     }
     // As root with an address to send to, ports are published by DNAT (network/dnat.ts) and
     // the proxy only holds the host ports (it never dials); otherwise it carries the bytes.
@@ -162,7 +172,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
       janitor.track({ type: 'cgroup', dirs: cgroup.all });
     }
-    const steps = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup);
+    const planned = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : rootlessNet ? undefined : attachment?.veth, cgroup);
+    const steps = rootlessNet ? joiningSteps(plan, planned).map(relaysDieWithParent) : planned;
     const addresses = {
       ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
@@ -179,7 +190,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       undo.push(() => closeSync(logFd));
     }
     child = await spawn(plan.argv, {
-      steps, env, cwd: plan.workdir,
+      steps, env, cwd: plan.workdir, ...(rootlessNet ? { join: [{ pidfd: rootlessNet.pidfd, kinds: ['user', 'net'] as const }] } : {}),
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
         supervise: detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], cgroup),
@@ -190,6 +201,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     });
     idmapped.close();
 
+    // Joined: the container's network namespace lives with it now, not with the helper.
+    if (rootlessNet) await rootlessNet.release();
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
     // the init's pidfd stays valid if it is not reaped yet (a program that ended at once may
     // have taken its init with it).
@@ -252,6 +265,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       // start-up) would delay every container: it only matters if we die before this point.
       undo.push(() => janitor.started);
       await runAll(undo);
+      // Removed by the cgroup step's cleanup, before the status came: what it could not, named.
+      if (cgroup?.leftovers.length) throw new LeftoversError(status, cgroup.leftovers);
       return status;
     });
     return {
@@ -372,11 +387,7 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     holder.kill('SIGKILL');
     await holder.exited;
   }
-  const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
-  // The image root as root has its own relay (rootfs.ts); every other plan gets one here.
-  const hasRelay = rest.some((s) => s.createInChild);
-  const relay: Step = { name: 'relay', createInChild: true, child: [
-    { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'relay' }] };
+  const ordered = joiningSteps(plan, steps);
   store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
@@ -386,14 +397,29 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     cleanup: leases.map((lease) => ({ unlink: lease })),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
-  // After the security step, whose first ops make the process root of the joined namespace:
-  // the relay and the init then have the same ids, as kill(2) wants for the signals passed on.
-  const security = rest.findIndex((s) => s.name === 'ns-run security');
-  const ordered = hasRelay ? rest : [...rest.slice(0, security + 1), relay, ...rest.slice(security + 1)];
   return execInPlace(plan.argv, {
     steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
     programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
   });
+}
+
+/**
+ * The steps of a plan whose user and network namespaces are joined rather than made (a
+ * holder's, or a rootless network's helper's): those steps go, the other kinds are unshared
+ * by the child after the joins, and a relay fork follows (unshare(CLONE_NEWPID) puts only the
+ * next child in the new pid namespace: the init stays PID 1).
+ */
+function joiningSteps(plan: ContainerPlan, steps: readonly Step[]): Step[] {
+  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
+  const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
+  // A step that unshares in the child (createInChild) brings its own relay; every other plan gets one here.
+  if (rest.some((s) => s.createInChild)) return rest;
+  const relay: Step = { name: 'relay', createInChild: true, child: [
+    { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'relay' }] };
+  // After the security step, whose first ops make the process root of the joined namespace:
+  // the relay and the init then have the same ids, as kill(2) wants for the signals passed on.
+  const security = rest.findIndex((s) => s.name === 'ns-run security');
+  return [...rest.slice(0, security + 1), relay, ...rest.slice(security + 1)];
 }
 
 /**
