@@ -31,10 +31,11 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
   after(async () => {
     for (const c of started) c.proc.kill('SIGKILL');
     await Promise.all(started.map((c) => c.exit));
-    const holder = holderPid();
-    if (holder !== undefined) {
+    // The holder, and pasta: it would outlive the holder, holding its namespace.
+    for (const pid of [holderPid(), pastaPid()]) {
+      if (pid === undefined) continue;
       try {
-        process.kill(holder, 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // Gone already.
       }
@@ -46,19 +47,31 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
   });
 
   const stateRoot = () => `/tmp/ns-run-${user.uid}`;
-  function holderPid(): number | undefined {
+  function holderRecord(): { pid: number; pasta?: { pid: number } } | undefined {
     try {
-      return (JSON.parse(readFileSync(join(stateRoot(), 'netns.json'), 'utf8')) as { pid: number }).pid;
+      return JSON.parse(readFileSync(join(stateRoot(), 'netns.json'), 'utf8')) as { pid: number; pasta?: { pid: number } };
     } catch {
       return undefined;
     }
   }
+  const holderPid = () => holderRecord()?.pid;
+  const pastaPid = () => holderRecord()?.pasta?.pid;
 
   const argv = (args: readonly string[]) => user.argv([LAUNCHER, ...args]);
   function run(args: readonly string[]): SpawnSyncReturns<string> {
     const a = argv(args);
     return spawnSync(a[0]!, a.slice(1), { encoding: 'utf8', cwd: '/', timeout: 60_000 });
   }
+  /** As run(), but not blocking this process's event loop: for a server of the test's to answer meanwhile. */
+  function runAsync(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const c = background(args);
+    return c.exit.then(({ code }) => ({ status: code, stdout: c.stdout, stderr: c.stderr }));
+  }
+  /** Removes networks a test made, whether or not it got as far as removing them itself. */
+  const removeNetworks = (...nets: string[]) => {
+    const left = nets.filter((n) => existsSync(join(stateRoot(), 'networks', n)));
+    if (left.length > 0) run(['network', 'rm', ...left]);
+  };
   function ok(r: SpawnSyncReturns<string>): string {
     expect(r.status, `ns-run failed (${r.status}): ${r.stderr}`).to.equal(0);
     return r.stdout;
@@ -92,7 +105,10 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     const tunMode = statSync('/dev/net/tun').mode & 0o7777;
     if (user.run(['sh', '-c', 'test -r /dev/net/tun -a -w /dev/net/tun']).status !== 0) {
       chmodSync('/dev/net/tun', 0o666);
-      restoreTun = () => chmodSync('/dev/net/tun', tunMode);
+      restoreTun = () => {
+        chmodSync('/dev/net/tun', tunMode);
+        restoreTun = () => {};
+      };
     }
     const route = readFileSync('/proc/net/route', 'utf8').split('\n').map((l) => l.split('\t')).find((f) => f[1] === '00000000');
     if (!route) {
@@ -103,14 +119,18 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     const server = createServer((s) => s.end(`seen ${s.remoteAddress}\n`));
     const port = 26000 + (process.pid % 20000);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    const net = uniqueName('regress');
     try {
-      const net = uniqueName('regress');
       ok(run(['network', 'create', net]));
-      const r = run(['--network', net, '--', 'sh', '-c', `wget -q -T 2 -t 3 -O - http://${gateway}:${port}/ || nc -w 2 ${gateway} ${port} </dev/null`]);
+      // The server is this process's: the container runs without blocking its event loop.
+      const r = await runAsync(['--network', net, '--', 'sh', '-c', `wget -q -T 2 -t 3 -O - http://${gateway}:${port}/`]);
       expect(r.stdout, r.stderr).to.match(/^seen (::ffff:)?127\.0\.0\.1\n$/);
+      expect(r.status).to.equal(0);
       ok(run(['network', 'rm', net]));
     } finally {
       server.close();
+      removeNetworks(net);
+      restoreTun();
     }
   });
 
@@ -120,42 +140,49 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     // Ours only: other tests on this machine make and remove links of their own meanwhile.
     const ourLinks = () => readdirSync('/sys/class/net').filter((l) => /^ns(br|v)/.test(l)).sort();
     const hostLinks = ourLinks();
-    ok(run(['network', 'create', net]));
-    ok(run(['network', 'create', other]));
-    const pid = holderPid()!;
-    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).to.match(new RegExp(`\nUid:\t${user.uid}\t`));
-    const listed = ok(run(['network', 'ls', '--format', 'json'])).trim().split('\n').map((l) => JSON.parse(l) as { Name: string });
-    expect(listed.map((n) => n.Name)).to.include.members([net, other]);
+    let running: Started | undefined;
+    try {
+      ok(run(['network', 'create', net]));
+      ok(run(['network', 'create', other]));
+      const pid = holderPid()!;
+      expect(readFileSync(`/proc/${pid}/status`, 'utf8')).to.match(new RegExp(`\nUid:\t${user.uid}\t`));
+      const listed = ok(run(['network', 'ls', '--format', 'json'])).trim().split('\n').map((l) => JSON.parse(l) as { Name: string });
+      expect(listed.map((n) => n.Name)).to.include.members([net, other]);
 
-    const server = uniqueName('rsrv');
-    const port = 27000 + (process.pid % 20000);
-    const srv = background(['--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '-p', `127.0.0.1:${port}:80`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']);
-    await until('the server to lease its address', () => leases(net).some((l) => l.container === server) || srv.proc.exitCode !== null, 20_000);
-    expect(srv.proc.exitCode, srv.stderr).to.equal(null);
-    const byName = fetchFrom(net, `http://${server}/`);
-    expect([byName.status, byName.stdout], byName.stderr).to.deep.equal([0, 'hello from a rootless server\n']);
-    // Its published port, through the forwarder in its namespaces, from the host.
-    const published = spawnSync('wget', ['-q', '-T', '2', '-t', '3', '-O', '-', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-    expect(published.stdout, published.stderr).to.equal('hello from a rootless server\n');
-    const address = leases(net).find((l) => l.container === server)!.address;
-    const fromOther = fetchFrom(other, `http://${address}/`, 2);
-    expect(fromOther.stdout).to.equal('');
-    expect(fromOther.status).to.equal(1);
+      const server = uniqueName('rsrv');
+      const port = 27000 + (process.pid % 20000);
+      const srv = running = background(['--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '-p', `127.0.0.1:${port}:80`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']);
+      await until('the server to lease its address', () => leases(net).some((l) => l.container === server) || srv.proc.exitCode !== null, 20_000);
+      expect(srv.proc.exitCode, srv.stderr).to.equal(null);
+      const byName = fetchFrom(net, `http://${server}/`);
+      expect([byName.status, byName.stdout], byName.stderr).to.deep.equal([0, 'hello from a rootless server\n']);
+      // Its published port, through the forwarder in its namespaces, from the host.
+      const published = spawnSync('wget', ['-q', '-T', '2', '-t', '3', '-O', '-', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+      expect(published.stdout, published.stderr).to.equal('hello from a rootless server\n');
+      const address = leases(net).find((l) => l.container === server)!.address;
+      const fromOther = fetchFrom(other, `http://${address}/`, 2);
+      expect(fromOther.stdout).to.equal('');
+      expect(fromOther.status).to.equal(1);
 
-    const connect = run(['network', 'connect', other, server]);
-    expect([connect.status, connect.stderr]).to.deep.equal([1, `ns-run network connect: network connect: not yet for an ordinary user's containers (start ${server} with --network ${other})\n`]);
-    const busy = run(['network', 'rm', net]);
-    expect([busy.status, busy.stderr]).to.deep.equal([1, `ns-run network rm: network ${net} is in use by container ${server}; stop it first\n`]);
-    srv.proc.kill('SIGTERM');
-    await srv.exit;
-    expect(leases(net)).to.deep.equal([]);
-    const [info] = JSON.parse(ok(run(['network', 'inspect', net]))) as { Options: Record<string, string> }[];
-    const bridge = info!.Options['com.docker.network.bridge.name']!;
-    expect(inHolder(['ip', '-o', 'link'])).to.include(bridge);
-    expect(ok(run(['network', 'rm', net, other]))).to.equal(`${net}\n${other}\n`);
-    expect(inHolder(['ip', '-o', 'link'])).to.not.include(bridge);
-    expect(inHolder(['nft', 'list', 'ruleset'])).to.equal('');
-    expect(existsSync(join(stateRoot(), 'networks', net))).to.equal(false);
+      const connect = run(['network', 'connect', other, server]);
+      expect([connect.status, connect.stderr]).to.deep.equal([1, `ns-run network connect: network connect: not yet for an ordinary user's containers (start ${server} with --network ${other})\n`]);
+      const busy = run(['network', 'rm', net]);
+      expect([busy.status, busy.stderr]).to.deep.equal([1, `ns-run network rm: network ${net} is in use by container ${server}; stop it first\n`]);
+      srv.proc.kill('SIGTERM');
+      await srv.exit;
+      expect(leases(net)).to.deep.equal([]);
+      const [info] = JSON.parse(ok(run(['network', 'inspect', net]))) as { Options: Record<string, string> }[];
+      const bridge = info!.Options['com.docker.network.bridge.name']!;
+      expect(inHolder(['ip', '-o', 'link'])).to.include(bridge);
+      expect(ok(run(['network', 'rm', net, other]))).to.equal(`${net}\n${other}\n`);
+      expect(inHolder(['ip', '-o', 'link'])).to.not.include(bridge);
+      expect(inHolder(['nft', 'list', 'ruleset'])).to.equal('');
+      expect(existsSync(join(stateRoot(), 'networks', net))).to.equal(false);
+    } finally {
+      running?.proc.kill('SIGKILL');
+      await running?.exit;
+      removeNetworks(net, other);
+    }
     // The host's own namespace never had any of it.
     expect(ourLinks()).to.deep.equal(hostLinks);
   });
