@@ -31,7 +31,10 @@ describe('rootless networks (as a throwaway user)', function () {
   });
 
   after(async () => {
-    for (const pid of holders) {
+    // pasta of the last holder too: it would outlive it (the next use would end it; there is none).
+    const record = join(root, 'netns.json');
+    const pasta = existsSync(record) ? (JSON.parse(readFileSync(record, 'utf8')) as { pasta?: { pid: number } }).pasta?.pid : undefined;
+    for (const pid of [...holders, ...(pasta === undefined ? [] : [pasta])]) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {

@@ -99,17 +99,31 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
   after(() => restoreTun());
   const inHolder = (args: string[]) => execFileSync('nsenter', ['-t', String(holderPid()), '-n', ...args], { encoding: 'utf8' });
 
-  it('egress through pasta: a container on a network reaches a server of the host\'s (pasta maps the gateway to the host)', async function () {
-    // pasta opens /dev/net/tun as the user: Debian's udev makes it 0666, this kind of host 0600.
-    // As a Debian host's users would have it, for this test only; its own mode comes back after.
+  /**
+   * pasta opens /dev/net/tun as the user: Debian's udev makes it 0666, this kind of host 0600.
+   * As a Debian host's users would have it, for a test only; restoreTun() gives its mode back.
+   */
+  function openTun(): void {
     const tunMode = statSync('/dev/net/tun').mode & 0o7777;
-    if (user.run(['sh', '-c', 'test -r /dev/net/tun -a -w /dev/net/tun']).status !== 0) {
-      chmodSync('/dev/net/tun', 0o666);
-      restoreTun = () => {
-        chmodSync('/dev/net/tun', tunMode);
-        restoreTun = () => {};
-      };
+    if (user.run(['sh', '-c', 'test -r /dev/net/tun -a -w /dev/net/tun']).status === 0) return;
+    chmodSync('/dev/net/tun', 0o666);
+    restoreTun = () => {
+      chmodSync('/dev/net/tun', tunMode);
+      restoreTun = () => {};
+    };
+  }
+  /** The pasta process of a holder: its pid, if it runs and is pasta attached to that holder. */
+  const pastaOf = (holder: number, pid: number | undefined) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+      return argv[0]!.endsWith('/pasta') && argv.at(-1) === String(holder) ? pid : undefined;
+    } catch {
+      return undefined;
     }
+  };
+
+  it('egress through pasta: a container on a network reaches a server of the host\'s (pasta maps the gateway to the host)', async function () {
+    openTun();
     const route = readFileSync('/proc/net/route', 'utf8').split('\n').map((l) => l.split('\t')).find((f) => f[1] === '00000000');
     if (!route) {
       process.stderr.write('      skipped: the host has no default route, which pasta\'s gateway mapping needs\n');
@@ -185,5 +199,27 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     }
     // The host's own namespace never had any of it.
     expect(ourLinks()).to.deep.equal(hostLinks);
+  });
+
+  it('a holder that is gone is made again by the next use, and its pasta (which would hold the dead namespace) is ended', async () => {
+    openTun();
+    const net = uniqueName('rstale');
+    try {
+      ok(run(['network', 'create', net]));
+      const old = holderRecord()!;
+      expect(pastaOf(old.pid, old.pasta?.pid), 'the holder\'s pasta runs').to.be.a('number');
+      process.kill(old.pid, 'SIGKILL');
+      await until('the holder to end', () => !existsSync(`/proc/${old.pid}/cmdline`) || readFileSync(`/proc/${old.pid}/cmdline`, 'utf8') === '');
+      expect(pastaOf(old.pid, old.pasta!.pid), 'pasta outlives its holder by itself').to.equal(old.pasta!.pid);
+      ok(run(['network', 'inspect', net]));
+      ok(run(['--network', net, '--', 'true']));
+      const now = holderRecord()!;
+      expect(now.pid).to.not.equal(old.pid);
+      await until('the old holder\'s pasta to end', () => pastaOf(old.pid, old.pasta!.pid) === undefined);
+      expect(pastaOf(now.pid, now.pasta?.pid), 'the new holder\'s pasta runs').to.be.a('number');
+    } finally {
+      removeNetworks(net);
+      restoreTun();
+    }
   });
 });

@@ -18,9 +18,11 @@
  *   spawn(argv, { join: [{ pidfd: att.pidfd, kinds: ['user', 'net'] }], ... })
  *   att.release();                               // the helper goes; the netns lives with the container
  *
- * Egress: pasta, when installed, attached to the namespace when it is made (startPasta).
+ * Egress: pasta, when installed, attached to the namespace when it is made (startPasta), and
+ * ended when the namespace is found gone (endStalePasta).
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, fstatSync, readFileSync, rmSync } from 'node:fs';
+import { constants } from 'node:os';
 import { posix } from 'node:path';
 import { NsError, spawn, sys, type NsChild } from 'ns-core';
 import type { VethOptions } from 'ns-net';
@@ -43,9 +45,14 @@ export function holderFile(stateRoot = defaultStateRoot()): string {
   return posix.join(stateRoot, 'netns.json');
 }
 
-function readHolder(file: string): ProcessRef | undefined {
+/** The holder, and pasta giving its namespace egress (when it runs). */
+interface HolderRecord extends ProcessRef {
+  readonly pasta?: ProcessRef;
+}
+
+function readHolder(file: string): HolderRecord | undefined {
   try {
-    const ref = JSON.parse(readFileSync(file, 'utf8')) as ProcessRef;
+    const ref = JSON.parse(readFileSync(file, 'utf8')) as HolderRecord;
     return typeof ref.pid === 'number' && typeof ref.inode === 'number' ? ref : undefined;
   } catch (e) {
     // None yet, or a torn write of a killed creator: made again.
@@ -63,7 +70,9 @@ export async function rootlessNetns(stateRoot = defaultStateRoot()): Promise<Roo
   const file = holderFile(stateRoot);
   const found = withLock(posix.join(stateRoot, 'netns.lock'), () => {
     const ref = readHolder(file);
-    return ref && isAlive(ref) ? ref : undefined;
+    if (ref && isAlive(ref)) return ref;
+    endStalePasta(ref);
+    return undefined;
   });
   if (found) return opened(found, false);
   // Made outside the lock's callback (spawn is async), then recorded under it: a concurrent
@@ -83,7 +92,12 @@ export async function rootlessNetns(stateRoot = defaultStateRoot()): Promise<Roo
   }
   child.unref();
   // Without egress (no pasta, or pasta could not start) the networks still work among themselves.
-  await startPasta(mine.pid);
+  const pasta = await startPasta(mine.pid, stateRoot);
+  if (pasta) {
+    withLock(posix.join(stateRoot, 'netns.lock'), () => {
+      if (readHolder(file)?.pid === mine.pid) replaceFile(file, `${JSON.stringify({ ...mine, pasta })}\n`, 0o600);
+    });
+  }
   return opened(mine, true);
 }
 
@@ -92,7 +106,7 @@ export function pastaPath(env: NodeJS.ProcessEnv = process.env): string | undefi
   const dirs = [...(env['PATH'] ?? '').split(':').filter((d) => d.startsWith('/')), '/usr/bin', '/usr/local/bin'];
   return dirs.map((d) => posix.join(d, 'pasta')).find((p) => {
     try {
-      accessSync(p, constants.X_OK);
+      accessSync(p, fsConstants.X_OK);
       return true;
     } catch {
       return false;
@@ -104,20 +118,51 @@ export function pastaPath(env: NodeJS.ProcessEnv = process.env): string | undefi
  * Egress for the namespace, as podman's rootless netns has it: pasta joins the holder's user
  * and network namespaces (by its pid), makes a tap interface there with the host's addresses
  * and routes (--config-net), and carries its connections through sockets of the user's on
- * the host; it forwards no port in (none of -t/-u/-T/-U), and it quits by itself once the
- * namespace is gone. It forks into the background when it is ready: its first process's exit
- * is the signal. Without pasta, or where it cannot open /dev/net/tun (a host that made it
- * 0600), the namespace has no egress; its networks still work.
- * @returns whether pasta runs.
+ * the host; the gateway's address stands for the host's loopback (--map-gw, the default).
+ * It forwards no port in (none of -t/-u/-T/-U). It forks into the background when it is
+ * ready: its first process's exit is the signal, and the pid file (-P) names the one that
+ * stays. Without pasta, or where it cannot open /dev/net/tun (a host that made it 0600), the
+ * namespace has no egress; its networks still work.
+ * @returns the pasta that runs, if one does.
  */
-export async function startPasta(holderPid: number): Promise<boolean> {
+export async function startPasta(holderPid: number, stateRoot = defaultStateRoot()): Promise<ProcessRef | undefined> {
   const pasta = pastaPath();
-  if (!pasta) return false;
+  if (!pasta) return undefined;
+  const pidFile = posix.join(stateRoot, 'pasta.pid');
   // No pipe for its output: the process that stays in the background would hold it open.
-  const child = await spawn([pasta, '--config-net', '--quiet', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', String(holderPid)], {
+  const child = await spawn([pasta, '--config-net', '--quiet', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '-P', pidFile, String(holderPid)], {
     stdio: 'ignore', cwd: '/',
   });
-  return (await child.exited).code === 0;
+  const ok = (await child.exited).code === 0;
+  try {
+    return ok ? processRef(Number(readFileSync(pidFile, 'utf8').trim())) : undefined;
+  } catch {
+    // Gone already (it could not keep the namespace): no egress.
+    return undefined;
+  } finally {
+    rmSync(pidFile, { force: true });
+  }
+}
+
+/**
+ * pasta of a holder that is gone: this pasta (Debian 12's) watches a namespace it was given
+ * by pid for nothing, so it would hold the dead namespace (and its tap) open for ever.
+ */
+function endStalePasta(holder: HolderRecord | undefined): void {
+  if (!holder?.pasta || !isAlive(holder.pasta)) return;
+  let pidfd: number;
+  try {
+    pidfd = sys.pidfdOpen(holder.pasta.pid);
+  } catch {
+    // Ended meanwhile.
+    return;
+  }
+  try {
+    // Signalled through a pidfd of the recorded process (pidfs inode), not whatever has its pid now.
+    if (fstatSync(pidfd).ino === holder.pasta.inode) sys.pidfdSendSignal(pidfd, constants.signals.SIGTERM);
+  } finally {
+    sys.closeFd(pidfd);
+  }
 }
 
 function opened(holder: ProcessRef, made: boolean): RootlessNetns {
