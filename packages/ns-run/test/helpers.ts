@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { join } from 'node:path';
 import { Namespace, runInside, sys } from 'ns-core';
@@ -70,6 +70,53 @@ export class Netns {
 
   close(): void {
     this.holder.kill('SIGKILL');
+  }
+}
+
+/**
+ * "The outer world": a network namespace with a veth (`hostEnd`, `hostAddress`/30) to the
+ * namespace `host` runs commands in, its peer eth0 at `outerAddress`, and a TCP server there
+ * on port 7000 that answers each client with the address it sees: egress is checked there,
+ * routed through the host rather than the host's own loopback. Made with ip(8) as the oracle.
+ */
+export class OuterWorld {
+  static readonly PORT = 7000;
+  readonly #outer: ChildProcess;
+  #server: ChildProcess | undefined;
+
+  private constructor(readonly hostEnd: string, readonly hostAddress: string, readonly outerAddress: string, outer: ChildProcess) {
+    this.#outer = outer;
+  }
+
+  static async make(host: (argv: string[]) => unknown, hostEnd: string, hostAddress: string, outerAddress: string): Promise<OuterWorld> {
+    const world = new OuterWorld(hostEnd, hostAddress, outerAddress, spawn('unshare', ['--net', 'sleep', '600'], { stdio: 'ignore' }));
+    try {
+      const pid = world.#outer.pid!;
+      await until('the outer netns', () => existsSync(`/proc/${pid}/ns/net`) && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep');
+      host(['ip', 'link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(pid)]);
+      host(['ip', 'addr', 'add', `${hostAddress}/30`, 'dev', hostEnd]);
+      host(['ip', 'link', 'set', hostEnd, 'up']);
+      for (const argv of [['ip', 'addr', 'add', `${outerAddress}/30`, 'dev', 'eth0'], ['ip', 'link', 'set', 'eth0', 'up'], ['ip', 'link', 'set', 'lo', 'up']]) {
+        execFileSync('nsenter', ['-t', String(pid), '-n', ...argv]);
+      }
+      const server = world.#server = spawn('nsenter', ['-t', String(pid), '-n', process.execPath, '-e',
+        `require("net").createServer((s) => s.end(s.remoteAddress + "\\n")).listen(${OuterWorld.PORT}, () => console.log("listening"))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise((resolve) => server.stdout!.once('data', resolve));
+      return world;
+    } catch (e) {
+      world.close();
+      throw e;
+    }
+  }
+
+  get pid(): number {
+    return this.#outer.pid!;
+  }
+
+  /** Ends the server and the namespace; its veth goes with it. */
+  close(): void {
+    this.#server?.kill('SIGKILL');
+    this.#outer.kill('SIGKILL');
   }
 }
 

@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:chil
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { busyboxRootfs, LAUNCHER, removeTree, ThrowawayUser, uniqueName, until, type Started } from './helpers';
+import { busyboxRootfs, LAUNCHER, OuterWorld, removeTree, ThrowawayUser, uniqueName, until, type Started } from './helpers';
 
 describe('ns-run networks as an ordinary user (rootless network namespace)', function () {
   this.timeout(120_000);
@@ -199,6 +199,25 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     }
     // The host's own namespace never had any of it.
     expect(ourLinks()).to.deep.equal(hostLinks);
+  });
+
+  it('egress through pasta to a server in another network namespace routed through the host, seen there with the host\'s address', async () => {
+    openTun();
+    // The outer world: a veth from the host's own namespace (root's ip(8), as the oracle).
+    const subnet = `198.18.${process.pid % 250}`;
+    const world = await OuterWorld.make((a) => execFileSync(a[0]!, a.slice(1)), `pst${process.pid}`, `${subnet}.1`, `${subnet}.2`);
+    const net = uniqueName('rout');
+    try {
+      ok(run(['network', 'create', net]));
+      const r = await runAsync(['--network', net, '--', 'sh', '-c', `wget -q -T 2 -t 3 -O - http://${subnet}.2:${OuterWorld.PORT}/`]);
+      // pasta's connection is a socket of the user's on the host: the host's address on that route.
+      expect(r.stdout, r.stderr).to.equal(`::ffff:${subnet}.1\n`);
+      expect(r.status).to.equal(0);
+    } finally {
+      removeNetworks(net);
+      world.close();
+      restoreTun();
+    }
   });
 
   it('a holder that is gone is made again by the next use, and its pasta (which would hold the dead namespace) is ended', async () => {

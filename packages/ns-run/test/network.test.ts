@@ -5,10 +5,10 @@
  * Networks are named per test process; their state files are removed in `after`.
  */
 import { expect } from 'chai';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxRootfs, cli, Netns, removeTree, running, start, uniqueName, until, type Started } from './helpers';
+import { busyboxRootfs, cli, Netns, OuterWorld, removeTree, running, start, uniqueName, until, type Started } from './helpers';
 
 const CONFIG_DIR = '/var/lib/ns-run/networks';
 const RUN_DIR = '/run/ns-run/networks';
@@ -211,35 +211,18 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
   });
 
   describe('egress, to a TCP server in another network namespace routed through the host', () => {
-    let outer: ChildProcess;
-    let server: ChildProcess;
+    let world: OuterWorld;
     const hostEnd = `vo${process.pid}`;
     const hostAddress = '10.241.7.1';
     const outerAddress = '10.241.7.2';
 
     before(async () => {
-      // The outer world: a namespace with a veth to the test's "host" namespace, and a server
-      // there that answers each client with the address it sees.
-      outer = spawn('unshare', ['--net', 'sleep', '600'], { stdio: 'ignore' });
-      await until('the outer netns', () => existsSync(`/proc/${outer.pid}/ns/net`) && readFileSync(`/proc/${outer.pid}/comm`, 'utf8').trim() === 'sleep');
-      netnsRun(['ip', 'link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(outer.pid)]);
-      netnsRun(['ip', 'addr', 'add', `${hostAddress}/30`, 'dev', hostEnd]);
-      netnsRun(['ip', 'link', 'set', hostEnd, 'up']);
-      const inOuter = (argv: string[]) => execFileSync('nsenter', ['-t', String(outer.pid), '-n', ...argv]);
-      inOuter(['ip', 'addr', 'add', `${outerAddress}/30`, 'dev', 'eth0']);
-      inOuter(['ip', 'link', 'set', 'eth0', 'up']);
-      inOuter(['ip', 'link', 'set', 'lo', 'up']);
-      server = spawn('nsenter', ['-t', String(outer.pid), '-n', process.execPath, '-e',
-        'require("net").createServer((s) => s.end(s.remoteAddress + "\\n")).listen(7000, () => console.log("listening"))'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise((resolve) => server.stdout!.once('data', resolve));
+      world = await OuterWorld.make(netnsRun, hostEnd, hostAddress, outerAddress);
     });
 
-    after(() => {
-      server?.kill('SIGKILL');
-      outer?.kill('SIGKILL');
-    });
+    after(() => world?.close());
 
-    const connect = (net: string) => cli(['--network', net, '--rootfs', rootfs, '--', 'sh', '-c', `nc -w 2 ${outerAddress} 7000 </dev/null`], { netns });
+    const connect = (net: string) => cli(['--network', net, '--rootfs', rootfs, '--', 'sh', '-c', `nc -w 2 ${outerAddress} ${OuterWorld.PORT} </dev/null`], { netns });
 
     it('reaches it from a normal network, seen there with the host\'s address (masquerade)', () => {
       const net = network('egress');
@@ -249,7 +232,7 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
     /** The published-port rules of container `name` in the test's ruleset. */
     const publishRulesOf = (name: string) => netnsRun(['nft', 'list', 'ruleset']).split('\n').filter((l) => l.includes(`"ns-run publish ${name} `));
     /** wget from the outer namespace, through the host's address: routed in, not from the host. */
-    const fromOutside = (url: string) => execFileSync('nsenter', ['-t', String(outer.pid), '-n', 'sh', '-c',
+    const fromOutside = (url: string) => execFileSync('nsenter', ['-t', String(world.pid), '-n', 'sh', '-c',
       `for i in $(seq 20); do wget -q -T 1 -t 1 -O - ${url} && exit 0; sleep 0.2; done; exit 1`], { encoding: 'utf8' });
 
     for (const mode of ['network', 'veth'] as const) {
@@ -282,8 +265,8 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
       expect(netnsRun(['wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://${address}/`])).to.equal('hello from the server\n');
       // The outer world has a route to the network through the host: the rules, not the lack
       // of a route, keep it out.
-      execFileSync('nsenter', ['-t', String(outer.pid), '-n', 'ip', 'route', 'replace', '10.243.7.0/24', 'via', hostAddress]);
-      const direct = spawnSync('nsenter', ['-t', String(outer.pid), '-n', 'wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://${address}/`], { encoding: 'utf8' });
+      execFileSync('nsenter', ['-t', String(world.pid), '-n', 'ip', 'route', 'replace', '10.243.7.0/24', 'via', hostAddress]);
+      const direct = spawnSync('nsenter', ['-t', String(world.pid), '-n', 'wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://${address}/`], { encoding: 'utf8' });
       expect([direct.status, direct.stdout]).to.deep.equal([4, '']);
       expect(netnsRun(['nft', 'list', 'chain', 'inet', 'nstools', 'isolate'])).to.match(/iifname != "nsbr-\w+" ct state invalid,new,untracked drop comment "ns-run network /);
       expect(fromOutside(`http://${hostAddress}:${port}/`)).to.equal('hello from the server\n');
