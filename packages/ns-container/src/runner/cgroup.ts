@@ -30,7 +30,7 @@ export interface ContainerCgroup {
   readonly programOps: readonly PhasedOp[];
   /** The payload directories (one per hierarchy), where `exec` puts new processes. */
   readonly payload: readonly string[];
-  /** Every directory made, deepest last, for the janitor. */
+  /** Every directory made, deepest last, for a dead runner's reclaim. */
   readonly all: readonly string[];
 }
 

@@ -3,7 +3,7 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
@@ -60,13 +60,93 @@ export function reclaimDead(store: StateStore): string[] {
   const reclaimed: string[] = [];
   for (const s of store.scan().states) {
     if (!s.autoRemove || liveStatus(s) !== 'dead') continue;
-    if (s.image) ImageStore.open({ root: s.image.store }).removeContainerRoot(s.name);
-    const lease = subnetLeaseOf(store, s);
-    if (lease !== undefined) removeFile(lease);
+    reclaimLeftovers(store, s);
     store.remove(s.name);
     reclaimed.push(s.name);
   }
   return reclaimed;
+}
+
+/**
+ * What a dead container's runner made and never removed: its cgroups (what is left in them
+ * killed first), its veth host ends, its subnet lease, its image root. Each is looked for,
+ * and one already gone is what we wanted.
+ */
+function reclaimLeftovers(store: StateStore, s: ContainerState): void {
+  const r = s.reclaim ?? {};
+  removeCgroupDirs(Array.isArray(r.cgroups) ? r.cgroups : []);
+  for (const link of Array.isArray(r.links) ? r.links : []) removeLink(link);
+  for (const lease of [...Array.isArray(r.leases) ? r.leases : [], subnetLeaseOf(store, s)]) if (lease !== undefined) removeFile(lease);
+  if (s.image) ImageStore.open({ root: s.image.store }).removeContainerRoot(s.name);
+}
+
+/**
+ * Kills what is left in the cgroups and removes them, deepest first. A process the kernel is
+ * still tearing down holds its cgroup a moment after it left cgroup.procs (EBUSY): retried
+ * for a while, synchronously (readers of the state call this).
+ */
+function removeCgroupDirs(dirs: readonly string[]): void {
+  const present = dirs.filter((d) => existsSync(d));
+  for (let attempt = 0; attempt < CGROUP_ATTEMPTS; attempt++) {
+    const pids = present.flatMap(cgroupProcs);
+    if (!pids.length) break;
+    for (const d of present) if (existsSync(`${d}/cgroup.kill`)) writeFileSync(`${d}/cgroup.kill`, '1');
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch (e) {
+        // Exited between listing and killing: that is what we wanted.
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+      }
+    }
+    pause(CGROUP_RETRY_MS);
+  }
+  for (const dir of [...present].sort((a, b) => b.length - a.length)) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmdirSync(dir);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || attempt >= CGROUP_ATTEMPTS) throw NsError.from(e, { syscall: 'rmdir', path: dir });
+        pause(CGROUP_RETRY_MS);
+      }
+    }
+  }
+}
+
+const CGROUP_ATTEMPTS = 300;
+const CGROUP_RETRY_MS = 10;
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function cgroupProcs(dir: string): number[] {
+  try {
+    return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch (e) {
+    // Removed meanwhile.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** Deletes a host veth end if it is still there (its namespace's teardown usually took it). */
+function removeLink(name: string): void {
+  if (!existsSync(`/sys/class/net/${name}`)) return;
+  // Loaded here: only a runner that died with a veth needs netlink (and koffi) at all.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { RtnlHandle } = require('ns-net') as typeof import('ns-net');
+  RtnlHandle.current().use((rtnl) => {
+    try {
+      rtnl.linkDel(name);
+    } catch (e) {
+      // Gone with the container's network namespace meanwhile.
+      if ((e as { code?: string }).code !== 'ENODEV') throw e;
+    }
+  });
 }
 
 /** --network veth: the lease file of the container's /30 (p2p.ts names it by the /30's network address). */
@@ -140,10 +220,8 @@ export async function removeContainer(nameOrId: string, options: { force?: boole
   await ended(store, state);
   const left = stateOf(store, state.name);
   if (left && left.runner.inode === state.runner.inode) {
-    if (left.image && !isAlive(left.runner)) {
-      // The runner died before removing the container's upper directory.
-      ImageStore.open({ root: left.image.store }).removeContainerRoot(left.name);
-    }
+    // Its runner or supervisor died before its cleanup (an exited one's ran: what it named may be another's now).
+    if (liveStatus(left) === 'dead') reclaimLeftovers(store, left);
     store.remove(left.name);
   }
   return state.name;

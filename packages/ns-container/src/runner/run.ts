@@ -4,7 +4,8 @@
  * privileges, composed from the per-kind packages. Rootless when the caller is not root.
  *
  * Life of a container: plan (pure but for reading the rootfs and /etc) -> state file claimed
- * (the name) -> janitor told what will exist -> subnet leased -> ports listened on -> spawn
+ * (the name) -> each host object recorded in it before it is made (what the next ns-run call
+ * reclaims should this process die) -> subnet leased -> ports listened on -> spawn
  * (every namespace and mount made by the exec stage, maps/veth/cgroup by the parent while the
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
@@ -17,7 +18,6 @@ import {
 import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
-import { Janitor } from './janitor';
 import {
   bindTargets, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
   type Attachment, type PublishSpec, type Subnet,
@@ -56,26 +56,18 @@ export interface Container {
 export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
   const plan = planContainer(argv, options);
   const rootless = plan.identity.mode !== 'range';
-  if (rootless && liveContainers > 0) {
-    throw new NsError({ errno: 16, code: 'EBUSY', message: 'a rootless runner runs one container at a time: the running one\'s init shares ' +
-      'this process\'s memory, which stays undumpable while it lives, and the next container\'s setup needs to reach its own child through it' });
-  }
   const store = new StateStore(options.stateDir).prepare();
   reclaimDead(store);
   const undo: (() => void | Promise<void>)[] = [];
-  // In place, this process becomes the supervisor, which removes what the container has: no
-  // janitor (a Node process that would outlive the exec). A failure before the exec is undone here.
-  // A named network's lease is released by TypeScript (releaseNetwork): not yet for a
+  // In place, this process becomes the supervisor, which removes what the container has. A
+  // failure before the exec is undone here. A named network's lease is released by TypeScript (releaseNetwork): not yet for a
   // supervisor, which runs no TypeScript but its on-exit command.
   if (options.detach && isNetworkName(plan.network)) {
     throw usageError(`--network ${plan.network}: not yet with --detach (use the default network, none or host)`);
   }
   const inPlace = (options.inPlace ?? false) && !plan.publish.length && !cgroupNeeded(plan.limits) && !options.detach && !isNetworkName(plan.network);
-  const janitor = inPlace ? NO_JANITOR : Janitor.start();
-  undo.push(() => janitor.done());
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
-  let counted = false;
   try {
     const initial: ContainerState = {
       version: STATE_VERSION, name: plan.name, created: new Date().toISOString(), status: 'creating',
@@ -87,16 +79,22 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     };
     let latest = initial;
     claimName(store, initial);
-    // Told only once the file is ours: a janitor told earlier could remove another's.
-    janitor.track({ type: 'file', path: stateFile });
     undo.unshift(() => store.release(plan.name, initial.runner));
+    // Recorded in the state before it exists (reclaimDead removes it if we die): only once the
+    // file is ours, so that nothing of another container's is ever named there.
+    const willMake = (more: NonNullable<ContainerState['reclaim']>) => {
+      const r = latest.reclaim ?? {};
+      store.update(latest = { ...latest, reclaim: {
+        leases: [...r.leases ?? [], ...more.leases ?? []], links: [...r.links ?? [], ...more.links ?? []], cgroups: [...r.cgroups ?? [], ...more.cgroups ?? []],
+      } });
+    };
 
     let subnet: (Subnet & { lease: string }) | undefined;
     if (plan.network === 'veth') {
-      subnet = leaseSubnet(store.subnetsDir, plan.subnet, (file) => janitor.track({ type: 'file', path: file }));
+      subnet = leaseSubnet(store.subnetsDir, plan.subnet, (file) => willMake({ leases: [file] }));
       const lease = subnet.lease;
       undo.unshift(() => releaseSubnet(lease));
-      janitor.track({ type: 'link', name: subnet.hostInterface });
+      willMake({ links: [subnet.hostInterface] });
     }
     let attachment: Attachment | undefined;
     if (isNetworkName(plan.network)) {
@@ -104,7 +102,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases });
       const held = attachment;
       undo.unshift(() => releaseNetwork(held));
-      janitor.track({ type: 'link', name: held.lease.hostInterface });
+      willMake({ links: [held.lease.hostInterface] });
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
     }
     const proxy = await PortProxy.listen(plan.publish);
@@ -133,7 +131,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     if (cgroupNeeded(plan.limits)) {
       const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
       cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
-      janitor.track({ type: 'cgroup', dirs: cgroup.all });
+      willMake({ cgroups: cgroup.all });
     }
     const steps = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup);
     const addresses = {
@@ -141,10 +139,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) await execContainer(plan, steps, env, store, { ...initial, ...addresses, env }, subnet?.lease, options);
-    // From the child's first op on, it shares our memory (and makes it undumpable).
-    if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
-    counted = true;
+    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, subnet?.lease, options);
     let log: number | undefined;
     if (options.detach) {
       log = openSync(store.logOf(plan.name), 'wx', 0o600);
@@ -176,7 +171,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         proxy.dialer(netnsDialer(netns));
       }
       store.update(latest = {
-        ...initial, status: 'running', startedAt: new Date().toISOString(),
+        ...latest, status: 'running', startedAt: new Date().toISOString(),
         // Detached, our child is the supervisor; the container's init is its child, and signals
         // for the container go to the init (a SIGKILL for the supervisor would lose the cleanup).
         ...(options.detach && program
@@ -202,9 +197,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
 
     const started = child;
     if (options.detach) {
-      // The supervisor removes what the container has from now on; the janitor must not.
-      undo.splice(0, undo.length, () => janitor.done(), () => janitor.started);
-      await runAll(undo);
+      // The supervisor removes what the container has from now on.
+      undo.splice(0);
       return {
         name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile,
         exited: started.exited, ...(subnet ? { subnet } : {}), kill: (signal = 'SIGTERM') => started.kill(signal),
@@ -218,10 +212,6 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         // The file is removed below in any case; a waiter then reports the end as unknown.
       }
       netns?.close();
-      containerGone();
-      // Reported here rather than awaited at start, where the janitor's exec (~10 ms of Node
-      // start-up) would delay every container: it only matters if we die before this point.
-      undo.push(() => janitor.started);
       await runAll(undo);
       return status;
     });
@@ -237,15 +227,14 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       child.kill('SIGKILL');
       await child.exited;
     }
-    if (counted) containerGone();
     await runAll(undo);
     throw e;
   }
 }
 
 /**
- * Claims the container's name. A file left by a runner that no longer lives (its janitor could
- * not finish), or one that is not a container's state, does not hold the name: it is removed
+ * Claims the container's name. A file left by a runner that no longer lives (killed before its
+ * cleanup), or one that is not a container's state, does not hold the name: it is removed
  * and the claim made again. (A container kept after its end, for `rm`, is not yet made.)
  */
 function claimName(store: StateStore, state: ContainerState): void {
@@ -408,27 +397,8 @@ function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNul
   };
 }
 
-/** The janitor's interface, for a run that needs none (in place: the supervisor cleans up). */
-const NO_JANITOR: Pick<Janitor, 'track' | 'done' | 'started'> = { track: () => undefined, done: () => undefined, started: Promise.resolve() };
-
 /** How long connections through published ports may finish after the container ended. */
 const PROXY_DRAIN_MS = 2000;
-
-/** Containers started by this process whose init still lives. */
-let liveContainers = 0;
-/** Whether this process was dumpable before its first container (PR_GET_DUMPABLE). */
-let dumpableBefore = 1;
-const PR_GET_DUMPABLE = 3;
-const PR_SET_DUMPABLE = 4;
-
-/**
- * Once no init shares our memory any more, this process may be dumpable again, as it was:
- * core dumps, ptrace by its user, and (for a rootless runner) reaching the next container's
- * child, which shares the same memory, through its pidfd.
- */
-function containerGone(): void {
-  if (--liveContainers === 0) sys.prctl(PR_SET_DUMPABLE, dumpableBefore);
-}
 
 /** A ref to a process that may already have exited (undefined then). */
 function liveRef(pid: number): ProcessRef | undefined {

@@ -49,6 +49,18 @@ export interface ContainerState {
    * pid, which is the supervisor's grandchild (below its relay).
    */
   readonly inPlace?: boolean;
+  /**
+   * Host objects the runner makes for the container, each recorded before it is made: what the
+   * next ns-run call removes if the runner (or supervisor) died without its cleanup.
+   */
+  readonly reclaim?: {
+    /** Subnet lease files. */
+    readonly leases?: readonly string[];
+    /** Host ends of veths (usually gone with the container's network namespace). */
+    readonly links?: readonly string[];
+    /** cgroup directories, in any order (removed deepest first). */
+    readonly cgroups?: readonly string[];
+  };
   /** What `inspect` shows of how it was made (docker's Config and HostConfig). */
   readonly config?: {
     readonly hostname: string;

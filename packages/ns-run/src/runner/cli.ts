@@ -197,9 +197,6 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
   }
   const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM,
                                        inPlace ? { ...options, inPlace: true } : options);
-  // The container's init shares our memory, argv area included: what its /proc/1/cmdline
-  // (and `ps` inside) shows is our title. Name the container rather than our paths.
-  process.title = `ns-run ${container.name}`;
   deliver = (sig) => container.kill(sig);
   for (const sig of pending.splice(0)) deliver(sig);
   reporters.onStart?.(container.child);
