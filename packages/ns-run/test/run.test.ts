@@ -360,6 +360,17 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
     expect((await c.exit).code).to.equal(0);
   });
 
+  it('publishes a port of a short-lived program with no race: 20 runs each of true and exit 3, every status right', function () {
+    this.timeout(180_000);
+    const port = 22000 + (process.pid % 20000);
+    const codes = (argv: string[]) => Array.from({ length: 20 }, () => {
+      const r = cli(['--rootfs', rootfs, '-p', `${port}:80`, '--', ...argv], { ...asNobody, netns });
+      return `${r.status} ${r.stderr}`;
+    });
+    expect(codes(['true'])).to.deep.equal(Array(20).fill('0 '));
+    expect(codes(['sh', '-c', 'exit 3'])).to.deep.equal(Array(20).fill('3 '));
+  });
+
   it('shares the host\'s network too', () => {
     const out = ok(cli(['--network', 'host', '--rootfs', rootfs, '--', 'readlink', '/proc/self/ns/net'], asNobody));
     expect(out).to.equal(`${readlinkSync('/proc/self/ns/net')}\n`);

@@ -14,7 +14,7 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
-  execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
+  execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
 import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
@@ -133,7 +133,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
       willMake({ cgroups: cgroup.all });
     }
-    const steps = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup);
+    const steps = [...containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup),
+      ...(plan.publish.length && rootless && plan.network !== 'host' ? [rootlessPublishing(proxy, undo)] : [])];
     const addresses = {
       ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
@@ -180,20 +181,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         ...addresses, cgroups: cgroup?.payload ?? [], env,
       });
     }
-    if (plan.publish.length && rootless && program) {
-      // Through the program's pidfd: the init is not dumpable (securityStep), and joining a
-      // process's namespaces by pidfd takes ptrace access to it.
-      const programFd = sys.pidfdOpen(program.pid);
-      let forwarder: NsChild;
-      try {
-        forwarder = await forwardInside(programFd, proxy.listeners());
-      } finally {
-        sys.closeFd(programFd);
-      }
-      undo.unshift(() => stopForwarder(forwarder));
-      // The forwarder accepts on its copies now; ours would only compete with it.
-      await proxy.close();
-    }
+    // The forwarder accepts on its copies now; ours would only compete with it.
+    if (plan.publish.length && rootless) await proxy.close();
 
     const started = child;
     if (options.detach) {
@@ -230,6 +219,20 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     await runAll(undo);
     throw e;
   }
+}
+
+/**
+ * Rootless -p: a forwarder inside the container's user and network namespaces (inside.ts),
+ * started at the sync point, while the child waits before anything of the program runs: its
+ * namespaces exist and it cannot have exited, so joining them through its pidfd cannot fail
+ * with ESRCH however short-lived the program is (a program that had ended before the runner
+ * got to its pidfd took its namespaces with it). The child is still dumpable and ours then.
+ */
+function rootlessPublishing(proxy: PortProxy, undo: (() => void | Promise<void>)[]): Step {
+  return { name: 'published ports', parent: [{ action: 'call', step: 'published ports', run: async ({ pidfd }) => {
+    const forwarder = await forwardInside(pidfd, proxy.listeners());
+    undo.unshift(() => stopForwarder(forwarder));
+  } }] };
 }
 
 /**
