@@ -99,6 +99,18 @@ describe('ns-run -d: detached containers', () => {
     expect(cgroupDirs(name)).to.deep.equal([]);
   });
 
+  for (const rootless of [false, true]) {
+    it(`-dit: a pty of its own while detached, what it writes there in its log; wait gives its status${rootless ? ' (as nobody)' : ''}`, async () => {
+      const name = uniqueName(`dit${rootless ? 'r' : ''}`);
+      fromShell(['run', '-dit', '--name', name, '--rootfs', rootfs, '--', 'sh', '-c', 'tty; [ -t 0 ] && [ -t 1 ] && echo both-terminals; exit 4'], rootless);
+      expect(ok(cli(['wait', name], { rootless }))).to.equal('4\n');
+      // The terminal's line discipline turns \n into \r\n, as docker logs shows a -t container's.
+      expect(ok(cli(['logs', name], { rootless }))).to.match(/^\/dev\/pts\/\d+\r\nboth-terminals\r\n$/);
+      expect(ok(cli(['rm', name], { rootless }))).to.equal(`${name}\n`);
+      expect(existsSync(join(stateDir(rootless), 'containers', `${name}.json`))).to.equal(false);
+    });
+  }
+
   it('rootless: the same, as nobody', async () => {
     const name = uniqueName('rl');
     const id = fromShell(['run', '-d', '--name', name, '--rootfs', rootfs, '--', 'sh', '-c', 'echo $(id -u) inside; sleep 60'], true).trim();

@@ -151,7 +151,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       steps, env, cwd: plan.workdir,
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
-        supervise: detachedSupervisor(store, initial, subnet?.lease, cgroup),
+        supervise: { ...detachedSupervisor(store, initial, subnet?.lease, cgroup), ...(options.terminal ? detachedTerminal(plan) : {}) },
       } : {
         killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
         ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
@@ -309,6 +309,15 @@ function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptio
       ...(process.stdout.isTTY ? { sizeFrom: 1 } : {}),
     },
   };
+}
+
+/**
+ * -dt: the pty of a detached container, relayed by its supervisor into the log (its stdout),
+ * so that `logs` shows what the program wrote to its terminal. Nothing is typed into it: there
+ * is no `attach` yet to hand the terminal to, so -i adds nothing here.
+ */
+function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
+  return { session: true, terminal: { output: 1, owner: { uid: plan.identity.uid, gid: plan.identity.gid } } };
 }
 
 /**

@@ -173,7 +173,6 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(args.has('detach') ? { detach: true, autoRemove: args.has('rm') } : {}),
     ...(args.has('tty') ? { terminal: { input: args.has('interactive') } } : {}),
   };
-  if (args.has('tty') && args.has('detach')) throw usageError('--tty: not yet with --detach');
   // This process becomes the container's C supervisor (pid kept; runContainer never returns
   // then). Not with --info-fd/--json-status-fd: they report the init's pid and namespace ids,
   // which exist only past the supervisor's fork, where no TypeScript is left to learn them.
