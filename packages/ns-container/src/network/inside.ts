@@ -18,12 +18,17 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { spawn, type NsChild } from 'ns-core';
 import { RtnlHandle } from 'ns-net';
 
-/** Joins the container's user and network namespaces and keeps the capabilities it has there. */
-async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}): Promise<NsChild> {
+/**
+ * Joins the container's user and network namespaces and keeps the capabilities it has there.
+ * Detached, it outlives us in a session of its own (a detached container's ports), and is
+ * stopped by whoever ends the container.
+ */
+async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}, detach = false): Promise<NsChild> {
   return spawn([process.execPath, __filename, ...args], {
     join: [{ pidfd, kinds: ['user', 'net'] }],
-    steps: [{ name: 'inside helper', child: [{ op: 'ambient-all', phase: 'identity', step: 'inside helper' }] }],
-    stdio: ['ignore', 'ignore', 'pipe'], fds, killWithParent: 'SIGKILL',
+    steps: [{ name: 'inside helper', child: [{ op: 'ambient-all', phase: 'identity', step: 'inside helper' },
+      ...(detach ? [{ op: 'setsid' as const, phase: 'final' as const, step: 'inside helper' }] : [])] }],
+    ...(detach ? { stdio: ['ignore', 'ignore', 'ignore'] as const, fds } : { stdio: ['ignore', 'ignore', 'pipe'] as const, fds, killWithParent: 'SIGKILL' as const }),
   });
 }
 
@@ -54,11 +59,12 @@ export async function stopForwarder(child: NsChild): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Forwards each listening socket (its fd) to a port on the container's loopback. */
-export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[]): Promise<NsChild> {
+/** Forwards each listening socket (its fd) to a port on the container's loopback; `detach`: see spawnInside. */
+export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[], options: { detach?: boolean } = {}): Promise<NsChild> {
   const fds = Object.fromEntries(listeners.map((l, i) => [3 + i, l.fd]));
-  const child = await spawnInside(pidfd, ['forward', ...listeners.map((l) => String(l.containerPort))], fds);
-  child.stderr!.resume();
+  const child = await spawnInside(pidfd, ['forward', ...listeners.map((l) => String(l.containerPort))], fds, options.detach ?? false);
+  if (options.detach) child.unref();
+  else child.stderr!.resume();
   return child;
 }
 

@@ -12,7 +12,7 @@ import { resolveUser, securityStep } from './identity';
 import { resolveInRoot } from './inroot';
 import { seccompFilter } from './options';
 import { ImageStore } from 'ns-image';
-import { isAlive, removeFile, StateStore, type ContainerState, type SkippedState } from './state';
+import { isAlive, removeFile, signalRef, StateStore, type ContainerState, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
   /** Seconds since the container was created. */
@@ -74,6 +74,7 @@ export function reclaimDead(store: StateStore): string[] {
  */
 function reclaimLeftovers(store: StateStore, s: ContainerState): void {
   const r = s.reclaim ?? {};
+  if (s.forwarder) signalRef(s.forwarder, constants.signals.SIGKILL);
   removeCgroupDirs(Array.isArray(r.cgroups) ? r.cgroups : []);
   for (const link of Array.isArray(r.links) ? r.links : []) removeLink(link);
   for (const lease of [...Array.isArray(r.leases) ? r.leases : [], subnetLeaseOf(store, s)]) if (lease !== undefined) removeFile(lease);

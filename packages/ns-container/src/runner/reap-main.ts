@@ -8,7 +8,8 @@
  * Small on purpose: it loads the state module and, for an image's container, the image store.
  */
 import { ImageStore } from 'ns-image';
-import { StateStore } from './state';
+import { constants } from 'node:os';
+import { signalRef, StateStore } from './state';
 
 function main(argv: readonly string[]): number {
   const [root, name, id, code] = argv;
@@ -20,6 +21,8 @@ function main(argv: readonly string[]): number {
   const state = store.read(name);
   // The name was taken over (the container was removed by rm -f first): nothing here is ours.
   if (state.id !== id) return 0;
+  // -p: the forwarder may finish what the container sent before it ended (inside.ts drains on SIGTERM).
+  if (state.forwarder) signalRef(state.forwarder, constants.signals.SIGTERM);
   store.update({ ...state, status: 'exited', exitCode: Number(code), finishedAt: new Date().toISOString() });
   if (state.image) ImageStore.open({ root: state.image.store }).removeContainerRoot(name);
   if (state.autoRemove) store.release(name, state.runner);

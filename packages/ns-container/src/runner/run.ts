@@ -106,6 +106,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
     }
     const proxy = await PortProxy.listen(plan.publish);
+    // A forwarder inside the container's namespaces serves the ports (see forwarderStep) when
+    // this process cannot join them itself (rootless) or will not stay (detached).
+    const forwarded = plan.publish.length > 0 && plan.network !== 'host' && (rootless || (options.detach ?? false));
+    const forwarder: { child?: NsChild } = {};
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
 
     let filesystem = plan.filesystem;
@@ -134,7 +138,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       willMake({ cgroups: cgroup.all });
     }
     const steps = [...containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup),
-      ...(plan.publish.length && rootless && plan.network !== 'host' ? [rootlessPublishing(proxy, undo)] : [])];
+      ...(forwarded ? [forwarderStep(proxy, undo, forwarder, options.detach ?? false)] : [])];
     const addresses = {
       ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
@@ -165,9 +169,11 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const gone = child.exitStatus !== undefined;
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
     if (!gone) {
-      if (plan.publish.length && subnet) proxy.dialer(vethDialer(subnet.peer));
-      else if (plan.publish.length && attachment) proxy.dialer(vethDialer(attachment.lease.address));
-      else if (plan.publish.length && !rootless) {
+      // A forwarder's copies of the listeners serve the ports; else our proxy dials the container.
+      const proxied = plan.publish.length > 0 && !forwarded;
+      if (proxied && subnet) proxy.dialer(vethDialer(subnet.peer));
+      else if (proxied && attachment) proxy.dialer(vethDialer(attachment.lease.address));
+      else if (proxied && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
@@ -176,13 +182,14 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         // Detached, our child is the supervisor; the container's init is its child, and signals
         // for the container go to the init (a SIGKILL for the supervisor would lose the cleanup).
         ...(options.detach && program
-          ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program }
+          ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program,
+              ...(forwarder.child ? { forwarder: processRef(forwarder.child.pid) } : {}) }
           : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
         ...addresses, cgroups: cgroup?.payload ?? [], env,
       });
     }
     // The forwarder accepts on its copies now; ours would only compete with it.
-    if (plan.publish.length && rootless) await proxy.close();
+    if (forwarded) await proxy.close();
 
     const started = child;
     if (options.detach) {
@@ -222,16 +229,18 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
 }
 
 /**
- * Rootless -p: a forwarder inside the container's user and network namespaces (inside.ts),
- * started at the sync point, while the child waits before anything of the program runs: its
- * namespaces exist and it cannot have exited, so joining them through its pidfd cannot fail
- * with ESRCH however short-lived the program is (a program that had ended before the runner
- * got to its pidfd took its namespaces with it). The child is still dumpable and ours then.
+ * -p rootless or detached: a forwarder inside the container's user and network namespaces
+ * (inside.ts), started at the sync point, while the child waits before anything of the
+ * program runs: its namespaces exist and it cannot have exited, so joining them through its
+ * pidfd cannot fail with ESRCH however short-lived the program is (a program that had ended
+ * before the runner got to its pidfd took its namespaces with it). The child is still
+ * dumpable and ours then. Detached, the forwarder outlives us; the supervisor's on-exit
+ * command (reap-main) stops it, and the next call's reclaim if the supervisor was killed.
  */
-function rootlessPublishing(proxy: PortProxy, undo: (() => void | Promise<void>)[]): Step {
+function forwarderStep(proxy: PortProxy, undo: (() => void | Promise<void>)[], holder: { child?: NsChild }, detach: boolean): Step {
   return { name: 'published ports', parent: [{ action: 'call', step: 'published ports', run: async ({ pidfd }) => {
-    const forwarder = await forwardInside(pidfd, proxy.listeners());
-    undo.unshift(() => stopForwarder(forwarder));
+    const child = holder.child = await forwardInside(pidfd, proxy.listeners(), { detach });
+    undo.unshift(() => stopForwarder(child));
   } }] };
 }
 

@@ -178,7 +178,6 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
   // which exist only past the supervisor's fork, where no TypeScript is left to learn them.
   const inPlace = !args.has('info-fd') && !args.has('json-status-fd');
   if (args.has('detach')) {
-    if (options.publish?.length) throw usageError('--publish: not yet with --detach (the port proxy lives in the foreground runner)');
     const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM, options);
     process.stdout.write(`${container.id}\n`);
     process.exit(0);
