@@ -12,6 +12,7 @@ import { resolveUser, securityStep } from './identity';
 import { resolveInRoot } from './inroot';
 import { seccompFilter } from './options';
 import { ImageStore } from 'ns-image';
+import { releaseLease } from '../network';
 import { isAlive, removeFile, signalRef, StateStore, type ContainerState, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
@@ -79,6 +80,7 @@ function reclaimLeftovers(store: StateStore, s: ContainerState): void {
   for (const link of Array.isArray(r.links) ? r.links : []) removeLink(link);
   for (const lease of [...Array.isArray(r.leases) ? r.leases : [], subnetLeaseOf(store, s)]) if (lease !== undefined) removeFile(lease);
   if (s.image) ImageStore.open({ root: s.image.store }).removeContainerRoot(s.name);
+  if (s.attachment) releaseLease(s.attachment.network, { container: s.name, address: s.attachment.address });
 }
 
 /**

@@ -14,12 +14,12 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
-  execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
+  execInPlace, Namespace, NsError, RELAYED_SIGNALS, spawn, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
 import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import {
-  bindTargets, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
+  bindTargets, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
   type Attachment, type PublishSpec, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
@@ -59,13 +59,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const store = new StateStore(options.stateDir).prepare();
   reclaimDead(store);
   const undo: (() => void | Promise<void>)[] = [];
-  // In place, this process becomes the supervisor, which removes what the container has. A
-  // failure before the exec is undone here. A named network's lease is released by TypeScript (releaseNetwork): not yet for a
-  // supervisor, which runs no TypeScript but its on-exit command.
-  if (options.detach && isNetworkName(plan.network)) {
-    throw usageError(`--network ${plan.network}: not yet with --detach (use the default network, none or host)`);
-  }
-  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !cgroupNeeded(plan.limits) && !options.detach && !isNetworkName(plan.network);
+  // In place, this process becomes the supervisor, which removes what the container has (a
+  // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !cgroupNeeded(plan.limits) && !options.detach;
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
   try {
@@ -193,7 +189,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
 
     const started = child;
     if (options.detach) {
-      // The supervisor removes what the container has from now on.
+      // The supervisor (and its on-exit command) removes what the container has from now on;
+      // a lease held by us would be stale as soon as we exit.
+      if (attachment && latest.supervisor) handOverLease(attachment, latest.supervisor);
       undo.splice(0);
       return {
         name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile,
