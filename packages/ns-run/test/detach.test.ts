@@ -130,15 +130,19 @@ describe('ns-run -d: detached containers', () => {
       const port = 24000 + (process.pid % 20000) + (rootless ? 1 : 0);
       fromShell(['run', '-d', '--name', name, '--rootfs', rootfs, '--network', 'none', '-p', `${port}:8080`, '--', 'sh', '-c',
         'while :; do echo hello | nc -l -p 8080; done'], rootless);
-      let reply = '';
-      await until('the port to answer', async () => (reply = await fetchLocal(port)) !== '');
-      expect(reply).to.equal('hello\n');
-      // Again (nc listens anew after each connection): the forwarder serves more than one.
-      await until('the port to answer again', async () => (await fetchLocal(port)) === 'hello\n');
-      const forwarder = (JSON.parse(readFileSync(join(stateDir(rootless), 'containers', `${name}.json`), 'utf8')) as { forwarder?: { pid: number } }).forwarder;
-      expect(forwarder, 'the forwarder is recorded').to.not.equal(undefined);
-      expect(alive(forwarder!.pid)).to.equal(true);
-      expect(ok(cli(['rm', '-f', name], { rootless }))).to.equal(`${name}\n`);
+      let forwarder: { pid: number } | undefined;
+      try {
+        let reply = '';
+        await until('the port to answer', async () => (reply = await fetchLocal(port)) !== '');
+        expect(reply).to.equal('hello\n');
+        // Again (nc listens anew after each connection): the forwarder serves more than one.
+        await until('the port to answer again', async () => (await fetchLocal(port)) === 'hello\n');
+        forwarder = (JSON.parse(readFileSync(join(stateDir(rootless), 'containers', `${name}.json`), 'utf8')) as { forwarder?: { pid: number } }).forwarder;
+        expect(forwarder, 'the forwarder is recorded').to.not.equal(undefined);
+        expect(alive(forwarder!.pid)).to.equal(true);
+      } finally {
+        expect(ok(cli(['rm', '-f', name], { rootless }))).to.equal(`${name}\n`);
+      }
       await until('the forwarder to stop', () => !alive(forwarder!.pid));
       expect(await fetchLocal(port)).to.equal('');
     });

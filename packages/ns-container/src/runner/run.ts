@@ -14,7 +14,7 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
-  execInPlace, Namespace, NsError, RELAYED_SIGNALS, spawn, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
+  execInPlace, Namespace, NsError, RELAYED_SIGNALS, spawn, type ExitStatus, type NsChild, type Step, type SuperviseCleanup, type SuperviseOptions } from 'ns-core';
 import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
@@ -61,7 +61,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has (a
   // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
-  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !cgroupNeeded(plan.limits) && !options.detach;
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach;
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
   try {
@@ -140,7 +140,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, subnet?.lease, options);
+    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, { lease: subnet?.lease, cgroup, undo }, options);
     let log: number | undefined;
     if (options.detach) {
       log = openSync(store.logOf(plan.name), 'wx', 0o600);
@@ -295,10 +295,7 @@ const REAP_MAIN = join(__dirname, 'reap-main.js');
 function detachedSupervisor(store: StateStore, state: ContainerState, lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseOptions {
   return {
     detach: true,
-    cleanup: [
-      ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
-      ...(lease !== undefined ? [{ unlink: lease }] : []),
-    ],
+    cleanup: cgroupAndLeaseCleanup(lease, cgroup),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
   };
 }
@@ -338,11 +335,17 @@ function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
  * removes the image root and the state. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             lease: string | undefined, options: ContainerOptions): Promise<never> {
-  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
+                             host: { lease: string | undefined; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[] },
+                             options: ContainerOptions): Promise<never> {
+  const { lease, cgroup } = host;
+  // The cgroup step too: its parent action makes the directories (limits, owners) and moves
+  // the holder into `init`; the container's relay then moves itself there (cgroupJoin).
+  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback' || s === cgroup?.step;
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
-  // veth goes with the network namespace, once the container's end has closed it).
+  // veth goes with the network namespace, once the container's end has closed it); the
+  // cgroup's is ours to run should the exec not happen.
   const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
+  if (cgroup) host.undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
   const holder = await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
   let joined: Namespace[];
   try {
@@ -351,18 +354,19 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     holder.kill('SIGKILL');
     await holder.exited;
   }
-  const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
+  const rest = [...cgroup ? [cgroupJoin(cgroup)] : [],
+    ...steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }))];
   // The image root as root has its own relay (rootfs.ts); every other plan gets one here.
   const hasRelay = rest.some((s) => s.createInChild);
   const relay: Step = { name: 'relay', createInChild: true, child: [
     { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'relay' }] };
-  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
+  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
-    cleanup: lease !== undefined ? [{ unlink: lease }] : [],
+    cleanup: cgroupAndLeaseCleanup(lease, cgroup),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
   // After the security step, whose first ops make the process root of the joined namespace:
@@ -373,6 +377,27 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
     programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
   });
+}
+
+/** A supervisor's cleanup words: the cgroup directories, deepest first, then the subnet lease. */
+function cgroupAndLeaseCleanup(lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseCleanup[] {
+  return [
+    ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
+    ...(lease !== undefined ? [{ unlink: lease }] : []),
+  ];
+}
+
+/**
+ * In place, the container's first process past the supervisor's fork moves itself into the
+ * `init` cgroups (writing 0 to cgroup.procs moves the writer: cgroups(7)) before it joins or
+ * unshares anything, while the host's cgroup tree is the one it sees; the init and the program
+ * are born there, and the program moves on into `payload` (cgroup.ts). The supervisor stays
+ * outside, so that it can remove the directories once they are empty.
+ */
+function cgroupJoin(cgroup: ContainerCgroup): Step {
+  return { name: 'ns-run cgroup', child: cgroup.all.filter((dir) => dir.endsWith('/init')).map((dir) => ({
+    op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces' as const, step: 'cgroup',
+  })) };
 }
 
 /**
