@@ -312,6 +312,11 @@ function imageArchive() {
  * against `podman load -i`, each into a store of its own made fresh for every run. Before each
  * run (untimed) the file system is synced, so neither pays for the other's dirty pages, and
  * after it (untimed) the store is removed.
+ * run_image_vs_podman: `ns-run run --rm IMAGE /bin/true` against `podman run --rm IMAGE
+ * /bin/true` (runc: crun refuses this host's hybrid cgroup layout; cgroupfs), the busybox image
+ * loaded once (untimed) into each one's throwaway store. Both with --network none: podman's
+ * default bridge would change the host's links and firewall, which other runs on this machine
+ * check, and ns-run's default veth is measured by network_attach_vs_podman.
  */
 async function imageSection() {
   if (!have('podman')) return skip('image_load_vs_podman', 'podman is not installed');
@@ -339,8 +344,47 @@ async function imageSection() {
     results.medians_ms.image_load_ns_image = median(a);
     results.medians_ms.image_load_podman = median(b);
     record('image_load_vs_podman', pairedRatio(a, b), 0.5, `${fmt(median(a))} vs ${fmt(median(b))}`);
+    await runImage(work);
   } finally {
+    // podman's overlay mounts under its root go before the directory does.
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(work));
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
     fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function runImage(work) {
+  if (!have('runc')) return skip('run_image_vs_podman', 'runc is not installed');
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/cli.js'))) return skip('run_image_vs_podman', 'ns-run is not built');
+  const image = 'localhost/nstools-bench-run:1';
+  const conf = path.join(work, 'containers.conf');
+  // Limits this machine's root can grant (no CAP_SYS_RESOURCE, a 20000 open-files hard limit),
+  // as test-e2e's podman tests set them.
+  fs.writeFileSync(conf, ['[containers]', 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
+    '[engine]', 'cgroup_manager = "cgroupfs"', 'events_logger = "none"', 'runtime = "runc"', ''].join('\n'));
+  const env = { ...process.env, CONTAINERS_CONF: conf };
+  const podman = ['podman', '--root', `${work}/p/root`, '--runroot', `${work}/p/run`, '--tmpdir', `${work}/p/tmp`];
+  const store = path.join(work, 'ns-run-store');
+  const must = (argv, input) => {
+    const r = spawnSync(argv[0], argv.slice(1), { env, encoding: 'utf8', ...(input ? { input } : {}), stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
+    if (r.status !== 0) throw new Error(`bench: ${argv.join(' ')}: ${r.stderr}`);
+  };
+  const tar = path.join(work, 'busybox.tar');
+  const saved = path.join(work, 'busybox.docker.tar');
+  must(['tar', '-C', busyboxRootfs(), '-cf', tar, '.']);
+  must([...podman, 'import', '--change', 'CMD ["/bin/sh"]', tar, image]);
+  must([...podman, 'save', '-q', '--format', 'docker-archive', '-o', saved, image]);
+  must([bin('ns-run'), 'load', '-q', '--storage', store, '-i', saved]);
+  try {
+    const ours = new Command('ns-run run', [bin('ns-run'), 'run', '--rm', '--storage', store, '--network', 'none', image, '/bin/true']);
+    const theirs = new Command('podman run', [...podman, 'run', '--rm', '--network', 'none', image, '/bin/true'], { env });
+    const [a, b] = await interleave([ours, theirs], ROUNDS.container, 2);
+    results.medians_ms.run_image_ns_run = median(a);
+    results.medians_ms.run_image_podman = median(b);
+    record('run_image_vs_podman', pairedRatio(a, b), 0.5, `${fmt(median(a))} vs ${fmt(median(b))}`);
+  } finally {
+    spawnSync(podman[0], [...podman.slice(1), 'rm', '-af'], { env, stdio: 'ignore' });
+    spawnSync(podman[0], [...podman.slice(1), 'rmi', '-af'], { env, stdio: 'ignore' });
   }
 }
 

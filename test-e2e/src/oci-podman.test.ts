@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxRootfs, mountPoints } from 'ns-test-kit';
 import { ROOT } from './cli';
@@ -19,6 +19,7 @@ const IMAGE = 'localhost/nstools-oci-busybox:test';
 describe('podman --runtime ns-run-oci', function () {
   this.timeout(180000);
   let work: string;
+  let base: string[];
   let podman: (args: readonly string[], input?: Buffer) => { status: number | null; stdout: string; stderr: string };
 
   before(() => {
@@ -29,7 +30,7 @@ describe('podman --runtime ns-run-oci', function () {
       '[engine]', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"',
       '[engine.runtimes]', `ns-run-oci = ["${OURS}"]`, '',
     ].join('\n'));
-    const base = ['--root', join(work, 'root'), '--runroot', join(work, 'runroot'), '--storage-driver', 'vfs', '--tmpdir', join(work, 'tmp')];
+    base = ['--root', join(work, 'root'), '--runroot', join(work, 'runroot'), '--storage-driver', 'vfs', '--tmpdir', join(work, 'tmp')];
     podman = (args, input) => {
       const r = spawnSync('podman', [...base, ...args], {
         encoding: 'utf8', timeout: 60000, env: { ...process.env, CONTAINERS_CONF: join(work, 'containers.conf') }, ...(input ? { input } : {}),
@@ -80,5 +81,58 @@ describe('podman --runtime ns-run-oci', function () {
     expect(podman(['stop', '-t', '1', name]).status).to.equal(0);
     expect(podman(['rm', name]).status).to.equal(0);
     expect(podman(['ps', '-aq']).stdout).to.equal('');
+  });
+
+  it('--memory 64m --pids-limit 50: the limits on the container\'s own cgroup, read from outside; gone after rm', () => {
+    const name = `nstools-oci-limits-${process.pid}`;
+    const started = podman(['--runtime', 'ns-run-oci', 'run', '-d', '--name', name, '--memory', '64m', '--pids-limit', '50', IMAGE, 'sleep', '60']);
+    expect(started.status, started.stderr).to.equal(0);
+    const pid = Number(podman(['inspect', '--format', '{{.State.Pid}}', name]).stdout.trim());
+    const groups = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    const memory = /^\d+:memory:(.*)$/m.exec(groups)![1]!;
+    const pids = /^\d+:pids:(.*)$/m.exec(groups)![1]!;
+    expect(memory).to.include(started.stdout.trim());
+    expect(readFileSync(`/sys/fs/cgroup/memory${memory}/memory.limit_in_bytes`, 'utf8').trim()).to.equal(String(64 << 20));
+    expect(readFileSync(`/sys/fs/cgroup/pids${pids}/pids.max`, 'utf8').trim()).to.equal('50');
+    // podman's default device rules: deny all, then its and the runtime's defaults
+    expect(readFileSync(`/sys/fs/cgroup/devices${memory}/devices.list`, 'utf8')).to.not.include('a *:* rwm');
+    expect(podman(['rm', '-f', '-t', '0', name]).status).to.equal(0);
+    expect(existsSync(`/sys/fs/cgroup/memory${memory}`)).to.equal(false);
+    expect(existsSync(`/sys/fs/cgroup/pids${pids}`)).to.equal(false);
+  });
+
+  it('pause and unpause: podman says paused, the program\'s freezer is FROZEN, then it runs again', () => {
+    const name = `nstools-oci-pause-${process.pid}`;
+    expect(podman(['--runtime', 'ns-run-oci', 'run', '-d', '--name', name, IMAGE, 'sleep', '60']).status).to.equal(0);
+    const pid = Number(podman(['inspect', '--format', '{{.State.Pid}}', name]).stdout.trim());
+    const freezer = () => readFileSync(`/sys/fs/cgroup/freezer${/^\d+:freezer:(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))![1]!}/freezer.state`, 'utf8').trim();
+    const paused = podman(['pause', name]);
+    expect(paused.status, paused.stderr).to.equal(0);
+    expect(podman(['inspect', '--format', '{{.State.Status}}', name]).stdout.trim()).to.equal('paused');
+    expect(freezer()).to.equal('FROZEN');
+    const resumed = podman(['unpause', name]);
+    expect(resumed.status, resumed.stderr).to.equal(0);
+    expect(podman(['inspect', '--format', '{{.State.Status}}', name]).stdout.trim()).to.equal('running');
+    expect(freezer()).to.equal('THAWED');
+    expect(podman(['exec', name, 'echo', 'thawed']).stdout).to.equal('thawed\n');
+    expect(podman(['rm', '-f', '-t', '0', name]).status).to.equal(0);
+  });
+
+  it('run -t (a console socket): the program\'s stdio is a pty of its own devpts; exec -t gets another', () => {
+    // podman -t wants a terminal of its own: `script` gives it one.
+    const inScript = (args: readonly string[]) => {
+      const line = ['podman', ...base, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+      const r = spawnSync('script', ['-qec', line, '/dev/null'], { encoding: 'utf8', timeout: 60000, env: { ...process.env, CONTAINERS_CONF: join(work, 'containers.conf') } });
+      return { status: r.status, stdout: r.stdout.replace(/\r/g, ''), stderr: r.stderr };
+    };
+    const r = inScript(['--runtime', 'ns-run-oci', 'run', '--rm', '-t', IMAGE, 'sh', '-c', 'tty; test -t 0 && test -t 2 && echo all-tty']);
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^\/dev\/pts\/\d+\nall-tty\n$/);
+    const name = `nstools-oci-tty-${process.pid}`;
+    expect(podman(['--runtime', 'ns-run-oci', 'run', '-d', '--name', name, IMAGE, 'sleep', '60']).status).to.equal(0);
+    const e = inScript(['exec', '-t', name, 'tty']);
+    expect(e.status, e.stdout + e.stderr).to.equal(0);
+    expect(e.stdout).to.match(/^\/dev\/pts\/\d+\n$/);
+    expect(podman(['rm', '-f', '-t', '0', name]).status).to.equal(0);
   });
 });

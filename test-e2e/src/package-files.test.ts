@@ -1,7 +1,7 @@
 /**
  * What each published tarball holds, from `npm pack --dry-run --json`, against the list its
  * sources imply: package.json, README.md, LICENSE, its bins, a man page and a bash completion per
- * bin, the compiled JavaScript and declarations of every source file (no source maps: they
+ * bin, each bin's bundle, the compiled JavaScript and declarations of every source file (no source maps: they
  * point at .ts files the tarball does not carry), and for ns-core the exec stage's C sources,
  * its install script and the prebuilt artifacts (when built: ns-core's prepack builds them). A file missing or extra fails, so a stale dist
  * file, a test or a fuzzer source never ships unnoticed.
@@ -22,6 +22,7 @@ interface Manifest {
   bugs?: { url: string };
   license?: string;
   engines?: { node?: string };
+  nstools?: { bundles?: Record<string, string> };
 }
 
 function walk(dir: string): string[] {
@@ -36,7 +37,17 @@ function walk(dir: string): string[] {
 function nativeFiles(dir: string): string[] {
   const sources = readdirSync(join(dir, 'native')).filter((f) => !f.startsWith('fuzz_')).map((f) => `native/${f}`);
   const prebuilt = walk(join(dir, 'prebuilt')).map((p) => relative(dir, p));
-  return [...sources, ...prebuilt, 'scripts/build-native.js'];
+  return [...sources, ...prebuilt, 'scripts/build-native.js', 'scripts/install-bins.js'];
+}
+
+/**
+ * Each CLI's bundle (scripts/build-bundles.js): the bundle, what start.js reads of it, start.js.
+ * Not its code cache: that is written for the Node that installs the package.
+ */
+function bundleFiles(manifest: Manifest): string[] {
+  const names = Object.keys(manifest.nstools?.bundles ?? {});
+  expect(names.sort(), `${manifest.name}: a bundle for each bin`).to.deep.equal(Object.keys(manifest.bin ?? {}).sort());
+  return names.length ? ['dist/bundle/start.js', ...names.flatMap((b) => [`dist/bundle/${b}.js`, `dist/bundle/${b}.json`])] : [];
 }
 
 function expectedFiles(dir: string, manifest: Manifest): string[] {
@@ -52,6 +63,7 @@ function expectedFiles(dir: string, manifest: Manifest): string[] {
     ...walk(join(dir, 'bin')).map((p) => relative(dir, p)),
     ...bins.flatMap((b) => [`man/${b}.1`, `completion/${b}.bash`]),
     ...compiled,
+    ...bundleFiles(manifest),
     ...(manifest.name === 'ns-core' ? nativeFiles(dir) : []),
   ].sort();
 }

@@ -10,10 +10,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ROOT } from './cli';
+import { packAll, PUBLISHED } from './packed';
 
-const PACKAGES = readdirSync(join(ROOT, 'packages')).sort()
-  .filter((name) => !(JSON.parse(readFileSync(join(ROOT, 'packages', name, 'package.json'), 'utf8')) as { private?: boolean }).private);
+const PACKAGES = PUBLISHED;
 
 /** cc, gcc, gcc-12, x86_64-linux-gnu-gcc, aarch64-linux-gnu-gcc-12, clang, clang-14, musl-gcc, c89, c99, tcc, g++, c++ */
 const COMPILER = /(^|-)(cc|gcc|g\+\+|c\+\+|clang|clang\+\+|c89|c99|tcc|cpp)(-[\d.]+)?$/;
@@ -39,10 +38,7 @@ describe('package install: the tarballs in an empty project, no C compiler on PA
     const tarballs = join(dir, 'tgz');
     mkdirSync(project);
     mkdirSync(tarballs);
-    for (const name of PACKAGES) {
-      const r = spawnSync('npm', ['pack', '--silent', '--pack-destination', tarballs], { cwd: join(ROOT, 'packages', name), encoding: 'utf8' });
-      expect(r.status, `npm pack ${name}: ${r.stderr}`).to.equal(0);
-    }
+    const files = packAll(tarballs);
     // The machine's programs (npm runs scripts with sh, koffi's installer looks around) minus
     // every C compiler, and the node running this test first.
     const bin = join(dir, 'path');
@@ -57,8 +53,6 @@ describe('package install: the tarballs in an empty project, no C compiler on PA
     env = { ...process.env, PATH: `${bin}:/usr/sbin` };
     delete env['CC'];
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-    const files = readdirSync(tarballs).map((f) => join(tarballs, f));
-    expect(files).to.have.length(PACKAGES.length);
     const r = run(['npm', 'install', '--no-audit', '--no-fund', '--prefer-offline', ...files]);
     expect(r.status, `npm install: ${r.stdout}\n${r.stderr}`).to.equal(0);
   });
@@ -92,8 +86,7 @@ describe('package install: the tarballs in an empty project, no C compiler on PA
     expect(r.status).to.equal(0);
   });
 
-  // (`npm install -g` of these tarballs is not tried: npm would fetch each one's ns-* dependencies
-  // from the registry, where packages of those names are not ours.)
+  // (`npm install -g` of the same tarballs: package-global.test.ts.)
   it('installed each bin with the man page its `man` field names (what npm install -g links)', () => {
     const pages = PACKAGES.flatMap((name) => {
       const m = JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8')) as { bin?: object; man?: string[] };

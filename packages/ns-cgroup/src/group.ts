@@ -90,6 +90,18 @@ export interface GroupWrite {
  */
 export function planGroupWrites(directories: readonly GroupDirectory[], made: readonly string[], limits: ParsedLimits, layout: CgroupLayout): GroupWrite[] {
   const writes: GroupWrite[] = [];
+  // A v1 cpuset group starts with no cpus and no mems, and a process cannot join it then
+  // (ENOSPC, cpusets(7)): each level made gets its parent's, as cgroup.clone_children would.
+  for (const d of directories) {
+    if (d.hierarchy.version !== 1 || !d.hierarchy.controllers.includes('cpuset')) continue;
+    const first = d.levels.findIndex((l) => made.includes(l));
+    if (first < 0) continue;
+    const parent = first === 0 ? d.levels[0]!.replace(/\/[^/]+$/, '') : d.levels[first - 1]!;
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      const value = readFileSync(`${parent}/${file}`, 'utf8').trim();
+      for (const level of d.levels.slice(first)) writes.push({ file: `${level}/${file}`, value, option: 'cpuset' });
+    }
+  }
   for (const w of planLimitWrites(limits, layout)) {
     const d = directories.find((x) => x.hierarchy === w.hierarchy);
     if (!d) throw new NsError({ errno: 2, code: 'ENOENT', step: w.option, message: `${w.option}: group is not in the ${w.controller} hierarchy` });
@@ -174,14 +186,7 @@ export class CgroupGroup {
 
   /** Moves a process (all its threads) into the group in every hierarchy it spans. */
   addProcess(pid: number): void {
-    for (const d of this.directories) {
-      const file = `${d.dir}/cgroup.procs`;
-      try {
-        writeFileSync(file, String(pid));
-      } catch (e) {
-        throw fsError('--cgroup-path', 'write', file, e);
-      }
-    }
+    addProcessTo(this.directories.map((d) => d.dir), pid);
   }
 
   /** Pids in the group, in any of its hierarchies. */
@@ -252,4 +257,116 @@ function removeDirectories(dirs: string[]): void {
     }
     dirs.pop();
   }
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Removes group directories another process made and recorded (an OCI runtime's `delete`,
+ * after its `create` ended, or died): deepest first, ignoring ones already gone. What is
+ * left in a leaf (the group's own directories) is killed first; a level above a leaf that
+ * still has other children or processes (EBUSY: shared with another group) is kept, as it
+ * is no longer only ours. Synchronous: bounded waits while killed processes finish exiting.
+ * @throws NsError for a leaf that cannot be removed.
+ */
+export function removeRecordedGroup(made: readonly string[], leaves: readonly string[]): void {
+  const byDepth = [...made].sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const dir of byDepth) {
+    const leaf = leaves.includes(dir);
+    for (let attempt = 0; ; attempt++) {
+      if (!existsSync(dir)) break;
+      if (leaf) killIn(dir);
+      try {
+        rmdirSync(dir);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (!leaf && (code === 'EBUSY' || code === 'ENOTEMPTY')) break;
+        if (code !== 'EBUSY' || attempt >= 300) throw fsError('cgroup cleanup', 'rmdir', dir, e);
+        pause(10);
+      }
+    }
+  }
+}
+
+/** SIGKILLs what is in one group directory: cgroup.kill where the kernel has it (v2, 5.14), else each pid. */
+function killIn(dir: string): void {
+  if (existsSync(`${dir}/cgroup.kill`)) {
+    try {
+      writeFileSync(`${dir}/cgroup.kill`, '1');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let procs = '';
+  try {
+    procs = readFileSync(`${dir}/cgroup.procs`, 'utf8');
+  } catch {
+    return;
+  }
+  for (const line of procs.split('\n')) {
+    if (!line) continue;
+    try {
+      process.kill(Number(line), 'SIGKILL');
+    } catch {
+      // exited between listing and killing
+    }
+  }
+}
+
+/** Moves a process (all its threads) into group directories, one per hierarchy (cgroup.procs). */
+export function addProcessTo(dirs: readonly string[], pid: number, step = '--cgroup-path'): void {
+  for (const dir of dirs) {
+    const file = `${dir}/cgroup.procs`;
+    try {
+      writeFileSync(file, String(pid));
+    } catch (e) {
+      throw fsError(step, 'write', file, e);
+    }
+  }
+}
+
+/**
+ * Freezes (or thaws) the processes of a group: v1 freezer.state where the group has a freezer
+ * hierarchy, else v2 cgroup.freeze. Waits (bounded) until the kernel says it is done: a v1
+ * freeze passes through FREEZING, a v2 one is done when cgroup.events says `frozen 1`.
+ * @throws NsError ENOTSUP when neither is there; EBUSY if the state is not reached in time.
+ */
+export function setGroupFrozen(dirs: readonly string[], frozen: boolean): void {
+  const v1 = dirs.find((d) => existsSync(`${d}/freezer.state`));
+  const v2 = v1 ? undefined : dirs.find((d) => existsSync(`${d}/cgroup.freeze`));
+  if (!v1 && !v2) throw new NsError({ errno: 95, code: 'ENOTSUP', message: 'the group has no freezer (neither a v1 freezer hierarchy nor cgroup v2)' });
+  const file = v1 ? `${v1}/freezer.state` : `${v2}/cgroup.freeze`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, v1 ? (frozen ? 'FROZEN' : 'THAWED') : frozen ? '1' : '0');
+    } catch (e) {
+      throw fsError(frozen ? 'pause' : 'resume', 'write', file, e);
+    }
+    if (groupFrozen(dirs) === frozen) return;
+    if (attempt >= 500) throw new NsError({ errno: 16, code: 'EBUSY', path: file, message: `the group did not ${frozen ? 'freeze' : 'thaw'} in time` });
+    pause(2);
+  }
+}
+
+/** Whether a group is frozen (v1 freezer.state FROZEN, or v2 cgroup.events frozen 1); false without a freezer. */
+export function groupFrozen(dirs: readonly string[]): boolean {
+  for (const d of dirs) {
+    try {
+      if (existsSync(`${d}/freezer.state`)) return readFileSync(`${d}/freezer.state`, 'utf8').trim() === 'FROZEN';
+    } catch {
+      return false;
+    }
+  }
+  for (const d of dirs) {
+    try {
+      if (existsSync(`${d}/cgroup.events`)) return /^frozen 1$/m.test(readFileSync(`${d}/cgroup.events`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }

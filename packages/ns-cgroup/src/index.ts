@@ -16,7 +16,7 @@ export {
   type CgroupLimits, type ParsedLimits, type LimitWrite,
 } from './limits';
 export {
-  CgroupGroup, hierarchiesFor, planGroupDirectories, planGroupWrites, validateGroupPath,
+  CgroupGroup, addProcessTo, groupFrozen, setGroupFrozen, hierarchiesFor, planGroupDirectories, planGroupWrites, removeRecordedGroup, validateGroupPath,
   type GroupDirectory, type GroupWrite, type OpenGroupOptions,
 } from './group';
 

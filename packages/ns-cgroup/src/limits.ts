@@ -19,6 +19,16 @@ export interface ParsedLimits {
   readonly memory?: number | 'max';
   readonly pidsMax?: number | 'max';
   readonly cpu?: { readonly quotaUs: number; readonly periodUs: number };
+  /** Memory plus swap, as OCI's memory.swap and v1's memory.memsw.limit_in_bytes count it. */
+  readonly memorySwap?: number | 'max';
+  /** A soft limit: v1 memory.soft_limit_in_bytes, v2 memory.low. */
+  readonly memoryReservation?: number | 'max';
+  /** v1 cpu.shares (2..262144), v2 cpu.weight by the kernel's own mapping. */
+  readonly cpuShares?: number;
+  readonly cpusetCpus?: string;
+  readonly cpusetMems?: string;
+  /** v1 device rules, in order: `{ allow, rule: 'c 1:3 rwm' }` (devices.allow / devices.deny). */
+  readonly devices?: readonly { readonly allow: boolean; readonly rule: string }[];
 }
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
@@ -69,7 +79,7 @@ export function parseLimits(limits: CgroupLimits): ParsedLimits {
 
 /** One write to a cgroup interface file. */
 export interface LimitWrite {
-  readonly controller: 'memory' | 'pids' | 'cpu';
+  readonly controller: 'memory' | 'pids' | 'cpu' | 'cpuset' | 'devices';
   readonly hierarchy: CgroupHierarchy;
   readonly file: string;
   readonly value: string;
@@ -111,6 +121,37 @@ export function planLimitWrites(limits: ParsedLimits, layout: CgroupLayout): Lim
       writes.push({ controller: 'cpu', hierarchy: h, file: 'cpu.cfs_period_us', value: String(periodUs), option: '--cpus' });
       writes.push({ controller: 'cpu', hierarchy: h, file: 'cpu.cfs_quota_us', value: String(quotaUs), option: '--cpus' });
     }
+  }
+  if (limits.memorySwap !== undefined) {
+    const h = homeOf(layout, 'memory', 'memory.swap');
+    if (h.version === 2) {
+      // v2 counts swap alone (cgroup-v2.rst memory.swap.max); OCI gives memory plus swap.
+      const swap = limits.memorySwap === 'max' ? 'max' : typeof limits.memory === 'number' ? String(Math.max(0, limits.memorySwap - limits.memory)) : 'max';
+      writes.push({ controller: 'memory', hierarchy: h, file: 'memory.swap.max', value: swap, option: 'memory.swap' });
+    } else {
+      writes.push({ controller: 'memory', hierarchy: h, file: 'memory.memsw.limit_in_bytes', value: limits.memorySwap === 'max' ? '-1' : String(limits.memorySwap), option: 'memory.swap' });
+    }
+  }
+  if (limits.memoryReservation !== undefined) {
+    const h = homeOf(layout, 'memory', 'memory.reservation');
+    const value = limits.memoryReservation === 'max' ? (h.version === 2 ? 'max' : '-1') : String(limits.memoryReservation);
+    writes.push({ controller: 'memory', hierarchy: h, file: h.version === 2 ? 'memory.low' : 'memory.soft_limit_in_bytes', value, option: 'memory.reservation' });
+  }
+  if (limits.cpuShares !== undefined) {
+    const h = homeOf(layout, 'cpu', 'cpu.shares');
+    // The mapping runc and crun use (shares 2..262144 onto weight 1..10000).
+    const value = h.version === 2 ? String(1 + Math.floor(((limits.cpuShares - 2) * 9999) / 262142)) : String(limits.cpuShares);
+    writes.push({ controller: 'cpu', hierarchy: h, file: h.version === 2 ? 'cpu.weight' : 'cpu.shares', value, option: 'cpu.shares' });
+  }
+  for (const [key, file] of [['cpusetCpus', 'cpuset.cpus'], ['cpusetMems', 'cpuset.mems']] as const) {
+    if (limits[key] === undefined) continue;
+    const h = homeOf(layout, 'cpuset', file);
+    writes.push({ controller: 'cpuset', hierarchy: h, file, value: limits[key]!, option: file });
+  }
+  if (limits.devices?.length) {
+    const h = layout.v1.find((x) => x.controllers.includes('devices'));
+    if (!h) throw new NsError({ errno: 95, code: 'ENOTSUP', message: 'devices: no v1 devices controller here (cgroup v2 filters devices by BPF, which this runtime does not load)' });
+    for (const d of limits.devices) writes.push({ controller: 'devices', hierarchy: h, file: d.allow ? 'devices.allow' : 'devices.deny', value: d.rule, option: 'devices' });
   }
   return writes;
 }

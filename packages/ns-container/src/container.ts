@@ -1,6 +1,8 @@
 /** The container runner's library surface: options and plans (runner/options.ts), running (runner/run.ts). */
 export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, keptCapabilities, namesOf as capabilityNames } from './runner/caps';
-export { DEFAULT_USERNS_RANGE, planIdentity, resolveUser, type Identity, type MapMode } from './runner/identity';
+export {
+  ACCOUNT_FILE_MAX, DEFAULT_USERNS_RANGE, HOST_USERNS_RANGE, planIdentity, readAccountsInRoot, resolveUser, type Identity, type MapMode, type UsernsMode,
+} from './runner/identity';
 export { resolveInRoot, type InRootPath } from './runner/inroot';
 export { assembleFilesystem, STAGING_CANDIDATES, type FilesystemSpec, type Volume } from './runner/rootfs';
 export { defaultStateRoot, isAlive, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './runner/state';

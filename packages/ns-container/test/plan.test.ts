@@ -48,6 +48,20 @@ describe('plan (no privileges)', () => {
         .to.equal('--userns-range: 0:200000:1000 overlaps the ids /etc/subgid gives alice (200900-200999); choose another range');
     });
 
+    it('refuses a range reaching host id 0 unless --userns=host says so; host maps every id to itself', () => {
+      expect(caught(() => planIdentity({ usernsRange: '0:0:65536' }, ACCOUNTS, context(0, OWN_MAPS))).message)
+        .to.equal('--userns-range: 0:0:65536 maps host id 0 (container root would be host root); add --userns=host to mean that');
+      expect(caught(() => planIdentity({ usernsRange: '1:0:10' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/container id 1 would be host root/);
+      const host = planIdentity({ userns: 'host' }, ACCOUNTS, context(0, { ...OWN_MAPS, '/etc/subuid': 'alice:200000:65536\n' }));
+      expect(host.usernsMode).to.equal('host');
+      expect(host.userStep.parent).to.deep.include({ action: 'write-proc', file: 'uid_map', data: '0 0 4294967295\n', step: '--userns-range' });
+      expect(planIdentity({ userns: 'host', usernsRange: '0:0:65536' }, ACCOUNTS, context(0, OWN_MAPS)).uidMap[0]).to.include({ outer: 0, count: 65536 });
+      expect(planIdentity({}, ACCOUNTS, context(0, OWN_MAPS))).to.include({ usernsMode: '', autoRange: true });
+      expect(planIdentity({ usernsRange: '0:200000:1000' }, ACCOUNTS, context(0, OWN_MAPS)).autoRange).to.equal(false);
+      expect(caught(() => planIdentity({ userns: 'host' }, ACCOUNTS, context(1000, OWN_MAPS))).message).to.match(/^--userns=host: only root/);
+      expect(caught(() => planIdentity({ userns: 'auto:size=3' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/^--userns: 'auto:size=3' is not/);
+    });
+
     it('uses the caller\'s /etc/subuid block through newuidmap, with the caller as root', () => {
       const ctx = context(1000, { ...OWN_MAPS, '/etc/subuid': 'alice:300000:65536\n', '/etc/subgid': '1000:400000:65536\n' });
       const id = planIdentity({}, ACCOUNTS, ctx);
@@ -155,7 +169,7 @@ describe('plan (no privileges)', () => {
       const fs = assembleFilesystem({ rootfs: root, volumes: [{ source: '/usr', dest: '/abs/v' }], ownNetwork: true, home: '/root', uid: 0, gid: 0 });
       const ops = fs.steps.flatMap((s) => s.child ?? []) as (PhasedOp & { path?: string; target?: string })[];
       expect(ops).to.deep.include({ op: 'mkdir', path: join(root, 'etc/v'), mode: 0o755, existOk: true, phase: 'mounts', step: '--volume' });
-      expect(ops).to.deep.include({ op: 'mount', source: '/usr', target: join(root, 'etc/v'), flags: 0x1000 | 0x4000, phase: 'mounts', step: '--volume' });
+      expect(ops).to.deep.include({ op: 'bind-tree', source: '/usr', target: join(root, 'etc/v'), recursive: true, phase: 'mounts', step: '--volume' });
       expect(ops.filter((o) => o.path?.startsWith('/etc') || o.target?.startsWith('/etc'))).to.deep.equal([]);
     });
   });
@@ -173,11 +187,12 @@ describe('plan (no privileges)', () => {
         expect(op.path!.startsWith(`${staging}/`), JSON.stringify(op)).to.equal(true);
       }
       expect(ops).to.deep.include({ op: 'pivot-root', newRoot: staging, phase: 'root', step: 'rootfs' });
-      // Every host entry is bound read-only: a remount with MS_RDONLY follows each bind.
-      // (ns-mount's minimal /dev binds a few device nodes as they are.)
-      const binds = ops.filter((o) => o.op === 'mount' && o.source?.startsWith('/') && !o.source.startsWith('/dev/'));
+      // Every host entry is bound read-only with every mount below it (a detached clone made
+      // read-only before it is attached). (ns-mount's minimal /dev binds a few device nodes as they are.)
+      const binds = ops.filter((o) => o.op === 'bind-tree') as (PhasedOp & { op: 'bind-tree' })[];
       expect(binds.map((b) => b.source)).to.include.members(['/usr', '/etc']);
-      for (const b of binds) expect(ops.some((o) => o.op === 'mount' && o.target === b.target && ((o as { flags: number }).flags & 1) === 1)).to.equal(true);
+      for (const b of binds) expect([b.recursive, b.set?.includes('RDONLY')], JSON.stringify(b)).to.deep.equal([true, true]);
+      expect(ops.filter((o) => o.op === 'mount' && o.source?.startsWith('/') && !o.source.startsWith('/dev/'))).to.deep.equal([]);
       expect(binds.map((b) => b.source)).to.not.include.members(['/proc', '/tmp', '/root']);
     });
 
@@ -200,7 +215,7 @@ describe('plan (no privileges)', () => {
         chmodSync(dir, 0o711);
         // (Its source is under /tmp, so the root is staged in /run.)
         expect(opsOf({ volumes: [{ source: join(dir, 'inner'), dest: '/x' }], hostRoot })).to.deep.include(
-          { op: 'mount', source: join(dir, 'inner'), target: '/run/x', flags: 0x5000, phase: 'mounts', step: '--volume' });
+          { op: 'bind-tree', source: join(dir, 'inner'), target: '/run/x', recursive: true, phase: 'mounts', step: '--volume' });
       } finally {
         removeTree(dir);
       }

@@ -16,6 +16,7 @@
 #define NSX_OP_HEAD_BYTES 64u
 #define NSX_RECORD_BYTES 20u
 #define NSX_CHILD_FAILURE_EXIT 125
+#define NSX_BIND_TREE_ATTRS 0x20008fULL
 
 enum nsx_op {
 	NSX_OP_SETNS = 1,
@@ -66,10 +67,13 @@ enum nsx_op {
 	NSX_OP_MKNOD = 46,
 	NSX_OP_CONSOLE_SOCKET = 60,
 	NSX_OP_TERMINAL = 61,
+	NSX_OP_MOVE_MOUNT = 62,
+	NSX_OP_BIND_TREE = 63,
+	NSX_OP_CONSOLE_FD = 67,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 61
+#define NSX_OP_MAX 67
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -133,6 +137,12 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[59] = -2,
 	[60] = 0,
 	[61] = 1,
+	[62] = 1,
+	[63] = 2,
+	[64] = -2,
+	[65] = -2,
+	[66] = -2,
+	[67] = 0,
 };
 
 enum nsx_fork_mode {
@@ -201,8 +211,11 @@ enum nsx_syscall {
 	NSX_SYS_STATFS = 41,
 	NSX_SYS_MKNOD = 42,
 	NSX_SYS_CHOWN = 43,
+	NSX_SYS_OPEN_TREE = 44,
+	NSX_SYS_MOUNT_SETATTR = 45,
+	NSX_SYS_MOVE_MOUNT = 46,
 };
-#define NSX_SYSCALL_COUNT 44
+#define NSX_SYSCALL_COUNT 47
 static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"none",
 	"setns",
@@ -248,6 +261,9 @@ static const char *const nsx_syscall_names[NSX_SYSCALL_COUNT] = {
 	"statfs",
 	"mknod",
 	"chown",
+	"open_tree",
+	"mount_setattr",
+	"move_mount",
 };
 
 enum nsx_decode_error {

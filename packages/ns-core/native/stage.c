@@ -71,6 +71,18 @@
 #define NSX_MAX_GROUPS 65536
 /* SECCOMP flags a plan may carry: TSYNC | LOG | SPEC_ALLOW. NEW_LISTENER would return an fd. */
 #define NSX_SECCOMP_FLAGS 7ULL
+/* The mount API (linux/mount.h), spelled here: glibc's <sys/mount.h> and the kernel's header
+ * define some of it twice, and a libc older than the kernel none of it. Numbers are the same on
+ * every architecture (asm-generic unistd.h). */
+#define NSX_SYS_open_tree 428
+#define NSX_SYS_move_mount 429
+#define NSX_SYS_mount_setattr 442
+#define NSX_OPEN_TREE_CLONE 1
+#define NSX_AT_RECURSIVE 0x8000
+#define NSX_MOVE_MOUNT_F_EMPTY_PATH 0x4
+struct nsx_mount_attr {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
 /* An interface name and its NUL fill IFNAMSIZ (16) bytes. */
 #define NSX_IFNAME_MAX 15
 
@@ -925,6 +937,38 @@ static NSX_CHILD long do_mount_fd(const struct op *o)
 	return RAW5(SYS_mount, path, o->str[0], NULL, MS_BIND | (long)o->arg[1], NULL);
 }
 
+/* Attach detached mount fd @fd at @dest: move_mount(2) of an open_tree(OPEN_TREE_CLONE) or fsmount(2) fd. */
+static NSX_CHILD long attach_tree(long fd, const char *dest, int *sys)
+{
+	*sys = NSX_SYS_MOVE_MOUNT;
+	return raw6(NSX_SYS_move_mount, fd, (long)"", AT_FDCWD, (long)dest, NSX_MOVE_MOUNT_F_EMPTY_PATH, 0);
+}
+
+/*
+ * BIND_TREE: a clone of s0's tree (recursive if a0), its mount flags changed (a1 set, a2
+ * cleared) while still detached, attached at s1. mount_setattr(AT_RECURSIVE) reaches every
+ * mount of the clone without a lookup of its path, so mounts below directories we may not
+ * search come along read-only instead of failing a remount with EACCES.
+ */
+static NSX_CHILD long do_bind_tree(const struct op *o, int *sys)
+{
+	long rec = o->arg[0] ? NSX_AT_RECURSIVE : 0, fd, r;
+	/* Private too: a clone of a shared mount joins its peer group (clone_mnt() in
+	 * fs/namespace.c), and what is mounted on it later must not propagate back. */
+	struct nsx_mount_attr attr = { o->arg[1], o->arg[2], MS_PRIVATE, 0 };
+
+	*sys = NSX_SYS_OPEN_TREE;
+	fd = RAW3(NSX_SYS_open_tree, AT_FDCWD, o->str[0], NSX_OPEN_TREE_CLONE | O_CLOEXEC | rec);
+	if (fd < 0)
+		return fd;
+	*sys = NSX_SYS_MOUNT_SETATTR;
+	r = RAW5(NSX_SYS_mount_setattr, fd, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr));
+	if (r == 0)
+		r = attach_tree(fd, o->str[1], sys);
+	RAW1(SYS_close, fd);
+	return r;
+}
+
 static NSX_CHILD long do_link_up(const struct op *o, int *sys)
 {
 	struct ifreq ifr;
@@ -1474,6 +1518,12 @@ static NSX_CHILD int run_ops(void *arg)
 			sys = NSX_SYS_MOUNT;
 			rc = do_mount_fd(o);
 			break;
+		case NSX_OP_MOVE_MOUNT:
+			rc = attach_tree((long)o->arg[0], o->str[0], &sys);
+			break;
+		case NSX_OP_BIND_TREE:
+			rc = do_bind_tree(o, &sys);
+			break;
 		case NSX_OP_ERRORS:
 			note_errors_op(c, o);
 			/* Our stderr as the caller gave it, before the plan places other fds there. */
@@ -1521,6 +1571,9 @@ static NSX_CHILD int run_ops(void *arg)
 			break;
 		case NSX_OP_TERMINAL:
 			rc = do_terminal(c, o, &sys);
+			break;
+		case NSX_OP_CONSOLE_FD:
+			c->console_prog = (int)o->arg[0];
 			break;
 #ifdef NSX_STANDALONE
 		case NSX_OP_HELPER_FORK:
@@ -1622,6 +1675,8 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 		return a0 >= 16 || a1 > a2 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_UMASK:
 		return a0 > 0777 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_CONSOLE_FD:
+		return a0 > 0x7fffffffULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_MKNOD:
 		/* a node type and permissions only (S_IFMT | 07777); an owner: both ids, or neither (-1) */
 		if (a0 & ~0177777ULL)
@@ -1645,6 +1700,12 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 		return a0 == 0 || a0 >= (uint64_t)(nops - opi) ? NSX_DECODE_HELPER_RANGE : NSX_DECODE_OK;
 	case NSX_OP_BIND_NS:
 		return a0 > 1 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_MOVE_MOUNT:
+		return a0 > 0x7fffffffULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_BIND_TREE:
+		/* recursive or not; known flags only, none both set and cleared, never IDMAP (no userns fd here) */
+		return a0 > 1 || (a1 & ~NSX_BIND_TREE_ATTRS) || (a2 & ~NSX_BIND_TREE_ATTRS) || (a1 & a2) ? NSX_DECODE_BAD_ARGUMENT
+												       : NSX_DECODE_OK;
 	case NSX_OP_ERRORS:
 		return a0 > 255 || a1 > 255 || a2 > 255 ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_TERMINAL:

@@ -70,6 +70,7 @@ const lines = [
   `#define NSX_OP_HEAD_BYTES ${p.OP_HEAD_BYTES}u`,
   `#define NSX_RECORD_BYTES ${p.RECORD_BYTES}u`,
   `#define NSX_CHILD_FAILURE_EXIT ${p.CHILD_FAILURE_EXIT}`,
+  `#define NSX_BIND_TREE_ATTRS 0x${Object.values(p.BIND_TREE_ATTRS).reduce((a, b) => a | b, 0).toString(16)}ULL`,
   '',
   'enum nsx_op {',
   ...Object.entries(p.OPS).map(([name, o]) => `\tNSX_OP_${name} = ${o.code},`),

@@ -21,7 +21,7 @@ export {
   type SpawnOptions, type StdioSpec, type CompiledSpawn, type InPlaceOptions, type ForkPolicy, type SuperviseOptions,
   type SuperviseCleanup, type TerminalOptions, supervisorWords,
 } from './exec/plan';
-export { encodePlan, opError, opLabel, type ChildOp, type ExecPlan, type ExitCodes, type OpLabel } from './exec/ops';
+export { encodePlan, opError, opLabel, type ChildOp, type MountAttr, type ExecPlan, type ExitCodes, type OpLabel } from './exec/ops';
 export { CHILD_FAILURE_EXIT } from './exec/protocol';
 export { listNamespaces, type NamespaceEntry, type ListOptions } from './ls';
 export * as sys from './sys';

@@ -4,10 +4,10 @@
  * the program prints and by the host's view of the fifo.
  */
 import { expect } from 'chai';
-import { closeSync, mkdtempSync, openSync, read, readFileSync, readSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, read, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { programOutput } from 'ns-test-kit';
-import { encodePlan, NsError, spawn, sys, type Step } from '../src/index';
+import { encodePlan, Namespace, NsError, spawn, sys, type Step } from '../src/index';
 
 const S_IFIFO = 0o010000;
 
@@ -22,6 +22,19 @@ const mapped: Step = {
   ],
   child: [{ op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' }],
 };
+
+/** A user namespace whose ids 0..65535 are host ids `outer`.., with a private mount namespace. */
+function rangeMapped(outer: number): Step {
+  return {
+    name: 'map', create: ['user', 'mnt'],
+    parent: [
+      { action: 'write-proc', file: 'uid_map', data: `0 ${outer} 65536\n` },
+      { action: 'write-proc', file: 'gid_map', data: `0 ${outer} 65536\n` },
+    ],
+    child: [{ op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
+            { op: 'setgid', gid: 0, phase: 'propagation' }, { op: 'setuid', uid: 0, phase: 'propagation' }],
+  };
+}
 
 describe('container ops', () => {
   it('rlimit sets soft and hard limits the program inherits, and umask its mask', async () => {
@@ -77,6 +90,100 @@ describe('container ops', () => {
     const { out, code } = await programOutput(child);
     expect(code).to.equal(0);
     expect(out.trim().split('\n')).to.deep.equal(['0', '0', 'ro-dir', 'ro-sys', 'ok']);
+  });
+
+  describe('bind-tree and move-mount', function () {
+    // A tree the test owns: a 0700 directory of host root's with a tmpfs below it.
+    let dir: string;
+    const OUTER = 1000000000 + 7 * 65536; // outside every /etc/subuid block; the test's own
+    before(function () {
+      if (process.getuid!() !== 0) this.skip(); // host root makes the tmpfs; this machine's tests run as root
+      dir = mkdtempSync('/tmp/nstools-test-tree-');
+      mkdirSync(join(dir, 'secret/m'), { recursive: true });
+      chmodSync(join(dir, 'secret'), 0o700);
+      sys.mount('nstools-test-tree', join(dir, 'secret/m'), 'tmpfs', 0, 'mode=0755');
+      writeFileSync(join(dir, 'owned-by-root'), 'x');
+    });
+    after(() => {
+      if (!dir) return;
+      try { sys.umount2(join(dir, 'secret/m'), sys.MNT.DETACH); } catch { /* not mounted: before() failed early */ }
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('bind-tree copies a mount below a directory the program may not search, read-only, with no lookup of its path', async () => {
+      // As host uid OUTER (mapped root) the 0700 directory is closed: a bind plus a remount of
+      // secret/m by path would fail with EACCES; the clone of the tree reaches it anyway.
+      const script = `grep ' /mnt/t/secret/m ' /proc/self/mountinfo | cut -d' ' -f5,6; ls /mnt/t/secret 2>/dev/null || echo closed; ` +
+        'touch /mnt/t/x 2>/dev/null || echo read-only';
+      const child = await spawn(['sh', '-c', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        steps: [rangeMapped(OUTER), { name: 'tree', child: [
+          { op: 'mount', source: 'tmpfs', target: '/mnt', fstype: 'tmpfs', phase: 'mounts' },
+          { op: 'mkdir', path: '/mnt/t', phase: 'mounts' },
+          { op: 'bind-tree', source: dir, target: '/mnt/t', recursive: true, set: ['RDONLY', 'NOSUID'], phase: 'mounts' },
+        ] }],
+      });
+      const { out, code } = await programOutput(child);
+      expect(code).to.equal(0);
+      const [mountLine, ...rest] = out.trim().split('\n');
+      expect(mountLine!.split(' ')[0]).to.equal('/mnt/t/secret/m');
+      expect(mountLine!.split(' ')[1]!.split(',')).to.include.members(['ro', 'nosuid']);
+      expect(rest).to.deep.equal(['closed', 'read-only']);
+    });
+
+    it('bind-tree fails naming open_tree and the source when the source is missing', async () => {
+      let error: unknown;
+      try {
+        const child = await spawn(['true'], { steps: [rangeMapped(OUTER), { name: 'tree', child: [
+          { op: 'bind-tree', source: '/nstools-test-no-such-dir', target: '/mnt', phase: 'mounts', step: 'rootfs' }] }] });
+        await child.exited;
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(NsError);
+      expect((error as NsError).code).to.equal('ENOENT');
+      expect((error as NsError).syscall).to.equal('open_tree');
+      expect((error as NsError).path).to.equal('/nstools-test-no-such-dir');
+    });
+
+    it('move-mount attaches an idmapped tree the parent made: host root\'s files are root\'s inside, and writes are host root\'s', async () => {
+      // The mapping comes from a throwaway user namespace with the container's maps.
+      const holder = await spawn(['sleep', '100'], { stdio: 'ignore', steps: [rangeMapped(OUTER)] });
+      let tree: number | undefined;
+      try {
+        const userns = Namespace.ofPid(holder.pid, 'user');
+        try {
+          tree = sys.openTree(dir, false);
+          sys.mountSetattr(tree, { userns: userns.fd }, dir);
+        } finally {
+          userns.close();
+        }
+      } finally {
+        holder.kill('SIGKILL');
+        await holder.exited;
+      }
+      const script = 'stat -c %u:%g /mnt/t/owned-by-root; touch /mnt/t/made-inside && echo wrote';
+      const child = await spawn(['sh', '-c', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        steps: [rangeMapped(OUTER), { name: 'tree', child: [
+          { op: 'mount', source: 'tmpfs', target: '/mnt', fstype: 'tmpfs', phase: 'mounts' },
+          { op: 'mkdir', path: '/mnt/t', phase: 'mounts' },
+          { op: 'move-mount', fd: tree, target: '/mnt/t', phase: 'mounts' },
+        ] }],
+      });
+      sys.closeFd(tree);
+      const { out, code } = await programOutput(child);
+      expect(code).to.equal(0);
+      expect(out.trim().split('\n')).to.deep.equal(['0:0', 'wrote']);
+      const made = lstatSync(join(dir, 'made-inside'));
+      expect([made.uid, made.gid]).to.deep.equal([0, 0]);
+    });
+
+    it('the encoder refuses an attribute both set and cleared, and one that is not a mount attribute', () => {
+      const plan = (op: Record<string, unknown>) => encodePlan({ cloneKinds: [], fdFloor: 3, ops: [{ op: 'bind-tree', source: '/a', target: '/b', ...op } as never] });
+      expect(() => plan({ set: ['RDONLY'], clear: ['RDONLY'] })).to.throw(/both set and cleared/);
+      expect(() => plan({ set: ['IDMAP'] })).to.throw(/IDMAP is not a mount attribute/);
+    });
   });
 
   describe('exec-fifo', () => {

@@ -41,9 +41,9 @@ export {
   type StoreOptions, type ImageRecord, type ImageSummary, type ImageDetails, type LoadedImage,
   type RemoveOptions, type RemoveResult, type ContainerRoot, type ContainerRootOptions,
 } from './store';
-export { loadImages, type LoadOptions } from './load';
-export { pullImage, type PullOptions, type PulledImage } from './pull';
-export { registryHost, isLoopback, type Credentials, type RegistryOptions } from './registry';
+export type { LoadOptions } from './load';
+export type { PullOptions, PulledImage } from './pull';
+export type { Credentials, RegistryOptions } from './registry';
 export {
   parseReference, withDefaultTag, formatReference, familiarReference, repositoryName, parseImageId,
   isValidTag, validateDigest, DEFAULT_DOMAIN, type ImageReference,
@@ -54,3 +54,25 @@ export { resolveProcess, mergeEnv, DEFAULT_PATH, type RunOverrides, type Process
 export { DEFAULT_LIMITS, type Limits } from './limits';
 export type { ContainerConfig } from './manifest';
 export type { ImageErrorCode } from './errors';
+
+// Loading and pulling (a tar reader, HTTP, the registry client) load on first use: `ns-run run
+// IMAGE` needs only the store, and every module it does not require is start-up it does not pay.
+type LoadModule = typeof import('./load');
+type PullModule = typeof import('./pull');
+type RegistryModule = typeof import('./registry');
+
+export function loadImages(...args: Parameters<LoadModule['loadImages']>): ReturnType<LoadModule['loadImages']> {
+  return (require('./load') as LoadModule).loadImages(...args);
+}
+
+export function pullImage(...args: Parameters<PullModule['pullImage']>): ReturnType<PullModule['pullImage']> {
+  return (require('./pull') as PullModule).pullImage(...args);
+}
+
+export function registryHost(...args: Parameters<RegistryModule['registryHost']>): ReturnType<RegistryModule['registryHost']> {
+  return (require('./registry') as RegistryModule).registryHost(...args);
+}
+
+export function isLoopback(...args: Parameters<RegistryModule['isLoopback']>): ReturnType<RegistryModule['isLoopback']> {
+  return (require('./registry') as RegistryModule).isLoopback(...args);
+}

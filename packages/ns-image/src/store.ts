@@ -726,7 +726,9 @@ export class ImageStore {
           if (options.owner && !this.rootless) fs.chownSync(upper, options.owner.uid, options.owner.gid);
         }
         const file: ContainerFile = { id, image: record.id, layers: [...record.layers], readOnly, created: new Date().toISOString() };
-        writeFileAtomic(`${dir}/container.json`, JSON.stringify(file), `${this.root}/tmp`);
+        // Not synced (podman's containers are not either): a container does not outlive the
+        // machine, and a root whose record a power loss dropped keeps no image or layer alive.
+        writeFileAtomic(`${dir}/container.json`, JSON.stringify(file), `${this.root}/tmp`, 0o600, false);
         return { id, image: record.id, lower, ...(upper ? { upper, work: work! } : {}), userxattr: this.rootless, readOnly };
       } catch (e) {
         removeTree(dir);
@@ -757,17 +759,24 @@ export class ImageStore {
       }
       throw err;
     }
-    const session = this.session();
+    // Out of containers/ in one rename, into tmp/ under a name no writer holds: what cannot be
+    // removed now, the next writer's sweepTmp() removes (no session needed for one directory).
+    const gone = `${this.root}/tmp/gone-${process.pid}-${randomBytes(6).toString('hex')}`;
+    let moved: boolean;
     try {
-      return this.locked(() => {
+      moved = this.locked(() => {
         if (!fs.existsSync(dir)) return false;
-        fs.renameSync(dir, `${session.dir}/container`);
+        fs.renameSync(dir, gone);
         return true;
       });
     } catch (e) {
       throw where.wrap(e);
-    } finally {
-      session.close();
     }
+    try {
+      if (moved) removeTree(gone);
+    } catch {
+      // Left for sweepTmp().
+    }
+    return moved;
   }
 }

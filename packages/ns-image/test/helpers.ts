@@ -170,22 +170,8 @@ export function layoutArchive(layout: OciLayout): Buffer {
 }
 
 /** Every entry under DIR: type, mode, owner, size, content hash or link target, xattr names. */
-export function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    const p = rel ? join(dir, rel) : dir;
-    const st = fs.lstatSync(p, { throwIfNoEntry: false });
-    if (!st) return;
-    let what = `${st.mode.toString(8)} ${st.uid}:${st.gid}`;
-    if (st.isFile()) what += ` ${st.size} ${createHash('sha256').update(fs.readFileSync(p)).digest('hex').slice(0, 16)}`;
-    else if (st.isSymbolicLink()) what += ` -> ${fs.readlinkSync(p)}`;
-    else if (st.isCharacterDevice() || st.isBlockDevice()) what += ` dev ${st.rdev}`;
-    out[rel || '.'] = what;
-    if (st.isDirectory()) for (const n of fs.readdirSync(p).sort()) walk(rel ? `${rel}/${n}` : n);
-  };
-  walk('');
-  return out;
-}
+/** The store and what is around it, for "as it was before" checks. */
+export { treeSnapshot as snapshot } from 'ns-test-kit';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(join(tmpdir(), `ns-image-${prefix}-`));

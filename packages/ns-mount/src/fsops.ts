@@ -20,8 +20,8 @@ export type FsOp =
   | { readonly op: 'proc'; readonly dest: string }
   /** A read-only sysfs (of the child's network namespace). */
   | { readonly op: 'sysfs'; readonly dest: string }
-  /** A minimal /dev: a few host device nodes, a private devpts, shm, stdio symlinks. */
-  | { readonly op: 'dev'; readonly dest: string }
+  /** A minimal /dev: a few host device nodes, a private devpts, shm (at most `shmSize` bytes), stdio symlinks. */
+  | { readonly op: 'dev'; readonly dest: string; readonly shmSize?: number }
   | { readonly op: 'dir'; readonly dest: string; readonly perms?: number }
   | { readonly op: 'symlink'; readonly target: string; readonly dest: string }
   /**
@@ -141,7 +141,8 @@ export function compileFsOps(ops: readonly FsOp[], rootfs?: string): PhasedOp[] 
         }
         for (const [name, link] of DEV_SYMLINKS) emit(step, { op: 'symlink', target: link, path: `${target}/${name}` });
         emit(step, { op: 'mkdir', path: `${target}/shm`, mode: 0o755 });
-        emit(step, { op: 'mount', target: `${target}/shm`, fstype: 'tmpfs', flags: TMPFS_FLAGS, data: 'mode=1777' });
+        emit(step, { op: 'mount', target: `${target}/shm`, fstype: 'tmpfs', flags: TMPFS_FLAGS,
+                     data: `mode=1777${op.shmSize !== undefined ? `,size=${op.shmSize}` : ''}` });
         emit(step, { op: 'mkdir', path: `${target}/pts`, mode: 0o755 });
         emit(step, { op: 'mount', target: `${target}/pts`, fstype: 'devpts', flags: MS.NOSUID | MS.NOEXEC, data: DEVPTS_OPTIONS });
         emit(step, { op: 'symlink', target: 'pts/ptmx', path: `${target}/ptmx` });

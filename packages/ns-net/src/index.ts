@@ -15,7 +15,10 @@ export {
   netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsIdentify, netnsList, netnsNames, netnsOpen, netnsPath, netnsPids,
   validateNetnsName, NETNS_RUN_DIR, NETNS_ETC_DIR, type NamedNetns,
 } from './netns';
-export { ipShow, type ShowObject, type ShowOptions } from './show';
+export type { ShowObject, ShowOptions } from './show';
+import type * as Show from './show';
+/** ip's text and JSON printers (the CLI's code) load when something is shown, not with every user of the library. */
+export const ipShow: typeof Show.ipShow = (...args) => (require('./show') as typeof Show).ipShow(...args);
 export { parseCidr, type Cidr } from './codec';
 export * as codec from './codec';
 export {

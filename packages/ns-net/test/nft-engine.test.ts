@@ -111,7 +111,7 @@ describe('nft engine against the kernel (checked with nft)', () => {
     expect(listed.filter((r) => r.owner === 'net1').map((r) => r.text)).to.have.members([
       'ip saddr 10.88.0.0/16 oifname != "br0" masquerade', 'ip6 saddr fd00:88::/64 oifname != "br0" masquerade',
       'iifname "br0" oifname != "br0" jump isolate-to', 'oifname "br0" drop',
-      'oifname "br0" ct state established,related accept', 'iifname "br0" accept',
+      'oifname "br0" ct state established,related accept', 'iifname "br0" accept', 'oifname "br0" iifname != "br0" ct state invalid,new,untracked drop',
     ]);
     const foreign = listed.find((r) => r.owner === 'someone')!;
     expect(foreign).to.deep.include({ chain: 'forward', rule: undefined, text: '(meta cmp counter)' });

@@ -103,7 +103,7 @@ describe('nft engine: traffic between network namespaces', function () {
     expect(connectFrom(client, 'fd00:202::2', PORT)).to.equal('fd00:202::1');
 
     // The rules go with their owner, and the table with the last one.
-    expect(engine.remove('net-c')).to.deep.equal({ removed: 6, tableDeleted: true });
+    expect(engine.remove('net-c')).to.deep.equal({ removed: 7, tableDeleted: true });
     expect(host.nftCli('list', 'ruleset')).to.equal('');
     expect(connectFrom(client, '10.202.1.2', PORT)).to.equal('10.201.1.2');
   });
@@ -172,10 +172,31 @@ describe('nft engine: traffic between network namespaces', function () {
     engine.apply('ctr', publishRules({ proto: 'tcp', hostPort: 8080, address: '10.202.1.2', port: PORT, ifname: 'hs0' }));
     // Leaving by hs0, the client's subnet is masqueraded, as docker's `-s SUBNET ! -o BRIDGE`.
     expect(connectFrom(client, '10.201.1.1', 8080)).to.equal('10.202.1.1');
-    // Without isolation the networks route to each other (masqueraded on the way out).
+    // Without isolation, B still takes no new connection from elsewhere, whatever the order
+    // of the networks' rules (net-c's `iifname accept` now comes before net-s's rules)...
     engine.apply('net-c', networkRules({ ifname: 'hc0', subnets: ['10.201.1.0/24'], isolate: false }));
     engine.apply('net-s', networkRules({ ifname: 'hs0', subnets: ['10.202.1.0/24'], isolate: false }));
+    engine.apply('net-c', networkRules({ ifname: 'hc0', subnets: ['10.201.1.0/24'], isolate: false }));
+    expect(connectFrom(client, '10.202.1.2', PORT)).to.equal('error: ETIMEDOUT');
+    // ...until it allows ingress: then the networks route to each other (masqueraded on the way out).
+    engine.apply('net-s', networkRules({ ifname: 'hs0', subnets: ['10.202.1.0/24'], isolate: false, ingress: true }));
     expect(connectFrom(client, '10.202.1.2', PORT)).to.equal('10.202.1.1');
+  });
+
+  it('a network takes no new connection routed in from elsewhere, while the host reaches it and it reaches out', async () => {
+    const { host, client, server, engine } = topo;
+    forwardingEnable({ netns: host.ns });
+    await serve(server);
+    await serve(client, PORT + 1);
+    // Before: the host routes the client straight to the server's address.
+    expect(connectFrom(client, '10.202.1.2', PORT)).to.equal('10.201.1.2');
+    engine.apply('net-s', networkRules({ ifname: 'hs0', subnets: ['10.202.1.0/24'] }));
+    expect(connectFrom(client, '10.202.1.2', PORT)).to.equal('error: ETIMEDOUT');
+    expect(connectFrom(host, '10.202.1.2', PORT)).to.equal('10.202.1.1');
+    // Its own connections out, and their replies, pass (masqueraded).
+    expect(connectFrom(server, '10.201.1.2', PORT + 1)).to.equal('10.201.1.1');
+    const drop = host.nftCli('list', 'chain', 'inet', engine.table, 'isolate');
+    expect(drop).to.match(/oifname "hs0" iifname != "hs0" ct state invalid,new,untracked drop comment "net-s"/);
   });
 
   it('forward policy drop: nothing is routed but what the networks allow', async () => {

@@ -3,13 +3,23 @@
  * seccomp profile (foreground, -d, in place); --security-opt seccomp=unconfined|FILE. Checked
  * from inside the container, as root and as nobody, on the host's root read-only (perl and
  * util-linux's unshare from the host make the raw syscalls).
+ * Issue 18 #11: a range mapping host root is refused unless --userns=host, which inspect names.
+ * Issue 18 #4: every tmpfs is sized (64m by default, --shm-size, --tmpfs DEST:size=N): df
+ * inside shows the size and writing past it fails with ENOSPC.
+ * Issue 18 #10: --memory below 6m is refused; at and above it the OOM killer can only ever
+ * choose the program (the runner's memory is never in the limited cgroup).
+ * Issue 18 #5: a container swapping its /etc/passwd between a symlink to a host file, a FIFO and
+ * a regular file cannot make root's `exec -u NAME` read the host's file or hang.
+ * Issue 18 #2: each of root's containers has an id range of its own, leased without collisions
+ * and reclaimed from dead owners, so one cannot move itself into another's cgroup.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, fstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { sys } from 'ns-core';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { cli, LAUNCHER, ok, removeTree, uniqueName, until } from './helpers';
+import { busyboxRootfs, cli, LAUNCHER, ok, readState, removeTree, snapshot, start, uniqueName, until } from './helpers';
 
 const MASKED = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
                 '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
@@ -167,5 +177,323 @@ describe('ns-run hardening: -d, exec and in place', () => {
     expect(unconfined).to.match(/^Seccomp:\s+0$/m);
     expect(valueOf(unconfined, 'unshare')).to.equal('0');
     expect(valueOf(unconfined, 'keys')).to.equal('1:3');
+  });
+});
+
+describe('ns-run hardening: --userns=host (issue 18 #11)', () => {
+  const SHADOW = 'head -n 1 /etc/shadow';
+
+  for (const range of ['0:0:65536', '1:0:65536', '0:0:4294967295']) {
+    it(`--userns-range ${range} alone is refused: 125, one line, the program never runs`, () => {
+      const r = cli(['--network', 'none', '--userns-range', range, '--', 'sh', '-c', SHADOW]);
+      expect(r.status, r.stderr).to.equal(125);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.match(new RegExp(`^ns-run: --userns-range: ${range} maps host id 0 \\(.*would be host root\\); add --userns=host to mean that\n$`));
+    });
+  }
+
+  it('without it, container root cannot read /etc/shadow (its ids are not the host\'s)', () => {
+    const r = cli(['--network', 'none', '--', 'sh', '-c', SHADOW]);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/Permission denied/);
+  });
+
+  it('--userns=host: the host\'s ids, /etc/shadow readable as in docker\'s host mode; with a range of its choosing too', () => {
+    const first = readFileSync('/etc/shadow', 'utf8').split('\n')[0];
+    const out = ok(cli(['--network', 'none', '--userns=host', '--', 'sh', '-c', `${SHADOW}; cat /proc/self/uid_map`]));
+    expect(out.split('\n')[0]).to.equal(first);
+    expect(out.split('\n')[1]!.trim().split(/\s+/)).to.deep.equal(['0', '0', '4294967295']);
+    const ranged = ok(cli(['--network', 'none', '--userns', 'host', '--userns-range', '0:0:65536', '--', 'sh', '-c', `${SHADOW}; cat /proc/self/uid_map`]));
+    expect(ranged.split('\n')[0]).to.equal(first);
+    expect(ranged.split('\n')[1]!.trim().split(/\s+/)).to.deep.equal(['0', '0', '65536']);
+  });
+
+  it('inspect names it: HostConfig.UsernsMode is "host", and not for a default container', async () => {
+    const host = uniqueName('userns-host');
+    const own = uniqueName('userns-own');
+    try {
+      ok(cli(['run', '-d', '--name', host, '--network', 'none', '--userns=host', '--', 'sleep', '60']));
+      ok(cli(['run', '-d', '--name', own, '--network', 'none', '--', 'sleep', '60']));
+      const [h, o] = JSON.parse(ok(cli(['inspect', host, own]))) as { HostConfig: { UsernsMode: string } }[];
+      expect(h!.HostConfig.UsernsMode).to.equal('host');
+      expect(o!.HostConfig.UsernsMode).to.not.equal('host');
+    } finally {
+      cli(['rm', '-f', host, own]);
+    }
+  });
+
+  it('an ordinary user cannot ask for it (125, one line); a bad value is refused', () => {
+    const r = cli(['--network', 'none', '--userns=host', '--', 'true'], { rootless: true });
+    expect(r.status, r.stderr).to.equal(125);
+    expect(r.stderr).to.match(/^ns-run: --userns=host: only root may share the host's ids.*\n$/);
+    const bad = cli(['--network', 'none', '--userns=hots', '--', 'true']);
+    expect(bad.status).to.equal(125);
+    expect(bad.stderr).to.equal("ns-run: --userns: 'hots' is not host, private or auto\n");
+  });
+});
+
+describe('ns-run hardening: tmpfs sizes (issue 18 #4)', () => {
+  const MIB = 1024 * 1024;
+  /**
+   * For each DIR: its size in KiB as df (or busybox's stat -f) reports it, then whether
+   * writing MIB mebibytes into it failed with ENOSPC ("No space left on device"), then the bytes kept.
+   */
+  const fill = (dirs: readonly string[], mib: number, df = true) => dirs.map((d) =>
+    `s=$(${df ? `df -k ${d} | awk 'NR==2{print $2}'` : `stat -f -c '%b %S' ${d} | awk '{print $1*$2/1024}'`}); ` +
+    `e=$(dd if=/dev/zero of=${d}/fill bs=${MIB} count=${mib} 2>&1); k=$(wc -c < ${d}/fill); rm -f ${d}/fill; ` +
+    `case "$e" in *"No space left on device"*) n=ENOSPC;; *) n="none:$e";; esac; echo "${d} $s $n $k"`).join('; ');
+  const rows = (out: string) => Object.fromEntries(out.trim().split('\n').map((l) => { const [d, ...rest] = l.split(' '); return [d!, rest.join(' ')]; }));
+  let rootfs: string;
+
+  before(() => {
+    rootfs = busyboxRootfs();
+  });
+
+  after(() => removeTree(rootfs));
+
+  for (const rootless of [false, true]) {
+    it(`the embedded default${rootless ? ', rootless' : ''}: /dev/shm, /tmp, /run and home hold 64m, no more`, () => {
+      const dirs = ['/dev/shm', '/tmp', '/run', '$HOME'];
+      const out = ok(cli(['--network', 'none', '--', 'sh', '-c', `echo "home $HOME"; ${fill(dirs, 65)}`], { rootless }));
+      const got = rows(out);
+      expect(got['home']).to.not.equal('/');
+      for (const d of ['/dev/shm', '/tmp', '/run', got['home']!]) expect(got[d], d).to.equal(`65536 ENOSPC ${64 * MIB}`);
+    });
+  }
+
+  it('--shm-size and --tmpfs DEST:size=N set their sizes; a --tmpfs without size= gets 64m', () => {
+    const out = ok(cli(['--network', 'none', '--shm-size', '8m', '--tmpfs', '/scratch:size=4m', '--tmpfs', '/other', '--', 'sh', '-c',
+                        fill(['/dev/shm', '/scratch'], 9) + '; ' + fill(['/other'], 65)]));
+    expect(rows(out)).to.deep.equal({ '/dev/shm': `8192 ENOSPC ${8 * MIB}`, '/scratch': `4096 ENOSPC ${4 * MIB}`, '/other': `65536 ENOSPC ${64 * MIB}` });
+  });
+
+  it('a --rootfs and its --read-only scratch dirs are sized too', () => {
+    const out = ok(cli(['--network', 'none', '--rootfs', rootfs, '--read-only', '--shm-size', '2m', '--', 'sh', '-c',
+                        fill(['/dev/shm'], 3, false) + '; ' + fill(['/tmp', '/run'], 65, false)]));
+    expect(rows(out)).to.deep.equal({ '/dev/shm': `2048 ENOSPC ${2 * MIB}`, '/tmp': `65536 ENOSPC ${64 * MIB}`, '/run': `65536 ENOSPC ${64 * MIB}` });
+  });
+
+  it('inspect shows HostConfig.ShmSize', () => {
+    const name = uniqueName('shm');
+    try {
+      ok(cli(['run', '-d', '--name', name, '--network', 'none', '--shm-size', '16m', '--', 'sleep', '60']));
+      const [c] = JSON.parse(ok(cli(['inspect', name]))) as { HostConfig: { ShmSize: number } }[];
+      expect(c!.HostConfig.ShmSize).to.equal(16 * MIB);
+    } finally {
+      cli(['rm', '-f', name]);
+    }
+  });
+
+  for (const bad of ['0', 'max', '-1', '12q', '']) {
+    it(`--shm-size '${bad}' is refused: 125, one line naming it`, () => {
+      const r = cli(['--network', 'none', '--shm-size', bad, '--', 'true']);
+      expect(r.status, r.stderr).to.equal(125);
+      expect(r.stderr).to.match(new RegExp(`^ns-run: --shm-size: '${bad}' is not a size in bytes.*\\n$`));
+    });
+  }
+});
+
+describe('ns-run hardening: --memory cannot kill the runner (issue 18 #10)', () => {
+  /** A program that needs 64m: python3 from the host's root. */
+  const ALLOC_64M = ['python3', '-c', 'b = bytearray(64 << 20); print("allocated")'];
+
+  it('--memory 32k, 25 times: refused, 125 and one line naming --memory, never 137', () => {
+    const codes = new Set<number | null>();
+    for (let i = 0; i < 25; i++) {
+      const r = cli(['--network', 'none', '--memory', '32k', '--', 'true']);
+      codes.add(r.status);
+      expect(r.signal).to.equal(null);
+      expect(r.stderr).to.equal("ns-run: --memory: '32k' is below the minimum of 6M a container can start with\n");
+    }
+    expect([...codes]).to.deep.equal([125]);
+    for (const below of ['5m', '6291455', '1k']) expect(cli(['--network', 'none', '--memory', below, '--', 'true']).status, below).to.equal(125);
+  });
+
+  it('--memory 6m (the smallest), 25 times: the program runs and the runner exits with its status every time', () => {
+    const outcomes: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const r = cli(['--network', 'none', '--memory', '6m', '--', 'sh', '-c', 'exit 7']);
+      outcomes.push(`${r.status}/${r.signal}/${r.stderr}`);
+    }
+    expect([...new Set(outcomes)]).to.deep.equal(["7/null/"]);
+  });
+
+  it('--memory 8m and a program allocating 64m: the program is OOM-killed (137), the runner reports it and removes its cgroups', () => {
+    const name = uniqueName('oom');
+    const r = cli(['--name', name, '--network', 'none', '--memory', '8m', '--', ...ALLOC_64M]);
+    expect(r.signal, 'the runner itself was killed').to.equal(null);
+    expect(r.status).to.equal(137);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).to.equal('');
+    expect(snapshot(name, []).cgroups).to.deep.equal([]);
+    // What fits under the limit runs to its end.
+    expect(ok(cli(['--network', 'none', '--memory', '8m', '--', 'python3', '-c', 'b = bytearray(1 << 20); print("fits")']))).to.equal('fits\n');
+  });
+
+  it('detached and through exec too: the OOM kill ends only the program, the container and its runner go on', async () => {
+    const name = uniqueName('oomd');
+    try {
+      ok(cli(['run', '-d', '--name', name, '--network', 'none', '--memory', '8m', '--', 'sleep', '60']));
+      const r = cli(['exec', name, ...ALLOC_64M]);
+      expect(r.stdout).to.equal('');
+      expect(r.status === 137 || r.signal === 'SIGKILL', `${r.status}/${r.signal}`).to.equal(true);
+      expect(ok(cli(['exec', name, 'echo', 'still here']))).to.equal('still here\n');
+      const oom = uniqueName('oomd2');
+      ok(cli(['run', '-d', '--name', oom, '--network', 'none', '--memory', '8m', '--', ...ALLOC_64M]));
+      expect(ok(cli(['wait', oom]))).to.equal('137\n');
+      cli(['rm', '-f', oom]);
+    } finally {
+      cli(['rm', '-f', name]);
+    }
+  });
+});
+
+describe('ns-run hardening: exec -u NAME reads names inside the container only (issue 18 #5)', () => {
+  /** The container's root as the host sees it (DEFAULT_USERNS_RANGE's first id). */
+  const CONTAINER_ROOT = 1000000000;
+  let rootfs: string;
+  let hostFile: string;
+  let name: string;
+  /** The program's uid, read without looking any name up (busybox's id reads /etc/passwd, and would wait on the FIFO). */
+  const UID = ['awk', '/^Uid:/{print $2}', '/proc/self/status'];
+
+  before(() => {
+    rootfs = busyboxRootfs();
+    // The container's root may change its /etc, as in an image's root of its own.
+    writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nprobe:x:1000:1000::/:/bin/sh\n');
+    writeFileSync(join(rootfs, 'etc/p.real'), readFileSync(join(rootfs, 'etc/passwd')));
+    for (const f of ['etc', 'etc/passwd', 'etc/p.real', 'etc/group']) chownSync(join(rootfs, f), CONTAINER_ROOT, CONTAINER_ROOT);
+    // What root would read by following an absolute symlink from outside: another uid for the name.
+    hostFile = join(dir, 'host-passwd');
+    writeFileSync(hostFile, 'probe:x:4242:4242::/:/bin/sh\n', { mode: 0o644 });
+    name = uniqueName('exec-u');
+  });
+
+  after(() => {
+    cli(['rm', '-f', name]);
+    removeTree(rootfs);
+  });
+
+  it('a plain swap at rest: a symlink or a FIFO as /etc/passwd is refused (125, one line), a regular file read', () => {
+    ok(cli(['run', '-d', '--name', name, '--network', 'none', '--rootfs', rootfs, '--', 'sleep', '600']));
+    expect(ok(cli(['exec', '-u', 'probe', name, ...UID]))).to.equal('1000\n');
+    for (const [kind, make] of [['a symlink', `ln -s ${hostFile} /etc/passwd`], ['a FIFO', 'mkfifo /etc/passwd']] as const) {
+      ok(cli(['exec', name, 'sh', '-c', `rm -f /etc/passwd && ${make}`]));
+      const r = spawnSync(LAUNCHER, ['exec', '-u', 'probe', name, ...UID], { encoding: 'utf8', input: '', timeout: 15_000 });
+      expect(r.error, 'exec -u hung').to.equal(undefined);
+      expect(r.status, r.stderr).to.equal(125);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.equal(`ns-run exec: --user: the container's /etc/passwd is ${kind}, not a regular file; names are read only from one\n`);
+    }
+    ok(cli(['exec', name, 'sh', '-c', 'rm -f /etc/passwd && cp /etc/p.real /etc/passwd']));
+    expect(ok(cli(['exec', '-u', 'probe', name, ...UID]))).to.equal('1000\n');
+  });
+
+  it('swapped in a loop while root runs exec -u 40 times: never the host file\'s uid, never a hang', function () {
+    this.timeout(300_000);
+    const swapper = uniqueName('exec-u-swap');
+    // Each state made beside and renamed over /etc/passwd (rename(2) is atomic), as fast as the shell can.
+    ok(cli(['run', '-d', '--name', swapper, '--network', 'none', '--rootfs', rootfs, '--', 'sh', '-c', 'while :; do ' +
+            `ln -sf ${hostFile} /etc/passwd.l && mv -f /etc/passwd.l /etc/passwd; ` +
+            'rm -f /etc/passwd.f; mkfifo /etc/passwd.f && mv -f /etc/passwd.f /etc/passwd; ' +
+            'cp /etc/p.real /etc/passwd.r && mv -f /etc/passwd.r /etc/passwd; done']));
+    try {
+      const outcomes = new Map<string, number>();
+      for (let i = 0; i < 40; i++) {
+        const r = spawnSync(LAUNCHER, ['exec', '-u', 'probe', swapper, ...UID], { encoding: 'utf8', input: '', timeout: 15_000 });
+        expect(r.error, `exec -u hung (run ${i})`).to.equal(undefined);
+        expect(r.stdout, 'the host file was read').to.not.include('4242');
+        const outcome = r.status === 0 ? `ran as ${r.stdout.trim()}` : `${r.status}: ${r.stderr.replace(/^.*is (a \w+|larger).*$/s, '$1')}`;
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+      const seen = JSON.stringify([...outcomes]);
+      expect([...outcomes.keys()].every((o) => ['ran as 1000', '125: a symlink', '125: a FIFO'].includes(o)), seen).to.equal(true);
+      // The swap did happen under it: some runs met the regular file, some another kind.
+      expect(outcomes.get('ran as 1000') ?? 0, seen).to.be.greaterThan(0);
+      expect(40 - (outcomes.get('ran as 1000') ?? 0), seen).to.be.greaterThan(0);
+    } finally {
+      cli(['rm', '-f', swapper]);
+    }
+  });
+});
+
+describe('ns-run hardening: an id range per container (issue 18 #2)', () => {
+  const LEASES = '/run/ns-run/idranges';
+  const BASE = 1000000000;
+  const SIZE = 65536;
+  const outerOf = (uidMap: string) => Number(uidMap.trim().split(/\s+/)[1]);
+  const leaseOwner = (outer: number): string | undefined => {
+    try {
+      return (JSON.parse(readFileSync(join(LEASES, String(outer)), 'utf8')) as { name: string }).name;
+    } catch {
+      return undefined; // no lease (any more)
+    }
+  };
+
+  it('20 concurrent runs get 20 distinct ranges of 65536 ids, and release them', async function () {
+    this.timeout(120_000);
+    const names = Array.from({ length: 20 }, (_, i) => uniqueName(`range${i}`));
+    const runs = names.map((n) => start(['--name', n, '--network', 'none', '--', 'sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; sleep 3']));
+    const exits = await Promise.all(runs.map((r) => r.exit));
+    expect(exits.map((e) => e.code), runs.map((r) => r.stderr).join('')).to.deep.equal(names.map(() => 0));
+    const maps = runs.map((r) => r.stdout.trim().split('\n'));
+    const outers = maps.map(([uid]) => outerOf(uid!));
+    expect(new Set(outers).size, JSON.stringify(outers)).to.equal(20);
+    for (const [uid, gid] of maps) {
+      expect(uid!.trim().split(/\s+/)).to.deep.equal(['0', String(outerOf(uid!)), String(SIZE)]);
+      expect(gid!.trim().split(/\s+/)).to.deep.equal(uid!.trim().split(/\s+/));
+      expect((outerOf(uid!) - BASE) % SIZE).to.equal(0);
+      expect(outerOf(uid!)).to.be.at.least(BASE).and.below(2 ** 31 - SIZE + 1);
+    }
+    // Released: no lease names one of them any more.
+    expect(outers.map(leaseOwner).filter((n) => n !== undefined && names.includes(n))).to.deep.equal([]);
+  });
+
+  it('a detached container holds its range until removed; a dead owner\'s lease is reclaimed, a live one\'s kept', async () => {
+    const name = uniqueName('range-d');
+    const slots = new Set(readdirSync(LEASES).filter((f) => /^\d+$/.test(f)).map(Number));
+    const free = Array.from({ length: 100 }, (_, i) => BASE + i * SIZE).filter((o) => !slots.has(o));
+    const [dead, live] = free;
+    // A lease whose runner is gone and whose container has no state; one whose runner (this test) lives.
+    const exited = spawnSync('true');
+    writeFileSync(join(LEASES, String(dead)), JSON.stringify({ name: uniqueName('gone'), id: 'x', runner: { pid: exited.pid, inode: 1 } }), { mode: 0o600 });
+    const pidfd = sys.pidfdOpen(process.pid);
+    const ref = { pid: process.pid, inode: fstatSync(pidfd).ino };
+    sys.closeFd(pidfd);
+    writeFileSync(join(LEASES, String(live)), JSON.stringify({ name: uniqueName('alive'), id: 'y', runner: ref }), { mode: 0o600 });
+    try {
+      ok(cli(['run', '-d', '--name', name, '--network', 'none', '--', 'sleep', '60']));
+      const state = readState(name)!;
+      const uidMap = readFileSync(`/proc/${state.init!.pid}/uid_map`, 'utf8');
+      expect(outerOf(uidMap), 'the dead owner\'s range is reused').to.equal(dead);
+      expect(leaseOwner(dead!)).to.equal(name);
+      expect(leaseOwner(live!)).to.equal(uniqueName('alive'));
+      ok(cli(['rm', '-f', name]));
+      await until('the supervisor to release the range', () => leaseOwner(dead!) === undefined);
+    } finally {
+      cli(['rm', '-f', name]);
+      rmSync(join(LEASES, String(live)), { force: true });
+      rmSync(join(LEASES, String(dead)), { force: true });
+    }
+  });
+
+  it('the issue\'s attack: from a nested user and cgroup namespace, the v1 pids hierarchy, into B\'s cgroup: EACCES', () => {
+    const b = uniqueName('victim');
+    try {
+      ok(cli(['run', '-d', '--name', b, '--network', 'none', '--pids-limit', '50', '--', 'sleep', '600']));
+      const payload = readState(b)!.cgroups.find((d) => d.includes('/pids/'))!;
+      const before = readFileSync(join(payload, 'cgroup.procs'), 'utf8');
+      // Without seccomp, as in the issue; mount and unshare are the host's (util-linux).
+      const attack = `mount -t cgroup -o pids none /mnt || exit 3; d=$(find /mnt -type d -path "*ns-run-${b}-*/payload" | head -n 1); ` +
+        'test -n "$d" || exit 4; echo "found"; ' +
+        'for f in "$d/cgroup.procs" "$(dirname "$d")/cgroup.procs" "$d/tasks"; do if echo $$ > "$f"; then echo "moved into $f"; fi; done';
+      const r = cli(['--network', 'none', '--security-opt', 'seccomp=unconfined', '--', 'unshare', '-U', '-r', '-C', '-m', 'sh', '-c', attack]);
+      expect(r.stdout, r.stderr).to.equal('found\n');
+      expect(r.stderr.match(/Permission denied/g) ?? []).to.have.length(3);
+      expect(readFileSync(join(payload, 'cgroup.procs'), 'utf8')).to.equal(before);
+      expect(ok(cli(['exec', b, 'echo', 'B is fine']))).to.equal('B is fine\n');
+    } finally {
+      cli(['rm', '-f', b]);
+    }
   });
 });

@@ -215,7 +215,7 @@ function files(dir: string): string[] {
  * Mounts at or below `paths` (where a leaked container mount would show: its rootfs, the
  * staging directories) and every proc/sysfs/devpts/tmpfs mount made by a user namespace of
  * ours (uid= of a mapped id in its options); cgroups named with `tag`; this user's state files
- * of container `tag` (all with 'never') and lease files; links of `netns` (if given).
+ * of container `tag` (all with 'never'), subnet and id range lease files; links of `netns` (if given).
  */
 export function snapshot(tag: string, paths: readonly string[], rootless = false, netns?: Netns): Snapshot {
   // Other tests on this machine mount their own scratch directories under /tmp: only what
@@ -224,13 +224,14 @@ export function snapshot(tag: string, paths: readonly string[], rootless = false
     const point = f[4]!;
     const superOptions = f[f.indexOf('-') + 3] ?? '';
     return paths.some((p) => point === p || (p.split('/').length > 2 && point.startsWith(`${p}/`))) ||
-      /(^|,)uid=(1000000000|65534)(,|$)/.test(superOptions);
+      /(^|,)uid=(\d{10}|65534)(,|$)/.test(superOptions); // a range of root's containers (from 1000000000), or nobody
   }).map((f) => `${f[4]} ${f[f.indexOf('-') + 1]}`).sort();
   const dir = stateDir(rootless);
   // Other tests' containers come and go in the same state directory: a named container's own
   // files are those with its name ('never': a test that expects none at all looks at every one).
   const containers = files(join(dir, 'containers')).filter((f) => tag === 'never' || f.includes(`/${tag}.`));
-  return { mounts, cgroups: cgroupDirs(tag), stateFiles: [...containers, ...files(join(dir, 'subnets'))],
+  return { mounts, cgroups: cgroupDirs(tag),
+           stateFiles: [...containers, ...files(join(dir, 'subnets')), ...files(join(dir, 'idranges')).filter((f) => !f.endsWith('/.lock'))],
            links: netns ? netns.links() : [] };
 }
 

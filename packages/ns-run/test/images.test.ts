@@ -6,19 +6,23 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loopbackRegistry, podmanImage, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
+import { loopbackRegistry, podmanImage, treeSnapshot, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
 import { cli, CLI, LAUNCHER, NOBODY, removeTree, start, uniqueName, until, ok } from './helpers';
 
 const CHANGES = ['CMD ["/bin/sh","-c","echo $GREETING from $(pwd) as $(id -u)"]', 'ENV GREETING=hello', 'WORKDIR /srv', 'EXPOSE 8080/tcp'];
 
 let image: PodmanImage;
+/** The image with a 24 MB layer on top: a layer that takes long enough for a terminal to see it move. */
+let derived: PodmanImage;
 let scratch: string;
 
 before(function () {
   this.timeout(120_000);
   image = podmanImage(`localhost/${uniqueName('img')}:1`, CHANGES, { 'srv/motd': 'from the image\n' });
+  derived = image.derive(`localhost/${uniqueName('derived')}:2`, { 'srv/big': 'x'.repeat(24_000_000), 'srv/motd': 'from the derived image\n' });
   scratch = mkdtempSync(`/tmp/ns-run-test-${process.pid}-images-`);
   chmodSync(scratch, 0o755);
 });
@@ -39,6 +43,47 @@ function newStore(uid?: number): string {
 
 function containerRoots(store: string): string[] {
   return readdirSync(join(store, 'containers'));
+}
+
+/** What a user saw running `command` on a terminal: util-linux script(1)'s typescript. */
+function onTerminal(command: string): string {
+  const typescript = join(scratch, `typescript-${stores++}`);
+  const r = spawnSync('script', ['-qec', command, typescript], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stdout).to.equal(0);
+  return readFileSync(typescript, 'utf8');
+}
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+/** What the store holds, seen from outside: its blobs (by name) and its unpacked layers. */
+function storeContents(store: string): { blobs: string[]; layers: string[] } {
+  return { blobs: readdirSync(join(store, 'blobs/sha256')).sort(), layers: readdirSync(join(store, 'layers')).sort() };
+}
+
+/** The image's diff_ids, from its config in the docker archive (GNU tar as the oracle). */
+function diffIdsOf(archive: string): string[] {
+  const tarOut = (member: string) => spawnSync('tar', ['-xOf', archive, member], { encoding: 'utf8' }).stdout;
+  const [manifest] = JSON.parse(tarOut('manifest.json')) as { Config: string }[];
+  return (JSON.parse(tarOut(manifest!.Config)) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids.map((d) => d.replace(/^sha256:/, ''));
+}
+
+/**
+ * A docker archive (docker save's layout) around one layer that GNU tar writes from `dir`
+ * (tar as the fixture maker: -P keeps '..' and absolute names, --transform renames).
+ */
+function craftedArchive(dir: string, tag: string, ...tarRuns: string[][]): string {
+  const layer = join(dir, 'layer.tar');
+  for (const [i, args] of tarRuns.entries()) {
+    const r = spawnSync('tar', ['-C', dir, i === 0 ? '-cf' : '-rf', layer, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`tar ${args.join(' ')}: ${r.stderr}`);
+  }
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(readFileSync(layer))}`] } });
+  const configName = `${sha256(config)}.json`;
+  writeFileSync(join(dir, configName), config);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: configName, RepoTags: [tag], Layers: ['layer.tar'] }]));
+  const archive = `${dir}.tar`;
+  spawnSync('tar', ['-C', dir, '-cf', archive, 'manifest.json', configName, 'layer.tar']);
+  return archive;
 }
 
 describe('ns-run images', () => {
@@ -91,11 +136,39 @@ describe('ns-run images', () => {
     });
 
     it('the writable root is the container\'s own: the next container does not see what one wrote', () => {
-      // Files of the image belong to host root, which the container's root is not (until the
-      // root is idmapped): it writes its own layer's top directory and /tmp.
+      // The image's files belong to host root; through the idmapped layers they are container
+      // root's, so it writes anywhere in the root: its own upper layer takes the writes.
       ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', 'echo mine > /written && echo mine > /tmp/written']));
       const second = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', 'ls /written /tmp/written 2>&1 || true']));
       expect(second).to.equal('ls: /written: No such file or directory\nls: /tmp/written: No such file or directory\n');
+    });
+
+    it('container root owns the image\'s files and writes in any of its directories, not in the image\'s layers', () => {
+      const script = 'stat -c %u:%g / /etc /srv/motd; echo changed > /srv/motd && echo new > /etc/new && mkdir /bin/d && echo wrote; cat /srv/motd';
+      const out = ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'sh', '-c', script]));
+      expect(out.split('\n')).to.deep.equal(['0:0', '0:0', '0:0', 'wrote', 'changed', '']);
+      expect(ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'cat', 'motd']))).to.equal('from the image\n');
+      expect(containerRoots(store)).to.deep.equal([]);
+    });
+
+    it('with --userns=host too (no idmapping): the overlay is the runner\'s, container root is host root and writes in it', () => {
+      const script = 'echo x > /etc/host-ids && stat -c %u:%g /etc/host-ids /etc; tr -s " " < /proc/self/uid_map | sed "s/^ //"';
+      const out = ok(cli(['run', '--storage', store, '--network', 'none', '--userns=host', image.reference, 'sh', '-c', script]));
+      expect(out).to.equal('0:0\n0:0\n0 0 4294967295\n');
+      expect(containerRoots(store)).to.deep.equal([]);
+    });
+
+    it('makes a missing WorkingDir, the image\'s or -w\'s, inside the container\'s root', function () {
+      this.timeout(60_000);
+      const other = podmanImage(`localhost/${uniqueName('img-wd')}:1`, ['CMD ["/bin/sh","-c","pwd; stat -c %u:%g ."]', 'WORKDIR /made/by/image']);
+      try {
+        ok(cli(['load', '-q', '--storage', store, '-i', other.dockerArchive]));
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', other.reference]))).to.equal('/made/by/image\n0:0\n');
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', '-w', '/by/run', image.reference, 'pwd']))).to.equal('/by/run\n');
+        ok(cli(['rmi', '--storage', store, other.reference]));
+      } finally {
+        other.cleanup();
+      }
     });
 
     it('--read-only: no upper layer, writes to the root fail, /tmp stays writable', () => {
@@ -139,6 +212,113 @@ describe('ns-run images', () => {
     });
   });
 
+  describe('one image in three forms, and images that share a layer (as root)', () => {
+    it('loads docker archive, OCI archive and OCI layout of one image: its layer unpacked once, its config stored once', () => {
+      const store = newStore();
+      expect(ok(cli(['load', '-q', '--storage', store, '-i', image.dockerArchive]))).to.equal(`Loaded image: ${image.reference}\n`);
+      const afterDocker = storeContents(store);
+      expect(ok(cli(['load', '-q', '--storage', store, '-i', image.ociArchive]))).to.equal(`Loaded image: ${image.reference}\n`);
+      // skopeo's oci:DIR:TAG names the image by a bare tag, which is no reference: docker prints the id.
+      const [, idLine] = ok(cli(['load', '-q', '--storage', store, '-i', image.ociLayout])).match(/^Loaded image ID: (sha256:[0-9a-f]{64})\n$/) ?? [];
+      const after = storeContents(store);
+      const diffIds = diffIdsOf(image.dockerArchive);
+      expect(diffIds).to.have.length(1);
+      expect(after.layers).to.deep.equal(diffIds);
+      // The image's config once (its name is the image id); the OCI forms add their manifests, never a layer blob.
+      expect(afterDocker.blobs).to.deep.equal([idLine!.slice(7)]);
+      expect(after.blobs).to.include(idLine!.slice(7));
+      for (const blob of after.blobs) {
+        const bytes = readFileSync(join(store, 'blobs/sha256', blob));
+        expect(sha256(bytes), blob).to.equal(blob);
+        if (blob !== idLine!.slice(7)) expect(JSON.parse(bytes.toString()).config.digest, `${blob} is a manifest of the image`).to.equal(idLine);
+      }
+      expect(after.blobs.length).to.be.within(2, 3);
+      expect(ok(cli(['images', '--storage', store, '-q']))).to.equal(`${idLine!.slice(7, 19)}\n`);
+      expect(ok(cli(['run', '--storage', store, '--network', 'none', image.reference]))).to.equal('hello from /srv as 0\n');
+    });
+
+    it('load shows one line per layer when not on a terminal, nothing with -q, bytes and rate on a terminal (script)', () => {
+      const store = newStore();
+      const plain = cli(['load', '--storage', store, '-i', derived.dockerArchive]);
+      expect(plain.status, plain.stderr).to.equal(0);
+      expect(plain.stdout).to.equal(`Loaded image: ${derived.reference}\n`);
+      const [base, top] = diffIdsOf(derived.dockerArchive);
+      // A line per layer as it is done, in the archive's order.
+      const lines = (text: string) => text.trimEnd().split('\n').sort();
+      expect(lines(plain.stderr)).to.have.length(2);
+      const lineOf = (layer: string) => lines(plain.stderr).find((l) => l.startsWith(`${layer.slice(0, 12)}: `));
+      expect(lineOf(base!)).to.match(/: Done 2\.\d+MB in [0-9.]+s$/);
+      expect(lineOf(top!)).to.match(/: Done 24(\.\d)?MB in [0-9.]+s$/);
+      const again = cli(['load', '--storage', store, '-i', derived.dockerArchive]);
+      expect(lines(again.stderr)).to.deep.equal([`${base!.slice(0, 12)}: Already exists`, `${top!.slice(0, 12)}: Already exists`].sort());
+      const quiet = cli(['load', '-q', '--storage', newStore(), '-i', derived.dockerArchive]);
+      expect([quiet.status, quiet.stderr, quiet.stdout]).to.deep.equal([0, '', `Loaded image: ${derived.reference}\n`]);
+      const seen = onTerminal(`${LAUNCHER} load --storage ${newStore()} -i ${derived.dockerArchive}`);
+      expect(seen).to.match(new RegExp(`\x1b\\[2K${top!.slice(0, 12)}: Receiving [0-9.]+[kM]B/24(\\.\\d)?MB [0-9.]+[kMG]?B/s\r?\n`));
+      expect(seen).to.match(new RegExp(`\x1b\\[\\dA`)); // lines rewritten in place
+      expect(seen).to.match(new RegExp(`\x1b\\[2K${top!.slice(0, 12)}: Done 24(\\.\\d)?MB in [0-9.]+s\r?\n`));
+      expect(seen).to.include(`Loaded image: ${derived.reference}`);
+    });
+
+    it('rmi removes the layers no other image uses and keeps the shared ones', () => {
+      const store = newStore();
+      ok(cli(['load', '-q', '--storage', store, '-i', image.dockerArchive]));
+      ok(cli(['load', '-q', '--storage', store, '-i', derived.dockerArchive]));
+      const [base, top] = diffIdsOf(derived.dockerArchive);
+      expect(diffIdsOf(image.dockerArchive)).to.deep.equal([base]);
+      expect(storeContents(store).layers).to.deep.equal([base, top].sort());
+      const removed = ok(cli(['rmi', '--storage', store, derived.reference]));
+      expect(removed).to.match(new RegExp(`^Untagged: ${derived.reference}\nDeleted: sha256:[0-9a-f]{64}\n$`));
+      expect(storeContents(store).layers).to.deep.equal([base]);
+      expect(ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'cat', 'motd']))).to.equal('from the image\n');
+      ok(cli(['rmi', '--storage', store, image.reference]));
+      expect(storeContents(store)).to.deep.equal({ blobs: [], layers: [] });
+      expect(readdirSync(join(store, 'tmp'))).to.deep.equal([]);
+    });
+
+    it('refuses hostile archives with one line and exit 125, the store and what is around it as they were', () => {
+      const store = newStore();
+      ok(cli(['load', '-q', '--storage', store, '-i', image.dockerArchive]));
+      const around = join(store, '..');
+      const canary = join(around, 'canary');
+      mkdirSync(canary);
+      writeFileSync(join(canary, 'secret'), 'do not touch\n');
+      const crafted = (name: string) => {
+        const dir = join(around, name);
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'pwned'), 'pwned\n');
+        return dir;
+      };
+      const dotdot = craftedArchive(crafted('dotdot'), 'hostile:1', ['-P', '--transform', 's,^pwned$,../../canary/pwned,', 'pwned']);
+      const absolute = craftedArchive(crafted('absolute'), 'hostile:1', ['-P', '--transform', `s,^pwned$,${canary}/pwned,`, 'pwned']);
+      const viaLinkDir = crafted('vialink');
+      symlinkSync(canary, join(viaLinkDir, 'link'));
+      const viaLink = craftedArchive(viaLinkDir, 'hostile:1', ['link'], ['--transform', 's,^pwned$,link/pwned,', 'pwned']);
+      const truncated = join(around, 'truncated.tar');
+      writeFileSync(truncated, readFileSync(derived.dockerArchive).subarray(0, 12 << 20));
+      const cases: [string, RegExp][] = [
+        [dotdot, /image hostile:1: blob layer\.tar: entry "\.\.\/\.\.\/canary\/pwned": path has a '\.\.' component$/],
+        [absolute, /image hostile:1: blob layer\.tar: entry ".*\/canary\/pwned": absolute path/],
+        [viaLink, /image hostile:1: blob layer\.tar: entry "link\/pwned": "link" is a symlink in this layer/],
+        [truncated, /truncated\.tar: .*truncated archive/],
+      ];
+      for (const [archive, message] of cases) {
+        const before = treeSnapshot(around);
+        const r = cli(['load', '--storage', store, '-i', archive]);
+        expect(r.status, `${archive}: ${r.stderr}`).to.equal(125);
+        // Progress lines of layers it had (the truncated archive's base), then the one-line error.
+        const lines = r.stderr.trimEnd().split('\n');
+        for (const progress of lines.slice(0, -1)) expect(progress).to.match(/^[0-9a-f]{12}: Already exists$/);
+        expect(lines.at(-1)).to.match(/^ns-run load: /);
+        expect(lines.at(-1)).to.match(message);
+        expect(r.stdout).to.equal('');
+        expect(treeSnapshot(around), archive).to.deep.equal(before);
+      }
+      expect(readFileSync(join(canary, 'secret'), 'utf8')).to.equal('do not touch\n');
+      expect(readdirSync(canary)).to.deep.equal(['secret']);
+    });
+  });
+
   describe('pull from a registry on loopback', () => {
     let registry: LoopbackRegistry;
     before(async function () {
@@ -156,6 +336,17 @@ describe('ns-run images', () => {
       expect(out).to.match(new RegExp(`^[0-9a-f]{12}: Done \\S+ in [0-9.]+s\nDigest: sha256:[0-9a-f]{64}\n${ref.replace(/\./g, '\\.')}\n$`));
       expect(ok(cli(['pull', '-q', '--storage', store, ref]))).to.equal(`${ref}\n`);
       expect(ok(cli(['run', '--storage', store, '--network', 'none', ref]))).to.equal('hello from /srv as 0\n');
+    });
+
+    it('on a terminal (script), shows each layer\'s bytes, total and rate as it comes', function () {
+      this.timeout(60_000);
+      registry.push(derived.dockerArchive, 'nstools/big:3');
+      const ref = `${registry.address}/nstools/big:3`;
+      const seen = onTerminal(`${LAUNCHER} pull --storage ${newStore()} ${ref}`);
+      expect(seen).to.match(/\x1b\[2K[0-9a-f]{12}: Receiving [0-9.]+[kM]B\/[0-9.]+[kM]B [0-9.]+[kMG]?B\/s\r?\n/);
+      expect(seen).to.match(/\x1b\[\dA/);
+      expect(seen).to.match(/Digest: sha256:[0-9a-f]{64}\r?\n/);
+      expect(seen).to.include(ref);
     });
   });
 

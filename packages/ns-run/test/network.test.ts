@@ -5,8 +5,8 @@
  * Networks are named per test process; their state files are removed in `after`.
  */
 import { expect } from 'chai';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxRootfs, cli, Netns, removeTree, running, start, uniqueName, until, type Started } from './helpers';
 
@@ -24,6 +24,9 @@ async function setUp(): Promise<void> {
   www = mkdtempSync(`/tmp/ns-run-test-${process.pid}-www-`);
   chmodSync(www, 0o755);
   writeFileSync(join(www, 'index.html'), 'hello from the server\n', { mode: 0o644 });
+  // busybox httpd's CGI: the client's address as the server sees it.
+  mkdirSync(join(www, 'cgi-bin'), { mode: 0o755 });
+  writeFileSync(join(www, 'cgi-bin', 'addr'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$REMOTE_ADDR"\n', { mode: 0o755 });
   netns = await new Netns().ready();
 }
 
@@ -183,6 +186,31 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
     expect([gone.status, gone.stderr]).to.deep.equal([1, `ns-run network disconnect: container ${server} is not connected to network ${guest}\n`]);
   });
 
+  it('a container on two networks is reached by name from both and sees the peers of both in its /etc/hosts', async () => {
+    const left = network('left');
+    const right = network('right');
+    const both = uniqueName('both');
+    const leftPeer = uniqueName('lpeer');
+    const rightPeer = uniqueName('rpeer');
+    await background(left, leftPeer, 'sleep 600');
+    await background(right, rightPeer, 'sleep 600');
+    // Serves, and once connected to the right network, says what its /etc/hosts holds of both peers.
+    const c = await background(left, both, `httpd -p 80 -h /data; until grep -q "${rightPeer}" /etc/hosts; do sleep 0.1; done; ` +
+      `for n in ${leftPeer} ${rightPeer}; do grep -w $n /etc/hosts; done; sleep 600`);
+    ok(cli(['network', 'connect', right, both], { netns }));
+    await until('the container to see the right network\'s peer', () => c.stdout.split('\n').length > 2);
+    const address = (net: string, name: string) => leases(net).find((l) => l.container === name)!.address;
+    expect(c.stdout.split('\n').map((l) => l.split(/\s+/).join(' '))).to.deep.equal([
+      `${address(left, leftPeer)} ${leftPeer}`, `${address(right, rightPeer)} ${rightPeer}`, '']);
+    expect(fetchFrom(left, `http://${both}/`).stdout).to.equal('hello from the server\n');
+    expect(fetchFrom(right, `http://${both}/`).stdout).to.equal('hello from the server\n');
+    // Its own file, not either network's: those still list their own members only.
+    expect(readFileSync(join(RUN_DIR, right, 'hosts'), 'utf8')).to.not.include(leftPeer);
+    ok(cli(['network', 'disconnect', right, both], { netns }));
+    const own = readFileSync(join(RUN_DIR, '.containers', `${both}.hosts`), 'utf8');
+    expect(own).to.include(leftPeer).and.not.include(rightPeer);
+  });
+
   it('publishes a port of a container on a network (-p), reached from the host', async () => {
     const net = network('pub');
     const port = 21000 + (process.pid % 20000);
@@ -228,6 +256,64 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
     it('reaches it from a normal network, seen there with the host\'s address (masquerade)', () => {
       const net = network('egress');
       expect(ok(connect(net))).to.equal(`::ffff:${hostAddress}\n`);
+    });
+
+    /** The published-port rules of container `name` in the test's ruleset. */
+    const publishRulesOf = (name: string) => netnsRun(['nft', 'list', 'ruleset']).split('\n').filter((l) => l.includes(`"ns-run publish ${name} `));
+    /** wget from the outer namespace, through the host's address: routed in, not from the host. */
+    const fromOutside = (url: string) => execFileSync('nsenter', ['-t', String(outer.pid), '-n', 'sh', '-c',
+      `for i in $(seq 20); do wget -q -T 1 -t 1 -O - ${url} && exit 0; sleep 0.2; done; exit 1`], { encoding: 'utf8' });
+
+    for (const mode of ['network', 'veth'] as const) {
+      it(`publishes -p by DNAT as root (--network ${mode}): httpd answers another netns routed via the host, seeing its address; the rules go with the container`, async () => {
+        const net = mode === 'network' ? network('dnat') : 'veth';
+        const name = uniqueName(`dnat-${mode}`);
+        const port = 22000 + (process.pid % 20000) + (mode === 'veth' ? 1 : 0);
+        await background(net, name, HTTPD, ['-p', `${port}:80`]);
+        // The client's own address reaches the server: no proxy stands between them (a proxy's
+        // connection would come from the gateway).
+        expect(fromOutside(`http://${hostAddress}:${port}/cgi-bin/addr`)).to.equal(`[::ffff:${outerAddress}]\n`);
+        expect(fromOutside(`http://${hostAddress}:${port}/`)).to.equal('hello from the server\n');
+        // From the host itself, at 127.0.0.1 (output chain, route_localnet, masquerade).
+        expect(netnsRun(['wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://127.0.0.1:${port}/`])).to.equal('hello from the server\n');
+        const rules = publishRulesOf(name);
+        expect(rules.some((l) => l.includes(`tcp dport ${port} dnat ip to`) && l.includes(':80'))).to.equal(true);
+        const c = containers.at(-1)!;
+        c.proc.kill('SIGTERM');
+        await c.exit;
+        expect(publishRulesOf(name)).to.deep.equal([]);
+      });
+    }
+
+    it('the host reaches a container by its address; a connection routed in from elsewhere does not, but for its published port', async () => {
+      const net = network('ingress', '--subnet', '10.243.7.0/24');
+      const name = uniqueName('ingress');
+      const port = 25000 + (process.pid % 20000);
+      await background(net, name, HTTPD, ['-p', `${port}:80`]);
+      const address = leases(net).find((l) => l.container === name)!.address;
+      expect(netnsRun(['wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://${address}/`])).to.equal('hello from the server\n');
+      // The outer world has a route to the network through the host: the rules, not the lack
+      // of a route, keep it out.
+      execFileSync('nsenter', ['-t', String(outer.pid), '-n', 'ip', 'route', 'replace', '10.243.7.0/24', 'via', hostAddress]);
+      const direct = spawnSync('nsenter', ['-t', String(outer.pid), '-n', 'wget', '-q', '-T', '2', '-t', '1', '-O', '-', `http://${address}/`], { encoding: 'utf8' });
+      expect([direct.status, direct.stdout]).to.deep.equal([4, '']);
+      expect(netnsRun(['nft', 'list', 'chain', 'inet', 'nstools', 'isolate'])).to.match(/iifname != "nsbr-\w+" ct state invalid,new,untracked drop comment "ns-run network /);
+      expect(fromOutside(`http://${hostAddress}:${port}/`)).to.equal('hello from the server\n');
+    });
+
+    it('the DNAT rules of a SIGKILLed runner are dropped by the next ns-run call; a port a live container publishes is refused', async () => {
+      const net = network('dnatkill');
+      const name = uniqueName('dnat-killed');
+      const port = 24000 + (process.pid % 20000);
+      const c = await background(net, name, HTTPD, ['-p', `${port}:80`]);
+      expect(fromOutside(`http://${hostAddress}:${port}/`)).to.equal('hello from the server\n');
+      const taken = cli(['--network', net, '--rootfs', rootfs, '-p', `${port}:80`, '--', 'true'], { netns });
+      expect([taken.status, taken.stderr]).to.deep.equal([125, `ns-run: --publish: listen 0.0.0.0:${port} failed: EADDRINUSE (address already in use)\n`]);
+      c.proc.kill('SIGKILL');
+      await c.exit;
+      expect(publishRulesOf(name)).to.have.length.above(0);
+      ok(cli(['network', 'ls'], { netns }));
+      expect(publishRulesOf(name)).to.deep.equal([]);
     });
 
     it('does not from an --internal network (no route out, no masquerade)', () => {

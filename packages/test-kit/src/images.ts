@@ -21,10 +21,21 @@ export interface PodmanImage {
   readonly reference: string;
   /** `podman save --format docker-archive`. */
   readonly dockerArchive: string;
-  /** Its working directory (podman's root, the archive): removed by cleanup(). */
+  /** `podman save --format oci-archive`. */
+  readonly ociArchive: string;
+  /** `skopeo copy docker-archive:... oci:DIR:TAG`: an OCI image layout directory. */
+  readonly ociLayout: string;
+  /** Its working directory (podman's root, the archives): removed by cleanup(). */
   readonly dir: string;
+  /**
+   * An image built on this one (`podman build`: FROM it, COPY of `files` as one more layer),
+   * in the same podman root, so its base layer is this image's. Removed by this one's cleanup().
+   */
+  derive(reference: string, files: Readonly<Record<string, string>>, changes?: readonly string[]): PodmanImage;
   cleanup(): void;
 }
+
+let saved = 0;
 
 /**
  * A busybox root imported by `podman import --change ...` (CMD, ENV, WORKDIR, ... as
@@ -42,9 +53,33 @@ export function podmanImage(reference: string, changes: readonly string[], files
   run(['tar', '-C', rootfs, '-cf', tar, '.']);
   const podman = ['podman', '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
   run([...podman, 'import', ...changes.flatMap((c) => ['--change', c]), tar, reference]);
-  const dockerArchive = join(dir, 'image.docker.tar');
+  return saveImage(podman, dir, reference, () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/** The image in the three forms users have (docker archive, OCI archive, OCI layout). */
+function saveImage(podman: readonly string[], dir: string, reference: string, cleanup: () => void): PodmanImage {
+  const n = saved++;
+  const dockerArchive = join(dir, `image${n}.docker.tar`);
+  const ociArchive = join(dir, `image${n}.oci.tar`);
+  const ociLayout = join(dir, `image${n}.layout`);
   run([...podman, 'save', '-q', '--format', 'docker-archive', '-o', dockerArchive, reference]);
-  return { reference, dockerArchive, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  run([...podman, 'save', '-q', '--format', 'oci-archive', '-o', ociArchive, reference]);
+  run(['skopeo', 'copy', '-q', `docker-archive:${dockerArchive}`, `oci:${ociLayout}:${reference.split(':').pop()}`]);
+  // Loaded by unprivileged users too.
+  run(['chmod', '-R', 'a+rX', dockerArchive, ociArchive, ociLayout]);
+  return {
+    reference, dockerArchive, ociArchive, ociLayout, dir, cleanup,
+    derive(ref, files, changes = []) {
+      const ctx = mkdtempSync(join(dir, 'ctx-'));
+      for (const [path, text] of Object.entries(files)) {
+        mkdirSync(join(ctx, 'files', path, '..'), { recursive: true });
+        writeFileSync(join(ctx, 'files', path), text);
+      }
+      writeFileSync(join(ctx, 'Containerfile'), [`FROM ${reference}`, 'COPY files/ /', ...changes, ''].join('\n'));
+      run([...podman, 'build', '-q', '--pull=never', '-t', ref, ctx]);
+      return saveImage(podman, dir, ref, () => undefined);
+    },
+  };
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released: another process could take it, rarely). */

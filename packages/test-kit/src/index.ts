@@ -9,3 +9,4 @@ export * from './host-snapshot';
 export * from './cli-harness';
 export * from './scratch';
 export * from './images';
+export * from './tree';

@@ -29,6 +29,7 @@ import { NAMESPACE_TYPES, specError, validateSpec } from './validate';
 export { parseMountOptions, protectedPathOps, DEFAULT_DEVICES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, type MountOptions } from './filesystem';
 export { mapActions, defaultSeccomp, type ProcessContext } from './process';
 export { validateSpec, specError, NAMESPACE_TYPES, RLIMITS } from './validate';
+export { cgroupPathOf, limitsOf, groupControllers, DEFAULT_DEVICE_RULES } from './cgroup';
 
 export interface CompileContext {
   /** The bundle directory: a relative root.path and bind sources are resolved against it. */

@@ -5,9 +5,9 @@
  * route (the first network keeps it, as on docker). The lease is held by the container's
  * runner, so it goes stale with it and is reclaimed like the first network's.
  *
- * The container's /etc/hosts stays its first network's file: the members of a connected
- * network see it by name, it sees them by address (rebinding its /etc/hosts would take its
- * mount namespace, which a later change can enter).
+ * The container's /etc/hosts is a file of its own with every network's names (store.ts
+ * containerHostsFile), rewritten in place: once connected, it sees the new network's members
+ * by name, and they see it.
  */
 import { Namespace, NsError } from 'ns-core';
 import { RtnlHandle, veth } from 'ns-net';

@@ -6,9 +6,9 @@
  * none of those for --internal; isolation from the other networks always). Each container
  * attached to it gets a veth: the host end a port of the bridge, the peer (eth0) born inside
  * the container's network namespace with its address and a default route via the gateway.
- * Its names (the container's name and --network-alias) are in the network's hosts file, which
- * ns-run keeps current and binds on every member's /etc/hosts; resolv.conf is the host's
- * minus loopback resolvers. State: store.ts.
+ * Its names (the container's name and --network-alias) are in the network's hosts file and in
+ * each member's own hosts file (every network it is on), which ns-run keeps current and binds
+ * on the member's /etc/hosts; resolv.conf is the host's minus loopback resolvers. State: store.ts.
  *
  * The runner's calls, in order:
  *
@@ -16,7 +16,7 @@
  *     // the bridge and rules exist, an address is leased (owner: this process, by pidfd)
  *   spawn(argv, { steps: [..., net({ loopback: true, veth: att.veth }) ] })
  *     // the veth: made by net()'s step at the sync point, peer born inside the new netns
- *   bind att.files.hosts on /etc/hosts, att.files.resolvConf on /etc/resolv.conf (read-only)
+ *   bind att.files.hosts (the container's own) on /etc/hosts, att.files.resolvConf on /etc/resolv.conf (read-only)
  *   record att.inspect in the container's state
  *   ...the container ends...
  *   releaseNetwork(att)   // lease gone, hosts file rewritten; the veth went with the netns
@@ -43,6 +43,7 @@ import { resolveInRoot } from '../runner/inroot';
 import { processRef, type ProcessRef } from '../runner/state';
 import { AF_INET } from './addresses';
 import { ensureNetwork, hostInterfaceOf, removeNetworkObjects } from './bridge';
+import { reclaimStalePublished } from './dnat';
 import {
   address6Of, defaultNetworkDirs, NetworkStore, writeResolvConf, DEFAULT_NETWORK, RESERVED_NETWORK_NAMES,
   type Lease, type NetworkConfig, type NetworkDirs,
@@ -54,7 +55,9 @@ export {
 } from './store';
 export { ensureNetwork, hostInterfaceOf, removeNetworkObjects, rulesOwner } from './bridge';
 export { DEFAULT_SUBNET_POOL, leaseSubnet, parseSubnet, releaseSubnet, subnetAt, CONTAINER_INTERFACE, type NetworkMode, type Subnet } from './p2p';
-export { parsePublish, netnsDialer, vethDialer, PortProxy, type Dialer, type PublishSpec } from './publish';
+export { forwardArgs } from './inside';
+export { parsePublish, netnsDialer, spliceSockets, PortProxy, PROXY_LIMITS, type Dialer, type ProxyLimits, type PublishSpec } from './publish';
+export { addPublished, enableLocalnet, publishOwner, reclaimStalePublished, removePublished, type PublishTarget } from './dnat';
 
 /** Whether --network names a network (rather than the none/host/veth modes). */
 export function isNetworkName(mode: string): boolean {
@@ -68,6 +71,11 @@ export interface PrepareOptions {
   /** Who holds the lease (default: this process). */
   readonly owner?: ProcessRef;
   readonly dirs?: NetworkDirs;
+  /**
+   * The network is made elsewhere (in a rootless network namespace: ensureNetworkInside):
+   * only the lease and the files here.
+   */
+  readonly madeElsewhere?: boolean;
 }
 
 /** What inspect shows of a container's attachment (docker's NetworkSettings.Networks[NAME], in part). */
@@ -105,7 +113,7 @@ export function prepareNetwork(options: PrepareOptions): Attachment {
   const dirs = options.dirs ?? defaultNetworkDirs();
   const store = new NetworkStore(dirs);
   const config = store.get(options.network);
-  ensureNetwork(config);
+  if (!options.madeElsewhere) ensureNetwork(config);
   const resolvConf = writeResolvConf(store, config);
   const owner = options.owner ?? processRef(process.pid);
   const aliases = [...new Set(options.aliases ?? [])].filter((a) => a !== options.container);
@@ -128,7 +136,7 @@ export function prepareNetwork(options: PrepareOptions): Attachment {
       hostIf: lease.hostInterface, nsIf: 'eth0', peerAddress: `${lease.address}/${prefixlen}`, master: config.bridge, gateway: config.gateway,
       ...(v6 ? { morePeerAddresses: [`${v6.address6}/${v6.prefixlen6}`], gateway6: v6.gateway6 } : {}),
     },
-    files: { hosts: store.hostsFile(config.name), resolvConf },
+    files: { hosts: store.containerHostsFile(options.container), resolvConf },
     inspect: {
       network: config.name, networkId: config.id, address: lease.address, prefixlen, gateway: config.gateway, ...(v6 ?? {}), aliases,
       hostInterface: lease.hostInterface,
@@ -199,7 +207,8 @@ export function releaseNetwork(attachment: Pick<Attachment, 'network' | 'dirs'> 
 }
 
 /**
- * Drops every lease whose owner is gone, in every network (the hosts files with them).
+ * Drops every lease whose owner is gone, in every network (the hosts files with them), and
+ * the published ports of containers whose holder is gone.
  * @returns the leases dropped, by network.
  */
 export function reclaimStale(dirs: NetworkDirs = defaultNetworkDirs()): { network: string; container: string; address: string }[] {
@@ -211,6 +220,7 @@ export function reclaimStale(dirs: NetworkDirs = defaultNetworkDirs()): { networ
     const live = store.withLeases(config, (leases) => ({ result: leases }));
     for (const l of before) if (!live.some((x) => x.container === l.container && x.address === l.address)) dropped.push({ network: config.name, container: l.container, address: l.address });
   }
+  reclaimStalePublished();
   return dropped;
 }
 
@@ -279,3 +289,7 @@ export function removeNetwork(name: string, dirs: NetworkDirs = defaultNetworkDi
 
 export { connectContainer, disconnectContainer } from './connect';
 export { prepareNetns, type PreparedNetns } from './netns';
+export {
+  attachInside, ensureNetworkInside, holderFile, removeNetworkInside, rootlessNetns, rootlessNetworkDirs,
+  type RootlessAttachment, type RootlessNetns,
+} from './rootless';

@@ -8,28 +8,39 @@
  * runs under Node:
  *
  *   node inside.js lo                      bring `lo` up, exit
- *   node inside.js forward PORT...         fds 3, 4, ... are host listening sockets; splice
- *                                          each connection to 127.0.0.1:PORT in here
+ *   node inside.js forward MAX IDLE_MS PORT...
+ *                                          fds 3, 4, ... are host listening sockets; splice
+ *                                          each connection to 127.0.0.1:PORT in here, at most
+ *                                          MAX at once per port, closed after IDLE_MS idle
  *
  * It never enters the container's mount or pid namespace: it runs our code from the host's
  * filesystem, and no process inside can see it.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { spawn, type NsChild } from 'ns-core';
-import { RtnlHandle } from 'ns-net';
+import { NsError, spawn, sys, type NsChild } from 'ns-core';
+import { preparedNet, RtnlHandle, type VethOptions } from 'ns-net';
+import type { NetworkConfig } from './store';
+import { spliceSockets, PROXY_LIMITS, type ProxyLimits } from './publish';
 
 /**
  * Joins the container's user and network namespaces and keeps the capabilities it has there.
- * Detached, it outlives us in a session of its own (a detached container's ports), and is
- * stopped by whoever ends the container.
+ * Detached, it outlives us in a session of its own (a detached container's ports), with no
+ * stdio of ours, and is stopped by whoever ends the container.
  */
-async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}, detach = false): Promise<NsChild> {
+async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}, stdin = false,
+                           detach = false): Promise<NsChild> {
   return spawn([process.execPath, __filename, ...args], {
     join: [{ pidfd, kinds: ['user', 'net'] }],
     steps: [{ name: 'inside helper', child: [{ op: 'ambient-all', phase: 'identity', step: 'inside helper' },
       ...(detach ? [{ op: 'setsid' as const, phase: 'final' as const, step: 'inside helper' }] : [])] }],
-    ...(detach ? { stdio: ['ignore', 'ignore', 'ignore'] as const, fds } : { stdio: ['ignore', 'ignore', 'pipe'] as const, fds, killWithParent: 'SIGKILL' as const }),
+    ...(detach ? { stdio: ['ignore', 'ignore', 'ignore'] as const, fds }
+      : { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] as const, fds, killWithParent: 'SIGKILL' as const }),
   });
+}
+
+/** The helper with its stdout readable (and, with `stdin`, its stdin writable), for rootless.ts. */
+export function helperInside(pidfd: number, args: readonly string[], options: { stdin?: boolean } = {}): Promise<NsChild> {
+  return spawnInside(pidfd, args, {}, options.stdin ?? false);
 }
 
 async function stderrOf(child: NsChild): Promise<string> {
@@ -39,11 +50,24 @@ async function stderrOf(child: NsChild): Promise<string> {
 }
 
 /**
+ * Waits for the helper's end.
+ * @throws NsError with the helper's message (and its code, if it said one) if it failed.
+ */
+export async function outputOf(child: NsChild, what: string): Promise<void> {
+  child.stdout?.resume();
+  const [message, status] = await Promise.all([stderrOf(child), child.exited]);
+  if (status.code === 0) return;
+  const code = /^([A-Z][A-Z0-9]+): /.exec(message)?.[1] ?? 'EIO';
+  throw new NsError({ errno: 5, code, message: `${what}: ${message.replace(/^[A-Z][A-Z0-9]+: /, '') || `status ${status.code ?? status.signal}`}` });
+}
+
+/**
  * `lo` up in the container's network namespace, from inside it.
  * @throws Error with the helper's message if it failed.
  */
 export async function loopbackUpInside(pidfd: number): Promise<void> {
   const child = await spawnInside(pidfd, ['lo']);
+  child.stdout!.resume();
   const [message, status] = await Promise.all([stderrOf(child), child.exited]);
   if (status.code !== 0) throw new Error(`loopback: bringing lo up inside failed: ${message || `status ${status.code ?? status.signal}`}`);
 }
@@ -59,28 +83,29 @@ export async function stopForwarder(child: NsChild): Promise<void> {
   clearTimeout(timer);
 }
 
+/** The forwarder's words: `forward MAX_CONNECTIONS IDLE_MS PORT...`. */
+export function forwardArgs(ports: readonly number[], limits: ProxyLimits = PROXY_LIMITS): string[] {
+  return ['forward', String(limits.maxConnections), String(limits.idleMs), ...ports.map(String)];
+}
+
 /** Forwards each listening socket (its fd) to a port on the container's loopback; `detach`: see spawnInside. */
-export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[], options: { detach?: boolean } = {}): Promise<NsChild> {
+export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[], limits: ProxyLimits = PROXY_LIMITS,
+                                    options: { detach?: boolean } = {}): Promise<NsChild> {
   const fds = Object.fromEntries(listeners.map((l, i) => [3 + i, l.fd]));
-  const child = await spawnInside(pidfd, ['forward', ...listeners.map((l) => String(l.containerPort))], fds, options.detach ?? false);
-  if (options.detach) child.unref();
-  else child.stderr!.resume();
+  const child = await spawnInside(pidfd, forwardArgs(listeners.map((l) => l.containerPort), limits), fds, false, options.detach ?? false);
+  if (options.detach) {
+    child.unref();
+  } else {
+    child.stdout!.resume();
+    child.stderr!.resume();
+  }
   return child;
 }
 
 const open = new Set<Socket>();
 
-function splice(client: Socket, port: number): void {
-  const upstream = createConnection({ port, host: '127.0.0.1', allowHalfOpen: true });
-  for (const s of [client, upstream]) {
-    open.add(s);
-    s.on('close', () => open.delete(s));
-  }
-  // An error on either side ends both; a FIN is passed on (half-close) by pipe().
-  client.on('error', () => upstream.destroy());
-  upstream.on('error', () => client.destroy());
-  client.pipe(upstream);
-  upstream.pipe(client);
+function splice(client: Socket, port: number, idleMs: number): void {
+  spliceSockets(client, createConnection({ port, host: '127.0.0.1', allowHalfOpen: true }), open, idleMs);
 }
 
 /**
@@ -105,17 +130,54 @@ function main(args: readonly string[]): void {
     return;
   }
   if (mode === 'forward') {
-    drainOnTerm(rest.map((port, i) => createServer({ allowHalfOpen: true }, (client) => splice(client, Number(port))).listen({ fd: 3 + i })));
+    const [maxConnections, idleMs, ...ports] = rest.map(Number);
+    drainOnTerm(ports.map((port, i) => {
+      const server = createServer({ allowHalfOpen: true }, (client) => splice(client, port, idleMs!));
+      server.maxConnections = maxConnections!;
+      return server.listen({ fd: 3 + i });
+    }));
+    return;
+  }
+  if (mode === 'network' || mode === 'network-rm') {
+    // Loaded only here: the forwarder needs none of it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ensureNetwork, removeNetworkObjects } = require('./bridge') as typeof import('./bridge');
+    const config = JSON.parse(rest[0]!) as NetworkConfig;
+    (mode === 'network' ? ensureNetwork : removeNetworkObjects)(config);
+    return;
+  }
+  if (mode === 'attach') {
+    attach(JSON.parse(rest[0]!) as VethOptions);
     return;
   }
   throw new Error(`inside helper: unknown mode '${mode}'`);
 }
 
+/**
+ * A container's network namespace, made here (owned by the user namespace we are in) with its
+ * veth on the bridge; then this process's main thread moves into it (setns(2) of a network
+ * namespace is per thread, and a pidfd join takes the thread group leader's), says "ready",
+ * and waits for its stdin to close while the container joins.
+ */
+function attach(veth: VethOptions): void {
+  const { join } = preparedNet({ loopback: false, veth });
+  const netns = join[0]!;
+  sys.setns(netns.fd, ['net']);
+  netns.close();
+  RtnlHandle.current().use((rtnl) => rtnl.loopbackUp());
+  process.stdout.write('ready\n');
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+}
+
+
 if (require.main === module) {
   try {
     main(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    // The code first, for outputOf(): callers branch on it.
+    const code = (e as NsError).code;
+    process.stderr.write(`${code && code !== 'EIO' ? `${code}: ` : ''}${(e as Error).message}\n`);
     process.exit(1);
   }
 }

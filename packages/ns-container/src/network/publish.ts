@@ -38,13 +38,44 @@ export function parsePublish(spec: string): PublishSpec {
   return { hostAddress, hostPort: port('--publish', parts.at(-2)!, spec), containerPort: port('--publish', parts.at(-1)!, spec) };
 }
 
+/**
+ * What bounds a proxy: connections at once per published port (past it, a client's
+ * connection is closed as soon as it is accepted: net.Server maxConnections), and how long a
+ * connection may carry nothing either way before both ends are closed. Neither docker-proxy
+ * nor podman's rootlessport bounds TCP; an unbounded proxy lets one client hold fds and memory
+ * of the runner without end.
+ */
+export interface ProxyLimits {
+  readonly maxConnections: number;
+  readonly idleMs: number;
+}
+
+export const PROXY_LIMITS: ProxyLimits = { maxConnections: 512, idleMs: 15 * 60_000 };
+
+/**
+ * Splices a client to its upstream connection: bytes both ways (pipe(), which passes a FIN on
+ * as a half-close), an error on either side ends both, and so does `idleMs` with nothing
+ * read or written on one of them. Nagle off on both: a reply written in pieces (headers, then
+ * body) is passed on as it comes instead of waiting for the client's ACK of the first piece.
+ */
+export function spliceSockets(client: Socket, upstream: Socket, open: Set<Socket>, idleMs: number): void {
+  for (const s of [client, upstream]) {
+    open.add(s);
+    s.on('close', () => open.delete(s));
+    s.setNoDelay(true);
+    s.setTimeout(idleMs, () => {
+      client.destroy();
+      upstream.destroy();
+    });
+  }
+  client.on('error', () => upstream.destroy());
+  upstream.on('error', () => client.destroy());
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
 /** How the proxy reaches a container port: a connecting socket, or undefined if not (yet) possible. */
 export type Dialer = (containerPort: number) => Socket | undefined;
-
-/** Dials the container's veth address. */
-export function vethDialer(address: string): Dialer {
-  return (containerPort) => new Socket({ allowHalfOpen: true }).connect(containerPort, address);
-}
 
 /**
  * Dials 127.0.0.1 inside the container's network namespace: the socket is created during a
@@ -66,10 +97,12 @@ export class PortProxy {
   readonly #servers: Server[];
   readonly #ports: number[] = [];
   readonly #sockets = new Set<Socket>();
+  readonly #limits: ProxyLimits;
   #dial: Dialer | undefined;
 
-  private constructor(servers: Server[]) {
+  private constructor(servers: Server[], limits: ProxyLimits) {
     this.#servers = servers;
+    this.#limits = limits;
   }
 
   /**
@@ -77,8 +110,8 @@ export class PortProxy {
    * exists; connections that arrive before `dialer()` is set are refused (closed).
    * @throws NsError EADDRINUSE/EACCES naming the port.
    */
-  static async listen(specs: readonly PublishSpec[]): Promise<PortProxy> {
-    const proxy = new PortProxy([]);
+  static async listen(specs: readonly PublishSpec[], limits: ProxyLimits = PROXY_LIMITS): Promise<PortProxy> {
+    const proxy = new PortProxy([], limits);
     try {
       for (const spec of specs) {
         proxy.#servers.push(await proxy.#listenOne(spec));
@@ -93,6 +126,7 @@ export class PortProxy {
 
   #listenOne(spec: PublishSpec): Promise<Server> {
     const server = createServer({ allowHalfOpen: true }, (client) => this.#splice(client, spec.containerPort));
+    server.maxConnections = this.#limits.maxConnections;
     return new Promise((resolve, reject) => {
       server.once('error', (e) => reject(NsError.from(e, { syscall: 'listen', step: '--publish', path: `${spec.hostAddress}:${spec.hostPort}` })));
       server.listen({ port: spec.hostPort, host: spec.hostAddress, exclusive: true }, () => resolve(server));
@@ -132,16 +166,7 @@ export class PortProxy {
       client.destroy();
       return;
     }
-    const peer = upstream;
-    for (const s of [client, peer]) {
-      this.#sockets.add(s);
-      s.on('close', () => this.#sockets.delete(s));
-    }
-    // An error on either side ends both; a FIN is passed on (half-close) by pipe().
-    client.on('error', () => peer.destroy());
-    peer.on('error', () => client.destroy());
-    client.pipe(peer);
-    peer.pipe(client);
+    spliceSockets(client, upstream, this.#sockets, this.#limits.idleMs);
   }
 
   /**

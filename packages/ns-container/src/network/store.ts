@@ -5,7 +5,11 @@
  *
  *   lock          flock(2)ed by whoever reads or changes the leases (one writer at a time)
  *   leases.json   [{ container, address, aliases, hostInterface, owner }] replaced by rename(2)
- *   hosts         the network's names, rewritten in place under the lock (containers bind it)
+ *   hosts         the network's names, rewritten in place under the lock
+ *
+ * and /run/ns-run/networks/.containers/CONTAINER.hosts, the names of every network a container
+ * is on, which it binds on /etc/hosts (rewritten in place whenever one of those networks'
+ * leases change).
  *   resolv.conf   the host's resolvers a container can reach
  *
  * A lease's owner is the runner that holds it, by pid and pidfd inode (state.ts ProcessRef):
@@ -106,7 +110,7 @@ function mkdirs(path: string, mode = 0o700): void {
 }
 
 /** Writes a file whole: readers see the old or the new one (rename(2)). */
-function replaceFile(path: string, text: string, mode = 0o600): void {
+export function replaceFile(path: string, text: string, mode = 0o600): void {
   const temp = `${path}.${process.pid}.tmp`;
   try {
     writeFileSync(temp, text, { mode, flag: 'w' });
@@ -214,6 +218,15 @@ export class NetworkStore {
 
   hostsFile(name: string): string {
     return posix.join(this.runDir(name), 'hosts');
+  }
+
+  /**
+   * A container's own /etc/hosts: its every network's names (a container on two networks
+   * sees the peers of both). Below a directory no network name can have (they start with a
+   * letter or digit).
+   */
+  containerHostsFile(container: string): string {
+    return posix.join(this.dirs.run, '.containers', `${validateNetworkName(container, 'container')}.hosts`);
   }
 
   resolvConfFile(name: string): string {
@@ -369,6 +382,8 @@ export class NetworkStore {
         replaceFile(posix.join(dir, 'leases.json'), `${JSON.stringify(next, null, 2)}\n`);
       }
       this.#writeHosts(config, next);
+      // Whoever was or is on this network: their own files change with its leases.
+      this.#writeContainerHosts([...new Set([...stored, ...next].map((l) => l.container))]);
       return result;
     });
   }
@@ -394,15 +409,29 @@ export class NetworkStore {
    * inode it was made with.
    */
   #writeHosts(config: NetworkConfig, leases: readonly Lease[]): void {
-    const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback',
-                   ...leases.flatMap((l) => [l.address, ...(l.address6 !== undefined ? [l.address6] : [])]
-                     .map((a) => `${a}\t${[l.container, ...l.aliases].join(' ')}`))];
-    const file = this.hostsFile(config.name);
-    try {
-      writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o644 });
-    } catch (e) {
-      throw fsError(e, 'open', file);
-    }
+    writeInPlace(this.hostsFile(config.name), hostsText(leases));
+  }
+
+  /**
+   * Rewrites the own hosts files of `containers` from every network's leases as written:
+   * a container's networks in name order, each with its members' lines. A container on no
+   * network any more loses its file (a bind of it keeps the inode it was made with). Under a
+   * lock of their own, taken inside a network's (never the other way round): two networks'
+   * writers must not each write what they read before the other's change.
+   */
+  #writeContainerHosts(containers: readonly string[]): void {
+    if (!containers.length) return;
+    const dir = posix.dirname(this.containerHostsFile(containers[0]!));
+    mkdirs(dir, 0o711);
+    withLock(posix.join(dir, 'lock'), () => {
+      const byNetwork = this.list().map((n) => this.#readLeases(n.name));
+      for (const container of containers) {
+        const file = this.containerHostsFile(container);
+        const networks = byNetwork.filter((leases) => leases.some((l) => l.container === container));
+        if (!networks.length) removeFile(file);
+        else writeInPlace(file, hostsText(networks.flat()));
+      }
+    });
   }
 
   /** A free address of the network (not the gateway, not one of `leases`). */
@@ -415,6 +444,23 @@ export class NetworkStore {
 
   static prefixlenOf(config: NetworkConfig): number {
     return hostRange(config.subnet).prefixlen;
+  }
+}
+
+/** /etc/hosts lines for leases: localhost, then each lease's addresses with its names. */
+function hostsText(leases: readonly Lease[]): string {
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback',
+                 ...leases.flatMap((l) => [l.address, ...(l.address6 !== undefined ? [l.address6] : [])]
+                   .map((a) => `${a}\t${[l.container, ...l.aliases].join(' ')}`))];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Truncates and writes, keeping the inode (a bind mount of the file holds it). */
+function writeInPlace(file: string, text: string): void {
+  try {
+    writeFileSync(file, text, { mode: 0o644 });
+  } catch (e) {
+    throw fsError(e, 'open', file);
   }
 }
 

@@ -13,10 +13,11 @@
  * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
  * another process is never signalled.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, RELAYED_SIGNALS, spawn, sys, type Step } from 'ns-core';
-import { compileContainer, openJoins } from '../compile';
+import { compileContainer, openJoins, type CompiledContainer } from '../compile';
+import { joinCgroupStep, makeContainerCgroup, recordedCgroup, removeContainerCgroup } from './cgroups';
 import { FLAG_OPTIONS as MOUNT_FLAG_OPTIONS, PROPAGATION_OPTIONS as MOUNT_PROPAGATION_OPTIONS } from '../compile/filesystem';
 import { CAPABILITY_NAMES } from '../runner/caps';
 import { constants } from 'node:os';
@@ -24,13 +25,14 @@ import { processSteps } from '../compile/process';
 import { NAMESPACE_TYPES, specError, validateSpec } from '../compile/validate';
 import { resolveInRoot } from '../runner/inroot';
 import { isAlive, processRef, type ProcessRef } from '../runner/state';
+import { groupFrozen, setGroupFrozen } from 'ns-cgroup';
 import { OCI_VERSION, type ContainerSpec } from '../spec';
 
 /** runtime.md "State": what `state` prints. */
 export interface OciState {
   readonly ociVersion: string;
   readonly id: string;
-  readonly status: 'creating' | 'created' | 'running' | 'stopped';
+  readonly status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
   readonly pid: number;
   readonly bundle: string;
   readonly rootfs: string;
@@ -135,7 +137,7 @@ export class OciRuntime {
     const alive = isAlive(s.init);
     // start unlinks the fifo once the program is let go.
     const parked = existsSync(posix.join(this.dir(id), 'exec.fifo'));
-    const status = !alive ? 'stopped' : parked ? 'created' : 'running';
+    const status = !alive ? 'stopped' : parked ? 'created' : this.frozen(id) ? 'paused' : 'running';
     return {
       ociVersion: OCI_VERSION, id, status, pid: alive ? s.init.pid : 0, bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: '',
       ...(s.annotations && Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
@@ -153,6 +155,8 @@ export class OciRuntime {
     let pid: number | undefined;
     try {
       sys.mknod(fifo, S_IFIFO | 0o622);
+      // As runc makes it: writable by the container's user whatever our umask took away.
+      chmodSync(fifo, 0o622);
       const fifoFd = sys.openRaw(fifo, sys.O_PATH);
       fds.push(fifoFd);
       const [readyRead, readyWrite] = sys.pipe();
@@ -160,16 +164,20 @@ export class OciRuntime {
       const compiled = compileContainer(spec, {
         bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
       });
-      for (const w of compiled.warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      const warnings = [...compiled.warnings];
       this.checkProgram(spec, compiled.rootfs);
+      const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
+      for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
+      if (consoleFd !== undefined) fds.push(consoleFd);
       const join = openJoins(compiled);
       let childPid: number | undefined;
       try {
         // The pid as the caller's pid namespace sees it, at the sync point (the parked process never execs while we wait).
         const recordPid: Step = { name: 'container pid', parent: [{ action: 'call', step: 'container pid', run: ({ pid: p }) => { childPid = p; } }] };
         const started = spawn(compiled.argv, {
-          create: compiled.create, join, steps: [...compiled.steps, recordPid], env: compiled.env, cwd: compiled.cwd,
-          stdio: 'inherit', fds: { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
+          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), recordPid], env: compiled.env, cwd: compiled.cwd,
+          stdio: 'inherit', fds: consoleFd !== undefined ? { 3: fifoFd, 4: readyWrite, [CONSOLE_CHILD_FD]: consoleFd } : { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
         });
         started.catch(() => undefined);
         sys.closeFd(readyWrite);
@@ -183,6 +191,7 @@ export class OciRuntime {
       return pid;
     } catch (e) {
       if (pid !== undefined) killAndWait(pid);
+      removeContainerCgroup(dir);
       rmSync(dir, { recursive: true, force: true });
       throw e;
     } finally {
@@ -213,6 +222,17 @@ export class OciRuntime {
                         message: `exec: "${name}": executable file not found in $PATH` });
   }
 
+  /**
+   * The container's cgroup made (recorded in `dir` first) and the step that moves the
+   * process in; the kinds clone() makes lose 'cgroup', which the step unshares after the move.
+   */
+  private withCgroup(dir: string, id: string, spec: ContainerSpec, compiled: CompiledContainer, warnings: string[]) {
+    const record = makeContainerCgroup(dir, id, spec, warnings, process.geteuid!() !== 0);
+    if (!record) return { record, steps: [], create: compiled.create };
+    const ownNamespace = compiled.create.includes('cgroup');
+    return { record, steps: [joinCgroupStep(record, ownNamespace)], create: compiled.create.filter((k) => k !== 'cgroup') };
+  }
+
   /** Reads the bundle's config.json and claims ROOT/ID (EEXIST for a taken id). */
   private claim(id: string, options: CreateOptions): { spec: ContainerSpec; bundle: string; dir: string } {
     checkId(id);
@@ -225,7 +245,7 @@ export class OciRuntime {
       throw NsError.from(e, { syscall: 'open', path: posix.join(bundle, 'config.json'), step: '--bundle' });
     }
     if (spec.hooks && Object.values(spec.hooks).some((h) => (h as unknown[] | undefined)?.length)) throw specError('hooks', 'are not supported by ns-run-oci yet');
-    if (spec.process?.terminal) throw specError('process.terminal', 'a console (--console-socket) is not supported by ns-run-oci yet');
+    checkConsole(spec.process?.terminal ?? false, options.consoleSocket, 'process.terminal');
     const dir = this.dir(id);
     mkdirSync(this.options.root, { recursive: true, mode: 0o700 });
     try {
@@ -252,18 +272,26 @@ export class OciRuntime {
     const { spec, bundle, dir } = this.claim(id, options);
     try {
       const compiled = compileContainer(spec, { bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}) });
-      for (const w of compiled.warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      const warnings = [...compiled.warnings];
+      const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
+      for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       const join = openJoins(compiled);
       let child;
       try {
-        child = await spawn(compiled.argv, { create: compiled.create, join, steps: compiled.steps, env: compiled.env, cwd: compiled.cwd, stdio: 'inherit' });
+        child = await spawn(compiled.argv, {
+          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd)], env: compiled.env, cwd: compiled.cwd,
+          stdio: 'inherit', ...(consoleFd !== undefined ? { fds: { [CONSOLE_CHILD_FD]: consoleFd } } : {}),
+        });
       } finally {
         for (const ns of join) ns.close();
+        if (consoleFd !== undefined) sys.closeFd(consoleFd);
       }
       this.record(dir, id, child.pid, bundle, compiled.rootfs, spec, options.pidFile);
       const status = await child.exited;
       return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
     } finally {
+      removeContainerCgroup(dir);
       rmSync(dir, { recursive: true, force: true });
     }
   }
@@ -275,7 +303,7 @@ export class OciRuntime {
       mountOptions: [...Object.keys(MOUNT_FLAG_OPTIONS), ...Object.keys(MOUNT_PROPAGATION_OPTIONS)].sort(),
       linux: {
         namespaces: Object.keys(NAMESPACE_TYPES), capabilities: CAPABILITY_NAMES.map((n) => `CAP_${n}`),
-        cgroup: { v1: false, v2: false, systemd: false }, seccomp: { enabled: true }, apparmor: { enabled: false }, selinux: { enabled: false },
+        cgroup: { v1: true, v2: true, systemd: false }, seccomp: { enabled: true }, apparmor: { enabled: false }, selinux: { enabled: false },
       },
     };
   }
@@ -287,7 +315,7 @@ export class OciRuntime {
    * process that waits for it past the pid namespace's fork, which exits as it does); else
    * resolves to its exit code.
    */
-  async exec(id: string, processSpec: Omit<NonNullable<ContainerSpec['process']>, 'user'> & { user?: NonNullable<ContainerSpec['process']>['user'] }, options: { detach?: boolean; pidFile?: string }): Promise<number> {
+  async exec(id: string, processSpec: Omit<NonNullable<ContainerSpec['process']>, 'user'> & { user?: NonNullable<ContainerSpec['process']>['user'] }, options: { detach?: boolean; pidFile?: string; consoleSocket?: string }): Promise<number> {
     const s = this.stored(id);
     if (!s) throw notFound(id);
     if (this.state(id).status !== 'running') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot exec in a container that is not running: ${id}` });
@@ -295,7 +323,7 @@ export class OciRuntime {
     // runc's `exec ID program`: the container's process but for what was given.
     const proc: NonNullable<ContainerSpec['process']> = processSpec.user === undefined
       ? { ...spec.process!, ...processSpec, user: spec.process!.user } : { ...processSpec, user: processSpec.user };
-    if (proc.terminal) throw specError('process.terminal', 'a console (--tty) is not supported by ns-run-oci exec yet');
+    checkConsole(proc.terminal ?? false, options.consoleSocket, '--tty');
     const kinds = (spec.linux?.namespaces ?? []).map((n) => NAMESPACE_TYPES[n.type]);
     // The process's own part of the plan: no namespace made, no map written, no hostname set.
     const execSpec: ContainerSpec = { ...spec, hostname: undefined, domainname: undefined, process: proc,
@@ -307,20 +335,52 @@ export class OciRuntime {
     // setns(CLONE_NEWPID) moves only children into the pid namespace (pid_namespaces(7)): the
     // program is forked past the joins, and the process that waits for it exits as it does.
     if (kinds.includes('pid')) steps.push({ name: 'exec pid', child: [{ op: 'fork', init: false, forward: RELAYED_SIGNALS, phase: 'fork', step: 'join pid' }] });
+    // runc's exec: the new process in the container's cgroup too (its limits count it).
+    const cgroup = recordedCgroup(this.dir(id));
+    if (cgroup) steps.push(joinCgroupStep(cgroup, false));
+    const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
+    steps.push(...terminalSteps(proc, consoleFd));
     const pidfd = sys.pidfdOpen(s.init.pid);
     let child;
     try {
       if (fstatSync(pidfd).ino !== s.init.inode) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
       child = await spawn(proc.args, {
         join: [{ pidfd, kinds }], steps, env: proc.env ?? [], cwd: proc.cwd, stdio: 'inherit', killWithParent: options.detach ? false : 'SIGKILL',
+        ...(consoleFd !== undefined ? { fds: { [CONSOLE_CHILD_FD]: consoleFd } } : {}),
       });
     } finally {
       sys.closeFd(pidfd);
+      if (consoleFd !== undefined) sys.closeFd(consoleFd);
     }
     if (options.pidFile) writeAtomic(posix.resolve(options.pidFile), String(child.pid));
     if (options.detach) return 0;
     const status = await child.exited;
     return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
+  }
+
+  private frozen(id: string): boolean {
+    const cgroup = recordedCgroup(this.dir(id));
+    return cgroup !== undefined && groupFrozen(cgroup.leaves);
+  }
+
+  /** pause: every process of the container frozen (its cgroup's freezer), as runc does; only a running one. */
+  pause(id: string): void {
+    const st = this.state(id);
+    if (st.status !== 'running') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot pause a container that is ${st.status}: ${id}` });
+    setGroupFrozen(this.cgroupOf(id).leaves, true);
+  }
+
+  /** resume: a paused container's processes thawed. */
+  resume(id: string): void {
+    const st = this.state(id);
+    if (st.status !== 'paused') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot resume a container that is not paused (${st.status}): ${id}` });
+    setGroupFrozen(this.cgroupOf(id).leaves, false);
+  }
+
+  private cgroupOf(id: string) {
+    const cgroup = recordedCgroup(this.dir(id));
+    if (!cgroup) throw new NsError({ errno: 95, code: 'ENOTSUP', message: `container ${id} has no cgroup of its own to freeze (a rootless one without a delegated cgroup)` });
+    return cgroup;
   }
 
   /** start: lets the parked program execve. */
@@ -392,22 +452,64 @@ export class OciRuntime {
     checkId(id);
     const s = this.stored(id);
     if (!s) {
-      if (force) {
-        rmSync(this.dir(id), { recursive: true, force: true });
-        return;
-      }
-      if (this.exists(id)) {
-        // A create that died half-way: its directory has no state; nothing runs from it.
+      if (force || this.exists(id)) {
+        // A create that died half-way: its directory has no state, its cgroup record says
+        // what it made (and what it started is killed with the group).
+        removeContainerCgroup(this.dir(id));
         rmSync(this.dir(id), { recursive: true, force: true });
         return;
       }
       throw notFound(id);
     }
     const status = this.state(id).status;
-    if (status === 'running' && !force) throw new NsError({ errno: 16, code: 'EBUSY', message: `cannot delete container ${id} that is not stopped: running` });
+    if ((status === 'running' || status === 'paused') && !force) throw new NsError({ errno: 16, code: 'EBUSY', message: `cannot delete container ${id} that is not stopped: ${status}` });
+    if (status === 'paused') {
+      // A frozen process takes its SIGKILL only once thawed (runc kills, then thaws).
+      this.kill(id, 9);
+      setGroupFrozen(this.cgroupOf(id).leaves, false);
+    }
     if (status !== 'stopped') killAndWait(s.init.pid, s.init);
+    removeContainerCgroup(this.dir(id));
     rmSync(this.dir(id), { recursive: true, force: true });
   }
+}
+
+/** The child fd the engine's console socket is placed at (after the exec fifo's 3 and 4). */
+const CONSOLE_CHILD_FD = 5;
+
+/**
+ * runc's rules: a terminal needs a console socket to send its master to (the runtime does not
+ * stay to relay it), and a console socket without a terminal is a mistake.
+ */
+function checkConsole(terminal: boolean, consoleSocket: string | undefined, field: string): void {
+  if (terminal && consoleSocket === undefined) throw specError(field, 'a terminal needs --console-socket (the pty master is sent there)');
+  if (!terminal && consoleSocket !== undefined) {
+    throw new NsError({ errno: 22, code: 'EUSAGE', message: `--console-socket: '${consoleSocket}' given, but ${field === '--tty' ? '--tty (or process.terminal)' : 'process.terminal'} is false` });
+  }
+}
+
+function openConsole(path: string): number {
+  try {
+    return sys.socket.connectUnix(path);
+  } catch (e) {
+    throw NsError.from(e, { syscall: 'connect', path, step: '--console-socket' });
+  }
+}
+
+/**
+ * The program's terminal, made by the program's own process in its root (a pty of the
+ * container's devpts, so `tty` names /dev/pts/N), owned by its user, its controlling terminal
+ * and stdio; the master goes over the console socket, as runc sends it.
+ */
+function terminalSteps(proc: NonNullable<ContainerSpec['process']>, consoleFd: number | undefined): Step[] {
+  if (consoleFd === undefined || !proc.terminal) return [];
+  return [{
+    name: 'terminal',
+    child: [
+      { op: 'console-fd', fd: CONSOLE_CHILD_FD, phase: 'fork', step: '--console-socket' },
+      { op: 'terminal', ptmx: '/dev/ptmx', owner: { uid: proc.user.uid, gid: proc.user.gid }, phase: 'fork', step: 'process.terminal' },
+    ],
+  }];
 }
 
 /** Waits for the stage's byte on the ready pipe (it is parked), or for the spawn's failure. */

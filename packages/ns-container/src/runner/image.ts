@@ -3,7 +3,8 @@
  * ENTRYPOINT, CMD, ENV, WORKDIR, USER, each overridden by run's options) and its root, an
  * overlay of the image's layers with an upper directory of the container's own.
  */
-import { resolveProcess, type ContainerConfig, type ImageStore } from 'ns-image';
+import type * as NsImage from 'ns-image';
+import type { ContainerConfig, ImageStore } from 'ns-image';
 import { layersView, type RootView } from './inroot';
 
 /** Where `run` takes an image from. */
@@ -46,7 +47,7 @@ export interface ImageOverrides {
  */
 export function planImage(source: ImageSource, overrides: ImageOverrides): PlannedImage {
   const details = source.store.inspect(source.reference);
-  const proc = resolveProcess(details.config, {
+  const proc = (require('ns-image') as typeof NsImage).resolveProcess(details.config, {
     command: overrides.command,
     ...(source.entrypoint !== undefined ? { entrypoint: source.entrypoint } : {}),
     ...(overrides.workdir !== undefined ? { workdir: overrides.workdir } : {}),

@@ -44,6 +44,7 @@ export function inspectContainer(s: ContainerState): Record<string, unknown> {
       CapAdd: c?.capAdd ?? [],
       CapDrop: c?.capDrop ?? [],
       UsernsMode: c?.usernsMode ?? '',
+      ...(c?.shmSize !== undefined ? { ShmSize: c.shmSize } : {}),
       Tmpfs: Object.fromEntries((c?.tmpfs ?? []).map((t) => (t.includes(':') ? [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)] : [t, '']))),
       PortBindings: ports,
     },

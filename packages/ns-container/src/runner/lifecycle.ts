@@ -8,12 +8,10 @@ import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
-import { resolveUser, securityStep } from './identity';
-import { resolveInRoot } from './inroot';
+import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompFilter } from './options';
-import { ImageStore } from 'ns-image';
-import { releaseLease } from '../network';
-import { isAlive, removeFile, signalRef, StateStore, type ContainerState, type SkippedState } from './state';
+import type * as NsImage from 'ns-image';
+import { isAlive, removeFile, signalRef, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
   /** Seconds since the container was created. */
@@ -49,6 +47,11 @@ export function scanContainers(store = new StateStore(), options: { all?: boolea
   return { containers, skipped };
 }
 
+/** ns-image is loaded only when a container has an image root: most calls never need its tar and registry code. */
+function imageStore(root: string): NsImage.ImageStore {
+  return (require('ns-image') as typeof NsImage).ImageStore.open({ root });
+}
+
 /**
  * What a container whose runner or supervisor was killed (SIGKILL: nothing of it ran its
  * cleanup) left, removed by the next ns-run call: for one that was to go at its end (--rm, every
@@ -79,8 +82,15 @@ function reclaimLeftovers(store: StateStore, s: ContainerState): void {
   removeCgroupDirs(Array.isArray(r.cgroups) ? r.cgroups : []);
   for (const link of Array.isArray(r.links) ? r.links : []) removeLink(link);
   for (const lease of [...Array.isArray(r.leases) ? r.leases : [], subnetLeaseOf(store, s)]) if (lease !== undefined) removeFile(lease);
-  if (s.image) ImageStore.open({ root: s.image.store }).removeContainerRoot(s.name);
-  if (s.attachment) releaseLease(s.attachment.network, { container: s.name, address: s.attachment.address });
+  // ns-image and the network module load only here, for a dead container that had them: not with every start-up.
+  if (s.image) imageStore(s.image.store).removeContainerRoot(s.name);
+  if (s.attachment || (s.ports.length && process.geteuid!() === 0)) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const network = require('../network') as typeof import('../network');
+    if (s.attachment) network.releaseLease(s.attachment.network, { container: s.name, address: s.attachment.address });
+    // Its published ports' DNAT rules (their holder, its runner, is gone).
+    if (s.ports.length && process.geteuid!() === 0) network.reclaimStalePublished();
+  }
 }
 
 /**
@@ -276,13 +286,13 @@ export interface ExecPlan {
  * its cgroups, then the container's identity and privileges (securityStep).
  * @throws NsError ENOENT for an unknown name, ESRCH when it is not running.
  */
-export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
+export async function planExec(name: string, options: ExecOptions = {}): Promise<ExecPlan> {
   const store = new StateStore(options.stateDir);
   const state = runningContainer(store, name);
   // The program's namespaces are the init's; its pidfd is the one we may use: the init is not
   // dumpable (securityStep), and joining by pidfd takes ptrace access to the target.
   const target = state.program && isAlive(state.program) ? state.program : state.init;
-  const ids = options.user !== undefined ? resolveUser(options.user, containerAccounts(target.pid)) : { uid: state.uid, gid: state.gid };
+  const ids = options.user !== undefined ? resolveUser(options.user, await containerAccounts(target)) : { uid: state.uid, gid: state.gid };
   const enter = {
     target: target.pid, targetInode: target.inode, preserveCredentials: true,
     namespaces: Object.fromEntries(state.namespaces.map((k) => [k, true as const])),
@@ -317,17 +327,18 @@ export function planExec(name: string, options: ExecOptions = {}): ExecPlan {
 }
 
 /**
- * The container's account files, through its process's root (proc(5): /proc/PID/root), and
- * resolved inside it: an absolute symlink there must not lead to our own files.
+ * The container's account files, through its process's root (proc(5): /proc/PID/root),
+ * resolved and read inside it without following anything out (identity.ts). The root is
+ * opened first and the process checked after: a pid reused in between is not the container.
  */
-function containerAccounts(pid: number): { passwd: string; group: string } {
-  const root = `/proc/${pid}/root`;
-  const read = (file: string) => {
-    const r = resolveInRoot(root, file, '--user');
-    // An image without the file: only numeric ids can be used, as resolveUser then says.
-    return r.kind === 'file' ? readFileSync(`${root}${r.inside}`, 'utf8') : '';
-  };
-  return { passwd: read('/etc/passwd'), group: read('/etc/group') };
+async function containerAccounts(target: ProcessRef): Promise<Accounts> {
+  const root = sys.openRaw(`/proc/${target.pid}/root`, sys.O_PATH | sys.O_DIRECTORY);
+  try {
+    if (!isAlive(target)) throw new NsError({ errno: 3, code: 'ESRCH', message: 'the container stopped while its accounts were read' });
+    return await readAccountsInRoot(root);
+  } finally {
+    sys.closeFd(root);
+  }
 }
 
 /** Sends a signal to the container's init, which passes it on to the program (SIGKILL ends them all). */

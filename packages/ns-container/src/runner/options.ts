@@ -19,7 +19,7 @@ import { uts } from 'ns-uts';
 import { keptCapabilities, namesOf } from './caps';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, protectedPathOps } from '../compile/filesystem';
 import { type ContainerCgroup } from './cgroup';
-import { planIdentity, securityStep, type Accounts, type Identity } from './identity';
+import { planIdentity, securityStep, withIdRange as identityWithRange, type Accounts, type Identity } from './identity';
 import { planImage, type ImageSource, type PlannedImage } from './image';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
 import {
@@ -42,8 +42,10 @@ export interface ContainerOptions {
   readonly readOnly?: boolean;
   /** -v SRC:DEST[:ro|rw], or objects. */
   readonly volumes?: readonly (string | Volume)[];
-  /** --tmpfs DEST[:size=N[k|m|g],mode=OCTAL,ro,noexec]: an empty writable directory. */
+  /** --tmpfs DEST[:size=N[k|m|g],mode=OCTAL,ro,noexec]: an empty writable directory (DEFAULT_TMPFS_SIZE without size=). */
   readonly tmpfs?: readonly string[];
+  /** --shm-size: bytes /dev/shm may hold (default DEFAULT_SHM_SIZE). */
+  readonly shmSize?: number | string;
   /** -w: working directory inside (default /). */
   readonly workdir?: string;
   /** -e KEY=VALUE, or KEY to pass on the caller's value. */
@@ -56,6 +58,8 @@ export interface ContainerOptions {
   readonly hostname?: string;
   /** As root: INNER:OUTER:COUNT mapped for uids and gids (default DEFAULT_USERNS_RANGE). */
   readonly usernsRange?: string;
+  /** --userns: 'host' for the host's ids (root only; see HOST_USERNS_RANGE). */
+  readonly userns?: string;
   /**
    * Default 'veth' as root, 'none' otherwise (a veth needs privilege over the host's network);
    * or a network's name ('bridge': the default network).
@@ -192,6 +196,7 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   }) : undefined;
   const user = image ? image.user || undefined : options.user;
   const identity = planIdentity({ ...(options.usernsRange !== undefined ? { usernsRange: options.usernsRange } : {}),
+                                  ...(options.userns !== undefined ? { userns: options.userns } : {}),
                                   ...(user !== undefined ? { user } : {}) },
                                 containerAccounts(image ? image.view : options.rootfs), ctx);
   const callerEnv = options.callerEnv ?? process.env;
@@ -200,10 +205,13 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   if (!workdir.startsWith('/')) throw usageError(`--workdir: '${workdir}' must be absolute`);
   const filesystem: FilesystemSpec = {
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
-    ...(image ? { overlay: { lower: image.lower, view: image.view, userxattr: image.store.rootless, beforeNamespaces: identity.mode === 'range' } } : {}),
+    // docker makes an image's missing WorkingDir (or -w's) in the container's root.
+    ...(image ? { overlay: { lower: image.lower, view: image.view, userxattr: image.store.rootless }, workdir } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),
     volumes: (options.volumes ?? []).map(parseVolume),
     tmpfs: (options.tmpfs ?? []).map((t) => (parseTmpfs(t), t)), // refused now if malformed
+    tmpfsSize: DEFAULT_TMPFS_SIZE,
+    shmSize: options.shmSize !== undefined ? parseShmSize(options.shmSize) : DEFAULT_SHM_SIZE,
     ownNetwork: network !== 'host',
     home: identity.home,
     uid: identity.uid,
@@ -231,6 +239,18 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     capabilities, seccompProfile, ...(filter ? { seccomp: filter } : {}),
     // The base environment is settled once the home is known (runContainer).
     env: mergeEnv(fromFiles, envEntries(options.env ?? [], callerEnv, '--env')),
+  };
+}
+
+/**
+ * The plan with the id range leased for it (idranges.ts) in place of the placeholder: the
+ * maps and whatever the container's root owns as the host sees it (bind sources it must reach).
+ */
+export function withIdRange(plan: ContainerPlan, outer: number): ContainerPlan {
+  const identity = identityWithRange(plan.identity, outer);
+  return {
+    ...plan, identity,
+    filesystem: { ...plan.filesystem, ...(plan.filesystem.hostRoot ? { hostRoot: { uids: identity.uidMap[0]!, gids: identity.gidMap[0]! } } : {}) },
   };
 }
 
@@ -271,6 +291,28 @@ export function seccompFilter(choice: SeccompChoice, capabilities: bigint): Comp
     if (err.code !== 'EUSAGE' || err.message.startsWith(option)) throw e;
     throw usageError(`${option}: ${err.message.replace(/^seccomp profile: /, '')}`);
   }
+}
+
+/**
+ * What /dev/shm may hold: docker's and podman's default --shm-size (64m). Without a size a
+ * tmpfs may take half of the host's RAM (tmpfs(5)), and its pages are charged to no cgroup
+ * limit the container has unless --memory is given.
+ */
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
+/**
+ * What each fresh tmpfs ns-run mounts (/tmp, /run and the home of the embedded default, the
+ * scratch /tmp and /run of --read-only, a --tmpfs without size=) may hold. docker and podman
+ * leave these unsized (half of RAM each); we size them as /dev/shm is, so that a container
+ * cannot fill the host's memory through them. --tmpfs DEST:size=N gives more.
+ */
+export const DEFAULT_TMPFS_SIZE = 64 * 1024 * 1024;
+
+/** --shm-size as docker reads it: a size in bytes, k, m or g, above 0. */
+function parseShmSize(value: number | string): number {
+  const bytes = parseBytes('--shm-size', value);
+  if (bytes === 'max') throw usageError(`--shm-size: '${value}' is not a size in bytes (e.g. 67108864, 64M or 1G)`);
+  return bytes;
 }
 
 /**

@@ -5,7 +5,8 @@
  *   /sys and the volumes are mounted on destinations resolved inside DIR first (inroot.ts).
  * - the embedded default (no rootfs): a fresh tmpfs, mounted in the child's private mount
  *   namespace over a staging directory, becomes the new root. Each entry of the host's / is
- *   bound into it read-only (symlinks such as /bin -> usr/bin are recreated), except /proc,
+ *   bound into it read-only with every mount below it, whatever directory that mount sits in
+ *   (bind-tree; symlinks such as /bin -> usr/bin are recreated), except /proc,
  *   /sys, /dev, /tmp, /run and the home directory, which are fresh mounts. Every directory the
  *   exec stage creates is on that tmpfs, so nothing is ever created on the host, and the tmpfs
  *   root itself is made read-only once the program's view is complete.
@@ -17,10 +18,11 @@
  */
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, RELAYED_SIGNALS, sys, usageError, type ChildOp, type PhasedOp, type Step } from 'ns-core';
-import { compileFsOps, locate, mount, perMountFlags, readOnlyRemounts, type FsOp, type PathLocation } from 'ns-mount';
+import { NsError, sys, usageError, type ChildOp, type MountAttr, type PhasedOp, type Step } from 'ns-core';
+import { compileFsOps, locate, mount, perMountFlags, type FsOp, type PathLocation } from 'ns-mount';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
 import type { IdRange } from 'ns-user';
+import type { DetachedTrees } from './idmap';
 
 const { MS } = sys;
 
@@ -41,12 +43,6 @@ export interface OverlayRoot {
   readonly work?: string;
   /** Whiteouts and opaque marks in user.overlay.* (a store made rootless). */
   readonly userxattr: boolean;
-  /**
-   * Mount it with the runner's own credentials, before the container's user namespace exists:
-   * a root runner's layers belong to host root, which the container's root is not, and
-   * overlayfs reaches its layers with the credentials of whoever mounted it.
-   */
-  readonly beforeNamespaces: boolean;
 }
 
 export interface FilesystemSpec {
@@ -54,11 +50,20 @@ export interface FilesystemSpec {
   readonly rootfs?: string;
   /** An image's overlay root instead of `rootfs`. */
   readonly overlay?: OverlayRoot;
+  /**
+   * The program's working directory, made inside the root (as container root) when the root
+   * lacks it, as docker does for an image's WorkingDir or -w.
+   */
+  readonly workdir?: string;
   /** Remount the rootfs read-only (the embedded default always is). */
   readonly readOnly?: boolean;
   readonly volumes?: readonly Volume[];
   /** Extra tmpfs mounts (--tmpfs DEST[:OPTIONS], see parseTmpfs). */
   readonly tmpfs?: readonly string[];
+  /** Bytes each fresh tmpfs (/tmp, /run, home, --tmpfs without size=) may hold; unset: the kernel's half of RAM. */
+  readonly tmpfsSize?: number;
+  /** Bytes /dev/shm may hold (--shm-size); unset: the kernel's half of RAM. */
+  readonly shmSize?: number;
   /** A new sysfs needs a network namespace of its own; with the host's, /sys is bound read-only. */
   readonly ownNetwork: boolean;
   /** The program's home, made a private writable tmpfs in the embedded default. */
@@ -71,6 +76,11 @@ export interface FilesystemSpec {
    * map): the exec stage looks bind sources up as that user, so each must be reachable by it.
    */
   readonly hostRoot?: { readonly uids: IdRange; readonly gids: IdRange };
+  /**
+   * Detached trees the runner made (idmapped, as root: idmap.ts), attached by fd (move-mount)
+   * instead of bound by path: the rootfs's and each volume's, by index.
+   */
+  readonly trees?: DetachedTrees;
 }
 
 export interface Filesystem {
@@ -127,7 +137,8 @@ function tmpfsData(mode: number, uid: number, gid: number, size?: number): strin
 /** A fresh tmpfs owned by the program's ids inside (interpreted in the new user namespace). */
 function tmpfs(e: Emitter, step: string, p: Placement, mode: number, spec: FilesystemSpec, size?: number, flags = 0): void {
   create(e, step, p);
-  emit(e, step, { op: 'mount', source: 'tmpfs', target: targetOf(p), fstype: 'tmpfs', flags: TMPFS_FLAGS | flags, data: tmpfsData(mode, spec.uid, spec.gid, size) });
+  emit(e, step, { op: 'mount', source: 'tmpfs', target: targetOf(p), fstype: 'tmpfs', flags: TMPFS_FLAGS | flags,
+                  data: tmpfsData(mode, spec.uid, spec.gid, size ?? spec.tmpfsSize) });
 }
 
 /** --tmpfs DEST[:OPTIONS], docker's options: size=N[k|m|g], mode=OCTAL, ro|rw, noexec|exec. */
@@ -166,6 +177,8 @@ interface Source {
   readonly path: string;
   readonly location: PathLocation;
   readonly isDir: boolean;
+  /** A detached tree of it the runner made, which the child attaches instead of binding the path. */
+  readonly tree?: number;
 }
 
 function inRange(id: number, r: IdRange): boolean {
@@ -176,9 +189,10 @@ function inRange(id: number, r: IdRange): boolean {
  * Resolves a bind source on the host (its symlinks are the caller's to choose), and checks the
  * container's root can walk to it: the exec stage binds as that user, and a host-owned
  * directory it may not search fails the lookup (EACCES) with no capability to help
- * (capabilities(7): CAP_DAC_* apply only to files whose owner is mapped).
+ * (capabilities(7): CAP_DAC_* apply only to files whose owner is mapped). With a `tree` the
+ * runner opened the source itself, and the child makes no lookup.
  */
-function resolveSource(e: Emitter, step: string, path: string): Source {
+function resolveSource(e: Emitter, step: string, path: string, tree?: number): Source {
   let location: PathLocation;
   try {
     location = locate(path);
@@ -186,7 +200,7 @@ function resolveSource(e: Emitter, step: string, path: string): Source {
     throw NsError.from(err, { syscall: 'open', path, step });
   }
   const host = e.spec.hostRoot;
-  if (host) {
+  if (host && tree === undefined) {
     for (let dir = posix.dirname(location.resolved); ; dir = posix.dirname(dir)) {
       const st = lstatSync(dir);
       const mapped = inRange(st.uid, host.uids) && inRange(st.gid, host.gids);
@@ -198,19 +212,21 @@ function resolveSource(e: Emitter, step: string, path: string): Source {
       if (dir === '/') break;
     }
   }
-  return { path, location, isDir: lstatSync(location.resolved).isDirectory() };
+  return { path, location, isDir: lstatSync(location.resolved).isDirectory(), ...(tree !== undefined ? { tree } : {}) };
 }
 
 /**
- * Binds a source on target, recursively, then remounts it and everything it carries
- * read-only if asked: a bind starts with its source's flags and a remount sets exactly the
- * flags given (mount(2)), so each keeps its nosuid/nodev/noexec.
+ * Binds a source's whole mount tree on target (bind-tree: a detached clone, its flags set
+ * before it is attached), read-only with every mount it carries if asked. mount_setattr(2)
+ * adds flags to each mount's own, so each keeps its nosuid/nodev/noexec, and it reaches mounts
+ * below directories the container may not search (a tmpfs under a 0700 directory, podman's
+ * storage), where a remount by path fails with EACCES.
  */
-function bind(e: Emitter, step: string, source: Source, target: string, readOnly: boolean, extraFlags = 0): void {
-  emit(e, step, { op: 'mount', source: source.location.resolved, target, flags: MS.BIND | MS.REC });
-  if (readOnly) {
-    for (const r of readOnlyRemounts(source.location, target, source.isDir)) emit(e, step, { op: 'mount', target: r.target, flags: r.flags | extraFlags });
-  }
+function bind(e: Emitter, step: string, source: Source, target: string, readOnly: boolean, extra: readonly MountAttr[] = []): void {
+  // The runner made it read-only already, if asked (idmap.ts).
+  if (source.tree !== undefined) return emit(e, step, { op: 'move-mount', fd: source.tree, target });
+  const set: MountAttr[] = [...(readOnly ? ['RDONLY' as const] : []), ...extra];
+  emit(e, step, { op: 'bind-tree', source: source.location.resolved, target, recursive: true, ...(set.length ? { set } : {}) });
 }
 
 /** Checks a container path given on the command line. */
@@ -231,7 +247,13 @@ function refuseSystemDirs(option: string, dest: string, inside: string): void {
 export function assembleFilesystem(spec: FilesystemSpec): Filesystem {
   const e: Emitter = { ops: [], spec };
   if (spec.overlay) return overlayRoot(spec.overlay, spec, e);
-  return spec.rootfs === undefined ? embeddedDefault(spec, e) : ownRootfs(spec.rootfs, directoryView(spec.rootfs), spec, e);
+  if (spec.rootfs === undefined) return embeddedDefault(spec, e);
+  return spec.trees?.rootfs !== undefined ? attachedRootfs(spec.rootfs, spec.trees.rootfs, spec, e) : ownRootfs(spec.rootfs, directoryView(spec.rootfs), spec, e);
+}
+
+/** The volumes of `spec` as sources, each with the detached tree the runner made of it, if any. */
+function volumeSources(e: Emitter): (Volume & { src: Source })[] {
+  return (e.spec.volumes ?? []).map((v, i) => ({ ...v, src: resolveSource(e, '--volume', v.source, e.spec.trees?.volumes[i]) }));
 }
 
 function under(path: string, dir: string): boolean {
@@ -276,7 +298,7 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
   const entries = readdirSync('/', { withFileTypes: true }).filter((d) => !skipped.includes(`/${d.name}`));
   // Sockets, fifos and devices at / are not part of a filesystem view; they are left out.
   const bound = entries.filter((d) => d.isDirectory() || d.isFile()).map((d) => resolveSource(e, 'rootfs', `/${d.name}`));
-  const volumes = (spec.volumes ?? []).map((v) => ({ ...v, src: resolveSource(e, '--volume', v.source) }));
+  const volumes = volumeSources(e);
   const system = ['/dev', ...(spec.ownNetwork ? [] : ['/sys'])];
   const base = stagingDir([...bound, ...volumes.map((v) => v.src)].map((s) => s.location.resolved).concat(system));
   const at = (inside: string, existingDepth = 0): Placement => ({ base, inside, existingDepth });
@@ -291,7 +313,7 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
   }
   tmpfs(e, 'rootfs', at('/tmp'), 0o1777, spec);
   tmpfs(e, 'rootfs', at('/run'), 0o755, spec);
-  e.ops.push(...compileFsOps(systemMounts(spec.ownNetwork), base));
+  e.ops.push(...compileFsOps(systemMounts(spec), base));
   if (!spec.ownNetwork) bindSys(e, at('/sys'));
   if (writableHome) {
     const depth = writableHome.split('/').length - 1;
@@ -320,41 +342,58 @@ function embeddedDefault(spec: FilesystemSpec, e: Emitter): Filesystem {
 /**
  * An image's root: the overlay is mounted on a staging directory (as in the embedded default,
  * one that hides no volume source), which then becomes the root like a --rootfs directory,
- * its mount points looked up in the layers' merged view.
+ * its mount points looked up in the layers' merged view. As root the runner made it, a
+ * detached overlay of idmapped layers (idmap.ts), which is attached there instead; rootless
+ * the container's root mounts it in its own user namespace, where the layers are its own.
  */
 function overlayRoot(overlay: OverlayRoot, spec: FilesystemSpec, e: Emitter): Filesystem {
-  const sources = (spec.volumes ?? []).map((v) => resolveSource(e, '--volume', v.source).location.resolved);
-  const base = stagingDir(sources);
+  const base = stagingDir(volumeSources(e).map((v) => v.src.location.resolved));
+  if (spec.trees?.rootfs !== undefined) return attachRoot(ownRootfs(base, overlay.view, spec, e), base, spec.trees.rootfs);
   const mountOps = compileFsOps([{
     op: 'overlay', lower: overlay.lower, dest: base, ...(overlay.userxattr ? { userxattr: true } : {}),
     ...(overlay.upper !== undefined ? { upper: overlay.upper, work: overlay.work! } : {}),
   }]).map((op) => ({ ...op, step: 'image root' }));
   const fs = ownRootfs(base, overlay.view, spec, e);
-  if (!overlay.beforeNamespaces) {
-    // The first mount of the container's namespace, before the root's bind onto itself.
-    const [mountStep, ...rest] = fs.steps;
-    const child = [...(mountStep!.child ?? [])];
-    const firstMount = child.findIndex((op) => op.phase !== 'propagation');
-    child.splice(firstMount < 0 ? child.length : firstMount, 0, ...mountOps);
-    return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
-  }
-  // A mount namespace of the runner's user namespace first, private so nothing reaches the
-  // host, where the overlay is mounted; the container's namespaces are unshared after it
-  // (createInChild) and start as a copy of it, overlay included. unshare(CLONE_NEWPID) puts
-  // only the next child in the new pid namespace (pid_namespaces(7)): a relay fork first, so
-  // that the init's fork still makes the init PID 1 and the program PID 2.
-  const before: PhasedOp[] = [
-    { op: 'unshare', kinds: ['mnt'], phase: 'pre-namespaces', step: 'image root' },
-    { op: 'mount', target: '/', flags: MS.REC | MS.PRIVATE, phase: 'pre-namespaces', step: 'image root' },
-    ...mountOps.map((op) => ({ ...op, phase: 'pre-namespaces' as const })),
-    { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'image root' },
-  ];
-  return { ...fs, steps: [{ name: 'image root', createInChild: true, child: before }, ...fs.steps] };
+  // The first mount of the container's namespace, before the root's bind onto itself.
+  const [mountStep, ...rest] = fs.steps;
+  const child = [...(mountStep!.child ?? [])];
+  const firstMount = child.findIndex((op) => op.phase !== 'propagation');
+  child.splice(firstMount < 0 ? child.length : firstMount, 0, ...mountOps);
+  return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
 }
 
-function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emitter): Filesystem {
-  const root = resolveSource(e, '--rootfs', rootfs);
+/** `fs` with the detached tree `tree` attached at `base` in place of the bind of `base` onto itself. */
+function attachRoot(fs: Filesystem, base: string, tree: number): Filesystem {
+  const [mountStep, ...rest] = fs.steps;
+  const child = (mountStep!.child ?? []).map((op): PhasedOp =>
+    (op.op === 'mount' && op.source === base && op.target === base && op.step === '--rootfs' ? { op: 'move-mount', fd: tree, target: base, phase: op.phase, step: '--rootfs' } : op));
+  return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
+}
+
+/**
+ * A --rootfs the runner made a detached (idmapped) tree of: attached on a staging directory
+ * (one that hides no volume source) in place of the bind of the directory onto itself, then
+ * made the root like any --rootfs. No directory on the host's way to it is looked up by the
+ * container's root, who may not search it (a rootfs under /root).
+ */
+function attachedRootfs(rootfs: string, tree: number, spec: FilesystemSpec, e: Emitter): Filesystem {
+  const root = rootSource(e, rootfs, tree);
+  const base = stagingDir(volumeSources(e).map((v) => v.src.location.resolved));
+  return attachRoot(ownRootfs(base, directoryView(root.location.resolved), spec, e, root), base, tree);
+}
+
+function rootSource(e: Emitter, rootfs: string, tree?: number): Source {
+  const root = resolveSource(e, '--rootfs', rootfs, tree);
   if (!root.isDir) throw new NsError({ errno: 20, syscall: 'stat', path: rootfs, step: '--rootfs' });
+  return root;
+}
+
+/**
+ * `rootfs` bound onto itself and made the root. `flagsOf`: the root as the user gave it, whose
+ * mount's flags a --read-only remount keeps, when `rootfs` is where it was attached.
+ */
+function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emitter, flagsOf?: Source): Filesystem {
+  const root = rootSource(e, rootfs);
   const dir = root.location.resolved;
   const place = (option: string, dest: string): Placement => {
     const r = resolveInRoot(view, dest, option);
@@ -362,7 +401,7 @@ function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emit
     return { base: dir, inside: r.inside, existingDepth: r.existingDepth, ...(r.kind ? { kind: r.kind } : {}) };
   };
   // The system mounts' destinations are resolved inside the root like any other.
-  const systemOps = systemMounts(spec.ownNetwork).map((op) => ({ ...op, dest: resolveInRoot(view, op.dest, 'rootfs').inside }));
+  const systemOps = systemMounts(spec).map((op) => ({ ...op, dest: resolveInRoot(view, op.dest, 'rootfs').inside }));
   const mountStep = mount({ propagation: 'private', rootfs: dir, ops: systemOps });
   if (!spec.ownNetwork) {
     const sysfs = resolveInRoot(view, '/sys', 'rootfs');
@@ -375,17 +414,32 @@ function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emit
       if (p.kind === 'dir') tmpfs(e, '--read-only', p, mode, spec);
     }
   }
-  placeMounts(spec, e, place, (spec.volumes ?? []).map((v) => ({ ...v, src: resolveSource(e, '--volume', v.source) })));
+  placeMounts(spec, e, place, volumeSources(e));
+  if (spec.workdir !== undefined) createWorkdir(e, spec, spec.workdir, place);
   if (spec.readOnly) {
-    e.ops.push({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | perMountFlags(root.location.mount),
+    e.ops.push({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | perMountFlags((flagsOf ?? root).location.mount),
                  phase: 'after-root', step: '--read-only' });
   }
   return { steps: [mountStep, { name: 'ns-run filesystem', child: e.ops }], home: normalHome(spec.home) };
 }
 
+/**
+ * The working directory, if the root lacks it: made as container root after the mounts (so a
+ * path through a volume or tmpfs is made there). Not below /proc or /sys, nor in a read-only
+ * root, where chdir then fails naming it.
+ */
+function createWorkdir(e: Emitter, spec: FilesystemSpec, workdir: string, place: (option: string, dest: string) => Placement): void {
+  if (spec.readOnly || !workdir.startsWith('/') || ['/proc', '/sys'].some((d) => under(posix.normalize(workdir), d))) return;
+  const mounted = [...(spec.volumes ?? []).map((v) => v.dest), ...(spec.tmpfs ?? []).map((t) => parseTmpfs(t).dest)].map((d) => posix.normalize(d));
+  if (mounted.some((d) => under(posix.normalize(workdir), d))) return; // what is there is known only once it is mounted
+  const p = place('--workdir', workdir);
+  if (p.kind === undefined) create(e, '--workdir', p);
+}
+
 /** /proc, a minimal /dev, and (with a network namespace of its own) a read-only sysfs. */
-function systemMounts(ownNetwork: boolean): FsOp[] {
-  return [{ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev' }, ...(ownNetwork ? [{ op: 'sysfs' as const, dest: '/sys' }] : [])];
+function systemMounts(spec: Pick<FilesystemSpec, 'ownNetwork' | 'shmSize'>): FsOp[] {
+  return [{ op: 'proc', dest: '/proc' }, { op: 'dev', dest: '/dev', ...(spec.shmSize !== undefined ? { shmSize: spec.shmSize } : {}) },
+          ...(spec.ownNetwork ? [{ op: 'sysfs' as const, dest: '/sys' }] : [])];
 }
 
 /**
@@ -395,7 +449,7 @@ function systemMounts(ownNetwork: boolean): FsOp[] {
 function bindSys(e: Emitter, p: Placement): void {
   create(e, 'sysfs', p);
   // As a sysfs of its own would be mounted (and as Docker does): no setuid, devices or programs.
-  bind(e, 'sysfs', resolveSource(e, 'sysfs', '/sys'), targetOf(p), true, MS.NOSUID | MS.NODEV | MS.NOEXEC);
+  bind(e, 'sysfs', resolveSource(e, 'sysfs', '/sys'), targetOf(p), true, ['NOSUID', 'NODEV', 'NOEXEC']);
 }
 
 /** --tmpfs and -v mounts, in that order, on destinations the construction placed. */

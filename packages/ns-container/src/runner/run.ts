@@ -19,14 +19,17 @@ import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import {
-  bindTargets, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, vethDialer,
+  addPublished, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork,
+  PROXY_LIMITS, releaseSubnet, removePublished,
   type Attachment, type PublishSpec, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
 import { assembleFilesystem, parseTmpfs } from './rootfs';
+import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
-import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, type ContainerOptions, type ContainerPlan } from './options';
+import { leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
+import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
@@ -54,7 +57,7 @@ export interface Container {
  *   removing everything made so far.
  */
 export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
-  const plan = planContainer(argv, options);
+  let plan = planContainer(argv, options);
   const rootless = plan.identity.mode !== 'range';
   const store = new StateStore(options.stateDir).prepare();
   reclaimDead(store);
@@ -65,13 +68,22 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
   try {
+    const id = randomBytes(32).toString('hex');
+    // The container's own ids (root's containers): leased before anything is made with them.
+    let idRange: IdRangeLease | undefined;
+    if (plan.identity.autoRange) {
+      const lease = idRange = leaseIdRange(store, { name: plan.name, id, runner: processRef(process.pid) });
+      undo.unshift(() => releaseIdRange(lease));
+      plan = withIdRange(plan, lease.outer);
+    }
+    const leases = [...(idRange ? [idRange.file] : [])];
     const initial: ContainerState = {
       version: STATE_VERSION, name: plan.name, created: new Date().toISOString(), status: 'creating',
       runner: processRef(process.pid), argv: plan.argv, rootfs: plan.rootfs ?? null, network: plan.network, ports: plan.publish,
       ...(plan.image ? { image: { id: plan.image.id, reference: plan.image.reference, store: plan.image.store.root } } : {}),
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16), seccomp: plan.seccompProfile,
-      id: randomBytes(32).toString('hex'), autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
+      id, autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
     };
     let latest = initial;
     claimName(store, initial);
@@ -84,6 +96,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         leases: [...r.leases ?? [], ...more.leases ?? []], links: [...r.links ?? [], ...more.links ?? []], cgroups: [...r.cgroups ?? [], ...more.cgroups ?? []],
       } });
     };
+    // (The id range was leased before the name: its own owner check reclaims it should we die in between.)
+    if (idRange) willMake({ leases: [idRange.file] });
 
     let subnet: (Subnet & { lease: string }) | undefined;
     if (plan.network === 'veth') {
@@ -101,12 +115,25 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       willMake({ links: [held.lease.hostInterface] });
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
     }
+    // As root with an address to send to, ports are published by DNAT (network/dnat.ts) and
+    // the proxy only holds the host ports (it never dials); otherwise it carries the bytes. A
+    // forwarder inside the container's namespaces serves them instead (see forwarderStep)
+    // when this process cannot join those itself (rootless) or will not stay (detached: the
+    // rules and the held ports are this process's).
     const proxy = await PortProxy.listen(plan.publish);
-    // A forwarder inside the container's namespaces serves the ports (see forwarderStep) when
-    // this process cannot join them itself (rootless) or will not stay (detached).
     const forwarded = plan.publish.length > 0 && plan.network !== 'host' && (rootless || (options.detach ?? false));
     const forwarder: { child?: NsChild } = {};
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
+    const dnat = !rootless && !forwarded && plan.publish.length && (subnet || attachment)
+      ? { container: plan.name, holder: initial.runner, ports: plan.publish,
+          ...(subnet ? { address: subnet.peer, ifname: subnet.hostInterface } : { address: attachment!.lease.address, ifname: attachment!.network.bridge }) }
+      : undefined;
+    if (dnat) {
+      const owner = addPublished(dnat);
+      undo.unshift(() => removePublished(owner));
+      // A veth's host end exists only once the container does (below).
+      if (attachment) enableLocalnet(dnat);
+    }
 
     let filesystem = plan.filesystem;
     if (plan.image) {
@@ -120,7 +147,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
         { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
     }
-    const fs = assembleFilesystem(filesystem);
+    // As root, the rootfs and volumes as idmapped detached trees (idmap.ts); our copies of their fds close once the child has them.
+    const idmapped = await idmappedTrees(filesystem, plan.identity);
+    undo.push(() => idmapped.close());
+    const fs = assembleFilesystem({ ...filesystem, trees: idmapped.trees });
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
     const view = plan.image?.view ?? (plan.rootfs !== undefined ? directoryView(plan.rootfs) : undefined);
     if (view) {
@@ -140,7 +170,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, { lease: subnet?.lease, cgroup, undo }, options);
+    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, { leases: [...leases, ...(subnet ? [subnet.lease] : [])], cgroup, undo }, options);
     let log: number | undefined;
     if (options.detach) {
       log = openSync(store.logOf(plan.name), 'wx', 0o600);
@@ -151,12 +181,13 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       steps, env, cwd: plan.workdir,
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
-        supervise: { ...detachedSupervisor(store, initial, subnet?.lease, cgroup), ...(options.terminal ? detachedTerminal(plan) : {}) },
+        supervise: { ...detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], cgroup), ...(options.terminal ? detachedTerminal(plan) : {}) },
       } : {
         killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
         ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
       }),
     });
+    idmapped.close();
 
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
     // the init's pidfd stays valid if it is not reaped yet (a program that ended at once may
@@ -165,11 +196,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const gone = child.exitStatus !== undefined;
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
     if (!gone) {
-      // A forwarder's copies of the listeners serve the ports; else our proxy dials the container.
-      const proxied = plan.publish.length > 0 && !forwarded;
-      if (proxied && subnet) proxy.dialer(vethDialer(subnet.peer));
-      else if (proxied && attachment) proxy.dialer(vethDialer(attachment.lease.address));
-      else if (proxied && !rootless) {
+      // DNAT rules or a forwarder's copies of the listeners carry the traffic; else our proxy dials the container.
+      if (dnat && subnet) enableLocalnet(dnat);
+      else if (plan.publish.length && !dnat && !forwarded && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
@@ -237,7 +266,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
  */
 function forwarderStep(proxy: PortProxy, undo: (() => void | Promise<void>)[], holder: { child?: NsChild }, detach: boolean): Step {
   return { name: 'published ports', parent: [{ action: 'call', step: 'published ports', run: async ({ pidfd }) => {
-    const child = holder.child = await forwardInside(pidfd, proxy.listeners(), { detach });
+    const child = holder.child = await forwardInside(pidfd, proxy.listeners(), PROXY_LIMITS, { detach });
     undo.unshift(() => stopForwarder(child));
   } }] };
 }
@@ -289,13 +318,13 @@ const REAP_MAIN = join(__dirname, 'reap-main.js');
 
 /**
  * A detached container's supervisor: what TypeScript would have removed at the end becomes
- * its cleanup words (the cgroup, deepest first; the subnet lease), then reap-main records the
+ * its cleanup words (the cgroup, deepest first; the id range and subnet leases), then reap-main records the
  * exit and removes the image root (and, with --rm, the state).
  */
-function detachedSupervisor(store: StateStore, state: ContainerState, lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseOptions {
+function detachedSupervisor(store: StateStore, state: ContainerState, leases: readonly string[], cgroup: ContainerCgroup | undefined): SuperviseOptions {
   return {
     detach: true,
-    cleanup: cgroupAndLeaseCleanup(lease, cgroup),
+    cleanup: cgroupAndLeaseCleanup(leases, cgroup),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
   };
 }
@@ -331,13 +360,13 @@ function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
  * process then becomes the container's C supervisor in place (keeping ns-run's pid, which
  * the caller's shell waits for), and its program is unshared into the rest after a relay
  * fork (unshare(CLONE_NEWPID) puts only the next child in it: the init stays PID 1). At the
- * end the supervisor removes the subnet lease and runs reap-main, which records the exit and
+ * end the supervisor removes the id range and subnet leases and runs reap-main, which records the exit and
  * removes the image root and the state. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             host: { lease: string | undefined; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[] },
+                             host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[] },
                              options: ContainerOptions): Promise<never> {
-  const { lease, cgroup } = host;
+  const { leases, cgroup } = host;
   // The cgroup step too: its parent action makes the directories (limits, owners) and moves
   // the holder into `init`; the container's relay then moves itself there (cgroupJoin).
   const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback' || s === cgroup?.step;
@@ -366,7 +395,7 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
-    cleanup: cgroupAndLeaseCleanup(lease, cgroup),
+    cleanup: cgroupAndLeaseCleanup(leases, cgroup),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
   // After the security step, whose first ops make the process root of the joined namespace:
@@ -379,11 +408,11 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
   });
 }
 
-/** A supervisor's cleanup words: the cgroup directories, deepest first, then the subnet lease. */
-function cgroupAndLeaseCleanup(lease: string | undefined, cgroup: ContainerCgroup | undefined): SuperviseCleanup[] {
+/** A supervisor's cleanup words: the cgroup directories, deepest first, then the leases (id range, subnet). */
+function cgroupAndLeaseCleanup(leases: readonly string[], cgroup: ContainerCgroup | undefined): SuperviseCleanup[] {
   return [
     ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
-    ...(lease !== undefined ? [{ unlink: lease }] : []),
+    ...leases.map((lease) => ({ unlink: lease })),
   ];
 }
 
@@ -437,7 +466,9 @@ function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNul
     tmpfs: [...(plan.filesystem.tmpfs ?? [])], readOnly: plan.filesystem.readOnly ?? false,
     ...(memory !== undefined ? { memory } : {}), ...(pidsLimit !== undefined ? { pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}),
     capAdd: [...(options.capAdd ?? [])], capDrop: [...(options.capDrop ?? [])],
-    usernsMode: plan.identity.mode === 'range' ? `range ${options.usernsRange ?? 'default'}` : plan.identity.mode,
+    ...(plan.filesystem.shmSize !== undefined ? { shmSize: plan.filesystem.shmSize } : {}),
+    usernsMode: plan.identity.usernsMode || (plan.identity.mode !== 'range' ? plan.identity.mode
+      : `${options.usernsRange === undefined ? 'auto' : 'range'} ${[plan.identity.uidMap[0]!].map((r) => `${r.inner}:${r.outer}:${r.count}`)[0]}`),
   };
 }
 

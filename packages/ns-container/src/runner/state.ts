@@ -78,6 +78,8 @@ export interface ContainerState {
     readonly capAdd: readonly string[];
     readonly capDrop: readonly string[];
     readonly usernsMode: string;
+    /** Bytes /dev/shm may hold (docker's HostConfig.ShmSize). */
+    readonly shmSize?: number;
   };
   readonly runner: ProcessRef;
   /** PID 1 of the container (our init), in the runner's pid namespace. */

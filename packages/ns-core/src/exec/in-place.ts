@@ -35,6 +35,9 @@ import { compileInPlace, type InPlaceOptions, type StdioSpec } from './plan';
  * @throws NsError EUSAGE for invalid options or a step that needs JavaScript at the sync point
  *   (spawn() runs those), ENOEXECSTAGE when nsx is not built, or what execve() of nsx reports.
  */
+/** The process event emitted just before execInPlace() replaces the process (no listener: no cost). */
+export const EXEC_IN_PLACE_EVENT = 'nstools:exec-in-place';
+
 export function execInPlace(argv: readonly string[], options: InPlaceOptions = {}): never {
   const opened: number[] = [];
   const inherited: number[] = [];
@@ -58,6 +61,9 @@ export function execInPlace(argv: readonly string[], options: InPlaceOptions = {
       inherited.push(fd);
     }
     flags = restoreStdioFlags();
+    // The last moment JavaScript runs in this process: whoever listens (the bins' code-cache
+    // writer at build time, a test recording what was loaded) sees what start-up compiled.
+    (process.emit as (event: string) => boolean)(EXEC_IN_PLACE_EVENT);
     // An empty environment: the program's is in the plan.
     return execve(NSX_PATH, ['nsx', String(planFd)], []);
   } catch (e) {
@@ -112,7 +118,7 @@ function stdioMap(options: InPlaceOptions, opened: number[]): Map<number, number
 function fdsNeededBy(ops: readonly ChildOp[]): number[] {
   const fds = new Set<number>();
   for (const o of ops) {
-    if (o.op === 'setns' || o.op === 'fchdir' || o.op === 'mount-fd' || o.op === 'fd-stash') fds.add(o.fd);
+    if (o.op === 'setns' || o.op === 'fchdir' || o.op === 'mount-fd' || o.op === 'move-mount' || o.op === 'fd-stash') fds.add(o.fd);
     if (o.op === 'fork' && o.initFd !== undefined) fds.add(o.initFd);
     // A supervisor's `userns FD` word: nsx-init joins it for its cleanup.
     if (o.op === 'fork') o.supervise?.forEach((w, i, words) => { if (w === 'userns') fds.add(Number(words[i + 1])); });

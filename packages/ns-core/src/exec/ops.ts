@@ -7,9 +7,12 @@ import { NsError, usageError } from '../errors';
 import { cloneFlagsOf, kindsToString, type NamespaceKind } from '../kinds';
 import { mountFlags, type MountFlag } from '../sys/mount';
 import {
-  FORK_MODE, LABEL, OPS, OP_ARGS, OP_HEAD_BYTES, PROTOCOL_MAGIC, PROTOCOL_VERSION, MAX_FD_SLOTS, SYSCALLS, type OpName, type SyscallName,
+  BIND_TREE_ATTRS, FORK_MODE, LABEL, OPS, OP_ARGS, OP_HEAD_BYTES, PROTOCOL_MAGIC, PROTOCOL_VERSION, MAX_FD_SLOTS, SYSCALLS, type OpName, type SyscallName,
 } from './protocol';
 import { constants } from 'node:os';
+
+/** Mount attributes BIND_TREE sets or clears (MOUNT_ATTR_*). */
+export type MountAttr = keyof typeof BIND_TREE_ATTRS;
 
 type Label = { /** Names the step in errors: '--mount-proc', 'uid map'. */ readonly step?: string };
 
@@ -57,6 +60,13 @@ export type ChildOp = Label & (
   | { op: 'report-ns'; paths: readonly string[] }
   | { op: 'ignore-signals'; signals: readonly NodeJS.Signals[] }
   | { op: 'mount-fd'; fd: number; target: string; flags?: readonly MountFlag[] | number }
+  /** Attach the detached mount `fd` (open_tree(OPEN_TREE_CLONE) or fsmount(), made by the parent) at `target`. */
+  | { op: 'move-mount'; fd: number; target: string }
+  /**
+   * A clone of `source`'s mount tree (every mount below it with `recursive`), with `set` and
+   * `clear` applied to each of its mounts while detached, attached at `target`.
+   */
+  | { op: 'bind-tree'; source: string; target: string; recursive?: boolean; set?: readonly MountAttr[]; clear?: readonly MountAttr[] }
   /** Bring a network interface up (SIOCSIFFLAGS), as `ip link set lo up`. */
   | { op: 'link-up'; name: string }
   // In place only (nsx), see protocol.ts:
@@ -78,6 +88,8 @@ export type ChildOp = Label & (
   | { op: 'seccomp'; program: Buffer; flags?: number; requires: 'no-new-privs' | 'cap-sys-admin' }
   /** A console socket for the next supervise fork: nsx-init relays the pty master that comes on it. */
   | { op: 'console-socket' }
+  /** The console's program end is this fd (an engine's console socket, connected): TERMINAL sends the master there. */
+  | { op: 'console-fd'; fd: number }
   /**
    * The program's terminal (a pty of `ptmx`, its root's multiplexer), sized as fd `sizeFrom`,
    * owned by `owner` (ids as the process sees them), its master sent to the supervisor.
@@ -126,9 +138,9 @@ const opName: Record<ChildOpName, OpName> = {
   'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS', 'ignore-signals': 'IGNORE_SIGNALS',
   'link-up': 'LINK_UP', 'errors': 'ERRORS', 'helper-fork': 'HELPER_FORK', 'helper-stage': 'HELPER_STAGE',
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
-  'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'terminal': 'TERMINAL',
+  'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'console-fd': 'CONSOLE_FD', 'terminal': 'TERMINAL',
   'rlimit': 'RLIMIT', 'umask': 'UMASK', 'exec-fifo': 'EXEC_FIFO', 'mask-path': 'MASK_PATH', 'readonly-path': 'READONLY_PATH',
-  'mknod': 'MKNOD',
+  'mknod': 'MKNOD', 'move-mount': 'MOVE_MOUNT', 'bind-tree': 'BIND_TREE',
 };
 
 /** The path an op acts on, for error messages. */
@@ -140,7 +152,7 @@ export function opPath(op: ChildOp): string | undefined {
     case 'pivot-root': return op.newRoot;
     case 'sethostname': case 'setdomainname': return op.name;
     case 'exec': return op.file ?? op.argv[0];
-    case 'mount-fd': return op.target;
+    case 'mount-fd': case 'move-mount': case 'bind-tree': return op.target;
     case 'setns': return op.path;
     case 'link-up': return op.name;
     case 'terminal': return op.ptmx;
@@ -163,7 +175,7 @@ export interface OpLabel {
  */
 export function opLabel(op: ChildOp, syscall?: SyscallName): OpLabel {
   const path = opPath(op);
-  const where = op.op === 'mount' && op.source ? { path: op.source, dest: op.target }
+  const where = (op.op === 'mount' && op.source) || op.op === 'bind-tree' ? { path: op.source!, dest: op.target }
     : op.op === 'bind-ns' ? (syscall === 'open' ? { path: op.target } : { path: op.source, dest: op.target })
       : op.op === 'run-helper' ? { path: op.argv[0]!, dest: op.fallback }
         : path !== undefined ? { path } : {};
@@ -268,6 +280,18 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'ignore-signals': return { args: [signalMask(op.signals)], strings: [] };
     case 'mount-fd': return { args: [n(op.fd), BigInt(mountFlags(op.flags ?? 0))], strings: [op.target] };
     case 'link-up': return { args: [], strings: [op.name] };
+    case 'move-mount': return { args: [n(op.fd)], strings: [op.target] };
+    case 'bind-tree': {
+      const attrs = (names: readonly MountAttr[] | undefined) => (names ?? []).reduce((mask, name) => {
+        const bit = BIND_TREE_ATTRS[name];
+        if (bit === undefined) throw usageError(`${op.step ?? op.op}: ${String(name)} is not a mount attribute (${Object.keys(BIND_TREE_ATTRS).join(', ')})`);
+        return mask | BigInt(bit);
+      }, 0n);
+      const set = attrs(op.set);
+      const clear = attrs(op.clear);
+      if (set & clear) throw usageError(`${op.step ?? op.op}: a mount attribute both set and cleared`);
+      return { args: [op.recursive ? 1n : 0n, set, clear], strings: [op.source, op.target] };
+    }
     case 'rlimit': {
       const limit = (v: bigint) => {
         if (typeof v !== 'bigint' || v < 0n || v > RLIM_INFINITY) throw usageError(`${op.step ?? op.op}: ${String(v)} is not a resource limit`);
@@ -277,6 +301,7 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
       return { args: [n(op.resource), op.soft, op.hard], strings: [] };
     }
     case 'umask': return { args: [n(op.mask)], strings: [] };
+    case 'console-fd': return { args: [n(op.fd)], strings: [] };
     case 'exec-fifo': return { args: [n(op.fd), op.ready === undefined ? -1n : n(op.ready)], strings: [] };
     case 'mask-path': case 'readonly-path': return { args: [], strings: [op.path] };
     case 'mknod': {

@@ -215,6 +215,31 @@ export const OPS = {
    * and 2; then send the master over CONSOLE_SOCKET's end (SCM_RIGHTS) and close both.
    */
   TERMINAL: { code: 61, strings: 1 },
+  /**
+   * move_mount(fd a0, "", AT_FDCWD, s0, MOVE_MOUNT_F_EMPTY_PATH): attach a detached mount (an
+   * open_tree(OPEN_TREE_CLONE) or fsmount() fd the parent made, idmapped there) at s0. Unlike a
+   * bind from /proc/self/fd (MOUNT_FD), which mount(2) refuses across mount namespaces, a
+   * detached tree belongs to none and may be attached in ours (move_mount(2)).
+   */
+  MOVE_MOUNT: { code: 62, strings: 1 },
+  /**
+   * open_tree(s0, OPEN_TREE_CLONE, AT_RECURSIVE if a0 = 1), mount_setattr() of the clone with
+   * attr_set a1 and attr_clr a2 (MOUNT_ATTR_* but IDMAP; recursive as the clone is), then
+   * move_mount() it onto s1. The clone copies mounts below directories we may not search and
+   * sets their flags without a path walk to each, which a bind plus remount per mount cannot.
+   */
+  BIND_TREE: { code: 63, strings: 2 },
+  /**
+   * The console's program end is fd a0, a unix socket the caller connected to an engine's
+   * console socket (`runc create --console-socket`): the next TERMINAL sends the pty master
+   * there (SCM_RIGHTS) and closes it, where CONSOLE_SOCKET's pair would feed nsx-init.
+   */
+  CONSOLE_FD: { code: 67, strings: 0 },
+} as const;
+
+/** MOUNT_ATTR_* bits BIND_TREE may set or clear (linux/mount.h): not IDMAP, which needs a user namespace fd. */
+export const BIND_TREE_ATTRS = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000,
 } as const;
 
 /** FORK's a0: what the staying half does. */
@@ -242,6 +267,7 @@ export const SYSCALLS = [
   'setdomainname', 'setgroups', 'setresgid', 'setresuid', 'prctl', 'capget', 'capset', 'clone',
   'setsid', 'execve', 'rt_sigaction', 'rt_sigprocmask', 'pipe2', 'wait4', 'socket', 'ioctl', 'socketpair', 'seccomp',
   'sendmsg', 'fchown', 'prlimit64', 'umask', 'stat', 'statfs', 'mknod', 'chown',
+  'open_tree', 'mount_setattr', 'move_mount',
 ] as const;
 export type SyscallName = (typeof SYSCALLS)[number];
 

@@ -1,9 +1,9 @@
 /**
  * spawn(): start a program in new and/or existing namespaces through the exec stage.
  */
-import { execFileSync } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { Socket } from 'node:net';
+import type * as Net from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NsError, errnoName } from '../errors';
@@ -17,6 +17,14 @@ import {
   compileSpawn, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
 } from './plan';
 import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES } from './protocol';
+
+/**
+ * node:net and node:child_process are not in Node's start-up snapshot: they load (~5-10 ms,
+ * with their streams and handles) when a spawn pipes stdio or runs a parent program, not with
+ * every CLI that only execs in place.
+ */
+const netSocket = (): typeof Net.Socket => (require('node:net') as typeof Net).Socket;
+const childProcess = (): typeof ChildProcess => require('node:child_process');
 
 export interface ExitStatus {
   /** Exit code, or null if killed by a signal. */
@@ -264,7 +272,7 @@ async function runParentAction(action: ParentAction, ctx: ParentContext, bound: 
       writeFileSync(`/proc/${ctx.pid}/${action.file}`, action.data);
     } else if (action.action === 'run') {
       const argv = action.argv.map((a) => a.replaceAll('{pid}', String(ctx.pid)));
-      execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      childProcess().execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     } else {
       await action.run(ctx);
     }
@@ -331,7 +339,7 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   }
   reaper.add(child);
   for (const [childFd, fd, dir] of stdio.pipes) {
-    const sock = new Socket({ fd, readable: dir === 'read', writable: dir === 'write' });
+    const sock = new (netSocket())({ fd, readable: dir === 'read', writable: dir === 'write' });
     if (childFd === 0) child.stdin = sock;
     else if (childFd === 1) child.stdout = sock;
     else child.stderr = sock;
@@ -437,7 +445,7 @@ type RecordHandler = (type: number, opIndex: number, errno: number, sys: number,
 /** Reads status records until EOF, handling each in order (READY awaits the parent actions). */
 function readStatus(fd: number, onRecord: RecordHandler): Promise<void> {
   return new Promise((resolve, reject) => {
-    const sock = new Socket({ fd, readable: true, writable: false });
+    const sock = new (netSocket())({ fd, readable: true, writable: false });
     let pending = Buffer.alloc(0);
     let chain = Promise.resolve();
     let failed = false;

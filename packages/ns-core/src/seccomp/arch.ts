@@ -3,7 +3,7 @@
  * seccomp_data.arch (linux/audit.h) and the syscall table behind each SCMP_ARCH_* name.
  */
 import { usageError } from '../errors';
-import { SYSCALL_TABLES } from './syscall-tables';
+import type { SYSCALL_TABLES } from './syscall-tables';
 
 export type TableName = keyof typeof SYSCALL_TABLES;
 /** Hosts this compiler builds filters for (those the exec stage runs on). */

@@ -36,7 +36,7 @@ import { usageError } from '../errors';
 import { hostArch, planArches, X32_SYSCALL_BIT, type ArchSection, type HostArch } from './arch';
 import { assemble, encodeProgram, BPF, type Item, type Label } from './bpf';
 import { resolveProfile, type ArgValue, type LinuxSeccomp, type ResolveOptions, type SeccompOperator, type SeccompProfile } from './profile';
-import { OTHER_ARCH_ONLY, SYSCALL_TABLES } from './syscall-tables';
+import type * as SyscallTables from './syscall-tables';
 
 /** SECCOMP_RET_* (linux/seccomp.h). */
 export const SECCOMP_RET = {
@@ -116,7 +116,18 @@ const OPERATORS: readonly SeccompOperator[] = [
   'SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ',
 ];
 
-const KNOWN_NAMES = new Set<string>([...Object.values(SYSCALL_TABLES).flatMap((t) => Object.keys(t)), ...OTHER_ARCH_ONLY]);
+/**
+ * The tables (every architecture's syscall numbers) load when a filter is compiled, not with
+ * every CLI that imports ns-core and never compiles one.
+ */
+let tables: { numbers: typeof SyscallTables.SYSCALL_TABLES; known: ReadonlySet<string> } | undefined;
+function syscallTables(): NonNullable<typeof tables> {
+  if (!tables) {
+    const { OTHER_ARCH_ONLY, SYSCALL_TABLES } = require('./syscall-tables') as typeof SyscallTables;
+    tables = { numbers: SYSCALL_TABLES, known: new Set<string>([...Object.values(SYSCALL_TABLES).flatMap((t) => Object.keys(t)), ...OTHER_ARCH_ONLY]) };
+  }
+  return tables;
+}
 
 function errnoField(v: unknown, max: number, where: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
@@ -416,12 +427,12 @@ export function compileSeccomp(profile: SeccompProfile | LinuxSeccomp, options: 
     const action = actionValue(call.action, call.errnoRet, where);
     const rules = rulesOf(conditionsOf(call.args, where), action);
     for (const name of names) {
-      if (typeof name !== 'string' || !KNOWN_NAMES.has(name)) {
-        throw usageError(`${where}: unknown syscall ${JSON.stringify(name)} (in no table: ${Object.keys(SYSCALL_TABLES).join(', ')})`);
+      if (typeof name !== 'string' || !syscallTables().known.has(name)) {
+        throw usageError(`${where}: unknown syscall ${JSON.stringify(name)} (in no table: ${Object.keys(syscallTables().numbers).join(', ')})`);
       }
     }
     for (const p of perSection) {
-      const numbers = SYSCALL_TABLES[p.section.table] as Readonly<Record<string, number>>;
+      const numbers = syscallTables().numbers[p.section.table] as Readonly<Record<string, number>>;
       for (const name of names) {
         const nr = numbers[name];
         if (nr === undefined) {

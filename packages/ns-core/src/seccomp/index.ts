@@ -9,5 +9,4 @@ export {
 export { DEFAULT_PROFILE, defaultSeccompProfile } from './default-profile';
 export { seccomp, type SeccompStepOptions } from './step';
 export { hostArch, type HostArch } from './arch';
-export { SYSCALL_TABLES } from './syscall-tables';
 export { decodeProgram, type Insn } from './bpf';

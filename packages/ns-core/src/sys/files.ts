@@ -1,6 +1,6 @@
 /**
  * File-system calls node:fs does not offer: extended attributes, mknod (device nodes, fifos and
- * overlayfs whiteouts), flock and syncfs. Paths are never followed at the last component
+ * overlayfs whiteouts), flock, syncfs and openat2. Paths are never followed at the last component
  * (the l* xattr calls), so a caller that has checked the parents can act on exactly that entry.
  */
 import { libc, sysError } from './native';
@@ -11,6 +11,15 @@ const llistxattr_ = libc.func('long llistxattr(const char *path, void *list, siz
 const mknod_ = libc.func('int mknod(const char *path, unsigned int mode, uint64_t dev)');
 const flock_ = libc.func('int flock(int fd, int operation)');
 const syncfs_ = libc.func('int syncfs(int fd)');
+// glibc 2.36 has no openat2 wrapper; the number is the same on every architecture (asm-generic).
+const syscall_ = libc.func('long syscall(long number, ...)');
+const SYS_OPENAT2 = 437;
+const O_CLOEXEC = 0o2000000;
+
+/** openat2(2)'s resolve flags (linux/openat2.h). */
+export const RESOLVE = {
+  NO_XDEV: 0x01, NO_MAGICLINKS: 0x02, NO_SYMLINKS: 0x04, BENEATH: 0x08, IN_ROOT: 0x10, CACHED: 0x20,
+} as const;
 
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
@@ -86,4 +95,19 @@ export function flock(fd: number, operation: number): boolean {
 /** syncfs(2): writes out everything dirty on the file system holding fd, in one call. */
 export function syncfs(fd: number): void {
   if (syncfs_(fd) < 0) throw sysError('syncfs');
+}
+
+/**
+ * openat2(2), close-on-exec: `path` resolved from `dirfd` under the `resolve` rules (RESOLVE.*),
+ * e.g. IN_ROOT, where every symlink and '..' stays inside dirfd as if it were the root.
+ */
+export function openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
+  // struct open_how { __u64 flags; __u64 mode; __u64 resolve; }
+  const how = Buffer.alloc(24);
+  how.writeBigUInt64LE(BigInt(flags | O_CLOEXEC), 0);
+  how.writeBigUInt64LE(BigInt(mode), 8);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  const fd = Number(syscall_(SYS_OPENAT2, 'int', dirfd, 'str', path, 'void *', how, 'size_t', how.length));
+  if (fd < 0) throw sysError('openat2', { path });
+  return fd;
 }

@@ -1,7 +1,10 @@
+import { NsError } from '../errors';
 import { libc, sysError } from './native';
+import { closeFd } from './process';
 
 const socket_ = libc.func('int socket(int domain, int type, int protocol)');
 const bind_ = libc.func('int bind(int fd, const void *addr, uint32_t len)');
+const connect_ = libc.func('int connect(int fd, const void *addr, uint32_t len)');
 const getsockname_ = libc.func('int getsockname(int fd, void *addr, _Inout_ uint32_t *len)');
 const setsockopt_ = libc.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)');
 const send_ = libc.func('long send(int fd, const void *buf, size_t len, int flags)');
@@ -53,4 +56,26 @@ export function recv(fd: number, buf: Buffer, flags = 0): number {
   const n = recv_(fd, buf, buf.length, flags);
   if (n < 0) throw sysError('recv');
   return Number(n);
+}
+
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+
+/**
+ * A stream socket connected to the unix socket at `path` (close-on-exec): how an OCI runtime
+ * reaches an engine's --console-socket. The path is at most 107 bytes (sockaddr_un.sun_path).
+ */
+export function connectUnix(path: string): number {
+  const name = Buffer.from(path);
+  if (name.length > 107 || name.includes(0)) throw new NsError({ errno: 36, syscall: 'connect', path, message: `connect ${path}: ENAMETOOLONG (a unix socket path is at most 107 bytes)` });
+  const addr = Buffer.alloc(2 + name.length + 1);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  const fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (connect_(fd, addr, addr.length) < 0) {
+    const err = sysError('connect', { path });
+    closeFd(fd);
+    throw err;
+  }
+  return fd;
 }

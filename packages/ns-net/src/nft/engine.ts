@@ -12,7 +12,8 @@
  *     chain postrouting { type nat hook postrouting priority 100; }   (per network) masquerade
  *     chain forward     { type filter hook forward priority 0; policy accept|drop; }
  *                         ct status dnat accept; jump isolate; (per network) accepts
- *     chain isolate     (per network) drops of an internal network, jumps to isolate-to
+ *     chain isolate     (per network) drops of an internal network, jumps to isolate-to,
+ *                         drops of new connections into the network from elsewhere
  *     chain isolate-to  (per network) oifname "br0" drop
  *
  * Every rule an owner (a network, a container) adds carries the owner's name as its comment.
@@ -100,6 +101,13 @@ export interface NetworkSpec {
   readonly masquerade?: boolean;
   /** Drop forwarding to the other networks of this table (default true, as docker). */
   readonly isolate?: boolean;
+  /**
+   * Let connections from elsewhere (other interfaces of the host, routed in) reach its
+   * containers' addresses without a published port (default false: only replies, DNAT'd
+   * connections and the network's own traffic are forwarded into it, as docker's FORWARD
+   * chain with its DROP policy lets through).
+   */
+  readonly ingress?: boolean;
 }
 
 /**
@@ -143,6 +151,16 @@ export function networkRules(spec: NetworkSpec): EngineRule[] {
     { chain: 'forward', matches: [outIf, { match: 'ct state', states: ['established', 'related'] }], action: { verdict: 'accept' } },
     { chain: 'forward', matches: [inIf], action: { verdict: 'accept' } },
   );
+  // The drop policy for what enters the network from elsewhere, as a rule of the network's
+  // own rather than the base chain's policy, which would also drop what the host forwards
+  // between interfaces that are not ours. In `isolate`, which the forward chain jumps to
+  // before any network's accepts, so that no other network's `iifname ... accept` can come
+  // first: reaching B from A is never an accident of rule order or routing, whatever
+  // `isolate` says. What passes: replies (established, related), DNAT'd connections (accepted
+  // before the jump), the network's own traffic.
+  if (!(spec.ingress ?? false)) {
+    rules.push({ chain: 'isolate', matches: [outIf, { ...inIf, not: true }, { match: 'ct state', states: ['invalid', 'new', 'untracked'] }], action: { verdict: 'drop' } });
+  }
   return rules;
 }
 

@@ -39,6 +39,7 @@ export const OCI_COMMAND: CommandSpec = {
       options: [
         { long: 'bundle', short: 'b', arg: 'required', metavar: '<dir>', help: 'the bundle, default .', complete: 'dir' },
         { long: 'pid-file', arg: 'required', metavar: '<file>', help: 'write the container process\'s pid there', complete: 'file' },
+        { long: 'console-socket', arg: 'required', metavar: '<path>', help: 'where to send the terminal\'s master (process.terminal)' },
         { long: 'no-pivot', help: 'MS_MOVE + chroot rather than pivot_root' },
         ...STANDARD_OPTIONS,
       ] },
@@ -50,13 +51,15 @@ export const OCI_COMMAND: CommandSpec = {
         { long: 'pid-file', arg: 'required', metavar: '<file>', help: 'write its pid there', complete: 'file' },
         { long: 'cwd', arg: 'required', metavar: '<dir>', help: 'working directory inside (default /)' },
         { long: 'env', short: 'e', arg: 'required', metavar: '<key>=<value>', help: 'a variable (repeatable)' },
-        { long: 'tty', short: 't', help: 'a terminal (not supported yet)' },
+        { long: 'tty', short: 't', help: 'a terminal: its master goes to --console-socket' },
         { long: 'console-socket', arg: 'required', metavar: '<path>', help: 'where to send the terminal\'s master' },
         ...STANDARD_OPTIONS,
       ] },
     { prog: `${PROG} ps`, usage: ['[--format table|json] <id>'], summary: 'List the container\'s processes (host pids).',
       options: [{ long: 'format', short: 'f', arg: 'required', metavar: 'table|json', help: 'json: one array of pids (default table)', complete: ['table', 'json'] },
                 ...STANDARD_OPTIONS] },
+    { prog: `${PROG} pause`, usage: ['<id>'], summary: 'Freeze every process of a running container (its cgroup\'s freezer).', options: [...STANDARD_OPTIONS] },
+    { prog: `${PROG} resume`, usage: ['<id>'], summary: 'Thaw a paused container.', options: [...STANDARD_OPTIONS] },
     { prog: `${PROG} features`, usage: [''], summary: 'Print what this runtime supports (runtime-spec features JSON).', options: [...STANDARD_OPTIONS] },
   ],
 };
@@ -178,6 +181,7 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
       const id = oneId(args, 'run');
       const code = await runtime.run(id, {
         bundle: args.last('bundle') ?? '.', ...(args.last('pid-file') !== undefined ? { pidFile: args.last('pid-file')! } : {}),
+        ...(args.last('console-socket') !== undefined ? { consoleSocket: args.last('console-socket')! } : {}),
         ...(args.has('no-pivot') ? { noPivot: true } : {}),
       });
       process.exit(code);
@@ -189,6 +193,7 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
       const file = args.last('process');
       if (file !== undefined) {
         processSpec = JSON.parse(readFileSync(file, 'utf8')) as NonNullable<ContainerSpec['process']>;
+        if (args.has('tty')) processSpec = { ...processSpec, terminal: true };
       } else {
         if (!argv.length) throw usageError('exec: a program, or --process <file>');
         // The rest (user, capabilities, env) is the container's own process's, as runc takes it.
@@ -196,6 +201,7 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
       }
       const code = await runtime.locked(id, () => runtime.exec(id, processSpec, {
         ...(args.has('detach') ? { detach: true } : {}), ...(args.last('pid-file') !== undefined ? { pidFile: args.last('pid-file')! } : {}),
+        ...(args.last('console-socket') !== undefined ? { consoleSocket: args.last('console-socket')! } : {}),
       }));
       process.exit(code);
     }),
@@ -205,6 +211,14 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
       if (format !== 'table' && format !== 'json') throw usageError(`ps: --format '${format}' is not table or json`);
       const pids = await runtime.locked(id, () => runtime.processes(id));
       process.stdout.write(format === 'json' ? `${JSON.stringify(pids)}\n` : `PID\n${pids.map((p) => `${p}\n`).join('')}`);
+    }),
+    pause: logged(async (args) => {
+      const id = oneId(args, 'pause');
+      await runtime.locked(id, () => runtime.pause(id));
+    }),
+    resume: logged(async (args) => {
+      const id = oneId(args, 'resume');
+      await runtime.locked(id, () => runtime.resume(id));
     }),
     features: logged(() => {
       process.stdout.write(`${JSON.stringify(runtime.features(), null, 2)}\n`);

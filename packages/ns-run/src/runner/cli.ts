@@ -47,13 +47,16 @@ const RUN_COMMAND: CommandSpec = {
     { long: 'entrypoint', arg: 'required', metavar: '<program>', help: 'the image\'s entrypoint replaced (\'\' clears it)' },
     STORAGE_OPTION,
     { long: 'volume', short: 'v', arg: 'required', metavar: '<src>:<dest>[:ro|rw]', help: 'bind a host path (repeatable)' },
-    { long: 'tmpfs', arg: 'required', metavar: '<dest>[:<options>]', help: 'an empty writable directory at <dest>; options size=N[k|m|g], mode=OCTAL, ro, noexec (repeatable)' },
+    { long: 'tmpfs', arg: 'required', metavar: '<dest>[:<options>]', help: 'an empty writable directory at <dest>; options size=N[k|m|g] (default 64m), mode=OCTAL, ro, noexec (repeatable)' },
+    { long: 'shm-size', arg: 'required', metavar: '<bytes>', help: 'what /dev/shm may hold (bytes, or K/M/G suffix; default 64M)' },
     { long: 'workdir', short: 'w', arg: 'required', metavar: '<dir>', help: 'working directory inside (default /)' },
     { long: 'env', short: 'e', arg: 'required', metavar: '<key>=<value>', help: 'set a variable, or <key> to pass your value (repeatable)' },
     { long: 'env-file', arg: 'required', metavar: '<file>', help: 'KEY=VALUE lines to add to the environment (repeatable)', complete: 'file' },
     { long: 'user', short: 'u', arg: 'required', metavar: '<uid>[:<gid>]', help: 'UID[:GID] or NAME[:GROUP] inside (default 0:0)' },
     { long: 'hostname', arg: 'required', metavar: '<name>', help: 'hostname inside (default: the name)' },
-    { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: `as root: ids mapped (default ${DEFAULT_USERNS_RANGE})` },
+    { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: `as root: ids mapped (default ${DEFAULT_USERNS_RANGE}; host id 0 only with --userns=host)` },
+    { long: 'userns', arg: 'required', metavar: 'host|private', help: 'as root: host: the container\'s ids are the host\'s (its root reads what host root reads); default private',
+      complete: ['host', 'private'] },
     { long: 'network', arg: 'required', metavar: 'none|host|veth|<network>', help: 'none (lo only), host, veth, or a network (bridge: the default one); default veth as root, else none',
       complete: ['none', 'host', 'veth', 'bridge'] },
     { long: 'network-alias', arg: 'required', metavar: '<name>', help: 'another name of the container on its network (repeatable)' },
@@ -154,12 +157,14 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(args.has('read-only') ? { readOnly: true } : {}),
     volumes: args.all('volume'),
     tmpfs: args.all('tmpfs'),
+    ...(value('shm-size') !== undefined ? { shmSize: value('shm-size')! } : {}),
     ...(value('workdir') !== undefined ? { workdir: value('workdir')! } : {}),
     env: args.all('env'),
     envFiles: args.all('env-file'),
     ...(value('user') !== undefined ? { user: value('user')! } : {}),
     ...(value('hostname') !== undefined ? { hostname: value('hostname')! } : {}),
     ...(value('userns-range') !== undefined ? { usernsRange: value('userns-range')! } : {}),
+    ...(value('userns') !== undefined ? { userns: value('userns')! } : {}),
     ...(network !== undefined ? { network: network as NetworkMode } : {}),
     networkAliases: args.all('network-alias'),
     ...(value('subnet') !== undefined ? { subnet: value('subnet')! } : {}),
@@ -283,7 +288,7 @@ async function exec(args: ParsedArgs): Promise<void> {
   if (!name) throw usageError('exec: which container? (ns-run exec NAME [program...])');
   const workdir = args.last('workdir');
   const user = args.last('user');
-  const plan = planExec(name, { env: args.all('env'), ...(workdir !== undefined ? { workdir } : {}), ...(user !== undefined ? { user } : {}) });
+  const plan = await planExec(name, { env: args.all('env'), ...(workdir !== undefined ? { workdir } : {}), ...(user !== undefined ? { user } : {}) });
   try {
     // The fds of the container's namespaces go with the exec: the stage closes them before the program's.
     await launch(program.length ? program : DEFAULT_PROGRAM, plan.spawn, { signals: 'program' });

@@ -6,9 +6,11 @@
 import { usageError } from 'ns-core';
 import { scanContainers, StateStore } from 'ns-container';
 import { STANDARD_OPTIONS, type CommandSpec, type OptionSpec, type ParsedArgs } from 'ns-core/cli';
-import {
-  familiarReference, formatBytes, ImageStore, loadImages, parseReference, pullImage, ProgressRenderer, type ImageSummary, type ProgressCallback,
-} from 'ns-image';
+import type * as NsImage from 'ns-image';
+import type { ImageStore, ImageSummary, ProgressCallback } from 'ns-image';
+
+/** ns-image (tar, the registry client) loads when an image is used, not with every ns-run start-up. */
+const nsImage = (): typeof NsImage => require('ns-image');
 
 export const STORAGE_OPTION: OptionSpec = {
   long: 'storage', arg: 'required', metavar: '<dir>', help: 'the image store (default $NS_RUN_STORAGE, else /var/lib/ns-run as root, ~/.local/share/ns-run)',
@@ -46,12 +48,12 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
 export function openStore(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): ImageStore {
   const root = args.last('storage') ?? (env['NS_RUN_STORAGE'] || undefined);
   if (root === '') throw usageError('--storage: the directory must not be empty');
-  return ImageStore.open(root !== undefined ? { root } : {});
+  return nsImage().ImageStore.open(root !== undefined ? { root } : {});
 }
 
 /** docker's progress: lines rewritten in place on a terminal, one per finished layer otherwise. */
 function progressTo(stream: NodeJS.WriteStream, quiet: boolean): { onProgress: ProgressCallback; finish(): void } {
-  const renderer = new ProgressRenderer({ tty: stream.isTTY === true, quiet });
+  const renderer = new (nsImage().ProgressRenderer)({ tty: stream.isTTY === true, quiet });
   return {
     onProgress: (event) => {
       const text = renderer.update(event);
@@ -75,7 +77,7 @@ export async function load(args: ParsedArgs): Promise<void> {
   if (input === undefined) throw usageError('load: which archive? (-i FILE|DIR)');
   const quiet = args.has('quiet');
   const progress = progressTo(process.stderr, quiet);
-  const loaded = await loadImages(openStore(args), input, { onProgress: progress.onProgress });
+  const loaded = await nsImage().loadImages(openStore(args), input, { onProgress: progress.onProgress });
   progress.finish();
   for (const image of loaded) {
     for (const ref of image.references) process.stdout.write(`Loaded image: ${ref}\n`);
@@ -87,7 +89,7 @@ export async function pull(args: ParsedArgs): Promise<void> {
   const [text] = onlyOperands(args, 'pull', 1, 'one image reference');
   const quiet = args.has('quiet');
   const progress = progressTo(process.stdout, quiet);
-  const pulled = await pullImage(openStore(args), text!, { onProgress: progress.onProgress });
+  const pulled = await nsImage().pullImage(openStore(args), text!, { onProgress: progress.onProgress });
   progress.finish();
   if (!quiet) process.stdout.write(`Digest: ${pulled.digest}\n`);
   process.stdout.write(`${pulled.reference}\n`);
@@ -113,8 +115,8 @@ function rows(images: readonly ImageSummary[]): ImageRow[] {
     const digest = image.repoDigests[0]?.split('@')[1] ?? '<none>';
     if (!image.repoTags.length) return [{ repository: '<none>', tag: '<none>', digest, image }];
     return image.repoTags.map((t) => {
-      const ref = parseReference(t);
-      const familiar = familiarReference({ domain: ref.domain, path: ref.path });
+      const ref = nsImage().parseReference(t);
+      const familiar = nsImage().familiarReference({ domain: ref.domain, path: ref.path });
       return { repository: familiar, tag: ref.tag ?? '<none>', digest, image };
     });
   });
@@ -135,13 +137,13 @@ export function images(args: ParsedArgs): void {
     for (const r of list) {
       process.stdout.write(`${JSON.stringify({
         ID: r.image.id, Repository: r.repository, Tag: r.tag, Digest: r.digest, CreatedAt: r.image.created ?? null,
-        CreatedSince: since(r.image.created), Size: formatBytes(r.image.size), VirtualSize: r.image.size,
+        CreatedSince: since(r.image.created), Size: nsImage().formatBytes(r.image.size), VirtualSize: r.image.size,
       })}\n`);
     }
     return;
   }
   const table = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
-                 ...list.map((r) => [r.repository, r.tag, shortId(r.image.id), since(r.image.created), formatBytes(r.image.size)])];
+                 ...list.map((r) => [r.repository, r.tag, shortId(r.image.id), since(r.image.created), nsImage().formatBytes(r.image.size)])];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table) process.stdout.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd()}\n`);
 }

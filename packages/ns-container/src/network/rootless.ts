@@ -1,0 +1,171 @@
+/**
+ * Rootless networks live in one network namespace per user, as podman's rootless netns: made
+ * on first use, owned by a user namespace of the user's (their /etc/subuid block mapped as a
+ * rootless container's), held by a small holder process (a `sleep infinity` in a session of
+ * its own, no Node), recorded as pid + pidfd inode in the user's state directory and made
+ * again when that process is gone. Bridges, their addresses and nf_tables rules are made
+ * inside it, where the user's namespace gives the capabilities.
+ *
+ * An ordinary user's process cannot open a netlink socket with CAP_NET_ADMIN there from
+ * outside (rtnetlink checks the opener's capabilities in the namespace's owner), nor setns(2)
+ * a multi-threaded Node into a user namespace: the work inside is done by inside.js, run by
+ * the exec stage after joining the holder's user and network namespaces (ambient capabilities
+ * kept), one Node start per change.
+ *
+ *   const holder = rootlessNetns();              // made or found; pidfd to join
+ *   await ensureNetworkInside(holder, config);   // bridge, gateway, rules in there
+ *   const att = await attachInside(holder, veth);// a container netns with its veth on the bridge
+ *   spawn(argv, { join: [{ pidfd: att.pidfd, kinds: ['user', 'net'] }], ... })
+ *   att.release();                               // the helper goes; the netns lives with the container
+ *
+ * Not built yet: egress through pasta from this namespace, and ns-run's runner using it
+ * (rootless `--network NAME`): see the report.
+ */
+import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { NsError, spawn, sys, type NsChild } from 'ns-core';
+import type { VethOptions } from 'ns-net';
+import { planIdentity } from '../runner/identity';
+import { defaultStateRoot, isAlive, privateDir, processRef, type ProcessRef } from '../runner/state';
+import { helperInside, outputOf } from './inside';
+import { replaceFile, withLock, type NetworkConfig, type NetworkDirs } from './store';
+
+export interface RootlessNetns {
+  readonly holder: ProcessRef;
+  /** A pidfd of the holder, to join its user and network namespaces; close() closes it. */
+  readonly pidfd: number;
+  /** Whether this call made it. */
+  readonly made: boolean;
+  close(): void;
+}
+
+/** Where a user's networks are: definitions and runtime state, in their state directory. */
+export function rootlessNetworkDirs(stateRoot = defaultStateRoot()): NetworkDirs {
+  return { config: posix.join(stateRoot, 'network-defs'), run: posix.join(stateRoot, 'networks') };
+}
+
+/** The holder's record in the user's state directory. */
+export function holderFile(stateRoot = defaultStateRoot()): string {
+  return posix.join(stateRoot, 'netns.json');
+}
+
+function readHolder(file: string): ProcessRef | undefined {
+  try {
+    const ref = JSON.parse(readFileSync(file, 'utf8')) as ProcessRef;
+    return typeof ref.pid === 'number' && typeof ref.inode === 'number' ? ref : undefined;
+  } catch (e) {
+    // None yet, or a torn write of a killed creator: made again.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || e instanceof SyntaxError) return undefined;
+    throw NsError.from(e, { syscall: 'open', path: file });
+  }
+}
+
+/**
+ * The user's rootless network namespace: the live holder's, or a new one (under the state
+ * directory's lock, so concurrent runs make one).
+ */
+export async function rootlessNetns(stateRoot = defaultStateRoot()): Promise<RootlessNetns> {
+  privateDir(stateRoot);
+  const file = holderFile(stateRoot);
+  const found = withLock(posix.join(stateRoot, 'netns.lock'), () => {
+    const ref = readHolder(file);
+    return ref && isAlive(ref) ? ref : undefined;
+  });
+  if (found) return opened(found, false);
+  // Made outside the lock's callback (spawn is async), then recorded under it: a concurrent
+  // maker that recorded first wins, and ours goes.
+  const child = await spawnHolder();
+  const mine = processRef(child.pid);
+  const winner = withLock(posix.join(stateRoot, 'netns.lock'), () => {
+    const ref = readHolder(file);
+    if (ref && isAlive(ref)) return ref;
+    replaceFile(file, `${JSON.stringify(mine)}\n`, 0o600);
+    return mine;
+  });
+  if (winner !== mine) {
+    child.kill('SIGKILL');
+    await child.exited;
+    return opened(winner, false);
+  }
+  child.unref();
+  return opened(mine, true);
+}
+
+function opened(holder: ProcessRef, made: boolean): RootlessNetns {
+  const pidfd = sys.pidfdOpen(holder.pid);
+  // Opened, then checked: a pid reused in between is not joined.
+  if (!isAlive(holder)) {
+    sys.closeFd(pidfd);
+    throw new NsError({ errno: 3, code: 'ESRCH', message: 'the rootless network namespace\'s holder ended while it was opened; run again' });
+  }
+  return { holder, pidfd, made, close: () => sys.closeFd(pidfd) };
+}
+
+/**
+ * The holder: new user (the rootless container's maps) and network namespaces, lo up, in a
+ * session of its own, not killed with us.
+ */
+async function spawnHolder(): Promise<NsChild> {
+  const identity = planIdentity({}, { passwd: '', group: '' });
+  return spawn(['/bin/sleep', 'infinity'], {
+    steps: [identity.userStep, { name: 'rootless netns', create: ['net'], child: [
+      { op: 'link-up', name: 'lo', phase: 'namespaces', step: 'rootless netns' },
+      { op: 'setsid', phase: 'final', step: 'rootless netns' }] }],
+    stdio: 'ignore', cwd: '/',
+  });
+}
+
+/** Makes the network's bridge, gateway and rules exist inside the rootless namespace. */
+export async function ensureNetworkInside(netns: Pick<RootlessNetns, 'pidfd'>, config: NetworkConfig): Promise<void> {
+  await outputOf(await helperInside(netns.pidfd, ['network', JSON.stringify(config)]), 'rootless network');
+}
+
+/** Deletes the network's rules and bridge inside the rootless namespace. */
+export async function removeNetworkInside(netns: Pick<RootlessNetns, 'pidfd'>, config: NetworkConfig): Promise<void> {
+  await outputOf(await helperInside(netns.pidfd, ['network-rm', JSON.stringify(config)]), 'rootless network rm');
+}
+
+export interface RootlessAttachment {
+  /** A pidfd of the helper whose user and network namespaces the container joins. */
+  readonly pidfd: number;
+  /** Lets the helper go (after the container joined: the namespace lives with it). */
+  release(): Promise<void>;
+}
+
+/**
+ * A container network namespace made inside the rootless one: a veth whose host end is a
+ * port of the network's bridge there, its peer `eth0` addressed and routed. The helper that
+ * made it waits in it until released.
+ */
+export async function attachInside(netns: Pick<RootlessNetns, 'pidfd'>, veth: VethOptions): Promise<RootlessAttachment> {
+  const helper = await helperInside(netns.pidfd, ['attach', JSON.stringify(veth)], { stdin: true });
+  const ready = await firstLine(helper);
+  if (ready !== 'ready') {
+    await outputOf(helper, 'rootless attach');
+    throw new NsError({ errno: 5, code: 'EIO', message: `rootless attach: the helper said '${ready}'` });
+  }
+  const pidfd = sys.pidfdOpen(helper.pid);
+  return {
+    pidfd,
+    release: async () => {
+      sys.closeFd(pidfd);
+      helper.stdin!.end();
+      await helper.exited;
+    },
+  };
+}
+
+function firstLine(child: NsChild): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    const onData = (d: Buffer) => {
+      data += d.toString();
+      if (data.includes('\n')) {
+        child.stdout!.off('data', onData);
+        resolve(data.split('\n')[0]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stdout!.once('end', () => resolve(data));
+  });
+}
