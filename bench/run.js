@@ -556,7 +556,7 @@ async function heldContainerSection() {
   for (let i = 0; i < (quick ? 3 : 9); i++) {
     const child = spawn(bin('ns-run'), ['--network', 'none', '--rootfs', rootfs, '--', 'sleep', '60'], { stdio: 'ignore' });
     try {
-      // Janitor and relays start on the way; measured once the tree has stopped changing.
+      // ns-run becomes its supervisor on the way; measured once the tree has stopped changing.
       await settle(() => treeRssKib(child.pid, 'sleep'));
       await new Promise((r) => setTimeout(r, 300));
       foreground.push(treeRssKib(child.pid, 'sleep'));
@@ -574,7 +574,7 @@ async function heldContainerSection() {
       spawnSync(bin('ns-run'), ['rm', '-f', name]);
     }
   }
-  record('held_rss_container_kib', median(foreground), 4096, `${median(foreground)} KiB kept by a foreground ns-run (Node stays), sleep excluded`);
+  record('held_rss_container_kib', median(foreground), 4096, `${median(foreground)} KiB kept by a foreground ns-run (its C supervisor, relay and init: no Node stays), sleep excluded`);
   record('held_rss_detached_kib', median(detached), 4096, `${median(detached)} KiB kept by ns-run -d's supervisor tree, sleep excluded`);
 }
 

@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { alive, busyboxRootfs, cli, LAUNCHER, ok, removeTree, stateDir, uniqueName, until } from './helpers';
 
@@ -17,6 +18,18 @@ before(() => {
 });
 
 after(() => removeTree(rootfs));
+
+/** What 127.0.0.1:port sends before it closes ('' if refused). */
+function fetchLocal(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    const sock = connect(port, '127.0.0.1');
+    sock.on('data', (d: Buffer) => { data += d.toString(); });
+    sock.on('error', () => resolve(data));
+    sock.on('close', () => resolve(data));
+    sock.end();
+  });
+}
 
 /** `sh -c 'ns-run ARGS'`: the launching shell ends before the test looks. */
 function fromShell(args: readonly string[], rootless = false): string {
@@ -98,6 +111,42 @@ describe('ns-run -d: detached containers', () => {
     ok(cli(['rm', name]));
     expect(cgroupDirs(name)).to.deep.equal([]);
   });
+
+  for (const rootless of [false, true]) {
+    it(`-dit: a pty of its own while detached, what it writes there in its log; wait gives its status${rootless ? ' (as nobody)' : ''}`, async () => {
+      const name = uniqueName(`dit${rootless ? 'r' : ''}`);
+      fromShell(['run', '-dit', '--name', name, '--rootfs', rootfs, '--', 'sh', '-c', 'tty; [ -t 0 ] && [ -t 1 ] && echo both-terminals; exit 4'], rootless);
+      expect(ok(cli(['wait', name], { rootless }))).to.equal('4\n');
+      // The terminal's line discipline turns \n into \r\n, as docker logs shows a -t container's.
+      expect(ok(cli(['logs', name], { rootless }))).to.match(/^\/dev\/pts\/\d+\r\nboth-terminals\r\n$/);
+      expect(ok(cli(['rm', name], { rootless }))).to.equal(`${name}\n`);
+      expect(existsSync(join(stateDir(rootless), 'containers', `${name}.json`))).to.equal(false);
+    });
+  }
+
+  for (const rootless of [false, true]) {
+    it(`-d -p: the published port answers after the launching shell is gone; rm -f stops its forwarder${rootless ? ' (as nobody)' : ''}`, async () => {
+      const name = uniqueName(`dp${rootless ? 'r' : ''}`);
+      const port = 24000 + (process.pid % 20000) + (rootless ? 1 : 0);
+      fromShell(['run', '-d', '--name', name, '--rootfs', rootfs, '--network', 'none', '-p', `${port}:8080`, '--', 'sh', '-c',
+        'while :; do echo hello | nc -l -p 8080; done'], rootless);
+      let forwarder: { pid: number } | undefined;
+      try {
+        let reply = '';
+        await until('the port to answer', async () => (reply = await fetchLocal(port)) !== '');
+        expect(reply).to.equal('hello\n');
+        // Again (nc listens anew after each connection): the forwarder serves more than one.
+        await until('the port to answer again', async () => (await fetchLocal(port)) === 'hello\n');
+        forwarder = (JSON.parse(readFileSync(join(stateDir(rootless), 'containers', `${name}.json`), 'utf8')) as { forwarder?: { pid: number } }).forwarder;
+        expect(forwarder, 'the forwarder is recorded').to.not.equal(undefined);
+        expect(alive(forwarder!.pid)).to.equal(true);
+      } finally {
+        expect(ok(cli(['rm', '-f', name], { rootless }))).to.equal(`${name}\n`);
+      }
+      await until('the forwarder to stop', () => !alive(forwarder!.pid));
+      expect(await fetchLocal(port)).to.equal('');
+    });
+  }
 
   it('rootless: the same, as nobody', async () => {
     const name = uniqueName('rl');

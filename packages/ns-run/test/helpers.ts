@@ -225,7 +225,8 @@ export interface Snapshot {
   readonly links: string[];
 }
 
-function cgroupDirs(tag: string): string[] {
+/** cgroup directories whose name includes `tag`, in every hierarchy mounted. */
+export function cgroupDirs(tag: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
     let entries;
@@ -260,8 +261,8 @@ function files(dir: string): string[] {
 /**
  * Mounts at or below `paths` (where a leaked container mount would show: its rootfs, the
  * staging directories) and every proc/sysfs/devpts/tmpfs mount made by a user namespace of
- * ours (uid= of a mapped id in its options); cgroups named with `tag`; this user's state, subnet
- * and id range lease files; links of `netns` (if given).
+ * ours (uid= of a mapped id in its options); cgroups named with `tag`; this user's state files
+ * of container `tag` (all with 'never'), subnet and id range lease files; links of `netns` (if given).
  */
 export function snapshot(tag: string, paths: readonly string[], rootless = false, netns?: Netns): Snapshot {
   // Other tests on this machine mount their own scratch directories under /tmp: only what
@@ -273,8 +274,11 @@ export function snapshot(tag: string, paths: readonly string[], rootless = false
       /(^|,)uid=(\d{10}|65534)(,|$)/.test(superOptions); // a range of root's containers (from 1000000000), or nobody
   }).map((f) => `${f[4]} ${f[f.indexOf('-') + 1]}`).sort();
   const dir = stateDir(rootless);
+  // Other tests' containers come and go in the same state directory: a named container's own
+  // files are those with its name ('never': a test that expects none at all looks at every one).
+  const containers = files(join(dir, 'containers')).filter((f) => tag === 'never' || f.includes(`/${tag}.`));
   return { mounts, cgroups: cgroupDirs(tag),
-           stateFiles: [...files(join(dir, 'containers')), ...files(join(dir, 'subnets')), ...files(join(dir, 'idranges')).filter((f) => !f.endsWith('/.lock'))],
+           stateFiles: [...containers, ...files(join(dir, 'subnets')), ...files(join(dir, 'idranges')).filter((f) => !f.endsWith('/.lock'))],
            links: netns ? netns.links() : [] };
 }
 

@@ -108,6 +108,21 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
     expect(fetchFrom(net, 'http://www-alias/').stdout).to.equal('hello from the server\n');
   });
 
+  it('-d on a network: answers by name after its CLI exited, its lease held by its supervisor; rm -f gives the lease back', async () => {
+    const net = network('detached');
+    const server = uniqueName('dsrv');
+    ok(cli(['run', '-d', '--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '--', 'sh', '-c', HTTPD], { netns }));
+    try {
+      expect(fetchFrom(net, `http://${server}/`).stdout).to.equal('hello from the server\n');
+      const [lease] = leases(net) as unknown as { container: string; owner: { pid: number } }[];
+      expect(lease!.container).to.equal(server);
+      expect(readFileSync(`/proc/${lease!.owner.pid}/comm`, 'utf8').trim()).to.equal('ns-supervise');
+    } finally {
+      ok(cli(['rm', '-f', server], { netns }));
+    }
+    expect(leases(net)).to.deep.equal([]);
+  });
+
   it('keeps every member\'s /etc/hosts current: a running container sees one that joins later', async () => {
     const net = network('hosts');
     const first = uniqueName('first');

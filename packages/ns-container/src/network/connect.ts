@@ -38,7 +38,7 @@ export function connectContainer(network: string, container: string, options: { 
   try {
     // Opened, then checked: a pid reused between reading the state and opening is not entered.
     if (!isAlive(state.init)) throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${container} is not running` });
-    const attachment = prepareNetwork({ network, container, aliases: options.aliases ?? [], owner: state.runner, ...(options.dirs ? { dirs: options.dirs } : {}) });
+    const attachment = prepareNetwork({ network, container, aliases: options.aliases ?? [], owner: state.supervisor ?? state.runner, ...(options.dirs ? { dirs: options.dirs } : {}) });
     const v = attachment.veth;
     try {
       RtnlHandle.at(netns).use((inside) => RtnlHandle.current().use((host) => {

@@ -167,8 +167,34 @@ export function bindTargets(rootfs: string, dests: readonly string[] = ['/etc/ho
   }
 }
 
+/**
+ * A lease passes to another process (a detached container's supervisor, known only once the
+ * container runs): it stays live as long as that one does.
+ */
+export function handOverLease(attachment: Pick<Attachment, 'network' | 'lease' | 'dirs'>, owner: ProcessRef): void {
+  const { container, address } = attachment.lease;
+  new NetworkStore(attachment.dirs).withLeases(attachment.network, (leases) => ({
+    leases: leases.map((l) => (l.container === container && l.address === address ? { ...l, owner } : l)), result: undefined,
+  }));
+}
+
+/**
+ * releaseNetwork by the network's name, for a process that has only the container's state
+ * (a supervisor's on-exit command, a dead runner's reclaim). A network removed meanwhile holds nothing.
+ */
+export function releaseLease(network: string, lease: Pick<Lease, 'container' | 'address'>, dirs: NetworkDirs = defaultNetworkDirs()): void {
+  let config: NetworkConfig;
+  try {
+    config = new NetworkStore(dirs).get(network);
+  } catch (e) {
+    if ((e as NsError).code === 'ENOENT') return;
+    throw e;
+  }
+  releaseNetwork({ network: config, lease, dirs });
+}
+
 /** Gives the lease back and takes the names out of the hosts file. Idempotent. */
-export function releaseNetwork(attachment: Pick<Attachment, 'network' | 'lease' | 'dirs'>): void {
+export function releaseNetwork(attachment: Pick<Attachment, 'network' | 'dirs'> & { readonly lease: Pick<Lease, 'container' | 'address'> }): void {
   const store = new NetworkStore(attachment.dirs);
   const { container, address } = attachment.lease;
   try {

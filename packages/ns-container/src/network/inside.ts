@@ -22,12 +22,19 @@ import { preparedNet, RtnlHandle, type VethOptions } from 'ns-net';
 import type { NetworkConfig } from './store';
 import { spliceSockets, PROXY_LIMITS, type ProxyLimits } from './publish';
 
-/** Joins the container's user and network namespaces and keeps the capabilities it has there. */
-async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}, stdin = false): Promise<NsChild> {
+/**
+ * Joins the container's user and network namespaces and keeps the capabilities it has there.
+ * Detached, it outlives us in a session of its own (a detached container's ports), with no
+ * stdio of ours, and is stopped by whoever ends the container.
+ */
+async function spawnInside(pidfd: number, args: readonly string[], fds: Readonly<Record<number, number>> = {}, stdin = false,
+                           detach = false): Promise<NsChild> {
   return spawn([process.execPath, __filename, ...args], {
     join: [{ pidfd, kinds: ['user', 'net'] }],
-    steps: [{ name: 'inside helper', child: [{ op: 'ambient-all', phase: 'identity', step: 'inside helper' }] }],
-    stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], fds, killWithParent: 'SIGKILL',
+    steps: [{ name: 'inside helper', child: [{ op: 'ambient-all', phase: 'identity', step: 'inside helper' },
+      ...(detach ? [{ op: 'setsid' as const, phase: 'final' as const, step: 'inside helper' }] : [])] }],
+    ...(detach ? { stdio: ['ignore', 'ignore', 'ignore'] as const, fds }
+      : { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] as const, fds, killWithParent: 'SIGKILL' as const }),
   });
 }
 
@@ -81,11 +88,17 @@ export function forwardArgs(ports: readonly number[], limits: ProxyLimits = PROX
   return ['forward', String(limits.maxConnections), String(limits.idleMs), ...ports.map(String)];
 }
 
-/** Forwards each listening socket (its fd) to a port on the container's loopback. */
-export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[], limits: ProxyLimits = PROXY_LIMITS): Promise<NsChild> {
+/** Forwards each listening socket (its fd) to a port on the container's loopback; `detach`: see spawnInside. */
+export async function forwardInside(pidfd: number, listeners: readonly { fd: number; containerPort: number }[], limits: ProxyLimits = PROXY_LIMITS,
+                                    options: { detach?: boolean } = {}): Promise<NsChild> {
   const fds = Object.fromEntries(listeners.map((l, i) => [3 + i, l.fd]));
-  const child = await spawnInside(pidfd, forwardArgs(listeners.map((l) => l.containerPort), limits), fds);
-  child.stderr!.resume();
+  const child = await spawnInside(pidfd, forwardArgs(listeners.map((l) => l.containerPort), limits), fds, false, options.detach ?? false);
+  if (options.detach) {
+    child.unref();
+  } else {
+    child.stdout!.resume();
+    child.stderr!.resume();
+  }
   return child;
 }
 

@@ -3,16 +3,15 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
-import { removeDeadContainerCgroups } from './cgroup';
 import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompFilter } from './options';
 import type * as NsImage from 'ns-image';
-import { isAlive, removeFile, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './state';
+import { isAlive, removeFile, signalRef, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './state';
 
 export interface ContainerInfo extends ContainerState {
   /** Seconds since the container was created. */
@@ -65,15 +64,102 @@ export function reclaimDead(store: StateStore): string[] {
   const reclaimed: string[] = [];
   for (const s of store.scan().states) {
     if (!s.autoRemove || liveStatus(s) !== 'dead') continue;
-    if (s.image) imageStore(s.image.store).removeContainerRoot(s.name);
-    const lease = subnetLeaseOf(store, s);
-    if (lease !== undefined) removeFile(lease);
-    // A runner killed together with its janitor left its cgroups too (issue 18 #7).
-    removeDeadContainerCgroups(s.name, s.cgroups);
+    reclaimLeftovers(store, s);
     store.remove(s.name);
     reclaimed.push(s.name);
   }
   return reclaimed;
+}
+
+/**
+ * What a dead container's runner made and never removed: its cgroups (what is left in them
+ * killed first), its veth host ends, its subnet lease, its image root. Each is looked for,
+ * and one already gone is what we wanted.
+ */
+function reclaimLeftovers(store: StateStore, s: ContainerState): void {
+  const r = s.reclaim ?? {};
+  if (s.forwarder) signalRef(s.forwarder, constants.signals.SIGKILL);
+  removeCgroupDirs(Array.isArray(r.cgroups) ? r.cgroups : []);
+  for (const link of Array.isArray(r.links) ? r.links : []) removeLink(link);
+  for (const lease of [...Array.isArray(r.leases) ? r.leases : [], subnetLeaseOf(store, s)]) if (lease !== undefined) removeFile(lease);
+  // ns-image and the network module load only here, for a dead container that had them: not with every start-up.
+  if (s.image) imageStore(s.image.store).removeContainerRoot(s.name);
+  if (s.attachment || (s.ports.length && process.geteuid!() === 0)) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const network = require('../network') as typeof import('../network');
+    if (s.attachment) network.releaseLease(s.attachment.network, { container: s.name, address: s.attachment.address });
+    // Its published ports' DNAT rules (their holder, its runner, is gone).
+    if (s.ports.length && process.geteuid!() === 0) network.reclaimStalePublished();
+  }
+}
+
+/**
+ * Kills what is left in the cgroups and removes them, deepest first. A process the kernel is
+ * still tearing down holds its cgroup a moment after it left cgroup.procs (EBUSY): retried
+ * for a while, synchronously (readers of the state call this).
+ */
+function removeCgroupDirs(dirs: readonly string[]): void {
+  const present = dirs.filter((d) => existsSync(d));
+  for (let attempt = 0; attempt < CGROUP_ATTEMPTS; attempt++) {
+    const pids = present.flatMap(cgroupProcs);
+    if (!pids.length) break;
+    for (const d of present) if (existsSync(`${d}/cgroup.kill`)) writeFileSync(`${d}/cgroup.kill`, '1');
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch (e) {
+        // Exited between listing and killing: that is what we wanted.
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+      }
+    }
+    pause(CGROUP_RETRY_MS);
+  }
+  for (const dir of [...present].sort((a, b) => b.length - a.length)) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmdirSync(dir);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || attempt >= CGROUP_ATTEMPTS) throw NsError.from(e, { syscall: 'rmdir', path: dir });
+        pause(CGROUP_RETRY_MS);
+      }
+    }
+  }
+}
+
+const CGROUP_ATTEMPTS = 300;
+const CGROUP_RETRY_MS = 10;
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function cgroupProcs(dir: string): number[] {
+  try {
+    return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch (e) {
+    // Removed meanwhile.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** Deletes a host veth end if it is still there (its namespace's teardown usually took it). */
+function removeLink(name: string): void {
+  if (!existsSync(`/sys/class/net/${name}`)) return;
+  // Loaded here: only a runner that died with a veth needs netlink (and koffi) at all.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { RtnlHandle } = require('ns-net') as typeof import('ns-net');
+  RtnlHandle.current().use((rtnl) => {
+    try {
+      rtnl.linkDel(name);
+    } catch (e) {
+      // Gone with the container's network namespace meanwhile.
+      if ((e as { code?: string }).code !== 'ENODEV') throw e;
+    }
+  });
 }
 
 /** --network veth: the lease file of the container's /30 (p2p.ts names it by the /30's network address). */
@@ -147,11 +233,8 @@ export async function removeContainer(nameOrId: string, options: { force?: boole
   await ended(store, state);
   const left = stateOf(store, state.name);
   if (left && left.runner.inode === state.runner.inode) {
-    if (left.image && !isAlive(left.runner)) {
-      // The runner died before removing the container's upper directory.
-      // ns-image loads only here, where an image container's runner died: not with every start-up.
-      imageStore(left.image.store).removeContainerRoot(left.name);
-    }
+    // Its runner or supervisor died before its cleanup (an exited one's ran: what it named may be another's now).
+    if (liveStatus(left) === 'dead') reclaimLeftovers(store, left);
     store.remove(left.name);
   }
   return state.name;

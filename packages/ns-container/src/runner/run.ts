@@ -4,7 +4,8 @@
  * privileges, composed from the per-kind packages. Rootless when the caller is not root.
  *
  * Life of a container: plan (pure but for reading the rootfs and /etc) -> state file claimed
- * (the name) -> janitor told what will exist -> subnet leased -> ports listened on -> spawn
+ * (the name) -> each host object recorded in it before it is made (what the next ns-run call
+ * reclaims should this process die) -> subnet leased -> ports listened on -> spawn
  * (every namespace and mount made by the exec stage, maps/veth/cgroup by the parent while the
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
@@ -13,13 +14,13 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
-  execInPlace, Namespace, NsError, usageError, RELAYED_SIGNALS, spawn, sys, type ExitStatus, type NsChild, type Step, type SuperviseOptions } from 'ns-core';
+  execInPlace, Namespace, NsError, RELAYED_SIGNALS, spawn, type ExitStatus, type NsChild, type Step, type SuperviseCleanup, type SuperviseOptions } from 'ns-core';
 import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, LeftoversError, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
-import { Janitor } from './janitor';
 import {
-  addPublished, attachRootless, bindTargets, enableLocalnet, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork, releaseSubnet, removePublished,
+  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork,
+  PROXY_LIMITS, releaseSubnet, removePublished,
   type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
@@ -27,7 +28,7 @@ import { checkProgramInRoot } from './program';
 import { assembleFilesystem, parseTmpfs } from './rootfs';
 import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
-import { leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
+import { leaseChosenRange, leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
 import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
@@ -61,35 +62,29 @@ export interface Container {
 export async function runContainer(argv: readonly string[], options: ContainerOptions = {}): Promise<Container> {
   let plan = planContainer(argv, options);
   const rootless = plan.identity.mode !== 'range';
-  if (rootless && liveContainers > 0) {
-    throw new NsError({ errno: 16, code: 'EBUSY', message: 'a rootless runner runs one container at a time: the running one\'s init shares ' +
-      'this process\'s memory, which stays undumpable while it lives, and the next container\'s setup needs to reach its own child through it' });
-  }
   const store = new StateStore(options.stateDir).prepare();
   reclaimDead(store);
   const undo: (() => void | Promise<void>)[] = [];
-  // In place, this process becomes the supervisor, which removes what the container has: no
-  // janitor (a Node process that would outlive the exec). A failure before the exec is undone here.
-  // A named network's lease is released by TypeScript (releaseNetwork): not yet for a
-  // supervisor, which runs no TypeScript but its on-exit command.
-  if (options.detach && isNetworkName(plan.network)) {
-    throw usageError(`--network ${plan.network}: not yet with --detach (use the default network, none or host)`);
-  }
-  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !cgroupNeeded(plan.limits) && !options.detach && !isNetworkName(plan.network);
-  const janitor = inPlace ? NO_JANITOR : Janitor.start();
-  undo.push(() => janitor.done());
+  // In place, this process becomes the supervisor, which removes what the container has (a
+  // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach;
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
-  let counted = false;
   try {
     const id = randomBytes(32).toString('hex');
     // The container's own ids (root's containers): leased before anything is made with them.
     let idRange: IdRangeLease | undefined;
+    const owner = { name: plan.name, id, runner: processRef(process.pid) };
     if (plan.identity.autoRange) {
-      const lease = idRange = leaseIdRange(store, { name: plan.name, id, runner: processRef(process.pid) });
+      idRange = leaseIdRange(store, owner);
+      plan = withIdRange(plan, idRange.outer);
+    } else if (plan.identity.mode === 'range' && plan.identity.usernsMode !== 'host') {
+      // A range of the user's choosing is leased too: no container shares its ids, before or after.
+      idRange = leaseChosenRange(store, owner, plan.identity.uidMap[0]!.outer, plan.identity.uidMap[0]!.count);
+    }
+    if (idRange) {
+      const lease = idRange;
       undo.unshift(() => releaseIdRange(lease));
-      janitor.track({ type: 'file', path: lease.file });
-      plan = withIdRange(plan, lease.outer);
     }
     const leases = [...(idRange ? [idRange.file] : [])];
     const initial: ContainerState = {
@@ -102,16 +97,24 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     };
     let latest = initial;
     claimName(store, initial);
-    // Told only once the file is ours: a janitor told earlier could remove another's.
-    janitor.track({ type: 'file', path: stateFile });
     undo.unshift(() => store.release(plan.name, initial.runner));
+    // Recorded in the state before it exists (reclaimDead removes it if we die): only once the
+    // file is ours, so that nothing of another container's is ever named there.
+    const willMake = (more: NonNullable<ContainerState['reclaim']>) => {
+      const r = latest.reclaim ?? {};
+      store.update(latest = { ...latest, reclaim: {
+        leases: [...r.leases ?? [], ...more.leases ?? []], links: [...r.links ?? [], ...more.links ?? []], cgroups: [...r.cgroups ?? [], ...more.cgroups ?? []],
+      } });
+    };
+    // (The id range was leased before the name: its own owner check reclaims it should we die in between.)
+    if (idRange) willMake({ leases: [idRange.file] });
 
     let subnet: (Subnet & { lease: string }) | undefined;
     if (plan.network === 'veth') {
-      subnet = leaseSubnet(store.subnetsDir, plan.subnet, (file) => janitor.track({ type: 'file', path: file }));
+      subnet = leaseSubnet(store.subnetsDir, plan.subnet, (file) => willMake({ leases: [file] }));
       const lease = subnet.lease;
       undo.unshift(() => releaseSubnet(lease));
-      janitor.track({ type: 'link', name: subnet.hostInterface });
+      willMake({ links: [subnet.hostInterface] });
     }
     let attachment: Attachment | undefined;
     let rootlessNet: RootlessAttachment | undefined;
@@ -120,7 +123,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases, ...(rootless ? { madeElsewhere: true } : {}) });
       const held = attachment;
       undo.unshift(() => releaseNetwork(held));
-      if (!rootless) janitor.track({ type: 'link', name: held.lease.hostInterface });
+      // Rootless, the veth is made in the user's rootless network namespace and goes with it.
+      if (!rootless) willMake({ links: [held.lease.hostInterface] });
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
       if (rootless) {
         // The user's rootless network namespace (network/rootless.ts): the container joins
@@ -130,10 +134,15 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       }
     }
     // As root with an address to send to, ports are published by DNAT (network/dnat.ts) and
-    // the proxy only holds the host ports (it never dials); otherwise it carries the bytes.
+    // the proxy only holds the host ports (it never dials); otherwise it carries the bytes. A
+    // forwarder inside the container's namespaces serves them instead (see forwarderStep)
+    // when this process cannot join those itself (rootless) or will not stay (detached: the
+    // rules and the held ports are this process's).
     const proxy = await PortProxy.listen(plan.publish);
+    const forwarded = plan.publish.length > 0 && plan.network !== 'host' && (rootless || (options.detach ?? false));
+    const forwarder: { child?: NsChild } = {};
     undo.unshift(() => proxy.close(PROXY_DRAIN_MS));
-    const dnat = !rootless && plan.publish.length && (subnet || attachment)
+    const dnat = !rootless && !forwarded && plan.publish.length && (subnet || attachment)
       ? { container: plan.name, holder: initial.runner, ports: plan.publish,
           ...(subnet ? { address: subnet.peer, ifname: subnet.hostInterface } : { address: attachment!.lease.address, ifname: attachment!.network.bridge }) }
       : undefined;
@@ -170,19 +179,17 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     if (cgroupNeeded(plan.limits)) {
       const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
       cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
-      janitor.track({ type: 'cgroup', dirs: cgroup.all });
+      willMake({ cgroups: cgroup.all });
     }
     const planned = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : rootlessNet ? undefined : attachment?.veth, cgroup);
-    const steps = rootlessNet ? joiningSteps(plan, planned).map(relaysDieWithParent) : planned;
+    const steps = [...(rootlessNet ? joiningSteps(plan, planned).map(relaysDieWithParent) : planned),
+      ...(forwarded ? [forwarderStep(proxy, undo, forwarder, options.detach ?? false)] : [])];
     const addresses = {
       ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) await execContainer(plan, steps, env, store, { ...initial, ...addresses, env }, [...leases, ...(subnet ? [subnet.lease] : [])], options);
-    // From the child's first op on, it shares our memory (and makes it undumpable).
-    if (liveContainers++ === 0) dumpableBefore = sys.prctl(PR_GET_DUMPABLE);
-    counted = true;
+    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, { leases: [...leases, ...(subnet ? [subnet.lease] : [])], cgroup, undo }, options);
     let log: number | undefined;
     if (options.detach) {
       log = openSync(store.logOf(plan.name), 'wx', 0o600);
@@ -193,7 +200,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       steps, env, cwd: plan.workdir, ...(rootlessNet ? { join: [{ pidfd: rootlessNet.pidfd, kinds: ['user', 'net'] as const }] } : {}),
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
-        supervise: detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], cgroup),
+        supervise: { ...detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], cgroup), ...(options.terminal ? detachedTerminal(plan) : {}) },
       } : {
         killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
         ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),
@@ -210,43 +217,32 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const gone = child.exitStatus !== undefined;
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
     if (!gone) {
+      // DNAT rules or a forwarder's copies of the listeners carry the traffic; else our proxy dials the container.
       if (dnat && subnet) enableLocalnet(dnat);
-      else if (dnat) {
-        // The rules carry the traffic.
-      } else if (plan.publish.length && !rootless) {
+      else if (plan.publish.length && !dnat && !forwarded && !rootless) {
         netns = Namespace.ofPid(child.pid, 'net');
         proxy.dialer(netnsDialer(netns));
       }
       store.update(latest = {
-        ...initial, status: 'running', startedAt: new Date().toISOString(),
+        ...latest, status: 'running', startedAt: new Date().toISOString(),
         // Detached, our child is the supervisor; the container's init is its child, and signals
         // for the container go to the init (a SIGKILL for the supervisor would lose the cleanup).
         ...(options.detach && program
-          ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program }
+          ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program,
+              ...(forwarder.child ? { forwarder: processRef(forwarder.child.pid) } : {}) }
           : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
         ...addresses, cgroups: cgroup?.payload ?? [], env,
       });
     }
-    if (plan.publish.length && rootless && program) {
-      // Through the program's pidfd: the init is not dumpable (securityStep), and joining a
-      // process's namespaces by pidfd takes ptrace access to it.
-      const programFd = sys.pidfdOpen(program.pid);
-      let forwarder: NsChild;
-      try {
-        forwarder = await forwardInside(programFd, proxy.listeners());
-      } finally {
-        sys.closeFd(programFd);
-      }
-      undo.unshift(() => stopForwarder(forwarder));
-      // The forwarder accepts on its copies now; ours would only compete with it.
-      await proxy.close();
-    }
+    // The forwarder accepts on its copies now; ours would only compete with it.
+    if (forwarded) await proxy.close();
 
     const started = child;
     if (options.detach) {
-      // The supervisor removes what the container has from now on; the janitor must not.
-      undo.splice(0, undo.length, () => janitor.done(), () => janitor.started);
-      await runAll(undo);
+      // The supervisor (and its on-exit command) removes what the container has from now on;
+      // a lease held by us would be stale as soon as we exit.
+      if (attachment && latest.supervisor) handOverLease(attachment, latest.supervisor);
+      undo.splice(0);
       return {
         name: plan.name, id: initial.id!, child: started, pid: started.pid, programPid: started.programPid, ports: plan.publish, stateFile,
         exited: started.exited, ...(subnet ? { subnet } : {}), kill: (signal = 'SIGTERM') => started.kill(signal),
@@ -260,10 +256,6 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         // The file is removed below in any case; a waiter then reports the end as unknown.
       }
       netns?.close();
-      containerGone();
-      // Reported here rather than awaited at start, where the janitor's exec (~10 ms of Node
-      // start-up) would delay every container: it only matters if we die before this point.
-      undo.push(() => janitor.started);
       await runAll(undo);
       // Removed by the cgroup step's cleanup, before the status came: what it could not, named.
       if (cgroup?.leftovers.length) throw new LeftoversError(status, cgroup.leftovers);
@@ -281,15 +273,30 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       child.kill('SIGKILL');
       await child.exited;
     }
-    if (counted) containerGone();
     await runAll(undo);
     throw e;
   }
 }
 
 /**
- * Claims the container's name. A file left by a runner that no longer lives (its janitor could
- * not finish), or one that is not a container's state, does not hold the name: it is removed
+ * -p rootless or detached: a forwarder inside the container's user and network namespaces
+ * (inside.ts), started at the sync point, while the child waits before anything of the
+ * program runs: its namespaces exist and it cannot have exited, so joining them through its
+ * pidfd cannot fail with ESRCH however short-lived the program is (a program that had ended
+ * before the runner got to its pidfd took its namespaces with it). The child is still
+ * dumpable and ours then. Detached, the forwarder outlives us; the supervisor's on-exit
+ * command (reap-main) stops it, and the next call's reclaim if the supervisor was killed.
+ */
+function forwarderStep(proxy: PortProxy, undo: (() => void | Promise<void>)[], holder: { child?: NsChild }, detach: boolean): Step {
+  return { name: 'published ports', parent: [{ action: 'call', step: 'published ports', run: async ({ pidfd }) => {
+    const child = holder.child = await forwardInside(pidfd, proxy.listeners(), PROXY_LIMITS, { detach });
+    undo.unshift(() => stopForwarder(child));
+  } }] };
+}
+
+/**
+ * Claims the container's name. A file left by a runner that no longer lives (killed before its
+ * cleanup), or one that is not a container's state, does not hold the name: it is removed
  * and the claim made again. (A container kept after its end, for `rm`, is not yet made.)
  */
 function claimName(store: StateStore, state: ContainerState): void {
@@ -340,10 +347,7 @@ const REAP_MAIN = join(__dirname, 'reap-main.js');
 function detachedSupervisor(store: StateStore, state: ContainerState, leases: readonly string[], cgroup: ContainerCgroup | undefined): SuperviseOptions {
   return {
     detach: true,
-    cleanup: [
-      ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
-      ...leases.map((lease) => ({ unlink: lease })),
-    ],
+    cleanup: cgroupAndLeaseCleanup(leases, cgroup),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, state.name, state.id!],
   };
 }
@@ -364,6 +368,15 @@ function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptio
 }
 
 /**
+ * -dt: the pty of a detached container, relayed by its supervisor into the log (its stdout),
+ * so that `logs` shows what the program wrote to its terminal. Nothing is typed into it: there
+ * is no `attach` yet to hand the terminal to, so -i adds nothing here.
+ */
+function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
+  return { session: true, terminal: { output: 1, owner: { uid: plan.identity.uid, gid: plan.identity.gid } } };
+}
+
+/**
  * The foreground container without Node: a holder process made with the user and network
  * steps (their maps, veth and loopback need the parent's work, which no process can do once
  * this one has become the exec stage) gives their namespaces, which the plan joins; this
@@ -374,11 +387,17 @@ function terminalSupervisor(input: boolean, plan: ContainerPlan): SuperviseOptio
  * removes the image root and the state. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             leases: readonly string[], options: ContainerOptions): Promise<never> {
-  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
+                             host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[] },
+                             options: ContainerOptions): Promise<never> {
+  const { leases, cgroup } = host;
+  // The cgroup step too: its parent action makes the directories (limits, owners) and moves
+  // the holder into `init`; the container's relay then moves itself there (cgroupJoin).
+  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback' || s === cgroup?.step;
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
-  // veth goes with the network namespace, once the container's end has closed it).
+  // veth goes with the network namespace, once the container's end has closed it); the
+  // cgroup's is ours to run should the exec not happen.
   const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
+  if (cgroup) host.undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
   const holder = await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
   let joined: Namespace[];
   try {
@@ -387,20 +406,42 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     holder.kill('SIGKILL');
     await holder.exited;
   }
-  const ordered = joiningSteps(plan, steps);
-  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
+  // The cgroup's own step is the holder's; the container's first process joins by cgroupJoin instead.
+  const ordered = joiningSteps(plan, [...cgroup ? [cgroupJoin(cgroup)] : [], ...steps.filter((s) => s !== cgroup?.step)]);
+  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
-    cleanup: leases.map((lease) => ({ unlink: lease })),
+    cleanup: cgroupAndLeaseCleanup(leases, cgroup),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
   return execInPlace(plan.argv, {
     steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
     programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
   });
+}
+
+/** A supervisor's cleanup words: the cgroup directories, deepest first, then the leases (id range, subnet). */
+function cgroupAndLeaseCleanup(leases: readonly string[], cgroup: ContainerCgroup | undefined): SuperviseCleanup[] {
+  return [
+    ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
+    ...leases.map((lease) => ({ unlink: lease })),
+  ];
+}
+
+/**
+ * In place, the container's first process past the supervisor's fork moves itself into the
+ * `init` cgroups (writing 0 to cgroup.procs moves the writer: cgroups(7)) before it joins or
+ * unshares anything, while the host's cgroup tree is the one it sees; the init and the program
+ * are born there, and the program moves on into `payload` (cgroup.ts). The supervisor stays
+ * outside, so that it can remove the directories once they are empty.
+ */
+function cgroupJoin(cgroup: ContainerCgroup): Step {
+  return { name: 'ns-run cgroup', child: cgroup.all.filter((dir) => dir.endsWith('/init')).map((dir) => ({
+    op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces' as const, step: 'cgroup',
+  })) };
 }
 
 /**
@@ -465,27 +506,8 @@ function inspectedConfig(plan: ContainerPlan, options: ContainerOptions): NonNul
   };
 }
 
-/** The janitor's interface, for a run that needs none (in place: the supervisor cleans up). */
-const NO_JANITOR: Pick<Janitor, 'track' | 'done' | 'started'> = { track: () => undefined, done: () => undefined, started: Promise.resolve() };
-
 /** How long connections through published ports may finish after the container ended. */
 const PROXY_DRAIN_MS = 2000;
-
-/** Containers started by this process whose init still lives. */
-let liveContainers = 0;
-/** Whether this process was dumpable before its first container (PR_GET_DUMPABLE). */
-let dumpableBefore = 1;
-const PR_GET_DUMPABLE = 3;
-const PR_SET_DUMPABLE = 4;
-
-/**
- * Once no init shares our memory any more, this process may be dumpable again, as it was:
- * core dumps, ptrace by its user, and (for a rootless runner) reaching the next container's
- * child, which shares the same memory, through its pidfd.
- */
-function containerGone(): void {
-  if (--liveContainers === 0) sys.prctl(PR_SET_DUMPABLE, dumpableBefore);
-}
 
 /** A ref to a process that may already have exited (undefined then). */
 function liveRef(pid: number): ProcessRef | undefined {

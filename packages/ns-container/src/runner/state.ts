@@ -44,6 +44,8 @@ export interface ContainerState {
   readonly exitCode?: number;
   /** --rm: removed when it exits (the default in the foreground); otherwise kept until `rm`. */
   readonly autoRemove?: boolean;
+  /** -d -p: the process serving its published ports from inside its network namespace. */
+  readonly forwarder?: ProcessRef;
   /** -d: its C supervisor, which outlives the CLI that started it. */
   readonly supervisor?: ProcessRef;
   /**
@@ -51,6 +53,18 @@ export interface ContainerState {
    * pid, which is the supervisor's grandchild (below its relay).
    */
   readonly inPlace?: boolean;
+  /**
+   * Host objects the runner makes for the container, each recorded before it is made: what the
+   * next ns-run call removes if the runner (or supervisor) died without its cleanup.
+   */
+  readonly reclaim?: {
+    /** Subnet lease files. */
+    readonly leases?: readonly string[];
+    /** Host ends of veths (usually gone with the container's network namespace). */
+    readonly links?: readonly string[];
+    /** cgroup directories, in any order (removed deepest first). */
+    readonly cgroups?: readonly string[];
+  };
   /** What `inspect` shows of how it was made (docker's Config and HostConfig). */
   readonly config?: {
     readonly hostname: string;
@@ -420,23 +434,43 @@ export function processRef(pid: number): ProcessRef {
   }
 }
 
-/** Whether the process a ref names still runs (it may have exited, or its pid been reused). */
-export function isAlive(ref: ProcessRef | undefined): boolean {
-  if (!ref) return false;
+/**
+ * fn on a pidfd of the process a ref names; undefined if that process is gone (exited, or its
+ * pid reused: the pidfs inode differs).
+ */
+function withRef<T>(ref: ProcessRef, fn: (fd: number) => T): T | undefined {
   let fd: number;
   try {
     fd = sys.pidfdOpen(ref.pid);
   } catch (e) {
     // ESRCH: no such process any more.
-    if ((e as NsError).code === 'ESRCH') return false;
+    if ((e as NsError).code === 'ESRCH') return undefined;
     throw e;
   }
   try {
-    if (fstatSync(fd).ino !== ref.inode) return false;
-    return !isZombie(ref.pid);
+    return fstatSync(fd).ino === ref.inode ? fn(fd) : undefined;
   } finally {
     sys.closeFd(fd);
   }
+}
+
+/** Sends a signal to the process a ref names, if it still runs; false if it does not. */
+export function signalRef(ref: ProcessRef, signal: number): boolean {
+  return withRef(ref, (fd) => {
+    try {
+      sys.pidfdSendSignal(fd, signal);
+      return true;
+    } catch (e) {
+      // Exited between the check and the signal.
+      if ((e as NsError).code === 'ESRCH') return false;
+      throw e;
+    }
+  }) ?? false;
+}
+
+/** Whether the process a ref names still runs (it may have exited, or its pid been reused). */
+export function isAlive(ref: ProcessRef | undefined): boolean {
+  return ref !== undefined && (withRef(ref, () => !isZombie(ref.pid)) ?? false);
 }
 
 function isZombie(pid: number): boolean {

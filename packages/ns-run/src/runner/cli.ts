@@ -178,13 +178,11 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
     ...(args.has('detach') ? { detach: true, autoRemove: args.has('rm') } : {}),
     ...(args.has('tty') ? { terminal: { input: args.has('interactive') } } : {}),
   };
-  if (args.has('tty') && args.has('detach')) throw usageError('--tty: not yet with --detach');
   // This process becomes the container's C supervisor (pid kept; runContainer never returns
   // then). Not with --info-fd/--json-status-fd: they report the init's pid and namespace ids,
   // which exist only past the supervisor's fork, where no TypeScript is left to learn them.
   const inPlace = !args.has('info-fd') && !args.has('json-status-fd');
   if (args.has('detach')) {
-    if (options.publish?.length) throw usageError('--publish: not yet with --detach (the port proxy lives in the foreground runner)');
     const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM, options);
     process.stdout.write(`${container.id}\n`);
     process.exit(0);
@@ -202,9 +200,6 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
   }
   const container = await runContainer(image !== undefined ? command : command.length ? command : DEFAULT_PROGRAM,
                                        inPlace ? { ...options, inPlace: true } : options);
-  // The container's init shares our memory, argv area included: what its /proc/1/cmdline
-  // (and `ps` inside) shows is our title. Name the container rather than our paths.
-  process.title = `ns-run ${container.name}`;
   deliver = (sig) => container.kill(sig);
   for (const sig of pending.splice(0)) deliver(sig);
   reporters.onStart?.(container.child);
