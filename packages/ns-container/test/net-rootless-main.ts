@@ -4,10 +4,13 @@
  *
  *   node net-rootless-main.js STATE_ROOT WWW_DIR
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawn, type NsChild } from 'ns-core';
 import {
   attachInside, ensureNetworkInside, NetworkStore, prepareNetwork, releaseNetwork, removeNetworkInside, rootlessNetns, rootlessNetworkDirs,
 } from '../src/network';
+import { startPasta } from '../src/network/rootless';
 
 const say = (what: object) => process.stdout.write(`${JSON.stringify(what)}\n`);
 
@@ -39,6 +42,9 @@ async function main(): Promise<void> {
   say({ step: 'holder', made: [first.made, again.made], same: first.holder.pid === again.holder.pid, pid: first.holder.pid });
   first.close();
   again.close();
+  // pasta refused (pid 1's namespaces are not the user's): no egress, and pasta's reason kept.
+  const refused = await startPasta(1, root);
+  say({ step: 'pasta refused', ran: refused !== undefined, log: readFileSync(join(root, 'pasta.log'), 'utf8'), pidFile: existsSync(join(root, 'pasta.pid')) });
 
   const store = new NetworkStore(rootlessNetworkDirs(root));
   const here = store.create(`here${process.pid}`, {});

@@ -58,6 +58,8 @@ describe('rootless networks (as a throwaway user)', function () {
   it('one namespace per user, bridges in it, containers on a network reach each other, another network does not; rm leaves nothing', () => {
     const steps = run();
     expect(steps['holder']).to.deep.include({ made: [true, false], same: true });
+    expect(steps['pasta refused']).to.deep.include({ ran: false, pidFile: false });
+    expect(steps['pasta refused']!['log']).to.match(/\/proc\/1\/ns\/user/);
     const pid = holderPid();
     holders.push(pid);
     expect(steps['holder']!['pid']).to.equal(pid);

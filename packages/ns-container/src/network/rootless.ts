@@ -21,7 +21,7 @@
  * Egress: pasta, when installed, attached to the namespace when it is made (startPasta), and
  * ended when the namespace is found gone (endStalePasta).
  */
-import { accessSync, constants as fsConstants, fstatSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
 import { posix } from 'node:path';
 import { NsError, spawn, sys, type NsChild } from 'ns-core';
@@ -122,18 +122,26 @@ export function pastaPath(env: NodeJS.ProcessEnv = process.env): string | undefi
  * It forwards no port in (none of -t/-u/-T/-U). It forks into the background when it is
  * ready: its first process's exit is the signal, and the pid file (-P) names the one that
  * stays. Without pasta, or where it cannot open /dev/net/tun (a host that made it 0600), the
- * namespace has no egress; its networks still work.
+ * namespace has no egress (pasta's reason in pasta.log of the state directory); its networks
+ * still work.
  * @returns the pasta that runs, if one does.
  */
 export async function startPasta(holderPid: number, stateRoot = defaultStateRoot()): Promise<ProcessRef | undefined> {
   const pasta = pastaPath();
   if (!pasta) return undefined;
   const pidFile = posix.join(stateRoot, 'pasta.pid');
-  // No pipe for its output: the process that stays in the background would hold it open.
-  const child = await spawn([pasta, '--config-net', '--quiet', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '-P', pidFile, String(holderPid)], {
-    stdio: 'ignore', cwd: '/',
-  });
-  const ok = (await child.exited).code === 0;
+  // Its output to a file, not a pipe (the process that stays in the background would hold a
+  // pipe open): why there is no egress, when pasta could not start, is in pasta.log.
+  const log = openSync(posix.join(stateRoot, 'pasta.log'), 'w', 0o600);
+  let ok: boolean;
+  try {
+    const child = await spawn([pasta, '--config-net', '--quiet', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '-P', pidFile, String(holderPid)], {
+      stdio: ['ignore', log, log], cwd: '/',
+    });
+    ok = (await child.exited).code === 0;
+  } finally {
+    closeSync(log);
+  }
   try {
     return ok ? processRef(Number(readFileSync(pidFile, 'utf8').trim())) : undefined;
   } catch {

@@ -67,7 +67,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has (a
   // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
-  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach;
+  // Not an ordinary user's run on a named network: its namespaces are joined through the
+  // rootless network's helper, which lives only until the container has joined, and
+  // execContainer's holder would be made in the runner's own user namespace (setns EINVAL).
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach && !(rootless && isNetworkName(plan.network));
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
   try {
