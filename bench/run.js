@@ -110,6 +110,34 @@ async function cliSection() {
   }
 }
 
+/**
+ * The start-up keys on the other Node lines nstools supports (the pinned binaries of
+ * scripts/test-node-lines.js, fetched once): the cli section run by that Node, with it first on
+ * PATH (the repository's bins start `node` from PATH) and the bins' code caches written for it
+ * first (scripts/build-bundles.js --cache: a cache serves one Node binary). Keys: KEY@LINE.
+ */
+async function linesSection() {
+  const own = process.versions.node.split('.')[0];
+  const lines = ['22', '24', '26'].filter((l) => l !== own);
+  const fetched = spawnSync(process.execPath, [path.join(root, 'scripts/test-node-lines.js'), '--fetch-only', '--lines', lines.join(',')], { encoding: 'utf8' });
+  if (fetched.status !== 0) return skip('cli_vs_node@LINE', `the pinned Node lines could not be fetched: ${fetched.stderr.trim()}`);
+  const nodes = fetched.stdout.trim().split('\n');
+  for (const [i, node] of nodes.entries()) {
+    const env = { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}` };
+    const cached = spawnSync(node, [path.join(root, 'scripts/build-bundles.js'), '--cache'], { env, stdio: 'inherit' });
+    if (cached.status !== 0) throw new Error(`bench: writing the code caches for ${node} failed`);
+    const out = path.join(build, `lines-${lines[i]}.json`);
+    fs.mkdirSync(build, { recursive: true });
+    fs.rmSync(out, { force: true });
+    const r = spawnSync(node, [__filename, '--lines-child', out, ...(quick ? ['--quick'] : [])], { env, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`bench: the cli section on ${node} failed (exit ${r.status})`);
+    const part = JSON.parse(fs.readFileSync(out, 'utf8'));
+    for (const row of part.rows) record(`${row.key}@${lines[i]}`, row.ratio, row.target, `Node ${part.node}: ${row.detail}`);
+    for (const [k, v] of Object.entries(part.medians_ms)) results.medians_ms[`${k}@${lines[i]}`] = v;
+    results.skipped.push(...part.skipped.map((sk) => ({ ...sk, key: `${sk.key}@${lines[i]}` })));
+  }
+}
+
 async function netSection() {
   const benchModule = path.join(__dirname, 'veth.js');
   if (!have('ip')) return skip('veth_vs_iproute2', 'iproute2 (ip) is not installed');
@@ -257,6 +285,47 @@ async function ociSection() {
   results.medians_ms.oci_lifecycle_ns_run_oci = median(samples[0]);
   results.medians_ms.oci_lifecycle_runc = median(samples[1]);
   record('oci_lifecycle_vs_runc', pairedRatio(samples[0], samples[1]), 2.0, `${fmt(median(samples[0]))} vs ${fmt(median(samples[1]))}`);
+  await podmanRunSection(ours, rootfs);
+}
+
+/**
+ * podman_run_vs_crun: `podman run --rm IMAGE true` with ns-run-oci / with runc, the same podman
+ * in the same run (crun 1.8 refuses this host's hybrid cgroup layout, so runc stands in as the
+ * issue allows). podman's own root, runroot, tmpdir and containers.conf under bench/build
+ * (default ulimits this machine's root may set, the runtime named in [engine.runtimes]).
+ */
+async function podmanRunSection(ours, rootfs) {
+  if (!have('podman')) return skip('podman_run_vs_crun', 'podman is not installed');
+  const dir = path.join(build, 'podman-oci');
+  const conf = path.join(dir, 'containers.conf');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(conf, ['[containers]', 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]', '[engine]', 'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"', '[engine.runtimes]', `ns-run-oci = ["${ours}"]`, ''].join('\n'));
+  const env = { ...process.env, CONTAINERS_CONF: conf };
+  const base = ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs'];
+  const image = 'localhost/nstools-bench-oci:latest';
+  const podman = (args, opts = {}) => spawnSync('podman', [...base, ...args], { env, stdio: 'ignore', ...opts });
+  const tar = spawnSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });
+  if (podman(['import', '-', image], { input: tar.stdout, stdio: ['pipe', 'ignore', 'ignore'] }).status !== 0) throw new Error('bench: podman import failed');
+  const runWith = (runtime) => ({ name: runtime, async once() {
+    const t0 = process.hrtime.bigint();
+    const r = podman(['--runtime', runtime, 'run', '--rm', '--network', 'none', image, 'true']);
+    if (r.status !== 0) throw new Error(`podman run with ${runtime} failed (exit ${r.status})`);
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  }, close() {} });
+  try {
+    const samples = await interleave([runWith('ns-run-oci'), runWith('runc')], ROUNDS.container, 1);
+    results.medians_ms.podman_run_ns_run_oci = median(samples[0]);
+    results.medians_ms.podman_run_runc = median(samples[1]);
+    record('podman_run_vs_crun', pairedRatio(samples[0], samples[1]), 1.2, `${fmt(median(samples[0]))} vs ${fmt(median(samples[1]))} (runc)`);
+  } finally {
+    podman(['rm', '-af']);
+    podman(['rmi', '-af']);
+    // podman's vfs layers and shm mounts under its root go before the directory does
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(dir));
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -339,11 +408,16 @@ async function imageSection() {
   });
   const ours = fresh('ns-image load', (dir) => [process.execPath, path.join(__dirname, 'image-load.js'), dir, archive]);
   const podman = fresh('podman load', (dir) => ['podman', '--root', `${dir}/root`, '--runroot', `${dir}/runroot`, 'load', '-q', '-i', archive]);
+  // For information: the same load through the CLI, which pays ns-run's start-up too.
+  const cli = fresh('ns-run load', (dir) => [bin('ns-run'), 'load', '-q', '--storage', dir, '-i', archive]);
   try {
-    const [a, b] = await interleave([ours, podman], ROUNDS.image, 2);
+    const [a, b, c] = await interleave([ours, podman, cli], ROUNDS.image, 2);
     results.medians_ms.image_load_ns_image = median(a);
     results.medians_ms.image_load_podman = median(b);
+    results.medians_ms.image_load_ns_run_cli = median(c);
+    results.ratios.image_load_cli_vs_podman = Number(pairedRatio(c, b).toFixed(3));
     record('image_load_vs_podman', pairedRatio(a, b), 0.5, `${fmt(median(a))} vs ${fmt(median(b))}`);
+    console.log(`  (ns-run load -i, the CLI: ${fmt(median(c))}; /podman ${results.ratios.image_load_cli_vs_podman})`);
     await runImage(work);
   } finally {
     // podman's overlay mounts under its root go before the directory does.
@@ -530,12 +604,18 @@ function writeOutputs() {
     await heldContainerSection();
     return;
   }
+  if (process.argv.includes('--lines-child')) {
+    await cliSection();
+    const out = process.argv[process.argv.indexOf('--lines-child') + 1];
+    fs.writeFileSync(out, JSON.stringify({ node: process.version, medians_ms: results.medians_ms, skipped: results.skipped, rows }));
+    return;
+  }
   if (process.argv.includes('--container-section')) {
     await containerSection();
     fs.writeFileSync(sectionOut, JSON.stringify({ ratios: results.ratios, medians_ms: results.medians_ms, skipped: results.skipped, rows }));
     return;
   }
-  const sections = { spawn: spawnSection, cli: cliSection, net: netSection, container: containerSection, oci: ociSection,
+  const sections = { spawn: spawnSection, cli: cliSection, lines: linesSection, net: netSection, container: containerSection, oci: ociSection,
     network: networkSection, image: imageSection, held: heldSection, 'held-container': heldContainerSection, rss: rssSection };
   // `--section NAME` (repeatable) runs only those, for a quick look while working: it prints,
   // and leaves results.json and the README table as the last full run wrote them.

@@ -83,7 +83,7 @@ describe('ns-run-oci: linux.resources under cgroupsPath', function () {
     bundle(['sleep', '60'], (spec) => {
       spec.linux.cgroupsPath = path;
       spec.linux.resources = {
-        memory: { limit: 64 << 20, reservation: 32 << 20 }, pids: { limit: 50 }, cpu: { shares: 512, quota: 50000, period: 100000 },
+        memory: { limit: 64 << 20, reservation: 32 << 20, swap: 128 << 20 }, pids: { limit: 50 }, cpu: { shares: 512, quota: 50000, period: 100000 },
         devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 4, minor: 64, access: 'rw' }],
       };
     });
@@ -99,6 +99,8 @@ describe('ns-run-oci: linux.resources under cgroupsPath', function () {
     const read = (c: string, file: string) => readFileSync(join(dirs.get(c)!, file), 'utf8').trim();
     expect(read('memory', 'memory.limit_in_bytes')).to.equal(String(64 << 20));
     expect(read('memory', 'memory.soft_limit_in_bytes')).to.equal(String(32 << 20));
+    // OCI's swap is memory plus swap, as v1's memsw counts it (this host accounts swap)
+    expect(read('memory', 'memory.memsw.limit_in_bytes')).to.equal(String(128 << 20));
     expect(read('pids', 'pids.max')).to.equal('50');
     expect(read('cpu', 'cpu.shares')).to.equal('512');
     expect(read('cpu', 'cpu.cfs_quota_us')).to.equal('50000');
@@ -190,6 +192,27 @@ describe('ns-run-oci: linux.resources under cgroupsPath', function () {
     expect(oci(root, ['pause', 'cg1']).status).to.equal(0);
     const del = oci(root, ['delete', '--force', 'cg1']);
     expect(del.status, del.stderr).to.equal(0);
+    expect(leftovers()).to.deep.equal([]);
+  });
+
+  it('ps lists the processes of the container\'s group (the host\'s pid namespace shared: not the host\'s), kill --all ends them all', async () => {
+    bundle(['sh', '-c', 'sleep 600 & sleep 600 & wait'], (spec) => {
+      spec.linux.cgroupsPath = `/${top}`;
+      spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
+    });
+    expect(spawnSync(OURS, ['--root', root, 'create', '--bundle', work, '--pid-file', join(work, 'pid'), 'cg2'], { stdio: 'ignore', timeout: 20000 }).status).to.equal(0);
+    const pid = Number(readFileSync(join(work, 'pid'), 'utf8'));
+    expect(oci(root, ['start', 'cg2']).status).to.equal(0);
+    const group = join(hierarchies().get('pids')!, top, 'cgroup.procs');
+    await waitFor('two sleeps', () => readFileSync(group, 'utf8').trim().split('\n').length === 3);
+    const ps = oci(root, ['ps', '--format', 'json', 'cg2']);
+    expect(ps.status, ps.stderr).to.equal(0);
+    const listed = JSON.parse(ps.stdout) as number[];
+    expect(listed[0]).to.equal(pid);
+    expect([...listed].sort((a, b) => a - b)).to.deep.equal(readFileSync(group, 'utf8').trim().split('\n').map(Number).sort((a, b) => a - b));
+    expect(oci(root, ['kill', '--all', 'cg2', 'KILL']).status).to.equal(0);
+    await waitFor('the group empty', () => readFileSync(group, 'utf8').trim() === '');
+    expect(oci(root, ['delete', 'cg2']).status).to.equal(0);
     expect(leftovers()).to.deep.equal([]);
   });
 });

@@ -99,6 +99,11 @@ describe('podman --runtime ns-run-oci', function () {
     expect(podman(['rm', '-f', '-t', '0', name]).status).to.equal(0);
     expect(existsSync(`/sys/fs/cgroup/memory${memory}`)).to.equal(false);
     expect(existsSync(`/sys/fs/cgroup/pids${pids}`)).to.equal(false);
+    // inside, as runc shows it: its own group of each hierarchy at /sys/fs/cgroup/NAME, read-only
+    const inside = podman(['--runtime', 'ns-run-oci', 'run', '--rm', '--memory', '64m', '--pids-limit', '50', IMAGE, 'sh', '-c',
+                           'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; echo 1 > /sys/fs/cgroup/pids/pids.max || echo read-only']);
+    expect(inside.status, inside.stderr).to.equal(0);
+    expect(inside.stdout).to.equal(`${64 << 20}\n50\nread-only\n`);
   });
 
   it('pause and unpause: podman says paused, the program\'s freezer is FROZEN, then it runs again', () => {

@@ -191,11 +191,7 @@ export class CgroupGroup {
 
   /** Pids in the group, in any of its hierarchies. */
   processes(): number[] {
-    const pids = new Set<number>();
-    for (const d of this.directories) {
-      for (const line of readFileSync(`${d.dir}/cgroup.procs`, 'utf8').split('\n')) if (line) pids.add(Number(line));
-    }
-    return [...pids].sort((a, b) => a - b);
+    return processesIn(this.directories.map((d) => d.dir));
   }
 
   /** SIGKILLs everything in the group: cgroup.kill on v2 (Linux 5.14), else each pid in turn. */
@@ -369,4 +365,19 @@ export function groupFrozen(dirs: readonly string[]): boolean {
     }
   }
   return false;
+}
+
+/** Pids in group directories (one per hierarchy), sorted; a directory gone meanwhile holds none. */
+export function processesIn(dirs: readonly string[]): number[] {
+  const pids = new Set<number>();
+  for (const dir of dirs) {
+    let text = '';
+    try {
+      text = readFileSync(`${dir}/cgroup.procs`, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    for (const line of text.split('\n')) if (line) pids.add(Number(line));
+  }
+  return [...pids].sort((a, b) => a - b);
 }

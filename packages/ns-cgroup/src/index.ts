@@ -16,7 +16,7 @@ export {
   type CgroupLimits, type ParsedLimits, type LimitWrite,
 } from './limits';
 export {
-  CgroupGroup, addProcessTo, groupFrozen, setGroupFrozen, hierarchiesFor, planGroupDirectories, planGroupWrites, removeRecordedGroup, validateGroupPath,
+  CgroupGroup, addProcessTo, processesIn, groupFrozen, setGroupFrozen, hierarchiesFor, planGroupDirectories, planGroupWrites, removeRecordedGroup, validateGroupPath,
   type GroupDirectory, type GroupWrite, type OpenGroupOptions,
 } from './group';
 

@@ -12,6 +12,7 @@ export {
 } from './runner/lifecycle';
 export { inspectContainer } from './runner/inspect';
 export * from './runner/options';
+export { LeftoversError, type Leftover } from './runner/cgroup';
 export * from './runner/run';
 export { parseEnvFile, readEnvFile, ENV_FILE_MAX } from './runner/envfile';
 export { planImage, type ImageSource, type PlannedImage } from './runner/image';

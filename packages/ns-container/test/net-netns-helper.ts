@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const base = mkdtempSync('/tmp/ns-container-netns-');
   const dirs = { config: join(base, 'lib'), run: join(base, 'run') };
   try {
-    createNetwork('pre', { subnet: '10.252.3.0/24' }, dirs);
+    await createNetwork('pre', { subnet: '10.252.3.0/24' }, dirs);
     const attachment = prepareNetwork({ network: 'pre', container: 'c1', dirs });
     const prepared = prepareNetns(attachment);
     const hostEnd = RtnlHandle.current().use((h) => h.linkByName(attachment.veth.hostIf));
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     releaseNetwork(attachment);
-    removeNetwork('pre', dirs);
+    await removeNetwork('pre', dirs);
     const afterRemove = RtnlHandle.current().use((h) => h.linkList().map((l) => l.name));
     process.stdout.write(JSON.stringify({
       hostEndMaster: hostEnd.master === bridge.index, inside, inUserns, netnsId: prepared.netns.id,

@@ -174,6 +174,51 @@ describe('plan (no privileges)', () => {
     });
   });
 
+  describe('detached trees (idmapped as root)', () => {
+    let root: string;
+    before(() => { root = busyboxRootfs(); });
+    after(() => removeTree(root));
+    const hostRoot = { uids: { inner: 0, outer: 1000000000, count: 65536 }, gids: { inner: 0, outer: 1000000000, count: 65536 } };
+    const base = { ownNetwork: true, home: '/root', uid: 0, gid: 0, hostRoot };
+    const opsOf = (spec: Parameters<typeof assembleFilesystem>[0]) =>
+      assembleFilesystem(spec).steps.flatMap((st) => st.child ?? []) as (PhasedOp & { path?: string; target?: string; source?: string; fd?: number; newRoot?: string })[];
+
+    it('attaches the rootfs\'s tree on a staging directory in place of the bind onto itself, and pivots there', () => {
+      const ops = opsOf({ ...base, rootfs: root, trees: { rootfs: 100, volumes: [] } });
+      const attach = ops.find((o) => o.op === 'move-mount')!;
+      expect(attach).to.include({ fd: 100, step: '--rootfs', phase: 'mounts' });
+      expect(STAGING_CANDIDATES).to.include(attach.target);
+      expect(ops.filter((o) => (o.op === 'mount' || o.op === 'bind-tree') && (o.source === root || o.source === attach.target))).to.deep.equal([]);
+      expect(ops).to.deep.include({ op: 'pivot-root', newRoot: attach.target, phase: 'root', step: '--rootfs' });
+      // Mount points are made below the attached root, never in the rootfs's host path.
+      expect(ops.filter((o) => (o.op === 'mkdir' || o.op === 'mkfile') && !o.path!.startsWith(`${attach.target}/`))).to.deep.equal([]);
+    });
+
+    it('attaches a volume\'s tree, even from a directory the container\'s root could not search', () => {
+      const closed = mkdtempSync(`/tmp/ns-run-test-${process.pid}-closed-`); // 0700
+      try {
+        mkdirSync(join(closed, 'v'));
+        const ops = opsOf({ ...base, rootfs: root, volumes: [{ source: join(closed, 'v'), dest: '/new/v' }], trees: { rootfs: 100, volumes: [101] } });
+        const staging = ops.find((o) => o.op === 'move-mount')!.target!;
+        expect(ops).to.deep.include({ op: 'move-mount', fd: 101, target: join(staging, 'new/v'), phase: 'mounts', step: '--volume' });
+        expect(ops).to.deep.include({ op: 'mkdir', path: join(staging, 'new'), mode: 0o755, existOk: true, phase: 'mounts', step: '--volume' });
+        // Without a tree, the child would bind it by path as host uid 1000000000: refused up front.
+        expect(caught(() => opsOf({ ...base, rootfs: root, volumes: [{ source: join(closed, 'v'), dest: '/new/v' }] })).code).to.equal('EACCES');
+      } finally {
+        removeTree(closed);
+      }
+    });
+
+    it('makes a missing working directory inside the root, but not in a read-only one or below a volume', () => {
+      const mkdirs = (spec: Partial<Parameters<typeof assembleFilesystem>[0]>) => opsOf({ ...base, rootfs: root, trees: { rootfs: 100, volumes: [] }, ...spec })
+        .filter((o) => o.op === 'mkdir' && o.step === '--workdir').map((o) => o.path!.replace(/^\/[a-z/]+?(?=\/srv|\/etc)/, ''));
+      expect(mkdirs({ workdir: '/srv/app' })).to.deep.equal(['/srv', '/srv/app']);
+      expect(mkdirs({ workdir: '/etc' })).to.deep.equal([]);
+      expect(mkdirs({ workdir: '/srv/app', readOnly: true })).to.deep.equal([]);
+      expect(mkdirs({ workdir: '/srv/app', tmpfs: ['/srv'] })).to.deep.equal([]);
+    });
+  });
+
   describe('the embedded default root', () => {
     const spec = { ownNetwork: true, home: '/root', uid: 0, gid: 0 };
     const opsOf = (extra = {}) => assembleFilesystem({ ...spec, ...extra }).steps.flatMap((s) => s.child ?? []) as (PhasedOp & { path?: string; target?: string; source?: string })[];
@@ -230,7 +275,7 @@ describe('plan (no privileges)', () => {
       const plan = planContainer(['true'], { network: 'none', rootfs: wholeRoot, memory: '64M' }, context(0, OWN_MAPS));
       expect(plan.kinds).to.deep.equal(['user', 'mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup']);
       const fs = assembleFilesystem(plan.filesystem);
-      const cgroup = { step: { name: 'cg', parent: [] }, programOps: [{ op: 'unshare' as const, kinds: ['cgroup' as const], phase: 'propagation' as const, step: 'cg' }], payload: [], all: [] };
+      const cgroup = { step: { name: 'cg', parent: [] }, programOps: [{ op: 'unshare' as const, kinds: ['cgroup' as const], phase: 'propagation' as const, step: 'cg' }], payload: [], all: [], leftovers: [] };
       const { plan: exec, created } = compileSpawn(plan.argv, { steps: containerSteps(plan, fs.steps, undefined, cgroup), killWithParent: 'SIGKILL' }, new Map());
       expect(created).to.deep.equal(['user', 'mnt', 'uts', 'ipc', 'net', 'pid']);
       const names = exec.ops.map((o) => (o.op === 'prctl' ? `prctl${o.option}` : o.op));

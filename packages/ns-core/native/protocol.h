@@ -70,10 +70,11 @@ enum nsx_op {
 	NSX_OP_MOVE_MOUNT = 62,
 	NSX_OP_BIND_TREE = 63,
 	NSX_OP_CONSOLE_FD = 67,
+	NSX_OP_LEAVE = 68,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 67
+#define NSX_OP_MAX 68
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -143,6 +144,7 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[65] = -2,
 	[66] = -2,
 	[67] = 0,
+	[68] = 0,
 };
 
 enum nsx_fork_mode {

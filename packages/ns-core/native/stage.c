@@ -139,6 +139,8 @@ struct ctx {
 
 	/* CONSOLE_SOCKET: the supervisor's end (handed to nsx-init) and the program's (TERMINAL). */
 	int console_super, console_prog;
+	/* LEAVE: the next FORK's staying half exits once it has reported the program's pid. */
+	int leave_next;
 	/* Library: this process has a copy of Node's memory (a FORK with a4 bit 0), not Node's own:
 	 * its forks may copy it again, where sharing would put two processes on one stack. */
 	int own_memory;
@@ -654,6 +656,8 @@ static NSX_CHILD __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t 
 	send_record(c, NSX_REC_PID, (int32_t)opi, 0, 0, (int32_t)child);
 	if (writes_info)
 		info_write(c, child);
+	if (c->leave_next)
+		exit_now(0);
 	become_init(c, opi, o, child, writes_info ? c->json_fd : -1);
 }
 
@@ -1574,6 +1578,9 @@ static NSX_CHILD int run_ops(void *arg)
 			break;
 		case NSX_OP_CONSOLE_FD:
 			c->console_prog = (int)o->arg[0];
+			break;
+		case NSX_OP_LEAVE:
+			c->leave_next = 1;
 			break;
 #ifdef NSX_STANDALONE
 		case NSX_OP_HELPER_FORK:

@@ -48,6 +48,7 @@ const everyOp: Step = {
     { op: 'rlimit', resource: 4, soft: (1n << 64n) - 1n, hard: (1n << 64n) - 1n, phase: 'identity' },
     { op: 'umask', mask: 0o027, phase: 'identity' },
     { op: 'console-fd', fd: 5, phase: 'fork' },
+    { op: 'leave', phase: 'fork' },
     { op: 'exec-fifo', fd: 5, phase: 'final' },
     { op: 'exec-fifo', fd: 6, ready: 7, phase: 'final' },
     { op: 'mask-path', path: '/proc/kcore', phase: 'after-root' },

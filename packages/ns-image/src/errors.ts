@@ -13,7 +13,7 @@
  * - ETIMEDOUT   a registry or the store lock that did not answer in time
  * - EPERM       a store that belongs to another uid
  */
-import { NsError } from 'ns-core';
+import { NsError } from 'ns-core/errors';
 
 export type ImageErrorCode = 'EREFERENCE' | 'ENOIMAGE' | 'EIMAGE' | 'EDIGEST' | 'EREGISTRY' | 'EBUSY' | 'ENOTSUP' | 'ETIMEDOUT' | 'EPERM';
 

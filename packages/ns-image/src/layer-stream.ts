@@ -8,7 +8,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import * as zlib from 'node:zlib';
-import { NsError } from 'ns-core';
+import { NsError } from 'ns-core/errors';
 import { imageError, type Where } from './errors';
 import { TarFormatError, TarReader } from './tarstream';
 import { LayerWriter, type UnpackPolicy } from './unpack';

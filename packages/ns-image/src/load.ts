@@ -29,7 +29,7 @@ import type { ProgressCallback } from './progress';
 import { formatReference, parseReference, withDefaultTag } from './reference';
 import type { ImageStore, LoadedImage, PendingImage } from './store';
 import { TarFormatError, TarReader, type EntrySink, type TarEntry } from './tarstream';
-import type { NsError } from 'ns-core';
+import type { NsError } from 'ns-core/errors';
 
 export interface LoadOptions {
   readonly onProgress?: ProgressCallback;

@@ -10,7 +10,7 @@
  * every body a bound on its size. Redirects (blob stores) are followed by hand so credentials
  * never travel to another origin.
  */
-import { errnoNumber, NsError } from 'ns-core';
+import { errnoNumber, NsError } from 'ns-core/errors';
 import type { Where } from './errors';
 
 export interface Credentials {

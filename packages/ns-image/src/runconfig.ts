@@ -3,7 +3,7 @@
  * (docker run reference: "ENTRYPOINT (default command to execute at runtime)", "CMD",
  * "ENV", "WORKDIR", "USER"). Pure: the runner applies the result.
  */
-import { usageError } from 'ns-core';
+import { usageError } from 'ns-core/errors';
 import type { ContainerConfig } from './manifest';
 
 export interface RunOverrides {

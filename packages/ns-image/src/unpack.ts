@@ -28,7 +28,8 @@
  *   a redirect or metacopy planted by an image would change what the container sees.
  */
 import * as fs from 'node:fs';
-import { NsError, sys } from 'ns-core';
+import { NsError } from 'ns-core/errors';
+import * as sys from 'ns-core/sys';
 import type { Where } from './errors';
 import type { EntrySink, TarEntry } from './tarstream';
 

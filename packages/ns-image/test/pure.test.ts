@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { Where } from '../src/errors';
 import { formatBytes, hostPlatform, parsePlatform, ProgressRenderer, resolveProcess, type ProgressEvent } from '../src/index';
 import { parseConfig, parseManifest, selectPlatform, type Descriptor } from '../src/manifest';
@@ -108,5 +109,26 @@ describe('registry helpers', () => {
   it('knows loopback registries as docker does', () => {
     expect(['localhost:5000', '127.0.0.1', '127.1.2.3:80', '[::1]:5000', 'localhost'].map(isLoopback)).to.deep.equal([true, true, true, true, true]);
     expect(['example.com', '128.0.0.1:5000', '10.0.0.1'].map(isLoopback)).to.deep.equal([false, false, false]);
+  });
+});
+
+describe('what loading ns-image costs', () => {
+  /** The modules a fresh Node has loaded after `script` (ns-image's and ns-core's files, tar's). */
+  function loadedAfter(script: string): string[] {
+    const index = require.resolve('../src/index');
+    const r = spawnSync(process.execPath, ['-e', `const m = require(${JSON.stringify(index)}); ${script}; console.log(JSON.stringify(Object.keys(require.cache)))`], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    return (JSON.parse(r.stdout) as string[]).map((p) => p.replace(/.*\/(ns-image|ns-core)\/dist\/src\//, '$1/').replace(/.*\/node_modules\/(tar)\/.*/, '$1'));
+  }
+
+  it('is the store, not the tar reader, the registry client or ns-core\'s exec stage, until a load or pull needs them', () => {
+    const plain = loadedAfter('m.ImageStore');
+    expect(plain).to.include('ns-image/store.js');
+    for (const lazy of ['ns-image/load.js', 'ns-image/tarstream.js', 'ns-image/pull.js', 'ns-image/registry.js', 'tar', 'ns-core/exec/spawn.js', 'ns-core/seccomp/index.js']) {
+      expect(plain, lazy).not.to.include(lazy);
+    }
+    // Not vacuous: a load's first call brings them.
+    const loading = loadedAfter('m.loadImages(undefined, "/nonexistent").catch(() => {})');
+    for (const used of ['ns-image/load.js', 'ns-image/tarstream.js', 'tar']) expect(loading, used).to.include(used);
   });
 });

@@ -12,14 +12,18 @@
  * a regular file cannot make root's `exec -u NAME` read the host's file or hang.
  * Issue 18 #2: each of root's containers has an id range of its own, leased without collisions
  * and reclaimed from dead owners, so one cannot move itself into another's cgroup.
+ * Issue 18 #6: a state file naming a process that is not a container's init (forged or stale)
+ * does not make kill, stop or rm -f signal it.
+ * Issue 18 #8: a cgroup the runner cannot remove is named on stderr, and the exit is non-zero.
+ * Issue 18 #7: a runner killed leaves what the next run reclaims (there is no janitor to kill).
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, fstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, fstatSync, mkdirSync, mkdtempSync, rmdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { sys } from 'ns-core';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { busyboxRootfs, cli, LAUNCHER, ok, readState, removeTree, snapshot, start, uniqueName, until } from './helpers';
+import { AS_NOBODY, alive, busyboxRootfs, cli, LAUNCHER, NOBODY, ok, readState, removeTree, running, snapshot, start, stateDir, uniqueName, until } from './helpers';
 
 const MASKED = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
                 '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
@@ -349,8 +353,6 @@ describe('ns-run hardening: --memory cannot kill the runner (issue 18 #10)', () 
 });
 
 describe('ns-run hardening: exec -u NAME reads names inside the container only (issue 18 #5)', () => {
-  /** The container's root as the host sees it (DEFAULT_USERNS_RANGE's first id). */
-  const CONTAINER_ROOT = 1000000000;
   let rootfs: string;
   let hostFile: string;
   let name: string;
@@ -359,10 +361,9 @@ describe('ns-run hardening: exec -u NAME reads names inside the container only (
 
   before(() => {
     rootfs = busyboxRootfs();
-    // The container's root may change its /etc, as in an image's root of its own.
+    // Host root's files, container root's inside (the rootfs is idmapped to the container's range): it may change /etc.
     writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nprobe:x:1000:1000::/:/bin/sh\n');
     writeFileSync(join(rootfs, 'etc/p.real'), readFileSync(join(rootfs, 'etc/passwd')));
-    for (const f of ['etc', 'etc/passwd', 'etc/p.real', 'etc/group']) chownSync(join(rootfs, f), CONTAINER_ROOT, CONTAINER_ROOT);
     // What root would read by following an absolute symlink from outside: another uid for the name.
     hostFile = join(dir, 'host-passwd');
     writeFileSync(hostFile, 'probe:x:4242:4242::/:/bin/sh\n', { mode: 0o644 });
@@ -495,5 +496,82 @@ describe('ns-run hardening: an id range per container (issue 18 #2)', () => {
     } finally {
       cli(['rm', '-f', b]);
     }
+  });
+});
+
+describe('ns-run hardening: a forged state file cannot make ns-run signal another process (issue 18 #6)', () => {
+  for (const rootless of [false, true]) {
+    it(`kill, stop and rm -f of an entry naming an ordinary process${rootless ? ' (nobody\'s)' : ''}: refused, the process lives`, async () => {
+      const model = uniqueName(`forge-model${rootless ? '-rl' : ''}`);
+      const forged = uniqueName(`forged${rootless ? '-rl' : ''}`);
+      // A real state file's shape, from a detached container of the same user.
+      ok(cli(['run', '-d', '--name', model, '--network', 'none', '--', 'sleep', '60'], { rootless }));
+      const shape = JSON.parse(readFileSync(join(stateDir(rootless), 'containers', `${model}.json`), 'utf8')) as Record<string, unknown>;
+      cli(['rm', '-f', model], { rootless });
+      // The victim: an ordinary process of the same user, named by its true pid and pidfs inode.
+      const victim = start([...(rootless ? AS_NOBODY : []), 'sleep', '60'], { raw: true });
+      const pidfd = sys.pidfdOpen(victim.proc.pid!);
+      const ref = { pid: victim.proc.pid!, inode: fstatSync(pidfd).ino };
+      sys.closeFd(pidfd);
+      const file = join(stateDir(rootless), 'containers', `${forged}.json`);
+      writeFileSync(file, JSON.stringify({ ...shape, name: forged, id: 'f'.repeat(64), status: 'running', init: ref, supervisor: ref, runner: ref }), { mode: 0o600 });
+      if (rootless) chownSync(file, NOBODY, NOBODY);
+      try {
+        for (const args of [['kill', forged], ['kill', '-s', 'TERM', forged], ['stop', '-t', '1', forged], ['rm', '-f', forged]]) {
+          const r = cli(args, { rootless });
+          expect(r.status, `${args.join(' ')}: ${r.stderr}`).to.not.equal(0);
+          expect(r.stderr, args.join(' ')).to.match(/its recorded init \(pid \d+\) is not the init of a pid namespace of its own; refusing to signal it/);
+          expect(alive(victim.proc.pid!), `${args.join(' ')} signalled the victim`).to.equal(true);
+        }
+      } finally {
+        rmSync(file, { force: true });
+        victim.proc.kill('SIGKILL');
+        await victim.exit;
+      }
+    });
+  }
+});
+
+describe('ns-run hardening: a cleanup failure is reported (issue 18 #8)', () => {
+  for (const [program, code] of [['exit 0', 125], ['exit 7', 7]] as const) {
+    it(`a payload cgroup kept by a child cgroup made from outside: one line naming it, exit ${code} (program: ${program})`, async () => {
+      const name = uniqueName(`left${code}`);
+      const c = start(['--name', name, '--network', 'none', '--pids-limit', '20', '--', 'sh', '-c', `read x; ${program}`]);
+      const state = await running(name);
+      const payload = state.cgroups.find((d) => d.includes('/pids/'))!;
+      const top = payload.slice(0, -'/payload'.length);
+      const blocker = join(payload, 'blocker');
+      mkdirSync(blocker);
+      try {
+        c.proc.stdin!.end();
+        const exit = await c.exit;
+        expect(exit.code, c.stderr).to.equal(code);
+        expect(c.stderr).to.equal(`ns-run: the container ended, but ${payload}, ${top} could not be removed (rmdir: EBUSY); remove them by hand\n`);
+        // Everything else it had is gone: its other hierarchies' directories (named by it), its state.
+        expect(snapshot(name, []).cgroups).to.deep.equal([top]);
+        expect(readdirSync(payload, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)).to.deep.equal(['blocker']);
+        expect(readState(name)).to.equal(undefined);
+      } finally {
+        for (const dir of [blocker, payload, top]) rmdirSync(dir);
+      }
+    });
+  }
+});
+
+describe('ns-run hardening: a runner killed with nothing left to clean up after it (issue 18 #7)', () => {
+  // No janitor process any more: what a runner makes is recorded in its state before it is
+  // made, and the next ns-run call reclaims it once the runner is gone (reclaimDead).
+  it('the runner SIGKILLed: its state and cgroup directories stay, and the next run reclaims them', async () => {
+    const name = uniqueName('both-dead');
+    const c = start(['--name', name, '--network', 'none', '--pids-limit', '20', '--', 'sleep', '60']);
+    await running(name);
+    c.proc.kill('SIGKILL');
+    await c.exit;
+    const left = snapshot(name, []).cgroups;
+    expect(left.length, 'cgroup directories left by the runner\'s death').to.be.at.least(1);
+    expect(readState(name)?.status).to.equal('running');
+    ok(cli(['--network', 'none', '--', 'true']));
+    expect(snapshot(name, []).cgroups).to.deep.equal([]);
+    expect(readState(name)).to.equal(undefined);
   });
 });

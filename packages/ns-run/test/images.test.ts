@@ -5,11 +5,11 @@
  * docker-registry with a temporary store, filled by skopeo.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loopbackRegistry, podmanImage, treeSnapshot, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
+import { freePort, loopbackRegistry, podmanImage, treeSnapshot, type LoopbackRegistry, type PodmanImage } from 'ns-test-kit';
 import { cli, CLI, LAUNCHER, NOBODY, removeTree, start, uniqueName, until, ok } from './helpers';
 
 const CHANGES = ['CMD ["/bin/sh","-c","echo $GREETING from $(pwd) as $(id -u)"]', 'ENV GREETING=hello', 'WORKDIR /srv', 'EXPOSE 8080/tcp'];
@@ -52,6 +52,24 @@ function onTerminal(command: string): string {
   expect(r.status, r.stdout).to.equal(0);
   return readFileSync(typescript, 'utf8');
 }
+
+/** node -e SLOW_PROXY PORT TARGET: a TCP proxy on 127.0.0.1 that pauses 200 ms after every 256 KiB back. */
+const SLOW_PROXY = `
+const net = require('node:net');
+const [port, target] = process.argv.slice(1).map(Number);
+net.createServer((client) => {
+  const up = net.connect(target, '127.0.0.1');
+  let passed = 0;
+  client.pipe(up);
+  up.on('data', (chunk) => {
+    client.write(chunk);
+    passed += chunk.length;
+    if (passed >= 256 * 1024) { passed = 0; up.pause(); setTimeout(() => up.resume(), 200); }
+  });
+  up.on('end', () => client.end());
+  for (const s of [client, up]) s.on('error', () => { client.destroy(); up.destroy(); });
+}).listen(port, '127.0.0.1', () => process.stdout.write('ready\\n'));
+`;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -253,11 +271,23 @@ describe('ns-run images', () => {
       expect(lines(again.stderr)).to.deep.equal([`${base!.slice(0, 12)}: Already exists`, `${top!.slice(0, 12)}: Already exists`].sort());
       const quiet = cli(['load', '-q', '--storage', newStore(), '-i', derived.dockerArchive]);
       expect([quiet.status, quiet.stderr, quiet.stdout]).to.deep.equal([0, '', `Loaded image: ${derived.reference}\n`]);
-      const seen = onTerminal(`${LAUNCHER} load --storage ${newStore()} -i ${derived.dockerArchive}`);
+      // From stdin (docker load < FILE), paused inside the 24 MB layer: the terminal gets redraws
+      // with the layer's rate however fast this machine reads.
+      const A = derived.dockerArchive;
+      const seen = onTerminal(`(head -c 12000000 ${A}; sleep 0.3; tail -c +12000001 ${A}) | ${LAUNCHER} load --storage ${newStore()}`);
       expect(seen).to.match(new RegExp(`\x1b\\[2K${top!.slice(0, 12)}: Receiving [0-9.]+[kM]B/24(\\.\\d)?MB [0-9.]+[kMG]?B/s\r?\n`));
       expect(seen).to.match(new RegExp(`\x1b\\[\\dA`)); // lines rewritten in place
       expect(seen).to.match(new RegExp(`\x1b\\[2K${top!.slice(0, 12)}: Done 24(\\.\\d)?MB in [0-9.]+s\r?\n`));
       expect(seen).to.include(`Loaded image: ${derived.reference}`);
+    });
+
+    it('load reads the archive from stdin without -i, as docker load does, and refuses a terminal there', () => {
+      const store = newStore();
+      const r = spawnSync('sh', ['-c', `exec ${LAUNCHER} load -q --storage ${store} < ${image.ociArchive}`], { encoding: 'utf8', timeout: 30_000 });
+      expect([r.status, r.stderr, r.stdout]).to.deep.equal([0, '', `Loaded image: ${image.reference}\n`]);
+      expect(storeContents(store).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
+      const seen = onTerminal(`${LAUNCHER} load --storage ${store}; echo "exit $?"`);
+      expect(seen).to.match(/\nns-run load: requested load from stdin, but stdin is a terminal \(-i FILE\|DIR\)\r?\nexit 125\r?\n/);
     });
 
     it('rmi removes the layers no other image uses and keeps the shared ones', () => {
@@ -319,6 +349,112 @@ describe('ns-run images', () => {
     });
   });
 
+  describe('where the store is', () => {
+    it('--storage wins over NS_RUN_STORAGE, which wins over the default', () => {
+      const flag = newStore();
+      const env = newStore();
+      const r = spawnSync(LAUNCHER, ['load', '-q', '--storage', flag, '-i', image.dockerArchive], { encoding: 'utf8', env: { ...process.env, NS_RUN_STORAGE: env } });
+      expect([r.status, r.stderr]).to.deep.equal([0, '']);
+      expect(storeContents(flag).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
+      expect(readdirSync(join(env, '..'))).to.deep.equal([]);
+      const viaEnv = spawnSync(LAUNCHER, ['load', '-q', '-i', image.dockerArchive], { encoding: 'utf8', env: { ...process.env, NS_RUN_STORAGE: env } });
+      expect([viaEnv.status, viaEnv.stderr]).to.deep.equal([0, '']);
+      expect(storeContents(env).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
+      const empty = spawnSync(LAUNCHER, ['images', '--storage', ''], { encoding: 'utf8' });
+      expect([empty.status, empty.stderr]).to.deep.equal([125, 'ns-run images: --storage: the directory must not be empty\n']);
+    });
+
+    it('as root, /var/lib/ns-run by default (in a mount namespace whose /var/lib is the test\'s)', () => {
+      const varLib = join(scratch, `varlib-${stores++}`);
+      mkdirSync(varLib);
+      const env = { ...process.env };
+      delete env.NS_RUN_STORAGE;
+      // unshare(1) and mount(8) as the oracle's tools: the host's /var/lib is never written.
+      const script = `mount --bind '${varLib}' /var/lib && '${LAUNCHER}' load -q -i '${image.dockerArchive}' && '${LAUNCHER}' images -q`;
+      const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8', env, timeout: 30_000 });
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.match(new RegExp(`^Loaded image: ${image.reference}\n[0-9a-f]{12}\n$`));
+      expect(storeContents(join(varLib, 'ns-run')).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
+    });
+
+    it('rootless, ${XDG_DATA_HOME:-~/.local/share}/ns-run by default, and run finds the image there', function () {
+      this.timeout(60_000);
+      const home = join(scratch, `home-${stores++}`);
+      mkdirSync(home, { mode: 0o755 });
+      chownSync(home, NOBODY, NOBODY);
+      const asNobody = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+        spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', LAUNCHER, ...args],
+          { encoding: 'utf8', cwd: '/', timeout: 30_000, env: { PATH: process.env.PATH, HOME: home, ...extra } });
+      const loaded = asNobody(['load', '-q', '-i', image.dockerArchive]);
+      expect([loaded.status, loaded.stderr]).to.deep.equal([0, '']);
+      const store = join(home, '.local/share/ns-run');
+      expect(storeContents(store).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
+      expect(readdirSync(join(store, 'layers')).map((l) => statSync(join(store, 'layers', l, 'diff/bin/busybox')).uid)).to.deep.equal([NOBODY]);
+      const ran = asNobody(['run', image.reference]);
+      expect([ran.status, ran.stderr, ran.stdout]).to.deep.equal([0, '', 'hello from /srv as 0\n']);
+      const xdg = join(home, 'data');
+      const other = asNobody(['load', '-q', '-i', image.dockerArchive], { XDG_DATA_HOME: xdg });
+      expect([other.status, other.stderr]).to.deep.equal([0, '']);
+      expect(storeContents(join(xdg, 'ns-run')).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
+      expect(statSync(join(xdg, 'ns-run')).mode & 0o777).to.equal(0o700);
+      // A relative XDG_DATA_HOME is invalid (XDG Base Directory spec): the default again.
+      const relative = asNobody(['images', '-q'], { XDG_DATA_HOME: 'data' });
+      expect([relative.status, relative.stderr, relative.stdout]).to.deep.equal([0, '', `${storeContents(store).blobs[0]!.slice(0, 12)}\n`]);
+    });
+  });
+
+  describe('a load killed (SIGKILL) at any point', () => {
+    let reference: string;
+    let layers: string[];
+    before(function () {
+      this.timeout(60_000);
+      reference = newStore();
+      ok(cli(['load', '-q', '--storage', reference, '-i', derived.dockerArchive]));
+      layers = storeContents(reference).layers;
+      expect(layers).to.have.length(2);
+    });
+
+    /**
+     * strace(1) as the oracle's tool: SIGKILL delivered at the Nth call of a system call (in
+     * one thread: strace counts per thread), so each point of the load is hit exactly, not by
+     * timing. The 24 MB file goes out in 4 MiB pwrite64s spread over libuv's threads. Into a
+     * fresh store (rename #1 is its store.json), unpacking the 24 MB file (pwrite64), before
+     * the layers leave the writer's directory (syncfs #1), before and between the two layers'
+     * renames into layers/, at the config blob, at the sync before the index, at the index's
+     * rename, and after it (fsync #4, of the store's directory).
+     */
+    const POINTS: [syscall: string, nth: number, layersThen: number, listed: boolean][] = [
+      ['rename', 1, 0, false], ['pwrite64', 2, 0, false], ['syncfs', 1, 0, false], ['rename', 2, 0, false], ['rename', 3, 1, false],
+      ['rename', 4, 2, false], ['syncfs', 2, 2, false], ['rename', 5, 2, false], ['fsync', 4, 2, true],
+    ];
+    for (const [syscall, nth, layersThen, listed] of POINTS) {
+      it(`at ${syscall} #${nth}: ${layersThen} whole layers, the image ${listed ? 'listed' : 'not listed'}; the next load and run work`, function () {
+        this.timeout(60_000);
+        const store = newStore();
+        // strace stops the tracee on entry: SIGKILL lands before that call runs.
+        const killed = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=SIGKILL:when=${nth}`,
+          LAUNCHER, 'load', '-q', '--storage', store, '-i', derived.dockerArchive], { encoding: 'utf8', timeout: 30_000 });
+        expect(killed.stdout, 'killed before it reported success').to.equal('');
+        // strace ends as its tracee did: by SIGKILL.
+        expect(killed.signal, `${killed.status} ${killed.stderr}`).to.equal('SIGKILL');
+        // What a later run would use is whole: each layer in layers/ as a full load made it.
+        const there = existsSync(join(store, 'layers')) ? storeContents(store).layers : [];
+        expect(there).to.have.length(layersThen);
+        for (const layer of there) {
+          expect(layers, 'a layer of the image').to.include(layer);
+          expect(treeSnapshot(join(store, 'layers', layer)), layer).to.deep.equal(treeSnapshot(join(reference, 'layers', layer)));
+        }
+        // The index names the image only once every layer is in place.
+        expect(ok(cli(['images', '-q', '--storage', store])) !== '').to.equal(listed);
+        const again = cli(['load', '-q', '--storage', store, '-i', derived.dockerArchive]);
+        expect([again.status, again.stderr, again.stdout]).to.deep.equal([0, '', `Loaded image: ${derived.reference}\n`]);
+        expect(storeContents(store).layers).to.deep.equal(layers);
+        expect(readdirSync(join(store, 'tmp')), 'the dead loader\'s directory swept').to.deep.equal([]);
+        expect(ok(cli(['run', '--storage', store, '--network', 'none', derived.reference, 'sh', '-c', 'cat motd; wc -c < big']))).to.equal('from the derived image\n24000000\n');
+      });
+    }
+  });
+
   describe('pull from a registry on loopback', () => {
     let registry: LoopbackRegistry;
     before(async function () {
@@ -336,17 +472,32 @@ describe('ns-run images', () => {
       expect(out).to.match(new RegExp(`^[0-9a-f]{12}: Done \\S+ in [0-9.]+s\nDigest: sha256:[0-9a-f]{64}\n${ref.replace(/\./g, '\\.')}\n$`));
       expect(ok(cli(['pull', '-q', '--storage', store, ref]))).to.equal(`${ref}\n`);
       expect(ok(cli(['run', '--storage', store, '--network', 'none', ref]))).to.equal('hello from /srv as 0\n');
+      // The same image loaded under its own name: only the repository it was pulled from has a digest.
+      ok(cli(['load', '-q', '--storage', store, '-i', image.dockerArchive]));
+      const digest = out.match(/^Digest: (sha256:[0-9a-f]{64})$/m)![1];
+      const listed = ok(cli(['images', '--storage', store, '--format', 'json'])).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      expect(listed.map((r) => [`${r.Repository}:${r.Tag}`, r.Digest]).sort()).to.deep.equal([[ref, digest], [image.reference, '<none>']].sort());
     });
 
-    it('on a terminal (script), shows each layer\'s bytes, total and rate as it comes', function () {
+    it('on a terminal (script), shows each layer\'s bytes, total and rate as it comes', async function () {
       this.timeout(60_000);
       registry.push(derived.dockerArchive, 'nstools/big:3');
-      const ref = `${registry.address}/nstools/big:3`;
-      const seen = onTerminal(`${LAUNCHER} pull --storage ${newStore()} ${ref}`);
-      expect(seen).to.match(/\x1b\[2K[0-9a-f]{12}: Receiving [0-9.]+[kM]B\/[0-9.]+[kM]B [0-9.]+[kMG]?B\/s\r?\n/);
-      expect(seen).to.match(/\x1b\[\dA/);
-      expect(seen).to.match(/Digest: sha256:[0-9a-f]{64}\r?\n/);
-      expect(seen).to.include(ref);
+      // Through a proxy that pauses 200 ms after every 256 KiB it passes back: the download is
+      // slow enough for the terminal's redraws however fast loopback is (a child process:
+      // script(1) runs synchronously here).
+      const port = await freePort();
+      const proxy = spawn(process.execPath, ['-e', SLOW_PROXY, String(port), registry.address.split(':')[1]!], { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        await new Promise((resolve) => proxy.stdout!.once('data', resolve));
+        const ref = `127.0.0.1:${port}/nstools/big:3`;
+        const seen = onTerminal(`${LAUNCHER} pull --storage ${newStore()} ${ref}`);
+        expect(seen).to.match(/\x1b\[2K[0-9a-f]{12}: Receiving [0-9.]+[kM]B\/[0-9.]+[kM]B [0-9.]+[kMG]?B\/s\r?\n/);
+        expect(seen).to.match(/\x1b\[\dA/);
+        expect(seen).to.match(/Digest: sha256:[0-9a-f]{64}\r?\n/);
+        expect(seen).to.include(ref);
+      } finally {
+        proxy.kill();
+      }
     });
   });
 
@@ -359,6 +510,8 @@ describe('ns-run images', () => {
       expect(ok(cli(['run', '--storage', store, image.reference, 'sh', '-c', 'echo x > /etc/new && echo changed > /srv/motd && cat /etc/new'], { rootless: true }))).to.equal('x\n');
       expect(ok(cli(['run', '--storage', store, image.reference, 'sh', '-c', 'cat /srv/motd; ls /etc/new 2>&1 || true'], { rootless: true })))
         .to.equal('from the image\nls: /etc/new: No such file or directory\n');
+      expect(ok(cli(['run', '--storage', store, '-w', '/made/here', image.reference, 'sh', '-c', 'pwd; stat -c "%u %a" /made/here'], { rootless: true })))
+        .to.equal('/made/here\n0 755\n');
       expect(containerRoots(store)).to.deep.equal([]);
     });
   });

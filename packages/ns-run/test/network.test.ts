@@ -392,14 +392,5 @@ describe('ns-run networks (as root, in a network namespace of the test\'s)', fun
       }
       expect(existsSync(join(CONFIG_DIR, `${uniqueName('bad')}.json`))).to.equal(false);
     });
-
-    it('tells an ordinary user that networks need root (rootless networks are not built yet)', () => {
-      const run = cli(['--network', 'bridge', '--rootfs', rootfs, 'true'], { rootless: true });
-      expect([run.status, run.stderr]).to.deep.equal([125,
-        'ns-run: --network bridge: networks need root for now (rootless networks are not built yet); use none or host\n']);
-      const ls = cli(['network', 'ls'], { rootless: true });
-      expect(ls.status).to.equal(1);
-      expect(ls.stderr).to.match(/^ns-run network ls: networks need root for now .*; use --network none or host\n$/);
-    });
   });
 });

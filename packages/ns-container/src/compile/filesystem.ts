@@ -9,7 +9,7 @@
  * source's tree shows. The exec stage then creates exactly the missing components of that
  * symlink-free path, and mounts on it.
  */
-import { lstatSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, sys, type ChildOp, type PhasedOp, type Step } from 'ns-core';
 import { locate, mount, perMountFlags, readOnlyRemounts, type PathLocation } from 'ns-mount';
@@ -66,6 +66,8 @@ export interface FilesystemContext {
   readonly view?: RootView;
   /** MS_MOVE + chroot instead of pivot_root (runc's --no-pivot, for a root on ramfs). */
   readonly noPivot?: boolean;
+  /** The container's own cgroup directory in each hierarchy (host paths): what a cgroup mount shows on a v1 or hybrid host. */
+  readonly cgroupDirs?: readonly string[];
 }
 
 /** A destination placed inside the root: the host path under the root before the pivot. */
@@ -171,6 +173,30 @@ function bindMount(e: Emitter, field: string, source: string, p: Placed, options
   e.mounted.push({ inside: p.inside, source: location.resolved });
 }
 
+const HOST_CGROUPS = '/sys/fs/cgroup';
+
+/**
+ * runc's cgroup mount on a v1 or hybrid host: a tmpfs with, at each hierarchy's name, the
+ * container's own directory there bound read-only (and the host's symlinks such as
+ * cpu -> cpu,cpuacct), so the program reads its own limits where it looks for them
+ * (/sys/fs/cgroup/memory/memory.limit_in_bytes) and sees no other group.
+ */
+function ownCgroupView(e: Emitter, field: string, p: Placed, options: MountOptions, dirs: readonly string[]): void {
+  const hidden = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  e.create(field, p, false);
+  e.emit('mounts', field, { op: 'mount', source: 'tmpfs', target: p.target, fstype: 'tmpfs', flags: hidden, data: 'mode=755' });
+  e.mounted.push({ inside: p.inside });
+  for (const dir of dirs) {
+    const name = dir.startsWith(`${HOST_CGROUPS}/`) ? dir.slice(HOST_CGROUPS.length + 1).split('/')[0] : undefined;
+    if (!name) continue;
+    bindMount(e, field, dir, e.place(field, posix.join(p.inside, name)), { ...options, flags: MS.RDONLY | hidden }, false);
+  }
+  for (const entry of readdirSync(HOST_CGROUPS, { withFileTypes: true })) {
+    if (entry.isSymbolicLink()) e.emit('mounts', field, { op: 'symlink', target: readlinkSync(posix.join(HOST_CGROUPS, entry.name)), path: posix.join(p.target, entry.name) });
+  }
+  if (options.flags & MS.RDONLY) e.emit('mounts', field, { op: 'mount', target: p.target, flags: MS.REMOUNT | MS.RDONLY | hidden });
+}
+
 function compileMount(e: Emitter, m: SpecMount, i: number, ctx: FilesystemContext, ownNetwork: boolean): void {
   const field = `mounts[${i}]`;
   const options = parseMountOptions(field, m.options);
@@ -186,6 +212,8 @@ function compileMount(e: Emitter, m: SpecMount, i: number, ctx: FilesystemContex
   } else if (type === 'sysfs' && !ownNetwork) {
     // A sysfs belongs to the network namespace that mounts it: with the host's, bind the host's read-only (as crun does).
     bindMount(e, field, '/sys', p, { ...options, flags: options.flags | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC }, true);
+  } else if ((type === 'cgroup' || type === 'cgroup2') && !hostCgroupIsUnified() && ctx.cgroupDirs?.length) {
+    ownCgroupView(e, field, p, options, ctx.cgroupDirs);
   } else if ((type === 'cgroup' || type === 'cgroup2') && !hostCgroupIsUnified()) {
     // A hybrid host's v1 hierarchies: shown read-only, as they are (a new cgroup2 would hide them).
     bindMount(e, field, '/sys/fs/cgroup', p, { ...options, flags: options.flags | MS.RDONLY }, true);

@@ -47,6 +47,8 @@ export interface CompileContext {
   readonly execFifoFd?: number;
   /** The child fd the stage writes one byte to once parked on the fifo (create then exits). */
   readonly execReadyFd?: number;
+  /** The container's cgroup directory in each hierarchy, for what a cgroup mount shows (v1, hybrid). */
+  readonly cgroupDirs?: readonly string[];
 }
 
 export interface CompiledContainer {
@@ -89,7 +91,8 @@ export function compileContainer(spec: ContainerSpec, context: CompileContext): 
   // The process steps first: the user namespace's maps and root come before any mount.
   const identity = processSteps(spec, processContext, warnings);
   const filesystem = filesystemSteps(spec, { bundle: context.bundle, ...(context.view ? { view: context.view } : {}),
-                                             ...(context.noPivot ? { noPivot: true } : {}) }, ownNetwork,
+                                             ...(context.noPivot ? { noPivot: true } : {}),
+                                             ...(context.cgroupDirs ? { cgroupDirs: context.cgroupDirs } : {}) }, ownNetwork,
                                      !context.rootless && !namespaces.some((n) => n.type === 'user'));
   const linux = spec.linux ?? {};
   return {

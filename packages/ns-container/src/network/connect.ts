@@ -27,6 +27,11 @@ function freeInterface(inside: RtnlHandle): string {
  * @throws NsError ENOENT (container, network), ESRCH (not running), EEXIST (already on it).
  */
 export function connectContainer(network: string, container: string, options: { aliases?: readonly string[]; stateDir?: string; dirs?: NetworkDirs } = {}): AttachmentInfo {
+  if (process.geteuid!() !== 0) {
+    // The veth would have to be made from inside the user's rootless namespace and the
+    // container's at once (rootless.ts does that only for a namespace it makes).
+    throw new NsError({ errno: 95, code: 'EOPNOTSUPP', message: `network connect: not yet for an ordinary user's containers (start ${container} with --network ${network})` });
+  }
   const state = runningContainer(new StateStore(options.stateDir), container);
   if (state.network === 'host') throw new NsError({ errno: 22, code: 'EINVAL', message: `container ${container} uses the host's network: it cannot be connected to a network` });
   const netns = Namespace.ofPid(state.init.pid, 'net');
@@ -67,6 +72,9 @@ export function connectContainer(network: string, container: string, options: { 
  * @throws NsError ENOENT for an unknown network or a container not on it.
  */
 export function disconnectContainer(network: string, container: string, dirs: NetworkDirs = defaultNetworkDirs()): void {
+  if (process.geteuid!() !== 0) {
+    throw new NsError({ errno: 95, code: 'EOPNOTSUPP', message: 'network disconnect: not yet for an ordinary user\'s containers' });
+  }
   const store = new NetworkStore(dirs);
   const config = store.read(network);
   const lease = store.withLeases(config, (leases) => ({ result: leases.find((l) => l.container === container) }));

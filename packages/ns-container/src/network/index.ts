@@ -44,13 +44,14 @@ import { processRef, type ProcessRef } from '../runner/state';
 import { AF_INET } from './addresses';
 import { ensureNetwork, hostInterfaceOf, removeNetworkObjects } from './bridge';
 import { reclaimStalePublished } from './dnat';
+import { ensureNetworkInside, removeNetworkInside, rootlessNetns } from './rootless';
 import {
-  address6Of, defaultNetworkDirs, NetworkStore, writeResolvConf, DEFAULT_NETWORK, RESERVED_NETWORK_NAMES,
+  address6Of, defaultNetworkDirs, stateRootOf, NetworkStore, writeResolvConf, DEFAULT_NETWORK, RESERVED_NETWORK_NAMES,
   type Lease, type NetworkConfig, type NetworkDirs,
 } from './store';
 
 export {
-  address6Of, containerResolvConf, defaultNetworkDirs, parseNetworkSubnet, parseNetworkSubnet6, validateNetworkName, NetworkStore, DEFAULT_NETWORK,
+  address6Of, containerResolvConf, defaultNetworkDirs, rootlessNetworkDirs, parseNetworkSubnet, parseNetworkSubnet6, validateNetworkName, NetworkStore, DEFAULT_NETWORK,
   DEFAULT_NETWORK_SUBNET, NETWORK_POOL, RESERVED_NETWORK_NAMES, type Lease, type NetworkConfig, type NetworkDirs,
 } from './store';
 export { ensureNetwork, hostInterfaceOf, removeNetworkObjects, rulesOwner } from './bridge';
@@ -113,7 +114,7 @@ export function prepareNetwork(options: PrepareOptions): Attachment {
   const dirs = options.dirs ?? defaultNetworkDirs();
   const store = new NetworkStore(dirs);
   const config = store.get(options.network);
-  if (!options.madeElsewhere) ensureNetwork(config);
+  if (!options.madeElsewhere) ensureNetwork(config, store.rulesStampFile(config.name));
   const resolvConf = writeResolvConf(store, config);
   const owner = options.owner ?? processRef(process.pid);
   const aliases = [...new Set(options.aliases ?? [])].filter((a) => a !== options.container);
@@ -220,7 +221,8 @@ export function reclaimStale(dirs: NetworkDirs = defaultNetworkDirs()): { networ
     const live = store.withLeases(config, (leases) => ({ result: leases }));
     for (const l of before) if (!live.some((x) => x.container === l.container && x.address === l.address)) dropped.push({ network: config.name, container: l.container, address: l.address });
   }
-  reclaimStalePublished();
+  // An ordinary user publishes no ports by DNAT (and may not read the host's ruleset).
+  if (!rootlessUser()) reclaimStalePublished();
   return dropped;
 }
 
@@ -251,23 +253,34 @@ function hostNetworks(): string[] {
     .map((a) => `${a.local}/${a.prefixlen}`));
 }
 
+/** Whether `dirs` are an ordinary user's, whose networks live in their rootless namespace. */
+function rootlessUser(): boolean {
+  return process.geteuid!() !== 0;
+}
+
 /**
- * `network create`: defines it and makes its bridge and rules at once (docker does too).
+ * `network create`: defines it and makes its bridge and rules at once (docker does too); for
+ * an ordinary user, inside their rootless network namespace (made on first use).
  * @throws NsError EEXIST, EUSAGE (reserved name, bad or overlapping subnet).
  */
-export function createNetwork(name: string, options: { subnet?: string; internal?: boolean; ipv6?: boolean; subnet6?: string } = {}, dirs: NetworkDirs = defaultNetworkDirs()): NetworkConfig {
+export async function createNetwork(name: string, options: { subnet?: string; internal?: boolean; ipv6?: boolean; subnet6?: string } = {}, dirs: NetworkDirs = defaultNetworkDirs()): Promise<NetworkConfig> {
   const store = new NetworkStore(dirs);
   const config = store.create(name, { ...options, inUse: hostNetworks() });
+  const rootless = rootlessUser() ? await rootlessNetns(stateRootOf(dirs)) : undefined;
   try {
-    ensureNetwork(config);
+    if (rootless) await ensureNetworkInside(rootless, config);
+    else ensureNetwork(config);
   } catch (e) {
     // Nothing half made stays: the rules, the bridge and the definition go.
     try {
-      removeNetworkObjects(config);
+      if (rootless) await removeNetworkInside(rootless, config);
+      else removeNetworkObjects(config);
     } finally {
       store.delete(name);
     }
     throw e;
+  } finally {
+    rootless?.close();
   }
   return config;
 }
@@ -275,21 +288,32 @@ export function createNetwork(name: string, options: { subnet?: string; internal
 /**
  * `network rm`: refused while a live container is attached (checked under the lease lock, so
  * no run leases in between), and for the default network, as docker refuses; the rules, the
- * bridge, the leases and the definition go.
+ * bridge, the leases and the definition go. An ordinary user's: the definition goes under
+ * the lock (no run can lease after), the bridge and rules in their namespace after it.
  * @throws NsError ENOENT, EBUSY naming the containers, EPERM for `bridge`.
  */
-export function removeNetwork(name: string, dirs: NetworkDirs = defaultNetworkDirs()): void {
+export async function removeNetwork(name: string, dirs: NetworkDirs = defaultNetworkDirs()): Promise<void> {
   if (name === DEFAULT_NETWORK) {
     throw new NsError({ errno: 1, code: 'EPERM', message: `${name} is a pre-defined network and cannot be removed` });
   }
   const store = new NetworkStore(dirs);
   const config = store.read(name);
-  store.deleteUnused(config, () => removeNetworkObjects(config));
+  if (!rootlessUser()) {
+    store.deleteUnused(config, () => removeNetworkObjects(config));
+    return;
+  }
+  store.deleteUnused(config, () => undefined);
+  const rootless = await rootlessNetns(stateRootOf(dirs));
+  try {
+    await removeNetworkInside(rootless, config);
+  } finally {
+    rootless.close();
+  }
 }
 
 export { connectContainer, disconnectContainer } from './connect';
 export { prepareNetns, type PreparedNetns } from './netns';
 export {
-  attachInside, ensureNetworkInside, holderFile, removeNetworkInside, rootlessNetns, rootlessNetworkDirs,
+  attachInside, attachRootless, ensureNetworkInside, holderFile, removeNetworkInside, rootlessNetns,
   type RootlessAttachment, type RootlessNetns,
 } from './rootless';

@@ -2,7 +2,7 @@
  * Rootless networks live in one network namespace per user, as podman's rootless netns: made
  * on first use, owned by a user namespace of the user's (their /etc/subuid block mapped as a
  * rootless container's), held by a small holder process (a `sleep infinity` in a session of
- * its own, no Node), recorded as pid + pidfd inode in the user's state directory and made
+ * its own, no Node), with egress through pasta, recorded as pid + pidfd inode in the user's state directory and made
  * again when that process is gone. Bridges, their addresses and nf_tables rules are made
  * inside it, where the user's namespace gives the capabilities.
  *
@@ -18,17 +18,16 @@
  *   spawn(argv, { join: [{ pidfd: att.pidfd, kinds: ['user', 'net'] }], ... })
  *   att.release();                               // the helper goes; the netns lives with the container
  *
- * Not built yet: egress through pasta from this namespace, and ns-run's runner using it
- * (rootless `--network NAME`): see the report.
+ * Egress: pasta, when installed, attached to the namespace when it is made (startPasta).
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, spawn, sys, type NsChild } from 'ns-core';
 import type { VethOptions } from 'ns-net';
 import { planIdentity } from '../runner/identity';
 import { defaultStateRoot, isAlive, privateDir, processRef, type ProcessRef } from '../runner/state';
 import { helperInside, outputOf } from './inside';
-import { replaceFile, withLock, type NetworkConfig, type NetworkDirs } from './store';
+import { replaceFile, withLock, type NetworkConfig } from './store';
 
 export interface RootlessNetns {
   readonly holder: ProcessRef;
@@ -37,11 +36,6 @@ export interface RootlessNetns {
   /** Whether this call made it. */
   readonly made: boolean;
   close(): void;
-}
-
-/** Where a user's networks are: definitions and runtime state, in their state directory. */
-export function rootlessNetworkDirs(stateRoot = defaultStateRoot()): NetworkDirs {
-  return { config: posix.join(stateRoot, 'network-defs'), run: posix.join(stateRoot, 'networks') };
 }
 
 /** The holder's record in the user's state directory. */
@@ -88,7 +82,42 @@ export async function rootlessNetns(stateRoot = defaultStateRoot()): Promise<Roo
     return opened(winner, false);
   }
   child.unref();
+  // Without egress (no pasta, or pasta could not start) the networks still work among themselves.
+  await startPasta(mine.pid);
   return opened(mine, true);
+}
+
+/** Where pasta (Debian's passt package) is, if it is installed. */
+export function pastaPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dirs = [...(env['PATH'] ?? '').split(':').filter((d) => d.startsWith('/')), '/usr/bin', '/usr/local/bin'];
+  return dirs.map((d) => posix.join(d, 'pasta')).find((p) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Egress for the namespace, as podman's rootless netns has it: pasta joins the holder's user
+ * and network namespaces (by its pid), makes a tap interface there with the host's addresses
+ * and routes (--config-net), and carries its connections through sockets of the user's on
+ * the host; it forwards no port in (none of -t/-u/-T/-U), and it quits by itself once the
+ * namespace is gone. It forks into the background when it is ready: its first process's exit
+ * is the signal. Without pasta, or where it cannot open /dev/net/tun (a host that made it
+ * 0600), the namespace has no egress; its networks still work.
+ * @returns whether pasta runs.
+ */
+export async function startPasta(holderPid: number): Promise<boolean> {
+  const pasta = pastaPath();
+  if (!pasta) return false;
+  // No pipe for its output: the process that stays in the background would hold it open.
+  const child = await spawn([pasta, '--config-net', '--quiet', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', String(holderPid)], {
+    stdio: 'ignore', cwd: '/',
+  });
+  return (await child.exited).code === 0;
 }
 
 function opened(holder: ProcessRef, made: boolean): RootlessNetns {
@@ -145,13 +174,14 @@ export async function attachInside(netns: Pick<RootlessNetns, 'pidfd'>, veth: Ve
     throw new NsError({ errno: 5, code: 'EIO', message: `rootless attach: the helper said '${ready}'` });
   }
   const pidfd = sys.pidfdOpen(helper.pid);
+  let released: Promise<void> | undefined;
   return {
     pidfd,
-    release: async () => {
+    release: () => (released ??= (async () => {
       sys.closeFd(pidfd);
       helper.stdin!.end();
       await helper.exited;
-    },
+    })()),
   };
 }
 
@@ -168,4 +198,20 @@ function firstLine(child: NsChild): Promise<string> {
     child.stdout!.on('data', onData);
     child.stdout!.once('end', () => resolve(data));
   });
+}
+
+/**
+ * A container's attachment to a network of an ordinary user: the network made whole in their
+ * rootless namespace, then a container network namespace made there with the attachment's
+ * veth. The container joins `join` (the helper's user and network namespaces) and unshares
+ * the rest after it; release() once it has joined.
+ */
+export async function attachRootless(config: NetworkConfig, veth: VethOptions, stateRoot = defaultStateRoot()): Promise<RootlessAttachment> {
+  const netns = await rootlessNetns(stateRoot);
+  try {
+    await ensureNetworkInside(netns, config);
+    return await attachInside(netns, veth);
+  } finally {
+    netns.close();
+  }
 }

@@ -14,15 +14,15 @@
  *
  * A lease's owner is the runner that holds it, by pid and pidfd inode (state.ts ProcessRef):
  * a lease whose owner is gone (SIGKILLed runner) is stale, and whoever takes the lock next
- * drops it. Rootless networks (one rootless network namespace per user, as podman) are not
- * built yet: the store is root's.
+ * drops it. An ordinary user's store is in their state directory (network-defs/, networks/),
+ * their networks in their rootless network namespace (rootless.ts).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, sys, usageError } from 'ns-core';
 import { codec, parseCidr } from 'ns-net';
-import { isAlive, removeFile, type ProcessRef } from '../runner/state';
+import { defaultStateRoot, isAlive, privateDir, removeFile, type ProcessRef } from '../runner/state';
 import { intToIpv4, ipv4ToInt } from './addresses';
 
 export const NETWORK_VERSION = 1;
@@ -84,12 +84,23 @@ export function validateNetworkName(name: string, option = 'network'): string {
   return name;
 }
 
-/** Where root's networks are; an ordinary user has none yet (see the header). */
+/**
+ * Where root's networks are, or an ordinary user's: in their state directory (made private
+ * if it is not there yet), the networks themselves in their rootless network namespace.
+ */
 export function defaultNetworkDirs(euid = process.geteuid!()): NetworkDirs {
-  if (euid !== 0) {
-    throw new NsError({ errno: 1, code: 'EPERM', message: 'networks need root for now (rootless networks in a per-user network namespace are not built yet); use --network none or host' });
-  }
+  if (euid !== 0) return rootlessNetworkDirs(privateDir(defaultStateRoot(euid)));
   return { config: '/var/lib/ns-run/networks', run: '/run/ns-run/networks' };
+}
+
+/** An ordinary user's network directories, in their state directory. */
+export function rootlessNetworkDirs(stateRoot: string): NetworkDirs {
+  return { config: posix.join(stateRoot, 'network-defs'), run: posix.join(stateRoot, 'networks') };
+}
+
+/** The state directory an ordinary user's network directories are in. */
+export function stateRootOf(dirs: NetworkDirs): string {
+  return posix.dirname(dirs.run);
 }
 
 function fsError(e: unknown, syscall: string, path: string): NsError {
@@ -227,6 +238,11 @@ export class NetworkStore {
    */
   containerHostsFile(container: string): string {
     return posix.join(this.dirs.run, '.containers', `${validateNetworkName(container, 'container')}.hosts`);
+  }
+
+  /** Where ensureNetwork() keeps the ruleset generation it last found the rules whole at. */
+  rulesStampFile(name: string): string {
+    return posix.join(this.runDir(name), 'rules.genid');
   }
 
   resolvConfFile(name: string): string {

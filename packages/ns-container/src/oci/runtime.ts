@@ -15,18 +15,19 @@
  */
 import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, RELAYED_SIGNALS, spawn, sys, type Step } from 'ns-core';
-import { compileContainer, openJoins, type CompiledContainer } from '../compile';
+import { NsError, RELAYED_SIGNALS, spawn, sys, type NamespaceKind, type Step } from 'ns-core';
+import type { CompiledContainer } from '../compile';
+import type * as Build from './build';
 import { joinCgroupStep, makeContainerCgroup, recordedCgroup, removeContainerCgroup } from './cgroups';
-import { FLAG_OPTIONS as MOUNT_FLAG_OPTIONS, PROPAGATION_OPTIONS as MOUNT_PROPAGATION_OPTIONS } from '../compile/filesystem';
-import { CAPABILITY_NAMES } from '../runner/caps';
 import { constants } from 'node:os';
-import { processSteps } from '../compile/process';
-import { NAMESPACE_TYPES, specError, validateSpec } from '../compile/validate';
-import { resolveInRoot } from '../runner/inroot';
+import { NAMESPACE_TYPES, specError } from '../compile/validate';
 import { isAlive, processRef, type ProcessRef } from '../runner/state';
-import { groupFrozen, setGroupFrozen } from 'ns-cgroup';
-import { OCI_VERSION, type ContainerSpec } from '../spec';
+import { groupFrozen, processesIn, setGroupFrozen } from 'ns-cgroup';
+import { OCI_VERSION, type ContainerSpec, type SpecHooks } from '../spec';
+import { HOOK_KINDS, runHooks, validateHooks, type HookState } from './hooks';
+
+/** The compiler, loaded by the calls that build a process only (see build.ts). */
+const build = (): typeof Build => require('./build') as typeof Build;
 
 /** runtime.md "State": what `state` prints. */
 export interface OciState {
@@ -44,6 +45,9 @@ export interface OciState {
 /** What ROOT/ID/state.json holds. */
 interface StoredState {
   readonly id: string;
+  readonly hooks?: SpecHooks;
+  /** The container's namespaces, which startContainer hooks join. */
+  readonly kinds?: readonly NamespaceKind[];
   readonly init: ProcessRef;
   readonly bundle: string;
   readonly rootfs: string;
@@ -161,22 +165,28 @@ export class OciRuntime {
       fds.push(fifoFd);
       const [readyRead, readyWrite] = sys.pipe();
       fds.push(readyRead, readyWrite);
-      const compiled = compileContainer(spec, {
+      // config.json's MUST rules before anything exists; the cgroup before the compile, whose cgroup mount shows it.
+      build().validateSpec(spec);
+      const warnings: string[] = [];
+      const cgroup = this.withCgroup(dir, id, spec, warnings);
+      const compiled = build().compileContainer(spec, {
         bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
+        ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}),
       });
-      const warnings = [...compiled.warnings];
+      warnings.push(...compiled.warnings);
       this.checkProgram(spec, compiled.rootfs);
-      const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
+      const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
       for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       if (consoleFd !== undefined) fds.push(consoleFd);
-      const join = openJoins(compiled);
+      const join = build().openJoins(compiled);
       let childPid: number | undefined;
       try {
         // The pid as the caller's pid namespace sees it, at the sync point (the parked process never execs while we wait).
         const recordPid: Step = { name: 'container pid', parent: [{ action: 'call', step: 'container pid', run: ({ pid: p }) => { childPid = p; } }] };
         const started = spawn(compiled.argv, {
-          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), recordPid], env: compiled.env, cwd: compiled.cwd,
+          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), recordPid, this.createHooks(id, spec, bundle, compiled, create)],
+          env: compiled.env, cwd: compiled.cwd,
           stdio: 'inherit', fds: consoleFd !== undefined ? { 3: fifoFd, 4: readyWrite, [CONSOLE_CHILD_FD]: consoleFd } : { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
         });
         started.catch(() => undefined);
@@ -187,7 +197,7 @@ export class OciRuntime {
         for (const ns of join) ns.close();
       }
       pid = childPid!;
-      this.record(dir, id, pid, bundle, compiled.rootfs, spec, options.pidFile);
+      this.record(dir, id, pid, bundle, compiled.rootfs, spec, options.pidFile, containerKinds(compiled, compiled.create));
       return pid;
     } catch (e) {
       if (pid !== undefined) killAndWait(pid);
@@ -212,7 +222,7 @@ export class OciRuntime {
     for (const candidate of candidates) {
       if (mounted.some((m) => candidate === m || candidate.startsWith(`${m}/`))) return;
       try {
-        const r = resolveInRoot(rootfs, candidate, 'process.args[0]');
+        const r = build().resolveInRoot(rootfs, candidate, 'process.args[0]');
         if (r.kind === 'file' && (statSync(posix.join(rootfs, r.inside)).mode & 0o111) !== 0) return;
       } catch {
         // not this one
@@ -223,14 +233,38 @@ export class OciRuntime {
   }
 
   /**
+   * prestart and createRuntime (runtime namespace), then createContainer (the container's
+   * namespaces, through the waiting child's pidfd): at the sync point, the namespaces made.
+   */
+  private createHooks(id: string, spec: ContainerSpec, bundle: string, compiled: CompiledContainer, create: readonly NamespaceKind[]): Step {
+    const state = (pid: number): HookState => ({ ociVersion: OCI_VERSION, id, status: 'creating', pid, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) });
+    if (!spec.hooks) return { name: 'hooks' };
+    return {
+      name: 'hooks',
+      parent: [{
+        action: 'call', step: 'hooks',
+        run: async ({ pid, pidfd }) => {
+          await runHooks(spec.hooks, 'prestart', state(pid), { runtime: true });
+          await runHooks(spec.hooks, 'createRuntime', state(pid), { runtime: true });
+          await runHooks(spec.hooks, 'createContainer', state(pid), { pidfd, kinds: containerKinds(compiled, create) });
+        },
+      }],
+    };
+  }
+
+  private hookState(s: StoredState, status: HookState['status']): HookState {
+    return { ociVersion: OCI_VERSION, id: s.id, status, ...(status !== 'stopped' ? { pid: s.init.pid } : {}), bundle: s.bundle, ...(s.annotations ? { annotations: s.annotations } : {}) };
+  }
+
+  /**
    * The container's cgroup made (recorded in `dir` first) and the step that moves the
    * process in; the kinds clone() makes lose 'cgroup', which the step unshares after the move.
    */
-  private withCgroup(dir: string, id: string, spec: ContainerSpec, compiled: CompiledContainer, warnings: string[]) {
+  private withCgroup(dir: string, id: string, spec: ContainerSpec, warnings: string[]) {
     const record = makeContainerCgroup(dir, id, spec, warnings, process.geteuid!() !== 0);
-    if (!record) return { record, steps: [], create: compiled.create };
-    const ownNamespace = compiled.create.includes('cgroup');
-    return { record, steps: [joinCgroupStep(record, ownNamespace)], create: compiled.create.filter((k) => k !== 'cgroup') };
+    if (!record) return { record, steps: [] };
+    const ownNamespace = (spec.linux?.namespaces ?? []).some((n) => n.type === 'cgroup' && n.path === undefined);
+    return { record, steps: [joinCgroupStep(record, ownNamespace)] };
   }
 
   /** Reads the bundle's config.json and claims ROOT/ID (EEXIST for a taken id). */
@@ -244,7 +278,7 @@ export class OciRuntime {
       if (e instanceof SyntaxError) throw specError('config.json', `not JSON: ${e.message}`);
       throw NsError.from(e, { syscall: 'open', path: posix.join(bundle, 'config.json'), step: '--bundle' });
     }
-    if (spec.hooks && Object.values(spec.hooks).some((h) => (h as unknown[] | undefined)?.length)) throw specError('hooks', 'are not supported by ns-run-oci yet');
+    validateHooks(spec.hooks);
     checkConsole(spec.process?.terminal ?? false, options.consoleSocket, 'process.terminal');
     const dir = this.dir(id);
     mkdirSync(this.options.root, { recursive: true, mode: 0o700 });
@@ -259,9 +293,10 @@ export class OciRuntime {
     return { spec, bundle, dir };
   }
 
-  private record(dir: string, id: string, pid: number, bundle: string, rootfs: string, spec: ContainerSpec, pidFile?: string): void {
+  private record(dir: string, id: string, pid: number, bundle: string, rootfs: string, spec: ContainerSpec, pidFile?: string, kinds?: readonly NamespaceKind[]): void {
     const state: StoredState = {
       id, init: processRef(pid), bundle, rootfs, created: new Date().toISOString(), ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      ...(spec.hooks ? { hooks: spec.hooks } : {}), ...(kinds ? { kinds } : {}),
     };
     writeAtomic(posix.join(dir, 'state.json'), JSON.stringify(state));
     if (pidFile) writeAtomic(posix.resolve(pidFile), String(pid));
@@ -271,16 +306,23 @@ export class OciRuntime {
   async run(id: string, options: CreateOptions): Promise<number> {
     const { spec, bundle, dir } = this.claim(id, options);
     try {
-      const compiled = compileContainer(spec, { bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}) });
-      const warnings = [...compiled.warnings];
-      const cgroup = this.withCgroup(dir, id, spec, compiled, warnings);
+      if (spec.hooks?.startContainer?.length) throw specError('hooks.startContainer', 'not run by ns-run-oci run (no start step): use create and start');
+      build().validateSpec(spec);
+      const warnings: string[] = [];
+      const cgroup = this.withCgroup(dir, id, spec, warnings);
+      const compiled = build().compileContainer(spec, {
+        bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}), ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}),
+      });
+      warnings.push(...compiled.warnings);
+      const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
       for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
-      const join = openJoins(compiled);
+      const join = build().openJoins(compiled);
       let child;
       try {
         child = await spawn(compiled.argv, {
-          create: cgroup.create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd)], env: compiled.env, cwd: compiled.cwd,
+          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), this.createHooks(id, spec, bundle, compiled, create)],
+          env: compiled.env, cwd: compiled.cwd,
           stdio: 'inherit', ...(consoleFd !== undefined ? { fds: { [CONSOLE_CHILD_FD]: consoleFd } } : {}),
         });
       } finally {
@@ -288,7 +330,12 @@ export class OciRuntime {
         if (consoleFd !== undefined) sys.closeFd(consoleFd);
       }
       this.record(dir, id, child.pid, bundle, compiled.rootfs, spec, options.pidFile);
+      const s = this.stored(id)!;
+      for (const w of await runHooks(spec.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       const status = await child.exited;
+      removeContainerCgroup(dir);
+      rmSync(dir, { recursive: true, force: true });
+      for (const w of await runHooks(spec.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
       return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
     } finally {
       removeContainerCgroup(dir);
@@ -299,10 +346,10 @@ export class OciRuntime {
   /** runtime-spec features.md: what this runtime supports. */
   features(): Record<string, unknown> {
     return {
-      ociVersionMin: '1.0.0', ociVersionMax: OCI_VERSION, hooks: [],
-      mountOptions: [...Object.keys(MOUNT_FLAG_OPTIONS), ...Object.keys(MOUNT_PROPAGATION_OPTIONS)].sort(),
+      ociVersionMin: '1.0.0', ociVersionMax: OCI_VERSION, hooks: [...HOOK_KINDS],
+      mountOptions: [...Object.keys(build().FLAG_OPTIONS), ...Object.keys(build().PROPAGATION_OPTIONS)].sort(),
       linux: {
-        namespaces: Object.keys(NAMESPACE_TYPES), capabilities: CAPABILITY_NAMES.map((n) => `CAP_${n}`),
+        namespaces: Object.keys(NAMESPACE_TYPES), capabilities: build().CAPABILITY_NAMES.map((n) => `CAP_${n}`),
         cgroup: { v1: true, v2: true, systemd: false }, seccomp: { enabled: true }, apparmor: { enabled: false }, selinux: { enabled: false },
       },
     };
@@ -328,13 +375,21 @@ export class OciRuntime {
     // The process's own part of the plan: no namespace made, no map written, no hostname set.
     const execSpec: ContainerSpec = { ...spec, hostname: undefined, domainname: undefined, process: proc,
                                       linux: { ...spec.linux, namespaces: [], uidMappings: [], gidMappings: [] } } as ContainerSpec;
-    validateSpec({ ...spec, process: proc });
+    build().validateSpec({ ...spec, process: proc });
     const warnings: string[] = [];
-    const steps = processSteps(execSpec, { rootless: process.geteuid!() !== 0, uid: process.getuid!(), gid: process.getgid!() }, warnings);
+    const steps = build().processSteps(execSpec, { rootless: process.geteuid!() !== 0, uid: process.getuid!(), gid: process.getgid!() }, warnings);
     for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
     // setns(CLONE_NEWPID) moves only children into the pid namespace (pid_namespaces(7)): the
     // program is forked past the joins, and the process that waits for it exits as it does.
-    if (kinds.includes('pid')) steps.push({ name: 'exec pid', child: [{ op: 'fork', init: false, forward: RELAYED_SIGNALS, phase: 'fork', step: 'join pid' }] });
+    // Detached, nothing waits here: the forking process leaves at once and the program is
+    // the orphan the engine's subreaper (conmon, the shim) adopts, its pid the one in --pid-file,
+    // which the engine reaps and signals (a relay there would take a SIGKILL meant for the program).
+    if (kinds.includes('pid')) {
+      steps.push({ name: 'exec pid', child: [
+        ...(options.detach ? [{ op: 'leave' as const, phase: 'fork' as const, step: 'exec --detach' }] : []),
+        { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: options.detach === true, phase: 'fork', step: 'join pid' },
+      ] });
+    }
     // runc's exec: the new process in the container's cgroup too (its limits count it).
     const cgroup = recordedCgroup(this.dir(id));
     if (cgroup) steps.push(joinCgroupStep(cgroup, false));
@@ -352,7 +407,9 @@ export class OciRuntime {
       sys.closeFd(pidfd);
       if (consoleFd !== undefined) sys.closeFd(consoleFd);
     }
-    if (options.pidFile) writeAtomic(posix.resolve(options.pidFile), String(child.pid));
+    // The forking process is in our pid namespace (setns moves only its children), so the pid
+    // it reported is ours too; read from its children file when it is still there.
+    if (options.pidFile) writeAtomic(posix.resolve(options.pidFile), String(child.programPid ?? child.innerPid ?? child.pid));
     if (options.detach) return 0;
     const status = await child.exited;
     return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
@@ -387,6 +444,20 @@ export class OciRuntime {
   async start(id: string): Promise<void> {
     const st = this.state(id);
     if (st.status !== 'created') throw new NsError({ errno: 22, code: 'EINVAL', message: `cannot start a container that is ${st.status}: ${id}` });
+    const s = this.stored(id)!;
+    if (s.hooks?.startContainer?.length) {
+      const pidfd = sys.pidfdOpen(s.init.pid);
+      try {
+        if (fstatSync(pidfd).ino !== s.init.inode) throw new NsError({ errno: 3, code: 'ESRCH', message: `container not running: ${id}` });
+        await runHooks(s.hooks, 'startContainer', this.hookState(s, 'created'), { pidfd, kinds: s.kinds ?? [] });
+      } catch (e) {
+        // runtime.md: a failing startContainer hook stops the container.
+        killAndWait(s.init.pid, s.init);
+        throw e;
+      } finally {
+        sys.closeFd(pidfd);
+      }
+    }
     const fifo = posix.join(this.dir(id), 'exec.fifo');
     // The writer is already blocked in open(2): this open pairs with it at once (fifo(7)).
     const fd = openSync(fifo, 'r');
@@ -397,16 +468,20 @@ export class OciRuntime {
       closeSync(fd);
     }
     unlinkSync(fifo);
+    for (const w of await runHooks(s.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
   }
 
   /**
-   * The container's processes, as host pids: those in its init's pid namespace (no cgroup of
-   * its own yet to list them from), the init first.
+   * The container's processes, as host pids, the init first: those in its cgroup, as runc
+   * lists them (a container sharing the host's pid namespace has only those); without a
+   * cgroup of its own (rootless), those in its init's pid namespace.
    */
   processes(id: string): number[] {
     const s = this.stored(id);
     if (!s) throw notFound(id);
     if (!isAlive(s.init)) return [];
+    const cgroup = recordedCgroup(this.dir(id));
+    if (cgroup) return [s.init.pid, ...processesIn(cgroup.leaves).filter((p) => p !== s.init.pid)];
     const ns = (pid: number | string) => {
       try {
         return readlinkSync(`/proc/${pid}/ns/pid`);
@@ -448,7 +523,7 @@ export class OciRuntime {
   }
 
   /** delete: a stopped or created container's state removed (--force: a running one killed first). */
-  delete(id: string, force: boolean): void {
+  async delete(id: string, force: boolean): Promise<void> {
     checkId(id);
     const s = this.stored(id);
     if (!s) {
@@ -471,7 +546,13 @@ export class OciRuntime {
     if (status !== 'stopped') killAndWait(s.init.pid, s.init);
     removeContainerCgroup(this.dir(id));
     rmSync(this.dir(id), { recursive: true, force: true });
+    for (const w of await runHooks(s.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
   }
+}
+
+/** The namespaces the container's process is in: those made (cgroup's too, unshared late) and those joined. */
+function containerKinds(compiled: CompiledContainer, create: readonly NamespaceKind[]): NamespaceKind[] {
+  return [...new Set([...create, ...compiled.join.map((j) => j.kind)])];
 }
 
 /** The child fd the engine's console socket is placed at (after the exec fifo's 3 and 4). */

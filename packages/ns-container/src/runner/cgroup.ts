@@ -16,10 +16,10 @@
  * (and payload's) belong to the container's root. Relative to the runner's own cgroup, the
  * container stays within every limit the runner is under.
  */
-import { chownSync } from 'node:fs';
-import { NsError, type PhasedOp, type Step } from 'ns-core';
+import { chownSync, readFileSync, rmdirSync } from 'node:fs';
+import { NsError, type ExitStatus, type PhasedOp, type Step } from 'ns-core';
 import {
-  CgroupGroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, parseLimits, planLimitWrites, readProcessCgroups,
+  CgroupGroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, parseLimits, planLimitWrites, readProcessCgroups, removeRecordedGroup,
   type CgroupLimits,
 } from 'ns-cgroup';
 
@@ -32,6 +32,32 @@ export interface ContainerCgroup {
   readonly payload: readonly string[];
   /** Every directory made, deepest last, for a dead runner's reclaim. */
   readonly all: readonly string[];
+  /** What the cleanup could not remove (filled once the container has ended), with why. */
+  readonly leftovers: Leftover[];
+}
+
+/** A directory the cleanup had to leave, and the error that kept it. */
+export interface Leftover {
+  readonly path: string;
+  readonly error: NsError;
+}
+
+/**
+ * The container ended, but some of what it had could not be removed: its status is kept, the
+ * leftovers named (docker reports a failed removal and exits non-zero; so do we).
+ */
+export class LeftoversError extends NsError {
+  readonly status: ExitStatus;
+  readonly leftovers: readonly Leftover[];
+
+  constructor(status: ExitStatus, leftovers: readonly Leftover[]) {
+    const first = leftovers[0]!.error;
+    super({ errno: first.errno, code: first.code, ...(first.syscall ? { syscall: first.syscall } : {}), path: leftovers[0]!.path,
+            message: `the container ended, but ${leftovers.map((l) => l.path).join(', ')} could not be removed ` +
+                     `(${first.syscall ?? 'rmdir'}: ${first.code}); remove ${leftovers.length > 1 ? 'them' : 'it'} by hand` });
+    this.status = status;
+    this.leftovers = leftovers;
+  }
 }
 
 function hint(e: unknown, option: string): never {
@@ -61,6 +87,7 @@ export function containerCgroup(name: string, limits: CgroupLimits, containerRoo
   });
   const payload = tops.map((t) => `${t}/payload`);
   const made: CgroupGroup[] = [];
+  const leftovers: Leftover[] = [];
   const step: Step = {
     name: 'ns-run cgroup',
     parent: [{
@@ -83,12 +110,62 @@ export function containerCgroup(name: string, limits: CgroupLimits, containerRoo
     }],
     cleanup: async () => {
       // init first, then payload, whose removal takes the subtree's top with it.
-      for (const group of made.splice(0)) await group.remove({ killLeftovers: true });
+      for (const group of made.splice(0)) {
+        try {
+          await group.remove({ killLeftovers: true });
+        } catch (e) {
+          // Kept by something (a child cgroup made from outside, a process that will not die):
+          // the rest of the group, in its other hierarchies, is removed still; what stays is named.
+          leftovers.push(...removeWhatCan(group.created, NsError.from(e)));
+        }
+      }
     },
   };
   const programOps: PhasedOp[] = [
     ...payload.map((dir) => ({ op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'propagation' as const, step: 'cgroup' })),
     { op: 'unshare', kinds: ['cgroup'], phase: 'propagation', step: 'cgroup namespace' },
   ];
-  return { step, programOps, payload, all: [...tops, ...payload, ...tops.map((t) => `${t}/init`)] };
+  return { step, programOps, payload, all: [...tops, ...payload, ...tops.map((t) => `${t}/init`)], leftovers };
+}
+
+/** rmdir of each directory (made in this order: deepest last), those that fail kept with their error. */
+function removeWhatCan(dirs: readonly string[], cause: NsError): Leftover[] {
+  const left: Leftover[] = [];
+  for (const dir of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length)) {
+    try {
+      rmdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      left.push({ path: dir, error: (e as NodeJS.ErrnoException).code ? NsError.from(e, { syscall: 'rmdir', path: dir }) : cause });
+    }
+  }
+  return left;
+}
+
+/**
+ * Removes the subtree of a container whose runner and janitor both died (its state file lists
+ * the payload directories): its processes died with the runner; whatever is left in init or
+ * payload is killed, then the three directories go, in every hierarchy. Only directories that
+ * are a container's by name (<cgroup mount>/.../ns-run-NAME-PID/payload) are touched, so a
+ * state file naming other cgroups cannot make this kill their processes.
+ * @returns the directories it could not remove.
+ */
+export function removeDeadContainerCgroups(name: string, payload: readonly string[]): string[] {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => {
+    const type = f[f.indexOf('-') + 1];
+    return type === 'cgroup' || type === 'cgroup2';
+  }).map((f) => f[4]!);
+  const own = new RegExp(`/ns-run-${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d+/payload$`);
+  const left: string[] = [];
+  for (const dir of payload) {
+    if (!own.test(dir) || dir.includes('/../') || !mounts.some((m) => dir.startsWith(`${m}/`))) continue;
+    const top = dir.slice(0, -'/payload'.length);
+    try {
+      removeRecordedGroup([top, `${top}/init`, dir], [`${top}/init`, dir]);
+    } catch {
+      // Still kept by something: named for the caller, tried again by the next run.
+      left.push(top);
+    }
+  }
+  return left;
 }

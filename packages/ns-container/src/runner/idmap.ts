@@ -78,7 +78,7 @@ function detachedTree(path: string, option: string, userns: Namespace | undefine
       throw new NsError({
         errno: err.errno, code: 'EINVAL', syscall: 'mount_setattr', path, step: option,
         message: `${option}: ${path}: its filesystem${fstype ? ` (${fstype})` : ''} cannot be idmapped, which a root runner needs to ` +
-                 'show its owners to the container; run with --userns=host (no user namespace), or use a directory on ext4, xfs, btrfs or tmpfs',
+                 'show its owners to the container; run with --userns=host (the host\'s ids, nothing to map), or use a directory on ext4, xfs, btrfs or tmpfs',
       });
     }
     throw NsError.from(e, { step: option, path });
@@ -100,7 +100,10 @@ function fstypeOf(path: string): string | undefined {
  * Mounted by us, the runner: overlayfs does its copy-ups, whiteouts and trusted.* xattrs with its
  * mounter's credentials, which host root has. Measured on this kernel: an idmapped upper fails
  * instead, as the mounter (host uid 0) has no id in the upper's idmapping (EOVERFLOW making
- * work/work, then a read-only overlay), and overlayfs itself cannot be idmapped (EINVAL).
+ * work/work, then a read-only overlay), and overlayfs itself cannot be idmapped (EINVAL). Nor
+ * may the container mount it in its own user namespace (as crun does rootless): trusted.*
+ * xattrs are out of its reach there (xattr(7)), so a root store's opaque directories are not
+ * (measured: a file of the layer below shows through one).
  */
 function overlayTree(overlay: OverlayRoot, userns: Namespace | undefined): number {
   const layers: number[] = [];

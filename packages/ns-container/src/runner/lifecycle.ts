@@ -3,11 +3,12 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
+import { removeDeadContainerCgroups } from './cgroup';
 import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompFilter } from './options';
 import type * as NsImage from 'ns-image';
@@ -55,7 +56,7 @@ function imageStore(root: string): NsImage.ImageStore {
 /**
  * What a container whose runner or supervisor was killed (SIGKILL: nothing of it ran its
  * cleanup) left, removed by the next ns-run call: for one that was to go at its end (--rm, every
- * foreground run), its subnet lease, its image root and its state. Its processes died with
+ * foreground run), its subnet lease, its cgroups, its image root and its state. Its processes died with
  * the supervisor (PR_SET_PDEATHSIG at every level), its mounts, network namespace and veth
  * with them. Checked by pidfd and pidfs inode (liveStatus), never by pid alone. Kept ones
  * (-d without --rm) stay, shown as dead, until `rm`. @returns the names reclaimed.
@@ -79,7 +80,9 @@ export function reclaimDead(store: StateStore): string[] {
 function reclaimLeftovers(store: StateStore, s: ContainerState): void {
   const r = s.reclaim ?? {};
   if (s.forwarder) signalRef(s.forwarder, constants.signals.SIGKILL);
-  removeCgroupDirs(Array.isArray(r.cgroups) ? r.cgroups : []);
+  // Those recorded before they were made too (a runner killed before its state said running).
+  const payload = [...new Set([...s.cgroups, ...(Array.isArray(r.cgroups) ? r.cgroups : []).filter((d) => d.endsWith('/payload'))])];
+  removeDeadContainerCgroups(s.name, payload);
   for (const link of Array.isArray(r.links) ? r.links : []) removeLink(link);
   for (const lease of [...Array.isArray(r.leases) ? r.leases : [], subnetLeaseOf(store, s)]) if (lease !== undefined) removeFile(lease);
   // ns-image and the network module load only here, for a dead container that had them: not with every start-up.
@@ -90,59 +93,6 @@ function reclaimLeftovers(store: StateStore, s: ContainerState): void {
     if (s.attachment) network.releaseLease(s.attachment.network, { container: s.name, address: s.attachment.address });
     // Its published ports' DNAT rules (their holder, its runner, is gone).
     if (s.ports.length && process.geteuid!() === 0) network.reclaimStalePublished();
-  }
-}
-
-/**
- * Kills what is left in the cgroups and removes them, deepest first. A process the kernel is
- * still tearing down holds its cgroup a moment after it left cgroup.procs (EBUSY): retried
- * for a while, synchronously (readers of the state call this).
- */
-function removeCgroupDirs(dirs: readonly string[]): void {
-  const present = dirs.filter((d) => existsSync(d));
-  for (let attempt = 0; attempt < CGROUP_ATTEMPTS; attempt++) {
-    const pids = present.flatMap(cgroupProcs);
-    if (!pids.length) break;
-    for (const d of present) if (existsSync(`${d}/cgroup.kill`)) writeFileSync(`${d}/cgroup.kill`, '1');
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch (e) {
-        // Exited between listing and killing: that is what we wanted.
-        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-      }
-    }
-    pause(CGROUP_RETRY_MS);
-  }
-  for (const dir of [...present].sort((a, b) => b.length - a.length)) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(dir);
-        break;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        if (code !== 'EBUSY' || attempt >= CGROUP_ATTEMPTS) throw NsError.from(e, { syscall: 'rmdir', path: dir });
-        pause(CGROUP_RETRY_MS);
-      }
-    }
-  }
-}
-
-const CGROUP_ATTEMPTS = 300;
-const CGROUP_RETRY_MS = 10;
-
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function cgroupProcs(dir: string): number[] {
-  try {
-    return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch (e) {
-    // Removed meanwhile.
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
   }
 }
 
@@ -348,10 +298,37 @@ export function signalContainer(name: string, signal: NodeJS.Signals = 'SIGKILL'
   if (number === undefined) throw new NsError({ errno: 22, code: 'EUSAGE', message: `unknown signal ${signal}` });
   const fd = sys.pidfdOpen(state.init.pid);
   try {
-    if (!isAlive(state.init)) throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
+    // The pidfd we signal through is the recorded process (pidfs inode), not whatever has its pid now.
+    if (fstatSync(fd).ino !== state.init.inode || !isAlive(state.init)) {
+      throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
+    }
+    checkNamespaceInit(name, state.init.pid, fd);
     sys.pidfdSendSignal(fd, number);
   } finally {
     sys.closeFd(fd);
+  }
+}
+
+/**
+ * A container's init is PID 1 of a pid namespace of its own: NSpid in /proc/PID/status
+ * (proc(5)) lists its pid in each namespace, ours first and 1 last. A state file naming any
+ * other process (an ordinary one of the user, planted or stale) does not make us signal it.
+ * The status read is the pidfd's process only if that process still lives after it (its pid
+ * cannot be reused while it does): signal 0 through the pidfd checks that.
+ */
+function checkNamespaceInit(name: string, pid: number, pidfd: number): void {
+  let nspid: string[] = [];
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'));
+    nspid = line ? line.slice('NSpid:'.length).trim().split(/\s+/) : [];
+  } catch (e) {
+    // Gone meanwhile: checked below through the pidfd.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+  if (!sys.pidfdSendSignal(pidfd, 0)) throw new NsError({ errno: 3, code: 'ESRCH', message: `container ${name} is not running` });
+  if (nspid.length < 2 || nspid[nspid.length - 1] !== '1') {
+    throw new NsError({ errno: 1, code: 'EPERM', message: `container ${name}: its recorded init (pid ${pid}) is not the init of a pid namespace of its own; ` +
+                        'refusing to signal it (a stale or forged state file)' });
   }
 }
 

@@ -176,7 +176,6 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   const network = options.network ?? (ctx.privileged ? 'veth' : 'none');
   if (isNetworkName(network)) {
     validateNetworkName(network, '--network');
-    if (!ctx.privileged) throw usageError(`--network ${network}: networks need root for now (rootless networks are not built yet); use none or host`);
   } else if (!['none', 'host', 'veth'].includes(network)) {
     throw usageError(`--network: '${network}' is not none, host, veth or a network's name`);
   }

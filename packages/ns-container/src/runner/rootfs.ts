@@ -365,8 +365,11 @@ function overlayRoot(overlay: OverlayRoot, spec: FilesystemSpec, e: Emitter): Fi
 /** `fs` with the detached tree `tree` attached at `base` in place of the bind of `base` onto itself. */
 function attachRoot(fs: Filesystem, base: string, tree: number): Filesystem {
   const [mountStep, ...rest] = fs.steps;
-  const child = (mountStep!.child ?? []).map((op): PhasedOp =>
-    (op.op === 'mount' && op.source === base && op.target === base && op.step === '--rootfs' ? { op: 'move-mount', fd: tree, target: base, phase: op.phase, step: '--rootfs' } : op));
+  const isSelfBind = (op: PhasedOp) => op.op === 'mount' && op.source === base && op.target === base && op.step === '--rootfs';
+  const ops = mountStep!.child ?? [];
+  // Without it the staging directory itself (the host's /tmp) would become the root.
+  if (ops.filter(isSelfBind).length !== 1) throw new Error(`rootfs: ns-mount's plan has no single bind of ${base} onto itself to attach the root in place of`);
+  const child = ops.map((op): PhasedOp => (isSelfBind(op) ? { op: 'move-mount', fd: tree, target: base, phase: op.phase, step: '--rootfs' } : op));
   return { ...fs, steps: [{ ...mountStep!, child }, ...rest] };
 }
 

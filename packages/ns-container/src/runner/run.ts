@@ -16,12 +16,11 @@ import { constants } from 'node:os';
 import {
   execInPlace, Namespace, NsError, RELAYED_SIGNALS, spawn, type ExitStatus, type NsChild, type Step, type SuperviseCleanup, type SuperviseOptions } from 'ns-core';
 import { liveStatus, reclaimDead } from './lifecycle';
-import { containerCgroup, type ContainerCgroup } from './cgroup';
+import { containerCgroup, LeftoversError, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import {
-  addPublished, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork,
-  PROXY_LIMITS, releaseSubnet, removePublished,
-  type Attachment, type PublishSpec, type Subnet,
+  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork,
+  PROXY_LIMITS, releaseNetwork, releaseSubnet, removePublished, type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
@@ -46,7 +45,10 @@ export interface Container {
   readonly attachment?: Attachment;
   readonly ports: readonly PublishSpec[];
   readonly stateFile: string;
-  /** Resolves once the program has exited and everything the container had is removed. */
+  /**
+   * Resolves once the program has exited and everything the container had is removed; rejects
+   * with LeftoversError (carrying the status) when something could not be.
+   */
   readonly exited: Promise<ExitStatus>;
   kill(signal?: NodeJS.Signals): boolean;
 }
@@ -64,7 +66,11 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has (a
   // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
-  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach;
+  // Not with cgroup limits: a cleanup that fails must be reported (LeftoversError, issue 18 #8),
+  // which the supervisor's silent rmcgroup words cannot do yet; nor on a rootless network, whose
+  // namespaces a helper of the user's holds (network/rootless.ts), not a holder of ours.
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach && !cgroupNeeded(plan.limits)
+    && !(rootless && isNetworkName(plan.network));
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
   try {
@@ -107,13 +113,20 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       willMake({ links: [subnet.hostInterface] });
     }
     let attachment: Attachment | undefined;
+    let rootlessNet: RootlessAttachment | undefined;
     if (isNetworkName(plan.network)) {
       // A lease left by a killed runner is dropped by the next prepareNetwork (its owner is gone).
-      attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases });
+      attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases, ...(rootless ? { madeElsewhere: true } : {}) });
       const held = attachment;
       undo.unshift(() => releaseNetwork(held));
-      willMake({ links: [held.lease.hostInterface] });
+      if (!rootless) willMake({ links: [held.lease.hostInterface] });
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
+      if (rootless) {
+        // The user's rootless network namespace (network/rootless.ts): the container joins
+        // the user and network namespaces made there; the veth goes with its namespace.
+        const made = rootlessNet = await attachRootless(held.network, held.veth);
+        undo.unshift(() => made.release());
+      }
     }
     // As root with an address to send to, ports are published by DNAT (network/dnat.ts) and
     // the proxy only holds the host ports (it never dials); otherwise it carries the bytes. A
@@ -163,14 +176,15 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
       willMake({ cgroups: cgroup.all });
     }
-    const steps = [...containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : attachment?.veth, cgroup),
+    const planned = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : rootlessNet ? undefined : attachment?.veth, cgroup);
+    const steps = [...(rootlessNet ? joiningSteps(plan, planned).map(relaysDieWithParent) : planned),
       ...(forwarded ? [forwarderStep(proxy, undo, forwarder, options.detach ?? false)] : [])];
     const addresses = {
       ...(subnet ? { address: subnet.peer, hostAddress: subnet.host, hostInterface: subnet.hostInterface } : {}),
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, { leases: [...leases, ...(subnet ? [subnet.lease] : [])], cgroup, undo }, options);
+    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, [...leases, ...(subnet ? [subnet.lease] : [])], options);
     let log: number | undefined;
     if (options.detach) {
       log = openSync(store.logOf(plan.name), 'wx', 0o600);
@@ -178,7 +192,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       undo.push(() => closeSync(logFd));
     }
     child = await spawn(plan.argv, {
-      steps, env, cwd: plan.workdir,
+      steps, env, cwd: plan.workdir, ...(rootlessNet ? { join: [{ pidfd: rootlessNet.pidfd, kinds: ['user', 'net'] as const }] } : {}),
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
         supervise: { ...detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], cgroup), ...(options.terminal ? detachedTerminal(plan) : {}) },
@@ -189,6 +203,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     });
     idmapped.close();
 
+    // Joined: the container's network namespace lives with it now, not with the helper.
+    if (rootlessNet) await rootlessNet.release();
     // Everything up to the state update is synchronous: the reaper cannot run in between, so
     // the init's pidfd stays valid if it is not reaped yet (a program that ended at once may
     // have taken its init with it).
@@ -236,6 +252,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       }
       netns?.close();
       await runAll(undo);
+      // Removed by the cgroup step's cleanup, before the status came: what it could not, named.
+      if (cgroup?.leftovers.length) throw new LeftoversError(status, cgroup.leftovers);
       return status;
     });
     return {
@@ -364,17 +382,10 @@ function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
  * removes the image root and the state. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[] },
-                             options: ContainerOptions): Promise<never> {
-  const { leases, cgroup } = host;
-  // The cgroup step too: its parent action makes the directories (limits, owners) and moves
-  // the holder into `init`; the container's relay then moves itself there (cgroupJoin).
-  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback' || s === cgroup?.step;
+                             leases: readonly string[], options: ContainerOptions): Promise<never> {
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
-  // veth goes with the network namespace, once the container's end has closed it); the
-  // cgroup's is ours to run should the exec not happen.
-  const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
-  if (cgroup) host.undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
+  // veth goes with the network namespace, once the container's end has closed it).
+  const held = steps.filter(heldBy(plan)).map(({ cleanup: _cleanup, ...s }) => s);
   const holder = await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
   let joined: Namespace[];
   try {
@@ -383,25 +394,16 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     holder.kill('SIGKILL');
     await holder.exited;
   }
-  const rest = [...cgroup ? [cgroupJoin(cgroup)] : [],
-    ...steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }))];
-  // The image root as root has its own relay (rootfs.ts); every other plan gets one here.
-  const hasRelay = rest.some((s) => s.createInChild);
-  const relay: Step = { name: 'relay', createInChild: true, child: [
-    { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'relay' }] };
-  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
+  const ordered = joiningSteps(plan, steps);
+  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
-    cleanup: cgroupAndLeaseCleanup(leases, cgroup),
+    cleanup: cgroupAndLeaseCleanup(leases, undefined),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
-  // After the security step, whose first ops make the process root of the joined namespace:
-  // the relay and the init then have the same ids, as kill(2) wants for the signals passed on.
-  const security = rest.findIndex((s) => s.name === 'ns-run security');
-  const ordered = hasRelay ? rest : [...rest.slice(0, security + 1), relay, ...rest.slice(security + 1)];
   return execInPlace(plan.argv, {
     steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
     programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
@@ -416,17 +418,28 @@ function cgroupAndLeaseCleanup(leases: readonly string[], cgroup: ContainerCgrou
   ];
 }
 
+/** The steps a holder runs for a plan that joins its namespaces: the user and network ones (maps, veth, loopback). */
+function heldBy(plan: ContainerPlan): (s: Step) => boolean {
+  return (s) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
+}
+
 /**
- * In place, the container's first process past the supervisor's fork moves itself into the
- * `init` cgroups (writing 0 to cgroup.procs moves the writer: cgroups(7)) before it joins or
- * unshares anything, while the host's cgroup tree is the one it sees; the init and the program
- * are born there, and the program moves on into `payload` (cgroup.ts). The supervisor stays
- * outside, so that it can remove the directories once they are empty.
+ * The steps of a plan whose user and network namespaces are joined rather than made (a
+ * holder's, or a rootless network's helper's): those steps go, the other kinds are unshared
+ * by the child after the joins, and a relay fork follows (unshare(CLONE_NEWPID) puts only the
+ * next child in the new pid namespace: the init stays PID 1).
  */
-function cgroupJoin(cgroup: ContainerCgroup): Step {
-  return { name: 'ns-run cgroup', child: cgroup.all.filter((dir) => dir.endsWith('/init')).map((dir) => ({
-    op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces' as const, step: 'cgroup',
-  })) };
+function joiningSteps(plan: ContainerPlan, steps: readonly Step[]): Step[] {
+  const holds = heldBy(plan);
+  const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
+  // A step that unshares in the child (createInChild) brings its own relay; every other plan gets one here.
+  if (rest.some((s) => s.createInChild)) return rest;
+  const relay: Step = { name: 'relay', createInChild: true, child: [
+    { op: 'fork', init: false, forward: RELAYED_SIGNALS, privateMemory: true, phase: 'namespaces', step: 'relay' }] };
+  // After the security step, whose first ops make the process root of the joined namespace:
+  // the relay and the init then have the same ids, as kill(2) wants for the signals passed on.
+  const security = rest.findIndex((s) => s.name === 'ns-run security');
+  return [...rest.slice(0, security + 1), relay, ...rest.slice(security + 1)];
 }
 
 /**

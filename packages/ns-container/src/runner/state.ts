@@ -9,7 +9,9 @@
 import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { NsError, sys, usageError, type NamespaceKind } from 'ns-core';
+import type { NamespaceKind } from 'ns-core';
+import { NsError, usageError } from 'ns-core/errors';
+import * as sys from 'ns-core/sys';
 import type { AttachmentInfo } from '../network';
 import type { SeccompChoice } from './options';
 

@@ -90,6 +90,8 @@ export type ChildOp = Label & (
   | { op: 'console-socket' }
   /** The console's program end is this fd (an engine's console socket, connected): TERMINAL sends the master there. */
   | { op: 'console-fd'; fd: number }
+  /** The next fork's staying half exits once the program's pid is reported: the program is adopted by the caller's subreaper. */
+  | { op: 'leave' }
   /**
    * The program's terminal (a pty of `ptmx`, its root's multiplexer), sized as fd `sizeFrom`,
    * owned by `owner` (ids as the process sees them), its master sent to the supervisor.
@@ -138,7 +140,7 @@ const opName: Record<ChildOpName, OpName> = {
   'exec': 'EXEC', 'mount-fd': 'MOUNT_FD', 'report-ns': 'REPORT_NS', 'ignore-signals': 'IGNORE_SIGNALS',
   'link-up': 'LINK_UP', 'errors': 'ERRORS', 'helper-fork': 'HELPER_FORK', 'helper-stage': 'HELPER_STAGE',
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
-  'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'console-fd': 'CONSOLE_FD', 'terminal': 'TERMINAL',
+  'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'console-fd': 'CONSOLE_FD', 'leave': 'LEAVE', 'terminal': 'TERMINAL',
   'rlimit': 'RLIMIT', 'umask': 'UMASK', 'exec-fifo': 'EXEC_FIFO', 'mask-path': 'MASK_PATH', 'readonly-path': 'READONLY_PATH',
   'mknod': 'MKNOD', 'move-mount': 'MOVE_MOUNT', 'bind-tree': 'BIND_TREE',
 };
@@ -230,7 +232,7 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
       return { args: [n(op.fd), BigInt(cloneFlagsOf(op.kinds)), mode, n(op.slot)], strings: [] };
     }
     case 'unshare': return { args: [BigInt(cloneFlagsOf(op.kinds))], strings: [] };
-    case 'sync': case 'ambient-all': case 'setsid': case 'console-socket': return { args: [], strings: [] };
+    case 'sync': case 'ambient-all': case 'setsid': case 'console-socket': case 'leave': return { args: [], strings: [] };
     case 'terminal': {
       const none = -1n;
       return { args: [op.sizeFrom === undefined ? none : n(op.sizeFrom), op.owner ? n(op.owner.uid) : none, op.owner ? n(op.owner.gid) : none],

@@ -235,6 +235,12 @@ export const OPS = {
    * there (SCM_RIGHTS) and closes it, where CONSOLE_SOCKET's pair would feed nsx-init.
    */
   CONSOLE_FD: { code: 67, strings: 0 },
+  /**
+   * The next FORK's staying half exits (status 0) as soon as it has reported the program's pid,
+   * rather than relaying: the program is an orphan its caller's subreaper adopts, and waits for
+   * (runc's exec --detach, whose --pid-file the engine's shim reaps). Comes right before that FORK.
+   */
+  LEAVE: { code: 68, strings: 0 },
 } as const;
 
 /** MOUNT_ATTR_* bits BIND_TREE may set or clear (linux/mount.h): not IDMAP, which needs a user namespace fd. */

@@ -13,13 +13,13 @@
  * A subcommand is recognised only as the first word: `ns-run -- ps` runs ps in a container.
  */
 import { constants } from 'node:os';
-import { usageError } from 'ns-core';
+import { usageError, type ExitStatus } from 'ns-core';
 import {
   DOCKER_EXITS, exitLike, launch, runCommands, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type ParsedArgs,
 } from 'ns-core/cli';
 import { parseSignal } from 'ns-pid';
 import {
-  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, DEFAULT_USERNS_RANGE, followLog, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
+  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, followLog, LeftoversError, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
   signalContainer, stopContainer, StateStore, waitContainer, type ContainerInfo, type ContainerOptions, type NetworkMode,
 } from 'ns-container';
 import { parseFd, statusReporters } from '../common/options';
@@ -54,9 +54,9 @@ const RUN_COMMAND: CommandSpec = {
     { long: 'env-file', arg: 'required', metavar: '<file>', help: 'KEY=VALUE lines to add to the environment (repeatable)', complete: 'file' },
     { long: 'user', short: 'u', arg: 'required', metavar: '<uid>[:<gid>]', help: 'UID[:GID] or NAME[:GROUP] inside (default 0:0)' },
     { long: 'hostname', arg: 'required', metavar: '<name>', help: 'hostname inside (default: the name)' },
-    { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: `as root: ids mapped (default ${DEFAULT_USERNS_RANGE}; host id 0 only with --userns=host)` },
-    { long: 'userns', arg: 'required', metavar: 'host|private', help: 'as root: host: the container\'s ids are the host\'s (its root reads what host root reads); default private',
-      complete: ['host', 'private'] },
+    { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: 'as root: ids mapped (default: a free range of 65536 from 1000000000 on; host id 0 only with --userns=host)' },
+    { long: 'userns', arg: 'required', metavar: 'host|auto', help: 'as root: host: the container\'s ids are the host\'s (its root reads what host root reads); ' +
+      'default auto: a 65536-id range of its own', complete: ['host', 'auto', 'private'] },
     { long: 'network', arg: 'required', metavar: 'none|host|veth|<network>', help: 'none (lo only), host, veth, or a network (bridge: the default one); default veth as root, else none',
       complete: ['none', 'host', 'veth', 'bridge'] },
     { long: 'network-alias', arg: 'required', metavar: '<name>', help: 'another name of the container on its network (repeatable)' },
@@ -203,7 +203,17 @@ async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
   deliver = (sig) => container.kill(sig);
   for (const sig of pending.splice(0)) deliver(sig);
   reporters.onStart?.(container.child);
-  const status = await container.exited;
+  let status: ExitStatus;
+  try {
+    status = await container.exited;
+  } catch (e) {
+    if (!(e instanceof LeftoversError)) throw e;
+    // Named on stderr; the program's failure is still its status, a success becomes ours (125).
+    process.stderr.write(`${PROG}: ${e.message}\n`);
+    reporters.onExit?.(container.child, e.status);
+    const code = e.status.signal ? 128 + (constants.signals[e.status.signal] ?? 0) : e.status.code ?? 0;
+    return exitLike({ code: code || DOCKER_EXITS.failure, signal: null });
+  }
   reporters.onExit?.(container.child, status);
   // The init exits 128+N when the program dies of signal N; the init itself dies of a signal
   // only when killed from outside (SIGKILL), which is the container's status, not ours to

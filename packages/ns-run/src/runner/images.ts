@@ -4,7 +4,6 @@
  * root, ${XDG_DATA_HOME:-~/.local/share}/ns-run otherwise).
  */
 import { usageError } from 'ns-core';
-import { scanContainers, StateStore } from 'ns-container';
 import { STANDARD_OPTIONS, type CommandSpec, type OptionSpec, type ParsedArgs } from 'ns-core/cli';
 import type * as NsImage from 'ns-image';
 import type { ImageStore, ImageSummary, ProgressCallback } from 'ns-image';
@@ -21,8 +20,8 @@ const QUIET: OptionSpec = { long: 'quiet', short: 'q', help: 'print nothing but 
 
 export const IMAGE_COMMANDS: CommandSpec[] = [
   {
-    prog: 'ns-run load', usage: ['-i <file>|<dir>'],
-    summary: 'Load images from a docker archive, an OCI archive or an OCI image layout directory (as docker load).',
+    prog: 'ns-run load', usage: ['[-i <file>|<dir>]', '< <file>'],
+    summary: 'Load images from a docker archive, an OCI archive or an OCI image layout directory (as docker load; without -i, the archive on stdin).',
     options: [{ long: 'input', short: 'i', arg: 'required', metavar: '<file>|<dir>', help: 'the archive or layout', complete: 'file' },
               QUIET, STORAGE_OPTION, ...STANDARD_OPTIONS],
   },
@@ -74,10 +73,11 @@ function onlyOperands(args: ParsedArgs, command: string, count: number, what: st
 export async function load(args: ParsedArgs): Promise<void> {
   onlyOperands(args, 'load', 0, 'no operand (the archive is -i FILE)');
   const input = args.last('input');
-  if (input === undefined) throw usageError('load: which archive? (-i FILE|DIR)');
+  // docker load reads stdin without -i, and refuses a terminal there.
+  if (input === undefined && process.stdin.isTTY) throw usageError('requested load from stdin, but stdin is a terminal (-i FILE|DIR)');
   const quiet = args.has('quiet');
   const progress = progressTo(process.stderr, quiet);
-  const loaded = await nsImage().loadImages(openStore(args), input, { onProgress: progress.onProgress });
+  const loaded = await nsImage().loadImages(openStore(args), input ?? '/dev/stdin', { onProgress: progress.onProgress });
   progress.finish();
   for (const image of loaded) {
     for (const ref of image.references) process.stdout.write(`Loaded image: ${ref}\n`);
@@ -112,12 +112,14 @@ interface ImageRow { readonly repository: string; readonly tag: string; readonly
 /** One row per tag, as docker images shows them ('<none>' for an image no tag names). */
 function rows(images: readonly ImageSummary[]): ImageRow[] {
   return images.flatMap((image) => {
-    const digest = image.repoDigests[0]?.split('@')[1] ?? '<none>';
-    if (!image.repoTags.length) return [{ repository: '<none>', tag: '<none>', digest, image }];
+    if (!image.repoTags.length) return [{ repository: '<none>', tag: '<none>', digest: image.repoDigests[0]?.split('@')[1] ?? '<none>', image }];
     return image.repoTags.map((t) => {
       const ref = nsImage().parseReference(t);
       const familiar = nsImage().familiarReference({ domain: ref.domain, path: ref.path });
-      return { repository: familiar, tag: ref.tag ?? '<none>', digest, image };
+      // A repository's digest is the one it was pulled by (docker images --digests): a tag of a
+      // repository nothing was pulled from has none.
+      const pulled = image.repoDigests.find((d) => d.slice(0, d.indexOf('@')) === `${ref.domain}/${ref.path}`);
+      return { repository: familiar, tag: ref.tag ?? '<none>', digest: pulled?.split('@')[1] ?? '<none>', image };
     });
   });
 }
@@ -154,6 +156,8 @@ export function images(args: ParsedArgs): void {
  * a state file naming this store.
  */
 function reclaimStaleRoots(store: ImageStore): void {
+  // Only rmi needs the containers' state: load, pull and images do not load ns-container for it.
+  const { scanContainers, StateStore } = require('ns-container') as typeof import('ns-container');
   const live = new Set(scanContainers(new StateStore(), { all: true }).containers
     .filter((c) => c.image?.store === store.root && c.state !== 'dead').map((c) => c.name));
   for (const root of store.containerRoots()) if (!live.has(root.id)) store.removeContainerRoot(root.id);

@@ -59,11 +59,11 @@ export const NETWORK_COMMAND: CommandSpec = {
   commands: [CREATE_COMMAND, LS_COMMAND, INSPECT_COMMAND, RM_COMMAND, CONNECT_COMMAND, DISCONNECT_COMMAND],
 };
 
-function create(args: ParsedArgs): void {
+async function create(args: ParsedArgs): Promise<void> {
   if (args.operands.length !== 1) throw usageError(`create: one network name expected, got ${args.operands.length}`);
   const subnet = args.last('subnet');
   const subnet6 = args.last('subnet6');
-  const config = createNetwork(args.operands[0]!, {
+  const config = await createNetwork(args.operands[0]!, {
     ...(subnet !== undefined ? { subnet } : {}), ...(subnet6 !== undefined ? { subnet6 } : {}),
     ...(args.has('ipv6') ? { ipv6: true } : {}), ...(args.has('internal') ? { internal: true } : {}),
   });
@@ -112,13 +112,13 @@ function inspect(args: ParsedArgs): void {
   process.stdout.write(`${JSON.stringify(found.map(inspectJson), null, 4)}\n`);
 }
 
-function rm(args: ParsedArgs): void {
+async function rm(args: ParsedArgs): Promise<void> {
   if (!args.operands.length) throw usageError('rm: which network?');
   // docker removes what it can and fails for the rest: each failure is reported, the exit is 1.
   let failed: unknown;
   for (const name of args.operands) {
     try {
-      removeNetwork(name);
+      await removeNetwork(name);
       process.stdout.write(`${name}\n`);
     } catch (e) {
       if (failed) process.stderr.write(`${PROG} rm: ${(failed as Error).message}\n`);
