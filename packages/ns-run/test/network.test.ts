@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxRootfs, cli, Netns, removeTree, running, start, uniqueName, until, type Started } from './helpers';
 
@@ -42,6 +42,9 @@ async function tearDown(): Promise<void> {
     rmSync(join(CONFIG_DIR, `${n}.json`), { force: true });
     rmSync(join(RUN_DIR, n), { recursive: true, force: true });
   }
+  // The containers' own hosts files (a killed runner's stay until its networks are touched).
+  const own = join(RUN_DIR, '.containers');
+  for (const f of existsSync(own) ? readdirSync(own) : []) if (f.startsWith(uniqueName(''))) rmSync(join(own, f), { force: true });
   if (rootfs) removeTree(rootfs);
   if (www) removeTree(www);
 }

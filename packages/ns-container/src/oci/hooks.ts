@@ -15,7 +15,7 @@
  * Ours at create run at the stage's sync point, which comes right after the namespaces are
  * made and before any mount of the container's: a hook sees the root unmounted yet.
  */
-import { spawn as spawnHost } from 'node:child_process';
+import type * as ChildProcesses from 'node:child_process';
 import { NsError, spawn, type NamespaceKind } from 'ns-core';
 import type { SpecHook, SpecHooks } from '../spec';
 import { specError } from '../compile/validate';
@@ -54,6 +54,8 @@ async function runOne(hook: SpecHook, state: HookState, place: HookPlace): Promi
   let stderr = '';
   let timedOut = false;
   if ('runtime' in place) {
+    // Loaded here: a call without hooks (and ns-run, which imports this package) starts without it.
+    const { spawn: spawnHost } = require('node:child_process') as typeof ChildProcesses;
     const child = spawnHost(hook.path, args.slice(1), {
       argv0: args[0]!, env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
       stdio: ['pipe', 'ignore', 'pipe'],

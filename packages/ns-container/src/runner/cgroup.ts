@@ -16,10 +16,10 @@
  * (and payload's) belong to the container's root. Relative to the runner's own cgroup, the
  * container stays within every limit the runner is under.
  */
-import { chownSync, readFileSync, rmdirSync } from 'node:fs';
+import { chownSync, rmdirSync } from 'node:fs';
 import { NsError, type ExitStatus, type PhasedOp, type Step } from 'ns-core';
 import {
-  CgroupGroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, parseLimits, planLimitWrites, readProcessCgroups, removeRecordedGroup,
+  CgroupGroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, parseLimits, planLimitWrites, readProcessCgroups,
   type CgroupLimits,
 } from 'ns-cgroup';
 
@@ -137,34 +137,6 @@ function removeWhatCan(dirs: readonly string[], cause: NsError): Leftover[] {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
       left.push({ path: dir, error: (e as NodeJS.ErrnoException).code ? NsError.from(e, { syscall: 'rmdir', path: dir }) : cause });
-    }
-  }
-  return left;
-}
-
-/**
- * Removes the subtree of a container whose runner and janitor both died (its state file lists
- * the payload directories): its processes died with the runner; whatever is left in init or
- * payload is killed, then the three directories go, in every hierarchy. Only directories that
- * are a container's by name (<cgroup mount>/.../ns-run-NAME-PID/payload) are touched, so a
- * state file naming other cgroups cannot make this kill their processes.
- * @returns the directories it could not remove.
- */
-export function removeDeadContainerCgroups(name: string, payload: readonly string[]): string[] {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => {
-    const type = f[f.indexOf('-') + 1];
-    return type === 'cgroup' || type === 'cgroup2';
-  }).map((f) => f[4]!);
-  const own = new RegExp(`/ns-run-${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d+/payload$`);
-  const left: string[] = [];
-  for (const dir of payload) {
-    if (!own.test(dir) || dir.includes('/../') || !mounts.some((m) => dir.startsWith(`${m}/`))) continue;
-    const top = dir.slice(0, -'/payload'.length);
-    try {
-      removeRecordedGroup([top, `${top}/init`, dir], [`${top}/init`, dir]);
-    } catch {
-      // Still kept by something: named for the caller, tried again by the next run.
-      left.push(top);
     }
   }
   return left;

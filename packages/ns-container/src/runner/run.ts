@@ -27,7 +27,7 @@ import { checkProgramInRoot } from './program';
 import { assembleFilesystem, parseTmpfs } from './rootfs';
 import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
-import { leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
+import { leaseChosenRange, leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
 import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
@@ -77,10 +77,17 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const id = randomBytes(32).toString('hex');
     // The container's own ids (root's containers): leased before anything is made with them.
     let idRange: IdRangeLease | undefined;
+    const owner = { name: plan.name, id, runner: processRef(process.pid) };
     if (plan.identity.autoRange) {
-      const lease = idRange = leaseIdRange(store, { name: plan.name, id, runner: processRef(process.pid) });
+      idRange = leaseIdRange(store, owner);
+      plan = withIdRange(plan, idRange.outer);
+    } else if (plan.identity.mode === 'range' && plan.identity.usernsMode !== 'host') {
+      // A range of the user's choosing is leased too: no container shares its ids, before or after.
+      idRange = leaseChosenRange(store, owner, plan.identity.uidMap[0]!.outer, plan.identity.uidMap[0]!.count);
+    }
+    if (idRange) {
+      const lease = idRange;
       undo.unshift(() => releaseIdRange(lease));
-      plan = withIdRange(plan, lease.outer);
     }
     const leases = [...(idRange ? [idRange.file] : [])];
     const initial: ContainerState = {
@@ -119,6 +126,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       attachment = prepareNetwork({ network: plan.network, container: plan.name, aliases: plan.aliases, ...(rootless ? { madeElsewhere: true } : {}) });
       const held = attachment;
       undo.unshift(() => releaseNetwork(held));
+      // Rootless, the veth is made in the user's rootless network namespace and goes with it.
       if (!rootless) willMake({ links: [held.lease.hostInterface] });
       if (plan.rootfs !== undefined) bindTargets(plan.rootfs);
       if (rootless) {
