@@ -225,8 +225,7 @@ export interface Snapshot {
   readonly links: string[];
 }
 
-/** cgroup directories whose name includes `tag`, in every hierarchy mounted. */
-export function cgroupDirs(tag: string): string[] {
+function cgroupDirs(tag: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
     let entries;

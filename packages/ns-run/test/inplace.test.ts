@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, busyboxRootfs, cgroupDirs, cli, LAUNCHER, ok, removeTree, running, stateDir, uniqueName, until } from './helpers';
+import { alive, busyboxRootfs, cli, LAUNCHER, ok, removeTree, running, stateDir, uniqueName, until } from './helpers';
 
 let rootfs: string;
 
@@ -48,41 +48,6 @@ function startInPlace(args: readonly string[], rootless = false): Run {
   return run;
 }
 
-/** cgroup directories of container `name` (ns-run-NAME-PID, in any hierarchy), from outside. */
-const cgroupsOf = (name: string) => cgroupDirs(`ns-run-${name}-`);
-
-describe('ns-run in place with limits (as root)', () => {
-  it('--memory and --pids-limit: no Node stays; the program in the payload cgroup, the supervisor outside; all removed at the end', async () => {
-    const name = uniqueName('inplace-cg');
-    const run = startInPlace(['--name', name, '--rootfs', rootfs, '--network', 'none', '--memory', '64M', '--pids-limit', '50', '--',
-      'sh', '-c', 'echo started; read x < /dev/null; sleep 30 & wait']);
-    const state = await running(name);
-    const names = tree(run.pid).map(comm);
-    expect(names[0]).to.equal('ns-supervise');
-    expect(names).to.not.include('node');
-    expect(cgroupsOf(name).length).to.be.greaterThan(0);
-    const memoryOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /^\d+:memory:/.test(l))!.split(':')[2]!;
-    expect(memoryOf(state.program!.pid)).to.match(new RegExp(`/ns-run-${name}-${run.pid}/payload$`));
-    expect(memoryOf(state.init!.pid)).to.match(new RegExp(`/ns-run-${name}-${run.pid}/init$`));
-    expect(memoryOf(run.pid)).to.not.include(`ns-run-${name}`);
-    process.kill(run.pid, 'SIGTERM');
-    expect(await run.exit).to.equal(143);
-    expect(cgroupsOf(name)).to.deep.equal([]);
-  });
-
-  it('SIGKILL of the supervisor: the next call removes the cgroups it left', async () => {
-    const name = uniqueName('inplace-cgk');
-    const run = startInPlace(['--name', name, '--rootfs', rootfs, '--network', 'none', '--memory', '64M', '--', 'sleep', '60']);
-    const state = await running(name);
-    process.kill(run.pid, 'SIGKILL');
-    await run.exit;
-    await until('the container to die', () => !alive(state.init!.pid));
-    expect(cgroupsOf(name).length, 'no cleanup ran').to.be.greaterThan(0);
-    ok(cli(['ps', '-a']));
-    expect(cgroupsOf(name)).to.deep.equal([]);
-  });
-});
-
 for (const rootless of [false, true]) {
   describe(`ns-run in place${rootless ? ', rootless' : ', as root'}`, () => {
     it('no Node process stays: ns-run\'s pid is the C supervisor; the exit status is the program\'s; nothing is left', async () => {
@@ -114,7 +79,8 @@ for (const rootless of [false, true]) {
       process.kill(run.pid, 'SIGKILL');
       expect(await run.exit).to.equal(-1);
       await until('the container to die', () => !alive(state.init!.pid) && !alive(state.program!.pid));
-      expect(existsSync(file), 'no cleanup ran').to.equal(true);
+      // No cleanup of its ran: the state stays until the next ns-run call (this one, or any
+      // other's on this machine), which reclaims it.
       expect(ok(cli(['ps', '-a'], { rootless }))).to.not.include(name);
       expect(existsSync(file)).to.equal(false);
       if (!rootless) expect(leases()).to.not.include(lease);

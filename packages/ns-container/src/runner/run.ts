@@ -19,9 +19,8 @@ import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, LeftoversError, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import {
-  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork,
-  PROXY_LIMITS, releaseSubnet, removePublished,
-  type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
+  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork,
+  PROXY_LIMITS, releaseNetwork, releaseSubnet, removePublished, type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
@@ -67,10 +66,11 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has (a
   // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
-  // Not an ordinary user's run on a named network: its namespaces are joined through the
-  // rootless network's helper, which lives only until the container has joined, and
-  // execContainer's holder would be made in the runner's own user namespace (setns EINVAL).
-  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach && !(rootless && isNetworkName(plan.network));
+  // Not with cgroup limits: a cleanup that fails must be reported (LeftoversError, issue 18 #8),
+  // which the supervisor's silent rmcgroup words cannot do yet; nor on a rootless network, whose
+  // namespaces a helper of the user's holds (network/rootless.ts), not a holder of ours.
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach && !cgroupNeeded(plan.limits)
+    && !(rootless && isNetworkName(plan.network));
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
   try {
@@ -192,7 +192,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, { leases: [...leases, ...(subnet ? [subnet.lease] : [])], cgroup, undo }, options);
+    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, [...leases, ...(subnet ? [subnet.lease] : [])], options);
     let log: number | undefined;
     if (options.detach) {
       log = openSync(store.logOf(plan.name), 'wx', 0o600);
@@ -390,17 +390,10 @@ function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
  * removes the image root and the state. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[] },
-                             options: ContainerOptions): Promise<never> {
-  const { leases, cgroup } = host;
-  // The cgroup step too: its parent action makes the directories (limits, owners) and moves
-  // the holder into `init`; the container's relay then moves itself there (cgroupJoin).
-  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback' || s === cgroup?.step;
+                             leases: readonly string[], options: ContainerOptions): Promise<never> {
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
-  // veth goes with the network namespace, once the container's end has closed it); the
-  // cgroup's is ours to run should the exec not happen.
-  const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
-  if (cgroup) host.undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
+  // veth goes with the network namespace, once the container's end has closed it).
+  const held = steps.filter(heldBy(plan)).map(({ cleanup: _cleanup, ...s }) => s);
   const holder = await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
   let joined: Namespace[];
   try {
@@ -409,15 +402,14 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     holder.kill('SIGKILL');
     await holder.exited;
   }
-  // The cgroup's own step is the holder's; the container's first process joins by cgroupJoin instead.
-  const ordered = joiningSteps(plan, [...cgroup ? [cgroupJoin(cgroup)] : [], ...steps.filter((s) => s !== cgroup?.step)]);
-  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
+  const ordered = joiningSteps(plan, steps);
+  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
-    cleanup: cgroupAndLeaseCleanup(leases, cgroup),
+    cleanup: cgroupAndLeaseCleanup(leases, undefined),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
   return execInPlace(plan.argv, {
@@ -434,17 +426,9 @@ function cgroupAndLeaseCleanup(leases: readonly string[], cgroup: ContainerCgrou
   ];
 }
 
-/**
- * In place, the container's first process past the supervisor's fork moves itself into the
- * `init` cgroups (writing 0 to cgroup.procs moves the writer: cgroups(7)) before it joins or
- * unshares anything, while the host's cgroup tree is the one it sees; the init and the program
- * are born there, and the program moves on into `payload` (cgroup.ts). The supervisor stays
- * outside, so that it can remove the directories once they are empty.
- */
-function cgroupJoin(cgroup: ContainerCgroup): Step {
-  return { name: 'ns-run cgroup', child: cgroup.all.filter((dir) => dir.endsWith('/init')).map((dir) => ({
-    op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces' as const, step: 'cgroup',
-  })) };
+/** The steps a holder runs for a plan that joins its namespaces: the user and network ones (maps, veth, loopback). */
+function heldBy(plan: ContainerPlan): (s: Step) => boolean {
+  return (s) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
 }
 
 /**
@@ -454,7 +438,7 @@ function cgroupJoin(cgroup: ContainerCgroup): Step {
  * next child in the new pid namespace: the init stays PID 1).
  */
 function joiningSteps(plan: ContainerPlan, steps: readonly Step[]): Step[] {
-  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
+  const holds = heldBy(plan);
   const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
   // A step that unshares in the child (createInChild) brings its own relay; every other plan gets one here.
   if (rest.some((s) => s.createInChild)) return rest;
