@@ -6,9 +6,10 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { openTunToUsers } from 'ns-test-kit';
 import { busyboxRootfs, LAUNCHER, OuterWorld, removeTree, ThrowawayUser, uniqueName, until, type Started } from './helpers';
 
 describe('ns-run networks as an ordinary user (rootless network namespace)', function () {
@@ -99,18 +100,9 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
   after(() => restoreTun());
   const inHolder = (args: string[]) => execFileSync('nsenter', ['-t', String(holderPid()), '-n', ...args], { encoding: 'utf8' });
 
-  /**
-   * pasta opens /dev/net/tun as the user: Debian's udev makes it 0666, this kind of host 0600.
-   * As a Debian host's users would have it, for a test only; restoreTun() gives its mode back.
-   */
-  function openTun(): void {
-    const tunMode = statSync('/dev/net/tun').mode & 0o7777;
-    if (user.run(['sh', '-c', 'test -r /dev/net/tun -a -w /dev/net/tun']).status === 0) return;
-    chmodSync('/dev/net/tun', 0o666);
-    restoreTun = () => {
-      chmodSync('/dev/net/tun', tunMode);
-      restoreTun = () => {};
-    };
+  /** pasta opens /dev/net/tun as the user: opened to users for a test where the host made it 0600. */
+  async function openTun(): Promise<void> {
+    restoreTun = await openTunToUsers(() => user.run(['sh', '-c', 'test -r /dev/net/tun -a -w /dev/net/tun']).status === 0);
   }
   /** The pasta process of a holder: its pid, if it runs and is pasta attached to that holder. */
   const pastaOf = (holder: number, pid: number | undefined) => {
@@ -123,7 +115,7 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
   };
 
   it('egress through pasta: a container on a network reaches a server of the host\'s (pasta maps the gateway to the host)', async function () {
-    openTun();
+    await openTun();
     const route = readFileSync('/proc/net/route', 'utf8').split('\n').map((l) => l.split('\t')).find((f) => f[1] === '00000000');
     if (!route) {
       process.stderr.write('      skipped: the host has no default route, which pasta\'s gateway mapping needs\n');
@@ -202,7 +194,7 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
   });
 
   it('egress through pasta to a server in another network namespace routed through the host, seen there with the host\'s address', async () => {
-    openTun();
+    await openTun();
     // The outer world: a veth from the host's own namespace (root's ip(8), as the oracle).
     const subnet = `198.18.${process.pid % 250}`;
     const world = await OuterWorld.make((a) => execFileSync(a[0]!, a.slice(1)), `pst${process.pid}`, `${subnet}.1`, `${subnet}.2`);
@@ -221,7 +213,7 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
   });
 
   it('a holder that is gone is made again by the next use, and its pasta (which would hold the dead namespace) is ended', async () => {
-    openTun();
+    await openTun();
     const net = uniqueName('rstale');
     try {
       ok(run(['network', 'create', net]));

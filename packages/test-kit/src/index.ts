@@ -10,3 +10,4 @@ export * from './cli-harness';
 export * from './scratch';
 export * from './images';
 export * from './tree';
+export * from './tun';
