@@ -248,6 +248,7 @@ function leasesOf(tag: string, rootless: boolean): string[] {
   if (tag === 'never') return all;
   const seen = seenLeases.get(tag) ?? new Set<string>();
   seenLeases.set(tag, seen);
+  // (An id range's file names its holder: another container may lease the same range once ours is gone.)
   for (const f of (readState(tag, rootless) as { reclaim?: { leases?: string[] } } | undefined)?.reclaim?.leases ?? []) seen.add(f);
   const holder = (f: string) => {
     try {
@@ -256,7 +257,7 @@ function leasesOf(tag: string, rootless: boolean): string[] {
       return undefined; // a subnet's empty file, or removed meanwhile
     }
   };
-  return all.filter((f) => seen.has(f) || holder(f) === tag);
+  return all.filter((f) => (f.includes('/subnets/') ? seen.has(f) : holder(f) === tag));
 }
 
 export function uidMapOf(pid: number): string {
