@@ -418,6 +418,9 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
+    // A cgroup directory its words could not remove, reap-main names on our stderr; a program's
+    // 0 then becomes 125, as a foreground run that is not in place reports LeftoversError.
+    onExitReports: true,
     cleanup: cgroupAndLeaseCleanup(leases, cgroup),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
