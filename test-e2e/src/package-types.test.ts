@@ -26,10 +26,15 @@ function publishedPackages(): { dir: string; manifest: Manifest }[] {
     .filter((p) => !p.manifest.private);
 }
 
-/** Every import specifier a consumer can write: each package and each of its subpath exports. */
+/**
+ * Every import specifier a consumer can write for the libraries: each package and each subpath
+ * export into its compiled sources (not package.json, nor `ns-core/install-bins`, the script the
+ * packages' install step runs).
+ */
 function specifiers(packages: { manifest: Manifest }[]): string[] {
-  return packages.flatMap(({ manifest }) => Object.keys(manifest.exports ?? { '.': '' })
-    .filter((key) => !key.endsWith('.json'))
+  return packages.flatMap(({ manifest }) => Object.entries(manifest.exports ?? { '.': './dist/src/index.js' })
+    .filter(([, target]) => target.startsWith('./dist/src/'))
+    .map(([key]) => key)
     .map((key) => (key === '.' ? manifest.name : `${manifest.name}/${key.slice(2)}`)));
 }
 

@@ -480,6 +480,25 @@ describe('ns-run hardening: an id range per container (issue 18 #2)', () => {
     }
   });
 
+  it('a range chosen with --userns-range is leased too: an overlapping one is refused (125), no auto range falls in it', () => {
+    const chosen = uniqueName('range-chosen');
+    const slots = new Set(readdirSync(LEASES).filter((f) => /^\d+$/.test(f)).map(Number));
+    // Two free slots in a row (other containers on this machine hold some meanwhile).
+    const free = Array.from({ length: 100 }, (_, i) => BASE + i * SIZE).find((o) => !slots.has(o) && !slots.has(o + SIZE))!;
+    try {
+      // A free slot, and half of the next: an auto range would otherwise be one of these.
+      ok(cli(['run', '-d', '--name', chosen, '--network', 'none', '--userns-range', `0:${free}:${SIZE + SIZE / 2}`, '--', 'sleep', '60']));
+      const r = cli(['--network', 'none', '--userns-range', `0:${free + SIZE}:1000`, '--', 'true']);
+      expect(r.status).to.equal(125);
+      expect(r.stderr).to.equal(`ns-run: --userns-range: host ids ${free + SIZE}-${free + SIZE + 999} are container ${chosen}'s ` +
+                                `(${free}-${free + SIZE + SIZE / 2 - 1}); choose another range, or leave --userns-range out\n`);
+      const auto = outerOf(ok(cli(['--network', 'none', '--', 'cat', '/proc/self/uid_map'])));
+      expect(auto < free || auto >= free + 2 * SIZE, `auto range ${auto} inside ${free}+${SIZE + SIZE / 2}`).to.equal(true);
+    } finally {
+      cli(['rm', '-f', chosen]);
+    }
+  });
+
   it('the issue\'s attack: from a nested user and cgroup namespace, the v1 pids hierarchy, into B\'s cgroup: EACCES', () => {
     const b = uniqueName('victim');
     try {

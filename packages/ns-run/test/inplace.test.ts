@@ -114,7 +114,8 @@ for (const rootless of [false, true]) {
       process.kill(run.pid, 'SIGKILL');
       expect(await run.exit).to.equal(-1);
       await until('the container to die', () => !alive(state.init!.pid) && !alive(state.program!.pid));
-      expect(existsSync(file), 'no cleanup ran').to.equal(true);
+      // No cleanup of its ran: the state stays until the next ns-run call (this one, or any
+      // other's on this machine), which reclaims it.
       expect(ok(cli(['ps', '-a'], { rootless }))).to.not.include(name);
       expect(existsSync(file)).to.equal(false);
       if (!rootless) expect(leases()).to.not.include(lease);

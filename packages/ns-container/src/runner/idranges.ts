@@ -1,6 +1,7 @@
 /**
  * Leases of per-container id ranges for root's containers (podman's --userns=auto): one file
- * per range in <state dir>/idranges, named by the range's first host id, holding who leased it.
+ * per range in <state dir>/idranges, named by the range's first host id (OUTER+COUNT for one
+ * chosen with --userns-range, which is leased too), holding who leased it.
  * Leasing happens under an exclusive flock of the directory's lock file, so that a lease left
  * by a dead owner is reclaimed by exactly one runner and no two runners take the same slot.
  *
@@ -31,6 +32,15 @@ export interface IdRangeLease {
   readonly file: string;
 }
 
+/** A held lease's host ids: a slot's file is named OUTER; a range chosen with --userns-range, OUTER+COUNT. */
+interface HeldRange {
+  readonly outer: number;
+  readonly count: number;
+  readonly name: string;
+}
+
+const LEASE_NAME = /^(\d+)(?:\+(\d+))?$/;
+
 export function idRangesDir(store: StateStore): string {
   return posix.join(store.root, 'idranges');
 }
@@ -41,61 +51,96 @@ export function idRangesDir(store: StateStore): string {
  * @throws NsError ENOSPC when every slot is held.
  */
 export function leaseIdRange(store: StateStore, owner: IdRangeOwner, ctx: UserContext = processContext()): IdRangeLease {
+  return underLock(store, (dir, held) => {
+    for (let slot = 0; slot < AUTO_RANGE_SLOTS; slot++) {
+      const outer = AUTO_RANGE_BASE + slot * AUTO_RANGE_SIZE;
+      if (overlapping(held, outer, AUTO_RANGE_SIZE) || othersBlockOverlaps({ inner: 0, outer, count: AUTO_RANGE_SIZE }, ctx)) continue;
+      return { outer, file: writeLease(posix.join(dir, String(outer)), owner) };
+    }
+    throw new NsError({ errno: 28, code: 'ENOSPC', path: dir,
+                        message: `every one of the ${AUTO_RANGE_SLOTS} id ranges for containers is in use; give one with --userns-range` });
+  });
+}
+
+/**
+ * Leases a range given with --userns-range, so that no container leased later shares its ids.
+ * @throws NsError EBUSY naming the container whose ids it would share.
+ */
+export function leaseChosenRange(store: StateStore, owner: IdRangeOwner, outer: number, count: number): IdRangeLease {
+  return underLock(store, (dir, held) => {
+    const other = overlapping(held, outer, count);
+    if (other) {
+      throw new NsError({ errno: 16, code: 'EBUSY', path: posix.join(dir, String(other.outer)),
+                          message: `--userns-range: host ids ${outer}-${outer + count - 1} are container ${other.name}'s ` +
+                                   `(${other.outer}-${other.outer + other.count - 1}); choose another range, or leave --userns-range out` });
+    }
+    return { outer, file: writeLease(posix.join(dir, `${outer}+${count}`), owner) };
+  });
+}
+
+/** Runs `fn` holding the directory's lock, with the leases that hold (stale ones removed first). */
+function underLock<T>(store: StateStore, fn: (dir: string, held: readonly HeldRange[]) => T): T {
   const dir = privateDir(idRangesDir(store));
   const lock = openSync(posix.join(dir, '.lock'), 'a', 0o600);
   try {
     sys.flock(lock, sys.LOCK_EX);
-    const held = new Set<number>();
+    const held: HeldRange[] = [];
     for (const entry of readdirSync(dir)) {
-      if (!/^\d+$/.test(entry)) continue;
+      const m = LEASE_NAME.exec(entry);
+      if (!m) continue;
       const file = posix.join(dir, entry);
-      if (leaseHolds(store, file)) held.add(Number(entry));
+      const holder = leaseHolder(store, file);
+      if (holder !== undefined) held.push({ outer: Number(m[1]), count: m[2] !== undefined ? Number(m[2]) : AUTO_RANGE_SIZE, name: holder });
       else removeFile(file);
     }
-    for (let slot = 0; slot < AUTO_RANGE_SLOTS; slot++) {
-      const outer = AUTO_RANGE_BASE + slot * AUTO_RANGE_SIZE;
-      if (held.has(outer) || othersBlockOverlaps({ inner: 0, outer, count: AUTO_RANGE_SIZE }, ctx)) continue;
-      const file = posix.join(dir, String(outer));
-      const fd = openSync(file, 'wx', 0o600);
-      try {
-        writeSync(fd, JSON.stringify(owner));
-      } catch (e) {
-        closeSync(fd);
-        removeFile(file);
-        throw e;
-      }
-      closeSync(fd);
-      return { outer, file };
-    }
+    return fn(dir, held);
   } finally {
     // Closing the lock file's only descriptor releases the flock.
     closeSync(lock);
   }
-  throw new NsError({ errno: 28, code: 'ENOSPC', path: dir,
-                      message: `every one of the ${AUTO_RANGE_SLOTS} id ranges for containers is in use; give one with --userns-range` });
+}
+
+function overlapping(held: readonly HeldRange[], outer: number, count: number): HeldRange | undefined {
+  return held.find((h) => h.outer < outer + count && outer < h.outer + h.count);
+}
+
+function writeLease(file: string, owner: IdRangeOwner): string {
+  const fd = openSync(file, 'wx', 0o600);
+  try {
+    writeSync(fd, JSON.stringify(owner));
+  } catch (e) {
+    closeSync(fd);
+    removeFile(file);
+    throw e;
+  }
+  closeSync(fd);
+  return file;
 }
 
 export function releaseIdRange(lease: IdRangeLease): void {
   removeFile(lease.file);
 }
 
-/** Whether a lease's owner may still use its ids: its runner lives, or its container still runs. */
-function leaseHolds(store: StateStore, file: string): boolean {
+/**
+ * The container whose ids a lease holds, if its owner may still use them: its runner lives,
+ * or its container still runs. Undefined for a lease nobody holds any more.
+ */
+function leaseHolder(store: StateStore, file: string): string | undefined {
   let owner: IdRangeOwner;
   try {
     owner = JSON.parse(readFileSync(file, 'utf8')) as IdRangeOwner;
   } catch {
     // Empty or torn (its writer died between create and write, with the lock): nobody's.
-    return false;
+    return undefined;
   }
-  if (isAlive(owner.runner)) return true;
+  if (isAlive(owner.runner)) return owner.name;
   let state;
   try {
     state = store.read(owner.name);
   } catch (e) {
     // No state file (removed), or one that is not a container's: nothing runs under the name.
-    if (['ENOENT', 'EINVAL'].includes((e as NsError).code)) return false;
+    if (['ENOENT', 'EINVAL'].includes((e as NsError).code)) return undefined;
     throw e;
   }
-  return state.id === owner.id && ['running', 'created'].includes(liveStatus(state));
+  return state.id === owner.id && ['running', 'created'].includes(liveStatus(state)) ? owner.name : undefined;
 }

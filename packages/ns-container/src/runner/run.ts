@@ -19,16 +19,15 @@ import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, LeftoversError, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import {
-  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork, releaseNetwork,
-  PROXY_LIMITS, releaseSubnet, removePublished,
-  type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
+  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork,
+  PROXY_LIMITS, releaseNetwork, releaseSubnet, removePublished, type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
 import { assembleFilesystem, parseTmpfs } from './rootfs';
 import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
-import { leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
+import { leaseChosenRange, leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
 import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
 import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
@@ -67,6 +66,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has (a
   // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
+  // With cgroup limits too (a directory the supervisor could not remove, reap-main reports on
+  // its stderr: issue 18 #8), and on a rootless network (its helper's namespaces are joined).
   const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach;
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
@@ -74,10 +75,17 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     const id = randomBytes(32).toString('hex');
     // The container's own ids (root's containers): leased before anything is made with them.
     let idRange: IdRangeLease | undefined;
+    const owner = { name: plan.name, id, runner: processRef(process.pid) };
     if (plan.identity.autoRange) {
-      const lease = idRange = leaseIdRange(store, { name: plan.name, id, runner: processRef(process.pid) });
+      idRange = leaseIdRange(store, owner);
+      plan = withIdRange(plan, idRange.outer);
+    } else if (plan.identity.mode === 'range' && plan.identity.usernsMode !== 'host') {
+      // A range of the user's choosing is leased too: no container shares its ids, before or after.
+      idRange = leaseChosenRange(store, owner, plan.identity.uidMap[0]!.outer, plan.identity.uidMap[0]!.count);
+    }
+    if (idRange) {
+      const lease = idRange;
       undo.unshift(() => releaseIdRange(lease));
-      plan = withIdRange(plan, lease.outer);
     }
     const leases = [...(idRange ? [idRange.file] : [])];
     const initial: ContainerState = {
@@ -390,7 +398,7 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
   // The cgroup step too: its parent action makes the directories (limits, owners) and moves
   // the holder into `init`; the container's relay then moves itself there (cgroupJoin).
   // (A rootless network's helper made the user and network namespaces: their steps are not run.)
-  const holds = (s: Step) => s === cgroup?.step || (!rootlessNet && (s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback'));
+  const holds = (s: Step) => s === cgroup?.step || (!rootlessNet && heldBy(plan)(s));
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
   // veth goes with the network namespace, once the container's end has closed it); the
   // cgroup's is ours to run should the exec not happen.
@@ -468,6 +476,11 @@ function cgroupJoin(cgroup: ContainerCgroup): Step {
   })) };
 }
 
+/** The steps a holder runs for a plan that joins its namespaces: the user and network ones (maps, veth, loopback). */
+function heldBy(plan: ContainerPlan): (s: Step) => boolean {
+  return (s) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
+}
+
 /**
  * The steps of a plan whose user and network namespaces are joined rather than made (a
  * holder's, or a rootless network's helper's): those steps go, the other kinds are unshared
@@ -475,7 +488,7 @@ function cgroupJoin(cgroup: ContainerCgroup): Step {
  * next child in the new pid namespace: the init stays PID 1).
  */
 function joiningSteps(plan: ContainerPlan, steps: readonly Step[]): Step[] {
-  const holds = (s: Step) => s === plan.identity.userStep || (s.create ?? []).includes('net') || s.name === 'loopback';
+  const holds = heldBy(plan);
   const rest = steps.filter((s) => !holds(s)).map((s) => ({ ...s, create: (s.create ?? []).filter((k) => k !== 'user' && k !== 'net') }));
   // A step that unshares in the child (createInChild) brings its own relay; every other plan gets one here.
   if (rest.some((s) => s.createInChild)) return rest;
