@@ -5,10 +5,10 @@
  * ns-run's pid, the exit status, forwarded signals, and nothing left afterwards.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, busyboxRootfs, cgroupDirs, cli, LAUNCHER, ok, removeTree, running, stateDir, uniqueName, until } from './helpers';
+import { alive, busyboxRootfs, cgroupDirs, cli, LAUNCHER, ok, removeTree, running, stateDir, ThrowawayUser, uniqueName, until } from './helpers';
 
 let rootfs: string;
 
@@ -80,6 +80,47 @@ describe('ns-run in place with limits (as root)', () => {
     expect(cgroupsOf(name).length, 'no cleanup ran').to.be.greaterThan(0);
     ok(cli(['ps', '-a']));
     expect(cgroupsOf(name)).to.deep.equal([]);
+  });
+});
+
+describe('ns-run in place on a network, as an ordinary user', function () {
+  this.timeout(120_000);
+  let user: ThrowawayUser;
+  before(() => { user = new ThrowawayUser('inpnet'); });
+  after(async () => {
+    // The user's rootless network namespace holder outlives the runs (network/rootless.ts).
+    const root = `/tmp/ns-run-${user.uid}`;
+    try {
+      process.kill((JSON.parse(readFileSync(join(root, 'netns.json'), 'utf8')) as { pid: number }).pid, 'SIGKILL');
+    } catch {
+      // none made, or gone already
+    }
+    rmSync(root, { recursive: true, force: true });
+    await user?.remove();
+  });
+
+  it('joins the network\'s namespaces from its helper: no Node stays, eth0 is addressed, the status is the program\'s', async () => {
+    const net = uniqueName('inpnet');
+    const as = (args: readonly string[]) => user.argv([LAUNCHER, ...args]);
+    const succeeds = (args: readonly string[]) => {
+      const [file, ...rest] = as(args);
+      const r = spawnSync(file!, rest, { encoding: 'utf8', cwd: '/' });
+      expect(r.status, r.stderr).to.equal(0);
+    };
+    succeeds(['network', 'create', net]);
+    const argv = as(['--network', net, '--', 'sh', '-c', 'ip -o -4 addr show eth0 | grep -c inet; sleep 30']);
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' });
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    const exit = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    await until('the program to start', () => out === '1\n');
+    // setpriv execs ns-run in its own process: its pid is the supervisor's.
+    const names = tree(p.pid!).map(comm);
+    expect(names[0]).to.equal('ns-supervise');
+    expect(names).to.not.include('node');
+    process.kill(p.pid!, 'SIGTERM');
+    expect(await exit).to.equal(143);
+    succeeds(['network', 'rm', net]);
   });
 });
 
