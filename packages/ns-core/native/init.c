@@ -21,6 +21,9 @@
  *   exit-file PATH    once the program is gone, write its exit code ("N\n") to PATH
  *   signal-as-code    a program killed by signal N: exit 128+N rather than die of N (docker's
  *                     status: a shell waiting for us must not report the runner as killed)
+ *   report            the on-exit command writes to our stderr (kept open for it), and if it
+ *                     exits N != 0 after a program that exited 0, we exit N: a cleanup it found
+ *                     incomplete fails the run, as docker's does, without hiding the program's status
  * and these, in order, once CHILD_PID is gone (a cleanup that fails is skipped, the status
  * stays the program's):
  *   rmdir PATH        an empty directory (a cgroup)
@@ -148,7 +151,7 @@ static void write_exit_code(long fd, int code)
 /* What supervise mode's words say about waiting (the cleanup words are read at the end). */
 struct words {
 	long console, pty_out, pty_in;
-	int session, relay, signal_as_code;
+	int session, relay, signal_as_code, report;
 	const char *exit_file;
 	char **all;
 	int n;
@@ -159,7 +162,7 @@ static int parse_words(char **w, int n, struct words *out)
 {
 	int i = 0;
 	out->console = out->pty_out = out->pty_in = -1;
-	out->session = out->relay = out->signal_as_code = 0;
+	out->session = out->relay = out->signal_as_code = out->report = 0;
 	out->exit_file = NULL;
 	out->all = w;
 	out->n = n;
@@ -169,6 +172,9 @@ static int parse_words(char **w, int n, struct words *out)
 			i++;
 		} else if (same(w[i], "signal-as-code")) {
 			out->signal_as_code = 1;
+			i++;
+		} else if (same(w[i], "report")) {
+			out->report = 1;
 			i++;
 		} else if (same(w[i], "console") && i + 1 < n && (out->console = parse_fd(w[i + 1])) >= 0) {
 			i += 2;
@@ -287,10 +293,10 @@ static void write_exit_file(const char *path, int code)
 	RAW1(SYS_close, fd);
 }
 
-/* supervise mode's cleanup words, once the program is gone. */
-static void clean_up(char **words, int nwords, int code)
+/* supervise mode's cleanup words, once the program is gone; the on-exit command's exit code if it exited with one. */
+static int clean_up(char **words, int nwords, int code, int report)
 {
-	int i = 0;
+	int i = 0, failed = 0;
 	while (i < nwords) {
 		if (same(words[i], "rmdir") && i + 1 < nwords) {
 			RAW3(SYS_unlinkat, AT_FDCWD, words[i + 1], AT_REMOVEDIR);
@@ -323,17 +329,21 @@ static void clean_up(char **words, int nwords, int code)
 				if (null >= 0) {
 					RAW3(SYS_dup3, null, 0, 0);
 					RAW3(SYS_dup3, null, 1, 0);
-					RAW3(SYS_dup3, null, 2, 0);
+					if (!report)
+						RAW3(SYS_dup3, null, 2, 0);
 				}
 				RAW3(SYS_execve, argv[0], argv, envp);
 				exit_now(127);
 			}
 			while (pid > 0 && RAW4(SYS_wait4, pid, &st, 0, NULL) == -EINTR_)
 				;
+			if (pid > 0 && WIFEXITED(st))
+				failed = WEXITSTATUS(st);
 		} else {
 			i += (same(words[i], "console") || same(words[i], "exit-file")) ? 2 : same(words[i], "pty") ? 3 : 1;
 		}
 	}
+	return failed;
 }
 
 /* ---- the pty relay ---- */
@@ -536,7 +546,7 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 	uint64_t blocked = 1ULL << (SIGCHLD - 1);
 	struct relay r = { w->console, -1, w->pty_out, w->pty_in, { 0 }, 0, { 0 }, 0 };
 	long keep[MAX_KEPT], sfd = -1;
-	int status = 0, sig, code, nkeep = 0, i;
+	int status = 0, sig, code, nkeep = 0, i, failed;
 
 	act.handler = noop_handler;
 	ign.handler = SIG_IGN;
@@ -553,6 +563,8 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 	}
 	/* Nothing here reads or writes the program's stdio but a relay: let go of everything else. */
 	keep[nkeep++] = status_fd;
+	if (w->report)
+		keep[nkeep++] = 2;
 	if (w->relay) {
 		keep[nkeep++] = r.console;
 		keep[nkeep++] = r.out;
@@ -608,7 +620,9 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 	if (mode == 2) {
 		if (w->exit_file)
 			write_exit_file(w->exit_file, code);
-		clean_up(w->all, w->n, code);
+		failed = clean_up(w->all, w->n, code, w->report);
+		if (w->report && code == 0 && failed)
+			code = failed;
 	}
 	if (sig && RAW0(SYS_getpid) != 1 && !w->signal_as_code) {
 		struct kernel_sigaction dfl = { 0 };

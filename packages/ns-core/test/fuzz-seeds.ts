@@ -81,8 +81,8 @@ const options: [readonly string[], SpawnOptions][] = [
     { op: 'setgid', gid: 1000, phase: 'pre-namespaces' }, { op: 'setuid', uid: 1000, phase: 'pre-namespaces' }] }] }],
   [['sleep', '1'], { create: ['user', 'mnt', 'pid'], supervise: { cleanup: [{ rmdir: '/sys/fs/cgroup/x' }, { unlink: '/run/x' }],
     onExit: ['/bin/true', 'x'] } }],
-  // A container's supervisor: detached, a pty relayed, an exit file, every cleanup word.
-  [['sh'], { create: ['user', 'mnt', 'pid', 'uts'], supervise: { detach: true, session: true, signalAsCode: true, exitFile: '/run/x/exit',
+  // A container's supervisor: detached, a pty relayed, an exit file, every word.
+  [['sh'], { create: ['user', 'mnt', 'pid', 'uts'], supervise: { detach: true, session: true, signalAsCode: true, onExitReports: true, exitFile: '/run/x/exit',
     terminal: { input: 0, output: 1, sizeFrom: 0, owner: { uid: 0, gid: 5 } },
     cleanup: [{ userns: 9 }, { rmtree: '/var/lib/x' }, { rmcgroup: '/sys/fs/cgroup/x/y' }, { rmdir: '/sys/fs/cgroup/x' }, { unlink: '/run/x/state' }] } }],
 ];

@@ -42,9 +42,9 @@ const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').s
 
 describe('supervise: the plan', () => {
   it('words for nsx-init in order: how to wait, then the cleanup, on-exit last', () => {
-    expect(supervisorWords({ session: true, signalAsCode: true, exitFile: '/run/x/exit', terminal: { input: 0 }, onExit: ['/bin/hook', 'a'],
+    expect(supervisorWords({ session: true, signalAsCode: true, onExitReports: true, exitFile: '/run/x/exit', terminal: { input: 0 }, onExit: ['/bin/hook', 'a'],
       cleanup: [{ userns: 7 }, { rmtree: '/var/c' }, { rmcgroup: '/sys/fs/cgroup/c/d' }, { rmdir: '/sys/fs/cgroup/c' }, { unlink: '/run/x/state' }] }))
-      .to.deep.equal(['session', 'signal-as-code', 'exit-file', '/run/x/exit', 'pty', '1', '0', 'userns', '7', 'rmtree', '/var/c',
+      .to.deep.equal(['session', 'signal-as-code', 'report', 'exit-file', '/run/x/exit', 'pty', '1', '0', 'userns', '7', 'rmtree', '/var/c',
         'rmcgroup', '/sys/fs/cgroup/c/d', 'rmdir', '/sys/fs/cgroup/c', 'unlink', '/run/x/state', 'on-exit', '/bin/hook', 'a']);
   });
 
@@ -124,6 +124,17 @@ describe('execInPlace with a supervisor: this process waits, in C, keeping its p
       { encoding: 'utf8', timeout: 20000 });
     expect([r.status, r.signal, r.stderr]).to.deep.equal([128 + 12, null, '']);
   });
+
+  for (const [program, reports, expected] of [
+    ['exit 0', true, [125, 'left: 0\n']], ['exit 7', true, [7, 'left: 7\n']], ['exit 0', false, [0, '']],
+  ] as const) {
+    it(`onExitReports ${reports}: the on-exit command's stderr is ${reports ? 'ours' : 'not'}; after '${program}' and its exit 125, the supervisor exits ${expected[0]}`, () => {
+      const hook = ['/bin/sh', '-c', 'echo "left: $1" >&2; exit 125', 'hook'];
+      const r = spawnSync(process.execPath, [inPlace(['sh', '-c', program], `{ create: ['uts'], supervise: { onExitReports: ${reports}, onExit: ${JSON.stringify(hook)} } }`)],
+        { encoding: 'utf8', timeout: 20000 });
+      expect([r.status, r.stderr]).to.deep.equal(expected);
+    });
+  }
 
   for (const session of [false, true]) {
     it(`a signal sent to the supervisor reaches the program once${session ? ' (program in a session of its own)' : ''}`, async () => {

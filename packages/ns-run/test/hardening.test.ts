@@ -15,12 +15,14 @@
  * Issue 18 #6: a state file naming a process that is not a container's init (forged or stale)
  * does not make kill, stop or rm -f signal it.
  * Issue 18 #8: a cgroup the runner cannot remove is named on stderr, and the exit is non-zero.
- * Issue 18 #7: a runner killed leaves what the next run reclaims (there is no janitor to kill).
+ * Issue 18 #7: a SIGKILL of the supervisor's on-exit command or of a relay costs neither the
+ * status nor a leftover; what a killed supervisor leaves, the next call reclaims.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, fstatSync, mkdirSync, mkdtempSync, rmdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { sys } from 'ns-core';
+import { childrenOf } from 'ns-test-kit';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { AS_NOBODY, alive, busyboxRootfs, cli, LAUNCHER, NOBODY, ok, readState, removeTree, running, snapshot, start, stateDir, uniqueName, until } from './helpers';
@@ -481,9 +483,10 @@ describe('ns-run hardening: an id range per container (issue 18 #2)', () => {
   it('a range chosen with --userns-range is leased too: an overlapping one is refused (125), no auto range falls in it', () => {
     const chosen = uniqueName('range-chosen');
     const slots = new Set(readdirSync(LEASES).filter((f) => /^\d+$/.test(f)).map(Number));
-    const free = Array.from({ length: 100 }, (_, i) => BASE + i * SIZE).find((o) => !slots.has(o))!;
+    // Two free slots in a row (other containers on this machine hold some meanwhile).
+    const free = Array.from({ length: 100 }, (_, i) => BASE + i * SIZE).find((o) => !slots.has(o) && !slots.has(o + SIZE))!;
     try {
-      // The lowest free slot, and half of the next: an auto range would otherwise be the first of these.
+      // A free slot, and half of the next: an auto range would otherwise be one of these.
       ok(cli(['run', '-d', '--name', chosen, '--network', 'none', '--userns-range', `0:${free}:${SIZE + SIZE / 2}`, '--', 'sleep', '60']));
       const r = cli(['--network', 'none', '--userns-range', `0:${free + SIZE}:1000`, '--', 'true']);
       expect(r.status).to.equal(125);
@@ -576,20 +579,84 @@ describe('ns-run hardening: a cleanup failure is reported (issue 18 #8)', () => 
   }
 });
 
-describe('ns-run hardening: a runner killed with nothing left to clean up after it (issue 18 #7)', () => {
-  // No janitor process any more: what a runner makes is recorded in its state before it is
-  // made, and the next ns-run call reclaims it once the runner is gone (reclaimDead).
-  it('the runner SIGKILLed: its state and cgroup directories stay, and the next run reclaims them', async () => {
-    const name = uniqueName('both-dead');
-    const c = start(['--name', name, '--network', 'none', '--pids-limit', '20', '--', 'sleep', '60']);
-    await running(name);
+describe('ns-run hardening: a process of the container killed (issue 18 #7)', () => {
+  // In place, ns-run's own process is the container's C supervisor (ns-supervise); its child
+  // is a relay (ns-relay), whose child the container's init. Once the program is gone the
+  // supervisor removes the cgroups and leases (its cleanup words), then runs its on-exit
+  // command, reap-main, which records the exit and removes the state.
+  const childOf = (parent: number, matches: (cmdline: string) => boolean) => childrenOf(parent).find((p) => {
+    try {
+      return matches(readFileSync(`/proc/${p}/cmdline`, 'utf8'));
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+  /** Polls at every turn of the event loop: reap-main lives for some tens of ms (Node's start-up) before it has done anything. */
+  async function caught(parent: number, what: string, matches: (cmdline: string) => boolean): Promise<number> {
+    for (const end = Date.now() + 10_000; Date.now() < end;) {
+      const pid = childOf(parent, matches);
+      if (pid !== undefined) return pid;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    throw new Error(`no ${what} under ${parent} within 10 s`);
+  }
+  // A limit and the default network: cgroups, a subnet lease and an id range lease to lose.
+  const leased = (name: string) => snapshot(name, []).stateFiles.map((f) => f.split('/').slice(-2)[0]);
+  const container = (name: string, program: string) => start(['--name', name, '--pids-limit', '20', '--', 'sh', '-c', program]);
+
+  for (let i = 0; i < 3; i++) {
+    it(`SIGKILL of the supervisor's on-exit command (reap-main): ns-run exits with the program's 7, silently; cgroups and leases are gone, the state it left the next call reclaims (${i + 1} of 3)`, async () => {
+      const name = uniqueName(`reapkill${i}`);
+      const before = snapshot(name, []);
+      const c = container(name, 'read x; exit 7');
+      await running(name);
+      expect(leased(name)).to.deep.equal(['containers', 'subnets', 'idranges']);
+      c.proc.stdin!.end();
+      const reaper = await caught(c.proc.pid!, 'reap-main', (cmdline) => cmdline.includes('reap-main'));
+      process.kill(reaper, 'SIGKILL');
+      const exit = await c.exit;
+      expect(c.stderr).to.equal('');
+      expect(exit.code).to.equal(7);
+      const after = snapshot(name, []);
+      expect(after.cgroups).to.deep.equal([]);
+      expect(after.stateFiles.filter((f) => !f.includes('/containers/'))).to.deep.equal([]);
+      // Killed before it recorded anything: the supervisor's 'running' stays until another call.
+      expect(readState(name)?.status, 'the state reap-main was to record and remove').to.equal('running');
+      expect(ok(cli(['ps', '-a']))).to.not.include(name);
+      expect(snapshot(name, [])).to.deep.equal(before);
+    });
+  }
+
+  for (let i = 0; i < 3; i++) {
+    it(`SIGKILL of the relay: the container ends with it, ns-run exits 137 (docker's for a killed container), silently, nothing left (${i + 1} of 3)`, async () => {
+      const name = uniqueName(`relaykill${i}`);
+      const before = snapshot(name, []);
+      const c = container(name, 'sleep 60');
+      const state = await running(name);
+      const relay = childOf(c.proc.pid!, (cmdline) => cmdline.startsWith('ns-relay\0'));
+      expect(relay, 'the relay').to.not.equal(undefined);
+      process.kill(relay!, 'SIGKILL');
+      const exit = await c.exit;
+      expect(c.stderr).to.equal('');
+      expect(exit.code).to.equal(137);
+      expect(alive(state.program!.pid) || alive(state.init!.pid), 'the program or its init lives').to.equal(false);
+      expect(snapshot(name, [])).to.deep.equal(before);
+    });
+  }
+
+  it('SIGKILL of the supervisor (ns-run itself): the container dies with it; its state, cgroups and leases stay, and the next run reclaims them', async () => {
+    const name = uniqueName('supkill');
+    const before = snapshot(name, []);
+    const c = container(name, 'sleep 60');
+    const state = await running(name);
     c.proc.kill('SIGKILL');
     await c.exit;
-    const left = snapshot(name, []).cgroups;
-    expect(left.length, 'cgroup directories left by the runner\'s death').to.be.at.least(1);
+    await until('the container to die', () => !alive(state.program!.pid) && !alive(state.init!.pid));
+    const left = snapshot(name, []);
+    expect(left.cgroups.length, 'cgroup directories left by the death').to.be.at.least(1);
+    expect(left.stateFiles.map((f) => f.split('/').slice(-2)[0])).to.deep.equal(['containers', 'subnets', 'idranges']);
     expect(readState(name)?.status).to.equal('running');
     ok(cli(['--network', 'none', '--', 'true']));
-    expect(snapshot(name, []).cgroups).to.deep.equal([]);
-    expect(readState(name)).to.equal(undefined);
+    expect(snapshot(name, [])).to.deep.equal(before);
   });
 });

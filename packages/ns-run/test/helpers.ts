@@ -225,7 +225,8 @@ export interface Snapshot {
   readonly links: string[];
 }
 
-function cgroupDirs(tag: string): string[] {
+/** cgroup directories whose name includes `tag`, in every hierarchy mounted. */
+export function cgroupDirs(tag: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
     let entries;
@@ -261,7 +262,7 @@ function files(dir: string): string[] {
  * Mounts at or below `paths` (where a leaked container mount would show: its rootfs, the
  * staging directories) and every proc/sysfs/devpts/tmpfs mount made by a user namespace of
  * ours (uid= of a mapped id in its options); cgroups named with `tag`; this user's state files
- * of container `tag` (all with 'never'), subnet and id range lease files; links of `netns` (if given).
+ * and leases of container `tag` (all with 'never'; see leasesOf); links of `netns` (if given).
  */
 export function snapshot(tag: string, paths: readonly string[], rootless = false, netns?: Netns): Snapshot {
   // Other tests on this machine mount their own scratch directories under /tmp: only what
@@ -276,9 +277,34 @@ export function snapshot(tag: string, paths: readonly string[], rootless = false
   // Other tests' containers come and go in the same state directory: a named container's own
   // files are those with its name ('never': a test that expects none at all looks at every one).
   const containers = files(join(dir, 'containers')).filter((f) => tag === 'never' || f.includes(`/${tag}.`));
-  return { mounts, cgroups: cgroupDirs(tag),
-           stateFiles: [...containers, ...files(join(dir, 'subnets')), ...files(join(dir, 'idranges')).filter((f) => !f.endsWith('/.lock'))],
-           links: netns ? netns.links() : [] };
+  return { mounts, cgroups: cgroupDirs(tag), stateFiles: [...containers, ...leasesOf(tag, rootless)], links: netns ? netns.links() : [] };
+}
+
+/** Lease files seen named in a container's state (its reclaim record), by container name. */
+const seenLeases = new Map<string, Set<string>>();
+
+/**
+ * The subnet and id range leases of container `tag` (every one with 'never'): other tests'
+ * and other runs' containers lease and release theirs meanwhile. An id range's file names its
+ * holder; a subnet's is empty, so it counts as ours once our state has named it (a snapshot
+ * taken while the container exists), for as long as the file is there.
+ */
+function leasesOf(tag: string, rootless: boolean): string[] {
+  const dir = stateDir(rootless);
+  const all = [...files(join(dir, 'subnets')), ...files(join(dir, 'idranges')).filter((f) => !f.endsWith('/.lock'))];
+  if (tag === 'never') return all;
+  const seen = seenLeases.get(tag) ?? new Set<string>();
+  seenLeases.set(tag, seen);
+  // (An id range's file names its holder: another container may lease the same range once ours is gone.)
+  for (const f of (readState(tag, rootless) as { reclaim?: { leases?: string[] } } | undefined)?.reclaim?.leases ?? []) seen.add(f);
+  const holder = (f: string) => {
+    try {
+      return (JSON.parse(readFileSync(f, 'utf8')) as { name?: string }).name;
+    } catch {
+      return undefined; // a subnet's empty file, or removed meanwhile
+    }
+  };
+  return all.filter((f) => (f.includes('/subnets/') ? seen.has(f) : holder(f) === tag));
 }
 
 export function uidMapOf(pid: number): string {

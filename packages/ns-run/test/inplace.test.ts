@@ -5,10 +5,10 @@
  * ns-run's pid, the exit status, forwarded signals, and nothing left afterwards.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, busyboxRootfs, cli, LAUNCHER, ok, removeTree, running, stateDir, uniqueName, until } from './helpers';
+import { alive, busyboxRootfs, cgroupDirs, cli, LAUNCHER, ok, removeTree, running, stateDir, ThrowawayUser, uniqueName, until } from './helpers';
 
 let rootfs: string;
 
@@ -47,6 +47,82 @@ function startInPlace(args: readonly string[], rootless = false): Run {
   p.stdout!.on('data', (d: Buffer) => { run.out += d.toString(); });
   return run;
 }
+
+/** cgroup directories of container `name` (ns-run-NAME-PID, in any hierarchy), from outside. */
+const cgroupsOf = (name: string) => cgroupDirs(`ns-run-${name}-`);
+
+describe('ns-run in place with limits (as root)', () => {
+  it('--memory and --pids-limit: no Node stays; the program in the payload cgroup, the supervisor outside; all removed at the end', async () => {
+    const name = uniqueName('inplace-cg');
+    const run = startInPlace(['--name', name, '--rootfs', rootfs, '--network', 'none', '--memory', '64M', '--pids-limit', '50', '--',
+      'sh', '-c', 'echo started; read x < /dev/null; sleep 30 & wait']);
+    const state = await running(name);
+    const names = tree(run.pid).map(comm);
+    expect(names[0]).to.equal('ns-supervise');
+    expect(names).to.not.include('node');
+    expect(cgroupsOf(name).length).to.be.greaterThan(0);
+    const memoryOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /^\d+:memory:/.test(l))!.split(':')[2]!;
+    expect(memoryOf(state.program!.pid)).to.match(new RegExp(`/ns-run-${name}-${run.pid}/payload$`));
+    expect(memoryOf(state.init!.pid)).to.match(new RegExp(`/ns-run-${name}-${run.pid}/init$`));
+    expect(memoryOf(run.pid)).to.not.include(`ns-run-${name}`);
+    process.kill(run.pid, 'SIGTERM');
+    expect(await run.exit).to.equal(143);
+    expect(cgroupsOf(name)).to.deep.equal([]);
+  });
+
+  it('SIGKILL of the supervisor: the next call removes the cgroups it left', async () => {
+    const name = uniqueName('inplace-cgk');
+    const run = startInPlace(['--name', name, '--rootfs', rootfs, '--network', 'none', '--memory', '64M', '--', 'sleep', '60']);
+    const state = await running(name);
+    process.kill(run.pid, 'SIGKILL');
+    await run.exit;
+    await until('the container to die', () => !alive(state.init!.pid));
+    expect(cgroupsOf(name).length, 'no cleanup ran').to.be.greaterThan(0);
+    ok(cli(['ps', '-a']));
+    expect(cgroupsOf(name)).to.deep.equal([]);
+  });
+});
+
+describe('ns-run in place on a network, as an ordinary user', function () {
+  this.timeout(120_000);
+  let user: ThrowawayUser;
+  before(() => { user = new ThrowawayUser('inpnet'); });
+  after(async () => {
+    // The user's rootless network namespace holder outlives the runs (network/rootless.ts).
+    const root = `/tmp/ns-run-${user.uid}`;
+    try {
+      process.kill((JSON.parse(readFileSync(join(root, 'netns.json'), 'utf8')) as { pid: number }).pid, 'SIGKILL');
+    } catch {
+      // none made, or gone already
+    }
+    rmSync(root, { recursive: true, force: true });
+    await user?.remove();
+  });
+
+  it('joins the network\'s namespaces from its helper: no Node stays, eth0 is addressed, the status is the program\'s', async () => {
+    const net = uniqueName('inpnet');
+    const as = (args: readonly string[]) => user.argv([LAUNCHER, ...args]);
+    const succeeds = (args: readonly string[]) => {
+      const [file, ...rest] = as(args);
+      const r = spawnSync(file!, rest, { encoding: 'utf8', cwd: '/' });
+      expect(r.status, r.stderr).to.equal(0);
+    };
+    succeeds(['network', 'create', net]);
+    const argv = as(['--network', net, '--', 'sh', '-c', 'ip -o -4 addr show eth0 | grep -c inet; sleep 30']);
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' });
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    const exit = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    await until('the program to start', () => out === '1\n');
+    // setpriv execs ns-run in its own process: its pid is the supervisor's.
+    const names = tree(p.pid!).map(comm);
+    expect(names[0]).to.equal('ns-supervise');
+    expect(names).to.not.include('node');
+    process.kill(p.pid!, 'SIGTERM');
+    expect(await exit).to.equal(143);
+    succeeds(['network', 'rm', net]);
+  });
+});
 
 for (const rootless of [false, true]) {
   describe(`ns-run in place${rootless ? ', rootless' : ', as root'}`, () => {

@@ -283,6 +283,8 @@ describe('ns-run as root', () => {
       const during = snapshot(name, [rootfs], false, netns);
       expect(during.cgroups.length).to.be.greaterThan(0);
       expect(during.links.length).to.equal(before.links.length + 1);
+      // Its state file, its subnet's lease and its id range's.
+      expect(during.stateFiles.map((f) => f.split('/').slice(-2)[0])).to.deep.equal(['containers', 'subnets', 'idranges']);
       c.proc.stdin!.end();
       expect((await c.exit).code).to.equal(0);
       expectSame(snapshot(name, [rootfs], false, netns), before);

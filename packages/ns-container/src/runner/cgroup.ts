@@ -128,6 +128,14 @@ export function containerCgroup(name: string, limits: CgroupLimits, containerRoo
   return { step, programOps, payload, all: [...tops, ...payload, ...tops.map((t) => `${t}/init`)], leftovers };
 }
 
+/**
+ * The directories of `dirs` still there once a supervisor's rmcgroup words ran (a foreground
+ * container in place): removed now if they can be, else named with the error that kept them.
+ */
+export function removeLeftCgroups(dirs: readonly string[]): Leftover[] {
+  return removeWhatCan(dirs, new NsError({ errno: 16, code: 'EBUSY', syscall: 'rmdir', message: 'the cgroup is in use' }));
+}
+
 /** rmdir of each directory (made in this order: deepest last), those that fail kept with their error. */
 function removeWhatCan(dirs: readonly string[], cause: NsError): Leftover[] {
   const left: Leftover[] = [];

@@ -10,7 +10,7 @@
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
@@ -66,11 +66,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const undo: (() => void | Promise<void>)[] = [];
   // In place, this process becomes the supervisor, which removes what the container has (a
   // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
-  // Not with cgroup limits: a cleanup that fails must be reported (LeftoversError, issue 18 #8),
-  // which the supervisor's silent rmcgroup words cannot do yet; nor on a rootless network, whose
-  // namespaces a helper of the user's holds (network/rootless.ts), not a holder of ours.
-  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach && !cgroupNeeded(plan.limits)
-    && !(rootless && isNetworkName(plan.network));
+  // With cgroup limits too (a directory the supervisor could not remove, reap-main reports on
+  // its stderr: issue 18 #8), and on a rootless network (its helper's namespaces are joined).
+  const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach;
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
   try {
@@ -192,7 +190,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) await execContainer(plan, steps, env, store, { ...latest, ...addresses, env }, [...leases, ...(subnet ? [subnet.lease] : [])], options);
+    if (inPlace) {
+      await execContainer(plan, planned, env, store, { ...latest, ...addresses, env },
+                          { leases: [...leases, ...(subnet ? [subnet.lease] : [])], cgroup, undo, ...(rootlessNet ? { rootlessNet } : {}) }, options);
+    }
     let log: number | undefined;
     if (options.detach) {
       log = openSync(store.logOf(plan.name), 'wx', 0o600);
@@ -382,7 +383,8 @@ function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
 /**
  * The foreground container without Node: a holder process made with the user and network
  * steps (their maps, veth and loopback need the parent's work, which no process can do once
- * this one has become the exec stage) gives their namespaces, which the plan joins; this
+ * this one has become the exec stage) gives their namespaces, which the plan joins (on a
+ * rootless network, its helper's instead: the network's veth is in that namespace); this
  * process then becomes the container's C supervisor in place (keeping ns-run's pid, which
  * the caller's shell waits for), and its program is unshared into the rest after a relay
  * fork (unshare(CLONE_NEWPID) puts only the next child in it: the init stays PID 1). At the
@@ -390,26 +392,44 @@ function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
  * removes the image root and the state. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             leases: readonly string[], options: ContainerOptions): Promise<never> {
+                             host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[]; rootlessNet?: RootlessAttachment },
+                             options: ContainerOptions): Promise<never> {
+  const { leases, cgroup, rootlessNet } = host;
+  // The cgroup step too: its parent action makes the directories (limits, owners) and moves
+  // the holder into `init`; the container's relay then moves itself there (cgroupJoin).
+  // (A rootless network's helper made the user and network namespaces: their steps are not run.)
+  const holds = (s: Step) => s === cgroup?.step || (!rootlessNet && heldBy(plan)(s));
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
-  // veth goes with the network namespace, once the container's end has closed it).
-  const held = steps.filter(heldBy(plan)).map(({ cleanup: _cleanup, ...s }) => s);
-  const holder = await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
+  // veth goes with the network namespace, once the container's end has closed it); the
+  // cgroup's is ours to run should the exec not happen.
+  const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
+  if (cgroup) host.undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
+  // A rootless network's user and network namespaces were made by its helper (runContainer
+  // dropped those steps): only a cgroup needs a holder then.
+  const holder = rootlessNet && !held.length ? undefined : await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
   let joined: Namespace[];
   try {
-    joined = [Namespace.ofPid(holder.pid, 'user'), ...(plan.network === 'host' ? [] : [Namespace.ofPid(holder.pid, 'net')])];
+    joined = rootlessNet ? helperNamespaces(rootlessNet)
+      : [Namespace.ofPid(holder!.pid, 'user'), ...(plan.network === 'host' ? [] : [Namespace.ofPid(holder!.pid, 'net')])];
   } finally {
-    holder.kill('SIGKILL');
-    await holder.exited;
+    holder?.kill('SIGKILL');
+    await holder?.exited;
   }
-  const ordered = joiningSteps(plan, steps);
-  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true });
+  // Held by our fds now, which the exec stage joins: the helper may go (it would once our
+  // execve closed its stdin, perhaps before the stage had joined through its pidfd).
+  await rootlessNet?.release();
+  // The cgroup's own step is the holder's; the container's first process joins by cgroupJoin instead.
+  const ordered = joiningSteps(plan, [...cgroup ? [cgroupJoin(cgroup)] : [], ...steps.filter((s) => s !== cgroup?.step)]);
+  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
-    cleanup: cgroupAndLeaseCleanup(leases, undefined),
+    // A cgroup directory its words could not remove, reap-main names on our stderr; a program's
+    // 0 then becomes 125, as a foreground run that is not in place reports LeftoversError.
+    onExitReports: true,
+    cleanup: cgroupAndLeaseCleanup(leases, cgroup),
     onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
   };
   return execInPlace(plan.argv, {
@@ -418,12 +438,42 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
   });
 }
 
+/**
+ * The user and network namespaces of a rootless network's helper, as fds: they keep the
+ * namespaces whatever the helper does next. Its pid comes from the pidfd's fdinfo (proc(5));
+ * the helper is our child and waits for its release, so that pid is not reused meanwhile.
+ */
+function helperNamespaces(rootlessNet: RootlessAttachment): Namespace[] {
+  const pid = Number(/^Pid:\s*(-?\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${rootlessNet.pidfd}`, 'utf8'))?.[1]);
+  if (!(pid > 0)) throw new NsError({ errno: 3, code: 'ESRCH', message: 'rootless network: its helper has exited before the container joined it' });
+  const user = Namespace.ofPid(pid, 'user');
+  try {
+    return [user, Namespace.ofPid(pid, 'net')];
+  } catch (e) {
+    user.close();
+    throw e;
+  }
+}
+
 /** A supervisor's cleanup words: the cgroup directories, deepest first, then the leases (id range, subnet). */
 function cgroupAndLeaseCleanup(leases: readonly string[], cgroup: ContainerCgroup | undefined): SuperviseCleanup[] {
   return [
     ...[...(cgroup?.all ?? [])].sort((a, b) => b.length - a.length).map((dir) => ({ rmcgroup: dir })),
     ...leases.map((lease) => ({ unlink: lease })),
   ];
+}
+
+/**
+ * In place, the container's first process past the supervisor's fork moves itself into the
+ * `init` cgroups (writing 0 to cgroup.procs moves the writer: cgroups(7)) before it joins or
+ * unshares anything, while the host's cgroup tree is the one it sees; the init and the program
+ * are born there, and the program moves on into `payload` (cgroup.ts). The supervisor stays
+ * outside, so that it can remove the directories once they are empty.
+ */
+function cgroupJoin(cgroup: ContainerCgroup): Step {
+  return { name: 'ns-run cgroup', child: cgroup.all.filter((dir) => dir.endsWith('/init')).map((dir) => ({
+    op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces' as const, step: 'cgroup',
+  })) };
 }
 
 /** The steps a holder runs for a plan that joins its namespaces: the user and network ones (maps, veth, loopback). */

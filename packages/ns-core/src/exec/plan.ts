@@ -137,6 +137,12 @@ export interface SuperviseOptions {
   readonly cleanup?: readonly SuperviseCleanup[];
   /** Then run (a path, not searched for) with the exit code appended, and waited for. */
   readonly onExit?: readonly string[];
+  /**
+   * The on-exit command writes to the supervisor's stderr (else /dev/null), and its exit code
+   * N != 0 becomes the supervisor's when the program exited 0 (a program's own failure stays
+   * its status): what it found the cleanup could not remove fails the run, as in docker.
+   */
+  readonly onExitReports?: boolean;
   /** Signals passed on to the program; default RELAYED_SIGNALS. */
   readonly forward?: readonly NodeJS.Signals[];
   /**
@@ -473,6 +479,7 @@ export function supervisorWords(supervise: SuperviseOptions): string[] {
   const words: string[] = [];
   if (supervise.session) words.push('session');
   if (supervise.signalAsCode) words.push('signal-as-code');
+  if (supervise.onExitReports) words.push('report');
   if (supervise.exitFile !== undefined) words.push('exit-file', supervise.exitFile);
   if (supervise.terminal) {
     const t = supervise.terminal;

@@ -106,7 +106,7 @@ export const OPS = {
    * signals in mask a1 (bit n-1 for signal n), ignores those in mask a2, lets every other
    * signal act by default on itself, and exits as the grandchild did. a0 is FORK_MODE: init
    * reaps every child, as PID 1 must; supervise also takes the words in the strings (see
-   * native/init.c: `session`, `exit-file PATH`, `pty OUT IN`, then the cleanup run once the
+   * native/init.c: `session`, `signal-as-code`, `report`, `exit-file PATH`, `pty OUT IN`, then the cleanup run once the
    * grandchild is gone: `rmdir PATH`, `unlink PATH`, `rmtree PATH`, `rmcgroup PATH`, `userns FD`, and last
    * `on-exit ARGV...`), and after a CONSOLE_SOCKET is handed its end (`console FD`). a4 bit 0:
    * the grandchild gets a copy-on-write copy of the memory rather than sharing it (needed to
