@@ -122,6 +122,24 @@ describe('ns-run: containers as state', () => {
     }
   });
 
+  it('a state write cut off by SIGKILL (its temporary file left) is swept by the next call; a live writer\'s is kept', () => {
+    mkdirSync(STATE_FILES, { recursive: true, mode: 0o700 });
+    const dead = spawnSync('true').pid!;
+    const name = uniqueName('torn');
+    const torn = join(STATE_FILES, `${name}.json.${dead}.tmp`);
+    const live = join(STATE_FILES, `${name}.json.${process.pid}.tmp`);
+    writeFileSync(torn, '{"name": "to', { mode: 0o600 });
+    writeFileSync(live, '{"name": "to', { mode: 0o600 });
+    try {
+      const r = cli(['ps', '-a']);
+      expect([r.status, r.stderr]).to.deep.equal([0, '']);
+      expect(existsSync(torn), 'the dead writer\'s temporary file').to.equal(false);
+      expect(existsSync(live), 'the live writer\'s temporary file').to.equal(true);
+    } finally {
+      for (const f of [torn, live]) removeTree(f);
+    }
+  });
+
   it('refuses a state directory open to others (rootless: in $XDG_RUNTIME_DIR)', () => {
     const runtime = mkdtempSync(`/tmp/ns-run-test-${process.pid}-xdg-`);
     try {

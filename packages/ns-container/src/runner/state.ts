@@ -321,6 +321,7 @@ export class StateStore {
       if (e instanceof NsError) throw e;
       throw fsError(e, 'opendir', this.containersDir);
     }
+    for (const n of names) this.sweepTemp(n);
     const states: ContainerState[] = [];
     const skipped: SkippedState[] = [];
     for (const n of names.filter((f) => f.endsWith('.json'))) {
@@ -337,6 +338,23 @@ export class StateStore {
       }
     }
     return { states: states.sort((a, b) => a.created.localeCompare(b.created)), skipped };
+  }
+
+  /**
+   * A state write's temporary file (NAME.json.PID.tmp, renamed over NAME.json when whole) whose
+   * writer is gone: it was SIGKILLed between the write and the rename, and nothing renames it
+   * now. One whose pid lives (the writer, or a process that got its pid) is left alone.
+   */
+  private sweepTemp(entry: string): void {
+    const m = /^.+\.json\.(\d+)\.tmp$/.exec(entry);
+    if (!m) return;
+    try {
+      process.kill(Number(m[1]), 0);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') return;
+    }
+    removeFile(join(this.containersDir, entry));
   }
 
   /**
