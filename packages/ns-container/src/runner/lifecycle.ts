@@ -41,10 +41,10 @@ function infoOf(s: ContainerState, now: number): ContainerInfo {
  */
 export function scanContainers(store = new StateStore(), options: { all?: boolean } = {}): { containers: ContainerInfo[]; skipped: SkippedState[] } {
   const now = Date.now();
-  reclaimDead(store);
+  const { failed } = reclaimDead(store);
   const { states, skipped } = store.scan();
   const containers = states.map((s) => infoOf(s, now)).filter((c) => options.all || c.state === 'running' || c.state === 'created');
-  return { containers, skipped };
+  return { containers, skipped: [...failed, ...skipped] };
 }
 
 /** ns-image is loaded only when a container has an image root: most calls never need its tar and registry code. */
@@ -58,17 +58,26 @@ function imageStore(root: string): NsImage.ImageStore {
  * foreground run), its subnet lease, its cgroups, its image root and its state. Its processes died with
  * the supervisor (PR_SET_PDEATHSIG at every level), its mounts, network namespace and veth
  * with them. Checked by pidfd and pidfs inode (liveStatus), never by pid alone. Kept ones
- * (-d without --rm) stay, shown as dead, until `rm`. @returns the names reclaimed.
+ * (-d without --rm) stay, shown as dead, until `rm`. @returns the names reclaimed, and those whose leftovers could not all go yet (kept for the next call).
  */
-export function reclaimDead(store: StateStore): string[] {
+export function reclaimDead(store: StateStore): { reclaimed: string[]; failed: SkippedState[] } {
   const reclaimed: string[] = [];
+  const failed: SkippedState[] = [];
   for (const s of store.scan().states) {
     if (!s.autoRemove || liveStatus(s) !== 'dead') continue;
-    reclaimLeftovers(store, s);
+    try {
+      reclaimLeftovers(store, s);
+    } catch (e) {
+      // What cannot go now (a cgroup something outside still holds) stays recorded, for the
+      // next call to try again; said, and the other containers still reclaimed and listed.
+      if (!(e instanceof NsError)) throw e;
+      failed.push({ file: store.fileOf(s.name), reason: `what the dead container ${s.name} left cannot be removed yet: ${e.message}` });
+      continue;
+    }
     store.remove(s.name);
     reclaimed.push(s.name);
   }
-  return reclaimed;
+  return { reclaimed, failed };
 }
 
 /**
