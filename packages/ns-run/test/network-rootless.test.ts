@@ -193,6 +193,27 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     expect(ourLinks()).to.deep.equal(hostLinks);
   });
 
+  it('two detached containers (-d) on a network: httpd in one answers wget http://NAME/ from the other after both CLIs exited; rm -f gives the leases back', async () => {
+    const net = uniqueName('rdet');
+    const server = uniqueName('rdsrv');
+    const client = uniqueName('rdcli');
+    try {
+      ok(run(['network', 'create', net]));
+      ok(run(['-d', '--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']));
+      ok(run(['-d', '--network', net, '--name', client, '--', 'sh', '-c',
+              `for i in $(seq 50); do wget -q -T 1 -t 1 -O - http://${server}/ && exit 0; sleep 0.2; done; exit 1`]));
+      expect(ok(run(['wait', client])).trim()).to.equal('0');
+      expect(ok(run(['logs', client]))).to.equal('hello from a rootless server\n');
+      expect(leases(net).map((l) => l.container)).to.include(server);
+    } finally {
+      const removed = run(['rm', '-f', server, client]);
+      expect([removed.status, removed.stderr]).to.deep.equal([0, '']);
+    }
+    expect(leases(net)).to.deep.equal([]);
+    removeNetworks(net);
+    expect(existsSync(join(stateRoot(), 'networks', net))).to.equal(false);
+  });
+
   it('egress through pasta to a server in another network namespace routed through the host, seen there with the host\'s address', async () => {
     await openTun();
     // The outer world: a veth from the host's own namespace (root's ip(8), as the oracle).

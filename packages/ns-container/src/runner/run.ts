@@ -29,7 +29,7 @@ import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
 import { leaseChosenRange, leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
 import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
-import { isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
+import { childRef, isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
 export interface Container {
@@ -220,6 +220,10 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     let netns: Namespace | undefined;
     const gone = child.exitStatus !== undefined;
     const program = !gone && child.programPid !== undefined ? liveRef(child.programPid) : undefined;
+    // Detached, the supervisor's child is the init; but joined namespaces (a rootless
+    // network's) put a relay before the new pid namespace's first process (joiningSteps), and
+    // the init is the relay's child.
+    const detachedInit = rootlessNet && program ? childRef(program.pid) ?? program : program;
     if (!gone) {
       // DNAT rules or a forwarder's copies of the listeners carry the traffic; else our proxy dials the container.
       if (dnat && subnet) enableLocalnet(dnat);
@@ -232,7 +236,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         // Detached, our child is the supervisor; the container's init is its child, and signals
         // for the container go to the init (a SIGKILL for the supervisor would lose the cleanup).
         ...(options.detach && program
-          ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: program,
+          ? { supervisor: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, init: detachedInit,
               ...(forwarder.child ? { forwarder: processRef(forwarder.child.pid) } : {}) }
           : { init: { pid: child.pid, inode: fstatSync(child.pidfd).ino }, ...(program ? { program } : {}) }),
         ...addresses, cgroups: cgroup?.payload ?? [], env,

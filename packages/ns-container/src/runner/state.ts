@@ -521,7 +521,7 @@ function grandchildOf(pid: number): ProcessRef | undefined {
 }
 
 /** A ref to pid's first child, if it has one. */
-function childRef(pid: number): ProcessRef | undefined {
+export function childRef(pid: number): ProcessRef | undefined {
   const child = firstChild(pid);
   if (child === undefined) return undefined;
   try {
