@@ -140,6 +140,39 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     }
   });
 
+  it('an --internal network has no egress; IPv6 between two containers of an --ipv6 network, by address and by name', async function () {
+    await openTun();
+    const route = readFileSync('/proc/net/route', 'utf8').split('\n').map((l) => l.split('\t')).find((f) => f[1] === '00000000');
+    if (!route) {
+      process.stderr.write('      skipped: the host has no default route, which pasta\'s gateway mapping needs\n');
+      this.skip();
+    }
+    const gateway = Buffer.from(route![2]!, 'hex').reverse().join('.');
+    const server = createServer((s) => s.end(`seen ${s.remoteAddress}\n`));
+    const port = 28000 + (process.pid % 20000);
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    const internal = uniqueName('rint');
+    const six = uniqueName('rsix');
+    const srv6 = uniqueName('rsrv6');
+    try {
+      ok(run(['network', 'create', '--internal', internal]));
+      // The same request that reaches the host's server from a normal network (the egress test above).
+      const r = await runAsync(['--network', internal, '--', 'sh', '-c', `wget -q -T 2 -t 1 -O - http://${gateway}:${port}/`]);
+      expect(r.stdout).to.equal('');
+      expect(r.status).to.not.equal(0);
+      ok(run(['network', 'create', '--ipv6', '--subnet', '10.243.9.0/24', '--subnet6', 'fd42:9:9::/64', six]));
+      ok(run(['-d', '--network', six, '--name', srv6, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']));
+      const r6 = run(['--network', six, '--', 'sh', '-c',
+        `for i in $(seq 25); do wget -q -T 1 -t 1 -O - 'http://[fd42:9:9::2]/' && break; sleep 0.2; done; getent ahostsv6 ${srv6} | head -1`]);
+      expect(r6.stdout, r6.stderr).to.match(new RegExp(`^hello from a rootless server\nfd42:9:9::2 +STREAM ${srv6}\n$`));
+    } finally {
+      server.close();
+      run(['rm', '-f', srv6]);
+      removeNetworks(internal, six);
+      restoreTun();
+    }
+  });
+
   it('two containers on a network reach each other by name; another network cannot; rm removes the bridge; nothing is left', async () => {
     const net = uniqueName('rweb');
     const other = uniqueName('rother');
