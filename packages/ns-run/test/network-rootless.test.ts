@@ -114,17 +114,28 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     }
   };
 
+  /**
+   * A server of this process's on the host's 127.0.0.1 that answers with the peer's address, and
+   * the address a container reaches it at through pasta (the host's default gateway, which pasta
+   * maps to the host); undefined without a default route.
+   */
+  async function hostServer(port: number): Promise<{ gateway: string; close: () => void } | undefined> {
+    const route = readFileSync('/proc/net/route', 'utf8').split('\n').map((l) => l.split('\t')).find((f) => f[1] === '00000000');
+    if (!route) return undefined;
+    const server = createServer((s) => s.end(`seen ${s.remoteAddress}\n`));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    return { gateway: Buffer.from(route[2]!, 'hex').reverse().join('.'), close: () => server.close() };
+  }
+
   it('egress through pasta: a container on a network reaches a server of the host\'s (pasta maps the gateway to the host)', async function () {
     await openTun();
-    const route = readFileSync('/proc/net/route', 'utf8').split('\n').map((l) => l.split('\t')).find((f) => f[1] === '00000000');
-    if (!route) {
+    const port = 26000 + (process.pid % 20000);
+    const host = await hostServer(port);
+    if (!host) {
       process.stderr.write('      skipped: the host has no default route, which pasta\'s gateway mapping needs\n');
       this.skip();
     }
-    const gateway = Buffer.from(route![2]!, 'hex').reverse().join('.');
-    const server = createServer((s) => s.end(`seen ${s.remoteAddress}\n`));
-    const port = 26000 + (process.pid % 20000);
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    const { gateway } = host!;
     const net = uniqueName('regress');
     try {
       ok(run(['network', 'create', net]));
@@ -134,7 +145,7 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
       expect(r.status).to.equal(0);
       ok(run(['network', 'rm', net]));
     } finally {
-      server.close();
+      host!.close();
       removeNetworks(net);
       restoreTun();
     }
@@ -142,15 +153,13 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
 
   it('an --internal network has no egress; IPv6 between two containers of an --ipv6 network, by address and by name', async function () {
     await openTun();
-    const route = readFileSync('/proc/net/route', 'utf8').split('\n').map((l) => l.split('\t')).find((f) => f[1] === '00000000');
-    if (!route) {
+    const port = 28000 + (process.pid % 20000);
+    const host = await hostServer(port);
+    if (!host) {
       process.stderr.write('      skipped: the host has no default route, which pasta\'s gateway mapping needs\n');
       this.skip();
     }
-    const gateway = Buffer.from(route![2]!, 'hex').reverse().join('.');
-    const server = createServer((s) => s.end(`seen ${s.remoteAddress}\n`));
-    const port = 28000 + (process.pid % 20000);
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    const { gateway } = host!;
     const internal = uniqueName('rint');
     const six = uniqueName('rsix');
     const srv6 = uniqueName('rsrv6');
@@ -166,7 +175,7 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
         `for i in $(seq 25); do wget -q -T 1 -t 1 -O - 'http://[fd42:9:9::2]/' && break; sleep 0.2; done; getent ahostsv6 ${srv6} | head -1`]);
       expect(r6.stdout, r6.stderr).to.match(new RegExp(`^hello from a rootless server\nfd42:9:9::2 +STREAM ${srv6}\n$`));
     } finally {
-      server.close();
+      host!.close();
       run(['rm', '-f', srv6]);
       removeNetworks(internal, six);
       restoreTun();

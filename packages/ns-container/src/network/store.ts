@@ -504,6 +504,19 @@ export function writeResolvConf(store: NetworkStore, config: NetworkConfig, host
   }
   const file = store.resolvConfFile(config.name);
   mkdirs(posix.dirname(file), 0o711);
-  replaceFile(file, containerResolvConf(host, config.internal), 0o644);
+  const wanted = containerResolvConf(host, config.internal);
+  // Replaced only when it changes: a container starting meanwhile holds a clone of the file's
+  // mount to attach on its /etc/resolv.conf, and move_mount(2) refuses a tree whose root was
+  // unlinked (ENOENT), which every rename over it by another container's start would do.
+  if (readIfThere(file) !== wanted) replaceFile(file, wanted, 0o644);
   return file;
+}
+
+function readIfThere(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fsError(e, 'open', file);
+  }
 }

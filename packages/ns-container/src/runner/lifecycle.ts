@@ -3,10 +3,11 @@
  * signalling. A container is addressed through pidfds of its init, checked against the
  * pidfs inode recorded at start, so a recycled pid is never entered or signalled.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
+import { removeRecordedGroup } from 'ns-cgroup';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
 import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompFilter } from './options';
@@ -88,7 +89,10 @@ export function reclaimDead(store: StateStore): { reclaimed: string[]; failed: S
 function reclaimLeftovers(store: StateStore, s: ContainerState): void {
   const r = s.reclaim ?? {};
   if (s.forwarder) signalRef(s.forwarder, constants.signals.SIGKILL);
-  removeCgroupDirs(Array.isArray(r.cgroups) ? r.cgroups : []);
+  // Every recorded directory is the container's own: what is left in each is killed, then
+  // they go deepest first (ns-cgroup's removal of a recorded group, as ns-run-oci's delete).
+  const cgroups = Array.isArray(r.cgroups) ? r.cgroups : [];
+  removeRecordedGroup(cgroups, cgroups);
   for (const link of Array.isArray(r.links) ? r.links : []) removeLink(link);
   for (const lease of [...Array.isArray(r.leases) ? r.leases : [], subnetLeaseOf(store, s)]) if (lease !== undefined) removeFile(lease);
   // ns-image and the network module load only here, for a dead container that had them: not with every start-up.
@@ -99,59 +103,6 @@ function reclaimLeftovers(store: StateStore, s: ContainerState): void {
     if (s.attachment) network.releaseLease(s.attachment.network, { container: s.name, address: s.attachment.address });
     // Its published ports' DNAT rules (their holder, its runner, is gone).
     if (s.ports.length && process.geteuid!() === 0) network.reclaimStalePublished();
-  }
-}
-
-/**
- * Kills what is left in the cgroups and removes them, deepest first. A process the kernel is
- * still tearing down holds its cgroup a moment after it left cgroup.procs (EBUSY): retried
- * for a while, synchronously (readers of the state call this).
- */
-function removeCgroupDirs(dirs: readonly string[]): void {
-  const present = dirs.filter((d) => existsSync(d));
-  for (let attempt = 0; attempt < CGROUP_ATTEMPTS; attempt++) {
-    const pids = present.flatMap(cgroupProcs);
-    if (!pids.length) break;
-    for (const d of present) if (existsSync(`${d}/cgroup.kill`)) writeFileSync(`${d}/cgroup.kill`, '1');
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch (e) {
-        // Exited between listing and killing: that is what we wanted.
-        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-      }
-    }
-    pause(CGROUP_RETRY_MS);
-  }
-  for (const dir of [...present].sort((a, b) => b.length - a.length)) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(dir);
-        break;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        if (code !== 'EBUSY' || attempt >= CGROUP_ATTEMPTS) throw NsError.from(e, { syscall: 'rmdir', path: dir });
-        pause(CGROUP_RETRY_MS);
-      }
-    }
-  }
-}
-
-const CGROUP_ATTEMPTS = 300;
-const CGROUP_RETRY_MS = 10;
-
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function cgroupProcs(dir: string): number[] {
-  try {
-    return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch (e) {
-    // Removed meanwhile.
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
   }
 }
 
