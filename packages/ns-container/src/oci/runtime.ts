@@ -505,7 +505,13 @@ export class OciRuntime {
         // gone meanwhile
       }
     }
-    this.kill(id, signal);
+    try {
+      this.kill(id, signal);
+    } catch (e) {
+      // The init may end of its own accord once the others did (a shell waiting for them):
+      // every process got the signal or is gone, which is what --all asks (runc: the same).
+      if (!(e instanceof NsError) || e.code !== 'ESRCH') throw e;
+    }
   }
 
   /** kill: a signal to the container's process, verified by pidfd first. */
