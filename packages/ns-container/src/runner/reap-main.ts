@@ -8,9 +8,9 @@
  *
  *   node reap-main.js STATE_ROOT NAME ID EXIT_CODE
  *
- * Small on purpose: it loads the state module and, for an image's container, the image store.
+ * Small on purpose: it loads the state module, and the image store only for an image's container.
  */
-import { ImageStore } from 'ns-image';
+import type * as NsImage from 'ns-image';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { signalRef, StateStore } from './state';
@@ -39,7 +39,11 @@ function main(argv: readonly string[]): number {
   if (state.forwarder) signalRef(state.forwarder, constants.signals.SIGTERM);
   store.update({ ...state, status: 'exited', exitCode: Number(code), finishedAt: new Date().toISOString() });
   const left = cgroupsLeft(state.reclaim?.cgroups ?? [], Number(code));
-  if (state.image) ImageStore.open({ root: state.image.store }).removeContainerRoot(name);
+  if (state.image) {
+    // Loaded only for a container with an image root: every other container's end skips its ~6 ms.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('ns-image') as typeof NsImage).ImageStore.open({ root: state.image.store }).removeContainerRoot(name);
+  }
   if (state.attachment) {
     // Loaded only for a container on a network (netlink, koffi).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
