@@ -42,10 +42,13 @@ const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').s
 
 describe('supervise: the plan', () => {
   it('words for nsx-init in order: how to wait, then the cleanup, on-exit last', () => {
-    expect(supervisorWords({ session: true, signalAsCode: true, onExitReports: true, exitFile: '/run/x/exit', terminal: { input: 0 }, onExit: ['/bin/hook', 'a'],
-      cleanup: [{ userns: 7 }, { rmtree: '/var/c' }, { rmcgroup: '/sys/fs/cgroup/c/d' }, { rmdir: '/sys/fs/cgroup/c' }, { unlink: '/run/x/state' }] }))
-      .to.deep.equal(['session', 'signal-as-code', 'report', 'exit-file', '/run/x/exit', 'pty', '1', '0', 'userns', '7', 'rmtree', '/var/c',
-        'rmcgroup', '/sys/fs/cgroup/c/d', 'rmdir', '/sys/fs/cgroup/c', 'unlink', '/run/x/state', 'on-exit', '/bin/hook', 'a']);
+    expect(supervisorWords({ session: true, signalAsCode: true, onExitReports: true, exitFile: '/run/x/exit', reportLeftCgroups: 'prog', terminal: { input: 0 },
+      onExit: ['/bin/hook', 'a'],
+      cleanup: [{ userns: 7 }, { rmtree: '/var/c' }, { rmcgroup: '/sys/fs/cgroup/c/d' }, { rmdir: '/sys/fs/cgroup/c' }, { unlink: '/run/x/state' },
+        { release: { state: '/run/x/c.json', id: 'ab', exitFile: '/run/x/c.json.exit.ab' } }] }))
+      .to.deep.equal(['session', 'signal-as-code', 'report', 'exit-file', '/run/x/exit', 'left-report', 'prog', 'pty', '1', '0', 'userns', '7', 'rmtree', '/var/c',
+        'rmcgroup', '/sys/fs/cgroup/c/d', 'rmdir', '/sys/fs/cgroup/c', 'unlink', '/run/x/state', 'release', '/run/x/c.json', 'ab', '/run/x/c.json.exit.ab',
+        'on-exit', '/bin/hook', 'a']);
   });
 
   it('refuses, before anything runs, what cannot work (EUSAGE)', () => {

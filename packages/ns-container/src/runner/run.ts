@@ -64,10 +64,11 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const store = new StateStore(options.stateDir).prepare();
   reclaimDead(store);
   const undo: (() => void | Promise<void>)[] = [];
-  // In place, this process becomes the supervisor, which removes what the container has (a
-  // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
-  // With cgroup limits too (a directory the supervisor could not remove, reap-main reports on
-  // its stderr: issue 18 #8), and on a rootless network (its helper's namespaces are joined).
+  // In place, this process becomes the supervisor, which removes what the container has (an
+  // image root and a named network's lease by its on-exit command, reap-main). A failure before
+  // the exec is undone here. With cgroup limits too (a directory the supervisor could not
+  // remove is reported on its stderr: issue 18 #8), and on a rootless network (its helper's
+  // namespaces are joined).
   const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach;
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
@@ -321,7 +322,7 @@ function claimName(store: StateStore, state: ContainerState): void {
     }
     // Running, being made, or kept after its end for `rm` (-d without --rm): the name is taken.
     if (old && (isAlive(old.runner) || ['running', 'created'].includes(liveStatus(old)) || (old.status === 'exited' && !old.autoRemove))) throw e;
-    store.remove(state.name);
+    store.remove(state.name, old?.id);
     store.claim(state);
   }
 }
@@ -392,8 +393,9 @@ function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
  * process then becomes the container's C supervisor in place (keeping ns-run's pid, which
  * the caller's shell waits for), and its program is unshared into the rest after a relay
  * fork (unshare(CLONE_NEWPID) puts only the next child in it: the init stays PID 1). At the
- * end the supervisor removes the id range and subnet leases and runs reap-main, which records the exit and
- * removes the image root and the state. Never returns.
+ * end the supervisor removes the cgroups and the id range and subnet leases, then records the
+ * exit and removes the state itself (its `release` word), or, for an image root or a network's
+ * lease, runs reap-main, which does that and removes those. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
                              host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[]; rootlessNet?: RootlessAttachment },
@@ -425,16 +427,22 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
   // The cgroup's own step is the holder's; the container's first process joins by cgroupJoin instead.
   const ordered = joiningSteps(plan, [...cgroup ? [cgroupJoin(cgroup)] : [], ...steps.filter((s) => s !== cgroup?.step)]);
   store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
+  const id = initial.id!;
+  // An image root (ns-image's store) or a network's lease is TypeScript's to remove: reap-main,
+  // a second Node. Every other end is C words: recording the exit and removing the state too.
+  const reaps = plan.image !== undefined || initial.attachment !== undefined;
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
-    // A cgroup directory its words could not remove, reap-main names on our stderr; a program's
-    // 0 then becomes 125, as a foreground run that is not in place reports LeftoversError.
-    onExitReports: true,
-    cleanup: cgroupAndLeaseCleanup(leases, cgroup),
-    onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
+    // A cgroup directory its words could not remove is named on our stderr (by reap-main, or by
+    // the supervisor itself); a program's 0 then becomes 125, as a foreground run that is not in
+    // place reports LeftoversError.
+    ...(reaps
+      ? { onExitReports: true, cleanup: cgroupAndLeaseCleanup(leases, cgroup), onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, id] }
+      : { reportLeftCgroups: 'ns-run',
+          cleanup: [...cgroupAndLeaseCleanup(leases, cgroup), { release: { state: store.fileOf(plan.name), id, exitFile: store.exitFileOf(plan.name, id) } }] }),
   };
   return execInPlace(plan.argv, {
     steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
