@@ -129,9 +129,10 @@ function overlayTree(overlay: OverlayRoot, userns: Namespace | undefined): numbe
  * or an image's overlay) and each volume of `spec`; with --userns=host, where nothing needs
  * mapping, only an image's overlay, which overlayfs could not do with the trusted.* xattrs of a
  * root store if the container mounted it in its own user namespace. Closes what it made if any
- * fails.
+ * fails. `userns`: a user namespace with the container's maps the caller holds already (the
+ * in-place runner's holder made one), used instead of making one here, and left open.
  */
-export async function idmappedTrees(spec: FilesystemSpec, identity: Identity): Promise<IdmappedTrees> {
+export async function idmappedTrees(spec: FilesystemSpec, identity: Identity, userns?: Namespace): Promise<IdmappedTrees> {
   const volumes: readonly Volume[] = spec.volumes ?? [];
   const none = { trees: { volumes: [] }, close: () => undefined };
   if (identity.mode !== 'range') return none;
@@ -143,17 +144,17 @@ export async function idmappedTrees(spec: FilesystemSpec, identity: Identity): P
     return { trees: { rootfs: made[0]!, volumes: [] }, close };
   }
   if (spec.rootfs === undefined && !spec.overlay && !volumes.length) return none;
-  const userns = await mappingNamespace(identity);
+  const mapping = userns ?? await mappingNamespace(identity);
   try {
     const keep = (fd: number) => { made.push(fd); return fd; };
-    const rootfs = spec.overlay ? keep(overlayTree(spec.overlay, userns))
-      : spec.rootfs !== undefined ? keep(detachedTree(spec.rootfs, '--rootfs', userns, false)) : undefined;
-    const trees = volumes.map((v) => keep(detachedTree(v.source, '--volume', userns, v.readOnly ?? false)));
+    const rootfs = spec.overlay ? keep(overlayTree(spec.overlay, mapping))
+      : spec.rootfs !== undefined ? keep(detachedTree(spec.rootfs, '--rootfs', mapping, false)) : undefined;
+    const trees = volumes.map((v) => keep(detachedTree(v.source, '--volume', mapping, v.readOnly ?? false)));
     return { trees: { ...(rootfs !== undefined ? { rootfs } : {}), volumes: trees }, close };
   } catch (e) {
     close();
     throw e;
   } finally {
-    userns.close();
+    if (!userns) mapping.close();
   }
 }

@@ -167,8 +167,18 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
         { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
     }
+    let cgroup: ContainerCgroup | undefined;
+    if (cgroupNeeded(plan.limits)) {
+      const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
+      cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
+      willMake({ cgroups: cgroup.all });
+    }
+    const veth = subnet ? subnetVeth(subnet) : rootlessNet ? undefined : attachment?.veth;
+    // In place, the namespaces the container joins are taken from a holder first: its user
+    // namespace has the container's maps, so it idmaps the trees too (no second holder for them).
+    const joined = inPlace ? await holdNamespaces(plan, containerSteps(plan, [], veth, cgroup), cgroup, undo, rootlessNet) : undefined;
     // As root, the rootfs and volumes as idmapped detached trees (idmap.ts); our copies of their fds close once the child has them.
-    const idmapped = await idmappedTrees(filesystem, plan.identity);
+    const idmapped = await idmappedTrees(filesystem, plan.identity, rootlessNet ? undefined : joined?.[0]);
     undo.push(() => idmapped.close());
     const fs = assembleFilesystem({ ...filesystem, trees: idmapped.trees });
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
@@ -177,13 +187,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       const mounted = [...(plan.filesystem.volumes ?? []).map((v) => v.dest), ...(plan.filesystem.tmpfs ?? []).map((t) => parseTmpfs(t).dest)];
       checkProgramInRoot(view, plan.argv[0]!, env, plan.workdir, plan.image ? `the image ${plan.image.reference}` : `--rootfs ${plan.rootfs}`, mounted);
     }
-    let cgroup: ContainerCgroup | undefined;
-    if (cgroupNeeded(plan.limits)) {
-      const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
-      cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
-      willMake({ cgroups: cgroup.all });
-    }
-    const planned = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : rootlessNet ? undefined : attachment?.veth, cgroup);
+    const planned = containerSteps(plan, fs.steps, veth, cgroup);
     const steps = [...(rootlessNet ? joiningSteps(plan, planned).map(relaysDieWithParent) : planned),
       ...(forwarded ? [forwarderStep(proxy, undo, forwarder, options.detach ?? false)] : [])];
     const addresses = {
@@ -191,9 +195,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) {
+    if (joined) {
       await execContainer(plan, planned, env, store, { ...latest, ...addresses, env },
-                          { leases: [...leases, ...(subnet ? [subnet.lease] : [])], cgroup, undo, ...(rootlessNet ? { rootlessNet } : {}) }, options);
+                          { leases: [...leases, ...(subnet ? [subnet.lease] : [])], cgroup, joined }, options);
     }
     let log: number | undefined;
     if (options.detach) {
@@ -398,32 +402,9 @@ function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
  * lease, runs reap-main, which does that and removes those. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[]; rootlessNet?: RootlessAttachment },
+                             host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; joined: readonly Namespace[] },
                              options: ContainerOptions): Promise<never> {
-  const { leases, cgroup, rootlessNet } = host;
-  // The cgroup step too: its parent action makes the directories (limits, owners) and moves
-  // the holder into `init`; the container's relay then moves itself there (cgroupJoin).
-  // (A rootless network's helper made the user and network namespaces: their steps are not run.)
-  const holds = (s: Step) => s === cgroup?.step || (!rootlessNet && heldBy(plan)(s));
-  // Without their cleanup, which would undo at the holder's end what the container keeps (the
-  // veth goes with the network namespace, once the container's end has closed it); the
-  // cgroup's is ours to run should the exec not happen.
-  const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
-  if (cgroup) host.undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
-  // A rootless network's user and network namespaces were made by its helper (runContainer
-  // dropped those steps): only a cgroup needs a holder then.
-  const holder = rootlessNet && !held.length ? undefined : await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
-  let joined: Namespace[];
-  try {
-    joined = rootlessNet ? helperNamespaces(rootlessNet)
-      : [Namespace.ofPid(holder!.pid, 'user'), ...(plan.network === 'host' ? [] : [Namespace.ofPid(holder!.pid, 'net')])];
-  } finally {
-    holder?.kill('SIGKILL');
-    await holder?.exited;
-  }
-  // Held by our fds now, which the exec stage joins: the helper may go (it would once our
-  // execve closed its stdin, perhaps before the stage had joined through its pidfd).
-  await rootlessNet?.release();
+  const { leases, cgroup, joined } = host;
   // The cgroup's own step is the holder's; the container's first process joins by cgroupJoin instead.
   const ordered = joiningSteps(plan, [...cgroup ? [cgroupJoin(cgroup)] : [], ...steps.filter((s) => s !== cgroup?.step)]);
   store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
@@ -448,6 +429,41 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
     programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
   });
+}
+
+/**
+ * The namespaces an in-place container joins, held by fds: a holder process made with the
+ * user and network steps of `steps` (their maps, veth and loopback need the parent's work)
+ * gives them, its user namespace first; on a rootless network, its helper's instead (the
+ * network's veth is in that namespace), which may go once we hold them. The cgroup step runs
+ * in the holder too: its parent action makes the directories (limits, owners) and moves the
+ * holder into `init`; the container's relay then moves itself there (cgroupJoin).
+ */
+async function holdNamespaces(plan: ContainerPlan, steps: readonly Step[], cgroup: ContainerCgroup | undefined,
+                              undo: (() => void | Promise<void>)[], rootlessNet: RootlessAttachment | undefined): Promise<Namespace[]> {
+  // (A rootless network's helper made the user and network namespaces: their steps are not run.)
+  const holds = (s: Step) => s === cgroup?.step || (!rootlessNet && heldBy(plan)(s));
+  // Without their cleanup, which would undo at the holder's end what the container keeps (the
+  // veth goes with the network namespace, once the container's end has closed it); the
+  // cgroup's is ours to run should the exec not happen.
+  const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
+  if (cgroup) undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
+  // A rootless network's user and network namespaces were made by its helper (runContainer
+  // dropped those steps): only a cgroup needs a holder then.
+  const holder = rootlessNet && !held.length ? undefined : await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
+  let joined: Namespace[];
+  try {
+    joined = rootlessNet ? helperNamespaces(rootlessNet)
+      : [Namespace.ofPid(holder!.pid, 'user'), ...(plan.network === 'host' ? [] : [Namespace.ofPid(holder!.pid, 'net')])];
+  } finally {
+    holder?.kill('SIGKILL');
+    await holder?.exited;
+  }
+  undo.push(() => { for (const ns of joined) ns.close(); });
+  // Held by our fds now, which the exec stage joins: the helper may go (it would once our
+  // execve closed its stdin, perhaps before the stage had joined through its pidfd).
+  await rootlessNet?.release();
+  return joined;
 }
 
 /**
