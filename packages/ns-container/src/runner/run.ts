@@ -409,9 +409,12 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
   const ordered = joiningSteps(plan, [...cgroup ? [cgroupJoin(cgroup)] : [], ...steps.filter((s) => s !== cgroup?.step)]);
   store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
   const id = initial.id!;
-  // An image root (ns-image's store) or a network's lease is TypeScript's to remove: reap-main,
-  // a second Node. Every other end is C words: recording the exit and removing the state too.
-  const reaps = plan.image !== undefined || initial.attachment !== undefined;
+  // A network's lease, or a rootless image root (its files of other subordinate ids may need to
+  // stay recorded), is TypeScript's to remove: reap-main, a second Node. Every other end is C
+  // words: root's image root (rmtree, as its store removes it), recording the exit and removing the state.
+  const rootless = plan.identity.mode !== 'range';
+  const reaps = (plan.image !== undefined && (rootless || plan.image.store.rootless)) || initial.attachment !== undefined;
+  const imageRoot = plan.image && !reaps ? plan.image.store.containerRootTrees(plan.name).map((dir) => ({ rmtree: dir })) : [];
   const supervise: SuperviseOptions = {
     ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
@@ -423,7 +426,8 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     ...(reaps
       ? { onExitReports: true, cleanup: cgroupAndLeaseCleanup(leases, cgroup), onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, id] }
       : { reportLeftCgroups: 'ns-run',
-          cleanup: [...cgroupAndLeaseCleanup(leases, cgroup), { release: { state: store.fileOf(plan.name), id, exitFile: store.exitFileOf(plan.name, id) } }] }),
+          cleanup: [...cgroupAndLeaseCleanup(leases, cgroup), ...imageRoot,
+            { release: { state: store.fileOf(plan.name), id, exitFile: store.exitFileOf(plan.name, id) } }] }),
   };
   return execInPlace(plan.argv, {
     steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
