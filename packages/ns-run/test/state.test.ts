@@ -193,6 +193,32 @@ describe('ns-run: containers as state', () => {
     }
   });
 
+  it('an exit file left without its state, or beside another container\'s state of the name, is swept by the next call', async () => {
+    const name = uniqueName('orphanexit');
+    const file = join(STATE_FILES, `${name}.json`);
+    mkdirSync(STATE_FILES, { recursive: true, mode: 0o700 });
+    const orphan = `${file}.exit.${'12'.repeat(32)}`;
+    writeFileSync(orphan, '0\n', { mode: 0o600 });
+    const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 0']);
+    const state = await running(name);
+    try {
+      // The state of the name is another container's: the orphan goes, a file of this one's id would stay.
+      const mine = `${file}.exit.${state.id}`;
+      writeFileSync(mine, '', { mode: 0o600 });
+      const r = cli(['ps', '-a']);
+      expect([r.status, r.stderr]).to.deep.equal([0, '']);
+      expect(existsSync(orphan), 'the orphaned exit file').to.equal(false);
+      expect(existsSync(mine), 'the running container\'s (empty: not ended)').to.equal(true);
+      expect(r.stdout.split('\n').find((l) => l.endsWith(name))).to.match(/ Up /);
+    } finally {
+      c.proc.stdin!.end('go\n');
+      expect((await c.exit).code).to.equal(0);
+      rmSync(orphan, { force: true });
+    }
+    expect(readState(name)).to.equal(undefined);
+    expect(spawnSync('sh', ['-c', `ls ${STATE_FILES}/${name}.* 2>/dev/null`]).stdout.toString()).to.equal('');
+  });
+
   it('ps -a shows a container whose runner died as dead, and rm removes it', () => {
     const name = uniqueName('dead');
     const file = join(STATE_FILES, `${name}.json`);

@@ -372,7 +372,21 @@ export class StateStore {
         throw e;
       }
     }
+    this.sweepExits(names, states);
     return { states: states.sort((a, b) => a.created.localeCompare(b.created)), skipped };
+  }
+
+  /**
+   * An in-place supervisor's exit file (exitFileOf) whose container's state is gone, or is
+   * another container's now: it was killed between removing the state and the exit file, or the
+   * state was reclaimed. Listed before the states were read, so its state was there when it was
+   * written (the supervisor writes it while the state exists): one read now without it is gone.
+   */
+  private sweepExits(names: readonly string[], states: readonly ContainerState[]): void {
+    const live = new Set(states.map((s) => `${s.name}.json.exit.${s.id}`));
+    for (const n of names) {
+      if (/^.+\.json\.exit\.[0-9a-f]{64}$/.test(n) && !live.has(n)) removeFile(join(this.containersDir, n));
+    }
   }
 
   /**
