@@ -41,18 +41,29 @@ export function wantsIdmap(identity: Identity): boolean {
 
 /**
  * A user namespace with the container's maps, for MOUNT_ATTR_IDMAP only (crun does the same):
- * made by a process that sleeps until we hold the namespace, then is killed. The namespace
- * lives as long as the returned handle.
+ * made by a process that sleeps until we hold the namespace, then is killed. An idmapped mount
+ * depends on the maps alone, and no process ever runs in this namespace: the last one made is
+ * kept for the next container with the same maps (a library caller running container after
+ * container gets the same leased range back), which saves it a spawn, a kill and a wait.
  */
 async function mappingNamespace(identity: Identity): Promise<Namespace> {
+  const key = JSON.stringify([identity.uidMap, identity.gidMap]);
+  if (lastMapping?.key === key) return lastMapping.ns;
   const holder = await spawn(['/bin/sleep', '1000'], { steps: [identity.userStep], stdio: 'ignore', killWithParent: 'SIGKILL' });
+  let ns: Namespace;
   try {
-    return Namespace.ofPid(holder.pid, 'user');
+    ns = Namespace.ofPid(holder.pid, 'user');
   } finally {
     holder.kill('SIGKILL');
     await holder.exited;
   }
+  lastMapping?.ns.close();
+  lastMapping = { key, ns };
+  return ns;
 }
+
+/** The mapping namespace made last, by its maps (mappingNamespace). */
+let lastMapping: { readonly key: string; readonly ns: Namespace } | undefined;
 
 /**
  * A detached clone of the tree at `path` (every mount below it too), private, idmapped with
@@ -130,7 +141,7 @@ function overlayTree(overlay: OverlayRoot, userns: Namespace | undefined): numbe
  * mapping, only an image's overlay, which overlayfs could not do with the trusted.* xattrs of a
  * root store if the container mounted it in its own user namespace. Closes what it made if any
  * fails. `userns`: a user namespace with the container's maps the caller holds already (the
- * in-place runner's holder made one), used instead of making one here, and left open.
+ * in-place runner's holder made one), used instead of mappingNamespace's.
  */
 export async function idmappedTrees(spec: FilesystemSpec, identity: Identity, userns?: Namespace): Promise<IdmappedTrees> {
   const volumes: readonly Volume[] = spec.volumes ?? [];
@@ -154,7 +165,5 @@ export async function idmappedTrees(spec: FilesystemSpec, identity: Identity, us
   } catch (e) {
     close();
     throw e;
-  } finally {
-    if (!userns) mapping.close();
   }
 }
