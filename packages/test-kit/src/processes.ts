@@ -1,4 +1,5 @@
 /** Probes of processes from outside, through /proc, and polling that names what it waits for. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export function sleepMs(ms: number): void {
@@ -192,4 +193,10 @@ export async function rejected<E = Error>(fn: () => Promise<unknown>): Promise<E
     return e as E;
   }
   throw new Error('expected an error');
+}
+
+/** A generator script run with --check: exit status 0 and nothing on stderr when what it generates is up to date. */
+export function generatorCheck(script: string): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr };
 }
