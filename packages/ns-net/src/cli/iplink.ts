@@ -96,15 +96,16 @@ interface LinkReq {
   readonly nlFlags: number;
 }
 
-function onOff(key: string, value: string): never {
-  throw new IpExit(1, `Error: argument of "${key}" must be "on" or "off", not "${value}"\n`);
+/** parse_on_off(): "on" or "off", anything else an error naming `key` (exit 1). */
+function parseOnOff(key: string, value: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new IpExit(1, `Error: argument of "${key}" must be "on" or "off", not "${value}"\n`);
+  return value === 'on';
 }
 
 /** An IFF_* flag set from "on"/"off" (arp and trailers are the inverse bits). */
 function setFlag(req: LinkReq, bit: number, value: string, key: string, inverse = false): void {
   req.change |= bit;
-  const on = value === 'on';
-  if (!on && value !== 'off') onOff(key, value);
+  const on = parseOnOff(key, value);
   if (on !== inverse) req.flags |= bit;
   else req.flags &= ~bit;
 }
@@ -206,9 +207,7 @@ function iplinkParse(ctx: IpContext, w: Words, req: LinkReq, fds: Fds): { dev?: 
     } else if (word === 'arp') {
       setFlag(req, IFF.NOARP, w.next(), 'arp', true);
     } else if (word === 'carrier') {
-      const v = w.next();
-      if (v !== 'on' && v !== 'off') throw new IpExit(1, `Error: argument of "carrier" must be "on" or "off", not "${v}"\n`);
-      req.attrs.push({ kind: 'carrier', value: v === 'on' ? 1 : 0 });
+      req.attrs.push({ kind: 'carrier', value: parseOnOff('carrier', w.next()) ? 1 : 0 });
     } else if (word === 'vf') {
       throw new IpExit(255, 'ns-net: "vf" (SR-IOV virtual functions) is not supported\n');
     } else if (matches(word, 'master')) {
@@ -283,9 +282,7 @@ function iplinkParse(ctx: IpContext, w: Words, req: LinkReq, fds: Fds): { dev?: 
       linkNetnsid = n;
       req.attrs.push({ kind: 'linkNetnsid', value: n });
     } else if (word === 'protodown') {
-      const v = w.next();
-      if (v !== 'on' && v !== 'off') throw new IpExit(1, `Error: argument of "protodown" must be "on" or "off", not "${v}"\n`);
-      req.attrs.push({ kind: 'protoDown', value: v === 'on' ? 1 : 0 });
+      req.attrs.push({ kind: 'protoDown', value: parseOnOff('protodown', w.next()) ? 1 : 0 });
     } else if (word === 'protodown_reason') {
       throw new IpExit(255, 'ns-net: "protodown_reason" is not supported\n');
     } else if (word === 'gso_max_size' || word === 'gso_max_segs' || word === 'gro_max_size') {
