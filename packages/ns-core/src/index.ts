@@ -11,6 +11,7 @@ export { decodeBytes, encodeText, environBytes, fsPath, hasEscapedBytes, inherit
 export { parseDecimal } from './numbers';
 export { parsePasswd, parseGroup, PASSWD_FILE, GROUP_FILE, type PasswdEntry, type GroupEntry } from './accounts';
 export { Namespace, namespaceIds, openNamespaces, supportedKinds } from './namespace';
+export { withHandle, type Closeable } from './handle';
 export { runInside, runInNew, type InProcessKind } from './inside';
 export { openTargets, planEnter, type EnterOptions, type OpenedTargets } from './enter';
 export { spawn, NsChild, liveChildren, exitCodeOf, bindNamespaceFile, unbindNamespaceFile, type ExitStatus } from './exec/spawn';
