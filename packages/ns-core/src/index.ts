@@ -4,7 +4,7 @@
  */
 export {
   NAMESPACE_KINDS, KIND_NAMES, type NamespaceKind, type NamespaceKindInfo,
-  isNamespaceKind, kindInfo, kindFromCloneFlag, parseKind, cloneFlagsOf, kindsOfFlags, kindsToString, nsProcPath,
+  isNamespaceKind, kindInfo, kindFromCloneFlag, parseKind, cloneFlagsOf, kindsOfFlags, kindsToString, nsProcPath, kindCommand,
 } from './kinds';
 export { NsError, usageError, readText, errnoName, errnoMessage, errnoNumber, type NsErrorInit } from './errors';
 export { decodeBytes, encodeText, environBytes, fsPath, hasEscapedBytes, inheritedEnvironment } from './bytes';
