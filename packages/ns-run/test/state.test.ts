@@ -9,28 +9,24 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, fstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { sys } from 'ns-core';
 import { join } from 'node:path';
+import { scratchDir } from 'ns-test-kit';
 import { alive, AS_NOBODY, busyboxRootfs, cli, LAUNCHER, NOBODY, readState, removeTree, running, start, uniqueName, until, ok } from './helpers';
 
 let rootfs: string;
-let volume: string;
+const volume = scratchDir(`ns-run-test-${process.pid}-vol`);
 
 before(() => {
   rootfs = busyboxRootfs();
-  volume = mkdtempSync(`/tmp/ns-run-test-${process.pid}-vol-`);
-  chmodSync(volume, 0o755);
 });
 
-after(() => {
-  removeTree(rootfs);
-  removeTree(volume);
-});
+after(() => removeTree(rootfs));
 
 const STATE_FILES = '/run/ns-run/containers';
 
 describe('ns-run: containers as state', () => {
   it('ps, ps -q, ps --format json and inspect show a running container; --rm removes it at its end', async () => {
     const name = uniqueName('ps');
-    const c = start(['--name', name, '--rm', '--rootfs', rootfs, '--network', 'none', '--memory', '64M', '-v', `${volume}:/data:ro`,
+    const c = start(['--name', name, '--rm', '--rootfs', rootfs, '--network', 'none', '--memory', '64M', '-v', `${volume()}:/data:ro`,
       '--', 'sh', '-c', 'read line; exit 7']);
     const state = await running(name);
     const id = (state as unknown as { id: string }).id;
@@ -50,7 +46,7 @@ describe('ns-run: containers as state', () => {
     expect(inspected.Config).to.include({ Hostname: name, WorkingDir: '/' });
     expect(inspected.Config.Cmd).to.deep.equal(['sh', '-c', 'read line; exit 7']);
     expect(inspected.HostConfig).to.include({ AutoRemove: true, NetworkMode: 'none', Memory: '64M' });
-    expect(inspected.Mounts).to.deep.equal([{ Type: 'bind', Source: volume, Destination: '/data', RW: false }]);
+    expect(inspected.Mounts).to.deep.equal([{ Type: 'bind', Source: volume(), Destination: '/data', RW: false }]);
 
     c.proc.stdin!.end('go\n');
     expect((await c.exit).code).to.equal(7);
