@@ -334,7 +334,7 @@ function claimName(store: StateStore, state: ContainerState): void {
 function createImageRoot(plan: ContainerPlan): ContainerRoot {
   const image = plan.image!;
   const owner = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
-  const options = { readOnly: plan.filesystem.readOnly ?? false, ...(owner ? { owner } : {}) };
+  const options = { readOnly: !image.writableLayer, ...(owner ? { owner } : {}) };
   try {
     return image.store.createContainerRoot(image.id, plan.name, options);
   } catch (e) {
