@@ -293,6 +293,9 @@ async function wait(args: ParsedArgs): Promise<void> {
   for (const code of codes) process.stdout.write(`${code}\n`);
 }
 
+/** ns-run exec's supervisor: the program's status as docker reports it, signals passed on (RELAYED_SIGNALS). */
+const EXEC_SUPERVISOR = { signalAsCode: true } as const;
+
 async function exec(args: ParsedArgs): Promise<void> {
   const [name, ...program] = args.operands;
   if (!name) throw usageError('exec: which container? (ns-run exec NAME [program...])');
@@ -301,7 +304,10 @@ async function exec(args: ParsedArgs): Promise<void> {
   const plan = await planExec(name, { env: args.all('env'), ...(workdir !== undefined ? { workdir } : {}), ...(user !== undefined ? { user } : {}) });
   try {
     // The fds of the container's namespaces go with the exec: the stage closes them before the program's.
-    await launch(program.length ? program : DEFAULT_PROGRAM, plan.spawn, { signals: 'program' });
+    // Under a C supervisor that stays outside the container (this pid): a program killed by
+    // signal N ends the exec with 128+N, docker exec's status (137 for SIGKILL), where
+    // nsenter's waiting process would die of N itself.
+    await launch(program.length ? program : DEFAULT_PROGRAM, { ...plan.spawn, supervise: EXEC_SUPERVISOR }, { signals: 'program' });
   } finally {
     plan.opened.close();
   }
