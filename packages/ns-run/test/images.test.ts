@@ -409,7 +409,7 @@ describe('ns-run images', () => {
       const store = join(home, '.local/share/ns-run');
       expect(storeContents(store).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
       expect(readdirSync(join(store, 'layers')).map((l) => statSync(join(store, 'layers', l, 'diff/bin/busybox')).uid)).to.deep.equal([NOBODY]);
-      const ran = asNobody(['run', image.reference]);
+      const ran = asNobody(['run', '--network', 'none', image.reference]);
       expect([ran.status, ran.stderr, ran.stdout]).to.deep.equal([0, '', 'hello from /srv as 0\n']);
       const xdg = join(home, 'data');
       const other = asNobody(['load', '-q', '-i', image.dockerArchive], { XDG_DATA_HOME: xdg });

@@ -371,7 +371,7 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
     this.timeout(180_000);
     const port = 22000 + (process.pid % 20000);
     const codes = (argv: string[]) => Array.from({ length: 20 }, () => {
-      const r = cli(['--rootfs', rootfs, '-p', `${port}:80`, '--', ...argv], { ...asNobody, netns });
+      const r = cli(['--rootfs', rootfs, '--network', 'none', '-p', `${port}:80`, '--', ...argv], { ...asNobody, netns });
       return `${r.status} ${r.stderr}`;
     });
     expect(codes(['true'])).to.deep.equal(Array(20).fill('0 '));
@@ -388,7 +388,7 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
     const veth = cli(['--network', 'veth', 'true'], asNobody);
     expect(veth.status).to.equal(125);
     expect(veth.stderr).to.match(/^ns-run: --network veth: a veth to the host needs root/);
-    const memory = cli(['--memory', '32M', 'true'], asNobody);
+    const memory = cli(['--network', 'none', '--memory', '32M', 'true'], asNobody);
     expect(memory.status).to.equal(125);
     expect(memory.stderr).to.match(/^ns-run: --memory: .*EACCES/);
     expect(snapshot('never', [rootfs], true)).to.deep.equal(before);
