@@ -114,8 +114,8 @@ export async function stopPasta(child: NsChild): Promise<void> {
 
 /**
  * The container's /etc/resolv.conf on pasta, in the user's state directory (one for all their
- * containers, replaced only when it changes): the host's, its loopback resolvers replaced by
- * PASTA_DNS, which pasta forwards to the host's resolver.
+ * containers, replaced only when it changes): the host's search and options, and PASTA_DNS as
+ * the resolver, which pasta forwards to the host's first one (see containerResolvConf).
  */
 export function pastaResolvConf(stateRoot: string, hostFile = '/etc/resolv.conf'): string {
   const file = posix.join(stateRoot, 'pasta-resolv.conf');

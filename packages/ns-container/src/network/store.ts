@@ -484,16 +484,17 @@ function writeInPlace(file: string, text: string): void {
  * resolv.conf for a container: the host's, without loopback nameservers (127.0.0.53 of
  * systemd-resolved, a local dnsmasq), which a container's own loopback does not reach; if none
  * is left, docker's fallback of public resolvers. An internal network has no route to any.
- * With `loopbackVia` (pasta's forwarded DNS address) the loopback ones are replaced by it instead.
+ * With `forwardedTo` (pasta's DNS forward address) that address alone: pasta sends what
+ * reaches it to the host's first resolver, loopback or not, and rewrites that resolver's
+ * answers to come from it, so a client connected to the resolver itself (glibc's is) would
+ * never see them.
  */
-export function containerResolvConf(hostText: string, internal: boolean, loopbackVia?: string): string {
+export function containerResolvConf(hostText: string, internal: boolean, forwardedTo?: string): string {
   const lines = hostText.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.startsWith(';'));
   const isLoopback = (l: string) => /^nameserver\s+(127\.|::1\b|0\.0\.0\.0)/.test(l);
-  const servers = lines.filter((l) => l.startsWith('nameserver') && !isLoopback(l));
-  const via = loopbackVia !== undefined && (lines.some(isLoopback) || !servers.length) ? [`nameserver ${loopbackVia}`] : [];
+  const servers = forwardedTo !== undefined ? [`nameserver ${forwardedTo}`] : lines.filter((l) => l.startsWith('nameserver') && !isLoopback(l));
   const rest = lines.filter((l) => !l.startsWith('nameserver'));
-  const found = [...via, ...servers];
-  const chosen = internal ? [] : found.length ? found : ['nameserver 8.8.8.8', 'nameserver 8.8.4.4'];
+  const chosen = internal ? [] : servers.length ? servers : ['nameserver 8.8.8.8', 'nameserver 8.8.4.4'];
   return `# written by ns-run\n${[...rest, ...chosen].join('\n')}\n`;
 }
 
