@@ -123,6 +123,7 @@ describe('plan (no privileges)', () => {
       // Detached, an ordinary user's default is lo only (pasta would end with the launcher).
       expect(planContainer(['true'], { detach: true }, context(1000, OWN_MAPS)).network).to.equal('none');
       expect(caught(() => planContainer(['true'], { network: 'pasta', detach: true }, context(1000, OWN_MAPS))).message).to.match(/not with --detach yet/);
+      expect(caught(() => planContainer(['true'], { network: 'pasta' }, context(0, OWN_MAPS))).message).to.match(/^--network pasta: for an ordinary user's containers/);
     });
 
     it('an ordinary user\'s default: pasta where it can run, else none with the reason as a one-line note', () => {

@@ -180,6 +180,10 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   } else if (!['none', 'host', 'veth', PASTA_NETWORK].includes(network)) {
     throw usageError(`--network: '${network}' is not none, host, veth, pasta or a network's name`);
   }
+  if (network === PASTA_NETWORK && ctx.privileged) {
+    // pasta started by root runs as nobody, who may not open a root-made container's namespaces.
+    throw usageError('--network pasta: for an ordinary user\'s containers; as root use veth or a network (--network NAME)');
+  }
   if (network === PASTA_NETWORK && options.detach) {
     throw usageError('--network pasta: not with --detach yet (pasta ends with the runner that waits in the foreground); use a network (--network NAME)');
   }
