@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { compileSpawn, type NsError, type PhasedOp } from 'ns-core';
 import type { UserContext } from 'ns-user';
 import {
-  assembleFilesystem, capabilityNames, containerSteps, keptCapabilities, parseEnvFile, parsePublish, parseSubnet, planContainer, planIdentity,
+  assembleFilesystem, capabilityNames, containerSteps, defaultNetwork, keptCapabilities, parseEnvFile, parsePublish, parseSubnet, planContainer, planIdentity,
   resolveInRoot, subnetAt, DEFAULT_CAPABILITIES, STAGING_CANDIDATES,
 } from '../src/index';
 import { busyboxRootfs, removeTree, thrown } from 'ns-test-kit';
@@ -112,7 +112,26 @@ describe('plan (no privileges)', () => {
       expect(thrown<NsError>(() => planContainer(['true'], { network: 'veth' }, context(1000, OWN_MAPS))).message).to.match(/needs root/);
       expect(thrown<NsError>(() => planContainer(['true'], { network: 'host', publish: ['1:2'] }, context(0, OWN_MAPS))).message).to.match(/ports are the host's/);
       expect(planContainer(['true'], {}, context(0, OWN_MAPS)).network).to.equal('veth');
-      expect(planContainer(['true'], {}, context(1000, OWN_MAPS)).network).to.equal('none');
+      // Detached, an ordinary user's default is lo only (pasta would end with the launcher).
+      expect(planContainer(['true'], { detach: true }, context(1000, OWN_MAPS)).network).to.equal('none');
+      expect(caught(() => planContainer(['true'], { network: 'pasta', detach: true }, context(1000, OWN_MAPS))).message).to.match(/not with --detach yet/);
+      expect(caught(() => planContainer(['true'], { network: 'pasta' }, context(0, OWN_MAPS))).message).to.match(/^--network pasta: for an ordinary user's containers/);
+    });
+
+    it('an ordinary user\'s default: pasta where it can run, else none with the reason as a one-line note', () => {
+      expect(defaultNetwork(true)).to.deep.equal({ mode: 'veth' });
+      expect(defaultNetwork(false, {}, { PATH: '/nonexistent' })).to.deep.equal({ mode: 'none',
+        note: 'no egress: pasta (Debian\'s passt package) is not on PATH; the container has lo only' });
+      // This test runs as root, who may open /dev/net/tun whatever its mode.
+      expect(defaultNetwork(false, {}, { PATH: '/nonexistent:/usr/bin' })).to.deep.equal({ mode: 'pasta' });
+      expect(defaultNetwork(false, { detach: true }, { PATH: '/usr/bin' }).mode).to.equal('none');
+      // The step that makes the namespace attaches pasta at the sync point.
+      const plan = planContainer(['true'], { network: 'pasta' }, context(1000, OWN_MAPS));
+      const steps = containerSteps(plan, []);
+      const made = steps.find((s) => (s.create ?? []).includes('net'))!;
+      expect((made.parent ?? []).map((a) => a.step)).to.deep.equal(['--network pasta']);
+      expect(containerSteps(planContainer(['true'], { network: 'none' }, context(1000, OWN_MAPS)), []).flatMap((s) => s.parent ?? []).map((a) => a.step))
+        .to.deep.equal(['loopback']);
     });
   });
 

@@ -202,6 +202,25 @@ describe('ns-run images', () => {
       }
     });
 
+    it('--read-only with a WorkingDir (or -w) the image lacks: made in a layer of the container\'s own first, the root read-only after', function () {
+      this.timeout(60_000);
+      const other = podmanImage(`localhost/${uniqueName('img-ro-wd')}:1`, ['CMD ["/bin/sh","-c","pwd; touch here"]', 'WORKDIR /made/by/image']);
+      try {
+        ok(cli(['load', '-q', '--storage', store, '-i', other.dockerArchive]));
+        const r = cli(['run', '--storage', store, '--network', 'none', '--read-only', other.reference]);
+        expect(r.stdout).to.equal('/made/by/image\n');
+        expect(r.stderr).to.include('Read-only file system');
+        expect(r.status).to.equal(1);
+        const w = cli(['run', '--storage', store, '--network', 'none', '--read-only', '-w', '/by/run', image.reference, 'sh', '-c', 'pwd; mkdir /nope']);
+        expect([w.stdout, w.status]).to.deep.equal(['/by/run\n', 1]);
+        expect(w.stderr).to.include('Read-only file system');
+        ok(cli(['rmi', '--storage', store, other.reference]));
+      } finally {
+        other.cleanup();
+      }
+      expect(containerRoots(store)).to.deep.equal([]);
+    });
+
     it('--read-only: no upper layer, writes to the root fail, /tmp stays writable', () => {
       const r = cli(['run', '--storage', store, '--network', 'none', '--read-only', image.reference, 'sh', '-c',
         'touch /tmp/ok && echo tmp-ok; touch /nope']);
@@ -403,7 +422,7 @@ describe('ns-run images', () => {
       const store = join(home, '.local/share/ns-run');
       expect(storeContents(store).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
       expect(readdirSync(join(store, 'layers')).map((l) => statSync(join(store, 'layers', l, 'diff/bin/busybox')).uid)).to.deep.equal([NOBODY]);
-      const ran = asNobody(['run', image.reference]);
+      const ran = asNobody(['run', '--network', 'none', image.reference]);
       expect([ran.status, ran.stderr, ran.stdout]).to.deep.equal([0, '', 'hello from /srv as 0\n']);
       const xdg = join(home, 'data');
       const other = asNobody(['load', '-q', '-i', image.dockerArchive], { XDG_DATA_HOME: xdg });
@@ -525,6 +544,9 @@ describe('ns-run images', () => {
         .to.equal('from the image\nls: /etc/new: No such file or directory\n');
       expect(ok(cli(['run', '--storage', store, '-w', '/made/here', image.reference, 'sh', '-c', 'pwd; stat -c "%u %a" /made/here'], { rootless: true })))
         .to.equal('/made/here\n0 755\n');
+      const readOnly = cli(['run', '--storage', store, '--read-only', '-w', '/made/here', image.reference, 'sh', '-c', 'pwd; touch x'], { rootless: true });
+      expect([readOnly.stdout, readOnly.status]).to.deep.equal(['/made/here\n', 1]);
+      expect(readOnly.stderr).to.include('Read-only file system');
       expect(containerRoots(store)).to.deep.equal([]);
     });
   });

@@ -291,7 +291,7 @@ describe('ns-run: containers as state', () => {
       expect(run.stderr).to.match(/state directory \S+\/containers must be a directory owned by uid 65534 with mode 0700/);
       expect(run.status).to.equal(125);
       chmodSync(join(runtime, 'ns-run', 'containers'), 0o700);
-      const fine = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), LAUNCHER, '--rootfs', rootfs, 'true'], { encoding: 'utf8', env });
+      const fine = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), LAUNCHER, '--rootfs', rootfs, '--network', 'none', 'true'], { encoding: 'utf8', env });
       expect([fine.status, fine.stderr]).to.deep.equal([0, '']);
     } finally {
       removeTree(runtime);

@@ -19,8 +19,8 @@ import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, LeftoversError, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import {
-  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork,
-  PROXY_LIMITS, releaseNetwork, releaseSubnet, removePublished, type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
+  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, pastaResolvConfVolume, PortProxy,
+  prepareNetwork, PASTA_NETWORK, PROXY_LIMITS, releaseNetwork, releaseSubnet, removePublished, type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
@@ -162,6 +162,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       undo.unshift(() => void image.store.removeContainerRoot(plan.name));
       filesystem = { ...filesystem, overlay: { ...filesystem.overlay!, ...(root.upper ? { upper: root.upper, work: root.work! } : {}) } };
     }
+    // --network pasta: its resolv.conf, where the root has one to bind on (network/pasta.ts).
+    const pastaResolv = plan.network === PASTA_NETWORK ? pastaResolvConfVolume(plan, store.root) : undefined;
+    if (pastaResolv) filesystem = { ...filesystem, volumes: [...filesystem.volumes ?? [], pastaResolv] };
     if (attachment) {
       filesystem = { ...filesystem, volumes: [...filesystem.volumes ?? [],
         { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
@@ -339,7 +342,7 @@ function claimName(store: StateStore, state: ContainerState): void {
 function createImageRoot(plan: ContainerPlan): ContainerRoot {
   const image = plan.image!;
   const owner = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
-  const options = { readOnly: plan.filesystem.readOnly ?? false, ...(owner ? { owner } : {}) };
+  const options = { readOnly: !image.writableLayer, ...(owner ? { owner } : {}) };
   try {
     return image.store.createContainerRoot(image.id, plan.name, options);
   } catch (e) {
