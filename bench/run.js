@@ -90,6 +90,14 @@ async function cliSection() {
     results.medians_ms.cli_ns_ls = median(a);
     record('ls_vs_node', pairedRatio(a, b), 1.3, `${fmt(median(a))} vs ${fmt(median(b))}`);
   }
+  if (!fs.existsSync(bin('ns-net')) || !fs.existsSync(path.join(root, 'packages/ns-net/dist/src/cli.js'))) {
+    skip('net_show_vs_node', 'ns-net is not built');
+  } else {
+    // `ip link show`'s equivalent: one netlink dump of this namespace's links, printed.
+    const [a, b] = await interleave([new Command('ns-net link show', [bin('ns-net'), 'link', 'show']), node], ROUNDS.cli, 3);
+    results.medians_ms.cli_ns_net_link_show = median(a);
+    record('net_show_vs_node', pairedRatio(a, b), 1.3, `${fmt(median(a))} vs ${fmt(median(b))}`);
+  }
   if (!fs.existsSync(bin('ns-enter')) || !fs.existsSync(path.join(root, 'packages/ns-run/dist/src/enter/cli.js'))) {
     skip('enter_vs_node', 'ns-enter is not built');
     return;

@@ -97,6 +97,14 @@ describe('spawn', () => {
       }
     });
 
+    it('reportNamespaces: false runs the same program and reports no ids', async () => {
+      const child = await spawn(['sh', '-c', 'readlink /proc/self/ns/uts'], { create: ['uts'], reportNamespaces: false, stdio: ['ignore', 'pipe', 'inherit'] });
+      expect(child.namespaces).to.deep.equal({});
+      const r = await collect(child);
+      expect(r.code).to.equal(0);
+      expect(r.out.trim()).to.match(/^uts:\[\d+\]$/).and.not.equal(`uts:[${host['uts']}]`);
+    });
+
     it('writes time offsets before exec: /proc/uptime inside is shifted', async () => {
       const child = await spawn(['cat', '/proc/uptime'], {
         create: ['time'], stdio: ['ignore', 'pipe', 'inherit'],

@@ -119,6 +119,13 @@ export interface SpawnOptions {
    * JavaScript need stay alive for a running program (the container runner).
    */
   readonly supervise?: SuperviseOptions;
+  /**
+   * spawn() only. false: the stage does not report the ids of the child's namespaces, and
+   * NsChild.namespaces stays empty. The report is a write to the status pipe before exec, which
+   * wakes the caller once more per spawn (~7% of a spawn's time on two loaded CPUs): for callers
+   * that never read the ids. Default true.
+   */
+  readonly reportNamespaces?: boolean;
 }
 
 /**
@@ -435,7 +442,9 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
       if (op.phase !== phase || op.op === 'seccomp' || (forkedByJoin && op.op === 'fork' && !op.init)) continue;
       ops.push(forksOf(stripPhase(op)));
     }
-    if (phase === reportAfter && !inPlace) ops.push({ op: 'report-ns', paths: REPORTED_NS_PATHS, step: 'report namespaces' });
+    if (phase === reportAfter && !inPlace && (options as SpawnOptions).reportNamespaces !== false) {
+      ops.push({ op: 'report-ns', paths: REPORTED_NS_PATHS, step: 'report namespaces' });
+    }
     if (phase === reportAfter && inPlace) {
       ops.push(...infoOps(inPlace.options));
       if (policy) ops.push(...inPlaceFork(policy, options.ignoreSignals, deathSignal));

@@ -10,7 +10,19 @@ import type KoffiModule from 'koffi' with { 'resolution-mode': 'import' };
 const koffi: typeof KoffiModule = require('koffi');
 import { NsError, type NsErrorInit } from '../errors';
 
-export const libc = koffi.load('libc.so.6');
+let loadedLibc: ReturnType<typeof koffi.load> | undefined;
+
+/**
+ * libc, whose functions are declared on their first call: the modules a CLI loads declare some
+ * forty (koffi parses each prototype), of which one command calls a handful. koffi.errno()
+ * right after a call still reads that call's errno: a first call declares, then calls.
+ */
+export const libc = {
+  func(definition: string): (...args: any[]) => any {
+    let fn: ((...args: any[]) => any) | undefined;
+    return (...args) => (fn ??= (loadedLibc ??= koffi.load('libc.so.6')).func(definition))(...args);
+  },
+};
 export { koffi };
 
 type LibcFunction = ReturnType<typeof libc.func>;
