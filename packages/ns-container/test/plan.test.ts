@@ -114,8 +114,8 @@ describe('plan (no privileges)', () => {
       expect(planContainer(['true'], {}, context(0, OWN_MAPS)).network).to.equal('veth');
       // Detached, an ordinary user's default is lo only (pasta would end with the launcher).
       expect(planContainer(['true'], { detach: true }, context(1000, OWN_MAPS)).network).to.equal('none');
-      expect(caught(() => planContainer(['true'], { network: 'pasta', detach: true }, context(1000, OWN_MAPS))).message).to.match(/not with --detach yet/);
-      expect(caught(() => planContainer(['true'], { network: 'pasta' }, context(0, OWN_MAPS))).message).to.match(/^--network pasta: for an ordinary user's containers/);
+      expect(thrown<NsError>(() => planContainer(['true'], { network: 'pasta', detach: true }, context(1000, OWN_MAPS))).message).to.match(/not with --detach yet/);
+      expect(thrown<NsError>(() => planContainer(['true'], { network: 'pasta' }, context(0, OWN_MAPS))).message).to.match(/^--network pasta: for an ordinary user's containers/);
     });
 
     it('an ordinary user\'s default: pasta where it can run, else none with the reason as a one-line note', () => {

@@ -100,7 +100,7 @@ describe('spawn', () => {
     it('reportNamespaces: false runs the same program and reports no ids', async () => {
       const child = await spawn(['sh', '-c', 'readlink /proc/self/ns/uts'], { create: ['uts'], reportNamespaces: false, stdio: ['ignore', 'pipe', 'inherit'] });
       expect(child.namespaces).to.deep.equal({});
-      const r = await collect(child);
+      const r = await programOutput(child);
       expect(r.code).to.equal(0);
       expect(r.out.trim()).to.match(/^uts:\[\d+\]$/).and.not.equal(`uts:[${host['uts']}]`);
     });
