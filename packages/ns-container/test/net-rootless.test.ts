@@ -7,9 +7,9 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ThrowawayUser } from 'ns-test-kit';
+import { servedDir, ThrowawayUser } from 'ns-test-kit';
 
 const MAIN = join(__dirname, 'net-rootless-main.js');
 
@@ -17,7 +17,7 @@ describe('rootless networks (as a throwaway user)', function () {
   this.timeout(120_000);
   let user: ThrowawayUser;
   let root: string;
-  let www: string;
+  const www = servedDir(`ns-net-rootless-www-${process.pid}`, 'hello rootless\n');
   const holders: number[] = [];
 
   before(() => {
@@ -25,9 +25,6 @@ describe('rootless networks (as a throwaway user)', function () {
     root = mkdtempSync(`/tmp/ns-net-rootless-${process.pid}-`);
     chownSync(root, user.uid, user.gid);
     chmodSync(root, 0o700);
-    www = mkdtempSync(`/tmp/ns-net-rootless-www-${process.pid}-`);
-    chmodSync(www, 0o755);
-    writeFileSync(join(www, 'index.html'), 'hello rootless\n', { mode: 0o644 });
   });
 
   after(async () => {
@@ -42,12 +39,11 @@ describe('rootless networks (as a throwaway user)', function () {
       }
     }
     rmSync(root, { recursive: true, force: true });
-    rmSync(www, { recursive: true, force: true });
     await user?.remove();
   });
 
   function run(): Record<string, Record<string, unknown>> {
-    const r = spawnSync(user.argv([process.execPath, MAIN, root, www])[0]!, user.argv([process.execPath, MAIN, root, www]).slice(1), { encoding: 'utf8', timeout: 100_000 });
+    const r = spawnSync(user.argv([process.execPath, MAIN, root, www()])[0]!, user.argv([process.execPath, MAIN, root, www()]).slice(1), { encoding: 'utf8', timeout: 100_000 });
     expect(r.status, r.stderr).to.equal(0);
     return Object.fromEntries(r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).map((o) => [o['step'] as string, o]));
   }

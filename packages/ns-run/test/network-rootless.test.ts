@@ -6,17 +6,17 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { openTunToUsers } from 'ns-test-kit';
+import { openTunToUsers, servedDir } from 'ns-test-kit';
 import { busyboxRootfs, LAUNCHER, OuterWorld, removeTree, ThrowawayUser, uniqueName, until, type Started } from './helpers';
 
 describe('ns-run networks as an ordinary user (rootless network namespace)', function () {
   this.timeout(120_000);
   let user: ThrowawayUser;
   let rootfs: string;
-  let www: string;
+  const www = servedDir(`ns-run-test-${process.pid}-rwww`, 'hello from a rootless server\n');
   const started: Started[] = [];
 
   before(() => {
@@ -24,9 +24,6 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     rootfs = busyboxRootfs();
     // As an image's: an ordinary user's runner cannot make them in root's rootfs.
     for (const f of ['hosts', 'resolv.conf']) writeFileSync(join(rootfs, 'etc', f), '', { flag: 'a', mode: 0o644 });
-    www = mkdtempSync(`/tmp/ns-run-test-${process.pid}-rwww-`);
-    chmodSync(www, 0o755);
-    writeFileSync(join(www, 'index.html'), 'hello from a rootless server\n', { mode: 0o644 });
   });
 
   after(async () => {
@@ -43,7 +40,6 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     }
     rmSync(stateRoot(), { recursive: true, force: true });
     if (rootfs) removeTree(rootfs);
-    if (www) removeTree(www);
     await user?.remove();
   });
 
@@ -171,7 +167,7 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
       expect(r.stdout).to.equal('');
       expect(r.status).to.not.equal(0);
       ok(run(['network', 'create', '--ipv6', '--subnet', '10.243.9.0/24', '--subnet6', 'fd42:9:9::/64', six]));
-      ok(run(['-d', '--network', six, '--name', srv6, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']));
+      ok(run(['-d', '--network', six, '--name', srv6, '--rootfs', rootfs, '-v', `${www()}:/data:ro`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']));
       const r6 = run(['--network', six, '--', 'sh', '-c',
         `for i in $(seq 25); do wget -q -T 1 -t 1 -O - 'http://[fd42:9:9::2]/' && break; sleep 0.2; done; getent ahostsv6 ${srv6} | head -1`]);
       expect(r6.stdout, r6.stderr).to.match(new RegExp(`^hello from a rootless server\nfd42:9:9::2 +STREAM ${srv6}\n$`));
@@ -200,7 +196,7 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
 
       const server = uniqueName('rsrv');
       const port = 27000 + (process.pid % 20000);
-      const srv = running = background(['--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '-p', `127.0.0.1:${port}:80`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']);
+      const srv = running = background(['--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www()}:/data:ro`, '-p', `127.0.0.1:${port}:80`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']);
       await until('the server to lease its address', () => leases(net).some((l) => l.container === server) || srv.proc.exitCode !== null, 20_000);
       expect(srv.proc.exitCode, srv.stderr).to.equal(null);
       const byName = fetchFrom(net, `http://${server}/`);
@@ -242,7 +238,7 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     const client = uniqueName('rdcli');
     try {
       ok(run(['network', 'create', net]));
-      ok(run(['-d', '--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www}:/data:ro`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']));
+      ok(run(['-d', '--network', net, '--name', server, '--rootfs', rootfs, '-v', `${www()}:/data:ro`, '--', 'httpd', '-f', '-p', '80', '-h', '/data']));
       ok(run(['-d', '--network', net, '--name', client, '--', 'sh', '-c',
               `for i in $(seq 50); do wget -q -T 1 -t 1 -O - http://${server}/ && exit 0; sleep 0.2; done; exit 1`]));
       expect(ok(run(['wait', client])).trim()).to.equal('0');

@@ -1,5 +1,5 @@
 /** A scratch directory per suite, made world-readable (tests run programs as other uids in it). */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,4 +17,11 @@ export function scratchDir(tag: string): () => string {
     if (!dir) throw new Error('scratchDir: used outside the suite\'s hooks');
     return dir;
   };
+}
+
+/** A scratchDir holding an index.html with `page`, for a test's httpd to serve (world-readable). */
+export function servedDir(tag: string, page: string): () => string {
+  const dir = scratchDir(tag);
+  before(() => writeFileSync(join(dir(), 'index.html'), page, { mode: 0o644 }));
+  return dir;
 }
