@@ -90,6 +90,55 @@ describe('ns-run-oci: hooks', function () {
     expect(readFileSync(join(out, 'startContainer.mnt'), 'utf8').trim()).to.equal(containerMnt);
   });
 
+  it('what each hook sees of the container, as runc (the reference) shows it: prestart, createRuntime and createContainer after the mounts, before pivot_root', () => {
+    // Facts about the container's mount tree, seen through the init's /proc (the pid on stdin)
+    // from the runtime's namespace, through the hook's own from the container's (runc gives
+    // createContainer the init's pid in its own pid namespace, 1): is the root's host path
+    // still under that root (not pivoted yet), is the container's /proc mounted there (the
+    // mounts made), and which mount namespace the hook ran in. Not the status: runc 1.1 tells
+    // poststart 'created' where ours (and the spec's lifecycle) says 'running'.
+    const facts = join(work, 'facts.sh');
+    writeFileSync(facts, [
+      '#!/bin/sh',
+      'state=$(cat); kind=$1; dir=$2; rootfs=$3; host_mnt=$4',
+      'pid=$(echo "$state" | sed -n \'s/.*"pid": *\\([0-9]*\\).*/\\1/p\')',
+      'if [ "$(readlink /proc/self/ns/mnt)" = "$host_mnt" ]; then mnt=runtime; who=$pid; else mnt=container; who=self; fi',
+      '{',
+      '  if [ -d "/proc/$who/root$rootfs/bin" ]; then echo root=host; else echo root=container; fi',
+      '  if grep -q " $rootfs/proc " "/proc/$who/mountinfo"; then echo rootfs-proc=mounted; else echo rootfs-proc=absent; fi',
+      '  echo "mnt=$mnt"',
+      '} > "$dir/$kind.facts"',
+      '',
+    ].join('\n'));
+    chmodSync(facts, 0o755);
+    const kinds = ['prestart', 'createRuntime', 'createContainer', 'poststart'] as const;
+    const rootfs = join(work, 'rootfs');
+    const hostMnt = readlinkSync('/proc/self/ns/mnt');
+    const seen: Record<string, Record<string, string>> = {};
+    for (const [name, argv] of [['runc', ['runc']], ['ns-run-oci', [OURS]]] as const) {
+      const dir = join(out, name);
+      mkdirSync(dir, { recursive: true });
+      bundle(Object.fromEntries(kinds.map((k) => [k, [{ path: facts, args: ['facts.sh', k, dir, rootfs, hostMnt] }]])));
+      const rt = (args: readonly string[]) => spawnSync(argv[0], [...argv.slice(1), '--root', join(work, `state-${name}`), ...args], { stdio: 'ignore', timeout: 30000 }).status;
+      const id = `hook-facts-${process.pid}`;
+      try {
+        expect(rt(['create', '--bundle', work, id]), `${name} create`).to.equal(0);
+        expect(rt(['start', id]), `${name} start`).to.equal(0);
+      } finally {
+        expect(rt(['delete', '--force', id]), `${name} delete`).to.equal(0);
+      }
+      seen[name] = Object.fromEntries(kinds.map((k) => [k, readFileSync(join(dir, `${k}.facts`), 'utf8').trim().replace(/\n/g, ' ')]));
+    }
+    expect(seen['ns-run-oci']).to.deep.equal(seen['runc']);
+    // What the runtime spec says, so that the reference itself is checked.
+    expect(seen['runc']).to.deep.equal({
+      prestart: 'root=host rootfs-proc=mounted mnt=runtime',
+      createRuntime: 'root=host rootfs-proc=mounted mnt=runtime',
+      createContainer: 'root=host rootfs-proc=mounted mnt=container',
+      poststart: 'root=container rootfs-proc=absent mnt=runtime',
+    });
+  });
+
   it('a failing createContainer hook and a timed-out createRuntime hook fail create, naming the hook; nothing is left', () => {
     bundle({ createContainer: [{ path: join(work, 'fail.sh') }] });
     const failed = oci(['create', '--bundle', work, 'h2']);
