@@ -178,7 +178,7 @@ export class OciRuntime {
       warnings.push(...compiled.warnings);
       this.checkProgram(spec, compiled.rootfs);
       const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
-      for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      warn(warnings);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       if (consoleFd !== undefined) fds.push(consoleFd);
       const join = build().openJoins(compiled);
@@ -306,7 +306,7 @@ export class OciRuntime {
       });
       warnings.push(...compiled.warnings);
       const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
-      for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      warn(warnings);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       const join = build().openJoins(compiled);
       let child;
@@ -335,11 +335,11 @@ export class OciRuntime {
       }
       this.record(dir, id, init.ref!, bundle, compiled.rootfs, spec, options.pidFile);
       const s = this.stored(id)!;
-      for (const w of await runHooks(spec.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      warn(await runHooks(spec.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true }));
       const status = await child.exited;
       removeContainerCgroup(dir);
       rmSync(dir, { recursive: true, force: true });
-      for (const w of await runHooks(spec.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      warn(await runHooks(spec.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true }));
       return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
     } finally {
       hooks?.close();
@@ -383,7 +383,7 @@ export class OciRuntime {
     build().validateSpec({ ...spec, process: proc });
     const warnings: string[] = [];
     const steps = build().processSteps(execSpec, { rootless: process.geteuid!() !== 0, uid: process.getuid!(), gid: process.getgid!() }, warnings);
-    for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+    warn(warnings);
     // setns(CLONE_NEWPID) moves only children into the pid namespace (pid_namespaces(7)): the
     // program is forked past the joins, and the process that waits for it exits as it does.
     // Detached, nothing waits here: the forking process leaves at once and the program is
@@ -473,7 +473,7 @@ export class OciRuntime {
       closeSync(fd);
     }
     unlinkSync(fifo);
-    for (const w of await runHooks(s.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+    warn(await runHooks(s.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true }));
   }
 
   /**
@@ -557,7 +557,7 @@ export class OciRuntime {
     if (status !== 'stopped') killAndWait(s.init.pid, s.init);
     removeContainerCgroup(this.dir(id));
     rmSync(this.dir(id), { recursive: true, force: true });
-    for (const w of await runHooks(s.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+    warn(await runHooks(s.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true }));
   }
 }
 
@@ -650,6 +650,27 @@ class HookPoint {
   close(): void {
     for (const fd of this.fds.splice(0)) sys.closeFd(fd);
   }
+}
+
+/**
+ * Writes all of text to fd: a write(2) of fd 1 or 2 directly, since process.stdout and
+ * process.stderr build a stream (a net.Socket on the engine's pipes) whose modules cost a
+ * call more than its own work. A pipe another process left non-blocking may take it in parts.
+ */
+export function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let done = 0; done < bytes.length;) {
+    try {
+      done += writeSync(fd, bytes, done);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}
+
+/** What the spec lets a runtime ignore, and hooks whose failure is not the call's, on stderr. */
+function warn(warnings: readonly string[]): void {
+  for (const w of warnings) writeAll(2, `ns-run-oci: warning: ${w}\n`);
 }
 
 /** The namespaces the container's process is in: those made (cgroup's too, unshared late) and those joined. */
