@@ -55,7 +55,7 @@ describe('ns-run-oci: hooks', function () {
     chmodSync(join(work, 'fail.sh'), 0o755);
   });
   after(() => {
-    for (const id of ['h1', 'h2', 'h3', 'h4']) oci(['delete', '--force', id]);
+    for (const id of ['h1', 'h2', 'h3', 'h4', 'h5']) oci(['delete', '--force', id]);
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -137,6 +137,21 @@ describe('ns-run-oci: hooks', function () {
       createContainer: 'root=host rootfs-proc=mounted mnt=container',
       poststart: 'root=container rootfs-proc=absent mnt=runtime',
     });
+  });
+
+  it('run (create and start in one) stops at the same hook point: createRuntime sees the container\'s /proc mounted, the program then runs', () => {
+    const rootfs = join(work, 'rootfs');
+    const script = join(work, 'run-hook.sh');
+    writeFileSync(script, `#!/bin/sh\npid=$(sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')\ngrep -c " ${rootfs}/proc " /proc/$pid/mountinfo > "${out}/run-hook.count"\n`);
+    chmodSync(script, 0o755);
+    bundle({ createRuntime: [{ path: script }] });
+    const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8'));
+    spec.process.args = ['sh', '-c', 'exit 4'];
+    writeFileSync(join(work, 'config.json'), JSON.stringify(spec));
+    const r = spawnSync(OURS, ['--root', root, 'run', '--bundle', work, 'h5'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 30000 });
+    expect(r.status, r.stderr).to.equal(4);
+    expect(readFileSync(join(out, 'run-hook.count'), 'utf8').trim()).to.equal('1');
+    expect(existsSync(join(root, 'h5'))).to.equal(false);
   });
 
   it('a failing createContainer hook and a timed-out createRuntime hook fail create, naming the hook; nothing is left', () => {
