@@ -55,7 +55,7 @@ describe('ns-run-oci: hooks', function () {
     chmodSync(join(work, 'fail.sh'), 0o755);
   });
   after(() => {
-    for (const id of ['h1', 'h2', 'h3', 'h4']) oci(['delete', '--force', id]);
+    for (const id of ['h1', 'h2', 'h3', 'h4', 'h5']) oci(['delete', '--force', id]);
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -88,6 +88,70 @@ describe('ns-run-oci: hooks', function () {
     expect(readFileSync(join(out, 'poststop.mnt'), 'utf8').trim()).to.equal(hostMnt);
     expect(readFileSync(join(out, 'createContainer.mnt'), 'utf8').trim()).to.equal(containerMnt);
     expect(readFileSync(join(out, 'startContainer.mnt'), 'utf8').trim()).to.equal(containerMnt);
+  });
+
+  it('what each hook sees of the container, as runc (the reference) shows it: prestart, createRuntime and createContainer after the mounts, before pivot_root', () => {
+    // Facts about the container's mount tree, seen through the init's /proc (the pid on stdin)
+    // from the runtime's namespace, through the hook's own from the container's (runc gives
+    // createContainer the init's pid in its own pid namespace, 1): is the root's host path
+    // still under that root (not pivoted yet), is the container's /proc mounted there (the
+    // mounts made), and which mount namespace the hook ran in. Not the status: runc 1.1 tells
+    // poststart 'created' where ours (and the spec's lifecycle) says 'running'.
+    const facts = join(work, 'facts.sh');
+    writeFileSync(facts, [
+      '#!/bin/sh',
+      'state=$(cat); kind=$1; dir=$2; rootfs=$3; host_mnt=$4',
+      'pid=$(echo "$state" | sed -n \'s/.*"pid": *\\([0-9]*\\).*/\\1/p\')',
+      'if [ "$(readlink /proc/self/ns/mnt)" = "$host_mnt" ]; then mnt=runtime; who=$pid; else mnt=container; who=self; fi',
+      '{',
+      '  if [ -d "/proc/$who/root$rootfs/bin" ]; then echo root=host; else echo root=container; fi',
+      '  if grep -q " $rootfs/proc " "/proc/$who/mountinfo"; then echo rootfs-proc=mounted; else echo rootfs-proc=absent; fi',
+      '  echo "mnt=$mnt"',
+      '} > "$dir/$kind.facts"',
+      '',
+    ].join('\n'));
+    chmodSync(facts, 0o755);
+    const kinds = ['prestart', 'createRuntime', 'createContainer', 'poststart'] as const;
+    const rootfs = join(work, 'rootfs');
+    const hostMnt = readlinkSync('/proc/self/ns/mnt');
+    const seen: Record<string, Record<string, string>> = {};
+    for (const [name, argv] of [['runc', ['runc']], ['ns-run-oci', [OURS]]] as const) {
+      const dir = join(out, name);
+      mkdirSync(dir, { recursive: true });
+      bundle(Object.fromEntries(kinds.map((k) => [k, [{ path: facts, args: ['facts.sh', k, dir, rootfs, hostMnt] }]])));
+      const rt = (args: readonly string[]) => spawnSync(argv[0], [...argv.slice(1), '--root', join(work, `state-${name}`), ...args], { stdio: 'ignore', timeout: 30000 }).status;
+      const id = `hook-facts-${process.pid}`;
+      try {
+        expect(rt(['create', '--bundle', work, id]), `${name} create`).to.equal(0);
+        expect(rt(['start', id]), `${name} start`).to.equal(0);
+      } finally {
+        expect(rt(['delete', '--force', id]), `${name} delete`).to.equal(0);
+      }
+      seen[name] = Object.fromEntries(kinds.map((k) => [k, readFileSync(join(dir, `${k}.facts`), 'utf8').trim().replace(/\n/g, ' ')]));
+    }
+    expect(seen['ns-run-oci']).to.deep.equal(seen['runc']);
+    // What the runtime spec says, so that the reference itself is checked.
+    expect(seen['runc']).to.deep.equal({
+      prestart: 'root=host rootfs-proc=mounted mnt=runtime',
+      createRuntime: 'root=host rootfs-proc=mounted mnt=runtime',
+      createContainer: 'root=host rootfs-proc=mounted mnt=container',
+      poststart: 'root=container rootfs-proc=absent mnt=runtime',
+    });
+  });
+
+  it('run (create and start in one) stops at the same hook point: createRuntime sees the container\'s /proc mounted, the program then runs', () => {
+    const rootfs = join(work, 'rootfs');
+    const script = join(work, 'run-hook.sh');
+    writeFileSync(script, `#!/bin/sh\npid=$(sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')\ngrep -c " ${rootfs}/proc " /proc/$pid/mountinfo > "${out}/run-hook.count"\n`);
+    chmodSync(script, 0o755);
+    bundle({ createRuntime: [{ path: script }] });
+    const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8'));
+    spec.process.args = ['sh', '-c', 'exit 4'];
+    writeFileSync(join(work, 'config.json'), JSON.stringify(spec));
+    const r = spawnSync(OURS, ['--root', root, 'run', '--bundle', work, 'h5'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 30000 });
+    expect(r.status, r.stderr).to.equal(4);
+    expect(readFileSync(join(out, 'run-hook.count'), 'utf8').trim()).to.equal('1');
+    expect(existsSync(join(root, 'h5'))).to.equal(false);
   });
 
   it('a failing createContainer hook and a timed-out createRuntime hook fail create, naming the hook; nothing is left', () => {

@@ -115,6 +115,19 @@ describe('ns-run-oci against runc: the lifecycle of one bundle', function () {
     expect(seen['ns-run-oci']).to.deep.equal(seen['runc']);
   });
 
+  it('run of a program that ends at once: its exit status, as runc; nothing left under --root', () => {
+    // The program may be gone (reaped) before spawn() returns: its process is named at the sync point.
+    for (const [args, code] of [[['true'], 0], [['sh', '-c', 'exit 3'], 3]] as const) {
+      const bundle = bundleWith(work, args);
+      for (const rt of runtimes) {
+        const id = `nstools-oci-run-${process.pid}`;
+        const r = spawnSync(rt.argv[0]!, [...rt.argv.slice(1), '--root', rt.root, 'run', '--bundle', bundle, id], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 20000 });
+        expect(r.status, `${rt.name} run ${args.join(' ')}: ${r.stderr}`).to.equal(code);
+        expect(existsSync(join(rt.root, id)), `${rt.name}: ${id} left`).to.equal(false);
+      }
+    }
+  });
+
   it('a create that fails (a missing root) fails for both, leaving no state and no process', () => {
     const bundle = bundleWith(work, ['true'], (spec) => { spec.root.path = 'no-such-root'; });
     for (const rt of runtimes) {

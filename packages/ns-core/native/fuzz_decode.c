@@ -131,6 +131,12 @@ static void check_op(const struct op *o, char **block_end, const uint8_t *plan, 
 		if (o->nstr > NSX_MAX_FORK_WORDS || (o->nstr && o->arg[0] != 2))
 			breach("fork op %u (mode %llu) has %u words", opi, (unsigned long long)o->arg[0], o->nstr);
 		break;
+	case NSX_OP_HOOK_SYNC:
+		/* do_hook_sync() writes, reads and closes these as ints: each must be an fd (a2 also -1: none). */
+		if (o->arg[0] > 0x7fffffffULL || o->arg[1] > 0x7fffffffULL || (o->arg[2] > 0x7fffffffULL && o->arg[2] != ~0ULL))
+			breach("hook-sync op %u has fds %#llx, %#llx, %#llx", opi, (unsigned long long)o->arg[0],
+			       (unsigned long long)o->arg[1], (unsigned long long)o->arg[2]);
+		break;
 	case NSX_OP_INFO:
 		if (o->nstr % 2 || o->nstr / 2 > NSX_MAX_NS_IDS)
 			breach("info op %u has %u strings", opi, o->nstr);

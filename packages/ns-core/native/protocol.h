@@ -71,10 +71,11 @@ enum nsx_op {
 	NSX_OP_BIND_TREE = 63,
 	NSX_OP_CONSOLE_FD = 67,
 	NSX_OP_LEAVE = 68,
+	NSX_OP_HOOK_SYNC = 70,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 68
+#define NSX_OP_MAX 70
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -145,6 +146,8 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[66] = -2,
 	[67] = 0,
 	[68] = 0,
+	[69] = -2,
+	[70] = 0,
 };
 
 enum nsx_fork_mode {

@@ -879,6 +879,28 @@ static NSX_CHILD long do_exec_fifo(const struct ctx *c, const struct op *o, int 
 	return r < 0 ? r : 0;
 }
 
+/*
+ * HOOK_SYNC: create's hook point, where runc stops too: the caller runs prestart and
+ * createRuntime in its own namespaces, then createContainer in ours, while the mounts are in
+ * place and the root is still the caller's.
+ */
+static NSX_CHILD long do_hook_sync(const struct op *o, int *sys)
+{
+	char b = 0;
+	long r;
+	if (o->arg[2] != ~0ULL)
+		RAW1(SYS_close, o->arg[2]);
+	*sys = NSX_SYS_WRITE;
+	r = RAW3(SYS_write, o->arg[0], "1", 1);
+	RAW1(SYS_close, o->arg[0]);
+	if (r < 0)
+		return r;
+	*sys = NSX_SYS_READ;
+	r = read_byte((int)o->arg[1], &b) ? 0 : -ECANCELED;
+	RAW1(SYS_close, o->arg[1]);
+	return r;
+}
+
 static NSX_CHILD long do_mask_path(const struct op *o, int *sys)
 {
 	struct stat st;
@@ -1582,6 +1604,9 @@ static NSX_CHILD int run_ops(void *arg)
 		case NSX_OP_LEAVE:
 			c->leave_next = 1;
 			break;
+		case NSX_OP_HOOK_SYNC:
+			rc = do_hook_sync(o, &sys);
+			break;
 #ifdef NSX_STANDALONE
 		case NSX_OP_HELPER_FORK:
 			rc = helper_fork(c, i, o, &sys);
@@ -1693,6 +1718,8 @@ static int check_args(uint32_t code, uint32_t nstr, const uint8_t *a, uint32_t o
 		return a2 > 0xfffffffeULL || a3 > 0xfffffffeULL ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_EXEC_FIFO:
 		return a0 > 0x7fffffffULL || (a1 > 0x7fffffffULL && a1 != ~0ULL) ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
+	case NSX_OP_HOOK_SYNC:
+		return a0 > 0x7fffffffULL || a1 > 0x7fffffffULL || (a2 > 0x7fffffffULL && a2 != ~0ULL) ? NSX_DECODE_BAD_ARGUMENT : NSX_DECODE_OK;
 	case NSX_OP_FD_STASH:
 		return a1 >= NSX_MAX_FD_SLOTS ? NSX_DECODE_FD_SLOT : NSX_DECODE_OK;
 	case NSX_OP_FD_PLACE:

@@ -55,6 +55,8 @@ const everyOp: Step = {
     { op: 'readonly-path', path: '/proc/sys', phase: 'after-root' },
     { op: 'mknod', path: '/dev/null', mode: 0o20666, dev: 259n, owner: { uid: 0, gid: 0 }, phase: 'mounts' },
     { op: 'mknod', path: '/dev/fifo', mode: 0o10600, dev: 0n, phase: 'mounts' },
+    { op: 'hook-sync', ready: 8, go: 9, callerGo: 30, phase: 'root' },
+    { op: 'hook-sync', ready: 8, go: 9, phase: 'root' },
   ],
 };
 

@@ -49,6 +49,8 @@ export interface CompileContext {
   readonly execReadyFd?: number;
   /** The container's cgroup directory in each hierarchy, for what a cgroup mount shows (v1, hybrid). */
   readonly cgroupDirs?: readonly string[];
+  /** Child fds of create's hook point: the stage stops there once the mounts are made, before the root changes (HOOK_SYNC). */
+  readonly hookPoint?: { readonly ready: number; readonly go: number; readonly callerGo?: number };
 }
 
 export interface CompiledContainer {
@@ -97,13 +99,23 @@ export function compileContainer(spec: ContainerSpec, context: CompileContext): 
   const linux = spec.linux ?? {};
   return {
     argv: spec.process.args, env: spec.process.env ?? [], cwd: spec.process.cwd,
-    create, join, steps: [...identity, ...filesystem], rootfs: rootfsOf(spec, context.bundle),
+    create, join, steps: [...identity, ...hookPointSteps(context), ...filesystem], rootfs: rootfsOf(spec, context.bundle),
     terminal: spec.process.terminal ?? false,
     ...(linux.cgroupsPath !== undefined || linux.resources !== undefined
       ? { cgroup: { ...(linux.cgroupsPath !== undefined ? { path: linux.cgroupsPath } : {}), ...(linux.resources ? { resources: linux.resources } : {}) } } : {}),
     ...(spec.hooks ? { hooks: spec.hooks } : {}),
     warnings,
   };
+}
+
+/**
+ * runc's hook point, first of the 'root' phase: after every mount, device and link the
+ * filesystem steps make, before their pivot_root (or MS_MOVE and chroot), which come later in
+ * that phase. Its step precedes theirs, so its op does.
+ */
+function hookPointSteps(context: CompileContext): Step[] {
+  if (!context.hookPoint) return [];
+  return [{ name: 'hooks', child: [{ op: 'hook-sync', ...context.hookPoint, phase: 'root', step: 'hooks (prestart, createRuntime, createContainer)' }] }];
 }
 
 /**

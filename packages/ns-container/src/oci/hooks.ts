@@ -1,7 +1,7 @@
 /**
- * config.md "POSIX-platform Hooks", as runtime.md's lifecycle places them:
+ * config.md "POSIX-platform Hooks", as runtime.md's lifecycle places them (and runc runs them):
  *
- *   prestart, createRuntime   create, namespaces made, before the root is pivoted; runtime namespace
+ *   prestart, createRuntime   create, the container's mounts made, before the root is pivoted; runtime namespace
  *   createContainer           the same moment, in the container's namespaces (joined by pidfd)
  *   startContainer            start, before the program runs, in the container's namespaces
  *   poststart                 start, once the program was let go; runtime namespace
@@ -12,8 +12,8 @@
  * createContainer or startContainer hook fails the operation (and the container is torn
  * down); poststart and poststop failures are warnings (config.md).
  *
- * Ours at create run at the stage's sync point, which comes right after the namespaces are
- * made and before any mount of the container's: a hook sees the root unmounted yet.
+ * Ours at create run at the stage's hook point (HOOK_SYNC, after the mounts, before
+ * pivot_root): a hook sees the container's mounts under the root's host path.
  */
 import type * as ChildProcesses from 'node:child_process';
 import { NsError, spawn, type NamespaceKind } from 'ns-core';
@@ -23,6 +23,9 @@ import { specError } from '../compile/validate';
 export type HookKind = keyof SpecHooks;
 
 export const HOOK_KINDS: readonly HookKind[] = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
+
+/** What runs at create's hook point, in this order. */
+export const CREATE_HOOKS: readonly HookKind[] = ['prestart', 'createRuntime', 'createContainer'];
 
 /** The hooks' own failures warn rather than fail for these. */
 const WARN_ONLY: readonly HookKind[] = ['poststart', 'poststop'];

@@ -13,7 +13,7 @@
  * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
  * another process is never signalled.
  */
-import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import type * as Net from 'node:net';
 import { posix } from 'node:path';
 import { NsError, RELAYED_SIGNALS, spawn, sys, type NamespaceKind, type Step } from 'ns-core';
@@ -25,7 +25,7 @@ import { NAMESPACE_TYPES, specError } from '../compile/validate';
 import { isAlive, processRef, type ProcessRef } from '../runner/state';
 import { groupFrozen, processesIn, setGroupFrozen } from 'ns-cgroup';
 import { OCI_VERSION, type ContainerSpec, type SpecHooks } from '../spec';
-import { HOOK_KINDS, runHooks, validateHooks, type HookState } from './hooks';
+import { CREATE_HOOKS, HOOK_KINDS, runHooks, validateHooks, type HookState } from './hooks';
 
 /** The compiler, loaded by the calls that build a process only (see build.ts). */
 const build = (): typeof Build => require('./build') as typeof Build;
@@ -157,7 +157,8 @@ export class OciRuntime {
     const { spec, bundle, dir } = this.claim(id, options);
     const fifo = posix.join(dir, 'exec.fifo');
     const fds: number[] = [];
-    let pid: number | undefined;
+    const init = new InitRecord();
+    const hooks = HookPoint.open(spec);
     try {
       sys.mknod(fifo, S_IFIFO | 0o622);
       // As runc makes it: writable by the container's user whatever our umask took away.
@@ -172,42 +173,42 @@ export class OciRuntime {
       const cgroup = this.withCgroup(dir, id, spec, warnings);
       const compiled = build().compileContainer(spec, {
         bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
-        ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}),
+        ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}), ...(hooks ? { hookPoint: hooks.childOp } : {}),
       });
       warnings.push(...compiled.warnings);
       this.checkProgram(spec, compiled.rootfs);
       const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
-      for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      warn(warnings);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       if (consoleFd !== undefined) fds.push(consoleFd);
       const join = build().openJoins(compiled);
-      let childPid: number | undefined;
       try {
-        // The pid as the caller's pid namespace sees it, at the sync point (the parked process never execs while we wait).
-        const recordPid: Step = { name: 'container pid', parent: [{ action: 'call', step: 'container pid', run: ({ pid: p }) => { childPid = p; } }] };
         const started = spawn(compiled.argv, {
-          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), recordPid, this.createHooks(id, spec, bundle, compiled, create)],
+          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), init.step],
           env: compiled.env, cwd: compiled.cwd,
-          stdio: 'inherit', fds: consoleFd !== undefined ? { 3: fifoFd, 4: readyWrite, [CONSOLE_CHILD_FD]: consoleFd } : { 3: fifoFd, 4: readyWrite }, killWithParent: false, waitForExec: 'async',
+          stdio: 'inherit', fds: { 3: fifoFd, 4: readyWrite, ...consoleFds(consoleFd), ...hooks?.childFds },
+          killWithParent: false, waitForExec: 'async',
         });
         started.catch(() => undefined);
         sys.closeFd(readyWrite);
         fds.splice(fds.indexOf(readyWrite), 1);
+        hooks?.spawned();
         // The stream owns the read end from here, and closes it.
         fds.splice(fds.indexOf(readyRead), 1);
+        await hooks?.run(started, () => this.creatingState(id, spec, bundle, init.pid!), () => ({ pid: init.pid!, kinds: containerKinds(compiled, compiled.create) }));
         await parked(readyRead, started);
       } finally {
         for (const ns of join) ns.close();
       }
-      pid = childPid!;
-      this.record(dir, id, pid, bundle, compiled.rootfs, spec, options.pidFile, containerKinds(compiled, compiled.create));
-      return pid;
+      this.record(dir, id, init.ref!, bundle, compiled.rootfs, spec, options.pidFile, containerKinds(compiled, compiled.create));
+      return init.pid!;
     } catch (e) {
-      if (pid !== undefined) killAndWait(pid);
+      if (init.ref !== undefined) killAndWait(init.ref.pid, init.ref);
       removeContainerCgroup(dir);
       rmSync(dir, { recursive: true, force: true });
       throw e;
     } finally {
+      hooks?.close();
       for (const fd of fds) sys.closeFd(fd);
     }
   }
@@ -235,24 +236,9 @@ export class OciRuntime {
                         message: `exec: "${name}": executable file not found in $PATH` });
   }
 
-  /**
-   * prestart and createRuntime (runtime namespace), then createContainer (the container's
-   * namespaces, through the waiting child's pidfd): at the sync point, the namespaces made.
-   */
-  private createHooks(id: string, spec: ContainerSpec, bundle: string, compiled: CompiledContainer, create: readonly NamespaceKind[]): Step {
-    const state = (pid: number): HookState => ({ ociVersion: OCI_VERSION, id, status: 'creating', pid, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) });
-    if (!spec.hooks) return { name: 'hooks' };
-    return {
-      name: 'hooks',
-      parent: [{
-        action: 'call', step: 'hooks',
-        run: async ({ pid, pidfd }) => {
-          await runHooks(spec.hooks, 'prestart', state(pid), { runtime: true });
-          await runHooks(spec.hooks, 'createRuntime', state(pid), { runtime: true });
-          await runHooks(spec.hooks, 'createContainer', state(pid), { pidfd, kinds: containerKinds(compiled, create) });
-        },
-      }],
-    };
+  /** The state hooks get at create's hook point. */
+  private creatingState(id: string, spec: ContainerSpec, bundle: string, pid: number): HookState {
+    return { ociVersion: OCI_VERSION, id, status: 'creating', pid, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) };
   }
 
   private hookState(s: StoredState, status: HookState['status']): HookState {
@@ -296,18 +282,19 @@ export class OciRuntime {
     return { spec, bundle, dir };
   }
 
-  private record(dir: string, id: string, pid: number, bundle: string, rootfs: string, spec: ContainerSpec, pidFile?: string, kinds?: readonly NamespaceKind[]): void {
+  private record(dir: string, id: string, ref: ProcessRef, bundle: string, rootfs: string, spec: ContainerSpec, pidFile?: string, kinds?: readonly NamespaceKind[]): void {
     const state: StoredState = {
-      id, init: processRef(pid), bundle, rootfs, created: new Date().toISOString(), ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      id, init: ref, bundle, rootfs, created: new Date().toISOString(), ...(spec.annotations ? { annotations: spec.annotations } : {}),
       ...(spec.hooks ? { hooks: spec.hooks } : {}), ...(kinds ? { kinds } : {}),
     };
     writeAtomic(posix.join(dir, 'state.json'), JSON.stringify(state));
-    if (pidFile) writeAtomic(posix.resolve(pidFile), String(pid));
+    if (pidFile) writeAtomic(posix.resolve(pidFile), String(ref.pid));
   }
 
   /** run: create + start in one, waited for here; the container's state is removed once it ends. Resolves to its exit code (128+N for signal N). */
   async run(id: string, options: CreateOptions): Promise<number> {
     const { spec, bundle, dir } = this.claim(id, options);
+    const hooks = HookPoint.open(spec);
     try {
       if (spec.hooks?.startContainer?.length) throw specError('hooks.startContainer', 'not run by ns-run-oci run (no start step): use create and start');
       build().validateSpec(spec);
@@ -315,32 +302,47 @@ export class OciRuntime {
       const cgroup = this.withCgroup(dir, id, spec, warnings);
       const compiled = build().compileContainer(spec, {
         bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}), ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}),
+        ...(hooks ? { hookPoint: hooks.childOp } : {}),
       });
       warnings.push(...compiled.warnings);
       const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
-      for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      warn(warnings);
       const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
       const join = build().openJoins(compiled);
       let child;
+      const init = new InitRecord();
       try {
-        child = await spawn(compiled.argv, {
-          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), this.createHooks(id, spec, bundle, compiled, create)],
+        const started = spawn(compiled.argv, {
+          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), init.step],
           env: compiled.env, cwd: compiled.cwd,
-          stdio: 'inherit', ...(consoleFd !== undefined ? { fds: { [CONSOLE_CHILD_FD]: consoleFd } } : {}),
+          stdio: 'inherit', fds: { ...consoleFds(consoleFd), ...hooks?.childFds },
+          // The hook point is served from the event loop, which a blocking read of the status pipe would hold.
+          ...(hooks ? { waitForExec: 'async' as const } : {}),
         });
+        started.catch(() => undefined);
+        hooks?.spawned();
+        try {
+          await hooks?.run(started, () => this.creatingState(id, spec, bundle, init.pid!), () => ({ pid: init.pid!, kinds: containerKinds(compiled, compiled.create) }));
+        } catch (e) {
+          // spawn() reaps what it started once the stage reports; a hook's failure must end it first.
+          if (init.ref !== undefined) killAndWait(init.ref.pid, init.ref);
+          throw e;
+        }
+        child = await started;
       } finally {
         for (const ns of join) ns.close();
         if (consoleFd !== undefined) sys.closeFd(consoleFd);
       }
-      this.record(dir, id, child.pid, bundle, compiled.rootfs, spec, options.pidFile);
+      this.record(dir, id, init.ref!, bundle, compiled.rootfs, spec, options.pidFile);
       const s = this.stored(id)!;
-      for (const w of await runHooks(spec.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      warn(await runHooks(spec.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true }));
       const status = await child.exited;
       removeContainerCgroup(dir);
       rmSync(dir, { recursive: true, force: true });
-      for (const w of await runHooks(spec.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+      warn(await runHooks(spec.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true }));
       return status.code ?? 128 + (constants.signals[status.signal as NodeJS.Signals] ?? 0);
     } finally {
+      hooks?.close();
       removeContainerCgroup(dir);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -381,7 +383,7 @@ export class OciRuntime {
     build().validateSpec({ ...spec, process: proc });
     const warnings: string[] = [];
     const steps = build().processSteps(execSpec, { rootless: process.geteuid!() !== 0, uid: process.getuid!(), gid: process.getgid!() }, warnings);
-    for (const w of warnings) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+    warn(warnings);
     // setns(CLONE_NEWPID) moves only children into the pid namespace (pid_namespaces(7)): the
     // program is forked past the joins, and the process that waits for it exits as it does.
     // Detached, nothing waits here: the forking process leaves at once and the program is
@@ -471,7 +473,7 @@ export class OciRuntime {
       closeSync(fd);
     }
     unlinkSync(fifo);
-    for (const w of await runHooks(s.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+    warn(await runHooks(s.hooks, 'poststart', this.hookState(s, 'running'), { runtime: true }));
   }
 
   /**
@@ -555,8 +557,120 @@ export class OciRuntime {
     if (status !== 'stopped') killAndWait(s.init.pid, s.init);
     removeContainerCgroup(this.dir(id));
     rmSync(this.dir(id), { recursive: true, force: true });
-    for (const w of await runHooks(s.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true })) process.stderr.write(`ns-run-oci: warning: ${w}\n`);
+    warn(await runHooks(s.hooks, 'poststop', this.hookState(s, 'stopped'), { runtime: true }));
   }
+}
+
+/**
+ * The container's process as our pid namespace sees it, named at the sync point while it
+ * waits: a program that ends at once is gone (reaped, its pid free) by the time spawn() resolves.
+ */
+class InitRecord {
+  pid?: number;
+  ref?: ProcessRef;
+  readonly step: Step = {
+    name: 'container pid',
+    parent: [{ action: 'call', step: 'container pid', run: ({ pid }) => { this.pid = pid; this.ref = processRef(pid); } }],
+  };
+}
+
+/** The child fds of the hook point's pipes (after the console's 5). */
+const HOOK_READY_CHILD_FD = 6;
+const HOOK_GO_CHILD_FD = 7;
+
+/**
+ * Create's hook point, where runc has it (runtime-spec config.md, POSIX-platform hooks): the
+ * stage stops once the container's mounts are made, before its root changes (HOOK_SYNC), and
+ * says so on one pipe; prestart and createRuntime run then in the runtime's namespaces,
+ * createContainer in the container's (joined through its process, its mount namespace's root
+ * still the host's, as runc runs it); one byte on another pipe lets the stage go on to
+ * pivot_root. Not made for a spec without those hooks: the stage does not stop then.
+ */
+class HookPoint {
+  private readonly fds: number[];
+
+  private constructor(private readonly hooks: SpecHooks, private readonly readyRead: number, private readonly readyWrite: number,
+                      private readonly goRead: number, private readonly goWrite: number) {
+    this.fds = [readyRead, readyWrite, goRead, goWrite];
+  }
+
+  static open(spec: ContainerSpec): HookPoint | undefined {
+    if (!CREATE_HOOKS.some((k) => spec.hooks?.[k]?.length)) return undefined;
+    const [readyRead, readyWrite] = sys.pipe();
+    const [goRead, goWrite] = sys.pipe();
+    return new HookPoint(spec.hooks!, readyRead, readyWrite, goRead, goWrite);
+  }
+
+  /** What spawn() places in the child. */
+  get childFds(): Record<number, number> {
+    return { [HOOK_READY_CHILD_FD]: this.readyWrite, [HOOK_GO_CHILD_FD]: this.goRead };
+  }
+
+  /** The op's fds; the child's copy of our go end is closed there, unless fd placement could have taken its number. */
+  get childOp(): { ready: number; go: number; callerGo?: number } {
+    return { ready: HOOK_READY_CHILD_FD, go: HOOK_GO_CHILD_FD, ...(this.goWrite > HOOK_GO_CHILD_FD ? { callerGo: this.goWrite } : {}) };
+  }
+
+  /** Once the child is cloned: its ends are its own, so its end is EOF here. */
+  spawned(): void {
+    this.closeOwn(this.readyWrite);
+    this.closeOwn(this.goRead);
+  }
+
+  /**
+   * Waits for the stage at the hook point (or for the spawn's failure), runs the hooks, lets it go.
+   * @throws NsError naming the hook that failed; the caller kills the child then.
+   */
+  async run(started: Promise<unknown>, state: () => HookState, container: () => { pid: number; kinds: readonly NamespaceKind[] }): Promise<void> {
+    this.fds.splice(this.fds.indexOf(this.readyRead), 1);
+    if (!await Promise.race([aByte(this.readyRead), started.then(() => false)])) {
+      await started;
+      throw new NsError({ errno: 5, code: 'EIO', message: 'the container\'s process ended before its hooks could run' });
+    }
+    await runHooks(this.hooks, 'prestart', state(), { runtime: true });
+    await runHooks(this.hooks, 'createRuntime', state(), { runtime: true });
+    const { pid, kinds } = container();
+    const pidfd = sys.pidfdOpen(pid);
+    try {
+      await runHooks(this.hooks, 'createContainer', state(), { pidfd, kinds });
+    } finally {
+      sys.closeFd(pidfd);
+    }
+    writeSync(this.goWrite, '1');
+    this.closeOwn(this.goWrite);
+  }
+
+  private closeOwn(fd: number): void {
+    const i = this.fds.indexOf(fd);
+    if (i < 0) return;
+    this.fds.splice(i, 1);
+    sys.closeFd(fd);
+  }
+
+  close(): void {
+    for (const fd of this.fds.splice(0)) sys.closeFd(fd);
+  }
+}
+
+/**
+ * Writes all of text to fd: a write(2) of fd 1 or 2 directly, since process.stdout and
+ * process.stderr build a stream (a net.Socket on the engine's pipes) whose modules cost a
+ * call more than its own work. A pipe another process left non-blocking may take it in parts.
+ */
+export function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let done = 0; done < bytes.length;) {
+    try {
+      done += writeSync(fd, bytes, done);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}
+
+/** What the spec lets a runtime ignore, and hooks whose failure is not the call's, on stderr. */
+function warn(warnings: readonly string[]): void {
+  for (const w of warnings) writeAll(2, `ns-run-oci: warning: ${w}\n`);
 }
 
 /** The namespaces the container's process is in: those made (cgroup's too, unshared late) and those joined. */
@@ -566,6 +680,10 @@ function containerKinds(compiled: CompiledContainer, create: readonly NamespaceK
 
 /** The child fd the engine's console socket is placed at (after the exec fifo's 3 and 4). */
 const CONSOLE_CHILD_FD = 5;
+
+function consoleFds(consoleFd: number | undefined): Record<number, number> {
+  return consoleFd !== undefined ? { [CONSOLE_CHILD_FD]: consoleFd } : {};
+}
 
 /**
  * runc's rules: a terminal needs a console socket to send its master to (the runtime does not
@@ -603,19 +721,23 @@ function terminalSteps(proc: NonNullable<ContainerSpec['process']>, consoleFd: n
 }
 
 /**
- * Waits for the stage's byte on the ready pipe (it is parked), or for the spawn's failure.
- * Read as a libuv stream, as spawn() reads its status pipe: an fs.read would start the
+ * Whether a byte comes on a pipe from the stage before EOF; the fd is the stream's, and
+ * closed. A libuv stream, as spawn() reads its status pipe: an fs.read would start the
  * threadpool's four threads for one byte.
  */
-async function parked(readyRead: number, started: Promise<unknown>): Promise<void> {
+function aByte(fd: number): Promise<boolean> {
   const { Socket } = require('node:net') as typeof Net;
-  const pipe = new Socket({ fd: readyRead, readable: true, writable: false });
-  const got = await new Promise<boolean>((resolve, reject) => {
+  const pipe = new Socket({ fd, readable: true, writable: false });
+  return new Promise<boolean>((resolve, reject) => {
     pipe.once('data', () => resolve(true));
     pipe.once('end', () => resolve(false));
     pipe.once('error', reject);
   }).finally(() => pipe.destroy());
-  if (got) return;
+}
+
+/** Waits for the stage's byte on the ready pipe (it is parked), or for the spawn's failure. */
+async function parked(readyRead: number, started: Promise<unknown>): Promise<void> {
+  if (await aByte(readyRead)) return;
   // EOF: the stage closed its end without a word, so it failed before parking; spawn() says why.
   await started;
   throw new NsError({ errno: 5, code: 'EIO', message: 'the container\'s process ended before it was parked' });

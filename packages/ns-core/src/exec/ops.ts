@@ -106,6 +106,8 @@ export type ChildOp = Label & (
   | { op: 'readonly-path'; path: string }
   /** `mode`: S_IFCHR/S_IFBLK/S_IFIFO with the permissions; `dev`: makedev(major, minor). */
   | { op: 'mknod'; path: string; mode: number; dev: bigint; owner?: { readonly uid: number; readonly gid: number } }
+  /** Tell fd `ready` the mounts are made, wait for a byte on fd `go`; `callerGo`: the caller's own end of that pipe, closed first (see protocol.ts). */
+  | { op: 'hook-sync'; ready: number; go: number; callerGo?: number }
 );
 
 /** The exit codes a CLI ends with when the program cannot start (util-linux: 1, 126, 127; ns-run: 125, 126, 127). */
@@ -142,7 +144,7 @@ const opName: Record<ChildOpName, OpName> = {
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
   'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'console-fd': 'CONSOLE_FD', 'leave': 'LEAVE', 'terminal': 'TERMINAL',
   'rlimit': 'RLIMIT', 'umask': 'UMASK', 'exec-fifo': 'EXEC_FIFO', 'mask-path': 'MASK_PATH', 'readonly-path': 'READONLY_PATH',
-  'mknod': 'MKNOD', 'move-mount': 'MOVE_MOUNT', 'bind-tree': 'BIND_TREE',
+  'mknod': 'MKNOD', 'move-mount': 'MOVE_MOUNT', 'bind-tree': 'BIND_TREE', 'hook-sync': 'HOOK_SYNC',
 };
 
 /** The path an op acts on, for error messages. */
@@ -305,6 +307,7 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'umask': return { args: [n(op.mask)], strings: [] };
     case 'console-fd': return { args: [n(op.fd)], strings: [] };
     case 'exec-fifo': return { args: [n(op.fd), op.ready === undefined ? -1n : n(op.ready)], strings: [] };
+    case 'hook-sync': return { args: [n(op.ready), n(op.go), op.callerGo === undefined ? -1n : n(op.callerGo)], strings: [] };
     case 'mask-path': case 'readonly-path': return { args: [], strings: [op.path] };
     case 'mknod': {
       if (op.dev < 0n || op.dev >= 1n << 64n) throw usageError(`${op.step ?? op.op}: ${op.dev} is not a device number`);

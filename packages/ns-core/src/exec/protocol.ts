@@ -242,6 +242,14 @@ export const OPS = {
    * (runc's exec --detach, whose --pid-file the engine's shim reaps). Comes right before that FORK.
    */
   LEAVE: { code: 68, strings: 0 },
+  /**
+   * runc's hook point at create (runtime-spec config.md, POSIX-platform hooks): the container's
+   * mounts are made and its root is not changed yet. Close fd a2 unless it is -1 (the caller's
+   * end of the go pipe, which clone() copied: the caller's exit must be EOF here, not a wait
+   * forever), write one byte to fd a0 and close it (the caller runs prestart, createRuntime and
+   * createContainer now), then wait for one byte on fd a1 and close it; EOF fails the step.
+   */
+  HOOK_SYNC: { code: 70, strings: 0 },
 } as const;
 
 /** MOUNT_ATTR_* bits BIND_TREE may set or clear (linux/mount.h): not IDMAP, which needs a user namespace fd. */
