@@ -14,7 +14,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { parsePasswd, PASSWD_FILE } from './accounts';
 import { decodeBytes, fsPath } from './bytes';
-import { isNamespaceKind, kindFromCloneFlag, NAMESPACE_KINDS, nsProcPath, type NamespaceKind } from './kinds';
+import { kindFromCloneFlag, NAMESPACE_KINDS, nsProcPath, type NamespaceKind } from './kinds';
 import { ioctlFd, nsGetOwnerUid, nsGetParent, nsGetType, nsGetUserns } from './sys/nsfs';
 import { closeFd, pidfdGetfd, pidfdOpen } from './sys/process';
 import * as socket from './sys/socket';
@@ -246,6 +246,8 @@ export function nsfsMounts(mountinfo = '/proc/self/mountinfo'): NsfsMount[] {
 const NSFS_LINK = new RegExp(`^(${NAMESPACE_KINDS.map((k) => k.procName).join('|')}):\\[(\\d+)\\]$`);
 /** ioctl SIOCGSKNS (linux/sockios.h): the network namespace a socket was created in. */
 const SIOCGSKNS = 0x894c;
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
 
 /** One pass over /proc and the mount table; see the module comment. */
 class Census {
@@ -390,7 +392,12 @@ class Census {
     if (this.options.held !== false) this.readOpenedNamespaces(pid);
   }
 
-  /** lsns' read_opened_namespaces: namespaces the process holds an fd or a socket for. */
+  /**
+   * lsns' read_opened_namespaces: namespaces the process holds an fd or a socket for. One stat(2)
+   * per fd, as lsns makes: a namespace file, opened directly or through a bind mount, is on the
+   * nsfs device (its inode the namespace's id), a socket is S_IFSOCK. (A readlink of every fd,
+   * then a stat of those naming a path, made two calls for each open file.)
+   */
   private readOpenedNamespaces(pid: number): void {
     let fds: string[];
     try {
@@ -398,22 +405,22 @@ class Census {
     } catch {
       return;
     }
+    const nsfsDev = this.nsfsDevice(pid);
     // One pidfd per process, opened at its first socket; -2 once that failed (not ours).
     let pidfd = -1;
     try {
       for (const name of fds) {
         const path = `/proc/${pid}/fd/${name}`;
-        let link: string;
+        let st;
         try {
-          link = readlinkSync(path);
+          st = statSync(path, { throwIfNoEntry: false });
         } catch {
-          continue;
+          continue; // EACCES: not ours to look at
         }
-        const ns = NSFS_LINK.exec(link);
-        if (ns) {
-          const kind = ns[1]!;
-          if (isNamespaceKind(kind) && this.kinds.has(kind) && !this.byId.has(Number(ns[2]))) this.addFromPath(path, Number(ns[2]));
-        } else if (link.startsWith('socket:[')) {
+        if (!st) continue; // closed since the readdir
+        if (st.dev === nsfsDev) {
+          if (!this.byId.has(st.ino)) this.addFromPath(path, st.ino);
+        } else if ((st.mode & S_IFMT) === S_IFSOCK) {
           if (!this.kinds.has('net') || pidfd === -2) continue;
           if (pidfd === -1) {
             try {
@@ -424,15 +431,6 @@ class Census {
             }
           }
           this.readSocket(pidfd, Number(name));
-        } else if (link.startsWith('/')) {
-          // A namespace file opened through a bind mount shows that path: compare devices.
-          let st;
-          try {
-            st = statSync(path);
-          } catch {
-            continue;
-          }
-          if (st.dev === this.nsfsDevice(pid) && !this.byId.has(st.ino)) this.addFromPath(path, st.ino);
         }
       }
     } finally {

@@ -19,6 +19,14 @@ describe('plans (no privileges)', () => {
     expect(ops2.indexOf('unshare')).to.be.lessThan(ops2.indexOf('sync'));
   });
 
+  it('leaves the namespace-id report out when the caller says it reads no ids', () => {
+    const ops = (options: { reportNamespaces?: boolean }) =>
+      compileSpawn(['true'], { create: ['uts'], ...options }, new Map()).plan.ops.map((o) => o.op);
+    expect(ops({})).to.include('report-ns');
+    expect(ops({ reportNamespaces: true })).to.include('report-ns');
+    expect(ops({ reportNamespaces: false })).not.to.include('report-ns');
+  });
+
   it('orders step ops by phase whatever the step order', () => {
     const late: Step = { name: 'late', child: [{ op: 'setuid', uid: 1000, phase: 'identity' }] };
     const early: Step = { name: 'early', create: ['mnt'], child: [

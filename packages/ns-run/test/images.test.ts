@@ -139,6 +139,19 @@ describe('ns-run images', () => {
       await until('the supervisor\'s cleanup', () => containerRoots(store).length === 0);
     });
 
+    it('in place, root\'s container layer goes by the supervisor\'s own words (no second Node): copied-up files, whiteouts, new trees', () => {
+      // A lower file deleted (a whiteout), one changed (a copy-up), a new tree with a symlink out of it.
+      const script = 'rm /srv/motd && echo changed > /etc/hostname.new && mkdir -p /a/b/c && echo x > /a/b/c/f && ln -s /etc /a/link && echo done';
+      const trace = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'signal=none', LAUNCHER, 'run', '--storage', store, '--network', 'none',
+        image.reference, 'sh', '-c', script], { encoding: 'utf8', cwd: '/' });
+      expect(trace.status, trace.stderr).to.equal(0);
+      expect(trace.stdout).to.equal('done\n');
+      expect(trace.stderr).to.not.include('reap-main');
+      expect(containerRoots(store)).to.deep.equal([]);
+      // The image itself is untouched, and still runs.
+      expect(ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'cat', 'motd']))).to.equal('from the image\n');
+    });
+
     it('NS_RUN_STORAGE names the store when --storage does not', () => {
       const r = spawnSync(process.execPath, [CLI, 'run', '--network', 'none', image.reference, 'cat', 'motd'],
         { encoding: 'utf8', env: { ...process.env, NS_RUN_STORAGE: store } });

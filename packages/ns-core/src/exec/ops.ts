@@ -354,24 +354,12 @@ export function withInitFd(plan: ExecPlan, initFd: number | undefined): ExecPlan
 
 /** Serialises a plan into the wire format described in protocol.ts. */
 export function encodePlan(plan: ExecPlan): Buffer {
-  const chunks: Buffer[] = [];
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(PROTOCOL_MAGIC, 0);
-  header.writeUInt32LE(PROTOCOL_VERSION, 4);
-  header.writeBigUInt64LE(BigInt(cloneFlagsOf(plan.cloneKinds)), 8);
-  header.writeUInt32LE(plan.fdFloor, 16);
-  header.writeUInt32LE(plan.ops.length, 20);
-  chunks.push(header);
-  for (const op of plan.ops) {
+  // Measured first, then written into one zeroed buffer: a CLI encodes its one plan cold, and a
+  // Buffer per string, per op head and a concat of them all was ~1 ms of its start-up.
+  const encoded = plan.ops.map((op) => {
     const { args, strings } = encodeArgs(op);
     const label = plan.labels ? labelStrings(op) : { mask: 0, strings: [] };
-    const head = Buffer.alloc(OP_HEAD_BYTES);
-    head.writeUInt32LE(OPS[opName[op.op]].code, 0);
-    head.writeUInt32LE(strings.length, 4);
-    for (let i = 0; i < OP_ARGS; i++) head.writeBigUInt64LE(BigInt.asUintN(64, args[i] ?? 0n), 8 + i * 8);
-    head.writeUInt32LE(label.mask, 8 + OP_ARGS * 8);
-    chunks.push(head);
-    for (const s of [...strings, ...label.strings]) {
+    const fields = [...strings, ...label.strings].map((s) => {
       if (typeof s !== 'string' && !Buffer.isBuffer(s)) {
         throw usageError(`${op.step ?? op.op}: expected text, got ${Array.isArray(s) ? 'a list' : typeof s}: ${JSON.stringify(s)}`);
       }
@@ -379,13 +367,35 @@ export function encodePlan(plan: ExecPlan): Buffer {
       if (typeof s === 'string' && bytes.includes(0)) {
         throw usageError(`${op.step ?? op.op}: string contains a NUL byte: ${JSON.stringify(s)}`);
       }
-      const len = bytes.length + 1;
-      const padded = (len + 3) & ~3;
-      const field = Buffer.alloc(4 + padded);
-      field.writeUInt32LE(len, 0);
-      bytes.copy(field, 4);
-      chunks.push(field);
+      return bytes;
+    });
+    return { op, args, strings, mask: label.mask, fields };
+  });
+  // Each string: its length with the NUL, then the bytes, the NUL and zeros to a 4-byte boundary.
+  const fieldBytes = (bytes: Buffer) => 4 + ((bytes.length + 1 + 3) & ~3);
+  let total = 24;
+  for (const e of encoded) {
+    total += OP_HEAD_BYTES;
+    for (const f of e.fields) total += fieldBytes(f);
+  }
+  const out = Buffer.alloc(total);
+  out.writeUInt32LE(PROTOCOL_MAGIC, 0);
+  out.writeUInt32LE(PROTOCOL_VERSION, 4);
+  out.writeBigUInt64LE(BigInt(cloneFlagsOf(plan.cloneKinds)), 8);
+  out.writeUInt32LE(plan.fdFloor, 16);
+  out.writeUInt32LE(plan.ops.length, 20);
+  let at = 24;
+  for (const e of encoded) {
+    out.writeUInt32LE(OPS[opName[e.op.op]].code, at);
+    out.writeUInt32LE(e.strings.length, at + 4);
+    for (let i = 0; i < OP_ARGS; i++) out.writeBigUInt64LE(BigInt.asUintN(64, e.args[i] ?? 0n), at + 8 + i * 8);
+    out.writeUInt32LE(e.mask, at + 8 + OP_ARGS * 8);
+    at += OP_HEAD_BYTES;
+    for (const f of e.fields) {
+      out.writeUInt32LE(f.length + 1, at);
+      f.copy(out, at + 4);
+      at += fieldBytes(f);
     }
   }
-  return Buffer.concat(chunks);
+  return out;
 }

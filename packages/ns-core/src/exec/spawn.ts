@@ -36,7 +36,7 @@ export interface ExitStatus {
 export class NsChild {
   readonly pid: number;
   readonly pidfd: number;
-  /** Ids (nsfs inodes) of the child's namespaces once it was released, for-children where relevant. */
+  /** Ids (nsfs inodes) of the child's namespaces once it was released, for-children where relevant (none if reportNamespaces was false). */
   namespaces: Partial<Record<NamespaceKind, number>> = {};
   /** The program was exec'd (false while starting, and for good if the spawn failed). */
   execed = false;
@@ -129,6 +129,9 @@ class Reaper {
   readonly #onSigchld = () => this.poll();
 
   add(child: NsChild): void {
+    // Installed once and kept: taking the handler away with the last child and back with the
+    // next cost each spawn two sigaction round trips through libuv's signal lock. A signal
+    // listener does not keep Node alive (the timer does), and with no child a SIGCHLD polls none.
     if (!this.#listening) {
       process.on('SIGCHLD', this.#onSigchld);
       this.#listening = true;
@@ -168,10 +171,6 @@ class Reaper {
     } else if (!needed && this.#timer) {
       clearInterval(this.#timer);
       this.#timer = undefined;
-    }
-    if (this.#live.size === 0 && this.#listening) {
-      process.off('SIGCHLD', this.#onSigchld);
-      this.#listening = false;
     }
   }
 
