@@ -112,19 +112,19 @@ describe('plan (no privileges)', () => {
       expect(thrown<NsError>(() => planContainer(['true'], { network: 'veth' }, context(1000, OWN_MAPS))).message).to.match(/needs root/);
       expect(thrown<NsError>(() => planContainer(['true'], { network: 'host', publish: ['1:2'] }, context(0, OWN_MAPS))).message).to.match(/ports are the host's/);
       expect(planContainer(['true'], {}, context(0, OWN_MAPS)).network).to.equal('veth');
-      // Detached, an ordinary user's default is lo only (pasta would end with the launcher).
-      expect(planContainer(['true'], { detach: true }, context(1000, OWN_MAPS)).network).to.equal('none');
-      expect(thrown<NsError>(() => planContainer(['true'], { network: 'pasta', detach: true }, context(1000, OWN_MAPS))).message).to.match(/not with --detach yet/);
+      // Detached, pasta is given the namespaces by links in the state directory, which its end removes.
+      const detached = planContainer(['true'], { network: 'pasta', detach: true, name: 'd1', stateDir: '/s' }, context(1000, OWN_MAPS));
+      expect(detached.pastaLinks).to.deep.equal(['/s/pasta/d1', '/s/pasta/userns/d1']);
+      expect(planContainer(['true'], { network: 'pasta' }, context(1000, OWN_MAPS)).pastaLinks).to.equal(undefined);
       expect(thrown<NsError>(() => planContainer(['true'], { network: 'pasta' }, context(0, OWN_MAPS))).message).to.match(/^--network pasta: for an ordinary user's containers/);
     });
 
     it('an ordinary user\'s default: pasta where it can run, else none with the reason as a one-line note', () => {
       expect(defaultNetwork(true)).to.deep.equal({ mode: 'veth' });
-      expect(defaultNetwork(false, {}, { PATH: '/nonexistent' })).to.deep.equal({ mode: 'none',
+      expect(defaultNetwork(false, { PATH: '/nonexistent' })).to.deep.equal({ mode: 'none',
         note: 'no egress: pasta (Debian\'s passt package) is not on PATH; the container has lo only' });
       // This test runs as root, who may open /dev/net/tun whatever its mode.
-      expect(defaultNetwork(false, {}, { PATH: '/nonexistent:/usr/bin' })).to.deep.equal({ mode: 'pasta' });
-      expect(defaultNetwork(false, { detach: true }, { PATH: '/usr/bin' }).mode).to.equal('none');
+      expect(defaultNetwork(false, { PATH: '/nonexistent:/usr/bin' })).to.deep.equal({ mode: 'pasta' });
       // The step that makes the namespace attaches pasta at the sync point.
       const plan = planContainer(['true'], { network: 'pasta' }, context(1000, OWN_MAPS));
       const steps = containerSteps(plan, []);

@@ -16,8 +16,14 @@
  * otherwise keep the namespace, and its tap, alive for ever: it watches a namespace given by
  * pid for nothing. Readiness is its pid file (-P), which it writes once the namespace is
  * configured: our pipe on its stdout.
+ *
+ * Detached (-d), pasta outlives us in a session of its own, given the namespaces by two
+ * symlinks to the container's /proc/PID/ns entries (pastaLinks): pasta watches the directory
+ * of a --netns path (inotify) and exits once that entry is removed (pasta(1), --no-netns-quit).
+ * They are the container's leases: its supervisor's unlink words remove them at its end, and
+ * the next call's reclaim after a SIGKILL.
  */
-import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
+import { accessSync, existsSync, mkdirSync, rmSync, symlinkSync, constants as fsConstants } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, spawn, type NsChild, type ParentContext, type Step } from 'ns-core';
 import { resolveInRoot, type RootView } from '../runner/inroot';
@@ -61,13 +67,11 @@ export interface DefaultNetwork {
 }
 
 /**
- * As root a veth to the host; an ordinary user's foreground container gets pasta when pasta
- * can work (on PATH, /dev/net/tun open to the user), else lo only, with the reason as a note.
- * A detached one gets lo only for now: its pasta would end with the command that started it.
+ * As root a veth to the host; an ordinary user's container gets pasta when pasta can work (on
+ * PATH, /dev/net/tun open to the user), else lo only, with the reason as a note.
  */
-export function defaultNetwork(privileged: boolean, options: { detach?: boolean } = {}, env: NodeJS.ProcessEnv = process.env): DefaultNetwork {
+export function defaultNetwork(privileged: boolean, env: NodeJS.ProcessEnv = process.env): DefaultNetwork {
   if (privileged) return { mode: 'veth' };
-  if (options.detach) return { mode: 'none', note: 'no egress for a detached container yet (pasta would end with this command); it has lo only; --network NAME gives one' };
   if (!pastaPath(env)) return { mode: 'none', note: 'no egress: pasta (Debian\'s passt package) is not on PATH; the container has lo only' };
   try {
     accessSync(TUN, fsConstants.R_OK | fsConstants.W_OK);
@@ -83,14 +87,23 @@ export function defaultNetwork(privileged: boolean, options: { detach?: boolean 
  * process's main thread (PDEATHSIG survives our execve into the supervisor).
  * @throws NsError EIO naming pasta's own message when it could not configure the namespace.
  */
-export async function attachPasta(target: ParentContext, env: NodeJS.ProcessEnv = process.env): Promise<NsChild> {
+export async function attachPasta(target: ParentContext, links?: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<NsChild> {
   const pasta = pastaPath(env);
   if (!pasta) throw new NsError({ errno: 2, code: 'ENOENT', syscall: 'execve', path: 'pasta', message: '--network pasta: pasta is not on PATH (Debian: apt install passt)' });
-  const child = await spawn([pasta, '-f', ...PASTA_ARGS, '--dns-forward', PASTA_DNS, '-P', '/proc/self/fd/1', String(target.pid)], {
+  const [net, user] = links ?? [];
+  if (user !== undefined && net !== undefined) {
+    mkdirSync(posix.dirname(user), { recursive: true, mode: 0o700 });
+    for (const [link, kind] of [[user, 'user'], [net, 'net']] as const) {
+      rmSync(link, { force: true }); // a name taken over from a container that died before its reclaim
+      symlinkSync(`/proc/${target.pid}/ns/${kind}`, link);
+    }
+  }
+  const targetArgs = user !== undefined && net !== undefined ? ['--userns', user, '--netns', net] : [String(target.pid)];
+  const child = await spawn([pasta, '-f', ...PASTA_ARGS, '--dns-forward', PASTA_DNS, '-P', '/proc/self/fd/1', ...targetArgs], {
     // A session of its own: a terminal's signals are the container's, not its network's. (Its
     // stdout and stderr are pipes no one reads once it runs: pasta ignores SIGPIPE itself.)
     steps: [{ name: 'pasta', child: [{ op: 'setsid', phase: 'final', step: 'pasta' }] }],
-    stdio: ['ignore', 'pipe', 'pipe'], cwd: '/', killWithParent: 'SIGTERM',
+    stdio: ['ignore', 'pipe', 'pipe'], cwd: '/', ...(links ? {} : { killWithParent: 'SIGTERM' as const }),
   });
   let errors = '';
   child.stderr!.on('data', (d: Buffer) => { errors += d.toString(); });
@@ -128,19 +141,32 @@ export function pastaResolvConf(stateRoot: string, hostFile = '/etc/resolv.conf'
  * sync point, and ended by its cleanup once the container has exited (an in-place runner's
  * holder drops that cleanup: there the supervisor's end ends pasta).
  */
-export function withPasta(step: Step): Step {
+export function withPasta(step: Step, links?: readonly string[]): Step {
   let pasta: NsChild | undefined;
   return {
     ...step,
-    parent: [...step.parent ?? [], { action: 'call', step: '--network pasta', run: async (ctx) => { pasta = await attachPasta(ctx); } }],
+    parent: [...step.parent ?? [], { action: 'call', step: '--network pasta', run: async (ctx) => { pasta = await attachPasta(ctx, links); } }],
     cleanup: async (ctx, outcome) => {
       try {
         await step.cleanup?.(ctx, outcome);
       } finally {
-        if (pasta) await stopPasta(pasta);
+        // Detached and started, pasta is the container's supervisor's to end (its links).
+        if (pasta && (!links || !outcome.execed)) await stopPasta(pasta);
+        if (links && !outcome.execed) for (const link of links) rmSync(link, { force: true });
       }
     },
   };
+}
+
+/**
+ * A detached container's pasta links, network namespace first, then user namespace, in the
+ * user's state directory; removed in that order. This pasta reads its inotify events in
+ * batches and looks at the first event of each only: the directory it watches holds the
+ * network links alone (the user links one below, whose removal it does not see), and the
+ * container's own is removed first.
+ */
+export function pastaLinks(stateRoot: string, container: string): readonly string[] {
+  return [posix.join(stateRoot, 'pasta', container), posix.join(stateRoot, 'pasta', 'userns', container)];
 }
 
 /** What of a container's root decides where its /etc/resolv.conf can be bound over. */

@@ -23,12 +23,12 @@ import { planIdentity, securityStep, withIdRange as identityWithRange, type Acco
 import { planImage, type ImageSource, type PlannedImage } from './image';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
 import {
-  defaultNetwork, isNetworkName, parsePublish, parseSubnet, validateNetworkName, withPasta, CONTAINER_INTERFACE, PASTA_NETWORK,
+  defaultNetwork, isNetworkName, parsePublish, parseSubnet, pastaLinks, validateNetworkName, withPasta, CONTAINER_INTERFACE, PASTA_NETWORK,
   type NetworkMode, type PublishSpec, type Subnet,
 } from '../network';
 import { loopbackUpInside } from '../network/inside';
 import { parseTmpfs, type FilesystemSpec, type Volume } from './rootfs';
-import { validateName } from './state';
+import { defaultStateRoot, validateName } from './state';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Run when no program is given: the shell every image has (the host's $SHELL may not exist inside). */
@@ -126,6 +126,8 @@ export interface ContainerPlan {
   readonly filesystem: FilesystemSpec;
   readonly kinds: readonly NamespaceKind[];
   readonly terminal?: boolean;
+  /** --network pasta -d: the links its pasta is given the namespaces by, and ends when they go (network/pasta.ts). */
+  readonly pastaLinks?: readonly string[];
 }
 
 function parseVolume(spec: string | Volume): Volume {
@@ -174,7 +176,7 @@ function containerAccounts(root: string | RootView | undefined): Accounts {
 export function planContainer(argv: readonly string[], options: ContainerOptions = {}, ctx: UserContext = processContext()): ContainerPlan {
   const name = validateName(options.name ?? `nsr-${randomBytes(4).toString('hex')}`);
   const hostname = options.hostname ?? name;
-  const network = options.network ?? defaultNetwork(ctx.privileged, { detach: options.detach ?? false }).mode;
+  const network = options.network ?? defaultNetwork(ctx.privileged).mode;
   if (isNetworkName(network)) {
     validateNetworkName(network, '--network');
   } else if (!['none', 'host', 'veth', PASTA_NETWORK].includes(network)) {
@@ -183,9 +185,6 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   if (network === PASTA_NETWORK && ctx.privileged) {
     // pasta started by root runs as nobody, who may not open a root-made container's namespaces.
     throw usageError('--network pasta: for an ordinary user\'s containers; as root use veth or a network (--network NAME)');
-  }
-  if (network === PASTA_NETWORK && options.detach) {
-    throw usageError('--network pasta: not with --detach yet (pasta ends with the runner that waits in the foreground); use a network (--network NAME)');
   }
   if (network === 'veth' && !ctx.privileged) {
     throw usageError('--network veth: a veth to the host needs root (CAP_NET_ADMIN over the host\'s network); use none or host');
@@ -241,6 +240,7 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
     name, hostname, argv: image ? image.args : argv.length ? [...argv] : DEFAULT_PROGRAM, identity,
     ...(image ? { image } : {}),
     ...(options.terminal ? { terminal: true } : {}), workdir, network, aliases, publish, limits, filesystem, kinds,
+    ...(network === PASTA_NETWORK && options.detach ? { pastaLinks: pastaLinks(options.stateDir ?? defaultStateRoot(), name) } : {}),
     ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
     ...(options.subnet !== undefined ? { subnet: parseSubnet(options.subnet) } : {}),
     capabilities, seccompProfile, ...(filter ? { seccomp: filter } : {}),
@@ -382,7 +382,7 @@ export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[],
     initStep(cgroup?.programOps ?? []),
     uts({ hostname: plan.hostname }),
     ipc(),
-    ...(plan.network === 'host' ? [] : networkSteps(veth, plan.identity.mode !== 'range', plan.network === PASTA_NETWORK)),
+    ...(plan.network === 'host' ? [] : networkSteps(veth, plan.identity.mode !== 'range', plan.network === PASTA_NETWORK, plan.pastaLinks)),
     cgroup ? cgroup.step : { name: 'ns-run cgroup', create: ['cgroup'] },
   ];
 }
@@ -412,9 +412,9 @@ function initStep(programOps: readonly PhasedOp[]): Step {
  * the runner by entering the namespace, which a rootless runner may not (setns needs
  * CAP_SYS_ADMIN in its own user namespace too): then a helper inside does it (inside.ts).
  */
-function networkSteps(veth: VethOptions | undefined, rootless: boolean, pasta: boolean): Step[] {
+function networkSteps(veth: VethOptions | undefined, rootless: boolean, pasta: boolean, pastaLinks?: readonly string[]): Step[] {
   const made = rootless ? net({ loopback: false }) : net({ loopback: true, ...(veth ? { veth } : {}) });
-  const namespace = pasta ? withPasta(made) : made;
+  const namespace = pasta ? withPasta(made, pastaLinks) : made;
   if (rootless) {
     return [namespace, { name: 'loopback', parent: [{ action: 'call', step: 'loopback', run: ({ pidfd }) => loopbackUpInside(pidfd) }] }];
   }

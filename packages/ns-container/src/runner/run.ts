@@ -110,6 +110,8 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
     };
     // (The id range was leased before the name: its own owner check reclaims it should we die in between.)
     if (idRange) willMake({ leases: [idRange.file] });
+    // A detached container's pasta ends when these go (network/pasta.ts): its supervisor's unlink words, or the reclaim.
+    if (plan.pastaLinks) willMake({ leases: [...plan.pastaLinks] });
 
     let subnet: (Subnet & { lease: string }) | undefined;
     if (plan.network === 'veth') {
@@ -212,7 +214,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       steps, env, cwd: plan.workdir, ...(rootlessNet ? { join: [{ pidfd: rootlessNet.pidfd, kinds: ['user', 'net'] as const }] } : {}),
       ...(log !== undefined ? {
         stdio: ['ignore', log, log] as const,
-        supervise: { ...detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : [])], cgroup), ...(options.terminal ? detachedTerminal(plan) : {}) },
+        supervise: { ...detachedSupervisor(store, initial, [...leases, ...(subnet ? [subnet.lease] : []), ...plan.pastaLinks ?? []], cgroup), ...(options.terminal ? detachedTerminal(plan) : {}) },
       } : {
         killWithParent: 'SIGKILL' as const, ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
         ...(options.terminal ? { supervise: terminalSupervisor(options.terminal.input, plan) } : {}),

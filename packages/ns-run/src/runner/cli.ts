@@ -143,7 +143,7 @@ function imageOperand(argv: readonly string[], args: ParsedArgs): boolean {
 async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
   const value = (name: string) => args.last(name);
   // Without --network: the library's default, and when it gives no egress, why (once, one line).
-  const chosen = value('network') === undefined ? defaultNetwork(process.geteuid!() === 0, { detach: args.has('detach') }) : undefined;
+  const chosen = value('network') === undefined ? defaultNetwork(process.geteuid!() === 0) : undefined;
   if (chosen?.note) process.stderr.write(`${PROG}: note: ${chosen.note}\n`);
   const network = value('network') ?? chosen?.mode;
   const imageForm = imageOperand(argv, args);
