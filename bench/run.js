@@ -219,9 +219,9 @@ async function containerSection() {
     rows.push(...part.rows);
     return;
   }
-  if (!fs.existsSync('/bin/busybox')) return skip('container_vs_crun', 'busybox-static is not installed');
-  if (!have('crun')) return skip('container_vs_crun', 'crun is not installed');
-  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/cli.js'))) return skip('container_vs_crun', 'ns-run is not built');
+  if (!fs.existsSync('/bin/busybox')) return skip('container_cli_vs_crun', 'busybox-static is not installed');
+  if (!have('crun')) return skip('container_cli_vs_crun', 'crun is not installed');
+  if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/cli.js'))) return skip('container_cli_vs_crun', 'ns-run is not built');
   const rootfs = busyboxRootfs();
   const bundle = path.join(build, 'bundle');
   fs.rmSync(bundle, { recursive: true, force: true });
@@ -238,18 +238,30 @@ async function containerSection() {
     return new Command('crun', ['crun', '--cgroup-manager=disabled', 'run', '--bundle', bundle, `nstools-bench-${process.pid}-${n++}`]).once();
   }, close() {} };
   const nsRun = new Command('ns-run', [bin('ns-run'), '--rootfs', rootfs, '--network', 'none', '--', '/bin/true']);
-  const contenders = [nsRun, crun];
+  // The same container from a Node process that is running already (bench/container-lib.js):
+  // what a program using ns-container pays, without Node's start-up.
+  const lib = new Server('runContainer', [process.execPath, path.join(__dirname, 'worker.js'), 'container-lib.js:runTrue'],
+                         { env: { ...process.env, NSTOOLS_BENCH_ROOTFS: rootfs } });
+  const contenders = [nsRun, crun, lib];
   if (have('bwrap')) {
     contenders.push(new Command('bwrap', ['bwrap', '--unshare-all', '--ro-bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true']));
   } else skip('container_bwrap', 'bubblewrap is not installed');
-  const samples = await interleave(contenders, ROUNDS.container, 3);
-  results.medians_ms.container_ns_run = median(samples[0]);
-  results.medians_ms.container_crun = median(samples[1]);
-  record('container_vs_crun', pairedRatio(samples[0], samples[1]), 1.0, `${fmt(median(samples[0]))} vs ${fmt(median(samples[1]))}`);
-  if (samples[2]) {
-    results.medians_ms.container_bwrap = median(samples[2]);
-    results.ratios.container_vs_bwrap = Number(pairedRatio(samples[0], samples[2]).toFixed(3));
-    console.log(`  (bwrap --unshare-all: ${fmt(median(samples[2]))}; ns-run/bwrap ${results.ratios.container_vs_bwrap})`);
+  let samples;
+  try {
+    samples = await interleave(contenders, ROUNDS.container, 3);
+  } finally {
+    lib.close();
+  }
+  const [cli, theirs, library, bwrap] = samples;
+  results.medians_ms.container_ns_run = median(cli);
+  results.medians_ms.container_crun = median(theirs);
+  results.medians_ms.container_lib = median(library);
+  record('container_cli_vs_crun', pairedRatio(cli, theirs), 3.0, `${fmt(median(cli))} vs ${fmt(median(theirs))}`);
+  record('container_lib_vs_crun', pairedRatio(library, theirs), 0.5, `${fmt(median(library))} vs ${fmt(median(theirs))}`);
+  if (bwrap) {
+    results.medians_ms.container_bwrap = median(bwrap);
+    results.ratios.container_vs_bwrap = Number(pairedRatio(cli, bwrap).toFixed(3));
+    console.log(`  (bwrap --unshare-all: ${fmt(median(bwrap))}; ns-run/bwrap ${results.ratios.container_vs_bwrap})`);
   }
 }
 

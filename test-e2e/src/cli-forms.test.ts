@@ -139,22 +139,32 @@ const ERRORS: ErrorRow[] = [
   { tool: 'nsenter', args: ['-N', '3', 'true'], status: 1, subject: /target/, usage: true, oursOnly: true },
 ];
 
-describe('command-line forms, as getopt_long reads them', () => {
-  let target: Target;
-  let results: { theirs: Ran; ours: Ran }[];
+/**
+ * Registers the suite's hooks: a target (a shell in new namespaces, running `script`) to point
+ * the rows at, and each row run by both tools, all in parallel, before the suite's tests.
+ * @returns the results, row by row, once the hooks have run
+ */
+function runAgainstTarget<R>(script: string, rows: readonly R[], run: (row: R, target: string) => Promise<{ theirs: Ran; ours: Ran }>): () => { theirs: Ran; ours: Ran }[] {
+  let target: Target | undefined;
+  let results: { theirs: Ran; ours: Ran }[] = [];
   before(async () => {
-    target = await Target.unshare('unshare', ['-muinpf', '--mount-proc'], 'hostname e2e-forms; cd /usr');
+    target = await Target.unshare('unshare', ['-muinpf', '--mount-proc'], script);
     const t = String(target.pid);
-    results = await inParallel(FORMS.map((row) => () =>
-      bothAsync(row.tool, row.args.map((a) => a.replace(/\bT\b/, t).replace(/^-tT$/, `-t${t}`).replace(/^SELF$/, String(process.pid))))));
+    results = await inParallel(rows.map((row) => () => run(row, t)));
   });
   after(async () => {
     await target?.stop();
   });
+  return () => results;
+}
+
+describe('command-line forms, as getopt_long reads them', () => {
+  const results = runAgainstTarget('hostname e2e-forms; cd /usr', FORMS, (row, t) =>
+    bothAsync(row.tool, row.args.map((a) => a.replace(/\bT\b/, t).replace(/^-tT$/, `-t${t}`).replace(/^SELF$/, String(process.pid)))));
 
   FORMS.forEach((row, i) => {
     it(`${row.tool} ${row.args.join(' ')}`, () => {
-      const { theirs, ours } = results[i]!;
+      const { theirs, ours } = results()[i]!;
       if (row.refused) {
         expect(theirs.status, `${row.tool}: ${theirs.stderr}`).to.equal(1);
         expect(ours.status, `ours: ${ours.stderr}`).to.equal(1);
@@ -173,23 +183,14 @@ describe('command-line forms, as getopt_long reads them', () => {
 });
 
 describe('errors: same exit status, one line naming the culprit, nothing left behind', () => {
-  let target: Target;
-  let results: { theirs: Ran; ours: Ran }[];
-  before(async () => {
-    target = await Target.unshare('unshare', ['-muinpf', '--mount-proc'], 'hostname e2e-errors');
-    const t = String(target.pid);
-    results = await inParallel(ERRORS.map((row) => () =>
-      // A program that would print the marker, so a wrongly started program shows.
-      bothAsync(row.tool, [...row.args.map((a) => (a === 'T' ? t : a)), ...(row.args.includes('true') ? [MARK] : [])], {}, row.wrap)));
-  });
-  after(async () => {
-    await target?.stop();
-  });
+  const results = runAgainstTarget('hostname e2e-errors', ERRORS, (row, t) =>
+    // A program that would print the marker, so a wrongly started program shows.
+    bothAsync(row.tool, [...row.args.map((a) => (a === 'T' ? t : a)), ...(row.args.includes('true') ? [MARK] : [])], {}, row.wrap));
 
   ERRORS.forEach((row, i) => {
     const prog = row.tool === 'unshare' ? 'ns-unshare' : 'ns-enter';
     it(`${row.tool} ${row.args.join(' ').slice(0, 60)}${row.wrap ? ' (as nobody)' : ''} -> exit ${row.status}`, () => {
-      const { theirs, ours } = results[i]!;
+      const { theirs, ours } = results()[i]!;
       if (!row.oursOnly) {
         expect(theirs.status, `${row.tool}: ${theirs.stderr}`).to.equal(row.status);
         expect(theirs.stderr, `${row.tool} says why`).to.not.equal('');

@@ -1,14 +1,13 @@
 /** ns-cgroup [--cgroup-path PATH] [--memory BYTES] [--pids-max N] [--cpus CPUS] [--] [program [args...]] */
+import { kindCommand } from 'ns-core';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { supervisedCgroup, type CgroupOptions } from './index';
 
 export const CGROUP_COMMAND: CommandSpec = {
-  prog: 'ns-cgroup',
-  usage: ['[options] [--] [<program> [<argument>...]]'],
+  ...kindCommand('cgroup', ['cgroups(7)']),
   summary: 'Run a program in a new cgroup namespace, optionally in a cgroup of its own with limits.\n'
     + 'A group created here is removed when the program ends (anything it left inside is killed);\n'
     + 'an existing group is joined and kept. Relative paths are under your own cgroup.',
-  seeAlso: ['cgroup_namespaces(7)', 'cgroups(7)', 'ns-unshare(1)'],
   options: [
     { long: 'cgroup-path', arg: 'required', metavar: '<path>', help: 'join or create this cgroup first; the program sees it as /' },
     { long: 'memory', arg: 'required', metavar: '<bytes>', help: 'memory limit: bytes, or with K/M/G/T suffix, or max' },

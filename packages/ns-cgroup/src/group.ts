@@ -259,20 +259,28 @@ function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** A group directory a removal had to leave, and the error that kept it. */
+export interface LeftGroupDirectory {
+  readonly path: string;
+  readonly error: NsError;
+}
+
 /**
- * Removes group directories another process made and recorded (an OCI runtime's `delete`,
- * after its `create` ended, or died): deepest first, ignoring ones already gone. What is
- * left in a leaf (the group's own directories) is killed first; a level above a leaf that
- * still has other children or processes (EBUSY: shared with another group) is kept, as it
- * is no longer only ours. Synchronous: bounded waits while killed processes finish exiting.
- * @throws NsError for a leaf that cannot be removed.
+ * rmdir of group directories, deepest first, ignoring ones already gone; each failure is
+ * recorded and the rest is still tried, so one stuck directory does not keep the others.
+ * What is left in a leaf (a group's own directories) is killed first, and a leaf still busy
+ * while its killed processes finish exiting is retried for a bounded time (synchronous).
+ * With `keepShared`, a level above the leaves that still has other children or processes
+ * (EBUSY/ENOTEMPTY: shared with another group) is kept silently, as it is no longer only ours.
  */
-export function removeRecordedGroup(made: readonly string[], leaves: readonly string[]): void {
-  const byDepth = [...made].sort((a, b) => b.split('/').length - a.split('/').length);
+export function removeGroupDirectories(
+  dirs: readonly string[], { leaves = [], keepShared = false }: { leaves?: readonly string[]; keepShared?: boolean } = {},
+): LeftGroupDirectory[] {
+  const left: LeftGroupDirectory[] = [];
+  const byDepth = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length);
   for (const dir of byDepth) {
     const leaf = leaves.includes(dir);
     for (let attempt = 0; ; attempt++) {
-      if (!existsSync(dir)) break;
       if (leaf) killIn(dir);
       try {
         rmdirSync(dir);
@@ -280,12 +288,28 @@ export function removeRecordedGroup(made: readonly string[], leaves: readonly st
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') break;
-        if (!leaf && (code === 'EBUSY' || code === 'ENOTEMPTY')) break;
-        if (code !== 'EBUSY' || attempt >= 300) throw fsError('cgroup cleanup', 'rmdir', dir, e);
-        pause(10);
+        if (keepShared && !leaf && (code === 'EBUSY' || code === 'ENOTEMPTY')) break;
+        if (leaf && code === 'EBUSY' && attempt < 300) {
+          pause(10);
+          continue;
+        }
+        left.push({ path: dir, error: fsError('cgroup cleanup', 'rmdir', dir, e) });
+        break;
       }
     }
   }
+  return left;
+}
+
+/**
+ * Removes group directories another process made and recorded (an OCI runtime's `delete`,
+ * after its `create` ended, or died): removeGroupDirectories with the recorded leaves, a
+ * shared level above them kept.
+ * @throws NsError for a directory that cannot be removed (the first one).
+ */
+export function removeRecordedGroup(made: readonly string[], leaves: readonly string[]): void {
+  const left = removeGroupDirectories(made, { leaves, keepShared: true });
+  if (left.length) throw left[0]!.error;
 }
 
 /** SIGKILLs what is in one group directory: cgroup.kill where the kernel has it (v2, 5.14), else each pid. */

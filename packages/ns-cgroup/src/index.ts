@@ -16,8 +16,8 @@ export {
   type CgroupLimits, type ParsedLimits, type LimitWrite,
 } from './limits';
 export {
-  CgroupGroup, addProcessTo, processesIn, groupFrozen, setGroupFrozen, hierarchiesFor, planGroupDirectories, planGroupWrites, removeRecordedGroup, validateGroupPath,
-  type GroupDirectory, type GroupWrite, type OpenGroupOptions,
+  CgroupGroup, addProcessTo, processesIn, groupFrozen, setGroupFrozen, hierarchiesFor, planGroupDirectories, planGroupWrites, removeGroupDirectories, removeRecordedGroup, validateGroupPath,
+  type GroupDirectory, type GroupWrite, type LeftGroupDirectory, type OpenGroupOptions,
 } from './group';
 
 export interface CgroupOptions extends CgroupLimits {

@@ -96,6 +96,11 @@ function homeOf(layout: CgroupLayout, controller: LimitWrite['controller'], opti
   return h;
 }
 
+/** A byte limit as the version's file takes it: no limit is "max" in v2, -1 in v1. */
+function bytesValue(v2: boolean, limit: number | 'max'): string {
+  return limit === 'max' ? (v2 ? 'max' : '-1') : String(limit);
+}
+
 /**
  * The files and values for the limits, in the order to write them. v1 names differ from
  * v2 (memory.limit_in_bytes for memory.max; cpu.cfs_period_us and cpu.cfs_quota_us for
@@ -103,50 +108,49 @@ function homeOf(layout: CgroupLayout, controller: LimitWrite['controller'], opti
  */
 export function planLimitWrites(limits: ParsedLimits, layout: CgroupLayout): LimitWrite[] {
   const writes: LimitWrite[] = [];
+  /** The hierarchy `option` writes to (its controller's), and a writer of files there. */
+  const into = (controller: LimitWrite['controller'], option: string) => {
+    const hierarchy = homeOf(layout, controller, option);
+    const write = (file: string, value: string) => writes.push({ controller, hierarchy, file, value, option });
+    return { v2: hierarchy.version === 2, write };
+  };
   if (limits.memory !== undefined) {
-    const h = homeOf(layout, 'memory', '--memory');
-    const value = limits.memory === 'max' ? (h.version === 2 ? 'max' : '-1') : String(limits.memory);
-    writes.push({ controller: 'memory', hierarchy: h, file: h.version === 2 ? 'memory.max' : 'memory.limit_in_bytes', value, option: '--memory' });
+    const { v2, write } = into('memory', '--memory');
+    write(v2 ? 'memory.max' : 'memory.limit_in_bytes', bytesValue(v2, limits.memory));
   }
-  if (limits.pidsMax !== undefined) {
-    const h = homeOf(layout, 'pids', '--pids-max');
-    writes.push({ controller: 'pids', hierarchy: h, file: 'pids.max', value: String(limits.pidsMax), option: '--pids-max' });
-  }
+  if (limits.pidsMax !== undefined) into('pids', '--pids-max').write('pids.max', String(limits.pidsMax));
   if (limits.cpu !== undefined) {
-    const h = homeOf(layout, 'cpu', '--cpus');
+    const { v2, write } = into('cpu', '--cpus');
     const { quotaUs, periodUs } = limits.cpu;
-    if (h.version === 2) {
-      writes.push({ controller: 'cpu', hierarchy: h, file: 'cpu.max', value: `${quotaUs} ${periodUs}`, option: '--cpus' });
+    if (v2) {
+      write('cpu.max', `${quotaUs} ${periodUs}`);
     } else {
-      writes.push({ controller: 'cpu', hierarchy: h, file: 'cpu.cfs_period_us', value: String(periodUs), option: '--cpus' });
-      writes.push({ controller: 'cpu', hierarchy: h, file: 'cpu.cfs_quota_us', value: String(quotaUs), option: '--cpus' });
+      write('cpu.cfs_period_us', String(periodUs));
+      write('cpu.cfs_quota_us', String(quotaUs));
     }
   }
   if (limits.memorySwap !== undefined) {
-    const h = homeOf(layout, 'memory', 'memory.swap');
-    if (h.version === 2) {
+    const { v2, write } = into('memory', 'memory.swap');
+    if (v2) {
       // v2 counts swap alone (cgroup-v2.rst memory.swap.max); OCI gives memory plus swap.
       const swap = limits.memorySwap === 'max' ? 'max' : typeof limits.memory === 'number' ? String(Math.max(0, limits.memorySwap - limits.memory)) : 'max';
-      writes.push({ controller: 'memory', hierarchy: h, file: 'memory.swap.max', value: swap, option: 'memory.swap' });
+      write('memory.swap.max', swap);
     } else {
-      writes.push({ controller: 'memory', hierarchy: h, file: 'memory.memsw.limit_in_bytes', value: limits.memorySwap === 'max' ? '-1' : String(limits.memorySwap), option: 'memory.swap' });
+      write('memory.memsw.limit_in_bytes', bytesValue(v2, limits.memorySwap));
     }
   }
   if (limits.memoryReservation !== undefined) {
-    const h = homeOf(layout, 'memory', 'memory.reservation');
-    const value = limits.memoryReservation === 'max' ? (h.version === 2 ? 'max' : '-1') : String(limits.memoryReservation);
-    writes.push({ controller: 'memory', hierarchy: h, file: h.version === 2 ? 'memory.low' : 'memory.soft_limit_in_bytes', value, option: 'memory.reservation' });
+    const { v2, write } = into('memory', 'memory.reservation');
+    write(v2 ? 'memory.low' : 'memory.soft_limit_in_bytes', bytesValue(v2, limits.memoryReservation));
   }
   if (limits.cpuShares !== undefined) {
-    const h = homeOf(layout, 'cpu', 'cpu.shares');
+    const { v2, write } = into('cpu', 'cpu.shares');
     // The mapping runc and crun use (shares 2..262144 onto weight 1..10000).
-    const value = h.version === 2 ? String(1 + Math.floor(((limits.cpuShares - 2) * 9999) / 262142)) : String(limits.cpuShares);
-    writes.push({ controller: 'cpu', hierarchy: h, file: h.version === 2 ? 'cpu.weight' : 'cpu.shares', value, option: 'cpu.shares' });
+    if (v2) write('cpu.weight', String(1 + Math.floor(((limits.cpuShares - 2) * 9999) / 262142)));
+    else write('cpu.shares', String(limits.cpuShares));
   }
   for (const [key, file] of [['cpusetCpus', 'cpuset.cpus'], ['cpusetMems', 'cpuset.mems']] as const) {
-    if (limits[key] === undefined) continue;
-    const h = homeOf(layout, 'cpuset', file);
-    writes.push({ controller: 'cpuset', hierarchy: h, file, value: limits[key]!, option: file });
+    if (limits[key] !== undefined) into('cpuset', file).write(file, limits[key]!);
   }
   if (limits.devices?.length) {
     const h = layout.v1.find((x) => x.controllers.includes('devices'));

@@ -1,12 +1,13 @@
 import { expect } from 'chai';
 import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileInPlace, compileSpawn, liveChildren, NsError, spawn } from 'ns-core';
 import { commOf as comm, descendantsOf, gone, waitFor } from 'ns-test-kit';
 import {
   CgroupGroup, cgroup, supervisedCgroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, hierarchyFor, parseBytes,
   parseCgroupMounts, parseCpus, parseLimits, parsePidsMax, parseProcCgroup, planLimitWrites, readProcessCgroups,
+  removeGroupDirectories, removeRecordedGroup,
   type CgroupHierarchy, type CgroupLayout,
 } from '../src/index';
 
@@ -266,6 +267,30 @@ describe('ns-cgroup', () => {
       } finally {
         child.kill('SIGKILL');
         await child.exited;
+      }
+    });
+
+    it('removeGroupDirectories: deepest first; busy ones named and the rest still removed; recorded leaves killed, a shared level kept', async () => {
+      const h = hierarchiesFor(layout, ['pids'])[0]!;
+      const top = directoryOf(h, `${cgroupIn(readProcessCgroups('self'), h)!.replace(/\/+$/, '')}/${TAG}-rm`);
+      const [leaf, other] = [`${top}/leaf`, `${top}/other`];
+      for (const dir of [top, leaf, other]) mkdirSync(dir);
+      const child = await spawn(['sleep', '10'], {});
+      try {
+        writeFileSync(`${leaf}/cgroup.procs`, String(child.pid));
+        const left = removeGroupDirectories([top, leaf, `${top}/never-made`, other]);
+        expect(left.map((l) => [l.path, l.error.code, l.error.syscall])).to.deep.equal([[leaf, 'EBUSY', 'rmdir'], [top, 'EBUSY', 'rmdir']]);
+        expect(existsSync(other)).to.equal(false);
+        mkdirSync(other);
+        // top still holds `other`, made by someone else: shared, so kept without an error.
+        removeRecordedGroup([top, leaf], [leaf]);
+        expect((await child.exited).signal).to.equal('SIGKILL');
+        expect([existsSync(leaf), existsSync(top)]).to.deep.equal([false, true]);
+        expect(() => removeRecordedGroup([top], [top])).to.throw(NsError).with.property('code', 'EBUSY');
+      } finally {
+        child.kill('SIGKILL');
+        await child.exited;
+        for (const dir of [leaf, other, top]) if (existsSync(dir)) rmdirSync(dir);
       }
     });
 

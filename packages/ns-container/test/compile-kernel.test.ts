@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultSeccompProfile, spawn } from 'ns-core';
-import { busyboxRootfs, programOutput } from 'ns-test-kit';
+import { busyboxRootfs, programOutput, rejected } from 'ns-test-kit';
 import { compileContainer, openJoins, type ContainerSpec } from '../src/index';
 
 /** What a container is, as a program inside sees it; one fact a line. */
@@ -82,16 +82,10 @@ describe('compileContainer in the kernel (differential against runc)', function 
     expect(ours.code).to.equal(0);
     // runc's cgroup mounts on a hybrid host are its own tmpfs of per-controller binds: left out of the mount lines above.
     expect(lines(ours.out)).to.deep.equal(lines(theirs.out));
-    const out = lines(ours.out);
-    expect(out).to.include('ids 0 0 0');
-    expect(out).to.include('host probe-box');
-    expect(out).to.include('CapEff:\t0000000020000420');
-    expect(out).to.include('CapBnd:\t0000000020000420');
-    expect(out).to.include('nofile 1024 1024');
-    expect(out).to.include('NoNewPrivs:\t1');
-    expect(out).to.include('masked /sys/firmware 0');
-    expect(out).to.include('ro-path /proc/sys ro');
-    expect(out).to.include('pid 1');
+    expect(lines(ours.out)).to.include.members([
+      'ids 0 0 0', 'host probe-box', 'CapEff:\t0000000020000420', 'CapBnd:\t0000000020000420', 'nofile 1024 1024', 'NoNewPrivs:\t1',
+      'masked /sys/firmware 0', 'ro-path /proc/sys ro', 'pid 1',
+    ]);
     expect(ours.warnings.join('\n')).to.match(/ambient: KILL, NET_BIND_SERVICE, AUDIT_WRITE not raised/);
   });
 
@@ -115,26 +109,15 @@ describe('compileContainer in the kernel (differential against runc)', function 
     const theirs = runRunc(bundle, spec, `nstools-probe-userns-${process.pid}`);
     expect(ours.code).to.equal(0);
     expect(lines(ours.out)).to.deep.equal(lines(theirs.out));
-    const out = lines(ours.out);
-    expect(out).to.include('ids 1000 1000 1000 10 20');
-    expect(out).to.include('umask 0027');
-    expect(out).to.include('cwd /tmp');
-    expect(out).to.include('nofile 100 200');
-    expect(out).to.include('CapAmb:\t0000000000000020');
-    expect(out).to.include('Seccomp:\t2');
+    expect(lines(ours.out)).to.include.members([
+      'ids 1000 1000 1000 10 20', 'umask 0027', 'cwd /tmp', 'nofile 100 200', 'CapAmb:\t0000000000000020', 'Seccomp:\t2',
+    ]);
   });
 
   it('a failing bind source names the field; nothing runs', async () => {
     const base = runcSpec(bundle);
     const spec: ContainerSpec = { ...base, mounts: [...base.mounts!, { destination: '/data', type: 'bind', source: '/no/such/dir', options: ['rbind'] }] };
-    let error: unknown;
-    try {
-      await runCompiled(spec, bundle);
-    } catch (e) {
-      error = e;
-    }
-    expect((error as { code: string }).code).to.equal('ENOENT');
-    expect((error as { step: string }).step).to.equal('mounts[7].source');
+    expect(await rejected(() => runCompiled(spec, bundle))).to.include({ code: 'ENOENT', step: 'mounts[7].source' });
   });
 
   it('a file bind on a missing destination creates it inside the root, and the host rootfs is left as it was', async () => {

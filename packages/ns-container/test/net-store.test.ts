@@ -105,5 +105,8 @@ describe('network store', () => {
     expect(containerResolvConf(host, false)).to.equal('# written by ns-run\nsearch example.org\noptions ndots:2\nnameserver 10.1.2.3\n');
     expect(containerResolvConf('nameserver 127.0.0.53\n', false)).to.equal('# written by ns-run\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n');
     expect(containerResolvConf(host, true)).to.equal('# written by ns-run\nsearch example.org\noptions ndots:2\n');
+    // On pasta, its DNS forward address alone (to the host's first resolver, loopback or not).
+    expect(containerResolvConf(host, false, '169.254.1.1')).to.equal('# written by ns-run\nsearch example.org\noptions ndots:2\nnameserver 169.254.1.1\n');
+    expect(containerResolvConf('nameserver 10.1.2.3\n', false, '169.254.1.1')).to.equal('# written by ns-run\nnameserver 169.254.1.1\n');
   });
 });

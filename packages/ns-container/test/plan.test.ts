@@ -5,19 +5,11 @@ import { join } from 'node:path';
 import { compileSpawn, type NsError, type PhasedOp } from 'ns-core';
 import type { UserContext } from 'ns-user';
 import {
-  assembleFilesystem, capabilityNames, containerSteps, keptCapabilities, parseEnvFile, parsePublish, parseSubnet, planContainer, planIdentity,
+  assembleFilesystem, capabilityNames, containerSteps, defaultNetwork, keptCapabilities, parseEnvFile, parsePublish, parseSubnet, planContainer, planIdentity,
   resolveInRoot, subnetAt, DEFAULT_CAPABILITIES, STAGING_CANDIDATES,
 } from '../src/index';
-import { busyboxRootfs, removeTree } from 'ns-test-kit';
+import { busyboxRootfs, removeTree, thrown } from 'ns-test-kit';
 
-function caught(fn: () => unknown): NsError {
-  try {
-    fn();
-  } catch (e) {
-    return e as NsError;
-  }
-  throw new Error('expected an error');
-}
 
 function context(euid: number, files: Record<string, string>, helpers = true): UserContext {
   return {
@@ -44,22 +36,22 @@ describe('plan (no privileges)', () => {
       const custom = planIdentity({ usernsRange: '0:200000:1000' }, ACCOUNTS, context(0, OWN_MAPS));
       expect(custom.gidMap[0]).to.include({ inner: 0, outer: 200000, count: 1000 });
       const withBlocks = context(0, { ...OWN_MAPS, '/etc/subuid': 'root:200500:10\n', '/etc/subgid': 'alice:200900:100\n' });
-      expect(caught(() => planIdentity({ usernsRange: '0:200000:1000' }, ACCOUNTS, withBlocks)).message)
+      expect(thrown<NsError>(() => planIdentity({ usernsRange: '0:200000:1000' }, ACCOUNTS, withBlocks)).message)
         .to.equal('--userns-range: 0:200000:1000 overlaps the ids /etc/subgid gives alice (200900-200999); choose another range');
     });
 
     it('refuses a range reaching host id 0 unless --userns=host says so; host maps every id to itself', () => {
-      expect(caught(() => planIdentity({ usernsRange: '0:0:65536' }, ACCOUNTS, context(0, OWN_MAPS))).message)
+      expect(thrown<NsError>(() => planIdentity({ usernsRange: '0:0:65536' }, ACCOUNTS, context(0, OWN_MAPS))).message)
         .to.equal('--userns-range: 0:0:65536 maps host id 0 (container root would be host root); add --userns=host to mean that');
-      expect(caught(() => planIdentity({ usernsRange: '1:0:10' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/container id 1 would be host root/);
+      expect(thrown<NsError>(() => planIdentity({ usernsRange: '1:0:10' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/container id 1 would be host root/);
       const host = planIdentity({ userns: 'host' }, ACCOUNTS, context(0, { ...OWN_MAPS, '/etc/subuid': 'alice:200000:65536\n' }));
       expect(host.usernsMode).to.equal('host');
       expect(host.userStep.parent).to.deep.include({ action: 'write-proc', file: 'uid_map', data: '0 0 4294967295\n', step: '--userns-range' });
       expect(planIdentity({ userns: 'host', usernsRange: '0:0:65536' }, ACCOUNTS, context(0, OWN_MAPS)).uidMap[0]).to.include({ outer: 0, count: 65536 });
       expect(planIdentity({}, ACCOUNTS, context(0, OWN_MAPS))).to.include({ usernsMode: '', autoRange: true });
       expect(planIdentity({ usernsRange: '0:200000:1000' }, ACCOUNTS, context(0, OWN_MAPS)).autoRange).to.equal(false);
-      expect(caught(() => planIdentity({ userns: 'host' }, ACCOUNTS, context(1000, OWN_MAPS))).message).to.match(/^--userns=host: only root/);
-      expect(caught(() => planIdentity({ userns: 'auto:size=3' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/^--userns: 'auto:size=3' is not/);
+      expect(thrown<NsError>(() => planIdentity({ userns: 'host' }, ACCOUNTS, context(1000, OWN_MAPS))).message).to.match(/^--userns=host: only root/);
+      expect(thrown<NsError>(() => planIdentity({ userns: 'auto:size=3' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/^--userns: 'auto:size=3' is not/);
     });
 
     it('uses the caller\'s /etc/subuid block through newuidmap, with the caller as root', () => {
@@ -84,10 +76,10 @@ describe('plan (no privileges)', () => {
       expect(planIdentity({ user: 'user' }, ACCOUNTS, context(0, OWN_MAPS))).to.include({ uid: 1000, gid: 1001, home: '/home/user' });
       expect(planIdentity({ user: '1000:staff' }, ACCOUNTS, context(0, OWN_MAPS))).to.include({ uid: 1000, gid: 50 });
       expect(planIdentity({ user: '7' }, ACCOUNTS, context(0, OWN_MAPS))).to.include({ uid: 7, gid: 0, home: '/' });
-      expect(caught(() => planIdentity({ user: 'nobody' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/unknown user 'nobody'/);
-      expect(caught(() => planIdentity({ user: '1000' }, ACCOUNTS, context(1000, OWN_MAPS))).message).to.match(/--user: 1000: only id 0 is mapped/);
-      expect(caught(() => planIdentity({ user: '70000' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/the map covers ids 0-65535/);
-      expect(caught(() => planIdentity({ usernsRange: '0:1:2' }, ACCOUNTS, context(1000, OWN_MAPS))).code).to.equal('EUSAGE');
+      expect(thrown<NsError>(() => planIdentity({ user: 'nobody' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/unknown user 'nobody'/);
+      expect(thrown<NsError>(() => planIdentity({ user: '1000' }, ACCOUNTS, context(1000, OWN_MAPS))).message).to.match(/--user: 1000: only id 0 is mapped/);
+      expect(thrown<NsError>(() => planIdentity({ user: '70000' }, ACCOUNTS, context(0, OWN_MAPS))).message).to.match(/the map covers ids 0-65535/);
+      expect(thrown<NsError>(() => planIdentity({ usernsRange: '0:1:2' }, ACCOUNTS, context(1000, OWN_MAPS))).code).to.equal('EUSAGE');
     });
   });
 
@@ -97,7 +89,7 @@ describe('plan (no privileges)', () => {
       expect(keptCapabilities().toString(16)).to.equal('a80425fb');
       expect(capabilityNames(keptCapabilities(['cap_net_admin'], ['KILL']))).to.include('NET_ADMIN').and.not.include('KILL');
       expect(keptCapabilities(['ALL'], ['ALL'])).to.equal(0n);
-      expect(caught(() => keptCapabilities(['FLY'])).message).to.equal("--cap-add: unknown capability 'FLY'");
+      expect(thrown<NsError>(() => keptCapabilities(['FLY'])).message).to.equal("--cap-add: unknown capability 'FLY'");
     });
   });
 
@@ -105,29 +97,48 @@ describe('plan (no privileges)', () => {
     it('parses --publish and refuses what it cannot forward', () => {
       expect(parsePublish('8080:80')).to.deep.equal({ hostAddress: '0.0.0.0', hostPort: 8080, containerPort: 80 });
       expect(parsePublish('127.0.0.1:8080:80/tcp')).to.deep.equal({ hostAddress: '127.0.0.1', hostPort: 8080, containerPort: 80 });
-      expect(caught(() => parsePublish('53:53/udp')).message).to.match(/only tcp/);
-      expect(caught(() => parsePublish('0:80')).message).to.match(/'0' is not a port/);
-      expect(caught(() => parsePublish('80')).code).to.equal('EUSAGE');
+      expect(thrown<NsError>(() => parsePublish('53:53/udp')).message).to.match(/only tcp/);
+      expect(thrown<NsError>(() => parsePublish('0:80')).message).to.match(/'0' is not a port/);
+      expect(thrown<NsError>(() => parsePublish('80')).code).to.equal('EUSAGE');
     });
 
     it('names a /30 by its network address; the host end gets .1, the container .2', () => {
       expect(subnetAt(parseSubnet('10.231.7.8/30'))).to.deep.equal({ network: '10.231.7.8', host: '10.231.7.9', peer: '10.231.7.10', hostInterface: 'nsr2b9c1c2' });
-      expect(caught(() => parseSubnet('10.231.7.9/30')).message).to.match(/not the network address of its \/30 \(10\.231\.7\.8\/30\)/);
-      expect(caught(() => parseSubnet('10.231.7.8/29')).message).to.match(/must be a \/30/);
+      expect(thrown<NsError>(() => parseSubnet('10.231.7.9/30')).message).to.match(/not the network address of its \/30 \(10\.231\.7\.8\/30\)/);
+      expect(thrown<NsError>(() => parseSubnet('10.231.7.8/29')).message).to.match(/must be a \/30/);
     });
 
     it('refuses a veth for an ordinary user and ports with the host network', () => {
-      expect(caught(() => planContainer(['true'], { network: 'veth' }, context(1000, OWN_MAPS))).message).to.match(/needs root/);
-      expect(caught(() => planContainer(['true'], { network: 'host', publish: ['1:2'] }, context(0, OWN_MAPS))).message).to.match(/ports are the host's/);
+      expect(thrown<NsError>(() => planContainer(['true'], { network: 'veth' }, context(1000, OWN_MAPS))).message).to.match(/needs root/);
+      expect(thrown<NsError>(() => planContainer(['true'], { network: 'host', publish: ['1:2'] }, context(0, OWN_MAPS))).message).to.match(/ports are the host's/);
       expect(planContainer(['true'], {}, context(0, OWN_MAPS)).network).to.equal('veth');
-      expect(planContainer(['true'], {}, context(1000, OWN_MAPS)).network).to.equal('none');
+      // Detached, an ordinary user's default is lo only (pasta would end with the launcher).
+      expect(planContainer(['true'], { detach: true }, context(1000, OWN_MAPS)).network).to.equal('none');
+      expect(thrown<NsError>(() => planContainer(['true'], { network: 'pasta', detach: true }, context(1000, OWN_MAPS))).message).to.match(/not with --detach yet/);
+      expect(thrown<NsError>(() => planContainer(['true'], { network: 'pasta' }, context(0, OWN_MAPS))).message).to.match(/^--network pasta: for an ordinary user's containers/);
+    });
+
+    it('an ordinary user\'s default: pasta where it can run, else none with the reason as a one-line note', () => {
+      expect(defaultNetwork(true)).to.deep.equal({ mode: 'veth' });
+      expect(defaultNetwork(false, {}, { PATH: '/nonexistent' })).to.deep.equal({ mode: 'none',
+        note: 'no egress: pasta (Debian\'s passt package) is not on PATH; the container has lo only' });
+      // This test runs as root, who may open /dev/net/tun whatever its mode.
+      expect(defaultNetwork(false, {}, { PATH: '/nonexistent:/usr/bin' })).to.deep.equal({ mode: 'pasta' });
+      expect(defaultNetwork(false, { detach: true }, { PATH: '/usr/bin' }).mode).to.equal('none');
+      // The step that makes the namespace attaches pasta at the sync point.
+      const plan = planContainer(['true'], { network: 'pasta' }, context(1000, OWN_MAPS));
+      const steps = containerSteps(plan, []);
+      const made = steps.find((s) => (s.create ?? []).includes('net'))!;
+      expect((made.parent ?? []).map((a) => a.step)).to.deep.equal(['--network pasta']);
+      expect(containerSteps(planContainer(['true'], { network: 'none' }, context(1000, OWN_MAPS)), []).flatMap((s) => s.parent ?? []).map((a) => a.step))
+        .to.deep.equal(['loopback']);
     });
   });
 
   describe('environment', () => {
     it('reads env files as Docker does and lets -e win', () => {
       expect(parseEnvFile('# c\nA=1\n\nB= two words \nC\r\n', 'f')).to.deep.equal(['A=1', 'B= two words ', 'C']);
-      expect(caught(() => parseEnvFile('1A=x', 'f')).message).to.match(/--env-file: f: '1A=x'/);
+      expect(thrown<NsError>(() => parseEnvFile('1A=x', 'f')).message).to.match(/--env-file: f: '1A=x'/);
       const plan = planContainer(['true'], { env: ['A=2', 'HOME_COPY', 'UNSET_ONE'], callerEnv: { HOME_COPY: '/h' } }, context(0, OWN_MAPS));
       expect(plan.env).to.deep.equal(['A=2', 'HOME_COPY=/h']);
     });
@@ -135,7 +146,7 @@ describe('plan (no privileges)', () => {
     it('runs /bin/sh without a program and validates the name', () => {
       expect(planContainer([], {}, context(0, OWN_MAPS)).argv).to.deep.equal(['/bin/sh']);
       expect(planContainer([], {}, context(0, OWN_MAPS)).name).to.match(/^nsr-[0-9a-f]{8}$/);
-      expect(caught(() => planContainer([], { name: '-x' }, context(0, OWN_MAPS))).code).to.equal('EUSAGE');
+      expect(thrown<NsError>(() => planContainer([], { name: '-x' }, context(0, OWN_MAPS))).code).to.equal('EUSAGE');
     });
   });
 
@@ -160,9 +171,9 @@ describe('plan (no privileges)', () => {
     });
 
     it('fails on loops, on files used as directories, and on .. below what does not exist', () => {
-      expect(caught(() => resolveInRoot(root, '/loop', 't')).code).to.equal('ELOOP');
-      expect(caught(() => resolveInRoot(root, '/file/x', 't')).code).to.equal('ENOTDIR');
-      expect(caught(() => resolveInRoot(root, '/new/../x', 't')).code).to.equal('EUSAGE');
+      expect(thrown<NsError>(() => resolveInRoot(root, '/loop', 't')).code).to.equal('ELOOP');
+      expect(thrown<NsError>(() => resolveInRoot(root, '/file/x', 't')).code).to.equal('ENOTDIR');
+      expect(thrown<NsError>(() => resolveInRoot(root, '/new/../x', 't')).code).to.equal('EUSAGE');
     });
 
     it('puts a volume\'s mount point where the symlink leads inside the rootfs', () => {
@@ -203,7 +214,7 @@ describe('plan (no privileges)', () => {
         expect(ops).to.deep.include({ op: 'move-mount', fd: 101, target: join(staging, 'new/v'), phase: 'mounts', step: '--volume' });
         expect(ops).to.deep.include({ op: 'mkdir', path: join(staging, 'new'), mode: 0o755, existOk: true, phase: 'mounts', step: '--volume' });
         // Without a tree, the child would bind it by path as host uid 1000000000: refused up front.
-        expect(caught(() => opsOf({ ...base, rootfs: root, volumes: [{ source: join(closed, 'v'), dest: '/new/v' }] })).code).to.equal('EACCES');
+        expect(thrown<NsError>(() => opsOf({ ...base, rootfs: root, volumes: [{ source: join(closed, 'v'), dest: '/new/v' }] })).code).to.equal('EACCES');
       } finally {
         removeTree(closed);
       }
@@ -244,9 +255,9 @@ describe('plan (no privileges)', () => {
     it('stages elsewhere when a volume comes from the first candidate, and refuses new paths in the host tree', () => {
       const ops = opsOf({ volumes: [{ source: '/tmp', dest: '/data' }] });
       expect(ops[1]!.target).to.equal('/run');
-      expect(caught(() => opsOf({ volumes: [{ source: '/usr', dest: '/usr/nonexistent-dir-xyz' }] })).message)
+      expect(thrown<NsError>(() => opsOf({ volumes: [{ source: '/usr', dest: '/usr/nonexistent-dir-xyz' }] })).message)
         .to.match(/does not exist, and \/usr is part of the host's read-only tree/);
-      expect(caught(() => opsOf({ volumes: [{ source: '/usr', dest: '/proc/x' }] })).message).to.match(/leads into \/proc/);
+      expect(thrown<NsError>(() => opsOf({ volumes: [{ source: '/usr', dest: '/proc/x' }] })).message).to.match(/leads into \/proc/);
     });
 
     it('refuses a volume source the container\'s root could not reach', () => {
@@ -254,7 +265,7 @@ describe('plan (no privileges)', () => {
       try {
         mkdirSync(join(dir, 'inner'));
         const hostRoot = { uids: { inner: 0, outer: 1000000000, count: 65536 }, gids: { inner: 0, outer: 1000000000, count: 65536 } };
-        const e = caught(() => opsOf({ volumes: [{ source: join(dir, 'inner'), dest: '/x' }], hostRoot }));
+        const e = thrown<NsError>(() => opsOf({ volumes: [{ source: join(dir, 'inner'), dest: '/x' }], hostRoot }));
         expect(e.code).to.equal('EACCES');
         expect(e.message).to.include(`host uid 1000000000) may not search ${dir} (mode 0700)`);
         chmodSync(dir, 0o711);
@@ -303,7 +314,7 @@ describe('plan (no privileges)', () => {
       expect(exec.ops.find((o) => o.op === 'fork')).to.include({ init: true });
       expect(exec.ops.find((o) => o.op === 'bounding-keep')).to.deep.include({ keep: 0xa80425fbn });
       expect(plan.limits).to.deep.equal({ memory: '64M' });
-      expect(caught(() => planContainer(['true'], { memory: 'lots' }, context(0, OWN_MAPS))).message).to.match(/--memory: 'lots' is not a size/);
+      expect(thrown<NsError>(() => planContainer(['true'], { memory: 'lots' }, context(0, OWN_MAPS))).message).to.match(/--memory: 'lots' is not a size/);
     });
   });
 });

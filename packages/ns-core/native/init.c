@@ -34,6 +34,15 @@
  *                     removed once the kernel lets it go (a killed task holds it while it exits)
  *   userns FD         join that user namespace for the words after it (removing files its
  *                     ids made, which the caller's own ids may not)
+ *   release STATE ID EXIT
+ *                     the end of an auto-removed container's state file STATE (as ns-container's
+ *                     StateStore.release does it): EXIT gets the exit code ("N\n") first; then
+ *                     STATE goes, and EXIT with it, unless a live process waits to read them (a
+ *                     file STATE.wait.PID whose PID lives: that waiter removes both), or STATE no
+ *                     longer holds ID (the name was taken by a new container: only EXIT goes)
+ *   left-report PROG  a cgroup the rmcgroup words could not remove is named on our stderr, on one
+ *                     line that starts with PROG, and a program that exited 0 makes us exit 125:
+ *                     a cleanup that failed fails the run, as docker's does
  *   on-exit ARGV...   last: run with the exit code appended, and waited for
  *
  * Freestanding (no libc): it is exec'd by fd into whatever root the container has, and it
@@ -59,7 +68,16 @@
 #define EINTR_ 4
 #define EAGAIN_ 11
 #define EIO_ 5
+#define EPERM_ 1
+#define ENOENT_ 2
+#define ESRCH_ 3
+#define EACCES_ 13
 #define EBUSY_ 16
+#define ENOTEMPTY_ 39
+/* A state file is a few KiB; one that does not show our id within this much is not ours. */
+#define STATE_SCAN_MAX (1 << 20)
+/* left-report: the cgroups named at most (a container has one per hierarchy, three deep). */
+#define MAX_LEFT 32
 #define NSX_CLONE_NEWUSER 0x10000000
 /* rmtree goes this deep at most; each level holds a directory buffer on the stack. */
 #define RMTREE_DEPTH 512
@@ -152,7 +170,7 @@ static void write_exit_code(long fd, int code)
 struct words {
 	long console, pty_out, pty_in;
 	int session, relay, signal_as_code, report;
-	const char *exit_file;
+	const char *exit_file, *left_report;
 	char **all;
 	int n;
 };
@@ -163,7 +181,7 @@ static int parse_words(char **w, int n, struct words *out)
 	int i = 0;
 	out->console = out->pty_out = out->pty_in = -1;
 	out->session = out->relay = out->signal_as_code = out->report = 0;
-	out->exit_file = NULL;
+	out->exit_file = out->left_report = NULL;
 	out->all = w;
 	out->n = n;
 	while (i < n) {
@@ -189,6 +207,11 @@ static int parse_words(char **w, int n, struct words *out)
 			   i + 1 < n) {
 			i += 2;
 		} else if (same(w[i], "userns") && i + 1 < n && parse_fd(w[i + 1]) >= 0) {
+			i += 2;
+		} else if (same(w[i], "release") && i + 3 < n) {
+			i += 4;
+		} else if (same(w[i], "left-report") && i + 1 < n) {
+			out->left_report = w[i + 1];
 			i += 2;
 		} else if (same(w[i], "on-exit") && i + 1 < n) {
 			return 0;
@@ -261,13 +284,15 @@ static void rmtree(const char *path)
  * do_exit), so it is tried again for up to two seconds. The directory is opened without
  * following a symlink: the kill file written is the group's own.
  */
-static void rm_cgroup(const char *path)
+static long rm_cgroup(const char *path)
 {
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
 	long dir = RAW4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	long r;
 	int tries;
+	/* Gone already (with its parent's removal, or never made): what we wanted. */
 	if (dir < 0)
-		return;
+		return dir == -ENOENT_ ? 0 : dir;
 	{
 		long kill = RAW4(SYS_openat, dir, "cgroup.kill", O_WRONLY | O_CLOEXEC, 0);
 		if (kill >= 0) {
@@ -276,8 +301,9 @@ static void rm_cgroup(const char *path)
 		}
 	}
 	RAW1(SYS_close, dir);
-	for (tries = 0; tries < 200 && RAW3(SYS_unlinkat, AT_FDCWD, path, AT_REMOVEDIR) == -EBUSY_; tries++)
+	for (tries = 0; (r = RAW3(SYS_unlinkat, AT_FDCWD, path, AT_REMOVEDIR)) == -EBUSY_ && tries < 200; tries++)
 		RAW2(SYS_nanosleep, &tick, NULL);
+	return r == -ENOENT_ ? 0 : r;
 }
 
 /* exit-file: the code and a newline in one write, so a reader sees all of it or an empty file. */
@@ -293,10 +319,148 @@ static void write_exit_file(const char *path, int code)
 	RAW1(SYS_close, fd);
 }
 
-/* supervise mode's cleanup words, once the program is gone; the on-exit command's exit code if it exited with one. */
-static int clean_up(char **words, int nwords, int code, int report)
+/* ---- release: an auto-removed container's state, as StateStore.release ---- */
+
+static size_t length(const char *s)
 {
-	int i = 0, failed = 0;
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+static int starts_with(const char *s, const char *prefix, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (s[i] != prefix[i])
+			return 0;
+	return 1;
+}
+
+/* Whether the file at path holds id: read in blocks, each searched with the end of the one before. */
+static int holds(const char *path, const char *id)
+{
+	char buf[4096 + 128];
+	size_t idn = length(id), kept = 0, total = 0, i;
+	long fd = RAW4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0), n;
+	int found = 0;
+	if (fd < 0 || idn == 0 || idn > 128)
+		goto out;
+	while (!found && total < STATE_SCAN_MAX && (n = RAW3(SYS_read, fd, buf + kept, sizeof(buf) - kept)) > 0) {
+		size_t have = kept + (size_t)n;
+		total += (size_t)n;
+		for (i = 0; i + idn <= have && !found; i++)
+			found = starts_with(buf + i, id, idn);
+		/* The last idn - 1 bytes may begin an id the next block ends. */
+		kept = have < idn ? have : idn - 1;
+		memmove(buf, buf + have - kept, kept);
+	}
+out:
+	if (fd >= 0)
+		RAW1(SYS_close, fd);
+	return found;
+}
+
+/* Whether a live process waits for the state file `base` in dirfd (a file BASE.wait.PID);
+ * a dead waiter's file goes, as StateStore.hasWaiters removes it. */
+static int has_waiters(long dirfd, const char *base)
+{
+	char buf[2048];
+	size_t bn = length(base);
+	long n, pos;
+	int live = 0;
+	while ((n = RAW3(SYS_getdents64, dirfd, buf, sizeof(buf))) > 0) {
+		for (pos = 0; pos < n;) {
+			struct dirent64_ *d = (struct dirent64_ *)(buf + pos);
+			uint64_t pid;
+			pos += d->reclen;
+			if (!starts_with(d->name, base, bn) || !starts_with(d->name + bn, ".wait.", 6) || parse_u64(d->name + bn + 6, &pid) ||
+			    pid == 0 || pid > 0x7fffffff)
+				continue;
+			/* EPERM: it lives, as another user's process. A pid reused since makes us keep the state,
+			 * which the next ns-run call removes (its waiter is gone). */
+			if (RAW2(SYS_kill, (long)pid, 0) != -ESRCH_)
+				live = 1;
+			else
+				RAW3(SYS_unlinkat, dirfd, d->name, 0);
+		}
+	}
+	return live;
+}
+
+/*
+ * The exit code is recorded before the waiters are looked for, and a waiter registers before it
+ * reads the state: one of the two always sees the other (StateStore.release's rule).
+ */
+static void release_state(const char *state, const char *id, const char *exit_path, int code)
+{
+	const char *slash = state, *p;
+	char dir[4096];
+	long dirfd;
+	size_t dn;
+	write_exit_file(exit_path, code);
+	if (!holds(state, id)) {
+		RAW3(SYS_unlinkat, AT_FDCWD, exit_path, 0);
+		return;
+	}
+	for (p = state; *p; p++)
+		if (*p == '/')
+			slash = p;
+	dn = (size_t)(slash - state);
+	if (*slash != '/' || dn >= sizeof(dir))
+		return;
+	memcpy(dir, state, dn);
+	dir[dn ? dn : 1] = 0;
+	if (!dn)
+		dir[0] = '/';
+	dirfd = RAW4(SYS_openat, AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (dirfd < 0)
+		return;
+	if (!has_waiters(dirfd, slash + 1)) {
+		RAW3(SYS_unlinkat, AT_FDCWD, state, 0);
+		RAW3(SYS_unlinkat, AT_FDCWD, exit_path, 0);
+	}
+	RAW1(SYS_close, dirfd);
+}
+
+/* The code, as NsError names it, of an rmdir failure (LeftoversError's message). */
+static const char *errno_name(long e)
+{
+	switch (e) {
+	case EPERM_: return "EPERM";
+	case EACCES_: return "EACCES";
+	case EBUSY_: return "EBUSY";
+	case ENOTEMPTY_: return "ENOTEMPTY";
+	default: return "EIO";
+	}
+}
+
+/* One line as ns-container's LeftoversError says it:
+ * PROG: the container ended, but A, B could not be removed (rmdir: EBUSY); remove them by hand */
+static void report_left(const char *prog, const char **left, int nleft, long first_error)
+{
+	static const char *const middle = ": the container ended, but ", *const cause = " could not be removed (rmdir: ";
+	const char *end = nleft > 1 ? "); remove them by hand\n" : "); remove it by hand\n";
+	int i;
+	write_all(2, prog, (long)length(prog));
+	write_all(2, middle, (long)length(middle));
+	for (i = 0; i < nleft; i++) {
+		if (i)
+			write_all(2, ", ", 2);
+		write_all(2, left[i], (long)length(left[i]));
+	}
+	write_all(2, cause, (long)length(cause));
+	write_all(2, errno_name(first_error), (long)length(errno_name(first_error)));
+	write_all(2, end, (long)length(end));
+}
+
+/* supervise mode's cleanup words, once the program is gone; the on-exit command's exit code if it exited with one. */
+static int clean_up(char **words, int nwords, int code, int report, const char *left_report)
+{
+	const char *left[MAX_LEFT];
+	long first_error = 0;
+	int i = 0, failed = 0, nleft = 0;
 	while (i < nwords) {
 		if (same(words[i], "rmdir") && i + 1 < nwords) {
 			RAW3(SYS_unlinkat, AT_FDCWD, words[i + 1], AT_REMOVEDIR);
@@ -308,8 +472,16 @@ static int clean_up(char **words, int nwords, int code, int report)
 			rmtree(words[i + 1]);
 			i += 2;
 		} else if (same(words[i], "rmcgroup") && i + 1 < nwords) {
-			rm_cgroup(words[i + 1]);
+			long r = rm_cgroup(words[i + 1]);
+			if (r < 0 && nleft < MAX_LEFT) {
+				if (!nleft)
+					first_error = -r;
+				left[nleft++] = words[i + 1];
+			}
 			i += 2;
+		} else if (same(words[i], "release") && i + 3 < nwords) {
+			release_state(words[i + 1], words[i + 2], words[i + 3], code);
+			i += 4;
 		} else if (same(words[i], "userns") && i + 1 < nwords) {
 			RAW2(SYS_setns, parse_fd(words[i + 1]), NSX_CLONE_NEWUSER);
 			i += 2;
@@ -340,8 +512,13 @@ static int clean_up(char **words, int nwords, int code, int report)
 			if (pid > 0 && WIFEXITED(st))
 				failed = WEXITSTATUS(st);
 		} else {
-			i += (same(words[i], "console") || same(words[i], "exit-file")) ? 2 : same(words[i], "pty") ? 3 : 1;
+			i += (same(words[i], "console") || same(words[i], "exit-file") || same(words[i], "left-report")) ? 2
+			     : same(words[i], "pty") ? 3 : 1;
 		}
+	}
+	if (left_report && nleft) {
+		report_left(left_report, left, nleft, first_error);
+		failed = failed ? failed : 125;
 	}
 	return failed;
 }
@@ -563,7 +740,7 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 	}
 	/* Nothing here reads or writes the program's stdio but a relay: let go of everything else. */
 	keep[nkeep++] = status_fd;
-	if (w->report)
+	if (w->report || w->left_report)
 		keep[nkeep++] = 2;
 	if (w->relay) {
 		keep[nkeep++] = r.console;
@@ -620,8 +797,8 @@ static __attribute__((noreturn)) void serve(long child, int mode, uint64_t forwa
 	if (mode == 2) {
 		if (w->exit_file)
 			write_exit_file(w->exit_file, code);
-		failed = clean_up(w->all, w->n, code, w->report);
-		if (w->report && code == 0 && failed)
+		failed = clean_up(w->all, w->n, code, w->report, w->left_report);
+		if ((w->report || w->left_report) && code == 0 && failed)
 			code = failed;
 	}
 	if (sig && RAW0(SYS_getpid) != 1 && !w->signal_as_code) {

@@ -4,13 +4,14 @@
  */
 export {
   NAMESPACE_KINDS, KIND_NAMES, type NamespaceKind, type NamespaceKindInfo,
-  isNamespaceKind, kindInfo, kindFromCloneFlag, parseKind, cloneFlagsOf, kindsOfFlags, kindsToString, nsProcPath,
+  isNamespaceKind, kindInfo, kindFromCloneFlag, parseKind, cloneFlagsOf, kindsOfFlags, kindsToString, nsProcPath, kindCommand,
 } from './kinds';
 export { NsError, usageError, readText, errnoName, errnoMessage, errnoNumber, type NsErrorInit } from './errors';
 export { decodeBytes, encodeText, environBytes, fsPath, hasEscapedBytes, inheritedEnvironment } from './bytes';
 export { parseDecimal } from './numbers';
 export { parsePasswd, parseGroup, PASSWD_FILE, GROUP_FILE, type PasswdEntry, type GroupEntry } from './accounts';
 export { Namespace, namespaceIds, openNamespaces, supportedKinds } from './namespace';
+export { withHandle, type Closeable } from './handle';
 export { runInside, runInNew, type InProcessKind } from './inside';
 export { openTargets, planEnter, type EnterOptions, type OpenedTargets } from './enter';
 export { spawn, NsChild, liveChildren, exitCodeOf, bindNamespaceFile, unbindNamespaceFile, type ExitStatus } from './exec/spawn';

@@ -92,3 +92,17 @@ export function nsProcPath(pid: number | 'self', kind: NamespaceKind, forChildre
   const name = forChildren && info.forChildren ? info.forChildren : info.procName;
   return `/proc/${pid}/ns/${name}`;
 }
+
+/**
+ * How a kind's own CLI (ns-uts, ns-mount...) introduces itself: named after the kind's long
+ * option, run as `PROG [options] [--] [program...]`, pointing at the kind's man page first and
+ * ns-unshare(1), which does every kind at once, last. Each kind package's command spreads it.
+ */
+export function kindCommand(kind: NamespaceKind, alsoSee: readonly string[] = []): { prog: string; usage: string[]; seeAlso: string[] } {
+  const info = kindInfo(kind);
+  return {
+    prog: `ns-${info.cli.long}`,
+    usage: ['[options] [--] [<program> [<argument>...]]'],
+    seeAlso: [`${info.ociName}_namespaces(7)`, ...alsoSee, 'ns-unshare(1)'],
+  };
+}

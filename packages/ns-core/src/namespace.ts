@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import { NsError } from './errors';
+import { withHandle } from './handle';
 import { kindFromCloneFlag, kindInfo, NAMESPACE_KINDS, nsProcPath, type NamespaceKind } from './kinds';
 import { nsGetOwnerUid, nsGetParent, nsGetType, nsGetUserns } from './sys/nsfs';
 
@@ -113,11 +114,7 @@ export class Namespace {
 
   /** Runs fn with this handle and closes it afterwards. */
   use<T>(fn: (ns: this) => T): T {
-    try {
-      return fn(this);
-    } finally {
-      this.close();
-    }
+    return withHandle(this, fn);
   }
 
   close(): void {

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, read, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { programOutput } from 'ns-test-kit';
+import { programOutput, rejected } from 'ns-test-kit';
 import { encodePlan, Namespace, NsError, spawn, sys, type Step } from '../src/index';
 
 const S_IFIFO = 0o010000;
@@ -54,18 +54,9 @@ describe('container ops', () => {
   it('a hard limit above what the caller may raise to fails naming prlimit64 and EPERM', async () => {
     // This machine's root lacks CAP_SYS_RESOURCE: nofile's hard limit cannot be raised.
     const hard = BigInt(readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+\d+\s+(\d+)/)![1]!);
-    let error: unknown;
-    try {
-      const child = await spawn(['true'], { steps: [{ name: 'limits', child: [
-        { op: 'rlimit', resource: 7, soft: hard + 1n, hard: hard + 1n, phase: 'identity', step: 'process.rlimits[0]' }] }] });
-      await child.exited;
-    } catch (e) {
-      error = e;
-    }
-    expect(error).to.be.instanceOf(NsError);
-    expect((error as NsError).code).to.equal('EPERM');
-    expect((error as NsError).syscall).to.equal('prlimit64');
-    expect((error as NsError).step).to.equal('process.rlimits[0]');
+    const error = await rejected(async () => (await spawn(['true'], { steps: [{ name: 'limits', child: [
+      { op: 'rlimit', resource: 7, soft: hard + 1n, hard: hard + 1n, phase: 'identity', step: 'process.rlimits[0]' }] }] })).exited);
+    expect(error).to.be.instanceOf(NsError).and.include({ code: 'EPERM', syscall: 'prlimit64', step: 'process.rlimits[0]' });
   });
 
   it('the encoder refuses a soft limit above the hard one', () => {
@@ -132,18 +123,9 @@ describe('container ops', () => {
     });
 
     it('bind-tree fails naming open_tree and the source when the source is missing', async () => {
-      let error: unknown;
-      try {
-        const child = await spawn(['true'], { steps: [rangeMapped(OUTER), { name: 'tree', child: [
-          { op: 'bind-tree', source: '/nstools-test-no-such-dir', target: '/mnt', phase: 'mounts', step: 'rootfs' }] }] });
-        await child.exited;
-      } catch (e) {
-        error = e;
-      }
-      expect(error).to.be.instanceOf(NsError);
-      expect((error as NsError).code).to.equal('ENOENT');
-      expect((error as NsError).syscall).to.equal('open_tree');
-      expect((error as NsError).path).to.equal('/nstools-test-no-such-dir');
+      const error = await rejected(async () => (await spawn(['true'], { steps: [rangeMapped(OUTER), { name: 'tree', child: [
+        { op: 'bind-tree', source: '/nstools-test-no-such-dir', target: '/mnt', phase: 'mounts', step: 'rootfs' }] }] })).exited);
+      expect(error).to.be.instanceOf(NsError).and.include({ code: 'ENOENT', syscall: 'open_tree', path: '/nstools-test-no-such-dir' });
     });
 
     it('move-mount attaches an idmapped tree the parent made: host root\'s files are root\'s inside, and writes are host root\'s', async () => {

@@ -85,6 +85,10 @@ const options: [readonly string[], SpawnOptions][] = [
   [['sh'], { create: ['user', 'mnt', 'pid', 'uts'], supervise: { detach: true, session: true, signalAsCode: true, onExitReports: true, exitFile: '/run/x/exit',
     terminal: { input: 0, output: 1, sizeFrom: 0, owner: { uid: 0, gid: 5 } },
     cleanup: [{ userns: 9 }, { rmtree: '/var/lib/x' }, { rmcgroup: '/sys/fs/cgroup/x/y' }, { rmdir: '/sys/fs/cgroup/x' }, { unlink: '/run/x/state' }] } }],
+  // A foreground container's end in C: the cgroup's leftovers reported, the state released.
+  [['sh'], { create: ['user', 'mnt', 'pid'], supervise: { signalAsCode: true, reportLeftCgroups: 'ns-run',
+    cleanup: [{ rmcgroup: '/sys/fs/cgroup/x/payload' }, { unlink: '/run/x/subnets/10.0.0.0' },
+      { release: { state: '/run/x/containers/c.json', id: 'ab'.repeat(32), exitFile: `/run/x/containers/c.json.exit.${'ab'.repeat(32)}` } }] } }],
 ];
 
 const inPlace: [readonly string[], InPlaceOptions][] = [

@@ -19,61 +19,63 @@ const EMPTY = row({ NS: '4026532000', TYPE: 'uts', PID: null, NPROCS: '0', COMMA
 const matches = (expr: string, r = R) => Filter.parse(expr).matches(r);
 
 describe('ns-ls -Q: the filter grammar', () => {
-  it('compares numbers as numbers and strings as strings, with C and word spellings', () => {
-    expect(matches('NS == 4026531836')).to.equal(true);
-    expect(matches('PID > 9')).to.equal(true); // as strings "42" < "9"
-    expect(matches('PID gt 9 AND TYPE eq "net"')).to.equal(true);
-    expect(matches("TYPE != 'uts' && NPROCS >= 3 and NPROCS <= 3 && PID lt 43 && PID le 42 && PID ge 42")).to.equal(true);
-    expect(matches('TYPE == "NET"')).to.equal(false);
-  });
-
-  it('gives && and || one precedence, left to right, as its yacc grammar does', () => {
-    // (true || false) && false: false; with C precedence it would be true.
-    expect(matches('TYPE == "net" || TYPE == "x" && TYPE == "y"')).to.equal(false);
-    expect(matches('TYPE == "net" || (TYPE == "x" && TYPE == "y")')).to.equal(true);
-  });
-
-  it('binds ! to one operand: !a == b is (!a) == b', () => {
-    expect(matches('!NS')).to.equal(false);
-    // (!TYPE) == "uts": a boolean (false) against "uts" read as a boolean (false): true.
-    expect(matches('NOT TYPE == "uts"')).to.equal(true);
-    expect(matches('NOT TYPE == "yes"')).to.equal(false);
-    expect(matches('!(TYPE == "uts")')).to.equal(true);
-    expect(matches('not not TYPE')).to.equal(true);
-  });
-
-  it('takes a literal operand\'s type over a holder\'s, float over integer, true/false as booleans', () => {
-    expect(matches('NS == "4026531836"')).to.equal(true);
-    expect(matches('NS =~ "^40265"')).to.equal(true);
-    expect(matches('PID > 41.5 && PID < 42.5')).to.equal(true);
-    expect(matches('PID == true && PNS == false')).to.equal(true);
-    expect(matches('(PID == 42) == true')).to.equal(true);
-  });
-
-  it('suffixes K, M, G... (and KiB...) are powers of 1024', () => {
-    const big = row({ NS: String(3 * 1024 ** 3) });
-    expect(matches('NS == 3G', big)).to.equal(true);
-    expect(matches('NS == 3GiB', big)).to.equal(true);
-    expect(matches('NS == 3145728K', big)).to.equal(true);
-  });
-
-  it('trims blanks of string literals and of cells, and matches regexes anywhere (POSIX ERE)', () => {
-    expect(matches('COMMAND == " sleep 60  "')).to.equal(true);
-    expect(matches('COMMAND =~ "sle+p [0-9]{2}$"')).to.equal(true);
-    expect(matches("COMMAND !~ 'sleep'")).to.equal(false);
-    expect(matches('COMMAND =~ "^[[:alpha:]]+ [[:digit:]]+$"')).to.equal(true);
-    expect(matches('USER =~ "r(o|x)+t"')).to.equal(true);
-  });
-
-  it('makes every numeric comparison on an empty cell false, and an empty holder alone false', () => {
-    expect(matches('PID == 0', EMPTY)).to.equal(false);
-    expect(matches('PID != 0', EMPTY)).to.equal(false);
-    expect(matches('PID', EMPTY)).to.equal(false);
-    expect(matches('COMMAND', EMPTY)).to.equal(false);
-    expect(matches('COMMAND != "x"', EMPTY)).to.equal(true); // a missing string sorts before any
-    // libsmartcols' quirk: an empty number cast to a string reads "0".
-    expect(matches('PID == "0"', EMPTY)).to.equal(true);
-  });
+  /** Each rule of the grammar: [expression, whether R (or the row given) matches it]. */
+  const big = row({ NS: String(3 * 1024 ** 3) });
+  const RULES: [rule: string, cases: [expr: string, matches: boolean, row?: ReturnType<typeof row>][]][] = [
+    ['compares numbers as numbers and strings as strings, with C and word spellings', [
+      ['NS == 4026531836', true],
+      ['PID > 9', true], // as strings "42" < "9"
+      ['PID gt 9 AND TYPE eq "net"', true],
+      ["TYPE != 'uts' && NPROCS >= 3 and NPROCS <= 3 && PID lt 43 && PID le 42 && PID ge 42", true],
+      ['TYPE == "NET"', false],
+    ]],
+    ['gives && and || one precedence, left to right, as its yacc grammar does', [
+      // (true || false) && false: false; with C precedence it would be true.
+      ['TYPE == "net" || TYPE == "x" && TYPE == "y"', false],
+      ['TYPE == "net" || (TYPE == "x" && TYPE == "y")', true],
+    ]],
+    ['binds ! to one operand: !a == b is (!a) == b', [
+      ['!NS', false],
+      // (!TYPE) == "uts": a boolean (false) against "uts" read as a boolean (false): true.
+      ['NOT TYPE == "uts"', true],
+      ['NOT TYPE == "yes"', false],
+      ['!(TYPE == "uts")', true],
+      ['not not TYPE', true],
+    ]],
+    ['takes a literal operand\'s type over a holder\'s, float over integer, true/false as booleans', [
+      ['NS == "4026531836"', true],
+      ['NS =~ "^40265"', true],
+      ['PID > 41.5 && PID < 42.5', true],
+      ['PID == true && PNS == false', true],
+      ['(PID == 42) == true', true],
+    ]],
+    ['suffixes K, M, G... (and KiB...) are powers of 1024', [
+      ['NS == 3G', true, big],
+      ['NS == 3GiB', true, big],
+      ['NS == 3145728K', true, big],
+    ]],
+    ['trims blanks of string literals and of cells, and matches regexes anywhere (POSIX ERE)', [
+      ['COMMAND == " sleep 60  "', true],
+      ['COMMAND =~ "sle+p [0-9]{2}$"', true],
+      ["COMMAND !~ 'sleep'", false],
+      ['COMMAND =~ "^[[:alpha:]]+ [[:digit:]]+$"', true],
+      ['USER =~ "r(o|x)+t"', true],
+    ]],
+    ['makes every numeric comparison on an empty cell false, and an empty holder alone false', [
+      ['PID == 0', false, EMPTY],
+      ['PID != 0', false, EMPTY],
+      ['PID', false, EMPTY],
+      ['COMMAND', false, EMPTY],
+      ['COMMAND != "x"', true, EMPTY], // a missing string sorts before any
+      // libsmartcols' quirk: an empty number cast to a string reads "0".
+      ['PID == "0"', true, EMPTY],
+    ]],
+  ];
+  for (const [rule, cases] of RULES) {
+    it(rule, () => {
+      for (const [expr, want, r] of cases) expect(matches(expr, r), expr).to.equal(want);
+    });
+  }
 
   it('an empty expression matches every row; holders are listed once, in order', () => {
     expect(Filter.parse('').matches(EMPTY)).to.equal(true);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { Namespace, NsError, listNamespaces, namespaceIds, runInside, spawn, supportedKinds, sys, KIND_NAMES } from '../src/index';
+import { Namespace, NsError, kindCommand, listNamespaces, namespaceIds, runInside, spawn, supportedKinds, sys, KIND_NAMES } from '../src/index';
 import { nsInode } from 'ns-test-kit';
 
 describe('namespace handles', () => {
@@ -135,5 +135,14 @@ describe('listNamespaces / ns-ls', () => {
       expect(r.stderr, args.join(' ')).to.match(/^ns-ls: /);
       expect(r.stderr).not.to.match(/\n\s+at /);
     }
+  });
+});
+
+describe('kindCommand', () => {
+  it('names a kind\'s CLI after its long option and points at its man page first, ns-unshare(1) last', () => {
+    expect(kindCommand('mnt', ['bwrap(1)'])).to.deep.equal({
+      prog: 'ns-mount', usage: ['[options] [--] [<program> [<argument>...]]'], seeAlso: ['mount_namespaces(7)', 'bwrap(1)', 'ns-unshare(1)'],
+    });
+    expect(kindCommand('net').seeAlso).to.deep.equal(['network_namespaces(7)', 'ns-unshare(1)']);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { generatorCheck } from 'ns-test-kit';
 import { compileSpawn, encodePlan } from '../src/index';
 import { execStage } from '../src/exec/native';
 import { DECODE_ERRORS, OP_HEAD_BYTES } from '../src/exec/protocol';
@@ -18,9 +18,7 @@ function decode(plan: Buffer): { error: string; badOffset: number } {
 
 describe('exec-stage protocol', () => {
   it('native/protocol.h is generated from protocol.ts and up to date', () => {
-    const r = spawnSync(process.execPath, [join(root, 'scripts/gen-protocol-header.js'), '--check'], { encoding: 'utf8' });
-    expect(r.stderr).to.equal('');
-    expect(r.status).to.equal(0);
+    expect(generatorCheck(join(root, 'scripts/gen-protocol-header.js'))).to.deep.equal({ status: 0, stderr: '' });
   });
 
   it('the C decoder accepts what the encoder writes', () => {

@@ -9,12 +9,13 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NsError, spawn, type NsChild, type Step } from '../src/index';
+import { NsError, spawn, type Step } from '../src/index';
 import { compileSeccomp } from '../src/seccomp/compile';
 import { defaultSeccompProfile } from '../src/seccomp/default-profile';
 import { parseSeccompJson, resolveProfile, type LinuxSeccomp, type LinuxSyscall, type SeccompOperator } from '../src/seccomp/profile';
 import { seccomp } from '../src/seccomp/step';
 import { SYSCALL_TABLES } from '../src/seccomp/syscall-tables';
+import { programOutput } from 'ns-test-kit';
 import { fixtures, libseccompCompile, longProfile, probe } from './seccomp-helpers';
 
 const X = SYSCALL_TABLES.x86_64 as Record<string, number>;
@@ -95,13 +96,6 @@ function runAs(uid: 0 | 65534, cmds: string[][], confine = true, requires = 'no-
   return JSON.parse(r.stdout) as Ran[];
 }
 
-async function output(child: NsChild): Promise<{ out: string; code: number | null; signal: string | null }> {
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  const status = await child.exited;
-  await new Promise((r) => setImmediate(r));
-  return { out, ...status };
-}
 
 describe('seccomp in the kernel', function () {
   this.timeout(120000);
@@ -184,12 +178,12 @@ describe('seccomp in the kernel', function () {
     const compiled = compileSeccomp(defaultSeccompProfile());
     const child = await spawn(['busybox', 'grep', '-E', '^(Seccomp|Seccomp_filters|NoNewPrivs):', '/proc/self/status'], {
       cwd: '/', steps: [seccomp(compiled)], stdio: ['ignore', 'pipe', 'inherit'] });
-    expect(await output(child)).to.deep.equal({ code: 0, signal: null, out: 'NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n' });
+    expect(await programOutput(child)).to.deep.equal({ code: 0, signal: null, out: 'NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n' });
     expect(readFileSync(`/proc/${process.pid}/status`, 'utf8')).to.match(/^Seccomp:\s+0$/m); // Node itself is untouched
   });
 
   describe('the arch check, with a static 32-bit program (int $0x80)', () => {
-    const run = async (profile: LinuxSeccomp) => output(await spawn([fixtures().i386], { steps: [seccomp(profile)], stdio: ['ignore', 'pipe', 'inherit'] }));
+    const run = async (profile: LinuxSeccomp) => programOutput(await spawn([fixtures().i386], { steps: [seccomp(profile)], stdio: ['ignore', 'pipe', 'inherit'] }));
     const base = defaultSeccompProfile();
 
     it('is killed (SIGSYS) when the profile lists x86_64 only', async () => {
@@ -266,7 +260,7 @@ describe('seccomp in the kernel', function () {
       const run = async (file: string) => {
         const c = await spawn([fixtures().probe, '-f', file, ...calls], { create: ['user', 'mnt', 'uts', 'ipc', 'net', 'pid'], stdio: ['ignore', 'pipe', 'inherit'],
           steps: [{ name: 'map', parent: [{ action: 'write-proc', file: 'uid_map', data: '0 0 1' }, { action: 'write-proc', file: 'gid_map', data: '0 0 1' }] } as Step] });
-        const r = await output(c);
+        const r = await programOutput(c);
         expect(r.code).to.equal(0);
         return r.out.trim().split('\n').map((l) => l.slice(l.indexOf(' ') + 1).replace(/^ret=[1-9]\d* errno=0$/, 'ret>0'));
       };
@@ -350,7 +344,7 @@ describe('seccomp in the kernel', function () {
         create: ['user', 'mnt', 'uts', 'ipc', 'net', 'pid'], steps: [{ name: 'map', parent: [
           { action: 'write-proc', file: 'uid_map', data: '0 0 1' }, { action: 'write-proc', file: 'gid_map', data: '0 0 1' }] } as Step,
         seccomp(profile, { capabilities: PODMAN_CAPS })] });
-      const ours = (await output(child)).out.trim().split('\n').map((l) => l.slice(l.indexOf(' ') + 1));
+      const ours = (await programOutput(child)).out.trim().split('\n').map((l) => l.slice(l.indexOf(' ') + 1));
       expect(verdicts(ours)).to.deep.equal(verdicts(podman));
       // Not vacuous: the filter decided some calls each way, with each of its errnos.
       expect(new Set(verdicts(podman))).to.deep.equal(new Set(['kernel', 'filter 43', 'filter 125', 'filter 116']));

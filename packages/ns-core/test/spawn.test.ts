@@ -4,10 +4,10 @@ import { chmodSync, closeSync, constants, copyFileSync, mkdtempSync, openSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  KIND_NAMES, Namespace, NsError, liveChildren, spawn, sys, type NamespaceKind, type NsChild, type Step,
+  KIND_NAMES, Namespace, NsError, liveChildren, spawn, sys, type NamespaceKind, type Step,
 } from '../src/index';
 import { execStage } from '../src/exec/native';
-import { childrenOf, gone, mountPoints as mounts, nsInode, openFds, stateOf } from 'ns-test-kit';
+import { childrenOf, gone, mountPoints as mounts, nsInode, openFds, programOutput, stateOf } from 'ns-test-kit';
 
 /** A single-id user namespace map, written by the parent: enough for ns-core's own tests. */
 function mapSelf(uid = process.getuid!(), gid = process.getgid!()): Step {
@@ -21,13 +21,6 @@ function mapSelf(uid = process.getuid!(), gid = process.getgid!()): Step {
   };
 }
 
-async function collect(child: NsChild): Promise<{ out: string; code: number | null; signal: string | null }> {
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  const status = await child.exited;
-  await new Promise((r) => setImmediate(r));
-  return { out, ...status };
-}
 
 const procName = (k: NamespaceKind) => (k === 'pid' ? 'pid_for_children' : k === 'time' ? 'time_for_children' : k);
 
@@ -61,7 +54,7 @@ describe('spawn', () => {
         { create: [...KIND_NAMES], steps, stdio: ['ignore', 'pipe', 'inherit'] });
       // Ids were captured while the child waited at the sync point, before it could exit.
       const outside = KIND_NAMES.filter((k) => child.namespaces[k] === host[k]);
-      const r = await collect(child);
+      const r = await programOutput(child);
       expect(outside).to.deep.equal([]);
       const [pid, nprocs, uid] = r.out.trim().split('\n');
       expect(pid).to.equal('1');
@@ -107,7 +100,7 @@ describe('spawn', () => {
     it('reportNamespaces: false runs the same program and reports no ids', async () => {
       const child = await spawn(['sh', '-c', 'readlink /proc/self/ns/uts'], { create: ['uts'], reportNamespaces: false, stdio: ['ignore', 'pipe', 'inherit'] });
       expect(child.namespaces).to.deep.equal({});
-      const r = await collect(child);
+      const r = await programOutput(child);
       expect(r.code).to.equal(0);
       expect(r.out.trim()).to.match(/^uts:\[\d+\]$/).and.not.equal(`uts:[${host['uts']}]`);
     });
@@ -117,7 +110,7 @@ describe('spawn', () => {
         create: ['time'], stdio: ['ignore', 'pipe', 'inherit'],
         steps: [{ name: 'offsets', child: [{ op: 'write-file', path: '/proc/self/timens_offsets', data: 'boottime 86400 0', phase: 'namespaces' }] }],
       });
-      const r = await collect(child);
+      const r = await programOutput(child);
       const inside = Number(r.out.split(' ')[0]);
       const outside = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
       expect(inside - outside).to.be.within(86390, 86410);
@@ -164,7 +157,7 @@ describe('spawn', () => {
       try {
         const child = await spawn(['hostname'], { join: handles, stdio: ['ignore', 'pipe', 'inherit'] });
         for (const k of ['uts', 'net', 'ipc', 'mnt'] as const) expect(child.namespaces[k]).to.equal(nsInode(pid, k));
-        expect((await collect(child)).out.trim()).to.equal('target-box');
+        expect((await programOutput(child)).out.trim()).to.equal('target-box');
       } finally {
         for (const h of handles) h.close();
       }
@@ -175,7 +168,7 @@ describe('spawn', () => {
       const pidfd = sys.pidfdOpen(pid);
       try {
         const child = await spawn(['hostname'], { join: [{ pidfd, kinds: ['uts', 'net', 'ipc', 'mnt'] }], stdio: ['ignore', 'pipe', 'inherit'] });
-        expect((await collect(child)).out.trim()).to.equal('target-box');
+        expect((await programOutput(child)).out.trim()).to.equal('target-box');
       } finally {
         sys.closeFd(pidfd);
       }
@@ -187,7 +180,7 @@ describe('spawn', () => {
       try {
         const child = await spawn(['sh', '-c', 'echo $$'], { join: [pidns], stdio: ['ignore', 'pipe', 'inherit'],
           steps: [{ name: 'fork', child: [{ op: 'fork', init: false, forward: ['SIGTERM'], phase: 'fork' }] }] });
-        const r = await collect(child);
+        const r = await programOutput(child);
         expect(r.out.trim()).to.equal('2'); // the holder is 1
         expect(r.code).to.equal(0);
       } finally {
@@ -291,7 +284,7 @@ describe('spawn', () => {
             { op: 'mount', target: '/', flags: ['REC', 'PRIVATE'], phase: 'propagation' },
             { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', phase: 'mounts' },
             { op: 'fork', init, forward: ['SIGTERM'], phase: 'fork' }] }] });
-        const r = await collect(child);
+        const r = await programOutput(child);
         expect(r.code).to.equal(0);
         expect(r.out).to.match(/nsx-init/);
         expect(r.out).not.to.match(/libnsexec|\/node\b|libc\.so/);
@@ -316,7 +309,7 @@ describe('spawn', () => {
     it('gives the program exactly the fds it was given', async () => {
       const c = await spawn(['sh', '-c', 'ls /proc/self/fd | sort -n | tr "\\n" " "'], { stdio: ['ignore', 'pipe', 'ignore'] });
       // 0-2, plus the fd ls uses to read the directory.
-      expect((await collect(c)).out.trim()).to.equal('0 1 2 3');
+      expect((await programOutput(c)).out.trim()).to.equal('0 1 2 3');
     });
   });
 

@@ -42,10 +42,13 @@ const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').s
 
 describe('supervise: the plan', () => {
   it('words for nsx-init in order: how to wait, then the cleanup, on-exit last', () => {
-    expect(supervisorWords({ session: true, signalAsCode: true, onExitReports: true, exitFile: '/run/x/exit', terminal: { input: 0 }, onExit: ['/bin/hook', 'a'],
-      cleanup: [{ userns: 7 }, { rmtree: '/var/c' }, { rmcgroup: '/sys/fs/cgroup/c/d' }, { rmdir: '/sys/fs/cgroup/c' }, { unlink: '/run/x/state' }] }))
-      .to.deep.equal(['session', 'signal-as-code', 'report', 'exit-file', '/run/x/exit', 'pty', '1', '0', 'userns', '7', 'rmtree', '/var/c',
-        'rmcgroup', '/sys/fs/cgroup/c/d', 'rmdir', '/sys/fs/cgroup/c', 'unlink', '/run/x/state', 'on-exit', '/bin/hook', 'a']);
+    expect(supervisorWords({ session: true, signalAsCode: true, onExitReports: true, exitFile: '/run/x/exit', reportLeftCgroups: 'prog', terminal: { input: 0 },
+      onExit: ['/bin/hook', 'a'],
+      cleanup: [{ userns: 7 }, { rmtree: '/var/c' }, { rmcgroup: '/sys/fs/cgroup/c/d' }, { rmdir: '/sys/fs/cgroup/c' }, { unlink: '/run/x/state' },
+        { release: { state: '/run/x/c.json', id: 'ab', exitFile: '/run/x/c.json.exit.ab' } }] }))
+      .to.deep.equal(['session', 'signal-as-code', 'report', 'exit-file', '/run/x/exit', 'left-report', 'prog', 'pty', '1', '0', 'userns', '7', 'rmtree', '/var/c',
+        'rmcgroup', '/sys/fs/cgroup/c/d', 'rmdir', '/sys/fs/cgroup/c', 'unlink', '/run/x/state', 'release', '/run/x/c.json', 'ab', '/run/x/c.json.exit.ab',
+        'on-exit', '/bin/hook', 'a']);
   });
 
   it('refuses, before anything runs, what cannot work (EUSAGE)', () => {
@@ -133,6 +136,62 @@ describe('execInPlace with a supervisor: this process waits, in C, keeping its p
       const r = spawnSync(process.execPath, [inPlace(['sh', '-c', program], `{ create: ['uts'], supervise: { onExitReports: ${reports}, onExit: ${JSON.stringify(hook)} } }`)],
         { encoding: 'utf8', timeout: 20000 });
       expect([r.status, r.stderr]).to.deep.equal(expected);
+    });
+  }
+
+  describe('release: an auto-removed state file, without an on-exit program', () => {
+    const ID = 'a1'.repeat(32);
+    /** A state file holding `id` (among other text, across a 4 KiB read boundary), its exit file, and the supervisor run in place over `sh -c program`. */
+    function ended(program: string, id: string, setup: (state: string) => void = () => undefined) {
+      const dir = join(scratch(), `release-${++scripts}`);
+      mkdirSync(dir);
+      const state = join(dir, 'c.json');
+      const exitFile = `${state}.exit.${ID}`;
+      writeFileSync(state, `{"pad": "${'p'.repeat(4090)}", "id": "${id}"}\n`);
+      setup(state);
+      const r = spawnSync(process.execPath, [inPlace(['sh', '-c', program], `{ create: ['uts'], supervise: { cleanup: [{ release: ${JSON.stringify({ state, id: ID, exitFile })} }] } }`)],
+        { encoding: 'utf8', timeout: 20000 });
+      return { r, state, exitFile };
+    }
+
+    it('ours and nobody waits: the state and the exit file go, the status is the program\'s', () => {
+      const { r, state, exitFile } = ended('exit 6', ID);
+      expect([r.status, r.stderr]).to.deep.equal([6, '']);
+      expect(existsSync(state), 'the state').to.equal(false);
+      expect(existsSync(exitFile), 'the exit file').to.equal(false);
+    });
+
+    it('a live waiter (STATE.wait.PID): both stay, the exit file saying the code; a dead waiter\'s file is removed instead', () => {
+      const dead = spawnSync('true').pid!;
+      const live = ended('exit 4', ID, (state) => writeFileSync(`${state}.wait.${process.pid}`, '{}'));
+      expect(live.r.status).to.equal(4);
+      expect(existsSync(live.state), 'the state').to.equal(true);
+      expect(readFileSync(live.exitFile, 'utf8')).to.equal('4\n');
+      const gone = ended('exit 0', ID, (state) => writeFileSync(`${state}.wait.${dead}`, '{}'));
+      expect(gone.r.status).to.equal(0);
+      expect(existsSync(gone.state), 'the state').to.equal(false);
+      expect(existsSync(`${gone.state}.wait.${dead}`), 'the dead waiter\'s file').to.equal(false);
+    });
+
+    it('a state that no longer holds our id (another container\'s now): it stays, our exit file goes', () => {
+      const { r, state, exitFile } = ended('exit 0', 'b2'.repeat(32));
+      expect(r.status).to.equal(0);
+      expect(readFileSync(state, 'utf8')).to.include('b2'.repeat(32));
+      expect(existsSync(exitFile)).to.equal(false);
+    });
+  });
+
+  for (const [program, expected] of [['exit 0', 125], ['exit 3', 3]] as const) {
+    it(`reportLeftCgroups: a directory rmcgroup could not remove is named on one line; after '${program}' the supervisor exits ${expected}`, () => {
+      // Not a cgroup, and not empty: rmdir fails (ENOTEMPTY), as for a cgroup kept by a child group.
+      const kept = join(scratch(), `kept-${++scripts}`);
+      mkdirSync(join(kept, 'child'), { recursive: true });
+      const gone = join(scratch(), `gone-${scripts}`);
+      mkdirSync(gone);
+      const r = spawnSync(process.execPath, [inPlace(['sh', '-c', program], `{ create: ['uts'], supervise: { reportLeftCgroups: 'prog',
+        cleanup: [{ rmcgroup: ${JSON.stringify(kept)} }, { rmcgroup: ${JSON.stringify(gone)} }] } }`)], { encoding: 'utf8', timeout: 20000 });
+      expect([r.status, r.stderr]).to.deep.equal([expected, `prog: the container ended, but ${kept} could not be removed (rmdir: ENOTEMPTY); remove it by hand\n`]);
+      expect(existsSync(gone)).to.equal(false);
     });
   }
 

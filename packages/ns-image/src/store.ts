@@ -739,6 +739,18 @@ export class ImageStore {
   }
 
   /**
+   * What removeContainerRoot(ID) removes, in its order, for a remover that is not this code (a
+   * container's C supervisor, as rmtree words): the upper and work directories, then the
+   * directory with the record, whose removal lets the image go. Root's stores only: rootless,
+   * files of other subordinate ids must stay recorded when they cannot be removed.
+   */
+  containerRootTrees(id: string): string[] {
+    if (!CONTAINER_ID.test(id)) throw usageError(`container id ${JSON.stringify(id)}: use letters, digits, '_', '.', '-' (at most 128)`);
+    const dir = `${this.root}/containers/${id}`;
+    return [`${dir}/upper`, `${dir}/work`, dir];
+  }
+
+  /**
    * Removes container ID's root (upper, work, record); false if there was none. The caller
    * unmounts first. Rootless, files a container made as another subordinate uid cannot be
    * removed from outside its user namespace: that fails with EACCES (or EPERM) and keeps the

@@ -88,31 +88,23 @@ export class LayerWriter {
     }
     const rel = parts.join('/');
     this.parents(entry, parts.slice(0, -1));
-    switch (entry.type) {
-      case 'Directory':
-      case 'GNUDumpDir':
-        this.directory(entry, rel);
-        return undefined;
-      case 'File':
-      case 'OldFile':
-      case 'ContiguousFile':
-        return this.file(entry, rel);
-      case 'SymbolicLink':
-        this.replace(rel);
-        this.attempt(entry, () => fs.symlinkSync(entry.linkpath!, this.abs(rel)));
-        this.metadata(entry, rel, true);
-        return undefined;
-      case 'Link':
-        this.hardlink(entry, rel);
-        return undefined;
-      case 'CharacterDevice':
-      case 'BlockDevice':
-      case 'FIFO':
-        this.special(entry, rel);
-        return undefined;
-      default:
-        throw this.fail(entry, `unsupported entry type ${entry.type}`);
-    }
+    const write = Object.hasOwn(this.writers, entry.type) ? this.writers[entry.type] : undefined;
+    if (!write) throw this.fail(entry, `unsupported entry type ${entry.type}`);
+    return write(entry, rel) ?? undefined;
+  };
+
+  /** How each type of entry is written (tar(5)'s, and GNU's dump directory); only regular files take data. */
+  private readonly writers: Readonly<Record<string, (entry: TarEntry, rel: string) => EntrySink | void>> = {
+    Directory: (e, rel) => this.directory(e, rel),
+    GNUDumpDir: (e, rel) => this.directory(e, rel),
+    File: (e, rel) => this.file(e, rel),
+    OldFile: (e, rel) => this.file(e, rel),
+    ContiguousFile: (e, rel) => this.file(e, rel),
+    SymbolicLink: (e, rel) => this.symlink(e, rel),
+    Link: (e, rel) => this.hardlink(e, rel),
+    CharacterDevice: (e, rel) => this.special(e, rel),
+    BlockDevice: (e, rel) => this.special(e, rel),
+    FIFO: (e, rel) => this.special(e, rel),
   };
 
   /** Directory modes and times, last: creating children changes a directory's mtime. */
@@ -331,6 +323,12 @@ export class LayerWriter {
     this.replace(rel);
     // link(2) does not follow a symlink at oldpath on Linux: a link to a symlink stays one.
     this.attempt(entry, () => fs.linkSync(this.abs(targetRel), this.abs(rel)));
+  }
+
+  private symlink(entry: TarEntry, rel: string): void {
+    this.replace(rel);
+    this.attempt(entry, () => fs.symlinkSync(entry.linkpath!, this.abs(rel)));
+    this.metadata(entry, rel, true);
   }
 
   private special(entry: TarEntry, rel: string): void {

@@ -27,17 +27,34 @@ export interface FakeOptions {
   misbehave?: Misbehaviour;
 }
 
-async function listen(server: http.Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
+/** A request as the tests check it: where it went, and the credentials it carried. */
+function seenOf(req: http.IncomingMessage): Seen {
+  return { url: req.url!, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
 }
 
-export class TokenServer {
-  readonly requests: { service: string | null; scope: string | null; authorization?: string }[] = [];
+/** A server of the tests' on 127.0.0.1, on a port the kernel picks when it starts. */
+abstract class LocalServer {
   port = 0;
-  private readonly server: http.Server;
+  protected abstract readonly server: http.Server;
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  close(): void {
+    this.server.closeAllConnections();
+    this.server.close();
+  }
+}
+
+export class TokenServer extends LocalServer {
+  readonly requests: { service: string | null; scope: string | null; authorization?: string }[] = [];
+  protected readonly server: http.Server;
   /** Credentials the token server insists on (else anonymous tokens for everyone). */
   constructor(readonly token: string, private readonly creds?: { username: string; password: string }, private readonly answer?: string) {
+    super();
     this.server = http.createServer((req, res) => {
       const u = new URL(req.url!, 'http://x');
       this.requests.push({ service: u.searchParams.get('service'), scope: u.searchParams.get('scope'), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
@@ -48,50 +65,34 @@ export class TokenServer {
       res.writeHead(200, { 'content-type': 'application/json' }).end(this.answer ?? JSON.stringify({ token: this.token, expires_in: 300 }));
     });
   }
-  async start(): Promise<this> {
-    this.port = await listen(this.server);
-    return this;
-  }
   get realm(): string {
     return `http://127.0.0.1:${this.port}/token`;
-  }
-  close(): void {
-    this.server.closeAllConnections();
-    this.server.close();
   }
 }
 
 /** Where redirected blobs are fetched from: records whether credentials leaked to it. */
-export class BlobMirror {
+export class BlobMirror extends LocalServer {
   readonly seen: Seen[] = [];
-  port = 0;
-  private readonly server: http.Server;
+  protected readonly server: http.Server;
   constructor(private readonly blobs: Map<string, Buffer>) {
+    super();
     this.server = http.createServer((req, res) => {
-      this.seen.push({ url: req.url!, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+      this.seen.push(seenOf(req));
       const blob = this.blobs.get(req.url!.slice('/blob/'.length));
       if (!blob) return void res.writeHead(404).end();
       res.writeHead(200, { 'content-length': blob.length }).end(blob);
     });
   }
-  async start(): Promise<this> {
-    this.port = await listen(this.server);
-    return this;
-  }
-  close(): void {
-    this.server.closeAllConnections();
-    this.server.close();
-  }
 }
 
-export class FakeRegistry {
+export class FakeRegistry extends LocalServer {
   readonly seen: Seen[] = [];
-  port = 0;
   readonly blobs = new Map<string, Buffer>();
-  private readonly server: http.Server;
+  protected readonly server: http.Server;
   private readonly top: { digest: string; mediaType: string };
 
   constructor(layout: OciLayout, readonly name: string, readonly tag: string, readonly options: FakeOptions = {}) {
+    super();
     for (const [path, data] of layout.files) if (path.startsWith('blobs/sha256/')) this.blobs.set(`sha256:${path.slice(13)}`, data);
     const idx = JSON.parse(layout.files.get('index.json')!.toString()) as { manifests: { digest: string; mediaType: string }[] };
     this.top = idx.manifests[0]!;
@@ -99,22 +100,14 @@ export class FakeRegistry {
     this.server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler);
   }
 
-  async start(): Promise<this> {
-    this.port = await listen(this.server);
-    return this;
-  }
 
   get host(): string {
     return `127.0.0.1:${this.port}`;
   }
 
-  close(): void {
-    this.server.closeAllConnections();
-    this.server.close();
-  }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.seen.push({ url: req.url!, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    this.seen.push(seenOf(req));
     const { token, basic } = this.options;
     if (token && req.headers.authorization !== `Bearer ${token.token}`) {
       res.writeHead(401, {

@@ -1,12 +1,11 @@
 /** ns-ipc [--] [program [args...]] */
+import { kindCommand } from 'ns-core';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { ipc } from './index';
 
 export const IPC_COMMAND: CommandSpec = {
-  prog: 'ns-ipc',
-  usage: ['[options] [--] [<program> [<argument>...]]'],
+  ...kindCommand('ipc'),
   summary: 'Run a program in a new IPC namespace (System V IPC and POSIX message queues).',
-  seeAlso: ['ipc_namespaces(7)', 'ns-unshare(1)'],
   options: [...STANDARD_OPTIONS],
 };
 

@@ -3,7 +3,7 @@
  * --propagation/--mount-proc/--root/--wd, bubblewrap's ordered filesystem steps, --rootfs
  * (pivot_root) and --persist KIND=FILE.
  */
-import { parseKind, usageError, type Step } from 'ns-core';
+import { kindCommand, parseKind, usageError, type Step } from 'ns-core';
 import {
   launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec, type ParsedArgs,
 } from 'ns-core/cli';
@@ -31,11 +31,9 @@ const MODIFIERS = new Set(['size', 'perms']);
 const OVERLAY_OPTIONS = new Set(['userxattr']);
 
 export const MOUNT_COMMAND: CommandSpec = {
-  prog: 'ns-mount',
-  usage: ['[options] [--] [<program> [<argument>...]]'],
+  ...kindCommand('mnt', ['bwrap(1)']),
   summary: 'Run a program in a new mount namespace. Filesystem options run in the order given;\n'
     + 'with --rootfs their DEST is inside the new root.',
-  seeAlso: ['mount_namespaces(7)', 'bwrap(1)', 'ns-unshare(1)'],
   options: [
     { long: 'propagation', arg: 'required', metavar: 'private|slave|shared|unchanged', help: 'propagation of / inside (default private)',
       complete: ['private', 'slave', 'shared', 'unchanged'] },

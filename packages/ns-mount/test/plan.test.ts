@@ -5,6 +5,7 @@ import { compileSpawn, sys, type ChildOp, type NsError } from 'ns-core';
 import { getopt } from 'ns-core/cli';
 import { fsOps, MOUNT_COMMAND } from '../src/cli';
 import { mount, parseMountinfo, perMountFlags, propagationName, type MountOptions } from '../src/index';
+import { thrown } from 'ns-test-kit';
 import { removeScratch, scratch } from './helpers';
 
 const { MS } = sys;
@@ -13,14 +14,6 @@ function planOf(options: MountOptions): ChildOp[] {
   return [...compileSpawn(['true'], { steps: [mount(options)] }, new Map()).plan.ops];
 }
 
-function errorOf(fn: () => unknown): NsError {
-  try {
-    fn();
-  } catch (e) {
-    return e as NsError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('ns-mount plan (no privileges)', () => {
   let dir: string;
@@ -118,14 +111,14 @@ describe('ns-mount plan (no privileges)', () => {
     });
 
     it('names the step and path of a source that does not exist, before anything runs', () => {
-      const err = errorOf(() => mount({ ops: [{ op: 'bind', source: '/no/such/src', dest: '/x' }] }));
+      const err = thrown<NsError>(() => mount({ ops: [{ op: 'bind', source: '/no/such/src', dest: '/x' }] }));
       expect(err).to.include({ code: 'ENOENT', step: '--bind', path: '/no/such/src' });
-      expect(errorOf(() => mount({ rootfs: '/no/such/root' }))).to.include({ code: 'ENOENT', step: '--rootfs', path: '/no/such/root' });
-      expect(errorOf(() => mount({ ops: [{ op: 'overlay', lower: [join(dir, 'file')], upper: dir, work: dir, dest: '/o' }] })))
+      expect(thrown<NsError>(() => mount({ rootfs: '/no/such/root' }))).to.include({ code: 'ENOENT', step: '--rootfs', path: '/no/such/root' });
+      expect(thrown<NsError>(() => mount({ ops: [{ op: 'overlay', lower: [join(dir, 'file')], upper: dir, work: dir, dest: '/o' }] })))
         .to.include({ code: 'ENOTDIR', step: '--overlay', path: join(dir, 'file') });
-      expect(errorOf(() => mount({ ops: [{ op: 'tmpfs', dest: 'rel' }] })).message)
+      expect(thrown<NsError>(() => mount({ ops: [{ op: 'tmpfs', dest: 'rel' }] })).message)
         .to.equal("--tmpfs: destination 'rel' must be an absolute path");
-      expect(errorOf(() => mount({ ops: [{ op: 'overlay', lower: ['/a,b'], upper: dir, work: dir, dest: '/o' }] })).code)
+      expect(thrown<NsError>(() => mount({ ops: [{ op: 'overlay', lower: ['/a,b'], upper: dir, work: dir, dest: '/o' }] })).code)
         .to.equal('EUSAGE');
     });
   });
@@ -149,7 +142,7 @@ describe('ns-mount plan (no privileges)', () => {
     });
 
     it('refuses modifiers that nothing uses, missing arguments and bad values', () => {
-      const usage = (argv: string[]) => errorOf(() => fsOps(getopt(argv, MOUNT_COMMAND))).message;
+      const usage = (argv: string[]) => thrown<NsError>(() => fsOps(getopt(argv, MOUNT_COMMAND))).message;
       expect(usage(['--size', '10', '--dir', '/d'])).to.equal('--size must be followed by --tmpfs');
       expect(usage(['--perms', '0700', '--bind', '/a', '/b'])).to.equal('--perms must be followed by --tmpfs or --dir');
       expect(usage(['--perms', '0700'])).to.equal('--perms must be followed by --tmpfs or --dir');

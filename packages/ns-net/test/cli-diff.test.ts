@@ -46,6 +46,20 @@ describe('ns-net and ip, side by side (iproute2 6.1 as the oracle)', function ()
   const spaces = new Namespaces();
   after(() => spaces.removeAll());
 
+  /** Our namespace and ip's, each set up by ip alike: the veth pair va/vb and lo up, then `more`. */
+  async function twinWithVeth(tags: [string, string], more: readonly string[][] = []): Promise<ReturnType<typeof twin>> {
+    const [a, b] = [spaces.add(tags[0]), spaces.add(tags[1])];
+    for (const n of [a, b]) {
+      for (const cmd of [['link', 'add', 'va', 'address', MAC(1), 'type', 'veth', 'peer', 'name', 'vb', 'address', MAC(2)],
+        ['link', 'set', 'va', 'up'], ['link', 'set', 'vb', 'up'], ['link', 'set', 'lo', 'up'], ...more]) {
+        expect(runIp(['-n', n, ...cmd]).status).to.equal(0);
+      }
+    }
+    const t = twin(a, b, [[a, b]]);
+    await settle(a, b);
+    return t;
+  }
+
   describe('links', () => {
     let t: ReturnType<typeof twin>;
     before(() => {
@@ -135,15 +149,7 @@ describe('ns-net and ip, side by side (iproute2 6.1 as the oracle)', function ()
   describe('addresses', () => {
     let t: ReturnType<typeof twin>;
     before(async () => {
-      const [a, b] = [spaces.add('aa'), spaces.add('ab')];
-      for (const n of [a, b]) {
-        for (const cmd of [['link', 'add', 'va', 'address', MAC(1), 'type', 'veth', 'peer', 'name', 'vb', 'address', MAC(2)],
-          ['link', 'set', 'va', 'up'], ['link', 'set', 'vb', 'up'], ['link', 'set', 'lo', 'up']]) {
-          expect(runIp(['-n', n, ...cmd]).status).to.equal(0);
-        }
-      }
-      t = twin(a, b, [[a, b]]);
-      await settle(a, b);
+      t = await twinWithVeth(['aa', 'ab']);
     });
 
     it('add: IPv4 with brd +, peer, label, scope, metric; IPv6 with nodad and noprefixroute; the errors', () => {
@@ -200,16 +206,7 @@ describe('ns-net and ip, side by side (iproute2 6.1 as the oracle)', function ()
   describe('routes', () => {
     let t: ReturnType<typeof twin>;
     before(async () => {
-      const [a, b] = [spaces.add('ra'), spaces.add('rb')];
-      for (const n of [a, b]) {
-        for (const cmd of [['link', 'add', 'va', 'address', MAC(1), 'type', 'veth', 'peer', 'name', 'vb', 'address', MAC(2)],
-          ['link', 'set', 'va', 'up'], ['link', 'set', 'vb', 'up'], ['link', 'set', 'lo', 'up'],
-          ['addr', 'add', '10.1.2.3/24', 'dev', 'va'], ['addr', 'add', '2001:db8::1/64', 'dev', 'va', 'nodad']]) {
-          expect(runIp(['-n', n, ...cmd]).status).to.equal(0);
-        }
-      }
-      t = twin(a, b, [[a, b]]);
-      await settle(a, b);
+      t = await twinWithVeth(['ra', 'rb'], [['addr', 'add', '10.1.2.3/24', 'dev', 'va'], ['addr', 'add', '2001:db8::1/64', 'dev', 'va', 'nodad']]);
     });
 
     it('add and replace: gateways, metrics, protocols, tables, types, src, mtu, IPv6; the errors', () => {

@@ -14,9 +14,10 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  AF, IFF, NLM_F, NLMSG, RTEXT_FILTER, RTM, RTN, RTPROT, RT_SCOPE, RT_TABLE,
+  AF, IFA, IFF, NLM_F, NLMSG, RTEXT_FILTER, RTM, RTN, RTPROT, RT_SCOPE, RT_TABLE,
   encodeMessage, formatIp, parseCidr, parseIp, parseMessages, type NlMessage,
 } from '../src/codec';
+import { AttrTable, NLA_F_NESTED, s32, u32 } from '../src/codec/attr';
 
 const FIXTURES = join(__dirname, '../../test/fixtures/captured.txt');
 
@@ -323,6 +324,17 @@ describe('codec: golden bytes', () => {
       expect(() => encodeMessage({ type: RTM.NEWADDR, flags: 0, seq: 0, pid: 0, kind: 'link', body: { ...NO_LINK, attrs: [] } }))
         .to.throw(/RTM_NEWADDR carries a 'addr' body/);
     });
+  });
+});
+
+describe('codec: attribute tables', () => {
+  it('a kind is the camelCase of its constant; one that names no constant fails as the table is made', () => {
+    const table = new AttrTable('IFA', IFA, { rtPriority: u32, targetNetnsid: s32, propList: { type: NLA_F_NESTED | 77, codec: u32 } });
+    expect(Object.fromEntries(Object.entries(table.entries).map(([k, e]) => [k, e.type]))).to.deep.equal({
+      rtPriority: IFA.RT_PRIORITY, targetNetnsid: IFA.TARGET_NETNSID, propList: NLA_F_NESTED | 77,
+    });
+    expect(table.encode([{ kind: 'rtPriority', value: 7 }]).toString('hex')).to.equal(`0800${IFA.RT_PRIORITY.toString(16).padStart(2, '0')}0007000000`);
+    expect(() => new AttrTable('IFA', IFA, { rtPriorty: u32 })).to.throw("attribute kind 'rtPriorty' names no constant IFA_RT_PRIORTY");
   });
 });
 

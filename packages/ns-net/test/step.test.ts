@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { stopChild } from 'ns-test-kit';
 import { execFileSync } from 'node:child_process';
-import { compileSpawn, Namespace, spawn, type NsChild, type NsError } from 'ns-core';
+import { compileSpawn, Namespace, spawn, type NsError } from 'ns-core';
 import { net } from '../src/step';
 import { RtnlHandle, veth } from '../src/verbs';
 import { hostHasLink, uniqueName, uniqueSubnet } from './helpers';
@@ -15,11 +16,6 @@ function ipIn<T>(pid: number, ...args: string[]): T {
 function hostAddresses(): string[] {
   return (JSON.parse(execFileSync('ip', ['-j', 'addr', 'show'], { encoding: 'utf8' })) as IpAddr[])
     .flatMap((l) => l.addr_info.map((a) => a.local));
-}
-
-async function stop(child: NsChild): Promise<void> {
-  child.kill('SIGKILL');
-  await child.exited;
 }
 
 describe('net() step', () => {
@@ -63,7 +59,7 @@ describe('net() step', () => {
         expect(links.map((l) => l.ifname)).to.deep.equal(['lo']);
         expect(links[0]!.flags).to.include('UP');
       } finally {
-        await stop(child);
+        await stopChild(child);
       }
     });
 
@@ -82,7 +78,7 @@ describe('net() step', () => {
         expect(host.link_netnsid).to.be.a('number'); // the peer lives in another namespace
         expect(host.addr_info.map((a) => a.local)).to.include(s.host);
       } finally {
-        await stop(child);
+        await stopChild(child);
       }
       expect(hostHasLink(hostIf)).to.equal(false);
       expect(hostAddresses()).not.to.include(s.host);
@@ -139,7 +135,7 @@ describe('net() step', () => {
         expect(ipIn<{ dst: string; gateway?: string }[]>(child.pid, '-6', 'route', 'show').find((r) => r.dst === 'default'))
           .to.include({ gateway: `fd00:${process.pid.toString(16)}::1` });
       } finally {
-        await stop(child);
+        await stopChild(child);
       }
       expect(hostHasLink(hostIf)).to.equal(false);
     });

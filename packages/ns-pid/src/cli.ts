@@ -1,12 +1,11 @@
 /** ns-pid [--mount-proc[=DIR]] [--init] [--kill-child[=SIGNAL]] [--forward-signals] [--] [program [args...]] */
+import { kindCommand } from 'ns-core';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { parseSignal, pid } from './index';
 
 export const PID_COMMAND: CommandSpec = {
-  prog: 'ns-pid',
-  usage: ['[options] [--] [<program> [<argument>...]]'],
+  ...kindCommand('pid'),
   summary: 'Run a program as PID 1 of a new PID namespace.',
-  seeAlso: ['pid_namespaces(7)', 'ns-unshare(1)'],
   options: [
     // Optional arguments only after '=', as unshare(1)'s --mount-proc and --kill-child.
     { long: 'mount-proc', arg: 'optional', metavar: '<dir>', help: 'mount a new proc at <dir> (default /proc) in a new mount namespace', complete: 'dir' },

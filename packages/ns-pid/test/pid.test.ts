@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { spawn as spawnProcess, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileSpawn, Namespace, spawn, type NsChild, type NsError } from 'ns-core';
-import { descendantsOf as descendants, waitFor } from 'ns-test-kit';
+import { compileSpawn, Namespace, spawn, type NsError } from 'ns-core';
+import { descendantsOf as descendants, stopChild, thrown, waitFor } from 'ns-test-kit';
 import { INIT_FORWARDED_SIGNALS, nsPids, parseSignal, pid, pidNamespaceChain, pidNamespaceTree, type PidNamespaceNode } from '../src/index';
 
 const CLI = join(__dirname, '../../bin/ns-pid.js');
@@ -54,11 +54,6 @@ function startCli(args: string[]): Promise<{ proc: ChildProcess; out: () => stri
     });
     void done.then((s) => reject(new Error(`CLI exited before printing: ${JSON.stringify(s)}`)));
   });
-}
-
-async function stop(child: NsChild): Promise<void> {
-  child.kill('SIGKILL');
-  await child.exited;
 }
 
 describe('ns-pid', () => {
@@ -126,7 +121,7 @@ describe('ns-pid', () => {
         expect(child.namespaces.pid).to.be.a('number').and.not.equal(host);
         expect(pidNamespaceChain(child.pid)).to.deep.equal([child.namespaces.pid, host]);
       } finally {
-        await stop(child);
+        await stopChild(child);
       }
     });
 
@@ -162,7 +157,7 @@ describe('ns-pid', () => {
             await waitFor('50 zombies', () => orphans.every((p) => state(p) === 'Z'));
           }
         } finally {
-          await stop(child);
+          await stopChild(child);
         }
       });
     }
@@ -232,7 +227,7 @@ describe('ns-pid', () => {
         expect(ours.children.map((n) => n.id)).to.deep.equal([innerNs]);
         expect(ours.children[0]!.pids).to.deep.equal([inner]);
       } finally {
-        await stop(child);
+        await stopChild(child);
       }
     });
 
@@ -257,13 +252,7 @@ describe('ns-pid', () => {
     });
 
     it('reading the pids of a process that does not exist is an NsError ENOENT', () => {
-      try {
-        nsPids(-1);
-        expect.fail('expected an error');
-      } catch (e) {
-        expect((e as NsError).code).to.equal('ENOENT');
-        expect((e as NsError).path).to.equal('/proc/-1/status');
-      }
+      expect(thrown<NsError>(() => nsPids(-1))).to.include({ code: 'ENOENT', path: '/proc/-1/status' });
     });
   });
 });

@@ -115,7 +115,8 @@ describe('ns-run -d: detached containers', () => {
   for (const rootless of [false, true]) {
     it(`-dit: a pty of its own while detached, what it writes there in its log; wait gives its status${rootless ? ' (as nobody)' : ''}`, async () => {
       const name = uniqueName(`dit${rootless ? 'r' : ''}`);
-      fromShell(['run', '-dit', '--name', name, '--rootfs', rootfs, '--', 'sh', '-c', 'tty; [ -t 0 ] && [ -t 1 ] && echo both-terminals; exit 4'], rootless);
+      // (Rootless, --network none: the default's note on stderr, no egress when detached, is not the subject.)
+      fromShell(['run', '-dit', '--name', name, '--rootfs', rootfs, ...(rootless ? ['--network', 'none'] : []), '--', 'sh', '-c', 'tty; [ -t 0 ] && [ -t 1 ] && echo both-terminals; exit 4'], rootless);
       expect(ok(cli(['wait', name], { rootless }))).to.equal('4\n');
       // The terminal's line discipline turns \n into \r\n, as docker logs shows a -t container's.
       expect(ok(cli(['logs', name], { rootless }))).to.match(/^\/dev\/pts\/\d+\r\nboth-terminals\r\n$/);
@@ -150,7 +151,7 @@ describe('ns-run -d: detached containers', () => {
 
   it('rootless: the same, as nobody', async () => {
     const name = uniqueName('rl');
-    const id = fromShell(['run', '-d', '--name', name, '--rootfs', rootfs, '--', 'sh', '-c', 'echo $(id -u) inside; sleep 60'], true).trim();
+    const id = fromShell(['run', '-d', '--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'echo $(id -u) inside; sleep 60'], true).trim();
     await until('its output', () => ok(cli(['logs', name], { rootless: true })) === '0 inside\n');
     expect(ok(cli(['ps', '-q'], { rootless: true })).split('\n')).to.include(id.slice(0, 12));
     expect(ok(cli(['rm', '-f', name], { rootless: true }))).to.equal(`${name}\n`);

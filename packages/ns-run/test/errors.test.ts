@@ -6,36 +6,32 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from 'ns-test-kit';
 import { busyboxRootfs, cli, LAUNCHER, removeTree } from './helpers';
 
 let rootfs: string;
-let dir: string;
+const scratch = scratchDir(`ns-run-test-${process.pid}-errors`);
 
 before(() => {
   rootfs = busyboxRootfs();
-  dir = mkdtempSync(`/tmp/ns-run-test-${process.pid}-errors-`);
-  chmodSync(dir, 0o755);
-  writeFileSync(join(dir, 'file'), 'not a directory\n');
+  writeFileSync(join(scratch(), 'file'), 'not a directory\n');
 });
 
-after(() => {
-  removeTree(rootfs);
-  removeTree(dir);
-});
+after(() => removeTree(rootfs));
 
 describe('ns-run: exit codes and errors as docker', () => {
   const cases: [string, () => string[], RegExp][] = [
     ['--pids-limit 0 names --pids-limit', () => ['--pids-limit', '0', '--', 'true'], /^ns-run: --pids-limit: '0' is not a positive number/],
     ['--memory below 6M is refused', () => ['--memory', '1M', '--', 'true'], /^ns-run: --memory: '1M' is below the minimum of 6M/],
     ['--cpus names --cpus', () => ['--cpus', 'x', '--', 'true'], /^ns-run: --cpus: 'x' is not a number of CPUs/],
-    ['a --rootfs that is a file', () => ['--rootfs', join(dir, 'file'), '--', 'true'], /^ns-run: --rootfs: \S+\/file is not a directory$/],
+    ['a --rootfs that is a file', () => ['--rootfs', join(scratch(), 'file'), '--', 'true'], /^ns-run: --rootfs: \S+\/file is not a directory$/],
     ['--rootfs /', () => ['--rootfs', '/', '--', 'true'], /^ns-run: --rootfs: \/ is the host's \/; leave --rootfs out/],
     ['--rootfs /tmp/.. (the host\'s / by another name)', () => ['--rootfs', '/tmp/..', '--', 'true'], /^ns-run: --rootfs: \/tmp\/\.\. is the host's \//],
-    ['a missing --rootfs', () => ['--rootfs', join(dir, 'none'), '--', 'true'], /^ns-run: --rootfs: stat \S+\/none failed: ENOENT/],
+    ['a missing --rootfs', () => ['--rootfs', join(scratch(), 'none'), '--', 'true'], /^ns-run: --rootfs: stat \S+\/none failed: ENOENT/],
     ['--env-file /dev/zero', () => ['--env-file', '/dev/zero', '--', 'true'], /^ns-run: --env-file: \/dev\/zero is not a regular file$/],
-    ['--env-file of a missing file', () => ['--env-file', join(dir, 'none'), '--', 'true'], /^ns-run: --env-file: open \S+ failed: ENOENT/],
+    ['--env-file of a missing file', () => ['--env-file', join(scratch(), 'none'), '--', 'true'], /^ns-run: --env-file: open \S+ failed: ENOENT/],
   ];
   for (const [title, args, message] of cases) {
     it(`125 for ${title}`, () => {
@@ -61,7 +57,7 @@ describe('ns-run: exit codes and errors as docker', () => {
   });
 
   it('125 for --env-file of a FIFO, without waiting for a writer', () => {
-    const fifo = join(dir, 'fifo');
+    const fifo = join(scratch(), 'fifo');
     spawnSync('mkfifo', [fifo]);
     const r = cli(['--network', 'none', '--env-file', fifo, '--', 'true']);
     expect(r.stderr).to.match(/^ns-run: --env-file: \S+\/fifo is not a regular file\n$/);
@@ -69,7 +65,7 @@ describe('ns-run: exit codes and errors as docker', () => {
   });
 
   it('125 for an --env-file larger than 1 MiB', () => {
-    const big = join(dir, 'big');
+    const big = join(scratch(), 'big');
     writeFileSync(big, `A=${'x'.repeat(1024 * 1024)}\n`);
     const r = cli(['--network', 'none', '--env-file', big, '--', 'true']);
     expect(r.stderr).to.match(/^ns-run: --env-file: \S+\/big is larger than 1048576 bytes\n$/);
@@ -97,10 +93,10 @@ describe('ns-run: exit codes and errors as docker', () => {
   });
 
   it('--env-file is read by ns-run: a NODE_OPTIONS line only sets the program\'s environment (issue 18 #1)', () => {
-    const marker = join(dir, 'evil-ran');
-    const evil = join(dir, 'evil.js');
+    const marker = join(scratch(), 'evil-ran');
+    const evil = join(scratch(), 'evil.js');
     writeFileSync(evil, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n`);
-    const envFile = join(dir, 'env');
+    const envFile = join(scratch(), 'env');
     writeFileSync(envFile, `# a comment\nGREETING=hi there\nNODE_OPTIONS=--require=${evil}\n`);
     for (const form of [['--env-file', envFile], [`--env-file=${envFile}`]]) {
       const r = spawnSync(LAUNCHER, [...form, '--network', 'none', '--', 'sh', '-c', 'echo "$GREETING|$NODE_OPTIONS"'], { encoding: 'utf8' });

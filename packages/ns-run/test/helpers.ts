@@ -172,6 +172,7 @@ export function stateDir(rootless: boolean): string {
 
 export interface ContainerStateJson {
   name: string;
+  id?: string;
   status: string;
   init?: { pid: number };
   program?: { pid: number };

@@ -3,7 +3,8 @@
  * from outside, by what the host's files and mount table show, and what the program prints.
  */
 import { expect } from 'chai';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { runContainer } from 'ns-container';
 import { join } from 'node:path';
 import { sys } from 'ns-core';
 import { busyboxRootfs, cli, ok, readState, removeTree, snapshot, uniqueName } from './helpers';
@@ -72,6 +73,32 @@ describe('idmapped roots as root', () => {
       expect([made, st.uid, st.gid]).to.deep.equal([made, 0, 0]);
     }
     expect(snapshot('never', [...WATCHED, parent]).mounts).to.deep.equal(before.mounts);
+  });
+
+  it('container after container from one Node process (runContainer): each range\'s own idmapping, the same range\'s kept one too', async () => {
+    const dir = mkdtempSync(`/tmp/ns-run-idmap-${process.pid}-lib-`);
+    try {
+      // The first and third share a range (the mapping namespace made for the first is kept);
+      // the second has another: its idmapping must not be the first one's.
+      for (const [i, range] of [[1, '0:1500000000:65536'], [2, '0:1500131072:65536'], [3, '0:1500000000:65536']] as const) {
+        const out = join(dir, `out-${i}`);
+        writeFileSync(out, '');
+        const fd = openSync(out, 'w');
+        try {
+          const container = await runContainer(['sh', '-c', 'stat -c %u:%g / /etc; touch /tmp/lib-made; stat -c %u /tmp/lib-made; cat /proc/self/uid_map | tr -s " " | sed "s/^ //"'],
+            { rootfs, network: 'none', usernsRange: range, stdio: ['ignore', fd, 'inherit'] });
+          expect(await container.exited).to.deep.equal({ code: 0, signal: null });
+        } finally {
+          closeSync(fd);
+        }
+        expect(readFileSync(out, 'utf8').trim().split('\n'), `container ${i}`).to.deep.equal(['0:0', '0:0', '0', `0 ${range.split(':')[1]} 65536`]);
+        const st = lstatSync(join(rootfs, 'tmp/lib-made'));
+        expect([st.uid, st.gid], `container ${i}: what its root made is host root's`).to.deep.equal([0, 0]);
+        rmSync(join(rootfs, 'tmp/lib-made'));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe('volumes', () => {

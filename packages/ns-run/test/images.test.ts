@@ -139,6 +139,19 @@ describe('ns-run images', () => {
       await until('the supervisor\'s cleanup', () => containerRoots(store).length === 0);
     });
 
+    it('in place, root\'s container layer goes by the supervisor\'s own words (no second Node): copied-up files, whiteouts, new trees', () => {
+      // A lower file deleted (a whiteout), one changed (a copy-up), a new tree with a symlink out of it.
+      const script = 'rm /srv/motd && echo changed > /etc/hostname.new && mkdir -p /a/b/c && echo x > /a/b/c/f && ln -s /etc /a/link && echo done';
+      const trace = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'signal=none', LAUNCHER, 'run', '--storage', store, '--network', 'none',
+        image.reference, 'sh', '-c', script], { encoding: 'utf8', cwd: '/' });
+      expect(trace.status, trace.stderr).to.equal(0);
+      expect(trace.stdout).to.equal('done\n');
+      expect(trace.stderr).to.not.include('reap-main');
+      expect(containerRoots(store)).to.deep.equal([]);
+      // The image itself is untouched, and still runs.
+      expect(ok(cli(['run', '--storage', store, '--network', 'none', image.reference, 'cat', 'motd']))).to.equal('from the image\n');
+    });
+
     it('NS_RUN_STORAGE names the store when --storage does not', () => {
       const r = spawnSync(process.execPath, [CLI, 'run', '--network', 'none', image.reference, 'cat', 'motd'],
         { encoding: 'utf8', env: { ...process.env, NS_RUN_STORAGE: store } });
@@ -187,6 +200,25 @@ describe('ns-run images', () => {
       } finally {
         other.cleanup();
       }
+    });
+
+    it('--read-only with a WorkingDir (or -w) the image lacks: made in a layer of the container\'s own first, the root read-only after', function () {
+      this.timeout(60_000);
+      const other = podmanImage(`localhost/${uniqueName('img-ro-wd')}:1`, ['CMD ["/bin/sh","-c","pwd; touch here"]', 'WORKDIR /made/by/image']);
+      try {
+        ok(cli(['load', '-q', '--storage', store, '-i', other.dockerArchive]));
+        const r = cli(['run', '--storage', store, '--network', 'none', '--read-only', other.reference]);
+        expect(r.stdout).to.equal('/made/by/image\n');
+        expect(r.stderr).to.include('Read-only file system');
+        expect(r.status).to.equal(1);
+        const w = cli(['run', '--storage', store, '--network', 'none', '--read-only', '-w', '/by/run', image.reference, 'sh', '-c', 'pwd; mkdir /nope']);
+        expect([w.stdout, w.status]).to.deep.equal(['/by/run\n', 1]);
+        expect(w.stderr).to.include('Read-only file system');
+        ok(cli(['rmi', '--storage', store, other.reference]));
+      } finally {
+        other.cleanup();
+      }
+      expect(containerRoots(store)).to.deep.equal([]);
     });
 
     it('--read-only: no upper layer, writes to the root fail, /tmp stays writable', () => {
@@ -390,7 +422,7 @@ describe('ns-run images', () => {
       const store = join(home, '.local/share/ns-run');
       expect(storeContents(store).layers).to.deep.equal(diffIdsOf(image.dockerArchive));
       expect(readdirSync(join(store, 'layers')).map((l) => statSync(join(store, 'layers', l, 'diff/bin/busybox')).uid)).to.deep.equal([NOBODY]);
-      const ran = asNobody(['run', image.reference]);
+      const ran = asNobody(['run', '--network', 'none', image.reference]);
       expect([ran.status, ran.stderr, ran.stdout]).to.deep.equal([0, '', 'hello from /srv as 0\n']);
       const xdg = join(home, 'data');
       const other = asNobody(['load', '-q', '-i', image.dockerArchive], { XDG_DATA_HOME: xdg });
@@ -512,6 +544,9 @@ describe('ns-run images', () => {
         .to.equal('from the image\nls: /etc/new: No such file or directory\n');
       expect(ok(cli(['run', '--storage', store, '-w', '/made/here', image.reference, 'sh', '-c', 'pwd; stat -c "%u %a" /made/here'], { rootless: true })))
         .to.equal('/made/here\n0 755\n');
+      const readOnly = cli(['run', '--storage', store, '--read-only', '-w', '/made/here', image.reference, 'sh', '-c', 'pwd; touch x'], { rootless: true });
+      expect([readOnly.stdout, readOnly.status]).to.deep.equal(['/made/here\n', 1]);
+      expect(readOnly.stderr).to.include('Read-only file system');
       expect(containerRoots(store)).to.deep.equal([]);
     });
   });

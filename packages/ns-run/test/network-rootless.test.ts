@@ -127,15 +127,21 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
     return { gateway: Buffer.from(route[2]!, 'hex').reverse().join('.'), close: () => server.close() };
   }
 
-  it('egress through pasta: a container on a network reaches a server of the host\'s (pasta maps the gateway to the host)', async function () {
+  /** For a test of egress through pasta: /dev/net/tun opened to users and hostServer(port), or the test skipped without one. */
+  async function egressServer(test: Mocha.Context, port: number): Promise<{ gateway: string; close: () => void }> {
     await openTun();
-    const port = 26000 + (process.pid % 20000);
     const host = await hostServer(port);
     if (!host) {
       process.stderr.write('      skipped: the host has no default route, which pasta\'s gateway mapping needs\n');
-      this.skip();
+      test.skip();
     }
-    const { gateway } = host!;
+    return host!;
+  }
+
+  it('egress through pasta: a container on a network reaches a server of the host\'s (pasta maps the gateway to the host)', async function () {
+    const port = 26000 + (process.pid % 20000);
+    const host = await egressServer(this, port);
+    const { gateway } = host;
     const net = uniqueName('regress');
     try {
       ok(run(['network', 'create', net]));
@@ -145,21 +151,16 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
       expect(r.status).to.equal(0);
       ok(run(['network', 'rm', net]));
     } finally {
-      host!.close();
+      host.close();
       removeNetworks(net);
       restoreTun();
     }
   });
 
   it('an --internal network has no egress; IPv6 between two containers of an --ipv6 network, by address and by name', async function () {
-    await openTun();
     const port = 28000 + (process.pid % 20000);
-    const host = await hostServer(port);
-    if (!host) {
-      process.stderr.write('      skipped: the host has no default route, which pasta\'s gateway mapping needs\n');
-      this.skip();
-    }
-    const { gateway } = host!;
+    const host = await egressServer(this, port);
+    const { gateway } = host;
     const internal = uniqueName('rint');
     const six = uniqueName('rsix');
     const srv6 = uniqueName('rsrv6');
@@ -175,7 +176,7 @@ describe('ns-run networks as an ordinary user (rootless network namespace)', fun
         `for i in $(seq 25); do wget -q -T 1 -t 1 -O - 'http://[fd42:9:9::2]/' && break; sleep 0.2; done; getent ahostsv6 ${srv6} | head -1`]);
       expect(r6.stdout, r6.stderr).to.match(new RegExp(`^hello from a rootless server\nfd42:9:9::2 +STREAM ${srv6}\n$`));
     } finally {
-      host!.close();
+      host.close();
       run(['rm', '-f', srv6]);
       removeNetworks(internal, six);
       restoreTun();

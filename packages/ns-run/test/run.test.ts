@@ -214,6 +214,9 @@ describe('ns-run as root', () => {
         readlinkSync(`/proc/${program}/ns/pid`), readlinkSync(`/proc/${program}/ns/mnt`), readlinkSync(`/proc/${program}/ns/net`),
         '3', '0', `CapEff:\t${DEFAULT_CAPS}`, 'NoNewPrivs:\t1', '4:memory:/', '']);
       expect(ok(cli(['exec', '-u', 'user', '-w', '/tmp', '-e', 'X=1', name, 'sh', '-c', 'id -u; pwd; echo $X $HOSTNAME']))).to.equal(`1000\n/tmp\n1 ${name}\n`);
+      // docker exec's status: 128+N for a program killed by signal N, its own code otherwise.
+      const statuses = ['kill -KILL $$', 'kill -TERM $$', 'exit 3'].map((script) => cli(['exec', name, 'sh', '-c', script]));
+      expect(statuses.map((r) => [r.status, r.signal])).to.deep.equal([[137, null], [143, null], [3, null]]);
       const file = join('/run/ns-run/containers', `${name}.json`);
       expect(statSync(file).mode & 0o777).to.equal(0o600);
       expect(statSync('/run/ns-run/containers').mode & 0o777).to.equal(0o700);
@@ -331,6 +334,8 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
       expect(statusField(state.program!.pid, 'NoNewPrivs')).to.equal('1');
       const inside = ok(cli(['exec', name, 'readlink', '/proc/self/ns/pid'], asNobody));
       expect(inside).to.equal(`${readlinkSync(`/proc/${state.program!.pid}/ns/pid`)}\n`);
+      const killed = cli(['exec', name, 'sh', '-c', 'kill -KILL $$'], asNobody);
+      expect([killed.status, killed.signal]).to.deep.equal([137, null]);
     } finally {
       c.proc.stdin!.end();
     }
@@ -366,7 +371,7 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
     this.timeout(180_000);
     const port = 22000 + (process.pid % 20000);
     const codes = (argv: string[]) => Array.from({ length: 20 }, () => {
-      const r = cli(['--rootfs', rootfs, '-p', `${port}:80`, '--', ...argv], { ...asNobody, netns });
+      const r = cli(['--rootfs', rootfs, '--network', 'none', '-p', `${port}:80`, '--', ...argv], { ...asNobody, netns });
       return `${r.status} ${r.stderr}`;
     });
     expect(codes(['true'])).to.deep.equal(Array(20).fill('0 '));
@@ -383,7 +388,7 @@ describe('ns-run as an ordinary user (nobody), rootless', () => {
     const veth = cli(['--network', 'veth', 'true'], asNobody);
     expect(veth.status).to.equal(125);
     expect(veth.stderr).to.match(/^ns-run: --network veth: a veth to the host needs root/);
-    const memory = cli(['--memory', '32M', 'true'], asNobody);
+    const memory = cli(['--network', 'none', '--memory', '32M', 'true'], asNobody);
     expect(memory.status).to.equal(125);
     expect(memory.stderr).to.match(/^ns-run: --memory: .*EACCES/);
     expect(snapshot('never', [rootfs], true)).to.deep.equal(before);

@@ -6,30 +6,27 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, fstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { sys } from 'ns-core';
 import { join } from 'node:path';
+import { scratchDir } from 'ns-test-kit';
 import { alive, AS_NOBODY, busyboxRootfs, cli, LAUNCHER, NOBODY, readState, removeTree, running, start, uniqueName, until, ok } from './helpers';
 
 let rootfs: string;
-let volume: string;
+const volume = scratchDir(`ns-run-test-${process.pid}-vol`);
 
 before(() => {
   rootfs = busyboxRootfs();
-  volume = mkdtempSync(`/tmp/ns-run-test-${process.pid}-vol-`);
-  chmodSync(volume, 0o755);
 });
 
-after(() => {
-  removeTree(rootfs);
-  removeTree(volume);
-});
+after(() => removeTree(rootfs));
 
 const STATE_FILES = '/run/ns-run/containers';
 
 describe('ns-run: containers as state', () => {
   it('ps, ps -q, ps --format json and inspect show a running container; --rm removes it at its end', async () => {
     const name = uniqueName('ps');
-    const c = start(['--name', name, '--rm', '--rootfs', rootfs, '--network', 'none', '--memory', '64M', '-v', `${volume}:/data:ro`,
+    const c = start(['--name', name, '--rm', '--rootfs', rootfs, '--network', 'none', '--memory', '64M', '-v', `${volume()}:/data:ro`,
       '--', 'sh', '-c', 'read line; exit 7']);
     const state = await running(name);
     const id = (state as unknown as { id: string }).id;
@@ -49,7 +46,7 @@ describe('ns-run: containers as state', () => {
     expect(inspected.Config).to.include({ Hostname: name, WorkingDir: '/' });
     expect(inspected.Config.Cmd).to.deep.equal(['sh', '-c', 'read line; exit 7']);
     expect(inspected.HostConfig).to.include({ AutoRemove: true, NetworkMode: 'none', Memory: '64M' });
-    expect(inspected.Mounts).to.deep.equal([{ Type: 'bind', Source: volume, Destination: '/data', RW: false }]);
+    expect(inspected.Mounts).to.deep.equal([{ Type: 'bind', Source: volume(), Destination: '/data', RW: false }]);
 
     c.proc.stdin!.end('go\n');
     expect((await c.exit).code).to.equal(7);
@@ -84,6 +81,138 @@ describe('ns-run: containers as state', () => {
     expect(readState(name)).to.equal(undefined);
     const gone = cli(['rm', name]);
     expect([gone.status, gone.stderr]).to.deep.equal([125, `ns-run rm: no such container: ${name}\n`]);
+  });
+
+  // In place, ns-run's own process ends as the C supervisor: it records the exit and removes the
+  // state itself (its `release` word), without a second Node (issue 13).
+  it('the end of a foreground container runs no second program: the supervisor records it and removes the state', () => {
+    const name = uniqueName('noreap');
+    const trace = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'signal=none', LAUNCHER, '--name', name, '--rootfs', rootfs,
+      '--network', 'none', '--pids-limit', '20', '--', 'sh', '-c', 'exit 9'], { encoding: 'utf8', cwd: '/' });
+    expect(trace.status, trace.stderr).to.equal(9);
+    const nodes = trace.stderr.split('\n').filter((l) => /execve\("[^"]*\/node", .* = 0$/.test(l));
+    expect(nodes, 'Node started once: ns-run itself').to.have.length(1);
+    expect(trace.stderr).to.include('execve("/bin/sh", ["sh", "-c", "exit 9"]');
+    expect(trace.stderr).to.not.include('reap-main');
+    expect(readState(name)).to.equal(undefined);
+    expect(spawnSync('sh', ['-c', `ls ${STATE_FILES}/${name}.* 2>/dev/null`]).stdout.toString()).to.equal('');
+  });
+
+  it('a live waiter keeps an ended foreground container: ps -a shows it exited, wait prints its code; once no waiter lives, the next call removes it', async () => {
+    const name = uniqueName('kept');
+    const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 5']);
+    const state = await running(name);
+    // A waiter as `ns-run wait` registers one (NAME.json.wait.PID, its ProcessRef), that is not
+    // going to read the state: the supervisor must keep it for it.
+    const holder = start(['sleep', '60'], { raw: true });
+    const pidfd = sys.pidfdOpen(holder.proc.pid!);
+    const waiter = join(STATE_FILES, `${name}.json.wait.${holder.proc.pid}`);
+    writeFileSync(waiter, JSON.stringify({ pid: holder.proc.pid, inode: fstatSync(pidfd).ino }), { mode: 0o600 });
+    sys.closeFd(pidfd);
+    try {
+      expect(ok(cli(['ps', '-a'])).split('\n').find((l) => l.endsWith(name))).to.match(/ Up /);
+      c.proc.stdin!.end('go\n');
+      expect((await c.exit).code).to.equal(5);
+      expect(readState(name)?.id, 'the state, kept for the waiter').to.equal(state.id);
+      expect(ok(cli(['ps', '-a'])).split('\n').find((l) => l.endsWith(name))).to.match(/ Exited \(5\) /);
+      expect(JSON.parse(ok(cli(['inspect', name])))[0].State).to.include({ Status: 'exited', Running: false, ExitCode: 5 });
+      expect(ok(cli(['wait', name]))).to.equal('5\n');
+      // The other waiter still lives: its state stays.
+      expect(readState(name)?.id).to.equal(state.id);
+      holder.proc.kill('SIGKILL');
+      await holder.exit;
+      expect(ok(cli(['ps', '-a']))).to.not.include(name);
+      expect(spawnSync('sh', ['-c', `ls ${STATE_FILES}/${name}.* 2>/dev/null`]).stdout.toString()).to.equal('');
+    } finally {
+      holder.proc.kill('SIGKILL');
+      rmSync(waiter, { force: true });
+    }
+  });
+
+  it('a name taken over while a foreground container runs: its supervisor leaves the new state alone', async () => {
+    const name = uniqueName('taken');
+    const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 0']);
+    const state = await running(name);
+    // What a new container's claim would put there (the supervisor cannot be told apart from a
+    // stale one by the name alone): the same file, another id.
+    const file = join(STATE_FILES, `${name}.json`);
+    const other = { ...JSON.parse(readFileSync(file, 'utf8')), id: 'cd'.repeat(32) };
+    writeFileSync(`${file}.swap`, JSON.stringify(other), { mode: 0o600 });
+    renameSync(`${file}.swap`, file);
+    try {
+      c.proc.stdin!.end('go\n');
+      expect((await c.exit).code).to.equal(0);
+      expect(readState(name)?.id, 'the new state').to.equal(other.id);
+      expect(existsSync(`${file}.exit.${state.id}`), 'the old container\'s exit file').to.equal(false);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('rm -f of a running foreground container, then a new one of the same name: the old supervisor\'s end does not touch it', async () => {
+    const name = uniqueName('again');
+    const first = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sleep', '60']);
+    const old = await running(name);
+    expect(ok(cli(['rm', '-f', name]))).to.equal(`${name}\n`);
+    const second = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 3']);
+    const now = await running(name);
+    expect((await first.exit).code).to.equal(137);
+    expect(now.id).to.not.equal(old.id);
+    expect(readState(name)?.id).to.equal(now.id);
+    expect(ok(cli(['ps'])).split('\n').find((l) => l.endsWith(name))).to.match(/ Up /);
+    second.proc.stdin!.end('go\n');
+    expect((await second.exit).code).to.equal(3);
+    expect(readState(name)).to.equal(undefined);
+  });
+
+  it('an in-place container killed between recording its exit and removing its state: the next call removes the state only', () => {
+    const name = uniqueName('halfend');
+    const id = 'ef'.repeat(32);
+    const file = join(STATE_FILES, `${name}.json`);
+    const dead = spawnSync('true').pid!;
+    mkdirSync(STATE_FILES, { recursive: true, mode: 0o700 });
+    // Its runner, the supervisor, is gone (pid of an ended process, inode 0: no process has it).
+    const ref = { pid: dead, inode: 0 };
+    writeFileSync(file, JSON.stringify({
+      version: 1, name, id, created: new Date().toISOString(), status: 'running', runner: ref, supervisor: ref, inPlace: true, autoRemove: true,
+      argv: ['true'], rootfs: null, network: 'none', ports: [], namespaces: [], cgroups: [], env: [],
+      workdir: '/', uid: 0, gid: 0, setgroupsAllowed: false, capabilities: '0',
+    }), { mode: 0o600 });
+    writeFileSync(`${file}.exit.${id}`, '4\n', { mode: 0o600 });
+    try {
+      expect(ok(cli(['ps', '-a']))).to.not.include(name);
+      expect(existsSync(file)).to.equal(false);
+      expect(existsSync(`${file}.exit.${id}`)).to.equal(false);
+    } finally {
+      rmSync(file, { force: true });
+      rmSync(`${file}.exit.${id}`, { force: true });
+    }
+  });
+
+  it('an exit file left without its state, or beside another container\'s state of the name, is swept by the next call', async () => {
+    const name = uniqueName('orphanexit');
+    const file = join(STATE_FILES, `${name}.json`);
+    mkdirSync(STATE_FILES, { recursive: true, mode: 0o700 });
+    const orphan = `${file}.exit.${'12'.repeat(32)}`;
+    writeFileSync(orphan, '0\n', { mode: 0o600 });
+    const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 0']);
+    const state = await running(name);
+    try {
+      // The state of the name is another container's: the orphan goes, a file of this one's id would stay.
+      const mine = `${file}.exit.${state.id}`;
+      writeFileSync(mine, '', { mode: 0o600 });
+      const r = cli(['ps', '-a']);
+      expect([r.status, r.stderr]).to.deep.equal([0, '']);
+      expect(existsSync(orphan), 'the orphaned exit file').to.equal(false);
+      expect(existsSync(mine), 'the running container\'s (empty: not ended)').to.equal(true);
+      expect(r.stdout.split('\n').find((l) => l.endsWith(name))).to.match(/ Up /);
+    } finally {
+      c.proc.stdin!.end('go\n');
+      expect((await c.exit).code).to.equal(0);
+      rmSync(orphan, { force: true });
+    }
+    expect(readState(name)).to.equal(undefined);
+    expect(spawnSync('sh', ['-c', `ls ${STATE_FILES}/${name}.* 2>/dev/null`]).stdout.toString()).to.equal('');
   });
 
   it('ps -a shows a container whose runner died as dead, and rm removes it', () => {
@@ -162,7 +291,7 @@ describe('ns-run: containers as state', () => {
       expect(run.stderr).to.match(/state directory \S+\/containers must be a directory owned by uid 65534 with mode 0700/);
       expect(run.status).to.equal(125);
       chmodSync(join(runtime, 'ns-run', 'containers'), 0o700);
-      const fine = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), LAUNCHER, '--rootfs', rootfs, 'true'], { encoding: 'utf8', env });
+      const fine = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), LAUNCHER, '--rootfs', rootfs, '--network', 'none', 'true'], { encoding: 'utf8', env });
       expect([fine.status, fine.stderr]).to.deep.equal([0, '']);
     } finally {
       removeTree(runtime);

@@ -1,12 +1,11 @@
 /** ns-time [--monotonic SECONDS] [--boottime SECONDS] [--] [program [args...]] */
+import { kindCommand } from 'ns-core';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { explainOffsetError, time, type TimeOptions } from './index';
 
 export const TIME_COMMAND: CommandSpec = {
-  prog: 'ns-time',
-  usage: ['[options] [--] [<program> [<argument>...]]'],
+  ...kindCommand('time'),
   summary: 'Run a program in a new time namespace, its clocks shifted by the given offsets.',
-  seeAlso: ['time_namespaces(7)', 'ns-unshare(1)'],
   options: [
     // Required arguments: a negative offset (`--monotonic -86400`) is the value, not an option.
     { long: 'monotonic', arg: 'required', metavar: '<seconds>', help: 'seconds added to CLOCK_MONOTONIC inside (negative and fractions allowed)' },

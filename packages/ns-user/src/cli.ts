@@ -1,15 +1,13 @@
 /** ns-user [-r|-c] [--map-user ID] [--map-users RANGE]... [--setgroups allow|deny] [--] [program [args...]] */
-import { usageError } from 'ns-core';
+import { kindCommand, usageError } from 'ns-core';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { user } from './index';
 import type { UserOptions } from './plan';
 
 /** The user-namespace options of unshare(1), with the same names, letters and argument rules. */
 export const USER_COMMAND: CommandSpec = {
-  prog: 'ns-user',
-  usage: ['[options] [--] [<program> [<argument>...]]'],
+  ...kindCommand('user', ['newuidmap(1)', 'subuid(5)']),
   summary: 'Run a program in a new user namespace.',
-  seeAlso: ['user_namespaces(7)', 'newuidmap(1)', 'subuid(5)', 'ns-unshare(1)'],
   options: [
     { long: 'map-root-user', short: 'r', help: 'map your euid/egid to root inside' },
     { long: 'map-current-user', short: 'c', help: 'map your euid/egid to the same ids inside' },

@@ -3,12 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileSpawn, liveChildren, Namespace, NsError, spawn, type NsChild } from 'ns-core';
+import { compileSpawn, liveChildren, Namespace, NsError, spawn } from 'ns-core';
 import {
   parseMapRange, parseSubordinateIds, planUserNamespace, readIdMap, readSubordinateIds, user, validateIdMap,
   withSingleMapping, type SourcedRange, type UserContext,
 } from '../src/index';
-import { childrenOf, processesOf, runAs, ThrowawayUser } from 'ns-test-kit';
+import { childrenOf, processesOf, runAs, stopChild, ThrowawayUser } from 'ns-test-kit';
 
 const CLI = join(__dirname, '../../bin/ns-user.js');
 const BIN = join(__dirname, '../../../../node_modules/.bin');
@@ -48,11 +48,6 @@ function expectOneLineUsageError(res: { status: number | null; stderr: string },
   expect(res.status).to.equal(1);
   expect(res.stderr.trim().split('\n')).to.have.length(1);
   expect(res.stderr).to.match(pattern);
-}
-
-async function stop(child: NsChild): Promise<void> {
-  child.kill('SIGKILL');
-  await child.exited;
 }
 
 describe('ns-user', () => {
@@ -198,7 +193,7 @@ describe('ns-user', () => {
         expect(readFileSync(`/proc/${child.pid}/setgroups`, 'utf8')).to.equal('deny\n');
         expect(child.namespaces.user).to.not.equal(Namespace.ofPid('self', 'user').use((ns) => ns.id));
       } finally {
-        await stop(child);
+        await stopChild(child);
       }
     });
 
@@ -234,7 +229,7 @@ describe('ns-user', () => {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         expect(status).to.match(/\nUid:\t100005\t100005\t100005\t100005\n/);
       } finally {
-        await stop(child);
+        await stopChild(child);
       }
     });
 
@@ -260,7 +255,7 @@ describe('ns-user', () => {
         expect(readIdMap(child.pid, 'gid')).to.deep.equal([{ inner: 0, outer: 200000, count: 1000 }]);
         expect(readFileSync(`/proc/${child.pid}/status`, 'utf8')).to.match(/\nUid:\t65534\t/);
       } finally {
-        await stop(child);
+        await stopChild(child);
       }
     });
 

@@ -1,12 +1,11 @@
 /** ns-uts [--hostname NAME] [--domainname NAME] [--] [program [args...]] */
+import { kindCommand } from 'ns-core';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { uts } from './index';
 
 export const UTS_COMMAND: CommandSpec = {
-  prog: 'ns-uts',
-  usage: ['[options] [--] [<program> [<argument>...]]'],
+  ...kindCommand('uts'),
   summary: 'Run a program in a new UTS namespace.',
-  seeAlso: ['uts_namespaces(7)', 'ns-unshare(1)'],
   options: [
     { long: 'hostname', arg: 'required', metavar: '<name>', help: 'set the hostname inside' },
     { long: 'domainname', arg: 'required', metavar: '<name>', help: 'set the NIS domain name inside' },

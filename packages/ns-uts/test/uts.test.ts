@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { thrown } from 'ns-test-kit';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -71,12 +72,7 @@ describe('ns-uts', () => {
     });
 
     it('reading the names of a process that does not exist is an NsError ENOENT', () => {
-      try {
-        readUts(-1);
-        expect.fail('expected an error');
-      } catch (e) {
-        expect((e as NsError).code).to.equal('ENOENT');
-      }
+      expect(thrown<NsError>(() => readUts(-1))).to.have.property('code', 'ENOENT');
     });
   });
 });

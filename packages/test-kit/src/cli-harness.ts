@@ -22,14 +22,16 @@ export interface CliUnderTest {
   readonly bin: string;
 }
 
+/** A package's CLI, its bin as the package's own package.json declares it. */
+function cliOf(pkg: string, prog = pkg, module = 'dist/src/cli.js'): CliUnderTest {
+  const bin = (require(`${pkg}/package.json`) as { bin?: Record<string, string> }).bin?.[prog];
+  if (!bin) throw new Error(`${pkg} declares no bin ${prog}`);
+  return { prog, pkg, module, bin };
+}
+
 export const CLI_UNDER_TEST: readonly CliUnderTest[] = [
-  { prog: 'ns-ls', pkg: 'ns-core', module: 'dist/src/cli.js', bin: 'bin/ns-ls.js' },
-  { prog: 'ns-uts', pkg: 'ns-uts', module: 'dist/src/cli.js', bin: 'bin/ns-uts.js' },
-  { prog: 'ns-user', pkg: 'ns-user', module: 'dist/src/cli.js', bin: 'bin/ns-user.js' },
-  { prog: 'ns-ipc', pkg: 'ns-ipc', module: 'dist/src/cli.js', bin: 'bin/ns-ipc.js' },
-  { prog: 'ns-time', pkg: 'ns-time', module: 'dist/src/cli.js', bin: 'bin/ns-time.js' },
-  { prog: 'ns-cgroup', pkg: 'ns-cgroup', module: 'dist/src/cli.js', bin: 'bin/ns-cgroup.js' },
-  { prog: 'ns-enter', pkg: 'ns-run', module: 'dist/src/enter/cli.js', bin: 'bin/ns-enter' },
+  cliOf('ns-core', 'ns-ls'), cliOf('ns-uts'), cliOf('ns-user'), cliOf('ns-ipc'), cliOf('ns-time'), cliOf('ns-cgroup'),
+  cliOf('ns-run', 'ns-enter', 'dist/src/enter/cli.js'),
 ];
 
 export function cliUnderTest(prog: string): CliUnderTest {

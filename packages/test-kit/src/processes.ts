@@ -1,4 +1,5 @@
 /** Probes of processes from outside, through /proc, and polling that names what it waits for. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export function sleepMs(ms: number): void {
@@ -157,15 +158,21 @@ export function stageProcessesIn(sessions: ReadonlySet<number>): number[] {
 }
 
 /** What a spawned program wrote to its stdout (spawned with stdio 'pipe' there), and how it ended. */
-export async function programOutput(child: { readonly stdout?: NodeJS.ReadableStream | null; readonly exited: Promise<{ code: number | null }> }):
-    Promise<{ out: string; code: number | null }> {
+export async function programOutput<S extends { readonly code: number | null }>(child: { readonly stdout?: NodeJS.ReadableStream | null; readonly exited: Promise<S> }):
+    Promise<S & { out: string }> {
   let out = '';
   const stdout = child.stdout;
   // The exit can be known before the pipe is drained: wait for its end too.
   const drained = stdout ? new Promise<void>((resolve) => { stdout.once('end', resolve); stdout.once('close', resolve); }) : Promise.resolve();
   stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   const [status] = await Promise.all([child.exited, drained]);
-  return { out, code: status.code };
+  return { ...status, out };
+}
+
+/** SIGKILLs a spawned child and waits until it is reaped. */
+export async function stopChild(child: { kill(signal: NodeJS.Signals): unknown; readonly exited: Promise<unknown> }): Promise<void> {
+  child.kill('SIGKILL');
+  await child.exited;
 }
 
 /** The error fn throws; fails the test if it returns. */
@@ -176,4 +183,20 @@ export function thrown<E = Error>(fn: () => unknown): E {
     return e as E;
   }
   throw new Error('expected an error');
+}
+
+/** The error an async fn rejects with; fails the test if it resolves. */
+export async function rejected<E = Error>(fn: () => Promise<unknown>): Promise<E> {
+  try {
+    await fn();
+  } catch (e) {
+    return e as E;
+  }
+  throw new Error('expected an error');
+}
+
+/** A generator script run with --check: exit status 0 and nothing on stderr when what it generates is up to date. */
+export function generatorCheck(script: string): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr };
 }

@@ -57,6 +57,7 @@ export {
 export { ensureNetwork, hostInterfaceOf, removeNetworkObjects, rulesOwner } from './bridge';
 export { DEFAULT_SUBNET_POOL, leaseSubnet, parseSubnet, releaseSubnet, subnetAt, CONTAINER_INTERFACE, type NetworkMode, type Subnet } from './p2p';
 export { forwardArgs } from './inside';
+export { defaultNetwork, pastaResolvConfVolume, withPasta, PASTA_NETWORK, type DefaultNetwork } from './pasta';
 export { parsePublish, netnsDialer, spliceSockets, PortProxy, PROXY_LIMITS, type Dialer, type ProxyLimits, type PublishSpec } from './publish';
 export { addPublished, enableLocalnet, publishOwner, reclaimStalePublished, removePublished, type PublishTarget } from './dnat';
 

@@ -22,6 +22,22 @@ import { preparedNet, RtnlHandle, type VethOptions } from 'ns-net';
 import type { NetworkConfig } from './store';
 import { spliceSockets, PROXY_LIMITS, type ProxyLimits } from './publish';
 
+/** The first line a child writes on its stdout ('' and the rest when it ends without one). */
+export function firstLine(child: NsChild): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    const onData = (d: Buffer) => {
+      data += d.toString();
+      if (data.includes('\n')) {
+        child.stdout!.off('data', onData);
+        resolve(data.split('\n')[0]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stdout!.once('end', () => resolve(data));
+  });
+}
+
 /**
  * Joins the container's user and network namespaces and keeps the capabilities it has there.
  * Detached, it outlives us in a session of its own (a detached container's ports), with no

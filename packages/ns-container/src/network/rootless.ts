@@ -21,14 +21,15 @@
  * Egress: pasta, when installed, attached to the namespace when it is made (startPasta), and
  * ended when the namespace is found gone (endStalePasta).
  */
-import { accessSync, closeSync, constants as fsConstants, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
 import { posix } from 'node:path';
 import { NsError, spawn, sys, type NsChild } from 'ns-core';
 import type { VethOptions } from 'ns-net';
 import { planIdentity } from '../runner/identity';
 import { defaultStateRoot, isAlive, privateDir, processRef, type ProcessRef } from '../runner/state';
-import { helperInside, outputOf } from './inside';
+import { firstLine, helperInside, outputOf } from './inside';
+import { PASTA_ARGS, pastaPath } from './pasta';
 import { replaceFile, withLock, type NetworkConfig } from './store';
 
 export interface RootlessNetns {
@@ -101,19 +102,6 @@ export async function rootlessNetns(stateRoot = defaultStateRoot()): Promise<Roo
   return opened(mine, true);
 }
 
-/** Where pasta (Debian's passt package) is, if it is installed. */
-export function pastaPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const dirs = [...(env['PATH'] ?? '').split(':').filter((d) => d.startsWith('/')), '/usr/bin', '/usr/local/bin'];
-  return dirs.map((d) => posix.join(d, 'pasta')).find((p) => {
-    try {
-      accessSync(p, fsConstants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /**
  * Egress for the namespace, as podman's rootless netns has it: pasta joins the holder's user
  * and network namespaces (by its pid), makes a tap interface there with the host's addresses
@@ -135,7 +123,7 @@ export async function startPasta(holderPid: number, stateRoot = defaultStateRoot
   const log = openSync(posix.join(stateRoot, 'pasta.log'), 'w', 0o600);
   let ok: boolean;
   try {
-    const child = await spawn([pasta, '--config-net', '--quiet', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '-P', pidFile, String(holderPid)], {
+    const child = await spawn([pasta, ...PASTA_ARGS, '-P', pidFile, String(holderPid)], {
       stdio: ['ignore', log, log], cwd: '/',
     });
     ok = (await child.exited).code === 0;
@@ -236,21 +224,6 @@ export async function attachInside(netns: Pick<RootlessNetns, 'pidfd'>, veth: Ve
       await helper.exited;
     })()),
   };
-}
-
-function firstLine(child: NsChild): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    const onData = (d: Buffer) => {
-      data += d.toString();
-      if (data.includes('\n')) {
-        child.stdout!.off('data', onData);
-        resolve(data.split('\n')[0]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stdout!.once('end', () => resolve(data));
-  });
 }
 
 /**

@@ -29,7 +29,7 @@ export const NETWORK_VERSION = 1;
 /** docker's name for the default network; `none` and `host` are modes, not networks. */
 export const DEFAULT_NETWORK = 'bridge';
 /** Names that are modes of --network rather than networks. */
-export const RESERVED_NETWORK_NAMES: readonly string[] = ['none', 'host', 'veth', 'default'];
+export const RESERVED_NETWORK_NAMES: readonly string[] = ['none', 'host', 'veth', 'pasta', 'default'];
 /**
  * The default network's subnet, and the pool user networks' /24s come from: RFC 1918 space
  * common tools leave alone (docker 172.17+/16, podman 10.88/16; ns-run's /30s 10.231/16).
@@ -484,31 +484,43 @@ function writeInPlace(file: string, text: string): void {
  * resolv.conf for a container: the host's, without loopback nameservers (127.0.0.53 of
  * systemd-resolved, a local dnsmasq), which a container's own loopback does not reach; if none
  * is left, docker's fallback of public resolvers. An internal network has no route to any.
+ * With `forwardedTo` (pasta's DNS forward address) that address alone: pasta sends what
+ * reaches it to the host's first resolver, loopback or not, and rewrites that resolver's
+ * answers to come from it, so a client connected to the resolver itself (glibc's is) would
+ * never see them.
  */
-export function containerResolvConf(hostText: string, internal: boolean): string {
+export function containerResolvConf(hostText: string, internal: boolean, forwardedTo?: string): string {
   const lines = hostText.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.startsWith(';'));
   const isLoopback = (l: string) => /^nameserver\s+(127\.|::1\b|0\.0\.0\.0)/.test(l);
-  const servers = lines.filter((l) => l.startsWith('nameserver') && !isLoopback(l));
+  const servers = forwardedTo !== undefined ? [`nameserver ${forwardedTo}`] : lines.filter((l) => l.startsWith('nameserver') && !isLoopback(l));
   const rest = lines.filter((l) => !l.startsWith('nameserver'));
   const chosen = internal ? [] : servers.length ? servers : ['nameserver 8.8.8.8', 'nameserver 8.8.4.4'];
   return `# written by ns-run\n${[...rest, ...chosen].join('\n')}\n`;
 }
 
-export function writeResolvConf(store: NetworkStore, config: NetworkConfig, hostFile = '/etc/resolv.conf'): string {
-  let host = '';
+/** The host's resolv.conf ('' when the host has none: the container gets the fallback). */
+export function readHostResolvConf(hostFile = '/etc/resolv.conf'): string {
   try {
-    host = readFileSync(hostFile, 'utf8');
+    return readFileSync(hostFile, 'utf8');
   } catch (e) {
-    // No resolver configured on the host: the container gets the fallback.
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, 'open', hostFile);
+    return '';
   }
+}
+
+/**
+ * Replaced only when it changes: a container starting meanwhile holds a clone of the file's
+ * mount to attach on its /etc/resolv.conf, and move_mount(2) refuses a tree whose root was
+ * unlinked (ENOENT), which every rename over it by another container's start would do.
+ */
+export function replaceIfChanged(file: string, text: string, mode = 0o644): void {
+  if (readIfThere(file) !== text) replaceFile(file, text, mode);
+}
+
+export function writeResolvConf(store: NetworkStore, config: NetworkConfig, hostFile = '/etc/resolv.conf'): string {
   const file = store.resolvConfFile(config.name);
   mkdirs(posix.dirname(file), 0o711);
-  const wanted = containerResolvConf(host, config.internal);
-  // Replaced only when it changes: a container starting meanwhile holds a clone of the file's
-  // mount to attach on its /etc/resolv.conf, and move_mount(2) refuses a tree whose root was
-  // unlinked (ENOENT), which every rename over it by another container's start would do.
-  if (readIfThere(file) !== wanted) replaceFile(file, wanted, 0o644);
+  replaceIfChanged(file, containerResolvConf(readHostResolvConf(hostFile), config.internal));
   return file;
 }
 

@@ -13,7 +13,8 @@
  * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
  * another process is never signalled.
  */
-import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import type * as Net from 'node:net';
 import { posix } from 'node:path';
 import { NsError, RELAYED_SIGNALS, spawn, sys, type NamespaceKind, type Step } from 'ns-core';
 import type { CompiledContainer } from '../compile';
@@ -192,6 +193,8 @@ export class OciRuntime {
         started.catch(() => undefined);
         sys.closeFd(readyWrite);
         fds.splice(fds.indexOf(readyWrite), 1);
+        // The stream owns the read end from here, and closes it.
+        fds.splice(fds.indexOf(readyRead), 1);
         await parked(readyRead, started);
       } finally {
         for (const ns of join) ns.close();
@@ -599,13 +602,20 @@ function terminalSteps(proc: NonNullable<ContainerSpec['process']>, consoleFd: n
   }];
 }
 
-/** Waits for the stage's byte on the ready pipe (it is parked), or for the spawn's failure. */
+/**
+ * Waits for the stage's byte on the ready pipe (it is parked), or for the spawn's failure.
+ * Read as a libuv stream, as spawn() reads its status pipe: an fs.read would start the
+ * threadpool's four threads for one byte.
+ */
 async function parked(readyRead: number, started: Promise<unknown>): Promise<void> {
-  const byte = Buffer.alloc(1);
-  const n = await new Promise<number>((resolve, reject) => {
-    read(readyRead, byte, 0, 1, null, (e, count) => (e ? reject(e) : resolve(count)));
-  });
-  if (n === 1) return;
+  const { Socket } = require('node:net') as typeof Net;
+  const pipe = new Socket({ fd: readyRead, readable: true, writable: false });
+  const got = await new Promise<boolean>((resolve, reject) => {
+    pipe.once('data', () => resolve(true));
+    pipe.once('end', () => resolve(false));
+    pipe.once('error', reject);
+  }).finally(() => pipe.destroy());
+  if (got) return;
   // EOF: the stage closed its end without a word, so it failed before parking; spawn() says why.
   await started;
   throw new NsError({ errno: 5, code: 'EIO', message: 'the container\'s process ended before it was parked' });

@@ -16,11 +16,11 @@
  * (and payload's) belong to the container's root. Relative to the runner's own cgroup, the
  * container stays within every limit the runner is under.
  */
-import { chownSync, rmdirSync } from 'node:fs';
+import { chownSync } from 'node:fs';
 import { NsError, type ExitStatus, type PhasedOp, type Step } from 'ns-core';
 import {
   CgroupGroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, parseLimits, planLimitWrites, readProcessCgroups,
-  type CgroupLimits,
+  removeGroupDirectories, type CgroupLimits, type LeftGroupDirectory,
 } from 'ns-cgroup';
 
 export interface ContainerCgroup {
@@ -37,10 +37,7 @@ export interface ContainerCgroup {
 }
 
 /** A directory the cleanup had to leave, and the error that kept it. */
-export interface Leftover {
-  readonly path: string;
-  readonly error: NsError;
-}
+export type Leftover = LeftGroupDirectory;
 
 /**
  * The container ended, but some of what it had could not be removed: its status is kept, the
@@ -113,10 +110,10 @@ export function containerCgroup(name: string, limits: CgroupLimits, containerRoo
       for (const group of made.splice(0)) {
         try {
           await group.remove({ killLeftovers: true });
-        } catch (e) {
+        } catch {
           // Kept by something (a child cgroup made from outside, a process that will not die):
           // the rest of the group, in its other hierarchies, is removed still; what stays is named.
-          leftovers.push(...removeWhatCan(group.created, NsError.from(e)));
+          leftovers.push(...removeLeftCgroups(group.created));
         }
       }
     },
@@ -130,22 +127,9 @@ export function containerCgroup(name: string, limits: CgroupLimits, containerRoo
 
 /**
  * The directories of `dirs` still there once a supervisor's rmcgroup words ran (a foreground
- * container in place): removed now if they can be, else named with the error that kept them.
+ * container in place), or once a group's own removal failed: removed now if they can be
+ * (ns-cgroup owns how), else named with the error that kept them.
  */
 export function removeLeftCgroups(dirs: readonly string[]): Leftover[] {
-  return removeWhatCan(dirs, new NsError({ errno: 16, code: 'EBUSY', syscall: 'rmdir', message: 'the cgroup is in use' }));
-}
-
-/** rmdir of each directory (made in this order: deepest last), those that fail kept with their error. */
-function removeWhatCan(dirs: readonly string[], cause: NsError): Leftover[] {
-  const left: Leftover[] = [];
-  for (const dir of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length)) {
-    try {
-      rmdirSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      left.push({ path: dir, error: (e as NodeJS.ErrnoException).code ? NsError.from(e, { syscall: 'rmdir', path: dir }) : cause });
-    }
-  }
-  return left;
+  return removeGroupDirectories(dirs);
 }

@@ -41,18 +41,29 @@ export function wantsIdmap(identity: Identity): boolean {
 
 /**
  * A user namespace with the container's maps, for MOUNT_ATTR_IDMAP only (crun does the same):
- * made by a process that sleeps until we hold the namespace, then is killed. The namespace
- * lives as long as the returned handle.
+ * made by a process that sleeps until we hold the namespace, then is killed. An idmapped mount
+ * depends on the maps alone, and no process ever runs in this namespace: the last one made is
+ * kept for the next container with the same maps (a library caller running container after
+ * container gets the same leased range back), which saves it a spawn, a kill and a wait.
  */
 async function mappingNamespace(identity: Identity): Promise<Namespace> {
+  const key = JSON.stringify([identity.uidMap, identity.gidMap]);
+  if (lastMapping?.key === key) return lastMapping.ns;
   const holder = await spawn(['/bin/sleep', '1000'], { steps: [identity.userStep], stdio: 'ignore', killWithParent: 'SIGKILL' });
+  let ns: Namespace;
   try {
-    return Namespace.ofPid(holder.pid, 'user');
+    ns = Namespace.ofPid(holder.pid, 'user');
   } finally {
     holder.kill('SIGKILL');
     await holder.exited;
   }
+  lastMapping?.ns.close();
+  lastMapping = { key, ns };
+  return ns;
 }
+
+/** The mapping namespace made last, by its maps (mappingNamespace). */
+let lastMapping: { readonly key: string; readonly ns: Namespace } | undefined;
 
 /**
  * A detached clone of the tree at `path` (every mount below it too), private, idmapped with
@@ -129,9 +140,10 @@ function overlayTree(overlay: OverlayRoot, userns: Namespace | undefined): numbe
  * or an image's overlay) and each volume of `spec`; with --userns=host, where nothing needs
  * mapping, only an image's overlay, which overlayfs could not do with the trusted.* xattrs of a
  * root store if the container mounted it in its own user namespace. Closes what it made if any
- * fails.
+ * fails. `userns`: a user namespace with the container's maps the caller holds already (the
+ * in-place runner's holder made one), used instead of mappingNamespace's.
  */
-export async function idmappedTrees(spec: FilesystemSpec, identity: Identity): Promise<IdmappedTrees> {
+export async function idmappedTrees(spec: FilesystemSpec, identity: Identity, userns?: Namespace): Promise<IdmappedTrees> {
   const volumes: readonly Volume[] = spec.volumes ?? [];
   const none = { trees: { volumes: [] }, close: () => undefined };
   if (identity.mode !== 'range') return none;
@@ -143,17 +155,15 @@ export async function idmappedTrees(spec: FilesystemSpec, identity: Identity): P
     return { trees: { rootfs: made[0]!, volumes: [] }, close };
   }
   if (spec.rootfs === undefined && !spec.overlay && !volumes.length) return none;
-  const userns = await mappingNamespace(identity);
+  const mapping = userns ?? await mappingNamespace(identity);
   try {
     const keep = (fd: number) => { made.push(fd); return fd; };
-    const rootfs = spec.overlay ? keep(overlayTree(spec.overlay, userns))
-      : spec.rootfs !== undefined ? keep(detachedTree(spec.rootfs, '--rootfs', userns, false)) : undefined;
-    const trees = volumes.map((v) => keep(detachedTree(v.source, '--volume', userns, v.readOnly ?? false)));
+    const rootfs = spec.overlay ? keep(overlayTree(spec.overlay, mapping))
+      : spec.rootfs !== undefined ? keep(detachedTree(spec.rootfs, '--rootfs', mapping, false)) : undefined;
+    const trees = volumes.map((v) => keep(detachedTree(v.source, '--volume', mapping, v.readOnly ?? false)));
     return { trees: { ...(rootfs !== undefined ? { rootfs } : {}), volumes: trees }, close };
   } catch (e) {
     close();
     throw e;
-  } finally {
-    userns.close();
   }
 }

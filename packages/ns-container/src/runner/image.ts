@@ -5,7 +5,7 @@
  */
 import type * as NsImage from 'ns-image';
 import type { ContainerConfig, ImageStore } from 'ns-image';
-import { layersView, type RootView } from './inroot';
+import { layersView, resolveInRoot, type RootView } from './inroot';
 
 /** Where `run` takes an image from. */
 export interface ImageSource {
@@ -32,6 +32,13 @@ export interface PlannedImage {
   readonly workdir: string;
   /** '' when the image names no user and -u was not given. */
   readonly user: string;
+  /**
+   * Whether the container gets an upper directory of its own: always but with --read-only,
+   * and then too when the root lacks the working directory, which is made in that layer
+   * before the root becomes read-only (docker's container layer always exists, and it makes
+   * WorkingDir there first); otherwise chdir would fail with ENOENT.
+   */
+  readonly writableLayer: boolean;
 }
 
 export interface ImageOverrides {
@@ -53,9 +60,13 @@ export function planImage(source: ImageSource, overrides: ImageOverrides): Plann
     ...(overrides.workdir !== undefined ? { workdir: overrides.workdir } : {}),
     ...(overrides.user !== undefined ? { user: overrides.user } : {}),
   });
-  const lower = source.store.lowerDirs(details.layers, overrides.readOnly ?? false);
+  const writable = source.store.lowerDirs(details.layers);
+  const view = layersView(writable);
+  const writableLayer = !(overrides.readOnly ?? false) || resolveInRoot(view, proc.cwd, '--workdir').kind === undefined;
+  // Read-only, overlayfs wants at least two lower directories (lowerDirs pads them).
+  const lower = writableLayer ? writable : source.store.lowerDirs(details.layers, true);
   return {
-    store: source.store, id: details.id, reference: source.reference, config: details.config, lower, view: layersView(lower),
-    env: proc.env, args: proc.args, workdir: proc.cwd, user: proc.user,
+    store: source.store, id: details.id, reference: source.reference, config: details.config, lower, view,
+    env: proc.env, args: proc.args, workdir: proc.cwd, user: proc.user, writableLayer,
   };
 }

@@ -65,6 +65,11 @@ export function reclaimDead(store: StateStore): { reclaimed: string[]; failed: S
   const reclaimed: string[] = [];
   const failed: SkippedState[] = [];
   for (const s of store.scan().states) {
+    if (abandonedExit(store, s)) {
+      store.remove(s.name, s.id);
+      reclaimed.push(s.name);
+      continue;
+    }
     if (!s.autoRemove || liveStatus(s) !== 'dead') continue;
     try {
       reclaimLeftovers(store, s);
@@ -75,10 +80,19 @@ export function reclaimDead(store: StateStore): { reclaimed: string[]; failed: S
       failed.push({ file: store.fileOf(s.name), reason: `what the dead container ${s.name} left cannot be removed yet: ${e.message}` });
       continue;
     }
-    store.remove(s.name);
+    store.remove(s.name, s.id);
     reclaimed.push(s.name);
   }
   return { reclaimed, failed };
+}
+
+/**
+ * An in-place container whose supervisor recorded its exit and then left the state for a waiter
+ * that has died since (or was killed between the two): everything else it had went before the
+ * exit was recorded, so only the state is left to remove.
+ */
+function abandonedExit(store: StateStore, s: ContainerState): boolean {
+  return s.status === 'exited' && (s.autoRemove ?? false) && (s.inPlace ?? false) && !isAlive(s.runner) && !store.hasWaiters(s.name);
 }
 
 /**
@@ -195,7 +209,7 @@ export async function removeContainer(nameOrId: string, options: { force?: boole
   if (left && left.runner.inode === state.runner.inode) {
     // Its runner or supervisor died before its cleanup (an exited one's ran: what it named may be another's now).
     if (liveStatus(left) === 'dead') reclaimLeftovers(store, left);
-    store.remove(left.name);
+    store.remove(left.name, left.id);
   }
   return state.name;
 }

@@ -23,7 +23,7 @@ import { planIdentity, securityStep, withIdRange as identityWithRange, type Acco
 import { planImage, type ImageSource, type PlannedImage } from './image';
 import { directoryView, resolveInRoot, type RootView } from './inroot';
 import {
-  isNetworkName, parsePublish, parseSubnet, validateNetworkName, CONTAINER_INTERFACE,
+  defaultNetwork, isNetworkName, parsePublish, parseSubnet, validateNetworkName, withPasta, CONTAINER_INTERFACE, PASTA_NETWORK,
   type NetworkMode, type PublishSpec, type Subnet,
 } from '../network';
 import { loopbackUpInside } from '../network/inside';
@@ -61,8 +61,9 @@ export interface ContainerOptions {
   /** --userns: 'host' for the host's ids (root only; see HOST_USERNS_RANGE). */
   readonly userns?: string;
   /**
-   * Default 'veth' as root, 'none' otherwise (a veth needs privilege over the host's network);
-   * or a network's name ('bridge': the default network).
+   * Default 'veth' as root; otherwise 'pasta' where pasta can work (network/pasta.ts), else
+   * 'none' (a veth needs privilege over the host's network); or a network's name ('bridge':
+   * the default network).
    */
   readonly network?: NetworkMode;
   /** --network-alias: more names for the container on its network. */
@@ -173,11 +174,18 @@ function containerAccounts(root: string | RootView | undefined): Accounts {
 export function planContainer(argv: readonly string[], options: ContainerOptions = {}, ctx: UserContext = processContext()): ContainerPlan {
   const name = validateName(options.name ?? `nsr-${randomBytes(4).toString('hex')}`);
   const hostname = options.hostname ?? name;
-  const network = options.network ?? (ctx.privileged ? 'veth' : 'none');
+  const network = options.network ?? defaultNetwork(ctx.privileged, { detach: options.detach ?? false }).mode;
   if (isNetworkName(network)) {
     validateNetworkName(network, '--network');
-  } else if (!['none', 'host', 'veth'].includes(network)) {
-    throw usageError(`--network: '${network}' is not none, host, veth or a network's name`);
+  } else if (!['none', 'host', 'veth', PASTA_NETWORK].includes(network)) {
+    throw usageError(`--network: '${network}' is not none, host, veth, pasta or a network's name`);
+  }
+  if (network === PASTA_NETWORK && ctx.privileged) {
+    // pasta started by root runs as nobody, who may not open a root-made container's namespaces.
+    throw usageError('--network pasta: for an ordinary user\'s containers; as root use veth or a network (--network NAME)');
+  }
+  if (network === PASTA_NETWORK && options.detach) {
+    throw usageError('--network pasta: not with --detach yet (pasta ends with the runner that waits in the foreground); use a network (--network NAME)');
   }
   if (network === 'veth' && !ctx.privileged) {
     throw usageError('--network veth: a veth to the host needs root (CAP_NET_ADMIN over the host\'s network); use none or host');
@@ -374,7 +382,7 @@ export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[],
     initStep(cgroup?.programOps ?? []),
     uts({ hostname: plan.hostname }),
     ipc(),
-    ...(plan.network === 'host' ? [] : networkSteps(veth, plan.identity.mode !== 'range')),
+    ...(plan.network === 'host' ? [] : networkSteps(veth, plan.identity.mode !== 'range', plan.network === PASTA_NETWORK)),
     cgroup ? cgroup.step : { name: 'ns-run cgroup', create: ['cgroup'] },
   ];
 }
@@ -399,15 +407,18 @@ function initStep(programOps: readonly PhasedOp[]): Step {
 
 /**
  * A network namespace with `lo` up, and the veth if there is one (its own /30, or a port of a
- * network's bridge). ns-net brings `lo` up from
+ * network's bridge), or pasta (`--network pasta`, attached by the step that makes the
+ * namespace). ns-net brings `lo` up from
  * the runner by entering the namespace, which a rootless runner may not (setns needs
  * CAP_SYS_ADMIN in its own user namespace too): then a helper inside does it (inside.ts).
  */
-function networkSteps(veth: VethOptions | undefined, rootless: boolean): Step[] {
+function networkSteps(veth: VethOptions | undefined, rootless: boolean, pasta: boolean): Step[] {
+  const made = rootless ? net({ loopback: false }) : net({ loopback: true, ...(veth ? { veth } : {}) });
+  const namespace = pasta ? withPasta(made) : made;
   if (rootless) {
-    return [net({ loopback: false }), { name: 'loopback', parent: [{ action: 'call', step: 'loopback', run: ({ pidfd }) => loopbackUpInside(pidfd) }] }];
+    return [namespace, { name: 'loopback', parent: [{ action: 'call', step: 'loopback', run: ({ pidfd }) => loopbackUpInside(pidfd) }] }];
   }
-  return [net({ loopback: true, ...(veth ? { veth } : {}) })];
+  return [namespace];
 }
 
 /** --network veth: the pair of a leased /30, the host end the container's gateway. */

@@ -1,5 +1,6 @@
 /**
- * What a container's C supervisor (detached, or in place ns-run's own process) runs once the program is gone (its on-exit
+ * What a container's C supervisor (detached, or in place ns-run's own process for an image root
+ * or a network's lease: other in-place ends need no TypeScript) runs once the program is gone (its on-exit
  * command, with the exit code appended), after its cleanup words removed the cgroup and the
  * subnet lease: the state says exited, a -p forwarder is stopped, the image root and a
  * network's lease go, and with --rm the state too. A cgroup directory the cleanup words could

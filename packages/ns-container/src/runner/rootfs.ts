@@ -428,11 +428,13 @@ function ownRootfs(rootfs: string, view: RootView, spec: FilesystemSpec, e: Emit
 
 /**
  * The working directory, if the root lacks it: made as container root after the mounts (so a
- * path through a volume or tmpfs is made there). Not below /proc or /sys, nor in a read-only
- * root, where chdir then fails naming it.
+ * path through a volume or tmpfs is made there), before a --read-only root is remounted
+ * read-only. An image's container then has an upper layer for it (image.ts: writableLayer);
+ * a read-only --rootfs is the user's own directory, left as it is (chdir then fails naming
+ * the path). Not below /proc or /sys.
  */
 function createWorkdir(e: Emitter, spec: FilesystemSpec, workdir: string, place: (option: string, dest: string) => Placement): void {
-  if (spec.readOnly || !workdir.startsWith('/') || ['/proc', '/sys'].some((d) => under(posix.normalize(workdir), d))) return;
+  if ((spec.readOnly && spec.overlay?.upper === undefined) || !workdir.startsWith('/') || ['/proc', '/sys'].some((d) => under(posix.normalize(workdir), d))) return;
   const mounted = [...(spec.volumes ?? []).map((v) => v.dest), ...(spec.tmpfs ?? []).map((t) => parseTmpfs(t).dest)].map((d) => posix.normalize(d));
   if (mounted.some((d) => under(posix.normalize(workdir), d))) return; // what is there is known only once it is mounted
   const p = place('--workdir', workdir);

@@ -19,8 +19,8 @@ import { liveStatus, reclaimDead } from './lifecycle';
 import { containerCgroup, LeftoversError, type ContainerCgroup } from './cgroup';
 import { forwardInside, stopForwarder } from '../network/inside';
 import {
-  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, PortProxy, prepareNetwork,
-  PROXY_LIMITS, releaseNetwork, releaseSubnet, removePublished, type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
+  addPublished, attachRootless, bindTargets, enableLocalnet, handOverLease, isNetworkName, leaseSubnet, netnsDialer, pastaResolvConfVolume, PortProxy,
+  prepareNetwork, PASTA_NETWORK, PROXY_LIMITS, releaseNetwork, releaseSubnet, removePublished, type Attachment, type PublishSpec, type RootlessAttachment, type Subnet,
 } from '../network';
 import { directoryView } from './inroot';
 import { checkProgramInRoot } from './program';
@@ -64,10 +64,11 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const store = new StateStore(options.stateDir).prepare();
   reclaimDead(store);
   const undo: (() => void | Promise<void>)[] = [];
-  // In place, this process becomes the supervisor, which removes what the container has (a
-  // named network's lease by its on-exit command, reap-main). A failure before the exec is undone here.
-  // With cgroup limits too (a directory the supervisor could not remove, reap-main reports on
-  // its stderr: issue 18 #8), and on a rootless network (its helper's namespaces are joined).
+  // In place, this process becomes the supervisor, which removes what the container has (an
+  // image root and a named network's lease by its on-exit command, reap-main). A failure before
+  // the exec is undone here. With cgroup limits too (a directory the supervisor could not
+  // remove is reported on its stderr: issue 18 #8), and on a rootless network (its helper's
+  // namespaces are joined).
   const inPlace = (options.inPlace ?? false) && !plan.publish.length && !options.detach;
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
@@ -161,13 +162,26 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       undo.unshift(() => void image.store.removeContainerRoot(plan.name));
       filesystem = { ...filesystem, overlay: { ...filesystem.overlay!, ...(root.upper ? { upper: root.upper, work: root.work! } : {}) } };
     }
+    // --network pasta: its resolv.conf, where the root has one to bind on (network/pasta.ts).
+    const pastaResolv = plan.network === PASTA_NETWORK ? pastaResolvConfVolume(plan, store.root) : undefined;
+    if (pastaResolv) filesystem = { ...filesystem, volumes: [...filesystem.volumes ?? [], pastaResolv] };
     if (attachment) {
       filesystem = { ...filesystem, volumes: [...filesystem.volumes ?? [],
         { source: attachment.files.hosts, dest: '/etc/hosts', readOnly: true },
         { source: attachment.files.resolvConf, dest: '/etc/resolv.conf', readOnly: true }] };
     }
+    let cgroup: ContainerCgroup | undefined;
+    if (cgroupNeeded(plan.limits)) {
+      const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
+      cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
+      willMake({ cgroups: cgroup.all });
+    }
+    const veth = subnet ? subnetVeth(subnet) : rootlessNet ? undefined : attachment?.veth;
+    // In place, the namespaces the container joins are taken from a holder first: its user
+    // namespace has the container's maps, so it idmaps the trees too (no second holder for them).
+    const joined = inPlace ? await holdNamespaces(plan, containerSteps(plan, [], veth, cgroup), cgroup, undo, rootlessNet) : undefined;
     // As root, the rootfs and volumes as idmapped detached trees (idmap.ts); our copies of their fds close once the child has them.
-    const idmapped = await idmappedTrees(filesystem, plan.identity);
+    const idmapped = await idmappedTrees(filesystem, plan.identity, rootlessNet ? undefined : joined?.[0]);
     undo.push(() => idmapped.close());
     const fs = assembleFilesystem({ ...filesystem, trees: idmapped.trees });
     const env = mergeEnv(baseEnv(plan, fs.home, options.callerEnv ?? process.env), plan.image?.env ?? [], plan.env);
@@ -176,13 +190,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       const mounted = [...(plan.filesystem.volumes ?? []).map((v) => v.dest), ...(plan.filesystem.tmpfs ?? []).map((t) => parseTmpfs(t).dest)];
       checkProgramInRoot(view, plan.argv[0]!, env, plan.workdir, plan.image ? `the image ${plan.image.reference}` : `--rootfs ${plan.rootfs}`, mounted);
     }
-    let cgroup: ContainerCgroup | undefined;
-    if (cgroupNeeded(plan.limits)) {
-      const root = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
-      cgroup = containerCgroup(`ns-run-${plan.name}-${process.pid}`, plan.limits, root);
-      willMake({ cgroups: cgroup.all });
-    }
-    const planned = containerSteps(plan, fs.steps, subnet ? subnetVeth(subnet) : rootlessNet ? undefined : attachment?.veth, cgroup);
+    const planned = containerSteps(plan, fs.steps, veth, cgroup);
     const steps = [...(rootlessNet ? joiningSteps(plan, planned).map(relaysDieWithParent) : planned),
       ...(forwarded ? [forwarderStep(proxy, undo, forwarder, options.detach ?? false)] : [])];
     const addresses = {
@@ -190,9 +198,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       ...(attachment ? { address: attachment.lease.address, hostAddress: attachment.network.gateway, hostInterface: attachment.lease.hostInterface,
                          attachment: attachment.inspect } : {}),
     };
-    if (inPlace) {
+    if (joined) {
       await execContainer(plan, planned, env, store, { ...latest, ...addresses, env },
-                          { leases: [...leases, ...(subnet ? [subnet.lease] : [])], cgroup, undo, ...(rootlessNet ? { rootlessNet } : {}) }, options);
+                          { leases: [...leases, ...(subnet ? [subnet.lease] : [])], cgroup, joined }, options);
     }
     let log: number | undefined;
     if (options.detach) {
@@ -321,7 +329,7 @@ function claimName(store: StateStore, state: ContainerState): void {
     }
     // Running, being made, or kept after its end for `rm` (-d without --rm): the name is taken.
     if (old && (isAlive(old.runner) || ['running', 'created'].includes(liveStatus(old)) || (old.status === 'exited' && !old.autoRemove))) throw e;
-    store.remove(state.name);
+    store.remove(state.name, old?.id);
     store.claim(state);
   }
 }
@@ -334,7 +342,7 @@ function claimName(store: StateStore, state: ContainerState): void {
 function createImageRoot(plan: ContainerPlan): ContainerRoot {
   const image = plan.image!;
   const owner = plan.identity.mode === 'range' ? { uid: plan.identity.uidMap[0]!.outer, gid: plan.identity.gidMap[0]!.outer } : undefined;
-  const options = { readOnly: plan.filesystem.readOnly ?? false, ...(owner ? { owner } : {}) };
+  const options = { readOnly: !image.writableLayer, ...(owner ? { owner } : {}) };
   try {
     return image.store.createContainerRoot(image.id, plan.name, options);
   } catch (e) {
@@ -392,22 +400,61 @@ function detachedTerminal(plan: ContainerPlan): SuperviseOptions {
  * process then becomes the container's C supervisor in place (keeping ns-run's pid, which
  * the caller's shell waits for), and its program is unshared into the rest after a relay
  * fork (unshare(CLONE_NEWPID) puts only the next child in it: the init stays PID 1). At the
- * end the supervisor removes the id range and subnet leases and runs reap-main, which records the exit and
- * removes the image root and the state. Never returns.
+ * end the supervisor removes the cgroups and the id range and subnet leases, then records the
+ * exit and removes the state itself (its `release` word), or, for an image root or a network's
+ * lease, runs reap-main, which does that and removes those. Never returns.
  */
 async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: readonly string[], store: StateStore, initial: ContainerState,
-                             host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; undo: (() => void | Promise<void>)[]; rootlessNet?: RootlessAttachment },
+                             host: { leases: readonly string[]; cgroup: ContainerCgroup | undefined; joined: readonly Namespace[] },
                              options: ContainerOptions): Promise<never> {
-  const { leases, cgroup, rootlessNet } = host;
-  // The cgroup step too: its parent action makes the directories (limits, owners) and moves
-  // the holder into `init`; the container's relay then moves itself there (cgroupJoin).
+  const { leases, cgroup, joined } = host;
+  // The cgroup's own step is the holder's; the container's first process joins by cgroupJoin instead.
+  const ordered = joiningSteps(plan, [...cgroup ? [cgroupJoin(cgroup)] : [], ...steps.filter((s) => s !== cgroup?.step)]);
+  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
+  const id = initial.id!;
+  // A network's lease, or a rootless image root (its files of other subordinate ids may need to
+  // stay recorded), is TypeScript's to remove: reap-main, a second Node. Every other end is C
+  // words: root's image root (rmtree, as its store removes it), recording the exit and removing the state.
+  const rootless = plan.identity.mode !== 'range';
+  const reaps = (plan.image !== undefined && (rootless || plan.image.store.rootless)) || initial.attachment !== undefined;
+  const imageRoot = plan.image && !reaps ? plan.image.store.containerRootTrees(plan.name).map((dir) => ({ rmtree: dir })) : [];
+  const supervise: SuperviseOptions = {
+    ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
+    // The init dies of a signal only when killed from outside (SIGKILL): that is the
+    // container's status, which docker reports as 128+N; the runner itself was not killed.
+    signalAsCode: true,
+    // A cgroup directory its words could not remove is named on our stderr (by reap-main, or by
+    // the supervisor itself); a program's 0 then becomes 125, as a foreground run that is not in
+    // place reports LeftoversError.
+    ...(reaps
+      ? { onExitReports: true, cleanup: cgroupAndLeaseCleanup(leases, cgroup), onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, id] }
+      : { reportLeftCgroups: 'ns-run',
+          cleanup: [...cgroupAndLeaseCleanup(leases, cgroup), ...imageRoot,
+            { release: { state: store.fileOf(plan.name), id, exitFile: store.exitFileOf(plan.name, id) } }] }),
+  };
+  return execInPlace(plan.argv, {
+    steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
+    programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
+  });
+}
+
+/**
+ * The namespaces an in-place container joins, held by fds: a holder process made with the
+ * user and network steps of `steps` (their maps, veth and loopback need the parent's work)
+ * gives them, its user namespace first; on a rootless network, its helper's instead (the
+ * network's veth is in that namespace), which may go once we hold them. The cgroup step runs
+ * in the holder too: its parent action makes the directories (limits, owners) and moves the
+ * holder into `init`; the container's relay then moves itself there (cgroupJoin).
+ */
+async function holdNamespaces(plan: ContainerPlan, steps: readonly Step[], cgroup: ContainerCgroup | undefined,
+                              undo: (() => void | Promise<void>)[], rootlessNet: RootlessAttachment | undefined): Promise<Namespace[]> {
   // (A rootless network's helper made the user and network namespaces: their steps are not run.)
   const holds = (s: Step) => s === cgroup?.step || (!rootlessNet && heldBy(plan)(s));
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
   // veth goes with the network namespace, once the container's end has closed it); the
   // cgroup's is ours to run should the exec not happen.
   const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
-  if (cgroup) host.undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
+  if (cgroup) undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
   // A rootless network's user and network namespaces were made by its helper (runContainer
   // dropped those steps): only a cgroup needs a holder then.
   const holder = rootlessNet && !held.length ? undefined : await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
@@ -419,27 +466,11 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     holder?.kill('SIGKILL');
     await holder?.exited;
   }
+  undo.push(() => { for (const ns of joined) ns.close(); });
   // Held by our fds now, which the exec stage joins: the helper may go (it would once our
   // execve closed its stdin, perhaps before the stage had joined through its pidfd).
   await rootlessNet?.release();
-  // The cgroup's own step is the holder's; the container's first process joins by cgroupJoin instead.
-  const ordered = joiningSteps(plan, [...cgroup ? [cgroupJoin(cgroup)] : [], ...steps.filter((s) => s !== cgroup?.step)]);
-  store.update({ ...initial, status: 'running', startedAt: new Date().toISOString(), supervisor: initial.runner, inPlace: true, cgroups: cgroup?.payload ?? [] });
-  const supervise: SuperviseOptions = {
-    ...(options.terminal ? terminalSupervisor(options.terminal.input, plan) : {}),
-    // The init dies of a signal only when killed from outside (SIGKILL): that is the
-    // container's status, which docker reports as 128+N; the runner itself was not killed.
-    signalAsCode: true,
-    // A cgroup directory its words could not remove, reap-main names on our stderr; a program's
-    // 0 then becomes 125, as a foreground run that is not in place reports LeftoversError.
-    onExitReports: true,
-    cleanup: cgroupAndLeaseCleanup(leases, cgroup),
-    onExit: [process.execPath, '--', REAP_MAIN, store.root, plan.name, initial.id!],
-  };
-  return execInPlace(plan.argv, {
-    steps: ordered.map(relaysDieWithParent), join: joined, env, cwd: plan.workdir, supervise, killWithParent: 'SIGKILL',
-    programName: 'ns-run', exitCodes: { failure: 125, cannotExecute: 126, notFound: 127 },
-  });
+  return joined;
 }
 
 /**

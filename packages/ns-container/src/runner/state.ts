@@ -6,7 +6,7 @@
  * Each file is created with O_EXCL (that claims the name) and replaced atomically by rename(2);
  * a file that cannot be read or is not a container's state is reported and skipped.
  */
-import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { NamespaceKind } from 'ns-core';
@@ -272,9 +272,20 @@ export class StateStore {
     }
   }
 
-  remove(name: string): void {
+  /** With `id`, the exit code an in-place supervisor recorded for that container (exitFileOf) goes too. */
+  remove(name: string, id?: string): void {
     removeFile(this.logOf(name));
     removeFile(this.fileOf(name));
+    if (id !== undefined) removeFile(this.exitFileOf(name, id));
+  }
+
+  /**
+   * Where an in-place container's C supervisor writes its exit code ("N\n") when the program is
+   * gone, before it removes the state (its `release` word): the state file itself is TypeScript's
+   * to write. Named by the id too, so that no later container of the name reads it.
+   */
+  exitFileOf(name: string, id: string): string {
+    return `${this.fileOf(name)}.exit.${id}`;
   }
 
   /** A detached container's output (stdout and stderr), for `logs`. */
@@ -296,12 +307,36 @@ export class StateStore {
       throw e instanceof SyntaxError ? new NsError({ errno: 22, code: 'EINVAL', path: file, message: `${file}: not JSON (${e.message})` }) : fsError(e, 'read', file);
     }
     if (!validState(value)) throw new NsError({ errno: 22, code: 'EINVAL', path: file, message: `${file}: not the state of a container` });
+    const ended = value.inPlace && value.status === 'running' ? this.recordedExit(value) : undefined;
+    if (ended) return ended;
     if (value.inPlace && !value.init && isAlive(value.supervisor)) {
       const init = grandchildOf(value.supervisor!.pid);
       const program = init !== undefined ? childRef(init.pid) : undefined;
       if (init !== undefined) return { ...value, init, ...(program ? { program } : {}) };
     }
     return value;
+  }
+
+  /** An in-place container as exited, once its supervisor has written the exit code (exitFileOf). */
+  private recordedExit(state: ContainerState): ContainerState | undefined {
+    if (state.id === undefined) return undefined;
+    const file = this.exitFileOf(state.name, state.id);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fsError(e, 'read', file);
+    }
+    // Written in one write(2): empty until then (O_CREAT first), never half a number.
+    if (!/^\d+\n$/.test(text)) return undefined;
+    let finishedAt: string;
+    try {
+      finishedAt = statSync(file).mtime.toISOString();
+    } catch {
+      finishedAt = new Date().toISOString(); // removed meanwhile by the supervisor: it ended now
+    }
+    return { ...state, status: 'exited', exitCode: Number(text), finishedAt };
   }
 
   /** Every recorded container, oldest first; unreadable or half-written files are skipped. */
@@ -337,7 +372,21 @@ export class StateStore {
         throw e;
       }
     }
+    this.sweepExits(names, states);
     return { states: states.sort((a, b) => a.created.localeCompare(b.created)), skipped };
+  }
+
+  /**
+   * An in-place supervisor's exit file (exitFileOf) whose container's state is gone, or is
+   * another container's now: it was killed between removing the state and the exit file, or the
+   * state was reclaimed. Listed before the states were read, so its state was there when it was
+   * written (the supervisor writes it while the state exists): one read now without it is gone.
+   */
+  private sweepExits(names: readonly string[], states: readonly ContainerState[]): void {
+    const live = new Set(states.map((s) => `${s.name}.json.exit.${s.id}`));
+    for (const n of names) {
+      if (/^.+\.json\.exit\.[0-9a-f]{64}$/.test(n) && !live.has(n)) removeFile(join(this.containersDir, n));
+    }
   }
 
   /**
@@ -425,7 +474,7 @@ export class StateStore {
       throw e;
     }
     // A waiter removed ours and a new container took the name: that one is not ours to remove.
-    if (state.runner.pid === runner.pid && state.runner.inode === runner.inode) this.remove(name);
+    if (state.runner.pid === runner.pid && state.runner.inode === runner.inode) this.remove(name, state.id);
   }
 }
 

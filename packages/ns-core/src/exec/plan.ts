@@ -137,7 +137,13 @@ export interface SpawnOptions {
 export type SuperviseCleanup =
   | { readonly rmdir: string } | { readonly unlink: string } | { readonly rmtree: string } | { readonly userns: number }
   /** A cgroup: what the program left in it killed (cgroup.kill), then removed. */
-  | { readonly rmcgroup: string };
+  | { readonly rmcgroup: string }
+  /**
+   * An auto-removed container's end without a second program: the exit code goes to `exitFile`,
+   * then the `state` file goes with it unless a live process waits for it (`state`.wait.PID) or
+   * it no longer holds `id` (a new container took the name).
+   */
+  | { readonly release: { readonly state: string; readonly id: string; readonly exitFile: string } };
 
 export interface SuperviseOptions {
   /** Done in order once the program is gone. */
@@ -150,6 +156,12 @@ export interface SuperviseOptions {
    * its status): what it found the cleanup could not remove fails the run, as in docker.
    */
   readonly onExitReports?: boolean;
+  /**
+   * A cgroup the rmcgroup words could not remove is named on the supervisor's stderr, on one line
+   * that starts with this program name, and a program's 0 becomes 125 (docker fails a run whose
+   * cleanup failed): what an on-exit command would report, without starting one.
+   */
+  readonly reportLeftCgroups?: string;
   /** Signals passed on to the program; default RELAYED_SIGNALS. */
   readonly forward?: readonly NodeJS.Signals[];
   /**
@@ -490,6 +502,7 @@ export function supervisorWords(supervise: SuperviseOptions): string[] {
   if (supervise.signalAsCode) words.push('signal-as-code');
   if (supervise.onExitReports) words.push('report');
   if (supervise.exitFile !== undefined) words.push('exit-file', supervise.exitFile);
+  if (supervise.reportLeftCgroups !== undefined) words.push('left-report', supervise.reportLeftCgroups);
   if (supervise.terminal) {
     const t = supervise.terminal;
     words.push('pty', String(t.output ?? 1), t.input === undefined ? '-' : String(t.input));
@@ -499,6 +512,7 @@ export function supervisorWords(supervise: SuperviseOptions): string[] {
     else if ('unlink' in c) words.push('unlink', c.unlink);
     else if ('rmtree' in c) words.push('rmtree', c.rmtree);
     else if ('rmcgroup' in c) words.push('rmcgroup', c.rmcgroup);
+    else if ('release' in c) words.push('release', c.release.state, c.release.id, c.release.exitFile);
     else {
       if (!Number.isInteger(c.userns) || c.userns < 0) throw usageError(`supervise: userns ${String(c.userns)} is not a file descriptor`);
       words.push('userns', String(c.userns));

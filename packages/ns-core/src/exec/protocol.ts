@@ -107,7 +107,8 @@ export const OPS = {
    * signal act by default on itself, and exits as the grandchild did. a0 is FORK_MODE: init
    * reaps every child, as PID 1 must; supervise also takes the words in the strings (see
    * native/init.c: `session`, `signal-as-code`, `report`, `exit-file PATH`, `pty OUT IN`, then the cleanup run once the
-   * grandchild is gone: `rmdir PATH`, `unlink PATH`, `rmtree PATH`, `rmcgroup PATH`, `userns FD`, and last
+   * grandchild is gone: `rmdir PATH`, `unlink PATH`, `rmtree PATH`, `rmcgroup PATH`, `userns FD`,
+   * `release STATE ID EXIT`, `left-report PROG`, and last
    * `on-exit ARGV...`), and after a CONSOLE_SOCKET is handed its end (`console FD`). a4 bit 0:
    * the grandchild gets a copy-on-write copy of the memory rather than sharing it (needed to
    * join a time namespace; its own forks then copy that). a5: namespace flags the grandchild is

@@ -24,21 +24,22 @@ export interface ArchSection {
   readonly bits: 32 | 64;
 }
 
-const AUDIT_ARCH_64BIT = 0x80000000;
-const AUDIT_ARCH_LE = 0x40000000;
-const EM_386 = 3;
-const EM_ARM = 40;
-const EM_X86_64 = 62;
-const EM_AARCH64 = 183;
+/** linux/elf-em.h: the ELF machines of the arches we build filters for. */
+const EM = { I386: 3, ARM: 40, X86_64: 62, AARCH64: 183 } as const;
+
+/** AUDIT_ARCH_* as linux/audit.h builds it: the ELF machine, __AUDIT_ARCH_64BIT, __AUDIT_ARCH_LE (all ours are little-endian). */
+function auditArch(machine: number, bits: 32 | 64): number {
+  return (machine | (bits === 64 ? 0x80000000 : 0) | 0x40000000) >>> 0;
+}
 
 export const SECTIONS: Readonly<Record<string, ArchSection>> = {
-  SCMP_ARCH_X86_64: { name: 'SCMP_ARCH_X86_64', auditArch: (EM_X86_64 | AUDIT_ARCH_64BIT | AUDIT_ARCH_LE) >>> 0, table: 'x86_64', bits: 64 },
+  SCMP_ARCH_X86_64: { name: 'SCMP_ARCH_X86_64', auditArch: auditArch(EM.X86_64, 64), table: 'x86_64', bits: 64 },
   // x32 shares x86_64's audit arch; the compiler tells them apart by X32_SYSCALL_BIT.
-  SCMP_ARCH_X32: { name: 'SCMP_ARCH_X32', auditArch: (EM_X86_64 | AUDIT_ARCH_64BIT | AUDIT_ARCH_LE) >>> 0, table: 'x32', bits: 32 },
-  SCMP_ARCH_X86: { name: 'SCMP_ARCH_X86', auditArch: (EM_386 | AUDIT_ARCH_LE) >>> 0, table: 'i386', bits: 32 },
-  SCMP_ARCH_AARCH64: { name: 'SCMP_ARCH_AARCH64', auditArch: (EM_AARCH64 | AUDIT_ARCH_64BIT | AUDIT_ARCH_LE) >>> 0, table: 'aarch64', bits: 64 },
+  SCMP_ARCH_X32: { name: 'SCMP_ARCH_X32', auditArch: auditArch(EM.X86_64, 64), table: 'x32', bits: 32 },
+  SCMP_ARCH_X86: { name: 'SCMP_ARCH_X86', auditArch: auditArch(EM.I386, 32), table: 'i386', bits: 32 },
+  SCMP_ARCH_AARCH64: { name: 'SCMP_ARCH_AARCH64', auditArch: auditArch(EM.AARCH64, 64), table: 'aarch64', bits: 64 },
 };
-export const AUDIT_ARCH_ARM = (EM_ARM | AUDIT_ARCH_LE) >>> 0;
+export const AUDIT_ARCH_ARM = auditArch(EM.ARM, 32);
 
 /** Every SCMP_ARCH_* name the runtime spec and libseccomp know (NATIVE: podman's, this host's). */
 export const KNOWN_ARCHES: readonly string[] = [

@@ -3,16 +3,18 @@
  * overlayfs whiteouts), flock, syncfs and openat2. Paths are never followed at the last component
  * (the l* xattr calls), so a caller that has checked the parents can act on exactly that entry.
  */
-import { libc, sysError } from './native';
+import { libcFunctions, sysError } from './native';
 
-const lsetxattr_ = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
-const lgetxattr_ = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)');
-const llistxattr_ = libc.func('long llistxattr(const char *path, void *list, size_t size)');
-const mknod_ = libc.func('int mknod(const char *path, unsigned int mode, uint64_t dev)');
-const flock_ = libc.func('int flock(int fd, int operation)');
-const syncfs_ = libc.func('int syncfs(int fd)');
-// glibc 2.36 has no openat2 wrapper; the number is the same on every architecture (asm-generic).
-const syscall_ = libc.func('long syscall(long number, ...)');
+const c = libcFunctions([
+  'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
+  'long lgetxattr(const char *path, const char *name, void *value, size_t size)',
+  'long llistxattr(const char *path, void *list, size_t size)',
+  'int mknod(const char *path, unsigned int mode, uint64_t dev)',
+  'int flock(int fd, int operation)',
+  'int syncfs(int fd)',
+  // glibc 2.36 has no openat2 wrapper; the number is the same on every architecture (asm-generic).
+  'long syscall(long number, ...)',
+]);
 const SYS_OPENAT2 = 437;
 const O_CLOEXEC = 0o2000000;
 
@@ -35,20 +37,20 @@ export function makedev(major: number, minor: number): bigint {
 
 /** lsetxattr(2): sets NAME on path itself (a symlink's own attributes, not its target's). */
 export function lsetxattr(path: string, name: string, value: Buffer, flags = 0): void {
-  if (lsetxattr_(path, name, value, value.length, flags) < 0) throw sysError('lsetxattr', { path, dest: name });
+  if (c.lsetxattr(path, name, value, value.length, flags) < 0) throw sysError('lsetxattr', { path, dest: name });
 }
 
 /** lgetxattr(2); null when the attribute is absent (ENODATA). */
 export function lgetxattr(path: string, name: string): Buffer | null {
   for (;;) {
-    const size = lgetxattr_(path, name, null, 0);
+    const size = c.lgetxattr(path, name, null, 0);
     if (size < 0) {
       const err = sysError('lgetxattr', { path, dest: name });
       if (err.code === 'ENODATA') return null;
       throw err;
     }
     const buf = Buffer.alloc(Number(size));
-    const got = lgetxattr_(path, name, buf, buf.length);
+    const got = c.lgetxattr(path, name, buf, buf.length);
     if (got >= 0) return buf.subarray(0, Number(got));
     const err = sysError('lgetxattr', { path, dest: name });
     // The value grew between the two calls: ask again.
@@ -59,11 +61,11 @@ export function lgetxattr(path: string, name: string): Buffer | null {
 /** llistxattr(2): the names of path's extended attributes. */
 export function llistxattr(path: string): string[] {
   for (;;) {
-    const size = llistxattr_(path, null, 0);
+    const size = c.llistxattr(path, null, 0);
     if (size < 0) throw sysError('llistxattr', { path });
     if (Number(size) === 0) return [];
     const buf = Buffer.alloc(Number(size));
-    const got = llistxattr_(path, buf, buf.length);
+    const got = c.llistxattr(path, buf, buf.length);
     if (got >= 0) return buf.subarray(0, Number(got)).toString('latin1').split('\0').filter(Boolean).map((s) => Buffer.from(s, 'latin1').toString());
     const err = sysError('llistxattr', { path });
     if (err.code !== 'ERANGE') throw err;
@@ -75,7 +77,7 @@ export function llistxattr(path: string): string[] {
  * device 0:0 (an overlayfs whiteout) needs no CAP_MKNOD; other devices do.
  */
 export function mknod(path: string, mode: number, dev: bigint = 0n): void {
-  if (mknod_(path, mode, dev) < 0) throw sysError('mknod', { path });
+  if (c.mknod(path, mode, dev) < 0) throw sysError('mknod', { path });
 }
 
 /**
@@ -84,7 +86,7 @@ export function mknod(path: string, mode: number, dev: bigint = 0n): void {
  */
 export function flock(fd: number, operation: number): boolean {
   for (;;) {
-    if (flock_(fd, operation) >= 0) return true;
+    if (c.flock(fd, operation) >= 0) return true;
     const err = sysError('flock');
     if (err.code === 'EWOULDBLOCK' || err.code === 'EAGAIN') return false;
     // A signal handler interrupting the wait is no reason to give up the lock.
@@ -94,7 +96,7 @@ export function flock(fd: number, operation: number): boolean {
 
 /** syncfs(2): writes out everything dirty on the file system holding fd, in one call. */
 export function syncfs(fd: number): void {
-  if (syncfs_(fd) < 0) throw sysError('syncfs');
+  if (c.syncfs(fd) < 0) throw sysError('syncfs');
 }
 
 /**
@@ -107,7 +109,7 @@ export function openat2(dirfd: number, path: string, flags: number, resolve: num
   how.writeBigUInt64LE(BigInt(flags | O_CLOEXEC), 0);
   how.writeBigUInt64LE(BigInt(mode), 8);
   how.writeBigUInt64LE(BigInt(resolve), 16);
-  const fd = Number(syscall_(SYS_OPENAT2, 'int', dirfd, 'str', path, 'void *', how, 'size_t', how.length));
+  const fd = Number(c.syscall(SYS_OPENAT2, 'int', dirfd, 'str', path, 'void *', how, 'size_t', how.length));
   if (fd < 0) throw sysError('openat2', { path });
   return fd;
 }

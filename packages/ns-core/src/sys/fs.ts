@@ -1,10 +1,12 @@
-import { libc, sysError } from './native';
+import { libcFunctions, sysError } from './native';
 
-const fchdir_ = libc.func('int fchdir(int fd)');
-const chroot_ = libc.func('int chroot(const char *path)');
-const fcntl_ = libc.func('int fcntl(int fd, int cmd, ...)');
-const open_ = libc.func('int open(const char *path, int flags, ...)');
-const memfd_create_ = libc.func('int memfd_create(const char *name, unsigned int flags)');
+const c = libcFunctions([
+  'int fchdir(int fd)',
+  'int chroot(const char *path)',
+  'int fcntl(int fd, int cmd, ...)',
+  'int open(const char *path, int flags, ...)',
+  'int memfd_create(const char *name, unsigned int flags)',
+]);
 
 export const F_GETFD = 1;
 export const F_SETFD = 2;
@@ -23,52 +25,52 @@ export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;
 
 export function fchdirRaw(fd: number): void {
-  if (fchdir_(fd) < 0) throw sysError('fchdir');
+  if (c.fchdir(fd) < 0) throw sysError('fchdir');
 }
 
 export function chrootRaw(path: string): void {
-  if (chroot_(path) < 0) throw sysError('chroot', { path });
+  if (c.chroot(path) < 0) throw sysError('chroot', { path });
 }
 
 /** fcntl(fd, F_DUPFD_CLOEXEC, min): a close-on-exec duplicate at or above min. */
 export function dupCloexec(fd: number, min = 0): number {
-  const r = fcntl_(fd, F_DUPFD_CLOEXEC, 'int', min);
+  const r = c.fcntl(fd, F_DUPFD_CLOEXEC, 'int', min);
   if (r < 0) throw sysError('fcntl(F_DUPFD_CLOEXEC)');
   return r;
 }
 
 /** open(2) with raw flags (O_PATH and friends that node:fs does not name). */
 export function openRaw(path: string, flags: number, mode = 0): number {
-  const fd = open_(path, flags | O_CLOEXEC, 'int', mode);
+  const fd = c.open(path, flags | O_CLOEXEC, 'int', mode);
   if (fd < 0) throw sysError('open', { path });
   return fd;
 }
 
 /** A memfd that may be sealed, close-on-exec (memfd_create(2)). */
 export function memfdCreate(name: string): number {
-  const fd = memfd_create_(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  const fd = c.memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) throw sysError('memfd_create', { path: name });
   return fd;
 }
 
 /** fcntl(fd, F_ADD_SEALS, seals). */
 export function addSeals(fd: number, seals: number): void {
-  if (fcntl_(fd, F_ADD_SEALS, 'int', seals) < 0) throw sysError('fcntl(F_ADD_SEALS)');
+  if (c.fcntl(fd, F_ADD_SEALS, 'int', seals) < 0) throw sysError('fcntl(F_ADD_SEALS)');
 }
 
 /** Sets or clears FD_CLOEXEC: whether fd survives execve(2). */
 export function setCloexec(fd: number, on: boolean): void {
-  if (fcntl_(fd, F_SETFD, 'int', on ? FD_CLOEXEC : 0) < 0) throw sysError('fcntl(F_SETFD)', { path: `fd ${fd}` });
+  if (c.fcntl(fd, F_SETFD, 'int', on ? FD_CLOEXEC : 0) < 0) throw sysError('fcntl(F_SETFD)', { path: `fd ${fd}` });
 }
 
 /** The file status flags of fd (O_NONBLOCK, O_APPEND...), or undefined if fd is not open. */
 export function fileStatusFlags(fd: number): number | undefined {
-  const r = fcntl_(fd, F_GETFL);
+  const r = c.fcntl(fd, F_GETFL);
   return r < 0 ? undefined : r;
 }
 
 export function setFileStatusFlags(fd: number, flags: number): void {
-  if (fcntl_(fd, F_SETFL, 'int', flags) < 0) throw sysError('fcntl(F_SETFL)', { path: `fd ${fd}` });
+  if (c.fcntl(fd, F_SETFL, 'int', flags) < 0) throw sysError('fcntl(F_SETFL)', { path: `fd ${fd}` });
 }
 
 /**

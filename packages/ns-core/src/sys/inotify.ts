@@ -1,7 +1,9 @@
-import { libc, sysError } from './native';
+import { libcFunctions, sysError } from './native';
 
-const init1_ = libc.func('int inotify_init1(int flags)');
-const addWatch_ = libc.func('int inotify_add_watch(int fd, const char *path, uint32_t mask)');
+const c = libcFunctions([
+  'int inotify_init1(int flags)',
+  'int inotify_add_watch(int fd, const char *path, uint32_t mask)',
+]);
 
 export const IN_CLOEXEC = 0o2000000;
 export const IN_NONBLOCK = 0o4000;
@@ -12,14 +14,14 @@ export const IN = {
 
 /** inotify_init1(2), close-on-exec; read(2) the fd for struct inotify_event records. */
 export function inotifyInit(flags = 0): number {
-  const fd = init1_(flags | IN_CLOEXEC);
+  const fd = c.inotify_init1(flags | IN_CLOEXEC);
   if (fd < 0) throw sysError('inotify_init1');
   return fd;
 }
 
 /** inotify_add_watch(2): returns the watch descriptor. */
 export function inotifyAddWatch(fd: number, path: string, mask: number): number {
-  const wd = addWatch_(fd, path, mask);
+  const wd = c.inotify_add_watch(fd, path, mask);
   if (wd < 0) throw sysError('inotify_add_watch', { path });
   return wd;
 }

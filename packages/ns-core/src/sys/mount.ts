@@ -1,4 +1,4 @@
-import { koffi, libc, sysError } from './native';
+import { koffi, libcFunctions, sysError } from './native';
 
 export const MS = {
   RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, SYNCHRONOUS: 0x10, REMOUNT: 0x20,
@@ -23,18 +23,15 @@ export function mountFlagsToString(flags: number): string {
   return names.length ? names.join('|') : '0';
 }
 
-const mount_ = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
-const umount2_ = libc.func('int umount2(const char *target, int flags)');
-
 export function mount(source: string | null, target: string, fstype: string | null,
                       flags: readonly MountFlag[] | number, data: string | null = null): void {
-  if (mount_(source, target, fstype, mountFlags(flags), data) < 0) {
+  if (c.mount(source, target, fstype, mountFlags(flags), data) < 0) {
     throw sysError('mount', { path: source ?? fstype ?? 'none', dest: target });
   }
 }
 
 export function umount2(target: string, flags = 0): void {
-  if (umount2_(target, flags) < 0) throw sysError('umount2', { path: target });
+  if (c.umount2(target, flags) < 0) throw sysError('umount2', { path: target });
 }
 
 /*
@@ -53,19 +50,24 @@ export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, N
 const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, SET_FD: 5, CMD_CREATE: 6 } as const;
 
 const MountAttrStruct = koffi.struct('nstools_mount_attr', { attr_set: 'uint64', attr_clr: 'uint64', propagation: 'uint64', userns_fd: 'uint64' });
-const open_tree_ = libc.func('int open_tree(int dfd, const char *path, unsigned int flags)');
-const mount_setattr_ = libc.func('int mount_setattr(int dfd, const char *path, unsigned int flags, const nstools_mount_attr *attr, size_t size)');
-const fsopen_ = libc.func('int fsopen(const char *fsname, unsigned int flags)');
-const fsconfig_ = libc.func('int fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)');
-const fsmount_ = libc.func('int fsmount(int fd, unsigned int flags, unsigned int attrs)');
-const close_ = libc.func('int close(int fd)');
+// After the struct: mount_setattr's prototype names it.
+const c = libcFunctions([
+  'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  'int umount2(const char *target, int flags)',
+  'int open_tree(int dfd, const char *path, unsigned int flags)',
+  'int mount_setattr(int dfd, const char *path, unsigned int flags, const nstools_mount_attr *attr, size_t size)',
+  'int fsopen(const char *fsname, unsigned int flags)',
+  'int fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)',
+  'int fsmount(int fd, unsigned int flags, unsigned int attrs)',
+  'int close(int fd)',
+]);
 
 /**
  * open_tree(path, OPEN_TREE_CLONE): a detached copy of the mount at `path` (and, with
  * `recursive`, of every mount below it), close-on-exec. Resolved with the caller's credentials.
  */
 export function openTree(path: string, recursive: boolean): number {
-  const fd = open_tree_(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+  const fd = c.open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
   if (fd < 0) throw sysError('open_tree', { path });
   return fd;
 }
@@ -82,7 +84,7 @@ export function mountSetattr(fd: number, attrs: { set?: number; clear?: number; 
   // fs/namespace.c), and what a container mounts on it must not propagate to the host.
   const attr = { attr_set: BigInt((attrs.set ?? 0) | (attrs.userns !== undefined ? MOUNT_ATTR.IDMAP : 0)), attr_clr: BigInt(attrs.clear ?? 0),
                  propagation: BigInt(MS.PRIVATE), userns_fd: BigInt(attrs.userns ?? 0) };
-  if (mount_setattr_(fd, '', AT_EMPTY_PATH | (attrs.recursive ? AT_RECURSIVE : 0), attr, koffi.sizeof(MountAttrStruct)) < 0) {
+  if (c.mount_setattr(fd, '', AT_EMPTY_PATH | (attrs.recursive ? AT_RECURSIVE : 0), attr, koffi.sizeof(MountAttrStruct)) < 0) {
     throw sysError('mount_setattr', path !== undefined ? { path } : {});
   }
 }
@@ -96,19 +98,19 @@ export type FsConfigValue = string | true | { readonly fd: number };
  * `options`: key and value pairs in order (a key given twice, as "lowerdir+", appends).
  */
 export function fsMount(fstype: string, options: readonly (readonly [string, FsConfigValue])[], name = fstype): number {
-  const ctx = fsopen_(fstype, 1 /* FSOPEN_CLOEXEC */);
+  const ctx = c.fsopen(fstype, 1 /* FSOPEN_CLOEXEC */);
   if (ctx < 0) throw sysError('fsopen', { path: fstype });
   try {
     for (const [key, value] of options) {
-      const r = typeof value === 'string' ? fsconfig_(ctx, FSCONFIG.SET_STRING, key, value, 0)
-        : value === true ? fsconfig_(ctx, FSCONFIG.SET_FLAG, key, null, 0) : fsconfig_(ctx, FSCONFIG.SET_FD, key, null, value.fd);
+      const r = typeof value === 'string' ? c.fsconfig(ctx, FSCONFIG.SET_STRING, key, value, 0)
+        : value === true ? c.fsconfig(ctx, FSCONFIG.SET_FLAG, key, null, 0) : c.fsconfig(ctx, FSCONFIG.SET_FD, key, null, value.fd);
       if (r < 0) throw sysError('fsconfig', { path: name, dest: key });
     }
-    if (fsconfig_(ctx, FSCONFIG.CMD_CREATE, null, null, 0) < 0) throw sysError('fsconfig', { path: name, dest: 'create' });
-    const fd = fsmount_(ctx, 1 /* FSMOUNT_CLOEXEC */, 0);
+    if (c.fsconfig(ctx, FSCONFIG.CMD_CREATE, null, null, 0) < 0) throw sysError('fsconfig', { path: name, dest: 'create' });
+    const fd = c.fsmount(ctx, 1 /* FSMOUNT_CLOEXEC */, 0);
     if (fd < 0) throw sysError('fsmount', { path: name });
     return fd;
   } finally {
-    close_(ctx);
+    c.close(ctx);
   }
 }

@@ -1,14 +1,16 @@
 import { constants } from 'node:os';
-import { libc, sysError } from './native';
+import { libcFunctions, sysError } from './native';
 
-const pidfd_open_ = libc.func('int pidfd_open(int pid, unsigned int flags)');
-const pidfd_getfd_ = libc.func('int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)');
-const pidfd_send_signal_ = libc.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)');
-const waitid_ = libc.func('int waitid(int idtype, unsigned int id, void *infop, int options)');
-const prctl_ = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
-const close_ = libc.func('int close(int fd)');
-const pipe2_ = libc.func('int pipe2(_Out_ int *fds, int flags)');
-const execve_ = libc.func('int execve(const char *path, const char **argv, const char **envp)');
+const c = libcFunctions([
+  'int pidfd_open(int pid, unsigned int flags)',
+  'int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)',
+  'int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)',
+  'int waitid(int idtype, unsigned int id, void *infop, int options)',
+  'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
+  'int close(int fd)',
+  'int pipe2(_Out_ int *fds, int flags)',
+  'int execve(const char *path, const char **argv, const char **envp)',
+]);
 
 const P_PIDFD = 3;
 export const WEXITED = 4;
@@ -18,21 +20,21 @@ const CLD_EXITED = 1;
 export const O_CLOEXEC = 0o2000000;
 
 export function pidfdOpen(pid: number): number {
-  const fd = pidfd_open_(pid, 0);
+  const fd = c.pidfd_open(pid, 0);
   if (fd < 0) throw sysError('pidfd_open', { path: `pid ${pid}` });
   return fd;
 }
 
 /** A duplicate of another process's fd (needs PTRACE_MODE_ATTACH_REALCREDS over it). */
 export function pidfdGetfd(pidfd: number, targetFd: number): number {
-  const fd = pidfd_getfd_(pidfd, targetFd, 0);
+  const fd = c.pidfd_getfd(pidfd, targetFd, 0);
   if (fd < 0) throw sysError('pidfd_getfd', { path: `fd ${targetFd}` });
   return fd;
 }
 
 /** Returns false when the process has already exited (ESRCH), throws on anything else. */
 export function pidfdSendSignal(pidfd: number, signal: number): boolean {
-  if (pidfd_send_signal_(pidfd, signal, null, 0) < 0) {
+  if (c.pidfd_send_signal(pidfd, signal, null, 0) < 0) {
     const err = sysError('pidfd_send_signal');
     if (err.code === 'ESRCH') return false;
     throw err;
@@ -57,7 +59,7 @@ export function signalName(n: number): NodeJS.Signals | null {
 /** waitid(P_PIDFD): null when options has WNOHANG and the child is still running. */
 export function waitPidfd(pidfd: number, options: number): WaitResult | null {
   const info = Buffer.alloc(128);
-  if (waitid_(P_PIDFD, pidfd, info, options) < 0) throw sysError('waitid');
+  if (c.waitid(P_PIDFD, pidfd, info, options) < 0) throw sysError('waitid');
   const pid = info.readInt32LE(16);
   if (pid === 0) return null;
   const code = info.readInt32LE(8);
@@ -67,19 +69,19 @@ export function waitPidfd(pidfd: number, options: number): WaitResult | null {
 }
 
 export function prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
-  const r = prctl_(option, a2, a3, a4, a5);
+  const r = c.prctl(option, a2, a3, a4, a5);
   if (r < 0) throw sysError('prctl');
   return r;
 }
 
 export function closeFd(fd: number): void {
-  close_(fd);
+  c.close(fd);
 }
 
 /** pipe2(O_CLOEXEC): [read end, write end]. */
 export function pipe(): [number, number] {
   const fds = [0, 0];
-  if (pipe2_(fds, O_CLOEXEC) < 0) throw sysError('pipe2');
+  if (c.pipe2(fds, O_CLOEXEC) < 0) throw sysError('pipe2');
   return [fds[0]!, fds[1]!];
 }
 
@@ -88,6 +90,6 @@ export function pipe(): [number, number] {
  * thread (Node's workers) and the process keeps its pid. Returns only by throwing.
  */
 export function execve(path: string, argv: readonly string[], envp: readonly string[]): never {
-  execve_(path, [...argv, null], [...envp, null]);
+  c.execve(path, [...argv, null], [...envp, null]);
   throw sysError('execve', { path });
 }

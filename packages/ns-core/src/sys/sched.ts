@@ -1,19 +1,21 @@
 import { cloneFlagsOf, type NamespaceKind } from '../kinds';
-import { libc, sysError } from './native';
+import { libcFunctions, sysError } from './native';
 
-const unshare_ = libc.func('int unshare(int flags)');
-const setns_ = libc.func('int setns(int fd, int nstype)');
+const c = libcFunctions([
+  'int unshare(int flags)',
+  'int setns(int fd, int nstype)',
+]);
 
 /** unshare(2) on the calling (main) thread. Callers in ns-core check the kind is safe first. */
 export function unshare(kinds: readonly NamespaceKind[], extraFlags = 0): void {
-  if (unshare_(cloneFlagsOf(kinds) | extraFlags) < 0) {
+  if (c.unshare(cloneFlagsOf(kinds) | extraFlags) < 0) {
     throw sysError('unshare', { namespaces: kinds });
   }
 }
 
 /** setns(2) with a namespace fd or a pidfd; kinds may be empty for "whatever fd is". */
 export function setns(fd: number, kinds: readonly NamespaceKind[], path?: string): void {
-  if (setns_(fd, cloneFlagsOf(kinds)) < 0) {
+  if (c.setns(fd, cloneFlagsOf(kinds)) < 0) {
     throw sysError('setns', { namespaces: kinds, ...(path ? { path } : {}) });
   }
 }

@@ -1,14 +1,16 @@
 import { NsError } from '../errors';
-import { libc, sysError } from './native';
+import { libcFunctions, sysError } from './native';
 import { closeFd } from './process';
 
-const socket_ = libc.func('int socket(int domain, int type, int protocol)');
-const bind_ = libc.func('int bind(int fd, const void *addr, uint32_t len)');
-const connect_ = libc.func('int connect(int fd, const void *addr, uint32_t len)');
-const getsockname_ = libc.func('int getsockname(int fd, void *addr, _Inout_ uint32_t *len)');
-const setsockopt_ = libc.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)');
-const send_ = libc.func('long send(int fd, const void *buf, size_t len, int flags)');
-const recv_ = libc.func('long recv(int fd, void *buf, size_t len, int flags)');
+const c = libcFunctions([
+  'int socket(int domain, int type, int protocol)',
+  'int bind(int fd, const void *addr, uint32_t len)',
+  'int connect(int fd, const void *addr, uint32_t len)',
+  'int getsockname(int fd, void *addr, _Inout_ uint32_t *len)',
+  'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
+  'long send(int fd, const void *buf, size_t len, int flags)',
+  'long recv(int fd, void *buf, size_t len, int flags)',
+]);
 
 export const AF_NETLINK = 16;
 export const SOCK_RAW = 3;
@@ -24,36 +26,36 @@ export const MSG_PEEK = 2;
 export const MSG_TRUNC = 0x20;
 
 export function socket(domain: number, type: number, protocol: number): number {
-  const fd = socket_(domain, type | SOCK_CLOEXEC, protocol);
+  const fd = c.socket(domain, type | SOCK_CLOEXEC, protocol);
   if (fd < 0) throw sysError('socket');
   return fd;
 }
 
 export function bind(fd: number, addr: Buffer): void {
-  if (bind_(fd, addr, addr.length) < 0) throw sysError('bind');
+  if (c.bind(fd, addr, addr.length) < 0) throw sysError('bind');
 }
 
 export function getsockname(fd: number, size = 128): Buffer {
   const addr = Buffer.alloc(size);
   const len = [size];
-  if (getsockname_(fd, addr, len) < 0) throw sysError('getsockname');
+  if (c.getsockname(fd, addr, len) < 0) throw sysError('getsockname');
   return addr.subarray(0, len[0]);
 }
 
 export function setsockopt(fd: number, level: number, name: number, value: Buffer | number): void {
   const buf = typeof value === 'number' ? Buffer.from(new Int32Array([value]).buffer) : value;
-  if (setsockopt_(fd, level, name, buf, buf.length) < 0) throw sysError('setsockopt');
+  if (c.setsockopt(fd, level, name, buf, buf.length) < 0) throw sysError('setsockopt');
 }
 
 export function send(fd: number, buf: Buffer, flags = 0): number {
-  const n = send_(fd, buf, buf.length, flags);
+  const n = c.send(fd, buf, buf.length, flags);
   if (n < 0) throw sysError('send');
   return Number(n);
 }
 
 /** recv(2); returns the byte count (which, with MSG_TRUNC, may exceed buf.length). */
 export function recv(fd: number, buf: Buffer, flags = 0): number {
-  const n = recv_(fd, buf, buf.length, flags);
+  const n = c.recv(fd, buf, buf.length, flags);
   if (n < 0) throw sysError('recv');
   return Number(n);
 }
@@ -72,7 +74,7 @@ export function connectUnix(path: string): number {
   addr.writeUInt16LE(AF_UNIX, 0);
   name.copy(addr, 2);
   const fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  if (connect_(fd, addr, addr.length) < 0) {
+  if (c.connect(fd, addr, addr.length) < 0) {
     const err = sysError('connect', { path });
     closeFd(fd);
     throw err;

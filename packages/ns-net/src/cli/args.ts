@@ -89,6 +89,19 @@ export class Words {
   back(): void {
     this.#i--;
   }
+
+  /**
+   * NEXT_ARG() then the value's parser, as ip reads an option's value: a value the parser
+   * refuses is invarg(invalid), and `duplicate` (the option's name, when it was given before)
+   * is duparg, checked first as ip does.
+   */
+  nextAs<T>(parse: (word: string) => T | undefined, invalid: string, duplicate?: string | false): T {
+    const v = this.next();
+    if (duplicate) duparg(duplicate, v);
+    const value = parse(v);
+    if (value === undefined) invarg(invalid, v);
+    return value;
+  }
 }
 
 interface Parsed {

@@ -665,9 +665,7 @@ function parseListArgs(ctx: IpContext, w: Words, f: ListFilter, usage: () => nev
     } else if (word === 'label') {
       f.label = w.next();
     } else if (word === 'group') {
-      const v = w.next();
-      const g = groupId(v);
-      if (g === undefined) invarg('Invalid "group" value\n', v);
+      const g = w.nextAs(groupId, 'Invalid "group" value\n');
       f.group = g;
     } else if (word === 'master') {
       const v = w.next();
@@ -861,9 +859,7 @@ function modifyAddress(ctx: IpContext, cmd: number, nlFlags: number, words: read
       attrs.push({ kind: 'anycast', value: prefixAddress(addr) });
       anyGiven = true;
     } else if (word === 'scope') {
-      const v = w.next();
-      const s = scopeId(v);
-      if (s === undefined) invarg('invalid scope value.', v);
+      const s = w.nextAs(scopeId, 'invalid scope value.');
       scope = s;
       scoped = true;
     } else if (word === 'dev') {
@@ -871,9 +867,7 @@ function modifyAddress(ctx: IpContext, cmd: number, nlFlags: number, words: read
     } else if (word === 'label') {
       attrs.push({ kind: 'label', value: w.next() });
     } else if (matches(word, 'metric') || matches(word, 'priority') || matches(word, 'preference')) {
-      const v = w.next();
-      const metric = getUnsigned(v);
-      if (metric === undefined) invarg('"metric" value is invalid\n', v);
+      const metric = w.nextAs(getUnsigned, '"metric" value is invalid\n');
       attrs.push({ kind: 'rtPriority', value: metric });
     } else if (matches(word, 'valid_lft')) {
       if (validLft !== undefined) duparg('valid_lft', word);

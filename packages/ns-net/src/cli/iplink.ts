@@ -96,15 +96,16 @@ interface LinkReq {
   readonly nlFlags: number;
 }
 
-function onOff(key: string, value: string): never {
-  throw new IpExit(1, `Error: argument of "${key}" must be "on" or "off", not "${value}"\n`);
+/** parse_on_off(): "on" or "off", anything else an error naming `key` (exit 1). */
+function parseOnOff(key: string, value: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new IpExit(1, `Error: argument of "${key}" must be "on" or "off", not "${value}"\n`);
+  return value === 'on';
 }
 
 /** An IFF_* flag set from "on"/"off" (arp and trailers are the inverse bits). */
 function setFlag(req: LinkReq, bit: number, value: string, key: string, inverse = false): void {
   req.change |= bit;
-  const on = value === 'on';
-  if (!on && value !== 'off') onOff(key, value);
+  const on = parseOnOff(key, value);
   if (on !== inverse) req.flags |= bit;
   else req.flags &= ~bit;
 }
@@ -171,17 +172,11 @@ function iplinkParse(ctx: IpContext, w: Words, req: LinkReq, fds: Fds): { dev?: 
       const bytes = llAddrA2n(w.next());
       req.attrs.push({ kind: 'other', type: 2, data: bytes });
     } else if (matches(word, 'txqueuelen') || word === 'qlen' || matches(word, 'txqlen')) {
-      const v = w.next();
-      if (qlen !== -1) duparg('txqueuelen', v);
-      const n = getInteger(v);
-      if (n === undefined) invarg('Invalid "txqueuelen" value\n', v);
+      const n = w.nextAs(getInteger, 'Invalid "txqueuelen" value\n', qlen !== -1 && 'txqueuelen');
       qlen = n;
       req.attrs.push({ kind: 'txqlen', value: n >>> 0 });
     } else if (word === 'mtu') {
-      const v = w.next();
-      if (mtu !== -1) duparg('mtu', v);
-      const n = getInteger(v);
-      if (n === undefined) invarg('Invalid "mtu" value\n', v);
+      const n = w.nextAs(getInteger, 'Invalid "mtu" value\n', mtu !== -1 && 'mtu');
       mtu = n;
       req.attrs.push({ kind: 'mtu', value: n >>> 0 });
     } else if (word === 'xdp' || word === 'xdpgeneric' || word === 'xdpdrv' || word === 'xdpoffload') {
@@ -212,9 +207,7 @@ function iplinkParse(ctx: IpContext, w: Words, req: LinkReq, fds: Fds): { dev?: 
     } else if (word === 'arp') {
       setFlag(req, IFF.NOARP, w.next(), 'arp', true);
     } else if (word === 'carrier') {
-      const v = w.next();
-      if (v !== 'on' && v !== 'off') throw new IpExit(1, `Error: argument of "carrier" must be "on" or "off", not "${v}"\n`);
-      req.attrs.push({ kind: 'carrier', value: v === 'on' ? 1 : 0 });
+      req.attrs.push({ kind: 'carrier', value: parseOnOff('carrier', w.next()) ? 1 : 0 });
     } else if (word === 'vf') {
       throw new IpExit(255, 'ns-net: "vf" (SR-IOV virtual functions) is not supported\n');
     } else if (matches(word, 'master')) {
@@ -238,10 +231,7 @@ function iplinkParse(ctx: IpContext, w: Words, req: LinkReq, fds: Fds): { dev?: 
       // ip sends the alias without its NUL.
       req.attrs.push({ kind: 'other', type: 20, data: Buffer.from(v) });
     } else if (word === 'group') {
-      const v = w.next();
-      if (group !== -1) duparg('group', v);
-      const g = groupId(v);
-      if (g === undefined) invarg('Invalid "group" value\n', v);
+      const g = w.nextAs(groupId, 'Invalid "group" value\n', group !== -1 && 'group');
       group = g;
       req.attrs.push({ kind: 'group', value: g });
     } else if (word === 'mode') {
@@ -255,17 +245,11 @@ function iplinkParse(ctx: IpContext, w: Words, req: LinkReq, fds: Fds): { dev?: 
       if (state < 0) invarg('Invalid operstate\n', v);
       req.attrs.push({ kind: 'operstate', value: state });
     } else if (matches(word, 'numtxqueues')) {
-      const v = w.next();
-      if (numTx !== -1) duparg('numtxqueues', v);
-      const n = getInteger(v);
-      if (n === undefined) invarg('Invalid "numtxqueues" value\n', v);
+      const n = w.nextAs(getInteger, 'Invalid "numtxqueues" value\n', numTx !== -1 && 'numtxqueues');
       numTx = n;
       req.attrs.push({ kind: 'numTxQueues', value: n >>> 0 });
     } else if (matches(word, 'numrxqueues')) {
-      const v = w.next();
-      if (numRx !== -1) duparg('numrxqueues', v);
-      const n = getInteger(v);
-      if (n === undefined) invarg('Invalid "numrxqueues" value\n', v);
+      const n = w.nextAs(getInteger, 'Invalid "numrxqueues" value\n', numRx !== -1 && 'numrxqueues');
       numRx = n;
       req.attrs.push({ kind: 'numRxQueues', value: n >>> 0 });
     } else if (matches(word, 'addrgenmode')) {
@@ -294,16 +278,11 @@ function iplinkParse(ctx: IpContext, w: Words, req: LinkReq, fds: Fds): { dev?: 
       linkNetnsid = id;
       req.attrs.push({ kind: 'linkNetnsid', value: id });
     } else if (matches(word, 'link-netnsid')) {
-      const v = w.next();
-      if (linkNetnsid !== -1) duparg('link-netns/link-netnsid', v);
-      const n = getInteger(v);
-      if (n === undefined) invarg('Invalid "link-netnsid" value\n', v);
+      const n = w.nextAs(getInteger, 'Invalid "link-netnsid" value\n', linkNetnsid !== -1 && 'link-netns/link-netnsid');
       linkNetnsid = n;
       req.attrs.push({ kind: 'linkNetnsid', value: n });
     } else if (word === 'protodown') {
-      const v = w.next();
-      if (v !== 'on' && v !== 'off') throw new IpExit(1, `Error: argument of "protodown" must be "on" or "off", not "${v}"\n`);
-      req.attrs.push({ kind: 'protoDown', value: v === 'on' ? 1 : 0 });
+      req.attrs.push({ kind: 'protoDown', value: parseOnOff('protodown', w.next()) ? 1 : 0 });
     } else if (word === 'protodown_reason') {
       throw new IpExit(255, 'ns-net: "protodown_reason" is not supported\n');
     } else if (word === 'gso_max_size' || word === 'gso_max_segs' || word === 'gro_max_size') {

@@ -3,7 +3,7 @@
  * ip/iproute.c does (print_route(), filter_nlmsg(), iproute_modify(), iproute_get()).
  */
 import {
-  AF, NLM_F, RTA, RTAX, RTM, RTM_F, RTN, RTNH_F, RTPROT, RT_SCOPE, RT_TABLE, attrValue, formatIp, networkOf, parseIp,
+  AF, METRICS_ATTRS, NLM_F, RTA, RTAX, RTM, RTM_F, RTN, RTNH_F, RTPROT, RT_SCOPE, RT_TABLE, attrValue, formatIp, networkOf, parseIp,
   type RouteAttr, type RouteMessage,
 } from '../codec';
 import {
@@ -506,9 +506,7 @@ function listRoutes(ctx: IpContext, words: readonly string[], flush: boolean): n
     } else if (matches(word, 'cached') || matches(word, 'cloned')) {
       f.cloned = 1;
     } else if (word === 'tos' || matches(word, 'dsfield')) {
-      const v = w.next();
-      const tos = dsfieldId(v);
-      if (tos === undefined) invarg('TOS value is invalid\n', v);
+      const tos = w.nextAs(dsfieldId, 'TOS value is invalid\n');
       f.tos = tos;
       f.tosmask = -1;
     } else if (matches(word, 'protocol')) {
@@ -524,24 +522,18 @@ function listRoutes(ctx: IpContext, words: readonly string[], flush: boolean): n
     } else if (matches(word, 'scope')) {
       ({ scope: f.scope, mask: f.scopemask } = scopeSelector(w.next()));
     } else if (matches(word, 'type')) {
-      const v = w.next();
-      const type = routeTypeId(v);
-      if (type === undefined) invarg('node type value is invalid\n', v);
+      const type = w.nextAs(routeTypeId, 'node type value is invalid\n');
       f.typemask = 1n << BigInt(type);
     } else if (word === 'dev' || word === 'oif') {
       oifName = w.next();
     } else if (word === 'iif') {
       iifName = w.next();
     } else if (word === 'mark') {
-      const v = w.next();
-      const m = getUnsigned(v);
-      if (m === undefined) invarg('invalid mark value', v);
+      const m = w.nextAs(getUnsigned, 'invalid mark value');
       mark = m;
       f.markmask = -1;
     } else if (matches(word, 'metric') || matches(word, 'priority') || word === 'preference') {
-      const v = w.next();
-      const m = getUnsigned(v);
-      if (m === undefined) invarg('"metric" value is invalid\n', v);
+      const m = w.nextAs(getUnsigned, '"metric" value is invalid\n');
       f.metric = m;
       f.metricmask = -1;
     } else if (word === 'via') {
@@ -633,6 +625,21 @@ function flushRoutes(ctx: IpContext, f: RouteFilter, dump: () => RouteMessage[])
   }
 }
 
+
+/**
+ * The metrics `ip route` takes as `KEYWORD [lock] N`, in the order ip tries them: the first
+ * three by the whole word, the rest by prefix (so "c" is cwnd). A keyword is its RTAX_* kind.
+ */
+const METRIC_KEYWORDS = [
+  ['mtu', 'word'], ['hoplimit', 'word'], ['advmss', 'word'], ['reordering', 'prefix'], ['window', 'prefix'], ['cwnd', 'prefix'],
+  ['initcwnd', 'prefix'], ['initrwnd', 'prefix'], ['ssthresh', 'prefix'],
+] as const;
+type MetricKeyword = (typeof METRIC_KEYWORDS)[number][0];
+
+function metricKeyword(word: string): MetricKeyword | undefined {
+  return METRIC_KEYWORDS.find(([keyword, how]) => (how === 'word' ? word === keyword : matches(word, keyword)))?.[0];
+}
+
 /** iproute_modify(): one RTM_NEWROUTE / RTM_DELROUTE built from the words as ip builds it. */
 function modifyRoute(ctx: IpContext, cmd: number, nlFlags: number, words: readonly string[]): number {
   const del = cmd === RTM.DELROUTE;
@@ -651,19 +658,19 @@ function modifyRoute(ctx: IpContext, cmd: number, nlFlags: number, words: readon
   let typeOk = false;
   let nhid = 0;
   const w = new Words(words);
-  const metric = (kind: 'mtu' | 'advmss' | 'hoplimit' | 'window' | 'cwnd' | 'initcwnd' | 'initrwnd' | 'ssthresh' | 'reordering',
-                  bit: number, word: string, max = 0xffffffff) => {
+  const metric = (kind: MetricKeyword) => {
     let v = w.next();
     if (v === 'lock') {
-      lockMask |= 1 << bit;
+      lockMask |= 1 << METRICS_ATTRS.entries[kind]!.type;
       v = w.next();
     }
     const n = getUnsigned(v);
-    if (n === undefined || n > max) invarg(`"${word === 'advmss' ? 'mss' : word}" value is invalid\n`, v);
+    if (n === undefined || n > (kind === 'hoplimit' ? 255 : 0xffffffff)) invarg(`"${kind === 'advmss' ? 'mss' : kind}" value is invalid\n`, v);
     metrics.push({ kind, value: n });
   };
   for (; !w.done; w.skip()) {
     const word = w.cur;
+    const metricKind = metricKeyword(word);
     if (word === 'src') {
       const addr = getAddr(w.next(), r.family);
       if (r.family === AF.UNSPEC) r.family = addr.family;
@@ -692,67 +699,37 @@ function modifyRoute(ctx: IpContext, cmd: number, nlFlags: number, words: readon
       if (addr.bytes.length && !addr.any) attrs.push({ kind: 'src', value: prefixAddress(addr) });
       r.srcLen = addr.bitlen;
     } else if (word === 'tos' || matches(word, 'dsfield')) {
-      const v = w.next();
-      const tos = dsfieldId(v);
-      if (tos === undefined) invarg('"tos" value is invalid\n', v);
+      const tos = w.nextAs(dsfieldId, '"tos" value is invalid\n');
       r.tos = tos;
     } else if (word === 'expires') {
-      const v = w.next();
-      const n = getUnsigned(v);
-      if (n === undefined) invarg('"expires" value is invalid\n', v);
+      const n = w.nextAs(getUnsigned, '"expires" value is invalid\n');
       attrs.push({ kind: 'expires', value: n });
     } else if (matches(word, 'metric') || matches(word, 'priority') || word === 'preference') {
-      const v = w.next();
-      const n = getUnsigned(v);
-      if (n === undefined) invarg('"metric" value is invalid\n', v);
+      const n = w.nextAs(getUnsigned, '"metric" value is invalid\n');
       attrs.push({ kind: 'priority', value: n });
     } else if (word === 'scope') {
-      const v = w.next();
-      const s = scopeId(v);
-      if (s === undefined) invarg('invalid "scope" value\n', v);
+      const s = w.nextAs(scopeId, 'invalid "scope" value\n');
       r.scope = s;
       scopeOk = true;
-    } else if (word === 'mtu') {
-      metric('mtu', RTAX.MTU, word);
-    } else if (word === 'hoplimit') {
-      metric('hoplimit', RTAX.HOPLIMIT, word, 255);
-    } else if (word === 'advmss') {
-      metric('advmss', RTAX.ADVMSS, word);
-    } else if (matches(word, 'reordering')) {
-      metric('reordering', RTAX.REORDERING, 'reordering');
-    } else if (matches(word, 'window')) {
-      metric('window', RTAX.WINDOW, 'window');
-    } else if (matches(word, 'cwnd')) {
-      metric('cwnd', RTAX.CWND, 'cwnd');
-    } else if (matches(word, 'initcwnd')) {
-      metric('initcwnd', RTAX.INITCWND, 'initcwnd');
-    } else if (matches(word, 'initrwnd')) {
-      metric('initrwnd', RTAX.INITRWND, 'initrwnd');
-    } else if (matches(word, 'ssthresh')) {
-      metric('ssthresh', RTAX.SSTHRESH, 'ssthresh');
+    } else if (metricKind) {
+      metric(metricKind);
     } else if (word === 'onlink') {
       r.flags |= RTNH_F.ONLINK;
     } else if (word === 'nexthop' || word === 'nhid' || word === 'encap' || word === 'rtt' || word === 'rttvar' || word === 'rto_min'
       || matches(word, 'features') || matches(word, 'quickack') || matches(word, 'congctl') || matches(word, 'realms')
       || matches(word, 'fastopen_no_cookie') || word === 'ttl-propagate') {
       if (word === 'nhid') {
-        const v = w.next();
-        const n = getUnsigned(v);
-        if (n === undefined) invarg('"id" value is invalid\n', v);
+        const n = w.nextAs(getUnsigned, '"id" value is invalid\n');
         nhid = n;
         attrs.push({ kind: 'nhId', value: n });
         continue;
       }
       throw new IpExit(255, `ns-net: route option "${word}" is not supported\n`);
     } else if (matches(word, 'protocol')) {
-      const v = w.next();
-      const prot = protocolId(v);
-      if (prot === undefined) invarg('"protocol" value is invalid\n', v);
+      const prot = w.nextAs(protocolId, '"protocol" value is invalid\n');
       r.protocol = prot;
     } else if (matches(word, 'table')) {
-      const v = w.next();
-      const tid = tableId(v);
-      if (tid === undefined) invarg('"table" value is invalid\n', v);
+      const tid = w.nextAs(tableId, '"table" value is invalid\n');
       if (tid < 256) r.table = tid;
       else {
         r.table = RT_TABLE.UNSPEC;
@@ -831,9 +808,7 @@ function getRoute(ctx: IpContext, words: readonly string[]): number {
   for (; !w.done; w.skip()) {
     const word = w.cur;
     if (word === 'tos' || matches(word, 'dsfield')) {
-      const v = w.next();
-      const tos = dsfieldId(v);
-      if (tos === undefined) invarg('TOS value is invalid\n', v);
+      const tos = w.nextAs(dsfieldId, 'TOS value is invalid\n');
       r.tos = tos;
     } else if (matches(word, 'from')) {
       const v = w.next();
@@ -846,9 +821,7 @@ function getRoute(ctx: IpContext, words: readonly string[]): number {
     } else if (matches(word, 'iif')) {
       idev = w.next();
     } else if (matches(word, 'mark')) {
-      const v = w.next();
-      const m = getUnsigned(v);
-      if (m === undefined) invarg('invalid mark value', v);
+      const m = w.nextAs(getUnsigned, 'invalid mark value');
       mark = m;
     } else if (matches(word, 'oif') || word === 'dev') {
       odev = w.next();
@@ -859,18 +832,14 @@ function getRoute(ctx: IpContext, words: readonly string[]): number {
     } else if (matches(word, 'vrf')) {
       invarg('Invalid VRF\n', w.next());
     } else if (matches(word, 'uid')) {
-      const v = w.next();
-      const uid = getUnsigned(v);
-      if (uid === undefined) invarg('invalid UID\n', v);
+      const uid = w.nextAs(getUnsigned, 'invalid UID\n');
       attrs.push({ kind: 'uid', value: uid });
     } else if (matches(word, 'fibmatch')) {
       fibMatch = true;
     } else if (word === 'as') {
       attrs.push(newDestination(w, r));
     } else if (matches(word, 'sport') || matches(word, 'dport')) {
-      const v = w.next();
-      const port = getUnsigned(v, 0xffff);
-      if (port === undefined) invarg(`invalid ${matches(word, 'sport') ? 'sport' : 'dport'}\n`, v);
+      const port = w.nextAs((s) => getUnsigned(s, 0xffff), `invalid ${matches(word, 'sport') ? 'sport' : 'dport'}\n`);
       attrs.push({ kind: matches(word, 'sport') ? 'sport' : 'dport', value: port });
     } else if (matches(word, 'ipproto')) {
       const v = w.next();

@@ -69,6 +69,17 @@ class NameTable {
   id(name: string, max = this.#max): number | undefined {
     return this.named(name) ?? getUnsigned(name, max);
   }
+
+  /** An id as ip prints it (rtnl_*_n2a()); bound, so it can be exported as the table's printer. */
+  readonly print = (id: number, o: NameOptions = {}): string => nameOr(this.name(id), o, String(id));
+
+  /** A name or a number as ip reads it (rtnl_*_a2n()); bound, as `print`. */
+  readonly parse = (name: string): number | undefined => this.id(name);
+}
+
+/** How ip prints an id: its name, unless -N or it has none; then `unnamed`. */
+function nameOr(name: string | undefined, o: NameOptions, unnamed: string): string {
+  return (!o.numeric && name) || unnamed;
 }
 
 const SCOPES = new NameTable('rt_scopes', [[0, 'global'], [255, 'nowhere'], [254, 'host'], [253, 'link'], [200, 'site']]);
@@ -86,13 +97,8 @@ export interface NameOptions {
   readonly numeric?: boolean;
 }
 
-export function scopeName(id: number, o: NameOptions = {}): string {
-  return (!o.numeric && SCOPES.name(id)) || String(id);
-}
-
-export function scopeId(name: string): number | undefined {
-  return SCOPES.id(name);
-}
+export const scopeName = SCOPES.print;
+export const scopeId = SCOPES.parse;
 
 /** A `scope S` filter: that scope, or "all" (no filter). @throws IpExit for anything else. */
 export function scopeSelector(word: string): { scope: number; mask: number } {
@@ -102,40 +108,20 @@ export function scopeSelector(word: string): { scope: number; mask: number } {
   return { scope: 255, mask: 0 };
 }
 
-export function protocolName(id: number, o: NameOptions = {}): string {
-  return (!o.numeric && PROTOCOLS.name(id)) || String(id);
-}
-
-export function protocolId(name: string): number | undefined {
-  return PROTOCOLS.id(name);
-}
-
-export function tableName(id: number, o: NameOptions = {}): string {
-  return (!o.numeric && TABLES.name(id)) || String(id);
-}
-
+export const protocolName = PROTOCOLS.print;
+export const protocolId = PROTOCOLS.parse;
+export const tableName = TABLES.print;
 /** rtnl_rttable_a2n(): a name or a number up to RT_TABLE_MAX. */
-export function tableId(name: string): number | undefined {
-  return TABLES.id(name, 0xffffffff);
-}
-
-export function groupName(id: number, o: NameOptions = {}): string {
-  return (!o.numeric && GROUPS.name(id)) || String(id);
-}
-
-export function groupId(name: string): number | undefined {
-  return GROUPS.id(name);
-}
-
-export function realmName(id: number, o: NameOptions = {}): string {
-  return (!o.numeric && REALMS.name(id)) || String(id);
-}
+export const tableId = TABLES.parse;
+export const groupName = GROUPS.print;
+export const groupId = GROUPS.parse;
+export const realmName = REALMS.print;
 
 const RTN_NAMES = ['none', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat', 'xresolve'];
 
 /** rtnl_rtntype_n2a() (ip/rtm_map.c): "none" for 0. */
 export function routeTypeName(id: number, o: NameOptions = {}): string {
-  return (!o.numeric && RTN_NAMES[id]) || String(id);
+  return nameOr(RTN_NAMES[id], o, String(id));
 }
 
 /** rtnl_rtntype_a2n(): local, nat, throw exactly; the rest by prefix; or a number up to 255. */
@@ -172,7 +158,7 @@ const LINK_TYPES = new Map<number, string>([
 
 /** ll_type_n2a(): "[N]" for a type without a name. */
 export function linkTypeName(type: number, o: NameOptions = {}): string {
-  return (!o.numeric && LINK_TYPES.get(type)) || `[${type}]`;
+  return nameOr(LINK_TYPES.get(type), o, `[${type}]`);
 }
 
 const ARPHRD = { TUNNEL: 768, TUNNEL6: 769, SIT: 776, IPGRE: 778, IP6GRE: 823 };
@@ -196,7 +182,7 @@ const DSFIELDS = new NameTable('rt_dsfield', []);
 
 /** rtnl_dsfield_n2a(): a name from rt_dsfield, else "0x%02x". */
 export function dsfieldName(id: number, o: NameOptions = {}): string {
-  return (!o.numeric && DSFIELDS.name(id)) || `0x${id.toString(16).padStart(2, '0')}`;
+  return nameOr(DSFIELDS.name(id), o, `0x${id.toString(16).padStart(2, '0')}`);
 }
 
 /** rtnl_dsfield_a2n(): a name, or a hexadecimal number (strtoul base 16) up to 255. */

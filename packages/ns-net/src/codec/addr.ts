@@ -1,6 +1,6 @@
 /** RTM_{NEW,DEL,GET}ADDR bodies: struct ifaddrmsg then IFA_* attributes. */
-import { AttrTable, ipaddr, s32, string, u32, u32Struct, u8, type AttrOf } from './attr';
-import { bodyCodec } from './body';
+import { AttrTable, ipaddr, s32, string, u32, u32Struct, u8, type AttrsOf, type SpecOf } from './attr';
+import { bodyCodec, type Body } from './body';
 import { IFA } from './constants';
 
 /** struct ifaddrmsg (linux/if_addr.h). */
@@ -13,29 +13,25 @@ export interface IfAddrHeader {
   readonly index: number;
 }
 
-const ADDR_SPEC = {
-  address: { type: IFA.ADDRESS, codec: ipaddr },
-  local: { type: IFA.LOCAL, codec: ipaddr },
-  label: { type: IFA.LABEL, codec: string },
-  broadcast: { type: IFA.BROADCAST, codec: ipaddr },
-  anycast: { type: IFA.ANYCAST, codec: ipaddr },
+export const ADDR_ATTRS = new AttrTable('IFA', IFA, {
+  address: ipaddr,
+  local: ipaddr,
+  label: string,
+  broadcast: ipaddr,
+  anycast: ipaddr,
   /** struct ifa_cacheinfo; lifetimes in seconds, 0xffffffff meaning forever. */
-  cacheinfo: { type: IFA.CACHEINFO, codec: u32Struct(['preferred', 'valid', 'cstamp', 'tstamp']) },
-  multicast: { type: IFA.MULTICAST, codec: ipaddr },
-  flags: { type: IFA.FLAGS, codec: u32 },
-  rtPriority: { type: IFA.RT_PRIORITY, codec: u32 },
-  targetNetnsid: { type: IFA.TARGET_NETNSID, codec: s32 },
-  proto: { type: IFA.PROTO, codec: u8 },
-};
+  cacheinfo: u32Struct(['preferred', 'valid', 'cstamp', 'tstamp']),
+  multicast: ipaddr,
+  flags: u32,
+  rtPriority: u32,
+  targetNetnsid: s32,
+  proto: u8,
+});
 
-export type AddrAttr = AttrOf<typeof ADDR_SPEC>;
+export type AddrAttr = AttrsOf<typeof ADDR_ATTRS>;
 
-export interface AddrMessage extends IfAddrHeader {
-  readonly attrs: readonly AddrAttr[];
-}
+export type AddrMessage = Body<IfAddrHeader, SpecOf<typeof ADDR_ATTRS>>;
 
-export const ADDR_ATTRS = new AttrTable('IFA', IFA, ADDR_SPEC);
-
-export const addrBody = bodyCodec<IfAddrHeader, typeof ADDR_SPEC>('ifaddrmsg', [
+export const addrBody = bodyCodec<IfAddrHeader, SpecOf<typeof ADDR_ATTRS>>('ifaddrmsg', [
   ['family', 'u8'], ['prefixlen', 'u8'], ['flags', 'u8'], ['scope', 'u8'], ['index', 'u32'],
 ], () => ADDR_ATTRS);

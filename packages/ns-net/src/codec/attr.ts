@@ -33,25 +33,32 @@ export interface ValueCodec<T> {
   decode(data: Buffer, what: string): T;
 }
 
-function fixedInt(size: 1 | 2 | 4, signed: boolean): ValueCodec<number> {
+/**
+ * A payload of exactly `size` bytes (nla_get_u32() and its kin read a fixed width; a shorter
+ * or longer one is a malformed message). `read` gets `what` for range errors of its own.
+ */
+export function fixedWidth<T>(size: number, write: (buf: Buffer, value: T) => void, read: (data: Buffer, what: string) => T): ValueCodec<T> {
   return {
     encode(value) {
       const buf = Buffer.alloc(size);
-      if (signed) buf.writeIntLE(value, 0, size);
-      else buf.writeUIntLE(value, 0, size);
+      write(buf, value);
       return buf;
     },
     decode(data, what) {
       if (data.length !== size) throw protocolError(`${what}: expected ${size} bytes, got ${data.length}`);
-      return signed ? data.readIntLE(0, size) : data.readUIntLE(0, size);
+      return read(data, what);
     },
   };
 }
 
-export const u8 = fixedInt(1, false);
-export const u16 = fixedInt(2, false);
-export const u32 = fixedInt(4, false);
-export const s32 = fixedInt(4, true);
+export const u8 = fixedWidth<number>(1, (b, v) => b.writeUInt8(v), (d) => d.readUInt8());
+export const u16 = fixedWidth<number>(2, (b, v) => b.writeUInt16LE(v), (d) => d.readUInt16LE());
+export const u32 = fixedWidth<number>(4, (b, v) => b.writeUInt32LE(v), (d) => d.readUInt32LE());
+export const s32 = fixedWidth<number>(4, (b, v) => b.writeInt32LE(v), (d) => d.readInt32LE());
+/** An unsigned 64-bit integer, as a bigint (counters and timers can pass 2^53). */
+export const u64 = fixedWidth<bigint>(8, (b, v) => b.writeBigUInt64LE(v), (d) => d.readBigUInt64LE());
+/** A 16-bit integer in network byte order (ethertypes such as IFLA_BR_VLAN_PROTOCOL, ports). */
+export const be16 = fixedWidth<number>(2, (b, v) => b.writeUInt16BE(v), (d) => d.readUInt16BE());
 
 /** A NUL-terminated string, as the kernel writes them (nla_put_string); reads stop at the NUL. */
 export const string: ValueCodec<string> = {
@@ -109,36 +116,59 @@ export interface OtherAttr {
   readonly data: Buffer;
 }
 
-interface AttrEntry<T> {
+export interface AttrEntry<T> {
   readonly type: number;
   readonly codec: ValueCodec<T>;
 }
 
-export type AttrSpec = Record<string, AttrEntry<unknown>>;
+/**
+ * A table's entries by kind: just the codec when the kind is the camelCase of its constant
+ * (`rtPriority` for IFA_RT_PRIORITY), so that an attribute is named once; `{ type, codec }`
+ * when it needs another type (a nest flag, a name of its own).
+ */
+export type AttrSpec = Record<string, ValueCodec<unknown> | AttrEntry<unknown>>;
 
-type ValueOf<E> = E extends AttrEntry<infer T> ? T : never;
+type ValueOf<E> = E extends AttrEntry<infer T> ? T : E extends ValueCodec<infer T> ? T : never;
 
 /** The typed attributes a table knows, plus the raw fallback. */
 export type AttrOf<S extends AttrSpec> =
   | { [K in keyof S & string]: { readonly kind: K; readonly value: ValueOf<S[K]> } }[keyof S & string]
   | OtherAttr;
 
+/** The spec of a table (for codecs of messages that carry it). */
+export type SpecOf<T> = T extends AttrTable<infer S> ? S : never;
+/** The attributes of a table. */
+export type AttrsOf<T> = AttrOf<SpecOf<T>>;
+
+/** The constant a kind names: `rtPriority` is RT_PRIORITY, `nfCallIp6tables` NF_CALL_IP6TABLES. */
+export function constantName(kind: string): string {
+  return kind.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+}
+
 /** One attribute family (IFLA_*, IFA_*, ...): encodes and parses lists of its attributes. */
 export class AttrTable<S extends AttrSpec> {
   readonly #prefix: string;
-  readonly #spec: S;
+  /** Every entry with its type, short ones resolved against the family's constants. */
+  readonly entries: Readonly<Record<string, AttrEntry<unknown>>>;
   readonly #byType = new Map<number, string>();
   readonly #names: Map<number, string>;
 
   /**
    * @param prefix the C prefix, for messages ('IFLA')
-   * @param names the family's constants (IFLA) to name attributes in errors
+   * @param names the family's constants (IFLA): the types of short entries, and names in errors
+   * @throws Error when a short entry's kind names no constant: a typo fails as the module
+   *   loads, not on the wire.
    */
   constructor(prefix: string, names: Readonly<Record<string, number>>, spec: S) {
     this.#prefix = prefix;
-    this.#spec = spec;
+    this.entries = Object.fromEntries(Object.entries(spec).map(([kind, e]) => {
+      if ('codec' in e) return [kind, e];
+      const type = names[constantName(kind)];
+      if (type === undefined) throw new Error(`attribute kind '${kind}' names no constant ${prefix}_${constantName(kind)}`);
+      return [kind, { type, codec: e }];
+    }));
     this.#names = new Map(Object.entries(names).map(([n, v]) => [v, `${prefix}_${n}`]));
-    for (const [kind, entry] of Object.entries(spec)) this.#byType.set(entry.type, kind);
+    for (const [kind, entry] of Object.entries(this.entries)) this.#byType.set(entry.type, kind);
   }
 
   /** 'IFLA_MTU', or 'IFLA 77' for a type without a name. */
@@ -151,7 +181,7 @@ export class AttrTable<S extends AttrSpec> {
   encode(attrs: readonly AttrOf<S>[]): Buffer {
     return Buffer.concat(attrs.map((a) => {
       if (a.kind === 'other') return encodeAttr((a as OtherAttr).type, (a as OtherAttr).data);
-      const entry = this.#spec[a.kind as keyof S];
+      const entry = this.entries[a.kind];
       if (!entry) throw protocolError(`unknown attribute kind '${a.kind}'`);
       return encodeAttr(entry.type, entry.codec.encode((a as { value: unknown }).value));
     }));
@@ -168,7 +198,7 @@ export class AttrTable<S extends AttrSpec> {
         out.push({ kind: 'other', type, data: Buffer.from(payload) });
         continue;
       }
-      const entry = this.#spec[kind]!;
+      const entry = this.entries[kind]!;
       const value = entry.codec.decode(payload, `${context}: ${this.nameOf(type)}`);
       out.push({ kind, value } as AttrOf<S>);
     }
@@ -176,11 +206,22 @@ export class AttrTable<S extends AttrSpec> {
   }
 }
 
-/** A nested attribute whose payload is a list from another table. */
-export function nested<S extends AttrSpec>(table: () => AttrTable<S>): ValueCodec<AttrOf<S>[]> {
+/**
+ * A nested attribute whose payload is a list from another table. The table is looked up at
+ * use, so tables can nest each other (or themselves) whatever order they are defined in.
+ */
+export function nested<S extends AttrSpec>(table: () => AttrTable<S>): ValueCodec<readonly AttrOf<S>[]> {
   return {
     encode: (value) => table().encode(value),
     decode: (data, what) => table().parse(data, what),
+  };
+}
+
+/** A codec defined further down, looked up at use (VETH_INFO_PEER holds a whole link message). */
+export function late<T>(codec: () => ValueCodec<T>): ValueCodec<T> {
+  return {
+    encode: (value) => codec().encode(value),
+    decode: (data, what) => codec().decode(data, what),
   };
 }
 
@@ -215,29 +256,3 @@ export function attrValue<A extends { kind: string }, K extends Exclude<A['kind'
   const found = attrs.find((a) => a.kind === kind) as { value?: unknown } | undefined;
   return found?.value as never;
 }
-
-/** An unsigned 64-bit integer, as a bigint (counters and timers can pass 2^53). */
-export const u64: ValueCodec<bigint> = {
-  encode(value) {
-    const buf = Buffer.alloc(8);
-    buf.writeBigUInt64LE(value);
-    return buf;
-  },
-  decode(data, what) {
-    if (data.length !== 8) throw protocolError(`${what}: expected 8 bytes, got ${data.length}`);
-    return data.readBigUInt64LE(0);
-  },
-};
-
-/** A 16-bit integer in network byte order (ethertypes such as IFLA_BR_VLAN_PROTOCOL). */
-export const be16: ValueCodec<number> = {
-  encode(value) {
-    const buf = Buffer.alloc(2);
-    buf.writeUInt16BE(value);
-    return buf;
-  },
-  decode(data, what) {
-    if (data.length !== 2) throw protocolError(`${what}: expected 2 bytes, got ${data.length}`);
-    return data.readUInt16BE(0);
-  },
-};

@@ -4,12 +4,28 @@
  */
 import { align4, protocolError, type AttrOf, type AttrSpec, type AttrTable, type ValueCodec } from './attr';
 
-type FieldType = 'u8' | 'u16' | 'u32' | 's32' | 'pad8' | 'pad16';
+interface FieldCodec {
+  readonly size: number;
+  write(buf: Buffer, value: number, off: number): void;
+  read(buf: Buffer, off: number): number;
+}
 
-const SIZE: Record<FieldType, number> = { u8: 1, u16: 2, u32: 4, s32: 4, pad8: 1, pad16: 2 };
+/** Header fields are host-endian but for nfgenmsg's res_id (__be16). */
+const FIELDS = {
+  u8: { size: 1, write: (b, v, off) => b.writeUInt8(v, off), read: (b, off) => b.readUInt8(off) },
+  u16: { size: 2, write: (b, v, off) => b.writeUInt16LE(v, off), read: (b, off) => b.readUInt16LE(off) },
+  be16: { size: 2, write: (b, v, off) => b.writeUInt16BE(v, off), read: (b, off) => b.readUInt16BE(off) },
+  u32: { size: 4, write: (b, v, off) => b.writeUInt32LE(v, off), read: (b, off) => b.readUInt32LE(off) },
+  s32: { size: 4, write: (b, v, off) => b.writeInt32LE(v, off), read: (b, off) => b.readInt32LE(off) },
+} satisfies Record<string, FieldCodec>;
+
+type FieldType = keyof typeof FIELDS;
+/** Padding: `pad8` / `pad16` are as wide as u8 / u16. */
+type PadType = 'pad8' | 'pad16';
+const PADS: Record<PadType, number> = { pad8: 1, pad16: 2 };
 
 /** A header's fields in C order; pads are written as zero and not read back. */
-export type Layout<H> = readonly (readonly [keyof H & string, Exclude<FieldType, 'pad8' | 'pad16'>] | readonly [null, 'pad8' | 'pad16'])[];
+export type Layout<H> = readonly (readonly [keyof H & string, FieldType] | readonly [null, PadType])[];
 
 export type Body<H, S extends AttrSpec> = H & { readonly attrs: readonly AttrOf<S>[] };
 
@@ -22,19 +38,17 @@ export interface BodyCodec<H, S extends AttrSpec> extends ValueCodec<Body<H, S>>
 export function bodyCodec<H extends { readonly [K in keyof H]: number }, S extends AttrSpec>(
   name: string, layout: Layout<H>, table: () => AttrTable<S>,
 ): BodyCodec<H, S> {
-  const headerSize = layout.reduce((n, [, t]) => n + SIZE[t], 0);
+  const sizeOf = ([field, type]: Layout<H>[number]): number => (field === null ? PADS[type as PadType] : FIELDS[type as FieldType].size);
+  const headerSize = layout.reduce((n, entry) => n + sizeOf(entry), 0);
   return {
     headerSize,
     encode(value) {
       const head = Buffer.alloc(align4(headerSize));
       let off = 0;
-      for (const [field, type] of layout) {
-        const v = field === null ? 0 : (value[field] as number);
-        if (type === 'u8' || type === 'pad8') head.writeUInt8(v, off);
-        else if (type === 'u16' || type === 'pad16') head.writeUInt16LE(v, off);
-        else if (type === 'u32') head.writeUInt32LE(v, off);
-        else head.writeInt32LE(v, off);
-        off += SIZE[type];
+      for (const entry of layout) {
+        const [field, type] = entry;
+        if (field !== null) FIELDS[type as FieldType].write(head, value[field] as number, off);
+        off += sizeOf(entry);
       }
       return Buffer.concat([head, table().encode(value.attrs)]);
     },
@@ -42,12 +56,10 @@ export function bodyCodec<H extends { readonly [K in keyof H]: number }, S exten
       if (data.length < headerSize) throw protocolError(`${what}: ${data.length} bytes is shorter than struct ${name} (${headerSize})`);
       const out: Record<string, unknown> = {};
       let off = 0;
-      for (const [field, type] of layout) {
-        if (field !== null) {
-          out[field] = type === 'u8' ? data.readUInt8(off) : type === 'u16' ? data.readUInt16LE(off)
-            : type === 'u32' ? data.readUInt32LE(off) : data.readInt32LE(off);
-        }
-        off += SIZE[type];
+      for (const entry of layout) {
+        const [field, type] = entry;
+        if (field !== null) out[field] = FIELDS[type as FieldType].read(data, off);
+        off += sizeOf(entry);
       }
       out['attrs'] = table().parse(data.subarray(Math.min(align4(headerSize), data.length)), what);
       return out as Body<H, S>;

@@ -3,7 +3,7 @@
  * followed by a body chosen by the type. A datagram holds one or more messages, each
  * starting at an NLMSG_ALIGN boundary.
  */
-import { AttrTable, align4, bytes, protocolError, string, u32, type AttrOf } from './attr';
+import { AttrTable, align4, bytes, protocolError, string, u32, type AttrsOf } from './attr';
 import { addrBody, type AddrMessage } from './addr';
 import { NLMSG, NLMSGERR_ATTR, NLM_F, RTM } from './constants';
 import { linkBody, type LinkMessage } from './link';
@@ -20,17 +20,16 @@ export interface NlHeader {
   readonly pid: number;
 }
 
-const EXTACK_SPEC = {
+export const EXTACK_ATTRS = new AttrTable('NLMSGERR_ATTR', NLMSGERR_ATTR, {
   /** Human-readable reason (NL_SET_ERR_MSG in the kernel). */
-  msg: { type: NLMSGERR_ATTR.MSG, codec: string },
+  msg: string,
   /** Byte offset of the offending attribute within the request. */
-  offs: { type: NLMSGERR_ATTR.OFFS, codec: u32 },
-  cookie: { type: NLMSGERR_ATTR.COOKIE, codec: bytes },
-  missType: { type: NLMSGERR_ATTR.MISS_TYPE, codec: u32 },
-  missNest: { type: NLMSGERR_ATTR.MISS_NEST, codec: u32 },
-};
-export type ExtackAttr = AttrOf<typeof EXTACK_SPEC>;
-export const EXTACK_ATTRS = new AttrTable('NLMSGERR_ATTR', NLMSGERR_ATTR, EXTACK_SPEC);
+  offs: u32,
+  cookie: bytes,
+  missType: u32,
+  missNest: u32,
+});
+export type ExtackAttr = AttrsOf<typeof EXTACK_ATTRS>;
 
 /**
  * struct nlmsgerr: the error (0 for an ACK, else -errno), the request's header, the rest of

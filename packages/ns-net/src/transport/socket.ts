@@ -18,7 +18,7 @@
  * (netlink(7); sock_net() is fixed at creation), so the socket is opened during a brief
  * setns into the target namespace and used from anywhere afterwards.
  */
-import { Namespace, NsError, errnoMessage, errnoName, runInside, sys } from 'ns-core';
+import { Namespace, NsError, errnoMessage, errnoName, runInside, sys, withHandle } from 'ns-core';
 import {
   NETLINK_ROUTE, NLM_F, NLMSG, encodeMessage, parseMessages, typeName,
   type ExtackAttr, type NlMessage,
@@ -273,11 +273,7 @@ export abstract class SocketHandle {
 
   /** Runs fn with this handle and closes it afterwards. */
   use<T>(fn: (h: this) => T): T {
-    try {
-      return fn(this);
-    } finally {
-      this.close();
-    }
+    return withHandle(this, fn);
   }
 
   close(): void {

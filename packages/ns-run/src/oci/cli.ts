@@ -7,7 +7,7 @@
  * Errors go to stderr (one line) and, with --log, to FILE as runc writes it (json: one object a
  * line with level, msg and time; containerd shows the last line's msg).
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { NsError, usageError } from 'ns-core';
 import { failAndExit, formatError, runCommands, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type ParsedArgs } from 'ns-core/cli';
@@ -111,6 +111,22 @@ function logError(globals: Globals, message: string): void {
   }
 }
 
+/**
+ * What a command prints, written to fd 1 directly: process.stdout on a pipe (engines and the
+ * bench read state through one) builds a net.Socket, whose modules cost `state` more than its
+ * own work. A pipe another process left non-blocking may take it in parts.
+ */
+function print(text: string): void {
+  const bytes = Buffer.from(text);
+  for (let done = 0; done < bytes.length;) {
+    try {
+      done += writeSync(1, bytes, done);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}
+
 function oneId(args: ParsedArgs, command: string): string {
   if (args.operands.length !== 1) throw usageError(`${command}: expected one container id, got ${args.operands.length}`);
   return args.operands[0]!;
@@ -165,7 +181,7 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
     state: logged(async (args) => {
       const id = oneId(args, 'state');
       const state = await runtime.locked(id, () => runtime.state(id));
-      process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
+      print(`${JSON.stringify(state, null, 2)}\n`);
     }),
     kill: logged(async (args) => {
       if (args.operands.length < 1 || args.operands.length > 2) throw usageError('kill: expected <id> [<signal>]');
@@ -210,7 +226,7 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
       const format = args.last('format') ?? 'table';
       if (format !== 'table' && format !== 'json') throw usageError(`ps: --format '${format}' is not table or json`);
       const pids = await runtime.locked(id, () => runtime.processes(id));
-      process.stdout.write(format === 'json' ? `${JSON.stringify(pids)}\n` : `PID\n${pids.map((p) => `${p}\n`).join('')}`);
+      print(format === 'json' ? `${JSON.stringify(pids)}\n` : `PID\n${pids.map((p) => `${p}\n`).join('')}`);
     }),
     pause: logged(async (args) => {
       const id = oneId(args, 'pause');
@@ -221,7 +237,7 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
       await runtime.locked(id, () => runtime.resume(id));
     }),
     features: logged(() => {
-      process.stdout.write(`${JSON.stringify(runtime.features(), null, 2)}\n`);
+      print(`${JSON.stringify(runtime.features(), null, 2)}\n`);
     }),
   }).catch((e: unknown) => {
     if (e instanceof NsError) failAndExit(PROG, e);

@@ -19,7 +19,7 @@ import {
 } from 'ns-core/cli';
 import { parseSignal } from 'ns-pid';
 import {
-  DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, followLog, LeftoversError, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
+  defaultNetwork, DEFAULT_PROGRAM, DEFAULT_SUBNET_POOL, followLog, LeftoversError, inspectContainer, planExec, removeContainer, runContainer, scanContainers,
   signalContainer, stopContainer, StateStore, waitContainer, type ContainerInfo, type ContainerOptions, type NetworkMode,
 } from 'ns-container';
 import { parseFd, statusReporters } from '../common/options';
@@ -57,8 +57,9 @@ const RUN_COMMAND: CommandSpec = {
     { long: 'userns-range', arg: 'required', metavar: '<inner>:<outer>:<count>', help: 'as root: ids mapped (default: a free range of 65536 from 1000000000 on; host id 0 only with --userns=host)' },
     { long: 'userns', arg: 'required', metavar: 'host|auto', help: 'as root: host: the container\'s ids are the host\'s (its root reads what host root reads); ' +
       'default auto: a 65536-id range of its own', complete: ['host', 'auto', 'private'] },
-    { long: 'network', arg: 'required', metavar: 'none|host|veth|<network>', help: 'none (lo only), host, veth, or a network (bridge: the default one); default veth as root, else none',
-      complete: ['none', 'host', 'veth', 'bridge'] },
+    { long: 'network', arg: 'required', metavar: 'none|host|veth|pasta|<network>',
+      help: 'none (lo only), host, veth, pasta (egress through pasta), or a network (bridge: the default one); default veth as root, else pasta when it can run, else none',
+      complete: ['none', 'host', 'veth', 'pasta', 'bridge'] },
     { long: 'network-alias', arg: 'required', metavar: '<name>', help: 'another name of the container on its network (repeatable)' },
     { long: 'subnet', arg: 'required', metavar: '<cidr>', help: `the veth's /30 (default: a free one of ${DEFAULT_SUBNET_POOL})` },
     { long: 'publish', short: 'p', arg: 'required', metavar: '[<ip>:]<host_port>:<container_port>', help: 'forward TCP (repeatable)' },
@@ -141,7 +142,10 @@ function imageOperand(argv: readonly string[], args: ParsedArgs): boolean {
 
 async function run(args: ParsedArgs, argv: readonly string[]): Promise<void> {
   const value = (name: string) => args.last(name);
-  const network = value('network');
+  // Without --network: the library's default, and when it gives no egress, why (once, one line).
+  const chosen = value('network') === undefined ? defaultNetwork(process.geteuid!() === 0, { detach: args.has('detach') }) : undefined;
+  if (chosen?.note) process.stderr.write(`${PROG}: note: ${chosen.note}\n`);
+  const network = value('network') ?? chosen?.mode;
   const imageForm = imageOperand(argv, args);
   if (!imageForm && (args.has('entrypoint') || args.has('storage'))) {
     throw usageError(`${args.has('entrypoint') ? '--entrypoint' : '--storage'}: only with an image (ns-run run [options] IMAGE [COMMAND...])`);
@@ -293,6 +297,9 @@ async function wait(args: ParsedArgs): Promise<void> {
   for (const code of codes) process.stdout.write(`${code}\n`);
 }
 
+/** ns-run exec's supervisor: the program's status as docker reports it, signals passed on (RELAYED_SIGNALS). */
+const EXEC_SUPERVISOR = { signalAsCode: true } as const;
+
 async function exec(args: ParsedArgs): Promise<void> {
   const [name, ...program] = args.operands;
   if (!name) throw usageError('exec: which container? (ns-run exec NAME [program...])');
@@ -301,7 +308,10 @@ async function exec(args: ParsedArgs): Promise<void> {
   const plan = await planExec(name, { env: args.all('env'), ...(workdir !== undefined ? { workdir } : {}), ...(user !== undefined ? { user } : {}) });
   try {
     // The fds of the container's namespaces go with the exec: the stage closes them before the program's.
-    await launch(program.length ? program : DEFAULT_PROGRAM, plan.spawn, { signals: 'program' });
+    // Under a C supervisor that stays outside the container (this pid): a program killed by
+    // signal N ends the exec with 128+N, docker exec's status (137 for SIGKILL), where
+    // nsenter's waiting process would die of N itself.
+    await launch(program.length ? program : DEFAULT_PROGRAM, { ...plan.spawn, supervise: EXEC_SUPERVISOR }, { signals: 'program' });
   } finally {
     plan.opened.close();
   }

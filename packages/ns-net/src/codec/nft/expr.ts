@@ -10,7 +10,7 @@
  * An expression with a name or an attribute we do not know stays raw (`{ type: 'other' }`),
  * so listing a rule someone else wrote never loses what is there.
  */
-import { encodeAttr, protocolError, string, u8, type ValueCodec } from '../attr';
+import { bytes, encodeAttr, protocolError, string, u8, type ValueCodec } from '../attr';
 import {
   NFTA_BITWISE, NFTA_CMP, NFTA_COUNTER, NFTA_CT, NFTA_DATA, NFTA_EXPR, NFTA_FIB, NFTA_IMMEDIATE, NFTA_LIST,
   NFTA_MASQ, NFTA_META, NFTA_NAT, NFTA_PAYLOAD, NFTA_VERDICT, NF_VERDICT, NFT_CMP_OPS, NFT_CT_KEYS,
@@ -86,7 +86,7 @@ const verdict: ValueCodec<NftVerdict> = {
 };
 
 const DATA_ATTRS = new NftAttrTable('NFTA_DATA', NFTA_DATA, {
-  value: { type: NFTA_DATA.VALUE, codec: { encode: (v: Buffer) => Buffer.from(v), decode: (d: Buffer) => Buffer.from(d) } },
+  value: { type: NFTA_DATA.VALUE, codec: bytes },
   verdict: { type: nest(NFTA_DATA.VERDICT), codec: verdict },
 });
 
@@ -150,7 +150,7 @@ const REQUIRED: Record<Exclude<NftExprType, 'other'>, readonly string[]> = {
 
 const ELEM_ATTRS = new NftAttrTable('NFTA_EXPR', NFTA_EXPR, {
   name: { type: NFTA_EXPR.NAME, codec: string },
-  data: { type: nest(NFTA_EXPR.DATA), codec: { encode: (v: Buffer) => Buffer.from(v), decode: (d: Buffer) => Buffer.from(d) } },
+  data: { type: nest(NFTA_EXPR.DATA), codec: bytes },
 });
 
 export function encodeExpr(e: NftExpr): Buffer {

@@ -3,105 +3,89 @@
  * then the attributes of a table, chain, rule or generation (linux/netfilter/nf_tables.h).
  */
 import { usageError } from 'ns-core';
-import { align4, bytes, protocolError, string, type AttrOf, type AttrSpec, type AttrTable, type ValueCodec } from '../attr';
+import { bytes, nested, string, type AttrsOf, type AttrSpec, type AttrTable } from '../attr';
+import { bodyCodec, type BodyCodec } from '../body';
 import { NFTA_CHAIN, NFTA_GEN, NFTA_HOOK, NFTA_RULE, NFTA_TABLE, NFTNL_UDATA_RULE, NFNL_BATCH } from './constants';
 import { exprList } from './expr';
 import { NftAttrTable, be32, be64, nest, sbe32 } from './scalar';
 
-/** A decoded nfnetlink body: nfgenmsg's fields and the attributes. */
-export interface NfgenBody<A> {
+/** struct nfgenmsg's fields. */
+interface NfgenHeader {
   /** NFPROTO_* of the object (nfgen_family). */
   readonly family: number;
   readonly version: number;
   /** Subsystem id on batch delimiters, else 0 (the kernel answers with its generation's low 16 bits). */
   readonly resId: number;
+}
+
+/** A decoded nfnetlink body: nfgenmsg's fields and the attributes. */
+export interface NfgenBody<A> extends NfgenHeader {
   readonly attrs: readonly A[];
 }
 
 export const NFGENMSG_LEN = 4;
 
 /** Codec of "struct nfgenmsg then attributes of table". */
-export function nfgenBody<S extends AttrSpec>(table: AttrTable<S>): ValueCodec<NfgenBody<AttrOf<S>>> {
-  return {
-    encode(v) {
-      const head = Buffer.alloc(NFGENMSG_LEN);
-      head.writeUInt8(v.family, 0);
-      head.writeUInt8(v.version, 1);
-      head.writeUInt16BE(v.resId, 2);
-      return Buffer.concat([head, table.encode(v.attrs)]);
-    },
-    decode(data, what) {
-      if (data.length < NFGENMSG_LEN) throw protocolError(`${what}: ${data.length} bytes is shorter than struct nfgenmsg`);
-      return {
-        family: data.readUInt8(0), version: data.readUInt8(1), resId: data.readUInt16BE(2),
-        attrs: table.parse(data.subarray(align4(NFGENMSG_LEN)), what),
-      };
-    },
-  };
+export function nfgenBody<S extends AttrSpec>(table: AttrTable<S>): BodyCodec<NfgenHeader, S> {
+  return bodyCodec<NfgenHeader, S>('nfgenmsg', [['family', 'u8'], ['version', 'u8'], ['resId', 'be16']], () => table);
 }
 
-const TABLE_SPEC = {
-  name: { type: NFTA_TABLE.NAME, codec: string },
-  flags: { type: NFTA_TABLE.FLAGS, codec: be32 },
-  use: { type: NFTA_TABLE.USE, codec: be32 },
-  handle: { type: NFTA_TABLE.HANDLE, codec: be64 },
-  userdata: { type: NFTA_TABLE.USERDATA, codec: bytes },
-  owner: { type: NFTA_TABLE.OWNER, codec: be32 },
-};
-export type TableAttr = AttrOf<typeof TABLE_SPEC>;
-export const TABLE_ATTRS = new NftAttrTable('NFTA_TABLE', NFTA_TABLE, TABLE_SPEC);
+export const TABLE_ATTRS = new NftAttrTable('NFTA_TABLE', NFTA_TABLE, {
+  name: string,
+  flags: be32,
+  use: be32,
+  handle: be64,
+  userdata: bytes,
+  owner: be32,
+});
+export type TableAttr = AttrsOf<typeof TABLE_ATTRS>;
 export const tableBody = nfgenBody(TABLE_ATTRS);
 
-const HOOK_SPEC = {
-  hooknum: { type: NFTA_HOOK.HOOKNUM, codec: be32 },
-  priority: { type: NFTA_HOOK.PRIORITY, codec: sbe32 },
-  dev: { type: NFTA_HOOK.DEV, codec: string },
-};
-export type HookAttr = AttrOf<typeof HOOK_SPEC>;
-export const HOOK_ATTRS = new NftAttrTable('NFTA_HOOK', NFTA_HOOK, HOOK_SPEC);
+export const HOOK_ATTRS = new NftAttrTable('NFTA_HOOK', NFTA_HOOK, {
+  hooknum: be32,
+  priority: sbe32,
+  dev: string,
+});
+export type HookAttr = AttrsOf<typeof HOOK_ATTRS>;
 
-const CHAIN_SPEC = {
-  table: { type: NFTA_CHAIN.TABLE, codec: string },
-  handle: { type: NFTA_CHAIN.HANDLE, codec: be64 },
-  name: { type: NFTA_CHAIN.NAME, codec: string },
-  hook: { type: nest(NFTA_CHAIN.HOOK), codec: { encode: (v: readonly HookAttr[]) => HOOK_ATTRS.encode(v), decode: (d: Buffer, w: string) => HOOK_ATTRS.parse(d, w) } },
-  policy: { type: NFTA_CHAIN.POLICY, codec: be32 },
-  use: { type: NFTA_CHAIN.USE, codec: be32 },
-  type: { type: NFTA_CHAIN.TYPE, codec: string },
+export const CHAIN_ATTRS = new NftAttrTable('NFTA_CHAIN', NFTA_CHAIN, {
+  table: string,
+  handle: be64,
+  name: string,
+  hook: { type: nest(NFTA_CHAIN.HOOK), codec: nested(() => HOOK_ATTRS) },
+  policy: be32,
+  use: be32,
+  type: string,
   counters: { type: nest(NFTA_CHAIN.COUNTERS), codec: bytes },
-  flags: { type: NFTA_CHAIN.FLAGS, codec: be32 },
-  id: { type: NFTA_CHAIN.ID, codec: be32 },
-  userdata: { type: NFTA_CHAIN.USERDATA, codec: bytes },
-};
-export type ChainAttr = AttrOf<typeof CHAIN_SPEC>;
-export const CHAIN_ATTRS = new NftAttrTable('NFTA_CHAIN', NFTA_CHAIN, CHAIN_SPEC);
+  flags: be32,
+  id: be32,
+  userdata: bytes,
+});
+export type ChainAttr = AttrsOf<typeof CHAIN_ATTRS>;
 export const chainBody = nfgenBody(CHAIN_ATTRS);
 
-const RULE_SPEC = {
-  table: { type: NFTA_RULE.TABLE, codec: string },
-  chain: { type: NFTA_RULE.CHAIN, codec: string },
-  handle: { type: NFTA_RULE.HANDLE, codec: be64 },
+export const RULE_ATTRS = new NftAttrTable('NFTA_RULE', NFTA_RULE, {
+  table: string,
+  chain: string,
+  handle: be64,
   expressions: { type: nest(NFTA_RULE.EXPRESSIONS), codec: exprList },
-  position: { type: NFTA_RULE.POSITION, codec: be64 },
-  userdata: { type: NFTA_RULE.USERDATA, codec: bytes },
-  id: { type: NFTA_RULE.ID, codec: be32 },
-};
-export type RuleAttr = AttrOf<typeof RULE_SPEC>;
-export const RULE_ATTRS = new NftAttrTable('NFTA_RULE', NFTA_RULE, RULE_SPEC);
+  position: be64,
+  userdata: bytes,
+  id: be32,
+});
+export type RuleAttr = AttrsOf<typeof RULE_ATTRS>;
 export const ruleBody = nfgenBody(RULE_ATTRS);
 
-const GEN_SPEC = {
-  id: { type: NFTA_GEN.ID, codec: be32 },
-  procPid: { type: NFTA_GEN.PROC_PID, codec: be32 },
-  procName: { type: NFTA_GEN.PROC_NAME, codec: string },
-};
-export type GenAttr = AttrOf<typeof GEN_SPEC>;
-export const GEN_ATTRS = new NftAttrTable('NFTA_GEN', NFTA_GEN, GEN_SPEC);
+export const GEN_ATTRS = new NftAttrTable('NFTA_GEN', NFTA_GEN, {
+  id: be32,
+  procPid: be32,
+  procName: string,
+});
+export type GenAttr = AttrsOf<typeof GEN_ATTRS>;
 export const genBody = nfgenBody(GEN_ATTRS);
 
-const BATCH_SPEC = { genid: { type: NFNL_BATCH.GENID, codec: be32 } };
-export type BatchAttr = AttrOf<typeof BATCH_SPEC>;
-export const BATCH_ATTRS = new NftAttrTable('NFNL_BATCH', NFNL_BATCH, BATCH_SPEC);
+export const BATCH_ATTRS = new NftAttrTable('NFNL_BATCH', NFNL_BATCH, { genid: be32 });
+export type BatchAttr = AttrsOf<typeof BATCH_ATTRS>;
 export const batchBody = nfgenBody(BATCH_ATTRS);
 
 /** nft's limit on a comment (NFTNL_UDATA_COMMENT_MAXLEN, its NUL included). */

@@ -3,7 +3,7 @@
  * order (nla_put_be32/be64, ntohl on the kernel side), and libmnl marks every nest with
  * NLA_F_NESTED, as the kernel's nla_nest_start() does in dumps.
  */
-import { AttrTable, NLA_F_NESTED, NLA_HDRLEN, align4, protocolError, type AttrOf, type AttrSpec, type ValueCodec } from '../attr';
+import { AttrTable, NLA_F_NESTED, NLA_HDRLEN, align4, fixedWidth, protocolError, type AttrOf, type AttrSpec, type ValueCodec } from '../attr';
 
 export function nest(type: number): number {
   return type | NLA_F_NESTED;
@@ -19,7 +19,7 @@ export class NftAttrTable<S extends AttrSpec> extends AttrTable<S> {
 
   constructor(prefix: string, names: Readonly<Record<string, number>>, spec: S) {
     super(prefix, names, spec);
-    this.#nested = new Set(Object.values(spec).filter((e) => e.type & NLA_F_NESTED).map((e) => e.type & ~NLA_F_NESTED));
+    this.#nested = new Set(Object.values(this.entries).filter((e) => e.type & NLA_F_NESTED).map((e) => e.type & ~NLA_F_NESTED));
   }
 
   override parse(data: Buffer, context: string): AttrOf<S>[] {
@@ -40,43 +40,20 @@ export function withNestFlags(data: Buffer, nested: ReadonlySet<number>): Buffer
   return out;
 }
 
-function int32be(signed: boolean): ValueCodec<number> {
-  return {
-    encode(value) {
-      const buf = Buffer.alloc(4);
-      if (signed) buf.writeInt32BE(value, 0);
-      else buf.writeUInt32BE(value >>> 0, 0);
-      return buf;
-    },
-    decode(data, what) {
-      if (data.length !== 4) throw protocolError(`${what}: expected 4 bytes, got ${data.length}`);
-      return signed ? data.readInt32BE(0) : data.readUInt32BE(0);
-    },
-  };
-}
-
-export const be32 = int32be(false);
+export const be32 = fixedWidth<number>(4, (b, v) => b.writeUInt32BE(v >>> 0), (d) => d.readUInt32BE());
 /** A signed big-endian 32-bit value: hook priorities, verdict codes. */
-export const sbe32 = int32be(true);
+export const sbe32 = fixedWidth<number>(4, (b, v) => b.writeInt32BE(v), (d) => d.readInt32BE());
 
 /**
  * A big-endian 64-bit value as a JS number: handles and counters. Handles count up from 1 per
  * table (nf_tables_alloc_handle()), so they stay far below 2^53; a larger value is refused
  * rather than rounded.
  */
-export const be64: ValueCodec<number> = {
-  encode(value) {
-    const buf = Buffer.alloc(8);
-    buf.writeBigUInt64BE(BigInt(value), 0);
-    return buf;
-  },
-  decode(data, what) {
-    if (data.length !== 8) throw protocolError(`${what}: expected 8 bytes, got ${data.length}`);
-    const v = data.readBigUInt64BE(0);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw protocolError(`${what}: ${v} does not fit a JS number`);
-    return Number(v);
-  },
-};
+export const be64 = fixedWidth<number>(8, (b, v) => b.writeBigUInt64BE(BigInt(v)), (d, what) => {
+  const v = d.readBigUInt64BE();
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw protocolError(`${what}: ${v} does not fit a JS number`);
+  return Number(v);
+});
 
 /** An index into a list of names (enum values), kept as a number when unknown. */
 export function be32Enum<N extends string>(names: readonly N[]): ValueCodec<N | number> {
