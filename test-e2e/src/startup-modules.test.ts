@@ -75,6 +75,12 @@ process.on('nstools:exec-in-place', record);
     for (const kind of ['ns-user', 'ns-mount', 'ns-pid']) expect(loaded.files.some((p) => p.includes(`/${kind}/dist/`)), kind).to.equal(true);
   });
 
+  it('ns-unshare -Urn --loopback true: ns-net\'s step, none of its printers, netns or nf_tables code', () => {
+    const loaded = loadedBy('ns-unshare', 'ns-run/dist/src/unshare/cli.js', ['-Urn', '--loopback', 'true']);
+    expectLean(loaded, ['/ns-net/dist/src/index.js', '/ns-net/dist/src/nft/', '/ns-net/dist/src/netns.js', '/ns-container/', '/ns-cgroup/']);
+    expect(loaded.files.some((p) => p.endsWith('/ns-net/dist/src/step.js')), 'ns-net step').to.equal(true);
+  });
+
   it('ns-enter -t PID -a true: ns-core, no container or network code', () => {
     const pid = children(target.pid!)[0]!;
     expectLean(loadedBy('ns-enter', 'ns-run/dist/src/enter/cli.js', ['-t', pid, '-a', 'true']), ['/ns-net/', '/ns-container/']);
