@@ -51,6 +51,16 @@ describe('supervise: the plan', () => {
         'on-exit', '/bin/hook', 'a']);
   });
 
+  for (const words of [['release', '/run/x/c.json', 'ab'], ['release'], ['left-report'], ['rmcgroup', '/x', 'left-report']]) {
+    it(`nsx-init fails closed on the words ${JSON.stringify(words)} (an argument missing): 125, the program killed, no cleanup run`, async () => {
+      const program = nodeSpawn('sleep', ['30'], { stdio: 'ignore' });
+      const end = exited(program);
+      const r = spawnSync(join(__dirname, '../../build/nsx-init'), ['supervise', String(program.pid), '0', '0', '-', ...words], { encoding: 'utf8', timeout: 20000 });
+      expect([r.status, r.signal]).to.deep.equal([125, null]);
+      expect(await end).to.deep.equal({ code: null, signal: 'SIGKILL' });
+    });
+  }
+
   it('refuses, before anything runs, what cannot work (EUSAGE)', () => {
     const refused = (f: () => unknown) => {
       try {

@@ -5,8 +5,8 @@
  * skipped. Checked from outside: the processes, the state files, exit statuses.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, fstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, fstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { sys } from 'ns-core';
 import { join } from 'node:path';
 import { scratchDir } from 'ns-test-kit';
@@ -98,54 +98,91 @@ describe('ns-run: containers as state', () => {
     expect(spawnSync('sh', ['-c', `ls ${STATE_FILES}/${name}.* 2>/dev/null`]).stdout.toString()).to.equal('');
   });
 
+  /**
+   * ns-run as nobody with a state directory of the test's own ($XDG_RUNTIME_DIR): no other ns-run
+   * on this machine (another checkout's, whose reclaim would not know an exit file) reads it.
+   */
+  function privateUser() {
+    const runtime = mkdtempSync(`/tmp/ns-run-test-${process.pid}-own-`);
+    chownSync(runtime, NOBODY, NOBODY);
+    chmodSync(runtime, 0o700);
+    const env = { ...process.env, XDG_RUNTIME_DIR: runtime };
+    const argv = (args: readonly string[]) => [...AS_NOBODY, LAUNCHER, ...args];
+    const containers = join(runtime, 'ns-run', 'containers');
+    return {
+      containers,
+      run: (args: readonly string[]) => spawnSync(AS_NOBODY[0]!, argv(args).slice(1), { encoding: 'utf8', env, cwd: '/' }),
+      start: (args: readonly string[]) => {
+        const proc = nodeSpawn(AS_NOBODY[0]!, argv(args).slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: '/' });
+        const done = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+        return { proc, done };
+      },
+      state: (name: string) => {
+        try {
+          return JSON.parse(readFileSync(join(containers, `${name}.json`), 'utf8')) as { id: string; status: string };
+        } catch {
+          return undefined;
+        }
+      },
+      remove: () => removeTree(runtime),
+    };
+  }
+  const psLine = (out: string, name: string) => out.split('\n').find((l) => l.endsWith(name));
+
   it('a live waiter keeps an ended foreground container: ps -a shows it exited, wait prints its code; once no waiter lives, the next call removes it', async () => {
+    const user = privateUser();
     const name = uniqueName('kept');
-    const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 5']);
-    const state = await running(name);
-    // A waiter as `ns-run wait` registers one (NAME.json.wait.PID, its ProcessRef), that is not
-    // going to read the state: the supervisor must keep it for it.
-    const holder = start(['sleep', '60'], { raw: true });
-    const pidfd = sys.pidfdOpen(holder.proc.pid!);
-    const waiter = join(STATE_FILES, `${name}.json.wait.${holder.proc.pid}`);
-    writeFileSync(waiter, JSON.stringify({ pid: holder.proc.pid, inode: fstatSync(pidfd).ino }), { mode: 0o600 });
-    sys.closeFd(pidfd);
+    const holder = nodeSpawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), 'sleep', '60'], { stdio: 'ignore' });
     try {
-      expect(ok(cli(['ps', '-a'])).split('\n').find((l) => l.endsWith(name))).to.match(/ Up /);
+      const c = user.start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 5']);
+      await until('the container to run', () => / Up /.test(psLine(user.run(['ps', '-a']).stdout, name) ?? ''));
+      const id = user.state(name)!.id;
+      // A waiter as `ns-run wait` registers one (NAME.json.wait.PID, its ProcessRef), that is not
+      // going to read the state: the supervisor must keep it for it.
+      await until('the holder to be nobody\'s sleep', () => existsSync(`/proc/${holder.pid}`) && readFileSync(`/proc/${holder.pid}/comm`, 'utf8') === 'sleep\n');
+      const pidfd = sys.pidfdOpen(holder.pid!);
+      const waiter = join(user.containers, `${name}.json.wait.${holder.pid}`);
+      writeFileSync(waiter, JSON.stringify({ pid: holder.pid, inode: fstatSync(pidfd).ino }), { mode: 0o600 });
+      chownSync(waiter, NOBODY, NOBODY);
+      sys.closeFd(pidfd);
       c.proc.stdin!.end('go\n');
-      expect((await c.exit).code).to.equal(5);
-      expect(readState(name)?.id, 'the state, kept for the waiter').to.equal(state.id);
-      expect(ok(cli(['ps', '-a'])).split('\n').find((l) => l.endsWith(name))).to.match(/ Exited \(5\) /);
-      expect(JSON.parse(ok(cli(['inspect', name])))[0].State).to.include({ Status: 'exited', Running: false, ExitCode: 5 });
-      expect(ok(cli(['wait', name]))).to.equal('5\n');
+      expect(await c.done).to.equal(5);
+      expect(user.state(name)?.id, 'the state, kept for the waiter').to.equal(id);
+      expect(psLine(ok(user.run(['ps', '-a'])), name)).to.match(/ Exited \(5\) /);
+      expect(JSON.parse(ok(user.run(['inspect', name])))[0].State).to.include({ Status: 'exited', Running: false, ExitCode: 5 });
+      expect(ok(user.run(['wait', name]))).to.equal('5\n');
       // The other waiter still lives: its state stays.
-      expect(readState(name)?.id).to.equal(state.id);
-      holder.proc.kill('SIGKILL');
-      await holder.exit;
-      expect(ok(cli(['ps', '-a']))).to.not.include(name);
-      expect(spawnSync('sh', ['-c', `ls ${STATE_FILES}/${name}.* 2>/dev/null`]).stdout.toString()).to.equal('');
+      expect(user.state(name)?.id).to.equal(id);
+      holder.kill('SIGKILL');
+      await until('the holder to end', () => !alive(holder.pid!));
+      expect(ok(user.run(['ps', '-a']))).to.not.include(name);
+      expect(readdirSync(user.containers).filter((f) => f.startsWith(`${name}.`))).to.deep.equal([]);
     } finally {
-      holder.proc.kill('SIGKILL');
-      rmSync(waiter, { force: true });
+      holder.kill('SIGKILL');
+      user.remove();
     }
   });
 
   it('a name taken over while a foreground container runs: its supervisor leaves the new state alone', async () => {
+    const user = privateUser();
     const name = uniqueName('taken');
-    const c = start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 0']);
-    const state = await running(name);
-    // What a new container's claim would put there (the supervisor cannot be told apart from a
-    // stale one by the name alone): the same file, another id.
-    const file = join(STATE_FILES, `${name}.json`);
-    const other = { ...JSON.parse(readFileSync(file, 'utf8')), id: 'cd'.repeat(32) };
-    writeFileSync(`${file}.swap`, JSON.stringify(other), { mode: 0o600 });
-    renameSync(`${file}.swap`, file);
     try {
+      const c = user.start(['--name', name, '--rootfs', rootfs, '--network', 'none', '--', 'sh', '-c', 'read line; exit 0']);
+      await until('the container to run', () => / Up /.test(psLine(user.run(['ps', '-a']).stdout, name) ?? ''));
+      const id = user.state(name)!.id;
+      // What a new container's claim would put there (the supervisor cannot be told apart from a
+      // stale one by the name alone): the same file, another id.
+      const file = join(user.containers, `${name}.json`);
+      const other = { ...JSON.parse(readFileSync(file, 'utf8')), id: 'cd'.repeat(32) };
+      writeFileSync(`${file}.swap`, JSON.stringify(other), { mode: 0o600 });
+      chownSync(`${file}.swap`, NOBODY, NOBODY);
+      renameSync(`${file}.swap`, file);
       c.proc.stdin!.end('go\n');
-      expect((await c.exit).code).to.equal(0);
-      expect(readState(name)?.id, 'the new state').to.equal(other.id);
-      expect(existsSync(`${file}.exit.${state.id}`), 'the old container\'s exit file').to.equal(false);
+      expect(await c.done).to.equal(0);
+      expect(user.state(name)?.id, 'the new state').to.equal(other.id);
+      expect(existsSync(`${file}.exit.${id}`), 'the old container\'s exit file').to.equal(false);
     } finally {
-      rmSync(file, { force: true });
+      user.remove();
     }
   });
 

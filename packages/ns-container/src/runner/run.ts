@@ -96,6 +96,9 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
       namespaces: plan.kinds, cgroups: [], env: [], workdir: plan.workdir, uid: plan.identity.uid, gid: plan.identity.gid,
       setgroupsAllowed: plan.identity.setgroupsAllowed, capabilities: plan.capabilities.toString(16), seccomp: plan.seccompProfile,
       id, autoRemove: !options.detach || (options.autoRemove ?? false), config: inspectedConfig(plan, options),
+      // Named by the claim itself (a write less): should the claim fail, the file is not ours and says nothing.
+      // (The id range was leased before the name: its own owner check reclaims it should we die in between.)
+      ...(idRange ? { reclaim: { leases: [idRange.file] } } : {}),
     };
     let latest = initial;
     claimName(store, initial);
@@ -108,8 +111,6 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
         leases: [...r.leases ?? [], ...more.leases ?? []], links: [...r.links ?? [], ...more.links ?? []], cgroups: [...r.cgroups ?? [], ...more.cgroups ?? []],
       } });
     };
-    // (The id range was leased before the name: its own owner check reclaims it should we die in between.)
-    if (idRange) willMake({ leases: [idRange.file] });
     // A detached container's pasta ends when these go (network/pasta.ts): its supervisor's unlink words, or the reclaim.
     if (plan.pastaLinks) willMake({ leases: [...plan.pastaLinks] });
 

@@ -6,7 +6,7 @@
  * Each file is created with O_EXCL (that claims the name) and replaced atomically by rename(2);
  * a file that cannot be read or is not a container's state is reported and skipped.
  */
-import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { NamespaceKind } from 'ns-core';
@@ -274,9 +274,12 @@ export class StateStore {
 
   /** With `id`, the exit code an in-place supervisor recorded for that container (exitFileOf) goes too. */
   remove(name: string, id?: string): void {
-    removeFile(this.logOf(name));
+    // Looked for first: most containers have neither (a throwing unlink costs more than a stat).
+    const log = this.logOf(name);
+    if (existsSync(log)) removeFile(log);
     removeFile(this.fileOf(name));
-    if (id !== undefined) removeFile(this.exitFileOf(name, id));
+    const exit = id !== undefined ? this.exitFileOf(name, id) : undefined;
+    if (exit !== undefined && existsSync(exit)) removeFile(exit);
   }
 
   /**
@@ -321,6 +324,8 @@ export class StateStore {
   private recordedExit(state: ContainerState): ContainerState | undefined {
     if (state.id === undefined) return undefined;
     const file = this.exitFileOf(state.name, state.id);
+    // While it runs there is none (a throwing read costs more than a stat).
+    if (!existsSync(file)) return undefined;
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
