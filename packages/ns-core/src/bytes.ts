@@ -7,7 +7,7 @@
  * (the "surrogateescape" of PEP 383). A lone surrogate never comes from decoding valid UTF-8,
  * so the mapping is exact both ways; ordinary text is unchanged.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 
 const ESCAPE_BASE = 0xdc00;
 const fatal = new TextDecoder('utf-8', { fatal: true });
@@ -155,4 +155,21 @@ export function inheritedEnvironment(env: NodeJS.ProcessEnv = process.env): stri
   }
   for (const [key, value] of Object.entries(env)) if (value !== undefined && !seen.has(key)) out.push(`${key}=${value}`);
   return out;
+}
+
+/**
+ * Writes all of text to fd as the bytes it stands for, by write(2) itself: process.stdout and
+ * process.stderr build a stream (a net.Socket on a pipe) whose modules cost a CLI more than its
+ * own work, and what they hold may still be unwritten at process.exit. A pipe another process
+ * left non-blocking may take the bytes in parts: EAGAIN is tried again, nothing is dropped.
+ */
+export function writeAll(fd: number, text: string): void {
+  const bytes = encodeText(text);
+  for (let done = 0; done < bytes.length;) {
+    try {
+      done += writeSync(fd, bytes, done);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
 }

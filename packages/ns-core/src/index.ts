@@ -7,7 +7,7 @@ export {
   isNamespaceKind, kindInfo, kindFromCloneFlag, parseKind, cloneFlagsOf, kindsOfFlags, kindsToString, nsProcPath, kindCommand,
 } from './kinds';
 export { NsError, usageError, readText, errnoName, errnoMessage, errnoNumber, type NsErrorInit } from './errors';
-export { decodeBytes, encodeText, environBytes, fsPath, hasEscapedBytes, inheritedEnvironment } from './bytes';
+export { decodeBytes, encodeText, environBytes, fsPath, hasEscapedBytes, inheritedEnvironment, writeAll } from './bytes';
 export { parseDecimal } from './numbers';
 export { parsePasswd, parseGroup, PASSWD_FILE, GROUP_FILE, type PasswdEntry, type GroupEntry } from './accounts';
 export { Namespace, namespaceIds, openNamespaces, supportedKinds } from './namespace';

@@ -16,7 +16,7 @@
 import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import type * as Net from 'node:net';
 import { posix } from 'node:path';
-import { NsError, RELAYED_SIGNALS, spawn, sys, type NamespaceKind, type Step } from 'ns-core';
+import { NsError, RELAYED_SIGNALS, spawn, sys, writeAll, type NamespaceKind, type Step } from 'ns-core';
 import type { CompiledContainer } from '../compile';
 import type * as Build from './build';
 import { joinCgroupStep, makeContainerCgroup, recordedCgroup, removeContainerCgroup } from './cgroups';
@@ -649,22 +649,6 @@ class HookPoint {
 
   close(): void {
     for (const fd of this.fds.splice(0)) sys.closeFd(fd);
-  }
-}
-
-/**
- * Writes all of text to fd: a write(2) of fd 1 or 2 directly, since process.stdout and
- * process.stderr build a stream (a net.Socket on the engine's pipes) whose modules cost a
- * call more than its own work. A pipe another process left non-blocking may take it in parts.
- */
-export function writeAll(fd: number, text: string): void {
-  const bytes = Buffer.from(text);
-  for (let done = 0; done < bytes.length;) {
-    try {
-      done += writeSync(fd, bytes, done);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-    }
   }
 }
 

@@ -556,27 +556,19 @@ function isZombie(pid: number): boolean {
   }
 }
 
-function firstChild(pid: number): number | undefined {
-  try {
-    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
-    return first ? Number(first) : undefined;
-  } catch {
-    return undefined; // gone meanwhile
-  }
-}
 
 /**
  * An in-place container's init: the child of the supervisor's relay. Only a child of the
  * live supervisor can be it, so the ref is made from what /proc says now.
  */
 function grandchildOf(pid: number): ProcessRef | undefined {
-  const relay = firstChild(pid);
+  const relay = sys.firstChildOf(pid);
   return relay !== undefined ? childRef(relay) : undefined;
 }
 
 /** A ref to pid's first child, if it has one. */
 export function childRef(pid: number): ProcessRef | undefined {
-  const child = firstChild(pid);
+  const child = sys.firstChildOf(pid);
   if (child === undefined) return undefined;
   try {
     return processRef(child);

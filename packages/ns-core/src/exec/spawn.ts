@@ -2,14 +2,14 @@
  * spawn(): start a program in new and/or existing namespaces through the exec stage.
  */
 import type * as ChildProcess from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import type * as Net from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NsError, errnoName } from '../errors';
 import { KIND_NAMES, nsProcPath, type NamespaceKind } from '../kinds';
 import { mount, umount2, MNT } from '../sys/mount';
-import { closeFd, pidfdOpen, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
+import { closeFd, firstChildOf, pidfdOpen, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
 import { execStage, openInitBinary } from './native';
 import { memorySharedBegins, memorySharedEnds } from './shared-memory';
 import { encodePlan, opError, withInitFd } from './ops';
@@ -397,15 +397,6 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   return child;
 }
 
-/** A process's first child, from /proc (the pid in our namespace, whatever namespace it is in). */
-function firstChildOf(pid: number): number | undefined {
-  try {
-    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
-    return first ? Number(first) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 async function runCleanups(options: SpawnOptions, ctx: ParentContext | undefined): Promise<void> {
   for (const s of options.steps ?? []) {

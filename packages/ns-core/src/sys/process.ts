@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { libcFunctions, sysError } from './native';
 
@@ -92,4 +93,14 @@ export function pipe(): [number, number] {
 export function execve(path: string, argv: readonly string[], envp: readonly string[]): never {
   c.execve(path, [...argv, null], [...envp, null]);
   throw sysError('execve', { path });
+}
+
+/** A process's first child, from /proc (the pid in our namespace, whatever namespace it is in). */
+export function firstChildOf(pid: number): number | undefined {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined; // gone meanwhile
+  }
 }

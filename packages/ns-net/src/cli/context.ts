@@ -3,8 +3,7 @@
  * namespace it acts in (-n NAME), the printer, the link-name cache ip keeps (lib/ll_map.c),
  * and turning kernel errors into ip's words.
  */
-import { writeSync } from 'node:fs';
-import { Namespace, NsError } from 'ns-core';
+import { Namespace, NsError, writeAll } from 'ns-core';
 import { AF } from '../codec';
 import { extackOf } from '../transport';
 import { RtnlHandle, type Link } from '../verbs';
@@ -43,18 +42,9 @@ export function defaultGlobals(): Globals {
   };
 }
 
-/** Writes go straight to the fds, so that output and errors keep ip's order and nothing is lost at exit. */
+/** Writes go straight to the fds (ns-core's writeAll), so that output and errors keep ip's order and nothing is lost at exit. */
 export function writeOut(fd: 1 | 2, text: string): void {
-  if (text === '') return;
-  const buf = Buffer.from(text);
-  for (let off = 0; off < buf.length;) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (e) {
-      // A non-blocking pipe that is full: wait for it rather than drop output.
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-    }
-  }
+  writeAll(fd, text);
 }
 
 /** "RTNETLINK answers: File exists", or "Error: <the kernel's message>." with extended ack (lib/libnetlink.c). */

@@ -9,11 +9,20 @@
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { NsError, usageError } from 'ns-core';
+import { NsError, usageError, writeAll } from 'ns-core';
 import { failAndExit, formatError, runCommands, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type ParsedArgs } from 'ns-core/cli';
-import { OCI_VERSION, OciRuntime, writeAll, type ContainerSpec } from 'ns-container/oci';
+import { OCI_VERSION, OciRuntime, type ContainerSpec } from 'ns-container/oci';
 
 const PROG = 'ns-run-oci';
+
+/** What create and run (create + start + wait + delete) take: the same bundle and the same hand-over of the container. */
+const CREATE_OPTIONS: CommandSpec['options'] = [
+  { long: 'bundle', short: 'b', arg: 'required', metavar: '<dir>', help: 'the bundle (config.json and the root), default .', complete: 'dir' },
+  { long: 'pid-file', arg: 'required', metavar: '<file>', help: 'write the container process\'s pid there', complete: 'file' },
+  { long: 'console-socket', arg: 'required', metavar: '<path>', help: 'where to send the terminal\'s master (process.terminal)' },
+  { long: 'no-pivot', help: 'MS_MOVE the root over / and chroot, rather than pivot_root (a root on ramfs)' },
+  ...STANDARD_OPTIONS,
+];
 
 export const OCI_COMMAND: CommandSpec = {
   prog: PROG,
@@ -22,13 +31,7 @@ export const OCI_COMMAND: CommandSpec = {
   options: [...STANDARD_OPTIONS],
   commands: [
     { prog: `${PROG} create`, usage: ['[options] <id>'], summary: 'Create a container from a bundle, its program parked before execve.',
-      options: [
-        { long: 'bundle', short: 'b', arg: 'required', metavar: '<dir>', help: 'the bundle (config.json and the root), default .', complete: 'dir' },
-        { long: 'pid-file', arg: 'required', metavar: '<file>', help: 'write the container process\'s pid there', complete: 'file' },
-        { long: 'console-socket', arg: 'required', metavar: '<path>', help: 'where to send the terminal\'s master (process.terminal)' },
-        { long: 'no-pivot', help: 'MS_MOVE the root over / and chroot, rather than pivot_root (a root on ramfs)' },
-        ...STANDARD_OPTIONS,
-      ] },
+      options: CREATE_OPTIONS },
     { prog: `${PROG} start`, usage: ['<id>'], summary: 'Let a created container\'s program execve.', options: [...STANDARD_OPTIONS] },
     { prog: `${PROG} state`, usage: ['<id>'], summary: 'Print the container\'s state (runtime-spec JSON).', options: [...STANDARD_OPTIONS] },
     { prog: `${PROG} kill`, usage: ['[--all] <id> [<signal>]'], summary: 'Send a signal (default SIGTERM; a number or a name) to the container.',
@@ -36,13 +39,7 @@ export const OCI_COMMAND: CommandSpec = {
     { prog: `${PROG} delete`, usage: ['[--force] <id>'], summary: 'Remove a stopped or created container (--force: a running one, killed first).',
       options: [{ long: 'force', short: 'f', help: 'kill a running container first; a missing one is no error' }, ...STANDARD_OPTIONS] },
     { prog: `${PROG} run`, usage: ['[options] <id>'], summary: 'Create and start a container, wait for it, delete it; exit as its program did.',
-      options: [
-        { long: 'bundle', short: 'b', arg: 'required', metavar: '<dir>', help: 'the bundle, default .', complete: 'dir' },
-        { long: 'pid-file', arg: 'required', metavar: '<file>', help: 'write the container process\'s pid there', complete: 'file' },
-        { long: 'console-socket', arg: 'required', metavar: '<path>', help: 'where to send the terminal\'s master (process.terminal)' },
-        { long: 'no-pivot', help: 'MS_MOVE + chroot rather than pivot_root' },
-        ...STANDARD_OPTIONS,
-      ] },
+      options: CREATE_OPTIONS },
     { prog: `${PROG} exec`, usage: ['[options] <id> [<program> [<argument>...]]'], stopAtOperand: true,
       summary: 'Run another process in a running container (process.json, or the program and options given).',
       options: [
