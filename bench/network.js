@@ -53,7 +53,7 @@ const ours = {
   async once() {
     const t0 = process.hrtime.bigint();
     const server = spawn(nsRun, ['--network', NET, '--name', SERVER_NAME, '--rootfs', rootfs, '--', 'sh', '-c', SERVER], { stdio: 'ignore' });
-    must([nsRun, '--network', NET, '--rootfs', rootfs, '--', 'sh', '-c', CLIENT], { timeout: 30_000 });
+    must([nsRun, '--network', NET, '--rootfs', rootfs, '--', 'sh', '-c', CLIENT], { timeout: 30_000, killSignal: 'SIGKILL' });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     server.kill('SIGTERM');
     await exited(server);
@@ -66,7 +66,8 @@ const theirs = {
   async once() {
     const t0 = process.hrtime.bigint();
     must(podman('run', ...RUN_FLAGS, '-d', '--network', NET, '--name', SERVER_NAME, IMAGE, 'sh', '-c', SERVER));
-    must(podman('run', ...RUN_FLAGS, '--rm', '--network', NET, IMAGE, 'sh', '-c', CLIENT), { timeout: 30_000 });
+    // SIGKILL at the timeout: podman passes SIGTERM on to the container, whose sh (PID 1) ignores it.
+    must(podman('run', ...RUN_FLAGS, '--rm', '--network', NET, IMAGE, 'sh', '-c', CLIENT), { timeout: 30_000, killSignal: 'SIGKILL' });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     must(podman('rm', '-f', '-t', '0', SERVER_NAME));
     return ms;

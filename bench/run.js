@@ -354,10 +354,18 @@ async function podmanRunSection(ours, rootfs) {
  * runc. In a network namespace of its own, so neither engine's bridge, rules or sysctls reach
  * the host's.
  */
+/** Where podman 4 looks for CNI plugins (its containers.conf cni_plugin_dirs default). */
+const CNI_PLUGIN_DIRS = ['/usr/local/libexec/cni', '/usr/libexec/cni', '/usr/local/lib/cni', '/usr/lib/cni', '/opt/cni/bin'];
+
 async function networkSection() {
   if (!have('podman')) return skip('network_attach_vs_podman', 'podman is not installed');
   if (!have('runc')) return skip('network_attach_vs_podman', 'runc is not installed');
   if (!fs.existsSync('/bin/busybox')) return skip('network_attach_vs_podman', 'busybox-static is not installed');
+  // podman 4's CNI networks resolve container names only with the dnsname plugin: without it
+  // podman's client would ask for the server's name forever.
+  if (!CNI_PLUGIN_DIRS.some((dir) => fs.existsSync(path.join(dir, 'dnsname')))) {
+    return skip('network_attach_vs_podman', 'the CNI dnsname plugin (golang-github-containernetworking-plugin-dnsname) is not installed');
+  }
   if (!fs.existsSync(path.join(root, 'packages/ns-run/dist/src/runner/network.js'))) return skip('network_attach_vs_podman', 'ns-run is not built');
   const out = path.join(build, 'network-section.json');
   fs.mkdirSync(build, { recursive: true });
