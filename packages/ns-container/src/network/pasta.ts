@@ -25,7 +25,7 @@
  */
 import { accessSync, existsSync, mkdirSync, rmSync, symlinkSync, constants as fsConstants } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, spawn, type NsChild, type ParentContext, type Step } from 'ns-core';
+import { envToList, NsError, programCandidates, spawn, type NsChild, type ParentContext, type Step } from 'ns-core';
 import { resolveInRoot, type RootView } from '../runner/inroot';
 import type { Volume } from '../runner/rootfs';
 import { bindTargets } from './index';
@@ -47,10 +47,12 @@ const TUN = '/dev/net/tun';
  */
 export const PASTA_ARGS: readonly string[] = ['--config-net', '--quiet', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none'];
 
-/** Where pasta (Debian's passt package) is on PATH, as podman looks it up (without PATH: confstr's default path). */
+/**
+ * Where pasta (Debian's passt package) is on PATH, as podman looks it up: execvp(3)'s candidates
+ * (ns-core's programCandidates), the absolute ones only, since it runs with another directory.
+ */
 export function pastaPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const dirs = (env['PATH'] ?? '/bin:/usr/bin').split(':').filter((d) => d.startsWith('/'));
-  return dirs.map((d) => posix.join(d, 'pasta')).find((p) => {
+  return programCandidates('pasta', envToList(env)).filter((p) => p.startsWith('/')).find((p) => {
     try {
       accessSync(p, fsConstants.X_OK);
       return true;

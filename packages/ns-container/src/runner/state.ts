@@ -187,6 +187,9 @@ export interface SkippedState {
   readonly reason: string;
 }
 
+/** The names exitFileOf gives (a state file's, then `.exit.` and the container's 64-hex id). */
+const EXIT_FILE_NAME = /^.+\.json\.exit\.[0-9a-f]{64}$/;
+
 /** The fields every reader relies on; anything else in a file is optional. */
 function validState(v: unknown): v is ContainerState {
   const s = v as Partial<ContainerState> | null;
@@ -388,9 +391,10 @@ export class StateStore {
    * written (the supervisor writes it while the state exists): one read now without it is gone.
    */
   private sweepExits(names: readonly string[], states: readonly ContainerState[]): void {
-    const live = new Set(states.map((s) => `${s.name}.json.exit.${s.id}`));
+    const live = new Set(states.flatMap((s) => (s.id !== undefined ? [this.exitFileOf(s.name, s.id)] : [])));
     for (const n of names) {
-      if (/^.+\.json\.exit\.[0-9a-f]{64}$/.test(n) && !live.has(n)) removeFile(join(this.containersDir, n));
+      const file = posix.join(this.containersDir, n);
+      if (EXIT_FILE_NAME.test(n) && !live.has(file)) removeFile(file);
     }
   }
 
