@@ -413,7 +413,12 @@ class Census {
         const path = `/proc/${pid}/fd/${name}`;
         let st;
         try {
-          st = statSync(path, { throwIfNoEntry: false });
+          // bigint, on purpose: Node 20 and 22's realpathSync (run by every require() through a
+          // symlink, as in npm workspaces and pnpm) trusts the file type left by the last plain
+          // stat and stops resolving after a FIFO or a socket, so a plain stat of another
+          // process's pipe here made the next require load a second copy of a module.
+          const big = statSync(path, { throwIfNoEntry: false, bigint: true });
+          st = big && { dev: Number(big.dev), ino: Number(big.ino), mode: Number(big.mode) };
         } catch {
           continue; // EACCES: not ours to look at
         }
