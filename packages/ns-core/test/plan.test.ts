@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { compileSpawn, encodePlan, joinOps, programCandidates, type Step } from '../src/index';
 import { PROTOCOL_MAGIC } from '../src/exec/protocol';
+import { spawnPlanKey } from '../src/exec/plan';
 import type { Namespace } from '../src/namespace';
 
 const fakeNs = (kind: Namespace['kind'], fd: number) => ({ kind, fd, id: fd, dev: 0 }) as unknown as Namespace;
@@ -83,5 +84,45 @@ describe('plans (no privileges)', () => {
     expect(buf.readUInt32LE(0)).to.equal(PROTOCOL_MAGIC);
     expect(buf.readBigUInt64LE(8)).to.equal(0x04000000n);
     expect(buf.length % 4).to.equal(0);
+  });
+});
+
+describe('plan keys (what spawn() caches compiled plans by)', () => {
+  const stdio = new Map([[0, 0], [1, 1], [2, 2]]);
+  const step = (data: string): Step => ({ name: 'h', create: ['uts'], child: [{ op: 'sethostname', name: data, phase: 'namespaces' }] });
+
+  it('equal data, equal key; any difference in argv, options, fds or PATH, another key', () => {
+    const key = spawnPlanKey(['true'], { steps: [step('a')] }, stdio);
+    expect(key).to.be.a('string');
+    expect(spawnPlanKey(['true'], { steps: [step('a')] }, new Map(stdio))).to.equal(key);
+    const others = [
+      spawnPlanKey(['true', 'x'], { steps: [step('a')] }, stdio),
+      spawnPlanKey(['true'], { steps: [step('b')] }, stdio),
+      spawnPlanKey(['true'], { steps: [step('a')], reportNamespaces: false }, stdio),
+      spawnPlanKey(['true'], { steps: [step('a')] }, new Map([[0, 0], [1, 1], [2, 5]])),
+      spawnPlanKey(['true'], { steps: [step('a')], env: ['PATH=/bin'] }, stdio),
+      spawnPlanKey(['true'], { steps: [{ ...step('a'), killWithParent: 'SIGKILL' }] }, stdio),
+      spawnPlanKey(['true'], { steps: [{ name: 'r', child: [{ op: 'rlimit', resource: 7, soft: 1n, hard: 2n, phase: 'final' }] }] }, stdio),
+      spawnPlanKey(['true'], { steps: [{ name: 'r', child: [{ op: 'rlimit', resource: 7, soft: 1n, hard: 3n, phase: 'final' }] }] }, stdio),
+    ];
+    expect(new Set([key, ...others]).size).to.equal(others.length + 1);
+    const path = process.env['PATH'];
+    try {
+      process.env['PATH'] = '/elsewhere';
+      expect(spawnPlanKey(['true'], { steps: [step('a')] }, stdio)).not.to.equal(key);
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+
+  it('none for JavaScript parent actions, namespace handles or cycles; cleanup functions do not count', () => {
+    expect(spawnPlanKey(['true'], { steps: [{ name: 'c', parent: [{ action: 'call', step: 'c', run: () => undefined }] }] }, stdio)).to.equal(undefined);
+    class Handle { kind = 'uts'; fd = 9; }
+    expect(spawnPlanKey(['true'], { join: [new Handle() as unknown as Namespace] }, stdio)).to.equal(undefined);
+    const cyclic: Record<string, unknown> = { name: 'x' };
+    cyclic['self'] = cyclic;
+    expect(spawnPlanKey(['true'], { steps: [cyclic as unknown as Step] }, stdio)).to.equal(undefined);
+    const plain = spawnPlanKey(['true'], { steps: [step('a')] }, stdio);
+    expect(spawnPlanKey(['true'], { steps: [{ ...step('a'), cleanup: () => undefined }] }, stdio)).to.equal(plain);
   });
 });

@@ -337,6 +337,57 @@ export function compileInPlace(argv: readonly string[], options: InPlaceOptions,
   return compile(argv, options, fdMap, { pid, options });
 }
 
+/**
+ * A key for the plan compileSpawn() would make of these arguments, or undefined when the
+ * options hold something whose identity matters beyond its data (a Namespace handle, a
+ * JavaScript parent action, a cycle): equal keys compile to equal plans, so spawn() may reuse
+ * one compiled and encoded plan for a caller that spawns the same thing again and again. A
+ * function-valued `cleanup` is left out: spawn() reads it from the options, never the plan.
+ * PATH is part of it when the program is searched for in the inherited environment.
+ */
+export function spawnPlanKey(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): string | undefined {
+  const parts: string[] = [];
+  const walk = (v: unknown, depth: number): boolean => {
+    switch (typeof v) {
+      case 'string': parts.push(JSON.stringify(v)); return true;
+      case 'number': case 'boolean': parts.push(String(v)); return true;
+      case 'bigint': parts.push(`${v}n`); return true;
+      case 'undefined': parts.push('u'); return true;
+      case 'object': break;
+      default: return false;
+    }
+    if (v === null) {
+      parts.push('N');
+      return true;
+    }
+    if (depth > 16) return false;
+    if (Array.isArray(v)) {
+      parts.push('[');
+      for (const e of v) if (!walk(e, depth + 1)) return false;
+      parts.push(']');
+      return true;
+    }
+    if (Buffer.isBuffer(v)) {
+      parts.push(`b${v.toString('base64')}`);
+      return true;
+    }
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return false;
+    parts.push('{');
+    for (const [k, e] of Object.entries(v as Record<string, unknown>)) {
+      if (k === 'cleanup' && typeof e === 'function') continue;
+      parts.push(JSON.stringify(k), ':');
+      if (!walk(e, depth + 1)) return false;
+    }
+    parts.push('}');
+    return true;
+  };
+  if (!walk(argv, 0) || !walk(options, 0)) return undefined;
+  for (const [target, source] of fdMap) parts.push(`${target}>${source}`);
+  if (options.env === undefined) parts.push(`PATH=${process.env['PATH'] ?? ''}`);
+  return parts.join(' ');
+}
+
 interface InPlace {
   readonly pid: number;
   readonly options: InPlaceOptions;

@@ -14,7 +14,7 @@ import { execStage, openInitBinary } from './native';
 import { memorySharedBegins, memorySharedEnds } from './shared-memory';
 import { encodePlan, opError, withInitFd } from './ops';
 import {
-  compileSpawn, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
+  compileSpawn, spawnPlanKey, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
 } from './plan';
 import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES } from './protocol';
 
@@ -292,6 +292,34 @@ async function runParentAction(action: ParentAction, ctx: ParentContext, bound: 
   }
 }
 
+interface Planned {
+  readonly compiled: CompiledSpawn;
+  /** Encoded without an init fd: a plan that forks is encoded again with the fd it gets. */
+  readonly plan: Buffer;
+  readonly forks: boolean;
+}
+
+/**
+ * Plans by key (spawnPlanKey): compiling and encoding were ~8% of a spawn's time for callers
+ * that start the same thing over and over (a pool, a test runner, the bench). The exec stage
+ * copies the plan before it clones, so one Buffer serves every spawn. Bounded: the oldest goes.
+ */
+const planCache = new Map<string, Planned>();
+const PLAN_CACHE_SIZE = 32;
+
+function planOf(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): Planned {
+  const key = spawnPlanKey(argv, options, fdMap);
+  const hit = key === undefined ? undefined : planCache.get(key);
+  if (hit) return hit;
+  const compiled = compileSpawn(argv, options, fdMap);
+  const planned = { compiled, plan: encodePlan(compiled.plan), forks: compiled.plan.ops.some((o) => o.op === 'fork') };
+  if (key !== undefined) {
+    if (planCache.size >= PLAN_CACHE_SIZE) planCache.delete(planCache.keys().next().value!);
+    planCache.set(key, planned);
+  }
+  return planned;
+}
+
 /**
  * Starts argv[0] in the namespaces the options and steps describe. Resolves once the program
  * has been exec'd (the status pipe reached EOF); rejects with an NsError naming the step,
@@ -302,14 +330,17 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   const stdio = resolveStdio(options);
   let compiled: CompiledSpawn;
   let plan: Buffer;
+  let forks: boolean;
   let stage: ReturnType<typeof execStage>;
   let initFd: number | undefined;
   try {
     // Loaded here, inside the try: a missing exec stage must not leak the stdio pipes.
     stage = execStage();
-    compiled = compileSpawn(argv, options, stdio.fdMap);
-    if (compiled.plan.ops.some((o) => o.op === 'fork')) initFd = openInitBinary();
-    plan = encodePlan(withInitFd(compiled.plan, initFd));
+    ({ compiled, plan, forks } = planOf(argv, options, stdio.fdMap));
+    if (forks) {
+      initFd = openInitBinary();
+      plan = encodePlan(withInitFd(compiled.plan, initFd));
+    }
   } catch (e) {
     if (initFd !== undefined) closeSync(initFd);
     for (const fd of stdio.closeAfter) closeSync(fd);
