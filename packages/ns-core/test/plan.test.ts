@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { compileSpawn, encodePlan, joinOps, programCandidates, type Step } from '../src/index';
 import { PROTOCOL_MAGIC } from '../src/exec/protocol';
-import { spawnPlanKey } from '../src/exec/plan';
+import { planInputs, planInputsUnchanged } from '../src/exec/plan';
 import type { Namespace } from '../src/namespace';
 
 const fakeNs = (kind: Namespace['kind'], fd: number) => ({ kind, fd, id: fd, dev: 0 }) as unknown as Namespace;
@@ -87,42 +87,48 @@ describe('plans (no privileges)', () => {
   });
 });
 
-describe('plan keys (what spawn() caches compiled plans by)', () => {
+describe('plan inputs (what spawn() checks before it reuses a plan)', () => {
   const stdio = new Map([[0, 0], [1, 1], [2, 2]]);
-  const step = (data: string): Step => ({ name: 'h', create: ['uts'], child: [{ op: 'sethostname', name: data, phase: 'namespaces' }] });
+  const step = (name: string): Step => ({ name: 'h', create: ['uts'], child: [{ op: 'sethostname', name, phase: 'namespaces' }] });
 
-  it('equal data, equal key; any difference in argv, options, fds or PATH, another key', () => {
-    const key = spawnPlanKey(['true'], { steps: [step('a')] }, stdio);
-    expect(key).to.be.a('string');
-    expect(spawnPlanKey(['true'], { steps: [step('a')] }, new Map(stdio))).to.equal(key);
-    const others = [
-      spawnPlanKey(['true', 'x'], { steps: [step('a')] }, stdio),
-      spawnPlanKey(['true'], { steps: [step('b')] }, stdio),
-      spawnPlanKey(['true'], { steps: [step('a')], reportNamespaces: false }, stdio),
-      spawnPlanKey(['true'], { steps: [step('a')] }, new Map([[0, 0], [1, 1], [2, 5]])),
-      spawnPlanKey(['true'], { steps: [step('a')], env: ['PATH=/bin'] }, stdio),
-      spawnPlanKey(['true'], { steps: [{ ...step('a'), killWithParent: 'SIGKILL' }] }, stdio),
-      spawnPlanKey(['true'], { steps: [{ name: 'r', child: [{ op: 'rlimit', resource: 7, soft: 1n, hard: 2n, phase: 'final' }] }] }, stdio),
-      spawnPlanKey(['true'], { steps: [{ name: 'r', child: [{ op: 'rlimit', resource: 7, soft: 1n, hard: 3n, phase: 'final' }] }] }, stdio),
-    ];
-    expect(new Set([key, ...others]).size).to.equal(others.length + 1);
+  it('the same data in place, unchanged; any change in argv, options, fds or PATH, changed', () => {
+    const argv = ['true'];
+    const options: { steps: Step[]; reportNamespaces?: boolean; env?: string[] } = { steps: [step('a')] };
+    const inputs = planInputs(argv, options, stdio)!;
+    expect(planInputsUnchanged(inputs, argv, options, new Map(stdio))).to.equal(true);
+    expect(planInputsUnchanged(inputs, ['true'], { steps: [step('a')] }, stdio), 'equal copies').to.equal(true);
+    const changed = (argv2: string[], options2: typeof options, fds = stdio) => !planInputsUnchanged(inputs, argv2, options2, fds);
+    expect(changed(['true', 'x'], options)).to.equal(true);
+    expect(changed(argv, { steps: [step('b')] })).to.equal(true);
+    expect(changed(argv, { steps: [step('a')], reportNamespaces: false })).to.equal(true);
+    expect(changed(argv, { steps: [step('a')], env: ['PATH=/bin'] })).to.equal(true);
+    expect(changed(argv, { steps: [step('a'), step('a')] })).to.equal(true);
+    expect(changed(argv, options, new Map([[0, 0], [1, 1], [2, 5]]))).to.equal(true);
+    expect(changed(argv, options, new Map([[0, 0], [1, 1]]))).to.equal(true);
+    const rlimit = (hard: bigint): Step => ({ name: 'r', child: [{ op: 'rlimit', resource: 7, soft: 1n, hard, phase: 'final' }] });
+    expect(planInputsUnchanged(planInputs(argv, { steps: [rlimit(2n)] }, stdio)!, argv, { steps: [rlimit(3n)] }, stdio)).to.equal(false);
+    // Changed in place after the copy was taken: the copy, not the object, is what counts.
+    (options.steps[0]!.child![0] as { name: string }).name = 'b';
+    expect(planInputsUnchanged(inputs, argv, options, stdio)).to.equal(false);
     const path = process.env['PATH'];
     try {
       process.env['PATH'] = '/elsewhere';
-      expect(spawnPlanKey(['true'], { steps: [step('a')] }, stdio)).not.to.equal(key);
+      expect(planInputsUnchanged(inputs, ['true'], { steps: [step('a')] }, stdio)).to.equal(false);
     } finally {
       process.env['PATH'] = path;
     }
   });
 
-  it('none for JavaScript parent actions, namespace handles or cycles; cleanup functions do not count', () => {
-    expect(spawnPlanKey(['true'], { steps: [{ name: 'c', parent: [{ action: 'call', step: 'c', run: () => undefined }] }] }, stdio)).to.equal(undefined);
+  it('functions count by identity; namespace handles and cycles cannot be copied', () => {
+    const run = () => undefined;
+    const withCall = (fn: () => undefined): Step => ({ name: 'c', parent: [{ action: 'call', step: 'c', run: fn }] });
+    const inputs = planInputs(['true'], { steps: [withCall(run)] }, stdio)!;
+    expect(planInputsUnchanged(inputs, ['true'], { steps: [withCall(run)] }, stdio)).to.equal(true);
+    expect(planInputsUnchanged(inputs, ['true'], { steps: [withCall(() => undefined)] }, stdio)).to.equal(false);
     class Handle { kind = 'uts'; fd = 9; }
-    expect(spawnPlanKey(['true'], { join: [new Handle() as unknown as Namespace] }, stdio)).to.equal(undefined);
+    expect(planInputs(['true'], { join: [new Handle() as unknown as Namespace] }, stdio)).to.equal(undefined);
     const cyclic: Record<string, unknown> = { name: 'x' };
     cyclic['self'] = cyclic;
-    expect(spawnPlanKey(['true'], { steps: [cyclic as unknown as Step] }, stdio)).to.equal(undefined);
-    const plain = spawnPlanKey(['true'], { steps: [step('a')] }, stdio);
-    expect(spawnPlanKey(['true'], { steps: [{ ...step('a'), cleanup: () => undefined }] }, stdio)).to.equal(plain);
+    expect(planInputs(['true'], { steps: [cyclic as unknown as Step] }, stdio)).to.equal(undefined);
   });
 });

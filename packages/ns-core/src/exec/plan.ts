@@ -338,54 +338,83 @@ export function compileInPlace(argv: readonly string[], options: InPlaceOptions,
 }
 
 /**
- * A key for the plan compileSpawn() would make of these arguments, or undefined when the
- * options hold something whose identity matters beyond its data (a Namespace handle, a
- * JavaScript parent action, a cycle): equal keys compile to equal plans, so spawn() may reuse
- * one compiled and encoded plan for a caller that spawns the same thing again and again. A
- * function-valued `cleanup` is left out: spawn() reads it from the options, never the plan.
- * PATH is part of it when the program is searched for in the inherited environment.
+ * What compileSpawn() made its plan of, copied: spawn() keeps one compiled and encoded plan per
+ * options object and reuses it while planInputsUnchanged() says the object (however its caller
+ * changed it in place), the argv, the fd map and PATH still hold the same data. Functions (a
+ * step's cleanup, a JavaScript parent action) count by identity; undefined when the options
+ * hold what a copy cannot stand for (a Namespace handle or another class's object, a cycle).
  */
-export function spawnPlanKey(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): string | undefined {
-  const parts: string[] = [];
-  const walk = (v: unknown, depth: number): boolean => {
-    switch (typeof v) {
-      case 'string': parts.push(JSON.stringify(v)); return true;
-      case 'number': case 'boolean': parts.push(String(v)); return true;
-      case 'bigint': parts.push(`${v}n`); return true;
-      case 'undefined': parts.push('u'); return true;
-      case 'object': break;
-      default: return false;
+export interface PlanInputs {
+  readonly argv: unknown;
+  readonly options: unknown;
+  readonly fds: readonly number[];
+  readonly path: string | undefined;
+}
+
+const UNCOPYABLE = Symbol('uncopyable');
+
+function copyData(v: unknown, depth: number): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (depth > 16) return UNCOPYABLE;
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    for (const e of v) {
+      const c = copyData(e, depth + 1);
+      if (c === UNCOPYABLE) return UNCOPYABLE;
+      out.push(c);
     }
-    if (v === null) {
-      parts.push('N');
-      return true;
-    }
-    if (depth > 16) return false;
-    if (Array.isArray(v)) {
-      parts.push('[');
-      for (const e of v) if (!walk(e, depth + 1)) return false;
-      parts.push(']');
-      return true;
-    }
-    if (Buffer.isBuffer(v)) {
-      parts.push(`b${v.toString('base64')}`);
-      return true;
-    }
-    const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) return false;
-    parts.push('{');
-    for (const [k, e] of Object.entries(v as Record<string, unknown>)) {
-      if (k === 'cleanup' && typeof e === 'function') continue;
-      parts.push(JSON.stringify(k), ':');
-      if (!walk(e, depth + 1)) return false;
-    }
-    parts.push('}');
+    return out;
+  }
+  if (Buffer.isBuffer(v)) return Buffer.from(v);
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return UNCOPYABLE;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const c = copyData((v as Record<string, unknown>)[k], depth + 1);
+    if (c === UNCOPYABLE) return UNCOPYABLE;
+    out[k] = c;
+  }
+  return out;
+}
+
+function sameData(copy: unknown, v: unknown): boolean {
+  if (typeof copy !== 'object' || copy === null) return copy === v || (Number.isNaN(copy) && Number.isNaN(v));
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(copy)) {
+    if (!Array.isArray(v) || v.length !== copy.length) return false;
+    for (let i = 0; i < copy.length; i++) if (!sameData(copy[i], v[i])) return false;
     return true;
-  };
-  if (!walk(argv, 0) || !walk(options, 0)) return undefined;
-  for (const [target, source] of fdMap) parts.push(`${target}>${source}`);
-  if (options.env === undefined) parts.push(`PATH=${process.env['PATH'] ?? ''}`);
-  return parts.join(' ');
+  }
+  if (Buffer.isBuffer(copy)) return Buffer.isBuffer(v) && copy.equals(v);
+  const proto = Object.getPrototypeOf(v);
+  if (Array.isArray(v) || (proto !== Object.prototype && proto !== null)) return false;
+  const keys = Object.keys(copy);
+  if (Object.keys(v).length !== keys.length) return false;
+  for (const k of keys) {
+    if (!Object.prototype.hasOwnProperty.call(v, k) || !sameData((copy as Record<string, unknown>)[k], (v as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+const fdList = (fdMap: ReadonlyMap<number, number>) => [...fdMap].flat();
+/** PATH decides the exec candidates when the program is searched for in the inherited environment. */
+const searchPath = (options: SpawnOptions) => (options.env === undefined ? process.env['PATH'] : undefined);
+
+export function planInputs(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): PlanInputs | undefined {
+  const a = copyData(argv, 0);
+  const o = copyData(options, 0);
+  if (a === UNCOPYABLE || o === UNCOPYABLE) return undefined;
+  return { argv: a, options: o, fds: fdList(fdMap), path: searchPath(options) };
+}
+
+export function planInputsUnchanged(inputs: PlanInputs, argv: readonly string[], options: SpawnOptions,
+                                    fdMap: ReadonlyMap<number, number>): boolean {
+  if (inputs.path !== searchPath(options) || inputs.fds.length !== fdMap.size * 2) return false;
+  let i = 0;
+  for (const [target, source] of fdMap) {
+    if (inputs.fds[i++] !== target || inputs.fds[i++] !== source) return false;
+  }
+  return sameData(inputs.argv, argv) && sameData(inputs.options, options);
 }
 
 interface InPlace {

@@ -14,7 +14,7 @@ import { execStage, openInitBinary } from './native';
 import { memorySharedBegins, memorySharedEnds } from './shared-memory';
 import { encodePlan, opError, withInitFd } from './ops';
 import {
-  compileSpawn, spawnPlanKey, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
+  compileSpawn, planInputs, planInputsUnchanged, type CompiledSpawn, type PlanInputs, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
 } from './plan';
 import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES } from './protocol';
 
@@ -297,26 +297,25 @@ interface Planned {
   /** Encoded without an init fd: a plan that forks is encoded again with the fd it gets. */
   readonly plan: Buffer;
   readonly forks: boolean;
+  readonly inputs: PlanInputs;
 }
 
 /**
- * Plans by key (spawnPlanKey): compiling and encoding were ~8% of a spawn's time for callers
- * that start the same thing over and over (a pool, a test runner, the bench). The exec stage
- * copies the plan before it clones, so one Buffer serves every spawn. Bounded: the oldest goes.
+ * The last plan made of each options object: compiling and encoding were ~8% of a spawn's
+ * time for callers that start the same thing again and again (a pool, a test runner, the
+ * bench), and checking the options' data against a copy costs a fraction of that. The exec
+ * stage copies the plan before it clones, so one Buffer serves every spawn.
  */
-const planCache = new Map<string, Planned>();
-const PLAN_CACHE_SIZE = 32;
+const planCache = new WeakMap<SpawnOptions, Planned>();
 
-function planOf(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): Planned {
-  const key = spawnPlanKey(argv, options, fdMap);
-  const hit = key === undefined ? undefined : planCache.get(key);
-  if (hit) return hit;
+function planOf(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): Omit<Planned, 'inputs'> {
+  const last = planCache.get(options);
+  if (last && planInputsUnchanged(last.inputs, argv, options, fdMap)) return last;
   const compiled = compileSpawn(argv, options, fdMap);
   const planned = { compiled, plan: encodePlan(compiled.plan), forks: compiled.plan.ops.some((o) => o.op === 'fork') };
-  if (key !== undefined) {
-    if (planCache.size >= PLAN_CACHE_SIZE) planCache.delete(planCache.keys().next().value!);
-    planCache.set(key, planned);
-  }
+  const inputs = planInputs(argv, options, fdMap);
+  if (inputs) planCache.set(options, { ...planned, inputs });
+  else planCache.delete(options);
   return planned;
 }
 
