@@ -406,7 +406,7 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     failure = e instanceof NsError ? e : new NsError({ errno: Math.abs(err.errno ?? 5), code: err.code ?? 'EIO', message: String(e) });
     child.kill('SIGKILL');
   } finally {
-    closeSync(goFd);
+    if (goFd >= 0) closeSync(goFd); // none unless the plan waits for us (a SYNC op)
     child._settle();
     reaper.poll();
   }
