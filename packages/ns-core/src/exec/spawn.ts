@@ -126,7 +126,11 @@ class Reaper {
   #unrefd = new Set<NsChild>();
   #timer: NodeJS.Timeout | undefined;
   #listening = false;
-  readonly #onSigchld = () => this.poll();
+  #signals = 0;
+  readonly #onSigchld = () => {
+    this.#signals++;
+    this.poll();
+  };
 
   add(child: NsChild): void {
     // Installed once and kept: taking the handler away with the last child and back with the
@@ -141,6 +145,7 @@ class Reaper {
   }
 
   unref(child: NsChild): void {
+    if (!this.#live.has(child)) return; // reaped already: #unrefd stays a part of #live
     this.#unrefd.add(child);
     this.#updateTimer();
   }
@@ -163,14 +168,28 @@ class Reaper {
     this.#updateTimer();
   }
 
+  /** SIGCHLD events seen so far: a spawn that saw none while it ran has no reason to poll. */
+  get signals(): number {
+    return this.#signals;
+  }
+
   #updateTimer(): void {
-    const needed = [...this.#live].some((c) => !this.#unrefd.has(c));
+    const needed = this.#live.size > this.#unrefd.size;
     if (needed && !this.#timer) {
       // Keeps Node alive while a child runs (signal listeners do not), and polls as a safety net.
-      this.#timer = setInterval(() => this.poll(), 1000);
-    } else if (!needed && this.#timer) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
+      // It outlives the last child until it next fires, unref'd: creating and clearing a timer
+      // per spawn was on the path from one program's exit to the next spawn.
+      this.#timer = setInterval(() => {
+        this.poll();
+        if (!this.#live.size && this.#timer) {
+          clearInterval(this.#timer);
+          this.#timer = undefined;
+        }
+      }, 1000);
+    } else if (needed && !this.#timer!.hasRef()) {
+      this.#timer!.ref();
+    } else if (!needed && this.#timer?.hasRef()) {
+      this.#timer.unref();
     }
   }
 
@@ -367,6 +386,7 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     if (s.cleanup) child._onCleanup(() => s.cleanup!({ pid, pidfd }, { execed: child.execed }));
   }
   reaper.add(child);
+  const signalsBefore = reaper.signals;
   for (const [childFd, fd, dir] of stdio.pipes) {
     const sock = new (netSocket())({ fd, readable: dir === 'read', writable: dir === 'write' });
     if (childFd === 0) child.stdin = sock;
@@ -408,7 +428,9 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   } finally {
     if (goFd >= 0) closeSync(goFd); // none unless the plan waits for us (a SYNC op)
     child._settle();
-    reaper.poll();
+    // A SIGCHLD handled while the child was unsettled passed it over: look again. One not
+    // handled yet polls when it is, and finds the child settled.
+    if (reaper.signals !== signalsBefore) reaper.poll();
   }
   // EOF: the program, and a fork's staying half (nsx-init), have exec'd; none shares our memory.
   if (!failure) memorySharedEnds();
