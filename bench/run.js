@@ -66,6 +66,8 @@ async function spawnSection() {
     record('spawn_vs_c_floor', pairedRatio(lib, cfloor), 1.25, `${fmt(median(lib))} vs ${fmt(median(cfloor))}`);
     record('spawn_heap_1g_vs_small', pairedRatio(big, lib), 1.3, `${fmt(median(big))} vs ${fmt(median(lib))}`);
     console.log(`  (child_process.spawn('/bin/true'), no namespaces: ${fmt(median(nodeTrue))})`);
+    // What spawn_vs_unshare could reach with no overhead at all above the C launcher.
+    console.log(`  (C floor / spawnSync unshare: ${pairedRatio(cfloor, unshare).toFixed(3)}, the bound on spawn_vs_unshare)`);
   } finally {
     for (const c of contenders) c.close();
   }

@@ -33,20 +33,26 @@ static NSX_CHILD int child_main(void *arg)
 	long fd;
 
 	reset_signals();
-	RAW1(SYS_close, c->parent_go_fd);
+	if (c->parent_go_fd >= 0)
+		RAW1(SYS_close, c->parent_go_fd);
 	RAW1(SYS_close, c->parent_status_fd);
-	/* Keep the status and go pipes clear of every fd the plan will dup2 into place, and
-	 * drop the originals: a FORK's stay-behind half must hold no copy, or EOF never comes. */
-	fd = RAW3(SYS_fcntl, c->status_fd, F_DUPFD_CLOEXEC, c->fd_floor);
-	if (fd < 0)
-		die(c, 0, fd, NSX_SYS_DUP);
-	RAW1(SYS_close, c->status_fd);
-	c->status_fd = (int)fd;
-	fd = RAW3(SYS_fcntl, c->go_fd, F_DUPFD_CLOEXEC, c->fd_floor);
-	if (fd < 0)
-		die(c, 0, fd, NSX_SYS_DUP);
-	RAW1(SYS_close, c->go_fd);
-	c->go_fd = (int)fd;
+	/* Keep the status and go pipes clear of every fd the plan will dup2 into place (all below
+	 * the floor), and drop the originals: a FORK's stay-behind half must hold no copy, or EOF
+	 * never comes. Pipes Node made are usually above the floor already and stay as they are. */
+	if ((uint32_t)c->status_fd < c->fd_floor) {
+		fd = RAW3(SYS_fcntl, c->status_fd, F_DUPFD_CLOEXEC, c->fd_floor);
+		if (fd < 0)
+			die(c, 0, fd, NSX_SYS_DUP);
+		RAW1(SYS_close, c->status_fd);
+		c->status_fd = (int)fd;
+	}
+	if (c->go_fd >= 0 && (uint32_t)c->go_fd < c->fd_floor) {
+		fd = RAW3(SYS_fcntl, c->go_fd, F_DUPFD_CLOEXEC, c->fd_floor);
+		if (fd < 0)
+			die(c, 0, fd, NSX_SYS_DUP);
+		RAW1(SYS_close, c->go_fd);
+		c->go_fd = (int)fd;
+	}
 	return run_ops(r);
 }
 
@@ -60,6 +66,68 @@ struct region {
 };
 static struct region *regions;
 
+/*
+ * Regions of exited children, kept for the next spawns (at most POOL_MAX): mmap, two mprotects
+ * and munmap per spawn are gone, and so are the page faults of a fresh stack in the child and
+ * the TLB shootdown munmap costs a multithreaded process, all on the path from one program's
+ * exit to the next one's exec. A pooled region serves a request of up to its size, and one of
+ * more than half its size, so that a large plan's region is not held for small ones.
+ */
+#define POOL_MAX 4
+static struct region *pool;
+static int pooled;
+
+static void *take_region(size_t size, size_t *got)
+{
+	struct region **pp;
+	void *base;
+	for (pp = &pool; *pp; pp = &(*pp)->next) {
+		struct region *reg = *pp;
+		if (reg->size >= size && reg->size / 2 < size) {
+			*pp = reg->next;
+			pooled--;
+			base = reg->base;
+			*got = reg->size;
+			free(reg);
+			return base;
+		}
+	}
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	/* Guard pages below each stack: an overflow faults instead of scribbling on Node. */
+	mprotect(base, GUARD_SIZE, PROT_NONE);
+	mprotect((char *)base + GUARD_SIZE + STACK_SIZE, GUARD_SIZE, PROT_NONE);
+	*got = size;
+	return base;
+}
+
+/* reg is unlinked; it goes to the pool, or back to the kernel when the pool is full. */
+static void give_region(struct region *reg)
+{
+	if (pooled < POOL_MAX) {
+		reg->next = pool;
+		pool = reg;
+		pooled++;
+		return;
+	}
+	munmap(reg->base, reg->size);
+	free(reg);
+}
+
+/* A region that never got a child (its clone failed, or no bookkeeping entry could be made). */
+static void drop_region(void *base, size_t size)
+{
+	struct region *reg = calloc(1, sizeof(struct region));
+	if (!reg) {
+		munmap(base, size);
+		return;
+	}
+	reg->base = base;
+	reg->size = size;
+	give_region(reg);
+}
+
 int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 {
 	struct nsx_decoded d;
@@ -69,6 +137,7 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 	struct resume *r;
 	struct region *reg;
 	size_t envc = 0, envbytes = 0;
+	uint32_t sync_at;
 	int status[2], go[2], pidfd = -1, err;
 	long pid;
 	sigset_t all, old;
@@ -91,12 +160,9 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 	size = GUARD_SIZE + STACK_SIZE + GUARD_SIZE + STACK_SIZE + sizeof(struct ctx) + sizeof(*r) + opbytes + len +
 	       envbytes + 64;
 	size = (size + 4095) & ~(size_t)4095;
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (base == MAP_FAILED)
+	base = take_region(size, &size);
+	if (!base)
 		return -errno;
-	/* Guard pages below each stack: an overflow faults instead of scribbling on Node. */
-	mprotect(base, GUARD_SIZE, PROT_NONE);
-	mprotect(base + GUARD_SIZE + STACK_SIZE, GUARD_SIZE, PROT_NONE);
 	cursor = base + 2 * (GUARD_SIZE + STACK_SIZE);
 	c = (struct ctx *)cursor;
 	ctx_init(c);
@@ -129,16 +195,21 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 	r->own_memory = 0;
 	r->not_ours = -1;
 
+	/* The go pipe only for a plan that waits for its parent: most never do. */
+	go[0] = go[1] = -1;
+	for (sync_at = 0; sync_at < d.nops; sync_at++)
+		if (c->ops[sync_at].code == NSX_OP_SYNC)
+			break;
 	if (pipe2(status, O_CLOEXEC) < 0) {
 		err = -errno;
-		munmap(base, size);
+		drop_region(base, size);
 		return err;
 	}
-	if (pipe2(go, O_CLOEXEC) < 0) {
+	if (sync_at < d.nops && pipe2(go, O_CLOEXEC) < 0) {
 		err = -errno;
 		close(status[0]);
 		close(status[1]);
-		munmap(base, size);
+		drop_region(base, size);
 		return err;
 	}
 	c->status_fd = status[1];
@@ -154,11 +225,13 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)
 	err = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(status[1]);
-	close(go[0]);
+	if (go[0] >= 0)
+		close(go[0]);
 	if (pid < 0) {
 		close(status[0]);
-		close(go[1]);
-		munmap(base, size);
+		if (go[1] >= 0)
+			close(go[1]);
+		drop_region(base, size);
 		return err;
 	}
 	reg = calloc(1, sizeof(*reg));
@@ -183,8 +256,7 @@ int nsx_release(int32_t pid)
 		struct region *reg = *pp;
 		if (reg->pid == pid) {
 			*pp = reg->next;
-			munmap(reg->base, reg->size);
-			free(reg);
+			give_region(reg);
 			return 0;
 		}
 	}

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { compileSpawn, encodePlan, joinOps, programCandidates, type Step } from '../src/index';
 import { PROTOCOL_MAGIC } from '../src/exec/protocol';
+import { planInputs, planInputsUnchanged } from '../src/exec/plan';
 import type { Namespace } from '../src/namespace';
 
 const fakeNs = (kind: Namespace['kind'], fd: number) => ({ kind, fd, id: fd, dev: 0 }) as unknown as Namespace;
@@ -83,5 +84,51 @@ describe('plans (no privileges)', () => {
     expect(buf.readUInt32LE(0)).to.equal(PROTOCOL_MAGIC);
     expect(buf.readBigUInt64LE(8)).to.equal(0x04000000n);
     expect(buf.length % 4).to.equal(0);
+  });
+});
+
+describe('plan inputs (what spawn() checks before it reuses a plan)', () => {
+  const stdio = new Map([[0, 0], [1, 1], [2, 2]]);
+  const step = (name: string): Step => ({ name: 'h', create: ['uts'], child: [{ op: 'sethostname', name, phase: 'namespaces' }] });
+
+  it('the same data in place, unchanged; any change in argv, options, fds or PATH, changed', () => {
+    const argv = ['true'];
+    const options: { steps: Step[]; reportNamespaces?: boolean; env?: string[] } = { steps: [step('a')] };
+    const inputs = planInputs(argv, options, stdio)!;
+    expect(planInputsUnchanged(inputs, argv, options, new Map(stdio))).to.equal(true);
+    expect(planInputsUnchanged(inputs, ['true'], { steps: [step('a')] }, stdio), 'equal copies').to.equal(true);
+    const changed = (argv2: string[], options2: typeof options, fds = stdio) => !planInputsUnchanged(inputs, argv2, options2, fds);
+    expect(changed(['true', 'x'], options)).to.equal(true);
+    expect(changed(argv, { steps: [step('b')] })).to.equal(true);
+    expect(changed(argv, { steps: [step('a')], reportNamespaces: false })).to.equal(true);
+    expect(changed(argv, { steps: [step('a')], env: ['PATH=/bin'] })).to.equal(true);
+    expect(changed(argv, { steps: [step('a'), step('a')] })).to.equal(true);
+    expect(changed(argv, options, new Map([[0, 0], [1, 1], [2, 5]]))).to.equal(true);
+    expect(changed(argv, options, new Map([[0, 0], [1, 1]]))).to.equal(true);
+    const rlimit = (hard: bigint): Step => ({ name: 'r', child: [{ op: 'rlimit', resource: 7, soft: 1n, hard, phase: 'final' }] });
+    expect(planInputsUnchanged(planInputs(argv, { steps: [rlimit(2n)] }, stdio)!, argv, { steps: [rlimit(3n)] }, stdio)).to.equal(false);
+    // Changed in place after the copy was taken: the copy, not the object, is what counts.
+    (options.steps[0]!.child![0] as { name: string }).name = 'b';
+    expect(planInputsUnchanged(inputs, argv, options, stdio)).to.equal(false);
+    const path = process.env['PATH'];
+    try {
+      process.env['PATH'] = '/elsewhere';
+      expect(planInputsUnchanged(inputs, ['true'], { steps: [step('a')] }, stdio)).to.equal(false);
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+
+  it('functions count by identity; namespace handles and cycles cannot be copied', () => {
+    const run = () => undefined;
+    const withCall = (fn: () => undefined): Step => ({ name: 'c', parent: [{ action: 'call', step: 'c', run: fn }] });
+    const inputs = planInputs(['true'], { steps: [withCall(run)] }, stdio)!;
+    expect(planInputsUnchanged(inputs, ['true'], { steps: [withCall(run)] }, stdio)).to.equal(true);
+    expect(planInputsUnchanged(inputs, ['true'], { steps: [withCall(() => undefined)] }, stdio)).to.equal(false);
+    class Handle { kind = 'uts'; fd = 9; }
+    expect(planInputs(['true'], { join: [new Handle() as unknown as Namespace] }, stdio)).to.equal(undefined);
+    const cyclic: Record<string, unknown> = { name: 'x' };
+    cyclic['self'] = cyclic;
+    expect(planInputs(['true'], { steps: [cyclic as unknown as Step] }, stdio)).to.equal(undefined);
   });
 });

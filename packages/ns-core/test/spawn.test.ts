@@ -306,6 +306,15 @@ describe('spawn', () => {
       expect(await gone(programPid)).to.equal(true);
     });
 
+    it('runs what the options say now: one options object changed between spawns is planned again', async () => {
+      const name = { op: 'sethostname' as const, name: 'first', phase: 'namespaces' as const };
+      const options = { create: ['uts'] as NamespaceKind[], stdio: ['ignore', 'pipe', 'ignore'] as const, steps: [{ name: 'h', child: [name] }] };
+      expect((await programOutput(await spawn(['hostname'], options))).out.trim()).to.equal('first');
+      expect((await programOutput(await spawn(['hostname'], options))).out.trim()).to.equal('first');
+      name.name = 'second';
+      expect((await programOutput(await spawn(['hostname'], options))).out.trim()).to.equal('second');
+    });
+
     it('gives the program exactly the fds it was given', async () => {
       const c = await spawn(['sh', '-c', 'ls /proc/self/fd | sort -n | tr "\\n" " "'], { stdio: ['ignore', 'pipe', 'ignore'] });
       // 0-2, plus the fd ls uses to read the directory.

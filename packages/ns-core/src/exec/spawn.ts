@@ -14,7 +14,7 @@ import { execStage, openInitBinary } from './native';
 import { memorySharedBegins, memorySharedEnds } from './shared-memory';
 import { encodePlan, opError, withInitFd } from './ops';
 import {
-  compileSpawn, type CompiledSpawn, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
+  compileSpawn, planInputs, planInputsUnchanged, type CompiledSpawn, type PlanInputs, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
 } from './plan';
 import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES } from './protocol';
 
@@ -126,7 +126,11 @@ class Reaper {
   #unrefd = new Set<NsChild>();
   #timer: NodeJS.Timeout | undefined;
   #listening = false;
-  readonly #onSigchld = () => this.poll();
+  #signals = 0;
+  readonly #onSigchld = () => {
+    this.#signals++;
+    this.poll();
+  };
 
   add(child: NsChild): void {
     // Installed once and kept: taking the handler away with the last child and back with the
@@ -141,6 +145,7 @@ class Reaper {
   }
 
   unref(child: NsChild): void {
+    if (!this.#live.has(child)) return; // reaped already: #unrefd stays a part of #live
     this.#unrefd.add(child);
     this.#updateTimer();
   }
@@ -163,14 +168,28 @@ class Reaper {
     this.#updateTimer();
   }
 
+  /** SIGCHLD events seen so far: a spawn that saw none while it ran has no reason to poll. */
+  get signals(): number {
+    return this.#signals;
+  }
+
   #updateTimer(): void {
-    const needed = [...this.#live].some((c) => !this.#unrefd.has(c));
+    const needed = this.#live.size > this.#unrefd.size;
     if (needed && !this.#timer) {
       // Keeps Node alive while a child runs (signal listeners do not), and polls as a safety net.
-      this.#timer = setInterval(() => this.poll(), 1000);
-    } else if (!needed && this.#timer) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
+      // It outlives the last child until it next fires, unref'd: creating and clearing a timer
+      // per spawn was on the path from one program's exit to the next spawn.
+      this.#timer = setInterval(() => {
+        this.poll();
+        if (!this.#live.size && this.#timer) {
+          clearInterval(this.#timer);
+          this.#timer = undefined;
+        }
+      }, 1000);
+    } else if (needed && !this.#timer!.hasRef()) {
+      this.#timer!.ref();
+    } else if (!needed && this.#timer?.hasRef()) {
+      this.#timer.unref();
     }
   }
 
@@ -187,40 +206,47 @@ export function liveChildren(): number {
 }
 
 interface ResolvedStdio {
-  fdMap: Map<number, number>;
+  readonly fdMap: ReadonlyMap<number, number>;
   /** Caller-side ends to attach as streams: [child fd, our fd, direction]. */
-  pipes: [number, number, 'write' | 'read'][];
+  readonly pipes: readonly (readonly [number, number, 'write' | 'read'])[];
   /** Fds to close once the child holds its copies. */
-  closeAfter: number[];
+  readonly closeAfter: readonly number[];
 }
 
+/** The default (stdio inherited, no extra fds), shared: read only, by compileSpawn() and planInputs(). */
+const INHERITED: ResolvedStdio = { fdMap: new Map([[0, 0], [1, 1], [2, 2]]), pipes: [], closeAfter: [] };
+
 function resolveStdio(options: SpawnOptions): ResolvedStdio {
+  // Building the default anew (a Map, closures, an Object.entries) was ~7 us of a spawn on a cold CPU.
+  if ((options.stdio === undefined || options.stdio === 'inherit') && options.fds === undefined) return INHERITED;
   const spec = options.stdio ?? 'inherit';
   const specs: readonly StdioSpec[] = typeof spec === 'string' || typeof spec === 'number' ? [spec, spec, spec] : spec;
-  const out: ResolvedStdio = { fdMap: new Map(), pipes: [], closeAfter: [] };
+  const fdMap = new Map<number, number>();
+  const pipes: [number, number, 'write' | 'read'][] = [];
+  const closeAfter: number[] = [];
   try {
     specs.forEach((s, childFd) => {
-      if (s === 'inherit') out.fdMap.set(childFd, childFd);
-      else if (typeof s === 'number') out.fdMap.set(childFd, s);
+      if (s === 'inherit') fdMap.set(childFd, childFd);
+      else if (typeof s === 'number') fdMap.set(childFd, s);
       else if (s === 'ignore') {
         const fd = openSync('/dev/null', childFd === 0 ? 'r' : 'w');
-        out.closeAfter.push(fd);
-        out.fdMap.set(childFd, fd);
+        closeAfter.push(fd);
+        fdMap.set(childFd, fd);
       } else {
         const [r, w] = pipe();
         const [childEnd, ourEnd] = childFd === 0 ? [r, w] : [w, r];
-        out.closeAfter.push(childEnd);
-        out.pipes.push([childFd, ourEnd, childFd === 0 ? 'write' : 'read']);
-        out.fdMap.set(childFd, childEnd);
+        closeAfter.push(childEnd);
+        pipes.push([childFd, ourEnd, childFd === 0 ? 'write' : 'read']);
+        fdMap.set(childFd, childEnd);
       }
     });
   } catch (e) {
-    for (const fd of out.closeAfter) closeSync(fd);
-    for (const [, fd] of out.pipes) closeSync(fd);
+    for (const fd of closeAfter) closeSync(fd);
+    for (const [, fd] of pipes) closeSync(fd);
     throw e;
   }
-  for (const [target, source] of Object.entries(options.fds ?? {})) out.fdMap.set(Number(target), source);
-  return out;
+  for (const [target, source] of Object.entries(options.fds ?? {})) fdMap.set(Number(target), source);
+  return { fdMap, pipes, closeAfter };
 }
 
 /** A namespace file spawn() bound at the sync point, taken away again if the program never runs. */
@@ -292,6 +318,33 @@ async function runParentAction(action: ParentAction, ctx: ParentContext, bound: 
   }
 }
 
+interface Planned {
+  readonly compiled: CompiledSpawn;
+  /** Encoded without an init fd: a plan that forks is encoded again with the fd it gets. */
+  readonly plan: Buffer;
+  readonly forks: boolean;
+  readonly inputs: PlanInputs;
+}
+
+/**
+ * The last plan made of each options object: compiling and encoding were ~8% of a spawn's
+ * time for callers that start the same thing again and again (a pool, a test runner, the
+ * bench), and checking the options' data against a copy costs a fraction of that. The exec
+ * stage copies the plan before it clones, so one Buffer serves every spawn.
+ */
+const planCache = new WeakMap<SpawnOptions, Planned>();
+
+function planOf(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): Omit<Planned, 'inputs'> {
+  const last = planCache.get(options);
+  if (last && planInputsUnchanged(last.inputs, argv, options, fdMap)) return last;
+  const compiled = compileSpawn(argv, options, fdMap);
+  const planned = { compiled, plan: encodePlan(compiled.plan), forks: compiled.plan.ops.some((o) => o.op === 'fork') };
+  const inputs = planInputs(argv, options, fdMap);
+  if (inputs) planCache.set(options, { ...planned, inputs });
+  else planCache.delete(options);
+  return planned;
+}
+
 /**
  * Starts argv[0] in the namespaces the options and steps describe. Resolves once the program
  * has been exec'd (the status pipe reached EOF); rejects with an NsError naming the step,
@@ -302,14 +355,17 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   const stdio = resolveStdio(options);
   let compiled: CompiledSpawn;
   let plan: Buffer;
+  let forks: boolean;
   let stage: ReturnType<typeof execStage>;
   let initFd: number | undefined;
   try {
     // Loaded here, inside the try: a missing exec stage must not leak the stdio pipes.
     stage = execStage();
-    compiled = compileSpawn(argv, options, stdio.fdMap);
-    if (compiled.plan.ops.some((o) => o.op === 'fork')) initFd = openInitBinary();
-    plan = encodePlan(withInitFd(compiled.plan, initFd));
+    ({ compiled, plan, forks } = planOf(argv, options, stdio.fdMap));
+    if (forks) {
+      initFd = openInitBinary();
+      plan = encodePlan(withInitFd(compiled.plan, initFd));
+    }
   } catch (e) {
     if (initFd !== undefined) closeSync(initFd);
     for (const fd of stdio.closeAfter) closeSync(fd);
@@ -337,6 +393,7 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     if (s.cleanup) child._onCleanup(() => s.cleanup!({ pid, pidfd }, { execed: child.execed }));
   }
   reaper.add(child);
+  const signalsBefore = reaper.signals;
   for (const [childFd, fd, dir] of stdio.pipes) {
     const sock = new (netSocket())({ fd, readable: dir === 'read', writable: dir === 'write' });
     if (childFd === 0) child.stdin = sock;
@@ -376,9 +433,11 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
     failure = e instanceof NsError ? e : new NsError({ errno: Math.abs(err.errno ?? 5), code: err.code ?? 'EIO', message: String(e) });
     child.kill('SIGKILL');
   } finally {
-    closeSync(goFd);
+    if (goFd >= 0) closeSync(goFd); // none unless the plan waits for us (a SYNC op)
     child._settle();
-    reaper.poll();
+    // A SIGCHLD handled while the child was unsettled passed it over: look again. One not
+    // handled yet polls when it is, and finds the child settled.
+    if (reaper.signals !== signalsBefore) reaper.poll();
   }
   // EOF: the program, and a fork's staying half (nsx-init), have exec'd; none shares our memory.
   if (!failure) memorySharedEnds();
