@@ -1,5 +1,5 @@
 /** ns-ls: list namespaces like lsns(8) (util-linux 2.42's options and output). */
-import { encodeText, scriptArguments } from './bytes';
+import { scriptArguments, writeAll } from './bytes';
 // The kit's modules one by one, not its index: ns-ls has no use for the exec stage it also holds.
 import type { ParsedArgs } from './cli-kit/getopt';
 import { runCli } from './cli-kit/main';
@@ -261,16 +261,16 @@ function list(args: ParsedArgs): void {
   write(text);
 }
 
-let watchingStdout = false;
-
-/** The whole output in one write; a reader that went away (`ns-ls | head`) ends us quietly, as util-linux's close_stdout. */
+/**
+ * The whole output in one write(2) (writeAll: no stream to build, nothing left unwritten at
+ * exit); a reader that went away (`ns-ls | head`) ends us quietly, as util-linux's close_stdout.
+ */
 function write(text: string): void {
-  if (!watchingStdout) {
-    watchingStdout = true;
-    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(0);
-      throw err;
-    });
+  if (!text) return;
+  try {
+    writeAll(1, text);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+    throw e;
   }
-  if (text) process.stdout.write(encodeText(text));
 }

@@ -122,6 +122,15 @@ async function main(): Promise<void> {
   };
   process.stdout.write = capture('stdout') as typeof process.stdout.write;
   process.stderr.write = capture('stderr') as typeof process.stderr.write;
+  // A CLI that writes its output with ns-core's writeAll (one write(2), no stream: ns-ls) is
+  // captured the same way; an fd other than 1 and 2 is written as it would be.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bytes = require(join(src, 'bytes.js')) as Record<string, unknown>;
+  const realWriteAll = bytes['writeAll'] as (fd: number, text: string) => void;
+  bytes['writeAll'] = (fd: number, text: string) => {
+    if (fd === 1 || fd === 2) capture(fd === 1 ? 'stdout' : 'stderr')(text);
+    else realWriteAll(fd, text);
+  };
   process.exit = ((code?: number) => {
     if (cap.exit === null && !cap.reached) cap.exit = code ?? 0;
     throw new ExitCalled(code ?? 0);

@@ -14,6 +14,7 @@
  * Cells are strings whose lone surrogates U+DC80..U+DCFF stand for bytes that are not UTF-8
  * (see bytes.ts); render() returns such a string, for encodeText().
  */
+import { fstatSync } from 'node:fs';
 
 export type JsonType = 'string' | 'number';
 export type OutputFormat = 'human' | 'raw' | 'json';
@@ -68,9 +69,24 @@ export function localeIsUtf8(env: NodeJS.ProcessEnv = process.env): boolean {
   return /utf-?8/i.test(locale);
 }
 
+/**
+ * Whether fd could be a terminal, by one fstat(2): a character device other than the memory
+ * devices (major 1: /dev/null, /dev/zero...). process.stdout answers exactly but builds a
+ * stream first (tty, net and the stream modules: milliseconds of a CLI's start-up), which a
+ * listing into a pipe, a file or /dev/null never needs.
+ */
+function mayBeTerminal(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 !== 1;
+  } catch {
+    return false;
+  }
+}
+
 /** Width of the terminal on stdout, or undefined when stdout is not one (libsmartcols' is_term). */
 export function stdoutTermWidth(): number | undefined {
-  if (!process.stdout.isTTY) return undefined;
+  if (!mayBeTerminal(1) || !process.stdout.isTTY) return undefined;
   const cols = process.stdout.columns;
   if (cols && cols > 0) return cols;
   const env = Number(process.env['COLUMNS']);
