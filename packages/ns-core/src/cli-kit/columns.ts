@@ -77,8 +77,9 @@ export function localeIsUtf8(env: NodeJS.ProcessEnv = process.env): boolean {
  */
 function mayBeTerminal(fd: number): boolean {
   try {
-    const st = fstatSync(fd);
-    return st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 !== 1;
+    // bigint: a plain fstat of a pipe misleads Node 20/22's next realpathSync (see ls.ts).
+    const st = fstatSync(fd, { bigint: true });
+    return st.isCharacterDevice() && (st.rdev >> 8n) % 4096n !== 1n;
   } catch {
     return false;
   }
