@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
-  compileSeccomp, defaultSeccompProfile, NsError, parseSeccompJson, readText, seccomp, usageError,
+  compileCached, DEFAULT_PROFILE, NsError, parseSeccompJson, readText, seccomp, usageError,
   type CompiledSeccomp, type NamespaceKind, type PhasedOp, type SpawnOptions, type Step,
 } from 'ns-core';
 import { parseBytes, parseCpus, parsePidsMax, type CgroupLimits } from 'ns-cgroup';
@@ -28,7 +28,7 @@ import {
 } from '../network';
 import { loopbackUpInside } from '../network/inside';
 import { parseTmpfs, type FilesystemSpec, type Volume } from './rootfs';
-import { defaultStateRoot, validateName } from './state';
+import { checkPrivate, defaultStateRoot, validateName } from './state';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Run when no program is given: the shell every image has (the host's $SHELL may not exist inside). */
@@ -234,7 +234,7 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   const capabilities = keptCapabilities(options.capAdd, options.capDrop);
   // Compiled now, so a bad profile is refused before anything exists.
   const seccompProfile = seccompChoice(options.securityOpts ?? []);
-  const filter = seccompFilter(seccompProfile, capabilities);
+  const filter = seccompFilter(seccompProfile, capabilities, seccompCacheDir(options.stateDir ?? defaultStateRoot()));
   const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
   return {
     name, hostname, argv: image ? image.args : argv.length ? [...argv] : DEFAULT_PROGRAM, identity,
@@ -281,18 +281,29 @@ function seccompChoice(securityOpts: readonly string[]): SeccompChoice {
 }
 
 /**
+ * Where compiled filters are kept between runs (ns-core's compileCached): under the state
+ * root, once there is one that is ours (runContainer makes it right after planning; before the
+ * first container there is nothing to keep them in).
+ */
+export function seccompCacheDir(stateRoot: string): string | undefined {
+  return checkPrivate(stateRoot, true) ? posix.join(stateRoot, 'seccomp') : undefined;
+}
+
+/**
  * The filter of `choice` for a process keeping `capabilities`: a profile's `includes`/
  * `excludes` are resolved against them, so --cap-add SYS_ADMIN gives back mount, unshare and
- * the like, as docker does. Undefined for unconfined.
+ * the like, as docker does. Undefined for unconfined. Compiled once per profile and
+ * capabilities (in `cacheDir`, when given, for later runs too).
  * @throws NsError EUSAGE naming --security-opt seccomp=FILE for a profile the compiler refuses.
  */
-export function seccompFilter(choice: SeccompChoice, capabilities: bigint): CompiledSeccomp | undefined {
+export function seccompFilter(choice: SeccompChoice, capabilities: bigint, cacheDir?: string): CompiledSeccomp | undefined {
   if (choice === 'unconfined') return undefined;
   const resolve = { capabilities: namesOf(capabilities).map((c) => `CAP_${c}`) };
-  if (choice === 'default') return compileSeccomp(defaultSeccompProfile(resolve));
+  const cache = cacheDir !== undefined ? { dir: cacheDir } : {};
+  if (choice === 'default') return compileCached(DEFAULT_PROFILE, resolve, cache);
   const option = `--security-opt seccomp=${choice.file}`;
   try {
-    return compileSeccomp(parseSeccompJson(choice.text, option) as Parameters<typeof compileSeccomp>[0], resolve);
+    return compileCached(parseSeccompJson(choice.text, option) as Parameters<typeof compileCached>[0], resolve, cache);
   } catch (e) {
     const err = e as NsError;
     if (err.code !== 'EUSAGE' || err.message.startsWith(option)) throw e;

@@ -1,0 +1,143 @@
+/**
+ * compileCached: compileSeccomp by content. A runner puts every container under the same few
+ * profiles, and compiling nstools' default one costs ~6-9 ms here, more than the whole spawn of
+ * the container; the program only changes with the resolved profile, the options that shape it,
+ * the arch and the compiler itself.
+ *
+ * - In memory: what this process compiled (a library starting container after container).
+ * - On disk, with `dir`: one file per filter, named by a hash of the same key and of the
+ *   compiler's own modules (a new build never reads an older compiler's programs), written
+ *   aside and renamed into place, so that a reader sees a whole file or none (each CLI run is a
+ *   new process). The directory must be the caller's alone (0700, ours): a program read from it
+ *   is loaded into containers as it is.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeAll } from '../bytes';
+import { NsError } from '../errors';
+import { hostArch, type HostArch } from './arch';
+import { compileSeccomp, type CompiledSeccomp, type CompileOptions } from './compile';
+import { resolveProfile, type LinuxSeccomp, type SeccompProfile } from './profile';
+
+export interface SeccompCacheOptions {
+  /** A directory of the caller's own (created 0700 if missing; its parent must exist). */
+  readonly dir?: string;
+}
+
+/** Filters kept per process; more distinct profiles than this in one process are rare. */
+const MEMORY_ENTRIES = 16;
+const memory = new Map<string, CompiledSeccomp>();
+
+/**
+ * What compileSeccomp(profile, options) returns, from the caches when the same filter was
+ * compiled before (each caller gets its own copy of the program).
+ * @throws NsError EUSAGE for a profile the compiler refuses (never cached); EPERM for a `dir`
+ *   that is not the caller's alone; the errno of a failed read or write in `dir`.
+ */
+export function compileCached(profile: SeccompProfile | LinuxSeccomp, options: CompileOptions = {}, cache: SeccompCacheOptions = {}): CompiledSeccomp {
+  const host = options.arch ?? hostArch();
+  // Resolved first (includes/excludes by capability, arch and kernel): the key is what the
+  // compiler sees, and resolving a resolved profile again changes nothing.
+  const spec = resolveProfile(profile as SeccompProfile, { ...options, arch: host });
+  const shaping = { arch: host, ...(options.newSyscalls !== undefined ? { newSyscalls: options.newSyscalls } : {}) };
+  const key = JSON.stringify([host, options.newSyscalls ?? 'enosys', spec], distinctValues);
+  const file = cache.dir !== undefined ? join(ownDir(cache.dir), `${digest(key)}.json`) : undefined;
+  let compiled = memory.get(key);
+  if (!compiled) {
+    compiled = (file !== undefined ? readEntry(file, host) : undefined) ?? compileSeccomp(spec, shaping);
+    if (memory.size >= MEMORY_ENTRIES) memory.delete(memory.keys().next().value!);
+    memory.set(key, compiled);
+  }
+  if (file !== undefined && !onDisk.has(file)) writeEntry(file, compiled);
+  return { ...compiled, program: Buffer.from(compiled.program) };
+}
+
+/**
+ * JSON that tells apart what the compiler tells apart: a string '5', a bigint 5n and a number 5
+ * are different keys, and so are NaN and null (JSON.stringify would write both as null).
+ */
+function distinctValues(_k: string, v: unknown): unknown {
+  if (typeof v === 'string') return `s${v}`;
+  if (typeof v === 'bigint') return `b${v}`;
+  if (typeof v === 'number' && !Number.isFinite(v)) return `n${v}`;
+  return v;
+}
+
+/** Files this process read whole or wrote (no need to write them again). */
+const onDisk = new Set<string>();
+
+/** The compiler's modules, hashed once per process: a program is only valid for the code that made it. */
+let compilerId: string | undefined;
+const COMPILER_MODULES = ['arch', 'bpf', 'cache', 'compile', 'profile', 'syscall-tables'];
+function digest(key: string): string {
+  compilerId ??= COMPILER_MODULES.reduce((h, m) => h.update(readFileSync(join(__dirname, `${m}.js`))), createHash('sha256')).digest('hex');
+  return createHash('sha256').update(compilerId).update(key).digest('hex');
+}
+
+const checkedDirs = new Set<string>();
+/** `dir`, made 0700 if missing, and refused unless it is ours and closed to others. */
+function ownDir(dir: string): string {
+  if (checkedDirs.has(dir)) return dir;
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw NsError.from(e, { syscall: 'mkdir', path: dir, step: 'seccomp cache' });
+  }
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== process.geteuid!() || (st.mode & 0o077) !== 0) {
+    throw new NsError({ errno: 1, code: 'EPERM', syscall: 'lstat', path: dir,
+                        message: `seccomp cache ${dir} must be a directory owned by uid ${process.geteuid!()} with mode 0700` });
+  }
+  checkedDirs.add(dir);
+  return dir;
+}
+
+interface Entry extends Omit<CompiledSeccomp, 'program'> {
+  readonly program: string;
+}
+
+/** A cached filter, or undefined for none yet (or one that does not hold together: compiled and written again). */
+function readEntry(file: string, host: HostArch): CompiledSeccomp | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw NsError.from(e, { syscall: 'open', path: file, step: 'seccomp cache' });
+  }
+  let entry: Entry;
+  try {
+    entry = JSON.parse(text) as Entry;
+  } catch {
+    return undefined;
+  }
+  const program = typeof entry?.program === 'string' ? Buffer.from(entry.program, 'base64') : undefined;
+  if (!program || entry.host !== host || !Number.isInteger(entry.instructions) || entry.instructions <= 0 || program.length !== entry.instructions * 8 ||
+      !Number.isInteger(entry.flags) || !Array.isArray(entry.architectures) || !Array.isArray(entry.ignoredArchitectures) || !Array.isArray(entry.skipped)) {
+    return undefined;
+  }
+  onDisk.add(file);
+  return { ...entry, program };
+}
+
+function writeEntry(file: string, compiled: CompiledSeccomp): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  let fd: number | undefined;
+  try {
+    fd = openSync(temp, 'w', 0o600);
+    writeAll(fd, JSON.stringify({ ...compiled, program: compiled.program.toString('base64') }));
+    closeSync(fd);
+    fd = undefined;
+    renameSync(temp, file);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // The write's error is the one reported; the temporary file may not exist.
+    }
+    throw NsError.from(e, { path: temp, step: 'seccomp cache' });
+  }
+  onDisk.add(file);
+}
