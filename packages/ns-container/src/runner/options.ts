@@ -2,7 +2,6 @@
  * ns-run's options, and what they mean as a plan: identity, filesystem, limits, network, the
  * environment, and the setup steps of a container. Pure but for reading the rootfs and /etc.
  */
-import { randomBytes } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
@@ -28,7 +27,7 @@ import {
 } from '../network';
 import { loopbackUpInside } from '../network/inside';
 import { parseTmpfs, type FilesystemSpec, type Volume } from './rootfs';
-import { checkPrivate, defaultStateRoot, validateName } from './state';
+import { checkPrivate, defaultStateRoot, randomHex, validateName } from './state';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Run when no program is given: the shell every image has (the host's $SHELL may not exist inside). */
@@ -174,7 +173,7 @@ function containerAccounts(root: string | RootView | undefined): Accounts {
  * @throws NsError EUSAGE for bad or conflicting options.
  */
 export function planContainer(argv: readonly string[], options: ContainerOptions = {}, ctx: UserContext = processContext()): ContainerPlan {
-  const name = validateName(options.name ?? `nsr-${randomBytes(4).toString('hex')}`);
+  const name = validateName(options.name ?? `nsr-${randomHex(4)}`);
   const hostname = options.hostname ?? name;
   const network = options.network ?? defaultNetwork(ctx.privileged).mode;
   if (isNetworkName(network)) {

@@ -5,13 +5,14 @@
  * the arch and the compiler itself.
  *
  * - In memory: what this process compiled (a library starting container after container).
- * - On disk, with `dir`: one file per filter, named by a hash of the same key and of the
- *   compiler's own modules (a new build never reads an older compiler's programs), written
+ * - On disk, with `dir`: one file per filter, holding the key with the program (a file is
+ *   used only if its key is this one: the name's hash may collide), the key including the
+ *   compiler's own modules (a new build never reads an older compiler's programs); written
  *   aside and renamed into place, so that a reader sees a whole file or none (each CLI run is a
- *   new process). The directory must be the caller's alone (0700, ours): a program read from it
+ *   new process). The hash is FNV-1a, not node:crypto, whose load alone (~2 ms) would cost a
+ *   CLI about what the cache saves it. The directory must be the caller's alone (0700, ours): a program read from it
  *   is loaded into containers as it is.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAll } from '../bytes';
@@ -42,14 +43,15 @@ export function compileCached(profile: SeccompProfile | LinuxSeccomp, options: C
   const spec = resolveProfile(profile as SeccompProfile, { ...options, arch: host });
   const shaping = { arch: host, ...(options.newSyscalls !== undefined ? { newSyscalls: options.newSyscalls } : {}) };
   const key = JSON.stringify([host, options.newSyscalls ?? 'enosys', spec], distinctValues);
-  const file = cache.dir !== undefined ? join(ownDir(cache.dir), `${digest(key)}.json`) : undefined;
+  const disk = cache.dir !== undefined ? { key: `${compilerId()}\n${key}`, dir: ownDir(cache.dir) } : undefined;
+  const file = disk ? join(disk.dir, `${fnv1a(disk.key)}.json`) : undefined;
   let compiled = memory.get(key);
   if (!compiled) {
-    compiled = (file !== undefined ? readEntry(file, host) : undefined) ?? compileSeccomp(spec, shaping);
+    compiled = (file !== undefined ? readEntry(file, disk!.key, host) : undefined) ?? compileSeccomp(spec, shaping);
     if (memory.size >= MEMORY_ENTRIES) memory.delete(memory.keys().next().value!);
     memory.set(key, compiled);
   }
-  if (file !== undefined && !onDisk.has(file)) writeEntry(file, compiled);
+  if (file !== undefined && !onDisk.has(file)) writeEntry(file, disk!.key, compiled);
   return { ...compiled, program: Buffer.from(compiled.program) };
 }
 
@@ -67,12 +69,27 @@ function distinctValues(_k: string, v: unknown): unknown {
 /** Files this process read whole or wrote (no need to write them again). */
 const onDisk = new Set<string>();
 
-/** The compiler's modules, hashed once per process: a program is only valid for the code that made it. */
-let compilerId: string | undefined;
+/**
+ * The compiler's modules, hashed once per process: a program is only valid for the code that
+ * made it (the compiled modules beside this one, which a bundle is built from).
+ */
+let compiler: string | undefined;
 const COMPILER_MODULES = ['arch', 'bpf', 'cache', 'compile', 'profile', 'syscall-tables'];
-function digest(key: string): string {
-  compilerId ??= COMPILER_MODULES.reduce((h, m) => h.update(readFileSync(join(__dirname, `${m}.js`))), createHash('sha256')).digest('hex');
-  return createHash('sha256').update(compilerId).update(key).digest('hex');
+function compilerId(): string {
+  compiler ??= COMPILER_MODULES.map((m) => fnv1a(readFileSync(join(__dirname, `${m}.js`), 'latin1'))).join('');
+  return compiler;
+}
+
+/** Two 32-bit FNV-1a lanes (different offset bases) over the UTF-16 units of `text`, as 16 hex digits. */
+function fnv1a(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
 
 const checkedDirs = new Set<string>();
@@ -94,11 +111,12 @@ function ownDir(dir: string): string {
 }
 
 interface Entry extends Omit<CompiledSeccomp, 'program'> {
+  readonly key: string;
   readonly program: string;
 }
 
 /** A cached filter, or undefined for none yet (or one that does not hold together: compiled and written again). */
-function readEntry(file: string, host: HostArch): CompiledSeccomp | undefined {
+function readEntry(file: string, key: string, host: HostArch): CompiledSeccomp | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'latin1');
@@ -113,20 +131,21 @@ function readEntry(file: string, host: HostArch): CompiledSeccomp | undefined {
     return undefined;
   }
   const program = typeof entry?.program === 'string' ? Buffer.from(entry.program, 'base64') : undefined;
-  if (!program || entry.host !== host || !Number.isInteger(entry.instructions) || entry.instructions <= 0 || program.length !== entry.instructions * 8 ||
+  if (!program || entry.key !== key || entry.host !== host || !Number.isInteger(entry.instructions) || entry.instructions <= 0 || program.length !== entry.instructions * 8 ||
       !Number.isInteger(entry.flags) || !Array.isArray(entry.architectures) || !Array.isArray(entry.ignoredArchitectures) || !Array.isArray(entry.skipped)) {
     return undefined;
   }
   onDisk.add(file);
-  return { ...entry, program };
+  const { key: _key, ...compiled } = entry;
+  return { ...compiled, program };
 }
 
-function writeEntry(file: string, compiled: CompiledSeccomp): void {
+function writeEntry(file: string, key: string, compiled: CompiledSeccomp): void {
   const temp = `${file}.${process.pid}.tmp`;
   let fd: number | undefined;
   try {
     fd = openSync(temp, 'w', 0o600);
-    writeAll(fd, JSON.stringify({ ...compiled, program: compiled.program.toString('base64') }));
+    writeAll(fd, JSON.stringify({ ...compiled, key, program: compiled.program.toString('base64') }));
     closeSync(fd);
     fd = undefined;
     renameSync(temp, file);
