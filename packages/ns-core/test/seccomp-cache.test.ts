@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileCached } from '../src/seccomp/cache';
@@ -95,6 +95,21 @@ describe('seccomp compileCached', () => {
       expect(JSON.parse(readFileSync(file, 'latin1')).program).to.equal(program);
     }
     expect(readdirSync(cacheDir)).to.have.length(1);
+  });
+
+  it('keeps at most 64 files, dropping the least recently written', () => {
+    const cacheDir = join(dir, 'seccomp');
+    mkdirSync(cacheDir, { mode: 0o700 });
+    const old = Array.from({ length: 70 }, (_, i) => join(cacheDir, `old${String(i).padStart(2, '0')}.json`));
+    old.forEach((f, i) => {
+      writeFileSync(f, '{}');
+      utimesSync(f, 1000 + i, 1000 + i);
+    });
+    compileCached(DEFAULT_PROFILE, resolve, { dir: cacheDir });
+    const left = readdirSync(cacheDir).sort();
+    expect(left).to.have.length(64);
+    // The 7 oldest went; the one just written stayed.
+    expect(left.filter((n) => n.startsWith('old'))).to.deep.equal(old.slice(7).map((f) => f.slice(cacheDir.length + 1)));
   });
 
   it('refuses a directory others may write (EPERM), and a profile error leaves no file', () => {

@@ -6,15 +6,15 @@
  *
  * - In memory: what this process compiled (a library starting container after container).
  * - On disk, with `dir`: one file per filter, holding the key with the program (a file is
- *   used only if its key is this one: the name's hash may collide), the key including the
- *   compiler's own modules (a new build never reads an older compiler's programs); written
+ *   used only if its key is this one: the name's hash may collide), the key including what
+ *   identifies the compiler as built (a new build never reads an older one's programs); written
  *   aside and renamed into place, so that a reader sees a whole file or none (each CLI run is a
- *   new process). The hash is FNV-1a, not node:crypto, whose load alone (~2 ms) would cost a
- *   CLI about what the cache saves it. The directory must be the caller's alone (0700, ours): a program read from it
+ *   new process). The name's hash is ours (nameOf), not node:crypto's, whose load alone (~2 ms)
+ *   would cost a CLI about what the cache saves it. The directory must be the caller's alone (0700, ours): a program read from it
  *   is loaded into containers as it is.
  */
-import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { writeAll } from '../bytes';
 import { NsError } from '../errors';
 import { hostArch, type HostArch } from './arch';
@@ -44,7 +44,7 @@ export function compileCached(profile: SeccompProfile | LinuxSeccomp, options: C
   const shaping = { arch: host, ...(options.newSyscalls !== undefined ? { newSyscalls: options.newSyscalls } : {}) };
   const key = JSON.stringify([host, options.newSyscalls ?? 'enosys', spec], distinctValues);
   const disk = cache.dir !== undefined ? { key: `${compilerId()}\n${key}`, dir: ownDir(cache.dir) } : undefined;
-  const file = disk ? join(disk.dir, `${fnv1a(disk.key)}.json`) : undefined;
+  const file = disk ? join(disk.dir, `${nameOf(disk.key)}.json`) : undefined;
   let compiled = memory.get(key);
   if (!compiled) {
     compiled = (file !== undefined ? readEntry(file, disk!.key, host) : undefined) ?? compileSeccomp(spec, shaping);
@@ -70,26 +70,50 @@ function distinctValues(_k: string, v: unknown): unknown {
 const onDisk = new Set<string>();
 
 /**
- * The compiler's modules, hashed once per process: a program is only valid for the code that
- * made it (the compiled modules beside this one, which a bundle is built from).
+ * The compiler as built, once per process: a program is only valid for the code that made it.
+ * ns-core's version (an installed package: npm gives every file the same mtime) and the size,
+ * mtime and inode of each compiled module beside this one (a checkout's builds), which a bundle
+ * is built from. Stats, not the modules' contents: hashing those in JS cost a CLI ~3 ms.
  */
 let compiler: string | undefined;
 const COMPILER_MODULES = ['arch', 'bpf', 'cache', 'compile', 'profile', 'syscall-tables'];
 function compilerId(): string {
-  compiler ??= COMPILER_MODULES.map((m) => fnv1a(readFileSync(join(__dirname, `${m}.js`), 'latin1'))).join('');
+  if (compiler === undefined) {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as { version: string };
+    compiler = [version, ...COMPILER_MODULES.map((m) => {
+      const st = statSync(join(__dirname, `${m}.js`));
+      return `${m}:${st.size}:${st.mtimeMs}:${st.ino}`;
+    })].join(' ');
+  }
   return compiler;
 }
 
-/** Two 32-bit FNV-1a lanes (different offset bases) over the UTF-16 units of `text`, as 16 hex digits. */
-function fnv1a(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x050c5d1f;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193);
+/**
+ * A 64-bit name for `text` (16 hex digits): two murmur3-style 32-bit lanes over its UTF-8 bytes
+ * a word at a time (a character at a time cost ~0.5 ms for the default profile's key in code
+ * that runs once). Collisions only cost a compile: the file holds the key it was made for.
+ */
+function nameOf(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  const words = new Int32Array(Math.ceil(bytes.length / 4) + 1);
+  bytes.copy(new Uint8Array(words.buffer));
+  words[words.length - 1] = bytes.length;
+  let a = 0x9747b28c;
+  let b = 0x3c6ef372;
+  for (let i = 0; i < words.length; i++) {
+    let k = Math.imul(words[i]!, 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    a ^= k;
+    a = (Math.imul((a << 13) | (a >>> 19), 5) + 0xe6546b64) | 0;
+    b ^= Math.imul(k, 0x85ebca6b);
+    b = (Math.imul((b << 11) | (b >>> 21), 9) + 0x52dce729) | 0;
   }
-  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+  const mix = (h: number) => {
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return ((h ^ (h >>> 16)) >>> 0).toString(16).padStart(8, '0');
+  };
+  return mix(a) + mix(b);
 }
 
 const checkedDirs = new Set<string>();
@@ -149,6 +173,7 @@ function writeEntry(file: string, key: string, compiled: CompiledSeccomp): void 
     closeSync(fd);
     fd = undefined;
     renameSync(temp, file);
+    pruneOldest(dirname(file));
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
     try {
@@ -159,4 +184,33 @@ function writeEntry(file: string, key: string, compiled: CompiledSeccomp): void 
     throw NsError.from(e, { path: temp, step: 'seccomp cache' });
   }
   onDisk.add(file);
+}
+
+/** Files a cache directory keeps: every rebuild of the compiler adds one per profile it compiles. */
+const DISK_ENTRIES = 64;
+
+/**
+ * Beyond DISK_ENTRIES, the least recently written go (run on a write, which a compile preceded).
+ * A file another process removed meanwhile is what we wanted.
+ */
+function pruneOldest(dir: string): void {
+  const names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+  if (names.length <= DISK_ENTRIES) return;
+  const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+  const byAge = names.flatMap((n) => {
+    try {
+      return [{ path: join(dir, n), mtime: statSync(join(dir, n)).mtimeMs }];
+    } catch (e) {
+      if (gone(e)) return [];
+      throw e;
+    }
+  }).sort((x, y) => x.mtime - y.mtime);
+  for (const { path } of byAge.slice(0, Math.max(0, byAge.length - DISK_ENTRIES))) {
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      if (!gone(e)) throw e;
+    }
+    onDisk.delete(path);
+  }
 }
