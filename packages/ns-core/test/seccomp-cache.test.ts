@@ -64,6 +64,11 @@ describe('seccomp compileCached', () => {
     compileCached(withValue(5));
     for (const refused of ['5n', 'b5', 's5', '5']) expect(() => compileCached(withValue(refused))).to.throw().with.property('code', 'EUSAGE');
     expect(() => compileCached(withValue(Number.NaN))).to.throw().with.property('code', 'EUSAGE');
+    // A null errnoRet (none) is valid, a NaN or infinite one is refused, whichever came first.
+    const errnoRet = (v: unknown) => ({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: v }) as unknown as LinuxSeccomp;
+    expect(compileCached(errnoRet(null)).program.equals(compileSeccomp(errnoRet(null)).program)).to.equal(true);
+    expect(() => compileCached(errnoRet(Number.NaN))).to.throw().with.property('code', 'EUSAGE');
+    expect(() => compileCached(errnoRet(Number.POSITIVE_INFINITY))).to.throw().with.property('code', 'EUSAGE');
   });
 
   it('writes one file per filter in a 0700 directory, which a later process reads instead of compiling', () => {
