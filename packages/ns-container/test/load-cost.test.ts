@@ -5,9 +5,9 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from 'ns-test-kit';
 
 const LIBRARY = join(__dirname, '../src/index.js');
 
@@ -25,14 +25,13 @@ function builtinsAfter(script: string): string[] {
 }
 
 describe('container start: modules loaded', () => {
-  let state: string;
-  before(() => {
-    state = mkdtempSync(join(tmpdir(), 'nstools-load-cost-'));
-  });
-  after(() => rmSync(state, { recursive: true, force: true }));
+  const scratch = scratchDir('nstools-load-cost');
+  // A state root of ours (0700), so that the filter comes through the seccomp cache's files too.
+  const state = () => join(scratch(), 'state');
+  before(() => mkdirSync(state(), { mode: 0o700 }));
 
   it('planning a container (name, filter) loads no node:crypto or node:net', () => {
-    const loaded = builtinsAfter(`const plan = lib.planContainer(['/bin/true'], { network: 'none', stateDir: ${JSON.stringify(state)} });
+    const loaded = builtinsAfter(`const plan = lib.planContainer(['/bin/true'], { network: 'none', stateDir: ${JSON.stringify(state())} });
       if (!plan.seccomp || !/^nsr-[0-9a-f]{8}$/.test(plan.name)) throw new Error('no filter or name: ' + plan.name);`);
     expect(loaded).to.not.include('crypto');
     expect(loaded).to.not.include('net');
