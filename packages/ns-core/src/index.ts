@@ -27,6 +27,6 @@ export { CHILD_FAILURE_EXIT } from './exec/protocol';
 export { listNamespaces, type NamespaceEntry, type ListOptions } from './ls';
 export * as sys from './sys';
 export {
-  seccomp, compileSeccomp, defaultSeccompProfile, parseSeccompJson, resolveProfile, DEFAULT_PROFILE,
-  type SeccompStepOptions, type CompiledSeccomp, type CompileOptions, type LinuxSeccomp, type SeccompProfile,
+  seccomp, compileSeccomp, compileCached, defaultSeccompProfile, parseSeccompJson, resolveProfile, DEFAULT_PROFILE,
+  type SeccompStepOptions, type SeccompCacheOptions, type CompiledSeccomp, type CompileOptions, type LinuxSeccomp, type SeccompProfile,
 } from './seccomp';

@@ -16,11 +16,11 @@
  * It never enters the container's mount or pid namespace: it runs our code from the host's
  * filesystem, and no process inside can see it.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { NsError, spawn, sys, type NsChild } from 'ns-core';
 import { preparedNet, RtnlHandle, type VethOptions } from 'ns-net';
 import type { NetworkConfig } from './store';
-import { spliceSockets, PROXY_LIMITS, type ProxyLimits } from './publish';
+import { nodeNet, spliceSockets, PROXY_LIMITS, type ProxyLimits } from './publish';
 
 /** The first line a child writes on its stdout ('' and the rest when it ends without one). */
 export function firstLine(child: NsChild): Promise<string> {
@@ -121,7 +121,7 @@ export async function forwardInside(pidfd: number, listeners: readonly { fd: num
 const open = new Set<Socket>();
 
 function splice(client: Socket, port: number, idleMs: number): void {
-  spliceSockets(client, createConnection({ port, host: '127.0.0.1', allowHalfOpen: true }), open, idleMs);
+  spliceSockets(client, nodeNet().createConnection({ port, host: '127.0.0.1', allowHalfOpen: true }), open, idleMs);
 }
 
 /**
@@ -148,7 +148,7 @@ function main(args: readonly string[]): void {
   if (mode === 'forward') {
     const [maxConnections, idleMs, ...ports] = rest.map(Number);
     drainOnTerm(ports.map((port, i) => {
-      const server = createServer({ allowHalfOpen: true }, (client) => splice(client, port, idleMs!));
+      const server = nodeNet().createServer({ allowHalfOpen: true }, (client) => splice(client, port, idleMs!));
       server.maxConnections = maxConnections!;
       return server.listen({ fd: 3 + i });
     }));

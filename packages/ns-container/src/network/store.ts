@@ -17,12 +17,11 @@
  * drops it. An ordinary user's store is in their state directory (network-defs/, networks/),
  * their networks in their rootless network namespace (rootless.ts).
  */
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, sys, usageError } from 'ns-core';
 import { codec, parseCidr } from 'ns-net';
-import { defaultStateRoot, isAlive, privateDir, removeFile, type ProcessRef } from '../runner/state';
+import { defaultStateRoot, isAlive, privateDir, randomHex, removeFile, type ProcessRef } from '../runner/state';
 import { intToIpv4, ipv4ToInt } from './addresses';
 
 export const NETWORK_VERSION = 1;
@@ -318,7 +317,7 @@ export class NetworkStore {
       } else {
         subnet = this.#freeSubnet([...others.map((n) => n.subnet), ...(options.inUse ?? [])]);
       }
-      const id = createHash('sha256').update(`${name}\0${Date.now()}\0${process.pid}\0${Math.random()}`).digest('hex').slice(0, 12);
+      const id = randomHex(6);
       let subnet6: string | undefined;
       if (options.ipv6) {
         // Default: a unique local /64 (RFC 4193) from the network's id, as podman picks one.

@@ -10,7 +10,7 @@ import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
 import { removeRecordedGroup } from 'ns-cgroup';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
 import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
-import { seccompFilter } from './options';
+import { seccompCacheDir, seccompFilter } from './options';
 import type * as NsImage from 'ns-image';
 import { isAlive, removeFile, signalRef, StateStore, type ContainerState, type ProcessRef, type SkippedState } from './state';
 
@@ -284,7 +284,7 @@ export async function planExec(name: string, options: ExecOptions = {}): Promise
     for (const e of [...state.env, ...(options.env ?? [])]) env.set(e.split('=')[0]!, e);
     const capabilities = BigInt(`0x${state.capabilities}`);
     // The container's own filter, as docker gives `exec` (an exec'd process outside it would undo it).
-    const filter = state.seccomp !== undefined ? seccompFilter(state.seccomp, capabilities) : undefined;
+    const filter = state.seccomp !== undefined ? seccompFilter(state.seccomp, capabilities, seccompCacheDir(store.root)) : undefined;
     return {
       opened,
       spawn: {

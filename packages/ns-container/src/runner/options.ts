@@ -2,11 +2,10 @@
  * ns-run's options, and what they mean as a plan: identity, filesystem, limits, network, the
  * environment, and the setup steps of a container. Pure but for reading the rootfs and /etc.
  */
-import { randomBytes } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
-  compileSeccomp, defaultSeccompProfile, NsError, parseSeccompJson, readText, seccomp, usageError,
+  compileCached, DEFAULT_PROFILE, NsError, parseSeccompJson, readText, seccomp, usageError,
   type CompiledSeccomp, type NamespaceKind, type PhasedOp, type SpawnOptions, type Step,
 } from 'ns-core';
 import { parseBytes, parseCpus, parsePidsMax, type CgroupLimits } from 'ns-cgroup';
@@ -28,7 +27,7 @@ import {
 } from '../network';
 import { loopbackUpInside } from '../network/inside';
 import { parseTmpfs, type FilesystemSpec, type Volume } from './rootfs';
-import { defaultStateRoot, validateName } from './state';
+import { checkPrivate, defaultStateRoot, randomHex, validateName } from './state';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Run when no program is given: the shell every image has (the host's $SHELL may not exist inside). */
@@ -174,7 +173,7 @@ function containerAccounts(root: string | RootView | undefined): Accounts {
  * @throws NsError EUSAGE for bad or conflicting options.
  */
 export function planContainer(argv: readonly string[], options: ContainerOptions = {}, ctx: UserContext = processContext()): ContainerPlan {
-  const name = validateName(options.name ?? `nsr-${randomBytes(4).toString('hex')}`);
+  const name = validateName(options.name ?? `nsr-${randomHex(4)}`);
   const hostname = options.hostname ?? name;
   const network = options.network ?? defaultNetwork(ctx.privileged).mode;
   if (isNetworkName(network)) {
@@ -234,7 +233,7 @@ export function planContainer(argv: readonly string[], options: ContainerOptions
   const capabilities = keptCapabilities(options.capAdd, options.capDrop);
   // Compiled now, so a bad profile is refused before anything exists.
   const seccompProfile = seccompChoice(options.securityOpts ?? []);
-  const filter = seccompFilter(seccompProfile, capabilities);
+  const filter = seccompFilter(seccompProfile, capabilities, seccompCacheDir(options.stateDir ?? defaultStateRoot()));
   const kinds: NamespaceKind[] = ['user', 'mnt', 'uts', 'ipc', ...(network !== 'host' ? ['net' as const] : []), 'pid', 'cgroup'];
   return {
     name, hostname, argv: image ? image.args : argv.length ? [...argv] : DEFAULT_PROGRAM, identity,
@@ -281,24 +280,49 @@ function seccompChoice(securityOpts: readonly string[]): SeccompChoice {
 }
 
 /**
+ * Where compiled filters are kept between runs (ns-core's compileCached): under the state
+ * root, once there is one that is ours (runContainer makes it right after planning; before the
+ * first container there is nothing to keep them in).
+ */
+export function seccompCacheDir(stateRoot: string): string | undefined {
+  return checkPrivate(stateRoot, true) ? posix.join(stateRoot, 'seccomp') : undefined;
+}
+
+/**
  * The filter of `choice` for a process keeping `capabilities`: a profile's `includes`/
  * `excludes` are resolved against them, so --cap-add SYS_ADMIN gives back mount, unshare and
- * the like, as docker does. Undefined for unconfined.
+ * the like, as docker does. Undefined for unconfined. Compiled once per profile and
+ * capabilities (in `cacheDir`, when given, for later runs too).
  * @throws NsError EUSAGE naming --security-opt seccomp=FILE for a profile the compiler refuses.
  */
-export function seccompFilter(choice: SeccompChoice, capabilities: bigint): CompiledSeccomp | undefined {
+export function seccompFilter(choice: SeccompChoice, capabilities: bigint, cacheDir?: string): CompiledSeccomp | undefined {
   if (choice === 'unconfined') return undefined;
   const resolve = { capabilities: namesOf(capabilities).map((c) => `CAP_${c}`) };
-  if (choice === 'default') return compileSeccomp(defaultSeccompProfile(resolve));
+  const cache = cacheDir !== undefined ? { dir: cacheDir } : {};
+  if (choice === 'default') {
+    // The same default for the same capabilities, container after container: compileCached's
+    // key alone (the profile resolved and written out) costs a library caller ~0.2 ms a run.
+    const memo = `${capabilities.toString(16)}\0${cacheDir ?? ''}`;
+    let filter = defaultFilters.get(memo);
+    if (!filter) {
+      filter = compileCached(DEFAULT_PROFILE, resolve, cache);
+      if (defaultFilters.size >= 8) defaultFilters.clear();
+      defaultFilters.set(memo, filter);
+    }
+    return { ...filter, program: Buffer.from(filter.program) };
+  }
   const option = `--security-opt seccomp=${choice.file}`;
   try {
-    return compileSeccomp(parseSeccompJson(choice.text, option) as Parameters<typeof compileSeccomp>[0], resolve);
+    return compileCached(parseSeccompJson(choice.text, option) as Parameters<typeof compileCached>[0], resolve, cache);
   } catch (e) {
     const err = e as NsError;
     if (err.code !== 'EUSAGE' || err.message.startsWith(option)) throw e;
     throw usageError(`${option}: ${err.message.replace(/^seccomp profile: /, '')}`);
   }
 }
+
+/** The default profile's filters this process made, by capabilities and cache directory (seccompFilter). */
+const defaultFilters = new Map<string, CompiledSeccomp>();
 
 /**
  * What /dev/shm may hold: docker's and podman's default --shm-size (64m). Without a size a

@@ -9,7 +9,6 @@
  * (every namespace and mount made by the exec stage, maps/veth/cgroup by the parent while the
  * child waits) -> state recorded -> program runs -> everything removed when it exits.
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
@@ -29,7 +28,7 @@ import { idmappedTrees } from './idmap';
 import type { ContainerRoot } from 'ns-image';
 import { leaseChosenRange, leaseIdRange, releaseIdRange, type IdRangeLease } from './idranges';
 import { baseEnv, cgroupNeeded, containerSteps, mergeEnv, planContainer, subnetVeth, withIdRange, type ContainerOptions, type ContainerPlan } from './options';
-import { childRef, isAlive, processRef, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
+import { childRef, isAlive, processRef, randomHex, StateStore, STATE_VERSION, type ContainerState, type ProcessRef } from './state';
 
 /** A running container. */
 export interface Container {
@@ -73,7 +72,7 @@ export async function runContainer(argv: readonly string[], options: ContainerOp
   const stateFile = store.fileOf(plan.name);
   let child: NsChild | undefined;
   try {
-    const id = randomBytes(32).toString('hex');
+    const id = randomHex(32);
     // The container's own ids (root's containers): leased before anything is made with them.
     let idRange: IdRangeLease | undefined;
     const owner = { name: plan.name, id, runner: processRef(process.pid) };
