@@ -520,6 +520,7 @@ static void kill_and_wait(const struct fast *f)
 	close(fd);
 }
 
+#ifndef NS_OCI_FUZZ
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -678,3 +679,4 @@ int main(int argc, char **argv)
 		to_node();
 	return 0;
 }
+#endif
