@@ -9,6 +9,10 @@
  * reparented to the caller's subreaper (conmon, the shim) or init. `start` opens the fifo for
  * reading, which lets the stage go on to execve.
  *
+ * `start`, `state`, `kill` and `delete` are answered in C (ns-core's native/oci.c, exec'd by
+ * bin/ns-run-oci) from ROOT/ID/fast, which create writes (fast.ts) where nothing but what is
+ * in it is needed; these methods remain for the rest, and define what the C must match.
+ *
  * Every operation on an ID holds a flock on ROOT/ID, so concurrent calls are serialised.
  * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
  * another process is never signalled.
