@@ -6,10 +6,11 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxRootfs, waitFor } from 'ns-test-kit';
 import { ROOT } from './cli';
+import { bundleWith } from './oci-bundle';
 
 const OURS = join(ROOT, 'packages/ns-run/bin/ns-run-oci');
 
@@ -30,17 +31,6 @@ function state(rt: Runtime, id: string): Record<string, unknown> {
   const r = call(rt, ['state', id]);
   if (r.status !== 0) throw new Error(`${rt.name} state ${id}: ${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
-}
-
-function bundleWith(dir: string, args: readonly string[], change: (spec: Record<string, any>) => void = () => undefined): string {
-  rmSync(join(dir, 'config.json'), { force: true });
-  spawnSync('runc', ['spec', '--bundle', dir]);
-  const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  spec.process.terminal = false;
-  spec.process.args = args;
-  change(spec);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
-  return dir;
 }
 
 describe('ns-run-oci against runc: the lifecycle of one bundle', function () {

@@ -65,7 +65,7 @@ describe('package install: the tarballs in an empty project, no C compiler on PA
 
   it('installed the prebuilt exec stage for this machine', () => {
     const arch = `linux-${process.arch}`;
-    for (const a of ['libnsexec.so', 'nsx', 'nsx-init']) {
+    for (const a of ['libnsexec.so', 'nsx', 'nsx-init', 'ns-oci']) {
       expect(readFileSync(join(coreDir(), 'build', a)).equals(readFileSync(join(coreDir(), 'prebuilt', arch, a))), a).to.equal(true);
     }
     // The other target ships too, for arm64 (ELF e_machine 183: AArch64).
@@ -117,7 +117,8 @@ describe('package install: the tarballs in an empty project, no C compiler on PA
     const r = run([process.execPath, join(coreDir(), 'scripts/build-native.js')], { env: { ...env, NSX_FROM_SOURCE: '1', CC: cc } });
     expect(r.status, r.stderr).to.equal(0);
     const calls = readFileSync(join(dir, 'cc.log'), 'utf8').trim().split('\n');
-    expect(calls).to.have.length(3);
+    // libnsexec.so, nsx, nsx-init and ns-oci (ns-run-oci's fast path).
+    expect(calls).to.have.length(4);
     for (const c of calls) expect(c).to.match(/-Wall -Wextra/).and.not.match(/-Werror/);
     const ran = run([join(project, 'node_modules/.bin/ns-unshare'), '-r', '/usr/bin/id', '-u']);
     expect(ran.stdout).to.equal('0\n');

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Provides the exec stage in build/: libnsexec.so (spawn()), nsx (execInPlace()) and nsx-init
 // (what a fork leaves waiting), from native/nsexec.c, nsx.c and init.c (the first two include
-// stage.c, the op interpreter). Runs as ns-core's `install` script:
+// stage.c, the op interpreter); and ns-oci (native/oci.c), ns-run-oci's fast path for the
+// calls that need no Node. Runs as ns-core's `install` script:
 //
 // - In this repository (ns-core not inside a node_modules) it compiles from source with
 //   -Werror: warnings are the repo's own gate, not something to impose on users' compilers.
@@ -21,7 +22,7 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const inRepo = !path.resolve(root).split(path.sep).includes('node_modules');
-const ARTIFACTS = ['libnsexec.so', 'nsx', 'nsx-init'];
+const ARTIFACTS = ['libnsexec.so', 'nsx', 'nsx-init', 'ns-oci'];
 /** prebuilt/<name>: Node's process.arch, the compiler Debian names for it, the ELF e_machine it must carry. */
 const TARGETS = [
   { name: 'linux-x64', arch: 'x64', cc: 'x86_64-linux-gnu-gcc', machine: 62 },
@@ -57,6 +58,8 @@ function buildAll(cc, dir, werror) {
   compile(cc, 'the exec stage', path.join(dir, 'libnsexec.so'), [...warnings, ...library, ...include, path.join(root, 'native/nsexec.c')]);
   compile(cc, 'nsx', path.join(dir, 'nsx'), [...warnings, ...freestanding, ...include, path.join(root, 'native/nsx.c')]);
   compile(cc, 'nsx-init', path.join(dir, 'nsx-init'), [...warnings, ...freestanding, ...include, path.join(root, 'native/init.c')]);
+  // With libc (it runs on the host, never in a container's root).
+  compile(cc, 'ns-oci', path.join(dir, 'ns-oci'), [...warnings, path.join(root, 'native/oci.c')]);
 }
 
 /** What the artifacts are built from: every file of native/ the tarball ships (the fuzzer's is not). */
@@ -93,11 +96,11 @@ function unusable(dir) {
     'process.stdout.write(String(require("koffi").load(process.argv[1]).func("int nsx_live_regions(void)")()))', lib],
   { cwd: root, encoding: 'utf8' });
   if (loaded.status !== 0 || loaded.stdout !== '0') return `libnsexec.so does not load (${(loaded.stderr.trim().split('\n').find((l) => /Error/.test(l)) || `exit ${loaded.status}`)})`;
-  for (const program of ['nsx', 'nsx-init']) {
-    // Without arguments each exits 125 (nsx printing its usage line): proof it runs on this kernel and CPU.
+  for (const program of ['nsx', 'nsx-init', 'ns-oci']) {
+    // Without arguments each exits 125 (nsx and ns-oci printing a usage line): proof it runs on this kernel and CPU.
     const r = spawnSync(path.join(dir, program), [], { encoding: 'utf8' });
     if (r.error) return `${program} does not run (${r.error.code})`;
-    if (r.status !== 125 || (program === 'nsx' && !r.stderr.includes('usage'))) return `${program} does not answer as built (exit ${r.status})`;
+    if (r.status !== 125 || (program !== 'nsx-init' && !r.stderr.includes('usage'))) return `${program} does not answer as built (exit ${r.status})`;
   }
   return null;
 }

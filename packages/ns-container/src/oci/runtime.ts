@@ -9,6 +9,10 @@
  * reparented to the caller's subreaper (conmon, the shim) or init. `start` opens the fifo for
  * reading, which lets the stage go on to execve.
  *
+ * `start`, `state`, `kill` and `delete` are answered in C (ns-core's native/oci.c, exec'd by
+ * bin/ns-run-oci) from ROOT/ID/fast, which create writes (fast.ts) where nothing but what is
+ * in it is needed; these methods remain for the rest, and define what the C must match.
+ *
  * Every operation on an ID holds a flock on ROOT/ID, so concurrent calls are serialised.
  * A process is named by pid and pidfd inode (unique per process on pidfs): a pid reused by
  * another process is never signalled.
@@ -26,6 +30,7 @@ import { isAlive, processRef, type ProcessRef } from '../runner/state';
 import { groupFrozen, processesIn, setGroupFrozen } from 'ns-cgroup';
 import { OCI_VERSION, type ContainerSpec, type SpecHooks } from '../spec';
 import { CREATE_HOOKS, HOOK_KINDS, runHooks, validateHooks, type HookState } from './hooks';
+import { FAST_FILE, renderFast } from './fast';
 
 /** The compiler, loaded by the calls that build a process only (see build.ts). */
 const build = (): typeof Build => require('./build') as typeof Build;
@@ -41,6 +46,18 @@ export interface OciState {
   readonly created: string;
   readonly owner: string;
   readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** `state`'s output (runtime.md "State"), without its newline; oci.c prints the same text from the fast file. */
+export function stateText(state: OciState): string {
+  return JSON.stringify(state, null, 2);
+}
+
+function stateOf(s: StoredState, status: OciState['status'], pid: number): OciState {
+  return {
+    ociVersion: OCI_VERSION, id: s.id, status, pid, bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: '',
+    ...(s.annotations && Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
+  };
 }
 
 /** What ROOT/ID/state.json holds. */
@@ -143,10 +160,7 @@ export class OciRuntime {
     // start unlinks the fifo once the program is let go.
     const parked = existsSync(posix.join(this.dir(id), 'exec.fifo'));
     const status = !alive ? 'stopped' : parked ? 'created' : this.frozen(id) ? 'paused' : 'running';
-    return {
-      ociVersion: OCI_VERSION, id, status, pid: alive ? s.init.pid : 0, bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: '',
-      ...(s.annotations && Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
-    };
+    return stateOf(s, status, alive ? s.init.pid : 0);
   }
 
   /**
@@ -288,6 +302,9 @@ export class OciRuntime {
       ...(spec.hooks ? { hooks: spec.hooks } : {}), ...(kinds ? { kinds } : {}),
     };
     writeAtomic(posix.join(dir, 'state.json'), JSON.stringify(state));
+    // After state.json: a create killed in between leaves no fast file, and Node answers.
+    const fast = renderFast(spec.hooks, ref, recordedCgroup(dir), (status, pid) => stateText(stateOf(state, status, pid)));
+    if (fast !== undefined) writeAtomic(posix.join(dir, FAST_FILE), fast);
     if (pidFile) writeAtomic(posix.resolve(pidFile), String(ref.pid));
   }
 

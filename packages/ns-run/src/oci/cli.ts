@@ -11,7 +11,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { NsError, usageError, writeAll } from 'ns-core';
 import { failAndExit, formatError, runCommands, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type ParsedArgs } from 'ns-core/cli';
-import { OCI_VERSION, OciRuntime, type ContainerSpec } from 'ns-container/oci';
+import { OCI_VERSION, OciRuntime, stateText, type ContainerSpec } from 'ns-container/oci';
 
 const PROG = 'ns-run-oci';
 
@@ -162,7 +162,7 @@ export function main(argv: readonly string[] = scriptArguments()): Promise<void>
     state: logged(async (args) => {
       const id = oneId(args, 'state');
       const state = await runtime.locked(id, () => runtime.state(id));
-      writeAll(1, `${JSON.stringify(state, null, 2)}\n`);
+      writeAll(1, `${stateText(state)}\n`);
     }),
     kill: logged(async (args) => {
       if (args.operands.length < 1 || args.operands.length > 2) throw usageError('kill: expected <id> [<signal>]');
