@@ -24,16 +24,53 @@ const path = require('node:path');
 
 /**
  * The command each CLI's warm-up runs: a correct command line where one is harmless, else one
- * that fails after parsing and planning. {scratch}: a directory that does not exist; {pid}:
+ * that fails after parsing and planning. {scratch}: a directory that does not exist; {dir}: the
+ * scratch directory itself, with WARM_UP_FILES' files in it; {pid}:
  * this process (entering its namespaces changes nothing). Other CLIs: --version.
  */
 const WARM_UP = {
   'ns-unshare': ['-Urmuipf', '--mount-proc', 'true'],
   'ns-enter': ['-t', '{pid}', '-a', 'true'],
   'ns-run': ['--rootfs', '{scratch}', '--network', 'none', '/bin/true'],
-  'ns-run-oci': ['state', 'nstools-warm-up-{pid}'],
+  // A create that compiles a whole container (runc spec's defaults and a seccomp filter), then
+  // fails at the program check, before any process: podman runs Node only for create (the C
+  // answers start, state, kill and delete), so that is the path worth caching.
+  'ns-run-oci': ['--root', '{dir}/root', 'create', '--bundle', '{dir}/bundle', 'nstools-warm-up-{pid}'],
   'ns-ls': [],
   'ns-net': ['link', 'show'],
+};
+
+/** Files a warm-up needs in its scratch directory. */
+const WARM_UP_FILES = {
+  'ns-run-oci': (dir) => {
+    const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+    const mount = (destination, type, options, source = type) => ({ destination, type, source, options });
+    const config = {
+      ociVersion: '1.0.2',
+      process: {
+        user: { uid: 0, gid: 0 }, args: ['/nstools-warm-up'], cwd: '/', env: ['PATH=/usr/bin:/bin'], noNewPrivileges: true,
+        capabilities: { bounding: caps, effective: caps, permitted: caps },
+        rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
+      },
+      root: { path: 'rootfs', readonly: true },
+      hostname: 'nstools-warm-up',
+      mounts: [
+        mount('/proc', 'proc', []), mount('/dev', 'tmpfs', ['nosuid', 'strictatime', 'mode=755', 'size=65536k']),
+        mount('/dev/pts', 'devpts', ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620']),
+        mount('/dev/shm', 'tmpfs', ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'], 'shm'),
+        mount('/dev/mqueue', 'mqueue', ['nosuid', 'noexec', 'nodev']), mount('/sys', 'sysfs', ['nosuid', 'noexec', 'nodev', 'ro']),
+      ],
+      linux: {
+        namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
+        resources: { devices: [{ allow: false, access: 'rwm' }], pids: { limit: 64 } },
+        seccomp: { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_AARCH64'],
+          syscalls: [{ names: ['read', 'write', 'exit_group'], action: 'SCMP_ACT_ALLOW' }] },
+        maskedPaths: ['/proc/kcore'], readonlyPaths: ['/proc/sys'],
+      },
+    };
+    fs.mkdirSync(path.join(dir, 'bundle/rootfs'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'bundle/config.json'), JSON.stringify(config));
+  },
 };
 
 /** The file start.js reads the code cache of bundle `name` from, for `node`. */
@@ -53,7 +90,9 @@ function writeCodeCache(pkgDir, name, node = process.execPath) {
   const out = cacheFileFor(path.join(pkgDir, 'dist/bundle'), name, node);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nstools-warm-up-'));
   try {
-    const argv = (WARM_UP[name] ?? ['--version']).map((a) => a.replace('{pid}', String(process.pid)).replace('{scratch}', path.join(scratch, 'none')));
+    WARM_UP_FILES[name]?.(scratch);
+    const argv = (WARM_UP[name] ?? ['--version']).map((a) => a.replace('{pid}', String(process.pid))
+      .replace('{scratch}', path.join(scratch, 'none')).replace('{dir}', scratch));
     fs.rmSync(out, { force: true });
     const env = { ...process.env, NSTOOLS_CODE_CACHE_WRITE: '1' };
     delete env.NODE_OPTIONS; // V8 flags are part of what a cache is valid for.
