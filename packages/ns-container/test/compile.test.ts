@@ -1,6 +1,7 @@
 /** The container compiler without privileges: config.json's MUST rules as errors naming the field, and the plans. */
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileSpawn, type NsError, type PhasedOp } from 'ns-core';
 import { thrown } from 'ns-test-kit';
@@ -152,6 +153,22 @@ describe('compileContainer: plans', () => {
     expect(names.slice(-3)).to.deep.equal(['chdir', 'seccomp', 'exec']);
     const rlimit = plan.ops[at('rlimit')] as { soft: bigint; hard: bigint };
     expect([rlimit.soft, rlimit.hard]).to.deep.equal([1024n, (1n << 64n) - 1n]);
+  });
+
+  it('linux.seccomp through a cache directory: the same filter, kept as a file for the next create', () => {
+    const seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount', 'umount2'], action: 'SCMP_ACT_ERRNO' }] } as const;
+    const spec = { ...base, linux: { ...base.linux!, seccomp } } as ContainerSpec;
+    const dir = mkdtempSync(join(tmpdir(), 'nstools-seccomp-cache-'));
+    try {
+      const cacheDir = join(dir, '#seccomp');
+      const programOf = (c: CompiledContainer) => c.steps.flatMap((s) => s.child ?? []).find((o) => o.op === 'seccomp') as { program: Buffer } | undefined;
+      const plain = programOf(compile(spec))!;
+      const cached = programOf(compileContainer(spec, { bundle, rootless: false, uid: 1000, gid: 1000, seccompCacheDir: cacheDir }))!;
+      expect(Buffer.from(cached.program).equals(Buffer.from(plain.program))).to.equal(true);
+      expect(readdirSync(cacheDir)).to.have.length(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a missing root names root.path', () => {

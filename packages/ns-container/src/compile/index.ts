@@ -49,6 +49,11 @@ export interface CompileContext {
   readonly execReadyFd?: number;
   /** The container's cgroup directory in each hierarchy, for what a cgroup mount shows (v1, hybrid). */
   readonly cgroupDirs?: readonly string[];
+  /**
+   * Where compiled seccomp filters are kept between calls (ns-core's compileCached): each
+   * `ns-run-oci create` is a new process, and compiling podman's default profile was a tenth of it.
+   */
+  readonly seccompCacheDir?: string;
   /** Child fds of create's hook point: the stage stops there once the mounts are made, before the root changes (HOOK_SYNC). */
   readonly hookPoint?: { readonly ready: number; readonly go: number; readonly callerGo?: number };
 }
@@ -89,6 +94,7 @@ export function compileContainer(spec: ContainerSpec, context: CompileContext): 
     rootless: context.rootless, uid: context.uid ?? process.getuid!(), gid: context.gid ?? process.getgid!(),
     ...(context.execFifoFd !== undefined ? { execFifoFd: context.execFifoFd } : {}),
     ...(context.execReadyFd !== undefined ? { execReadyFd: context.execReadyFd } : {}),
+    ...(context.seccompCacheDir !== undefined ? { seccompCacheDir: context.seccompCacheDir } : {}),
   };
   // The process steps first: the user namespace's maps and root come before any mount.
   const identity = processSteps(spec, processContext, warnings);

@@ -3,7 +3,7 @@
  * outside), ids, groups, capabilities (all five sets), rlimits, umask, oomScoreAdj,
  * noNewPrivileges and seccomp, in the order the kernel needs them.
  */
-import { defaultSeccompProfile, seccomp, type LinuxSeccomp, type ParentAction, type PhasedOp, type Step } from 'ns-core';
+import { compileCached, defaultSeccompProfile, seccomp, type LinuxSeccomp, type ParentAction, type PhasedOp, type Step } from 'ns-core';
 import { formatIdMap, idMapHelperArgs, type IdRange } from 'ns-user';
 import { CAPABILITY_NAMES, namesOf as capabilityNames } from '../runner/caps';
 import type { ContainerSpec, SpecCapabilities, SpecIdMapping } from '../spec';
@@ -25,6 +25,8 @@ export interface ProcessContext {
   /** An O_PATH fd of the exec fifo, as the child will have it: the program waits on it before execve. */
   readonly execFifoFd?: number;
   readonly execReadyFd?: number;
+  /** compileCached's directory for linux.seccomp (none: compiled each time). */
+  readonly seccompCacheDir?: string;
 }
 
 const rangesOf = (maps: readonly SpecIdMapping[]): IdRange[] => maps.map((m) => ({ inner: m.containerID, outer: m.hostID, count: m.size }));
@@ -149,7 +151,8 @@ export function processSteps(spec: ContainerSpec, ctx: ProcessContext, warnings:
   steps.push({ name: 'oci process', child: ops });
   if (filter) {
     // Without noNewPrivileges the kernel takes the filter only with CAP_SYS_ADMIN: before the ids change, as runc loads it.
-    steps.push(seccomp(filter as LinuxSeccomp, { requires: p.noNewPrivileges ? 'no-new-privs' : 'cap-sys-admin' }));
+    const compiled = ctx.seccompCacheDir !== undefined ? compileCached(filter as LinuxSeccomp, {}, { dir: ctx.seccompCacheDir }) : filter as LinuxSeccomp;
+    steps.push(seccomp(compiled, { requires: p.noNewPrivileges ? 'no-new-privs' : 'cap-sys-admin' }));
   }
   return steps;
 }

@@ -113,6 +113,11 @@ export class OciRuntime {
     return posix.join(this.options.root, id);
   }
 
+  /** Beside the containers, under a name no container id can take ('#' fails checkId). */
+  private seccompCacheDir(): string {
+    return posix.join(this.options.root, '#seccomp');
+  }
+
   /**
    * Runs fn holding ID's lock: flock on ROOT/ID itself, released when this process ends however
    * it ends, and gone with the directory (no lock file to leave behind). An ID with no directory
@@ -187,6 +192,7 @@ export class OciRuntime {
       const cgroup = this.withCgroup(dir, id, spec, warnings);
       const compiled = build().compileContainer(spec, {
         bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
+        seccompCacheDir: this.seccompCacheDir(),
         ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}), ...(hooks ? { hookPoint: hooks.childOp } : {}),
       });
       warnings.push(...compiled.warnings);
@@ -319,7 +325,7 @@ export class OciRuntime {
       const cgroup = this.withCgroup(dir, id, spec, warnings);
       const compiled = build().compileContainer(spec, {
         bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}), ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}),
-        ...(hooks ? { hookPoint: hooks.childOp } : {}),
+        ...(hooks ? { hookPoint: hooks.childOp } : {}), seccompCacheDir: this.seccompCacheDir(),
       });
       warnings.push(...compiled.warnings);
       const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
