@@ -5,6 +5,7 @@
 //    (packages/ns-core/native/fuzz_decode.c), FUZZ_RUNS inputs (default 2,000,000), seeded
 //    with plans the TypeScript encoder writes. The corpus grows across runs in
 //    packages/ns-core/build/fuzz-corpus; a crash leaves its input in packages/ns-core/build/.
+//    Then ns-oci's parsers (native/fuzz_oci.c) as many times, corpus build/fuzz-corpus-oci.
 // 2. With FUZZ_CLI_VECTORS=N (default 0), N random argument vectors for each CLI's parser,
 //    through the same in-process driver as the CLI fuzz tests.
 //
@@ -43,6 +44,15 @@ console.log(`fuzz: decoder, ${runs.toLocaleString('en')} inputs, seed ${seed}, c
 const r = spawnSync(fuzzer, [`-runs=${runs}`, `-seed=${seed}`, '-print_final_stats=1',
   `-artifact_prefix=${path.join(core, 'build')}/`, corpus], { stdio: ['ignore', 'inherit', 'inherit'] });
 if (r.status !== 0) fail(`the decoder fuzzer failed (exit ${r.status ?? r.signal}); reproduce with FUZZ_SEED=${seed}`);
+
+// ns-oci's parsers (fast file, signals, ids), the same number of inputs.
+const ociCorpus = path.join(core, 'build', 'fuzz-corpus-oci');
+fs.mkdirSync(ociCorpus, { recursive: true });
+require(seedsModule).ociSeeds().forEach((text, i) => fs.writeFileSync(path.join(ociCorpus, `seed-${i}`), text));
+console.log(`fuzz: ns-oci's parsers, ${runs.toLocaleString('en')} inputs, seed ${seed}, corpus ${path.relative(process.cwd(), ociCorpus)}`);
+const oci = spawnSync(require(path.join(core, 'scripts', 'build-fuzzer.js')).buildFuzzer('fuzz_oci'), [`-runs=${runs}`, `-seed=${seed}`,
+  '-print_final_stats=1', `-artifact_prefix=${path.join(core, 'build')}/`, ociCorpus], { stdio: ['ignore', 'inherit', 'inherit'] });
+if (oci.status !== 0) fail(`the ns-oci fuzzer failed (exit ${oci.status ?? oci.signal}); reproduce with FUZZ_SEED=${seed}`);
 
 (async () => {
   if (cliVectors > 0) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Builds the libFuzzer harnesses for the exec stage's decoder (native/fuzz_decode.c) with clang,
-// if any source is newer than the binary: build/fuzz_decode (the library's, from nsexec.c) and
-// build/fuzz_decode_nsx (the executable's, from nsx.c). Used by the decoder fuzz test (npm test)
+// Builds the libFuzzer harnesses with clang, if any source is newer than the binary: the exec
+// stage's decoder (native/fuzz_decode.c) as build/fuzz_decode (the library's, from nsexec.c) and
+// build/fuzz_decode_nsx (the executable's, from nsx.c), and ns-oci's parsers (native/fuzz_oci.c,
+// which includes oci.c) as build/fuzz_oci. Used by the fuzz tests (npm test)
 // and by the repository's `npm run fuzz`. Debian: apt-get install clang libclang-rt-14-dev (the
 // libFuzzer and sanitizer runtimes).
 'use strict';
@@ -10,8 +11,15 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-/** Harness name -> extra compiler flags. */
-const TARGETS = { fuzz_decode: [], fuzz_decode_nsx: ['-DNSX_FUZZ_NSX'] };
+/** Harness name -> its source and extra compiler flags. */
+const TARGETS = {
+  fuzz_decode: { source: 'fuzz_decode.c', flags: [] },
+  fuzz_decode_nsx: { source: 'fuzz_decode.c', flags: ['-DNSX_FUZZ_NSX'] },
+  // oci.c without its main: the functions only main calls go unused.
+  fuzz_oci: { source: 'fuzz_oci.c', flags: ['-Wno-unused-function', '-Wno-unneeded-internal-declaration'] },
+};
+/** The decoder's harnesses (the plan fuzz test runs each). */
+const DECODER_FUZZERS = ['fuzz_decode', 'fuzz_decode_nsx'];
 // Every C source and header: the harness includes nsexec.c, which includes the rest.
 const sources = fs.readdirSync(path.join(root, 'native')).filter((f) => /\.[ch]$/.test(f)).map((f) => path.join(root, 'native', f));
 
@@ -29,21 +37,21 @@ function buildFuzzer(name = 'fuzz_decode') {
   // Written beside the target and renamed into place: a concurrent test run never sees half a file.
   const tmp = `${out}.${process.pid}.tmp`;
   const args = ['-g', '-O1', '-Wall', '-Wextra', '-Werror', '-fsanitize=fuzzer,address,undefined',
-    '-fno-sanitize-recover=undefined', ...TARGETS[name], '-o', tmp, path.join(root, 'native/fuzz_decode.c')];
+    '-fno-sanitize-recover=undefined', ...TARGETS[name].flags, '-o', tmp, path.join(root, 'native', TARGETS[name].source)];
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const r = spawnSync(cc, args, { encoding: 'utf8' });
   if (r.error && r.error.code === 'ENOENT') {
-    throw new Error(`no "${cc}" to build the decoder fuzzer: apt-get install clang libclang-rt-14-dev (or set FUZZ_CC)`);
+    throw new Error(`no "${cc}" to build the ${name} fuzzer: apt-get install clang libclang-rt-14-dev (or set FUZZ_CC)`);
   }
   if (r.status !== 0) {
     fs.rmSync(tmp, { force: true });
-    throw new Error(`building the decoder fuzzer failed: ${cc} ${args.join(' ')}\n${r.stderr}`);
+    throw new Error(`building the ${name} fuzzer failed: ${cc} ${args.join(' ')}\n${r.stderr}`);
   }
   fs.renameSync(tmp, out);
   return out;
 }
 
-module.exports = { buildFuzzer, FUZZERS: Object.keys(TARGETS) };
+module.exports = { buildFuzzer, FUZZERS: DECODER_FUZZERS };
 if (require.main === module) {
   try {
     for (const name of Object.keys(TARGETS)) console.log(buildFuzzer(name));

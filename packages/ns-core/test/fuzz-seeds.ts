@@ -118,3 +118,12 @@ export function seedPlans(): Buffer[] {
   for (const ops of raw) plans.push(encodePlan({ cloneKinds: [], fdFloor: 200, ops }));
   return plans;
 }
+
+/** Inputs for ns-oci's parsers (native/fuzz_oci.c): a fast file as ns-container's oci/fast.ts writes one (escaped newlines), signals, an id. */
+export function ociSeeds(): string[] {
+  return [
+    'ns-run-oci-fast 1\npid 4242\ninode 17\nhead {\\n  "ociVersion": "1.2.0",\\n  "id": "c1",\\n  "status": "\n'
+      + 'tail ,\\n  "bundle": "/b\\\\d"\\n}\nleaf /sys/fs/cgroup/pids/c1\nmade /sys/fs/cgroup/pids/c1\n',
+    'TERM', 'SIGKILL', '15', 'my-container_1.2',
+  ];
+}
