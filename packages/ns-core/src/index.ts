@@ -14,7 +14,7 @@ export { Namespace, namespaceIds, openNamespaces, supportedKinds } from './names
 export { withHandle, type Closeable } from './handle';
 export { runInside, runInNew, type InProcessKind } from './inside';
 export { openTargets, planEnter, type EnterOptions, type OpenedTargets } from './enter';
-export { spawn, NsChild, liveChildren, exitCodeOf, bindNamespaceFile, unbindNamespaceFile, type ExitStatus } from './exec/spawn';
+export { spawn, NsChild, liveChildren, exitCodeOf, bindNamespaceFile, unbindNamespaceFile, pollPipe, type ExitStatus } from './exec/spawn';
 export { execInPlace } from './exec/in-place';
 export {
   compileSpawn, compileInPlace, envToList, programCandidates, joinOps, PHASES, RELAYED_SIGNALS, UTIL_LINUX_EXIT_CODES,

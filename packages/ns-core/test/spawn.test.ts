@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { spawnSync, spawn as nodeSpawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  KIND_NAMES, Namespace, NsError, liveChildren, spawn, sys, type NamespaceKind, type Step,
+  KIND_NAMES, Namespace, NsError, liveChildren, pollPipe, spawn, sys, type NamespaceKind, type Step,
 } from '../src/index';
 import { execStage } from '../src/exec/native';
 import { childrenOf, gone, mountPoints as mounts, nsInode, openFds, programOutput, stateOf } from 'ns-test-kit';
@@ -80,6 +80,29 @@ describe('spawn', () => {
         if (reader >= 0) closeSync(reader);
         rmSync(dir, { recursive: true });
       }
+    });
+
+    it('waitForExec: async reads the status pipe without loading node:net, records and errors as blocking does', () => {
+      // A fresh process: this one has loaded node:net long ago (mocha, stdio pipes).
+      const script = `
+        const { spawn } = require(${JSON.stringify(join(__dirname, '../src/index.js'))});
+        const fds = () => require('fs').readdirSync('/proc/self/fd').length;
+        (async () => {
+          const before = fds();
+          const ok = await spawn(['true'], { waitForExec: 'async', create: ['user', 'uts'], steps: [{ name: 'map', parent: [
+            { action: 'write-proc', file: 'uid_map', data: '0 ' + process.getuid() + ' 1' },
+            { action: 'write-proc', file: 'setgroups', data: 'deny' },
+            { action: 'write-proc', file: 'gid_map', data: '0 ' + process.getgid() + ' 1' }] }] });
+          const status = await ok.exited;
+          const failed = await spawn(['/no/such/program'], { waitForExec: 'async', create: ['uts'] }).then(() => 'spawned', (e) => e.code + ' ' + e.step);
+          console.log(JSON.stringify({ status, uts: typeof ok.namespaces.uts, failed, fdsLeft: fds() - before,
+            net: process.moduleLoadList.includes('NativeModule net') }));
+        })().catch((e) => { console.error(e); process.exit(9); });`;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      expect(r.stderr).to.equal('');
+      expect(JSON.parse(r.stdout)).to.deep.equal({
+        status: { code: 0, signal: null }, uts: 'number', failed: 'ENOENT exec', fdsLeft: 0, net: false,
+      });
     });
 
     it('reports namespace ids even when the new root has no /proc', async () => {
@@ -369,5 +392,52 @@ describe('spawn', () => {
     // Sockets of earlier tests' children (stdio nobody read to the end) close when Node gets
     // round to them, whenever that is: only the kinds of fd spawn itself handles count here.
     expect(fdsBefore.filter((f) => !fds.includes(f) && !f.includes('->socket:')), 'fds closed').to.deep.equal([]);
+  });
+
+  describe('pollPipe', () => {
+    const closed = (fd: number) => { try { fstatSync(fd); return false; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EBADF'; } };
+
+    it('hands over what is written, in order, across empty spells, and closes the fd at EOF', async () => {
+      const [r, w] = sys.pipe();
+      const chunks: string[] = [];
+      const done = pollPipe(r, (c) => { chunks.push(c.toString()); });
+      // Each write waits for the previous one to have been read: the pipe was empty meanwhile.
+      for (const word of ['a', 'b', 'c']) {
+        writeSync(w, word);
+        while (chunks.length < ['a', 'b', 'c'].indexOf(word) + 1) await new Promise((res) => setTimeout(res, 1));
+      }
+      closeSync(w);
+      await done;
+      expect(chunks).to.deep.equal(['a', 'b', 'c']);
+      expect(closed(r)).to.equal(true);
+    });
+
+    it('stops before EOF when asked, and closes the fd', async () => {
+      const [r, w] = sys.pipe();
+      let seen = 0;
+      const done = pollPipe(r, () => { seen++; }, () => seen > 0);
+      writeSync(w, 'x');
+      await done;
+      expect(seen).to.equal(1);
+      expect(closed(r)).to.equal(true);
+      closeSync(w);
+    });
+
+    it('rejects with what onChunk threw, and closes the fd', async () => {
+      const [r, w] = sys.pipe();
+      writeSync(w, 'x');
+      const err = await pollPipe(r, () => { throw new Error('boom'); }).then(() => undefined, (e: Error) => e.message);
+      expect(err).to.equal('boom');
+      expect(closed(r)).to.equal(true);
+      closeSync(w);
+    });
+
+    it('rejects with the read error on an fd that is not readable', async () => {
+      const [r, w] = sys.pipe();
+      closeSync(r);
+      const err = await pollPipe(w, () => undefined).then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+      expect(err).to.equal('EBADF');
+      expect(closed(w)).to.equal(true);
+    });
   });
 });

@@ -18,9 +18,8 @@
  * another process is never signalled.
  */
 import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import type * as Net from 'node:net';
 import { posix } from 'node:path';
-import { NsError, RELAYED_SIGNALS, spawn, sys, writeAll, type NamespaceKind, type Step } from 'ns-core';
+import { NsError, RELAYED_SIGNALS, pollPipe, spawn, sys, writeAll, type NamespaceKind, type Step } from 'ns-core';
 import type { CompiledContainer } from '../compile';
 import type * as Build from './build';
 import { joinCgroupStep, makeContainerCgroup, recordedCgroup, removeContainerCgroup } from './cgroups';
@@ -213,7 +212,7 @@ export class OciRuntime {
         sys.closeFd(readyWrite);
         fds.splice(fds.indexOf(readyWrite), 1);
         hooks?.spawned();
-        // The stream owns the read end from here, and closes it.
+        // aByte owns the read end from here, and closes it.
         fds.splice(fds.indexOf(readyRead), 1);
         await hooks?.run(started, () => this.creatingState(id, spec, bundle, init.pid!), () => ({ pid: init.pid!, kinds: containerKinds(compiled, compiled.create) }));
         await parked(readyRead, started);
@@ -728,18 +727,12 @@ function terminalSteps(proc: NonNullable<ContainerSpec['process']>, consoleFd: n
 }
 
 /**
- * Whether a byte comes on a pipe from the stage before EOF; the fd is the stream's, and
- * closed. A libuv stream, as spawn() reads its status pipe: an fs.read would start the
- * threadpool's four threads for one byte.
+ * Whether a byte comes on a pipe from the stage before EOF; the fd is pollPipe's, and closed.
+ * Read as spawn() reads its status pipe: no node:net to load, no threadpool thread held.
  */
 function aByte(fd: number): Promise<boolean> {
-  const { Socket } = require('node:net') as typeof Net;
-  const pipe = new Socket({ fd, readable: true, writable: false });
-  return new Promise<boolean>((resolve, reject) => {
-    pipe.once('data', () => resolve(true));
-    pipe.once('end', () => resolve(false));
-    pipe.once('error', reject);
-  }).finally(() => pipe.destroy());
+  let got = false;
+  return pollPipe(fd, () => { got = true; }, () => got).then(() => got);
 }
 
 /** Waits for the stage's byte on the ready pipe (it is parked), or for the spawn's failure. */

@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NsError, errnoName } from '../errors';
 import { KIND_NAMES, nsProcPath, type NamespaceKind } from '../kinds';
+import { fileStatusFlags, setFileStatusFlags } from '../sys/fs';
 import { mount, umount2, MNT } from '../sys/mount';
 import { closeFd, firstChildOf, pidfdOpen, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
 import { execStage, openInitBinary } from './native';
@@ -21,7 +22,7 @@ import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES } from './proto
 /**
  * node:net and node:child_process are not in Node's start-up snapshot: they load (~5-10 ms,
  * with their streams and handles) when a spawn pipes stdio or runs a parent program, not with
- * every CLI that only execs in place.
+ * every CLI that only execs in place, nor to read the status pipe (pollPipe).
  */
 const netSocket = (): typeof Net.Socket => (require('node:net') as typeof Net).Socket;
 const childProcess = (): typeof ChildProcess => require('node:child_process');
@@ -492,35 +493,77 @@ async function readStatusBlocking(fd: number, onRecord: RecordHandler): Promise<
 type RecordHandler = (type: number, opIndex: number, errno: number, sys: number, value: number) => Promise<void>;
 
 /** Reads status records until EOF, handling each in order (READY awaits the parent actions). */
-function readStatus(fd: number, onRecord: RecordHandler): Promise<void> {
+async function readStatus(fd: number, onRecord: RecordHandler): Promise<void> {
+  let pending: Buffer = Buffer.alloc(0);
+  let chain = Promise.resolve();
+  let failed = false;
+  let failure: unknown;
+  await pollPipe(fd, (chunk) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    while (pending.length >= RECORD_BYTES) {
+      const rec = pending.subarray(0, RECORD_BYTES);
+      pending = pending.subarray(RECORD_BYTES);
+      const fields = [0, 4, 8, 12, 16].map((o) => rec.readInt32LE(o)) as [number, number, number, number, number];
+      chain = chain.then(() => (failed ? undefined : onRecord(...fields))).catch((e) => {
+        failed = true;
+        failure = e;
+      });
+    }
+  }, () => failed);
+  await chain;
+  if (failed) throw failure;
+}
+
+/** How long a pipe poll sleeps when there is nothing to read: libuv's timers count whole ms. */
+const POLL_MS = 1;
+const O_NONBLOCK = 0o4000;
+
+/**
+ * Reads a pipe without blocking the event loop and without node:net (whose load costs a
+ * process ~3-5 ms): O_NONBLOCK reads, retried from a timer while the pipe is empty. Not
+ * fs.read: a read waiting on the threadpool holds one of its four threads, and a pipe that
+ * never reaches EOF (a parked container) would hold it until exit. Like a net.Socket reading,
+ * the pending poll keeps the process alive until EOF, stop() or an error.
+ * @param onChunk each chunk, in order, as it is read (its own copy)
+ * @param stop checked before each read: true ends the read early
+ * @returns resolves at EOF or stop(), rejects on a read error; the fd is closed either way
+ */
+export function pollPipe(fd: number, onChunk: (chunk: Buffer) => void, stop: () => boolean = () => false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const sock = new (netSocket())({ fd, readable: true, writable: false });
-    let pending = Buffer.alloc(0);
-    let chain = Promise.resolve();
-    let failed = false;
-    sock.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= RECORD_BYTES) {
-        const rec = pending.subarray(0, RECORD_BYTES);
-        pending = pending.subarray(RECORD_BYTES);
-        const fields = [0, 4, 8, 12, 16].map((o) => rec.readInt32LE(o)) as [number, number, number, number, number];
-        chain = chain.then(() => (failed ? undefined : onRecord(...fields))).catch((e) => {
-          failed = true;
-          sock.destroy();
-          reject(e);
-        });
+    const buf = Buffer.allocUnsafe(4096);
+    const finish = (e?: unknown): void => {
+      closeSync(fd);
+      if (e === undefined) resolve();
+      else reject(e);
+    };
+    const poll = (): void => {
+      try {
+        for (;;) {
+          if (stop()) return finish();
+          let n: number;
+          try {
+            n = readSync(fd, buf, 0, buf.length, null);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === 'EINTR') continue;
+            if (code !== 'EAGAIN') throw e;
+            setTimeout(poll, POLL_MS);
+            return;
+          }
+          if (n === 0) return finish();
+          onChunk(Buffer.from(buf.subarray(0, n)));
+        }
+      } catch (e) {
+        finish(e);
       }
-    });
-    sock.on('end', () => {
-      chain.then(() => {
-        sock.destroy();
-        if (!failed) resolve();
-      }, () => undefined);
-    });
-    sock.on('error', (e) => {
-      failed = true;
-      reject(e);
-    });
+    };
+    try {
+      setFileStatusFlags(fd, (fileStatusFlags(fd) ?? 0) | O_NONBLOCK);
+    } catch (e) {
+      finish(e);
+      return;
+    }
+    poll();
   });
 }
 
