@@ -298,6 +298,8 @@ describe('ns-cgroup', () => {
       const marker = `4${process.pid % 1000}.25`;
       const p = nodeSpawn(process.execPath, [CLI, '--pids-max', '9', '--', 'sh', '-c', `sleep ${marker} & exec sleep ${marker}1`], { stdio: 'ignore' });
       const program = await waitFor('the program', () => descendantsOf(p.pid!).find((c) => comm(c) === 'sleep' && cmdline(c).endsWith(`${marker}1`)));
+      // The background sleep is sh's fork until its own exec, which may come after the program's.
+      await waitFor('the background sleep', () => descendantsOf(p.pid!).some((c) => comm(c) === 'sleep' && cmdline(c).endsWith(`${marker}`)));
       try {
         const tree = [p.pid!, ...descendantsOf(p.pid!)];
         expect(tree.map(comm).sort()).to.deep.equal(['ns-supervise', 'sleep', 'sleep']);
