@@ -11,3 +11,4 @@ export * from './scratch';
 export * from './images';
 export * from './tree';
 export * from './tun';
+export * from './load-cost';
