@@ -299,18 +299,7 @@ export function seccompFilter(choice: SeccompChoice, capabilities: bigint, cache
   if (choice === 'unconfined') return undefined;
   const resolve = { capabilities: namesOf(capabilities).map((c) => `CAP_${c}`) };
   const cache = cacheDir !== undefined ? { dir: cacheDir } : {};
-  if (choice === 'default') {
-    // The same default for the same capabilities, container after container: compileCached's
-    // key alone (the profile resolved and written out) costs a library caller ~0.2 ms a run.
-    const memo = `${capabilities.toString(16)}\0${cacheDir ?? ''}`;
-    let filter = defaultFilters.get(memo);
-    if (!filter) {
-      filter = compileCached(DEFAULT_PROFILE, resolve, cache);
-      if (defaultFilters.size >= 8) defaultFilters.clear();
-      defaultFilters.set(memo, filter);
-    }
-    return { ...filter, program: Buffer.from(filter.program) };
-  }
+  if (choice === 'default') return compileCached(DEFAULT_PROFILE, resolve, cache);
   const option = `--security-opt seccomp=${choice.file}`;
   try {
     return compileCached(parseSeccompJson(choice.text, option) as Parameters<typeof compileCached>[0], resolve, cache);
@@ -320,9 +309,6 @@ export function seccompFilter(choice: SeccompChoice, capabilities: bigint, cache
     throw usageError(`${option}: ${err.message.replace(/^seccomp profile: /, '')}`);
   }
 }
-
-/** The default profile's filters this process made, by capabilities and cache directory (seccompFilter). */
-const defaultFilters = new Map<string, CompiledSeccomp>();
 
 /**
  * What /dev/shm may hold: docker's and podman's default --shm-size (64m). Without a size a

@@ -18,7 +18,7 @@
  * perf_event_open.
  */
 import type { LinuxSeccomp, ProfileSyscall, ResolveOptions, SeccompProfile } from './profile';
-import { resolveProfile } from './profile';
+import { constantProfile, resolveProfile } from './profile';
 
 const ENOSYS = 38;
 
@@ -143,8 +143,8 @@ function withCap(cap: string, names: readonly string[]): ProfileSyscall {
   return { names, action: 'SCMP_ACT_ALLOW', includes: { caps: [cap] } };
 }
 
-/** The profile as data, in docker's profile-file shape. */
-export const DEFAULT_PROFILE: SeccompProfile = {
+/** The profile as data, in docker's profile-file shape (frozen: compileCached knows it by identity). */
+export const DEFAULT_PROFILE: SeccompProfile = constantProfile({
   defaultAction: 'SCMP_ACT_ERRNO',
   defaultErrnoRet: 1,
   archMap: [
@@ -169,7 +169,7 @@ export const DEFAULT_PROFILE: SeccompProfile = {
     { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS, excludes: { caps: ['CAP_SYS_ADMIN'] } },
     ...Object.entries(BY_CAPABILITY).map(([cap, names]) => withCap(cap, names)),
   ],
-};
+});
 
 /** The default profile for one container: its capabilities add what they are for. */
 export function defaultSeccompProfile(options: ResolveOptions = {}): LinuxSeccomp {

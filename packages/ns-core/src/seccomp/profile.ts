@@ -76,6 +76,25 @@ export interface SeccompProfile extends Omit<LinuxSeccomp, 'syscalls'> {
   readonly syscalls?: readonly ProfileSyscall[] | null;
 }
 
+/** Profiles frozen whole by constantProfile(): compileCached may know their filters by identity. */
+const constants = new WeakSet<object>();
+
+/** Freezes a profile and everything in it, and marks it constant (nstools' own profiles). */
+export function constantProfile<T extends object>(profile: T): T {
+  const freeze = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null || Object.isFrozen(v)) return;
+    Object.freeze(v);
+    for (const e of Object.values(v)) freeze(e);
+  };
+  freeze(profile);
+  constants.add(profile);
+  return profile;
+}
+
+export function isConstantProfile(profile: object): boolean {
+  return constants.has(profile);
+}
+
 export interface ResolveOptions {
   /** The container's bounding set, as names ('CAP_SYS_ADMIN'; 'SYS_ADMIN' is accepted too). */
   readonly capabilities?: readonly string[];
