@@ -51,7 +51,7 @@ function buildFuzzer(name = 'fuzz_decode') {
   return out;
 }
 
-module.exports = { buildFuzzer, FUZZERS: DECODER_FUZZERS };
+module.exports = { buildFuzzer, DECODER_FUZZERS };
 if (require.main === module) {
   try {
     for (const name of Object.keys(TARGETS)) console.log(buildFuzzer(name));

@@ -15,7 +15,7 @@ import { DECODE_ERRORS, OP_HEAD_BYTES } from '../src/exec/protocol';
 import { seedPlans } from './fuzz-seeds';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { buildFuzzer, FUZZERS } = require('../../scripts/build-fuzzer.js') as { buildFuzzer: (name: string) => string; FUZZERS: string[] };
+const { buildFuzzer, DECODER_FUZZERS } = require('../../scripts/build-fuzzer.js') as { buildFuzzer: (name: string) => string; DECODER_FUZZERS: string[] };
 
 /** Inputs per `npm test` run: a fraction of a second at ~500,000 inputs/s. */
 const TEST_RUNS = 100_000;
@@ -78,7 +78,7 @@ describe('exec-stage decoder, malformed plans', () => {
 
 describe('exec-stage decoder fuzzing (libFuzzer with ASan and UBSan)', () => {
   // fuzz_decode: the library's nsx_decode; fuzz_decode_nsx: the executable's, compiled as nsx is.
-  for (const name of FUZZERS) {
+  for (const name of DECODER_FUZZERS) {
     it(`${name}: takes ${TEST_RUNS.toLocaleString('en')} mutated plans without a crash or a broken contract`, function () {
       this.timeout(120000);
       const fuzzer = buildFuzzer(name);
