@@ -21,10 +21,14 @@ int nsx_decode(const uint8_t *plan, size_t len, struct nsx_decoded *out, size_t 
 
 /**
  * nsx_spawn() - clone a child that runs @plan and execs.
+ * @cgroup_fd: a cgroup v2 directory the child is created in (clone3's CLONE_INTO_CGROUP), or -1.
  * @out: [pid, pidfd, status read fd, go write fd, decode error, bad offset]
  * Return: 0, or -errno (-EINVAL with out[4] set when the plan does not decode).
  */
-int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out);
+int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t cgroup_fd, int32_t *out);
+
+/** nsx_can_clone_into_cgroup() - 1 if this kernel has clone3's CLONE_INTO_CGROUP (Linux 5.7). */
+int nsx_can_clone_into_cgroup(void);
 
 /** nsx_release() - free the child's stacks once it has exec'd or exited. */
 int nsx_release(int32_t pid);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { compileSpawn, encodePlan, joinOps, programCandidates, type Step } from '../src/index';
+import { compileInPlace, compileSpawn, encodePlan, joinOps, programCandidates, type Step } from '../src/index';
 import { PROTOCOL_MAGIC } from '../src/exec/protocol';
 import { planInputs, planInputsUnchanged } from '../src/exec/plan';
 import type { Namespace } from '../src/namespace';
@@ -77,6 +77,30 @@ describe('plans (no privileges)', () => {
     expect(() => compileSpawn([], {}, new Map())).to.throw(/no program given/);
     const c = compileSpawn(['a\0b'], {}, new Map());
     expect(() => encodePlan(c.plan)).to.throw(/NUL byte/);
+  });
+
+  it('starts the child in a cgroup by clone3 where it can, else by a write of 0 before anything else', () => {
+    const step: Step = { name: 'cg', startInCgroup: '/sys/fs/cgroup/x/', create: ['cgroup', 'uts'],
+                         child: [{ op: 'mkdir', path: '/a', phase: 'pre-namespaces' }] };
+    const ops = (c: ReturnType<typeof compileSpawn>) => c.plan.ops.filter((o) => !o.op.startsWith('fd-') && o.op !== 'cloexec-from');
+    const born = compileSpawn(['true'], { steps: [step] }, new Map());
+    expect(born.cgroup).to.equal('/sys/fs/cgroup/x/');
+    // The namespace is unshared once the child is in the cgroup: cloned, its root would be ours.
+    expect(born.plan.cloneKinds).to.deep.equal(['uts']);
+    expect(born.unsharedInChild).to.deep.equal(['cgroup']);
+    expect(ops(born).map((o) => o.op).slice(0, 2)).to.deep.equal(['mkdir', 'unshare']);
+    expect(born.plan.ops.some((o) => o.op === 'write-file')).to.equal(false);
+
+    const moved = compileSpawn(['true'], { steps: [step] }, new Map(), { cloneIntoCgroup: false });
+    expect(moved.cgroup).to.equal(undefined);
+    expect(ops(moved).slice(0, 3).map((o) => o.op)).to.deep.equal(['write-file', 'mkdir', 'unshare']);
+    expect(ops(moved)[0]).to.deep.include({ path: '/sys/fs/cgroup/x/cgroup.procs', data: '0', step: 'cg' });
+    const inPlace = compileInPlace(['true'], { steps: [step] }, new Map(), 4242);
+    expect(inPlace.cgroup).to.equal(undefined);
+    expect(inPlace.plan.ops.filter((o) => o.op === 'write-file')).to.have.length(1);
+
+    expect(() => compileSpawn(['true'], { steps: [step, { ...step, name: 'other' }] }, new Map())).to.throw(/'cg' and 'other' both give a cgroup/);
+    expect(() => compileSpawn(['true'], { steps: [step], supervise: {} }, new Map())).to.throw(/supervised program joins its cgroup past/);
   });
 
   it('encodes the header the C decoder expects', () => {

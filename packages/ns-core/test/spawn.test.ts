@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync, spawn as nodeSpawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, copyFileSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -208,6 +208,59 @@ describe('spawn', () => {
         holder.kill('SIGKILL');
         await holder.exited;
       }
+    });
+  });
+
+  describe('a child born in a cgroup (startInCgroup)', () => {
+    const v2 = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
+      .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
+    const ownV2 = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3);
+    let dir: string;
+    let name: string;
+
+    beforeEach(function () {
+      if (!v2 || ownV2 === undefined) this.skip(); // says why: no cgroup2 mount here
+      name = `nstools-spawn-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      dir = `${v2}${ownV2 === '/' ? '' : ownV2}/${name}`;
+      mkdirSync(dir);
+    });
+    afterEach(() => {
+      if (dir) rmdirSync(dir);
+    });
+
+    it('runs from its first instruction in the cgroup, and a cgroup namespace it makes is rooted there', async () => {
+      expect(execStage().canCloneIntoCgroup(), 'this kernel (6.18) has CLONE_INTO_CGROUP').to.equal(1);
+      const seen = await programOutput(await spawn(['cat', '/proc/self/cgroup'], { steps: [{ name: 'cg', startInCgroup: dir }], stdio: ['ignore', 'pipe', 'inherit'] }));
+      expect(seen.out.split('\n')).to.include(`0::${ownV2 === '/' ? '' : ownV2}/${name}`);
+      const inNs = await programOutput(await spawn(['cat', '/proc/self/cgroup'], { create: ['cgroup'], steps: [{ name: 'cg', startInCgroup: dir }], stdio: ['ignore', 'pipe', 'inherit'] }));
+      expect(inNs.out.split('\n')).to.include('0::/');
+      expect(readFileSync(`${dir}/cgroup.procs`, 'utf8')).to.equal('');
+    });
+
+    it('names the cgroup and the step when it cannot be joined, and leaves no fd or child', async () => {
+      const fdsBefore = openFds().sort();
+      const children = liveChildren();
+      try {
+        await spawn(['true'], { steps: [{ name: 'the group', startInCgroup: `${dir}/missing` }] });
+        expect.fail('spawn should have failed');
+      } catch (e) {
+        expect(e).to.be.instanceOf(NsError);
+        expect(e).to.include({ code: 'ENOENT', path: `${dir}/missing`, step: 'the group' });
+      }
+      // A directory that is no cgroup: clone3 itself refuses it (EBADF).
+      const notCgroup = mkdtempSync(join(tmpdir(), 'nsx-'));
+      try {
+        await spawn(['true'], { steps: [{ name: 'the group', startInCgroup: notCgroup }] });
+        expect.fail('spawn should have failed');
+      } catch (e) {
+        expect(e).to.be.instanceOf(NsError);
+        expect(e).to.include({ code: 'EBADF', syscall: 'clone3', path: notCgroup, step: 'the group' });
+        expect((e as NsError).message).to.contain(notCgroup);
+      } finally {
+        rmdirSync(notCgroup);
+      }
+      expect(openFds().sort()).to.deep.equal(fdsBefore);
+      expect(liveChildren()).to.equal(children);
     });
   });
 

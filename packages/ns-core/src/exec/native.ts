@@ -8,7 +8,8 @@ import { openRaw, O_PATH } from '../sys/fs';
 export const EXEC_STAGE_PATH = process.env['NSX_EXEC_STAGE'] ?? join(__dirname, '../../../build/libnsexec.so');
 
 interface ExecStage {
-  spawn(plan: Buffer, len: number, out: Int32Array): number;
+  spawn(plan: Buffer, len: number, cgroupFd: number, out: Int32Array): number;
+  canCloneIntoCgroup(): number;
   release(pid: number): number;
   liveRegions(): number;
   decode(plan: Buffer, len: number, out: Buffer, badOffset: Buffer): number;
@@ -47,7 +48,8 @@ export function execStage(): ExecStage {
   requireBuilt(EXEC_STAGE_PATH, 'the exec stage');
   const lib = koffi.load(EXEC_STAGE_PATH);
   stage = {
-    spawn: lib.func('int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t *out)'),
+    spawn: lib.func('int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t cgroup_fd, int32_t *out)'),
+    canCloneIntoCgroup: lib.func('int nsx_can_clone_into_cgroup(void)'),
     release: lib.func('int nsx_release(int32_t pid)'),
     liveRegions: lib.func('int nsx_live_regions(void)'),
     decode: lib.func('int nsx_decode(const uint8_t *plan, size_t len, void *out, void *bad)'),

@@ -8,14 +8,15 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NsError, errnoName } from '../errors';
 import { KIND_NAMES, nsProcPath, type NamespaceKind } from '../kinds';
-import { fileStatusFlags, setFileStatusFlags } from '../sys/fs';
+import { fileStatusFlags, openRaw, setFileStatusFlags, O_DIRECTORY } from '../sys/fs';
 import { mount, umount2, MNT } from '../sys/mount';
 import { closeFd, firstChildOf, pidfdOpen, pidfdSendSignal, pipe, waitPidfd, WEXITED, WNOHANG, type WaitResult } from '../sys/process';
 import { execStage, openInitBinary } from './native';
 import { memorySharedBegins, memorySharedEnds } from './shared-memory';
 import { encodePlan, opError, withInitFd } from './ops';
 import {
-  compileSpawn, planInputs, planInputsUnchanged, type CompiledSpawn, type PlanInputs, type ParentAction, type ParentContext, type SpawnOptions, type StdioSpec,
+  compileSpawn, planInputs, planInputsUnchanged, type CompiledSpawn, type PlanInputs, type ParentAction, type ParentContext, type SpawnOptions, type StageAbilities,
+  type StdioSpec,
 } from './plan';
 import { CHILD_FAILURE_EXIT, DECODE_ERRORS, RECORD, RECORD_BYTES } from './protocol';
 
@@ -335,10 +336,18 @@ interface Planned {
  */
 const planCache = new WeakMap<SpawnOptions, Planned>();
 
-function planOf(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>): Omit<Planned, 'inputs'> {
+let abilities: StageAbilities | undefined;
+
+/** Asked of the kernel once per process (a clone3() that fails before any process exists). */
+function stageAbilities(stage: ReturnType<typeof execStage>): StageAbilities {
+  return (abilities ??= { cloneIntoCgroup: stage.canCloneIntoCgroup() === 1 });
+}
+
+function planOf(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyMap<number, number>,
+                stage: ReturnType<typeof execStage>): Omit<Planned, 'inputs'> {
   const last = planCache.get(options);
   if (last && planInputsUnchanged(last.inputs, argv, options, fdMap)) return last;
-  const compiled = compileSpawn(argv, options, fdMap);
+  const compiled = compileSpawn(argv, options, fdMap, stageAbilities(stage));
   const planned = { compiled, plan: encodePlan(compiled.plan), forks: compiled.plan.ops.some((o) => o.op === 'fork') };
   const inputs = planInputs(argv, options, fdMap);
   if (inputs) planCache.set(options, { ...planned, inputs });
@@ -359,14 +368,16 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   let forks: boolean;
   let stage: ReturnType<typeof execStage>;
   let initFd: number | undefined;
+  let cgroupFd = -1;
   try {
     // Loaded here, inside the try: a missing exec stage must not leak the stdio pipes.
     stage = execStage();
-    ({ compiled, plan, forks } = planOf(argv, options, stdio.fdMap));
+    ({ compiled, plan, forks } = planOf(argv, options, stdio.fdMap, stage));
     if (forks) {
       initFd = openInitBinary();
       plan = encodePlan(withInitFd(compiled.plan, initFd));
     }
+    if (compiled.cgroup !== undefined) cgroupFd = openCgroup(compiled.cgroup, options);
   } catch (e) {
     if (initFd !== undefined) closeSync(initFd);
     for (const fd of stdio.closeAfter) closeSync(fd);
@@ -376,15 +387,21 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   }
   const out = new Int32Array(6);
   memorySharedBegins();
-  const rc = stage.spawn(plan, plan.length, out);
+  const rc = stage.spawn(plan, plan.length, cgroupFd, out);
   for (const fd of stdio.closeAfter) closeSync(fd);
   if (initFd !== undefined) closeSync(initFd); // the child has its own copy since clone()
+  if (cgroupFd >= 0) closeSync(cgroupFd);
   if (rc < 0) {
     memorySharedEnds();
     for (const [, fd] of stdio.pipes) closeSync(fd);
     await runCleanups(options, undefined);
     if (out[4]! > 0) {
       throw new NsError({ errno: 22, code: 'EPLAN', message: `exec stage rejected the plan: ${DECODE_ERRORS[out[4]!]} at byte ${out[5]}` });
+    }
+    if (compiled.cgroup !== undefined) {
+      // clone3() names no culprit: the cgroup is the likely one (EBUSY: it has controllers on for
+      // children; EACCES; EOPNOTSUPP: a threaded one), so name it with the step that asked.
+      throw new NsError({ errno: -rc, syscall: 'clone3', namespaces: compiled.created, path: compiled.cgroup, step: cgroupStep(options) });
     }
     throw new NsError({ errno: -rc, syscall: 'clone', namespaces: compiled.created, step: 'clone' });
   }
@@ -457,6 +474,18 @@ export async function spawn(argv: readonly string[], options: SpawnOptions = {})
   return child;
 }
 
+
+function cgroupStep(options: SpawnOptions): string {
+  return options.steps?.find((s) => s.startInCgroup !== undefined)?.name ?? 'cgroup';
+}
+
+function openCgroup(dir: string, options: SpawnOptions): number {
+  try {
+    return openRaw(dir, O_DIRECTORY);
+  } catch (e) {
+    throw NsError.from(e).withStep(cgroupStep(options));
+  }
+}
 
 async function runCleanups(options: SpawnOptions, ctx: ParentContext | undefined): Promise<void> {
   for (const s of options.steps ?? []) {
