@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NsError, usageError } from 'ns-core';
+import { NsError, usageError, type Step } from 'ns-core';
 import { cgroupIn, detectCgroupLayout, directoryOf, readProcessCgroups, type CgroupHierarchy, type CgroupLayout } from './layout';
 import { planLimitWrites, type ParsedLimits } from './limits';
 
@@ -335,6 +335,35 @@ function killIn(dir: string): void {
       // exited between listing and killing
     }
   }
+}
+
+/**
+ * The spawn step by which a new process starts in group directories (one per hierarchy of
+ * `layout`) instead of being moved in once it runs. Moving a process by pid (cgroup.procs,
+ * tasks) takes the kernel's global threadgroup lock for writing, and the first taker waits for
+ * an RCU grace period: 8-20 ms measured here, per container. Born there, nothing waits: v2 by
+ * clone3() into the directory (ns-core's startInCgroup), and in each v1 hierarchy the child,
+ * still a single thread, writes 0 to `tasks` as its first op (a thread moving itself takes no
+ * global lock, and a one-thread process is all of it). 0.2 ms measured for v2 and 8 v1
+ * hierarchies together.
+ */
+export function startInGroupStep(dirs: readonly string[], layout: CgroupLayout, step: string): Step {
+  const v2 = dirs.find((d) => hierarchyOfDirectory(layout, d)?.version === 2);
+  return {
+    name: step,
+    ...(v2 !== undefined ? { startInCgroup: v2 } : {}),
+    child: dirs.filter((d) => d !== v2).map((dir) => ({ op: 'write-file', path: `${dir}/tasks`, data: '0', phase: 'pre-namespaces', step })),
+  };
+}
+
+/** The hierarchy a directory is in: the one mounted deepest above it. */
+function hierarchyOfDirectory(layout: CgroupLayout, dir: string): CgroupHierarchy | undefined {
+  let best: CgroupHierarchy | undefined;
+  for (const h of [...(layout.v2 ? [layout.v2] : []), ...layout.v1]) {
+    const top = h.mountPoint.replace(/\/+$/, '');
+    if ((dir === top || dir.startsWith(`${top}/`)) && top.length >= (best?.mountPoint.replace(/\/+$/, '').length ?? -1)) best = h;
+  }
+  return best;
 }
 
 /** Moves a process (all its threads) into group directories, one per hierarchy (cgroup.procs). */

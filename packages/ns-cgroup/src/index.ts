@@ -16,7 +16,7 @@ export {
   type CgroupLimits, type ParsedLimits, type LimitWrite,
 } from './limits';
 export {
-  CgroupGroup, addProcessTo, processesIn, groupFrozen, setGroupFrozen, hierarchiesFor, planGroupDirectories, planGroupWrites, removeGroupDirectories, removeRecordedGroup, validateGroupPath,
+  CgroupGroup, addProcessTo, startInGroupStep, processesIn, groupFrozen, setGroupFrozen, hierarchiesFor, planGroupDirectories, planGroupWrites, removeGroupDirectories, removeRecordedGroup, validateGroupPath,
   type GroupDirectory, type GroupWrite, type LeftGroupDirectory, type OpenGroupOptions,
 } from './group';
 

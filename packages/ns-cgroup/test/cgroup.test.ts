@@ -7,7 +7,7 @@ import { commOf as comm, descendantsOf, gone, waitFor } from 'ns-test-kit';
 import {
   CgroupGroup, cgroup, supervisedCgroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, hierarchyFor, parseBytes,
   parseCgroupMounts, parseCpus, parseLimits, parsePidsMax, parseProcCgroup, planLimitWrites, readProcessCgroups,
-  removeGroupDirectories, removeRecordedGroup,
+  removeGroupDirectories, removeRecordedGroup, startInGroupStep,
   type CgroupHierarchy, type CgroupLayout,
 } from '../src/index';
 
@@ -137,6 +137,47 @@ describe('ns-cgroup', () => {
       const order = plan.ops.map((o) => o.op);
       expect(order.indexOf('fork'), 'the supervisor stays outside the group').to.be.lessThan(order.indexOf('mkdir'));
       expect(supervisedCgroup({}).cleanup, 'no group: nothing to remove').to.deep.equal([]);
+    });
+  });
+
+  describe('startInGroupStep: a process born in its group', () => {
+    it('starts in the v2 directory by clone3, and writes 0 to tasks in each v1 one (no pid moved)', () => {
+      const dirs = ['/sys/fs/cgroup/unified/g', '/sys/fs/cgroup/cpu/g', '/sys/fs/cgroup/memory/a/g'];
+      const step = startInGroupStep(dirs, hybrid, 'linux.cgroupsPath');
+      expect(step.startInCgroup).to.equal('/sys/fs/cgroup/unified/g');
+      expect(step.child).to.deep.equal(['/sys/fs/cgroup/cpu/g', '/sys/fs/cgroup/memory/a/g'].map((d) => (
+        { op: 'write-file', path: `${d}/tasks`, data: '0', phase: 'pre-namespaces', step: 'linux.cgroupsPath' })));
+      const v2only = startInGroupStep(['/sys/fs/cgroup/g'], pureV2, 's');
+      expect(v2only).to.deep.equal({ name: 's', startInCgroup: '/sys/fs/cgroup/g', child: [] });
+      // A v1 mount below the v2 one (never seen, but the deepest mount decides).
+      const nested = parseCgroupMounts(['1 0 0:1 / /c rw - cgroup2 cgroup2 rw', '2 1 0:2 / /c/pids rw - cgroup cgroup rw,pids'].join('\n'), KNOWN, () => []);
+      expect(startInGroupStep(['/c/pids/g', '/c/g'], nested, 's').startInCgroup).to.equal('/c/g');
+    });
+
+    it('against the kernel: the program is in the group in every hierarchy from its start, its cgroup namespace rooted there', async () => {
+      const layout = detectCgroupLayout();
+      const group = CgroupGroup.open(`${TAG}-born`, { layout, controllers: ['memory', 'pids', 'cpu'] });
+      try {
+        const dirs = group.directories.map((d) => d.dir);
+        const step = startInGroupStep(dirs, layout, 'born');
+        const child = await spawn(['sleep', '10'], { steps: [step] });
+        try {
+          for (const d of dirs) expect(readFileSync(`${d}/cgroup.procs`, 'utf8').trim(), d).to.equal(String(child.pid));
+        } finally {
+          child.kill('SIGKILL');
+          await child.exited;
+        }
+        const inNs = await spawn(['cat', '/proc/self/cgroup'], { create: ['cgroup'], steps: [step], stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        inNs.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+        await inNs.exited;
+        await new Promise((r) => setImmediate(r));
+        const lines = out.trim().split('\n');
+        // Each hierarchy it joined shows '/' (the namespace's root); name=systemd stays as it was.
+        expect(lines.filter((l) => !l.includes('name=')).every((l) => l.endsWith(':/')), out).to.equal(true);
+      } finally {
+        await group.remove();
+      }
     });
   });
 

@@ -10,7 +10,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError, type Step } from 'ns-core';
-import { addProcessTo, CgroupGroup, detectCgroupLayout, planGroupDirectories, removeRecordedGroup } from 'ns-cgroup';
+import { CgroupGroup, detectCgroupLayout, planGroupDirectories, removeRecordedGroup, startInGroupStep, type CgroupLayout } from 'ns-cgroup';
 import { cgroupPathOf, groupControllers, limitsOf } from '../compile/cgroup';
 import type { ContainerSpec } from '../spec';
 
@@ -81,16 +81,18 @@ export function removeContainerCgroup(stateDir: string): void {
 }
 
 /**
- * The spawn step that puts the process in the group while it waits at the sync point, and
- * then, if the spec asks for a cgroup namespace, unshares it: the namespace's root is the
- * cgroup the process is in when it unshares (cgroup_namespaces(7)), so the namespace is made
- * by the child after the move rather than by clone(). `ownNamespace` tells that the caller
- * took 'cgroup' out of the kinds clone() makes.
+ * The spawn step that has the process start in the group (ns-cgroup's startInGroupStep: no
+ * process moved by pid, which would wait for an RCU grace period) and then, if the spec asks
+ * for a cgroup namespace, unshares it: the namespace's root is the cgroup the process is in
+ * when it unshares (cgroup_namespaces(7)), so the namespace is made by the child after the
+ * join rather than by clone(). `ownNamespace` tells that the caller took 'cgroup' out of the
+ * kinds clone() makes.
  */
-export function joinCgroupStep(record: RecordedCgroup, ownNamespace: boolean): Step {
+export function joinCgroupStep(record: RecordedCgroup, ownNamespace: boolean, layout: CgroupLayout = detectCgroupLayout()): Step {
+  const start = startInGroupStep(record.leaves, layout, 'linux.cgroupsPath');
   return {
+    ...start,
     name: 'oci cgroup',
-    parent: [{ action: 'call', step: 'linux.cgroupsPath', run: ({ pid }) => addProcessTo(record.leaves, pid, 'linux.cgroupsPath') }],
-    ...(ownNamespace ? { child: [{ op: 'unshare', kinds: ['cgroup'], phase: 'namespaces', step: 'cgroup namespace' }] } : {}),
+    child: [...(start.child ?? []), ...(ownNamespace ? [{ op: 'unshare' as const, kinds: ['cgroup' as const], phase: 'namespaces' as const, step: 'cgroup namespace' }] : [])],
   };
 }
