@@ -19,7 +19,7 @@
  */
 import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
-import { NsError, RELAYED_SIGNALS, pollPipe, spawn, sys, writeAll, type NamespaceKind, type Step } from 'ns-core';
+import { NsError, RELAYED_SIGNALS, pollPipe, spawn, sys, writeAll, type NamespaceKind, type NsChild, type Step } from 'ns-core';
 import type { CompiledContainer } from '../compile';
 import type * as Build from './build';
 import { joinCgroupStep, makeContainerCgroup, recordedCgroup, removeContainerCgroup } from './cgroups';
@@ -185,39 +185,16 @@ export class OciRuntime {
       fds.push(fifoFd);
       const [readyRead, readyWrite] = sys.pipe();
       fds.push(readyRead, readyWrite);
-      // config.json's MUST rules before anything exists; the cgroup before the compile, whose cgroup mount shows it.
-      build().validateSpec(spec);
-      const warnings: string[] = [];
-      const cgroup = this.withCgroup(dir, id, spec, warnings);
-      const compiled = build().compileContainer(spec, {
-        bundle, rootless: process.geteuid!() !== 0, execFifoFd: 3, execReadyFd: 4, ...(options.noPivot ? { noPivot: true } : {}),
-        seccompCacheDir: this.seccompCacheDir(),
-        ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}), ...(hooks ? { hookPoint: hooks.childOp } : {}),
-      });
-      warnings.push(...compiled.warnings);
-      this.checkProgram(spec, compiled.rootfs);
-      const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
-      warn(warnings);
-      const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
-      if (consoleFd !== undefined) fds.push(consoleFd);
-      const join = build().openJoins(compiled);
+      const { started, compiled } = this.launch(id, spec, bundle, dir, options, hooks, init, { fifoFd, readyWrite });
       try {
-        const started = spawn(compiled.argv, {
-          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), init.step],
-          env: compiled.env, cwd: compiled.cwd,
-          stdio: 'inherit', fds: { 3: fifoFd, 4: readyWrite, ...consoleFds(consoleFd), ...hooks?.childFds },
-          killWithParent: false, waitForExec: 'async',
-        });
-        started.catch(() => undefined);
         sys.closeFd(readyWrite);
         fds.splice(fds.indexOf(readyWrite), 1);
-        hooks?.spawned();
         // aByte owns the read end from here, and closes it.
         fds.splice(fds.indexOf(readyRead), 1);
-        await hooks?.run(started, () => this.creatingState(id, spec, bundle, init.pid!), () => ({ pid: init.pid!, kinds: containerKinds(compiled, compiled.create) }));
-        await parked(readyRead, started);
+        await hooks?.run(started.child, () => this.creatingState(id, spec, bundle, init.pid!), () => ({ pid: init.pid!, kinds: containerKinds(compiled, compiled.create) }));
+        await parked(readyRead, started.child);
       } finally {
-        for (const ns of join) ns.close();
+        started.release();
       }
       this.record(dir, id, init.ref!, bundle, compiled.rootfs, spec, options.pidFile, containerKinds(compiled, compiled.create));
       return init.pid!;
@@ -230,6 +207,54 @@ export class OciRuntime {
       hooks?.close();
       for (const fd of fds) sys.closeFd(fd);
     }
+  }
+
+  /**
+   * What create and run share: the spec's MUST rules checked before anything exists, the
+   * cgroup made (before the compile, whose cgroup mount shows it), the container compiled, its
+   * program looked for in the root as runc does, and its process spawned; `release` closes
+   * what the spawn borrowed (the joined namespaces, the console) once it has exec'd or failed.
+   * `parking` (create): the exec fifo and the pipe the stage says it is parked on.
+   */
+  private launch(id: string, spec: ContainerSpec, bundle: string, dir: string, options: CreateOptions, hooks: HookPoint | undefined,
+                 init: InitRecord, parking?: { fifoFd: number; readyWrite: number }) {
+    build().validateSpec(spec);
+    const warnings: string[] = [];
+    const cgroup = this.withCgroup(dir, id, spec, warnings);
+    const compiled = build().compileContainer(spec, {
+      bundle, rootless: process.geteuid!() !== 0, ...(parking ? { execFifoFd: 3, execReadyFd: 4 } : {}), ...(options.noPivot ? { noPivot: true } : {}),
+      seccompCacheDir: this.seccompCacheDir(),
+      ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}), ...(hooks ? { hookPoint: hooks.childOp } : {}),
+    });
+    warnings.push(...compiled.warnings);
+    this.checkProgram(spec, compiled.rootfs);
+    const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
+    warn(warnings);
+    const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
+    const borrowed = { join: [] as ReturnType<ReturnType<typeof build>['openJoins']>, consoleFd };
+    const release = () => {
+      for (const ns of borrowed.join.splice(0)) ns.close();
+      if (borrowed.consoleFd !== undefined) sys.closeFd(borrowed.consoleFd);
+      borrowed.consoleFd = undefined;
+    };
+    let child: Promise<NsChild>;
+    try {
+      borrowed.join = build().openJoins(compiled);
+      child = spawn(compiled.argv, {
+        create, join: borrowed.join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), init.step],
+        env: compiled.env, cwd: compiled.cwd, stdio: 'inherit',
+        fds: { ...(parking ? { 3: parking.fifoFd, 4: parking.readyWrite } as Record<number, number> : {}), ...consoleFds(consoleFd), ...hooks?.childFds },
+        // A created container outlives us. The hook point and the parked wait are served from the
+        // event loop, which a blocking read of the status pipe would hold.
+        ...(parking ? { killWithParent: false as const } : {}), ...(parking || hooks ? { waitForExec: 'async' as const } : {}),
+      });
+    } catch (e) {
+      release();
+      throw e;
+    }
+    child.catch(() => undefined);
+    hooks?.spawned();
+    return { compiled, started: { child, release } };
   }
 
   /**
@@ -319,41 +344,20 @@ export class OciRuntime {
     const hooks = HookPoint.open(spec);
     try {
       if (spec.hooks?.startContainer?.length) throw specError('hooks.startContainer', 'not run by ns-run-oci run (no start step): use create and start');
-      build().validateSpec(spec);
-      const warnings: string[] = [];
-      const cgroup = this.withCgroup(dir, id, spec, warnings);
-      const compiled = build().compileContainer(spec, {
-        bundle, rootless: process.geteuid!() !== 0, ...(options.noPivot ? { noPivot: true } : {}), ...(cgroup.record ? { cgroupDirs: cgroup.record.leaves } : {}),
-        ...(hooks ? { hookPoint: hooks.childOp } : {}), seccompCacheDir: this.seccompCacheDir(),
-      });
-      warnings.push(...compiled.warnings);
-      const create = cgroup.record ? compiled.create.filter((k) => k !== 'cgroup') : compiled.create;
-      warn(warnings);
-      const consoleFd = options.consoleSocket !== undefined ? openConsole(options.consoleSocket) : undefined;
-      const join = build().openJoins(compiled);
-      let child;
       const init = new InitRecord();
+      const { started, compiled } = this.launch(id, spec, bundle, dir, options, hooks, init);
+      let child;
       try {
-        const started = spawn(compiled.argv, {
-          create, join, steps: [...compiled.steps, ...cgroup.steps, ...terminalSteps(spec.process!, consoleFd), init.step],
-          env: compiled.env, cwd: compiled.cwd,
-          stdio: 'inherit', fds: { ...consoleFds(consoleFd), ...hooks?.childFds },
-          // The hook point is served from the event loop, which a blocking read of the status pipe would hold.
-          ...(hooks ? { waitForExec: 'async' as const } : {}),
-        });
-        started.catch(() => undefined);
-        hooks?.spawned();
         try {
-          await hooks?.run(started, () => this.creatingState(id, spec, bundle, init.pid!), () => ({ pid: init.pid!, kinds: containerKinds(compiled, compiled.create) }));
+          await hooks?.run(started.child, () => this.creatingState(id, spec, bundle, init.pid!), () => ({ pid: init.pid!, kinds: containerKinds(compiled, compiled.create) }));
         } catch (e) {
           // spawn() reaps what it started once the stage reports; a hook's failure must end it first.
           if (init.ref !== undefined) killAndWait(init.ref.pid, init.ref);
           throw e;
         }
-        child = await started;
+        child = await started.child;
       } finally {
-        for (const ns of join) ns.close();
-        if (consoleFd !== undefined) sys.closeFd(consoleFd);
+        started.release();
       }
       this.record(dir, id, init.ref!, bundle, compiled.rootfs, spec, options.pidFile);
       const s = this.stored(id)!;
