@@ -347,7 +347,9 @@ function planOf(argv: readonly string[], options: SpawnOptions, fdMap: ReadonlyM
                 stage: ReturnType<typeof execStage>): Omit<Planned, 'inputs'> {
   const last = planCache.get(options);
   if (last && planInputsUnchanged(last.inputs, argv, options, fdMap)) return last;
-  const compiled = compileSpawn(argv, options, fdMap, stageAbilities(stage));
+  // Only a plan that starts in a cgroup asks: the probe is a failing clone3() (~0.4 ms).
+  const asks = options.steps?.some((s) => s.startInCgroup !== undefined);
+  const compiled = compileSpawn(argv, options, fdMap, asks ? stageAbilities(stage) : undefined);
   const planned = { compiled, plan: encodePlan(compiled.plan), forks: compiled.plan.ops.some((o) => o.op === 'fork') };
   const inputs = planInputs(argv, options, fdMap);
   if (inputs) planCache.set(options, { ...planned, inputs });
