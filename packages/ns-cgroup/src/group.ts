@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NsError, usageError, type Step } from 'ns-core';
+import { NsError, usageError, type Phase, type PhasedOp, type Step } from 'ns-core';
 import { cgroupIn, detectCgroupLayout, directoryOf, readProcessCgroups, type CgroupHierarchy, type CgroupLayout } from './layout';
 import { planLimitWrites, type ParsedLimits } from './limits';
 
@@ -352,8 +352,20 @@ export function startInGroupStep(dirs: readonly string[], layout: CgroupLayout, 
   return {
     name: step,
     ...(v2 !== undefined ? { startInCgroup: v2 } : {}),
-    child: dirs.filter((d) => d !== v2).map((dir) => ({ op: 'write-file', path: `${dir}/tasks`, data: '0', phase: 'pre-namespaces', step })),
+    child: selfJoinOps(dirs.filter((d) => d !== v2), layout, 'pre-namespaces', step),
   };
+}
+
+/**
+ * The ops by which a process of the exec stage moves itself into group directories: writing 0
+ * (the writer) to cgroup.procs in v2, to `tasks` in v1. The exec stage's processes are single
+ * threads, so the thread is the whole process, and a thread moving itself takes no global lock
+ * (see startInGroupStep); only v2 has no such file, and its move waits for the grace period.
+ */
+export function selfJoinOps(dirs: readonly string[], layout: CgroupLayout, phase: Phase, step: string): PhasedOp[] {
+  return dirs.map((dir) => ({
+    op: 'write-file', path: `${dir}/${hierarchyOfDirectory(layout, dir)?.version === 1 ? 'tasks' : 'cgroup.procs'}`, data: '0', phase, step,
+  }));
 }
 
 /** The hierarchy a directory is in: the one mounted deepest above it. */

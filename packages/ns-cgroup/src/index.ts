@@ -3,7 +3,7 @@
  * pids and cpu limits (cgroup v2 where the controller is there, v1 hierarchies otherwise).
  */
 import type { PhasedOp, Step, SuperviseCleanup } from 'ns-core';
-import { CgroupGroup, planGroupDirectories, planGroupWrites, validateGroupPath } from './group';
+import { CgroupGroup, planGroupDirectories, planGroupWrites, selfJoinOps, validateGroupPath } from './group';
 import { parseLimits, planLimitWrites, type CgroupLimits } from './limits';
 import { detectCgroupLayout } from './layout';
 
@@ -16,7 +16,7 @@ export {
   type CgroupLimits, type ParsedLimits, type LimitWrite,
 } from './limits';
 export {
-  CgroupGroup, addProcessTo, startInGroupStep, processesIn, groupFrozen, setGroupFrozen, hierarchiesFor, planGroupDirectories, planGroupWrites, removeGroupDirectories, removeRecordedGroup, validateGroupPath,
+  CgroupGroup, addProcessTo, selfJoinOps, startInGroupStep, processesIn, groupFrozen, setGroupFrozen, hierarchiesFor, planGroupDirectories, planGroupWrites, removeGroupDirectories, removeRecordedGroup, validateGroupPath,
   type GroupDirectory, type GroupWrite, type LeftGroupDirectory, type OpenGroupOptions,
 } from './group';
 
@@ -70,8 +70,7 @@ export function cgroup(options: CgroupOptions = {}): Step {
 /**
  * The same as cgroup(), as data for a process that replaces its caller (execInPlace, the
  * CLI): the program's own process, past the supervisor's fork, makes the missing levels,
- * writes the limits, joins the group in every hierarchy (writing "0" to cgroup.procs moves
- * the writer) and then unshares its cgroup namespace. `cleanup` is the supervisor's, for
+ * writes the limits, joins the group in every hierarchy (selfJoinOps: "0" is the writer) and then unshares its cgroup namespace. `cleanup` is the supervisor's, for
  * once the program is gone: the levels made, deepest first, whatever was left in them killed
  * (cgroup.kill). Empty when the group exists already: it is joined and kept, and nothing
  * needs to wait. Nothing is made here; the machine's layout is read.
@@ -89,7 +88,7 @@ export function supervisedCgroup(options: CgroupOptions = {}): { step: Step; cle
   const ops: PhasedOp[] = [
     ...missing.map((dir): PhasedOp => ({ op: 'mkdir', path: dir, mode: 0o755, phase: 'pre-namespaces', step })),
     ...planGroupWrites(directories, missing, limits, layout).map((w): PhasedOp => ({ op: 'write-file', path: w.file, data: w.value, phase: 'pre-namespaces', step: w.option })),
-    ...directories.map((d): PhasedOp => ({ op: 'write-file', path: `${d.dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces', step })),
+    ...selfJoinOps(directories.map((d) => d.dir), layout, 'pre-namespaces', step),
     // The namespace's root is the cgroup its first process is in when it unshares (cgroup_namespaces(7)).
     { op: 'unshare', kinds: ['cgroup'], phase: 'namespaces', step: 'cgroup namespace' },
   ];

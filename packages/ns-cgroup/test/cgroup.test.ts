@@ -124,10 +124,13 @@ describe('ns-cgroup', () => {
       const layout = detectCgroupLayout();
       const ops = step.child!;
       const kinds = ops.map((o) => (o.op === 'write-file' ? `${o.op} ${o.path.split('/').pop()}` : o.op));
-      const dirs = hierarchiesFor(layout, ['pids']).length;
-      expect(kinds).to.deep.equal([...Array(2 * dirs).fill('mkdir'), 'write-file pids.max', ...Array(dirs).fill('write-file cgroup.procs'), 'unshare']);
+      const hierarchies = hierarchiesFor(layout, ['pids']);
+      const dirs = hierarchies.length;
+      // The process moves itself: cgroup.procs in v2, tasks in v1 (a thread moving itself takes no global lock).
+      const joins = hierarchies.map((h) => `write-file ${h.version === 2 ? 'cgroup.procs' : 'tasks'}`);
+      expect(kinds).to.deep.equal([...Array(2 * dirs).fill('mkdir'), 'write-file pids.max', ...joins, 'unshare']);
       expect(ops.every((o) => o.phase === (o.op === 'unshare' ? 'namespaces' : 'pre-namespaces'))).to.equal(true);
-      expect(ops.filter((o) => o.op === 'write-file' && o.path.endsWith('cgroup.procs')).every((o) => o.op === 'write-file' && o.data === '0')).to.equal(true);
+      expect(ops.filter((o) => o.op === 'write-file' && /\/(cgroup\.procs|tasks)$/.test(o.path)).every((o) => o.op === 'write-file' && o.data === '0')).to.equal(true);
       // Deepest first, v2's first (its cgroup.kill ends what v1's groups hold too).
       const removed = cleanup.map((c) => ('rmcgroup' in c ? c.rmcgroup : ''));
       expect(removed).to.have.length(2 * dirs);

@@ -286,7 +286,7 @@ describe('plan (no privileges)', () => {
       const plan = planContainer(['true'], { network: 'none', rootfs: wholeRoot, memory: '64M' }, context(0, OWN_MAPS));
       expect(plan.kinds).to.deep.equal(['user', 'mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup']);
       const fs = assembleFilesystem(plan.filesystem);
-      const cgroup = { step: { name: 'cg', parent: [] }, programOps: [{ op: 'unshare' as const, kinds: ['cgroup' as const], phase: 'propagation' as const, step: 'cg' }], payload: [], all: [], leftovers: [] };
+      const cgroup = { step: { name: 'cg', parent: [] }, makeStep: { name: 'cg', parent: [] }, initOps: [], programOps: [{ op: 'unshare' as const, kinds: ['cgroup' as const], phase: 'propagation' as const, step: 'cg' }], payload: [], all: [], leftovers: [] };
       const { plan: exec, created } = compileSpawn(plan.argv, { steps: containerSteps(plan, fs.steps, undefined, cgroup), killWithParent: 'SIGKILL' }, new Map());
       expect(created).to.deep.equal(['user', 'mnt', 'uts', 'ipc', 'net', 'pid']);
       const names = exec.ops.map((o) => (o.op === 'prctl' ? `prctl${o.option}` : o.op));

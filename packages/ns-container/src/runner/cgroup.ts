@@ -16,16 +16,20 @@
  * (and payload's) belong to the container's root. Relative to the runner's own cgroup, the
  * container stays within every limit the runner is under.
  */
-import { chownSync } from 'node:fs';
+import { chownSync, existsSync } from 'node:fs';
 import { NsError, type ExitStatus, type PhasedOp, type Step } from 'ns-core';
 import {
   CgroupGroup, cgroupIn, detectCgroupLayout, directoryOf, hierarchiesFor, parseLimits, planLimitWrites, readProcessCgroups,
-  removeGroupDirectories, type CgroupLimits, type LeftGroupDirectory,
+  removeGroupDirectories, selfJoinOps, type CgroupLimits, type LeftGroupDirectory,
 } from 'ns-cgroup';
 
 export interface ContainerCgroup {
   /** The parent's part (made while the child waits) and the init's cgroup. */
   readonly step: Step;
+  /** The same directories made and limits written, with no process moved (a holder's, in place). */
+  readonly makeStep: Step;
+  /** Ops for the container's first process past the supervisor's fork (in place): join `init`. */
+  readonly initOps: readonly PhasedOp[];
   /** Ops for the program's process, right after the fork: join `payload`, then a cgroup namespace. */
   readonly programOps: readonly PhasedOp[];
   /** The payload directories (one per hierarchy), where `exec` puts new processes. */
@@ -85,44 +89,50 @@ export function containerCgroup(name: string, limits: CgroupLimits, containerRoo
   const payload = tops.map((t) => `${t}/payload`);
   const made: CgroupGroup[] = [];
   const leftovers: Leftover[] = [];
+  const make = (): CgroupGroup => {
+    const work = CgroupGroup.open(`${name}/payload`, { layout, controllers });
+    made.push(work);
+    work.setLimits(parsed);
+    const init = CgroupGroup.open(`${name}/init`, { layout, controllers });
+    made.unshift(init);
+    if (containerRoot) {
+      for (const dir of [...tops, ...payload]) chownSync(`${dir}/cgroup.procs`, containerRoot.uid, containerRoot.gid);
+      // The program joins a v1 payload through `tasks` (selfJoinOps).
+      for (const dir of payload) if (existsSync(`${dir}/tasks`)) chownSync(`${dir}/tasks`, containerRoot.uid, containerRoot.gid);
+    }
+    return init;
+  };
+  const option = limits.memory !== undefined ? '--memory' : limits.pidsMax !== undefined ? '--pids-limit' : '--cpus';
+  const cleanup = async () => {
+    // init first, then payload, whose removal takes the subtree's top with it.
+    for (const group of made.splice(0)) {
+      try {
+        await group.remove({ killLeftovers: true });
+      } catch {
+        // Kept by something (a child cgroup made from outside, a process that will not die):
+        // the rest of the group, in its other hierarchies, is removed still; what stays is named.
+        leftovers.push(...removeLeftCgroups(group.created));
+      }
+    }
+  };
   const step: Step = {
     name: 'ns-run cgroup',
-    parent: [{
-      action: 'call', step: 'cgroup',
-      run: ({ pid }) => {
-        try {
-          const work = CgroupGroup.open(`${name}/payload`, { layout, controllers });
-          made.push(work);
-          work.setLimits(parsed);
-          const init = CgroupGroup.open(`${name}/init`, { layout, controllers });
-          made.unshift(init);
-          if (containerRoot) {
-            for (const dir of [...tops, ...payload]) chownSync(`${dir}/cgroup.procs`, containerRoot.uid, containerRoot.gid);
-          }
-          init.addProcess(pid);
-        } catch (e) {
-          hint(e, limits.memory !== undefined ? '--memory' : limits.pidsMax !== undefined ? '--pids-limit' : '--cpus');
-        }
-      },
-    }],
-    cleanup: async () => {
-      // init first, then payload, whose removal takes the subtree's top with it.
-      for (const group of made.splice(0)) {
-        try {
-          await group.remove({ killLeftovers: true });
-        } catch {
-          // Kept by something (a child cgroup made from outside, a process that will not die):
-          // the rest of the group, in its other hierarchies, is removed still; what stays is named.
-          leftovers.push(...removeLeftCgroups(group.created));
-        }
-      }
-    },
+    parent: [{ action: 'call', step: 'cgroup', run: ({ pid }) => { try { make().addProcess(pid); } catch (e) { hint(e, option); } } }],
+    cleanup,
   };
+  // A holder moved into `init` would take the kernel's global threadgroup lock and wait for a
+  // grace period (8-20 ms) only to be killed: the relay joins by itself (initOps).
+  const makeStep: Step = {
+    name: 'ns-run cgroup',
+    parent: [{ action: 'call', step: 'cgroup', run: () => { try { make(); } catch (e) { hint(e, option); } } }],
+    cleanup,
+  };
+  const initOps = selfJoinOps(tops.map((t) => `${t}/init`), layout, 'pre-namespaces', 'cgroup');
   const programOps: PhasedOp[] = [
-    ...payload.map((dir) => ({ op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'propagation' as const, step: 'cgroup' })),
+    ...selfJoinOps(payload, layout, 'propagation', 'cgroup'),
     { op: 'unshare', kinds: ['cgroup'], phase: 'propagation', step: 'cgroup namespace' },
   ];
-  return { step, programOps, payload, all: [...tops, ...payload, ...tops.map((t) => `${t}/init`)], leftovers };
+  return { step, makeStep, initOps, programOps, payload, all: [...tops, ...payload, ...tops.map((t) => `${t}/init`)], leftovers };
 }
 
 /**

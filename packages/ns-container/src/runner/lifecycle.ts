@@ -7,7 +7,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } fr
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsError, seccomp, sys, type SpawnOptions, type Step } from 'ns-core';
-import { removeRecordedGroup } from 'ns-cgroup';
+import { detectCgroupLayout, removeRecordedGroup, selfJoinOps } from 'ns-cgroup';
 import { openTargets, planEnter, type OpenedTargets } from 'ns-core';
 import { readAccountsInRoot, resolveUser, securityStep, type Accounts } from './identity';
 import { seccompCacheDir, seccompFilter } from './options';
@@ -277,9 +277,8 @@ export async function planExec(name: string, options: ExecOptions = {}): Promise
     const planned = planEnter(enter, opened);
     // The process moves itself ("0" is the writer) before it enters anything, while the host's
     // cgroup tree is still the one it sees: data, which spawn() and execInPlace() both run.
-    const joinCgroups: Step = { name: 'ns-run exec cgroup', child: state.cgroups.map((dir) => ({
-      op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces' as const, step: 'cgroup',
-    })) };
+    const joinCgroups: Step = { name: 'ns-run exec cgroup',
+                                child: state.cgroups.length ? selfJoinOps(state.cgroups, detectCgroupLayout(), 'pre-namespaces', 'cgroup') : [] };
     const env = new Map<string, string>();
     for (const e of [...state.env, ...(options.env ?? [])]) env.set(e.split('=')[0]!, e);
     const capabilities = BigInt(`0x${state.capabilities}`);

@@ -444,19 +444,19 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
  * The namespaces an in-place container joins, held by fds: a holder process made with the
  * user and network steps of `steps` (their maps, veth and loopback need the parent's work)
  * gives them, its user namespace first; on a rootless network, its helper's instead (the
- * network's veth is in that namespace), which may go once we hold them. The cgroup step runs
- * in the holder too: its parent action makes the directories (limits, owners) and moves the
- * holder into `init`; the container's relay then moves itself there (cgroupJoin).
+ * network's veth is in that namespace), which may go once we hold them. The cgroup's make
+ * step runs in the holder too: its parent action makes the directories (limits, owners), and
+ * the container's relay moves itself into `init` (cgroupJoin).
  */
 async function holdNamespaces(plan: ContainerPlan, steps: readonly Step[], cgroup: ContainerCgroup | undefined,
                               undo: (() => void | Promise<void>)[], rootlessNet: RootlessAttachment | undefined): Promise<Namespace[]> {
   // (A rootless network's helper made the user and network namespaces: their steps are not run.)
-  const holds = (s: Step) => s === cgroup?.step || (!rootlessNet && heldBy(plan)(s));
+  const holds = (s: Step) => s === cgroup?.makeStep || (!rootlessNet && heldBy(plan)(s));
   // Without their cleanup, which would undo at the holder's end what the container keeps (the
   // veth goes with the network namespace, once the container's end has closed it); the
   // cgroup's is ours to run should the exec not happen.
-  const held = steps.filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
-  if (cgroup) undo.unshift(() => cgroup.step.cleanup?.(undefined, { execed: false }));
+  const held = steps.map((s) => (s === cgroup?.step ? cgroup.makeStep : s)).filter(holds).map(({ cleanup: _cleanup, ...s }) => s);
+  if (cgroup) undo.unshift(() => cgroup.makeStep.cleanup?.(undefined, { execed: false }));
   // A rootless network's user and network namespaces were made by its helper (runContainer
   // dropped those steps): only a cgroup needs a holder then.
   const holder = rootlessNet && !held.length ? undefined : await spawn(['/bin/sleep', '1000'], { steps: held, stdio: 'ignore', killWithParent: 'SIGKILL' });
@@ -502,15 +502,13 @@ function cgroupAndLeaseCleanup(leases: readonly string[], cgroup: ContainerCgrou
 
 /**
  * In place, the container's first process past the supervisor's fork moves itself into the
- * `init` cgroups (writing 0 to cgroup.procs moves the writer: cgroups(7)) before it joins or
- * unshares anything, while the host's cgroup tree is the one it sees; the init and the program
- * are born there, and the program moves on into `payload` (cgroup.ts). The supervisor stays
- * outside, so that it can remove the directories once they are empty.
+ * `init` cgroups (ns-cgroup's selfJoinOps) before it joins or unshares anything, while the
+ * host's cgroup tree is the one it sees; the init and the program are born there, and the
+ * program moves on into `payload` (cgroup.ts). The supervisor stays outside, so that it can
+ * remove the directories once they are empty.
  */
 function cgroupJoin(cgroup: ContainerCgroup): Step {
-  return { name: 'ns-run cgroup', child: cgroup.all.filter((dir) => dir.endsWith('/init')).map((dir) => ({
-    op: 'write-file' as const, path: `${dir}/cgroup.procs`, data: '0', phase: 'pre-namespaces' as const, step: 'cgroup',
-  })) };
+  return { name: 'ns-run cgroup', child: cgroup.initOps };
 }
 
 /** The steps a holder runs for a plan that joins its namespaces: the user and network ones (maps, veth, loopback). */
