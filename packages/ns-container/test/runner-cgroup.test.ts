@@ -1,0 +1,42 @@
+import { expect } from 'chai';
+import { spawn as nodeSpawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Step } from 'ns-core';
+import { detectCgroupLayout, readProcessCgroups } from 'ns-cgroup';
+import { containerCgroup } from '../src/runner/cgroup';
+
+/** The cgroup lines of a process, without the named (systemd) one. */
+/** A step's one parent action (a 'call'), run for `pid` as spawn() would at the sync point. */
+async function runParent(step: Step, pid: number): Promise<void> {
+  const action = step.parent?.[0];
+  if (action?.action !== 'call') throw new Error(`${step.name}: expected one call action`);
+  await action.run({ pid, pidfd: -1 });
+}
+
+const cgroupsOf = (pid: number) => readProcessCgroups(pid).filter((c) => !c.controllers.some((n) => n.startsWith('name='))).map((c) => c.path);
+
+describe("ns-run's container cgroup (runner/cgroup.ts)", () => {
+  it("makeStep makes the groups and moves nothing; step moves the init; the joins are the process's own (tasks in v1)", async () => {
+    const sleeper = nodeSpawn('sleep', ['30'], { stdio: 'ignore' });
+    const pid = sleeper.pid!;
+    const before = cgroupsOf(pid);
+    const cg = containerCgroup(`nstest-runner-${process.pid}`, { pidsMax: 20 }, undefined);
+    try {
+      await runParent(cg.makeStep, pid);
+      for (const dir of cg.all) expect(existsSync(dir), dir).to.equal(true);
+      expect(cgroupsOf(pid), 'a holder is not moved').to.deep.equal(before);
+      await runParent(cg.step, pid);
+      const inits = cg.all.filter((d) => d.endsWith('/init'));
+      for (const dir of inits) expect(readFileSync(`${dir}/cgroup.procs`, 'utf8').trim(), dir).to.equal(String(pid));
+      const layout = detectCgroupLayout();
+      const v1 = inits.filter((d) => !layout.v2 || !d.startsWith(`${layout.v2.mountPoint}/`));
+      expect(cg.initOps.map((o) => (o.op === 'write-file' ? o.path : o.op)).sort()).to.deep.equal(
+        inits.map((d) => `${d}/${v1.includes(d) ? 'tasks' : 'cgroup.procs'}`).sort());
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((r) => sleeper.once('exit', r));
+      await cg.step.cleanup!(undefined, { execed: true });
+    }
+    for (const dir of cg.all) expect(existsSync(dir), dir).to.equal(false);
+  });
+});
