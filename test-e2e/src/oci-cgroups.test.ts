@@ -151,11 +151,18 @@ describe('ns-run-oci: linux.resources under cgroupsPath', function () {
     expect(leftovers()).to.deep.equal([]);
     expect(existsSync(join(root, 'cg4'))).to.equal(false);
 
-    bundle(['sleep', '60'], (spec) => { spec.linux.cgroupsPath = `/${top}`; spec.linux.resources = { pids: { limit: 10 } }; });
+    // A createRuntime hook that outlasts the test holds create past its group's making: the
+    // SIGKILL lands mid-create however fast create is (it was once slow enough not to need it).
+    bundle(['sleep', '60'], (spec) => {
+      spec.linux.cgroupsPath = `/${top}`;
+      spec.linux.resources = { pids: { limit: 10 } };
+      spec.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '30'] }] };
+    });
     const child = spawn(OURS, ['--root', root, 'create', '--bundle', work, 'cg4'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
     await waitFor('create made its group', () => leftovers().length > 0, 20000);
     child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
+    expect(await exited, 'create was killed, not done').to.equal('SIGKILL');
     const del = oci(root, ['delete', '--force', 'cg4']);
     expect(del.status, del.stderr).to.equal(0);
     await waitFor('no group left', () => leftovers().length === 0, 5000);

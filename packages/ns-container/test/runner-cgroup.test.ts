@@ -16,7 +16,7 @@ async function runParent(step: Step, pid: number): Promise<void> {
 const cgroupsOf = (pid: number) => readProcessCgroups(pid).filter((c) => !c.controllers.some((n) => n.startsWith('name='))).map((c) => c.path);
 
 describe("ns-run's container cgroup (runner/cgroup.ts)", () => {
-  it("makeStep makes the groups and moves nothing; step moves the init; the joins are the process's own (tasks in v1)", async () => {
+  it("makeStep makes the groups and moves nothing; step moves the init; in place the relay and the program are born in v2 and join v1 through tasks", async () => {
     const sleeper = nodeSpawn('sleep', ['30'], { stdio: 'ignore' });
     const pid = sleeper.pid!;
     const before = cgroupsOf(pid);
@@ -28,10 +28,16 @@ describe("ns-run's container cgroup (runner/cgroup.ts)", () => {
       await runParent(cg.step, pid);
       const inits = cg.all.filter((d) => d.endsWith('/init'));
       for (const dir of inits) expect(readFileSync(`${dir}/cgroup.procs`, 'utf8').trim(), dir).to.equal(String(pid));
+      // In place, the relay is born in init's v2 directory and the program in payload's (the
+      // supervisor's and the init fork's cgroup); the v1 ones are joined by writes to tasks.
       const layout = detectCgroupLayout();
-      const v1 = inits.filter((d) => !layout.v2 || !d.startsWith(`${layout.v2.mountPoint}/`));
+      const inV2 = (d: string) => layout.v2 !== undefined && d.startsWith(`${layout.v2.mountPoint}/`);
+      expect(cg.initCgroup).to.equal(inits.find(inV2));
+      expect(cg.programCgroup).to.equal(cg.payload.find(inV2));
       expect(cg.initOps.map((o) => (o.op === 'write-file' ? o.path : o.op)).sort()).to.deep.equal(
-        inits.map((d) => `${d}/${v1.includes(d) ? 'tasks' : 'cgroup.procs'}`).sort());
+        inits.filter((d) => !inV2(d)).map((d) => `${d}/tasks`).sort());
+      expect(cg.programOps.map((o) => (o.op === 'write-file' ? o.path : o.op))).to.deep.equal(
+        [...cg.payload.filter((d) => !inV2(d)).map((d) => `${d}/tasks`), 'unshare']);
     } finally {
       sleeper.kill('SIGKILL');
       await new Promise((r) => sleeper.once('exit', r));

@@ -26,67 +26,6 @@ extern char **environ;
 #define STACK_SIZE (128 * 1024)
 #define GUARD_SIZE 4096
 
-/* clone3(2)'s arguments (linux/sched.h, not included: its CLONE_* clash with sched.h's). */
-struct nsx_clone_args {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
-		cgroup;
-};
-#define NSX_CLONE_INTO_CGROUP 0x200000000ULL
-#define NSX_SYS_CLONE3 435 /* the same on x86_64 and aarch64 */
-
-/*
- * clone3() for a CLONE_VM child on its own stack: glibc exports no wrapper, and the child,
- * whose stack holds no frame to return to, must call fn there and exit (as glibc's clone()
- * does). The parent gets the pid or -errno.
- */
-__attribute__((visibility("hidden"))) long nsx_clone3(struct nsx_clone_args *args, size_t size, int (*fn)(void *), void *arg);
-#if defined(__x86_64__)
-__asm__(".pushsection .text\n"
-	".globl nsx_clone3\n"
-	".hidden nsx_clone3\n"
-	".type nsx_clone3, @function\n"
-	"nsx_clone3:\n"
-	"	mov %rdx, %r8\n" /* fn and arg in registers the syscall keeps and the child gets */
-	"	mov %rcx, %r9\n"
-	"	mov $435, %eax\n"
-	"	syscall\n"
-	"	test %rax, %rax\n"
-	"	jz 1f\n"
-	"	ret\n"
-	"1:	xor %ebp, %ebp\n"
-	"	mov %r9, %rdi\n"
-	"	call *%r8\n"
-	"	mov %eax, %edi\n"
-	"	mov $60, %eax\n" /* exit */
-	"	syscall\n"
-	"	hlt\n"
-	".size nsx_clone3, .-nsx_clone3\n"
-	".popsection\n");
-#elif defined(__aarch64__)
-__asm__(".pushsection .text\n"
-	".globl nsx_clone3\n"
-	".hidden nsx_clone3\n"
-	".type nsx_clone3, %function\n"
-	"nsx_clone3:\n"
-	"	mov x10, x2\n"
-	"	mov x11, x3\n"
-	"	mov x8, #435\n"
-	"	svc #0\n"
-	"	cbz x0, 1f\n"
-	"	ret\n"
-	"1:	mov x29, xzr\n"
-	"	mov x30, xzr\n"
-	"	mov x0, x11\n"
-	"	blr x10\n"
-	"	mov x8, #93\n" /* exit */
-	"	svc #0\n"
-	"	brk #0\n"
-	".size nsx_clone3, .-nsx_clone3\n"
-	".popsection\n");
-#else
-#error "nsexec: clone3 is implemented for x86_64 and aarch64"
-#endif
-
 static NSX_CHILD int child_main(void *arg)
 {
 	struct resume *r = arg;
@@ -251,6 +190,7 @@ int nsx_spawn(const uint8_t *plan, uint32_t len, int32_t cgroup_fd, int32_t *out
 	c->region = (char *)base;
 	c->region_size = size;
 	c->stack2_top = (char *)base + 2 * (GUARD_SIZE + STACK_SIZE);
+	c->stack2_size = STACK_SIZE;
 	r->c = c;
 	r->next = 0;
 	r->own_memory = 0;

@@ -72,10 +72,11 @@ enum nsx_op {
 	NSX_OP_CONSOLE_FD = 67,
 	NSX_OP_LEAVE = 68,
 	NSX_OP_HOOK_SYNC = 70,
+	NSX_OP_FORK_CGROUP = 71,
 };
 
 /* String arity per opcode, indexed by code; -1 is variable, -2 an unknown code. */
-#define NSX_OP_MAX 70
+#define NSX_OP_MAX 71
 static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[0] = -2,
 	[1] = 0,
@@ -148,6 +149,7 @@ static const int nsx_op_strings[NSX_OP_MAX + 1] = {
 	[68] = 0,
 	[69] = -2,
 	[70] = 0,
+	[71] = 1,
 };
 
 enum nsx_fork_mode {

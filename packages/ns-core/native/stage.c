@@ -88,6 +88,67 @@ struct nsx_mount_attr {
 
 #include "raw.h"
 
+/* clone3(2)'s arguments (linux/sched.h, not included: its CLONE_* clash with sched.h's). */
+struct nsx_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+		cgroup;
+};
+#define NSX_CLONE_INTO_CGROUP 0x200000000ULL
+#define NSX_SYS_CLONE3 435 /* the same on x86_64 and aarch64 */
+
+/*
+ * clone3() for a CLONE_VM child on its own stack: glibc exports no wrapper, and the child,
+ * whose stack holds no frame to return to, must call fn there and exit (as glibc's clone()
+ * does). The parent gets the pid or -errno.
+ */
+__attribute__((visibility("hidden"))) long nsx_clone3(struct nsx_clone_args *args, size_t size, int (*fn)(void *), void *arg);
+#if defined(__x86_64__)
+__asm__(".pushsection .text\n"
+	".globl nsx_clone3\n"
+	".hidden nsx_clone3\n"
+	".type nsx_clone3, @function\n"
+	"nsx_clone3:\n"
+	"	mov %rdx, %r8\n" /* fn and arg in registers the syscall keeps and the child gets */
+	"	mov %rcx, %r9\n"
+	"	mov $435, %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 1f\n"
+	"	ret\n"
+	"1:	xor %ebp, %ebp\n"
+	"	mov %r9, %rdi\n"
+	"	call *%r8\n"
+	"	mov %eax, %edi\n"
+	"	mov $60, %eax\n" /* exit */
+	"	syscall\n"
+	"	hlt\n"
+	".size nsx_clone3, .-nsx_clone3\n"
+	".popsection\n");
+#elif defined(__aarch64__)
+__asm__(".pushsection .text\n"
+	".globl nsx_clone3\n"
+	".hidden nsx_clone3\n"
+	".type nsx_clone3, %function\n"
+	"nsx_clone3:\n"
+	"	mov x10, x2\n"
+	"	mov x11, x3\n"
+	"	mov x8, #435\n"
+	"	svc #0\n"
+	"	cbz x0, 1f\n"
+	"	ret\n"
+	"1:	mov x29, xzr\n"
+	"	mov x30, xzr\n"
+	"	mov x0, x11\n"
+	"	blr x10\n"
+	"	mov x8, #93\n" /* exit */
+	"	svc #0\n"
+	"	brk #0\n"
+	".size nsx_clone3, .-nsx_clone3\n"
+	".popsection\n");
+#else
+#error "nsexec: clone3 is implemented for x86_64 and aarch64"
+#endif
+
 /* ---- a decoded plan, laid out in memory the stage owns ---- */
 
 struct op {
@@ -112,6 +173,8 @@ struct ctx {
 	int fd_slot[NSX_MAX_FD_SLOTS];
 	uint64_t soft_ok; /* SETNS slots that succeeded in a soft pass */
 	char *stack2_top; /* library: the stack of a FORK's grandchild */
+	size_t stack2_size;
+	int fork_cgroup; /* FORK_CGROUP: the cgroup v2 directory the next FORK's child starts in, or -1 */
 	char **inherited_env; /* copy of the caller's environ, for EXEC with a3=1 */
 	char *region;
 	size_t region_size;
@@ -446,6 +509,9 @@ struct resume {
 	int own_memory;
 	/* An fd only the staying half keeps (a console socket's supervisor end), or -1. */
 	int not_ours;
+	/* FORK_CGROUP's directory, or -1; join_cgroup: the kernel could not create the grandchild
+	 * there, so it moves itself. */
+	int cgroup, join_cgroup;
 };
 
 static NSX_CHILD void info_stat(struct ctx *c)
@@ -501,6 +567,17 @@ static NSX_CHILD void info_write(struct ctx *c, long pid)
 	}
 }
 
+/* Where the kernel could not create the child in its cgroup: the child moves itself first. */
+static NSX_CHILD void join_fork_cgroup(struct ctx *c, uint32_t opi, int cgroup)
+{
+	long fd = RAW4(SYS_openat, cgroup, "cgroup.procs", O_WRONLY | O_CLOEXEC, 0);
+	long r = fd < 0 ? fd : RAW3(SYS_write, fd, "0", 1);
+	if (fd >= 0)
+		RAW1(SYS_close, fd);
+	if (r < 0)
+		die(c, opi, r, NSX_SYS_WRITE);
+}
+
 static NSX_CHILD int grandchild_main(void *arg)
 {
 	struct resume *r = arg;
@@ -511,6 +588,13 @@ static NSX_CHILD int grandchild_main(void *arg)
 	/* The supervisor's end of a console socket is nsx-init's alone (only our fd table changes). */
 	if (r->not_ours >= 0)
 		RAW1(SYS_close, r->not_ours);
+	/* FORK_CGROUP's directory, consumed by this fork: our copy goes (after the move, if the
+	 * kernel could not create us there). */
+	if (r->cgroup >= 0) {
+		if (r->join_cgroup)
+			join_fork_cgroup(r->c, r->next - 1, r->cgroup);
+		RAW1(SYS_close, r->cgroup);
+	}
 	RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
 	return run_ops(r);
 }
@@ -595,12 +679,39 @@ static NSX_CHILD long raw_fork(uint64_t ns_flags)
 	return raw6(SYS_clone, (long)(SIGCHLD | ns_flags), 0, 0, 0, 0, 0);
 }
 
+/* A kernel without clone3's CLONE_INTO_CGROUP (before 5.7) refuses the call, its size or the flag. */
+static NSX_CHILD int no_clone_into_cgroup(long r)
+{
+	return r == -ENOSYS || r == -E2BIG || r == -EINVAL;
+}
+
+/* raw_fork() into the FORK_CGROUP directory (clone3 with no stack: fork's semantics). */
+static NSX_CHILD long raw_fork_into(struct ctx *c, uint32_t opi, uint64_t ns_flags, int cgroup)
+{
+	struct nsx_clone_args a;
+	long r;
+	size_t i;
+	if (cgroup < 0)
+		return raw_fork(ns_flags);
+	for (i = 0; i < sizeof(a); i++)
+		((char *)&a)[i] = 0;
+	a.flags = ns_flags | NSX_CLONE_INTO_CGROUP;
+	a.exit_signal = SIGCHLD;
+	a.cgroup = (uint64_t)cgroup;
+	r = RAW2(NSX_SYS_CLONE3, &a, sizeof(a));
+	if (!no_clone_into_cgroup(r))
+		return r;
+	r = raw_fork(ns_flags);
+	if (r == 0)
+		join_fork_cgroup(c, opi, cgroup);
+	return r;
+}
+
 #ifdef NSX_STANDALONE
 static NSX_CHILD long clone_grandchild(struct ctx *c, uint32_t opi, const struct op *o, struct resume *rp)
 {
-	long child = raw_fork(o->arg[5]);
-	(void)c;
-	(void)opi;
+	/* The grandchild is in the directory already, or has moved itself: rp->cgroup is closed there. */
+	long child = raw_fork_into(c, opi, o->arg[5], rp->cgroup);
 	if (child == 0)
 		grandchild_main(rp);
 	return child;
@@ -614,14 +725,30 @@ static NSX_CHILD long clone_grandchild(struct ctx *c, uint32_t opi, const struct
 	/* Memory of our own already (a copy, not Node's): fork it again, as the executable does.
 	 * Sharing it would start the grandchild on the stack we are running on. */
 	if (c->own_memory) {
-		child = raw_fork(o->arg[5]);
+		child = raw_fork_into(c, opi, o->arg[5], rp->cgroup);
 		if (child == 0)
 			grandchild_main(rp);
 		return child;
 	}
 	/* a4 bit 0: a private copy of the memory instead of sharing it. setns() into a time
-	 * namespace refuses any task whose mm another task shares (timens_install: EUSERS).
-	 * libc's clone() sets errno in Node's TLS on failure; its value is not read. */
+	 * namespace refuses any task whose mm another task shares (timens_install: EUSERS). */
+	if (rp->cgroup >= 0) {
+		struct nsx_clone_args a;
+		size_t i;
+		for (i = 0; i < sizeof(a); i++)
+			((char *)&a)[i] = 0;
+		a.flags = ((o->arg[4] & 1) ? 0 : CLONE_VM) | o->arg[5] | NSX_CLONE_INTO_CGROUP;
+		a.exit_signal = SIGCHLD;
+		a.stack = (uint64_t)(uintptr_t)(c->stack2_top - c->stack2_size);
+		a.stack_size = c->stack2_size - 128;
+		a.cgroup = (uint64_t)rp->cgroup;
+		child = nsx_clone3(&a, sizeof(a), grandchild_main, rp);
+		if (!no_clone_into_cgroup(child))
+			return child;
+		/* Then the grandchild moves itself (grandchild_main: rp->join_cgroup). */
+		rp->join_cgroup = 1;
+	}
+	/* libc's clone() sets errno in Node's TLS on failure; its value is not read. */
 	child = clone(grandchild_main, c->stack2_top - 128, (int)(SIGCHLD | ((o->arg[4] & 1) ? 0 : CLONE_VM) | o->arg[5]), rp);
 	return child < 0 ? -EAGAIN : child;
 }
@@ -640,6 +767,10 @@ static NSX_CHILD __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t 
 	rp->next = opi + 1;
 	rp->own_memory = (o->arg[4] & 1) || c->own_memory;
 	rp->not_ours = o->arg[0] == NSX_FORK_SUPERVISE ? c->console_super : -1;
+	rp->join_cgroup = 0;
+	/* Consumed by this fork, before it: with shared memory the grandchild sees the same ctx. */
+	rp->cgroup = c->fork_cgroup;
+	c->fork_cgroup = -1;
 	/* Only the staying half, which knows the grandchild's pid, writes the info. */
 	c->info_due = 0;
 	/* Block everything before the grandchild exists so no SIGCHLD or forwarded signal is lost. */
@@ -647,6 +778,8 @@ static NSX_CHILD __attribute__((noreturn)) void do_fork(struct ctx *c, uint32_t 
 	child = clone_grandchild(c, opi, o, rp);
 	if (child < 0)
 		die(c, opi, child, NSX_SYS_CLONE);
+	if (rp->cgroup >= 0)
+		RAW1(SYS_close, rp->cgroup);
 #ifdef NSX_STANDALONE
 	/* Our own memory (the grandchild's is a copy made just now, which stays as it was): from
 	 * now on, not only once nsx-init runs (init.c: harden), a program that starts before our
@@ -1604,6 +1737,24 @@ static NSX_CHILD int run_ops(void *arg)
 		case NSX_OP_LEAVE:
 			c->leave_next = 1;
 			break;
+		case NSX_OP_FORK_CGROUP: {
+			/* Above the floor, clear of every fd the plan places for the program. */
+			long fd = RAW4(SYS_openat, AT_FDCWD, o->str[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+			if (fd >= 0) {
+				long high = RAW3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, c->fd_floor);
+				RAW1(SYS_close, fd);
+				fd = high;
+			}
+			if (fd < 0) {
+				rc = fd;
+				sys = NSX_SYS_OPEN;
+				break;
+			}
+			if (c->fork_cgroup >= 0)
+				RAW1(SYS_close, c->fork_cgroup);
+			c->fork_cgroup = (int)fd;
+			break;
+		}
 		case NSX_OP_HOOK_SYNC:
 			rc = do_hook_sync(o, &sys);
 			break;
@@ -1944,4 +2095,5 @@ static void ctx_init(struct ctx *c)
 	c->status_fd = c->go_fd = c->parent_status_fd = c->parent_go_fd = -1;
 	c->err_fd = c->helper_go = c->helper_res = c->info_fd = c->json_fd = -1;
 	c->console_super = c->console_prog = -1;
+	c->fork_cgroup = -1;
 }

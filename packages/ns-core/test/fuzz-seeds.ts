@@ -101,6 +101,8 @@ const inPlace: [readonly string[], InPlaceOptions][] = [
   [['hostname'], { join: [{ pidfd: 11, kinds: ['mnt', 'uts', 'pid', 'time'] }], infoFd: 3 }],
   // Supervised in place: the launcher's pid waits outside, its program cloned into the namespaces.
   [['sh'], { create: ['pid', 'uts'], supervise: { exitFile: '/run/x/exit', terminal: { input: 0 }, cleanup: [{ rmtree: '/var/lib/x' }] } }],
+  // Its program born in a cgroup (FORK_CGROUP before the supervisor's fork), its cgroup namespace unshared there.
+  [['sh'], { create: ['pid', 'cgroup'], supervise: { cgroup: '/sys/fs/cgroup/x/init', cleanup: [{ rmcgroup: '/sys/fs/cgroup/x/init' }] } }],
 ];
 
 /** Plans as the encoder writes them; `extra` adds raw op lists (for ops compileSpawn never emits alone). */

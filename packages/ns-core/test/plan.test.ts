@@ -103,6 +103,21 @@ describe('plans (no privileges)', () => {
     expect(() => compileSpawn(['true'], { steps: [step], supervise: {} }, new Map())).to.throw(/supervised program joins its cgroup past/);
   });
 
+  it('supervise.cgroup: a fork-cgroup op right before the supervisor\'s fork; a cgroup namespace unshared past it', () => {
+    const c = compileSpawn(['true'], { create: ['pid', 'cgroup'], supervise: { cgroup: '/sys/fs/cgroup/x/init' } }, new Map());
+    const ops = c.plan.ops.map((o) => o.op);
+    const fork = ops.indexOf('fork');
+    expect(ops[fork - 1]).to.equal('fork-cgroup');
+    expect(c.plan.ops[fork - 1]).to.deep.include({ path: '/sys/fs/cgroup/x/init' });
+    const forkOp = c.plan.ops[fork] as Extract<typeof c.plan.ops[number], { op: 'fork' }>;
+    expect(forkOp.cloneKinds).to.deep.equal(['pid']);
+    const unshare = c.plan.ops.findIndex((o) => o.op === 'unshare' && o.kinds.includes('cgroup'));
+    expect(unshare).to.be.greaterThan(fork);
+    const plain = compileSpawn(['true'], { create: ['pid', 'cgroup'], supervise: {} }, new Map());
+    expect(plain.plan.ops.some((o) => o.op === 'fork-cgroup')).to.equal(false);
+    expect((plain.plan.ops.find((o) => o.op === 'fork') as typeof forkOp).cloneKinds).to.deep.equal(['pid', 'cgroup']);
+  });
+
   it('encodes the header the C decoder expects', () => {
     const buf = encodePlan(compileSpawn(['true'], { create: ['uts'] }, new Map()).plan);
     expect(buf.readUInt32LE(0)).to.equal(PROTOCOL_MAGIC);

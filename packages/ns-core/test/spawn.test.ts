@@ -4,10 +4,10 @@ import { chmodSync, closeSync, constants, copyFileSync, fstatSync, mkdirSync, mk
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  KIND_NAMES, Namespace, NsError, liveChildren, pollPipe, spawn, sys, type NamespaceKind, type Step,
+  KIND_NAMES, Namespace, NsError, liveChildren, pollPipe, seccomp, spawn, sys, type NamespaceKind, type PhasedOp, type Step,
 } from '../src/index';
 import { execStage } from '../src/exec/native';
-import { childrenOf, freshNodeRun, gone, mountPoints as mounts, nsInode, openFds, programOutput, stateOf } from 'ns-test-kit';
+import { childrenOf, freshNodeRun, gone, mountPoints as mounts, nsInode, openFds, programOutput, stateOf, waitFor } from 'ns-test-kit';
 
 /** A single-id user namespace map, written by the parent: enough for ns-core's own tests. */
 function mapSelf(uid = process.getuid!(), gid = process.getgid!()): Step {
@@ -224,8 +224,12 @@ describe('spawn', () => {
       dir = `${v2}${ownV2 === '/' ? '' : ownV2}/${name}`;
       mkdirSync(dir);
     });
-    afterEach(() => {
-      if (dir) rmdirSync(dir);
+    afterEach(async () => {
+      if (!dir) return;
+      // A killed supervisor's program may still be on its way out.
+      writeFileSync(`${dir}/cgroup.kill`, '1');
+      await waitFor(`${dir} empty`, () => readFileSync(`${dir}/cgroup.procs`, 'utf8') === '', 2000);
+      rmdirSync(dir);
     });
 
     it('runs from its first instruction in the cgroup, and a cgroup namespace it makes is rooted there', async () => {
@@ -235,6 +239,62 @@ describe('spawn', () => {
       const inNs = await programOutput(await spawn(['cat', '/proc/self/cgroup'], { create: ['cgroup'], steps: [{ name: 'cg', startInCgroup: dir }], stdio: ['ignore', 'pipe', 'inherit'] }));
       expect(inNs.out.split('\n')).to.include('0::/');
       expect(readFileSync(`${dir}/cgroup.procs`, 'utf8')).to.equal('');
+    });
+
+    const cgroupOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+    const inDir = `${ownV2 === '/' ? '' : ownV2}/`;
+
+    it('supervise.cgroup: the program starts in it, the supervisor stays outside', async () => {
+      const child = await spawn(['sleep', '10'], { create: ['pid'], supervise: { cgroup: dir }, stdio: 'ignore', reportNamespaces: false });
+      try {
+        expect(cgroupOf(child.programPid!)).to.equal(`${inDir}${name}`);
+        expect(cgroupOf(child.pid)).to.equal(ownV2);
+      } finally {
+        child.kill('SIGKILL');
+        await child.exited;
+      }
+    });
+
+    it('a fork-cgroup op: the next fork\'s child starts in it, the staying half does not', async () => {
+      const steps: Step[] = [{ name: 'init', create: ['pid'], child: [
+        { op: 'fork-cgroup', path: dir, phase: 'fork', step: 'program cgroup' },
+        { op: 'fork', init: true, forward: ['SIGTERM'], phase: 'fork', step: 'init' },
+      ] }];
+      const child = await spawn(['sleep', '10'], { steps, stdio: 'ignore', reportNamespaces: false });
+      try {
+        expect(cgroupOf(child.programPid!)).to.equal(`${inDir}${name}`);
+        expect(cgroupOf(child.pid)).to.equal(ownV2);
+      } finally {
+        child.kill('SIGKILL');
+        await child.exited;
+      }
+      // A directory that is not there fails the spawn at the op, naming it.
+      const missing: Step[] = [{ ...steps[0]!, child: [{ ...steps[0]!.child![0]!, path: `${dir}/missing` } as PhasedOp, steps[0]!.child![1]!] }];
+      try {
+        await spawn(['true'], { steps: missing, stdio: 'ignore' });
+        expect.fail('spawn should have failed');
+      } catch (e) {
+        expect(e).to.include({ code: 'ENOENT', syscall: 'open', path: `${dir}/missing`, step: 'program cgroup' });
+      }
+    });
+
+    it('where clone3 is refused (ENOSYS, a kernel before 5.7 or 5.3): the process moves itself first, as it did before', async () => {
+      // A Node whose clone3 fails with ENOSYS, as an old kernel's would (glibc falls back to clone()).
+      const filter = seccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] });
+      const core = JSON.stringify(join(__dirname, '../src/index.js'));
+      const probe = `const c = require(${core}); const fs = require('fs');
+        const of = (pid) => fs.readFileSync('/proc/' + pid + '/cgroup', 'utf8').split('\\n').find((l) => l.startsWith('0::')).slice(3);
+        (async () => {
+          const a = await c.spawn(['sleep', '10'], { steps: [{ name: 'cg', startInCgroup: ${JSON.stringify(dir)} }], stdio: 'ignore' });
+          const b = await c.spawn(['sleep', '10'], { create: ['pid'], supervise: { cgroup: ${JSON.stringify(dir)} }, stdio: 'ignore' });
+          console.log(JSON.stringify({ direct: of(a.pid), program: of(b.programPid), supervisor: of(b.pid),
+                                       probe: require(${JSON.stringify(join(__dirname, '../src/exec/native.js'))}).execStage().canCloneIntoCgroup() }));
+          a.kill('SIGKILL'); b.kill('SIGKILL'); await a.exited; await b.exited;
+        })();`;
+      const child = await spawn([process.execPath, '-e', probe], { steps: [filter], stdio: ['ignore', 'pipe', 'inherit'] });
+      const r = await programOutput(child);
+      expect(r.code).to.equal(0);
+      expect(JSON.parse(r.out)).to.deep.equal({ direct: `${inDir}${name}`, program: `${inDir}${name}`, supervisor: ownV2, probe: 0 });
     });
 
     it('names the cgroup and the step when it cannot be joined, and leaves no fd or child', async () => {

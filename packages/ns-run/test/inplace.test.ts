@@ -61,10 +61,13 @@ describe('ns-run in place with limits (as root)', () => {
     expect(names[0]).to.equal('ns-supervise');
     expect(names).to.not.include('node');
     expect(cgroupsOf(name).length).to.be.greaterThan(0);
-    const memoryOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /^\d+:memory:/.test(l))!.split(':')[2]!;
-    expect(memoryOf(state.program!.pid)).to.match(new RegExp(`/ns-run-${name}-${run.pid}/payload$`));
-    expect(memoryOf(state.init!.pid)).to.match(new RegExp(`/ns-run-${name}-${run.pid}/init$`));
-    expect(memoryOf(run.pid)).to.not.include(`ns-run-${name}`);
+    // In every hierarchy (v1 memory and pids, and v2 where the relay and the program were born).
+    for (const hierarchy of [/^\d+:memory:/, /^\d+:pids:/, /^0::/]) {
+      const groupOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => hierarchy.test(l))!.split(':')[2]!;
+      expect(groupOf(state.program!.pid), String(hierarchy)).to.match(new RegExp(`/ns-run-${name}-${run.pid}/payload$`));
+      expect(groupOf(state.init!.pid), String(hierarchy)).to.match(new RegExp(`/ns-run-${name}-${run.pid}/init$`));
+      expect(groupOf(run.pid), String(hierarchy)).to.not.include(`ns-run-${name}`);
+    }
     process.kill(run.pid, 'SIGTERM');
     expect(await run.exit).to.equal(143);
     expect(cgroupsOf(name)).to.deep.equal([]);

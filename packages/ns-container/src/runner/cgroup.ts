@@ -28,9 +28,17 @@ export interface ContainerCgroup {
   readonly step: Step;
   /** The same directories made and limits written, with no process moved (a holder's, in place). */
   readonly makeStep: Step;
-  /** Ops for the container's first process past the supervisor's fork (in place): join `init`. */
+  /**
+   * In place, the container's first process past the supervisor's fork is born in `init`'s
+   * v2 directory (the supervisor's `cgroup`) and joins its v1 ones by these ops.
+   */
+  readonly initCgroup?: string;
   readonly initOps: readonly PhasedOp[];
-  /** Ops for the program's process, right after the fork: join `payload`, then a cgroup namespace. */
+  /**
+   * The program's process is born in `payload`'s v2 directory (a FORK_CGROUP before the init's
+   * fork); these ops, right after the fork, join the v1 ones, then make a cgroup namespace.
+   */
+  readonly programCgroup?: string;
   readonly programOps: readonly PhasedOp[];
   /** The payload directories (one per hierarchy), where `exec` puts new processes. */
   readonly payload: readonly string[];
@@ -127,12 +135,16 @@ export function containerCgroup(name: string, limits: CgroupLimits, containerRoo
     parent: [{ action: 'call', step: 'cgroup', run: () => { try { make(); } catch (e) { hint(e, option); } } }],
     cleanup,
   };
-  const initOps = selfJoinOps(tops.map((t) => `${t}/init`), layout, 'pre-namespaces', 'cgroup');
+  const inV2 = (d: string) => layout.v2 !== undefined && d.startsWith(`${layout.v2.mountPoint.replace(/\/+$/, '')}/`);
+  const inits = tops.map((t) => `${t}/init`);
+  const initCgroup = inits.find(inV2);
+  const initOps = selfJoinOps(inits.filter((d) => d !== initCgroup), layout, 'pre-namespaces', 'cgroup');
+  const programCgroup = payload.find(inV2);
   const programOps: PhasedOp[] = [
-    ...selfJoinOps(payload, layout, 'propagation', 'cgroup'),
+    ...selfJoinOps(payload.filter((d) => d !== programCgroup), layout, 'propagation', 'cgroup'),
     { op: 'unshare', kinds: ['cgroup'], phase: 'propagation', step: 'cgroup namespace' },
   ];
-  return { step, makeStep, initOps, programOps, payload, all: [...tops, ...payload, ...tops.map((t) => `${t}/init`)], leftovers };
+  return { step, makeStep, ...(initCgroup !== undefined ? { initCgroup } : {}), initOps, ...(programCgroup !== undefined ? { programCgroup } : {}), programOps, payload, all: [...tops, ...payload, ...tops.map((t) => `${t}/init`)], leftovers };
 }
 
 /**

@@ -389,7 +389,7 @@ export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[],
     { name: 'ns-run protected paths', child: protectedPathOps(DEFAULT_READONLY_PATHS, DEFAULT_MASKED_PATHS, (field, _i, path) => `${field} ${path}`) },
     // The last thing before execve (securityStep sets no_new_privs, which the filter needs).
     ...(plan.seccomp ? [seccomp(plan.seccomp)] : []),
-    initStep(cgroup?.programOps ?? []),
+    initStep(cgroup?.programOps ?? [], cgroup?.programCgroup),
     uts({ hostname: plan.hostname }),
     ipc(),
     ...(plan.network === 'host' ? [] : networkSteps(veth, plan.identity.mode !== 'range', plan.network === PASTA_NETWORK, plan.pastaLinks)),
@@ -403,7 +403,7 @@ export function containerSteps(plan: ContainerPlan, filesystem: readonly Step[],
  * the program's mounts and pivot_root are the init's too), so that the program can first
  * move itself into its cgroup through the host's /sys/fs/cgroup (see cgroup.ts).
  */
-function initStep(programOps: readonly PhasedOp[]): Step {
+function initStep(programOps: readonly PhasedOp[], programCgroup: string | undefined): Step {
   const init = pid({ init: true });
   return { ...init, child: [
     // A session of its own, without a controlling terminal, as `docker run -i` gives: job
@@ -411,6 +411,7 @@ function initStep(programOps: readonly PhasedOp[]): Step {
     // groups by pid: ESRCH), and the terminal's signals reach the runner alone, which passes
     // them on through the init, once.
     { op: 'setsid', phase: 'propagation', step: 'session' },
+    ...(programCgroup !== undefined ? [{ op: 'fork-cgroup' as const, path: programCgroup, phase: 'propagation' as const, step: 'cgroup' }] : []),
     ...(init.child ?? []).map((op) => ({ ...op, phase: 'propagation' as const })), ...programOps,
   ] };
 }

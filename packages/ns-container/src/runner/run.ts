@@ -425,6 +425,8 @@ async function execContainer(plan: ContainerPlan, steps: readonly Step[], env: r
     // The init dies of a signal only when killed from outside (SIGKILL): that is the
     // container's status, which docker reports as 128+N; the runner itself was not killed.
     signalAsCode: true,
+    // Its first process starts in init's v2 directory (cgroupJoin joins the v1 ones).
+    ...(cgroup?.initCgroup !== undefined ? { cgroup: cgroup.initCgroup } : {}),
     // A cgroup directory its words could not remove is named on our stderr (by reap-main, or by
     // the supervisor itself); a program's 0 then becomes 125, as a foreground run that is not in
     // place reports LeftoversError.
@@ -501,11 +503,12 @@ function cgroupAndLeaseCleanup(leases: readonly string[], cgroup: ContainerCgrou
 }
 
 /**
- * In place, the container's first process past the supervisor's fork moves itself into the
- * `init` cgroups (ns-cgroup's selfJoinOps) before it joins or unshares anything, while the
- * host's cgroup tree is the one it sees; the init and the program are born there, and the
- * program moves on into `payload` (cgroup.ts). The supervisor stays outside, so that it can
- * remove the directories once they are empty.
+ * In place, the container's first process past the supervisor's fork is born in `init`'s v2
+ * directory (the supervisor's `cgroup`) and moves itself into the v1 ones (ns-cgroup's
+ * selfJoinOps) before it joins or unshares anything, while the host's cgroup tree is the one
+ * it sees; the init and the program are born there, and the program moves on into `payload`
+ * (cgroup.ts). The supervisor stays outside, so that it can remove the directories once they
+ * are empty.
  */
 function cgroupJoin(cgroup: ContainerCgroup): Step {
   return { name: 'ns-run cgroup', child: cgroup.initOps };

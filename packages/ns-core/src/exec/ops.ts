@@ -108,6 +108,7 @@ export type ChildOp = Label & (
   | { op: 'mknod'; path: string; mode: number; dev: bigint; owner?: { readonly uid: number; readonly gid: number } }
   /** Tell fd `ready` the mounts are made, wait for a byte on fd `go`; `callerGo`: the caller's own end of that pipe, closed first (see protocol.ts). */
   | { op: 'hook-sync'; ready: number; go: number; callerGo?: number }
+  | { op: 'fork-cgroup'; path: string }
 );
 
 /** The exit codes a CLI ends with when the program cannot start (util-linux: 1, 126, 127; ns-run: 125, 126, 127). */
@@ -144,7 +145,7 @@ const opName: Record<ChildOpName, OpName> = {
   'helper-sync': 'HELPER_SYNC', 'run-helper': 'RUN_HELPER', 'bind-ns': 'BIND_NS', 'info': 'INFO',
   'seccomp': 'SECCOMP', 'console-socket': 'CONSOLE_SOCKET', 'console-fd': 'CONSOLE_FD', 'leave': 'LEAVE', 'terminal': 'TERMINAL',
   'rlimit': 'RLIMIT', 'umask': 'UMASK', 'exec-fifo': 'EXEC_FIFO', 'mask-path': 'MASK_PATH', 'readonly-path': 'READONLY_PATH',
-  'mknod': 'MKNOD', 'move-mount': 'MOVE_MOUNT', 'bind-tree': 'BIND_TREE', 'hook-sync': 'HOOK_SYNC',
+  'mknod': 'MKNOD', 'move-mount': 'MOVE_MOUNT', 'bind-tree': 'BIND_TREE', 'hook-sync': 'HOOK_SYNC', 'fork-cgroup': 'FORK_CGROUP',
 };
 
 /** The path an op acts on, for error messages. */
@@ -152,7 +153,7 @@ export function opPath(op: ChildOp): string | undefined {
   switch (op.op) {
     case 'mount': return op.target;
     case 'umount': case 'chroot': case 'chdir': return 'target' in op ? op.target : op.path;
-    case 'mkdir': case 'mkfile': case 'write-file': case 'symlink': case 'mask-path': case 'readonly-path': case 'mknod': return op.path;
+    case 'mkdir': case 'mkfile': case 'write-file': case 'symlink': case 'mask-path': case 'readonly-path': case 'mknod': case 'fork-cgroup': return op.path;
     case 'pivot-root': return op.newRoot;
     case 'sethostname': case 'setdomainname': return op.name;
     case 'exec': return op.file ?? op.argv[0];
@@ -308,7 +309,7 @@ function encodeArgs(op: ChildOp): { args: bigint[]; strings: (string | Buffer)[]
     case 'console-fd': return { args: [n(op.fd)], strings: [] };
     case 'exec-fifo': return { args: [n(op.fd), op.ready === undefined ? -1n : n(op.ready)], strings: [] };
     case 'hook-sync': return { args: [n(op.ready), n(op.go), op.callerGo === undefined ? -1n : n(op.callerGo)], strings: [] };
-    case 'mask-path': case 'readonly-path': return { args: [], strings: [op.path] };
+    case 'mask-path': case 'readonly-path': case 'fork-cgroup': return { args: [], strings: [op.path] };
     case 'mknod': {
       if (op.dev < 0n || op.dev >= 1n << 64n) throw usageError(`${op.step ?? op.op}: ${op.dev} is not a device number`);
       return { args: [n(op.mode), op.dev, op.owner ? n(op.owner.uid) : -1n, op.owner ? n(op.owner.gid) : -1n], strings: [op.path] };

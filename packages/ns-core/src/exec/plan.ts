@@ -156,6 +156,12 @@ export type SuperviseCleanup =
 export interface SuperviseOptions {
   /** Done in order once the program is gone. */
   readonly cleanup?: readonly SuperviseCleanup[];
+  /**
+   * A cgroup v2 directory the program's process starts in, past the supervisor's fork (which
+   * stays outside: it removes the group once the program is gone). See Step.startInCgroup for
+   * why; a cgroup namespace the plan makes is then unshared by the program, rooted there.
+   */
+  readonly cgroup?: string;
   /** Then run (a path, not searched for) with the exit code appended, and waited for. */
   readonly onExit?: readonly string[];
   /**
@@ -527,7 +533,7 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
     slot++;
   }
   ops.push(...placements);
-  if (supervise) ops.push(...supervisorOps(supervise, created, deathSignal));
+  if (supervise) ops.push(...supervisorOps(supervise, created, unshared, deathSignal));
   const phased = steps.flatMap((s) => s.child ?? []);
   if (supervise && unshared.has('pid') && !phased.some((o) => o.op === 'fork')) {
     // unshare(CLONE_NEWPID) moves only the caller's children (pid_namespaces(7)).
@@ -610,7 +616,10 @@ function compile(argv: readonly string[], options: SpawnOptions | InPlaceOptions
  * spawn()'s supervisor: the child forks the program into the new namespaces (clone flags on the
  * fork) and stays outside them as nsx-init in supervise mode, with the cleanup as its words.
  */
-function supervisorOps(supervise: SuperviseOptions, created: Set<NamespaceKind>, deathSignal: number | undefined): ChildOp[] {
+function supervisorOps(supervise: SuperviseOptions, created: Set<NamespaceKind>, unshared: Set<NamespaceKind>,
+                       deathSignal: number | undefined): ChildOp[] {
+  // A cgroup namespace cloned at the fork would be rooted at the supervisor's cgroup.
+  if (supervise.cgroup !== undefined && created.delete('cgroup')) unshared.add('cgroup');
   const cloneKinds = KIND_NAMES.filter((k) => created.has(k));
   // Cloned into them here, so the child itself (the supervisor) needs none.
   created.clear();
@@ -618,6 +627,7 @@ function supervisorOps(supervise: SuperviseOptions, created: Set<NamespaceKind>,
     // A hangup of the caller's terminal, or its process group's signals, must not reach a detached one.
     ...(supervise.detach ? [{ op: 'setsid' as const, step: 'detach' }] : []),
     ...(supervise.terminal ? [{ op: 'console-socket' as const, step: 'terminal' }] : []),
+    ...(supervise.cgroup !== undefined ? [{ op: 'fork-cgroup' as const, path: supervise.cgroup, step: 'supervise.cgroup' }] : []),
     { op: 'fork', init: false, forward: supervise.forward ?? RELAYED_SIGNALS, supervise: supervisorWords(supervise), cloneKinds,
       ...(supervise.detach ? { privateMemory: true } : {}), step: 'supervise' },
     ...(deathSignal ? [PR_SET_PDEATHSIG_OP(deathSignal)] : []),

@@ -250,6 +250,13 @@ export const OPS = {
    * createContainer now), then wait for one byte on fd a1 and close it; EOF fails the step.
    */
   HOOK_SYNC: { code: 70, strings: 0 },
+  /**
+   * The next FORK's child starts in the cgroup v2 directory s0 (opened now): clone3's
+   * CLONE_INTO_CGROUP, where moving it by cgroup.procs would take the kernel's global
+   * threadgroup lock and wait for an RCU grace period; on a kernel without it (before 5.7) the
+   * child writes 0 to s0/cgroup.procs first thing. Comes before that FORK.
+   */
+  FORK_CGROUP: { code: 71, strings: 1 },
 } as const;
 
 /** MOUNT_ATTR_* bits BIND_TREE may set or clear (linux/mount.h): not IDMAP, which needs a user namespace fd. */
