@@ -243,9 +243,8 @@ describe('spawn', () => {
 
     const cgroupOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
     const inDir = `${ownV2 === '/' ? '' : ownV2}/`;
-
-    it('supervise.cgroup: the program starts in it, the supervisor stays outside', async () => {
-      const child = await spawn(['sleep', '10'], { create: ['pid'], supervise: { cgroup: dir }, stdio: 'ignore', reportNamespaces: false });
+    /** The program (past a fork) is in the test's cgroup, the process that forked it is not; both then go. */
+    async function expectProgramInside(child: Awaited<ReturnType<typeof spawn>>): Promise<void> {
       try {
         expect(cgroupOf(child.programPid!)).to.equal(`${inDir}${name}`);
         expect(cgroupOf(child.pid)).to.equal(ownV2);
@@ -253,6 +252,10 @@ describe('spawn', () => {
         child.kill('SIGKILL');
         await child.exited;
       }
+    }
+
+    it('supervise.cgroup: the program starts in it, the supervisor stays outside', async () => {
+      await expectProgramInside(await spawn(['sleep', '10'], { create: ['pid'], supervise: { cgroup: dir }, stdio: 'ignore', reportNamespaces: false }));
     });
 
     it('a fork-cgroup op: the next fork\'s child starts in it, the staying half does not', async () => {
@@ -260,14 +263,7 @@ describe('spawn', () => {
         { op: 'fork-cgroup', path: dir, phase: 'fork', step: 'program cgroup' },
         { op: 'fork', init: true, forward: ['SIGTERM'], phase: 'fork', step: 'init' },
       ] }];
-      const child = await spawn(['sleep', '10'], { steps, stdio: 'ignore', reportNamespaces: false });
-      try {
-        expect(cgroupOf(child.programPid!)).to.equal(`${inDir}${name}`);
-        expect(cgroupOf(child.pid)).to.equal(ownV2);
-      } finally {
-        child.kill('SIGKILL');
-        await child.exited;
-      }
+      await expectProgramInside(await spawn(['sleep', '10'], { steps, stdio: 'ignore', reportNamespaces: false }));
       // A directory that is not there fails the spawn at the op, naming it.
       const missing: Step[] = [{ ...steps[0]!, child: [{ ...steps[0]!.child![0]!, path: `${dir}/missing` } as PhasedOp, steps[0]!.child![1]!] }];
       try {
