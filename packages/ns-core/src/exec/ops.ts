@@ -367,11 +367,11 @@ export function encodePlan(plan: ExecPlan): Buffer {
       if (typeof s !== 'string' && !Buffer.isBuffer(s)) {
         throw usageError(`${op.step ?? op.op}: expected text, got ${Array.isArray(s) ? 'a list' : typeof s}: ${JSON.stringify(s)}`);
       }
-      const bytes = typeof s === 'string' ? encodeText(s) : s;
-      if (typeof s === 'string' && bytes.includes(0)) {
+      // On the text: an escaped byte (bytes.ts) is never NUL, and Buffer's search costs more.
+      if (typeof s === 'string' && s.includes('\0')) {
         throw usageError(`${op.step ?? op.op}: string contains a NUL byte: ${JSON.stringify(s)}`);
       }
-      return bytes;
+      return typeof s === 'string' ? encodeText(s) : s;
     });
     return { op, args, strings, mask: label.mask, fields };
   });
@@ -383,21 +383,24 @@ export function encodePlan(plan: ExecPlan): Buffer {
     for (const f of e.fields) total += fieldBytes(f);
   }
   const out = Buffer.alloc(total);
-  out.writeUInt32LE(PROTOCOL_MAGIC, 0);
-  out.writeUInt32LE(PROTOCOL_VERSION, 4);
-  out.writeBigUInt64LE(BigInt(cloneFlagsOf(plan.cloneKinds)), 8);
-  out.writeUInt32LE(plan.fdFloor, 16);
-  out.writeUInt32LE(plan.ops.length, 20);
+  // A DataView writes without Buffer's per-call range and integer checks (~0.3 ms of a CLI's
+  // one cold encode); the sizes were all measured above.
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(0, PROTOCOL_MAGIC, true);
+  view.setUint32(4, PROTOCOL_VERSION, true);
+  view.setBigUint64(8, BigInt(cloneFlagsOf(plan.cloneKinds)), true);
+  view.setUint32(16, plan.fdFloor, true);
+  view.setUint32(20, plan.ops.length, true);
   let at = 24;
   for (const e of encoded) {
-    out.writeUInt32LE(OPS[opName[e.op.op]].code, at);
-    out.writeUInt32LE(e.strings.length, at + 4);
-    for (let i = 0; i < OP_ARGS; i++) out.writeBigUInt64LE(BigInt.asUintN(64, e.args[i] ?? 0n), at + 8 + i * 8);
-    out.writeUInt32LE(e.mask, at + 8 + OP_ARGS * 8);
+    view.setUint32(at, OPS[opName[e.op.op]].code, true);
+    view.setUint32(at + 4, e.strings.length, true);
+    for (let i = 0; i < OP_ARGS && i < e.args.length; i++) view.setBigUint64(at + 8 + i * 8, BigInt.asUintN(64, e.args[i]!), true);
+    view.setUint32(at + 8 + OP_ARGS * 8, e.mask, true);
     at += OP_HEAD_BYTES;
     for (const f of e.fields) {
-      out.writeUInt32LE(f.length + 1, at);
-      f.copy(out, at + 4);
+      view.setUint32(at, f.length + 1, true);
+      out.set(f, at + 4);
       at += fieldBytes(f);
     }
   }
