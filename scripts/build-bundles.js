@@ -3,6 +3,8 @@
 //
 //   node scripts/build-bundles.js            bundles + code caches (npm run build)
 //   node scripts/build-bundles.js --cache    code caches only, for this Node (another Node line)
+//   node scripts/build-bundles.js --metafile DIR   also esbuild's metafile of each, DIR/BIN.json
+//                                            (what each bundle holds and which import brought it)
 //
 // A package lists its CLIs in package.json `nstools.bundles` ({ bin: "src/.../cli.ts" }). Each
 // becomes dist/bundle/BIN.js: esbuild over the TypeScript sources of every ns-* package it
@@ -185,9 +187,15 @@ async function bundle(packages, b) {
 
 async function main() {
   const cacheOnly = process.argv.includes('--cache');
+  const at = process.argv.indexOf('--metafile');
+  const metaDir = at > 0 ? path.resolve(process.argv[at + 1]) : undefined;
+  if (metaDir) fs.mkdirSync(metaDir, { recursive: true });
   const packages = workspace();
   for (const b of bundles()) {
-    if (!cacheOnly) await bundle(packages, b);
+    if (!cacheOnly) {
+      const meta = await bundle(packages, b);
+      if (metaDir) fs.writeFileSync(path.join(metaDir, `${b.name}.json`), JSON.stringify(meta));
+    }
     writeCodeCache(b.dir, b.name);
   }
 }
