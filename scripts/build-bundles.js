@@ -115,7 +115,7 @@ function plugin(packages, own) {
     name: 'nstools',
     setup(build) {
       build.onResolve({ filter: /^nstools:/ }, (a) => ({ path: a.path.slice(8), namespace: 'nstools' }));
-      build.onResolve({ filter: /^ns-[a-z-]+(\/[a-z-]+)?$/ }, (a) => {
+      build.onResolve({ filter: /^ns-[a-z-]+(\/[a-z-]+)*$/ }, (a) => {
         const file = sourceOf(packages, a.path);
         return file ? { path: file } : undefined;
       });
