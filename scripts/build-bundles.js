@@ -65,6 +65,9 @@ function packageOf(packages, file) {
 
 const BUILTIN = new Set(builtinModules);
 
+/** (exports, require, module, __filename, __dirname), as Node wraps a CommonJS file. */
+const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
+
 /**
  * The modules the plugin makes up. `paths` finds packages as Node's lookup does (node_modules of
  * each directory up from the bundle's package), without the exports-map resolver that
@@ -172,6 +175,11 @@ async function bundle(packages, b) {
     // name two modules share, `class _X` where a class refers to itself): errors print them.
     minifyWhitespace: true, minifySyntax: true, charset: 'ascii', keepNames: true,
     legalComments: 'none', metafile: true, logLevel: 'warning',
+    // The file is the function start.js compiles, CommonJS's wrapper written in: start.js then
+    // hands V8 the string it read, where adding the wrapper at each start made a second copy of
+    // the whole bundle on the young heap (with the first, most of what tips ns-unshare into a
+    // scavenge before its exec).
+    banner: { js: WRAPPER }, footer: { js: '})' },
     plugins: [plugin(packages, b.pkg)],
   });
   // The TypeScript build outputs the bundle was made from: newer ones make it stale (start.js).
