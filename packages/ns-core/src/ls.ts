@@ -15,6 +15,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync
 import { parsePasswd, PASSWD_FILE } from './accounts';
 import { decodeBytes, fsPath } from './bytes';
 import { kindFromCloneFlag, NAMESPACE_KINDS, nsProcPath, type NamespaceKind } from './kinds';
+import { statIds } from './sys/files';
 import { ioctlFd, nsGetOwnerUid, nsGetParent, nsGetType, nsGetUserns } from './sys/nsfs';
 import { closeFd, pidfdGetfd, pidfdOpen } from './sys/process';
 import * as socket from './sys/socket';
@@ -339,11 +340,8 @@ class Census {
     for (const who of ['self', pid] as const) {
       for (const k of NAMESPACE_KINDS) {
         if (this.nsfsDev !== undefined) return this.nsfsDev;
-        try {
-          this.nsfsDev = statSync(nsProcPath(who, k.kind)).dev;
-        } catch {
-          // try the next one
-        }
+        // statIds' dev, as the fds it is compared with are read; undefined: try the next one
+        this.nsfsDev = statIds(nsProcPath(who, k.kind))?.dev;
       }
     }
     return this.nsfsDev;
@@ -411,18 +409,12 @@ class Census {
     try {
       for (const name of fds) {
         const path = `/proc/${pid}/fd/${name}`;
-        let st;
-        try {
-          // bigint, on purpose: Node 20 and 22's realpathSync (run by every require() through a
-          // symlink, as in npm workspaces and pnpm) trusts the file type left by the last plain
-          // stat and stops resolving after a FIFO or a socket, so a plain stat of another
-          // process's pipe here made the next require load a second copy of a module.
-          const big = statSync(path, { throwIfNoEntry: false, bigint: true });
-          st = big && { dev: Number(big.dev), ino: Number(big.ino), mode: Number(big.mode) };
-        } catch {
-          continue; // EACCES: not ours to look at
-        }
-        if (!st) continue; // closed since the readdir
+        // statx(2) itself, not fs.statSync: no Stats object per fd, and no plain stat of another
+        // process's pipe, whose file type Node 20 and 22's realpathSync (every require() through
+        // a symlink, as in npm workspaces and pnpm) trusts and then stops resolving, loading a
+        // second copy of a module.
+        const st = statIds(path);
+        if (!st) continue; // EACCES (not ours to look at), or closed since the readdir
         if (st.dev === nsfsDev) {
           if (!this.byId.has(st.ino)) this.addFromPath(path, st.ino);
         } else if ((st.mode & S_IFMT) === S_IFSOCK) {

@@ -9,5 +9,5 @@ export {
   fchdirRaw as fchdir, chrootRaw as chroot, dupCloexec, openRaw, memfdCreate, addSeals, setCloexec, fileStatusFlags, setFileStatusFlags,
   F_SEAL, STDIO_FLAGS_AT_LOAD, O_PATH, O_DIRECTORY, O_NOFOLLOW,
 } from './fs';
-export { lsetxattr, lgetxattr, llistxattr, mknod, makedev, flock, syncfs, openat2, RESOLVE, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN } from './files';
+export { lsetxattr, lgetxattr, llistxattr, mknod, makedev, flock, syncfs, openat2, statIds, RESOLVE, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN } from './files';
 export { inotifyInit, inotifyAddWatch, IN, IN_NONBLOCK } from './inotify';
