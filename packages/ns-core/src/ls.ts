@@ -16,7 +16,7 @@ import { parsePasswd, PASSWD_FILE } from './accounts';
 import { decodeBytes, fsPath } from './bytes';
 import { kindFromCloneFlag, NAMESPACE_KINDS, nsProcPath, type NamespaceKind } from './kinds';
 import { statIds } from './sys/files';
-import { ioctlFd, nsGetOwnerUid, nsGetParent, nsGetType, nsGetUserns } from './sys/nsfs';
+import { ioctlFd, nsGetOwnerUid, nsGetType, nsRelatedFd } from './sys/nsfs';
 import { closeFd, pidfdGetfd, pidfdOpen } from './sys/process';
 import * as socket from './sys/socket';
 
@@ -147,27 +147,18 @@ function inoOf(fd: number): number {
   }
 }
 
-/** An fd for the namespace an ioctl returns (EPERM at the edge of what we may see: none). */
-function relatedFd(fd: number, get: (fd: number) => number): number {
-  try {
-    return get(fd);
-  } catch {
-    return -1;
-  }
-}
-
 /** Parent (pid and user namespaces only) and owner ids of the namespace fd refers to. */
 function relationsOf(fd: number, type: NamespaceKind): { pns: number; ons: number } {
   let pns = 0;
   let ons = 0;
   if (type === 'pid' || type === 'user') {
-    const p = relatedFd(fd, nsGetParent);
+    const p = nsRelatedFd(fd, 'parent');
     if (p >= 0) {
       pns = inoOf(p);
       closeFd(p);
     }
   }
-  const o = relatedFd(fd, nsGetUserns);
+  const o = nsRelatedFd(fd, 'userns');
   if (o >= 0) {
     ons = inoOf(o);
     closeFd(o);
@@ -295,8 +286,8 @@ class Census {
       return undefined;
     }
     if (!type || (filtered && !this.kinds.has(type))) return undefined;
-    const parentFd = type === 'pid' || type === 'user' ? relatedFd(fd, nsGetParent) : -1;
-    const ownerFd = relatedFd(fd, nsGetUserns);
+    const parentFd = type === 'pid' || type === 'user' ? nsRelatedFd(fd, 'parent') : -1;
+    const ownerFd = nsRelatedFd(fd, 'userns');
     try {
       const pns = parentFd >= 0 ? inoOf(parentFd) : 0;
       const ons = ownerFd >= 0 ? inoOf(ownerFd) : 0;
@@ -367,12 +358,8 @@ class Census {
   }
 
   readProcess(pid: number): void {
-    let uid: number;
-    try {
-      uid = statSync(`/proc/${pid}`).uid;
-    } catch {
-      return; // exited while we looked
-    }
+    const uid = statIds(`/proc/${pid}`)?.uid;
+    if (uid === undefined) return; // exited while we looked
     const stat = readStat(pid);
     if (!stat) return;
     const proc: ProcessEntry = { pid: stat.pid, ppid: stat.ppid, uid };
@@ -482,7 +469,7 @@ class Census {
           continue;
         }
         try {
-          const related = relatedFd(fd, rel === 'pns' ? nsGetParent : nsGetUserns);
+          const related = nsRelatedFd(fd, rel === 'pns' ? 'parent' : 'userns');
           if (related < 0) continue;
           try {
             if (inoOf(related) === id) this.addFromFd(related, id, false);

@@ -1,7 +1,7 @@
 /** Thin typed syscall wrappers, one module per family; each throws NsError on failure. */
 export { unshare, setns, CLONE_FS } from './sched';
 export { mount, umount2, MS, MNT, UMOUNT_NOFOLLOW, mountFlags, mountFlagsToString, openTree, mountSetattr, fsMount, MOUNT_ATTR, type MountFlag, type FsConfigValue } from './mount';
-export { nsGetType, nsGetUserns, nsGetParent, nsGetOwnerUid, ioctlFd } from './nsfs';
+export { nsGetType, nsGetUserns, nsGetParent, nsGetOwnerUid, nsRelatedFd, ioctlFd } from './nsfs';
 export { firstChildOf, pidfdOpen, pidfdGetfd, pidfdSendSignal, waitPidfd, prctl, closeFd, pipe, execve, signalName, WEXITED, WNOHANG, WNOWAIT, type WaitResult } from './process';
 export { sethostname, setdomainname, uname } from './uts';
 export * as socket from './socket';
