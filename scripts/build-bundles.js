@@ -3,6 +3,8 @@
 //
 //   node scripts/build-bundles.js            bundles + code caches (npm run build)
 //   node scripts/build-bundles.js --cache    code caches only, for this Node (another Node line)
+//   node scripts/build-bundles.js --metafile DIR   also esbuild's metafile of each, DIR/BIN.json
+//                                            (what each bundle holds and which import brought it)
 //
 // A package lists its CLIs in package.json `nstools.bundles` ({ bin: "src/.../cli.ts" }). Each
 // becomes dist/bundle/BIN.js: esbuild over the TypeScript sources of every ns-* package it
@@ -63,6 +65,9 @@ function packageOf(packages, file) {
 
 const BUILTIN = new Set(builtinModules);
 
+/** (exports, require, module, __filename, __dirname), as Node wraps a CommonJS file. */
+const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
+
 /**
  * The modules the plugin makes up. `paths` finds packages as Node's lookup does (node_modules of
  * each directory up from the bundle's package), without the exports-map resolver that
@@ -113,7 +118,7 @@ function plugin(packages, own) {
     name: 'nstools',
     setup(build) {
       build.onResolve({ filter: /^nstools:/ }, (a) => ({ path: a.path.slice(8), namespace: 'nstools' }));
-      build.onResolve({ filter: /^ns-[a-z-]+(\/[a-z-]+)?$/ }, (a) => {
+      build.onResolve({ filter: /^ns-[a-z-]+(\/[a-z-]+)*$/ }, (a) => {
         const file = sourceOf(packages, a.path);
         return file ? { path: file } : undefined;
       });
@@ -170,6 +175,11 @@ async function bundle(packages, b) {
     // name two modules share, `class _X` where a class refers to itself): errors print them.
     minifyWhitespace: true, minifySyntax: true, charset: 'ascii', keepNames: true,
     legalComments: 'none', metafile: true, logLevel: 'warning',
+    // The file is the function start.js compiles, CommonJS's wrapper written in: start.js then
+    // hands V8 the string it read, where adding the wrapper at each start made a second copy of
+    // the whole bundle on the young heap (with the first, most of what tips ns-unshare into a
+    // scavenge before its exec).
+    banner: { js: WRAPPER }, footer: { js: '})' },
     plugins: [plugin(packages, b.pkg)],
   });
   // The TypeScript build outputs the bundle was made from: newer ones make it stale (start.js).
@@ -185,9 +195,15 @@ async function bundle(packages, b) {
 
 async function main() {
   const cacheOnly = process.argv.includes('--cache');
+  const at = process.argv.indexOf('--metafile');
+  const metaDir = at > 0 ? path.resolve(process.argv[at + 1]) : undefined;
+  if (metaDir) fs.mkdirSync(metaDir, { recursive: true });
   const packages = workspace();
   for (const b of bundles()) {
-    if (!cacheOnly) await bundle(packages, b);
+    if (!cacheOnly) {
+      const meta = await bundle(packages, b);
+      if (metaDir) fs.writeFileSync(path.join(metaDir, `${b.name}.json`), JSON.stringify(meta));
+    }
     writeCodeCache(b.dir, b.name);
   }
 }

@@ -14,9 +14,6 @@
 const { existsSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 
-/** (exports, require, module, __filename, __dirname), as Node wraps a CommonJS file. */
-const WRAPPER = '(function (exports, require, module, __filename, __dirname) { ';
-
 module.exports = function start(name) {
   const file = `${__dirname}/${name}.js`;
   const fallback = staleIn(name, file);
@@ -29,7 +26,8 @@ module.exports = function start(name) {
     cachedData = undefined;
   }
   // latin1: the bundle is ASCII (build-bundles.js), and a one-byte read skips UTF-8 decoding.
-  const script = new Script(`${WRAPPER}${readFileSync(file, 'latin1')}\n})`, { filename: file, cachedData });
+  // It is written as the function (exports, require, module, __filename, __dirname) { ... }.
+  const script = new Script(readFileSync(file, 'latin1'), { filename: file, cachedData });
   if (process.env.NSTOOLS_CODE_CACHE_WRITE === '1') {
     delete process.env.NSTOOLS_CODE_CACHE_WRITE;
     let written = false;

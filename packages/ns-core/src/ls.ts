@@ -15,7 +15,8 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync
 import { parsePasswd, PASSWD_FILE } from './accounts';
 import { decodeBytes, fsPath } from './bytes';
 import { kindFromCloneFlag, NAMESPACE_KINDS, nsProcPath, type NamespaceKind } from './kinds';
-import { ioctlFd, nsGetOwnerUid, nsGetParent, nsGetType, nsGetUserns } from './sys/nsfs';
+import { statIds } from './sys/files';
+import { ioctlFd, nsGetOwnerUid, nsGetType, nsRelatedFd } from './sys/nsfs';
 import { closeFd, pidfdGetfd, pidfdOpen } from './sys/process';
 import * as socket from './sys/socket';
 
@@ -146,27 +147,18 @@ function inoOf(fd: number): number {
   }
 }
 
-/** An fd for the namespace an ioctl returns (EPERM at the edge of what we may see: none). */
-function relatedFd(fd: number, get: (fd: number) => number): number {
-  try {
-    return get(fd);
-  } catch {
-    return -1;
-  }
-}
-
 /** Parent (pid and user namespaces only) and owner ids of the namespace fd refers to. */
 function relationsOf(fd: number, type: NamespaceKind): { pns: number; ons: number } {
   let pns = 0;
   let ons = 0;
   if (type === 'pid' || type === 'user') {
-    const p = relatedFd(fd, nsGetParent);
+    const p = nsRelatedFd(fd, 'parent');
     if (p >= 0) {
       pns = inoOf(p);
       closeFd(p);
     }
   }
-  const o = relatedFd(fd, nsGetUserns);
+  const o = nsRelatedFd(fd, 'userns');
   if (o >= 0) {
     ons = inoOf(o);
     closeFd(o);
@@ -294,8 +286,8 @@ class Census {
       return undefined;
     }
     if (!type || (filtered && !this.kinds.has(type))) return undefined;
-    const parentFd = type === 'pid' || type === 'user' ? relatedFd(fd, nsGetParent) : -1;
-    const ownerFd = relatedFd(fd, nsGetUserns);
+    const parentFd = type === 'pid' || type === 'user' ? nsRelatedFd(fd, 'parent') : -1;
+    const ownerFd = nsRelatedFd(fd, 'userns');
     try {
       const pns = parentFd >= 0 ? inoOf(parentFd) : 0;
       const ons = ownerFd >= 0 ? inoOf(ownerFd) : 0;
@@ -339,11 +331,8 @@ class Census {
     for (const who of ['self', pid] as const) {
       for (const k of NAMESPACE_KINDS) {
         if (this.nsfsDev !== undefined) return this.nsfsDev;
-        try {
-          this.nsfsDev = statSync(nsProcPath(who, k.kind)).dev;
-        } catch {
-          // try the next one
-        }
+        // statIds' dev, as the fds it is compared with are read; undefined: try the next one
+        this.nsfsDev = statIds(nsProcPath(who, k.kind))?.dev;
       }
     }
     return this.nsfsDev;
@@ -369,12 +358,8 @@ class Census {
   }
 
   readProcess(pid: number): void {
-    let uid: number;
-    try {
-      uid = statSync(`/proc/${pid}`).uid;
-    } catch {
-      return; // exited while we looked
-    }
+    const uid = statIds(`/proc/${pid}`)?.uid;
+    if (uid === undefined) return; // exited while we looked
     const stat = readStat(pid);
     if (!stat) return;
     const proc: ProcessEntry = { pid: stat.pid, ppid: stat.ppid, uid };
@@ -411,18 +396,12 @@ class Census {
     try {
       for (const name of fds) {
         const path = `/proc/${pid}/fd/${name}`;
-        let st;
-        try {
-          // bigint, on purpose: Node 20 and 22's realpathSync (run by every require() through a
-          // symlink, as in npm workspaces and pnpm) trusts the file type left by the last plain
-          // stat and stops resolving after a FIFO or a socket, so a plain stat of another
-          // process's pipe here made the next require load a second copy of a module.
-          const big = statSync(path, { throwIfNoEntry: false, bigint: true });
-          st = big && { dev: Number(big.dev), ino: Number(big.ino), mode: Number(big.mode) };
-        } catch {
-          continue; // EACCES: not ours to look at
-        }
-        if (!st) continue; // closed since the readdir
+        // statx(2) itself, not fs.statSync: no Stats object per fd, and no plain stat of another
+        // process's pipe, whose file type Node 20 and 22's realpathSync (every require() through
+        // a symlink, as in npm workspaces and pnpm) trusts and then stops resolving, loading a
+        // second copy of a module.
+        const st = statIds(path);
+        if (!st) continue; // EACCES (not ours to look at), or closed since the readdir
         if (st.dev === nsfsDev) {
           if (!this.byId.has(st.ino)) this.addFromPath(path, st.ino);
         } else if ((st.mode & S_IFMT) === S_IFSOCK) {
@@ -490,7 +469,7 @@ class Census {
           continue;
         }
         try {
-          const related = relatedFd(fd, rel === 'pns' ? nsGetParent : nsGetUserns);
+          const related = nsRelatedFd(fd, rel === 'pns' ? 'parent' : 'userns');
           if (related < 0) continue;
           try {
             if (inoOf(related) === id) this.addFromFd(related, id, false);

@@ -4,7 +4,11 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Namespace, NsError, runInside, sys, type Step } from 'ns-core';
+import * as sys from 'ns-core/sys';
+import { NsError } from 'ns-core/errors';
+import type { Step } from 'ns-core/exec/plan';
+import { runInside } from 'ns-core/inside';
+import { Namespace } from 'ns-core/namespace';
 
 /** Setup step: the program gets a new, empty IPC namespace. */
 export function ipc(): Step {

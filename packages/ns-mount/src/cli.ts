@@ -3,7 +3,9 @@
  * --propagation/--mount-proc/--root/--wd, bubblewrap's ordered filesystem steps, --rootfs
  * (pivot_root) and --persist KIND=FILE.
  */
-import { kindCommand, parseKind, usageError, type Step } from 'ns-core';
+import { usageError } from 'ns-core/errors';
+import type { Step } from 'ns-core/exec/plan';
+import { kindCommand, parseKind } from 'ns-core/kinds';
 import {
   launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec, type ParsedArgs,
 } from 'ns-core/cli';

@@ -1,6 +1,6 @@
 /** Turning plan-time failures into NsErrors that name the step and the path, as the CLI prints them. */
 import { statSync, type Stats } from 'node:fs';
-import { NsError } from 'ns-core';
+import { NsError } from 'ns-core/errors';
 
 /** Runs a check, re-throwing an NsError that names no step with the step that needed it. */
 export function inStep<T>(step: string, fn: () => T): T {

@@ -4,7 +4,10 @@
  * caller gave them, creating missing destinations on the way as bwrap does.
  */
 import { posix } from 'node:path';
-import { NsError, sys, usageError, type ChildOp, type PhasedOp } from 'ns-core';
+import * as sys from 'ns-core/sys';
+import { NsError, usageError } from 'ns-core/errors';
+import type { ChildOp } from 'ns-core/exec/ops';
+import type { PhasedOp } from 'ns-core/exec/plan';
 import { inStep, statOf } from './errors';
 import { locate, mountsBelow, perMountFlags, type PathLocation } from './mountinfo';
 

@@ -5,7 +5,9 @@
  * and in-process helpers for the caller's own mount namespace.
  */
 import { posix } from 'node:path';
-import { NsError, sys, usageError, type PhasedOp, type Step } from 'ns-core';
+import * as sys from 'ns-core/sys';
+import { NsError, usageError } from 'ns-core/errors';
+import type { PhasedOp, Step } from 'ns-core/exec/plan';
 import { statOf } from './errors';
 import { compileFsOps, readOnlyRemounts, type FsOp } from './fsops';
 import { isMountPoint, locate } from './mountinfo';

@@ -3,7 +3,8 @@
  * propagation peer groups that decide where a mount made in one namespace also appears.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
-import { NsError, readText, sys } from 'ns-core';
+import * as sys from 'ns-core/sys';
+import { NsError, readText } from 'ns-core/errors';
 
 /** Propagation of one mount, from mountinfo's optional fields (mount_namespaces(7)). */
 export interface MountPropagation {

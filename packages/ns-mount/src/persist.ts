@@ -5,7 +5,11 @@
  */
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { posix } from 'node:path';
-import { bindNamespaceFile, NsError, nsProcPath, parseKind, sys, type NamespaceKind, type Step } from 'ns-core';
+import * as sys from 'ns-core/sys';
+import { NsError } from 'ns-core/errors';
+import type { Step } from 'ns-core/exec/plan';
+import { bindNamespaceFile } from 'ns-core/exec/spawn';
+import { nsProcPath, parseKind, type NamespaceKind } from 'ns-core/kinds';
 import { inStep } from './errors';
 import { locate, readMountinfo } from './mountinfo';
 

@@ -7,7 +7,7 @@
  * ("l", "a s", "netns a"), are ip's grammar; anything else, and anything after `--`, is the
  * run form. A program named like an object (link, addr, route, netns) runs after `--`.
  */
-import { usageError } from 'ns-core';
+import { usageError } from 'ns-core/errors';
 import { failAndExit, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { isIpGrammar } from './cli/grammar';
 import { preparedNet, type VethOptions } from './step';

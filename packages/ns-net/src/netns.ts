@@ -4,8 +4,13 @@
  * is an empty file with a network namespace bind-mounted on it (ip-netns(8)).
  */
 import { closeSync, mkdirSync, openSync, opendirSync, readdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
-import { Namespace, NsError, nsProcPath, runInNew, sys, usageError, type PhasedOp, type Step } from 'ns-core';
-import { RtnlHandle } from './verbs';
+import * as sys from 'ns-core/sys';
+import { NsError, usageError } from 'ns-core/errors';
+import type { PhasedOp, Step } from 'ns-core/exec/plan';
+import { runInNew } from 'ns-core/inside';
+import { nsProcPath } from 'ns-core/kinds';
+import { Namespace } from 'ns-core/namespace';
+import { RtnlHandle } from './verbs/handle';
 
 /** NETNS_RUN_DIR of Debian's iproute2. */
 export const NETNS_RUN_DIR = '/run/netns';

@@ -7,8 +7,8 @@ import { IpContext, defaultGlobals } from './cli/context';
 import { listLinksAndAddresses } from './cli/ipaddress';
 import { doIproute } from './cli/iproute';
 import { IpExit } from './cli/errors';
-import { NsError } from 'ns-core';
-import type { RtnlHandle } from './verbs';
+import { NsError } from 'ns-core/errors';
+import type { RtnlHandle } from './verbs/handle';
 
 export type ShowObject = 'link' | 'addr' | 'route';
 

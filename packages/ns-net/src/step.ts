@@ -2,9 +2,13 @@
  * net(): the setup step that gives a spawned program a new network namespace, with `lo` up
  * and optionally a veth link to the caller's namespace.
  */
-import { Namespace, NsError, runInNew, type ParentContext, type Step } from 'ns-core';
-import { parseCidr, type Cidr } from './codec';
-import { RtnlHandle, validateIfname, veth } from './verbs';
+import { NsError } from 'ns-core/errors';
+import type { ParentContext, Step } from 'ns-core/exec/plan';
+import { runInNew } from 'ns-core/inside';
+import { Namespace } from 'ns-core/namespace';
+import { parseCidr, type Cidr } from './codec/ip';
+import { RtnlHandle } from './verbs/handle';
+import { validateIfname, veth } from './verbs/link';
 
 export interface VethOptions {
   /** Name of the end that stays in the caller's namespace. */

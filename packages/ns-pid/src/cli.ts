@@ -1,5 +1,5 @@
 /** ns-pid [--mount-proc[=DIR]] [--init] [--kill-child[=SIGNAL]] [--forward-signals] [--] [program [args...]] */
-import { kindCommand } from 'ns-core';
+import { kindCommand } from 'ns-core/kinds';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { parseSignal, pid } from './index';
 

@@ -5,7 +5,9 @@
  */
 import { readdirSync } from 'node:fs';
 import { constants } from 'node:os';
-import { Namespace, NsError, readText, usageError, type PhasedOp, type Step } from 'ns-core';
+import { NsError, readText, usageError } from 'ns-core/errors';
+import type { PhasedOp, Step } from 'ns-core/exec/plan';
+import { Namespace } from 'ns-core/namespace';
 import { mount } from 'ns-mount';
 
 /**

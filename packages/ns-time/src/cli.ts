@@ -1,5 +1,5 @@
 /** ns-time [--monotonic SECONDS] [--boottime SECONDS] [--] [program [args...]] */
-import { kindCommand } from 'ns-core';
+import { kindCommand } from 'ns-core/kinds';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { explainOffsetError, time, type TimeOptions } from './index';
 

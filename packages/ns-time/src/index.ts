@@ -2,7 +2,8 @@
  * ns-time: a new time namespace whose CLOCK_MONOTONIC and CLOCK_BOOTTIME are shifted by fixed
  * offsets (time_namespaces(7)), written before the program starts.
  */
-import { NsError, readText, usageError, type PhasedOp, type Step } from 'ns-core';
+import { NsError, readText, usageError } from 'ns-core/errors';
+import type { PhasedOp, Step } from 'ns-core/exec/plan';
 
 /** The clocks a time namespace can shift, with their clockid_t (linux/time.h). */
 export const CLOCKS = { monotonic: 1, boottime: 7 } as const;

@@ -2,7 +2,9 @@
  * Ids named by users (numbers or account names, resolved with ns-core's passwd/group reader)
  * and subordinate id blocks from /etc/subuid and /etc/subgid (subuid(5)).
  */
-import { GROUP_FILE, NsError, parseDecimal, parseGroup, parsePasswd, PASSWD_FILE, readText, usageError } from 'ns-core';
+import { GROUP_FILE, parseGroup, parsePasswd, PASSWD_FILE } from 'ns-core/accounts';
+import { NsError, readText, usageError } from 'ns-core/errors';
+import { parseDecimal } from 'ns-core/numbers';
 import type { IdKind } from './maps';
 
 export const SUBUID_FILE = '/etc/subuid';

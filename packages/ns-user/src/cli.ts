@@ -1,5 +1,6 @@
 /** ns-user [-r|-c] [--map-user ID] [--map-users RANGE]... [--setgroups allow|deny] [--] [program [args...]] */
-import { kindCommand, usageError } from 'ns-core';
+import { usageError } from 'ns-core/errors';
+import { kindCommand } from 'ns-core/kinds';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { user } from './index';
 import type { UserOptions } from './plan';

@@ -3,7 +3,7 @@
  * setuid newuidmap/newgidmap), the setgroups policy, ambient capabilities, and the ids the
  * program runs as.
  */
-import type { ParentAction, PhasedOp, Step } from 'ns-core';
+import type { ParentAction, PhasedOp, Step } from 'ns-core/exec/plan';
 import { formatIdMap, idMapHelperArgs } from './maps';
 import { planUserNamespace, processContext, type IdMapPlan, type UserContext, type UserOptions, type UserPlan } from './plan';
 

@@ -2,7 +2,7 @@
  * uid/gid maps: parsing what users type, validating against the kernel's rules before any
  * syscall, punching a single-id mapping into ranges, and reading /proc/PID/{uid,gid}_map.
  */
-import { NsError, readText, usageError } from 'ns-core';
+import { NsError, readText, usageError } from 'ns-core/errors';
 
 export type IdKind = 'uid' | 'gid';
 

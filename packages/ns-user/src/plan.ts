@@ -6,7 +6,8 @@
  */
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { delimiter } from 'node:path';
-import { NsError, parseDecimal, usageError } from 'ns-core';
+import { NsError, usageError } from 'ns-core/errors';
+import { parseDecimal } from 'ns-core/numbers';
 import { readTextFile, resolveId, subordinateIdsOf, SUBGID_FILE, SUBUID_FILE, userName, type SubordinateRange } from './accounts';
 import { formatIdMap, MAX_ID, MAX_MAP_BYTES, parseIdMap, parseMapRange, validateIdMap, withSingleMapping,
          type IdKind, type IdRange, type SourcedRange } from './maps';

@@ -1,5 +1,5 @@
 /** ns-uts [--hostname NAME] [--domainname NAME] [--] [program [args...]] */
-import { kindCommand } from 'ns-core';
+import { kindCommand } from 'ns-core/kinds';
 import { launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec } from 'ns-core/cli';
 import { uts } from './index';
 

@@ -1,7 +1,11 @@
 /**
  * ns-uts: a new UTS namespace with its own hostname and NIS domain name.
  */
-import { Namespace, runInside, sys, usageError, type Step } from 'ns-core';
+import * as sys from 'ns-core/sys';
+import { usageError } from 'ns-core/errors';
+import type { Step } from 'ns-core/exec/plan';
+import { runInside } from 'ns-core/inside';
+import { Namespace } from 'ns-core/namespace';
 
 /** HOST_NAME_MAX and the size of utsname.domainname, less the NUL (uts_namespaces(7)). */
 export const MAX_NAME_BYTES = 64;

@@ -12,6 +12,7 @@ const c = libcFunctions([
   'int mknod(const char *path, unsigned int mode, uint64_t dev)',
   'int flock(int fd, int operation)',
   'int syncfs(int fd)',
+  'int statx(int dirfd, const char *path, int flags, unsigned int mask, _Out_ uint8_t *buf)',
   // glibc 2.36 has no openat2 wrapper; the number is the same on every architecture (asm-generic).
   'long syscall(long number, ...)',
 ]);
@@ -27,6 +28,34 @@ export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
+
+const AT_FDCWD = -100;
+const STATX_TYPE = 0x1;
+const STATX_MODE = 0x2;
+const STATX_UID = 0x8;
+const STATX_INO = 0x100;
+/** struct statx (linux/stat.h), the same on every architecture. */
+const STATX_SIZE = 256;
+const statxBuf = Buffer.alloc(STATX_SIZE);
+
+/**
+ * The device, inode, mode and owner of what path names (links followed), or undefined if statx(2)
+ * fails (whatever the errno: for a caller that skips what it cannot see, as ns-ls does with
+ * another process's fds). One call into one reused buffer: fs.statSync builds a Stats object
+ * (with bigint: true, fourteen BigInts) per call, 4 ms of ns-ls's 480 fds here against 1 ms.
+ * `dev` identifies the device (major * 2^32 + minor), equal for equal devices; it is not a
+ * dev_t nor Node's st_dev, so compare it only with another statIds().dev.
+ */
+export function statIds(path: string): { dev: number; ino: number; mode: number; uid: number } | undefined {
+  if (c.statx(AT_FDCWD, path, 0, STATX_TYPE | STATX_MODE | STATX_UID | STATX_INO, statxBuf) !== 0) return undefined;
+  return {
+    // stx_dev_major, stx_dev_minor at 136 and 140; stx_ino at 32; stx_mode at 28; stx_uid at 20
+    dev: statxBuf.readUInt32LE(136) * 0x100000000 + statxBuf.readUInt32LE(140),
+    ino: Number(statxBuf.readBigUInt64LE(32)),
+    mode: statxBuf.readUInt16LE(28),
+    uid: statxBuf.readUInt32LE(20),
+  };
+}
 
 /** glibc's makedev(3): the 64-bit dev_t of a major:minor pair. */
 export function makedev(major: number, minor: number): bigint {

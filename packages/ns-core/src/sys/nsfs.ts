@@ -31,6 +31,16 @@ export function nsGetParent(fd: number): number {
   return r;
 }
 
+/**
+ * NS_GET_PARENT or NS_GET_USERNS as a new fd, or -1 where the kernel gives none (EPERM at the
+ * edge of what we may see, the initial namespaces): for a caller that only skips those, as
+ * lsns does, without the NsError (and errno name lookup) a failure would build.
+ */
+export function nsRelatedFd(fd: number, relation: 'parent' | 'userns'): number {
+  const r = c.ioctl(fd, relation === 'parent' ? NS_GET_PARENT : NS_GET_USERNS);
+  return r < 0 ? -1 : r;
+}
+
 /** Uid (in the caller's user namespace) that created the user namespace fd refers to. */
 export function nsGetOwnerUid(fd: number): number {
   const out = Buffer.alloc(4);

@@ -4,7 +4,8 @@
  * messages and exit codes of its argument errors (lib/utils.c). All of it behaviour; the words
  * of the messages are ip's, so that scripts matching them keep working.
  */
-import { AF, formatIp } from '../codec';
+import { AF } from '../codec/constants';
+import { formatIp } from '../codec/ip';
 import { IpExit } from './errors';
 
 /**

@@ -3,10 +3,13 @@
  * namespace it acts in (-n NAME), the printer, the link-name cache ip keeps (lib/ll_map.c),
  * and turning kernel errors into ip's words.
  */
-import { Namespace, NsError, writeAll } from 'ns-core';
-import { AF } from '../codec';
-import { extackOf } from '../transport';
-import { RtnlHandle, type Link } from '../verbs';
+import { writeAll } from 'ns-core/bytes';
+import { NsError } from 'ns-core/errors';
+import { Namespace } from 'ns-core/namespace';
+import { AF } from '../codec/constants';
+import { extackOf } from '../transport/socket';
+import { RtnlHandle } from '../verbs/handle';
+import type { Link } from '../verbs/link';
 import { IpExit } from './errors';
 import { Printer } from './printer';
 import { strerror } from './strerror';

@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NsError } from 'ns-core';
-import { AF } from '../codec';
+import { NsError } from 'ns-core/errors';
+import { AF } from '../codec/constants';
 import { getUnsigned, invarg, readFamily } from './args';
 import { IpContext, defaultGlobals, isKernelError, kernelMessage, openNamedNetns, writeOut, type Globals } from './context';
 import { IpExit } from './errors';

@@ -3,12 +3,14 @@
  * adding, deleting and flushing addresses, with the filters, messages and exit codes of
  * iproute2's ip/ipaddress.c (behaviour read from iproute2 6.1, the oracle of the tests).
  */
-import {
-  AF, IFA_F, IFF, NLM_F, RTM, RT_SCOPE, attrValue, formatIp, linkStats, networkOf, parseIp,
-  type AddrMessage, type LinkMessage, type LinkStats,
-} from '../codec';
+import type { AddrMessage } from '../codec/addr';
+import { attrValue } from '../codec/attr';
+import { AF, IFA_F, IFF, NLM_F, RTM, RT_SCOPE } from '../codec/constants';
+import { formatIp, networkOf, parseIp } from '../codec/ip';
+import { linkStats, type LinkMessage, type LinkStats } from '../codec/link';
 import { netnsList } from '../netns';
-import { toAddress, toLink, type Address, type Link } from '../verbs';
+import { toAddress, type Address } from '../verbs/addr';
+import { toLink, type Link } from '../verbs/link';
 import {
   Words, duparg, duparg2, getAddr, getPrefix, getUnsigned, invarg, matches, nodev, prefixAddress,
   familyName, type InetPrefix,

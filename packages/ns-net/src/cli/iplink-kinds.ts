@@ -4,9 +4,8 @@
  * veth has no such printer in ip, so none here. Kinds ns-net does not know print nothing
  * beyond their name.
  */
-import {
-  MACVLAN_FLAG, MACVLAN_MODE, type BridgeAttr, type BridgePortAttr, type LinkInfoAttr, type MacvlanAttr,
-} from '../codec';
+import { MACVLAN_FLAG, MACVLAN_MODE } from '../codec/constants';
+import type { BridgeAttr, BridgePortAttr, LinkInfoAttr, MacvlanAttr } from '../codec/link';
 import type { IpContext } from './context';
 import { ethertypeName } from './names';
 import type { Printer } from './printer';

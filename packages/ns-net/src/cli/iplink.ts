@@ -4,10 +4,9 @@
  * request, with the type's own options for veth, bridge and macvlan.
  */
 import { closeSync, openSync } from 'node:fs';
-import {
-  AF, IFF, IFLA_BR, NLM_F, RTM, type BridgeAttr, type LinkAttr, type LinkInfoAttr, type LinkMessage, type MacvlanAttr,
-} from '../codec';
-import { nsidOf, nsidSet } from '../verbs';
+import { AF, IFF, IFLA_BR, NLM_F, RTM } from '../codec/constants';
+import type { BridgeAttr, LinkAttr, LinkInfoAttr, LinkMessage, MacvlanAttr } from '../codec/link';
+import { nsidOf, nsidSet } from '../verbs/nsid';
 import {
   Words, atoi, duparg, duparg2, getInteger, getUnsigned, invarg, llAddrA2n, matches, nodev, validAltIfname, validIfname,
 } from './args';

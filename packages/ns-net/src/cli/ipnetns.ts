@@ -3,12 +3,14 @@
  * messages and exit codes; the work is done by the library (src/netns.ts, verbs/nsid.ts).
  */
 import { closeSync, existsSync, mkdirSync, openSync, read, statSync, unlinkSync } from 'node:fs';
-import { NsError, spawn, sys } from 'ns-core';
+import * as sys from 'ns-core/sys';
+import { NsError } from 'ns-core/errors';
+import { spawn } from 'ns-core/exec/spawn';
 import { exitLike } from 'ns-core/cli';
 import {
   NETNS_RUN_DIR, netnsAdd, netnsAttach, netnsDelete, netnsExec, netnsList, netnsNames, netnsPids,
 } from '../netns';
-import { nsidGet, nsidList, nsidOf, nsidSet } from '../verbs';
+import { nsidGet, nsidList, nsidOf, nsidSet } from '../verbs/nsid';
 import { getInteger, matches } from './args';
 import { isKernelError, kernelMessage, writeOut, type IpContext } from './context';
 import { IpExit } from './errors';

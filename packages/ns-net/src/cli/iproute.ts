@@ -2,10 +2,10 @@
  * `ip route add|del|change|replace|append|prepend|test|show|get|flush`, read and printed as
  * ip/iproute.c does (print_route(), filter_nlmsg(), iproute_modify(), iproute_get()).
  */
-import {
-  AF, METRICS_ATTRS, NLM_F, RTA, RTAX, RTM, RTM_F, RTN, RTNH_F, RTPROT, RT_SCOPE, RT_TABLE, attrValue, formatIp, networkOf, parseIp,
-  type RouteAttr, type RouteMessage,
-} from '../codec';
+import { attrValue } from '../codec/attr';
+import { AF, NLM_F, RTA, RTAX, RTM, RTM_F, RTN, RTNH_F, RTPROT, RT_SCOPE, RT_TABLE } from '../codec/constants';
+import { formatIp, networkOf, parseIp } from '../codec/ip';
+import { METRICS_ATTRS, type RouteAttr, type RouteMessage } from '../codec/route';
 import {
   Words, duparg2, familyName, getAddr, getPrefix, getUnsigned, invarg, matches, nodev, prefixAddress, readFamily,
   type InetPrefix,

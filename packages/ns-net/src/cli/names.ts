@@ -4,7 +4,7 @@
  * (lib/rt_names.c), read only when a command needs one. With -N (numeric) numbers stay numbers.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { formatIp } from '../codec';
+import { formatIp } from '../codec/ip';
 import { getUnsigned, invarg } from './args';
 
 const CONFDIR = '/etc/iproute2';

@@ -9,7 +9,7 @@
  * Integers are in host byte order (netlink is host-endian); nstools targets little-endian
  * Linux (x86-64, arm64), which is what the kernel headers' layout means here.
  */
-import { NsError } from 'ns-core';
+import { NsError } from 'ns-core/errors';
 import { formatHwaddr, formatIp, parseHwaddr, parseIp } from './ip';
 
 export const NLA_HDRLEN = 4;

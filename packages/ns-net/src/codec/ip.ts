@@ -2,7 +2,7 @@
  * Addresses in text and in bytes: IPv4/IPv6 (inet_pton/inet_ntop rules, so output matches
  * what `ip` prints), prefixes ("10.0.0.1/30"), and link-layer addresses.
  */
-import { usageError } from 'ns-core';
+import { usageError } from 'ns-core/errors';
 import { AF } from './constants';
 
 export interface IpAddress {

@@ -37,8 +37,8 @@
  * same packets: `accept` here ends only this table's chain (nft(8), "accept"), so a host
  * whose own forward chain drops keeps dropping.
  */
-import { usageError, type NsError } from 'ns-core';
-import { parseAddress, parseCidr } from '../codec';
+import { usageError, type NsError } from 'ns-core/errors';
+import { parseAddress, parseCidr } from '../codec/ip';
 import { interfaceKey, type SysctlSetting } from './forwarding';
 import type { NftHandle } from './handle';
 import type { NftBaseChain, NftChain, NftPolicy, NftRule } from './objects';

@@ -6,7 +6,9 @@
  * docker leaves ip_forward on; a test restores it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { NsError, runInside, usageError, type Namespace } from 'ns-core';
+import { NsError, usageError } from 'ns-core/errors';
+import { runInside } from 'ns-core/inside';
+import type { Namespace } from 'ns-core/namespace';
 
 /** A /proc/sys setting a plan needs outside nf_tables. */
 export interface SysctlSetting {

@@ -2,9 +2,10 @@
  * NftHandle: the nf_tables verbs bound to one network namespace through one
  * NETLINK_NETFILTER socket, like RtnlHandle for rtnetlink.
  */
-import { Namespace, sys } from 'ns-core';
-import { NETLINK_NETFILTER } from '../codec';
-import { NetlinkSocket, SocketHandle, type NetlinkSocketOptions } from '../transport';
+import * as sys from 'ns-core/sys';
+import { Namespace } from 'ns-core/namespace';
+import { NETLINK_NETFILTER } from '../codec/constants';
+import { NetlinkSocket, SocketHandle, type NetlinkSocketOptions } from '../transport/socket';
 import type {
   NftChain, NftChainRef, NftChainSpec, NftFamily, NftRule, NftRuleRef, NftRuleSpec, NftTable, NftTableRef, NftTableSpec,
 } from './objects';

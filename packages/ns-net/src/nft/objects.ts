@@ -2,11 +2,11 @@
  * nf_tables objects as verbs see them: tables, chains and rules named as nft(8) names them,
  * converted to and from the codec's attribute lists.
  */
-import { usageError } from 'ns-core';
-import {
-  NFPROTO, NFT_CHAIN_F, NF_INET, NF_VERDICT, NFNETLINK_V0, attrValue, decodeRuleComment, encodeRuleComment,
-  type ChainAttr, type NfgenBody, type NftExpr, type RuleAttr, type TableAttr,
-} from '../codec';
+import { usageError } from 'ns-core/errors';
+import { attrValue } from '../codec/attr';
+import { NFPROTO, NFT_CHAIN_F, NF_INET, NF_VERDICT, NFNETLINK_V0 } from '../codec/nft/constants';
+import type { NftExpr } from '../codec/nft/expr';
+import { decodeRuleComment, encodeRuleComment, type ChainAttr, type NfgenBody, type RuleAttr, type TableAttr } from '../codec/nft/objects';
 
 export type NftFamily = 'ip' | 'ip6' | 'inet' | 'arp' | 'bridge' | 'netdev';
 

@@ -9,11 +9,11 @@
  *   == `ip saddr 10.88.0.0/16 oifname != "br0" masquerade`
  *   == meta nfproto; cmp; payload @network+12 (2 bytes); cmp; meta oifname; cmp neq; masq
  */
-import { usageError } from 'ns-core';
-import {
-  AF, CT_STATE, CT_STATUS, NFPROTO, NFTA_FIB_F, NF_NAT_RANGE, NFT_REG, RTN, formatIp, networkOf, parseAddress, parseCidr,
-  type NftExpr,
-} from '../codec';
+import { usageError } from 'ns-core/errors';
+import { AF, RTN } from '../codec/constants';
+import { formatIp, networkOf, parseAddress, parseCidr } from '../codec/ip';
+import { CT_STATE, CT_STATUS, NFPROTO, NFTA_FIB_F, NF_NAT_RANGE, NFT_REG } from '../codec/nft/constants';
+import type { NftExpr } from '../codec/nft/expr';
 import type { NftFamily } from './objects';
 
 export type RuleIpFamily = 'ip' | 'ip6';

@@ -2,13 +2,15 @@
  * nf_tables verbs named like nft(8), as module functions over a NETLINK_NETFILTER socket.
  * Every change goes through nftBatch(): one batch, applied by the kernel all or nothing.
  */
-import { NsError, errnoMessage, errnoName, sys } from 'ns-core';
-import {
-  NFPROTO, NFNETLINK_V0, NFT_MSG, NLM_F, NLMSG_HDRLEN, NFGENMSG_LEN, RULE_ATTRS, CHAIN_ATTRS, TABLE_ATTRS,
-  align4, attrValue, decodeNftBody, encodeBatch, encodeNftMessage, nftType, nftTypeName,
-  type ExtackAttr, type NftRequest, type NlMessage, type RuleAttr,
-} from '../codec';
-import { kernelError, type NetlinkSocket } from '../transport';
+import * as sys from 'ns-core/sys';
+import { NsError, errnoMessage, errnoName } from 'ns-core/errors';
+import { align4, attrValue } from '../codec/attr';
+import { NLM_F } from '../codec/constants';
+import { NLMSG_HDRLEN, type ExtackAttr, type NlMessage } from '../codec/message';
+import { NFPROTO, NFNETLINK_V0, NFT_MSG } from '../codec/nft/constants';
+import { decodeNftBody, encodeBatch, encodeNftMessage, nftType, nftTypeName, type NftRequest } from '../codec/nft/message';
+import { NFGENMSG_LEN, RULE_ATTRS, CHAIN_ATTRS, TABLE_ATTRS, type RuleAttr } from '../codec/nft/objects';
+import { kernelError, type NetlinkSocket } from '../transport/socket';
 import {
   chainBody, familyNumber, ruleBody, tableBody, toChain, toRule, toTable,
   type NftChain, type NftChainRef, type NftChainSpec, type NftFamily, type NftRule, type NftRuleRef, type NftRuleSpec,

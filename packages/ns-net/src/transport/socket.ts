@@ -18,11 +18,13 @@
  * (netlink(7); sock_net() is fixed at creation), so the socket is opened during a brief
  * setns into the target namespace and used from anywhere afterwards.
  */
-import { Namespace, NsError, errnoMessage, errnoName, runInside, sys, withHandle } from 'ns-core';
-import {
-  NETLINK_ROUTE, NLM_F, NLMSG, encodeMessage, parseMessages, typeName,
-  type ExtackAttr, type NlMessage,
-} from '../codec';
+import * as sys from 'ns-core/sys';
+import { NsError, errnoMessage, errnoName } from 'ns-core/errors';
+import { withHandle } from 'ns-core/handle';
+import { runInside } from 'ns-core/inside';
+import { Namespace } from 'ns-core/namespace';
+import { NETLINK_ROUTE, NLM_F, NLMSG } from '../codec/constants';
+import { encodeMessage, parseMessages, typeName, type ExtackAttr, type NlMessage } from '../codec/message';
 
 /** A message to send: the transport fills in seq and pid. */
 export type Outgoing = NlMessage extends infer M ? M extends NlMessage ? Omit<M, 'seq' | 'pid'> : never : never;

@@ -1,10 +1,10 @@
 /** Address verbs, named after `ip addr`. */
-import { NsError, usageError } from 'ns-core';
-import {
-  AF, IFA_F, NLM_F, RTM, RT_SCOPE, attrValue, formatIp, networkOf, parseAddress, parseCidr,
-  type AddrAttr, type AddrMessage, type Cidr,
-} from '../codec';
-import type { NetlinkSocket } from '../transport';
+import { NsError, usageError } from 'ns-core/errors';
+import type { AddrAttr, AddrMessage } from '../codec/addr';
+import { attrValue } from '../codec/attr';
+import { AF, IFA_F, NLM_F, RTM, RT_SCOPE } from '../codec/constants';
+import { formatIp, networkOf, parseAddress, parseCidr, type Cidr } from '../codec/ip';
+import type { NetlinkSocket } from '../transport/socket';
 import { indexOf, linkList, type LinkRef } from './link';
 
 /** An address as the kernel reports it (RTM_NEWADDR). */

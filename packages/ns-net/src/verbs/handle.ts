@@ -1,9 +1,10 @@
 /**
  * RtnlHandle: the verbs bound to one network namespace through one netlink socket.
  */
-import { Namespace, sys } from 'ns-core';
-import type { Cidr } from '../codec';
-import { NetlinkSocket, SocketHandle, type NetlinkSocketOptions } from '../transport';
+import * as sys from 'ns-core/sys';
+import { Namespace } from 'ns-core/namespace';
+import type { Cidr } from '../codec/ip';
+import { NetlinkSocket, SocketHandle, type NetlinkSocketOptions } from '../transport/socket';
 import {
   addrAdd, addrDelete, addrFlush, addrList, addrReplace, type Address, type AddrFlushFilter, type AddrOptions,
 } from './addr';

@@ -1,10 +1,10 @@
 /** Link verbs, named after `ip link`; each takes the socket of the namespace to act in. */
-import { Namespace, NsError, usageError } from 'ns-core';
-import {
-  AF, IFF, IFNAMSIZ, MACVLAN_MODE, NLM_F, RTEXT_FILTER, RTM, attrValue, linkKind,
-  type BridgeAttr, type LinkAttr, type LinkInfoAttr, type LinkMessage,
-} from '../codec';
-import type { NetlinkSocket } from '../transport';
+import { NsError, usageError } from 'ns-core/errors';
+import { Namespace } from 'ns-core/namespace';
+import { attrValue } from '../codec/attr';
+import { AF, IFF, IFNAMSIZ, MACVLAN_MODE, NLM_F, RTEXT_FILTER, RTM } from '../codec/constants';
+import { linkKind, type BridgeAttr, type LinkAttr, type LinkInfoAttr, type LinkMessage } from '../codec/link';
+import type { NetlinkSocket } from '../transport/socket';
 
 /** A link by name or by ifindex. */
 export type LinkRef = string | number;

@@ -1,6 +1,7 @@
 /** Peer namespace ids (RTM_GETNSID), as `ip netns list` shows them. */
-import { AF, NETNSA_NSID_NOT_ASSIGNED, RTM, attrValue } from '../codec';
-import type { NetlinkSocket } from '../transport';
+import { attrValue } from '../codec/attr';
+import { AF, NETNSA_NSID_NOT_ASSIGNED, RTM } from '../codec/constants';
+import type { NetlinkSocket } from '../transport/socket';
 
 /**
  * The id this socket's namespace gives the network namespace behind `netnsFd`, or undefined

@@ -1,10 +1,10 @@
 /** Route verbs, named after `ip route`. */
-import { NsError, usageError } from 'ns-core';
-import {
-  AF, NLM_F, RTM, RTM_F, RTN, RTNH_F, RTPROT, RT_SCOPE, RT_TABLE, attrValue, parseAddress, parseCidr,
-  type RouteAttr, type RouteMessage,
-} from '../codec';
-import type { NetlinkSocket } from '../transport';
+import { NsError, usageError } from 'ns-core/errors';
+import { attrValue } from '../codec/attr';
+import { AF, NLM_F, RTM, RTM_F, RTN, RTNH_F, RTPROT, RT_SCOPE, RT_TABLE } from '../codec/constants';
+import { parseAddress, parseCidr } from '../codec/ip';
+import type { RouteAttr, RouteMessage } from '../codec/route';
+import type { NetlinkSocket } from '../transport/socket';
 import { indexOf, type LinkRef } from './link';
 
 /** A route as the kernel reports it (RTM_NEWROUTE). */

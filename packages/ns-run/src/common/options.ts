@@ -1,7 +1,10 @@
 /** Values and reporting shared by ns-unshare, ns-enter and ns-run. */
 import { closeSync, fstatSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { parseDecimal, usageError, type ExitStatus, type NamespaceKind, type NsChild } from 'ns-core';
+import { usageError } from 'ns-core/errors';
+import type { ExitStatus, NsChild } from 'ns-core/exec/spawn';
+import type { NamespaceKind } from 'ns-core/kinds';
+import { parseDecimal } from 'ns-core/numbers';
 
 /** A number stays a number; a name is resolved later by the library against /etc. */
 export function parseIdOrName(value: string): number | string {

@@ -2,7 +2,10 @@
 // First: it records the fds we were started with before other modules open fds of their own.
 import { inheritedFds } from '../common/inherited-fds';
 import { existsSync } from 'node:fs';
-import { NAMESPACE_KINDS, openTargets, parseDecimal, planEnter, usageError, type EnterOptions, type NamespaceKind } from 'ns-core';
+import { openTargets, planEnter, type EnterOptions } from 'ns-core/enter';
+import { usageError } from 'ns-core/errors';
+import { NAMESPACE_KINDS, type NamespaceKind } from 'ns-core/kinds';
+import { parseDecimal } from 'ns-core/numbers';
 import {
   inheritedIgnoredSignals, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec,
   type ParsedArgs,

@@ -1,7 +1,8 @@
 /** ns-unshare: a drop-in for util-linux unshare(1). Thin: its option table here, meaning in ../unshare. */
 // First: it records the fds we were started with before other modules open fds of their own.
 import { inheritedFds } from '../common/inherited-fds';
-import { NAMESPACE_KINDS, usageError, type NamespaceKind } from 'ns-core';
+import { usageError } from 'ns-core/errors';
+import { NAMESPACE_KINDS, type NamespaceKind } from 'ns-core/kinds';
 import {
   inheritedIgnoredSignals, launch, runCli, scriptArguments, STANDARD_OPTIONS, type CommandSpec, type OptionSpec,
   type ParsedArgs,

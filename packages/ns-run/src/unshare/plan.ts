@@ -3,9 +3,10 @@
  * Nothing here re-implements what a package owns; this module decides which steps a set of
  * util-linux options means, and in which mode.
  */
-import {
-  KIND_NAMES, NsError, parseDecimal, usageError, type NamespaceKind, type SpawnOptions, type Step,
-} from 'ns-core';
+import { NsError, usageError } from 'ns-core/errors';
+import type { SpawnOptions, Step } from 'ns-core/exec/plan';
+import { KIND_NAMES, type NamespaceKind } from 'ns-core/kinds';
+import { parseDecimal } from 'ns-core/numbers';
 import type { UserOptions } from 'ns-user';
 import type { PersistStep, Propagation } from 'ns-mount';
 import { pkg } from '../common/kinds-lazy';

@@ -2,7 +2,7 @@
  * Bodies of nf_tables messages: struct nfgenmsg {u8 nfgen_family; u8 version; __be16 res_id}
  * then the attributes of a table, chain, rule or generation (linux/netfilter/nf_tables.h).
  */
-import { usageError } from 'ns-core';
+import { usageError } from 'ns-core/errors';
 import { bytes, nested, string, type AttrsOf, type AttrSpec, type AttrTable } from '../attr';
 import { bodyCodec, type BodyCodec } from '../body';
 import { NFTA_CHAIN, NFTA_GEN, NFTA_HOOK, NFTA_RULE, NFTA_TABLE, NFTNL_UDATA_RULE, NFNL_BATCH } from './constants';
